@@ -1,0 +1,50 @@
+"""claw_nb: a coding agent that lives in Jupyter, local-model-first, logged to DuckDB.
+
+`import claw_nb` stays cheap: the heavy parts (LiteLLM, DuckDB, pandas, nbformat) load on first
+use through a module-level `__getattr__` (PEP 562).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# Never let LiteLLM fetch its price map from the internet (offline machines stall on it).
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Agent": "claw_nb.agent",
+    "RunResult": "claw_nb.agent",
+    "ClawConfig": "claw_nb.config",
+    "load_config": "claw_nb.config",
+    "connect": "claw_nb.store",
+    "EventLog": "claw_nb.store",
+}
+
+__all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'claw_nb' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext claw_nb`: register the `%%claw` / `%claw` magics."""
+    from claw_nb.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from claw_nb.magics import unload_ipython_extension as unload
+
+    unload(ipython)

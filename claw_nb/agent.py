@@ -1,0 +1,322 @@
+"""The agent loop: ask the model, run the tool calls it made, feed results back, repeat.
+
+The loop only orchestrates. It knows nothing about terminals, widgets or DuckDB: it emits
+events (`claw_nb.events`) to listeners. Whatever the model sends, the loop does not crash:
+bad calls go back to the model as tool results that say exactly what was wrong.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+import uuid
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from claw_nb import events as ev
+from claw_nb.config import ClawConfig
+from claw_nb.prompts import SystemPrompt, render_system_prompt
+from claw_nb.textclip import clip_middle
+from claw_nb.toolcalls import ToolCall, coerce_arguments, validate_arguments
+from claw_nb.tools import Tool, ToolContext, ToolError, ToolRegistry, default_tools
+
+
+class Model(Protocol):
+    name: str
+
+    def complete(self, messages, tools, on_text=None, on_retry=None, known_tools=None): ...
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """Whether a tool call may run, and why (the reason is logged on the call's row)."""
+
+    allowed: bool
+    reason: str
+
+
+Authorizer = Callable[[Tool, dict[str, Any]], Authorization]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    session_id: str
+    stop_reason: str
+    final_answer: str | None
+    steps: int
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.stop_reason == "completed"
+
+
+class Agent:
+    """One conversation with a model. `run(task)` may be called again to continue it."""
+
+    def __init__(
+        self,
+        config: ClawConfig,
+        *,
+        model: Model | None = None,
+        tools: ToolRegistry | None = None,
+        runner: Any = None,
+        listeners: Iterable[ev.Listener] = (),
+        authorize: Authorizer | None = None,
+        session_id: str | None = None,
+        history: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.config = config
+        if model is None:
+            from claw_nb.model import LiteLLMModel
+
+            model = LiteLLMModel(config)
+        self.model = model
+        self.tools = tools if tools is not None else default_tools()
+        if runner is None:
+            from claw_nb.sandbox import PlainRunner
+
+            runner = PlainRunner()
+        self.context = ToolContext(workspace=config.workspace, runner=runner, settings=config.settings)
+        self.listeners: list[ev.Listener] = list(listeners)
+        self.authorize = authorize
+        self.session_id = session_id or uuid.uuid4().hex[:16]
+        self.messages: list[dict[str, Any]] = list(history or [])
+        self.steps = 0  # model calls in this conversation, across runs
+        self._interrupt = threading.Event()
+        self._broken_listeners: set[int] = set()
+        self.system_prompt: SystemPrompt = render_system_prompt(
+            config.workspace, self.tools, config.prompt_name
+        )
+
+    # -- listeners --------------------------------------------------------------------------
+
+    def subscribe(self, listener: ev.Listener) -> None:
+        self.listeners.append(listener)
+
+    def emit(self, event: ev.Event) -> None:
+        """Deliver an event to every listener; a failing listener never stops the agent."""
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception as exc:
+                if id(listener) not in self._broken_listeners:
+                    self._broken_listeners.add(id(listener))
+                    warnings.warn(f"claw_nb: event listener {listener!r} failed: {exc}", stacklevel=2)
+
+    def interrupt(self) -> None:
+        """Ask the run to stop at the next safe point (between model and tool calls)."""
+        self._interrupt.set()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self, task: str) -> RunResult:
+        self._interrupt.clear()
+        self.emit(
+            ev.SessionStarted(
+                session_id=self.session_id,
+                model=self.model.name,
+                workspace=str(self.config.workspace),
+                task=task,
+                system_prompt=self.system_prompt.text,
+                system_prompt_sha=self.system_prompt.sha,
+                system_prompt_name=self.system_prompt.name,
+            )
+        )
+        if not self.messages:
+            self._add_message({"role": "system", "content": self.system_prompt.text})
+        self._add_message({"role": "user", "content": task})
+        stop_reason, final, error = "max_steps", None, None
+        run_steps = 0
+        try:
+            while run_steps < self.config.max_steps:
+                if self._interrupt.is_set():
+                    stop_reason = "interrupted"
+                    break
+                run_steps += 1
+                self.steps += 1
+                reply = self._ask_model()
+                if not reply.tool_calls:
+                    final = reply.content
+                    stop_reason = "output_truncated" if reply.finish_reason == "length" else "completed"
+                    self.emit(ev.FinalAnswer(self.session_id, final))
+                    break
+                if not self._run_tool_calls(reply.tool_calls):
+                    stop_reason = "interrupted"
+                    break
+        except KeyboardInterrupt:
+            stop_reason = "interrupted"
+            self._close_dangling_tool_calls("interrupted by the user")
+        except Exception as exc:  # model errors, or a bug: report, never crash the caller
+            from claw_nb.model import ModelError
+
+            if isinstance(exc, ModelError):
+                stop_reason, error = exc.kind, str(exc)
+            else:
+                stop_reason = "error"
+                error = f"{type(exc).__name__}: {exc}"
+                traceback.print_exc()
+            self._close_dangling_tool_calls(f"not run: {error}")
+            self.emit(ev.ErrorOccurred(self.session_id, kind=stop_reason, message=error))
+        if stop_reason == "max_steps":
+            error = f"stopped after max_steps={self.config.max_steps} model calls"
+        self.emit(ev.SessionEnded(self.session_id, stop_reason=stop_reason, steps=self.steps))
+        return RunResult(self.session_id, stop_reason, final, run_steps, error)
+
+    def _add_message(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+        self.emit(ev.MessageAdded(self.session_id, seq=len(self.messages) - 1, message=message))
+
+    def _ask_model(self):
+        step = self.steps
+
+        def on_text(text: str) -> None:
+            self.emit(ev.TextDelta(self.session_id, step=step, text=text))
+
+        def on_retry(attempt: int, delay: float, why: str) -> None:
+            self.emit(
+                ev.ErrorOccurred(
+                    self.session_id, kind="retry", message=f"attempt {attempt} failed ({why}); retrying in {delay:.1f}s"
+                )
+            )
+
+        reply = self.model.complete(
+            self.messages,
+            self.tools.specs(),
+            on_text=on_text,
+            on_retry=on_retry,
+            known_tools=set(self.tools.names()),
+        )
+        self.emit(
+            ev.ModelCallFinished(
+                self.session_id,
+                step=step,
+                model=self.model.name,
+                prompt_tokens=reply.prompt_tokens,
+                completion_tokens=reply.completion_tokens,
+                latency_ms=reply.latency_ms,
+                ttft_ms=reply.ttft_ms,
+                finish_reason=reply.finish_reason,
+                usage_source=reply.usage_source,
+                attempts=reply.attempts,
+                streamed=reply.streamed,
+                message_count=len(self.messages),
+                cached_tokens=reply.cached_tokens,
+                cost_usd=reply.cost_usd,
+                params=dict(reply.params),
+            )
+        )
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.raw_arguments},
+                }
+                for call in reply.tool_calls
+            ]
+        self._add_message(message)
+        return reply
+
+    def _run_tool_calls(self, calls: list[ToolCall]) -> bool:
+        """Run calls in order; False when the user interrupted (remaining calls get a result)."""
+        for index, call in enumerate(calls):
+            if self._interrupt.is_set():
+                for skipped in calls[index:]:
+                    self._add_tool_result(skipped, "Error: not run: the user stopped the agent.")
+                return False
+            try:
+                self._run_tool_call(call)
+            except KeyboardInterrupt:
+                self._add_tool_result(call, "Error: interrupted by the user.")
+                for skipped in calls[index + 1 :]:
+                    self._add_tool_result(skipped, "Error: not run: the user stopped the agent.")
+                raise
+        return True
+
+    def _run_tool_call(self, call: ToolCall) -> None:
+        step = self.steps
+        self.emit(
+            ev.ToolCallStarted(
+                self.session_id, step=step, call_id=call.id, tool=call.name,
+                arguments=call.arguments, raw_arguments=call.raw_arguments,
+            )
+        )
+        started = time.perf_counter()
+        ok, error_kind, decision = False, None, None
+        arguments = call.arguments
+        tool = self.tools.get(call.name)
+        if call.error is not None:
+            error_kind, result = "malformed_json", f"Error: {call.error}"
+        elif tool is None:
+            error_kind = "unknown_tool"
+            result = (
+                f"Error: there is no tool named '{call.name}'. "
+                f"Available tools: {', '.join(self.tools.names())}."
+            )
+        else:
+            arguments = coerce_arguments(tool.parameters, arguments or {})
+            problem = validate_arguments(tool.parameters, arguments)
+            if problem is not None:
+                error_kind, result = "schema", f"Error: invalid arguments for {tool.name}: {problem}"
+            else:
+                ok, error_kind, decision, result = self._execute(tool, arguments)
+        duration = (time.perf_counter() - started) * 1000
+        full_size = len(result)
+        sent = clip_middle(result, self.config.max_tool_result_chars)
+        self.emit(
+            ev.ToolCallFinished(
+                self.session_id, step=step, call_id=call.id, tool=call.name,
+                arguments=arguments, raw_arguments=call.raw_arguments, ok=ok, result=sent,
+                error=None if ok else result, error_kind=error_kind, duration_ms=duration,
+                decision=decision, result_chars=full_size, result_chars_sent=len(sent),
+            )
+        )
+        if ok and tool is not None and tool.name == "todo_write":
+            self.emit(ev.TodosUpdated(self.session_id, todos=tuple(self.context.todos)))
+        self._add_tool_result(call, sent)
+
+    def _execute(self, tool: Tool, arguments: dict[str, Any]):
+        """(ok, error_kind, decision, result text) for a call whose arguments are valid."""
+        decision = None
+        if self.authorize is not None:
+            auth = self.authorize(tool, arguments)
+            decision = auth.reason
+            if not auth.allowed:
+                return False, "denied", decision, f"Error: permission denied: {auth.reason}"
+        try:
+            return True, None, decision, tool.run(self.context, arguments)
+        except ToolError as exc:
+            kind = "timeout" if getattr(exc, "timed_out", False) else "tool_error"
+            return False, kind, decision, f"Error: {exc}"
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            return False, "tool_error", decision, (
+                f"Error: {tool.name} failed with {type(exc).__name__}: {exc}"
+            )
+
+    def _add_tool_result(self, call: ToolCall, content: str) -> None:
+        self._add_message(
+            {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": content}
+        )
+
+    def _close_dangling_tool_calls(self, why: str) -> None:
+        """Give every tool call of the last assistant message a result, so the history stays valid."""
+        answered = set()
+        for message in reversed(self.messages):
+            if message.get("role") == "tool":
+                answered.add(message.get("tool_call_id"))
+                continue
+            if message.get("role") == "assistant":
+                for spec in message.get("tool_calls") or []:
+                    if spec["id"] not in answered:
+                        self._add_message(
+                            {"role": "tool", "tool_call_id": spec["id"],
+                             "name": spec["function"]["name"], "content": f"Error: {why}"}
+                        )
+            break

@@ -1,0 +1,141 @@
+"""`claw-nb`: the terminal shell over the same API the notebook magics use."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from claw_nb.config import ConfigError, load_config
+
+EXIT_OK, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="claw-nb", description="A coding agent for local and cloud models, logged to DuckDB."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the agent on a task")
+    run.add_argument("task", nargs="+", help="what the agent should do")
+    run.add_argument("--model", help="LiteLLM model string (env CLAW_MODEL)")
+    run.add_argument("--api-base", help="model server URL (env CLAW_API_BASE)")
+    run.add_argument("--api-key", help="API key (env CLAW_API_KEY)")
+    run.add_argument("--cwd", type=Path, help="workspace directory (default: current directory)")
+    run.add_argument("--db", type=Path, help="DuckDB log file (env CLAW_DB)")
+    run.add_argument("--max-steps", type=int, help="most model calls for this task (default 50)")
+    stream = run.add_mutually_exclusive_group()
+    stream.add_argument("--stream", dest="stream", action="store_true", default=None,
+                        help="stream the model's reply (default)")
+    stream.add_argument("--no-stream", dest="stream", action="store_false")
+    run.add_argument("--num-ctx", type=int, help="context window to ask Ollama for (default 32768)")
+    run.add_argument("--yes", "-y", action="store_true", help="approve every action")
+    run.add_argument("--quiet", "-q", action="store_true", help="print only the final answer")
+
+    sessions = sub.add_parser("sessions", help="list logged sessions")
+    sessions.add_argument("--cwd", type=Path)
+    sessions.add_argument("--db", type=Path)
+    sessions.add_argument("--limit", type=int, default=20)
+
+    show = sub.add_parser("show", help="replay a logged session")
+    show.add_argument("session_id")
+    show.add_argument("--cwd", type=Path)
+    show.add_argument("--db", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(
+            args.cwd,
+            db_path=args.db,
+            **_run_options(args) if args.command == "run" else {},
+        )
+    except ConfigError as exc:
+        print(f"claw-nb: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    handler = {"run": _cmd_run, "sessions": _cmd_sessions, "show": _cmd_show}[args.command]
+    try:
+        return handler(args, config)
+    except KeyboardInterrupt:
+        print("claw-nb: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run_options(args: argparse.Namespace) -> dict:
+    return {
+        "model": args.model,
+        "api_base": args.api_base,
+        "api_key": args.api_key,
+        "max_steps": args.max_steps,
+        "stream": args.stream,
+        "num_ctx": args.num_ctx,
+    }
+
+
+def _cmd_run(args: argparse.Namespace, config) -> int:
+    from claw_nb.agent import Agent
+    from claw_nb.printer import TextPrinter
+    from claw_nb.store import EventLog
+
+    log = EventLog(config.resolved_db_path)
+    printer = TextPrinter(quiet=args.quiet)
+    agent = Agent(config, listeners=[log, printer])
+    try:
+        result = agent.run(" ".join(args.task))
+    finally:
+        log.close()
+    if result.ok:
+        if args.quiet:
+            print(result.final_answer or "")
+        return EXIT_OK
+    print(f"claw-nb: {result.stop_reason}: {result.error or 'the agent did not finish'}",
+          file=sys.stderr)
+    return EXIT_STOPPED
+
+
+def _cmd_sessions(args: argparse.Namespace, config) -> int:
+    from claw_nb.store import list_sessions
+
+    frame = list_sessions(config.resolved_db_path)
+    if frame.empty:
+        print("no sessions logged in", config.resolved_db_path)
+        return EXIT_OK
+    columns = [c for c in ("session_id", "started_at", "model", "stop_reason", "steps", "task")
+               if c in frame.columns]
+    frame = frame[columns].head(args.limit).copy()
+    if "task" in frame.columns:
+        frame["task"] = frame["task"].astype(str).str.slice(0, 50)
+    print(frame.to_string(index=False))
+    return EXIT_OK
+
+
+def _cmd_show(args: argparse.Namespace, config) -> int:
+    from claw_nb.store import load_messages
+
+    messages = load_messages(config.resolved_db_path, args.session_id)
+    if not messages:
+        print(f"claw-nb: no session '{args.session_id}' in {config.resolved_db_path}",
+              file=sys.stderr)
+        return EXIT_STOPPED
+    for message in messages:
+        role = message["role"]
+        if role == "system":
+            continue
+        content = message.get("content") or ""
+        if role == "tool":
+            print(f"[tool result {message.get('name', '')}]")
+            print("  " + "\n  ".join(str(content).splitlines()[:10]))
+            continue
+        print(f"[{role}]")
+        if content:
+            print(content)
+        for call in message.get("tool_calls") or []:
+            print(f"  -> {call['function']['name']} {call['function']['arguments']}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

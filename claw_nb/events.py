@@ -1,0 +1,122 @@
+"""The typed events the agent loop emits.
+
+The loop knows nothing about terminals, widgets or DuckDB: printers, widgets and the log are
+listeners that receive these plain, frozen dataclasses. Every event carries its session id.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True)
+class Event:
+    session_id: str
+
+
+@dataclass(frozen=True)
+class SessionStarted(Event):
+    model: str
+    workspace: str
+    task: str
+    system_prompt: str
+    system_prompt_sha: str
+    system_prompt_name: str = "default"
+    resumed_from: str | None = None
+    started_at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class MessageAdded(Event):
+    """A message appended to the conversation (OpenAI chat format), in order."""
+
+    seq: int
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TextDelta(Event):
+    step: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ModelCallFinished(Event):
+    step: int
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float
+    ttft_ms: float | None
+    finish_reason: str | None
+    usage_source: str = "server"  # "server" or "counted"
+    attempts: int = 1
+    streamed: bool = False
+    message_count: int = 0
+    cached_tokens: int | None = None
+    cost_usd: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    parts: dict[str, int] = field(default_factory=dict)  # tokens split: system/tools/history/...
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCallStarted(Event):
+    step: int
+    call_id: str
+    tool: str
+    arguments: dict[str, Any] | None
+    raw_arguments: str
+
+
+@dataclass(frozen=True)
+class ToolCallFinished(Event):
+    step: int
+    call_id: str
+    tool: str
+    arguments: dict[str, Any] | None
+    raw_arguments: str
+    ok: bool
+    result: str
+    error: str | None = None
+    error_kind: str | None = None  # malformed_json/unknown_tool/schema/denied/tool_error/timeout
+    duration_ms: float = 0.0
+    decision: str | None = None  # permission decision, e.g. "allowed by rule run_command(pytest*)"
+    result_chars: int = 0  # size before truncation
+    result_chars_sent: int = 0  # size after truncation
+
+
+@dataclass(frozen=True)
+class TodosUpdated(Event):
+    todos: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class FinalAnswer(Event):
+    text: str
+
+
+@dataclass(frozen=True)
+class ErrorOccurred(Event):
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SessionEnded(Event):
+    stop_reason: str  # completed / max_steps / interrupted / model_unreachable / error / ...
+    ended_at: float = field(default_factory=_now)
+    steps: int = 0
+
+
+Listener = Callable[[Event], None]
+
+
+class EventSink(Protocol):
+    def __call__(self, event: Event) -> None: ...

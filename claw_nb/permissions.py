@@ -1,0 +1,233 @@
+"""Who decides whether a tool call runs: permission modes, rules, and the approval callback.
+
+Modes, as Claude Code users know them:
+- `ask` (default): reads pass; every edit and command asks the user.
+- `accept-edits`: reads and edits inside the workspace pass; commands ask.
+- `auto`: everything passes (commands run inside the OS sandbox).
+- `read-only`: reads pass; edits and commands are denied (for planning).
+
+Rules allow, ask or deny per tool and argument pattern, e.g. `run_command(git push*)` or
+`edit_file(src/**)`. When several rules match, deny wins over ask over allow. Writes under
+`.git/` and `.claw/` always ask unless the mode is `auto`. Without an OS sandbox, commands
+ask even in `auto` unless an explicit rule allows them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from claw_nb.agent import Authorization
+
+MODES = ("ask", "accept-edits", "auto", "read-only")
+ACTIONS = ("allow", "ask", "deny")
+PROTECTED_DIRS = (".git", ".claw")
+
+# The argument a rule pattern is matched against, per tool.
+PRIMARY_ARGUMENT = {
+    "run_command": "command",
+    "read_file": "path",
+    "write_file": "path",
+    "edit_file": "path",
+    "list_files": "path",
+    "grep": "path",
+    "notebook_read": "path",
+    "notebook_edit": "path",
+    "kernel_exec": "code",
+}
+
+
+class PermissionSettingsError(ValueError):
+    """A bad mode or rule in the settings; the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    action: str  # allow / ask / deny
+    tool: str  # tool name, or * for any
+    pattern: str | None  # glob on the primary argument; None matches any call
+
+    @classmethod
+    def parse(cls, action: str, text: str) -> Rule:
+        if action not in ACTIONS:
+            raise PermissionSettingsError(f"rule action must be one of {', '.join(ACTIONS)}, got {action!r}")
+        match = re.fullmatch(r"\s*([\w*]+)\s*(?:\((.*)\))?\s*", text, flags=re.S)
+        if not match:
+            raise PermissionSettingsError(
+                f"bad permission rule {text!r}: write TOOL or TOOL(PATTERN), e.g. run_command(pytest*)"
+            )
+        return cls(action, match.group(1), match.group(2))
+
+    def __str__(self) -> str:
+        return self.tool if self.pattern is None else f"{self.tool}({self.pattern})"
+
+    def matches(self, tool: str, arguments: dict[str, Any]) -> bool:
+        if self.tool not in ("*", tool):
+            return False
+        if self.pattern is None:
+            return True
+        value = primary_value(tool, arguments)
+        return value is not None and glob_match(self.pattern, value)
+
+
+def primary_value(tool: str, arguments: dict[str, Any]) -> str | None:
+    key = PRIMARY_ARGUMENT.get(tool)
+    if key is None:
+        return None
+    value = arguments.get(key)
+    if value is None and key == "path":
+        value = "."
+    return None if value is None else str(value).strip()
+
+
+def glob_match(pattern: str, value: str) -> bool:
+    """Shell-style match. A pattern with `/` or `**` is a path pattern: `**` crosses
+    directories, `*` stays within one. Any other pattern (commands) lets `*` match anything."""
+    if "/" not in pattern and "**" not in pattern:
+        return fnmatch.fnmatchcase(value, pattern)
+    regex = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            regex += "(?:.*/)?"
+            i += 3
+        elif pattern.startswith("**", i):
+            regex += ".*"
+            i += 2
+        elif pattern[i] == "*":
+            regex += "[^/]*"
+            i += 1
+        elif pattern[i] == "?":
+            regex += "[^/]"
+            i += 1
+        else:
+            regex += re.escape(pattern[i])
+            i += 1
+    return re.fullmatch(regex, _strip_dot_slash(value)) is not None
+
+
+def _strip_dot_slash(path: str) -> str:
+    path = path.replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """What the user is asked to approve: the tool, its full arguments, and why it asks."""
+
+    tool: str
+    kind: str
+    arguments: dict[str, Any]
+    reason: str
+
+
+Approver = Callable[[ApprovalRequest], str]  # returns "yes", "no" or "always"
+
+
+def approve_all(request: ApprovalRequest) -> str:
+    return "yes"
+
+
+def deny_all(request: ApprovalRequest) -> str:
+    return "no"
+
+
+@dataclass
+class PermissionPolicy:
+    """Decides each tool call; callable as the agent's `authorize` hook."""
+
+    mode: str = "ask"
+    rules: list[Rule] = field(default_factory=list)
+    approver: Approver = deny_all
+    sandboxed: bool = True  # commands run inside an OS sandbox
+    approver_name: str = "user"
+    workspace: str | None = None  # to see absolute paths inside the workspace as relative
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise PermissionSettingsError(
+                f"unknown permission mode {self.mode!r}; choose one of {', '.join(MODES)}"
+            )
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], **overrides: Any) -> PermissionPolicy:
+        """From a `[permissions]` table: mode = "...", allow/ask/deny = ["tool(pattern)", ...]."""
+        section = settings.get("permissions", {}) if settings else {}
+        rules = [
+            Rule.parse(action, text)
+            for action in ACTIONS
+            for text in _as_list(section.get(action, []))
+        ]
+        mode = overrides.pop("mode", None) or section.get("mode", "ask")
+        return cls(mode=mode, rules=rules, **overrides)
+
+    def add_rules(self, action: str, texts: Iterable[str]) -> None:
+        self.rules.extend(Rule.parse(action, text) for text in texts)
+
+    def __call__(self, tool: Any, arguments: dict[str, Any]) -> Authorization:
+        action, reason = self.decide(tool.name, tool.kind, arguments)
+        if action == "allow":
+            return Authorization(True, reason)
+        if action == "deny":
+            return Authorization(False, reason)
+        request = ApprovalRequest(tool.name, tool.kind, dict(arguments), reason)
+        answer = self.approver(request)
+        if answer == "always":
+            rule = self._always_rule(tool.name, arguments)
+            self.rules.append(rule)
+            return Authorization(True, f"{reason}; approved by {self.approver_name}, always allow {rule}")
+        if answer == "yes":
+            return Authorization(True, f"{reason}; approved by {self.approver_name}")
+        return Authorization(False, f"{reason}; denied by {self.approver_name}")
+
+    def decide(self, tool: str, kind: str, arguments: dict[str, Any]) -> tuple[str, str]:
+        """(allow|ask|deny, reason) before asking anyone."""
+        matched = {action: [r for r in self.rules if r.action == action and r.matches(tool, arguments)]
+                   for action in ACTIONS}
+        if matched["deny"]:
+            return "deny", f"denied by rule {matched['deny'][0]}"
+        if kind == "meta" or kind == "read":
+            if matched["ask"]:
+                return "ask", f"asks by rule {matched['ask'][0]}"
+            return "allow", f"allowed: {kind} tool"
+        if self.mode == "read-only":
+            return "deny", "denied: read-only mode allows no edits or commands"
+        if matched["ask"]:
+            return "ask", f"asks by rule {matched['ask'][0]}"
+        if kind == "edit" and self.mode != "auto" and self._touches_protected(arguments):
+            return "ask", "asks: writes under .git/ or .claw/ always ask"
+        if matched["allow"]:
+            return "allow", f"allowed by rule {matched['allow'][0]}"
+        if self.mode == "auto":
+            if kind == "command" and not self.sandboxed:
+                return "ask", "asks: no OS sandbox, so every command needs approval"
+            return "allow", "allowed by mode auto"
+        if self.mode == "accept-edits" and kind == "edit":
+            return "allow", "allowed by mode accept-edits"
+        return "ask", f"asks: mode {self.mode}"
+
+    def _touches_protected(self, arguments: dict[str, Any]) -> bool:
+        path = _strip_dot_slash(str(arguments.get("path", "")))
+        if self.workspace and path.startswith(self.workspace.rstrip("/") + "/"):
+            path = path[len(self.workspace.rstrip("/")) + 1 :]
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        return any(part in PROTECTED_DIRS for part in parts)
+
+    @staticmethod
+    def _always_rule(tool: str, arguments: dict[str, Any]) -> Rule:
+        if tool == "run_command":
+            words = str(arguments.get("command", "")).split()
+            if words:
+                return Rule("allow", tool, f"{words[0]}*")
+        return Rule("allow", tool, None)
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]

@@ -1,0 +1,96 @@
+"""Plain-text rendering of agent events, for terminals and non-widget notebook front ends."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from claw_nb import events as ev
+
+
+def _one_line(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class TextPrinter:
+    """Writes the work as it happens: streamed text, one line per tool call, the answer."""
+
+    def __init__(self, out: TextIO | None = None, show_results: int = 6, quiet: bool = False):
+        self.out = out or sys.stdout
+        self.show_results = show_results
+        self.quiet = quiet
+        self._streamed_step: int | None = None
+        self._line_open = False
+
+    def __call__(self, event: ev.Event) -> None:
+        handler = getattr(self, "_on_" + type(event).__name__, None)
+        if handler is not None:
+            handler(event)
+            self.out.flush()
+
+    def _write(self, text: str) -> None:
+        if self._line_open:
+            self.out.write("\n")
+            self._line_open = False
+        self.out.write(text + "\n")
+
+    def _on_SessionStarted(self, e: ev.SessionStarted) -> None:
+        if not self.quiet:
+            self._write(f"claw: session {e.session_id} with {e.model} in {e.workspace}")
+
+    def _on_TextDelta(self, e: ev.TextDelta) -> None:
+        if self.quiet:
+            return
+        self._streamed_step = e.step
+        self.out.write(e.text)
+        self._line_open = not e.text.endswith("\n")
+
+    def _on_ToolCallStarted(self, e: ev.ToolCallStarted) -> None:
+        if not self.quiet:
+            args = e.arguments if e.arguments is not None else e.raw_arguments
+            self._write(f"-> {e.tool} {_one_line(args)}")
+
+    def _on_ToolCallFinished(self, e: ev.ToolCallFinished) -> None:
+        if self.quiet:
+            return
+        status = "ok" if e.ok else f"error ({e.error_kind})"
+        self._write(f"   {status} in {e.duration_ms:.0f} ms")
+        text = e.result if e.ok else (e.error or "")
+        lines = text.splitlines()
+        for line in lines[: self.show_results]:
+            self._write("   | " + line[:200])
+        if len(lines) > self.show_results:
+            self._write(f"   | ... {len(lines) - self.show_results} more lines")
+
+    def _on_TodosUpdated(self, e: ev.TodosUpdated) -> None:
+        if self.quiet:
+            return
+        marks = {"completed": "[x]", "in_progress": "[~]"}
+        for item in e.todos:
+            self._write(f"   {marks.get(item.get('status'), '[ ]')} {item.get('content', '')}")
+
+    def _on_ModelCallFinished(self, e: ev.ModelCallFinished) -> None:
+        if not self.quiet:
+            self._write(
+                f"   [step {e.step}: {e.prompt_tokens} prompt + {e.completion_tokens} completion "
+                f"tokens, {e.latency_ms:.0f} ms]"
+            )
+
+    def _on_FinalAnswer(self, e: ev.FinalAnswer) -> None:
+        if self._streamed_step is not None and not self.quiet:
+            return  # already on screen, streamed
+        self._write(e.text)
+
+    def _on_ErrorOccurred(self, e: ev.ErrorOccurred) -> None:
+        if e.kind == "retry":
+            if not self.quiet:
+                self._write(f"   (model call {e.message})")
+            return
+        self._write(f"claw: error: {e.message}")
+
+    def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
+        if not self.quiet:
+            self._write(f"claw: stopped ({e.stop_reason}) after {e.steps} steps")

@@ -1,0 +1,86 @@
+"""The run_command tool."""
+
+from __future__ import annotations
+
+from claw_nb.sandbox import CommandResult
+from claw_nb.tools.base import ToolContext, ToolError, tool
+
+DEFAULT_TIMEOUT_S = 120
+MAX_TIMEOUT_S = 600
+MAX_OUTPUT_CHARS = 30_000
+HEAD_SHARE = 0.4  # of a stream's budget kept from the start; the rest from the end
+
+
+def cap_text(text: str, budget: int, total_bytes: int | None = None) -> str:
+    """Keep the head and tail of ``text`` within ``budget`` chars, marking what was dropped.
+
+    ``total_bytes`` (the stream's real size) makes the omitted count exact even if the runner
+    already dropped a middle part.
+    """
+    if len(text) <= budget:
+        return text  # if the runner dropped a middle part, its own marker says so
+    head_n = max(0, int(budget * HEAD_SHARE))
+    tail_n = max(0, budget - head_n)
+    head = text[:head_n]
+    tail = text[len(text) - tail_n :] if tail_n else ""
+    kept = len(head.encode("utf-8", errors="replace")) + len(tail.encode("utf-8", errors="replace"))
+    full = total_bytes if total_bytes is not None else len(text.encode("utf-8", errors="replace"))
+    omitted = max(0, full - kept)
+    return f"{head}\n... [{omitted} bytes omitted] ...\n{tail}"
+
+
+def _budgets(out_len: int, err_len: int, total: int) -> tuple[int, int]:
+    if out_len + err_len <= total:
+        return out_len, err_len
+    half = total // 2
+    if out_len <= half:
+        return out_len, total - out_len
+    if err_len <= half:
+        return total - err_len, err_len
+    return half, total - half
+
+
+def format_result(result: CommandResult, timeout: float, limit: int = MAX_OUTPUT_CHARS) -> str:
+    """Render a CommandResult as the text the model sees."""
+    if result.timed_out:
+        status = (
+            f"exit code: {result.exit_code if result.exit_code is not None else 'none'} "
+            f"(timed out after {timeout:g} s; the command and its child processes were killed. "
+            "Use a larger timeout (max 600) or run it in the background with output to a file.)"
+        )
+    else:
+        status = f"exit code: {result.exit_code}"
+    out_budget, err_budget = _budgets(len(result.stdout), len(result.stderr), limit)
+    parts = [status]
+    if result.stdout:
+        parts.append("stdout:\n" + cap_text(result.stdout, out_budget, result.stdout_bytes))
+    if result.stderr:
+        parts.append("stderr:\n" + cap_text(result.stderr, err_budget, result.stderr_bytes))
+    if not result.stdout and not result.stderr:
+        parts.append("(no output)")
+    return "\n".join(parts)
+
+
+@tool("command")
+def run_command(ctx: ToolContext, command: str, timeout: int = DEFAULT_TIMEOUT_S) -> str:
+    """Run a bash command in the workspace directory and return its exit code, stdout and
+    stderr (long output keeps its start and end). stdin is closed, so interactive programs fail;
+    processes left running in the background are stopped when the command ends.
+
+    Args:
+        command: The bash command line, e.g. 'python -m pytest -q tests/test_app.py'.
+        timeout: Seconds before the command and its children are killed (at most 600).
+    """
+    if not isinstance(command, str) or not command.strip():
+        raise ToolError("command is empty; give a bash command line to run")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ToolError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    note = ""
+    if timeout > MAX_TIMEOUT_S:
+        note = f"\n(note: timeout reduced from {timeout:g} to the maximum, {MAX_TIMEOUT_S} s)"
+        timeout = MAX_TIMEOUT_S
+    try:
+        result = ctx.runner.run(command, ctx.workspace, float(timeout))
+    except OSError as e:
+        raise ToolError(f"could not start the command: {e.strerror or e}") from e
+    return format_result(result, timeout) + note

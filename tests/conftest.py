@@ -1,0 +1,77 @@
+"""Shared fixtures: a scripted OpenAI-compatible server, a workspace and the CLAW_* env."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything can import litellm: never fetch the model cost map from the network.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from claw_nb.testing import ScriptedServer
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[ScriptedServer]:
+    """A running :class:`ScriptedServer` with an empty script; call ``.queue(...)``."""
+    server = ScriptedServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """An empty workspace directory, ``tmp_path / "ws"``."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    return ws
+
+
+@pytest.fixture
+def claw_env(monkeypatch, scripted_server, workspace, tmp_path) -> SimpleNamespace:
+    """CLAW_* environment pointing at the scripted server; returns (server, workspace, db)."""
+    db = tmp_path / "claw.duckdb"
+    monkeypatch.setenv("CLAW_MODEL", "openai/scripted")
+    monkeypatch.setenv("CLAW_API_BASE", scripted_server.url)
+    monkeypatch.setenv("CLAW_API_KEY", "sk-test")
+    monkeypatch.setenv("CLAW_DB", str(db))
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    return SimpleNamespace(server=scripted_server, workspace=workspace, db=db)
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise TimeoutError in the main thread after ``seconds`` (SIGALRM; no-op elsewhere)."""
+    if (
+        not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise TimeoutError(f"time limit of {seconds}s exceeded (hang?)")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def time_limit():
+    """``with time_limit(10): ...`` -- fail with TimeoutError instead of hanging forever."""
+    return _time_limit
