@@ -188,7 +188,7 @@ class Agent:
             self.tools.specs(),
             on_text=on_text,
             on_retry=on_retry,
-            known_tools=set(self.tools.names()),
+            known_tools={tool.name: tool.parameters for tool in self.tools},
         )
         self.emit(
             ev.ModelCallFinished(

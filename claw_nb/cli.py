@@ -30,7 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stream the model's reply (default)")
     stream.add_argument("--no-stream", dest="stream", action="store_false")
     run.add_argument("--num-ctx", type=int, help="context window to ask Ollama for (default 32768)")
-    run.add_argument("--yes", "-y", action="store_true", help="approve every action")
+    run.add_argument("--mode", choices=["ask", "accept-edits", "auto", "read-only"],
+                     help="permission mode (default: ask, or the settings file's)")
+    run.add_argument("--yes", "-y", action="store_true",
+                     help="approve every action that would ask (deny rules still deny)")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the final answer")
 
     sessions = sub.add_parser("sessions", help="list logged sessions")
@@ -76,13 +79,22 @@ def _run_options(args: argparse.Namespace) -> dict:
 
 
 def _cmd_run(args: argparse.Namespace, config) -> int:
-    from claw_nb.agent import Agent
     from claw_nb.printer import TextPrinter
-    from claw_nb.store import EventLog
 
-    log = EventLog(config.resolved_db_path)
+    from claw_nb.permissions import PermissionSettingsError
+    from claw_nb.session import build_agent
+
     printer = TextPrinter(quiet=args.quiet)
-    agent = Agent(config, listeners=[log, printer])
+    approver = approve_all_printed if args.yes else (
+        terminal_approver if sys.stdin.isatty() else deny_noninteractive
+    )
+    try:
+        agent, log = build_agent(config, mode=args.mode, approver=approver, listeners=[printer])
+    except PermissionSettingsError as exc:
+        print(f"claw-nb: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if getattr(agent.context.runner, "fallback_reason", None) and not args.quiet:
+        print(f"claw-nb: {agent.context.runner.fallback_reason}", file=sys.stderr)
     try:
         result = agent.run(" ".join(args.task))
     finally:
@@ -94,6 +106,41 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
     print(f"claw-nb: {result.stop_reason}: {result.error or 'the agent did not finish'}",
           file=sys.stderr)
     return EXIT_STOPPED
+
+
+def terminal_approver(request) -> str:
+    """Ask on the terminal: y(es) / n(o) / a(lways)."""
+    import json
+
+    print(f"\nclaw wants to run {request.tool} ({request.reason}):")
+    for key, value in request.arguments.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        print(f"  {key}: " + text.replace("\n", "\n    "))
+    while True:
+        try:
+            answer = input("approve? [y]es / [n]o / [a]lways: ").strip().lower()
+        except EOFError:
+            return "no"
+        if answer in ("y", "yes"):
+            return "yes"
+        if answer in ("n", "no", ""):
+            return "no"
+        if answer in ("a", "always"):
+            return "always"
+
+
+def deny_noninteractive(request) -> str:
+    return "no"
+
+
+deny_noninteractive.label = "policy: non-interactive run (pass --yes to approve)"
+
+
+def approve_all_printed(request) -> str:
+    return "yes"
+
+
+approve_all_printed.label = "--yes"
 
 
 def _cmd_sessions(args: argparse.Namespace, config) -> int:

@@ -137,7 +137,7 @@ class LiteLLMModel:
         tools: list[dict[str, Any]],
         on_text: TextCallback | None = None,
         on_retry: RetryCallback | None = None,
-        known_tools: set[str] | None = None,
+        known_tools: dict[str, Any] | None = None,
     ) -> ModelReply:
         """One assistant turn. Retries 5xx, 429, timeouts and cut streams with backoff."""
         lib = litellm()

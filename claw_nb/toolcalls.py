@@ -19,7 +19,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ToolCall:
-    """One call, normalised so the agent loop handles native and text-embedded calls alike."""
+    """One call, normalised so the agent loop treats native and text-embedded calls alike."""
 
     id: str
     name: str
@@ -34,14 +34,12 @@ def new_call_id() -> str:
     return "call_" + uuid.uuid4().hex[:24]
 
 
-# --------------------------------------------------------------------------- argument parsing
+# --------------------------------------------------------------------------- arguments
 
 _EXAMPLE = '{"path": "src/app.py", "offset": 10}'
 _FENCED = re.compile(r"\A\s*```[\w+-]*[ \t]*\n?(.*?)\n?[ \t]*```\s*\Z", re.DOTALL)
 _WORD = re.compile(r"\w+")
 _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
-
-
 _JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
                (list, "array"), (dict, "object"), (type(None), "null"))
 
@@ -51,10 +49,7 @@ def _json_type(value: Any) -> str:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
+    text = json.dumps(value, ensure_ascii=False, default=repr)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -67,8 +62,8 @@ def _drop_trailing_comma(out: list[str]) -> None:
 
 
 def _repair_json(text: str) -> str:
-    """Fix what local models get wrong most: trailing commas, Python literals, unclosed strings
-    and brackets (output cut off by a token limit). Everything else is left for json to reject."""
+    """Fix what local models get wrong most: trailing commas, Python literals, and strings or
+    brackets left open when output was cut off. Anything else is left for json to reject."""
     out: list[str] = []
     stack: list[str] = []
     in_str = escaped = False
@@ -76,25 +71,21 @@ def _repair_json(text: str) -> str:
     while i < len(text):
         c = text[i]
         if in_str:
-            if escaped:
-                escaped = False
-            elif c == "\\":
-                escaped = True
-            elif c == '"':
-                in_str = False
+            escaped, in_str = (not escaped and c == "\\"), (escaped or c != '"')
         elif c == '"':
             in_str = True
         elif c in "{[":
             stack.append("}" if c == "{" else "]")
         elif c in "}]":
             _drop_trailing_comma(out)
-            if stack and stack[-1] == c:
-                stack.pop()
+            if not stack or stack[-1] != c:  # a stray closer: drop it
+                i += 1
+                continue
+            stack.pop()
         elif c.isalpha() or c == "_":
-            word = _WORD.match(text, i)
-            assert word is not None  # c is a word character
-            out.append(_PY_LITERALS.get(word.group(), word.group()))
-            i = word.end()
+            word = _WORD.match(text, i).group()  # type: ignore[union-attr]  # c matches \w
+            out.append(_PY_LITERALS.get(word, word))
+            i += len(word)
             continue
         out.append(c)
         i += 1
@@ -109,12 +100,14 @@ def _repair_json(text: str) -> str:
 
 
 def _loads_lenient(text: str) -> tuple[Any, bool]:
-    """(value, repaired). Strict JSON first, then repairs, then Python literal syntax.
-    Raises the original JSON error so the message points at what the model actually wrote."""
+    """(value, repaired): strict JSON, then repaired JSON, then Python literal syntax. Raises the
+    strict error so messages point at what the model actually wrote."""
     try:
         return json.loads(text), False
     except ValueError as exc:
         first = exc
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     fenced = _FENCED.match(text)
     body = (fenced.group(1) if fenced else text).strip()
     try:
@@ -124,8 +117,7 @@ def _loads_lenient(text: str) -> tuple[Any, bool]:
     try:  # single-quoted "JSON" is usually a Python dict repr
         return json.loads(json.dumps(ast.literal_eval(body))), True
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        pass
-    raise first
+        raise first from None
 
 
 def _json_error(text: str, exc: ValueError, what: str = "the arguments") -> str:
@@ -160,25 +152,22 @@ def _parse_text(raw: str, decode_nested: bool) -> tuple[dict | None, str | None,
 
 
 def parse_arguments(raw: str | dict | None) -> tuple[dict | None, str | None, bool]:
-    """(arguments, error, repaired): small defects are repaired rather than bounced back to the
-    model, since every round trip costs a slow local generation."""
-    if raw is None:
-        return {}, None, False
-    if isinstance(raw, dict):
-        return raw, None, False
+    """(arguments, error, repaired). Small defects are repaired rather than bounced back to the
+    model: every round trip costs a slow local generation."""
+    if raw is None or isinstance(raw, dict):
+        return ({} if raw is None else raw), None, False
     if not isinstance(raw, str):
         return None, _not_object_error(raw), False
     return _parse_text(raw, decode_nested=True)
 
 
 def _get(obj: Any, key: str) -> Any:
-    """Dict key or attribute: LiteLLM hands out pydantic-like objects, tests and servers dicts."""
-    if obj is None:
-        return None
+    """Dict key or attribute: LiteLLM hands out pydantic-like objects, servers and tests dicts."""
     return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
 
 
-def _make_call(name: str, args: Any, repaired: bool = False, call_id: str | None = None) -> ToolCall:
+def _make_call(name: str, args: Any, repaired: bool = False, call_id: str | None = None
+               ) -> ToolCall:
     raw = args if isinstance(args, str) else "" if args is None else _short(args, 10**9)
     parsed, error, fixed = parse_arguments(args)
     return ToolCall(call_id or new_call_id(), (name or "").strip(), raw, parsed, error,
@@ -187,12 +176,8 @@ def _make_call(name: str, args: Any, repaired: bool = False, call_id: str | None
 
 def from_native(tool_calls: list[dict]) -> list[ToolCall]:
     """OpenAI-format tool_calls (dicts or LiteLLM objects) -> ToolCalls; missing ids generated."""
-    calls = []
-    for tc in tool_calls or []:
-        fn = _get(tc, "function")
-        calls.append(_make_call(_get(fn, "name") or "", _get(fn, "arguments"),
-                                call_id=_get(tc, "id")))
-    return calls
+    return [_make_call(_get(_get(tc, "function"), "name"), _get(_get(tc, "function"), "arguments"),
+                       call_id=_get(tc, "id")) for tc in tool_calls or []]
 
 
 # --------------------------------------------------------------------------- calls in text
@@ -202,40 +187,39 @@ _THINK_CLOSE = re.compile(r"</think(?:ing)?>", re.IGNORECASE)
 _OPENER = re.compile(r"<tool_call>|<function=")
 _FUNC_OPEN = re.compile(r"<function=([^>\n]*)>")
 _PARAM_OPEN = re.compile(r"<parameter=([^>\n]*)>")
-# A </parameter> counts only where the structure continues, so values may contain the tag.
+# A </parameter> counts only where the structure goes on, so values may contain the tag.
 _PARAM_END = re.compile(r"</parameter>\s*(?=<parameter=|</function>|</tool_call>|\Z)")
 _VALUE_STOP = re.compile(r"</parameter>|<parameter=|</function>|</tool_call>")
 _CODE_FENCE = re.compile(r"```([\w+-]*)[ \t]*\n(.*?)```", re.DOTALL)
 _NAME = re.compile(r'"name"\s*:\s*"([^"]*)"')
 _CUT = "\ue000"  # private-use character marking where a call was cut out
 _GAP = re.compile(r"\s*(?:\ue000\s*)+")
+_SHAPE = '<tool_call>{"name": "TOOL_NAME", "arguments": {...}}</tool_call>'
+
+Found = list[tuple[int, int, list[ToolCall]]]
 
 
 def _think_spans(text: str) -> list[tuple[int, int]]:
-    """Regions holding reasoning: calls there are the model thinking aloud, not acting.
-    A leading orphan </think> means the chat template opened the block in the prompt."""
+    """Reasoning regions: calls there are the model thinking aloud, not acting. A leading
+    orphan </think> means the chat template opened the block inside the prompt."""
     spans, pos = [], 0
-    first_close, first_open = _THINK_CLOSE.search(text), _THINK_OPEN.search(text)
-    if first_close and (not first_open or first_close.start() < first_open.start()):
-        spans.append((0, first_close.end()))
-        pos = first_close.end()
+    close, opened = _THINK_CLOSE.search(text), _THINK_OPEN.search(text)
+    if close and (not opened or close.start() < opened.start()):
+        spans, pos = [(0, close.end())], close.end()
     while (opened := _THINK_OPEN.search(text, pos)) is not None:
-        closed = _THINK_CLOSE.search(text, opened.end())
-        pos = closed.end() if closed else len(text)
+        close = _THINK_CLOSE.search(text, opened.end())
+        pos = close.end() if close else len(text)
         spans.append((opened.start(), pos))
     return spans
 
 
-def _tool_schemas(known_tools: Collection[str] | None) -> dict[str, dict]:
-    """known_tools may be a mapping name -> tool spec or parameters schema; then XML values of
-    string parameters stay strings (a file whose content is `42` must not become an int)."""
-    if not isinstance(known_tools, Mapping):
-        return {}
+def _tool_schemas(known_tools: Collection[str] | None) -> dict[str, Any]:
+    """known_tools may map names to tool specs or parameter schemas; then XML values of string
+    parameters stay strings (a file whose whole content is `42` must not become an int)."""
     schemas = {}
-    for name, spec in known_tools.items():
-        if isinstance(spec, Mapping):
-            spec = spec.get("function", spec)
-            schemas[name] = spec.get("parameters", spec) if isinstance(spec, Mapping) else {}
+    for name, spec in known_tools.items() if isinstance(known_tools, Mapping) else ():
+        spec = _get(spec, "function") or spec
+        schemas[name] = _get(spec, "parameters") or spec
     return schemas
 
 
@@ -244,10 +228,8 @@ def _types(schema: Any) -> list[str]:
         return []
     declared = schema.get("type")
     types = [declared] if isinstance(declared, str) else list(declared or [])
-    for key in ("anyOf", "oneOf"):
-        for sub in schema.get(key) or []:
-            types += _types(sub)
-    return types
+    return types + [t for sub in [*schema.get("anyOf", []), *schema.get("oneOf", [])]
+                    for t in _types(sub)]
 
 
 def _xml_value(value: str, prop_schema: Any) -> Any:
@@ -267,46 +249,45 @@ def _skip_ws(text: str, pos: int, limit: int) -> int:
     return pos
 
 
-def _parse_xml_functions(text: str, pos: int, limit: int,
-                         schemas: dict[str, dict]) -> tuple[list[ToolCall], int]:
-    """Parse consecutive <function=...> blocks from pos; returns (calls, end position)."""
+def _parse_xml(text: str, pos: int, limit: int, schemas: dict) -> tuple[list[ToolCall], int]:
+    """Consecutive <function=NAME><parameter=KEY>VALUE</parameter>...</function> blocks from pos,
+    tolerating missing closing tags; returns (calls, end)."""
     calls = []
     while (func := _FUNC_OPEN.match(text, pos, limit)) is not None:
         name = func.group(1).strip().strip("\"'")
-        props = (schemas.get(name) or {}).get("properties") or {}
-        raw: dict[str, str] = {}
-        params: dict[str, Any] = {}
-        pos = func.end()
-        while True:
-            pos = _skip_ws(text, pos, limit)
-            param = _PARAM_OPEN.match(text, pos, limit)
-            if param is None:
-                break
-            end = _PARAM_END.search(text, param.end(), limit)
-            if end is not None:
+        props = _get(schemas.get(name), "properties") or {}
+        raw, params, pos = {}, {}, func.end()
+        while (param := _PARAM_OPEN.match(text, _skip_ws(text, pos, limit), limit)) is not None:
+            if (end := _PARAM_END.search(text, param.end(), limit)) is not None:
                 value, pos = text[param.end(): end.start()], end.end()
             else:
                 stop = _VALUE_STOP.search(text, param.end(), limit)
-                value = text[param.end(): stop.start() if stop else limit]
-                pos = stop.end() if stop and stop.group() == "</parameter>" else (
-                    stop.start() if stop else limit)
+                pos = stop.start() if stop else limit
+                value = text[param.end(): pos]
+                pos += len("</parameter>") if stop and stop.group() == "</parameter>" else 0
             key = param.group(1).strip().strip("\"'")
-            raw[key] = value
-            params[key] = _xml_value(value, props.get(key))
-        if text.startswith("</function>", pos):
-            pos += len("</function>")
+            raw[key], params[key] = value, _xml_value(value, props.get(key))
+        pos = _skip_ws(text, pos, limit)
+        pos += len("</function>") if text.startswith("</function>", pos) else 0
         calls.append(ToolCall(new_call_id(), name, json.dumps(raw, ensure_ascii=False), params))
         pos = _skip_ws(text, pos, limit)
     return calls, pos
 
 
+def _in_prose(text: str, start: int, limit: int) -> bool:
+    """A <function=NAME> without <tool_call> is a call only when <parameter= or </function>
+    follows, so `<function=name>` quoted in prose is not run."""
+    func = _FUNC_OPEN.match(text, start, limit)
+    after = _skip_ws(text, func.end(), limit) if func else limit
+    return not text.startswith(("<parameter=", "</function>"), after)
+
+
 def _call_parts(obj: Any, need_arguments: bool) -> tuple[str, Any] | None:
-    """(name, arguments) from {"name", "arguments"|"parameters"} or the OpenAI {"function": ...}."""
+    """(name, arguments) of {"name", "arguments"|"parameters"} or OpenAI's {"function": {...}}."""
     if not isinstance(obj, dict):
         return None
-    if isinstance(obj.get("function"), dict):
-        obj = obj["function"]
-    key = "arguments" if "arguments" in obj else "parameters" if "parameters" in obj else None
+    obj = obj["function"] if isinstance(obj.get("function"), dict) else obj
+    key = next((k for k in ("arguments", "parameters") if k in obj), None)
     if not isinstance(obj.get("name"), str) or (key is None and need_arguments):
         return None
     return obj["name"], obj.get(key) if key else None
@@ -314,26 +295,25 @@ def _call_parts(obj: Any, need_arguments: bool) -> tuple[str, Any] | None:
 
 def _parse_json_block(body: str) -> list[ToolCall]:
     body = body.strip()
-    shape = '<tool_call>{"name": "TOOL_NAME", "arguments": {...}}</tool_call>'
+    if not body:
+        return [ToolCall(new_call_id(), "", "", None, f"The <tool_call> was empty: {_SHAPE}.")]
     try:
         value, repaired = _loads_lenient(body)
     except ValueError as exc:
         name = _NAME.search(body)
-        error = _json_error(body, exc, "the <tool_call> block") + f" Write calls as {shape}."
+        error = _json_error(body, exc, "the <tool_call> block") + f" Write calls as {_SHAPE}."
         return [ToolCall(new_call_id(), name.group(1) if name else "", body, None, error)]
     calls = []
     for item in value if isinstance(value, list) else [value]:
-        parts = _call_parts(item, need_arguments=False)
-        if parts is None:
-            error = f'A <tool_call> block must hold a JSON object with "name" and "arguments": {shape}.'
-            calls.append(ToolCall(new_call_id(), "", body, None, error))
+        if (parts := _call_parts(item, need_arguments=False)) is not None:
+            calls.append(_make_call(*parts, repaired))
         else:
-            calls.append(_make_call(parts[0], parts[1], repaired))
+            error = f'A <tool_call> must hold a JSON object with "name" and "arguments": {_SHAPE}.'
+            calls.append(ToolCall(new_call_id(), "", body, None, error))
     return calls
 
 
-def _fenced_calls(text: str, start: int, end: int,
-                  known_tools: Collection[str] | None) -> list[tuple[int, int, list[ToolCall]]]:
+def _fenced_calls(text: str, start: int, end: int, known_tools: Collection[str] | None) -> Found:
     found = []
     for fence in _CODE_FENCE.finditer(text, start, end):
         if fence.group(1).lower() not in ("", "json"):
@@ -342,16 +322,15 @@ def _fenced_calls(text: str, start: int, end: int,
             value, repaired = _loads_lenient(fence.group(2).strip())
         except ValueError:
             continue
-        items = value if isinstance(value, list) and value else [value]
-        parts = [_call_parts(item, need_arguments=True) for item in items]
+        parts = [_call_parts(item, need_arguments=True)
+                 for item in (value if isinstance(value, list) and value else [value])]
         if all(p is not None and (known_tools is None or p[0] in known_tools) for p in parts):
-            calls = [_make_call(p[0], p[1], repaired) for p in parts if p is not None]
-            found.append((fence.start(), fence.end(), calls))
+            found.append((fence.start(), fence.end(), [_make_call(*p, repaired) for p in parts]))
     return found
 
 
 def _remove_spans(text: str, spans: list[tuple[int, int]]) -> str:
-    """Cut the calls out; a call on its own lines leaves a paragraph break, an inline one a space."""
+    """Cut calls out: a call on its own lines leaves a paragraph break, an inline one a space."""
     pieces, prev = [], 0
     for start, end in spans:
         pieces.append(text[prev:start])
@@ -363,49 +342,42 @@ def _remove_spans(text: str, spans: list[tuple[int, int]]) -> str:
 def extract_text_tool_calls(text: str, known_tools: Collection[str] | None = None
                             ) -> tuple[str, list[ToolCall]]:
     """(text without the calls, calls) for calls a model wrote into its content: Qwen3-Coder
-    XML, Hermes <tool_call> JSON, or fenced JSON (only for known tools when known_tools is given).
-    Calls inside <think> blocks are left alone."""
+    XML, Hermes <tool_call> JSON, or fenced JSON (only naming a known tool, when known_tools is
+    given, so example JSON shown to a user does not run). Calls inside <think> are left alone."""
     if not text:
         return text or "", []
-    blocked = _think_spans(text)
-    schemas = _tool_schemas(known_tools)
-    found: list[tuple[int, int, list[ToolCall]]] = []
+    blocked, schemas, found = _think_spans(text), _tool_schemas(known_tools), []
     pos = 0
     while (opener := _OPENER.search(text, pos)) is not None:
-        start = opener.start()
-        inside = next((e for s, e in blocked if s <= start < e), None)
-        if inside is not None:
+        start, pos = opener.start(), opener.end()
+        if (inside := next((e for s, e in blocked if s <= start < e), None)) is not None:
             pos = inside
             continue
         limit = min([s for s, _ in blocked if s > start] + [len(text)])
-        body_at = _skip_ws(text, opener.end(), limit)
-        xml_at = start if opener.group() == "<function=" else body_at
-        if _FUNC_OPEN.match(text, xml_at, limit):
-            calls, end = _parse_xml_functions(text, xml_at, limit, schemas)
-            if text.startswith("</tool_call>", end):
-                end += len("</tool_call>")
-        elif opener.group() == "<function=":
-            pos = opener.end()
+        bare = opener.group() == "<function="  # no <tool_call> wrapper
+        xml_at = start if bare else _skip_ws(text, pos, limit)
+        if _FUNC_OPEN.match(text, xml_at, limit) and not (bare and _in_prose(text, start, limit)):
+            calls, end = _parse_xml(text, xml_at, limit, schemas)
+            end += len("</tool_call>") if text.startswith("</tool_call>", end) else 0
+        elif bare:
             continue
         else:
-            close = text.find("</tool_call>", opener.end(), limit)
-            if close == -1:
-                following = text.find("<tool_call>", opener.end(), limit)
+            close = text.find("</tool_call>", pos, limit)
+            if close == -1:  # unterminated: runs to the next call or the end
+                following = text.find("<tool_call>", pos, limit)
                 close = end = following if following != -1 else limit
             else:
                 end = close + len("</tool_call>")
-            calls = _parse_json_block(text[opener.end(): close])
+            calls = _parse_json_block(text[pos:close])
         found.append((start, end, calls))
-        pos = max(end, opener.end())
-    taken = sorted([(s, e) for s, e, _ in found] + blocked)
+        pos = max(end, pos)
     prev = 0
-    for s, e in taken + [(len(text), len(text))]:
-        if s > prev:
-            found += _fenced_calls(text, prev, s, known_tools)
+    for s, e in sorted([(s, e) for s, e, _ in found] + blocked + [(len(text), len(text))]):
+        found += _fenced_calls(text, prev, s, known_tools) if s > prev else []
         prev = max(prev, e)
     found.sort(key=lambda item: item[0])
-    calls = [call for _, _, group in found for call in group]
-    return _remove_spans(text, [(s, e) for s, e, _ in found]), calls
+    return (_remove_spans(text, [(s, e) for s, e, _ in found]),
+            [call for _, _, group in found for call in group])
 
 
 # --------------------------------------------------------------------------- schema checks
@@ -425,9 +397,9 @@ def _matches(kind: str, value: Any) -> bool:
 
 
 def _from_string(kind: str, text: str) -> Any:
-    if kind in ("integer", "number") and _INT.fullmatch(text):
-        return int(text)
     if kind in ("integer", "number"):
+        if _INT.fullmatch(text):
+            return int(text)
         try:
             number = float(text)
         except ValueError:
@@ -441,7 +413,7 @@ def _from_string(kind: str, text: str) -> Any:
         return None
     if kind in ("array", "object"):
         try:
-            value, _ = _loads_lenient(text)
+            value = _loads_lenient(text)[0]
         except ValueError:
             return _NO
         return value if _json_type(value) == kind else _NO
@@ -461,9 +433,8 @@ def _coerce_value(schema: Any, value: Any) -> Any:
     if not types or any(_matches(kind, value) for kind in types):
         return value
     if isinstance(value, str):
-        for kind in _KIND_ORDER:
-            converted = _from_string(kind, value.strip()) if kind in types else _NO
-            if converted is not _NO:
+        for kind in (k for k in _KIND_ORDER if k in types):
+            if (converted := _from_string(kind, value.strip())) is not _NO:
                 return _coerce_value(schema, converted)
         return value
     if "string" in types and value is not None:  # 42 for a string parameter: the model meant "42"
@@ -473,15 +444,14 @@ def _coerce_value(schema: Any, value: Any) -> Any:
 
 def coerce_arguments(schema: dict, arguments: dict) -> dict:
     """A copy with values converted to the declared types where the intent is clear ("5" -> 5,
-    "true" -> True, '[1, 2]' -> [1, 2], 42 -> "42"): local models send strings for everything
-    and refusing them only costs another slow turn. Unconvertible values are left for validation."""
+    "true" -> True, '[1, 2]' -> [1, 2], 42 -> "42"): local models send strings for everything and
+    refusing them only costs another slow turn. Unconvertible values are left for validation."""
     if not isinstance(arguments, dict) or not isinstance(schema, Mapping):
         return arguments
-    props = schema.get("properties") or {}
-    extra = schema.get("additionalProperties")
+    props, extra = schema.get("properties") or {}, schema.get("additionalProperties")
     out = {}
     for key, value in arguments.items():
-        prop = props.get(key, extra if isinstance(extra, Mapping) else None)
+        prop = props.get(key, extra)
         out[key] = _coerce_value(prop, value) if isinstance(prop, Mapping) else value
     return out
 
@@ -494,12 +464,11 @@ def _where(path: Any) -> str:
 
 
 def _describe(err: Any) -> list[str]:
-    path = list(err.absolute_path)
-    where = _where(path)
-    noun = "argument '{}'" if not path else "field '{}' in " + where
-    if err.validator == "required":
+    where = _where(err.absolute_path)
+    noun = "argument '{}'" if not err.absolute_path else "field '{}' in " + where
+    if err.validator == "required" and isinstance(err.instance, dict):
         return ["missing required " + noun.format(name) for name in err.validator_value
-                if isinstance(err.instance, dict) and name not in err.instance]
+                if name not in err.instance]
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         known = err.schema.get("properties") or {}
         patterns = err.schema.get("patternProperties") or {}
@@ -516,15 +485,15 @@ def _describe(err: Any) -> list[str]:
 
 
 def validate_arguments(schema: dict, arguments: dict) -> str | None:
-    """None if the (coerced, see `coerce_arguments`) arguments fit the tool's parameters schema,
-    else one message listing every problem, so the model can fix them all in one retry."""
+    """None if the arguments (after `coerce_arguments`) fit the tool's parameters schema, else one
+    message listing every problem, so the model can fix them all in a single retry."""
     if not isinstance(arguments, dict):
         return _not_object_error(arguments)
     from jsonschema import Draft202012Validator
     from jsonschema.validators import validator_for
 
-    cls = validator_for(schema, default=Draft202012Validator)
-    errors = sorted(cls(schema).iter_errors(coerce_arguments(schema, arguments)),
+    validator = validator_for(schema, default=Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(coerce_arguments(schema, arguments)),
                     key=lambda e: ([str(p) for p in e.absolute_path], str(e.validator)))
     problems = list(dict.fromkeys(p for err in errors for p in _describe(err)))
     if not problems:
@@ -538,9 +507,16 @@ def validate_arguments(schema: dict, arguments: dict) -> str | None:
 
 # --------------------------------------------------------------------------- streaming
 
+def _is_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
+
+
 class StreamingToolCallAccumulator:
-    """Merges streamed tool-call deltas (dicts or LiteLLM objects) into complete OpenAI-format
-    tool_calls, coping with servers that omit indices, repeat names or reuse index 0."""
+    """Merges streamed tool-call deltas (dicts or LiteLLM objects) into OpenAI-format tool_calls,
+    coping with servers that omit indices, repeat names or reuse index 0 for every call."""
 
     def __init__(self) -> None:
         self._calls: list[dict[str, Any]] = []
@@ -548,42 +524,37 @@ class StreamingToolCallAccumulator:
         self._by_id: dict[str, int] = {}
         self._last: int | None = None
 
-    def _slot(self, index: Any, call_id: str | None) -> int:
-        if call_id and call_id in self._by_id:
+    def _slot(self, index: int | None, call_id: str | None) -> int:
+        if call_id in self._by_id:
             return self._by_id[call_id]
         if index is not None and index in self._by_index:
             slot = self._by_index[index]
+            call = self._calls[slot]
             # a new id on an index whose call looks complete: a server reusing index 0
-            if not (call_id and self._calls[slot]["id"] and _is_object(self._calls[slot]["arguments"])):
+            if not (call_id and call["id"] and _is_object(call["arguments"])):
                 return slot
         elif index is None and not call_id and self._last is not None:
             return self._last
-        if index is None:
-            index = max(self._by_index, default=-1) + 1
+        index = max(self._by_index, default=-1) + 1 if index is None else index
         self._calls.append({"index": index, "id": "", "type": "function", "name": "",
                             "arguments": ""})
         self._by_index[index] = len(self._calls) - 1
         return len(self._calls) - 1
 
     def add(self, deltas: Any) -> None:
-        """Feed `delta.tool_calls` of one chunk (a list, one delta, or None)."""
-        if deltas is None:
-            return
-        if isinstance(deltas, Mapping) or not isinstance(deltas, (list, tuple)):
+        """Feed one chunk's `delta.tool_calls` (a list, a single delta, or None)."""
+        if isinstance(deltas, Mapping) or not isinstance(deltas, (list, tuple, type(None))):
             deltas = [deltas]
-        for delta in deltas:
+        for delta in deltas or []:
             call_id = _get(delta, "id") or None
-            slot = self._slot(_get(delta, "index"), call_id)
+            self._last = slot = self._slot(_get(delta, "index"), call_id)
             call = self._calls[slot]
-            self._last = slot
             if call_id and not call["id"]:
-                call["id"] = call_id
-                self._by_id[call_id] = slot
+                call["id"], self._by_id[call_id] = call_id, slot
             call["type"] = _get(delta, "type") or call["type"]
             fn = _get(delta, "function")
             name, args = _get(fn, "name"), _get(fn, "arguments")
-            if name and name != call["name"]:
-                # a growing or repeated full name replaces; a fragment is appended
+            if name and name != call["name"]:  # a repeated or growing name replaces, else append
                 call["name"] = name if name.startswith(call["name"]) else call["name"] + name
             if isinstance(args, Mapping):
                 call["arguments"] = json.dumps(args, ensure_ascii=False)
@@ -595,16 +566,8 @@ class StreamingToolCallAccumulator:
         out = []
         for slot in sorted(range(len(self._calls)), key=lambda s: (self._calls[s]["index"], s)):
             call = self._calls[slot]
-            if not (call["name"] or call["arguments"]):
-                continue
-            call["id"] = call["id"] or new_call_id()
-            out.append({"id": call["id"], "type": call["type"],
-                        "function": {"name": call["name"], "arguments": call["arguments"]}})
+            if call["name"] or call["arguments"]:
+                call["id"] = call["id"] or new_call_id()
+                out.append({"id": call["id"], "type": call["type"],
+                            "function": {"name": call["name"], "arguments": call["arguments"]}})
         return out
-
-
-def _is_object(text: str) -> bool:
-    try:
-        return isinstance(json.loads(text), dict)
-    except ValueError:
-        return False

@@ -94,6 +94,16 @@ def test_python_literal_words_inside_strings_are_left_alone():
     assert args == {"note": "True story", "flag": True}
 
 
+def test_stray_or_mismatched_closers_are_dropped():
+    assert parse_arguments('{"a": 1}}')[0] == {"a": 1}
+    assert parse_arguments('{"a": [1}')[0] == {"a": [1]}
+
+
+def test_absurdly_deep_nesting_is_an_error_not_a_crash():
+    args, error, _ = parse_arguments("[" * 100_000)
+    assert args is None and "nested too deeply" in error
+
+
 def test_double_encoded_arguments_are_decoded_once_more():
     raw = json.dumps(json.dumps({"path": "a.py"}))
     assert parse_arguments(raw) == ({"path": "a.py"}, None, True)
@@ -221,7 +231,8 @@ def test_xml_value_containing_a_closing_parameter_tag_is_kept_whole():
 
 
 def test_xml_call_missing_closing_tool_call_at_end_is_accepted():
-    text = "Reading.\n<tool_call>\n<function=read_file>\n<parameter=path>a.py</parameter>\n</function>"
+    text = ("Reading.\n<tool_call>\n<function=read_file>\n<parameter=path>a.py</parameter>\n"
+            "</function>")
     rest, (call,) = extract_text_tool_calls(text)
     assert rest == "Reading."
     assert call.arguments == {"path": "a.py"}
@@ -246,8 +257,22 @@ def test_bare_function_block_without_tool_call_wrapper_is_extracted():
 
 
 def test_function_without_parameters_has_empty_arguments():
-    _, (call,) = extract_text_tool_calls("<tool_call>\n<function=list_tools>\n</function>\n</tool_call>")
+    text = "<tool_call>\n<function=list_tools>\n</function>\n</tool_call>"
+    _, (call,) = extract_text_tool_calls(text)
     assert call.name == "list_tools" and call.arguments == {}
+
+
+def test_several_functions_inside_one_tool_call_are_all_extracted():
+    text = ("<tool_call>\n<function=a>\n<parameter=x>1</parameter>\n</function>\n"
+            "<function=b>\n</function>\n</tool_call>\nafter")
+    rest, calls = extract_text_tool_calls(text)
+    assert [(c.name, c.arguments) for c in calls] == [("a", {"x": 1}), ("b", {})]
+    assert rest == "after"
+
+
+def test_function_tag_quoted_in_prose_is_not_a_call():
+    text = "Qwen writes calls as `<function=name>` followed by parameters."
+    assert extract_text_tool_calls(text) == (text, [])
 
 
 def test_several_xml_calls_are_extracted_in_order_with_text_preserved():
@@ -277,7 +302,8 @@ def test_hermes_arguments_may_be_a_json_string():
 
 
 def test_hermes_parameters_key_is_accepted_for_arguments():
-    _, (call,) = extract_text_tool_calls('<tool_call>{"name": "ls", "parameters": {"a": 1}}</tool_call>')
+    text = '<tool_call>{"name": "ls", "parameters": {"a": 1}}</tool_call>'
+    _, (call,) = extract_text_tool_calls(text)
     assert call.arguments == {"a": 1}
 
 
@@ -302,7 +328,8 @@ def test_hermes_calls_missing_closing_tags_between_calls_are_split():
 
 
 def test_hermes_block_with_small_json_defects_is_repaired():
-    _, (call,) = extract_text_tool_calls('<tool_call>{"name": "ls", "arguments": {"a": 1,}</tool_call>')
+    text = '<tool_call>{"name": "ls", "arguments": {"a": 1,}</tool_call>'
+    _, (call,) = extract_text_tool_calls(text)
     assert call.arguments == {"a": 1} and call.repaired
 
 
@@ -322,6 +349,17 @@ def test_malformed_hermes_block_without_a_name_has_empty_name():
 def test_hermes_block_without_name_key_is_an_error():
     _, (call,) = extract_text_tool_calls('<tool_call>{"tool": "ls"}</tool_call>')
     assert call.arguments is None and '"name"' in call.error
+
+
+def test_empty_tool_call_block_is_an_error_showing_the_valid_form():
+    _, (call,) = extract_text_tool_calls("<tool_call></tool_call>")
+    assert call.name == "" and "empty" in call.error and '"arguments"' in call.error
+
+
+def test_hermes_body_wrapped_in_a_code_fence_is_accepted():
+    text = '<tool_call>\n```json\n{"name": "ls", "arguments": {"p": 1}}\n```\n</tool_call>'
+    _, (call,) = extract_text_tool_calls(text)
+    assert call.name == "ls" and call.arguments == {"p": 1}
 
 
 # --------------------------------------------------------------------------- fenced JSON
@@ -404,7 +442,8 @@ def test_fenced_json_inside_think_is_not_extracted():
 
 
 def test_inline_call_leaves_the_sentence_joined_by_a_space():
-    rest, _ = extract_text_tool_calls('Run <tool_call>{"name": "ls", "arguments": {}}</tool_call> now.')
+    text = 'Run <tool_call>{"name": "ls", "arguments": {}}</tool_call> now.'
+    rest, _ = extract_text_tool_calls(text)
     assert rest == "Run now."
 
 
