@@ -204,10 +204,9 @@ class LiteLLMModel:
             lib.Timeout,
             lib.APIError,
         )
-        if isinstance(exc, lib.APIConnectionError) and not self._server_reachable():
-            return ModelUnreachable(self._unreachable_message())
         if isinstance(exc, transient) or _is_network_error(exc):
-            return None
+            # "Connection error" hides behind several classes; a refused socket is not transient.
+            return None if self._server_reachable() else ModelUnreachable(self._unreachable_message())
         if isinstance(exc, lib.openai.APIStatusError) and getattr(exc, "status_code", 0) >= 500:
             return None
         if isinstance(exc, lib.openai.APIStatusError):
