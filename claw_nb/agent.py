@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from claw_nb import events as ev
 from claw_nb.config import ClawConfig
+from claw_nb.context import MAX_CONTEXT_RETRIES, ContextManager
 from claw_nb.prompts import SystemPrompt, render_system_prompt
-from claw_nb.textclip import clip_middle
 from claw_nb.toolcalls import ToolCall, coerce_arguments, validate_arguments
 from claw_nb.tools import Tool, ToolContext, ToolError, ToolRegistry, default_tools
 
@@ -85,12 +85,14 @@ class Agent:
         self.authorize = authorize
         self.session_id = session_id or uuid.uuid4().hex[:16]
         self.messages: list[dict[str, Any]] = list(history or [])
+        self._seq = len(self.messages)  # MessageAdded numbering; compaction never reuses a number
         self.steps = 0  # model calls in this conversation, across runs
         self._interrupt = threading.Event()
         self._broken_listeners: set[int] = set()
         self.system_prompt: SystemPrompt = render_system_prompt(
             config.workspace, self.tools, config.prompt_name
         )
+        self.context_manager = ContextManager(config, self.model, host=self)
 
     # -- listeners --------------------------------------------------------------------------
 
@@ -106,6 +108,10 @@ class Agent:
                 if id(listener) not in self._broken_listeners:
                     self._broken_listeners.add(id(listener))
                     warnings.warn(f"claw_nb: event listener {listener!r} failed: {exc}", stacklevel=2)
+
+    def compact(self, focus: str | None = None) -> ev.ContextCompacted | None:
+        """Summarise the older turns now (`%claw compact [focus]`); None if nothing to fold."""
+        return self.context_manager.compact(self.messages, self.tools.specs(), focus=focus)
 
     def interrupt(self) -> None:
         """Ask the run to stop at the next safe point (between model and tool calls)."""
@@ -168,7 +174,8 @@ class Agent:
 
     def _add_message(self, message: dict[str, Any]) -> None:
         self.messages.append(message)
-        self.emit(ev.MessageAdded(self.session_id, seq=len(self.messages) - 1, message=message))
+        self.emit(ev.MessageAdded(self.session_id, seq=self._seq, message=message))
+        self._seq += 1
 
     def _ask_model(self):
         step = self.steps
@@ -183,13 +190,26 @@ class Agent:
                 )
             )
 
-        reply = self.model.complete(
-            self.messages,
-            self.tools.specs(),
-            on_text=on_text,
-            on_retry=on_retry,
-            known_tools={tool.name: tool.parameters for tool in self.tools},
-        )
+        from claw_nb.model import ContextLengthExceeded
+
+        for attempt in range(MAX_CONTEXT_RETRIES + 1):
+            specs = self.tools.specs()
+            self.context_manager.prepare(self.messages, specs)  # may compact self.messages
+            try:
+                reply = self.model.complete(
+                    self.messages,
+                    specs,
+                    on_text=on_text,
+                    on_retry=on_retry,
+                    known_tools={tool.name: tool.parameters for tool in self.tools},
+                )
+                break
+            except ContextLengthExceeded as exc:
+                if attempt == MAX_CONTEXT_RETRIES or not self.context_manager.recover(
+                    self.messages, specs, exc, attempt
+                ):
+                    raise
+        self.context_manager.observe(reply.prompt_tokens, reply.usage_source)
         self.emit(
             ev.ModelCallFinished(
                 self.session_id,
@@ -207,6 +227,7 @@ class Agent:
                 cached_tokens=reply.cached_tokens,
                 cost_usd=reply.cost_usd,
                 params=dict(reply.params),
+                parts=dict(self.context_manager.last_parts),
             )
         )
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
@@ -267,7 +288,8 @@ class Agent:
                 ok, error_kind, decision, result = self._execute(tool, arguments)
         duration = (time.perf_counter() - started) * 1000
         full_size = len(result)
-        sent = clip_middle(result, self.config.max_tool_result_chars)
+        sent = self.context_manager.clip_tool_result(call.name, arguments, result)
+        self.tools = self.context_manager.extend_tools(self.tools)  # read_output, once needed
         self.emit(
             ev.ToolCallFinished(
                 self.session_id, step=step, call_id=call.id, tool=call.name,

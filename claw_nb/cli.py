@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stream the model's reply (default)")
     stream.add_argument("--no-stream", dest="stream", action="store_false")
     run.add_argument("--num-ctx", type=int, help="context window to ask Ollama for (default 32768)")
+    run.add_argument("--context-window", type=int, metavar="TOKENS",
+                     help="the model's window for context management (default: from LiteLLM's "
+                          "model info, num_ctx for Ollama, else 32768)")
     run.add_argument("--mode", choices=["ask", "accept-edits", "auto", "read-only"],
                      help="permission mode (default: ask, or the settings file's)")
     run.add_argument("--yes", "-y", action="store_true",
@@ -75,6 +78,7 @@ def _run_options(args: argparse.Namespace) -> dict:
         "max_steps": args.max_steps,
         "stream": args.stream,
         "num_ctx": args.num_ctx,
+        "context_window": args.context_window,
     }
 
 

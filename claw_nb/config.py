@@ -48,6 +48,13 @@ class ClawConfig:
     max_tool_result_chars: int = 40_000
     command_timeout: float = 120.0
     prompt_name: str = "default"
+    # Context management (claw_nb.context): token budgets, output handles, compaction.
+    context_management: bool = True
+    context_window: int | None = None  # tokens; None: num_ctx for Ollama, else LiteLLM's model info
+    compact_at: float = 0.8  # compact when a request would pass this share of the window
+    reserve_tokens: int | None = None  # kept free for the reply; None: min(4096, window / 5)
+    keep_recent_turns: int = 4  # most recent steps compaction keeps verbatim
+    tokenizer: str | None = None  # tokenizer.json path or Hugging Face id to count tokens with
     settings: dict[str, Any] = field(default_factory=dict)  # the raw file, for other sections
 
     def with_options(self, **options: Any) -> ClawConfig:
@@ -82,8 +89,10 @@ class ClawConfig:
         return self.model.startswith(("ollama/", "ollama_chat/"))
 
 
-_INT_KEYS = {"max_steps", "num_ctx", "max_retries", "max_tool_result_chars"}
-_FLOAT_KEYS = {"temperature", "request_timeout", "retry_base_delay", "command_timeout"}
+_INT_KEYS = {"max_steps", "num_ctx", "max_retries", "max_tool_result_chars", "context_window",
+             "reserve_tokens", "keep_recent_turns"}
+_FLOAT_KEYS = {"temperature", "request_timeout", "retry_base_delay", "command_timeout",
+               "compact_at"}
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -95,13 +104,14 @@ def _coerce(key: str, value: Any) -> Any:
             return number
         if key in _FLOAT_KEYS:
             number = float(value)
-            if number < 0:
+            if number < 0 or (key == "compact_at" and not 0 < number <= 1):
                 raise ValueError
             return number
     except (TypeError, ValueError):
         kind = "a positive integer" if key in _INT_KEYS else "a non-negative number"
+        kind = "a number above 0 and at most 1" if key == "compact_at" else kind
         raise ConfigError(f"setting '{key}' must be {kind}, got {value!r}") from None
-    if key == "stream" and isinstance(value, str):
+    if key in {"stream", "context_management"} and isinstance(value, str):
         return value.strip().lower() in {"1", "true", "yes", "on"}
     if key in {"workspace", "db_path"}:
         return Path(value).expanduser()

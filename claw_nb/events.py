@@ -115,6 +115,32 @@ class SessionEnded(Event):
     steps: int = 0
 
 
+@dataclass(frozen=True)
+class ContextCompacted(Event):
+    """The conversation was shortened to fit the model's window (`claw_nb.context`).
+
+    Token figures are the request's size as counted before and after (tools included)."""
+
+    reason: str  # threshold / context_error / manual
+    method: str  # prune (stale and old outputs cut, no model call) / summary (older turns summarised)
+    tokens_before: int
+    tokens_after: int
+    messages_before: int
+    messages_after: int
+    dropped: str  # what was dropped, shortened or summarised, one line per kind
+    summary_tokens: int = 0
+    summary: str = ""  # the summary text that replaced the older turns ("" for prune)
+    focus: str | None = None  # `%claw compact FOCUS`
+    window: int = 0  # the model's window in tokens, as used
+    limit: int = 0  # the threshold in tokens that triggers compaction
+    step: int = 0
+    summary_calls: int = 0
+    summary_prompt_tokens: int = 0
+    summary_completion_tokens: int = 0
+    duration_ms: float = 0.0
+    at: float = field(default_factory=_now)
+
+
 Listener = Callable[[Event], None]
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from pathlib import Path
+
 from claw_nb.sandbox import CommandResult
 from claw_nb.tools.base import ToolContext, ToolError, tool
 
@@ -40,32 +43,81 @@ def _budgets(out_len: int, err_len: int, total: int) -> tuple[int, int]:
     return half, total - half
 
 
-def format_result(result: CommandResult, timeout: float, limit: int = MAX_OUTPUT_CHARS) -> str:
-    """Render a CommandResult as the text the model sees."""
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _status_line(result: CommandResult, timeout: float) -> str:
+    code = result.exit_code
+    shown = code if code is not None else "none"
     if result.timed_out:
-        status = (
-            f"exit code: {result.exit_code if result.exit_code is not None else 'none'} "
-            f"(timed out after {timeout:g} s; the command and its child processes were killed. "
-            "Use a larger timeout (max 600) or run it in the background with output to a file.)"
+        return (
+            f"exit code: {shown} (timed out after {timeout:g} s: the command and its child "
+            "processes were killed. Use a larger timeout (max 600) or make the command finish "
+            "sooner; processes left in the background are stopped when the command ends.)"
         )
-    else:
-        status = f"exit code: {result.exit_code}"
+    notes = []
+    if code is not None and code < 0:
+        notes.append(f"killed by {_signal_name(-code)}")
+    reason = result.killed_reason
+    if reason and reason.startswith("process limit"):
+        notes.append(
+            f"stopped: it started more processes than allowed, {reason}; "
+            "all its processes were killed"
+        )
+    elif reason:
+        notes.append(f"{reason} reached")
+    return f"exit code: {shown}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _display_path(path: str, workspace: Path | None) -> str:
+    if workspace is not None:
+        try:
+            return str(Path(path).relative_to(workspace))
+        except ValueError:
+            pass
+    return path
+
+
+def format_result(
+    result: CommandResult,
+    timeout: float,
+    limit: int = MAX_OUTPUT_CHARS,
+    workspace: Path | None = None,
+) -> str:
+    """Render a CommandResult as the text the model sees."""
     out_budget, err_budget = _budgets(len(result.stdout), len(result.stderr), limit)
-    parts = [status]
-    if result.stdout:
-        parts.append("stdout:\n" + cap_text(result.stdout, out_budget, result.stdout_bytes))
-    if result.stderr:
-        parts.append("stderr:\n" + cap_text(result.stderr, err_budget, result.stderr_bytes))
+    parts = [_status_line(result, timeout)]
+    truncated = False
+    for label, text, budget, total in (
+        ("stdout", result.stdout, out_budget, result.stdout_bytes),
+        ("stderr", result.stderr, err_budget, result.stderr_bytes),
+    ):
+        if not text:
+            continue
+        shown = cap_text(text, budget, total)
+        truncated = truncated or shown is not text or "bytes omitted] ..." in text
+        parts.append(f"{label}:\n{shown}")
     if not result.stdout and not result.stderr:
         parts.append("(no output)")
+    if truncated and result.output_file:
+        total = result.stdout_bytes + result.stderr_bytes
+        parts.append(
+            f"(output truncated; the full output ({total} bytes) is saved in "
+            f"{_display_path(result.output_file, workspace)})"
+        )
     return "\n".join(parts)
 
 
 @tool("command")
 def run_command(ctx: ToolContext, command: str, timeout: int = DEFAULT_TIMEOUT_S) -> str:
     """Run a bash command in the workspace directory and return its exit code, stdout and
-    stderr (long output keeps its start and end). stdin is closed, so interactive programs fail;
-    processes left running in the background are stopped when the command ends.
+    stderr (long output keeps its start and end; the full output is saved to a file). stdin is
+    closed, so interactive programs fail; processes left running in the background are stopped
+    when the command ends. A command that runs out of time is killed and reported as an error.
 
     Args:
         command: The bash command line, e.g. 'python -m pytest -q tests/test_app.py'.
@@ -83,4 +135,9 @@ def run_command(ctx: ToolContext, command: str, timeout: int = DEFAULT_TIMEOUT_S
         result = ctx.runner.run(command, ctx.workspace, float(timeout))
     except OSError as e:
         raise ToolError(f"could not start the command: {e.strerror or e}") from e
-    return format_result(result, timeout) + note
+    text = format_result(result, timeout, workspace=ctx.workspace) + note
+    if result.timed_out:
+        exc = ToolError(text)
+        exc.timed_out = True  # the agent logs error_kind "timeout"
+        raise exc
+    return text

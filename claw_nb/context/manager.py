@@ -1,0 +1,433 @@
+"""`ContextManager`: keeps every request inside the model's window with as few tokens as possible.
+
+The agent calls `prepare(messages, tools)` before each model call. While the request fits under
+the threshold (`compact_at` of the window, and never into the tokens reserved for the reply)
+nothing changes, so servers' prompt caches keep working. Past it, in order:
+
+1. prune: stale tool results become stubs and old bulky outputs are cut to head and tail, their
+   full text kept behind a handle (no model call);
+2. summary, when pruning did not bring the request well under the threshold: the turns older than
+   the most recent ones are replaced by a structured summary the model writes;
+3. squeeze, when the recent turns alone are still too big: their largest outputs are cut.
+
+`agent.messages` is rewritten in place (messages are replaced, never mutated); a tool call and its
+results are never separated. Each compaction emits a `ContextCompacted` event.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from claw_nb import events as ev
+from claw_nb.context.outputs import HANDLE_RE, OutputStore, clip_with_handle, make_read_output_tool
+from claw_nb.context.prune import call_index, describe_call, norm_path, prune
+from claw_nb.context.summary import (
+    build_head,
+    clean_summary,
+    mechanical_summary,
+    render_message,
+    split_head,
+    summary_request,
+)
+from claw_nb.context.tokens import (
+    MAX_RATIO,
+    PRIMING,
+    TokenCounter,
+    default_reserve,
+    model_window,
+    parse_context_error,
+    scaled,
+)
+from claw_nb.textclip import clip_middle
+from claw_nb.tools.base import ToolRegistry
+
+PRUNE_ENOUGH = 0.7  # pruning alone is enough when it brings a request under this share of the limit
+RECENT_SHARE = 0.35  # the verbatim recent turns may use this share of the limit
+RESULT_SHARE = 0.25  # one tool result may use this share of the limit when it arrives
+TASK_SHARE = 0.2  # the task kept in the head may use this share of the limit
+CHARS_PER_TOKEN = 3  # conservative, for budgets counted in characters
+SHORTEN_CHARS = 2000  # old tool results longer than this are cut...
+KEEP_CHARS = 900  # ...to about this
+TRANSCRIPT_RESULT_CHARS = 3000  # a tool result as the summariser sees it
+MAX_CONTEXT_RETRIES = 2  # compactions after a "context length exceeded" before giving up
+_EDIT_RANK = {"read": 0, "written": 1, "edited": 1}
+
+
+class ContextManager:
+    """Token budgets, tool-output handles and compaction for one conversation.
+
+    `host` is the agent (duck-typed: `session_id`, `steps`, `emit`, `context.todos`); without
+    one no events are emitted and outputs are not saved to disk.
+    """
+
+    def __init__(
+        self,
+        config: Any,
+        model: Any,
+        host: Any = None,
+        *,
+        counter: TokenCounter | None = None,
+        outputs: OutputStore | None = None,
+    ) -> None:
+        self.config = config
+        self.model = model
+        self.host = host
+        self.enabled = bool(getattr(config, "context_management", True))
+        self.counter = counter or TokenCounter(config.model, getattr(config, "tokenizer", None))
+        self.outputs = outputs if outputs is not None else OutputStore(self._outputs_dir)
+        self.ratio = 1.0  # server-reported / counted prompt tokens (only ever >= 1)
+        self.learned_window: int | None = None  # from a server's context-length error
+        self.last_tokens = 0
+        self.last_parts: dict[str, int] = {}
+        self.files: dict[str, str] = {}
+        self.compactions: list[ev.ContextCompacted] = []
+        self.prepare_seconds = 0.0
+        self._window: tuple[int, str] | None = None
+        self._last_raw = 0
+        self._warned = False
+
+    # -- budgets ----------------------------------------------------------------------------
+
+    @property
+    def window(self) -> int:
+        if self._window is None:
+            self._window = model_window(self.config)
+        size = self._window[0]
+        return min(size, self.learned_window) if self.learned_window else size
+
+    @property
+    def window_source(self) -> str:
+        _ = self.window
+        return "server error message" if self.learned_window else self._window[1]
+
+    @property
+    def reserve(self) -> int:
+        setting = getattr(self.config, "reserve_tokens", None)
+        return min(int(setting), self.window // 2) if setting else default_reserve(self.window)
+
+    @property
+    def limit(self) -> int:
+        """Requests above this many tokens get compacted."""
+        share = float(getattr(self.config, "compact_at", 0.8))
+        return max(256, min(int(self.window * share), self.window - self.reserve))
+
+    def result_chars(self) -> int:
+        """Characters one new tool result may take before it is cut (with a handle)."""
+        budget = int(self.limit * RESULT_SHARE * CHARS_PER_TOKEN)
+        return max(2000, min(self.config.max_tool_result_chars, budget))
+
+    def summary_tokens(self) -> int:
+        return max(256, min(2048, self.window // 16))
+
+    def measure(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
+        """Tokens the request would take (calibrated by the server's usage reports)."""
+        raw = self.counter.request(messages, tools)
+        self._last_raw = raw
+        tokens = scaled(raw, self.ratio)
+        system = sum(self.counter.message(m) for m in messages if m.get("role") == "system")
+        tool_tokens = self.counter.tools(tools)
+        self.last_tokens = tokens
+        self.last_parts = {
+            "system": system,
+            "tools": tool_tokens,
+            "history": raw - system - tool_tokens - PRIMING,
+            "estimate": tokens,
+            "window": self.window,
+        }
+        return tokens
+
+    # -- the agent's hooks ------------------------------------------------------------------
+
+    def prepare(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None):
+        """Compact `messages` in place when the request would pass the threshold; returns it."""
+        if not self.enabled:
+            return messages
+        started = time.perf_counter()
+        try:
+            if self.measure(messages, tools) > self.limit:
+                self._reduce(messages, tools, "threshold")
+        except Exception as exc:  # noqa: BLE001 - a fault here must not stop the agent
+            self._report(exc)
+        self.prepare_seconds += time.perf_counter() - started
+        return messages
+
+    def recover(self, messages, tools, error: Exception, attempt: int = 0) -> bool:
+        """After a "context length exceeded": learn from the message, compact harder.
+
+        True when the request shrank (worth a retry)."""
+        if not self.enabled:
+            return False
+        window, prompt = parse_context_error(str(error))
+        if window and window < self.window:
+            self.learned_window = window
+        if prompt and self._last_raw and prompt > self._last_raw * self.ratio:
+            self.ratio = min(MAX_RATIO, prompt / self._last_raw)
+        budget = int(self.limit * RECENT_SHARE * 0.5**attempt)
+        event = self._reduce(messages, tools, "context_error", force=True, recent_budget=budget)
+        return event is not None and event.tokens_after < event.tokens_before
+
+    def compact(self, messages, tools=None, focus: str | None = None, reason: str = "manual"):
+        """Summarise the older turns now (`%claw compact [focus]`); the event, or None when
+        there was nothing to compact."""
+        return self._reduce(messages, tools, reason, focus=focus, force=True)
+
+    def observe(self, prompt_tokens: int, usage_source: str) -> None:
+        """Calibrate counts against the prompt tokens a server reported for the last request."""
+        if usage_source != "server" or not prompt_tokens or not self._last_raw:
+            return
+        ratio = prompt_tokens / self._last_raw
+        if ratio > self.ratio:
+            self.ratio = min(MAX_RATIO, ratio)
+        else:  # drift down slowly: a cache-discounted count must not make us bold
+            self.ratio = max(1.0, 0.8 * self.ratio + 0.2 * ratio)
+
+    def clip_tool_result(self, name: str, arguments: dict | None, result: str) -> str:
+        """The text of a new tool result as the model will see it."""
+        if not self.enabled:
+            return clip_middle(result, self.config.max_tool_result_chars)
+        limit = self.result_chars()
+        if len(result) <= limit:
+            return result
+        if name == "read_output":
+            return clip_middle(result, limit)
+        what = describe_call(name, arguments)
+        return clip_with_handle(result, limit, self.outputs.put(result, origin=what), what)
+
+    def extend_tools(self, registry: ToolRegistry) -> ToolRegistry:
+        """`registry` plus `read_output` once some output has a handle (a new registry)."""
+        if not self.enabled or not len(self.outputs) or "read_output" in registry:
+            return registry
+        self.outputs.page_chars = max(2000, self.result_chars() - 200)
+        return ToolRegistry([*registry, make_read_output_tool(self.outputs)])
+
+    # -- compaction -------------------------------------------------------------------------
+
+    def _reduce(self, messages, tools, reason, *, focus=None, force=False, recent_budget=None):
+        started = time.perf_counter()
+        before, count_before = self.measure(messages, tools), len(messages)
+        head = _head_len(messages)
+        recent = self._recent_start(messages, head, recent_budget)
+        report = prune(
+            messages, recent, self.outputs, shorten_chars=SHORTEN_CHARS, keep_chars=KEEP_CHARS,
+            workspace=str(getattr(self.config, "workspace", "") or ""),
+        )
+        tokens = self.measure(messages, tools)
+        summary = None
+        if force or tokens > self.limit * PRUNE_ENOUGH:
+            summary = self._summarise(messages, head, focus, recent_budget)
+            tokens = self.measure(messages, tools)
+        squeezed = self._squeeze(messages, tools) if tokens > self.limit else 0
+        if not (report.changed or summary or squeezed):
+            return None
+        tokens = self.measure(messages, tools)
+        dropped = report.lines()
+        if summary:
+            dropped.append(f"summarised {summary['folded']} older messages "
+                           f"({summary['calls']} summary call(s))")
+            if summary.get("fallback"):
+                dropped.append(f"summary call failed, used a plain digest: {summary['fallback']}")
+        if squeezed:
+            dropped.append(f"recent outputs cut to fit the window: {squeezed}")
+        event = ev.ContextCompacted(
+            session_id=str(getattr(self.host, "session_id", "") or ""),
+            reason=reason,
+            method="summary" if summary else "prune",
+            tokens_before=before,
+            tokens_after=tokens,
+            messages_before=count_before,
+            messages_after=len(messages),
+            dropped="\n".join(dropped),
+            summary_tokens=self.counter.text(summary["text"]) if summary else 0,
+            summary=summary["text"] if summary else "",
+            focus=focus,
+            window=self.window,
+            limit=self.limit,
+            step=int(getattr(self.host, "steps", 0) or 0),
+            summary_calls=summary["calls"] if summary else 0,
+            summary_prompt_tokens=summary["prompt_tokens"] if summary else 0,
+            summary_completion_tokens=summary["completion_tokens"] if summary else 0,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        self.compactions.append(event)
+        emit = getattr(self.host, "emit", None)
+        if emit is not None:
+            emit(event)
+        return event
+
+    def _recent_start(self, messages, head: int, budget: int | None = None) -> int:
+        """Index of the first message kept verbatim: whole turns from the end, at most
+        `keep_recent_turns` of them and `budget` tokens, but always the last one."""
+        budget = int(self.limit * RECENT_SHARE) if budget is None else budget
+        turns = max(1, int(getattr(self.config, "keep_recent_turns", 4)))
+        starts = [i for i in range(head, len(messages)) if messages[i].get("role") != "tool"]
+        start, used, kept = len(messages), 0, 0
+        for begin, end in reversed(list(zip(starts, [*starts[1:], len(messages)]))):
+            size = sum(self.counter.message(m) for m in messages[begin:end])
+            if kept >= turns or (kept and used + size > budget):
+                break
+            start, used, kept = begin, used + size, kept + 1
+        return start
+
+    def _summarise(self, messages, head: int, focus, recent_budget) -> dict | None:
+        cut = self._recent_start(messages, head, recent_budget)
+        if cut < len(messages) and messages[cut].get("role") == "user":
+            cut += 1  # a kept user request joins the head, so roles keep alternating
+        folded = messages[head:cut]
+        if not any(m.get("role") != "user" for m in folded):
+            return None
+        first = messages[head - 1] if head and messages[head - 1].get("role") == "user" else None
+        task, previous, latest = split_head(str(first.get("content") or "")) if first else ("", "", None)
+        for message in folded:
+            if message.get("role") == "user":
+                latest = str(message.get("content") or "")
+        calls = call_index(messages)
+        self._note_files(folded, calls)
+        pieces = [render_message(m, calls, self.outputs, TRANSCRIPT_RESULT_CHARS) for m in folded]
+        result = self._write_summary(task, previous, pieces, focus)
+        task_chars = int(self.limit * TASK_SHARE * CHARS_PER_TOKEN)
+        if len(task) > task_chars:
+            task = clip_with_handle(task, task_chars, self.outputs.put(task, "the task"), "the task")
+        content = build_head(
+            task, result["text"], folded_steps=len(folded), files=self._files_text(),
+            outputs=self._outputs_text(), latest_request=latest,
+        )
+        messages[head - 1 if first else head : cut] = [{"role": "user", "content": content}]
+        return {"folded": len(folded), **result}
+
+    def _write_summary(self, task: str, previous: str, pieces: list[str], focus) -> dict:
+        """Fold `pieces` into a summary, in as many calls as the window needs."""
+        todos = list(getattr(getattr(self.host, "context", None), "todos", None) or [])
+        out_tokens = self.summary_tokens()
+        words = max(120, out_tokens * 2 // 3)
+        files = self._files_text()
+        stats = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "fallback": None}
+        running = previous
+        chunks = self._chunks(pieces, task, running, todos, files, focus, words, out_tokens)
+        for chunk in chunks:
+            request = summary_request(task, running, "\n\n".join(chunk), todos, files, focus, words)
+            text = ""
+            try:
+                reply = self.model.complete(request, [], known_tools={})
+                stats["calls"] += 1
+                stats["prompt_tokens"] += int(reply.prompt_tokens or 0)
+                stats["completion_tokens"] += int(reply.completion_tokens or 0)
+                text = clean_summary(reply.content)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the model failed: use a plain digest
+                stats["fallback"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            if not text:
+                stats["fallback"] = stats["fallback"] or "the model wrote no summary"
+                text = mechanical_summary(chunk, running, out_tokens * CHARS_PER_TOKEN)
+            running = text
+        stats["text"] = clip_middle(running, out_tokens * 6)
+        return stats
+
+    def _chunks(self, pieces, task, previous, todos, files, focus, words, out_tokens):
+        """Pieces grouped so that each summary request fits the window."""
+        frame = summary_request(task, previous, "", todos, files, focus, words)
+        overhead = sum(self.counter.message(m) for m in frame) + PRIMING
+        room = self.window - max(self.reserve, out_tokens) - overhead - out_tokens // 2
+        budget = max(512, int(room / self.ratio))
+        chunks: list[list[str]] = [[]]
+        used = 0
+        for piece in pieces:
+            size = self.counter.text(piece) + 2
+            if size > budget:
+                piece = clip_middle(piece, budget * CHARS_PER_TOKEN)
+                size = budget
+            if chunks[-1] and used + size > budget:
+                chunks.append([])
+                used = 0
+            chunks[-1].append(piece)
+            used += size
+        return chunks
+
+    def _squeeze(self, messages, tools) -> int:
+        """Cut the largest tool results (any age) until the request fits; how many were cut."""
+        cut = 0
+        for _ in range(40):
+            if self.measure(messages, tools) <= self.limit:
+                break
+            sizes = [
+                (len(m.get("content") or ""), i) for i, m in enumerate(messages)
+                if m.get("role") == "tool" and isinstance(m.get("content"), str)
+            ]
+            if not sizes:
+                break
+            size, index = max(sizes)
+            if size < 600:
+                break
+            message = messages[index]
+            content = message["content"]
+            match = HANDLE_RE.search(content)
+            full = self.outputs.get(match.group(1)) if match else None
+            calls = call_index(messages)
+            name, args = calls.get(message.get("tool_call_id"), (message.get("name", ""), None))
+            what = describe_call(name, args)
+            handle = match.group(1) if full is not None else self.outputs.put(content, what)
+            messages[index] = {
+                **message, "content": clip_with_handle(full or content, size // 2, handle, what)
+            }
+            cut += 1
+        return cut
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _note_files(self, folded, calls) -> None:
+        workspace = str(getattr(self.config, "workspace", "") or "")
+        for message in folded:
+            if message.get("role") != "tool" or str(message.get("content") or "").startswith("Error"):
+                continue
+            name, args = calls.get(message.get("tool_call_id"), ("", None))
+            path = args.get("path") if args else None
+            if not isinstance(path, str):
+                continue
+            state = "read"
+            if "write" in name:
+                state = "written"
+            elif "edit" in name:
+                state = "edited"
+            key = norm_path(path, workspace)
+            old = self.files.pop(key, None)
+            if old is not None and _EDIT_RANK.get(old, 0) > _EDIT_RANK[state]:
+                state = old
+            self.files[key] = state
+
+    def _files_text(self) -> str:
+        return "\n".join(f"- {path}: {state}" for path, state in list(self.files.items())[-30:])
+
+    def _outputs_text(self) -> str:
+        return "\n".join(
+            f"- {h}: {self.outputs.origin(h)} ({len(self.outputs.get(h) or '')} characters)"
+            for h in self.outputs.handles()[-8:]
+        )
+
+    def _outputs_dir(self) -> Path | None:
+        workspace = getattr(self.config, "workspace", None)
+        if workspace is None or self.host is None:
+            return None
+        return Path(workspace) / ".claw" / "outputs" / str(getattr(self.host, "session_id", "session"))
+
+    def _report(self, exc: Exception) -> None:
+        message = f"context management failed ({type(exc).__name__}: {exc}); request sent as is"
+        emit = getattr(self.host, "emit", None)
+        if emit is not None:
+            emit(ev.ErrorOccurred(str(getattr(self.host, "session_id", "")), kind="context",
+                                  message=message))
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"claw_nb: {message}", stacklevel=3)
+
+
+def _head_len(messages: list[dict[str, Any]]) -> int:
+    """Leading system messages plus the first user message (the original task)."""
+    index = 0
+    while index < len(messages) and messages[index].get("role") == "system":
+        index += 1
+    if index < len(messages) and messages[index].get("role") == "user":
+        index += 1
+    return index

@@ -1,0 +1,278 @@
+"""End to end in a real browser: JupyterLab, the widget transcript, an approval click.
+
+Starts `jupyter lab` on 127.0.0.1 with a token and a scripted model server, opens a notebook in
+headless Chromium (Debian's, driven by Playwright), runs `%load_ext claw_nb` and `%%claw` cells
+and clicks the buttons a user would click. It proves that the kernel stays responsive while
+the agent runs (widget callbacks and other cells run), that an approval reaches the agent, that
+a second `%%claw` queues, and that Stop ends a run. Screenshots go to tests/out/ for people.
+
+Skipped only when Chromium or Playwright is missing on this machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from claw_nb.testing import ScriptedServer, call, delay, text, tool_calls
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "tests" / "out"
+CHROMIUM = os.environ.get("CLAW_E2E_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+pytestmark = pytest.mark.slow
+
+
+def _require_browser():
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the Python package playwright is not installed (pip install playwright)")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    if shutil.which("jupyter-lab") is None and shutil.which("jupyter") is None:
+        pytest.skip("jupyterlab is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _code(source: str) -> dict:
+    return {"cell_type": "code", "execution_count": None, "id": secrets.token_hex(4),
+            "metadata": {}, "outputs": [], "source": source}
+
+
+def _write_notebook(path: Path, cells: list[str]) -> None:
+    nb = {
+        "cells": [_code(c) for c in cells],
+        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                    "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb, indent=1))
+
+
+class Lab:
+    """A `jupyter lab` server in a temporary directory, stopped at the end."""
+
+    def __init__(self, root: Path, env: dict[str, str]):
+        self.root = root
+        self.port = _free_port()
+        self.token = secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        home = root.parent / "jupyter-home"
+        for sub in ("config", "runtime", "settings", "workspaces"):
+            (home / sub).mkdir(parents=True, exist_ok=True)
+        news = home / "settings" / "@jupyterlab" / "apputils-extension"
+        news.mkdir(parents=True, exist_ok=True)
+        (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+        env = {
+            **env,
+            "JUPYTER_CONFIG_DIR": str(home / "config"),
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+            "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+        }
+        env.pop("JPY_SESSION_NAME", None)
+        self.log = (root.parent / "jupyter-lab.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={self.port}", f"--IdentityProvider.token={self.token}",
+             f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
+             "--LabApp.news_url=None", "--LabApp.extension_manager=readonly", "--allow-root",
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+            cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited; see {self.log.name}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}",
+                                            timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise TimeoutError(f"jupyter lab did not start in {timeout}s; see {self.log.name}")
+
+    def open(self, notebook: str) -> str:
+        return f"{self.url}/lab/tree/{notebook}?token={self.token}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.log.close()
+
+
+@pytest.fixture
+def lab_env(tmp_path):
+    _require_browser()
+    server = ScriptedServer().start()
+    root = tmp_path / "lab"
+    root.mkdir()
+    env = {
+        **os.environ,
+        "CLAW_MODEL": "openai/scripted",
+        "CLAW_API_BASE": server.url,
+        "CLAW_API_KEY": "sk-test",
+        "CLAW_DB": str(tmp_path / "claw.duckdb"),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+    }
+    lab = Lab(root, env)
+    try:
+        yield server, root, lab
+    finally:
+        lab.stop()
+        server.stop()
+
+
+@pytest.fixture
+def page():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1280, "height": 1400})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        try:
+            yield page
+        finally:
+            with contextlib.suppress(Exception):  # the last state, for a person (or a failure)
+                _shot(page, "e2e_jupyterlab_last.png")
+            context.close()
+            browser.close()
+
+
+def _run_cell(page, index: int) -> None:
+    """Select cell `index` and run it (Shift+Enter)."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+
+
+def _cell(page, index: int):
+    return page.locator(".jp-Notebook .jp-Cell").nth(index)
+
+
+def _shot(page, name: str) -> Path:
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _open_notebook(page, lab: Lab, name: str) -> None:
+    page.goto(lab.open(name))
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    # The kernel is ready when the toolbar's status says idle.
+    page.wait_for_function(
+        "() => { const e = document.querySelector('.jp-Notebook-ExecutionIndicator');"
+        " return e && e.getAttribute('data-status') === 'idle'; }",
+        timeout=90_000,
+    )
+
+
+def test_claw_cell_in_jupyterlab_approve_queue_and_stop(lab_env, page):
+    server, root, lab = lab_env
+    (root / "utils.py").write_text("def add(a, b):\n    return a - b\n")
+    server.queue(
+        tool_calls(call("read_file", {"path": "utils.py"})),
+        text("The bug: `add` subtracts. I will fix it.\n\n"
+             "<tool_call>\n<function=edit_file>\n<parameter=path>\nutils.py\n</parameter>\n"
+             "<parameter=old_string>\na - b\n</parameter>\n<parameter=new_string>\na + b\n"
+             "</parameter>\n</function>\n</tool_call>"),
+        text("Fixed **add** in `utils.py`: it now returns `a + b`."),
+        text("Second task done: nothing else to change."),
+        delay(4, tool_calls(call("list_files", {}))),
+    )
+    _write_notebook(root / "e2e.ipynb", [
+        "%load_ext claw_nb",
+        "%%claw fix the add function in utils.py\nit should add",
+        "%%claw\nanything else?",
+        "print('kernel is free:', 6 * 7)",
+        "%%claw --new\na slow task, stopped midway",
+    ])
+    _open_notebook(page, lab, "e2e.ipynb")
+
+    _run_cell(page, 0)
+    _run_cell(page, 1)
+    transcript = _cell(page, 1).locator(".claw-transcript")
+    approve = transcript.locator(".claw-yes")
+    approve.wait_for()
+    prompt = transcript.locator(".claw-approval").inner_text()
+    assert "edit_file" in prompt and "a + b" in prompt  # the tool and its arguments (a diff)
+    assert (root / "utils.py").read_text().endswith("a - b\n")  # nothing edited before approval
+
+    # While the agent waits for the click, the kernel is idle: another %%claw queues and a
+    # plain cell runs at once.
+    _run_cell(page, 2)
+    queued = _cell(page, 2).locator(".claw-state")
+    queued.wait_for()
+    page.wait_for_function(
+        "(el) => el.textContent.includes('queued')", arg=queued.element_handle()
+    )
+    _run_cell(page, 3)
+    _cell(page, 3).locator(".jp-OutputArea-output").filter(has_text="kernel is free: 42").wait_for()
+    _shot(page, "e2e_jupyterlab_approval.png")
+
+    approve.click()
+    state = transcript.locator(".claw-state")
+    page.wait_for_function("(el) => el.textContent === 'completed'",
+                           arg=state.element_handle(), timeout=60_000)
+    assert (root / "utils.py").read_text() == "def add(a, b):\n    return a + b\n"
+    body = transcript.inner_text()
+    assert "Fixed add in utils.py" in " ".join(body.replace("*", "").split())
+    assert "read_file" in body and "edit_file" in body
+    assert "utils.py (edited, +1 -1)" in transcript.locator(".claw-changes").inner_text()
+    assert "<tool_call>" not in body
+
+    second = _cell(page, 2).locator(".claw-state")
+    page.wait_for_function("(el) => el.textContent === 'completed'",
+                           arg=second.element_handle(), timeout=60_000)
+    assert "Second task done" in _cell(page, 2).locator(".claw-transcript").inner_text()
+    # Continuity: the second cell's request carried the first task's conversation.
+    second_request = server.requests[3]["messages"]
+    assert [m["role"] for m in second_request].count("user") == 2
+
+    # Stop during a slow model call: the run ends at the next safe point (before the tool call
+    # the model asked for), as "interrupted".
+    _run_cell(page, 4)
+    stuck = _cell(page, 4).locator(".claw-transcript")
+    stop_state = stuck.locator(".claw-state")
+    page.wait_for_function("(el) => el.textContent === 'running'",
+                           arg=stop_state.element_handle())
+    _shot(page, "e2e_jupyterlab.png")
+    stuck.locator(".claw-stop").click()
+    page.wait_for_function("(el) => el.textContent === 'interrupted'",
+                           arg=stop_state.element_handle(), timeout=30_000)
+    assert "list_files" not in stuck.inner_text()  # the call after Stop did not run
