@@ -37,10 +37,11 @@ TASK = (
     "Audit every module under src/ for handlers that swallow errors, fix the two worst ones, and "
     "at the end report the deploy key recorded in secret.txt."
 )
-WORDS = (
-    "request context value handler retry timeout cache session token buffer parser record "
-    "config client stream result error status payload window budget queue worker"
-).split()
+WORDS = [
+    "request", "context", "value", "handler", "retry", "timeout", "cache", "session", "token",
+    "buffer", "parser", "record", "config", "client", "stream", "result", "error", "status",
+    "payload", "window", "budget", "queue", "worker",
+]
 
 
 def make_workspace(root: Path, steps: int, file_kb: int) -> None:
@@ -133,9 +134,10 @@ class Session:
     @staticmethod
     def summarise(prompt: str) -> str:
         facts = sorted({line.strip() for line in prompt.splitlines() if "FACT:" in line})
-        files = re.findall(r"^- (\S+): (edited|written)$", prompt, re.M)
-        body = " ".join(["The agent is auditing the modules under src/ one by one, reading each "
-                         "file and noting handlers that swallow errors."] * 12)
+        files = sorted(set(re.findall(r"^- (\S+): (edited|written)$", prompt, re.MULTILINE)))
+        sentence = ("The agent is auditing the modules under src/ one by one, reading each file "
+                    "and noting handlers that swallow errors.")
+        body = " ".join([sentence] * 12)
         return "\n".join([
             "## Task", TASK, "## Decisions", body, "## Files touched",
             *[f"- {path}: {state}" for path, state in files],
@@ -209,8 +211,7 @@ def main() -> int:
     whole_ms, cached_ms = count_cost(free["history"])
 
     def facts(r):
-        kept = [name for name, ok in r["facts"].items() if ok]
-        return f"{len(kept)}/{len(r['facts'])} ({', '.join(kept) or 'none'})"
+        return f"{sum(r['facts'].values())}/{len(r['facts'])}"
 
     share = managed["total"] / free["total"]
     rows = [
@@ -218,8 +219,8 @@ def main() -> int:
         ("summary calls", free["summary_calls"], managed["summary_calls"]),
         ("compactions: prune / summary", "-", f"{managed['prunes']} / {managed['summaries']}"),
         ("total prompt tokens", f"{free['total']:,}", f"{managed['total']:,} ({share:.1%})"),
-        ("peak request tokens", f"{free['peak']:,}", f"{managed['peak']:,} (window {args.window:,}, "
-                                                      f"threshold {managed['limit']:,})"),
+        ("peak request tokens", f"{free['peak']:,}",
+         f"{managed['peak']:,} (window {args.window:,}, threshold {managed['limit']:,})"),
         ("facts in the last request", facts(free), facts(managed)),
         ("requests holding the deploy key", f"{free['secret_share']:.0%}",
          f"{managed['secret_share']:.0%}"),
@@ -232,6 +233,7 @@ def main() -> int:
     print(f"{'':<{width}}  {'unmanaged':<22}  managed")
     for label, a, b in rows:
         print(f"{label:<{width}}  {a!s:<22}  {b}")
+    print("facts checked:", ", ".join(managed["facts"]))
     print(f"counting the unmanaged final history ({len(free['history'])} messages): "
           f"LiteLLM whole {whole_ms:.0f} ms, cached per message {cached_ms:.2f} ms")
     ok = (managed["ok"] and managed["peak"] < args.window and share < 0.35

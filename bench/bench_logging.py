@@ -25,7 +25,7 @@ from claw_nb import store
 from claw_nb.journal import journal_dir, list_journals
 
 PROMPT = "You are a coding agent.\n" * 200
-RESULT = "".join(f"{i:5d}\tsome line of a source file, as read_file returns it\n" for i in range(40))
+RESULT = "".join(f"{i:5d}\tsome line of a source file, as read_file shows it\n" for i in range(40))
 
 
 def step_events(sid: str, step: int, result: str = RESULT) -> list[ev.Event]:
@@ -178,9 +178,10 @@ def main() -> None:
                   f"{r['events_per_s']:,.0f} events/s, {r['rows_per_s']:,.0f} rows/s")
         end_ms = end_of_session_cost(tmp, args.session_steps)
         n = journaled(session_events("x", args.session_steps))
+        cold_ms = cold_end_of_session_ms(tmp, args.session_steps)
         print(f"end of session ({n} events, {args.session_steps} steps): SessionEnded takes "
-              f"{end_ms:.1f} ms with DuckDB loaded, {cold_end_of_session_ms(tmp, args.session_steps):.0f} ms "
-              "in a fresh process (imports DuckDB)")
+              f"{end_ms:.1f} ms with DuckDB loaded, {cold_ms:.0f} ms in a fresh process "
+              "(imports DuckDB)")
 
 
 if __name__ == "__main__":

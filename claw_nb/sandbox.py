@@ -30,6 +30,7 @@ import selectors
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -47,7 +48,7 @@ HEAD_BYTES = 1024 * 1024
 TAIL_BYTES = 1024 * 1024
 KILL_GRACE_S = 1.0  # between SIGTERM and SIGKILL
 PIPE_GRACE_S = 0.5  # how long to keep reading after the main process exited
-WATCHDOG_INTERVAL_S = 0.05  # how often process counts are checked
+WATCHDOG_INTERVAL_S = 0.02  # how often process counts are checked
 SAVE_OVER_BYTES = 30_000  # output above this is saved to a file (run_command shows ~30,000 chars)
 KEEP_OUTPUT_FILES = 200  # older saved outputs are deleted
 _CHUNK = 65536
@@ -533,8 +534,12 @@ def _system_threads() -> int:
         return 0
 
 
-def _rlimits(settings: SandboxSettings) -> list[tuple[str, int]]:
-    """(RLIMIT_ name, value) pairs to set, never above the current hard limits."""
+def _rlimits(settings: SandboxSettings, own_user_ns: bool = False) -> list[tuple[str, int]]:
+    """(RLIMIT_ name, value) pairs to set, never above the current hard limits.
+
+    ``own_user_ns``: the limits are set inside a fresh user namespace, where RLIMIT_NPROC counts
+    only that namespace's tasks.
+    """
     wanted = [("RLIMIT_CORE", 0)]
     if settings.cpu_seconds:
         wanted.append(("RLIMIT_CPU", settings.cpu_seconds))
@@ -543,9 +548,11 @@ def _rlimits(settings: SandboxSettings) -> list[tuple[str, int]]:
     if settings.file_size_mb:
         wanted.append(("RLIMIT_FSIZE", settings.file_size_mb << 20))
     if settings.processes:
-        # RLIMIT_NPROC counts *all* tasks of the user, so allow what already runs plus the limit.
-        # (The kernel ignores it for root; see the cgroup and the watchdog.)
-        wanted.append(("RLIMIT_NPROC", settings.processes + _system_threads()))
+        # Outside a fresh user namespace RLIMIT_NPROC counts *all* tasks of the user, so allow
+        # what already runs plus the limit. The kernel ignores it for root: see the cgroup and
+        # the watchdog.
+        base = 3 if own_user_ns else _system_threads()
+        wanted.append(("RLIMIT_NPROC", settings.processes + base))
     out = []
     for name, value in wanted:
         _, hard = resource.getrlimit(getattr(resource, name))
@@ -866,7 +873,7 @@ for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
 pid = os.fork()
 if pid == 0:
     try:
-        os.setpgid(0, 0)
+        os.setsid()  # own session: own process group, and own autogroup (CPU share)
         signal.set_wakeup_fd(-1)
         for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGPIPE,
                   signal.SIGXFSZ):
@@ -938,16 +945,18 @@ while status is None:
         signal_all(signal.SIGTERM)
     if term_at is not None and now - term_at > grace:
         break
-    if limit and now - last_count >= 0.05:
+    if limit and now - last_count >= 0.02:
         last_count = now
         if len(descendants(limit)) > limit:
             over = True
             break
-for _ in range(500):
+# every descendant is ours (subreaper): kill until none is left, however many rounds it takes
+end = time.monotonic() + 60
+while time.monotonic() < end:
     signal_all(signal.SIGKILL)
     if not reap():
         break
-    time.sleep(0.002)
+    time.sleep(0.001)
 if over:
     report("limit processes")
 if status is not None:
@@ -985,7 +994,7 @@ class _PlainSupervisor(Supervisor):
     def kill(self) -> None:
         super().kill()
         self._read_status()
-        if self.child_pgid and b"\ndone" not in b"\n" + self.status:
+        if self.child_pgid:
             _signal_group(self.child_pgid, signal.SIGKILL)
         if self.cgroup is not None:
             self.cgroup.kill_all()
@@ -1009,7 +1018,7 @@ class _PlainSupervisor(Supervisor):
     def cleanup(self) -> None:
         super().cleanup()
         self._read_status()
-        if self.child_pgid and b"\ndone" not in b"\n" + self.status:
+        if self.child_pgid:  # the command's group, in case the helper died before cleaning up
             _signal_group(self.child_pgid, signal.SIGKILL)
         if self.cgroup is not None:
             self.cgroup.remove()
@@ -1210,6 +1219,12 @@ class BwrapRunner(_RunnerBase):
         super().__init__(settings, workspace, output_dir=output_dir)
         path = bwrap or shutil.which(self.settings.bwrap_path) or self.settings.bwrap_path
         self.bwrap = path
+        try:
+            setuid = bool(os.stat(path).st_mode & stat.S_ISUID)
+        except OSError:
+            setuid = False
+        # unprivileged, bwrap makes a user namespace (a setuid bwrap does not)
+        self.user_namespace = os.geteuid() != 0 and not setuid
 
     def _masks(self, workspace: Path) -> list[Path]:
         entries: list[Path] = []
@@ -1270,7 +1285,7 @@ class BwrapRunner(_RunnerBase):
         # rlimits are set inside the sandbox (in a fresh user namespace RLIMIT_NPROC then counts
         # only the sandbox's tasks), then the user's command gets a clean `bash -c`.
         prelude = (
-            f"ulimit {_ulimit_flags(_rlimits(self.settings))} || exit 126; "
+            f"ulimit {_ulimit_flags(_rlimits(self.settings, self.user_namespace))} || exit 126; "
             'exec -a "$0" "$BASH" -c "$1"'
         )
         shell = self.settings.shell

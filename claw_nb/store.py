@@ -212,6 +212,21 @@ def _is_busy(exc: BaseException) -> bool:
     return any(marker in text for marker in _BUSY_MARKERS)
 
 
+def _connect_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        # A missing table must be an error, never a Python variable of the same name.
+        con.execute("SET python_enable_replacements = false")
+        if not read_only:
+            migrate(con)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def _open(
     path: Path, *, read_only: bool, timeout: float, fallback_read_only: bool = False
 ) -> tuple[duckdb.DuckDBPyConnection, bool]:
@@ -227,35 +242,24 @@ def _open(
     while True:
         try:
             if read_only and not path.exists():
-                _open(path, read_only=False, timeout=0)[0].close()
+                _connect_once(path, False).close()  # create it: a read-only open needs a file
             if not read_only:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            con = duckdb.connect(str(path), read_only=read_only)
-            try:
-                # A missing table must be an error, never a Python variable of the same name.
-                con.execute("SET python_enable_replacements = false")
-                if not read_only:
-                    migrate(con)
-            except BaseException:
-                con.close()
-                raise
-            return con, read_only
-        except StoreBusy as exc:
-            last: BaseException = exc.__cause__ or exc
+            return _connect_once(path, read_only), read_only
         except duckdb.Error as exc:
             if not _is_busy(exc):
                 raise
-            last = exc
+            last: BaseException = exc
             if read_only and "different configuration" in str(exc):
                 # This process already has the file open read-write: share that instance.
                 try:
-                    return duckdb.connect(str(path)), False
+                    return _connect_once(path, False), False
                 except duckdb.Error as again:
                     if not _is_busy(again):
                         raise
         if fallback_read_only and not read_only and path.exists():
             try:
-                return duckdb.connect(str(path), read_only=True), True
+                return _connect_once(path, True), True
             except duckdb.Error as exc:
                 if not _is_busy(exc):
                     raise
@@ -325,7 +329,9 @@ TOOL_CALL_COLUMNS = (
 MESSAGE_KEYS = ("role", "content", "tool_calls", "tool_call_id", "name")
 
 
-def ingest(db_path: str | os.PathLike[str] | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> int:
+def ingest(
+    db_path: str | os.PathLike[str] | None = None, *, timeout: float = DEFAULT_TIMEOUT
+) -> int:
     """Move new journal lines into the database; the number of events ingested.
 
     Raises :class:`StoreBusy` if the database stays held by another process for ``timeout``
@@ -384,7 +390,8 @@ def _sha(text: str) -> str:
 def _tokens_per_s(record: dict[str, Any]) -> float | None:
     """Generation speed: completion tokens over the time after the first token (whole call
     when the time to first token is unknown)."""
-    tokens, latency, ttft = (_num(record.get(k)) for k in ("completion_tokens", "latency_ms", "ttft_ms"))
+    tokens = _num(record.get("completion_tokens"))
+    latency, ttft = _num(record.get("latency_ms")), _num(record.get("ttft_ms"))
     if not tokens or latency is None:
         return None
     seconds = (latency - (ttft or 0.0)) / 1000.0
@@ -613,7 +620,8 @@ def _ingest_locked(con: duckdb.DuckDBPyConnection, db_path: Path) -> int:
         # Interleave journals by time, keeping each journal's own order: a session's second
         # run may sit in a newer journal than its first.
         merged = list(heapq.merge(*streams, key=lambda item: item[0]))
-        ids = sorted({r["session_id"] for _, _, r in merged if isinstance(r.get("session_id"), str)})
+        ids = sorted({r["session_id"] for _, _, r in merged
+                      if isinstance(r.get("session_id"), str)})
         present = {c.name for c in chunks}
         con.begin()
         try:
@@ -636,7 +644,8 @@ def _ingest_locked(con: duckdb.DuckDBPyConnection, db_path: Path) -> int:
             con.rollback()
             raise
         if bad[0]:
-            logger.warning("claw_nb: skipped %d unreadable journal line(s) in %s", bad[0], directory)
+            logger.warning("claw_nb: skipped %d unreadable journal line(s) in %s",
+                           bad[0], directory)
         for chunk in chunks:
             if not chunk.live:  # writer gone and everything read: the journal is done
                 chunk.release(delete=True)
@@ -682,7 +691,8 @@ def _mark_abnormal(con: duckdb.DuckDBPyConnection, chunks: list[JournalChunk]) -
         return
     live_sessions: set[str] = set()
     last_at: dict[str, float] = {}
-    for file, sid, t in con.execute("SELECT file, session_id, last_at FROM journal_sessions").fetchall():
+    rows = con.execute("SELECT file, session_id, last_at FROM journal_sessions").fetchall()
+    for file, sid, t in rows:
         if file in dead:
             last_at[sid] = max(t, last_at.get(sid, t))
         else:
@@ -762,7 +772,8 @@ class EventLog:
             try:
                 writer.append(line)
             except BaseException:
-                writer.close()  # a half-written line ends this journal; the next event opens another
+                # A half-written line ends this journal; the next event opens another.
+                writer.close()
                 self._writer = None
                 raise
             if isinstance(event, ev.SessionEnded):
@@ -806,13 +817,14 @@ class EventLog:
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1
-        logger.warning("claw_nb: event log %s failed: %r", self.journal_dir, exc)
+        logger.debug("claw_nb: event log %s failed: %r", self.journal_dir, exc)
         if not self._warned:
             self._warned = True
             try:  # with warnings turned into errors, this must still not raise into the agent
                 warnings.warn(
                     f"claw_nb: the event log ({self.journal_dir}) failed: {type(exc).__name__}: "
-                    f"{exc}. The agent keeps running; further log errors go to logging only.",
+                    f"{exc}. The agent keeps running; later log errors are logged at DEBUG "
+                    "level only.",
                     RuntimeWarning,
                     stacklevel=3,
                 )

@@ -394,6 +394,22 @@ def test_manual_compact_with_focus(scripted_server, workspace):
     assert SUMMARY_MARKER in sent[1]["content"] and sent[-1] == {"role": "user", "content": "and now?"}
 
 
+def test_a_folded_user_request_is_kept_verbatim_in_the_head(scripted_server, workspace):
+    names = [f"r{i}.py" for i in range(16)]
+    write_files(workspace, names, 1800)
+    router = Router([*[tool_calls(call("read_file", {"path": n})) for n in names[:3]], text("one"),
+                     *[tool_calls(call("read_file", {"path": n})) for n in names[3:]], text("two")])
+    agent, rec = make_agent(scripted_server, workspace, router, context_window=6000)
+    assert agent.run("first task").final_answer == "one"
+    assert agent.run("second task: count the lines").final_answer == "two"
+    assert len([e for e in rec.of(ev.ContextCompacted) if e.method == "summary"]) >= 2
+    head = agent.messages[1]["content"]
+    assert head.startswith("first task")
+    assert "The user's latest request (verbatim):\nsecond task: count the lines" in head
+    assert head.count("second task") == 1
+    assert [m["role"] for m in agent.messages].count("user") == 1
+
+
 def test_nothing_to_compact_returns_none(scripted_server, workspace):
     router = Router([text("hi")])
     agent, _ = make_agent(scripted_server, workspace, router)

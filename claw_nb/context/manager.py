@@ -51,7 +51,8 @@ TASK_SHARE = 0.2  # the task kept in the head may use this share of the limit
 CHARS_PER_TOKEN = 3  # conservative, for budgets counted in characters
 SHORTEN_CHARS = 2000  # old tool results longer than this are cut...
 KEEP_CHARS = 900  # ...to about this
-TRANSCRIPT_RESULT_CHARS = 3000  # a tool result as the summariser sees it
+TRANSCRIPT_RESULT_CHARS = 3000  # a tool result as the summariser sees it, at most...
+MIN_TRANSCRIPT_RESULT_CHARS = 800  # ...and at least (more calls if the window needs them)
 MAX_CONTEXT_RETRIES = 2  # compactions after a "context length exceeded" before giving up
 _EDIT_RANK = {"read": 0, "written": 1, "edited": 1}
 
@@ -139,6 +140,21 @@ class ContextManager:
         }
         return tokens
 
+    def status(self) -> dict[str, Any]:
+        """Figures for a status line: window, threshold, last request size, compactions."""
+        return {
+            "enabled": self.enabled,
+            "window": self.window,
+            "window_source": self.window_source,
+            "reserve": self.reserve,
+            "limit": self.limit,
+            "last_tokens": self.last_tokens,
+            "ratio": round(self.ratio, 3),
+            "tokenizer": self.counter.description or "(not loaded yet)",
+            "compactions": len(self.compactions),
+            "saved_outputs": len(self.outputs),
+        }
+
     # -- the agent's hooks ------------------------------------------------------------------
 
     def prepare(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None):
@@ -166,7 +182,11 @@ class ContextManager:
         if prompt and self._last_raw and prompt > self._last_raw * self.ratio:
             self.ratio = min(MAX_RATIO, prompt / self._last_raw)
         budget = int(self.limit * RECENT_SHARE * 0.5**attempt)
-        event = self._reduce(messages, tools, "context_error", force=True, recent_budget=budget)
+        try:
+            event = self._reduce(messages, tools, "context_error", force=True, recent_budget=budget)
+        except Exception as exc:  # noqa: BLE001 - report; the agent then stops with the error
+            self._report(exc)
+            return False
         return event is not None and event.tokens_after < event.tokens_before
 
     def compact(self, messages, tools=None, focus: str | None = None, reason: str = "manual"):
@@ -285,8 +305,13 @@ class ContextManager:
                 latest = str(message.get("content") or "")
         calls = call_index(messages)
         self._note_files(folded, calls)
-        pieces = [render_message(m, calls, self.outputs, TRANSCRIPT_RESULT_CHARS) for m in folded]
-        result = self._write_summary(task, previous, pieces, focus)
+        frame = self._summary_frame(task, previous, focus)
+        budget = self._transcript_budget(frame)
+        results = sum(1 for m in folded if m.get("role") == "tool") or 1
+        per_result = budget * CHARS_PER_TOKEN * 4 // 5 // results  # one call, when it can
+        per_result = min(TRANSCRIPT_RESULT_CHARS, max(MIN_TRANSCRIPT_RESULT_CHARS, per_result))
+        pieces = [render_message(m, calls, self.outputs, per_result) for m in folded]
+        result = self._write_summary(frame, pieces, budget)
         task_chars = int(self.limit * TASK_SHARE * CHARS_PER_TOKEN)
         if len(task) > task_chars:
             task = clip_with_handle(task, task_chars, self.outputs.put(task, "the task"), "the task")
@@ -297,20 +322,37 @@ class ContextManager:
         messages[head - 1 if first else head : cut] = [{"role": "user", "content": content}]
         return {"folded": len(folded), **result}
 
-    def _write_summary(self, task: str, previous: str, pieces: list[str], focus) -> dict:
-        """Fold `pieces` into a summary, in as many calls as the window needs."""
-        todos = list(getattr(getattr(self.host, "context", None), "todos", None) or [])
+    def _summary_frame(self, task: str, previous: str, focus) -> dict:
+        """Everything a summary request holds besides the transcript."""
         out_tokens = self.summary_tokens()
-        words = max(120, out_tokens * 2 // 3)
-        files = self._files_text()
+        return {
+            "task": task, "previous": previous, "focus": focus, "out_tokens": out_tokens,
+            "todos": list(getattr(getattr(self.host, "context", None), "todos", None) or []),
+            "files": self._files_text(), "words": max(120, out_tokens * 2 // 3),
+        }
+
+    def _request(self, frame: dict, previous: str, transcript: str) -> list[dict[str, Any]]:
+        return summary_request(frame["task"], previous, transcript, frame["todos"],
+                               frame["files"], frame["focus"], frame["words"])
+
+    def _transcript_budget(self, frame: dict) -> int:
+        """Tokens of transcript one summary request can carry within the window."""
+        request = self._request(frame, frame["previous"], "")
+        overhead = sum(self.counter.message(m) for m in request) + PRIMING
+        out_tokens = frame["out_tokens"]
+        room = self.window - max(self.reserve, out_tokens) - overhead - out_tokens // 2
+        return max(512, int(room / self.ratio))
+
+    def _write_summary(self, frame: dict, pieces: list[str], budget: int) -> dict:
+        """Fold `pieces` into a summary, in as many calls as the window needs."""
         stats = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "fallback": None}
-        running = previous
-        chunks = self._chunks(pieces, task, running, todos, files, focus, words, out_tokens)
-        for chunk in chunks:
-            request = summary_request(task, running, "\n\n".join(chunk), todos, files, focus, words)
+        running = frame["previous"]
+        for chunk in self._chunks(pieces, budget):
             text = ""
             try:
-                reply = self.model.complete(request, [], known_tools={})
+                reply = self.model.complete(
+                    self._request(frame, running, "\n\n".join(chunk)), [], known_tools={}
+                )
                 stats["calls"] += 1
                 stats["prompt_tokens"] += int(reply.prompt_tokens or 0)
                 stats["completion_tokens"] += int(reply.completion_tokens or 0)
@@ -321,17 +363,13 @@ class ContextManager:
                 stats["fallback"] = f"{type(exc).__name__}: {str(exc)[:200]}"
             if not text:
                 stats["fallback"] = stats["fallback"] or "the model wrote no summary"
-                text = mechanical_summary(chunk, running, out_tokens * CHARS_PER_TOKEN)
+                text = mechanical_summary(chunk, running, frame["out_tokens"] * CHARS_PER_TOKEN)
             running = text
-        stats["text"] = clip_middle(running, out_tokens * 6)
+        stats["text"] = clip_middle(running, frame["out_tokens"] * 6)
         return stats
 
-    def _chunks(self, pieces, task, previous, todos, files, focus, words, out_tokens):
+    def _chunks(self, pieces: list[str], budget: int) -> list[list[str]]:
         """Pieces grouped so that each summary request fits the window."""
-        frame = summary_request(task, previous, "", todos, files, focus, words)
-        overhead = sum(self.counter.message(m) for m in frame) + PRIMING
-        room = self.window - max(self.reserve, out_tokens) - overhead - out_tokens // 2
-        budget = max(512, int(room / self.ratio))
         chunks: list[list[str]] = [[]]
         used = 0
         for piece in pieces:
@@ -398,7 +436,11 @@ class ContextManager:
             self.files[key] = state
 
     def _files_text(self) -> str:
-        return "\n".join(f"- {path}: {state}" for path, state in list(self.files.items())[-30:])
+        changed = [f"- {path}: {state}" for path, state in self.files.items() if state != "read"]
+        read = [path for path, state in self.files.items() if state == "read"]
+        if len(read) > 40:
+            read = [f"... {len(read) - 40} more", *read[-40:]]
+        return "\n".join(changed[-30:] + ([f"- only read: {', '.join(read)}"] if read else []))
 
     def _outputs_text(self) -> str:
         return "\n".join(

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 if TYPE_CHECKING:  # pragma: no cover
     from claw_nb.sandbox import CommandRunner
 
-ToolKind = Literal["read", "edit", "command", "meta"]
-KINDS = ("read", "edit", "command", "meta")
+ToolKind = Literal["read", "edit", "command", "meta", "kernel"]
+KINDS = ("read", "edit", "command", "meta", "kernel")
 
 
 class ToolError(Exception):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import dataclasses
 import io
 import itertools
 import linecache
@@ -351,10 +350,8 @@ def bind_kernel_exec(shell: Any) -> Tool:
         return kernel_exec_impl(ctx, shell, code)
 
     kernel_exec.__doc__ = kernel_exec_impl.__doc__
-    # derive_tool only knows the kinds of claw_nb.tools.base; "kernel" is set afterwards so the
-    # permission policy treats it as its own kind (asks unless the mode is auto).
-    derived = derive_tool(kernel_exec, "command", name="kernel_exec")
-    return dataclasses.replace(derived, kind=KIND)
+    # Its own kind: the permission policy asks for it unless the mode is auto.
+    return derive_tool(kernel_exec, KIND, name="kernel_exec")
 
 
 kernel_exec = bind_kernel_exec(None)

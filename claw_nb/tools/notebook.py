@@ -403,8 +403,9 @@ def notebook_read_impl(
             notes.append("(this is the notebook the kernel runs in; edits go live)")
         else:
             notes.append(
-                "(this is the notebook the kernel runs in, open in Jupyter: notebook_edit cannot "
-                "rewrite its file; it can only propose one new cell below the running cell)"
+                "(this is the notebook the kernel runs in, open in Jupyter: this is its file, "
+                "which may lag behind unsaved changes in the browser; notebook_edit cannot "
+                "rewrite it, only propose one new cell below the running cell)"
             )
     _remember(ctx, resolved)
     return render_notebook(name, nb, cells, ids, notes, start, limit)

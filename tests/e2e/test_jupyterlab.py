@@ -174,10 +174,21 @@ def page():
 
 
 def _run_cell(page, index: int) -> None:
-    """Select cell `index` and run it (Shift+Enter)."""
+    """Select cell `index` and run it (Shift+Enter) until its prompt shows it ran or runs."""
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
+    prompt = cell.locator(".jp-InputPrompt")
+    for _ in range(3):
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_function(
+                "(el) => /\\[(\\*|\\d+)\\]/.test(el.textContent)",
+                arg=prompt.element_handle(), timeout=10_000,
+            )
+            return
+        except Exception:  # noqa: BLE001 - the key press was lost (page still busy): again
+            continue
+    raise AssertionError(f"cell {index} did not run")
 
 
 def _cell(page, index: int):
@@ -203,6 +214,8 @@ def _open_notebook(page, lab: Lab, name: str) -> None:
 
 
 def test_claw_cell_in_jupyterlab_approve_queue_and_stop(lab_env, page):
+    from playwright.sync_api import expect
+
     server, root, lab = lab_env
     (root / "utils.py").write_text("def add(a, b):\n    return a - b\n")
     server.queue(
@@ -236,19 +249,13 @@ def test_claw_cell_in_jupyterlab_approve_queue_and_stop(lab_env, page):
     # While the agent waits for the click, the kernel is idle: another %%claw queues and a
     # plain cell runs at once.
     _run_cell(page, 2)
-    queued = _cell(page, 2).locator(".claw-state")
-    queued.wait_for()
-    page.wait_for_function(
-        "(el) => el.textContent.includes('queued')", arg=queued.element_handle()
-    )
+    expect(_cell(page, 2).locator(".claw-state")).to_contain_text("queued")
     _run_cell(page, 3)
     _cell(page, 3).locator(".jp-OutputArea-output").filter(has_text="kernel is free: 42").wait_for()
     _shot(page, "e2e_jupyterlab_approval.png")
 
     approve.click()
-    state = transcript.locator(".claw-state")
-    page.wait_for_function("(el) => el.textContent === 'completed'",
-                           arg=state.element_handle(), timeout=60_000)
+    expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
     assert (root / "utils.py").read_text() == "def add(a, b):\n    return a + b\n"
     body = transcript.inner_text()
     assert "Fixed add in utils.py" in " ".join(body.replace("*", "").split())
@@ -256,9 +263,7 @@ def test_claw_cell_in_jupyterlab_approve_queue_and_stop(lab_env, page):
     assert "utils.py (edited, +1 -1)" in transcript.locator(".claw-changes").inner_text()
     assert "<tool_call>" not in body
 
-    second = _cell(page, 2).locator(".claw-state")
-    page.wait_for_function("(el) => el.textContent === 'completed'",
-                           arg=second.element_handle(), timeout=60_000)
+    expect(_cell(page, 2).locator(".claw-state")).to_have_text("completed", timeout=60_000)
     assert "Second task done" in _cell(page, 2).locator(".claw-transcript").inner_text()
     # Continuity: the second cell's request carried the first task's conversation.
     second_request = server.requests[3]["messages"]
@@ -269,10 +274,8 @@ def test_claw_cell_in_jupyterlab_approve_queue_and_stop(lab_env, page):
     _run_cell(page, 4)
     stuck = _cell(page, 4).locator(".claw-transcript")
     stop_state = stuck.locator(".claw-state")
-    page.wait_for_function("(el) => el.textContent === 'running'",
-                           arg=stop_state.element_handle())
+    expect(stop_state).to_have_text("running")
     _shot(page, "e2e_jupyterlab.png")
     stuck.locator(".claw-stop").click()
-    page.wait_for_function("(el) => el.textContent === 'interrupted'",
-                           arg=stop_state.element_handle(), timeout=30_000)
+    expect(stop_state).to_have_text("interrupted", timeout=30_000)
     assert "list_files" not in stuck.inner_text()  # the call after Stop did not run
