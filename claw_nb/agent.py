@@ -193,8 +193,9 @@ class Agent:
         from claw_nb.model import ContextLengthExceeded
 
         for attempt in range(MAX_CONTEXT_RETRIES + 1):
+            self.context_manager.prepare(self.messages, self.tools.specs())  # may compact
+            self.tools = self.context_manager.extend_tools(self.tools)  # read_output, once needed
             specs = self.tools.specs()
-            self.context_manager.prepare(self.messages, specs)  # may compact self.messages
             try:
                 reply = self.model.complete(
                     self.messages,
@@ -289,7 +290,6 @@ class Agent:
         duration = (time.perf_counter() - started) * 1000
         full_size = len(result)
         sent = self.context_manager.clip_tool_result(call.name, arguments, result)
-        self.tools = self.context_manager.extend_tools(self.tools)  # read_output, once needed
         self.emit(
             ev.ToolCallFinished(
                 self.session_id, step=step, call_id=call.id, tool=call.name,

@@ -164,6 +164,7 @@ class ClawMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self.agent: Any = None  # the conversation that the next %%claw continues
         self.last_result: Any = None
+        self.last_view: Any = None  # the transcript of the latest widget run
         self._route = _Route()
         self._log: Any = None
         self._log_path: Path | None = None
@@ -313,10 +314,10 @@ class ClawMagics(Magics):
         from claw_nb.ui import WidgetTranscript
 
         view = WidgetTranscript(spec.task, quiet=quiet, max_steps=spec.config.max_steps)
+        self.last_view = view
         display(view.widget)
         if self._queue is None:
             self._queue = RunQueue()
-        holder: dict[str, Any] = {}
 
         def job() -> Any:
             try:
@@ -332,7 +333,6 @@ class ClawMagics(Magics):
             return result
 
         future = self._queue.submit(job)
-        holder["future"] = future
         view.on_cancel = future.cancel
         ahead = self._queue.ahead_of(future)
         if ahead:
@@ -607,7 +607,7 @@ class ClawMagics(Magics):
         limit = _parse_limit(rest, "sessions")
         config = self.config_for()
         frame = list_sessions(config.resolved_db_path)
-        return frame.head(limit) if limit else frame
+        return frame if limit is None else frame.head(limit)
 
     def _cmd_log(self, rest: list[str]) -> Any:
         """The session's model and tool calls in order (default: this conversation's)."""

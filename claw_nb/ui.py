@@ -241,8 +241,6 @@ class WidgetTranscript:
     def bind(self, agent: Any) -> None:
         """The run starts with `agent` (on the worker thread)."""
         self.agent = agent
-        if self._stopping:
-            agent.interrupt()
         self._set_state("running")
 
     def failed(self, message: str) -> None:
@@ -346,6 +344,8 @@ class WidgetTranscript:
         return block
 
     def _on_SessionStarted(self, e: ev.SessionStarted) -> None:
+        if self._stopping and self.agent is not None:  # Stop came before the run cleared it
+            self.agent.interrupt()
         self.tracker.workspace = e.workspace
         self._session, self._model = e.session_id, e.model
         self._render_status()
@@ -427,7 +427,12 @@ class WidgetTranscript:
         self._finished = True
         self._answer_with("no")
         self.stop_button.layout.display = "none"
-        self._set_state(e.stop_reason if e.stop_reason != "completed" else "completed")
+        self._set_state(e.stop_reason)
+        if e.stop_reason == "interrupted":
+            self._note("stopped by the user before the next step")
+        elif e.stop_reason == "max_steps":
+            self._note(f"stopped: the step limit ({self.max_steps}) was reached; a new %%claw "
+                       "cell continues", "color:#b26a00;")
         lines = self.tracker.summary_lines()
         if lines:
             items = "".join(f"<li><code>{_esc(x)}</code></li>" for x in lines)

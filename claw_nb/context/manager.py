@@ -85,7 +85,8 @@ class ContextManager:
         self.last_parts: dict[str, int] = {}
         self.files: dict[str, str] = {}
         self.compactions: list[ev.ContextCompacted] = []
-        self.prepare_seconds = 0.0
+        self.prepare_seconds = 0.0  # time in prepare(), summary calls included
+        self.summary_seconds = 0.0  # time in summary calls
         self._window: tuple[int, str] | None = None
         self._last_raw = 0
         self._warned = False
@@ -218,7 +219,7 @@ class ContextManager:
 
     def extend_tools(self, registry: ToolRegistry) -> ToolRegistry:
         """`registry` plus `read_output` once some output has a handle (a new registry)."""
-        if not self.enabled or not len(self.outputs) or "read_output" in registry:
+        if not len(self.outputs) or "read_output" in registry:
             return registry
         self.outputs.page_chars = max(2000, self.result_chars() - 200)
         return ToolRegistry([*registry, make_read_output_tool(self.outputs)])
@@ -349,6 +350,7 @@ class ContextManager:
         running = frame["previous"]
         for chunk in self._chunks(pieces, budget):
             text = ""
+            started = time.perf_counter()
             try:
                 reply = self.model.complete(
                     self._request(frame, running, "\n\n".join(chunk)), [], known_tools={}
@@ -361,6 +363,7 @@ class ContextManager:
                 raise
             except Exception as exc:  # noqa: BLE001 - the model failed: use a plain digest
                 stats["fallback"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            self.summary_seconds += time.perf_counter() - started
             if not text:
                 stats["fallback"] = stats["fallback"] or "the model wrote no summary"
                 text = mechanical_summary(chunk, running, frame["out_tokens"] * CHARS_PER_TOKEN)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -34,6 +35,8 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
+
+RAN = re.compile(r"\[(\*|\d+)\]")
 
 pytestmark = pytest.mark.slow
 
@@ -175,18 +178,16 @@ def page():
 
 def _run_cell(page, index: int) -> None:
     """Select cell `index` and run it (Shift+Enter) until its prompt shows it ran or runs."""
+    from playwright.sync_api import expect
+
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    prompt = cell.locator(".jp-InputPrompt")
     for _ in range(3):
         cell.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         try:
-            page.wait_for_function(
-                "(el) => /\\[(\\*|\\d+)\\]/.test(el.textContent)",
-                arg=prompt.element_handle(), timeout=10_000,
-            )
+            expect(cell.locator(".jp-InputPrompt")).to_have_text(RAN, timeout=10_000)
             return
-        except Exception:  # noqa: BLE001 - the key press was lost (page still busy): again
+        except AssertionError:  # the key press was lost (the page was still busy): again
             continue
     raise AssertionError(f"cell {index} did not run")
 
