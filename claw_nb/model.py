@@ -117,6 +117,7 @@ class LiteLLMModel:
     def __init__(self, config: ClawConfig, sleep: Callable[[float], None] = time.sleep) -> None:
         self.config = config
         self._sleep = sleep
+        self._counter = None  # a claw_nb.context.tokens.TokenCounter, made on first use
 
     @property
     def name(self) -> str:
@@ -318,18 +319,15 @@ class LiteLLMModel:
         )
 
     def _count_usage(self, reply: ModelReply, messages, tools) -> None:
-        """Servers that report no usage: count with LiteLLM's tokenizer for the model."""
-        lib = litellm()
-        try:
-            reply.prompt_tokens = lib.token_counter(
-                model=self.config.model, messages=messages, tools=tools or None
-            )
-            completion = reply.content + "".join(c.name + c.raw_arguments for c in reply.tool_calls)
-            reply.completion_tokens = lib.token_counter(model=self.config.model, text=completion)
-        except Exception:  # the counter is best effort; a rough figure beats none
-            size = sum(len(str(m.get("content") or "")) for m in messages)
-            reply.prompt_tokens = size // 4
-            reply.completion_tokens = len(reply.content) // 4
+        """Servers that report no usage: count locally (never LiteLLM's per-model lookup, which
+        tries to download tokenizers from the internet and stalls offline)."""
+        if self._counter is None:
+            from claw_nb.context.tokens import TokenCounter
+
+            self._counter = TokenCounter(self.config.model, getattr(self.config, "tokenizer", None))
+        reply.prompt_tokens = self._counter.request(messages, tools)
+        completion = reply.content + "".join(c.name + c.raw_arguments for c in reply.tool_calls)
+        reply.completion_tokens = self._counter.text(completion)
         reply.usage_source = "counted"
 
     def _server_reachable(self) -> bool:

@@ -79,6 +79,13 @@ class TextPrinter:
                 f"tokens, {e.latency_ms:.0f} ms]"
             )
 
+    def _on_ContextCompacted(self, e: ev.ContextCompacted) -> None:
+        if not self.quiet:
+            self._write(
+                f"   [context {e.method} ({e.reason}): {e.tokens_before:,} -> "
+                f"{e.tokens_after:,} tokens, window {e.window:,}]"
+            )
+
     def _on_FinalAnswer(self, e: ev.FinalAnswer) -> None:
         if self._streamed_step is not None and not self.quiet:
             return  # already on screen, streamed

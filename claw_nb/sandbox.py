@@ -259,15 +259,24 @@ class CappedBuffer:
 
 class OutputLog:
     """The full output (stdout and stderr in arrival order) of one command, saved to a file once
-    it passes ``threshold`` bytes; at most ``max_bytes`` are written."""
+    it passes ``threshold`` bytes. Past ``max_bytes`` the file keeps its start and the last
+    ``tail_bytes``, with a marker for what was left out."""
 
     def __init__(
-        self, directory: Path, threshold: int = SAVE_OVER_BYTES, max_bytes: int = 64 << 20
+        self,
+        directory: Path,
+        threshold: int = SAVE_OVER_BYTES,
+        max_bytes: int = 64 << 20,
+        tail_bytes: int = 1 << 20,
     ):
         self.directory = Path(directory)
         self.threshold = threshold
-        self.max_bytes = max_bytes if max_bytes > 0 else sys.maxsize
+        max_bytes = max_bytes if max_bytes > 0 else sys.maxsize
+        self.tail_limit = min(tail_bytes, max_bytes // 4)
+        self.head_limit = max_bytes - self.tail_limit
+        self.max_bytes = max_bytes
         self.pending = bytearray()
+        self.tail = bytearray()
         self.total = 0
         self.written = 0
         self.path: Path | None = None
@@ -298,26 +307,36 @@ class OutputLog:
             self._failed, self.path, self._file = True, None, None
 
     def _write(self, data: bytes) -> None:
-        room = self.max_bytes - self.written
-        if room <= 0 or self._file is None:
+        if self._file is None:
             return
-        chunk = data[:room]
-        try:
-            self._file.write(chunk)
-            self.written += len(chunk)
-        except OSError:
-            self._failed = True
+        room = self.head_limit - self.written
+        if room > 0:
+            chunk = data[:room]
+            try:
+                self._file.write(chunk)
+                self.written += len(chunk)
+            except OSError:
+                self._failed = True
+                return
+            data = data[room:]
+        if data and self.tail_limit:
+            self.tail += data
+            if len(self.tail) > 2 * self.tail_limit:
+                del self.tail[: len(self.tail) - self.tail_limit]
 
     def close(self) -> str | None:
         """Finish the file; its path, or None if nothing was saved."""
         if self._file is None:
             return None
         try:
-            if self.total > self.written:
+            tail = bytes(self.tail[-self.tail_limit :]) if self.tail_limit else b""
+            omitted = self.total - self.written - len(tail)
+            if omitted > 0:
                 self._file.write(
-                    f"\n... [output file capped at {self.max_bytes} bytes; "
-                    f"{self.total - self.written} more bytes not saved]\n".encode()
+                    f"\n... [{omitted} bytes omitted: this file keeps the first "
+                    f"{self.written} and the last {len(tail)} bytes] ...\n".encode()
                 )
+            self._file.write(tail)
             self._file.close()
         except OSError:
             pass
@@ -534,36 +553,37 @@ def _system_threads() -> int:
         return 0
 
 
-def _rlimits(settings: SandboxSettings, own_user_ns: bool = False) -> list[tuple[str, int]]:
-    """(RLIMIT_ name, value) pairs to set, never above the current hard limits.
+def _rlimits(settings: SandboxSettings, own_user_ns: bool = False) -> list[tuple[str, int, int]]:
+    """(RLIMIT_ name, soft, hard) to set, never above the current hard limits.
 
-    ``own_user_ns``: the limits are set inside a fresh user namespace, where RLIMIT_NPROC counts
-    only that namespace's tasks.
+    The CPU hard limit is a few seconds above the soft one, so the command first gets SIGXCPU
+    (reported as "CPU time limit") and only then SIGKILL. ``own_user_ns``: the limits are set
+    inside a fresh user namespace, where RLIMIT_NPROC counts only that namespace's tasks.
     """
-    wanted = [("RLIMIT_CORE", 0)]
+    wanted = [("RLIMIT_CORE", 0, 0)]
     if settings.cpu_seconds:
-        wanted.append(("RLIMIT_CPU", settings.cpu_seconds))
+        wanted.append(("RLIMIT_CPU", settings.cpu_seconds, settings.cpu_seconds + 5))
     if settings.memory_mb:
-        wanted.append(("RLIMIT_AS", settings.memory_mb << 20))
+        wanted.append(("RLIMIT_AS", settings.memory_mb << 20, settings.memory_mb << 20))
     if settings.file_size_mb:
-        wanted.append(("RLIMIT_FSIZE", settings.file_size_mb << 20))
+        wanted.append(("RLIMIT_FSIZE", settings.file_size_mb << 20, settings.file_size_mb << 20))
     if settings.processes:
         # Outside a fresh user namespace RLIMIT_NPROC counts *all* tasks of the user, so allow
         # what already runs plus the limit. The kernel ignores it for root: see the cgroup and
         # the watchdog.
-        base = 3 if own_user_ns else _system_threads()
-        wanted.append(("RLIMIT_NPROC", settings.processes + base))
+        n = settings.processes + (3 if own_user_ns else _system_threads())
+        wanted.append(("RLIMIT_NPROC", n, n))
     out = []
-    for name, value in wanted:
-        _, hard = resource.getrlimit(getattr(resource, name))
-        if hard != resource.RLIM_INFINITY:
-            value = min(value, hard)
-        out.append((name, value))
+    for name, soft, hard in wanted:
+        _, current_hard = resource.getrlimit(getattr(resource, name))
+        if current_hard != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current_hard), min(hard, current_hard)
+        out.append((name, soft, hard))
     return out
 
 
-def _ulimit_flags(limits: list[tuple[str, int]]) -> str:
-    """bash ``ulimit`` arguments (soft and hard) for :func:`_rlimits` values."""
+def _ulimit_command(limits: list[tuple[str, int, int]]) -> str:
+    """bash ``ulimit`` commands setting :func:`_rlimits` values (soft first, then hard)."""
     flag = {
         "RLIMIT_CORE": ("-c", 1024),
         "RLIMIT_CPU": ("-t", 1),
@@ -571,11 +591,9 @@ def _ulimit_flags(limits: list[tuple[str, int]]) -> str:
         "RLIMIT_FSIZE": ("-f", 1024),
         "RLIMIT_NPROC": ("-u", 1),
     }
-    parts = []
-    for name, value in limits:
-        opt, unit = flag[name]
-        parts.append(f"{opt} {max(0, value // unit)}")
-    return " ".join(parts)
+    soft = " ".join(f"{flag[n][0]} {max(0, v // flag[n][1])}" for n, v, _ in limits)
+    hard = " ".join(f"{flag[n][0]} {max(0, v // flag[n][1])}" for n, _, v in limits)
+    return f"ulimit -S {soft} && ulimit -H {hard}"
 
 
 @dataclass
@@ -720,6 +738,17 @@ class _Cgroup:
     def procs_file(self) -> Path:
         return self.path / "cgroup.procs"
 
+    def limit_hits(self) -> int:
+        """How many forks pids.max refused so far."""
+        try:
+            for line in (self.path / "pids.events").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "max":
+                    return int(value)
+        except (OSError, ValueError):
+            pass
+        return 0
+
     def pids(self) -> list[int]:
         try:
             return [int(x) for x in self.procs_file.read_text().split()]
@@ -836,7 +865,7 @@ def _jupyter_runtime_dirs() -> list[Path]:
 # past the limit, and when the command ends (or on SIGTERM) kills every descendant left. It
 # reports "pid N", then "exit N" / "signal N" / "limit processes" on the status fd. Its argv:
 # status fd, parent pid, grace seconds, process limit (0: none), cgroup.procs path or "",
-# "RLIMIT_X:value,..." and then the command's argv.
+# "RLIMIT_X:soft:hard,..." and then the command's argv.
 _PLAIN_HELPER = r"""
 import ctypes, os, resource, select, sys, time
 import _signal as signal  # not `signal`: it imports enum, which costs milliseconds
@@ -879,8 +908,8 @@ if pid == 0:
                   signal.SIGXFSZ):
             signal.signal(s, signal.SIG_DFL)
         for item in filter(None, limits.split(",")):
-            name, value = item.split(":")
-            resource.setrlimit(getattr(resource, name), (int(value), int(value)))
+            name, soft, hard = item.split(":")
+            resource.setrlimit(getattr(resource, name), (int(soft), int(hard)))
         os.execvp(argv[0], argv)
     except BaseException as e:
         os.write(2, ("claw: cannot run %s: %s\n" % (argv[0], e)).encode())
@@ -918,8 +947,10 @@ def signal_all(sig):
             pass
 status = None
 def reap():
+    # a bounded pass: under a fork bomb orphans die and come to us without end, and the
+    # process count must still be checked between passes
     global status
-    while True:
+    for _ in range(256):
         try:
             p, st = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
@@ -928,6 +959,7 @@ def reap():
             return True
         if p == pid:
             status = st
+    return True
 term_at = None
 over = False
 last_count = 0.0
@@ -990,6 +1022,13 @@ class _PlainSupervisor(Supervisor):
         for line in self.status.decode(errors="replace").splitlines():
             if line.startswith("pid "):
                 self.child_pgid = int(line.split()[1])
+
+    def check(self) -> str | None:
+        # without a capping cgroup the helper counts processes itself
+        cg = self.cgroup
+        if self.processes and cg is not None and cg.limited and cg.limit_hits():
+            return f"process limit ({self.processes})"
+        return None
 
     def kill(self) -> None:
         super().kill()
@@ -1098,7 +1137,7 @@ class PlainRunner(_RunnerBase):
         kernel_capped = cgroup is not None and cgroup.limited
         rfd, wfd = os.pipe()
         os.set_blocking(rfd, False)
-        limits = ",".join(f"{name}:{value}" for name, value in _rlimits(s))
+        limits = ",".join(f"{name}:{soft}:{hard}" for name, soft, hard in _rlimits(s))
         argv = [
             sys.executable, "-I", "-S", "-c", _PLAIN_HELPER,
             str(wfd), str(os.getpid()), str(KILL_GRACE_S / 2),
@@ -1156,7 +1195,6 @@ class _BwrapSupervisor(Supervisor):
         self.cgroup = cgroup
         self.processes = processes
         self.init_pid: int | None = None
-        self.joined: bool | None = None  # the cgroup really holds the command (checked once)
 
     def _init(self) -> int | None:
         if self.init_pid is None:
@@ -1167,17 +1205,18 @@ class _BwrapSupervisor(Supervisor):
     def check(self) -> str | None:
         if not self.processes:
             return None
+        limit = f"process limit ({self.processes})"
+        threshold = self.processes + 1  # + the namespace's init
         if self.cgroup is not None and self.cgroup.limited:
-            if self.joined is None:
-                self.joined = self.proc.pid in self.cgroup.pids()
-            if self.joined:
-                return None  # the kernel caps the count (pids.max)
+            if self.cgroup.limit_hits():
+                return limit  # the kernel refused a fork (pids.max)
+            threshold = self.processes + 3  # never reached while the cgroup caps the count
         init = self._init()
         if init is None:
             return None
         # the sandbox's own /proc lists exactly the processes of its PID namespace
-        if _count_pids(f"/proc/{init}/root/proc") > self.processes + 1:  # + the init itself
-            return f"process limit ({self.processes})"
+        if _count_pids(f"/proc/{init}/root/proc") > threshold:
+            return limit
         return None
 
     def terminate(self) -> None:
@@ -1185,12 +1224,18 @@ class _BwrapSupervisor(Supervisor):
         if init is None:
             super().terminate()
             return
-        for child in _children(init):  # the command: its own session and process group
-            _signal_group(child, signal.SIGTERM)
-            _kill(child, signal.SIGTERM)
+        # the sandbox's process group (led by init, which ignores it) gets SIGTERM
+        _signal_group(init, signal.SIGTERM)
 
     def kill(self) -> None:
-        _kill(self._init(), signal.SIGKILL)  # the kernel kills every process in the namespace
+        # Nothing here may fork: under a fork bomb there may be no process slot left.
+        # bwrap's init calls setsid, so the whole sandbox is one process group led by init:
+        # kill the group in one go (forks are held off meanwhile), then init itself, whose
+        # death makes the kernel kill anything left in the namespace (setsid escapees).
+        init = self._init()
+        if init is not None:
+            _signal_group(init, signal.SIGKILL)
+        _kill(init, signal.SIGKILL)
         super().kill()
         if self.cgroup is not None:
             self.cgroup.kill_all()
@@ -1285,7 +1330,7 @@ class BwrapRunner(_RunnerBase):
         # rlimits are set inside the sandbox (in a fresh user namespace RLIMIT_NPROC then counts
         # only the sandbox's tasks), then the user's command gets a clean `bash -c`.
         prelude = (
-            f"ulimit {_ulimit_flags(_rlimits(self.settings, self.user_namespace))} || exit 126; "
+            f"{{ {_ulimit_command(_rlimits(self.settings, self.user_namespace))}; }} || exit 126; "
             'exec -a "$0" "$BASH" -c "$1"'
         )
         shell = self.settings.shell

@@ -211,6 +211,12 @@ class NotebookTextPrinter(TextPrinter):
         self.tracker = ChangeTracker()
         self.denied = 0
         self.agent: Any = None
+        self._pending = ""  # streamed text not yet written: it goes out a line at a time
+
+    def __call__(self, event: ev.Event) -> None:
+        if not isinstance(event, ev.TextDelta):
+            self._flush_text()
+        super().__call__(event)
 
     def bind(self, agent: Any) -> None:
         self.agent = agent
@@ -221,6 +227,24 @@ class NotebookTextPrinter(TextPrinter):
     def _on_SessionStarted(self, e: ev.SessionStarted) -> None:
         self.tracker.workspace = e.workspace
         super()._on_SessionStarted(e)
+
+    def _on_TextDelta(self, e: ev.TextDelta) -> None:
+        """Whole lines only: a notebook's output gets one stream message per line, not one per
+        chunk of a few characters."""
+        if self.quiet:
+            return
+        self._streamed_step = e.step
+        self._pending += e.text
+        if "\n" in self._pending:
+            lines, _, self._pending = self._pending.rpartition("\n")
+            self.out.write(lines + "\n")
+            self._line_open = False
+
+    def _flush_text(self) -> None:
+        if self._pending:
+            self.out.write(self._pending)
+            self._line_open = True
+            self._pending = ""
 
     def _on_ToolCallStarted(self, e: ev.ToolCallStarted) -> None:
         self.tracker.started(e)

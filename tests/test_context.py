@@ -175,7 +175,7 @@ def test_compaction_event_fields(scripted_server, workspace):
     router = Router([tool_calls(call("read_file", {"path": n})) for n in names])
     agent, rec = make_agent(scripted_server, workspace, router, context_window=6000)
     agent.run("read them")
-    event = rec.of(ev.ContextCompacted)[0]
+    event = next(e for e in rec.of(ev.ContextCompacted) if e.method == "summary")
     assert event.session_id == agent.session_id
     assert event.reason == "threshold" and event.method == "summary"
     assert event.tokens_before > event.limit >= event.tokens_after
@@ -437,7 +437,7 @@ def test_summary_call_failure_falls_back_to_a_digest(scripted_server, workspace)
 
     agent, rec = make_agent(scripted_server, workspace, router, context_window=6000)
     assert agent.run("read them").ok
-    event = rec.of(ev.ContextCompacted)[0]
+    event = next(e for e in rec.of(ev.ContextCompacted) if e.method == "summary")
     assert "plain digest" in event.dropped
     assert "read_file" in event.summary
 

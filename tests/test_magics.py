@@ -327,7 +327,7 @@ def test_split_options_keeps_the_task_verbatim():
 @pytest.fixture
 def widget_shell(shell, monkeypatch):
     pytest.importorskip("ipywidgets")
-    monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: True)
+    monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: ui != "text")
     monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
     return shell
 
@@ -388,11 +388,17 @@ def test_widget_deny_and_always_allow(widget_shell, claw_env):
     cell(widget_shell, "", "write files")
     view = m.last_view
 
+    answered = [None]
+
     def click(label):
-        _wait(lambda: len(view.approval.children) == 2)
-        buttons = view.approval.children[1].children
-        next(b for b in buttons if b.description == label).click()
-        _wait(lambda: not view.approval.children)
+        def new_prompt():
+            children = view.approval.children
+            return len(children) == 2 and children[0] is not answered[-1]
+
+        _wait(new_prompt)
+        prompt, buttons = view.approval.children
+        answered.append(prompt)
+        next(b for b in buttons.children if b.description == label).click()
 
     click("Deny")
     click("Always allow")

@@ -45,6 +45,7 @@ from claw_nb.textclip import clip_middle
 from claw_nb.tools.base import ToolRegistry
 
 PRUNE_ENOUGH = 0.7  # pruning alone is enough when it brings a request under this share of the limit
+MIN_FOLD_SHARE = 0.15  # ...or when a summary would fold less than this share (then it is not worth a call)
 RECENT_SHARE = 0.35  # the verbatim recent turns may use this share of the limit
 RESULT_SHARE = 0.25  # one tool result may use this share of the limit when it arrives
 TASK_SHARE = 0.2  # the task kept in the head may use this share of the limit
@@ -237,7 +238,10 @@ class ContextManager:
         )
         tokens = self.measure(messages, tools)
         summary = None
-        if force or tokens > self.limit * PRUNE_ENOUGH:
+        if force or tokens > self.limit or (
+            tokens > self.limit * PRUNE_ENOUGH
+            and self._foldable(messages, head, recent_budget) > self.limit * MIN_FOLD_SHARE
+        ):
             summary = self._summarise(messages, head, focus, recent_budget)
             tokens = self.measure(messages, tools)
         squeezed = self._squeeze(messages, tools) if tokens > self.limit else 0
@@ -291,6 +295,11 @@ class ContextManager:
                 break
             start, used, kept = begin, used + size, kept + 1
         return start
+
+    def _foldable(self, messages, head: int, recent_budget) -> int:
+        """Tokens a summary would replace (what lies between the head and the recent turns)."""
+        cut = self._recent_start(messages, head, recent_budget)
+        return sum(self.counter.message(m) for m in messages[head:cut])
 
     def _summarise(self, messages, head: int, focus, recent_budget) -> dict | None:
         cut = self._recent_start(messages, head, recent_budget)

@@ -134,22 +134,25 @@ class Lab:
         self.log.close()
 
 
-@pytest.fixture
-def lab_env(tmp_path):
-    _require_browser()
-    server = ScriptedServer().start()
+def _lab_env(tmp_path: Path, **overrides: str):
     root = tmp_path / "lab"
     root.mkdir()
-    env = {
-        **os.environ,
-        "CLAW_MODEL": "openai/scripted",
-        "CLAW_API_BASE": server.url,
-        "CLAW_API_KEY": "sk-test",
-        "CLAW_DB": str(tmp_path / "claw.duckdb"),
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-    }
-    lab = Lab(root, env)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAW_")}
+    env.update(overrides)
+    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return root, Lab(root, env)
+
+
+@pytest.fixture
+def lab_env(tmp_path):
+    """(scripted server, lab root directory, Lab) with the kernels pointed at the server."""
+    _require_browser()
+    server = ScriptedServer().start()
+    root, lab = _lab_env(
+        tmp_path, CLAW_MODEL="openai/scripted", CLAW_API_BASE=server.url, CLAW_API_KEY="sk-test",
+        CLAW_DB=str(tmp_path / "claw.duckdb"),
+    )
     try:
         yield server, root, lab
     finally:
@@ -158,13 +161,25 @@ def lab_env(tmp_path):
 
 
 @pytest.fixture
-def page():
+def demo_lab(tmp_path):
+    """(lab root directory, Lab) with no model configured: the quickstart's demo server."""
+    _require_browser()
+    root, lab = _lab_env(tmp_path, CLAW_DEMO="scripted")
+    try:
+        yield root, lab
+    finally:
+        lab.stop()
+
+
+@pytest.fixture
+def page(request):
     _require_browser()
     from playwright.sync_api import sync_playwright
 
+    height = getattr(request, "param", 1400)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 1400})
+        context = browser.new_context(viewport={"width": 1280, "height": height})
         page = context.new_page()
         page.set_default_timeout(60_000)
         try:
@@ -280,3 +295,54 @@ def test_claw_cell_in_jupyterlab_approve_queue_and_stop(lab_env, page):
     stuck.locator(".claw-stop").click()
     expect(stop_state).to_have_text("interrupted", timeout=30_000)
     assert "list_files" not in stuck.inner_text()  # the call after Stop did not run
+
+
+@pytest.mark.parametrize("page", [3800], indirect=True)  # tall: the whole notebook in one shot
+def test_quickstart_in_jupyterlab(demo_lab, page):
+    """The quickstart as a person runs it in JupyterLab: live transcripts, one approval."""
+    from playwright.sync_api import expect
+
+    root, lab = demo_lab
+    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", root / "quickstart.ipynb")
+    _open_notebook(page, lab, "quickstart.ipynb")
+
+    def index_of(fragment: str) -> int:
+        """The index of the code cell whose source has `fragment`."""
+        index = page.evaluate(
+            "(f) => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].findIndex(c =>"
+            " c.classList.contains('jp-CodeCell') &&"
+            " c.querySelector('.jp-InputArea-editor').textContent.includes(f))",
+            fragment,
+        )
+        assert index >= 0, fragment
+        return index
+
+    for fragment in ("def ollama_has", "def demo_model", "tempfile.mkdtemp", "%load_ext"):
+        _run_cell(page, index_of(fragment))
+    expect(_cell(page, index_of("def ollama_has")).locator(".jp-OutputArea-output")).to_contain_text(
+        "no model configured: using the scripted demo server")
+
+    fix = _cell(page, index_of("Fix utils.py"))
+    _run_cell(page, index_of("Fix utils.py"))
+    expect(fix.locator(".claw-state")).to_have_text("completed", timeout=60_000)
+    assert "test_utils.py (new, +13 -0)" in fix.locator(".claw-changes").inner_text()
+
+    tests = _cell(page, index_of("Now run the tests."))
+    _run_cell(page, index_of("Now run the tests."))
+    approval = tests.locator(".claw-approval")
+    expect(approval).to_contain_text("run_command")
+    expect(approval).to_contain_text("python -m pytest -q test_utils.py")
+    tests.locator(".claw-yes").click()
+    expect(tests.locator(".claw-state")).to_have_text("completed", timeout=120_000)
+    transcript = tests.locator(".claw-transcript")
+    expect(transcript).to_contain_text("approved: run_command")
+    # The command ran (its exit code is in the card); whether pytest passed depends on the
+    # machine's sandbox, not on the notebook, so either of the demo's answers will do.
+    expect(transcript.locator(".claw-tool")).to_contain_text("exit code")
+    expect(transcript).to_contain_text(re.compile("All tests pass|The tests did not pass"))
+
+    for fragment in ("read_text()", "%claw sessions", "log = %claw log"):
+        _run_cell(page, index_of(fragment))
+    expect(_cell(page, index_of("log = %claw log")).locator(".jp-OutputArea-output")).to_contain_text(
+        "run_command")
+    _shot(page, "quickstart_jupyterlab.png")
