@@ -27,7 +27,9 @@ from claw_nb.tools import Tool, ToolContext, ToolError, ToolRegistry, default_to
 class Model(Protocol):
     name: str
 
-    def complete(self, messages, tools, on_text=None, on_retry=None, known_tools=None): ...
+    def complete(
+        self, messages, tools, on_text=None, on_retry=None, known_tools=None, should_stop=None
+    ): ...
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class Agent:
             config.workspace, self.tools, config.prompt_name
         )
         self.context_manager = ContextManager(config, self.model, host=self)
+        # jsonschema (for argument validation) takes ~1 s to import: not in the first tool call.
+        threading.Thread(target=_import_validator, daemon=True).start()
 
     # -- listeners --------------------------------------------------------------------------
 
@@ -166,7 +170,8 @@ class Agent:
                 error = f"{type(exc).__name__}: {exc}"
                 traceback.print_exc()
             self._close_dangling_tool_calls(f"not run: {error}")
-            self.emit(ev.ErrorOccurred(self.session_id, kind=stop_reason, message=error))
+            if stop_reason != "interrupted":
+                self.emit(ev.ErrorOccurred(self.session_id, kind=stop_reason, message=error))
         if stop_reason == "max_steps":
             error = f"stopped after max_steps={self.config.max_steps} model calls"
         self.emit(ev.SessionEnded(self.session_id, stop_reason=stop_reason, steps=self.steps))
@@ -203,6 +208,7 @@ class Agent:
                     on_text=on_text,
                     on_retry=on_retry,
                     known_tools={tool.name: tool.parameters for tool in self.tools},
+                    should_stop=self._interrupt.is_set,
                 )
                 break
             except ContextLengthExceeded as exc:
@@ -342,3 +348,10 @@ class Agent:
                              "name": spec["function"]["name"], "content": f"Error: {why}"}
                         )
             break
+
+
+def _import_validator() -> None:
+    try:
+        import jsonschema  # noqa: F401
+    except Exception:  # validation imports it again and reports any real problem
+        pass

@@ -86,6 +86,7 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
     from claw_nb.printer import TextPrinter
 
     from claw_nb.permissions import PermissionSettingsError
+    from claw_nb.sandbox import SandboxSettingsError
     from claw_nb.session import build_agent
 
     printer = TextPrinter(quiet=args.quiet)
@@ -94,7 +95,7 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
     )
     try:
         agent, log = build_agent(config, mode=args.mode, approver=approver, listeners=[printer])
-    except PermissionSettingsError as exc:
+    except (PermissionSettingsError, SandboxSettingsError) as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if getattr(agent.context.runner, "fallback_reason", None) and not args.quiet:

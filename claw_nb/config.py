@@ -21,6 +21,7 @@ else:  # pragma: no cover
 DEFAULT_MODEL = "ollama_chat/qwen3-coder:30b"
 OLLAMA_DEFAULT_BASE = "http://localhost:11434"
 SETTINGS_FILE = Path(".claw") / "settings.toml"
+SECURITY_SECTIONS = ("sandbox", "permissions")
 
 ENV_VARS = {"model": "CLAW_MODEL", "api_base": "CLAW_API_BASE", "api_key": "CLAW_API_KEY"}
 
@@ -127,7 +128,12 @@ def read_settings_file(workspace: Path) -> dict[str, Any]:
         pyproject = Path(workspace) / "pyproject.toml"
         if pyproject.is_file():
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            return dict(data.get("tool", {}).get("claw", {}))
+            section = dict(data.get("tool", {}).get("claw", {}))
+            # Commands can write pyproject.toml from inside the sandbox; `.claw/` is read-only
+            # there. Security settings therefore come only from `.claw/settings.toml`.
+            for key in SECURITY_SECTIONS:
+                section.pop(key, None)
+            return section
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     return {}

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-import inspect
 import os
 import re
 import shlex
@@ -84,7 +83,7 @@ claw: a coding agent in your notebook.
   %claw resume [ID]             continue a logged session (default: the latest)
   %claw new                     the next %%claw starts a fresh conversation
   %claw tools                   the agent's tools and what the permission mode does with them
-  %claw stop                    stop the run in progress at its next safe point
+  %claw stop                    stop the run in progress (next safe point), cancel queued ones
   %claw compact [FOCUS]         summarise the older turns of the conversation now
   %claw status                  the conversation and the run in progress
   %claw help                    this text
@@ -322,18 +321,17 @@ class ClawMagics(Magics):
         def job() -> Any:
             try:
                 agent = self._agent_for(spec)
+                result = self._run(agent, spec, view)
             except Exception as exc:  # noqa: BLE001 - shown in the transcript, one line
-                message = str(exc) if isinstance(exc, UsageError) else (
-                    f"claw: {type(exc).__name__}: {_one_line(exc)}"
-                )
-                view.failed(message)
+                view.failed(str(exc) if isinstance(exc, UsageError) else
+                            f"claw: {type(exc).__name__}: {_one_line(exc)}")
                 return None
-            result = self._run(agent, spec, view)
             self.last_result = result
             return result
 
         future = self._queue.submit(job)
         view.on_cancel = future.cancel
+        future.add_done_callback(lambda f: view.cancelled() if f.cancelled() else None)
         ahead = self._queue.ahead_of(future)
         if ahead:
             view.queued(ahead)
@@ -392,42 +390,30 @@ class ClawMagics(Magics):
         from claw_nb.session import build_agent
 
         log = self._log_for(config)
-        extra = self._notebook_tools()
-        kwargs: dict[str, Any] = {}
-        if extra and "tools" in inspect.signature(build_agent).parameters:
-            from claw_nb.tools import default_tools
+        from claw_nb.tools import default_tools
 
-            registry = default_tools()
-            for tool in extra:
-                if tool.name not in registry:
-                    registry.add(tool)
-            kwargs["tools"] = registry
-            extra = []
+        registry = default_tools()
+        for tool in self._notebook_tools(config):
+            if tool.name not in registry:
+                registry.add(tool)
         try:
             agent, _ = build_agent(
                 config, approver=self._approve, approver_name="user", listeners=[self._route],
-                session_id=session_id, history=history, log=log, **kwargs,
+                session_id=session_id, history=history, log=log, tools=registry,
             )
         except PermissionSettingsError as exc:
             raise UsageError(f"claw: {_one_line(exc)}") from None
-        if extra:  # build_agent without a tools parameter: add them, then re-render the prompt
-            from claw_nb.prompts import render_system_prompt
-
-            for tool in extra:
-                if tool.name not in agent.tools:
-                    agent.tools.add(tool)
-            agent.system_prompt = render_system_prompt(config.workspace, agent.tools,
-                                                       config.prompt_name)
         if agent.authorize is not None:
             self._base_mode = agent.authorize.mode
         return agent
 
-    def _notebook_tools(self) -> list:
-        try:
-            from claw_nb.notebook_context import notebook_tools
-        except ImportError:
-            return []
-        return list(notebook_tools(self.shell))
+    def _notebook_tools(self, config: Any = None) -> list:
+        """notebook_read / notebook_edit / kernel_exec bound to this kernel; `[notebook] mode`
+        in the settings file picks "disk", "live" or "auto" (the default)."""
+        from claw_nb.notebook_context import notebook_tools
+
+        section = (config.settings.get("notebook") if config is not None else None) or {}
+        return list(notebook_tools(self.shell, prefer=section.get("mode", "auto")))
 
     def _log_for(self, config: Any) -> Any:
         """One EventLog per kernel and database file (DuckDB lets one process hold a file)."""
@@ -646,12 +632,17 @@ class ClawMagics(Magics):
         print("claw: the next %%claw starts a fresh conversation")
 
     def _cmd_stop(self, rest: list[str]) -> None:
+        cancelled = self._queue.cancel_pending() if self._queue is not None else 0
         view = self._running_view
-        if view is None:
+        if view is not None:
+            view.stop()
+        if view is None and not cancelled:
             print("claw: nothing is running")
             return
-        view.stop()
-        print("claw: stopping at the next safe point")
+        parts = ["stopping the run in progress at its next safe point"] if view else []
+        if cancelled:
+            parts.append(f"cancelled {cancelled} queued run{'s' if cancelled != 1 else ''}")
+        print("claw: " + "; ".join(parts))
 
     def _cmd_compact(self, rest: list[str]) -> None:
         agent = self.agent

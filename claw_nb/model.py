@@ -43,6 +43,12 @@ class ModelAuthError(ModelError):
     kind = "auth"
 
 
+class ModelInterrupted(ModelError):
+    """The user stopped the run while the model was answering."""
+
+    kind = "interrupted"
+
+
 @dataclass
 class ModelReply:
     """What one model call produced, with the figures the log wants."""
@@ -139,6 +145,7 @@ class LiteLLMModel:
         on_text: TextCallback | None = None,
         on_retry: RetryCallback | None = None,
         known_tools: dict[str, Any] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> ModelReply:
         """One assistant turn. Retries 5xx, 429, timeouts and cut streams with backoff."""
         lib = litellm()
@@ -148,13 +155,17 @@ class LiteLLMModel:
             started = time.perf_counter()
             try:
                 if self.config.stream:
-                    reply = self._call_streaming(messages, tools, on_text, started, known_tools)
+                    reply = self._call_streaming(
+                        messages, tools, on_text, started, known_tools, should_stop
+                    )
                 else:
                     reply = self._call_once(messages, tools, on_text, started, known_tools)
                 reply.attempts = attempts
                 if reply.usage_source == "counted" or not reply.prompt_tokens:
                     self._count_usage(reply, messages, tools)
                 return reply
+            except ModelInterrupted:
+                raise
             except Exception as exc:  # classified below: fatal faults raise, transient ones retry
                 fatal = self._fatal_error(exc)
                 if fatal is not None:
@@ -170,6 +181,8 @@ class LiteLLMModel:
                 if on_retry is not None:
                     on_retry(attempts, delay, _short(exc))
                 self._sleep(delay)
+                if should_stop is not None and should_stop():
+                    raise ModelInterrupted("stopped by the user while retrying") from None
 
     def _fatal_error(self, exc: Exception) -> ModelError | None:
         """The user-facing error for faults retrying cannot fix; None for transient ones."""
@@ -252,7 +265,9 @@ class LiteLLMModel:
             visible.flush()
         return reply
 
-    def _call_streaming(self, messages, tools, on_text, started, known_tools) -> ModelReply:
+    def _call_streaming(
+        self, messages, tools, on_text, started, known_tools, should_stop=None
+    ) -> ModelReply:
         kwargs = self._kwargs(messages, tools)
         kwargs["stream"] = True
         kwargs["stream_options"] = {"include_usage": True}
@@ -266,6 +281,8 @@ class LiteLLMModel:
         ttft = None
         try:
             for chunk in stream:
+                if should_stop is not None and should_stop():
+                    raise ModelInterrupted("stopped by the user while the model was answering")
                 if getattr(chunk, "usage", None):
                     usage = chunk.usage
                 if not chunk.choices:

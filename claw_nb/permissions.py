@@ -199,6 +199,8 @@ class PermissionPolicy:
             return "deny", "denied: read-only mode allows no edits or commands"
         if matched["ask"]:
             return "ask", f"asks by rule {matched['ask'][0]}"
+        if kind == "edit" and self._touches_settings(arguments):
+            return "ask", "asks: the settings file decides the sandbox and permissions"
         if kind == "edit" and self.mode != "auto" and self._touches_protected(arguments):
             return "ask", "asks: writes under .git/ or .claw/ always ask"
         if matched["allow"]:
@@ -211,12 +213,18 @@ class PermissionPolicy:
             return "allow", "allowed by mode accept-edits"
         return "ask", f"asks: mode {self.mode}"
 
-    def _touches_protected(self, arguments: dict[str, Any]) -> bool:
+    def _parts(self, arguments: dict[str, Any]) -> list[str]:
         path = _strip_dot_slash(str(arguments.get("path", "")))
         if self.workspace and path.startswith(self.workspace.rstrip("/") + "/"):
             path = path[len(self.workspace.rstrip("/")) + 1 :]
-        parts = [p for p in path.split("/") if p not in ("", ".")]
-        return any(part in PROTECTED_DIRS for part in parts)
+        return [p for p in path.split("/") if p not in ("", ".")]
+
+    def _touches_protected(self, arguments: dict[str, Any]) -> bool:
+        return any(part in PROTECTED_DIRS for part in self._parts(arguments))
+
+    def _touches_settings(self, arguments: dict[str, Any]) -> bool:
+        """`.claw/settings.toml` widens the sandbox for the next session: it asks in every mode."""
+        return self._parts(arguments) == [".claw", "settings.toml"]
 
     @staticmethod
     def _always_rule(tool: str, arguments: dict[str, Any]) -> Rule:

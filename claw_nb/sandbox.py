@@ -391,7 +391,8 @@ class Supervisor:
     def terminate(self) -> None:
         _signal_group(self.proc.pid, signal.SIGTERM)
 
-    def kill(self) -> None:
+    def kill(self, force: bool = False) -> None:
+        """Kill the command now; ``force``: the polite kill did not end it, use every means."""
         _signal_group(self.proc.pid, signal.SIGKILL)
 
     def finish(self, returncode: int | None) -> tuple[int | None, str | None]:
@@ -474,7 +475,7 @@ def run_capped(
             if kill_at is not None and now - kill_at >= 3.0:
                 if not alive:
                     break  # something we cannot reach holds the pipes; stop waiting
-                sup.kill()
+                sup.kill(force=True)
                 kill_at = now
             if not sel.get_map():
                 time.sleep(0.01)  # pipes closed, the main process still runs
@@ -498,6 +499,10 @@ def run_capped(
         try:
             if proc.poll() is None:
                 sup.kill()
+                try:
+                    proc.wait(timeout=3)
+                except subprocess.TimeoutExpired:
+                    sup.kill(force=True)
             proc.wait()
         finally:
             sup.cleanup()
@@ -535,6 +540,16 @@ def _children(pid: int) -> list[int]:
         except (OSError, ValueError):
             pass
     return out
+
+
+def _count_tree(root: int, cap: int) -> int:
+    """Descendants of ``root`` (not itself), counting stops once past ``cap``."""
+    count, todo = 0, _children(root)
+    while todo and count <= cap:
+        pid = todo.pop()
+        count += 1
+        todo.extend(_children(pid))
+    return count
 
 
 def _count_pids(proc_dir: str) -> int:
@@ -755,15 +770,16 @@ class _Cgroup:
         except (OSError, ValueError):
             return []
 
-    def kill_all(self) -> None:
-        if self.kill_file:
+    def kill_all(self, spare: int | None = None) -> None:
+        """SIGKILL every member (but ``spare``), until none is left."""
+        if self.kill_file and spare is None:
             try:
                 (self.path / "cgroup.kill").write_text("1")
                 return
             except OSError:
                 pass
         for _ in range(200):  # members may still be forking: repeat until none are left
-            pids = self.pids()
+            pids = [p for p in self.pids() if p != spare]
             if not pids:
                 return
             for pid in pids:
@@ -858,14 +874,14 @@ def _jupyter_runtime_dirs() -> list[Path]:
 # Plain runner
 
 
-# The supervisor process of the plain runner, run as ``python -I -S -c HELPER CONFIG``. It joins
-# the command's cgroup (if any), becomes a child subreaper (orphans of the command are
+# The supervisor process of the plain runner, run as ``python -I -S -c HELPER ARGS...``. It
+# joins the command's cgroup (if any), becomes a child subreaper (orphans of the command are
 # re-parented to it, so setsid/double-fork daemons stay in reach), starts the command in its own
-# process group with the rlimits, counts the command's processes when asked to and kills them all
-# past the limit, and when the command ends (or on SIGTERM) kills every descendant left. It
-# reports "pid N", then "exit N" / "signal N" / "limit processes" on the status fd. Its argv:
-# status fd, parent pid, grace seconds, process limit (0: none), cgroup.procs path or "",
-# "RLIMIT_X:soft:hard,..." and then the command's argv.
+# session with the rlimits, counts the command's processes when asked to and kills them all past
+# the limit, and when the command ends (or on SIGTERM after a grace period, or on SIGUSR1 at
+# once) kills every descendant left. It reports "pid N", then "exit N" / "signal N" /
+# "limit processes" and "done" on the status fd. ARGS: status fd, parent pid, grace seconds,
+# process limit (0: none), cgroup.procs path or "", "RLIMIT_X:soft:hard,...", the command argv.
 _PLAIN_HELPER = r"""
 import ctypes, os, resource, select, sys, time
 import _signal as signal  # not `signal`: it imports enum, which costs milliseconds
@@ -895,17 +911,18 @@ for fd in (rfd, wfd):
     os.set_blocking(fd, False)
     os.set_inheritable(fd, False)
 signal.set_wakeup_fd(wfd)
-stop = []
+stop, now_please = [], []
 signal.signal(signal.SIGCHLD, lambda *a: None)
 for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
     signal.signal(s, lambda *a: stop.append(1))
+signal.signal(signal.SIGUSR1, lambda *a: now_please.append(1))
 pid = os.fork()
 if pid == 0:
     try:
         os.setsid()  # own session: own process group, and own autogroup (CPU share)
         signal.set_wakeup_fd(-1)
-        for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGPIPE,
-                  signal.SIGXFSZ):
+        for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGUSR1,
+                  signal.SIGPIPE, signal.SIGXFSZ):
             signal.signal(s, signal.SIG_DFL)
         for item in filter(None, limits.split(",")):
             name, soft, hard = item.split(":")
@@ -972,6 +989,8 @@ while status is None:
         pass
     reap()
     now = time.monotonic()
+    if now_please:
+        break
     if stop and term_at is None:
         term_at = now
         signal_all(signal.SIGTERM)
@@ -984,9 +1003,11 @@ while status is None:
             break
 # every descendant is ours (subreaper): kill until none is left, however many rounds it takes
 end = time.monotonic() + 60
+clean = False
 while time.monotonic() < end:
     signal_all(signal.SIGKILL)
     if not reap():
+        clean = True
         break
     time.sleep(0.001)
 if over:
@@ -996,7 +1017,8 @@ if status is not None:
         report("signal %d" % os.WTERMSIG(status))
     else:
         report("exit %d" % os.WEXITSTATUS(status))
-report("done")
+if clean:
+    report("done")  # no descendant is left
 """
 
 
@@ -1023,20 +1045,42 @@ class _PlainSupervisor(Supervisor):
             if line.startswith("pid "):
                 self.child_pgid = int(line.split()[1])
 
+    def _done(self) -> bool:
+        return b"\ndone" in b"\n" + self.status
+
+    def _child(self) -> int | None:
+        if self.child_pgid is None:
+            self._read_status()
+        if self.child_pgid is None:
+            kids = _children(self.proc.pid)
+            self.child_pgid = kids[0] if kids else None
+        return self.child_pgid
+
     def check(self) -> str | None:
-        # without a capping cgroup the helper counts processes itself
+        if not self.processes:
+            return None
+        limit = f"process limit ({self.processes})"
         cg = self.cgroup
-        if self.processes and cg is not None and cg.limited and cg.limit_hits():
-            return f"process limit ({self.processes})"
+        if cg is not None and cg.limited:
+            return limit if cg.limit_hits() else None
+        # The helper counts too, but under a fork bomb it can be slow to get its turn; the
+        # command's processes are all the helper's descendants (it is their subreaper).
+        if _count_tree(self.proc.pid, self.processes) > self.processes:
+            return limit
         return None
 
-    def kill(self) -> None:
-        super().kill()
-        self._read_status()
-        if self.child_pgid:
-            _signal_group(self.child_pgid, signal.SIGKILL)
+    def kill(self, force: bool = False) -> None:
+        # The command's processes first, while the helper lives to reap them (orphans of a
+        # dead helper go to pid 1, which does not always reap); then the helper is told to
+        # kill whatever is left and exit. SIGKILL for the helper only if that did not work.
+        child = self._child()
+        if child:  # the command's session: one atomic kill, forks are held off meanwhile
+            _signal_group(child, signal.SIGKILL)
         if self.cgroup is not None:
-            self.cgroup.kill_all()
+            self.cgroup.kill_all(spare=self.proc.pid)
+        _kill(self.proc.pid, signal.SIGUSR1)
+        if force:
+            super().kill()
 
     def finish(self, returncode: int | None) -> tuple[int | None, str | None]:
         self._read_status()
@@ -1050,14 +1094,14 @@ class _PlainSupervisor(Supervisor):
                 code = -int(value)
             elif word == "limit":
                 limit = f"process limit ({self.processes})"
-        if b"\ndone" not in b"\n" + self.status and returncode is not None and returncode < 0:
+        if not self._done() and returncode is not None and returncode < 0:
             code = returncode  # the helper itself was killed
         return code, limit
 
     def cleanup(self) -> None:
         super().cleanup()
         self._read_status()
-        if self.child_pgid:  # the command's group, in case the helper died before cleaning up
+        if self.child_pgid and not self._done():  # the helper did not finish cleaning up
             _signal_group(self.child_pgid, signal.SIGKILL)
         if self.cgroup is not None:
             self.cgroup.remove()
@@ -1214,8 +1258,15 @@ class _BwrapSupervisor(Supervisor):
         init = self._init()
         if init is None:
             return None
-        # the sandbox's own /proc lists exactly the processes of its PID namespace
-        if _count_pids(f"/proc/{init}/root/proc") > threshold:
+        # The sandbox's own /proc lists exactly the processes of its PID namespace. Until bwrap
+        # has set up the new root, /proc/INIT/root/proc is still the host's /proc: skip then.
+        proc_dir = f"/proc/{init}/root/proc"
+        try:
+            if os.stat(proc_dir).st_dev == os.stat("/proc").st_dev:
+                return None
+        except OSError:
+            return None
+        if _count_pids(proc_dir) > threshold:
             return limit
         return None
 
@@ -1227,7 +1278,7 @@ class _BwrapSupervisor(Supervisor):
         # the sandbox's process group (led by init, which ignores it) gets SIGTERM
         _signal_group(init, signal.SIGTERM)
 
-    def kill(self) -> None:
+    def kill(self, force: bool = False) -> None:
         # Nothing here may fork: under a fork bomb there may be no process slot left.
         # bwrap's init calls setsid, so the whole sandbox is one process group led by init:
         # kill the group in one go (forks are held off meanwhile), then init itself, whose
@@ -1340,6 +1391,13 @@ class BwrapRunner(_RunnerBase):
         s = self.settings
         cwd = Path(cwd).resolve()
         workspace = self.workspace or cwd
+        if ".claw" in s.read_only:
+            # made here if missing, so it is mounted read-only: otherwise the command could
+            # create .claw/settings.toml and loosen the sandbox for the next session
+            try:
+                (workspace / ".claw").mkdir(exist_ok=True)
+            except OSError:
+                pass
         argv = self.argv(command, cwd, workspace)
         cgroup = _make_cgroup(s, slack=3)  # outer bwrap, its init, the shell
         if cgroup is not None:

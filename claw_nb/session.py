@@ -34,6 +34,7 @@ def build_agent(
     history: list[dict[str, Any]] | None = None,
     log: Any = None,
     runner: Any = None,
+    tools: Any = None,
     **sandbox_overrides: Any,
 ):
     """(agent, event log) wired the standard way; the caller closes the log."""
@@ -52,6 +53,7 @@ def build_agent(
     agent = Agent(
         config,
         runner=runner,
+        tools=tools,
         listeners=[log, *listeners],
         authorize=policy,
         session_id=session_id,

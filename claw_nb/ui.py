@@ -277,9 +277,12 @@ class WidgetTranscript:
         self._answered.clear()
         self._answer = None
         diff = preview_change(self.tracker.workspace, request.tool, request.arguments)
-        details = diff_html(diff) if diff else (
+        arguments = (
             f'<pre class="claw-approval-args" style="{_PRE}">'
             f"{_esc(_clip(describe_arguments(request.arguments)))}</pre>"
+        )
+        details = arguments if not diff else diff_html(diff) + (
+            f'<details><summary style="{_MUTED}">all arguments</summary>{arguments}</details>'
         )
         prompt = w.HTML(
             f'<div style="{_BOX}border-color:#e0a800;"><b>Approve {_esc(request.tool)}?</b> '

@@ -171,7 +171,8 @@ class ChangeTracker:
         path = str(arguments.get("path") or "(this notebook)")
         entry = self.notebooks.setdefault(path, NotebookChange(path))
         cell = next(
-            (arguments[k] for k in ("cell", "cell_index", "index", "cell_id") if k in arguments),
+            (arguments[k] for k in ("cell_id", "index", "cell", "cell_index")
+             if arguments.get(k) is not None),
             None,
         )
         action = arguments.get("mode") or "replace"

@@ -349,3 +349,20 @@ def test_agent_fixes_a_failing_test(scripted_server, workspace):
     results = tool_results(agent)
     assert "AssertionError" in results[1] and "passed" in results[3]
     assert "a + b" in (workspace / "calc.py").read_text()
+
+
+def test_stop_during_a_streamed_reply_ends_the_run_promptly(scripted_server, workspace):
+    agent, rec = make_agent(scripted_server, workspace, stream=True)
+    seen = threading.Event()
+
+    def stop_on_first_text(event):
+        if isinstance(event, ev.TextDelta) and not seen.is_set():
+            seen.set()
+            agent.interrupt()
+
+    agent.subscribe(stop_on_first_text)
+    scripted_server.queue(text("word " * 400))
+    result = agent.run("talk a lot")
+    assert result.stop_reason == "interrupted"
+    assert len(rec.of(ev.TextDelta)) < 10  # did not read the whole stream
+    assert not rec.of(ev.ErrorOccurred)

@@ -57,7 +57,8 @@ def test_load_ext_is_fast_and_imports_nothing_heavy():
         print(sorted({m for m in heavy if m in sys.modules} - before), round(took, 3))
         assert "claw" in sh.magics_manager.magics["cell"]
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                         text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     loaded, took = out.stdout.split("]")
     assert loaded == "[", f"imported at load: {loaded}]"
@@ -246,6 +247,22 @@ def test_config_shows_and_sets_settings_for_the_kernel(shell, claw_env, capsys):
     assert m.model == "openai/scripted"
 
 
+def test_settings_come_from_ipython_config_py(tmp_path):
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_config.py").write_text(
+        "c.ClawMagics.model = 'openai/from-config-file'\nc.ClawMagics.max_steps = 9\n"
+    )
+    code = ("ip = get_ipython(); ip.run_line_magic('load_ext', 'claw_nb'); "
+            "m = ip.magics_manager.registry['ClawMagics']; print('SETTINGS', m.model, m.max_steps)")
+    out = subprocess.run(
+        [sys.executable, "-m", "IPython", f"--ipython-dir={tmp_path / 'ipython'}",
+         "--no-banner", "-c", code],
+        check=False, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert "SETTINGS openai/from-config-file 9" in out.stdout, out.stdout + out.stderr
+
+
 def test_tools_lists_what_the_mode_does(shell, capsys):
     cell(shell, "tools")
     out = capsys.readouterr().out
@@ -319,6 +336,40 @@ def test_split_options_keeps_the_task_verbatim():
     assert task == 'fix "it" -- now'
     assert split_options("-- --not-an-option here", parser) == ([], "--not-an-option here")
     assert split_options("", parser) == ([], "")
+
+
+def test_text_transcript_writes_whole_lines_and_lists_notebook_edits(tmp_path):
+    import io
+
+    from claw_nb import events as ev
+    from claw_nb.ui_text import NotebookTextPrinter
+
+    class Recording(io.StringIO):
+        writes = 0
+
+        def write(self, s):
+            Recording.writes += 1
+            return super().write(s)
+
+    out = Recording()
+    printer = NotebookTextPrinter(out=out)
+    sid = "s1"
+    arguments = {"path": "a.ipynb", "source": "x = 1", "cell_id": "c7", "index": None}
+    for event in [
+        ev.SessionStarted(sid, model="m", workspace=str(tmp_path), task="t", system_prompt="",
+                          system_prompt_sha=""),
+        *[ev.TextDelta(sid, step=1, text=chunk) for chunk in ("Hel", "lo\nwor", "ld")],
+        ev.ToolCallStarted(sid, step=1, call_id="1", tool="notebook_edit", arguments=arguments,
+                           raw_arguments="{}"),
+        ev.ToolCallFinished(sid, step=1, call_id="1", tool="notebook_edit", arguments=arguments,
+                            raw_arguments="{}", ok=True, result="Replaced cell c7"),
+        ev.SessionEnded(sid, stop_reason="completed", steps=1),
+    ]:
+        printer(event)
+    text_ = out.getvalue()
+    assert "Hello\nworld\n-> notebook_edit" in text_
+    assert "claw: changed a.ipynb (notebook: replace cell c7)" in text_
+    assert Recording.writes < 12  # lines, not a write per streamed chunk
 
 
 # -- widget mode, without a browser (the browser test is tests/e2e) ---------------------------
@@ -434,6 +485,11 @@ def test_widget_stop_on_a_queued_run_cancels_it(widget_shell, claw_env):
     queued = m.last_view
     queued.stop_button.click()
     assert "cancelled" in queued.status.value
+    cell(widget_shell, "--mode auto", "third")
+    cell(widget_shell, "--mode auto", "fourth")
+    fourth = m.last_view
+    cell(widget_shell, "stop")  # stops the first, cancels what waits
+    assert "cancelled" in fourth.status.value
     gate.set()
     _wait(lambda: not m._busy())
     assert len(claw_env.server.requests) == 1

@@ -131,3 +131,11 @@ def test_path_patterns_use_double_star_for_depth():
     assert rule.matches("edit_file", {"path": "./src/x/y/a.py"})
     assert not rule.matches("edit_file", {"path": "tests/a.py"})
     assert not Rule.parse("allow", "edit_file(src/*.py)").matches("edit_file", {"path": "src/x/a.py"})
+
+
+@pytest.mark.parametrize("mode", ["ask", "accept-edits", "auto"])
+def test_the_settings_file_asks_even_in_auto_mode(mode):
+    """An agent that could rewrite .claw/settings.toml could widen its own sandbox."""
+    policy = PermissionPolicy(mode=mode)
+    policy.add_rules("allow", ["write_file"])
+    assert policy.decide("write_file", "edit", {"path": ".claw/settings.toml"})[0] == "ask"

@@ -322,7 +322,9 @@ def test_plain_fork_bomb_is_contained(ws, cgroup):
 
 def test_plain_memory_limit_stops_a_memory_hog(ws):
     code = "x = bytearray(8 << 30); print('allocated')"
-    res = plain(ws, memory_mb=256).run(f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}", ws, 30)
+    res = plain(ws, memory_mb=256).run(
+        f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}", ws, 30
+    )
     assert res.exit_code != 0 and "allocated" not in res.stdout
     assert "MemoryError" in res.stderr
 
@@ -340,7 +342,9 @@ def test_plain_cpu_limit(ws):
 
 
 def test_plain_limits_are_visible_to_the_command(ws):
-    res = plain(ws, cpu_seconds=77, memory_mb=512, file_size_mb=3).run("ulimit -t; ulimit -v; ulimit -f; ulimit -c", ws, 10)
+    res = plain(ws, cpu_seconds=77, memory_mb=512, file_size_mb=3).run(
+        "ulimit -t; ulimit -v; ulimit -f; ulimit -c", ws, 10
+    )
     assert res.stdout.split() == ["77", str(512 * 1024), str(3 * 1024), "0"]
 
 
@@ -374,7 +378,9 @@ def test_small_output_is_not_saved(ws):
 
 
 def test_saved_output_file_is_capped_and_keeps_the_end(ws):
-    res = plain(ws, max_output_file_mb=1).run("head -c 5000000 /dev/zero | tr '\\0' a; echo END", ws, 60)
+    res = plain(ws, max_output_file_mb=1).run(
+        "head -c 5000000 /dev/zero | tr '\\0' a; echo END", ws, 60
+    )
     data = Path(res.output_file).read_bytes()
     assert len(data) < (1 << 20) + 200
     assert b"bytes omitted" in data and data.endswith(b"a\nEND\n") or data.endswith(b"aEND\n")

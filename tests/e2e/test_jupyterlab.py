@@ -4,7 +4,9 @@ Starts `jupyter lab` on 127.0.0.1 with a token and a scripted model server, open
 headless Chromium (Debian's, driven by Playwright), runs `%load_ext claw_nb` and `%%claw` cells
 and clicks the buttons a user would click. It proves that the kernel stays responsive while
 the agent runs (widget callbacks and other cells run), that an approval reaches the agent, that
-a second `%%claw` queues, and that Stop ends a run. Screenshots go to tests/out/ for people.
+a second `%%claw` queues, and that Stop ends a run; then runs notebooks/quickstart.ipynb as a
+person would. Screenshots go to tests/out/ for people: e2e_jupyterlab_approval.png (an approval
+pending, a run queued, a plain cell answered), e2e_jupyterlab.png, quickstart_jupyterlab.png.
 
 Skipped only when Chromium or Playwright is missing on this machine.
 """
@@ -30,7 +32,8 @@ from claw_nb.testing import ScriptedServer, call, delay, text, tool_calls
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "out"
-CHROMIUM = os.environ.get("CLAW_E2E_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = (os.environ.get("CLAW_E2E_CHROMIUM") or shutil.which("chromium")
+            or shutil.which("chromium-browser") or "")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
@@ -46,8 +49,8 @@ def _require_browser():
         import playwright.sync_api  # noqa: F401
     except ImportError:
         pytest.skip("the Python package playwright is not installed (pip install playwright)")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    if not CHROMIUM or not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
     if shutil.which("jupyter-lab") is None and shutil.which("jupyter") is None:
         pytest.skip("jupyterlab is not installed")
 
@@ -291,10 +294,10 @@ def test_claw_cell_in_jupyterlab_approve_queue_and_stop(lab_env, page):
     stuck = _cell(page, 4).locator(".claw-transcript")
     stop_state = stuck.locator(".claw-state")
     expect(stop_state).to_have_text("running")
-    _shot(page, "e2e_jupyterlab.png")
     stuck.locator(".claw-stop").click()
     expect(stop_state).to_have_text("interrupted", timeout=30_000)
     assert "list_files" not in stuck.inner_text()  # the call after Stop did not run
+    _shot(page, "e2e_jupyterlab.png")
 
 
 @pytest.mark.parametrize("page", [3800], indirect=True)  # tall: the whole notebook in one shot
@@ -308,14 +311,13 @@ def test_quickstart_in_jupyterlab(demo_lab, page):
 
     def index_of(fragment: str) -> int:
         """The index of the code cell whose source has `fragment`."""
-        index = page.evaluate(
-            "(f) => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].findIndex(c =>"
+        found = page.wait_for_function(  # editors fill in lazily: wait for the text
+            "(f) => 1 + [...document.querySelectorAll('.jp-Notebook .jp-Cell')].findIndex(c =>"
             " c.classList.contains('jp-CodeCell') &&"
             " c.querySelector('.jp-InputArea-editor').textContent.includes(f))",
-            fragment,
+            arg=fragment, timeout=30_000,
         )
-        assert index >= 0, fragment
-        return index
+        return found.json_value() - 1
 
     for fragment in ("def ollama_has", "def demo_model", "tempfile.mkdtemp", "%load_ext"):
         _run_cell(page, index_of(fragment))
