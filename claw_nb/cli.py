@@ -11,11 +11,20 @@ from claw_nb.config import ConfigError, load_config
 EXIT_OK, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad options get one line, not the whole usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="claw-nb", description="A coding agent for local and cloud models, logged to DuckDB."
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_OneLineParser
+    )
 
     run = sub.add_parser("run", help="run the agent on a task")
     run.add_argument("task", nargs="+", help="what the agent should do")
@@ -89,7 +98,7 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
     from claw_nb.sandbox import SandboxSettingsError
     from claw_nb.session import build_agent
 
-    printer = TextPrinter(quiet=args.quiet)
+    printer = TextPrinter(quiet=args.quiet, show_errors=False)  # the reason goes to stderr once
     approver = approve_all_printed if args.yes else (
         terminal_approver if sys.stdin.isatty() else deny_noninteractive
     )

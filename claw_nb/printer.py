@@ -18,8 +18,15 @@ def _one_line(value: Any, limit: int = 160) -> str:
 class TextPrinter:
     """Writes the work as it happens: streamed text, one line per tool call, the answer."""
 
-    def __init__(self, out: TextIO | None = None, show_results: int = 6, quiet: bool = False):
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        show_results: int = 6,
+        quiet: bool = False,
+        show_errors: bool = True,
+    ):
         self.out = out or sys.stdout
+        self.show_errors = show_errors
         self.show_results = show_results
         self.quiet = quiet
         self._streamed_step: int | None = None
@@ -96,7 +103,8 @@ class TextPrinter:
             if not self.quiet:
                 self._write(f"   (model call {e.message})")
             return
-        self._write(f"claw: error: {e.message}")
+        if self.show_errors:
+            self._write(f"claw: error: {e.message}")
 
     def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
         if not self.quiet:

@@ -142,3 +142,12 @@ def test_console_script_runs_as_a_real_process(claw_env):
     con = duckdb.connect(str(claw_env.db), read_only=True)
     assert con.execute("select count(*) from tool_calls").fetchone() == (1,)
     con.close()
+
+
+def test_unparseable_option_is_one_line(claw_env, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--max-steps", "x", "task"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["claw-nb run: argument --max-steps: invalid int value: 'x' "
+                   "(see claw-nb run --help)"]
