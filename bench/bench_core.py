@@ -90,10 +90,12 @@ def agent_overhead(steps: int, stream: bool, with_log: bool) -> dict[str, float]
             log.close()
         assert result.ok, result
     n = result.steps
+    context_ms = agent.context_manager.prepare_seconds * 1000
     overhead = (wall - model.seconds) * 1000 - sum(tool_ms)
     return {
         "steps": n,
         "overhead_ms_per_step": overhead / n,
+        "context_ms_per_step": context_ms / n,
         "model_call_ms_per_step": model.seconds * 1000 / n,
         "tool_ms_per_step": sum(tool_ms) / n,
     }
@@ -116,7 +118,8 @@ def main() -> None:
             r = agent_overhead(args.steps, stream, with_log)
             label = f"{'stream' if stream else 'plain '} log={'on ' if with_log else 'off'}"
             print(
-                f"{label}: agent overhead {r['overhead_ms_per_step']:.2f} ms/step "
+                f"{label}: agent overhead {r['overhead_ms_per_step']:.2f} ms/step, of which "
+                f"context management {r['context_ms_per_step']:.2f} "
                 f"(model call incl. LiteLLM {r['model_call_ms_per_step']:.2f} ms/step, "
                 f"tool {r['tool_ms_per_step']:.2f} ms/step) over {r['steps']} steps; target < 5 ms"
             )

@@ -24,5 +24,7 @@ def litellm() -> ModuleType:
         module.suppress_debug_info = True
         module.telemetry = False
         module.drop_params = True
+        # We register no LiteLLM callbacks; its per-chunk logging threads only cost time.
+        module.disable_streaming_logging = True
         _module = module
     return _module
