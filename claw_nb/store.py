@@ -144,7 +144,21 @@ def _m2_answers_todos_liveness(con: duckdb.DuckDBPyConnection) -> None:
             file VARCHAR, session_id VARCHAR, last_at DOUBLE, PRIMARY KEY (file, session_id))""")
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_m1_base, _m2_answers_todos_liveness]
+def _m3_compactions(con: duckdb.DuckDBPyConnection) -> None:
+    """Context compactions (claw_nb.context): when, why, and how many tokens they saved."""
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS compactions (
+            session_id VARCHAR, step INTEGER, reason VARCHAR, method VARCHAR,
+            tokens_before INTEGER, tokens_after INTEGER, messages_before INTEGER,
+            messages_after INTEGER, dropped VARCHAR, summary_tokens INTEGER, summary VARCHAR,
+            focus VARCHAR, window_tokens INTEGER, limit_tokens INTEGER, summary_calls INTEGER,
+            summary_prompt_tokens INTEGER, summary_completion_tokens INTEGER,
+            duration_ms DOUBLE, created_at TIMESTAMP)""")
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [
+    _m1_base, _m2_answers_todos_liveness, _m3_compactions,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -307,6 +321,18 @@ def _for_user(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 
 # -- ingest -------------------------------------------------------------------------------------
 
+COMPACTION_COLUMNS = (
+    "session_id", "step", "reason", "method", "tokens_before", "tokens_after",
+    "messages_before", "messages_after", "dropped", "summary_tokens", "summary", "focus",
+    "window_tokens", "limit_tokens", "summary_calls", "summary_prompt_tokens",
+    "summary_completion_tokens", "duration_ms", "created_at",
+)
+_COMPACTION_NUMBERS = {
+    "step", "tokens_before", "tokens_after", "messages_before", "messages_after",
+    "summary_tokens", "window_tokens", "limit_tokens", "summary_calls", "summary_prompt_tokens",
+    "summary_completion_tokens", "duration_ms",
+}
+_EVENT_FIELD = {"window_tokens": "window", "limit_tokens": "limit"}
 SESSION_COLUMNS = (
     "session_id", "started_at", "ended_at", "model", "workspace", "task", "stop_reason",
     "system_prompt_sha", "system_prompt_name", "resumed_from", "steps", "pid", "host",
@@ -410,6 +436,7 @@ class _Batch:
         self.tool_calls: list[tuple] = []
         self.errors: list[tuple] = []
         self.todos: list[tuple] = []
+        self.compactions: list[tuple] = []
         self.journal_sessions: dict[tuple[str, str], float] = {}
         self.count = 0
 
@@ -480,6 +507,11 @@ class _Batch:
             self.todos.append((sid, _json(r.get("todos")), at))
         elif kind == "FinalAnswer":
             session["final_answer"] = _text(r.get("text"))
+        elif kind == "ContextCompacted":
+            self.compactions.append((
+                sid, *(_num(r.get(_EVENT_FIELD.get(c, c))) if c in _COMPACTION_NUMBERS
+                       else _text(r.get(c)) for c in COMPACTION_COLUMNS[1:-1]), at,
+            ))
         elif kind == "SessionEnded":
             session["ended_at"] = _ts(r.get("ended_at")) or at
             session["stop_reason"] = _text(r.get("stop_reason")) or "unknown"
@@ -520,7 +552,10 @@ class _Batch:
 _COLUMN_TYPES = {
     **dict.fromkeys(("seq", "step", "steps", "pid", "prompt_tokens", "completion_tokens",
                      "cached_tokens", "attempts", "message_count", "result_chars",
-                     "result_chars_sent"), "INTEGER"),
+                     "result_chars_sent", "tokens_before", "tokens_after", "messages_before",
+                     "messages_after", "summary_tokens", "window_tokens", "limit_tokens",
+                     "summary_calls",
+                     "summary_prompt_tokens", "summary_completion_tokens"), "INTEGER"),
     "offset": "BIGINT",
     **dict.fromkeys(("latency_ms", "ttft_ms", "tokens_per_s", "cost_usd", "duration_ms",
                      "last_at"), "DOUBLE"),
@@ -673,6 +708,7 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
     _insert(con, "tool_calls", TOOL_CALL_COLUMNS, batch.tool_calls)
     _insert(con, "errors", ("session_id", "kind", "message", "created_at"), batch.errors)
     _insert(con, "todos", ("session_id", "todos", "created_at"), batch.todos)
+    _insert(con, "compactions", COMPACTION_COLUMNS, batch.compactions)
     if batch.journal_sessions:
         keys = list(batch.journal_sessions)
         old = {(f, s): t for f, s, t in con.execute(

@@ -530,3 +530,25 @@ def test_import_claw_nb_context_does_not_import_litellm():
     code = "import sys, claw_nb.context, claw_nb.agent; print('litellm' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_compactions_are_logged_in_duckdb(scripted_server, workspace, tmp_path):
+    from claw_nb.store import EventLog, connect
+
+    names = [f"m{i}.py" for i in range(9)]
+    write_files(workspace, names, 1800)
+    router = Router([tool_calls(call("read_file", {"path": n})) for n in names])
+    agent, rec = make_agent(scripted_server, workspace, router, context_window=6000)
+    log = EventLog(tmp_path / "c.duckdb")
+    agent.subscribe(log)
+    agent.run("read them")
+    log.close()
+    con = connect(tmp_path / "c.duckdb", read_only=True)
+    rows = con.execute(
+        "SELECT reason, method, tokens_before, tokens_after, window_tokens, limit_tokens, dropped "
+        "FROM compactions WHERE method = 'summary'").fetchall()
+    con.close()
+    assert rows, "no summary compaction logged"
+    reason, method, before, after, window, limit, dropped = rows[0]
+    assert (reason, window, limit) == ("threshold", 6000, 4800)
+    assert before > limit >= after and "summarised" in dropped
