@@ -53,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--db", type=Path)
     sessions.add_argument("--limit", type=int, default=20)
 
+    stats = sub.add_parser("stats", help="token, time and error figures from the log")
+    stats.add_argument("--cwd", type=Path)
+    stats.add_argument("--db", type=Path)
+    stats.add_argument("--by", choices=["session", "model", "prompt", "tool", "step", "split"],
+                       default="session", help="what to summarise (default: session)")
+    stats.add_argument("--session", help="only this session (for --by tool/step/split)")
+    stats.add_argument("--export", type=Path, metavar="DIR",
+                       help="also write every table as Parquet into DIR")
+
     show = sub.add_parser("show", help="replay a logged session")
     show.add_argument("session_id")
     show.add_argument("--cwd", type=Path)
@@ -71,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    handler = {"run": _cmd_run, "sessions": _cmd_sessions, "show": _cmd_show}[args.command]
+    handler = {"run": _cmd_run, "sessions": _cmd_sessions, "show": _cmd_show,
+               "stats": _cmd_stats}[args.command]
     try:
         return handler(args, config)
     except KeyboardInterrupt:
@@ -170,6 +180,34 @@ def _cmd_sessions(args: argparse.Namespace, config) -> int:
     if "task" in frame.columns:
         frame["task"] = frame["task"].astype(str).str.slice(0, 50)
     print(frame.to_string(index=False))
+    return EXIT_OK
+
+
+def _cmd_stats(args: argparse.Namespace, config) -> int:
+    import pandas as pd
+
+    from claw_nb import analysis
+
+    db = config.resolved_db_path
+    if not Path(db).exists():
+        print(f"claw-nb: no log at {db}; run a task first", file=sys.stderr)
+        return EXIT_STOPPED
+    frames = {
+        "session": lambda: analysis.sessions(db),
+        "model": lambda: analysis.compare(db, by="model"),
+        "prompt": lambda: analysis.compare(db, by="prompt"),
+        "tool": lambda: analysis.tool_errors(db, args.session),
+        "step": lambda: analysis.tokens_per_step(db, args.session),
+        "split": lambda: analysis.token_split(db, args.session),
+    }
+    frame = frames[args.by]()
+    if "task" in frame.columns:
+        frame["task"] = frame["task"].astype(str).str.slice(0, 40)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(frame.to_string(index=False) if not frame.empty else "(no rows)")
+    if args.export:
+        for path in analysis.export_parquet(args.export, db):
+            print(f"wrote {path}")
     return EXIT_OK
 
 

@@ -131,12 +131,14 @@ class ContextManager:
         self._last_raw = raw
         tokens = scaled(raw, self.ratio)
         system = sum(self.counter.message(m) for m in messages if m.get("role") == "system")
+        results = sum(self.counter.message(m) for m in messages if m.get("role") == "tool")
         tool_tokens = self.counter.tools(tools)
         self.last_tokens = tokens
-        self.last_parts = {
+        self.last_parts = {  # the request split by part (counted, before calibration)
             "system": system,
             "tools": tool_tokens,
-            "history": raw - system - tool_tokens - PRIMING,
+            "history": raw - system - tool_tokens - results - PRIMING,
+            "tool_results": results,
             "estimate": tokens,
             "window": self.window,
         }
