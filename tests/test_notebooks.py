@@ -72,3 +72,33 @@ def test_executed_quickstart_holds_the_whole_transcript(tmp_path, monkeypatch):
     assert "return 0.0" in output_of('print((project / "utils.py")')
     assert "session_id" in output_of("%claw sessions")
     assert "run_command" in output_of("log = %claw log")
+
+
+TOKEN_USAGE = ROOT / "notebooks" / "token_usage.ipynb"
+
+
+def test_token_usage_notebook_runs_on_a_log_made_by_real_runs(claw_env, tmp_path):
+    """The analysis notebook under nbval, reading a database that real CLI runs wrote."""
+    pytest.importorskip("nbval")
+    pytest.importorskip("matplotlib")
+    from claw_nb.cli import main
+    from claw_nb.testing import call, text, tool_calls
+
+    (claw_env.workspace / "a.txt").write_text("alpha\n")
+    claw_env.server.queue(
+        tool_calls(call("read_file", {"path": "a.txt"})),
+        tool_calls(call("grep", {"pattern": "al"})),
+        text("done"),
+        text("second session"),
+    )
+    assert main(["run", "--cwd", str(claw_env.workspace), "read a.txt"]) == 0
+    assert main(["run", "--cwd", str(claw_env.workspace), "--model", "openai/other", "hi"]) == 0
+    env = _demo_env()
+    env["CLAW_DB"] = str(claw_env.db)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
+         "--rootdir", str(tmp_path), str(TOKEN_USAGE)],
+        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert " passed" in out.stdout and "failed" not in out.stdout
