@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--db", type=Path)
     stats.add_argument("--by", choices=["session", "model", "prompt", "tool", "step", "split"],
                        default="session", help="what to summarise (default: session)")
-    stats.add_argument("--session", help="only this session (for --by tool/step/split)")
+    stats.add_argument("--session", help="only this session")
     stats.add_argument("--export", type=Path, metavar="DIR",
                        help="also write every table as Parquet into DIR")
 
@@ -187,27 +187,29 @@ def _cmd_stats(args: argparse.Namespace, config) -> int:
     import pandas as pd
 
     from claw_nb import analysis
+    from claw_nb.store import StoreBusy
 
-    db = config.resolved_db_path
-    if not Path(db).exists():
-        print(f"claw-nb: no log at {db}; run a task first", file=sys.stderr)
-        return EXIT_STOPPED
+    db, only = config.resolved_db_path, args.session
     frames = {
-        "session": lambda: analysis.sessions(db),
-        "model": lambda: analysis.compare(db, by="model"),
-        "prompt": lambda: analysis.compare(db, by="prompt"),
-        "tool": lambda: analysis.tool_errors(db, args.session),
-        "step": lambda: analysis.tokens_per_step(db, args.session),
-        "split": lambda: analysis.token_split(db, args.session),
+        "session": lambda: analysis.sessions(db, only)[analysis.SESSION_COLUMNS_SHORT],
+        "model": lambda: analysis.compare(db, "model", only),
+        "prompt": lambda: analysis.compare(db, "prompt", only),
+        "tool": lambda: analysis.tool_errors(db, only, by="tool"),
+        "step": lambda: analysis.tokens_per_step(db, only),
+        "split": lambda: analysis.token_split(db, only),
     }
-    frame = frames[args.by]()
+    try:
+        frame = frames[args.by]()
+        written = analysis.export_parquet(db, args.export) if args.export else []
+    except (FileNotFoundError, StoreBusy) as exc:
+        print(f"claw-nb: {exc}", file=sys.stderr)
+        return EXIT_STOPPED
     if "task" in frame.columns:
         frame["task"] = frame["task"].astype(str).str.slice(0, 40)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(frame.to_string(index=False) if not frame.empty else "(no rows)")
-    if args.export:
-        for path in analysis.export_parquet(args.export, db):
-            print(f"wrote {path}")
+    for path in written:
+        print(f"wrote {path}")
     return EXIT_OK
 
 

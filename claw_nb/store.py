@@ -156,8 +156,20 @@ def _m3_compactions(con: duckdb.DuckDBPyConnection) -> None:
             duration_ms DOUBLE, created_at TIMESTAMP)""")
 
 
+def _m4_call_prompt_variant(con: duckdb.DuckDBPyConnection) -> None:
+    """Each model call's system-prompt variant (a session continued under another prompt
+    keeps the right one per call); older rows take their session's."""
+    con.execute("ALTER TABLE llm_calls ADD COLUMN IF NOT EXISTS system_prompt_sha VARCHAR")
+    con.execute("ALTER TABLE llm_calls ADD COLUMN IF NOT EXISTS system_prompt_name VARCHAR")
+    con.execute("""
+        UPDATE llm_calls SET system_prompt_sha = s.system_prompt_sha,
+                             system_prompt_name = s.system_prompt_name
+        FROM sessions s
+        WHERE llm_calls.session_id = s.session_id AND llm_calls.system_prompt_sha IS NULL""")
+
+
 MIGRATIONS: list[Callable[[Any], None]] = [
-    _m1_base, _m2_answers_todos_liveness, _m3_compactions,
+    _m1_base, _m2_answers_todos_liveness, _m3_compactions, _m4_call_prompt_variant,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -346,6 +358,7 @@ LLM_CALL_COLUMNS = (
     "session_id", "step", "model", "prompt_tokens", "completion_tokens", "cached_tokens",
     "latency_ms", "ttft_ms", "tokens_per_s", "finish_reason", "usage_source", "attempts",
     "streamed", "message_count", "cost_usd", "params", "parts", "error", "created_at",
+    "system_prompt_sha", "system_prompt_name",
 )
 TOOL_CALL_COLUMNS = (
     "session_id", "step", "call_id", "tool", "arguments", "raw_arguments", "ok", "error_kind",
@@ -491,7 +504,8 @@ class _Batch:
                 _text(r.get("finish_reason")), _text(r.get("usage_source")),
                 _num(r.get("attempts")), bool(r.get("streamed")), _num(r.get("message_count")),
                 _num(r.get("cost_usd")), _json(r.get("params")), _json(r.get("parts")),
-                _text(r.get("error")), at,
+                _text(r.get("error")), at, session["system_prompt_sha"],
+                session["system_prompt_name"],
             ))
         elif kind == "ToolCallFinished":
             self.tool_calls.append((
@@ -510,7 +524,8 @@ class _Batch:
         elif kind == "ContextCompacted":
             self.compactions.append((
                 sid, *(_num(r.get(_EVENT_FIELD.get(c, c))) if c in _COMPACTION_NUMBERS
-                       else _text(r.get(c)) for c in COMPACTION_COLUMNS[1:-1]), at,
+                       else _text(r.get(c)) for c in COMPACTION_COLUMNS[1:-1]),
+                _ts(r.get("at")) or at,
             ))
         elif kind == "SessionEnded":
             session["ended_at"] = _ts(r.get("ended_at")) or at

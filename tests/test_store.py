@@ -693,6 +693,52 @@ def test_a_fresh_database_gets_every_migration(db: Path):
             "journal_offsets", "journal_sessions", "todos", "schema_version"} <= tables
 
 
+def test_model_calls_get_their_prompt_variant_from_migration_4(db: Path):
+    """A version-3 file: its model calls take their session's prompt variant; new calls keep
+    the variant they ran under, also when a session continues under another prompt."""
+    store.connect(db).close()
+    con = duckdb.connect(str(db))
+    con.execute("ALTER TABLE llm_calls DROP COLUMN system_prompt_sha")
+    con.execute("ALTER TABLE llm_calls DROP COLUMN system_prompt_name")
+    con.execute("UPDATE schema_version SET version = 3")
+    con.execute("INSERT INTO sessions (session_id, system_prompt_sha, system_prompt_name) "
+                "VALUES ('v3', 'abc', 'old-variant')")
+    con.execute("INSERT INTO llm_calls (session_id, step) VALUES ('v3', 1), ('gone', 1)")
+    con.close()
+
+    store.connect(db).close()
+    assert query(db, "SELECT version FROM schema_version") == [(store.SCHEMA_VERSION,)]
+    assert query(db, "SELECT session_id, system_prompt_sha, system_prompt_name FROM llm_calls "
+                     "ORDER BY session_id") == [("gone", None, None),
+                                                ("v3", "abc", "old-variant")]
+    other = "You are terse.\n"
+    log = store.EventLog(db)
+    log(started("s2"))
+    log(ev.ModelCallFinished("s2", step=1, model="m", prompt_tokens=1, completion_tokens=1,
+                             latency_ms=1.0, ttft_ms=None, finish_reason="stop"))
+    log(ev.SessionEnded("s2", "completed", steps=1))
+    log(ev.SessionStarted("s2", model="m", workspace="/ws", task="more", system_prompt=other,
+                          system_prompt_sha=sha(other), system_prompt_name="terse"))
+    log(ev.ModelCallFinished("s2", step=2, model="m", prompt_tokens=1, completion_tokens=1,
+                             latency_ms=1.0, ttft_ms=None, finish_reason="stop"))
+    log(ev.SessionEnded("s2", "completed", steps=2))
+    assert query(db, "SELECT step, system_prompt_sha, system_prompt_name FROM llm_calls "
+                     "WHERE session_id = 's2' ORDER BY step") == [
+        (1, sha(PROMPT), "default"), (2, sha(other), "terse")]
+    assert query(db, "SELECT system_prompt_name FROM sessions WHERE session_id = 's2'") == [
+        ("terse",)]
+
+
+def test_compaction_time_is_the_events_own(db: Path):
+    log = store.EventLog(db)
+    log(started("c"))
+    log(ev.ContextCompacted("c", reason="manual", method="prune", tokens_before=10,
+                            tokens_after=5, messages_before=4, messages_after=3, dropped="x",
+                            at=1_700_000_000.0))
+    log(ev.SessionEnded("c", "completed"))
+    assert query(db, "SELECT epoch(created_at) FROM compactions") == [(1_700_000_000.0,)]
+
+
 def test_read_only_connect_sees_pending_journals(db: Path):
     full_session(store.EventLog(db, ingest_at_end=False))
     con = store.connect(db, read_only=True)
