@@ -52,11 +52,11 @@ class TimedModel:
 
 
 def agent_overhead(steps: int, stream: bool, with_log: bool) -> dict[str, float]:
+    from claw_nb import events as ev
     from claw_nb.agent import Agent
     from claw_nb.config import load_config
     from claw_nb.model import LiteLLMModel
     from claw_nb.testing import ScriptedServer, call, text, tool_calls
-    from claw_nb import events as ev
 
     tool_ms = []
 

@@ -23,7 +23,10 @@ _LAZY = {
     "EventLog": "claw_nb.store",
 }
 
-__all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension", "__version__"]
+__all__ = [
+    "Agent", "RunResult", "ClawConfig", "load_config", "connect", "EventLog",
+    "load_ipython_extension", "unload_ipython_extension", "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

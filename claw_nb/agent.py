@@ -108,7 +108,7 @@ class Agent:
         for listener in list(self.listeners):
             try:
                 listener(event)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a listener's bug must not stop the agent
                 if id(listener) not in self._broken_listeners:
                     self._broken_listeners.add(id(listener))
                     warnings.warn(f"claw_nb: event listener {listener!r} failed: {exc}", stacklevel=2)
@@ -160,7 +160,7 @@ class Agent:
         except KeyboardInterrupt:
             stop_reason = "interrupted"
             self._close_dangling_tool_calls("interrupted by the user")
-        except Exception as exc:  # model errors, or a bug: report, never crash the caller
+        except Exception as exc:  # noqa: BLE001 - model errors, or a bug: report, never crash
             from claw_nb.model import ModelError
 
             if isinstance(exc, ModelError):
@@ -323,7 +323,7 @@ class Agent:
             return False, kind, decision, f"Error: {exc}"
         except KeyboardInterrupt:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a tool bug goes back to the model as an error
             return False, "tool_error", decision, (
                 f"Error: {tool.name} failed with {type(exc).__name__}: {exc}"
             )
@@ -353,5 +353,5 @@ class Agent:
 def _import_validator() -> None:
     try:
         import jsonschema  # noqa: F401
-    except Exception:  # validation imports it again and reports any real problem
+    except Exception:  # noqa: BLE001, S110 - validation imports it again and reports it
         pass

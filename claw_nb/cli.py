@@ -102,9 +102,8 @@ def _run_options(args: argparse.Namespace) -> dict:
 
 
 def _cmd_run(args: argparse.Namespace, config) -> int:
-    from claw_nb.printer import TextPrinter
-
     from claw_nb.permissions import PermissionSettingsError
+    from claw_nb.printer import TextPrinter
     from claw_nb.sandbox import SandboxSettingsError
     from claw_nb.session import build_agent
 

@@ -7,8 +7,9 @@ listeners that receive these plain, frozen dataclasses. Every event carries its 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 
 def _now() -> float:

@@ -148,7 +148,6 @@ class LiteLLMModel:
         should_stop: Callable[[], bool] | None = None,
     ) -> ModelReply:
         """One assistant turn. Retries 5xx, 429, timeouts and cut streams with backoff."""
-        lib = litellm()
         attempts = 0
         while True:
             attempts += 1
@@ -166,7 +165,7 @@ class LiteLLMModel:
                 return reply
             except ModelInterrupted:
                 raise
-            except Exception as exc:  # classified below: fatal faults raise, transient ones retry
+            except Exception as exc:  # noqa: BLE001 - classified below: fatal raise, transient retry
                 fatal = self._fatal_error(exc)
                 if fatal is not None:
                     raise fatal from None
@@ -417,7 +416,7 @@ def _close_stream(stream: Any) -> None:
         if callable(close):
             try:
                 close()
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - already closed or half-broken: nothing to do
                 pass
 
 

@@ -54,7 +54,7 @@ class Rule:
     def parse(cls, action: str, text: str) -> Rule:
         if action not in ACTIONS:
             raise PermissionSettingsError(f"rule action must be one of {', '.join(ACTIONS)}, got {action!r}")
-        match = re.fullmatch(r"\s*([\w*]+)\s*(?:\((.*)\))?\s*", text, flags=re.S)
+        match = re.fullmatch(r"\s*([\w*]+)\s*(?:\((.*)\))?\s*", text, flags=re.DOTALL)
         if not match:
             raise PermissionSettingsError(
                 f"bad permission rule {text!r}: write TOOL or TOOL(PATTERN), e.g. run_command(pytest*)"

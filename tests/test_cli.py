@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -40,7 +39,7 @@ def test_run_prints_the_work_and_logs_every_table(claw_env, capsys):
     (session_id, stop, model, task, sha), = rows(
         db, "select session_id, stop_reason, model, task, system_prompt_sha from sessions")
     assert (stop, model, task) == ("completed", "openai/scripted", "make a.py")
-    assert rows(db, "select count(*) from prompts where sha = '%s'" % sha) == [(1,)]
+    assert rows(db, f"select count(*) from prompts where sha = '{sha}'") == [(1,)]
     roles = [r for (r,) in rows(db, "select role from messages order by seq")]
     assert roles == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant",
                      "tool", "assistant"]

@@ -481,6 +481,7 @@ def test_widget_stop_on_a_queued_run_cancels_it(widget_shell, claw_env):
     claw_env.server.queue(slow, text("unused"))
     m = magics(widget_shell)
     cell(widget_shell, "--mode auto", "first")
+    _wait(lambda: len(claw_env.server.requests) == 1)  # the first run is at the model
     cell(widget_shell, "--mode auto", "second")
     queued = m.last_view
     queued.stop_button.click()
