@@ -123,9 +123,7 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
     finally:
         log.close()
     if result.ok:
-        if args.quiet:
-            print(result.final_answer or "")
-        return EXIT_OK
+        return EXIT_OK  # the printer showed the answer (streamed, or whole when --quiet)
     print(f"claw-nb: {result.stop_reason}: {result.error or 'the agent did not finish'}",
           file=sys.stderr)
     return EXIT_STOPPED

@@ -150,3 +150,9 @@ def test_unparseable_option_is_one_line(claw_env, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["claw-nb run: argument --max-steps: invalid int value: 'x' "
                    "(see claw-nb run --help)"]
+
+
+def test_quiet_prints_only_the_final_answer_once(claw_env, capsys):
+    claw_env.server.queue(tool_calls(call("list_files", {})), text("the answer"))
+    assert main(["run", "--cwd", str(claw_env.workspace), "--quiet", "q"]) == 0
+    assert capsys.readouterr().out == "the answer\n"
