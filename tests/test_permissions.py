@@ -12,17 +12,17 @@ READ = SimpleNamespace(name="read_file", kind="read")
 WRITE = SimpleNamespace(name="write_file", kind="edit")
 EDIT = SimpleNamespace(name="edit_file", kind="edit")
 COMMAND = SimpleNamespace(name="run_command", kind="command")
-TODO = SimpleNamespace(name="todo_write", kind="meta")
+META = SimpleNamespace(name="todo_write", kind="meta")
 
 # (mode, tool, expected decision before asking anyone)
 MATRIX = [
-    ("ask", READ, "allow"), ("ask", WRITE, "ask"), ("ask", COMMAND, "ask"), ("ask", TODO, "allow"),
+    ("ask", READ, "allow"), ("ask", WRITE, "ask"), ("ask", COMMAND, "ask"), ("ask", META, "allow"),
     ("accept-edits", READ, "allow"), ("accept-edits", WRITE, "allow"),
-    ("accept-edits", COMMAND, "ask"), ("accept-edits", TODO, "allow"),
+    ("accept-edits", COMMAND, "ask"), ("accept-edits", META, "allow"),
     ("auto", READ, "allow"), ("auto", WRITE, "allow"), ("auto", COMMAND, "allow"),
-    ("auto", TODO, "allow"),
+    ("auto", META, "allow"),
     ("read-only", READ, "allow"), ("read-only", WRITE, "deny"), ("read-only", COMMAND, "deny"),
-    ("read-only", TODO, "allow"),
+    ("read-only", META, "allow"),
 ]
 
 
