@@ -27,7 +27,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 def build(db: Path, tool_calls: int, sessions: int) -> None:
-    from claw_nb.store import connect
+    from claw_nb.log.store import connect
 
     per_session = max(1, tool_calls // sessions)
     con = connect(db)
@@ -102,8 +102,8 @@ def main() -> None:
 
     logging_overhead(args.events)
 
-    from claw_nb import analysis
-    from claw_nb.store import connect
+    from claw_nb.log import analysis
+    from claw_nb.log.store import connect
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "big.duckdb"

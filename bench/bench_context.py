@@ -77,8 +77,8 @@ class Session:
     """The scripted model: decides each step's call, answers summary requests, measures."""
 
     def __init__(self, steps: int, server) -> None:
-        from claw_nb._litellm import litellm
         from claw_nb.context import SUMMARY_SYSTEM
+        from claw_nb.model._litellm import litellm
 
         self.lib = litellm()
         self.summary_system = SUMMARY_SYSTEM
@@ -186,8 +186,8 @@ def run(steps: int, file_kb: int, window: int | None) -> dict:
 
 def count_cost(history: list[dict]) -> tuple[float, float]:
     """ms to count a whole history with LiteLLM, and with the per-message cache after one step."""
-    from claw_nb._litellm import litellm
     from claw_nb.context import TokenCounter
+    from claw_nb.model._litellm import litellm
 
     started = time.perf_counter()
     litellm().token_counter(model="unknown", messages=history)

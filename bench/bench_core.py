@@ -73,7 +73,7 @@ def agent_overhead(steps: int, stream: bool, with_log: bool) -> dict[str, float]
         listeners = [on_event]
         log = None
         if with_log:
-            from claw_nb.store import EventLog
+            from claw_nb.log.store import EventLog
 
             log = EventLog(workspace / "claw.duckdb")
             listeners.append(log)
@@ -108,7 +108,7 @@ def main() -> None:
     claw, bare = import_time()
     print(f"import claw_nb: {claw:.1f} ms (interpreter start-up {bare:.1f} ms excluded); target < 150 ms")
     try:
-        import claw_nb.store  # noqa: F401
+        import claw_nb.log.store  # noqa: F401
 
         has_store = True
     except ImportError:

@@ -21,8 +21,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from claw_nb import events as ev
-from claw_nb import store
-from claw_nb.journal import journal_dir, list_journals
+from claw_nb.log import store
+from claw_nb.log.journal import journal_dir, list_journals
 
 PROMPT = "You are a coding agent.\n" * 200
 RESULT = "".join(f"{i:5d}\tsome line of a source file, as read_file shows it\n" for i in range(40))
@@ -144,7 +144,7 @@ def cold_end_of_session_ms(tmp: Path, steps: int) -> float:
     """The same in a fresh interpreter: includes importing DuckDB for the first ingest."""
     code = (
         "import sys, time; sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[2]);"
-        "import bench_logging as b; from claw_nb import store;"
+        "import bench_logging as b; from claw_nb.log import store;"
         "log = store.EventLog(sys.argv[3]); *evs, end = b.session_events('cold', int(sys.argv[4]));"
         "[log(e) for e in evs]; t = time.perf_counter(); log(end);"
         "print((time.perf_counter() - t) * 1000)"

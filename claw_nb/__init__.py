@@ -6,25 +6,24 @@ use through a module-level `__getattr__` (PEP 562).
 
 from __future__ import annotations
 
-import os
 from typing import Any
-
-# Never let LiteLLM fetch its price map from the internet (offline machines stall on it).
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "create_agent": "claw_nb.api",
+    "resume": "claw_nb.api",
+    "ClawError": "claw_nb.errors",
     "Agent": "claw_nb.agent",
     "RunResult": "claw_nb.agent",
     "ClawConfig": "claw_nb.config",
     "load_config": "claw_nb.config",
-    "connect": "claw_nb.store",
-    "EventLog": "claw_nb.store",
+    "connect": "claw_nb.log.store",
+    "EventLog": "claw_nb.log.store",
 }
 
 __all__ = [
-    "Agent", "RunResult", "ClawConfig", "load_config", "connect", "EventLog",
+    "create_agent", "resume", "ClawError", "Agent", "RunResult", "ClawConfig", "load_config", "connect", "EventLog",
     "load_ipython_extension", "unload_ipython_extension", "__version__",
 ]
 
@@ -40,14 +39,18 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext claw_nb`: register the `%%claw` / `%claw` magics."""
-    from claw_nb.magics import load_ipython_extension as load
+    from claw_nb.jupyter.magics import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from claw_nb.magics import unload_ipython_extension as unload
+    from claw_nb.jupyter.magics import unload_ipython_extension as unload
 
     unload(ipython)

@@ -9,38 +9,20 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from claw_nb import events as ev
 from claw_nb.config import ClawConfig
 from claw_nb.context import MAX_CONTEXT_RETRIES, ContextManager
+from claw_nb.errors import ContextLengthExceeded, ModelError
 from claw_nb.prompts import SystemPrompt, render_system_prompt
+from claw_nb.protocols import Authorizer, Model
 from claw_nb.toolcalls import ToolCall, coerce_arguments, validate_arguments
 from claw_nb.tools import Tool, ToolContext, ToolError, ToolRegistry, default_tools
-
-
-class Model(Protocol):
-    name: str
-
-    def complete(
-        self, messages, tools, on_text=None, on_retry=None, known_tools=None, should_stop=None
-    ): ...
-
-
-@dataclass(frozen=True)
-class Authorization:
-    """Whether a tool call may run, and why (the reason is logged on the call's row)."""
-
-    allowed: bool
-    reason: str
-
-
-Authorizer = Callable[[Tool, dict[str, Any]], Authorization]
 
 
 @dataclass(frozen=True)
@@ -70,18 +52,29 @@ class Agent:
         authorize: Authorizer | None = None,
         session_id: str | None = None,
         history: list[dict[str, Any]] | None = None,
+        resumed_from: str | None = None,
     ) -> None:
         self.config = config
+        self.resumed_from = resumed_from
+        self.owned_log: Any = None  # the EventLog `api.build_agent` made; closed by close()
         if model is None:
             from claw_nb.model import LiteLLMModel
 
             model = LiteLLMModel(config)
         self.model = model
         self.tools = tools if tools is not None else default_tools()
-        if runner is None:
-            from claw_nb.sandbox import PlainRunner
+        if runner is None:  # the safe default: bubblewrap when usable, else plain (which asks)
+            from claw_nb.sandbox import SandboxSettings, make_runner
 
-            runner = PlainRunner()
+            runner = make_runner(SandboxSettings.from_settings(config.settings), config.workspace)
+        if authorize is None:  # the safe default: mode `ask`, nobody to ask, so it denies
+            from claw_nb.permissions import PermissionPolicy
+
+            authorize = PermissionPolicy.from_settings(
+                config.settings, approver_name="nobody (no approver given)",
+                sandboxed=bool(getattr(runner, "sandboxed", False)),
+                workspace=str(config.workspace),
+            )
         self.context = ToolContext(workspace=config.workspace, runner=runner, settings=config.settings)
         self.listeners: list[ev.Listener] = list(listeners)
         self.authorize = authorize
@@ -90,6 +83,7 @@ class Agent:
         self._seq = len(self.messages)  # MessageAdded numbering; compaction never reuses a number
         self.steps = 0  # model calls in this conversation, across runs
         self._interrupt = threading.Event()
+        self._interrupt_pending = False  # a Stop that came before run() started
         self._broken_listeners: set[int] = set()
         self.system_prompt: SystemPrompt = render_system_prompt(
             config.workspace, self.tools, config.prompt_name
@@ -117,14 +111,56 @@ class Agent:
         """Summarise the older turns now (`%claw compact [focus]`); None if nothing to fold."""
         return self.context_manager.compact(self.messages, self.tools.specs(), focus=focus)
 
-    def interrupt(self) -> None:
-        """Ask the run to stop at the next safe point (between model and tool calls)."""
+    def close(self) -> None:
+        """Flush and close the log this agent owns (one made by `create_agent`)."""
+        if self.owned_log is not None:
+            self.owned_log.close()
+            self.owned_log = None
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def interrupt(self, *, before_start: bool = False) -> None:
+        """Ask the run to stop at the next safe point (between model and tool calls).
+
+        `before_start=True` is for a Stop pressed while a run is queued: the next run()
+        then stops at once instead of clearing the request.
+        """
         self._interrupt.set()
+        if before_start:
+            self._interrupt_pending = True
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def run(self, task: str) -> RunResult:
-        self._interrupt.clear()
+    def run(self, task: str, *, max_steps: int | None = None, mode: str | None = None) -> RunResult:
+        """Work on `task` until the model answers, `max_steps` model calls pass, or a stop.
+
+        `max_steps` and `mode` apply to this run only. Model failures end the run with their
+        kind as the stop reason; a bug in claw_nb itself is raised, after the run is closed.
+        """
+        if self._interrupt_pending:
+            self._interrupt_pending = False
+        else:
+            self._interrupt.clear()
+        policy = self.authorize
+        previous_mode = getattr(policy, "mode", None)
+        if mode is not None:
+            if previous_mode is None:
+                raise ValueError("mode= needs a PermissionPolicy as the agent's authorizer")
+            from claw_nb.permissions import check_mode
+
+            policy.mode = check_mode(mode)
+        try:
+            return self._run(task, max_steps or self.config.max_steps)
+        finally:
+            if mode is not None:
+                policy.mode = previous_mode
+
+    def _run(self, task: str, max_steps: int) -> RunResult:
+        bug: BaseException | None = None
         self.emit(
             ev.SessionStarted(
                 session_id=self.session_id,
@@ -134,15 +170,17 @@ class Agent:
                 system_prompt=self.system_prompt.text,
                 system_prompt_sha=self.system_prompt.sha,
                 system_prompt_name=self.system_prompt.name,
+                resumed_from=self.resumed_from,
             )
         )
+        self.resumed_from = None  # only the first run after a resume continues another session
         if not self.messages:
             self._add_message({"role": "system", "content": self.system_prompt.text})
         self._add_message({"role": "user", "content": task})
         stop_reason, final, error = "max_steps", None, None
         run_steps = 0
         try:
-            while run_steps < self.config.max_steps:
+            while run_steps < max_steps:
                 if self._interrupt.is_set():
                     stop_reason = "interrupted"
                     break
@@ -160,21 +198,20 @@ class Agent:
         except KeyboardInterrupt:
             stop_reason = "interrupted"
             self._close_dangling_tool_calls("interrupted by the user")
-        except Exception as exc:  # noqa: BLE001 - model errors, or a bug: report, never crash
-            from claw_nb.model import ModelError
-
-            if isinstance(exc, ModelError):
-                stop_reason, error = exc.kind, str(exc)
-            else:
-                stop_reason = "error"
-                error = f"{type(exc).__name__}: {exc}"
-                traceback.print_exc()
+        except ModelError as exc:
+            stop_reason, error = exc.kind, str(exc)
             self._close_dangling_tool_calls(f"not run: {error}")
             if stop_reason != "interrupted":
                 self.emit(ev.ErrorOccurred(self.session_id, kind=stop_reason, message=error))
+        except Exception as exc:  # noqa: BLE001 - a bug: close the session, then raise it
+            stop_reason, error, bug = "error", f"{type(exc).__name__}: {exc}", exc
+            self._close_dangling_tool_calls(f"not run: {error}")
+            self.emit(ev.ErrorOccurred(self.session_id, kind=stop_reason, message=error))
         if stop_reason == "max_steps":
-            error = f"stopped after max_steps={self.config.max_steps} model calls"
+            error = f"stopped after max_steps={max_steps} model calls"
         self.emit(ev.SessionEnded(self.session_id, stop_reason=stop_reason, steps=self.steps))
+        if bug is not None:
+            raise bug
         return RunResult(self.session_id, stop_reason, final, run_steps, error)
 
     def _add_message(self, message: dict[str, Any]) -> None:
@@ -195,7 +232,6 @@ class Agent:
                 )
             )
 
-        from claw_nb.model import ContextLengthExceeded
 
         for attempt in range(MAX_CONTEXT_RETRIES + 1):
             self.context_manager.prepare(self.messages, self.tools.specs())  # may compact

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from claw_nb.errors import ConfigError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -24,10 +26,6 @@ SETTINGS_FILE = Path(".claw") / "settings.toml"
 SECURITY_SECTIONS = ("sandbox", "permissions")
 
 ENV_VARS = {"model": "CLAW_MODEL", "api_base": "CLAW_API_BASE", "api_key": "CLAW_API_KEY"}
-
-
-class ConfigError(ValueError):
-    """A setting has a bad value; the message names the setting and what is allowed."""
 
 
 @dataclass(frozen=True)

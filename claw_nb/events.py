@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 
 def _now() -> float:
@@ -143,7 +143,3 @@ class ContextCompacted(Event):
 
 
 Listener = Callable[[Event], None]
-
-
-class EventSink(Protocol):
-    def __call__(self, event: Event) -> None: ...

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from claw_nb.agent import Authorization
+from claw_nb.errors import PermissionSettingsError
+from claw_nb.protocols import ApprovalRequest, Approver, Authorization
 
 MODES = ("ask", "accept-edits", "auto", "read-only")
 ACTIONS = ("allow", "ask", "deny")
@@ -40,8 +41,13 @@ PRIMARY_ARGUMENT = {
 }
 
 
-class PermissionSettingsError(ValueError):
-    """A bad mode or rule in the settings; the message says what is allowed."""
+def check_mode(mode: str) -> str:
+    """`mode` if it is a known permission mode, else a PermissionSettingsError saying which are."""
+    if mode not in MODES:
+        raise PermissionSettingsError(
+            f"unknown permission mode {mode!r}; choose one of {', '.join(MODES)}"
+        )
+    return mode
 
 
 @dataclass(frozen=True)
@@ -116,19 +122,6 @@ def _strip_dot_slash(path: str) -> str:
     return path
 
 
-@dataclass(frozen=True)
-class ApprovalRequest:
-    """What the user is asked to approve: the tool, its full arguments, and why it asks."""
-
-    tool: str
-    kind: str
-    arguments: dict[str, Any]
-    reason: str
-
-
-Approver = Callable[[ApprovalRequest], str]  # returns "yes", "no" or "always"
-
-
 def approve_all(request: ApprovalRequest) -> str:
     return "yes"
 
@@ -149,10 +142,7 @@ class PermissionPolicy:
     workspace: str | None = None  # to see absolute paths inside the workspace as relative
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise PermissionSettingsError(
-                f"unknown permission mode {self.mode!r}; choose one of {', '.join(MODES)}"
-            )
+        check_mode(self.mode)
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], **overrides: Any) -> PermissionPolicy:
@@ -177,13 +167,15 @@ class PermissionPolicy:
             return Authorization(False, reason)
         request = ApprovalRequest(tool.name, tool.kind, dict(arguments), reason)
         answer = self.approver(request)
+        # An approver may name who answered (the notebook's routes to whichever view runs).
+        who = getattr(self.approver, "current_label", None) or self.approver_name
         if answer == "always":
             rule = self._always_rule(tool.name, arguments)
             self.rules.append(rule)
-            return Authorization(True, f"{reason}; approved by {self.approver_name}, always allow {rule}")
+            return Authorization(True, f"{reason}; approved by {who}, always allow {rule}")
         if answer == "yes":
-            return Authorization(True, f"{reason}; approved by {self.approver_name}")
-        return Authorization(False, f"{reason}; denied by {self.approver_name}")
+            return Authorization(True, f"{reason}; approved by {who}")
+        return Authorization(False, f"{reason}; denied by {who}")
 
     def decide(self, tool: str, kind: str, arguments: dict[str, Any]) -> tuple[str, str]:
         """(allow|ask|deny, reason) before asking anyone."""

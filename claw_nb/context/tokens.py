@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from claw_nb._litellm import litellm
+from claw_nb.model._litellm import litellm
 
 DEFAULT_WINDOW = 32_768
 MAX_RESERVE = 4_096

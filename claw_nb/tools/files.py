@@ -10,7 +10,7 @@ from pathlib import Path
 from claw_nb.tools.base import ToolContext, ToolError, tool
 from claw_nb.tools.fsutil import atomic_write, count_lines, sniff_binary
 from claw_nb.tools.ignore import GitIgnore, GlobMatcher, walk_files
-from claw_nb.tools.paths import display_path, resolve_in_workspace
+from claw_nb.tools.workspace import display_path, resolve_in_workspace
 
 MAX_LINE_CHARS = 2000
 MAX_READ_CHARS = 200_000

@@ -1,0 +1,5 @@
+"""`python -m claw_nb`: the command-line interface."""
+
+from claw_nb.cli import main
+
+raise SystemExit(main())

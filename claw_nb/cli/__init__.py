@@ -1,0 +1,239 @@
+"""`claw-nb`: the terminal shell over the same API the notebook magics use."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from claw_nb.config import ConfigError, load_config
+
+EXIT_OK, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad options get one line, not the whole usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(
+        prog="claw-nb", description="A coding agent for local and cloud models, logged to DuckDB."
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_OneLineParser
+    )
+
+    run = sub.add_parser("run", help="run the agent on a task")
+    run.add_argument("task", nargs="+", help="what the agent should do")
+    run.add_argument("--model", help="LiteLLM model string (env CLAW_MODEL)")
+    run.add_argument("--api-base", help="model server URL (env CLAW_API_BASE)")
+    run.add_argument("--api-key", help="API key (env CLAW_API_KEY)")
+    run.add_argument("--cwd", type=Path, help="workspace directory (default: current directory)")
+    run.add_argument("--db", type=Path, help="DuckDB log file (env CLAW_DB)")
+    run.add_argument("--max-steps", type=int, help="most model calls for this task (default 50)")
+    stream = run.add_mutually_exclusive_group()
+    stream.add_argument("--stream", dest="stream", action="store_true", default=None,
+                        help="stream the model's reply (default)")
+    stream.add_argument("--no-stream", dest="stream", action="store_false")
+    run.add_argument("--num-ctx", type=int, help="context window to ask Ollama for (default 32768)")
+    run.add_argument("--context-window", type=int, metavar="TOKENS",
+                     help="the model's window for context management (default: from LiteLLM's "
+                          "model info, num_ctx for Ollama, else 32768)")
+    run.add_argument("--mode", choices=["ask", "accept-edits", "auto", "read-only"],
+                     help="permission mode (default: ask, or the settings file's)")
+    run.add_argument("--yes", "-y", action="store_true",
+                     help="approve every action that would ask (deny rules still deny)")
+    run.add_argument("--quiet", "-q", action="store_true", help="print only the final answer")
+
+    sessions = sub.add_parser("sessions", help="list logged sessions")
+    sessions.add_argument("--cwd", type=Path)
+    sessions.add_argument("--db", type=Path)
+    sessions.add_argument("--limit", type=int, default=20)
+
+    stats = sub.add_parser("stats", help="token, time and error figures from the log")
+    stats.add_argument("--cwd", type=Path)
+    stats.add_argument("--db", type=Path)
+    stats.add_argument("--by", choices=["session", "model", "prompt", "tool", "step", "split"],
+                       default="session", help="what to summarise (default: session)")
+    stats.add_argument("--session", help="only this session")
+    stats.add_argument("--export", type=Path, metavar="DIR",
+                       help="also write every table as Parquet into DIR")
+
+    show = sub.add_parser("show", help="replay a logged session")
+    show.add_argument("session_id")
+    show.add_argument("--cwd", type=Path)
+    show.add_argument("--db", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(
+            args.cwd,
+            db_path=args.db,
+            **_run_options(args) if args.command == "run" else {},
+        )
+    except ConfigError as exc:
+        print(f"claw-nb: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    handler = {"run": _cmd_run, "sessions": _cmd_sessions, "show": _cmd_show,
+               "stats": _cmd_stats}[args.command]
+    try:
+        return handler(args, config)
+    except KeyboardInterrupt:
+        print("claw-nb: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run_options(args: argparse.Namespace) -> dict:
+    return {
+        "model": args.model,
+        "api_base": args.api_base,
+        "api_key": args.api_key,
+        "max_steps": args.max_steps,
+        "stream": args.stream,
+        "num_ctx": args.num_ctx,
+        "context_window": args.context_window,
+    }
+
+
+def _cmd_run(args: argparse.Namespace, config) -> int:
+    from claw_nb.api import build_agent
+    from claw_nb.cli.printer import TextPrinter
+    from claw_nb.permissions import PermissionSettingsError
+    from claw_nb.sandbox import SandboxSettingsError
+
+    printer = TextPrinter(quiet=args.quiet, show_errors=False)  # the reason goes to stderr once
+    approver = approve_all_printed if args.yes else (
+        terminal_approver if sys.stdin.isatty() else deny_noninteractive
+    )
+    try:
+        agent, log = build_agent(config, mode=args.mode, approver=approver, listeners=[printer])
+    except (PermissionSettingsError, SandboxSettingsError) as exc:
+        print(f"claw-nb: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if getattr(agent.context.runner, "fallback_reason", None) and not args.quiet:
+        print(f"claw-nb: {agent.context.runner.fallback_reason}", file=sys.stderr)
+    try:
+        result = agent.run(" ".join(args.task))
+    finally:
+        log.close()
+    if result.ok:
+        return EXIT_OK  # the printer showed the answer (streamed, or whole when --quiet)
+    print(f"claw-nb: {result.stop_reason}: {result.error or 'the agent did not finish'}",
+          file=sys.stderr)
+    return EXIT_STOPPED
+
+
+def terminal_approver(request) -> str:
+    """Ask on the terminal: y(es) / n(o) / a(lways)."""
+    import json
+
+    print(f"\nclaw wants to run {request.tool} ({request.reason}):")
+    for key, value in request.arguments.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        print(f"  {key}: " + text.replace("\n", "\n    "))
+    while True:
+        try:
+            answer = input("approve? [y]es / [n]o / [a]lways: ").strip().lower()
+        except EOFError:
+            return "no"
+        if answer in ("y", "yes"):
+            return "yes"
+        if answer in ("n", "no", ""):
+            return "no"
+        if answer in ("a", "always"):
+            return "always"
+
+
+def deny_noninteractive(request) -> str:
+    return "no"
+
+
+deny_noninteractive.label = "policy: non-interactive run (pass --yes to approve)"
+
+
+def approve_all_printed(request) -> str:
+    return "yes"
+
+
+approve_all_printed.label = "--yes"
+
+
+def _cmd_sessions(args: argparse.Namespace, config) -> int:
+    from claw_nb.log.store import list_sessions
+
+    frame = list_sessions(config.resolved_db_path)
+    if frame.empty:
+        print("no sessions logged in", config.resolved_db_path)
+        return EXIT_OK
+    columns = [c for c in ("session_id", "started_at", "model", "stop_reason", "steps", "task")
+               if c in frame.columns]
+    frame = frame[columns].head(args.limit).copy()
+    if "task" in frame.columns:
+        frame["task"] = frame["task"].astype(str).str.slice(0, 50)
+    print(frame.to_string(index=False))
+    return EXIT_OK
+
+
+def _cmd_stats(args: argparse.Namespace, config) -> int:
+    import pandas as pd
+
+    from claw_nb.log import analysis
+    from claw_nb.log.store import StoreBusy
+
+    db, only = config.resolved_db_path, args.session
+    frames = {
+        "session": lambda: analysis.sessions(db, only)[analysis.SESSION_COLUMNS_SHORT],
+        "model": lambda: analysis.compare(db, "model", only),
+        "prompt": lambda: analysis.compare(db, "prompt", only),
+        "tool": lambda: analysis.tool_errors(db, only, by="tool"),
+        "step": lambda: analysis.tokens_per_step(db, only),
+        "split": lambda: analysis.token_split(db, only),
+    }
+    try:
+        frame = frames[args.by]()
+        written = analysis.export_parquet(db, args.export) if args.export else []
+    except (FileNotFoundError, StoreBusy) as exc:
+        print(f"claw-nb: {exc}", file=sys.stderr)
+        return EXIT_STOPPED
+    if "task" in frame.columns:
+        frame["task"] = frame["task"].astype(str).str.slice(0, 40)
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(frame.to_string(index=False) if not frame.empty else "(no rows)")
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _cmd_show(args: argparse.Namespace, config) -> int:
+    from claw_nb.log.store import load_messages
+
+    messages = load_messages(config.resolved_db_path, args.session_id)
+    if not messages:
+        print(f"claw-nb: no session '{args.session_id}' in {config.resolved_db_path}",
+              file=sys.stderr)
+        return EXIT_STOPPED
+    for message in messages:
+        role = message["role"]
+        if role == "system":
+            continue
+        content = message.get("content") or ""
+        if role == "tool":
+            print(f"[tool result {message.get('name', '')}]")
+            print("  " + "\n  ".join(str(content).splitlines()[:10]))
+            continue
+        print(f"[{role}]")
+        if content:
+            print(content)
+        for call in message.get("tool_calls") or []:
+            print(f"  -> {call['function']['name']} {call['function']['arguments']}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,3 @@
+from claw_nb.cli import main
+
+raise SystemExit(main())

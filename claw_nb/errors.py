@@ -1,0 +1,58 @@
+"""Every error a user of claw_nb can hit, each with a message that says what to do.
+
+All derive from `ClawError`, so a script can catch one type. Model errors carry a `kind` that the
+agent loop reports as the run's stop reason. Library code raises these; only the shells (CLI,
+magics) turn them into one-line messages.
+"""
+
+from __future__ import annotations
+
+
+class ClawError(Exception):
+    """Base class of every error claw_nb raises on purpose."""
+
+
+class ConfigError(ClawError, ValueError):
+    """A setting has a bad value; the message names the setting and what is allowed."""
+
+
+class SandboxSettingsError(ConfigError):
+    """A `[sandbox]` setting is malformed."""
+
+
+class PermissionSettingsError(ConfigError):
+    """A `[permissions]` rule is malformed."""
+
+
+class SessionNotFound(ClawError, LookupError):
+    """No logged session matches an id (prefix), or the prefix is ambiguous."""
+
+
+class ModelError(ClawError):
+    """A model call failed in a way retrying will not fix."""
+
+    kind = "model_error"
+
+
+class ModelUnreachable(ModelError):
+    kind = "model_unreachable"
+
+
+class ContextLengthExceeded(ModelError):
+    kind = "context_length_exceeded"
+
+
+class ModelAuthError(ModelError):
+    kind = "auth"
+
+
+class ModelTimeout(ModelError):
+    """A reply took longer than its total budget, or its stream went silent for too long."""
+
+    kind = "model_timeout"
+
+
+class ModelInterrupted(ModelError):
+    """The user stopped the run while the model was answering."""
+
+    kind = "interrupted"

@@ -1,0 +1,1 @@
+"""The notebook shell: magics, the widget transcript, the text view."""

@@ -1,0 +1,1 @@
+"""The DuckDB log: journals, ingest, queries and analysis."""

@@ -1,0 +1,104 @@
+"""notebooks/quickstart.ipynb runs top to bottom without a model (the scripted demo server).
+
+Once under `pytest --nbval-lax` (what CI promises), once through nbclient (what
+`jupyter nbconvert --execute` does) to check that the executed notebook holds the transcript.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICKSTART = ROOT / "notebooks" / "quickstart.ipynb"
+
+pytestmark = pytest.mark.slow
+
+
+def _demo_env() -> dict[str, str]:
+    """This environment without a configured model or a Jupyter front end."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("CLAW_") and k != "JPY_SESSION_NAME"}
+    env["CLAW_DEMO"] = "scripted"  # even where a local Ollama would be found
+    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def test_quickstart_passes_nbval(tmp_path):
+    pytest.importorskip("nbval")
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
+         "--rootdir", str(tmp_path), str(QUICKSTART)],
+        check=False, cwd=tmp_path, env=_demo_env(), capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert " passed" in out.stdout and "failed" not in out.stdout
+
+
+def test_executed_quickstart_holds_the_whole_transcript(tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    for key, value in _demo_env().items():
+        monkeypatch.setenv(key, value)
+    for key in [k for k in os.environ if k.startswith("CLAW_") and k != "CLAW_DEMO"]:
+        monkeypatch.delenv(key)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    nb = nbformat.read(QUICKSTART, as_version=4)
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    def output_of(fragment: str) -> str:
+        cell = next(c for c in nb.cells if c.cell_type == "code" and fragment in c.source)
+        parts = []
+        for o in cell.outputs:
+            assert o.output_type != "error", f"{o.ename}: {o.evalue}"
+            parts.append(o.get("text") or o.get("data", {}).get("text/plain", ""))
+        return "".join(parts)
+
+    assert "no model configured: using the scripted demo server" in output_of("ollama_has")
+    first = output_of("Fix utils.py")
+    assert "-> read_file" in first and "-> edit_file" in first and "-> write_file" in first
+    assert "+        return 0.0" in first
+    assert "claw: changed utils.py (edited, +3 -0); test_utils.py (new, +13 -0)" in first
+    assert "stopped (completed)" in first
+    second = output_of("Now run the tests.")
+    assert "-> run_command" in second and "permission denied" in second
+    assert "I could not run the tests" in second
+    assert "return 0.0" in output_of('print((project / "utils.py")')
+    assert "session_id" in output_of("%claw sessions")
+    assert "run_command" in output_of("log = %claw log")
+
+
+TOKEN_USAGE = ROOT / "notebooks" / "token_usage.ipynb"
+
+
+def test_token_usage_notebook_runs_on_a_log_made_by_real_runs(claw_env, tmp_path):
+    """The analysis notebook under nbval, reading a database that real CLI runs wrote."""
+    pytest.importorskip("nbval")
+    pytest.importorskip("matplotlib")
+    from claw_nb.cli import main
+    from claw_nb.testing import call, text, tool_calls
+
+    (claw_env.workspace / "a.txt").write_text("alpha\n")
+    claw_env.server.queue(
+        tool_calls(call("read_file", {"path": "a.txt"})),
+        tool_calls(call("grep", {"pattern": "al"})),
+        text("done"),
+        text("second session"),
+    )
+    assert main(["run", "--cwd", str(claw_env.workspace), "read a.txt"]) == 0
+    assert main(["run", "--cwd", str(claw_env.workspace), "--model", "openai/other", "hi"]) == 0
+    env = _demo_env()
+    env["CLAW_DB"] = str(claw_env.db)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
+         "--rootdir", str(tmp_path), str(TOKEN_USAGE)],
+        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert " passed" in out.stdout and "failed" not in out.stdout
