@@ -26,9 +26,9 @@ from claw_nb.sandbox import (
     BwrapRunner,
     PlainRunner,
     SandboxSettings,
-    _find_cgroup_base,
     bwrap_status,
 )
+from claw_nb.sandbox.cgroups import find_cgroup_base
 
 TARGET_MS = 15.0
 
@@ -71,7 +71,7 @@ def main() -> int:
             bwrap = BwrapRunner(settings, ws)
             results["bubblewrap"] = summary(measure(lambda: bwrap.run("true", ws, 30), args.n))
 
-    base = _find_cgroup_base()
+    base = find_cgroup_base()
     print(f"`true` x {args.n} per runner; cgroup: {base.path if base else 'none (watchdog)'}")
     print(f"{'runner':<12}{'mean ms':>10}{'median ms':>11}{'p95 ms':>10}")
     for name, (mean, median, p95) in results.items():

@@ -10,8 +10,14 @@ patterns allowed) are always kept.
 from __future__ import annotations
 
 import fnmatch
+import glob
+import os
+import pwd
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from claw_nb.sandbox.settings import SandboxSettings
 
 # Substrings of a variable name (upper-cased) that mark it as secret.
 SECRET_NAME_PARTS = (
@@ -104,3 +110,110 @@ def scrub_env(
         else:
             clean[name] = value
     return clean, sorted(removed)
+# Secrets under a home directory, hidden inside the sandbox (relative to $HOME).
+HOME_SECRETS = (
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".config/gcloud",
+    ".config/gh",
+    ".config/hub",
+    ".config/op",
+    ".config/rclone",
+    ".docker",
+    ".kube",
+    ".netrc",
+    ".git-credentials",
+    ".pypirc",
+    ".npmrc",
+    ".yarnrc",
+    ".gem/credentials",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".terraform.d",
+    ".vault-token",
+    ".password-store",
+    ".local/share/keyrings",
+    ".pgpass",
+    ".my.cnf",
+    ".s3cfg",
+    ".boto",
+    ".databrickscfg",
+    ".kaggle",
+    ".huggingface",
+    ".cache/huggingface/token",
+    ".local/share/jupyter/runtime",  # kernel connection files: their keys run code in kernels
+    ".ipython/profile_default/history.sqlite",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+)
+
+# Host files readable by uid 0 even without capabilities (they are owned by root).
+SYSTEM_SECRETS = (
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/ssh/ssh_host_*_key",
+    "/etc/ssl/private",
+)
+
+# Directories under /run kept visible (read-only) over the private /run: DNS configuration.
+RUN_KEEP = ("/run/systemd/resolve", "/run/resolvconf")
+
+
+def command_env(settings: SandboxSettings, extra: Mapping[str, str] | None = None) -> dict:
+    env, _removed = scrub_env(os.environ, settings.env_passthrough)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def homes() -> list[Path]:
+    homes = []
+    for h in (os.environ.get("HOME"), _passwd_home()):
+        if h and os.path.isabs(h):
+            p = Path(os.path.realpath(h))
+            if p not in homes and p != Path("/"):
+                homes.append(p)
+    return homes
+
+
+def _passwd_home() -> str | None:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        return None
+
+
+def expand_entry(entry: str, workspace: Path) -> list[Path]:
+    """Absolute, symlink-resolved existing paths for a settings entry (~, globs, relative)."""
+    raw = os.path.expanduser(entry)
+    if not os.path.isabs(raw):
+        raw = os.path.join(workspace, raw)
+    matches = glob.glob(raw) if glob.has_magic(raw) else [raw]
+    out = []
+    for m in matches:
+        if os.path.lexists(m):
+            out.append(Path(os.path.realpath(m)))
+    return out
+
+
+def is_within(path: Path, parent: Path) -> bool:
+    return path == parent or parent in path.parents
+
+
+def jupyter_runtime_dirs() -> list[Path]:
+    out = []
+    runtime = os.environ.get("JUPYTER_RUNTIME_DIR")
+    if runtime:
+        out.append(Path(runtime))
+    data = os.environ.get("JUPYTER_DATA_DIR")
+    if data:
+        out.append(Path(data) / "runtime")
+    return out
+

@@ -1,0 +1,306 @@
+"""The bubblewrap runner, and whether bubblewrap can run here at all."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shlex
+import shutil
+import signal
+import stat
+import subprocess
+import threading
+from pathlib import Path
+
+from claw_nb.protocols import CommandResult
+from claw_nb.sandbox.cgroups import Cgroup, make_cgroup
+from claw_nb.sandbox.exposure import (
+    HOME_SECRETS,
+    RUN_KEEP,
+    SYSTEM_SECRETS,
+    command_env,
+    expand_entry,
+    homes,
+    is_within,
+    jupyter_runtime_dirs,
+)
+from claw_nb.sandbox.limits import rlimits, ulimit_command
+from claw_nb.sandbox.process import (
+    RunnerBase,
+    Supervisor,
+    children,
+    count_pids,
+    kill_pid,
+    run_capped,
+    signal_group,
+)
+from claw_nb.sandbox.settings import SandboxSettings
+
+INSTALL_HINT = (
+    "install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu) or "
+    "`sudo dnf install bubblewrap` (Fedora)"
+)
+
+
+_NS_FLAGS = (
+    "--unshare-pid",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--die-with-parent",
+    "--new-session",
+)
+
+
+def _cap_flags() -> list[str]:
+    # As real root, bwrap keeps every capability inside unless told otherwise.
+    return ["--cap-drop", "ALL"] if os.geteuid() == 0 else []
+
+
+class _BwrapSupervisor(Supervisor):
+    """Finds the namespace's init (bwrap's child); killing it kills the whole PID namespace."""
+
+    def __init__(self, cgroup: Cgroup | None, processes: int):
+        self.cgroup = cgroup
+        self.processes = processes
+        self.init_pid: int | None = None
+
+    def _init(self) -> int | None:
+        if self.init_pid is None:
+            kids = children(self.proc.pid)
+            self.init_pid = kids[0] if kids else None
+        return self.init_pid
+
+    def check(self) -> str | None:
+        if not self.processes:
+            return None
+        limit = f"process limit ({self.processes})"
+        threshold = self.processes + 1  # + the namespace's init
+        if self.cgroup is not None and self.cgroup.limited:
+            if self.cgroup.limit_hits():
+                return limit  # the kernel refused a fork (pids.max)
+            threshold = self.processes + 3  # never reached while the cgroup caps the count
+        init = self._init()
+        if init is None:
+            return None
+        # The sandbox's own /proc lists exactly the processes of its PID namespace. Until bwrap
+        # has set up the new root, /proc/INIT/root/proc is still the host's /proc: skip then.
+        proc_dir = f"/proc/{init}/root/proc"
+        try:
+            if os.stat(proc_dir).st_dev == os.stat("/proc").st_dev:
+                return None
+        except OSError:
+            return None
+        if count_pids(proc_dir) > threshold:
+            return limit
+        return None
+
+    def terminate(self) -> None:
+        init = self._init()
+        if init is None:
+            super().terminate()
+            return
+        # the sandbox's process group (led by init, which ignores it) gets SIGTERM
+        signal_group(init, signal.SIGTERM)
+
+    def kill(self, force: bool = False) -> None:
+        # Nothing here may fork: under a fork bomb there may be no process slot left.
+        # bwrap's init calls setsid, so the whole sandbox is one process group led by init:
+        # kill the group in one go (forks are held off meanwhile), then init itself, whose
+        # death makes the kernel kill anything left in the namespace (setsid escapees).
+        init = self._init()
+        if init is not None:
+            signal_group(init, signal.SIGKILL)
+        kill_pid(init, signal.SIGKILL)
+        super().kill()
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+
+    def cleanup(self) -> None:
+        if self.proc.poll() is None:
+            self.kill()
+        if self.cgroup is not None:
+            self.cgroup.remove()
+
+
+class BwrapRunner(RunnerBase):
+    """Runs ``bash -c COMMAND`` inside bubblewrap (see the module docstring)."""
+
+    name = "bubblewrap"
+    sandboxed = True
+
+    def __init__(
+        self,
+        settings: SandboxSettings | None = None,
+        workspace: Path | None = None,
+        *,
+        output_dir: Path | None = None,
+        bwrap: str | None = None,
+    ):
+        super().__init__(settings, workspace, output_dir=output_dir)
+        path = bwrap or shutil.which(self.settings.bwrap_path) or self.settings.bwrap_path
+        self.bwrap = path
+        try:
+            setuid = bool(os.stat(path).st_mode & stat.S_ISUID)
+        except OSError:
+            setuid = False
+        # unprivileged, bwrap makes a user namespace (a setuid bwrap does not)
+        self.user_namespace = os.geteuid() != 0 and not setuid
+
+    def _masks(self, workspace: Path) -> list[Path]:
+        entries: list[Path] = []
+        for home in homes():
+            for rel in HOME_SECRETS:
+                p = home / rel
+                if os.path.lexists(p):
+                    entries.append(Path(os.path.realpath(p)))
+        entries += [p for p in jupyter_runtime_dirs() if p.exists()]
+        for pattern in SYSTEM_SECRETS:
+            entries += [Path(p) for p in glob.glob(pattern)]
+        for entry in self.settings.hide:
+            entries += expand_entry(entry, workspace)
+        out: list[Path] = []
+        for p in entries:
+            if p not in out and p != Path("/"):
+                out.append(p)
+        return out
+
+    @staticmethod
+    def _mask_args(path: Path) -> list[str]:
+        if path.is_dir():
+            return ["--tmpfs", str(path)]
+        return ["--ro-bind", "/dev/null", str(path)]
+
+    def bwrap_args(self, cwd: Path, workspace: Path) -> list[str]:
+        """The bubblewrap options (everything before the command)."""
+        s = self.settings
+        a = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        a += ["--tmpfs", "/tmp"]
+        for d in ("/var/tmp", "/run"):
+            if os.path.isdir(d) and not os.path.islink(d):
+                a += ["--tmpfs", d]
+        for keep in RUN_KEEP:
+            if os.path.isdir(keep):
+                a += ["--ro-bind", keep, keep]
+        for dev in s.devices:
+            for p in glob.glob(dev):
+                a += ["--dev-bind", p, p]
+        masks = self._masks(workspace)
+        # a mask that contains the workspace goes first, so the workspace is bound back over it
+        a += [x for m in masks if is_within(workspace, m) for x in self._mask_args(m)]
+        a += ["--bind", str(workspace), str(workspace)]
+        for entry in s.writable:
+            for p in expand_entry(entry, workspace):
+                a += ["--bind", str(p), str(p)]
+        a += [x for m in masks if not is_within(workspace, m) for x in self._mask_args(m)]
+        for entry in s.read_only:
+            for p in expand_entry(entry, workspace):
+                if is_within(p, workspace) and p != workspace:
+                    a += ["--ro-bind", str(p), str(p)]
+        a += ["--chdir", str(cwd), *_NS_FLAGS, *_cap_flags()]
+        if not s.network:
+            a.append("--unshare-net")
+        return a
+
+    def argv(self, command: str, cwd: Path, workspace: Path) -> list[str]:
+        # rlimits are set inside the sandbox (in a fresh user namespace RLIMIT_NPROC then counts
+        # only the sandbox's tasks), then the user's command gets a clean `bash -c`.
+        prelude = (
+            f"{{ {ulimit_command(rlimits(self.settings, self.user_namespace))}; }} || exit 126; "
+            'exec -a "$0" "$BASH" -c "$1"'
+        )
+        shell = self.settings.shell
+        return [*self.bwrap_args(cwd, workspace), "--", shell, "-c", prelude, shell, command]
+
+    def run(self, command: str, cwd: Path, timeout: float) -> CommandResult:
+        s = self.settings
+        cwd = Path(cwd).resolve()
+        workspace = self.workspace or cwd
+        if ".claw" in s.read_only:
+            # made here if missing, so it is mounted read-only: otherwise the command could
+            # create .claw/settings.toml and loosen the sandbox for the next session
+            try:
+                (workspace / ".claw").mkdir(exist_ok=True)
+            except OSError:
+                pass
+        argv = self.argv(command, cwd, workspace)
+        cgroup = make_cgroup(s, slack=3)  # outer bwrap, its init, the shell
+        if cgroup is not None:
+            join = 'echo $$ > "$0" 2>/dev/null; exec "$@"'
+            argv = ["/bin/sh", "-c", join, str(cgroup.procs_file), *argv]
+        env = command_env(s, {"TMPDIR": "/tmp", "CLAW_SANDBOX": "bubblewrap"})
+        sup = _BwrapSupervisor(cgroup, s.processes)
+        try:
+            res = run_capped(
+                argv, cwd, timeout, env=env, supervisor=sup, output_log=self._output_log()
+            )
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
+        return self._result(res)
+
+    def describe(self, command: str = "...") -> str:
+        """The full command line, for debugging."""
+        ws = self.workspace or Path.cwd()
+        return shlex.join(self.argv(command, ws, ws))
+
+
+_probe_cache: dict[tuple[str, int], tuple[bool, str]] = {}
+_probe_lock = threading.Lock()
+
+
+def bwrap_status(bwrap_path: str = "bwrap") -> tuple[bool, str]:
+    """(usable, why not) for bubblewrap at ``bwrap_path``: found, and a trivial sandbox with
+    every namespace we use really starts. Cached per path."""
+    path = shutil.which(bwrap_path)
+    if path is None:
+        return False, (
+            f"bubblewrap (bwrap) was not found (looked for {bwrap_path!r}), so commands run "
+            f"WITHOUT an OS sandbox and each one needs approval; to sandbox them, {INSTALL_HINT}"
+        )
+    key = (os.path.realpath(path), os.geteuid())
+    with _probe_lock:
+        if key in _probe_cache:
+            return _probe_cache[key]
+        argv = [
+            path,
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--tmpfs",
+            "/tmp",
+            *_NS_FLAGS,
+            *_cap_flags(),
+            "--unshare-net",
+            "true",
+        ]
+        try:
+            p = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=20,
+                text=True,
+                check=False,
+            )
+            ok, err = p.returncode == 0, (p.stderr or "").strip() or f"exit code {p.returncode}"
+        except (OSError, subprocess.TimeoutExpired) as e:
+            ok, err = False, str(e)
+        reason = (
+            ""
+            if ok
+            else (
+                f"bubblewrap is installed ({path}) but cannot create a sandbox here ({err}), so "
+                "commands run WITHOUT an OS sandbox and each one needs approval. bwrap needs user "
+                "namespaces (Ubuntu 24.04: `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`"
+                " or an AppArmor profile for bwrap; Docker: run the container with "
+                "`--security-opt seccomp=unconfined --security-opt apparmor=unconfined` or as "
+                "privileged); a missing or too old bwrap: " + INSTALL_HINT
+            )
+        )
+        _probe_cache[key] = (ok, reason)
+        return ok, reason
