@@ -3,10 +3,16 @@
 Resolution order, last wins: built-in defaults, the workspace settings file
 (`.claw/settings.toml`, or `[tool.claw]` in `pyproject.toml`), environment variables
 (`CLAW_MODEL`, `CLAW_API_BASE`, `CLAW_API_KEY`, `CLAW_DB`), then explicit options.
+
+Files in the workspace are written by the agent (pyproject.toml even by sandboxed commands),
+so they may only set what cannot move files, the log, keys or prompts out of the user's hands:
+see :data:`PYPROJECT_KEYS` and :data:`SETTINGS_FILE_KEYS`. Other keys there are ignored, with
+a warning; the workspace itself always comes from the caller.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass, field, fields, replace
@@ -14,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ConfigError
+
+logger = logging.getLogger("claw_nb")
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,6 +32,22 @@ DEFAULT_MODEL = "ollama_chat/qwen3-coder:30b"
 OLLAMA_DEFAULT_BASE = "http://localhost:11434"
 SETTINGS_FILE = Path(".claw") / "settings.toml"
 SECURITY_SECTIONS = ("sandbox", "permissions")
+
+# Keys `[tool.claw]` in pyproject.toml may set: the model and limits, nothing that says where
+# files, the log, keys, the endpoint or prompts come from (sandboxed commands can write it).
+PYPROJECT_KEYS = frozenset({
+    "model", "max_steps", "stream", "num_ctx", "temperature", "request_timeout", "max_retries",
+    "retry_base_delay", "max_tool_result_chars", "command_timeout", "context_management",
+    "context_window", "compact_at", "reserve_tokens", "keep_recent_turns",
+})
+PYPROJECT_SECTIONS = frozenset({"notebook"})
+# `.claw/settings.toml` is read-only to commands and written by the file tools only after the
+# user approves, in every mode: it may also choose the endpoint, a prompt (inside
+# `.claw/prompts/` or one of claw_nb's own), a tokenizer (a hub id or a file inside the
+# workspace) and the security sections. Never the workspace, the log file or a key.
+SETTINGS_FILE_KEYS = PYPROJECT_KEYS | {"api_base", "prompt_name", "tokenizer"}
+SETTINGS_FILE_SECTIONS = frozenset({"notebook", "sandbox", "permissions"})
+PROMPTS_DIR = Path(".claw") / "prompts"
 
 ENV_VARS = {"model": "CLAW_MODEL", "api_base": "CLAW_API_BASE", "api_key": "CLAW_API_KEY"}
 
@@ -54,7 +78,9 @@ class ClawConfig:
     reserve_tokens: int | None = None  # kept free for the reply; None: min(4096, window / 5)
     keep_recent_turns: int = 4  # most recent steps compaction keeps verbatim
     tokenizer: str | None = None  # tokenizer.json path or Hugging Face id to count tokens with
-    settings: dict[str, Any] = field(default_factory=dict)  # the raw file, for other sections
+    settings: dict[str, Any] = field(default_factory=dict)  # the file's allowed sections
+    # keys a workspace file set that it may not set (ignored), for shells to show
+    ignored_settings: tuple[str, ...] = field(default=(), compare=False)
 
     def with_options(self, **options: Any) -> ClawConfig:
         """A copy with every option that is not None applied, values checked."""
@@ -118,34 +144,98 @@ def _coerce(key: str, value: Any) -> Any:
 
 
 def read_settings_file(workspace: Path) -> dict[str, Any]:
-    """The workspace's settings: `.claw/settings.toml`, else `[tool.claw]` in pyproject.toml."""
+    """The workspace's settings: `.claw/settings.toml`, else `[tool.claw]` in pyproject.toml,
+    only the keys and sections such a file may set (see :func:`split_settings`)."""
+    allowed, _ignored = split_settings(workspace)
+    return allowed
+
+
+def split_settings(workspace: Path) -> tuple[dict[str, Any], list[str]]:
+    """(the allowed part of the workspace's settings file, the names of ignored keys)."""
     path = Path(workspace) / SETTINGS_FILE
     try:
         if path.is_file():
-            return tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            return _allowed(data, SETTINGS_FILE_KEYS, SETTINGS_FILE_SECTIONS, str(SETTINGS_FILE))
         pyproject = Path(workspace) / "pyproject.toml"
         if pyproject.is_file():
+            path = pyproject
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            section = dict(data.get("tool", {}).get("claw", {}))
-            # Commands can write pyproject.toml from inside the sandbox; `.claw/` is read-only
-            # there. Security settings therefore come only from `.claw/settings.toml`.
-            for key in SECURITY_SECTIONS:
-                section.pop(key, None)
-            return section
+            section = data.get("tool", {}).get("claw", {})
+            if not isinstance(section, dict):
+                return {}, ["[tool.claw]"]
+            return _allowed(section, PYPROJECT_KEYS, PYPROJECT_SECTIONS, "[tool.claw]")
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from None
+    return {}, []
+
+
+def _allowed(
+    data: dict[str, Any], keys: frozenset[str], sections: frozenset[str], where: str
+) -> tuple[dict[str, Any], list[str]]:
+    kept: dict[str, Any] = {}
+    ignored: list[str] = []
+    for key, value in data.items():
+        ok = key in sections if isinstance(value, dict) else key in keys
+        if ok:
+            kept[key] = value
+        else:
+            ignored.append(f"{where} {key}")
+    return kept, ignored
+
+
+def _file_path_setting(ws: Path, key: str, value: Any) -> str | None:
+    """A prompt or tokenizer named by a workspace file, made safe: a file must resolve inside
+    the workspace (prompts: inside `.claw/prompts/`) or be one of claw_nb's own prompts.
+    None when it points elsewhere."""
+    text = str(value)
+    if key == "prompt_name":
+        prompts = (ws / PROMPTS_DIR).resolve()
+        looks_like_path = "/" in text or os.sep in text or text.endswith(".md")
+        candidate = (ws / text) if looks_like_path else prompts / f"{text}.md"
+        real = candidate.resolve()
+        if real.is_file() and real.is_relative_to(prompts):
+            return str(real)
+        if looks_like_path or os.path.lexists(candidate):
+            return None
+        return text  # a packaged prompt's name (an unknown one fails when rendered)
+    # tokenizer: a Hugging Face hub id ("org/name") or a tokenizer.json inside the workspace
+    candidate = Path(text).expanduser()
+    candidate = candidate if candidate.is_absolute() else ws / candidate
+    if os.path.lexists(candidate) or text.endswith(".json") or text.startswith((".", "~", "/")):
+        real = candidate.resolve()
+        return str(real) if real.is_relative_to(ws) else None
+    return text
 
 
 def load_config(workspace: Path | str | None = None, **options: Any) -> ClawConfig:
-    """Resolve defaults < settings file < environment < options."""
+    """Resolve defaults < settings file < environment < options.
+
+    The workspace is the argument (or ``cwd=``, or the current directory), never a file's.
+    """
     ws = Path(workspace or options.pop("cwd", None) or Path.cwd()).expanduser().resolve()
     if not ws.is_dir():
         raise ConfigError(f"workspace '{ws}' is not a directory")
-    settings = read_settings_file(ws)
-    base = ClawConfig(workspace=ws, settings=settings)
-    file_values = {k: v for k, v in settings.items() if not isinstance(v, dict)}
-    file_values = {k: v for k, v in file_values.items() if k in {f.name for f in fields(base)}}
+    settings, ignored = split_settings(ws)
+    file_values: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            continue
+        if key in {"prompt_name", "tokenizer"}:
+            safe = _file_path_setting(ws, key, value)
+            if safe is None:
+                ignored.append(f"{key} = {value!r} (outside the workspace)")
+                continue
+            value = safe
+        file_values[key] = value
+    sections = {k: v for k, v in settings.items() if isinstance(v, dict)}
+    if ignored:
+        logger.warning(
+            "claw_nb: ignored settings a workspace file may not set: %s (give them as options "
+            "or environment variables; see docs/security.md)", "; ".join(ignored))
+    base = ClawConfig(workspace=ws, settings=sections, ignored_settings=tuple(ignored))
     config = base.with_options(**file_values)
     env_values = {key: os.environ.get(var) or None for key, var in ENV_VARS.items()}
     env_values["db_path"] = os.environ.get("CLAW_DB") or None
