@@ -2,8 +2,13 @@
 
 DuckDB lets one process at a time hold a database file, so the agent never opens it while a
 session runs. Each :class:`JournalWriter` appends one JSON line per event to its own file,
-``<db_dir>/journal/<db_stem>/<label>-<uuid>.jsonl``, with a plain ``os.write`` on an
-``O_APPEND`` descriptor. The writer holds an exclusive ``flock`` on the file for as long as it
+``<cache>/claw_nb/journals/<db_stem>-<hash of the db path>/<label>-<uuid>.jsonl``, with a plain
+``os.write`` on an ``O_APPEND`` descriptor.
+
+Ingest trusts what a journal says, so journals live where the agent cannot write: not next to
+the database (often inside the workspace, which sandboxed commands and file tools write) but in
+the user's cache directory, mode 0700, which the bubblewrap sandbox also hides (see
+:func:`journal_root`). The writer holds an exclusive ``flock`` on the file for as long as it
 is open, so a reader can tell a live writer (lock held) from a finished or dead one (lock free):
 the kernel drops the lock when the process exits, however it exits.
 
@@ -11,16 +16,25 @@ A line is complete once its trailing newline is on disk. The last line of a jour
 writer died mid-write may lack it; readers ignore such a line while the writer lives and drop it
 once the writer is dead. `claw_nb.log.store.ingest` moves complete lines into DuckDB.
 
+A full disk does not tear the journal: a line that cannot be written is rolled back, kept in
+memory (bounded) and written before the next one once space frees up; a journal left empty
+is removed when it closes.
+
 Standard library only.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
+import stat
+import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -36,14 +50,55 @@ TYPE_KEY = "_ev"
 TIME_KEY = "_t"
 
 
-def journal_dir(db_path: str | os.PathLike[str]) -> Path:
-    """Where the journals of the database ``db_path`` live: ``<db_dir>/journal/<db_stem>``.
+# Errors that mean "no room now": the line is kept in memory and retried.
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+MAX_BACKLOG_BYTES = 16 << 20
 
-    One directory per database file, so two databases side by side never take each other's
-    journals.
+_root_lock = threading.Lock()
+_roots: dict[str, Path] = {}
+
+
+def journal_root() -> Path:
+    """Where every journal of this user lives: ``$XDG_CACHE_HOME/claw_nb/journals`` (default
+    ``~/.cache``), else ``<tmp>/claw_nb-<uid>/journals``; made 0700 (remembered per process).
+
+    Outside any workspace, and hidden inside the bubblewrap sandbox, so an agent can neither
+    forge the rows ingest trusts nor read the log. Never raises: when no candidate can be
+    made, the first one is returned and writing a journal fails there (the log reports it).
     """
-    db_path = Path(db_path)
-    return db_path.parent / "journal" / db_path.stem
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    candidates = [Path(cache) / "claw_nb" / "journals",
+                  Path(tempfile.gettempdir()) / f"claw_nb-{os.getuid()}" / "journals"]
+    key = "\0".join(map(str, candidates))
+    with _root_lock:
+        if key in _roots:
+            return _roots[key]
+        chosen = candidates[0]
+        for root in candidates:
+            if not root.is_absolute():
+                continue
+            try:
+                root.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.chmod(root, 0o700)
+                if os.stat(root).st_uid != os.getuid():
+                    continue
+            except OSError:
+                continue
+            chosen = root
+            break
+        else:
+            return chosen  # not remembered: try again next time
+        _roots[key] = chosen
+        return chosen
+
+
+def journal_dir(db_path: str | os.PathLike[str]) -> Path:
+    """Where the journals of the database ``db_path`` live: one directory per database file
+    (its stem plus a hash of its real path) under :func:`journal_root`, so two databases never
+    take each other's journals."""
+    db_path = Path(os.path.realpath(os.path.abspath(db_path)))
+    digest = hashlib.sha256(os.fsencode(db_path)).hexdigest()[:16]
+    return journal_root() / f"{_safe_label(db_path.stem)}-{digest}"
 
 
 def _safe_label(label: str) -> str:
@@ -87,6 +142,15 @@ def encode_event(event: Any, **extra: Any) -> bytes:
     return (text + "\n").encode("utf-8", "replace")
 
 
+class JournalFull(OSError):
+    """The disk is full: the line waits in memory and the writer stays open (no torn line)."""
+
+    def __init__(self, path: Path, waiting: int):
+        super().__init__(errno.ENOSPC, f"no space left for journal {path}; {waiting} event(s) "
+                                       "wait in memory and are written once space frees up")
+        self.kept = True
+
+
 class JournalWriter:
     """An open journal: append lines; the exclusive flock is held until :meth:`close`.
 
@@ -96,11 +160,11 @@ class JournalWriter:
 
     def __init__(self, directory: str | os.PathLike[str], label: str = "", *, fsync: bool = False):
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         name = f"{_safe_label(label or str(os.getpid()))}-{uuid.uuid4().hex}{SUFFIX}"
         tmp = directory / f".{name}{TMP_SUFFIX}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(tmp, flags, 0o644)
+        fd = os.open(tmp, flags, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.rename(tmp, directory / name)
@@ -115,28 +179,80 @@ class JournalWriter:
         self.pid = os.getpid()
         self.fsync = fsync
         self._fd: int | None = fd
+        self._end = 0  # bytes of complete lines on disk
+        self._backlog: list[bytes] = []  # lines that found no room on disk yet
+        self.lost = 0  # lines dropped because the backlog was full
 
     @property
     def closed(self) -> bool:
         return self._fd is None
 
+    @property
+    def backlog(self) -> int:
+        """Lines waiting in memory for room on disk."""
+        return len(self._backlog)
+
     def append(self, data: bytes) -> None:
-        """Write ``data`` (whole lines) at the end of the file; loops over short writes."""
-        fd = self._fd
-        if fd is None:
+        """Write ``data`` (whole lines) at the end of the file; loops over short writes.
+
+        When the disk is full the write is rolled back, ``data`` waits in memory (up to
+        ``MAX_BACKLOG_BYTES``) and :class:`JournalFull` is raised; the writer stays usable and
+        writes the waiting lines first, in order, at the next append or at close.
+        """
+        if self._fd is None:
             raise ValueError(f"journal {self.path} is closed")
+        if self._backlog:
+            if sum(map(len, self._backlog)) + len(data) > MAX_BACKLOG_BYTES:
+                self.lost += 1
+            else:
+                self._backlog.append(data)
+            self._flush_backlog()
+            return
+        self._write_or_keep(data)
+
+    def _write_or_keep(self, data: bytes) -> None:
+        fd = self._fd
+        assert fd is not None
         view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        if self.fsync:
-            os.fsync(fd)
+        try:
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            if self.fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            if exc.errno not in NO_SPACE:
+                raise
+            try:  # no torn line: cut the file back to the last complete one
+                os.ftruncate(fd, self._end)
+            except OSError:
+                pass
+            self._backlog.insert(0, data)
+            raise JournalFull(self.path, len(self._backlog)) from exc
+        self._end += len(data)
+
+    def _flush_backlog(self) -> None:
+        while self._backlog:
+            data = self._backlog.pop(0)
+            self._write_or_keep(data)  # re-queues it at the front and raises when still full
 
     def close(self) -> None:
-        """Close the file, which releases the lock (in this process; a forked copy of the
-        descriptor keeps it until that copy closes too)."""
+        """Write what waits in memory if there is room now, then close the file, which
+        releases the lock (in this process; a forked copy of the descriptor keeps it until
+        that copy closes too). A journal with nothing in it is removed."""
+        if self._fd is not None and self._backlog:
+            try:
+                self._flush_backlog()
+            except OSError:
+                self.lost += len(self._backlog)
+                self._backlog.clear()
         fd, self._fd = self._fd, None
         if fd is not None:
+            try:
+                if self._end == 0 and os.fstat(fd).st_size == 0:
+                    os.unlink(self.path)
+            except OSError:
+                pass
             os.close(fd)
 
     def __enter__(self) -> Self:
@@ -201,8 +317,17 @@ def read_journal(path: str | os.PathLike[str], offset: int = 0) -> JournalChunk 
     """
     path = Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
+        # not a symlink, and never block opening a FIFO planted under a journal's name
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device would block the reader
+            os.close(fd)
+            return None
+    except OSError:
+        os.close(fd)
         return None
     try:
         try:

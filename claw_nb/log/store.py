@@ -823,10 +823,12 @@ class EventLog:
                 self._writer = writer
             try:
                 writer.append(line)
-            except BaseException:
-                # A half-written line ends this journal; the next event opens another.
-                writer.close()
-                self._writer = None
+            except BaseException as exc:
+                # A half-written line ends this journal; the next event opens another. A full
+                # disk does not: the line waits in the writer (JournalFull.kept).
+                if not getattr(exc, "kept", False):
+                    writer.close()
+                    self._writer = None
                 raise
             if isinstance(event, ev.SessionEnded):
                 self._open_sessions.discard(event.session_id)

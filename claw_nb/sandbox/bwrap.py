@@ -18,6 +18,7 @@ from claw_nb.sandbox.exposure import (
     HOME_SECRETS,
     RUN_KEEP,
     SYSTEM_SECRETS,
+    claw_private_dirs,
     command_env,
     expand_entry,
     homes,
@@ -154,6 +155,7 @@ class BwrapRunner(RunnerBase):
                 if os.path.lexists(p):
                     entries.append(Path(os.path.realpath(p)))
         entries += [p for p in jupyter_runtime_dirs() if p.exists()]
+        entries += [p for p in claw_private_dirs() if p.exists()]
         for pattern in SYSTEM_SECRETS:
             entries += [Path(p) for p in glob.glob(pattern)]
         for entry in self.settings.hide:

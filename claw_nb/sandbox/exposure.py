@@ -207,6 +207,14 @@ def is_within(path: Path, parent: Path) -> bool:
     return path == parent or parent in path.parents
 
 
+def claw_private_dirs() -> list[Path]:
+    """claw_nb's own state that commands must neither read nor write: the event journals,
+    which ingest trusts as the record of what happened."""
+    from claw_nb.log.journal import journal_root  # standard library only, cheap
+
+    return [journal_root()]
+
+
 def jupyter_runtime_dirs() -> list[Path]:
     out = []
     runtime = os.environ.get("JUPYTER_RUNTIME_DIR")

@@ -611,9 +611,11 @@ def test_log_keeps_going_while_the_database_is_held(db: Path):
     assert list_journals(journal_dir(db)) == []
 
 
-def test_event_log_never_raises_and_warns_once(tmp_path: Path):
+def test_event_log_never_raises_and_warns_once(tmp_path: Path, monkeypatch):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # journals cannot be made either
+    monkeypatch.setattr("tempfile.tempdir", str(blocker))
     log = store.EventLog(blocker / "claw.duckdb")
     with pytest.warns(RuntimeWarning, match="event log") as caught:
         full_session(log)
