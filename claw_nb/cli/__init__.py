@@ -116,7 +116,8 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
     except (PermissionSettingsError, SandboxSettingsError) as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if getattr(agent.context.runner, "fallback_reason", None) and not args.quiet:
+    runner = agent.context.runner
+    if runner.fallback_reason and not runner.fallback_announced and not args.quiet:
         print(f"claw-nb: {agent.context.runner.fallback_reason}", file=sys.stderr)
     try:
         result = agent.run(" ".join(args.task))

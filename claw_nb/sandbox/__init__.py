@@ -25,7 +25,8 @@ supervisor process, executed by path.
 
 from __future__ import annotations
 
-import warnings
+import logging
+import threading
 from pathlib import Path
 
 from claw_nb.errors import SandboxSettingsError
@@ -36,14 +37,18 @@ from claw_nb.sandbox.plain import PlainRunner
 from claw_nb.sandbox.process import Supervisor, run_capped
 from claw_nb.sandbox.settings import SandboxSettings
 
-_warned: set[str] = set()
+logger = logging.getLogger("claw_nb.sandbox")
+_announced: set[str] = set()
+_announce_lock = threading.Lock()
 
 
 def make_runner(settings: SandboxSettings | None = None, workspace: Path | None = None):
     """The runner the settings ask for: bubblewrap when usable, else plain.
 
-    A plain runner made because bubblewrap is unusable has ``fallback_reason`` set (and the
-    reason is warned once per process); with ``enabled = false`` the reason says so, no warning.
+    A plain runner made because bubblewrap is unusable has ``fallback_reason`` set, and the
+    reason is said once per process: one line on the ``claw_nb.sandbox`` logger (no Python
+    warning with a source line); ``fallback_announced`` tells a shell it need not repeat it.
+    With ``enabled = false`` the reason says so and nothing is logged.
     """
     settings = settings or SandboxSettings()
     if not settings.enabled:
@@ -56,11 +61,14 @@ def make_runner(settings: SandboxSettings | None = None, workspace: Path | None 
     ok, reason = bwrap_status(settings.bwrap_path)
     if ok:
         return BwrapRunner(settings, workspace)
-    if reason not in _warned:
-        _warned.add(reason)
-        warnings.warn(reason, RuntimeWarning, stacklevel=2)
+    with _announce_lock:
+        first = reason not in _announced
+        _announced.add(reason)
+    if first:
+        logger.warning("claw_nb: %s", reason)
     runner = PlainRunner(settings, workspace)
     runner.fallback_reason = reason
+    runner.fallback_announced = True
     return runner
 
 

@@ -10,9 +10,11 @@ import signal
 import stat
 import subprocess
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from claw_nb.protocols import CommandResult
+from claw_nb.sandbox import gitguard
 from claw_nb.sandbox.cgroups import Cgroup, make_cgroup
 from claw_nb.sandbox.exposure import (
     HOME_SECRETS,
@@ -22,6 +24,7 @@ from claw_nb.sandbox.exposure import (
     command_env,
     expand_entry,
     homes,
+    interpreter_dirs,
     is_within,
     jupyter_runtime_dirs,
 )
@@ -172,14 +175,25 @@ class BwrapRunner(RunnerBase):
             return ["--tmpfs", str(path)]
         return ["--ro-bind", "/dev/null", str(path)]
 
-    def bwrap_args(self, cwd: Path, workspace: Path) -> list[str]:
-        """The bubblewrap options (everything before the command)."""
+    def bwrap_args(
+        self, cwd: Path, workspace: Path, git: gitguard.GitState | None = None
+    ) -> list[str]:
+        """The bubblewrap options (everything before the command); ``git``: the workspace's
+        git metadata to bind read-only (default: as it is now)."""
         s = self.settings
+        git = git if git is not None else gitguard.before(workspace)
         a = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        private = [Path("/tmp")]
         a += ["--tmpfs", "/tmp"]
         for d in ("/var/tmp", "/run"):
             if os.path.isdir(d) and not os.path.islink(d):
                 a += ["--tmpfs", d]
+                private.append(Path(d))
+        # the interpreter (and its venv) under a private dir stays visible, read-only: otherwise
+        # `python` inside is missing or another one
+        for p in interpreter_dirs():
+            if any(is_within(p, d) and p != d for d in private):
+                a += ["--ro-bind", str(p), str(p)]
         for keep in RUN_KEEP:
             if os.path.isdir(keep):
                 a += ["--ro-bind", keep, keep]
@@ -194,6 +208,7 @@ class BwrapRunner(RunnerBase):
             for p in expand_entry(entry, workspace):
                 a += ["--bind", str(p), str(p)]
         a += [x for m in masks if not is_within(workspace, m) for x in self._mask_args(m)]
+        a += git.bwrap_args()
         for entry in s.read_only:
             for p in expand_entry(entry, workspace):
                 if is_within(p, workspace) and p != workspace:
@@ -203,7 +218,9 @@ class BwrapRunner(RunnerBase):
             a.append("--unshare-net")
         return a
 
-    def argv(self, command: str, cwd: Path, workspace: Path) -> list[str]:
+    def argv(
+        self, command: str, cwd: Path, workspace: Path, git: gitguard.GitState | None = None
+    ) -> list[str]:
         # rlimits are set inside the sandbox (in a fresh user namespace RLIMIT_NPROC then counts
         # only the sandbox's tasks), then the user's command gets a clean `bash -c`.
         prelude = (
@@ -211,7 +228,8 @@ class BwrapRunner(RunnerBase):
             'exec -a "$0" "$BASH" -c "$1"'
         )
         shell = self.settings.shell
-        return [*self.bwrap_args(cwd, workspace), "--", shell, "-c", prelude, shell, command]
+        args = self.bwrap_args(cwd, workspace, git)
+        return [*args, "--", shell, "-c", prelude, shell, command]
 
     def run(self, command: str, cwd: Path, timeout: float) -> CommandResult:
         s = self.settings
@@ -224,7 +242,8 @@ class BwrapRunner(RunnerBase):
                 (workspace / ".claw").mkdir(exist_ok=True)
             except OSError:
                 pass
-        argv = self.argv(command, cwd, workspace)
+        git = gitguard.before(workspace)
+        argv = self.argv(command, cwd, workspace, git)
         cgroup = make_cgroup(s, slack=3)  # outer bwrap, its init, the shell
         if cgroup is not None:
             join = 'echo $$ > "$0" 2>/dev/null; exec "$@"'
@@ -239,6 +258,10 @@ class BwrapRunner(RunnerBase):
             if cgroup is not None:
                 cgroup.remove()
             raise
+        finally:
+            notes = gitguard.after(git)
+        if notes:
+            res = replace(res, stderr="\n".join([res.stderr.rstrip("\n"), *notes]).lstrip("\n"))
         return self._result(res)
 
     def describe(self, command: str = "...") -> str:

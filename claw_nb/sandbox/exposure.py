@@ -1,10 +1,14 @@
-"""Removing secrets from the environment a command runs with.
+"""What a command sees of the user: its environment, and which host paths are hidden.
 
 A variable is dropped when its *name* looks like it holds a credential (it contains KEY, TOKEN,
-SECRET, PASSWORD, ... or starts with a cloud/model-provider prefix such as ``AWS_``), or when its
-*value* looks like one (a URL with a password in it, a well-known token format such as
-``sk-...`` or ``ghp_...``). Names in the allow-list (``[sandbox] env_passthrough``, shell-style
-patterns allowed) are always kept.
+SECRET, PASSWORD, JWT, SESSION, ... ends in ``_PWD``, ``_PASS``, ``_DSN``, ... or starts with a
+cloud/model-provider prefix such as ``AWS_``), or when its *value* looks like one (a URL with a
+password in it, a well-known token format such as ``sk-...`` or ``ghp_...``). This is a
+heuristic: names in the allow-list (``[sandbox] env_passthrough``, shell-style patterns
+allowed) are always kept, and that allow-list is the real control (see docs/security.md).
+
+Commands also get a plain terminal: ``NO_COLOR=1``, ``TERM=dumb``, and no ``FORCE_COLOR`` /
+``CLICOLOR_FORCE`` / ``PY_COLORS`` (a kernel sets them; their escape codes only cost tokens).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import glob
 import os
 import pwd
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -32,7 +37,18 @@ SECRET_NAME_PARTS = (
     "PRIVATE",
     "COOKIE",
     "WEBHOOK",
+    "JWT",
+    "SIGNING",
+    "SESSION",  # session ids and cookies; also DBUS_SESSION_BUS_ADDRESS
+    "BEARER",
+    "CONNECTION_STRING",
+    "CONN_STR",
+    "PGPASS",
+    "SAS_URL",
 )
+
+# Suffixes (upper-cased) of secret-looking names that are too short to match anywhere.
+SECRET_NAME_SUFFIXES = ("_PWD", "_PASS", "_PASSWD", "_PW", "_DSN", "_PAT", "_SALT", "_CERT")
 
 # Prefixes (upper-cased) of variables dropped whatever their suffix.
 SECRET_NAME_PREFIXES = (
@@ -66,7 +82,32 @@ SECRET_NAME_PREFIXES = (
     "GPG_",
     "DBUS_SESSION_BUS_ADDRESS",  # the session bus can start processes outside the sandbox
     "DATABASE_URL",
+    "SENTRY_",
+    "STRIPE_",
+    "SLACK_",
+    "TWILIO_",
+    "SENDGRID_",
+    "NPM_CONFIG_",
+    "PIP_INDEX_URL",  # often carries a private index's credentials
+    "PIP_EXTRA_INDEX_URL",
+    "UV_INDEX",
+    "NETLIFY_",
+    "VERCEL_",
+    "HEROKU_",
+    "CLOUDFLARE_",
+    "DIGITALOCEAN_",
+    "SNOWFLAKE_",
+    "DATABRICKS_",
+    "WANDB_",
+    "COMET_",
+    "NEPTUNE_",
+    "PINECONE_",
 )
+
+# Set for every command: no colour codes in the output (they cost tokens and confuse models).
+PLAIN_TERMINAL = {"NO_COLOR": "1", "TERM": "dumb"}
+# Removed from every command's environment: they force colour even into a pipe.
+FORCE_COLOR_VARS = ("FORCE_COLOR", "CLICOLOR_FORCE", "PY_COLORS", "PY_FORCE_COLOR")
 
 # Values that look like credentials whatever the variable is called.
 _SECRET_VALUE_RES = (
@@ -83,8 +124,10 @@ _SECRET_VALUE_RES = (
 def is_secret_name(name: str) -> bool:
     """True if a variable called ``name`` probably holds a credential."""
     upper = name.upper()
-    return any(part in upper for part in SECRET_NAME_PARTS) or upper.startswith(
-        SECRET_NAME_PREFIXES
+    return (
+        any(part in upper for part in SECRET_NAME_PARTS)
+        or upper.startswith(SECRET_NAME_PREFIXES)
+        or upper.endswith(SECRET_NAME_SUFFIXES)
     )
 
 
@@ -167,7 +210,12 @@ RUN_KEEP = ("/run/systemd/resolve", "/run/resolvconf")
 
 
 def command_env(settings: SandboxSettings, extra: Mapping[str, str] | None = None) -> dict:
+    """The environment a command runs with: the scrubbed one, a plain terminal, ``extra``."""
     env, _removed = scrub_env(os.environ, settings.env_passthrough)
+    for name in FORCE_COLOR_VARS:
+        if not _allowed(name, settings.env_passthrough):
+            env.pop(name, None)
+    env.update(PLAIN_TERMINAL)
     if extra:
         env.update(extra)
     return env
@@ -205,6 +253,21 @@ def expand_entry(entry: str, workspace: Path) -> list[Path]:
 
 def is_within(path: Path, parent: Path) -> bool:
     return path == parent or parent in path.parents
+
+
+def interpreter_dirs() -> list[Path]:
+    """The running interpreter's prefixes (venv and base install) and the active venv: the
+    agent's `python` inside the sandbox must be the same one."""
+    out: list[Path] = []
+    candidates = [sys.prefix, sys.base_prefix, os.environ.get("VIRTUAL_ENV")]
+    if sys.executable:
+        candidates.append(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
+    for raw in candidates:
+        if raw and os.path.isabs(raw) and os.path.isdir(raw):
+            p = Path(os.path.realpath(raw))
+            if p not in out and p != Path("/"):
+                out.append(p)
+    return out
 
 
 def claw_private_dirs() -> list[Path]:

@@ -227,6 +227,7 @@ class RunnerBase:
     name = "base"
     sandboxed = False
     fallback_reason: str | None = None
+    fallback_announced = False  # the reason was already said (logged) once
 
     def __init__(
         self,

@@ -1,14 +1,13 @@
 """Sandbox settings, runner selection and the plain (unsandboxed) runner's own containment:
 timeouts on the whole process tree, detached daemons, rlimits, process cap, output files and
-environment scrubbing. The bubblewrap attacks are in test_sandbox_attacks.py."""
+environment scrubbing. The bubblewrap attacks are in test_attacks.py and test_escapes.py."""
 
 from __future__ import annotations
 
 import os
-import random
 import shlex
+import subprocess
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -28,71 +27,10 @@ from claw_nb.sandbox import (
 from claw_nb.sandbox.exposure import is_secret_name, is_secret_value, scrub_env
 from claw_nb.tools import ToolContext, ToolError
 from claw_nb.tools.command import format_result, run_command
+from tests.sandbox.kit import PeakTasks, marker, survivors
 
 # --------------------------------------------------------------------------------------------
-# helpers (also used, copied, by test_sandbox_attacks.py)
-
-
-def procs_with(marker: str) -> list[int]:
-    """Pids of live (non-zombie) processes whose command line contains ``marker``."""
-    needle = marker.encode()
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                if needle not in f.read():
-                    continue
-            with open(f"/proc/{name}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    continue
-        except OSError:
-            continue
-        out.append(int(name))
-    return out
-
-
-def survivors(marker: str, within: float = 5.0) -> list[int]:
-    """Processes with ``marker`` still running after waiting up to ``within`` seconds."""
-    end = time.monotonic() + within
-    while True:
-        left = procs_with(marker)
-        if not left or time.monotonic() >= end:
-            return left
-        time.sleep(0.05)
-
-
-def system_tasks() -> int:
-    with open("/proc/loadavg") as f:
-        return int(f.read().split()[3].split("/")[1])
-
-
-class PeakTasks:
-    """Samples the machine's task count in a thread: ``.extra`` is the peak above the start."""
-
-    def __enter__(self):
-        self.base = system_tasks()
-        self.peak = self.base
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def _watch(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, system_tasks())
-            time.sleep(0.002)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.extra = self.peak - self.base
-
-
-def marker() -> str:
-    """A unique number usable as a `sleep` argument, to find the process afterwards."""
-    return f"{random.randint(5000, 9999)}.{random.randint(10**5, 10**6 - 1)}"
+# helpers
 
 
 @pytest.fixture
@@ -159,31 +97,46 @@ def test_settings_reject_unknown_keys_and_bad_values():
 # choosing a runner
 
 
-def test_missing_bwrap_falls_back_to_plain_with_one_clear_warning(tmp_path, ws):
+def test_missing_bwrap_falls_back_to_plain_saying_so_once(tmp_path, ws, caplog):
+    """Said once, as one line: not also as a Python warning with a source line."""
     settings = SandboxSettings(bwrap_path=str(tmp_path / "no-such-bwrap"))
-    with pytest.warns(RuntimeWarning, match="bubblewrap") as record:
+    with warnings.catch_warnings(), caplog.at_level("WARNING", logger="claw_nb.sandbox"):
+        warnings.simplefilter("error")
         runner = make_runner(settings, ws)
+        again = make_runner(settings, ws)
     assert isinstance(runner, PlainRunner)
     assert runner.sandboxed is False and runner.name == "plain"
     reason = runner.fallback_reason
-    assert reason == str(record[0].message)
+    assert [r.getMessage() for r in caplog.records] == [f"claw_nb: {reason}"]
     assert "not found" in reason and "WITHOUT an OS sandbox" in reason
     assert "sudo apt-get install bubblewrap" in reason and "dnf install bubblewrap" in reason
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the same reason is not warned twice
-        again = make_runner(settings, ws)
-    assert again.fallback_reason == reason
+    assert again.fallback_reason == reason and again.fallback_announced
     assert again.run("echo still works", ws, 10).stdout == "still works\n"
 
 
-def test_bwrap_that_cannot_create_namespaces_falls_back(tmp_path, ws):
+def test_cli_says_a_missing_bwrap_once(tmp_path):
+    ws = tmp_path / "ws"
+    (ws / ".claw").mkdir(parents=True)
+    (ws / ".claw" / "settings.toml").write_text(
+        f'[sandbox]\nbwrap_path = "{tmp_path / "no-such-bwrap"}"\n')
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    p = subprocess.run(
+        [sys.executable, "-m", "claw_nb", "run", "--cwd", str(ws), "--model", "openai/x",
+         "--api-base", "http://127.0.0.1:9/v1", "--api-key", "none", "hello"],
+        capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+    assert p.stderr.count("was not found") == 1, p.stderr
+    assert "Warning" not in p.stderr and "warnings.warn" not in p.stderr
+
+
+def test_bwrap_that_cannot_create_namespaces_falls_back(tmp_path, ws, caplog):
     fake = tmp_path / "bwrap"
     fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
     fake.chmod(0o755)
     ok, reason = bwrap_status(str(fake))
     assert not ok and "cannot create a sandbox" in reason and "No permissions" in reason
-    with pytest.warns(RuntimeWarning, match="cannot create a sandbox"):
+    with caplog.at_level("WARNING", logger="claw_nb.sandbox"):
         runner = make_runner(SandboxSettings(bwrap_path=str(fake)), ws)
+    assert "cannot create a sandbox" in caplog.text
     assert runner.sandboxed is False and runner.fallback_reason == reason
 
 
@@ -227,13 +180,26 @@ def test_usable_bwrap_gives_the_sandboxed_runner(ws):
         "CLAW_API_KEY",
         "npm_config__authToken",
         "DOCKER_HOST",
+        "MYSQL_PWD",
+        "DB_PASS",
+        "SENTRY_DSN",
+        "APP_JWT",
+        "JWT_PUBLIC",
+        "RAILS_SIGNING_SALT",
+        "SESSION_ID",
+        "FLASK_SESSION_COOKIE",
+        "GITLAB_PAT",
+        "AZURE_STORAGE_CONNECTION_STRING",
+        "PIP_INDEX_URL",
     ],
 )
 def test_secret_variable_names(name):
     assert is_secret_name(name)
 
 
-@pytest.mark.parametrize("name", ["PATH", "HOME", "LANG", "TERM", "PWD", "GITHUB_ACTIONS", "CI"])
+@pytest.mark.parametrize(
+    "name", ["PATH", "HOME", "LANG", "TERM", "PWD", "OLDPWD", "GITHUB_ACTIONS", "CI", "PASSES",
+             "VIRTUAL_ENV", "PYTHONPATH"])
 def test_ordinary_variable_names(name):
     assert not is_secret_name(name)
 
@@ -262,6 +228,18 @@ def test_plain_runner_does_not_pass_secrets_and_honours_passthrough(ws, monkeypa
     assert "sk-secret-openai" not in out and "OPENAI_API_KEY" not in out
     assert "pw-in-url" not in out
     assert "MY_API_KEY=my-own-key" in out and "HARMLESS_SETTING=visible" in out
+
+
+def test_commands_get_a_plain_terminal(ws, monkeypatch):
+    """A kernel sets FORCE_COLOR, CLICOLOR_FORCE and TERM=xterm-color: colour codes in every
+    command's output cost tokens and confuse models (issue 14)."""
+    for name, value in (("FORCE_COLOR", "1"), ("CLICOLOR_FORCE", "1"), ("PY_COLORS", "1"),
+                        ("TERM", "xterm-color")):
+        monkeypatch.setenv(name, value)
+    out = plain(ws).run("env", ws, 10).stdout.splitlines()
+    assert "NO_COLOR=1" in out and "TERM=dumb" in out
+    assert not [line for line in out if line.startswith(("FORCE_COLOR=", "CLICOLOR_FORCE=",
+                                                          "PY_COLORS="))]
 
 
 # --------------------------------------------------------------------------------------------

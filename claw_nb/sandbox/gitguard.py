@@ -1,0 +1,199 @@
+"""Git metadata a sandboxed command can neither change nor create.
+
+Git runs code from its metadata: hooks, ``core.fsmonitor``, ``core.hooksPath``, pagers, filter
+and diff drivers, and ``commondir`` / gitfiles that point git at another directory holding all
+of these. Anything a command leaves there runs on the host at the user's next ``git status``.
+Protecting a list of files inside ``.git`` leaves the class open (move ``.git`` away and make a
+new one, write ``commondir``, replace a worktree's ``.git`` file), so:
+
+* **Before each command** every git metadata entry in the workspace -- each ``.git``
+  directory, file or symlink at any depth, and what a gitfile (and its ``commondir``) points
+  to -- is bound read-only. A bind mount cannot be renamed, replaced or deleted, so ``.git``
+  cannot be swapped for a new one either. Git inside still reads (status, diff, log, blame);
+  it cannot write (add, commit, checkout): the user commits.
+* Where the workspace has no ``.git``, an empty read-only directory is mounted there for the
+  command (and removed afterwards), so no repository can be created at the top.
+* **After each command** the workspace is scanned for ``.git`` entries that were not there
+  before (a ``git init`` or ``git clone`` in a subdirectory, a planted gitfile); each is moved
+  to ``.claw/quarantine/<stamp>/<dir>/dot-git``, where no git takes it for a repository, and
+  the command's result says so. A ``.git`` symlink the command removed is put back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+QUARANTINE = Path(".claw") / "quarantine"
+_counter = itertools.count()
+
+
+@dataclass
+class GitState:
+    """The git metadata of a workspace just before a command."""
+
+    workspace: Path
+    entries: dict[Path, tuple[int, int, int]]  # each .git path: (st_dev, st_ino, st_mode)
+    links: dict[Path, str] = field(default_factory=dict)  # .git symlinks: their targets
+    targets: list[Path] = field(default_factory=list)  # what gitfiles point to
+    placeholder: bool = False  # the workspace had no .git: an empty one is mounted
+
+    def bwrap_args(self) -> list[str]:
+        """Read-only binds of every entry and target, and the placeholder."""
+        args: list[str] = []
+        root = self.workspace / ".git"
+        if self.placeholder:
+            args += ["--tmpfs", str(root), "--remount-ro", str(root)]
+        for path in [*self.entries, *self.targets]:
+            if path.is_symlink():
+                continue  # bwrap would follow it; its real target is among the targets
+            if path.exists():
+                args += ["--ro-bind", str(path), str(path)]
+        return args
+
+
+def find_git_entries(root: Path) -> dict[Path, tuple[int, int, int]]:
+    """Every entry named ``.git`` under ``root`` (any depth; not inside one, not through
+    symlinked directories), with its identity."""
+    found: dict[Path, tuple[int, int, int]] = {}
+    todo = [str(root)]
+    while todo:
+        here = todo.pop()
+        try:
+            with os.scandir(here) as it:
+                for entry in it:
+                    if entry.name == ".git":
+                        try:
+                            st = entry.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        found[Path(entry.path)] = (st.st_dev, st.st_ino, st.st_mode)
+                        continue
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            todo.append(entry.path)
+                    except OSError:
+                        pass
+        except OSError:
+            continue
+    return found
+
+
+def _gitfile_target(gitfile: Path) -> Path | None:
+    """The directory a ``.git`` file (``gitdir: PATH``) points to."""
+    try:
+        with open(gitfile, "rb") as f:
+            text = f.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("gitdir:"):
+            raw = line[len("gitdir:") :].strip()
+            if raw:
+                p = Path(raw) if os.path.isabs(raw) else gitfile.parent / raw
+                return Path(os.path.realpath(p))
+    return None
+
+
+def _commondir(gitdir: Path) -> Path | None:
+    try:
+        raw = (gitdir / "commondir").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    if not raw:
+        return None
+    return Path(os.path.realpath(raw if os.path.isabs(raw) else gitdir / raw))
+
+
+def targets_of(entries: dict[Path, tuple[int, int, int]]) -> list[Path]:
+    """The directories git would use through these entries besides themselves: a gitfile's
+    gitdir, a symlink's target, and a gitdir's commondir."""
+    out: list[Path] = []
+    for path in entries:
+        gitdirs: list[Path] = []
+        if path.is_symlink():
+            gitdirs.append(Path(os.path.realpath(path)))
+        elif path.is_file():
+            target = _gitfile_target(path)
+            if target is not None:
+                gitdirs.append(target)
+        else:
+            gitdirs.append(path)
+        for gitdir in gitdirs:
+            common = _commondir(gitdir) if gitdir.is_dir() else None
+            for p in (gitdir, common):
+                if p is not None and p != path and p not in out and p != Path("/"):
+                    out.append(p)
+    return out
+
+
+def before(workspace: Path) -> GitState:
+    """The state to protect for one command in ``workspace``."""
+    entries = find_git_entries(workspace)
+    state = GitState(workspace, entries, targets=targets_of(entries))
+    for path in entries:
+        if path.is_symlink():
+            try:
+                state.links[path] = os.readlink(path)
+            except OSError:
+                pass
+    state.placeholder = not os.path.lexists(workspace / ".git")
+    return state
+
+
+def after(state: GitState) -> list[str]:
+    """Undo what a finished command did to git metadata; one note per thing done."""
+    root = state.workspace / ".git"
+    if state.placeholder:
+        try:
+            os.rmdir(root)  # the (empty) mount point bwrap made on the host
+        except OSError:
+            pass
+    notes: list[str] = []
+    for path, ident in find_git_entries(state.workspace).items():
+        if state.entries.get(path) == ident:
+            continue
+        if state.placeholder and path == root and _is_empty_dir(path):
+            continue  # another command's placeholder, still mounted
+        notes.append(_quarantine(state.workspace, path))
+    for path, target in state.links.items():  # a symlinked .git the command removed: put back
+        if not os.path.lexists(path):
+            try:
+                os.symlink(target, path)
+            except OSError:
+                pass
+    return notes
+
+
+def _is_empty_dir(path: Path) -> bool:
+    try:
+        return path.is_dir() and not path.is_symlink() and not any(os.scandir(path))
+    except OSError:
+        return False
+
+
+def _quarantine(workspace: Path, path: Path) -> str:
+    rel = path.relative_to(workspace)
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_counter)}"
+    # not named .git there, so no git ever takes it for a repository
+    dest = workspace / QUARANTINE / name / rel.parent / "dot-git"
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(path, dest)
+        return (f"claw: moved git metadata the command created ({rel}) to "
+                f"{dest.relative_to(workspace)}: git metadata cannot be changed from the sandbox")
+    except OSError:
+        pass
+    try:  # another filesystem (an extra writable path): remove it
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        return (f"claw: removed git metadata the command created ({rel}): git metadata cannot "
+                "be changed from the sandbox")
+    except OSError as exc:
+        return f"claw: WARNING: could not remove git metadata the command created ({rel}): {exc}"
