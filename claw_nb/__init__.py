@@ -44,13 +44,19 @@ def __dir__() -> list[str]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """`%load_ext claw_nb`: register the `%%claw` / `%claw` magics."""
+    """`%load_ext claw_nb`: register the `%%claw` / `%claw` magics. From here on, installed
+    modules beat same-named files in the working directory (`claw_nb.jupyter.import_guard`)."""
+    from claw_nb.jupyter import import_guard
+
+    import_guard.install()  # first: the magics' own imports must not come from the workspace
     from claw_nb.jupyter.magics import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    from claw_nb.jupyter import import_guard
     from claw_nb.jupyter.magics import unload_ipython_extension as unload
 
     unload(ipython)
+    import_guard.uninstall()

@@ -1,5 +1,9 @@
 """`python -m claw_nb`: the command-line interface."""
 
-from claw_nb.cli import main
+from claw_nb.jupyter import import_guard
+
+import_guard.install()  # before anything else: the working directory is sys.path[0] here
+
+from claw_nb.cli import main  # noqa: E402
 
 raise SystemExit(main())

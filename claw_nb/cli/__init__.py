@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from claw_nb.jupyter import import_guard
+
+    import_guard.install()  # `python -m claw_nb` has the working directory on sys.path
     args = build_parser().parse_args(argv)
     try:
         config = load_config(

@@ -147,6 +147,7 @@ class BwrapRunner(RunnerBase):
             setuid = bool(os.stat(path).st_mode & stat.S_ISUID)
         except OSError:
             setuid = False
+        self._nice = shutil.which("nice")
         # unprivileged, bwrap makes a user namespace (a setuid bwrap does not)
         self.user_namespace = os.geteuid() != 0 and not setuid
 
@@ -244,6 +245,9 @@ class BwrapRunner(RunnerBase):
                 pass
         git = gitguard.before(workspace)
         argv = self.argv(command, cwd, workspace, git)
+        nice = self._nice if s.nice else None
+        if nice:  # bwrap, its init and everything inside inherit it
+            argv = [nice, "-n", str(s.nice), *argv]
         cgroup = make_cgroup(s, slack=3)  # outer bwrap, its init, the shell
         if cgroup is not None:
             join = 'echo $$ > "$0" 2>/dev/null; exec "$@"'

@@ -10,7 +10,7 @@ from typing import Any
 from claw_nb.errors import SandboxSettingsError
 
 _PATH_LISTS = ("writable", "hide", "read_only", "env_passthrough", "devices")
-_COUNTS = ("cpu_seconds", "memory_mb", "file_size_mb", "processes", "max_output_file_mb")
+_COUNTS = ("cpu_seconds", "memory_mb", "file_size_mb", "processes", "max_output_file_mb", "nice")
 _BOOLS = ("enabled", "network", "cgroup")
 
 
@@ -32,6 +32,9 @@ class SandboxSettings:
     processes: int = 512
     max_output_file_mb: int = 64
     cgroup: bool = True  # use a cgroup for process limits when one can be created
+    # sandboxed commands run at this niceness (0-19): the user's kernel stays responsive, and
+    # the process watchdog keeps up with a fork bomb on a busy machine
+    nice: int = 10
     bwrap_path: str = "bwrap"
     shell: str = "bash"
 
@@ -69,8 +72,9 @@ def _coerce(key: str, value: Any) -> Any:
             raise SandboxSettingsError(
                 f"[sandbox] {key} must be a number >= 0, got {value!r}"
             ) from None
-        if number < 0:
-            raise SandboxSettingsError(f"[sandbox] {key} must be a number >= 0, got {value!r}")
+        if number < 0 or (key == "nice" and number > 19):
+            bound = "from 0 to 19" if key == "nice" else ">= 0"
+            raise SandboxSettingsError(f"[sandbox] {key} must be a number {bound}, got {value!r}")
         return number
     if key in _PATH_LISTS:
         if isinstance(value, (str, os.PathLike)):

@@ -73,6 +73,64 @@ class PeakTasks:
         self.extra = self.peak - self.base
 
 
+class SandboxTasks:
+    """Samples, in a thread, how many processes the bubblewrap sandbox running a command with
+    ``marker`` holds (its PID namespace's own /proc): ``.peak``. Unlike the machine's task
+    count, other work on a loaded machine does not inflate it."""
+
+    def __init__(self, marker: str, ready: Path | None = None):
+        self.needle = marker.encode()
+        self.ready = ready  # created once the sampler watches: the command may wait for it
+        self.peak = 0
+        self.samples = 0
+
+    def __enter__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _find_init(self) -> int | None:
+        for pid in procs_with(self.needle.decode()):
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() != "bwrap":
+                        continue
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    kids = [int(x) for x in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            if kids:
+                return kids[0]  # the outer bwrap's child: the namespace's init
+        return None
+
+    def _watch(self):
+        init = None
+        host_proc = os.stat("/proc").st_dev
+        while not self._stop.is_set():
+            if init is None:
+                init = self._find_init()
+                if init is not None and self.ready is not None:
+                    self.ready.touch()
+                continue
+            proc_dir = f"/proc/{init}/root/proc"
+            try:
+                if os.stat(proc_dir).st_dev == host_proc:
+                    continue  # the sandbox's /proc is not mounted yet
+                count = sum(1 for name in os.listdir(proc_dir) if name.isdigit())
+            except OSError:
+                if not os.path.exists(f"/proc/{init}"):
+                    return  # the sandbox is gone
+                continue
+            self.samples += 1
+            self.peak = max(self.peak, count)
+            time.sleep(0.001)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 def marker() -> str:
     """A unique number usable as a `sleep` argument, to find the process afterwards."""
     return f"{random.randint(5000, 9999)}.{random.randint(10**5, 10**6 - 1)}"

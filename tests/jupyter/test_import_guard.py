@@ -1,0 +1,88 @@
+"""Issue 10, class 4: files the agent writes into the workspace never run in the user's kernel
+through an import of an installed module (claw_nb's lazy imports, or the user's own).
+
+Each test starts a fresh Python process (a fresh ``sys.modules``) whose working directory is a
+workspace full of poisoned modules, with ``''`` first on ``sys.path`` as in a kernel, and runs
+a real IPython InteractiveShell there.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# stdlib names too (ones IPython has not imported at start-up: claw_nb imports tomllib later)
+POISONED = ("nbformat", "duckdb", "pandas", "jsonschema", "ipywidgets", "litellm", "tomllib",
+            "statistics")
+
+SHELL = textwrap.dedent("""
+    import sys
+    assert sys.path[0] == "", sys.path[:3]
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "claw_nb")
+    # claw_nb's lazy imports: nbformat (notebook validation), duckdb (the log)
+    from claw_nb.tools import notebook
+    print("validate:", notebook._validate({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                                          "cells": []}))
+    from claw_nb.config import load_config
+    load_config(".")  # tomllib
+    from claw_nb.log import store
+    con = store.connect(sys.argv[1])
+    con.close()
+    # the user's own next cell
+    result = shell.run_cell("import pandas, jsonschema, statistics; print(pandas.__file__)")
+    assert result.success, result.error_in_exec
+    for name in ("nbformat", "duckdb", "pandas", "jsonschema", "tomllib", "statistics"):
+        print(name, sys.modules[name].__file__)
+    shell.run_cell("import my_helper; print(my_helper.VALUE)")
+""")
+
+
+def _workspace(tmp_path: Path) -> tuple[Path, Path]:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    canary = tmp_path / "canary"
+    for name in POISONED:
+        (ws / f"{name}.py").write_text(
+            f"open({str(canary)!r}, 'a').write('{name} ran\\n')\nraise SystemExit('poisoned')\n")
+    (ws / "my_helper.py").write_text("VALUE = 'the user module still imports'\n")
+    return ws, canary
+
+
+def test_workspace_modules_do_not_shadow_installed_ones_after_load_ext(tmp_path):
+    ws, canary = _workspace(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("PYTHONSAFEPATH", None)
+    p = subprocess.run([sys.executable, "-c", SHELL, str(tmp_path / "claw.duckdb")], cwd=ws,
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert not canary.exists(), canary.read_text()
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "validate: None" in p.stdout
+    for line in p.stdout.splitlines():
+        if line.split()[:1] and line.split()[0] in POISONED:
+            assert str(ws) not in line, line
+    assert "the user module still imports" in p.stdout
+
+
+def test_without_the_guard_the_attack_works(tmp_path):
+    """The control: the same workspace poisons a plain process, so the test above can fail."""
+    ws, canary = _workspace(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("PYTHONSAFEPATH", None)
+    subprocess.run([sys.executable, "-c", "import nbformat"], cwd=ws, env=env,
+                   capture_output=True, timeout=60)
+    assert canary.read_text() == "nbformat ran\n"
+
+
+def test_the_cli_does_not_import_workspace_modules(tmp_path):
+    ws, canary = _workspace(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-m", "claw_nb", "sessions", "--db",
+                        str(tmp_path / "claw.duckdb")], cwd=ws, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert not canary.exists(), canary.read_text() + p.stderr[-2000:]
