@@ -24,6 +24,9 @@ class ToolCall:
     arguments: dict | None
     error: str | None = None
     repaired: bool = False
+    # Where the call came from: "native" (the server's tool_calls field) or the text dialect
+    # it was parsed out of ("qwen_xml", "hermes", "tagged_json", "fenced_json", "bare_json").
+    dialect: str = "native"
 
 
 def new_call_id() -> str:
@@ -58,8 +61,12 @@ def _drop_trailing_comma(out: list[str]) -> None:
         del out[i]
 
 
+_VALID_ESCAPES = frozenset('"\\/bfnrtu')
+
+
 def _repair_json(text: str) -> str:
-    """Fix what local models get wrong most: trailing commas, Python literals, and strings or
+    """Fix what local models get wrong most: trailing commas, Python literals, `//` and `/* */`
+    comments, invalid escapes such as `\\.` (kept as a literal backslash), and strings or
     brackets left open when output was cut off. Anything else is left for json to reject."""
     out: list[str] = []
     stack: list[str] = []
@@ -68,7 +75,17 @@ def _repair_json(text: str) -> str:
     while i < len(text):
         c = text[i]
         if in_str:
+            if escaped and c not in _VALID_ESCAPES:
+                out.append("\\")  # `\.` -> `\\.`: the backslash the model meant literally
             escaped, in_str = (not escaped and c == "\\"), (escaped or c != '"')
+        elif c == "/" and text.startswith("//", i):
+            newline = text.find("\n", i)
+            i = len(text) if newline == -1 else newline
+            continue
+        elif c == "/" and text.startswith("/*", i):
+            close = text.find("*/", i + 2)
+            i = len(text) if close == -1 else close + 2
+            continue
         elif c == '"':
             in_str = True
         elif c in "{[":

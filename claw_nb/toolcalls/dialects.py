@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 from claw_nb.toolcalls.arguments import (
@@ -20,7 +21,7 @@ from claw_nb.toolcalls.schema import schema_types
 
 _THINK_OPEN = re.compile(r"<think(?:ing)?>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think(?:ing)?>", re.IGNORECASE)
-_OPENER = re.compile(r"<tool_call>|<function=")
+_OPENER = re.compile(r"<(tool_call|tools|function_call|functioncall)>|<function=")
 _FUNC_OPEN = re.compile(r"<function=([^>\n]*)>")
 _PARAM_OPEN = re.compile(r"<parameter=([^>\n]*)>")
 # A </parameter> counts only where the structure goes on, so values may contain the tag.
@@ -28,6 +29,13 @@ _PARAM_END = re.compile(r"</parameter>\s*(?=<parameter=|</function>|</tool_call>
 _VALUE_STOP = re.compile(r"</parameter>|<parameter=|</function>|</tool_call>")
 _CODE_FENCE = re.compile(r"```([\w+-]*)[ \t]*\n(.*?)```", re.DOTALL)
 _NAME = re.compile(r'"name"\s*:\s*"([^"]*)"')
+_ARGS_KEY = re.compile(r'"(?:arguments|parameters)"\s*:')
+# Bare JSON calls start a line (or follow Mistral's [TOOL_CALLS] marker).
+_BARE_OPEN = re.compile(r"(?m)^[ \t]*(?:\[TOOL_CALLS\]\s*)?[\[{]")
+# An unknown name counts as an attempted call only if it is spelled like a tool (`create_file`),
+# not like data (`"name": "Alice"`).
+_TOOL_NAME = re.compile(r"[a-z][a-z0-9_.-]*")
+_CALL_KEYS = frozenset({"name", "arguments", "parameters", "id", "type", "function"})
 _CUT = "\ue000"  # private-use character marking where a call was cut out
 _GAP = re.compile(r"\s*(?:\ue000\s*)+")
 _SHAPE = '<tool_call>{"name": "TOOL_NAME", "arguments": {...}}</tool_call>'
@@ -122,39 +130,140 @@ def _call_parts(obj: Any, need_arguments: bool) -> tuple[str, Any] | None:
     return obj["name"], obj.get(key) if key else None
 
 
-def _parse_json_block(body: str) -> list[ToolCall]:
-    body = body.strip()
+def _labelled(calls: list[ToolCall], dialect: str) -> list[ToolCall]:
+    return [replace(call, dialect=dialect) for call in calls]
+
+
+def _split_objects(body: str) -> list[str] | None:
+    """Several JSON objects one after another (one call per line): their texts, else None."""
+    decoder, pos, parts = json.JSONDecoder(), 0, []
+    while pos < len(body):
+        while pos < len(body) and body[pos] in " \t\r\n,":
+            pos += 1
+        if pos == len(body):
+            break
+        try:
+            _, end = decoder.raw_decode(body, pos)
+        except ValueError:
+            return None
+        parts.append(body[pos:end])
+        pos = end
+    return parts if len(parts) > 1 else None
+
+
+def _parse_json_block(body: str, tag: str = "tool_call") -> list[ToolCall]:
+    body = _undouble(body.strip())
+    shape = _SHAPE.replace("tool_call", tag)
     if not body:
-        return [ToolCall(new_call_id(), "", "", None, f"The <tool_call> was empty: {_SHAPE}.")]
+        return [ToolCall(new_call_id(), "", "", None, f"The <{tag}> was empty: {shape}.")]
     try:
         value, repaired = loads_lenient(body)
     except ValueError as exc:
+        if (several := _split_objects(body)) is not None:
+            return [call for part in several for call in _parse_json_block(part, tag)]
         name = _NAME.search(body)
-        error = json_error(body, exc, "the <tool_call> block") + f" Write calls as {_SHAPE}."
+        error = json_error(body, exc, f"the <{tag}> block") + f" Write calls as {shape}."
         return [ToolCall(new_call_id(), name.group(1) if name else "", body, None, error)]
     calls = []
     for item in value if isinstance(value, list) else [value]:
         if (parts := _call_parts(item, need_arguments=False)) is not None:
             calls.append(make_call(*parts, repaired))
         else:
-            error = f'A <tool_call> must hold a JSON object with "name" and "arguments": {_SHAPE}.'
+            error = f'A <{tag}> must hold a JSON object with "name" and "arguments": {shape}.'
             calls.append(ToolCall(new_call_id(), "", body, None, error))
     return calls
 
 
+def _undouble(body: str) -> str:
+    """`{{"name": ...}}` (a template's escaped braces copied literally) -> `{"name": ...}`."""
+    if not body.startswith("{{"):
+        return body
+    body = body.replace("{{", "{").replace("}}", "}")
+    return body.rstrip("}") + "}" * max(1, body.count("{") - body.rstrip("}").count("}"))
+
+
+def _is_call_object(obj: Any, known_tools: Collection[str] | None) -> bool:
+    """A JSON value is an attempted call when it names a known tool with arguments, or has
+    exactly the keys of a call (name + arguments/parameters) and a name spelled like a tool: a
+    call to a tool that does not exist is still an attempt, answered with the real tools."""
+    parts = _call_parts(obj, need_arguments=True)
+    if parts is None:
+        return False
+    if known_tools is None or parts[0] in known_tools:
+        return True
+    inner = obj["function"] if isinstance(obj.get("function"), dict) else obj
+    return (set(inner) <= _CALL_KEYS and set(obj) <= _CALL_KEYS
+            and _TOOL_NAME.fullmatch(parts[0]) is not None)
+
+
+def _calls_in_json(body: str, known_tools: Collection[str] | None, dialect: str,
+                   what: str) -> list[ToolCall] | None:
+    """The calls a JSON text holds; an error call when it looks like a call but does not parse;
+    None when it is not a call at all (example JSON in an answer)."""
+    body = _undouble(body.strip())
+    try:
+        value, repaired = loads_lenient(body)
+    except ValueError as exc:
+        if _NAME.search(body) and _ARGS_KEY.search(body):
+            name = _NAME.search(body).group(1)  # type: ignore[union-attr]
+            error = json_error(body, exc, what) + f" Write calls as {_SHAPE}."
+            return [ToolCall(new_call_id(), name, body, None, error, dialect=dialect)]
+        return None
+    items = value if isinstance(value, list) and value else [value]
+    if not all(_is_call_object(item, known_tools) for item in items):
+        return None
+    calls = [make_call(*_call_parts(item, need_arguments=True), repaired) for item in items]
+    return _labelled(calls, dialect)
+
+
 def _fenced_calls(text: str, start: int, end: int, known_tools: Collection[str] | None) -> Found:
+    """Calls in code fences of any language (```json, ```bash, ``` ...) whose body is JSON."""
     found = []
     for fence in _CODE_FENCE.finditer(text, start, end):
-        if fence.group(1).lower() not in ("", "json"):
+        body = fence.group(2).strip()
+        if not body.startswith(("{", "[")):
             continue
-        try:
-            value, repaired = loads_lenient(fence.group(2).strip())
-        except ValueError:
-            continue
-        parts = [_call_parts(item, need_arguments=True)
-                 for item in (value if isinstance(value, list) and value else [value])]
-        if all(p is not None and (known_tools is None or p[0] in known_tools) for p in parts):
-            found.append((fence.start(), fence.end(), [make_call(*p, repaired) for p in parts]))
+        calls = _calls_in_json(body, known_tools, "fenced_json", "the call in the code block")
+        if calls is not None:
+            found.append((fence.start(), fence.end(), calls))
+    return found
+
+
+def _json_extent(text: str, start: int, limit: int) -> int:
+    """Where the JSON value opening at `start` ends (brackets balanced outside strings), or
+    `limit` when it never closes (output cut off)."""
+    depth, in_str, escaped = 0, False, False
+    for i in range(start, limit):
+        c = text[i]
+        if in_str:
+            escaped, in_str = (not escaped and c == "\\"), (escaped or c != '"')
+        elif c == '"':
+            in_str = True
+        elif c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+            if depth == 0:
+                end = i + 1
+                while end < limit and text[end] == "}":  # doubled braces' extra closers
+                    end += 1
+                return end
+    return limit
+
+
+def _bare_calls(text: str, start: int, end: int, known_tools: Collection[str] | None) -> Found:
+    """Calls written as bare JSON at the start of a line (`{"name": ..., "arguments": ...}`,
+    a list of them, or after Mistral's `[TOOL_CALLS]` marker), outside fences and tags."""
+    found, pos = [], start
+    while (opener := _BARE_OPEN.search(text, pos, end)) is not None:
+        json_at = opener.end() - 1
+        stop = _json_extent(text, json_at, end)
+        calls = _calls_in_json(text[json_at:stop], known_tools, "bare_json", "the JSON call")
+        if calls is not None:
+            found.append((opener.start(), stop, calls))
+            pos = stop
+        else:
+            pos = opener.end()
     return found
 
 
@@ -168,44 +277,72 @@ def _remove_spans(text: str, spans: list[tuple[int, int]]) -> str:
     return _GAP.sub(lambda m: "\n\n" if "\n" in m.group() else " ", joined).strip()
 
 
-def extract_text_tool_calls(text: str, known_tools: Collection[str] | None = None
-                            ) -> tuple[str, list[ToolCall]]:
-    """(text without the calls, calls) for calls a model wrote into its content: Qwen3-Coder
-    XML, Hermes <tool_call> JSON, or fenced JSON (only naming a known tool, when known_tools is
-    given, so example JSON shown to a user does not run). Calls inside <think> are left alone."""
-    if not text:
-        return text or "", []
-    blocked, schemas, found = _think_spans(text), _tool_schemas(known_tools), []
-    pos = 0
+def _tagged_calls(text: str, blocked: list[tuple[int, int]], schemas: dict) -> Found:
+    """Qwen3-Coder XML (`<function=NAME>`, wrapped in <tool_call> or not) and JSON inside
+    <tool_call>, <tools>, <function_call> or <functioncall> tags."""
+    found, pos = [], 0
     while (opener := _OPENER.search(text, pos)) is not None:
         start, pos = opener.start(), opener.end()
         if (inside := next((e for s, e in blocked if s <= start < e), None)) is not None:
             pos = inside
             continue
         limit = min([s for s, _ in blocked if s > start] + [len(text)])
-        bare = opener.group() == "<function="  # no <tool_call> wrapper
+        tag = opener.group(1)
+        bare = tag is None  # <function=...> without a wrapper
         xml_at = start if bare else _skip_ws(text, pos, limit)
         if _FUNC_OPEN.match(text, xml_at, limit) and not (bare and _in_prose(text, start, limit)):
             calls, end = _parse_xml(text, xml_at, limit, schemas)
-            end += len("</tool_call>") if text.startswith("</tool_call>", end) else 0
+            closer = f"</{tag or 'tool_call'}>"
+            end += len(closer) if text.startswith(closer, end) else 0
+            calls = _labelled(calls, "qwen_xml")
         elif bare:
             continue
         else:
-            close = text.find("</tool_call>", pos, limit)
+            closer = f"</{tag}>"
+            close = text.find(closer, pos, limit)
             if close == -1:  # unterminated: runs to the next call or the end
-                following = text.find("<tool_call>", pos, limit)
+                following = text.find(f"<{tag}>", pos, limit)
                 close = end = following if following != -1 else limit
             else:
-                end = close + len("</tool_call>")
-            calls = _parse_json_block(text[pos:close])
+                end = close + len(closer)
+            calls = _labelled(_parse_json_block(text[pos:close], tag),
+                              "hermes" if tag == "tool_call" else "tagged_json")
         found.append((start, end, calls))
         pos = max(end, pos)
-    prev = 0
-    for s, e in sorted([(s, e) for s, e, _ in found] + blocked + [(len(text), len(text))]):
-        found += _fenced_calls(text, prev, s, known_tools) if s > prev else []
+    return found
+
+
+def _gaps(spans: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """The stretches of the text that no span covers."""
+    out, prev = [], 0
+    for s, e in sorted(spans + [(length, length)]):
+        if s > prev:
+            out.append((prev, s))
         prev = max(prev, e)
+    return out
+
+
+def extract_text_tool_calls(text: str, known_tools: Collection[str] | None = None
+                            ) -> tuple[str, list[ToolCall]]:
+    """(text without the calls, calls) for calls a model wrote into its content.
+
+    Shapes: Qwen3-Coder XML, JSON in <tool_call> / <tools> / <function_call> tags, JSON in a
+    code fence of any language, bare JSON at the start of a line. JSON outside tags counts as a
+    call only when it names a known tool or has exactly a call's keys (see `_is_call_object`),
+    so example JSON in an answer does not run. Anything that is clearly an attempted call but
+    cannot be parsed comes back as a ToolCall with `error` set, for the model to fix. Calls
+    inside <think> are left alone."""
+    if not text:
+        return text or "", []
+    blocked, schemas = _think_spans(text), _tool_schemas(known_tools)
+    found = _tagged_calls(text, blocked, schemas)
+    taken = [(s, e) for s, e, _ in found] + blocked
+    for s, e in _gaps(taken, len(text)):
+        found += _fenced_calls(text, s, e, known_tools)
+    taken = [(s, e) for s, e, _ in found] + blocked + [
+        (m.start(), m.end()) for m in _CODE_FENCE.finditer(text)]
+    for s, e in _gaps(taken, len(text)):
+        found += _bare_calls(text, s, e, known_tools)
     found.sort(key=lambda item: item[0])
     return (_remove_spans(text, [(s, e) for s, e, _ in found]),
             [call for _, _, group in found for call in group])
-
-

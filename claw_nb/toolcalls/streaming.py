@@ -29,7 +29,10 @@ class StreamingToolCallAccumulator:
 
     def _slot(self, index: int | None, call_id: str | None) -> int:
         if call_id in self._by_id:
-            return self._by_id[call_id]
+            slot = self._by_id[call_id]
+            # The same id at another index is another call (some servers reuse ids).
+            if index is None or self._calls[slot]["index"] == index:
+                return slot
         if index is not None and index in self._by_index:
             slot = self._by_index[index]
             call = self._calls[slot]
@@ -53,7 +56,8 @@ class StreamingToolCallAccumulator:
             self._last = slot = self._slot(get_field(delta, "index"), call_id)
             call = self._calls[slot]
             if call_id and not call["id"]:
-                call["id"], self._by_id[call_id] = call_id, slot
+                call["id"] = call_id
+                self._by_id.setdefault(call_id, slot)
             call["type"] = get_field(delta, "type") or call["type"]
             fn = get_field(delta, "function")
             name, args = get_field(fn, "name"), get_field(fn, "arguments")
@@ -66,11 +70,13 @@ class StreamingToolCallAccumulator:
 
     def finish(self) -> list[dict]:
         """OpenAI-format tool_calls in index order; ids generated where the server sent none."""
-        out = []
+        out, used = [], set()
         for slot in sorted(range(len(self._calls)), key=lambda s: (self._calls[s]["index"], s)):
             call = self._calls[slot]
             if call["name"] or call["arguments"]:
-                call["id"] = call["id"] or new_call_id()
+                if not call["id"] or call["id"] in used:  # results must pair with one call each
+                    call["id"] = new_call_id()
+                used.add(call["id"])
                 out.append({"id": call["id"], "type": call["type"],
                             "function": {"name": call["name"], "arguments": call["arguments"]}})
         return out

@@ -397,8 +397,15 @@ def test_fenced_json_without_arguments_key_is_not_a_call():
     assert extract_text_tool_calls(text) == (text, [])
 
 
-def test_fenced_code_in_other_languages_is_ignored():
-    text = '```python\n{"name": "ls", "arguments": {}}\n```'
+def test_a_json_call_in_a_fence_of_another_language_is_parsed():
+    text = '```bash\n{"name": "ls", "arguments": {}}\n```'
+    content, calls = extract_text_tool_calls(text)
+    assert content == "" and [(c.name, c.arguments, c.dialect) for c in calls] == [
+        ("ls", {}, "fenced_json")]
+
+
+def test_code_in_a_fence_that_is_not_json_is_ignored():
+    text = '```python\nprint({"name": "ls", "arguments": {}})\n```'
     assert extract_text_tool_calls(text) == (text, [])
 
 
@@ -625,3 +632,15 @@ def test_accumulated_calls_feed_from_native():
     acc.add([_delta(0, "c1", "ls", '{"path": "."')])
     (call,) = from_native(acc.finish())
     assert call.arguments == {"path": "."} and call.repaired
+
+
+def test_two_streamed_calls_sharing_an_id_at_different_indexes_stay_two_calls():
+    acc = StreamingToolCallAccumulator()
+    acc.add([{"index": 0, "id": "call_1", "function": {"name": "read_file", "arguments": ""}}])
+    acc.add([{"index": 0, "function": {"arguments": '{"path": "a.py"}'}}])
+    acc.add([{"index": 1, "id": "call_1", "function": {"name": "read_file", "arguments": ""}}])
+    acc.add([{"index": 1, "function": {"arguments": '{"path": "b.py"}'}}])
+    calls = acc.finish()
+    assert [(c["function"]["name"], c["function"]["arguments"]) for c in calls] == [
+        ("read_file", '{"path": "a.py"}'), ("read_file", '{"path": "b.py"}')]
+    assert len({c["id"] for c in calls}) == 2 and calls[0]["id"] == "call_1"

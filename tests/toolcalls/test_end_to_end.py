@@ -1,0 +1,61 @@
+"""Each shape from the corpus, end to end: the scripted server sends the reply as text, the agent
+runs the call (or sends the error back), and the model's next turn sees the result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from claw_nb import events as ev
+from claw_nb.config import load_config
+from claw_nb.testing import text
+from tests.helpers import Recorder, unguarded_agent
+
+CORPUS = Path(__file__).parent / "corpus"
+RUNS = ["bare_object", "doubled_braces", "tools_wrapper", "function_call_wrapper",
+        "bash_fence_json", "fenced_with_comment", "mistral_marker", "prose_then_call"]
+ERRORS = {"fenced_unknown_tool": "unknown_tool", "fenced_unparsable": "malformed_json",
+          "bare_unparsable": "malformed_json"}
+
+
+def _agent(server, workspace):
+    config = load_config(workspace, model="openai/scripted", api_base=server.url,
+                         api_key="sk-test", stream=False, retry_base_delay=0.01)
+    recorder = Recorder()
+    return unguarded_agent(config, listeners=[recorder]), recorder
+
+
+def _reply(name: str) -> str:
+    return json.loads((CORPUS / f"{name}.json").read_text(encoding="utf-8"))["reply"]
+
+
+@pytest.mark.parametrize("shape", RUNS)
+def test_a_call_written_as_text_runs(shape, scripted_server, workspace):
+    for path in ("hello.py", "app.py", "calc.py", "README.md", "src/x"):
+        (workspace / path).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / path).write_text("def main():\n    return a - b\n")
+    scripted_server.queue(text(_reply(shape)), text("done"))
+    agent, events = _agent(scripted_server, workspace)
+    result = agent.run("do it")
+    assert result.stop_reason == "completed" and result.final_answer == "done"
+    finished = events.of(ev.ToolCallFinished)
+    assert finished and all(e.ok for e in finished), [e.error for e in finished]
+    tool_turns = [m for m in scripted_server.requests[1]["messages"] if m["role"] == "tool"]
+    assert len(tool_turns) == len(finished)
+
+
+@pytest.mark.parametrize("shape, kind", sorted(ERRORS.items()))
+def test_a_broken_call_goes_back_as_an_error_the_model_can_fix(shape, kind, scripted_server,
+                                                               workspace):
+    scripted_server.queue(text(_reply(shape)), text("sorry, fixed"))
+    agent, events = _agent(scripted_server, workspace)
+    result = agent.run("do it")
+    assert result.final_answer == "sorry, fixed"  # the broken reply was not the answer
+    (finished,) = events.of(ev.ToolCallFinished)
+    assert not finished.ok and finished.error_kind == kind
+    (tool_turn,) = [m for m in scripted_server.requests[1]["messages"] if m["role"] == "tool"]
+    assert tool_turn["content"].startswith("Error:")
+    if kind == "unknown_tool":
+        assert "write_file" in tool_turn["content"]  # names the real tools
