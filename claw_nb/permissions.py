@@ -22,10 +22,10 @@ from typing import Any
 
 from claw_nb.errors import PermissionSettingsError
 from claw_nb.protocols import ApprovalRequest, Approver, Authorization
+from claw_nb.protected_paths import protection_reason
 
 MODES = ("ask", "accept-edits", "auto", "read-only")
 ACTIONS = ("allow", "ask", "deny")
-PROTECTED_DIRS = (".git", ".claw")
 
 # The argument a rule pattern is matched against, per tool.
 PRIMARY_ARGUMENT = {
@@ -191,10 +191,8 @@ class PermissionPolicy:
             return "deny", "denied: read-only mode allows no edits or commands"
         if matched["ask"]:
             return "ask", f"asks by rule {matched['ask'][0]}"
-        if kind == "edit" and self._touches_settings(arguments):
-            return "ask", "asks: the settings file decides the sandbox and permissions"
-        if kind == "edit" and self.mode != "auto" and self._touches_protected(arguments):
-            return "ask", "asks: writes under .git/ or .claw/ always ask"
+        if kind == "edit" and (why := self._protected(arguments)) is not None:
+            return "ask", f"asks in every mode: {why}"
         if matched["allow"]:
             return "allow", f"allowed by rule {matched['allow'][0]}"
         if self.mode == "auto":
@@ -205,18 +203,12 @@ class PermissionPolicy:
             return "allow", "allowed by mode accept-edits"
         return "ask", f"asks: mode {self.mode}"
 
-    def _parts(self, arguments: dict[str, Any]) -> list[str]:
-        path = _strip_dot_slash(str(arguments.get("path", "")))
-        if self.workspace and path.startswith(self.workspace.rstrip("/") + "/"):
-            path = path[len(self.workspace.rstrip("/")) + 1 :]
-        return [p for p in path.split("/") if p not in ("", ".")]
-
-    def _touches_protected(self, arguments: dict[str, Any]) -> bool:
-        return any(part in PROTECTED_DIRS for part in self._parts(arguments))
-
-    def _touches_settings(self, arguments: dict[str, Any]) -> bool:
-        """`.claw/settings.toml` widens the sandbox for the next session: it asks in every mode."""
-        return self._parts(arguments) == [".claw", "settings.toml"]
+    def _protected(self, arguments: dict[str, Any]) -> str | None:
+        """Why writing the call's path needs a yes, decided on the resolved path."""
+        path = arguments.get("path")
+        if not isinstance(path, str) or not path:
+            return None
+        return protection_reason(self.workspace or ".", path)
 
     @staticmethod
     def _always_rule(tool: str, arguments: dict[str, Any]) -> Rule:

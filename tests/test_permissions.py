@@ -72,8 +72,8 @@ def test_writes_to_git_and_claw_dirs_always_ask(mode, path):
     assert policy.decide("write_file", "edit", {"path": path})[0] == "ask"
 
 
-def test_writes_to_git_pass_in_auto_mode():
-    assert PermissionPolicy(mode="auto").decide("write_file", "edit", {"path": ".git/x"})[0] == "allow"
+def test_writes_to_git_metadata_ask_even_in_auto_mode():
+    assert PermissionPolicy(mode="auto").decide("write_file", "edit", {"path": ".git/x"})[0] == "ask"
 
 
 def test_absolute_path_inside_workspace_is_seen_as_protected():

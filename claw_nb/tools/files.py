@@ -5,11 +5,16 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import time
 from pathlib import Path
 
+import regex
+
+from claw_nb.protected_paths import lexical_path, protection_reason
 from claw_nb.tools.base import ToolContext, ToolError, tool
-from claw_nb.tools.fsutil import atomic_write, count_lines, sniff_binary
+from claw_nb.tools.fsutil import count_lines, looks_binary
 from claw_nb.tools.ignore import GitIgnore, GlobMatcher, walk_files
+from claw_nb.tools.safe_io import open_regular, read_prefix, write_atomic
 from claw_nb.tools.workspace import display_path, resolve_in_workspace
 
 MAX_LINE_CHARS = 2000
@@ -19,6 +24,9 @@ MAX_GREP_MATCHES = 200
 MAX_GREP_LINE_CHARS = 500
 MAX_GREP_FILE_BYTES = 20 * 1024 * 1024
 MAX_DIFF_LINES = 80
+MAX_EDIT_BYTES = 10 * 1024 * 1024  # edit_file reads the whole file: bound it
+MAX_SCAN_BYTES = 32 * 1024 * 1024  # read_file counts lines past its page up to this much
+GREP_SECONDS = 10.0  # a catastrophic pattern ends here instead of running for minutes
 
 
 def _ws(ctx: ToolContext) -> Path:
@@ -49,17 +57,20 @@ def _missing_file_error(ctx: ToolContext, path: str, resolved: Path) -> ToolErro
 
 
 def _read_text(ctx: ToolContext, path: str, resolved: Path) -> str:
-    """Whole file as text, with the same checks as read_file."""
+    """Whole file as text (bounded), with the same checks as read_file."""
     if resolved.is_dir():
         raise ToolError(f"{path!r} is a directory; use list_files to see its contents")
     if not resolved.exists():
         raise _missing_file_error(ctx, path, resolved)
     try:
-        if sniff_binary(resolved):
-            raise ToolError(f"{path!r} is a binary file; only text files can be read or edited")
-        data = resolved.read_bytes()
+        data, size = read_prefix(_ws(ctx), resolved, path, MAX_EDIT_BYTES + 1)
     except OSError as e:
         raise ToolError(f"cannot read {path!r}: {e.strerror or e}") from e
+    if size > MAX_EDIT_BYTES or len(data) > MAX_EDIT_BYTES:
+        raise ToolError(f"{path!r} is {size} bytes, over the {MAX_EDIT_BYTES} bytes edit_file "
+                        "handles; change it with a command instead")
+    if looks_binary(data):
+        raise ToolError(f"{path!r} is a binary file; only text files can be read or edited")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -95,25 +106,8 @@ def read_file(ctx: ToolContext, path: str, offset: int = 1, limit: int = 2000) -
         raise ToolError(f"{path!r} is a directory; use list_files to see its contents")
     if not resolved.exists():
         raise _missing_file_error(ctx, path, resolved)
-    shown: list[str] = []
-    total = 0
-    chars = 0
-    last_shown = offset - 1
     try:
-        if sniff_binary(resolved):
-            raise ToolError(f"{path!r} is a binary file; read_file only shows text files")
-        with open(resolved, encoding="utf-8", errors="strict", newline=None) as f:
-            for total, line in enumerate(f, 1):
-                if total < offset or len(shown) >= limit or chars > MAX_READ_CHARS:
-                    continue
-                line = line.rstrip("\n")
-                if len(line) > MAX_LINE_CHARS:
-                    line = line[:MAX_LINE_CHARS] + f" ... [line cut at {MAX_LINE_CHARS} chars]"
-                shown.append(f"{total:>6}\t{line}")
-                chars += len(line) + 8
-                last_shown = total
-    except UnicodeDecodeError as e:
-        raise ToolError(f"{path!r} is not valid UTF-8 text (looks binary); cannot show it") from e
+        shown, total, last_shown, complete = _read_page(_ws(ctx), resolved, path, offset, limit)
     except OSError as e:
         raise ToolError(f"cannot read {path!r}: {e.strerror or e}") from e
     _remember(ctx, resolved)
@@ -125,12 +119,61 @@ def read_file(ctx: ToolContext, path: str, offset: int = 1, limit: int = 2000) -
             f"use an offset between 1 and {total}"
         )
     out = "\n".join(shown)
-    if last_shown < total:
+    if last_shown < total or not complete:
+        of = f"{total}" if complete else f"at least {total} (a large file)"
         out += (
-            f"\n\n[Showing lines {offset}-{last_shown} of {total}. "
+            f"\n\n[Showing lines {offset}-{last_shown} of {of}. "
             f"Use offset={last_shown + 1} to read more.]"
         )
     return out
+
+
+def _read_page(ws: Path, resolved: Path, path: str, offset: int, limit: int
+               ) -> tuple[list[str], int, int, bool]:
+    """(numbered lines of the page, lines counted, last line shown, whether the count is the
+    whole file). Memory stays bounded by the page: long lines are cut while reading, and lines
+    past the page are only counted, up to MAX_SCAN_BYTES."""
+    shown: list[str] = []
+    total = chars = scanned = 0
+    last_shown = offset - 1
+    line_cap = MAX_LINE_CHARS * 4  # bytes: a UTF-8 character takes at most four
+    with os.fdopen(open_regular(ws, resolved, path), "rb") as f:
+        head = f.read(8192)
+        if looks_binary(head):
+            raise ToolError(f"{path!r} is a binary file; read_file only shows text files")
+        f.seek(0)
+        while True:
+            if len(shown) >= limit or chars > MAX_READ_CHARS:
+                while scanned < MAX_SCAN_BYTES:  # only count what follows the page
+                    block = f.read(1 << 20)
+                    if not block:
+                        return shown, total, last_shown, True
+                    scanned += len(block)
+                    total += block.count(b"\n")
+                return shown, total + 1, last_shown, False
+            raw = f.readline(line_cap)
+            if not raw:
+                return shown, total, last_shown, True
+            scanned += len(raw)
+            cut = len(raw) >= line_cap and not raw.endswith(b"\n")
+            while cut:  # the rest of an over-long line: skip it without keeping it
+                rest = f.readline(1 << 20)
+                scanned += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            total += 1
+            if total < offset:
+                continue
+            try:
+                line = raw.decode("utf-8", errors="ignore" if cut else "strict").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                raise ToolError(
+                    f"{path!r} is not valid UTF-8 text (looks binary); cannot show it") from e
+            if cut or len(line) > MAX_LINE_CHARS:
+                line = line[:MAX_LINE_CHARS] + f" ... [line cut at {MAX_LINE_CHARS} chars]"
+            shown.append(f"{total:>6}\t{line}")
+            chars += len(line) + 8
+            last_shown = total
 
 
 @tool("edit")
@@ -144,12 +187,12 @@ def write_file(ctx: ToolContext, path: str, content: str) -> str:
     """
     if not isinstance(content, str):
         raise ToolError(f"content must be a string, got {type(content).__name__}")
-    resolved = resolve_in_workspace(ctx.workspace, path)
+    resolved = _write_target(ctx, path)
     if resolved.is_dir():
         raise ToolError(f"{path!r} is a directory; give a file path")
     data = content.encode("utf-8")
     try:
-        created = atomic_write(resolved, data)
+        created = write_atomic(_ws(ctx), resolved, data)
     except (FileExistsError, NotADirectoryError) as e:
         raise ToolError(
             f"cannot write {path!r}: a parent of it exists as a file ({e.strerror}); "
@@ -228,7 +271,7 @@ def edit_file(
         raise ToolError("old_string and new_string must be strings")
     if old_string == new_string:
         raise ToolError("old_string and new_string are identical; there is nothing to change")
-    resolved = resolve_in_workspace(ctx.workspace, path)
+    resolved = _write_target(ctx, path)
     name = _rel(ctx, resolved)
     if old_string == "" and not resolved.exists() and not resolved.is_symlink():
         return write_file.func(ctx, path, new_string)
@@ -257,12 +300,23 @@ def edit_file(
             )
         updated = content.replace(old, new) if replace_all else content.replace(old, new, 1)
     try:
-        atomic_write(resolved, updated.encode("utf-8"))
+        write_atomic(_ws(ctx), resolved, updated.encode("utf-8"))
     except OSError as e:
         raise ToolError(f"cannot write {path!r}: {e.strerror or e}") from e
     _remember(ctx, resolved)
     head = f"Edited {name}" + (f" ({count} replacements)" if count > 1 else "")
     return head + "\n" + _short_diff(content, updated, name)
+
+
+def _write_target(ctx: ToolContext, path: str) -> Path:
+    """Where a write to `path` lands. A protected file (settings, git metadata) may be written
+    only under its own name, which the permission policy saw, never through a symlink."""
+    resolved = resolve_in_workspace(ctx.workspace, path)
+    if resolved != lexical_path(_ws(ctx), path) and \
+            (why := protection_reason(_ws(ctx), str(resolved))) is not None:
+        raise ToolError(f"{path!r} leads through a symlink to {_rel(ctx, resolved)}, and {why}; "
+                        "write protected files by their own path")
+    return resolved
 
 
 def _search_root(ctx: ToolContext, path: str) -> Path:
@@ -322,11 +376,12 @@ def grep(ctx: ToolContext, pattern: str, path: str = ".", glob: str | None = Non
         glob: Only search files matching this glob, e.g. '*.py' (any depth) or 'src/**/*.ts'.
     """
     try:
-        regex = re.compile(pattern)
-    except re.error as e:
+        compiled = regex.compile(pattern)
+    except regex.error as e:
         raise ToolError(f"invalid regular expression {pattern!r}: {e}") from e
     except TypeError as e:
         raise ToolError("pattern must be a string") from e
+    deadline = time.monotonic() + GREP_SECONDS
     root = _search_root(ctx, path)
     ws = _ws(ctx)
     matches: list[str] = []
@@ -336,18 +391,23 @@ def grep(ctx: ToolContext, pattern: str, path: str = ".", glob: str | None = Non
             real = Path(os.path.realpath(file))
             if not (real == ws or ws in real.parents) or not real.is_file():
                 continue  # a symlink leading out of the workspace, or not a regular file
-            if real.stat().st_size > MAX_GREP_FILE_BYTES or sniff_binary(real):
+            if real.stat().st_size > MAX_GREP_FILE_BYTES:
                 continue
-            with open(real, encoding="utf-8", errors="replace") as f:
+            fd = open_regular(ws, real, _rel(ctx, file))
+            with open(fd, encoding="utf-8", errors="replace") as f:
+                if looks_binary(f.buffer.peek(8192)[:8192]):
+                    continue
                 for lineno, line in enumerate(f, 1):
-                    if regex.search(line):
+                    if _search(compiled, line, deadline, pattern):
                         total += 1
                         if total <= MAX_GREP_MATCHES:
                             text = line.rstrip("\r\n")
                             if len(text) > MAX_GREP_LINE_CHARS:
                                 text = text[:MAX_GREP_LINE_CHARS] + " ..."
                             matches.append(f"{_rel(ctx, file)}:{lineno}: {text}")
-        except OSError:
+        except (OSError, ToolError) as exc:
+            if isinstance(exc, ToolError) and "took longer" in str(exc):
+                raise
             continue
     if not matches:
         return f"No matches for {pattern!r} in {_rel(ctx, root)}."
@@ -357,3 +417,17 @@ def grep(ctx: ToolContext, pattern: str, path: str = ".", glob: str | None = Non
             "path, glob or a more specific pattern)"
         )
     return "\n".join(matches)
+
+
+def _search(compiled, line: str, deadline: float, pattern: str):
+    """One line searched within what is left of grep's time budget."""
+    left = deadline - time.monotonic()
+    try:
+        if left <= 0:
+            raise TimeoutError
+        return compiled.search(line, timeout=left)
+    except TimeoutError:
+        raise ToolError(
+            f"the pattern {pattern!r} took longer than {GREP_SECONDS:.0f} s (nested repeats such "
+            "as (a+)+ backtrack without end); simplify it or narrow path/glob"
+        ) from None

@@ -343,7 +343,7 @@ def test_write_file_failure_keeps_old_content_and_removes_temp_file(ctx, ws, mon
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", boom)
+    monkeypatch.setattr(os, "rename", boom)
     with pytest.raises(ToolError, match="No space left"):
         run(ctx, write_file, path="a.txt", content="new")
     assert (ws / "a.txt").read_text() == "old"

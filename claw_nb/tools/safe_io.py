@@ -1,0 +1,138 @@
+"""File access that a symlink swapped mid-way cannot redirect, and that never blocks.
+
+The confinement check (`resolve_in_workspace`) follows symlinks once; a command running at the
+same time could then swap a directory for a link before the write. So every open here walks the
+already-resolved path one component at a time from a descriptor of the workspace, with
+`O_NOFOLLOW` at each step: if anything on the way became a link since the check, the walk fails
+instead of landing outside. Reads open with `O_NONBLOCK` and refuse anything but a regular file,
+so a FIFO or a device cannot hang a tool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from claw_nb.tools.base import ToolError
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _parts(workspace: Path, resolved: Path) -> tuple[Path, tuple[str, ...]]:
+    root = Path(os.path.realpath(workspace))
+    try:
+        parts = resolved.relative_to(root).parts
+    except ValueError:
+        raise ToolError(f"{resolved} is outside the workspace {root}") from None
+    if not parts:
+        raise ToolError("the workspace itself is a directory, not a file")
+    return root, parts
+
+
+@contextlib.contextmanager
+def _directory(workspace: Path, resolved: Path, create: bool) -> Iterator[tuple[int, str]]:
+    """(descriptor of the file's directory, file name), reached without following links."""
+    root, parts = _parts(workspace, resolved)
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        for name in parts[:-1]:
+            try:
+                next_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                os.mkdir(name, 0o777, dir_fd=fd)
+                next_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                if stat.S_ISREG(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                    raise ToolError(f"cannot write {resolved.name!r}: its parent {name!r} exists "
+                                    "as a file; choose another path") from None
+                raise ToolError(
+                    f"{resolved}: a part of the path became a symlink while the tool ran; "
+                    "try again") from None
+            os.close(fd)
+            fd = next_fd
+        yield fd, parts[-1]
+    finally:
+        os.close(fd)
+
+
+def open_regular(workspace: Path, resolved: Path, shown: str) -> int:
+    """A read-only descriptor of a regular file (the caller closes it); anything else refused."""
+    with _directory(workspace, resolved, create=False) as (dir_fd, name):
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ToolError(f"{shown!r} became a symlink while the tool ran; try again") from None
+            raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if
+                stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
+                "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+        raise ToolError(f"{shown!r} is {kind}; file tools only read regular files")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def read_prefix(workspace: Path, resolved: Path, shown: str, max_bytes: int) -> tuple[bytes, int]:
+    """(at most `max_bytes` of the file, its size): never more in memory than asked for."""
+    fd = open_regular(workspace, resolved, shown)
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        return f.read(max_bytes), size
+
+
+def write_atomic(workspace: Path, resolved: Path, data: bytes) -> bool:
+    """Write `data` to `resolved` (inside the workspace) atomically; True if it was created.
+
+    A temporary file is made next to the target through the same descriptor walk, filled,
+    fsynced, given the old file's mode, and renamed over the target relative to the directory
+    descriptor, so neither a swapped directory nor a link at the target can redirect it.
+    """
+    with _directory(workspace, resolved, create=True) as (dir_fd, name):
+        try:
+            old = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            old = None
+        if old is not None and stat.S_ISDIR(old.st_mode):
+            raise ToolError(f"{name!r} is a directory; give a file path")
+        mode = stat.S_IMODE(old.st_mode) if old is not None and stat.S_ISREG(old.st_mode) \
+            else 0o666 & ~_umask()
+        tmp = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600, dir_fd=dir_fd)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+                os.fchmod(f.fileno(), mode)
+            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
+            raise
+        with contextlib.suppress(OSError):
+            os.fsync(dir_fd)
+    return old is None
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
