@@ -20,9 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from claw_nb.command_line import Unparsable, command_text, split_commands
 from claw_nb.errors import PermissionSettingsError
-from claw_nb.protocols import ApprovalRequest, Approver, Authorization
 from claw_nb.protected_paths import protection_reason
+from claw_nb.protocols import ApprovalRequest, Approver, Authorization
 
 MODES = ("ask", "accept-edits", "auto", "read-only")
 ACTIONS = ("allow", "ask", "deny")
@@ -69,6 +70,13 @@ class Rule:
 
     def __str__(self) -> str:
         return self.tool if self.pattern is None else f"{self.tool}({self.pattern})"
+
+    def matches_text(self, text: str) -> bool:
+        """The pattern against one simple command; `git *` also matches a bare `git`."""
+        if self.pattern is None:
+            return True
+        return glob_match(self.pattern, text) or (
+            self.pattern.endswith(" *") and text == self.pattern[:-2])
 
     def matches(self, tool: str, arguments: dict[str, Any]) -> bool:
         if self.tool not in ("*", tool):
@@ -170,15 +178,18 @@ class PermissionPolicy:
         # An approver may name who answered (the notebook's routes to whichever view runs).
         who = getattr(self.approver, "current_label", None) or self.approver_name
         if answer == "always":
-            rule = self._always_rule(tool.name, arguments)
-            self.rules.append(rule)
-            return Authorization(True, f"{reason}; approved by {who}, always allow {rule}")
+            added = [r for r in self._always_rules(tool.name, arguments) if r not in self.rules]
+            self.rules.extend(added)
+            shown = ", ".join(str(r) for r in added) or "(already allowed)"
+            return Authorization(True, f"{reason}; approved by {who}, always allow {shown}")
         if answer == "yes":
             return Authorization(True, f"{reason}; approved by {who}")
         return Authorization(False, f"{reason}; denied by {who}")
 
     def decide(self, tool: str, kind: str, arguments: dict[str, Any]) -> tuple[str, str]:
         """(allow|ask|deny, reason) before asking anyone."""
+        if kind == "command":
+            return self._decide_command(tool, arguments)
         matched = {action: [r for r in self.rules if r.action == action and r.matches(tool, arguments)]
                    for action in ACTIONS}
         if matched["deny"]:
@@ -189,6 +200,8 @@ class PermissionPolicy:
             return "allow", f"allowed: {kind} tool"
         if self.mode == "read-only":
             return "deny", "denied: read-only mode allows no edits or commands"
+        if kind == "kernel" and not matched["allow"]:
+            return "ask", "asks in every mode: runs code in your kernel, outside the sandbox"
         if matched["ask"]:
             return "ask", f"asks by rule {matched['ask'][0]}"
         if kind == "edit" and (why := self._protected(arguments)) is not None:
@@ -196,11 +209,41 @@ class PermissionPolicy:
         if matched["allow"]:
             return "allow", f"allowed by rule {matched['allow'][0]}"
         if self.mode == "auto":
-            if kind == "command" and not self.sandboxed:
-                return "ask", "asks: no OS sandbox, so every command needs approval"
             return "allow", "allowed by mode auto"
         if self.mode == "accept-edits" and kind == "edit":
             return "allow", "allowed by mode accept-edits"
+        return "ask", f"asks: mode {self.mode}"
+
+    def _decide_command(self, tool: str, arguments: dict[str, Any]) -> tuple[str, str]:
+        """Rules meet each simple command of the line: a deny or ask rule that matches any of
+        them applies; allow rules allow only when every simple command is allowed."""
+        line = str(arguments.get("command", ""))
+        try:
+            commands = [command_text(words) for words in split_commands(line)]
+            problem = None
+        except Unparsable as exc:
+            commands, problem = [line.strip()], str(exc)
+
+        def first(action: str) -> Rule | None:
+            return next((r for r in self.rules if r.action == action and r.tool in ("*", tool)
+                         and any(r.matches_text(c) for c in commands)), None)
+
+        if (rule := first("deny")) is not None:
+            return "deny", f"denied by rule {rule}"
+        if self.mode == "read-only":
+            return "deny", "denied: read-only mode allows no edits or commands"
+        if not self.sandboxed:
+            return "ask", "asks in every mode: no OS sandbox, so every command needs approval"
+        if (rule := first("ask")) is not None:
+            return "ask", f"asks by rule {rule}"
+        if problem is not None:
+            return "ask", f"asks: the command line cannot be checked against the rules ({problem})"
+        allow = [r for r in self.rules if r.action == "allow" and r.tool in ("*", tool)]
+        if commands and all(any(r.matches_text(c) for r in allow) for c in commands):
+            return "allow", "allowed by rule " + ", ".join(
+                str(next(r for r in allow if r.matches_text(c))) for c in dict.fromkeys(commands))
+        if self.mode == "auto":
+            return "allow", "allowed by mode auto"
         return "ask", f"asks: mode {self.mode}"
 
     def _protected(self, arguments: dict[str, Any]) -> str | None:
@@ -211,12 +254,16 @@ class PermissionPolicy:
         return protection_reason(self.workspace or ".", path)
 
     @staticmethod
-    def _always_rule(tool: str, arguments: dict[str, Any]) -> Rule:
-        if tool == "run_command":
-            words = str(arguments.get("command", "")).split()
-            if words:
-                return Rule("allow", tool, f"{words[0]}*")
-        return Rule("allow", tool, None)
+    def _always_rules(tool: str, arguments: dict[str, Any]) -> list[Rule]:
+        """What "always" adds: for a command, one rule per program of the line (`ls -la` ->
+        `run_command(ls *)`), never a pattern that lets other commands ride along."""
+        if tool != "run_command":
+            return [Rule("allow", tool, None)]
+        try:
+            programs = [words[0] for words in split_commands(str(arguments.get("command", "")))]
+        except Unparsable:
+            return []  # asked once; a line the rules cannot read is not allowed for ever
+        return [Rule("allow", tool, f"{program} *") for program in dict.fromkeys(programs)]
 
 
 def _as_list(value: Any) -> list[str]:

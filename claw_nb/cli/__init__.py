@@ -137,10 +137,12 @@ def terminal_approver(request) -> str:
     """Ask on the terminal: y(es) / n(o) / a(lways)."""
     import json
 
-    print(f"\nclaw wants to run {request.tool} ({request.reason}):")
+    from claw_nb.textsafe import show
+
+    print(f"\nclaw wants to run {request.tool} ({show(request.reason)}):")
     for key, value in request.arguments.items():
         text = value if isinstance(value, str) else json.dumps(value)
-        print(f"  {key}: " + text.replace("\n", "\n    "))
+        print(f"  {show(key)}: " + show(text).replace("\n", "\n    "))
     while True:
         try:
             answer = input("approve? [y]es / [n]o / [a]lways: ").strip().lower()
@@ -216,6 +218,7 @@ def _cmd_stats(args: argparse.Namespace, config) -> int:
 
 def _cmd_show(args: argparse.Namespace, config) -> int:
     from claw_nb.log.store import load_messages
+    from claw_nb.textsafe import show
 
     messages = load_messages(config.resolved_db_path, args.session_id)
     if not messages:
@@ -229,13 +232,13 @@ def _cmd_show(args: argparse.Namespace, config) -> int:
         content = message.get("content") or ""
         if role == "tool":
             print(f"[tool result {message.get('name', '')}]")
-            print("  " + "\n  ".join(str(content).splitlines()[:10]))
+            print("  " + "\n  ".join(show(str(content)).splitlines()[:10]))
             continue
         print(f"[{role}]")
         if content:
-            print(content)
+            print(show(str(content)))
         for call in message.get("tool_calls") or []:
-            print(f"  -> {call['function']['name']} {call['function']['arguments']}")
+            print(show(f"  -> {call['function']['name']} {call['function']['arguments']}"))
     return EXIT_OK
 
 

@@ -7,6 +7,7 @@ import sys
 from typing import Any, TextIO
 
 from claw_nb import events as ev
+from claw_nb.textsafe import show
 
 
 def _one_line(value: Any, limit: int = 160) -> str:
@@ -42,7 +43,7 @@ class TextPrinter:
         if self._line_open:
             self.out.write("\n")
             self._line_open = False
-        self.out.write(text + "\n")
+        self.out.write(show(text) + "\n")
 
     def _on_SessionStarted(self, e: ev.SessionStarted) -> None:
         if not self.quiet:
@@ -52,7 +53,7 @@ class TextPrinter:
         if self.quiet:
             return
         self._streamed_step = e.step
-        self.out.write(e.text)
+        self.out.write(show(e.text))
         self._line_open = not e.text.endswith("\n")
 
     def _on_ToolCallStarted(self, e: ev.ToolCallStarted) -> None:
