@@ -319,7 +319,7 @@ def kernel_exec_impl(ctx: ToolContext, shell: Any, code: str) -> str:
     expression as the notebook would show it, or the error with a short traceback. Use it to
     inspect variables and dataframes (e.g. `df.head()`, `df.dtypes`, `len(rows)`); IPython
     syntax (%magics, !commands) works. Changes to variables stay, so do not overwrite the user's
-    data unless asked.
+    data unless asked. It runs outside the command sandbox, so the user approves every call.
 
     Args:
         code: The Python code to run; its last line's value is shown if it is an expression.
