@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,6 +34,10 @@ from pathlib import Path
 
 QUARANTINE = Path(".claw") / "quarantine"
 _counter = itertools.count()
+# commands of this process running with a placeholder, per workspace: the last one removes it
+# (removing a mount point on the host detaches it in every sandbox still using it)
+_placeholders: dict[Path, int] = {}
+_placeholder_lock = threading.Lock()
 
 
 @dataclass
@@ -165,7 +170,11 @@ def before(workspace: Path) -> GitState:
                 state.links[path] = os.readlink(path)
             except OSError:
                 pass
-    state.placeholder = not os.path.lexists(workspace / ".git")
+    # bwrap makes the mount point on the host: only where it can
+    state.placeholder = not os.path.lexists(workspace / ".git") and os.access(workspace, os.W_OK)
+    if state.placeholder:
+        with _placeholder_lock:
+            _placeholders[workspace] = _placeholders.get(workspace, 0) + 1
     return state
 
 
@@ -173,18 +182,24 @@ def after(state: GitState) -> list[str]:
     """Undo what a finished command did to git metadata; one note per thing done."""
     root = state.workspace / ".git"
     if state.placeholder:
-        try:
-            os.rmdir(root)  # the (empty) mount point bwrap made on the host
-        except OSError:
-            pass
+        with _placeholder_lock:
+            left = _placeholders.get(state.workspace, 1) - 1
+            if left > 0:
+                _placeholders[state.workspace] = left
+            else:
+                _placeholders.pop(state.workspace, None)
+                try:
+                    os.rmdir(root)  # the (empty) mount point bwrap made on the host
+                except OSError:
+                    pass
     notes: list[str] = []
     for path, ident in find_git_entries(state.workspace).items():
         if state.entries.get(path) == ident:
             continue
         if path not in state.entries and not _changed_since(path, state.started):
             continue  # older than the command: past the scan's bound before, not its doing
-        if state.placeholder and path == root and _is_empty_dir(path):
-            continue  # another command's placeholder, still mounted
+        if path == root and _is_empty_dir(path):
+            continue  # another command's placeholder, still mounted (an empty dir is no repo)
         notes.append(_quarantine(state.workspace, path))
     for path, target in state.links.items():  # a symlinked .git the command removed: put back
         if not os.path.lexists(path):
