@@ -17,6 +17,8 @@ new one, write ``commondir``, replace a worktree's ``.git`` file), so:
   before (a ``git init`` or ``git clone`` in a subdirectory, a planted gitfile); each is moved
   to ``.claw/quarantine/<stamp>/<dir>/dot-git``, where no git takes it for a repository, and
   the command's result says so. A ``.git`` symlink the command removed is put back.
+  The scan is breadth first and bounded (``MAX_SCANNED`` entries, ``SKIP_DIRS`` not
+  entered): it costs about a millisecond per thousand entries, twice per command.
 """
 
 from __future__ import annotations
@@ -24,12 +26,18 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 QUARANTINE = Path(".claw") / "quarantine"
 _counter = itertools.count()
+# commands of this process running with a placeholder, per workspace: the last one removes it
+# (removing a mount point on the host detaches it in every sandbox still using it)
+_placeholders: dict[Path, int] = {}
+_placeholder_lock = threading.Lock()
 
 
 @dataclass
@@ -41,6 +49,7 @@ class GitState:
     links: dict[Path, str] = field(default_factory=dict)  # .git symlinks: their targets
     targets: list[Path] = field(default_factory=list)  # what gitfiles point to
     placeholder: bool = False  # the workspace had no .git: an empty one is mounted
+    started: float = field(default_factory=time.time)  # when the scan began
 
     def bwrap_args(self) -> list[str]:
         """Read-only binds of every entry and target, and the placeholder."""
@@ -56,22 +65,42 @@ class GitState:
         return args
 
 
+# Directories tools fill with thousands of files nobody runs git in; not scanned for nested
+# repositories (the workspace's own .git is always protected, scan or not).
+SKIP_DIRS = frozenset({
+    ".venv", "venv", "node_modules", "__pycache__", "site-packages", ".tox", ".nox",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".claw",
+})
+MAX_SCANNED = 10_000  # entries per scan, breadth first: a huge tree is scanned near the top
+
+
 def find_git_entries(root: Path) -> dict[Path, tuple[int, int, int]]:
-    """Every entry named ``.git`` under ``root`` (any depth; not inside one, not through
-    symlinked directories), with its identity."""
+    """Every entry named ``.git`` under ``root`` (breadth first, up to ``MAX_SCANNED`` entries;
+    not inside a ``.git``, a ``SKIP_DIRS`` directory or a symlinked directory), with its
+    identity. ``root/.git`` itself is always included when it exists."""
     found: dict[Path, tuple[int, int, int]] = {}
-    todo = [str(root)]
-    while todo:
-        here = todo.pop()
+    top = root / ".git"
+    try:
+        st = os.lstat(top)
+        found[top] = (st.st_dev, st.st_ino, st.st_mode)
+    except OSError:
+        pass
+    todo = deque([str(root)])
+    scanned = 0
+    while todo and scanned < MAX_SCANNED:
+        here = todo.popleft()
         try:
             with os.scandir(here) as it:
                 for entry in it:
+                    scanned += 1
                     if entry.name == ".git":
                         try:
                             st = entry.stat(follow_symlinks=False)
                         except OSError:
                             continue
                         found[Path(entry.path)] = (st.st_dev, st.st_ino, st.st_mode)
+                        continue
+                    if entry.name in SKIP_DIRS:
                         continue
                     try:
                         if entry.is_dir(follow_symlinks=False):
@@ -141,7 +170,11 @@ def before(workspace: Path) -> GitState:
                 state.links[path] = os.readlink(path)
             except OSError:
                 pass
-    state.placeholder = not os.path.lexists(workspace / ".git")
+    # bwrap makes the mount point on the host: only where it can
+    state.placeholder = not os.path.lexists(workspace / ".git") and os.access(workspace, os.W_OK)
+    if state.placeholder:
+        with _placeholder_lock:
+            _placeholders[workspace] = _placeholders.get(workspace, 0) + 1
     return state
 
 
@@ -149,16 +182,24 @@ def after(state: GitState) -> list[str]:
     """Undo what a finished command did to git metadata; one note per thing done."""
     root = state.workspace / ".git"
     if state.placeholder:
-        try:
-            os.rmdir(root)  # the (empty) mount point bwrap made on the host
-        except OSError:
-            pass
+        with _placeholder_lock:
+            left = _placeholders.get(state.workspace, 1) - 1
+            if left > 0:
+                _placeholders[state.workspace] = left
+            else:
+                _placeholders.pop(state.workspace, None)
+                try:
+                    os.rmdir(root)  # the (empty) mount point bwrap made on the host
+                except OSError:
+                    pass
     notes: list[str] = []
     for path, ident in find_git_entries(state.workspace).items():
         if state.entries.get(path) == ident:
             continue
-        if state.placeholder and path == root and _is_empty_dir(path):
-            continue  # another command's placeholder, still mounted
+        if path not in state.entries and not _changed_since(path, state.started):
+            continue  # older than the command: past the scan's bound before, not its doing
+        if path == root and _is_empty_dir(path):
+            continue  # another command's placeholder, still mounted (an empty dir is no repo)
         notes.append(_quarantine(state.workspace, path))
     for path, target in state.links.items():  # a symlinked .git the command removed: put back
         if not os.path.lexists(path):
@@ -167,6 +208,13 @@ def after(state: GitState) -> list[str]:
             except OSError:
                 pass
     return notes
+
+
+def _changed_since(path: Path, when: float) -> bool:
+    try:
+        return os.lstat(path).st_ctime >= when - 1.0  # coarse timestamps on some filesystems
+    except OSError:
+        return False
 
 
 def _is_empty_dir(path: Path) -> bool:

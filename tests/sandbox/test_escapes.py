@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from claw_nb.config import load_config
 from claw_nb.log import store
 from claw_nb.log.journal import encode_event, journal_dir, journal_root
 from claw_nb.prompts import render_system_prompt
-from tests.sandbox.kit import run
+from tests.sandbox.kit import run, sandbox
 
 # --------------------------------------------------------------------------------------------
 # class 1: settings from files the agent can write
@@ -161,6 +162,21 @@ def test_a_repository_cannot_be_created_in_a_workspace_without_one(area, tmp_pat
     home.mkdir()
     _host_git(["status"], area.ws, home)
     assert not canary.exists()
+
+
+def test_the_placeholder_holds_while_another_command_ends(area):
+    """Attack: a slow command waits for a quick one to end (whose clean-up removes the
+    placeholder on the host), then creates .git."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    runner = sandbox(area)
+    slow = threading.Thread(target=runner.run, args=(
+        "sleep 1.5; git init -q . ; mkdir -p .git/x && echo made", area.ws, 30))
+    slow.start()
+    time.sleep(0.5)
+    runner.run("true", area.ws, 30)
+    slow.join()
+    assert not (area.ws / ".git").exists()
 
 
 @pytest.mark.parametrize("kind", ["repository", "gitfile"])
