@@ -92,12 +92,15 @@ def read_prefix(workspace: Path, resolved: Path, shown: str, max_bytes: int) -> 
         return f.read(max_bytes), size
 
 
-def write_atomic(workspace: Path, resolved: Path, data: bytes) -> bool:
+def write_atomic(workspace: Path, resolved: Path, data: bytes, *,
+                 expected: bytes | None = None) -> bool:
     """Write `data` to `resolved` (inside the workspace) atomically; True if it was created.
 
     A temporary file is made next to the target through the same descriptor walk, filled,
     fsynced, given the old file's mode, and renamed over the target relative to the directory
     descriptor, so neither a swapped directory nor a link at the target can redirect it.
+    With `expected`, the file must still hold exactly those bytes just before the rename (a
+    save by someone else in the meantime is refused, not overwritten).
     """
     with _directory(workspace, resolved, create=True) as (dir_fd, name):
         try:
@@ -117,6 +120,9 @@ def write_atomic(workspace: Path, resolved: Path, data: bytes) -> bool:
                 f.flush()
                 os.fsync(f.fileno())
                 os.fchmod(f.fileno(), mode)
+            if expected is not None and _current(dir_fd, name) != expected:
+                raise ToolError(f"{name!r} changed on disk while it was being edited (saved "
+                                "elsewhere?); nothing was written: read it again and redo the edit")
             os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -136,3 +142,13 @@ def _umask() -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0o022
+
+
+def _current(dir_fd: int, name: str) -> bytes | None:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                     dir_fd=dir_fd)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read()

@@ -227,3 +227,41 @@ def test_grep_has_a_time_budget(ctx, ws, monkeypatch):
     monkeypatch.setattr(files, "GREP_SECONDS", 0.0)
     with pytest.raises(ToolError, match="took longer"):
         files.grep.run(ctx, {"pattern": "(a+)+$"})
+
+
+# --- notebooks: no hang on a FIFO, no silent overwrite of a save --------------------------------
+
+def test_notebook_read_refuses_a_fifo(ctx, ws):
+    from claw_nb.tools.notebook import notebook_read
+
+    os.mkfifo(ws / "n.ipynb")
+    result: list = []
+    worker = threading.Thread(
+        target=lambda: result.append(_outcome(notebook_read, ctx, {"path": "n.ipynb"})),
+        daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive() and "FIFO" in result[0]
+
+
+def test_a_save_that_lands_during_notebook_edit_is_not_overwritten(ctx, ws, monkeypatch):
+    import nbformat
+    from nbformat import v4
+
+    from claw_nb.tools import notebook as nbtools
+
+    nb = v4.new_notebook(cells=[v4.new_code_cell("x = 1", id="a1")])
+    (ws / "n.ipynb").write_text(nbformat.writes(nb))
+    nbtools.notebook_read.run(ctx, {"path": "n.ipynb"})
+    users_save = nbformat.writes(v4.new_notebook(cells=[v4.new_code_cell("users = 2", id="b2")]))
+    validate = nbtools._validate
+
+    def save_then_validate(notebook):  # the user's save lands while the edit is being made
+        (ws / "n.ipynb").write_text(users_save)
+        return validate(notebook)
+
+    monkeypatch.setattr(nbtools, "_validate", save_then_validate)
+    with pytest.raises(ToolError, match="changed on disk"):
+        nbtools.notebook_edit.run(ctx, {"path": "n.ipynb", "cell_id": "a1", "source": "x = 3",
+                                        "mode": "replace"})
+    assert (ws / "n.ipynb").read_text() == users_save

@@ -33,6 +33,7 @@ from typing import Any, Literal
 from claw_nb.textclip import clip_middle
 from claw_nb.tools.base import Tool, ToolContext, ToolError, derive_tool
 from claw_nb.tools.fsutil import atomic_write
+from claw_nb.tools.safe_io import read_prefix, write_atomic
 from claw_nb.tools.workspace import display_path, resolve_in_workspace
 
 MAX_READ_CHARS = 100_000
@@ -114,6 +115,9 @@ def _bind(func: Callable[..., str], binding: NotebookBinding, kind: str, name: s
 # Reading
 
 
+MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
+
+
 def _resolve_notebook(ctx: ToolContext, path: str) -> Path:
     resolved = resolve_in_workspace(ctx.workspace, path)
     if resolved.suffix != ".ipynb":
@@ -125,11 +129,15 @@ def _resolve_notebook(ctx: ToolContext, path: str) -> Path:
     return resolved
 
 
-def _load_json(path: str, resolved: Path) -> tuple[str, dict]:
+def _load_json(workspace: Path, path: str, resolved: Path) -> tuple[str, dict]:
     if not resolved.exists():
         raise ToolError(f"notebook {path!r} does not exist; use list_files to find notebooks")
     try:
-        text = resolved.read_text(encoding="utf-8")
+        data, size = read_prefix(workspace, resolved, path, MAX_NOTEBOOK_BYTES + 1)
+        if size > MAX_NOTEBOOK_BYTES:
+            raise ToolError(f"{path!r} is {size} bytes, over the {MAX_NOTEBOOK_BYTES} bytes "
+                            "notebook tools read")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ToolError(f"cannot read {path!r}: {e}") from e
     try:
@@ -380,7 +388,7 @@ def notebook_read_impl(
         nb, cells = _live_call(binding, room, snapshot)
         notes.append("(live: read from the document open in JupyterLab, including unsaved changes)")
     else:
-        _, nb = _load_json(path, resolved)
+        _, nb = _load_json(ctx.workspace, path, resolved)
         if int(nb.get("nbformat") or 0) < 4:
             notes.append(
                 f"(nbformat {nb.get('nbformat')} notebook, shown converted to format 4; "
@@ -653,7 +661,7 @@ def notebook_edit_impl(
                 f"{name} changed on disk since you last read it; read it again with "
                 "notebook_read and redo the edit against its current content"
             )
-        text, nb = _load_json(path, resolved)
+        text, nb = _load_json(ctx.workspace, path, resolved)
     if int(nb.get("nbformat") or 0) != 4:
         raise ToolError(
             f"{name} is in nbformat {nb.get('nbformat')}; only format 4 notebooks can be edited "
@@ -713,7 +721,8 @@ def notebook_edit_impl(
             f"the edit would make {name} an invalid notebook, so nothing was written: {problem}"
         )
     try:
-        atomic_write(resolved, layout.dumps(nb).encode("utf-8"))
+        write_atomic(ctx.workspace, resolved, layout.dumps(nb).encode("utf-8"),
+                     expected=None if created else text.encode("utf-8"))
     except OSError as e:
         raise ToolError(f"cannot write {path!r}: {e.strerror or e}") from e
     _remember(ctx, resolved)
