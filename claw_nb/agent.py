@@ -23,6 +23,7 @@ from claw_nb.prompts import SystemPrompt, render_system_prompt
 from claw_nb.protocols import Authorizer, Model
 from claw_nb.toolcalls import ToolCall, coerce_arguments, validate_arguments
 from claw_nb.tools import Tool, ToolContext, ToolError, ToolRegistry, default_tools
+from claw_nb.tools.base import ToolTimeout
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ class Agent:
                 sandboxed=bool(getattr(runner, "sandboxed", False)),
                 workspace=str(config.workspace),
             )
-        self.context = ToolContext(workspace=config.workspace, runner=runner, settings=config.settings)
+        self.context = ToolContext(workspace=config.workspace, runner=runner, settings=config.settings,
+                                   command_timeout=config.command_timeout)
         self.listeners: list[ev.Listener] = list(listeners)
         self.authorize = authorize
         self.session_id = session_id or uuid.uuid4().hex[:16]
@@ -311,6 +313,7 @@ class Agent:
             )
         )
         started = time.perf_counter()
+        todos_before = list(self.context.todos)
         ok, error_kind, decision = False, None, None
         arguments = call.arguments
         tool = self.tools.get(call.name)
@@ -340,7 +343,7 @@ class Agent:
                 decision=decision, result_chars=full_size, result_chars_sent=len(sent),
             )
         )
-        if ok and tool is not None and tool.name == "todo_write":
+        if ok and self.context.todos != todos_before:  # whichever tool keeps the plan
             self.emit(ev.TodosUpdated(self.session_id, todos=tuple(self.context.todos)))
         self._add_tool_result(call, sent)
 
@@ -354,9 +357,10 @@ class Agent:
                 return False, "denied", decision, f"Error: permission denied: {auth.reason}"
         try:
             return True, None, decision, tool.run(self.context, arguments)
+        except ToolTimeout as exc:
+            return False, "timeout", decision, f"Error: {exc}"
         except ToolError as exc:
-            kind = "timeout" if getattr(exc, "timed_out", False) else "tool_error"
-            return False, kind, decision, f"Error: {exc}"
+            return False, "tool_error", decision, f"Error: {exc}"
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - a tool bug goes back to the model as an error

@@ -28,18 +28,8 @@ from claw_nb.protocols import ApprovalRequest, Approver, Authorization
 MODES = ("ask", "accept-edits", "auto", "read-only")
 ACTIONS = ("allow", "ask", "deny")
 
-# The argument a rule pattern is matched against, per tool.
-PRIMARY_ARGUMENT = {
-    "run_command": "command",
-    "read_file": "path",
-    "write_file": "path",
-    "edit_file": "path",
-    "list_files": "path",
-    "grep": "path",
-    "notebook_read": "path",
-    "notebook_edit": "path",
-    "kernel_exec": "code",
-}
+# When a caller names a tool without its declaration: the usual primary arguments, in order.
+_PRIMARY_GUESSES = ("path", "command", "code")
 
 
 def check_mode(mode: str) -> str:
@@ -78,17 +68,18 @@ class Rule:
         return glob_match(self.pattern, text) or (
             self.pattern.endswith(" *") and text == self.pattern[:-2])
 
-    def matches(self, tool: str, arguments: dict[str, Any]) -> bool:
+    def matches(self, tool: str, arguments: dict[str, Any], primary: str | None = None) -> bool:
         if self.tool not in ("*", tool):
             return False
         if self.pattern is None:
             return True
-        value = primary_value(tool, arguments)
+        value = primary_value(arguments, primary)
         return value is not None and glob_match(self.pattern, value)
 
 
-def primary_value(tool: str, arguments: dict[str, Any]) -> str | None:
-    key = PRIMARY_ARGUMENT.get(tool)
+def primary_value(arguments: dict[str, Any], primary: str | None = None) -> str | None:
+    """The value a rule pattern is matched against: the tool's declared primary argument."""
+    key = primary or next((k for k in _PRIMARY_GUESSES if k in arguments), None)
     if key is None:
         return None
     value = arguments.get(key)
@@ -168,7 +159,8 @@ class PermissionPolicy:
         self.rules.extend(Rule.parse(action, text) for text in texts)
 
     def __call__(self, tool: Any, arguments: dict[str, Any]) -> Authorization:
-        action, reason = self.decide(tool.name, tool.kind, arguments)
+        action, reason = self.decide(tool.name, tool.kind, arguments,
+                                     primary=getattr(tool, "primary_argument", None))
         if action == "allow":
             return Authorization(True, reason)
         if action == "deny":
@@ -178,7 +170,8 @@ class PermissionPolicy:
         # An approver may name who answered (the notebook's routes to whichever view runs).
         who = getattr(self.approver, "current_label", None) or self.approver_name
         if answer == "always":
-            added = [r for r in self._always_rules(tool.name, arguments) if r not in self.rules]
+            added = [r for r in self._always_rules(tool.name, tool.kind, arguments)
+                     if r not in self.rules]
             self.rules.extend(added)
             shown = ", ".join(str(r) for r in added) or "(already allowed)"
             return Authorization(True, f"{reason}; approved by {who}, always allow {shown}")
@@ -186,11 +179,13 @@ class PermissionPolicy:
             return Authorization(True, f"{reason}; approved by {who}")
         return Authorization(False, f"{reason}; denied by {who}")
 
-    def decide(self, tool: str, kind: str, arguments: dict[str, Any]) -> tuple[str, str]:
+    def decide(self, tool: str, kind: str, arguments: dict[str, Any],
+               primary: str | None = None) -> tuple[str, str]:
         """(allow|ask|deny, reason) before asking anyone."""
         if kind == "command":
-            return self._decide_command(tool, arguments)
-        matched = {action: [r for r in self.rules if r.action == action and r.matches(tool, arguments)]
+            return self._decide_command(tool, arguments, primary or "command")
+        matched = {action: [r for r in self.rules
+                            if r.action == action and r.matches(tool, arguments, primary)]
                    for action in ACTIONS}
         if matched["deny"]:
             return "deny", f"denied by rule {matched['deny'][0]}"
@@ -214,10 +209,11 @@ class PermissionPolicy:
             return "allow", "allowed by mode accept-edits"
         return "ask", f"asks: mode {self.mode}"
 
-    def _decide_command(self, tool: str, arguments: dict[str, Any]) -> tuple[str, str]:
+    def _decide_command(self, tool: str, arguments: dict[str, Any],
+                        primary: str) -> tuple[str, str]:
         """Rules meet each simple command of the line: a deny or ask rule that matches any of
         them applies; allow rules allow only when every simple command is allowed."""
-        line = str(arguments.get("command", ""))
+        line = str(arguments.get(primary, ""))
         try:
             commands = [command_text(words) for words in split_commands(line)]
             problem = None
@@ -254,10 +250,10 @@ class PermissionPolicy:
         return protection_reason(self.workspace or ".", path)
 
     @staticmethod
-    def _always_rules(tool: str, arguments: dict[str, Any]) -> list[Rule]:
+    def _always_rules(tool: str, kind: str, arguments: dict[str, Any]) -> list[Rule]:
         """What "always" adds: for a command, one rule per program of the line (`ls -la` ->
         `run_command(ls *)`), never a pattern that lets other commands ride along."""
-        if tool != "run_command":
+        if kind != "command":
             return [Rule("allow", tool, None)]
         try:
             programs = [words[0] for words in split_commands(str(arguments.get("command", "")))]

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from claw_nb.permissions import MODES, PermissionPolicy, PermissionSettingsError, Rule
+from claw_nb.tools.base import ToolContext, tool
 
 READ = SimpleNamespace(name="read_file", kind="read")
 WRITE = SimpleNamespace(name="write_file", kind="edit")
@@ -139,3 +140,29 @@ def test_the_settings_file_asks_even_in_auto_mode(mode):
     policy = PermissionPolicy(mode=mode)
     policy.add_rules("allow", ["write_file"])
     assert policy.decide("write_file", "edit", {"path": ".claw/settings.toml"})[0] == "ask"
+
+
+def test_tools_declare_the_argument_rules_match():
+    from claw_nb.tools import default_tools
+
+    tools = {t.name: t for t in default_tools()}
+    assert tools["run_command"].primary_argument == "command"
+    assert tools["grep"].primary_argument == "path"
+    assert tools["write_file"].primary_argument == "path"
+
+
+def test_a_rule_on_a_tool_nobody_listed_matches_its_declared_argument():
+    @tool("edit", name="rename_symbol")
+    def rename_symbol(ctx: ToolContext, symbol: str, new_name: str) -> str:
+        """Rename a symbol.
+
+        Args:
+            symbol: The symbol to rename.
+            new_name: Its new name.
+        """
+        return "ok"
+
+    assert rename_symbol.primary_argument == "symbol"
+    policy = PermissionPolicy(mode="accept-edits", rules=[Rule.parse("deny", "rename_symbol(Secret*)")])
+    assert not policy(rename_symbol, {"symbol": "SecretKey", "new_name": "x"}).allowed
+    assert policy(rename_symbol, {"symbol": "helper", "new_name": "x"}).allowed

@@ -19,13 +19,16 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 if TYPE_CHECKING:  # pragma: no cover
     from claw_nb.sandbox import CommandRunner
 
-ToolKind = Literal["read", "edit", "command", "meta", "kernel"]
 KINDS = ("read", "edit", "command", "meta", "kernel")
 
 
 class ToolError(Exception):
     """An expected failure; its message goes back to the model verbatim, so it must say what was
     wrong and what to do."""
+
+
+class ToolTimeout(ToolError):
+    """The tool ran out of time (a command was killed); logged with error kind "timeout"."""
 
 
 @dataclass
@@ -36,6 +39,7 @@ class ToolContext:
     # resolved absolute path (str) -> mtime when the agent last read or wrote it
     read_files: dict[str, float] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+    command_timeout: float = 120.0  # seconds a command may run when the call gives no timeout
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class Tool:
     parameters: dict
     func: Callable[..., str]
     kind: str
+    # The argument permission rules match (`run_command(pytest*)` -> command, paths for files).
+    primary_argument: str | None = None
 
     def spec(self) -> dict:
         """The OpenAI function-calling spec of this tool."""
@@ -241,9 +247,10 @@ def derive_tool(func: Callable[..., str], kind: str, name: str | None = None) ->
         "required": required,
         "additionalProperties": False,
     }
-    return Tool(
-        name=tool_name, description=description, parameters=parameters, func=func, kind=kind
-    )
+    strings = [name for name, schema in properties.items() if schema.get("type") == "string"]
+    primary = "path" if "path" in properties else (strings[0] if strings else None)
+    return Tool(name=tool_name, description=description, parameters=parameters, func=func,
+                kind=kind, primary_argument=primary)
 
 
 def tool(kind: str, name: str | None = None) -> Callable[[Callable[..., str]], Tool]:

@@ -6,7 +6,7 @@ import signal
 from pathlib import Path
 
 from claw_nb.sandbox import CommandResult
-from claw_nb.tools.base import ToolContext, ToolError, tool
+from claw_nb.tools.base import ToolContext, ToolError, ToolTimeout, tool
 
 DEFAULT_TIMEOUT_S = 120
 MAX_TIMEOUT_S = 600
@@ -113,7 +113,7 @@ def format_result(
 
 
 @tool("command")
-def run_command(ctx: ToolContext, command: str, timeout: int = DEFAULT_TIMEOUT_S) -> str:
+def run_command(ctx: ToolContext, command: str, timeout: int | None = None) -> str:
     """Run a bash command in the workspace directory and return its exit code, stdout and
     stderr (long output keeps its start and end; the full output is saved to a file). stdin is
     closed, so interactive programs fail; processes left running in the background are stopped
@@ -121,23 +121,25 @@ def run_command(ctx: ToolContext, command: str, timeout: int = DEFAULT_TIMEOUT_S
 
     Args:
         command: The bash command line, e.g. 'python -m pytest -q tests/test_app.py'.
-        timeout: Seconds before the command and its children are killed (at most 600).
+        timeout: Seconds before the command and its children are killed (default: the
+            session's command_timeout, 120 unless set; at most 600).
     """
     if not isinstance(command, str) or not command.strip():
         raise ToolError("command is empty; give a bash command line to run")
+    if timeout is None:
+        timeout = ctx.command_timeout
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ToolError(f"timeout must be a positive number of seconds, got {timeout!r}")
     note = ""
-    if timeout > MAX_TIMEOUT_S:
-        note = f"\n(note: timeout reduced from {timeout:g} to the maximum, {MAX_TIMEOUT_S} s)"
-        timeout = MAX_TIMEOUT_S
+    ceiling = max(MAX_TIMEOUT_S, ctx.command_timeout)
+    if timeout > ceiling:
+        note = f"\n(note: timeout reduced from {timeout:g} to the maximum, {ceiling:g} s)"
+        timeout = ceiling
     try:
         result = ctx.runner.run(command, ctx.workspace, float(timeout))
     except OSError as e:
         raise ToolError(f"could not start the command: {e.strerror or e}") from e
     text = format_result(result, timeout, workspace=ctx.workspace) + note
     if result.timed_out:
-        exc = ToolError(text)
-        exc.timed_out = True  # the agent logs error_kind "timeout"
-        raise exc
+        raise ToolTimeout(text)
     return text

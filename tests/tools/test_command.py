@@ -12,6 +12,7 @@ import pytest
 
 from claw_nb.sandbox import CappedBuffer, CommandResult, PlainRunner, run_capped
 from claw_nb.tools import ToolContext, ToolError
+from claw_nb.tools.base import ToolTimeout
 from claw_nb.tools.command import cap_text, format_result, run_command
 
 
@@ -59,7 +60,7 @@ def test_run_command_schema_requires_command_and_has_integer_timeout():
     p = run_command.parameters
     assert p["required"] == ["command"]
     assert p["properties"]["timeout"]["type"] == "integer"
-    assert p["properties"]["timeout"]["default"] == 120
+    assert "default" not in p["properties"]["timeout"]  # the session's command_timeout applies
     assert run_command.kind == "command"
 
 
@@ -116,7 +117,7 @@ def test_run_command_timeout_is_reported_and_kills_children(ctx):
         run(ctx, command="sleep 100 & echo $!; sleep 100", timeout=1)
     elapsed = time.monotonic() - start
     assert elapsed < 5
-    assert getattr(info.value, "timed_out", False)  # the agent classifies it as a timeout
+    assert isinstance(info.value, ToolTimeout)  # the agent classifies it as a timeout
     out = str(info.value)
     assert "timed out after 1 s" in out
     child = int(out.split("stdout:\n", 1)[1].split()[0])
@@ -202,3 +203,13 @@ def test_format_result_gives_stderr_a_share_when_stdout_is_huge():
     out = format_result(res, 120)
     assert out.startswith("exit code: 1\n") and out.endswith("stderr:\nerror: boom\n")
     assert len(out) < 30_500
+
+
+def test_the_command_timeout_setting_is_the_default_timeout(tmp_path):
+    from claw_nb.sandbox import PlainRunner
+    from claw_nb.tools.base import ToolContext, ToolTimeout
+    from claw_nb.tools.command import run_command
+
+    ctx = ToolContext(workspace=tmp_path, runner=PlainRunner(), command_timeout=1.0)
+    with pytest.raises(ToolTimeout, match="timed out after 1 s"):
+        run_command.run(ctx, {"command": "sleep 5"})
