@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--yes", "-y", action="store_true",
                      help="approve every action that would ask (deny rules still deny)")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the final answer")
+    run.add_argument("--resume", metavar="ID",
+                     help="continue a logged session (a unique prefix of its id; see `sessions`)")
 
     sessions = sub.add_parser("sessions", help="list logged sessions")
     sessions.add_argument("--cwd", type=Path)
@@ -107,6 +109,7 @@ def _run_options(args: argparse.Namespace) -> dict:
 def _cmd_run(args: argparse.Namespace, config) -> int:
     from claw_nb.api import build_agent
     from claw_nb.cli.printer import TextPrinter
+    from claw_nb.errors import SessionNotFound
     from claw_nb.permissions import PermissionSettingsError
     from claw_nb.sandbox import SandboxSettingsError
 
@@ -114,9 +117,15 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
     approver = approve_all_printed if args.yes else (
         terminal_approver if sys.stdin.isatty() else deny_noninteractive
     )
+    history, resumed_from = None, None
     try:
-        agent, log = build_agent(config, mode=args.mode, approver=approver, listeners=[printer])
-    except (PermissionSettingsError, SandboxSettingsError) as exc:
+        if args.resume:
+            from claw_nb.api import find_session
+
+            resumed_from, history = find_session(config.resolved_db_path, args.resume)
+        agent, log = build_agent(config, mode=args.mode, approver=approver, listeners=[printer],
+                                 history=history, resumed_from=resumed_from)
+    except (PermissionSettingsError, SandboxSettingsError, SessionNotFound) as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_USAGE
     runner = agent.context.runner

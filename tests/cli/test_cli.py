@@ -156,3 +156,21 @@ def test_quiet_prints_only_the_final_answer_once(claw_env, capsys):
     claw_env.server.queue(tool_calls(call("list_files", {})), text("the answer"))
     assert main(["run", "--cwd", str(claw_env.workspace), "--quiet", "q"]) == 0
     assert capsys.readouterr().out == "the answer\n"
+
+
+def test_resume_continues_a_logged_session_from_the_cli(claw_env, capsys):
+    claw_env.server.queue(text("noted: blue"), text("your colour is blue"))
+    assert main(["run", "--cwd", str(claw_env.workspace), "my colour is blue"]) == 0
+    (first,) = rows(claw_env.db, "select session_id from sessions")
+    assert main(["run", "--cwd", str(claw_env.workspace), "--resume", first[0][:6],
+                 "what is my colour?"]) == 0
+    users = [m["content"] for m in claw_env.server.requests[1]["messages"] if m["role"] == "user"]
+    assert users == ["my colour is blue", "what is my colour?"]
+    parents = rows(claw_env.db, "select resumed_from from sessions where resumed_from is not null")
+    assert parents == [(first[0],)]
+
+
+def test_resume_of_an_unknown_session_is_one_line(claw_env, capsys):
+    assert main(["run", "--cwd", str(claw_env.workspace), "--resume", "nope", "x"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"claw-nb: no session 'nope' in {claw_env.db}; `claw-nb sessions` lists them")
