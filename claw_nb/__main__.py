@@ -1,5 +1,5 @@
 """`python -m claw_nb`: the command-line interface."""
 
-from claw_nb.cli import main
+from claw_nb.cli import run
 
-raise SystemExit(main())
+run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -67,6 +68,30 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--cwd", type=Path)
     show.add_argument("--db", type=Path)
     return parser
+
+
+def run() -> None:
+    """The `claw-nb` process: run `main`, flush, and leave without tearing every module down.
+
+    Interpreter teardown after a run costs up to a second (LiteLLM's and DuckDB's modules);
+    the log is already flushed and closed by then, so nothing is lost. Only for the CLI
+    process: `main()` itself returns normally for callers in a Python session.
+    """
+    # jsonschema imports rfc3987_syntax, which builds a parser for ~3 s of CPU on import;
+    # claw_nb checks no IRI formats. Hidden only in this process, which is ours.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse's --help and usage errors
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

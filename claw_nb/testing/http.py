@@ -191,6 +191,7 @@ class ScriptedHandler(BaseHTTPRequestHandler):
             self._not_found()
 
     def do_POST(self):
+        received_at = time.perf_counter()
         raw = self._read_body()
         path = self._path()
         if path not in ("/v1/chat/completions", "/chat/completions"):
@@ -214,7 +215,7 @@ class ScriptedHandler(BaseHTTPRequestHandler):
                 },
             )
             return
-        self.owner.record(path, dict(self.headers), body)
+        meta = self.owner.record(path, dict(self.headers), body, received_at, len(raw))
         reply = self.owner.next_reply()
         try:
             self._answer(body, reply)
@@ -222,6 +223,7 @@ class ScriptedHandler(BaseHTTPRequestHandler):
             self._abort()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        meta["answered_at"] = time.perf_counter()
 
     def _not_found(self) -> None:
         self._send_json(

@@ -151,7 +151,8 @@ class ScriptedServer:
 
     @property
     def request_meta(self) -> list[dict]:
-        """Per request: ``{"path": ..., "headers": {...}}`` (same order as :attr:`requests`)."""
+        """Per request: ``{"path", "headers", "bytes", "received_at", "answered_at"}`` (times
+        from ``time.perf_counter()``; same order as :attr:`requests`)."""
         with self._lock:
             return list(self._request_meta)
 
@@ -189,10 +190,15 @@ class ScriptedServer:
 
     # -- used by the handler ---------------------------------------------------------------
 
-    def record(self, path: str, headers: dict, body: dict) -> None:
+    def record(
+        self, path: str, headers: dict, body: dict, received_at: float = 0.0, size: int = 0
+    ) -> dict:
+        """Keep one request; the handler adds ``answered_at`` to the returned meta when done."""
+        meta = {"path": path, "headers": headers, "received_at": received_at, "bytes": size}
         with self._lock:
             self._requests.append(body)
-            self._request_meta.append({"path": path, "headers": headers})
+            self._request_meta.append(meta)
+        return meta
 
     def next_reply(self) -> Any:
         with self._lock:
