@@ -37,7 +37,8 @@ FILE = "notes.py"
 TARGETS = {  # issue 15, for a run without the peer
     "first request (s)": 1.0,
     "peak RSS (MiB)": 120.0,
-    "exit after last answer (ms)": 100.0,
+    "exit after log written (ms)": 100.0,
+    "agent ms a step (no tool)": 10.0,
 }
 
 
@@ -105,8 +106,15 @@ def run_once(name: str, d: Dialect, command_for, stream: bool, env: dict, cwd: P
                                     stdin=subprocess.DEVNULL)
             _, status, usage = os.wait4(proc.pid, 0)  # this child's own CPU and peak RSS
         ended = time.perf_counter()
+        ended_wall = time.time()
         returncode = os.waitstatus_to_exitcode(status)
         err = (Path(tmp) / "err").read_bytes()
+        db = Path(tmp) / "claw.duckdb"
+        extra = {}
+        if db.exists():  # claw_nb: its own tool times, and when the log was last written
+            written = max(f.stat().st_mtime for f in db.parent.glob("claw.duckdb*"))
+            extra["exit after log written (ms)"] = (ended_wall - written) * 1000
+            extra["tool_ms"] = tool_times(db)
         meta = server.request_meta
         edited = (workspace / FILE).read_text().count("VALUE_")
     if not meta:
@@ -128,7 +136,18 @@ def run_once(name: str, d: Dialect, command_for, stream: bool, env: dict, cwd: P
         bytes_first=meta[0]["bytes"],
         bytes_total=sum(m["bytes"] for m in meta),
         ok=ok,
+        extra=extra,
     )
+
+
+def tool_times(db: Path) -> list[float]:
+    """Per step, the milliseconds claw_nb's tools took (from its own log)."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT step, sum(duration_ms) FROM tool_calls GROUP BY step ORDER BY step").fetchall()
+    return [float(ms) for _, ms in rows]
 
 
 def claw_command(root: Path):
@@ -151,6 +170,12 @@ def peer_command(url: str, workspace: Path, tmp: Path, stream: bool) -> list[str
 
 def summarise(runs: list[Run]) -> dict[str, float]:
     med = statistics.median
+    extra = {}
+    if all("tool_ms" in r.extra and len(r.extra["tool_ms"]) == len(r.gaps_ms) for r in runs):
+        extra["agent ms a step (no tool)"] = med(
+            med(g - t for g, t in zip(r.gaps_ms, r.extra["tool_ms"])) for r in runs)
+        extra["exit after log written (ms)"] = med(
+            r.extra["exit after log written (ms)"] for r in runs)
     return {
         "wall (s)": med(r.wall for r in runs),
         "CPU (s)": med(r.cpu for r in runs),
@@ -161,6 +186,7 @@ def summarise(runs: list[Run]) -> dict[str, float]:
         "bytes, step 1": med(r.bytes_first for r in runs),
         "bytes, session": med(r.bytes_total for r in runs),
         "clean runs": sum(r.ok for r in runs),
+        **extra,
     }
 
 
@@ -200,9 +226,10 @@ def main() -> int:
         header += f"{'target':>10}"
     print(header)
     for metric in table[names[0]]:
-        row = f"{metric:30}" + "".join(f"{table[n][metric]:>12.3f}".rstrip("0").rstrip(".")
-                                       .rjust(12) for n in names)
-        if len(names) == 2 and table[names[1]][metric]:
+        row = f"{metric:30}" + "".join(
+            f"{table[n][metric]:>12.3f}".rstrip("0").rstrip(".").rjust(12) if metric in table[n]
+            else f"{'-':>12}" for n in names)
+        if len(names) == 2 and table[names[1]].get(metric):
             row += f"{table[names[0]][metric] / table[names[1]][metric]:>9.2f}x"
         elif len(names) == 1 and metric in TARGETS:
             row += f"{'< ' + str(TARGETS[metric]):>10}"

@@ -206,6 +206,8 @@ def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
             continue  # blank separators, comments (": ping"), event names
         payload = line[5:].strip()
         if payload == "[DONE]":
+            for _ in lines:  # read to the end of the body, so the connection can be reused
+                pass
             return
         try:
             data = json.loads(payload)
