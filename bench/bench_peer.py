@@ -94,11 +94,15 @@ class Run:
     extra: dict = field(default_factory=dict)
 
 
-def run_once(name: str, d: Dialect, command_for, stream: bool, env: dict, cwd: Path | None) -> Run:
+def run_once(name: str, d: Dialect, command_for, stream: bool, env: dict, cwd: Path | None,
+             backend: str | None = None) -> Run:
     with tempfile.TemporaryDirectory() as tmp, ScriptedServer(script(d)) as server:
         workspace = Path(tmp) / "ws"
         workspace.mkdir()
         make_file(workspace)
+        if backend and name == "claw_nb":
+            (workspace / ".claw").mkdir()
+            (workspace / ".claw" / "settings.toml").write_text(f'model_backend = "{backend}"\n')
         argv = command_for(server.url, workspace, Path(tmp), stream)
         started = time.perf_counter()
         with open(Path(tmp) / "out", "wb") as out, open(Path(tmp) / "err", "wb") as errors:
@@ -198,6 +202,8 @@ def main() -> int:
                         help="the claw_nb tree to run (default: this one)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--stream", action="store_true", help="stream replies (both agents)")
+    parser.add_argument("--backend", choices=["auto", "litellm", "direct"],
+                        help="claw_nb's model path (model_backend setting; default: auto)")
     args = parser.parse_args()
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAW_")}
@@ -212,11 +218,14 @@ def main() -> int:
     results: dict[str, list[Run]] = {name: [] for name, *_ in agents}
     for n in range(args.runs):  # interleaved: one of each per round
         for name, dialect, command, agent_env, cwd in agents:
-            results[name].append(run_once(name, dialect, command, args.stream, agent_env, cwd))
+            results[name].append(
+                run_once(name, dialect, command, args.stream, agent_env, cwd, args.backend))
         print(f"round {n + 1}/{args.runs} done", file=sys.stderr)
 
     table = {name: summarise(runs) for name, runs in results.items()}
     mode = "streamed" if args.stream else "not streamed"
+    if args.backend:
+        mode += f", claw_nb model_backend={args.backend}"
     print(f"\n{STEPS}-step scripted session, {mode}, medians of {args.runs} interleaved runs")
     names = list(table)
     header = f"{'':30}" + "".join(f"{n:>12}" for n in names)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from claw_nb.errors import ModelInterrupted
-from claw_nb.model._litellm import litellm
+from claw_nb.model._litellm import import_in_background, litellm
 from claw_nb.model.reply import ModelReply, RetryCallback, apply_server_usage, build_reply
 from claw_nb.model.retries import RetryingModel
 from claw_nb.model.visible_text import TextCallback, VisibleText
@@ -24,6 +24,10 @@ class LiteLLMModel(RetryingModel):
     """Chat completions for any model LiteLLM reaches, with bounded retries."""
 
     backend = "litellm"
+
+    def __init__(self, config, sleep=time.sleep) -> None:
+        super().__init__(config, sleep)
+        import_in_background()  # ~3 s of imports, overlapped with the rest of the set-up
 
     def _kwargs(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], deadline: float
