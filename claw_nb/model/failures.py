@@ -32,7 +32,8 @@ _CONTEXT_PHRASES = (
     "exceeds the available context",
 )
 TRANSIENT_STATUS = frozenset({408, 409, 425, 429})
-_TIMEOUT_NAMES = frozenset({"Timeout", "APITimeoutError", "ReadTimeout", "ConnectTimeout"})
+_TIMEOUT_NAMES = frozenset({"Timeout", "APITimeoutError", "ReadTimeout"})
+_CONNECT_NAMES = frozenset({"ConnectTimeout", "ConnectError"})
 
 
 class HTTPStatusFailure(Exception):
@@ -108,17 +109,27 @@ def is_network_error(exc: BaseException) -> bool:
     return httpx is not None and isinstance(exc, (httpx.TransportError, httpx.StreamError))
 
 
-def is_timeout(exc: BaseException) -> bool:
-    """A read or connect timeout, whichever library raised it (httpx, the OpenAI SDK, LiteLLM)."""
-    seen = 0
-    while exc is not None and seen < 5:
-        if isinstance(exc, TimeoutError) or type(exc).__name__ in _TIMEOUT_NAMES:
-            return True
-        httpx = sys.modules.get("httpx")
-        if httpx is not None and isinstance(exc, httpx.TimeoutException):
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
+def is_read_timeout(exc: BaseException) -> bool:
+    """A timeout while waiting for the server's answer (not while connecting), whichever
+    library raised it (httpx, the OpenAI SDK, LiteLLM): the chain of causes is searched."""
+    chain = _causes(exc)
+    if any(type(e).__name__ in _CONNECT_NAMES for e in chain):
+        return False
+    httpx = sys.modules.get("httpx")
+    return any(
+        isinstance(e, TimeoutError)
+        or type(e).__name__ in _TIMEOUT_NAMES
+        or (httpx is not None and isinstance(e, httpx.TimeoutException))
+        for e in chain
+    )
+
+
+def _causes(exc: BaseException | None, limit: int = 6) -> list[BaseException]:
+    chain: list[BaseException] = []
+    while exc is not None and len(chain) < limit:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
 
 
 def retry_after(exc: BaseException) -> float | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from claw_nb.config import ClawConfig
 from claw_nb.errors import ModelError, ModelInterrupted, ModelTimeout
-from claw_nb.model.failures import classify_failure, is_timeout, retry_after, short
+from claw_nb.model.failures import classify_failure, is_read_timeout, retry_after, short
 from claw_nb.model.reply import ModelReply, RetryCallback
 from claw_nb.model.visible_text import TextCallback
 
@@ -76,7 +76,7 @@ class RetryingModel:
             except StreamStalled:
                 raise self._stalled() from None
             except Exception as exc:  # noqa: BLE001 - classified: fatal raise, transient retry
-                if self.config.stream and is_timeout(exc) and time.monotonic() < deadline:
+                if self.config.stream and is_read_timeout(exc) and time.monotonic() < deadline:
                     raise self._stalled() from None
                 fatal = classify_failure(exc, self.config)
                 if fatal is not None:

@@ -16,7 +16,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from claw_nb.config import ClawConfig
 from claw_nb.errors import ModelError, ModelTimeout
+from claw_nb.model.failures import HTTPStatusFailure, classify_failure
+from claw_nb.model.reply import ModelReply, build_reply
 from claw_nb.testing.replies import (
     MODEL_NAME,
     NO_REPLY_MESSAGE,
@@ -66,9 +69,7 @@ class ScriptedModel:
         on_retry: Callable[[int, float, str], None] | None = None,
         known_tools: dict[str, Any] | None = None,
         should_stop: Callable[[], bool] | None = None,
-    ):
-        from claw_nb.model.reply import build_reply
-
+    ) -> ModelReply:
         started = time.perf_counter()
         request = {"model": self.name, "messages": copy.deepcopy(messages), "tools": tools}
         attempts = 0
@@ -135,9 +136,6 @@ class ScriptedModel:
         if isinstance(reply, HangReply):
             raise ModelTimeout("the scripted model hangs (hang()): a real server would time out")
         if isinstance(reply, ErrorReply):
-            from claw_nb.config import ClawConfig
-            from claw_nb.model.failures import HTTPStatusFailure, classify_failure
-
             failure = HTTPStatusFailure(reply.status, reply.message or f"HTTP {reply.status}")
             fatal = classify_failure(failure, ClawConfig(model=self.name))
             if fatal is not None:
