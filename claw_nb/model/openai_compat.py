@@ -1,11 +1,13 @@
-"""The direct path: chat completions from an OpenAI-compatible server over httpx.
+"""The direct path: chat completions from an OpenAI-compatible server, over plain HTTP.
 
 For the local servers claw_nb is built for (llama.cpp, vLLM, LM Studio, the scripted test
 server) LiteLLM only forwards the request; importing it costs seconds and each call several
 milliseconds more. This path speaks the same wire format itself and keeps every behaviour of
 the LiteLLM path: retries (shared, in `RetryingModel`), tool calls native or written in text,
 usage from the server (else counted), cost where the catalog knows the model, the stream cut off
-by `should_stop`, and errors classified the same way (`claw_nb.model.failures`).
+by `should_stop`, and errors classified the same way (`claw_nb.model.failures`). The HTTP
+itself is `claw_nb.model.http_transport` (the standard library's `http.client`: httpx costs
+~0.5 s of imports at start).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from claw_nb.config import ClawConfig
 from claw_nb.errors import ModelInterrupted
 from claw_nb.model import catalog
 from claw_nb.model.failures import HTTPStatusFailure
+from claw_nb.model.http_transport import HTTPTransport, StreamCut
 from claw_nb.model.reply import ModelReply, apply_server_usage, build_reply
 from claw_nb.model.retries import RetryingModel
 from claw_nb.model.visible_text import TextCallback, VisibleText
@@ -27,10 +30,6 @@ from claw_nb.toolcalls import StreamingToolCallAccumulator
 #: LiteLLM model prefixes of OpenAI-compatible servers; the rest of the name goes to the server.
 OPENAI_COMPATIBLE_PREFIXES = ("openai/", "hosted_vllm/", "lm_studio/", "llamacpp/")
 CONNECT_TIMEOUT = 10.0
-
-
-class StreamCut(ConnectionError):
-    """The stream ended before the server said it was done (retried like a dropped connection)."""
 
 
 class OpenAICompatModel(RetryingModel):
@@ -44,22 +43,28 @@ class OpenAICompatModel(RetryingModel):
             raise ValueError("the direct model path needs api_base")
         self.url = config.api_base.rstrip("/") + "/chat/completions"
         self.server_model = server_model_name(config.model)
-        self._client: Any = None
+        self._client: HTTPTransport | None = None
 
-    def _http(self) -> Any:
+    def _http(self) -> HTTPTransport:
         if self._client is None:
-            import httpx
-
-            headers = {"Content-Type": "application/json"}
+            headers = {"Content-Type": "application/json", "Accept": "application/json"}
             if self.config.api_key:
                 headers["Authorization"] = f"Bearer {self.config.api_key}"
-            self._client = httpx.Client(headers=headers, timeout=None)
+            self._client = HTTPTransport(self.url, headers)
         return self._client
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def _post(self, body: dict[str, Any], deadline: float) -> Any:
+        read = self.read_timeout(deadline)
+        response = self._http().post(_dumps(body), min(CONNECT_TIMEOUT, read), read)
+        if response.status >= 400:
+            text = self._http().read_all(response).decode("utf-8", errors="replace")
+            raise _status_failure(response.status, text, response.headers)
+        return response
 
     def _body(self, messages, tools, stream: bool) -> dict[str, Any]:
         params = self.request_params(tools)
@@ -72,12 +77,6 @@ class OpenAICompatModel(RetryingModel):
             body["stream_options"] = {"include_usage": True}
         return body
 
-    def _timeout(self, deadline: float) -> Any:
-        import httpx
-
-        read = self.read_timeout(deadline)
-        return httpx.Timeout(read, connect=min(CONNECT_TIMEOUT, read))
-
     def _attempt(self, messages, tools, on_text, known_tools, should_stop, started, deadline):
         if self.config.stream:
             return self._call_streaming(
@@ -88,18 +87,14 @@ class OpenAICompatModel(RetryingModel):
     # -- one call, whole --------------------------------------------------------------------
 
     def _call_once(self, messages, tools, on_text, started, known_tools, deadline) -> ModelReply:
-        response = self._http().post(
-            self.url, content=_dumps(self._body(messages, tools, stream=False)),
-            timeout=self._timeout(deadline),
-        )
-        if response.status_code >= 400:
-            raise _status_failure(response.status_code, response.text, response.headers)
+        response = self._post(self._body(messages, tools, stream=False), deadline)
+        raw = self._http().read_all(response)
         try:
-            data = response.json()
+            data = json.loads(raw)
             choice = data["choices"][0]
             message = choice.get("message") or {}
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise HTTPStatusFailure(502, f"not a chat completion: {response.text[:200]}") from exc
+            raise HTTPStatusFailure(502, f"not a chat completion: {raw[:200]!r}") from exc
         latency = (time.perf_counter() - started) * 1000
         reply = build_reply(
             message.get("content") or "", list(message.get("tool_calls") or []),
@@ -126,7 +121,6 @@ class OpenAICompatModel(RetryingModel):
         should_stop: Callable[[], bool] | None,
         deadline: float,
     ) -> ModelReply:
-        body = _dumps(self._body(messages, tools, stream=True))
         visible = VisibleText(on_text)
         accumulator = StreamingToolCallAccumulator()
         parts: list[str] = []
@@ -134,13 +128,11 @@ class OpenAICompatModel(RetryingModel):
         finish_reason = None
         usage = None
         ttft = None
-        with self._http().stream(
-            "POST", self.url, content=body, timeout=self._timeout(deadline)
-        ) as response:
-            if response.status_code >= 400:
-                response.read()
-                raise _status_failure(response.status_code, response.text, response.headers)
-            for chunk in _events(response.iter_lines()):
+        transport = self._http()
+        response = self._post(self._body(messages, tools, stream=True), deadline)
+        finished = False
+        try:
+            for chunk in _events(transport.lines(response)):
                 if should_stop is not None and should_stop():
                     raise ModelInterrupted("stopped by the user while the model was answering")
                 self.check_deadline(deadline)
@@ -167,6 +159,10 @@ class OpenAICompatModel(RetryingModel):
                     accumulator.add(calls)
                 if choice.get("finish_reason"):
                     finish_reason = choice["finish_reason"]
+            finished = True
+        finally:
+            if not finished:
+                transport.discard()  # stopped or broken midway: never reuse that connection
         visible.flush()
         latency = (time.perf_counter() - started) * 1000
         reply = build_reply(

@@ -48,14 +48,14 @@ def test_the_printed_step_figure_is_the_logged_one(scripted_server, workspace):
     assert f"{logged.prompt_tokens} prompt" in out.getvalue()
 
 
-def test_a_cli_run_on_the_direct_path_loads_neither_litellm_nor_pandas(claw_env):
+def test_a_cli_run_on_the_direct_path_loads_no_heavy_library(claw_env):
     claw_env.server.queue(tool_calls(call("read_file", {"path": "f.txt"})), text("done"))
     (claw_env.workspace / "f.txt").write_text("x\n")
     code = (
         "import sys, json\n"
         "from claw_nb.cli import main\n"
         "rc = main(['run', '--mode', 'auto', '--yes', '--quiet', 'read f.txt'])\n"
-        "heavy = [m for m in ('litellm', 'openai', 'pandas', 'tiktoken', 'pyarrow') "
+        "heavy = [m for m in ('litellm', 'openai', 'pandas', 'tiktoken', 'pyarrow', 'httpx') "
         "if m in sys.modules]\n"
         "print(json.dumps({'rc': rc, 'heavy': heavy}))\n"
     )

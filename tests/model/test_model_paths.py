@@ -86,6 +86,17 @@ def test_the_path_is_chosen_in_one_place(workspace):
         load_config(workspace, model_backend="fast")
 
 
+def test_a_host_behind_an_http_proxy_goes_through_litellm(workspace, monkeypatch):
+    def chosen(url):
+        return choose_backend(load_config(workspace, model="openai/qwen", api_base=url))
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "gpu.lan")
+    assert chosen("https://models.example.org/v1") == "litellm"
+    assert chosen("http://127.0.0.1:8080/v1") == "direct"
+    assert chosen("http://box.gpu.lan:8000/v1") == "direct"
+
+
 def test_make_model_builds_the_chosen_path(scripted_server, workspace):
     assert isinstance(model_for(scripted_server, workspace, "direct"), OpenAICompatModel)
     assert isinstance(model_for(scripted_server, workspace, "litellm"), LiteLLMModel)
