@@ -1,6 +1,6 @@
 """claw_nb against a lean peer, side by side, as processes: run by hand, prints a table.
 
-    python bench/bench_peer.py [--peer PATH] [--runs 5] [--stream] [--claw-root PATH]
+    python bench/bench_peer.py [--peer PATH] [--runs 5] [--stream] [--before PATH]
 
 A 20-step scripted session (read a 3 kB file, edit it, run `python -c 'print(1)'`, repeated,
 then a final answer) is served by the scripted OpenAI-compatible server in this process, and
@@ -11,8 +11,8 @@ time plus the tool's own work), time from the last answer to the process exit, a
 
 The peer is claw-code-agent (HarnessLab/claw-code-agent on GitHub, no dependencies): pass a
 checkout with `--peer PATH` (or set CLAW_PEER). Without it only claw_nb's own figures are
-printed, against the targets of issue 15. `--claw-root` picks which claw_nb tree runs (default:
-this one), e.g. an older checkout for before/after figures.
+printed, against the targets of issue 15. `--before PATH` runs another claw_nb tree (an older
+checkout) interleaved too, for before/after figures; `--claw-root` picks the main one.
 """
 
 from __future__ import annotations
@@ -200,6 +200,8 @@ def main() -> int:
                         help="a checkout of claw-code-agent (its folder holding src/)")
     parser.add_argument("--claw-root", type=Path, default=ROOT,
                         help="the claw_nb tree to run (default: this one)")
+    parser.add_argument("--before", type=Path,
+                        help="another claw_nb tree (e.g. an older checkout), run interleaved")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--stream", action="store_true", help="stream replies (both agents)")
     parser.add_argument("--backend", choices=["auto", "litellm", "direct"],
@@ -210,6 +212,9 @@ def main() -> int:
     claw_env = {**env, "PYTHONPATH": str(args.claw_root.resolve())}
     peer_env = {**env, "OPENAI_API_KEY": "sk-bench", "PYTHONPATH": ""}
     agents = [("claw_nb", CLAW, claw_command(args.claw_root.resolve()), claw_env, None)]
+    if args.before:
+        before_env = {**env, "PYTHONPATH": str(args.before.resolve())}
+        agents.append(("before", CLAW, claw_command(args.before.resolve()), before_env, None))
     if args.peer:
         if not (Path(args.peer) / "src" / "main.py").is_file():
             raise SystemExit(f"--peer {args.peer}: no src/main.py there")
@@ -228,19 +233,22 @@ def main() -> int:
         mode += f", claw_nb model_backend={args.backend}"
     print(f"\n{STEPS}-step scripted session, {mode}, medians of {args.runs} interleaved runs")
     names = list(table)
+    peer = "peer" if "peer" in table else None
     header = f"{'':30}" + "".join(f"{n:>12}" for n in names)
-    if len(names) == 2:
-        header += f"{'ratio':>10}"
-    elif len(names) == 1:
+    if peer:
+        header += "".join(f"{n + '/peer':>14}" for n in names if n != peer)
+    else:
         header += f"{'target':>10}"
     print(header)
     for metric in table[names[0]]:
         row = f"{metric:30}" + "".join(
             f"{table[n][metric]:>12.3f}".rstrip("0").rstrip(".").rjust(12) if metric in table[n]
             else f"{'-':>12}" for n in names)
-        if len(names) == 2 and table[names[1]].get(metric):
-            row += f"{table[names[0]][metric] / table[names[1]][metric]:>9.2f}x"
-        elif len(names) == 1 and metric in TARGETS:
+        if peer:
+            for n in names:
+                if n != peer and table[peer].get(metric) and metric in table[n]:
+                    row += f"{table[n][metric] / table[peer][metric]:>13.2f}x"
+        elif metric in TARGETS:
             row += f"{'< ' + str(TARGETS[metric]):>10}"
         print(row)
     return 0

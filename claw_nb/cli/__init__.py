@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
+import threading
 from pathlib import Path
 
 from claw_nb.config import ConfigError, load_config
@@ -143,6 +145,9 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
         return EXIT_USAGE
     if getattr(agent.context.runner, "fallback_reason", None) and not args.quiet:
         print(f"claw-nb: {agent.context.runner.fallback_reason}", file=sys.stderr)
+    # The log's database engine is needed only when the session ends; load it meanwhile, so
+    # the process can leave right after the last answer.
+    threading.Thread(target=_import_quietly, args=("duckdb",), daemon=True).start()
     try:
         result = agent.run(" ".join(args.task))
     finally:
@@ -152,6 +157,13 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
     print(f"claw-nb: {result.stop_reason}: {result.error or 'the agent did not finish'}",
           file=sys.stderr)
     return EXIT_STOPPED
+
+
+def _import_quietly(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except Exception:  # noqa: BLE001, S110 - the real use imports it again and reports it
+        pass
 
 
 def terminal_approver(request) -> str:
