@@ -106,7 +106,8 @@ def run_once(name: str, d: Dialect, command_for, stream: bool, env: dict, cwd: P
         argv = command_for(server.url, workspace, Path(tmp), stream)
         started = time.perf_counter()
         with open(Path(tmp) / "out", "wb") as out, open(Path(tmp) / "err", "wb") as errors:
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=errors,
+            # Not the repository as the working directory: `python -m` would import from it.
+            proc = subprocess.Popen(argv, cwd=cwd or tmp, env=env, stdout=out, stderr=errors,
                                     stdin=subprocess.DEVNULL)
             _, status, usage = os.wait4(proc.pid, 0)  # this child's own CPU and peak RSS
         ended = time.perf_counter()

@@ -1,7 +1,7 @@
 """The model layer: one chat completion, with retries, time bounds and visible text.
 
 Two paths behind one interface (`claw_nb.protocols.Model`): `LiteLLMModel` for every provider
-LiteLLM reaches, `OpenAICompatModel` (httpx) for OpenAI-compatible servers; `make_model` picks
+LiteLLM reaches, `OpenAICompatModel` (plain HTTP) for OpenAI-compatible servers; `make_model` picks
 one (`claw_nb.model.backend`). Neither imports LiteLLM before its first call.
 """
 

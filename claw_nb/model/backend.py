@@ -1,4 +1,4 @@
-"""Which path a model call takes: LiteLLM (every provider) or direct httpx (OpenAI-compatible).
+"""Which path a model call takes: LiteLLM (every provider) or direct HTTP (OpenAI-compatible).
 
 Chosen here and nowhere else. With `model_backend = "auto"` (the default) a model string with
 an OpenAI-compatible prefix (`openai/`, `hosted_vllm/`, ...) and an `api_base` goes direct: that

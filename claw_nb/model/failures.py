@@ -102,7 +102,7 @@ def status_code(exc: BaseException) -> int | None:
 
 
 def is_network_error(exc: BaseException) -> bool:
-    """httpx / socket faults, e.g. a stream cut midway (httpx is imported by both paths)."""
+    """Socket faults and httpx's (LiteLLM's transport), e.g. a stream cut midway."""
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return True
     httpx = sys.modules.get("httpx")
