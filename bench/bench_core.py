@@ -3,8 +3,8 @@
 - `import claw_nb` time (fresh interpreters, median of 7, minus bare interpreter start-up)
 - the agent's own overhead per step: wall time of a run minus time inside the model call
   (LiteLLM + server) minus time inside tools, against the scripted server
-- LiteLLM's own call cost per step (model call time minus the server's handling time)
-- DuckDB logging cost per event (journal append), when the store is present
+- the model call's time per step, on each model path (`--backend litellm|direct|both`)
+- with and without the DuckDB log (journal append per event)
 Targets (issue 2): import under 150 ms; overhead under 5 ms per step.
 """
 
@@ -36,7 +36,7 @@ def import_time(runs: int = 7) -> tuple[float, float]:
 
 
 class TimedModel:
-    """Wraps the real LiteLLM model and adds up the time spent inside it."""
+    """Wraps the real model (either path) and adds up the time spent inside it."""
 
     def __init__(self, inner):
         self.inner = inner
@@ -51,11 +51,11 @@ class TimedModel:
             self.seconds += time.perf_counter() - start
 
 
-def agent_overhead(steps: int, stream: bool, with_log: bool) -> dict[str, float]:
+def agent_overhead(steps: int, stream: bool, with_log: bool, backend: str) -> dict[str, float]:
     from claw_nb import events as ev
     from claw_nb.agent import Agent
     from claw_nb.config import load_config
-    from claw_nb.model import LiteLLMModel
+    from claw_nb.model import make_model
     from claw_nb.testing import ScriptedServer, call, text, tool_calls
 
     tool_ms = []
@@ -68,8 +68,9 @@ def agent_overhead(steps: int, stream: bool, with_log: bool) -> dict[str, float]
         workspace = Path(tmp)
         todos = [{"content": "step", "status": "in_progress"}]
         config = load_config(workspace, model="openai/scripted", api_base=server.url,
-                             api_key="k", stream=stream, max_steps=steps + 1)
-        model = TimedModel(LiteLLMModel(config))
+                             api_key="k", stream=stream, max_steps=steps + 1,
+                             model_backend=backend)
+        model = TimedModel(make_model(config))
         listeners = [on_event]
         log = None
         if with_log:
@@ -78,7 +79,7 @@ def agent_overhead(steps: int, stream: bool, with_log: bool) -> dict[str, float]
             log = EventLog(workspace / "claw.duckdb")
             listeners.append(log)
         agent = Agent(config, model=model, listeners=listeners)
-        # Warm up LiteLLM's lazy imports outside the timing.
+        # Warm up lazy imports (LiteLLM, httpx) outside the timing.
         server.queue(text("warm"))
         Agent(config, model=model).run("warm up")
         model.seconds = 0.0
@@ -104,7 +105,9 @@ def agent_overhead(steps: int, stream: bool, with_log: bool) -> dict[str, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--backend", choices=["litellm", "direct", "both"], default="both")
     args = parser.parse_args()
+    backends = ["litellm", "direct"] if args.backend == "both" else [args.backend]
     claw, bare = import_time()
     print(f"import claw_nb: {claw:.1f} ms (interpreter start-up {bare:.1f} ms excluded); target < 150 ms")
     try:
@@ -113,16 +116,19 @@ def main() -> None:
         has_store = True
     except ImportError:
         has_store = False
-    for stream in (False, True):
-        for with_log in (False, True) if has_store else (False,):
-            r = agent_overhead(args.steps, stream, with_log)
-            label = f"{'stream' if stream else 'plain '} log={'on ' if with_log else 'off'}"
-            print(
-                f"{label}: agent overhead {r['overhead_ms_per_step']:.2f} ms/step, of which "
-                f"context management {r['context_ms_per_step']:.2f} "
-                f"(model call incl. LiteLLM {r['model_call_ms_per_step']:.2f} ms/step, "
-                f"tool {r['tool_ms_per_step']:.2f} ms/step) over {r['steps']} steps; target < 5 ms"
-            )
+    for backend in backends:
+        for stream in (False, True):
+            for with_log in (False, True) if has_store else (False,):
+                r = agent_overhead(args.steps, stream, with_log, backend)
+                label = (f"{backend:7} {'stream' if stream else 'plain '} "
+                         f"log={'on ' if with_log else 'off'}")
+                print(
+                    f"{label}: agent overhead {r['overhead_ms_per_step']:.2f} ms/step, of which "
+                    f"context management {r['context_ms_per_step']:.2f} "
+                    f"(model call {r['model_call_ms_per_step']:.2f} ms/step, "
+                    f"tool {r['tool_ms_per_step']:.2f} ms/step) over {r['steps']} steps; "
+                    "target < 5 ms"
+                )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,6 @@ from claw_nb.jupyter import import_guard
 
 import_guard.install()  # before anything else: the working directory is sys.path[0] here
 
-from claw_nb.cli import main  # noqa: E402
+from claw_nb.cli import run  # noqa: E402
 
-raise SystemExit(main())
+run()

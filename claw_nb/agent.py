@@ -59,9 +59,9 @@ class Agent:
         self.resumed_from = resumed_from
         self.owned_log: Any = None  # the EventLog `api.build_agent` made; closed by close()
         if model is None:
-            from claw_nb.model import LiteLLMModel
+            from claw_nb.model import make_model
 
-            model = LiteLLMModel(config)
+            model = make_model(config)
         self.model = model
         self.tools = tools if tools is not None else default_tools()
         if runner is None:  # the safe default: bubblewrap when usable, else plain (which asks)
@@ -118,6 +118,9 @@ class Agent:
         if self.owned_log is not None:
             self.owned_log.close()
             self.owned_log = None
+        close_model = getattr(self.model, "close", None)
+        if callable(close_model):
+            close_model()
 
     def __enter__(self) -> Agent:
         return self
@@ -239,6 +242,7 @@ class Agent:
             self.context_manager.prepare(self.messages, self.tools.specs())  # may compact
             self.tools = self.context_manager.extend_tools(self.tools)  # read_output, once needed
             specs = self.tools.specs()
+            started = time.perf_counter()
             try:
                 reply = self.model.complete(
                     self.messages,
@@ -250,10 +254,14 @@ class Agent:
                 )
                 break
             except ContextLengthExceeded as exc:
+                self._model_call_failed(step, exc, started)
                 if attempt == MAX_CONTEXT_RETRIES or not self.context_manager.recover(
                     self.messages, specs, exc, attempt
                 ):
                     raise
+            except ModelError as exc:
+                self._model_call_failed(step, exc, started)
+                raise
         self.context_manager.observe(reply.prompt_tokens, reply.usage_source)
         self.emit(
             ev.ModelCallFinished(
@@ -287,6 +295,26 @@ class Agent:
             ]
         self._add_message(message)
         return reply
+
+    def _model_call_failed(self, step: int, exc: ModelError, started: float) -> None:
+        """Log the failed call as a row of its own (`llm_calls.error`), with the counted size."""
+        self.emit(
+            ev.ModelCallFinished(
+                self.session_id,
+                step=step,
+                model=self.model.name,
+                prompt_tokens=self.context_manager.last_tokens,
+                completion_tokens=0,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                ttft_ms=None,
+                finish_reason=None,
+                usage_source="counted",
+                streamed=bool(self.config.stream),
+                message_count=len(self.messages),
+                parts=dict(self.context_manager.last_parts),
+                error=f"{exc.kind}: {exc}",
+            )
+        )
 
     def _run_tool_calls(self, calls: list[ToolCall]) -> bool:
         """Run calls in order; False when the user interrupted (remaining calls get a result)."""

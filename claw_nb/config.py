@@ -29,6 +29,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DEFAULT_MODEL = "ollama_chat/qwen3-coder:30b"
+DEFAULT_TEMPERATURE = 0.2  # low: tool calls and edits want consistency (servers default ~0.8)
+MODEL_BACKENDS = ("auto", "litellm", "direct")
+_UNSET_WORDS = {"server", "omit", "none", "default", ""}
 OLLAMA_DEFAULT_BASE = "http://localhost:11434"
 SETTINGS_FILE = Path(".claw") / "settings.toml"
 SECURITY_SECTIONS = ("sandbox", "permissions")
@@ -64,8 +67,12 @@ class ClawConfig:
     max_steps: int = 50
     stream: bool = True
     num_ctx: int = 32768  # passed to Ollama so it does not silently cut the prompt
-    temperature: float | None = None
-    request_timeout: float = 600.0
+    temperature: float | None = DEFAULT_TEMPERATURE  # "server" in a settings file: send none
+    tool_choice: str | None = "auto"  # sent with tools; "omit" in a settings file: send none
+    request_timeout: float = 600.0  # one non-streamed HTTP read; a timeout is retried
+    reply_timeout: float = 1800.0  # a whole reply, retries included, then ModelTimeout
+    stream_idle_timeout: float = 300.0  # silence while streaming (first token included)
+    model_backend: str = "auto"  # auto / litellm / direct (httpx, OpenAI-compatible servers)
     max_retries: int = 4
     retry_base_delay: float = 1.0
     max_tool_result_chars: int = 40_000
@@ -117,10 +124,22 @@ class ClawConfig:
 _INT_KEYS = {"max_steps", "num_ctx", "max_retries", "max_tool_result_chars", "context_window",
              "reserve_tokens", "keep_recent_turns"}
 _FLOAT_KEYS = {"temperature", "request_timeout", "retry_base_delay", "command_timeout",
-               "compact_at"}
+               "compact_at", "reply_timeout", "stream_idle_timeout"}
 
 
 def _coerce(key: str, value: Any) -> Any:
+    if key in {"temperature", "tool_choice"} and isinstance(value, str):
+        word = value.strip().lower()
+        if word in _UNSET_WORDS and not (key == "tool_choice" and word == "none"):
+            return None  # leave it to the server
+        if key == "tool_choice":
+            return value.strip()
+    if key == "model_backend":
+        if str(value).strip().lower() not in MODEL_BACKENDS:
+            raise ConfigError(
+                f"setting 'model_backend' must be one of {', '.join(MODEL_BACKENDS)}, got {value!r}"
+            )
+        return str(value).strip().lower()
     try:
         if key in _INT_KEYS:
             number = int(value)

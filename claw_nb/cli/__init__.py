@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
+import threading
 from pathlib import Path
 
 from claw_nb.config import ConfigError, load_config
@@ -71,6 +74,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run() -> None:
+    """The `claw-nb` process: run `main`, flush, and leave without tearing every module down.
+
+    Interpreter teardown after a run costs up to a second (LiteLLM's and DuckDB's modules);
+    the log is already flushed and closed by then, so nothing is lost. Only for the CLI
+    process: `main()` itself returns normally for callers in a Python session.
+    """
+    # jsonschema imports rfc3987_syntax, which builds a parser for ~3 s of CPU on import;
+    # claw_nb checks no IRI formats. Hidden only in this process, which is ours.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse's --help and usage errors
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     from claw_nb.jupyter import import_guard
 
@@ -131,6 +158,9 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
     runner = agent.context.runner
     if runner.fallback_reason and not runner.fallback_announced and not args.quiet:
         print(f"claw-nb: {agent.context.runner.fallback_reason}", file=sys.stderr)
+    # The log's database engine is needed only when the session ends; load it meanwhile, so
+    # the process can leave right after the last answer.
+    threading.Thread(target=_import_quietly, args=("duckdb",), daemon=True).start()
     try:
         result = agent.run(" ".join(args.task))
     finally:
@@ -140,6 +170,13 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
     print(f"claw-nb: {result.stop_reason}: {result.error or 'the agent did not finish'}",
           file=sys.stderr)
     return EXIT_STOPPED
+
+
+def _import_quietly(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except Exception:  # noqa: BLE001, S110 - the real use imports it again and reports it
+        pass
 
 
 def terminal_approver(request) -> str:

@@ -1,3 +1,3 @@
-from claw_nb.cli import main
+from claw_nb.cli import run
 
-raise SystemExit(main())
+run()

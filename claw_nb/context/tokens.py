@@ -1,29 +1,46 @@
-"""Token counts for requests, and the model's window.
+"""Token counts for requests, and the model's window, without importing LiteLLM.
 
-Counting goes through LiteLLM's `token_counter` with an explicit tokenizer: tiktoken's default
-encoding, or the model's own tokenizer when the `tokenizer` setting names one (a local
-`tokenizer.json`, or a Hugging Face id). LiteLLM's automatic choice is not used: for names such as
-`llama-3` it downloads a tokenizer from the Hugging Face hub, and offline that stalls every count
-for ~23 s. Counts are cached per message, so a long session does not recount its whole history on
-every step, and a calibration factor learnt from the usage servers report corrects a tokenizer
-that does not match the model's.
+Texts are counted with tiktoken's `cl100k_base` (offline, from the copy LiteLLM ships), or with
+the model's own tokenizer when the `tokenizer` setting names one (a local `tokenizer.json`, or a
+Hugging Face id, through the `tokenizers` library). A request is counted the way chat templates
+spend tokens: a few per message, its texts and tool-call arguments, and the tool schemas as the
+JSON the template puts in the prompt. Counts are cached per message, so a long session does not
+recount its whole history on every step, and a calibration factor learnt from the usage servers
+report corrects a tokenizer that does not match the model's. While the tokenizer is not
+loaded, the context manager estimates small requests from their length instead of loading it
+(`TokenCounter.bound`): a run whose server reports usage never pays for the tokenizer.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import os
 import re
+import shutil
+import tempfile
+import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from claw_nb.model._litellm import litellm
 
 DEFAULT_WINDOW = 32_768
 MAX_RESERVE = 4_096
 PRIMING = 3  # tokens a request adds to prime the reply (OpenAI's accounting, LiteLLM's too)
 MAX_RATIO = 3.0
+
+
+PER_MESSAGE = 3  # role and separators around each message (OpenAI's accounting)
+PER_NAME = 1
+PER_TOOL = 10  # the template's wrapping of each tool schema
+DEFAULT_ENCODING = "cl100k_base"
+CL100K_CACHE_KEY = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"  # sha1 of the file's URL: tiktoken's key
+
+Encoder = Callable[[str], int]
+_encoders: dict[str, tuple[Encoder, str]] = {}
+_encoders_lock = threading.Lock()
 
 
 class TokenCounter:
@@ -33,21 +50,41 @@ class TokenCounter:
         self.model = model
         self.tokenizer_name = tokenizer
         self.description = ""
-        self._custom: dict[str, Any] | None = None
+        self._count: Encoder | None = None
         self._cache: dict[int, tuple[dict, Any, int]] = {}
         self._tools_key: str | None = None
         self._tools_count = 0
 
-    def _tokenizer(self) -> dict[str, Any]:
-        if self._custom is None:
-            self._custom, self.description = _load_tokenizer(self.tokenizer_name)
-        return self._custom
+    def _encoder(self) -> Encoder:
+        if self._count is None:
+            self._count, self.description = encoder(self.tokenizer_name)
+        return self._count
+
+    @property
+    def loaded(self) -> bool:
+        """Whether exact counting is ready without loading a tokenizer first."""
+        return self._count is not None or (self.tokenizer_name or "") in _encoders
+
+    def bound(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
+        """A generous bound on the request's tokens, from lengths alone (no tokenizer).
+
+        ASCII text takes at least two characters a token in every BPE vocabulary claw_nb
+        counts with; other characters are bounded by their UTF-8 bytes."""
+        total = PRIMING + (_text_bound(json.dumps(tools, ensure_ascii=False)) if tools else 0)
+        for message in messages:
+            total += PER_MESSAGE + _text_bound(_message_text(message))
+        return total
+
+    def estimate(self, value: Any) -> int:
+        """A quick estimate of the tokens of a message or any JSON value (~4 bytes a token)."""
+        text = _message_text(value) if isinstance(value, dict) else json.dumps(value, ensure_ascii=False)
+        return PER_MESSAGE + len(text.encode("utf-8")) // 4
 
     def text(self, text: str) -> int:
         if not text:
             return 0
         try:
-            return int(litellm().token_counter(custom_tokenizer=self._tokenizer(), text=text))
+            return self._encoder()(text)
         except Exception:  # noqa: BLE001 - counting is best effort; never stop the agent over it
             return len(text) // 3 + 1
 
@@ -58,27 +95,34 @@ class TokenCounter:
         hit = self._cache.get(key)
         if hit is not None and hit[0] is message and hit[1] is content:
             return hit[2]
-        try:
-            count = int(
-                litellm().token_counter(custom_tokenizer=self._tokenizer(), messages=[message])
-            ) - PRIMING
-        except Exception:  # noqa: BLE001 - e.g. content LiteLLM cannot parse
-            count = len(json.dumps(message, default=str)) // 3 + 4
+        count = PER_MESSAGE
+        for field, value in message.items():
+            if value is None:
+                continue
+            if field == "tool_calls" and isinstance(value, list):
+                for call in value:
+                    function = call.get("function") or {} if isinstance(call, dict) else {}
+                    count += self.text(str(function.get("name") or ""))
+                    count += self.text(str(function.get("arguments") or ""))
+            elif isinstance(value, str):
+                count += self.text(value) + (PER_NAME if field == "name" else 0)
+            elif field == "content" and isinstance(value, list):
+                count += sum(
+                    self.text(str(part.get("text") or "")) if isinstance(part, dict) else 0
+                    for part in value
+                )
         self._cache[key] = (message, content, count)
         return count
 
     def tools(self, specs: list[dict[str, Any]] | None) -> int:
+        """Tokens of the tool schemas, counted as the JSON chat templates put in the prompt."""
         if not specs:
             return 0
         key = json.dumps(specs, sort_keys=True)
         if key != self._tools_key:
-            try:
-                total = litellm().token_counter(
-                    custom_tokenizer=self._tokenizer(), messages=[], tools=specs
-                )
-                self._tools_count = int(total) - PRIMING
-            except Exception:  # noqa: BLE001 - best effort, as above
-                self._tools_count = len(key) // 3
+            self._tools_count = sum(
+                self.text(json.dumps(spec, ensure_ascii=False)) + PER_TOOL for spec in specs
+            )
             self._tools_key = key
         return self._tools_count
 
@@ -94,24 +138,71 @@ class TokenCounter:
         self._cache = {k: v for k, v in self._cache.items() if k in keep}
 
 
-def _load_tokenizer(name: str | None) -> tuple[dict[str, Any], str]:
-    """(LiteLLM custom tokenizer, description); tiktoken's default when `name` cannot be loaded."""
-    lib = litellm()
+def _message_text(message: dict[str, Any]) -> str:
+    parts = []
+    for value in message.values():
+        if isinstance(value, str):
+            parts.append(value)
+        elif value is not None:
+            parts.append(json.dumps(value, ensure_ascii=False, default=str))
+    return "\n".join(parts)
+
+
+def _text_bound(text: str) -> int:
+    extra = len(text.encode("utf-8")) - len(text)  # 0 for ASCII
+    return len(text) // 2 + extra + 1
+
+
+def encoder(name: str | None = None) -> tuple[Encoder, str]:
+    """(count function, description) for a tokenizer setting; tiktoken's when it cannot load."""
+    key = name or ""
+    with _encoders_lock:
+        if key not in _encoders:
+            _encoders[key] = _load_encoder(name)
+        return _encoders[key]
+
+
+def _load_encoder(name: str | None) -> tuple[Encoder, str]:
     if name:
         try:
+            from tokenizers import Tokenizer
+
             path = Path(name).expanduser()
-            if path.is_file():
-                return lib.create_tokenizer(path.read_text(encoding="utf-8")), f"tokenizer {path.name}"
-            return lib.create_pretrained_tokenizer(name), f"tokenizer {name}"
+            tok = Tokenizer.from_file(str(path)) if path.is_file() else Tokenizer.from_pretrained(name)
+            label = f"tokenizer {path.name if path.is_file() else name}"
+            return (lambda text: len(tok.encode(text, add_special_tokens=False).ids)), label
         except Exception as exc:  # noqa: BLE001 - offline, missing file, bad JSON: fall back
             warnings.warn(
                 f"claw_nb: cannot load tokenizer {name!r} ({exc}); counting with tiktoken",
                 stacklevel=3,
             )
-    from litellm.utils import get_default_encoding
+    try:
+        _use_bundled_tiktoken_files()
+        import tiktoken
 
-    encoding = get_default_encoding()
-    return {"type": "openai_tokenizer", "tokenizer": encoding}, f"tiktoken {encoding.name}"
+        encoding = tiktoken.get_encoding(DEFAULT_ENCODING)
+        return (lambda text: len(encoding.encode(text, disallowed_special=()))), f"tiktoken {encoding.name}"
+    except Exception:  # noqa: BLE001 - no tiktoken or no encoding file offline: estimate
+        return (lambda text: len(text) // 3 + 1), "estimate (3 characters a token)"
+
+
+def _use_bundled_tiktoken_files() -> None:
+    """Put the encoding file LiteLLM ships where tiktoken's default cache looks for it, so
+    nothing is downloaded (and no environment variable of the process is changed)."""
+    if os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR"):
+        return  # the user's (or LiteLLM's) choice of cache
+    cache = Path(tempfile.gettempdir()) / "data-gym-cache" / CL100K_CACHE_KEY
+    if cache.is_file():
+        return
+    spec = importlib.util.find_spec("litellm")  # finds the folder without importing LiteLLM
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        bundled = Path(folder) / "litellm_core_utils" / "tokenizers" / CL100K_CACHE_KEY
+        if bundled.is_file():
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+            shutil.copyfile(bundled, partial)
+            os.replace(partial, cache)
+            return
 
 
 def model_window(config: Any) -> tuple[int, str]:
@@ -127,13 +218,11 @@ def model_window(config: Any) -> tuple[int, str]:
         return int(config.num_ctx), "num_ctx (Ollama)"
     if setting:
         return int(setting), "context_window setting"
-    try:
-        info = litellm().get_model_info(config.model)
-        size = info.get("max_input_tokens") or info.get("max_tokens")
-        if size:
-            return int(size), "LiteLLM model info"
-    except Exception:  # noqa: BLE001, S110 - a model LiteLLM does not know: use the default
-        pass
+    from claw_nb.model.catalog import context_window
+
+    size = context_window(config.model)
+    if size:
+        return size, "LiteLLM model info"
     return DEFAULT_WINDOW, "default"
 
 

@@ -1,4 +1,9 @@
-"""The model layer: one chat completion through LiteLLM, with retries and visible text."""
+"""The model layer: one chat completion, with retries, time bounds and visible text.
+
+Two paths behind one interface (`claw_nb.protocols.Model`): `LiteLLMModel` for every provider
+LiteLLM reaches, `OpenAICompatModel` (plain HTTP) for OpenAI-compatible servers; `make_model` picks
+one (`claw_nb.model.backend`). Neither imports LiteLLM before its first call.
+"""
 
 from claw_nb.errors import (
     ContextLengthExceeded,
@@ -8,7 +13,10 @@ from claw_nb.errors import (
     ModelTimeout,
     ModelUnreachable,
 )
-from claw_nb.model.litellm_model import LiteLLMModel, ModelReply
+from claw_nb.model.backend import choose_backend, make_model
+from claw_nb.model.litellm_model import LiteLLMModel
+from claw_nb.model.openai_compat import OpenAICompatModel
+from claw_nb.model.reply import ModelReply
 
 __all__ = [
     "ContextLengthExceeded",
@@ -19,4 +27,7 @@ __all__ = [
     "ModelReply",
     "ModelTimeout",
     "ModelUnreachable",
+    "OpenAICompatModel",
+    "choose_backend",
+    "make_model",
 ]

@@ -8,6 +8,7 @@ it costs seconds, and `import claw_nb` must stay fast.
 from __future__ import annotations
 
 import os
+import threading
 from types import ModuleType
 
 _module: ModuleType | None = None
@@ -27,3 +28,16 @@ def litellm() -> ModuleType:
         module.disable_streaming_logging = True
         _module = module
     return _module
+
+
+def import_in_background() -> None:
+    """Start the import now in a daemon thread, so the first call finds it (mostly) done."""
+    if _module is None:
+        threading.Thread(target=_quiet_import, daemon=True, name="claw-litellm-import").start()
+
+
+def _quiet_import() -> None:
+    try:
+        litellm()
+    except Exception:  # noqa: BLE001, S110 - the first real call imports again and reports it
+        pass

@@ -1,10 +1,12 @@
 """Test helpers that ship with the package (notebooks and the CLI demo use them too).
 
-:mod:`claw_nb.testing.scripted_server` is an OpenAI-compatible HTTP server that replays
-scripted replies. Standard library only: importing this package does not import LiteLLM.
+:class:`ScriptedServer` (:mod:`claw_nb.testing.server`) is an OpenAI-compatible HTTP server that
+replays scripted replies (:mod:`claw_nb.testing.replies`); :class:`ScriptedModel` replays the same
+replies in memory, for fast tests of the loop that need no HTTP. Standard library only: importing
+this package does not import LiteLLM.
 
-The names below are loaded lazily so that ``python -m claw_nb.testing.scripted_server`` does
-not import the module twice.
+The names below are loaded lazily so that ``python -m claw_nb.testing.server`` does not import
+the module twice.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = [
     "ErrorReply",
     "HangReply",
     "Reply",
+    "ScriptedModel",
     "ScriptedServer",
     "TextReply",
     "ToolCall",
@@ -34,8 +37,10 @@ __all__ = [
     "tool_calls",
 ]
 
+_HOMES = {"ScriptedServer": "server", "ScriptedModel": "scripted_model"}
+
 if TYPE_CHECKING:  # pragma: no cover
-    from claw_nb.testing.scripted_server import (
+    from claw_nb.testing.replies import (
         MODEL_NAME,
         NO_REPLY_MESSAGE,
         CutStreamReply,
@@ -43,7 +48,6 @@ if TYPE_CHECKING:  # pragma: no cover
         ErrorReply,
         HangReply,
         Reply,
-        ScriptedServer,
         TextReply,
         ToolCall,
         ToolCallsReply,
@@ -56,11 +60,13 @@ if TYPE_CHECKING:  # pragma: no cover
         text,
         tool_calls,
     )
+    from claw_nb.testing.scripted_model import ScriptedModel
+    from claw_nb.testing.server import ScriptedServer
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        module = importlib.import_module("claw_nb.testing.scripted_server")
+        module = importlib.import_module(f"claw_nb.testing.{_HOMES.get(name, 'replies')}")
         return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -154,7 +154,7 @@ def test_model_calls_keep_the_servers_figures_and_the_prompt_variant(logged):
     assert (frame["latency_ms"] > 0).all() and frame["ttft_ms"].notna().all()
     assert (frame["system_prompt_sha"] == frame["session_sha"]).all()
     assert (frame["system_prompt_name"] == "default").all()
-    assert (frame["params"].map(json.loads) == {"temperature": 0.2}).all()
+    assert (frame["params"].map(json.loads) == {"temperature": 0.2, "tool_choice": "auto"}).all()
 
 
 def test_time_split_adds_up(logged):

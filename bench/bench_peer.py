@@ -1,0 +1,259 @@
+"""claw_nb against a lean peer, side by side, as processes: run by hand, prints a table.
+
+    python bench/bench_peer.py [--peer PATH] [--runs 5] [--stream] [--before PATH]
+
+A 20-step scripted session (read a 3 kB file, edit it, run `python -c 'print(1)'`, repeated,
+then a final answer) is served by the scripted OpenAI-compatible server in this process, and
+each agent runs it as a fresh process (`claw-nb run`, and the peer's CLI). Runs are interleaved;
+the table shows medians of wall time, CPU (the process and what it waited for), peak RSS, time
+from process start to the first request, time between one answer and the next request (agent
+time plus the tool's own work), time from the last answer to the process exit, and request bytes.
+
+The peer is claw-code-agent (HarnessLab/claw-code-agent on GitHub, no dependencies): pass a
+checkout with `--peer PATH` (or set CLAW_PEER). Without it only claw_nb's own figures are
+printed, against the targets of issue 15. `--before PATH` runs another claw_nb tree (an older
+checkout) interleaved too, for before/after figures; `--claw-root` picks the main one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from claw_nb.testing import ScriptedServer, call, text, tool_calls  # noqa: E402
+
+STEPS = 20
+FILE = "notes.py"
+TARGETS = {  # issue 15, for a run without the peer
+    "first request (s)": 1.0,
+    "peak RSS (MiB)": 120.0,
+    "exit after log written (ms)": 100.0,
+    "agent ms a step (no tool)": 10.0,
+}
+
+
+def make_file(workspace: Path) -> None:
+    lines = [f"value_{i:02d} = compute({i}, 'some text to make the line longer')  # {i:02d}"
+             for i in range(40)]
+    (workspace / FILE).write_text("\n".join(lines) + "\n")  # ~3 kB
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one agent names the tools of the script."""
+
+    read: tuple[str, str]  # tool, path argument
+    edit: tuple[str, str, str, str]  # tool, path, old, new argument names
+    run: tuple[str, str]  # tool, command argument
+
+
+CLAW = Dialect(("read_file", "path"), ("edit_file", "path", "old_string", "new_string"),
+               ("run_command", "command"))
+PEER = Dialect(("read_file", "path"), ("edit_file", "path", "old_text", "new_text"),
+               ("bash", "command"))
+
+
+def script(d: Dialect) -> list:
+    replies = []
+    for step in range(STEPS):
+        kind = step % 3
+        if kind == 0:
+            replies.append(tool_calls(call(d.read[0], {d.read[1]: FILE})))
+        elif kind == 1:
+            tool, path, old, new = d.edit
+            replies.append(tool_calls(call(tool, {
+                path: FILE, old: f"value_{step:02d} =", new: f"VALUE_{step:02d} ="})))
+        else:
+            replies.append(tool_calls(call(d.run[0], {d.run[1]: "python -c 'print(1)'"})))
+    replies.append(text("Done: the file was read, edited and the command ran."))
+    return replies
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss_mib: float
+    first_request: float
+    gaps_ms: list[float]
+    exit_ms: float
+    requests: int
+    bytes_first: int
+    bytes_total: int
+    ok: bool
+    extra: dict = field(default_factory=dict)
+
+
+def run_once(name: str, d: Dialect, command_for, stream: bool, env: dict, cwd: Path | None,
+             backend: str | None = None) -> Run:
+    with tempfile.TemporaryDirectory() as tmp, ScriptedServer(script(d)) as server:
+        workspace = Path(tmp) / "ws"
+        workspace.mkdir()
+        make_file(workspace)
+        if backend and name == "claw_nb":
+            (workspace / ".claw").mkdir()
+            (workspace / ".claw" / "settings.toml").write_text(f'model_backend = "{backend}"\n')
+        argv = command_for(server.url, workspace, Path(tmp), stream)
+        started = time.perf_counter()
+        with open(Path(tmp) / "out", "wb") as out, open(Path(tmp) / "err", "wb") as errors:
+            # Not the repository as the working directory: `python -m` would import from it.
+            proc = subprocess.Popen(argv, cwd=cwd or tmp, env=env, stdout=out, stderr=errors,
+                                    stdin=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)  # this child's own CPU and peak RSS
+        ended = time.perf_counter()
+        ended_wall = time.time()
+        returncode = os.waitstatus_to_exitcode(status)
+        err = (Path(tmp) / "err").read_bytes()
+        db = Path(tmp) / "claw.duckdb"
+        extra = {}
+        if db.exists():  # claw_nb: its own tool times, and when the log was last written
+            written = max(f.stat().st_mtime for f in db.parent.glob("claw.duckdb*"))
+            extra["exit after log written (ms)"] = (ended_wall - written) * 1000
+            extra["tool_ms"] = tool_times(db)
+        meta = server.request_meta
+        edited = (workspace / FILE).read_text().count("VALUE_")
+    if not meta:
+        raise SystemExit(f"{name}: made no request; stderr:\n{err.decode()[-2000:]}")
+    gaps = [(meta[i + 1]["received_at"] - meta[i]["answered_at"]) * 1000
+            for i in range(len(meta) - 1)]
+    ok = returncode == 0 and len(meta) == STEPS + 1 and edited == (STEPS + 1) // 3
+    if not ok:
+        print(f"warning: {name} run not clean: exit {returncode}, {len(meta)} requests, "
+              f"{edited} edits; stderr: {err.decode()[-500:]}", file=sys.stderr)
+    return Run(
+        wall=ended - started,
+        cpu=usage.ru_utime + usage.ru_stime,
+        rss_mib=usage.ru_maxrss / 1024,
+        first_request=meta[0]["received_at"] - started,
+        gaps_ms=gaps,
+        exit_ms=(ended - meta[-1].get("answered_at", ended)) * 1000,
+        requests=len(meta),
+        bytes_first=meta[0]["bytes"],
+        bytes_total=sum(m["bytes"] for m in meta),
+        ok=ok,
+        extra=extra,
+    )
+
+
+def tool_times(db: Path) -> list[float]:
+    """Per step, the milliseconds claw_nb's tools took (from its own log)."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT step, sum(duration_ms) FROM tool_calls GROUP BY step ORDER BY step").fetchall()
+    return [float(ms) for _, ms in rows]
+
+
+def claw_command(root: Path):
+    def argv(url: str, workspace: Path, tmp: Path, stream: bool) -> list[str]:
+        return [sys.executable, "-m", "claw_nb", "run", "--cwd", str(workspace),
+                "--model", "openai/scripted", "--api-base", url, "--api-key", "sk-bench",
+                "--db", str(tmp / "claw.duckdb"), "--mode", "auto", "--yes", "--quiet",
+                "--max-steps", str(STEPS + 5), "--stream" if stream else "--no-stream",
+                "Work through the file."]
+    return argv
+
+
+def peer_command(url: str, workspace: Path, tmp: Path, stream: bool) -> list[str]:
+    argv = [sys.executable, "-m", "src.main", "agent", "Work through the file.",
+            "--cwd", str(workspace), "--model", "scripted", "--base-url", url,
+            "--api-key", "sk-bench", "--allow-write", "--allow-shell",
+            "--max-turns", str(STEPS + 5)]
+    return argv + (["--stream"] if stream else [])
+
+
+def summarise(runs: list[Run]) -> dict[str, float]:
+    med = statistics.median
+    extra = {}
+    if all("tool_ms" in r.extra and len(r.extra["tool_ms"]) == len(r.gaps_ms) for r in runs):
+        extra["agent ms a step (no tool)"] = med(
+            med(g - t for g, t in zip(r.gaps_ms, r.extra["tool_ms"])) for r in runs)
+        extra["exit after log written (ms)"] = med(
+            r.extra["exit after log written (ms)"] for r in runs)
+    return {
+        "wall (s)": med(r.wall for r in runs),
+        "CPU (s)": med(r.cpu for r in runs),
+        "peak RSS (MiB)": med(r.rss_mib for r in runs),
+        "first request (s)": med(r.first_request for r in runs),
+        "between requests (ms)": med(med(r.gaps_ms) for r in runs),
+        "exit after last answer (ms)": med(r.exit_ms for r in runs),
+        "bytes, step 1": med(r.bytes_first for r in runs),
+        "bytes, session": med(r.bytes_total for r in runs),
+        "clean runs": sum(r.ok for r in runs),
+        **extra,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peer", type=Path, default=os.environ.get("CLAW_PEER"),
+                        help="a checkout of claw-code-agent (its folder holding src/)")
+    parser.add_argument("--claw-root", type=Path, default=ROOT,
+                        help="the claw_nb tree to run (default: this one)")
+    parser.add_argument("--before", type=Path,
+                        help="another claw_nb tree (e.g. an older checkout), run interleaved")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--stream", action="store_true", help="stream replies (both agents)")
+    parser.add_argument("--backend", choices=["auto", "litellm", "direct"],
+                        help="claw_nb's model path (model_backend setting; default: auto)")
+    args = parser.parse_args()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAW_")}
+    claw_env = {**env, "PYTHONPATH": str(args.claw_root.resolve())}
+    peer_env = {**env, "OPENAI_API_KEY": "sk-bench", "PYTHONPATH": ""}
+    agents = [("claw_nb", CLAW, claw_command(args.claw_root.resolve()), claw_env, None)]
+    if args.before:
+        before_env = {**env, "PYTHONPATH": str(args.before.resolve())}
+        agents.append(("before", CLAW, claw_command(args.before.resolve()), before_env, None))
+    if args.peer:
+        if not (Path(args.peer) / "src" / "main.py").is_file():
+            raise SystemExit(f"--peer {args.peer}: no src/main.py there")
+        agents.append(("peer", PEER, peer_command, peer_env, Path(args.peer)))
+
+    results: dict[str, list[Run]] = {name: [] for name, *_ in agents}
+    for n in range(args.runs):  # interleaved: one of each per round
+        for name, dialect, command, agent_env, cwd in agents:
+            results[name].append(
+                run_once(name, dialect, command, args.stream, agent_env, cwd, args.backend))
+        print(f"round {n + 1}/{args.runs} done", file=sys.stderr)
+
+    table = {name: summarise(runs) for name, runs in results.items()}
+    mode = "streamed" if args.stream else "not streamed"
+    if args.backend:
+        mode += f", claw_nb model_backend={args.backend}"
+    print(f"\n{STEPS}-step scripted session, {mode}, medians of {args.runs} interleaved runs")
+    names = list(table)
+    peer = "peer" if "peer" in table else None
+    header = f"{'':30}" + "".join(f"{n:>12}" for n in names)
+    if peer:
+        header += "".join(f"{n + '/peer':>14}" for n in names if n != peer)
+    else:
+        header += f"{'target':>10}"
+    print(header)
+    for metric in table[names[0]]:
+        row = f"{metric:30}" + "".join(
+            f"{table[n][metric]:>12.3f}".rstrip("0").rstrip(".").rjust(12) if metric in table[n]
+            else f"{'-':>12}" for n in names)
+        if peer:
+            for n in names:
+                if n != peer and table[peer].get(metric) and metric in table[n]:
+                    row += f"{table[n][metric] / table[peer][metric]:>13.2f}x"
+        elif metric in TARGETS:
+            row += f"{'< ' + str(TARGETS[metric]):>10}"
+        print(row)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

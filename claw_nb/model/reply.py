@@ -1,0 +1,90 @@
+"""What one model call produced (`ModelReply`), built the same way by every model path.
+
+Native tool calls win; a reply without them is searched for calls written into its text in the
+dialects local models use (`claw_nb.toolcalls`). Usage is the server's when it reported one,
+else counted by claw_nb (`usage_source` says which).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from claw_nb.toolcalls import ToolCall, extract_text_tool_calls, from_native
+
+RetryCallback = Callable[[int, float, str], None]
+
+
+@dataclass
+class ModelReply:
+    """What one model call produced, with the figures the log wants."""
+
+    content: str
+    tool_calls: list[ToolCall]
+    native_tool_calls: bool
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    usage_source: str  # "server": the server reported it; "counted": claw_nb counted it
+    latency_ms: float
+    ttft_ms: float | None
+    attempts: int
+    streamed: bool
+    cached_tokens: int | None = None
+    cost_usd: float | None = None
+    reasoning: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def build_reply(
+    content: str,
+    native: list[dict[str, Any]],
+    finish_reason: str | None,
+    known_tools: Collection[str] | None,
+    *,
+    latency_ms: float,
+    ttft_ms: float | None,
+    streamed: bool,
+    params: dict[str, Any],
+) -> ModelReply:
+    """A reply from the text and native calls of one answer (usage still to be filled in)."""
+    calls = from_native(native) if native else []
+    if not calls:
+        content, calls = extract_text_tool_calls(content, known_tools)
+    else:
+        content = content.strip()
+    return ModelReply(
+        content=content,
+        tool_calls=calls,
+        native_tool_calls=bool(native),
+        finish_reason=finish_reason,
+        prompt_tokens=0,
+        completion_tokens=0,
+        usage_source="counted",
+        latency_ms=latency_ms,
+        ttft_ms=ttft_ms,
+        attempts=1,
+        streamed=streamed,
+        params=dict(params),
+    )
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def apply_server_usage(reply: ModelReply, usage: Any) -> None:
+    """Take the usage the server reported (a dict from JSON, or LiteLLM's object)."""
+    if not usage:
+        return
+    prompt = _field(usage, "prompt_tokens")
+    completion = _field(usage, "completion_tokens")
+    if prompt:
+        reply.prompt_tokens = int(prompt)
+        reply.completion_tokens = int(completion or 0)
+        reply.usage_source = "server"
+    details = _field(usage, "prompt_tokens_details")
+    cached = _field(details, "cached_tokens") if details else None
+    if cached is not None:
+        reply.cached_tokens = int(cached)

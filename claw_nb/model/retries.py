@@ -1,0 +1,158 @@
+"""The part of a model call every path shares: retries, time bounds, usage, request parameters.
+
+A path (LiteLLM, or the direct OpenAI-compatible one) implements one attempt; `RetryingModel`
+retries transient faults with backoff (or the server's `Retry-After`), bounds the whole reply
+(`reply_timeout`) and the silence of a stream (`stream_idle_timeout`) with a `ModelTimeout` that
+says which bound was hit, and counts usage itself when the server reported none.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from claw_nb.config import ClawConfig
+from claw_nb.errors import ModelError, ModelInterrupted, ModelTimeout
+from claw_nb.model.failures import classify_failure, is_read_timeout, retry_after, short
+from claw_nb.model.reply import ModelReply, RetryCallback
+from claw_nb.model.visible_text import TextCallback
+
+MAX_RETRY_DELAY = 60.0
+
+
+class StreamStalled(Exception):
+    """No chunk arrived for `stream_idle_timeout` seconds (raised by a path, turned into a
+    `ModelTimeout` here)."""
+
+
+class RetryingModel:
+    """A chat model with bounded retries; subclasses implement `_attempt`."""
+
+    backend = "base"
+
+    def __init__(self, config: ClawConfig, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.config = config
+        self._sleep = sleep
+        self._counter: Any = None  # a claw_nb.context.tokens.TokenCounter, made on first use
+
+    @property
+    def name(self) -> str:
+        return self.config.model
+
+    def request_params(self, tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Sampling, tool-choice and window parameters sent with a call (also logged)."""
+        params: dict[str, Any] = {}
+        if self.config.temperature is not None:
+            params["temperature"] = self.config.temperature
+        if tools and self.config.tool_choice:
+            # llama-cpp-python's chatml-function-calling drops the tools without it.
+            params["tool_choice"] = self.config.tool_choice
+        if self.config.is_ollama:
+            params["num_ctx"] = self.config.num_ctx
+        return params
+
+    def complete(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        on_text: TextCallback | None = None,
+        on_retry: RetryCallback | None = None,
+        known_tools: dict[str, Any] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> ModelReply:
+        """One assistant turn. Retries 5xx, 429, timeouts and cut streams with backoff."""
+        attempts = 0
+        deadline = time.monotonic() + self.config.reply_timeout
+        while True:
+            attempts += 1
+            started = time.perf_counter()
+            try:
+                reply = self._attempt(
+                    messages, tools, on_text, known_tools, should_stop, started, deadline
+                )
+            except ModelError:
+                raise
+            except StreamStalled:
+                raise self._stalled() from None
+            except Exception as exc:  # noqa: BLE001 - classified: fatal raise, transient retry
+                if self.config.stream and is_read_timeout(exc) and time.monotonic() < deadline:
+                    raise self._stalled() from None
+                fatal = classify_failure(exc, self.config)
+                if fatal is not None:
+                    raise fatal from None
+                if attempts > self.config.max_retries:
+                    raise ModelError(
+                        f"model call failed after {attempts} attempts: {short(exc)}"
+                    ) from None
+                delay = retry_after(exc)
+                if delay is None:
+                    delay = self.config.retry_base_delay * (2 ** (attempts - 1))
+                delay = min(delay, MAX_RETRY_DELAY)
+                if time.monotonic() + delay >= deadline:
+                    raise self._reply_timeout(attempts, short(exc)) from None
+                if on_retry is not None:
+                    on_retry(attempts, delay, short(exc))
+                self._sleep(delay)
+                if should_stop is not None and should_stop():
+                    raise ModelInterrupted("stopped by the user while retrying") from None
+                continue
+            reply.attempts = attempts
+            if reply.usage_source != "server" or not reply.prompt_tokens:
+                self._count_usage(reply, messages, tools)
+            return reply
+
+    def _stalled(self) -> ModelTimeout:
+        return ModelTimeout(
+            f"the model server sent nothing for {self.config.stream_idle_timeout:g} s while "
+            "streaming (stream_idle_timeout); it may be stuck, or still reading a long prompt: "
+            "check the server, or raise stream_idle_timeout"
+        )
+
+    def _reply_timeout(self, attempts: int, last: str) -> ModelTimeout:
+        return ModelTimeout(
+            f"no complete reply within reply_timeout={self.config.reply_timeout:g} s "
+            f"({attempts} attempt{'s' if attempts != 1 else ''}; the last: {last}); "
+            "check the model server, or raise reply_timeout"
+        )
+
+    def check_deadline(self, deadline: float) -> None:
+        """For a path's stream loop: a reply that goes on past `reply_timeout` ends here."""
+        if time.monotonic() >= deadline:
+            raise ModelTimeout(
+                f"the reply was still streaming after reply_timeout="
+                f"{self.config.reply_timeout:g} s; the model may be looping: raise reply_timeout "
+                "or lower the reply's length"
+            )
+
+    def read_timeout(self, deadline: float) -> float:
+        """Seconds one read may wait: the stream's silence bound or the request's, never past
+        the reply's deadline."""
+        per_read = self.config.stream_idle_timeout if self.config.stream else self.config.request_timeout
+        return max(0.001, min(per_read, deadline - time.monotonic()))
+
+    def _attempt(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        on_text: TextCallback | None,
+        known_tools: dict[str, Any] | None,
+        should_stop: Callable[[], bool] | None,
+        started: float,
+        deadline: float,
+    ) -> ModelReply:
+        raise NotImplementedError
+
+    def _count_usage(self, reply: ModelReply, messages, tools) -> None:
+        """Servers that report no usage: count the whole request, tool schemas included."""
+        if self._counter is None:
+            from claw_nb.context.tokens import TokenCounter
+
+            self._counter = TokenCounter(self.config.model, getattr(self.config, "tokenizer", None))
+        reply.prompt_tokens = self._counter.request(messages, tools)
+        completion = reply.content + "".join(c.name + c.raw_arguments for c in reply.tool_calls)
+        reply.completion_tokens = self._counter.text(completion)
+        reply.usage_source = "counted"
+
+    def close(self) -> None:
+        """Release connections (a no-op for paths that keep none)."""

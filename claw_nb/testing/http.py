@@ -1,0 +1,434 @@
+"""The HTTP side of the scripted server: a threading HTTP/1.1 server and its request handler.
+
+Speaks just enough of the OpenAI chat-completions API for LiteLLM, the OpenAI SDK and httpx:
+JSON answers, Server-Sent Events streams with ``Transfer-Encoding: chunked`` (so connections stay
+alive), error bodies, cut and stalled connections. The script itself lives in
+:class:`claw_nb.testing.server.ScriptedServer` (the handler's ``owner``).
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from claw_nb.testing.replies import (
+    ARGUMENT_CHUNK,
+    CONTENT_CHUNK,
+    MODEL_NAME,
+    NO_REPLY_MESSAGE,
+    CutStreamReply,
+    DelayReply,
+    ErrorReply,
+    HangReply,
+    TextReply,
+    ToolCallsReply,
+    default_error_type,
+    error,
+    pieces,
+    reason_phrase,
+    reply_from_dict,
+    text,
+    usage_for,
+)
+
+if TYPE_CHECKING:
+    from claw_nb.testing.server import ScriptedServer
+
+
+class ClientGone(Exception):
+    """The client closed the connection (or the server is stopping)."""
+
+
+class ScriptedHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, address, handler, owner: ScriptedServer):
+        self.owner = owner
+        self.open_sockets: set[socket.socket] = set()
+        self.open_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        # Without this every response pays Nagle + delayed-ACK (~40 ms per call).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.open_lock:
+            self.open_sockets.add(sock)
+        self.owner.note_connection()
+        return sock, addr
+
+    def shutdown_request(self, request):
+        with self.open_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def drop_all_connections(self) -> None:
+        with self.open_lock:
+            socks = list(self.open_sockets)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request, client_address):  # quiet: no tracebacks on stderr
+        self.owner.note_error(sys.exc_info()[1])
+
+
+class ScriptedHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "ScriptedServer/1.0"
+    server: ScriptedHTTPServer
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def log_message(self, format, *args):
+        pass
+
+    @property
+    def owner(self) -> ScriptedServer:
+        return self.server.owner
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts = []
+            while True:
+                line = self.rfile.readline(65537)
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                parts.append(self.rfile.read(size))
+                self.rfile.readline(65537)
+            return b"".join(parts)
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def _send_bytes(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        head = [
+            f"HTTP/1.1 {status} {reason_phrase(status)}",
+            f"Server: {self.server_version}",
+            f"Date: {self.date_time_string()}",
+            f"Content-Type: {content_type}",
+            f"Content-Length: {len(body)}",
+        ]
+        for k, v in (headers or {}).items():
+            head.append(f"{k}: {v}")
+        if self.close_connection:
+            head.append("Connection: close")
+        # One write for head and body: one TCP segment for small replies.
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        self.wfile.flush()
+
+    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        self._send_bytes(status, json.dumps(obj).encode("utf-8"), headers=headers)
+
+    def _abort(self) -> None:
+        """Drop the connection without (finishing) a response."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _client_gone(self) -> bool:
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
+    def _wait(self, seconds: float | None) -> None:
+        """Sleep up to ``seconds`` (forever if None); raise ClientGone if the server stops
+        or the client disconnects meanwhile."""
+        stop = self.owner.stop_event
+        end = None if seconds is None else time.monotonic() + seconds
+        while True:
+            left = 0.05 if end is None else min(0.05, end - time.monotonic())
+            if left <= 0:
+                return
+            if stop.wait(left) or self._client_gone():
+                raise ClientGone()
+
+    # -- routes ----------------------------------------------------------------------------
+
+    def _path(self) -> str:
+        return self.path.split("?", 1)[0].rstrip("/") or "/"
+
+    def do_GET(self):
+        path = self._path()
+        if path in ("/v1/models", "/models"):
+            self._send_json(
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "claw_nb"}
+                    ],
+                },
+            )
+        elif path in ("/health", "/v1/health"):
+            self._send_json(200, {"status": "ok"})
+        else:
+            self._not_found()
+
+    def do_POST(self):
+        received_at = time.perf_counter()
+        raw = self._read_body()
+        path = self._path()
+        if path not in ("/v1/chat/completions", "/chat/completions"):
+            self._not_found()
+            return
+        try:
+            body: Any = json.loads(raw or b"{}")
+            problem = "" if isinstance(body, dict) else "the body is not a JSON object"
+        except ValueError as exc:
+            problem = str(exc)
+        if problem:
+            self._send_json(
+                400,
+                {
+                    "error": {
+                        "message": f"scripted server: bad JSON: {problem}",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+            )
+            return
+        meta = self.owner.record(path, dict(self.headers), body, received_at, len(raw))
+        reply = self.owner.next_reply()
+        try:
+            self._answer(body, reply)
+        except ClientGone:
+            self._abort()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        meta["answered_at"] = time.perf_counter()
+
+    def _not_found(self) -> None:
+        self._send_json(
+            404,
+            {
+                "error": {
+                    "message": f"scripted server: no route {self.path}",
+                    "type": "not_found_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+        )
+
+    # -- replies ---------------------------------------------------------------------------
+
+    def _answer(self, req: dict, reply: Any, depth: int = 0) -> None:
+        if depth > 20:
+            reply = error(500, "scripted server: reply functions nested too deeply")
+        if callable(reply) and not isinstance(reply, type):
+            try:
+                reply = reply(req)
+            except Exception as exc:  # noqa: BLE001 - reported to the client as HTTP 500
+                self.owner.note_error(exc)
+                reply = error(500, f"scripted server: reply function raised {exc!r}")
+            self._answer(req, reply, depth + 1)
+            return
+        if isinstance(reply, (str, dict)):
+            try:
+                reply = reply_from_dict(reply)
+            except (TypeError, ValueError) as exc:
+                reply = error(500, f"scripted server: bad reply: {exc}")
+        streaming = bool(req.get("stream"))
+
+        if reply is None:
+            self._send_json(
+                500,
+                {
+                    "error": {
+                        "message": NO_REPLY_MESSAGE,
+                        "type": "scripted_server_error",
+                        "param": None,
+                        "code": "no_reply_left",
+                    }
+                },
+            )
+        elif isinstance(reply, DelayReply):
+            self._wait(reply.seconds)
+            self._answer(req, reply.reply, depth + 1)
+        elif isinstance(reply, HangReply):
+            self._wait(None)
+        elif isinstance(reply, ErrorReply):
+            self._send_error_reply(reply)
+        elif isinstance(reply, CutStreamReply):
+            if streaming:
+                self._stream_cut(req, reply)
+            else:
+                self._abort()
+        elif isinstance(reply, (TextReply, ToolCallsReply)):
+            if streaming:
+                self._stream_message(req, reply)
+            else:
+                self._send_message(req, reply)
+        else:
+            self._answer(req, error(500, f"scripted server: not a reply: {reply!r}"), depth + 1)
+
+    def _send_error_reply(self, r: ErrorReply) -> None:
+        if r.body is None:
+            payload = json.dumps(
+                {
+                    "error": {
+                        "message": r.message
+                        or f"scripted error: HTTP {r.status} {reason_phrase(r.status)}",
+                        "type": r.type or default_error_type(r.status),
+                        "param": None,
+                        "code": r.code,
+                    }
+                }
+            ).encode("utf-8")
+            ctype = "application/json"
+        elif isinstance(r.body, (bytes, str)):
+            payload = r.body.encode("utf-8") if isinstance(r.body, str) else r.body
+            ctype = "text/plain; charset=utf-8"
+        else:
+            payload = json.dumps(r.body).encode("utf-8")
+            ctype = "application/json"
+        self._send_bytes(r.status, payload, content_type=ctype, headers=r.headers)
+
+    def _message(self, r: TextReply | ToolCallsReply) -> dict:
+        if isinstance(r, TextReply):
+            msg: dict[str, Any] = {"role": "assistant", "content": r.content}
+            if r.reasoning is not None:
+                msg["reasoning_content"] = r.reasoning
+            return msg
+        return {
+            "role": "assistant",
+            "content": r.content,
+            "tool_calls": [
+                {
+                    "id": c.id or self.owner.new_call_id(),
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments_json()},
+                }
+                for c in r.calls
+            ],
+        }
+
+    def _envelope(self, req: dict, obj: str) -> dict:
+        return {
+            "id": self.owner.new_completion_id(),
+            "object": obj,
+            "created": int(time.time()),
+            "model": req.get("model") or MODEL_NAME,
+            "system_fingerprint": "scripted",
+        }
+
+    def _send_message(self, req: dict, r: TextReply | ToolCallsReply) -> None:
+        msg = self._message(r)
+        resp = self._envelope(req, "chat.completion")
+        resp["choices"] = [
+            {"index": 0, "message": msg, "finish_reason": r.finish_reason, "logprobs": None}
+        ]
+        usage = usage_for(r.usage, req, {k: v for k, v in msg.items() if k != "role"})
+        if usage is not None:
+            resp["usage"] = usage
+        self._send_json(200, resp)
+
+    # -- streaming -------------------------------------------------------------------------
+
+    def _start_stream(self) -> None:
+        self.wfile.write(
+            (
+                "HTTP/1.1 200 OK\r\n"
+                f"Server: {self.server_version}\r\n"
+                f"Date: {self.date_time_string()}\r\n"
+                "Content-Type: text/event-stream; charset=utf-8\r\n"
+                "Cache-Control: no-cache\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n"
+            ).encode("latin-1")
+        )
+
+    def _sse(self, data: Any) -> None:
+        payload = data if isinstance(data, str) else json.dumps(data)
+        event = f"data: {payload}\n\n".encode()
+        self.wfile.write(f"{len(event):x}\r\n".encode("ascii") + event + b"\r\n")
+        self.wfile.flush()
+
+    def _end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _chunks(self, req: dict, r: TextReply | ToolCallsReply) -> Iterable[dict]:
+        base = self._envelope(req, "chat.completion.chunk")
+
+        def chunk(delta: dict, finish: str | None = None) -> dict:
+            return {
+                **base,
+                "choices": [
+                    {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+                ],
+            }
+
+        msg = self._message(r)
+        content = msg.get("content")
+        yield chunk({"role": "assistant", "content": ""})
+        reasoning = msg.get("reasoning_content")
+        if reasoning:
+            for piece in pieces(reasoning, CONTENT_CHUNK):
+                yield chunk({"reasoning_content": piece})
+        if content:
+            for piece in pieces(content, CONTENT_CHUNK):
+                yield chunk({"content": piece})
+        for i, tc in enumerate(msg.get("tool_calls") or []):
+            yield chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": i,
+                            "id": tc["id"],
+                            "type": "function",
+                            "function": {"name": tc["function"]["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
+            for frag in pieces(tc["function"]["arguments"], ARGUMENT_CHUNK):
+                yield chunk({"tool_calls": [{"index": i, "function": {"arguments": frag}}]})
+        yield chunk({}, r.finish_reason)
+        usage = usage_for(r.usage, req, {k: v for k, v in msg.items() if k != "role"})
+        if usage is not None:
+            yield {**base, "choices": [], "usage": usage}
+
+    def _stream_message(self, req: dict, r: TextReply | ToolCallsReply) -> None:
+        self._start_stream()
+        for c in self._chunks(req, r):
+            self._sse(c)
+        self._sse("[DONE]")
+        self._end_stream()
+
+    def _stream_cut(self, req: dict, r: CutStreamReply) -> None:
+        self._start_stream()
+        # Send the role chunk and the prefix (or a token piece of it), then drop the socket.
+        partial = text(r.content_prefix, usage=None)
+        for c in self._chunks(req, partial):
+            if c["choices"] and c["choices"][0]["finish_reason"]:
+                break
+            self._sse(c)
+        self._abort()
