@@ -1,0 +1,1 @@
+"""The prompt lab: task suite, trials, statistics and optimizers."""
