@@ -139,3 +139,14 @@ def test_adopt_writes_the_prompt_and_the_settings(tmp_path):
 
 def test_set_top_level_quotes_strings():
     assert tomllib.loads(set_top_level("", {"prompt_name": 'a"b'}))["prompt_name"] == 'a"b'
+
+
+def test_an_adopted_result_is_a_lab_variant_file(tmp_path):
+    from claw_nb.lab.trials import Variant
+
+    adopt("tuned", system_prompt=improved(), tool_descriptions={"grep": "Search \"files\"."},
+          settings={"max_steps": 12}, workspace=tmp_path)
+    variant = Variant.from_file("tuned", tmp_path / ".claw/prompts/tuned.toml")
+    assert variant.system_prompt == improved()
+    assert variant.tool_descriptions == {"grep": 'Search "files".'}
+    assert variant.max_steps == 12

@@ -1,5 +1,7 @@
 """Adopting a result: the prompt goes to `.claw/prompts/NAME.md`, the settings that use it to
-`.claw/settings.toml`, so every later session in the workspace runs (and logs) it by name."""
+`.claw/settings.toml`, so every later session in the workspace runs (and logs) it by name.
+`.claw/prompts/NAME.toml` holds the whole result as a lab variant file (prompt, settings, tool
+descriptions), to measure it again later with `Variant.from_file`."""
 
 from __future__ import annotations
 
@@ -59,10 +61,15 @@ def adopt(name: str, *, system_prompt: str | None = None,
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(system_prompt, encoding="utf-8")
         values = {"prompt_name": name, **values}
+    # The whole result as a lab variant file, so it can be measured again (Variant.from_file).
+    variant = set_top_level("", {k: v for k, v in values.items() if k != "prompt_name"})
+    if system_prompt is not None:
+        variant = set_top_level(variant, {"system_prompt_file": f"{name}.md"})
     if tool_descriptions:
-        path = claw / "prompts" / f"{name}.tools.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(dict(tool_descriptions), indent=2) + "\n", encoding="utf-8")
+        variant += "\n[tool_descriptions]\n" + "".join(
+            f"{_toml_value(k)} = {_toml_value(v)}\n" for k, v in tool_descriptions.items())
+    (claw / "prompts").mkdir(parents=True, exist_ok=True)
+    (claw / "prompts" / f"{name}.toml").write_text(variant, encoding="utf-8")
     settings_file = claw / "settings.toml"
     settings_file.parent.mkdir(parents=True, exist_ok=True)
     old = settings_file.read_text(encoding="utf-8") if settings_file.exists() else ""

@@ -9,7 +9,9 @@ something real to find, and a wrong or malformed proposal really fails.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,7 +19,8 @@ from claw_nb.lab.optimize.guards import FENCE
 
 HABIT_WRITE = "- When a task names a file for the result, write the result into that file."
 HABIT_FORMAT = "- Follow the task's formatting words (capitals, reversed) exactly."
-WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "heron", "inlet")
+WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "heron", "inlet",
+         "jasper", "kelp", "lotus", "maple", "nectar", "orchid", "pebble", "quartz", "raven")
 _TASK = re.compile(r"word (\w+)(, (in capitals|reversed),)? in a file named ([\w.]+)", re.I)
 _VERIFY = """#!/usr/bin/env bash
 got=$(tr -d '[:space:]' < "$WORKSPACE/{file}" 2>/dev/null)
@@ -92,7 +95,8 @@ def scripted_reflection(plan: Sequence[str]) -> Callable[[dict[str, Any]], Any]:
 
     "think" (a reply cut inside a <think> block), "no-placeholder" (drops $tools),
     "truncated" (no closing fence), "copy" (pastes a training task's instruction),
-    "noop" (a harmless but useless habit), "write" / "format" (add the habit that helps).
+    "noop" (a harmless but useless habit), "write" / "format" (add the habit that helps),
+    "die" (SIGKILL this process, to test resuming a killed run).
     """
     from claw_nb.testing import text
 
@@ -104,6 +108,8 @@ def scripted_reflection(plan: Sequence[str]) -> Callable[[dict[str, Any]], Any]:
         prompt = _text_of(request["messages"][-1])
         current = _current_text(prompt)
         kind = remaining.pop(0) if remaining else "noop"
+        if kind == "die":
+            os.kill(os.getpid(), signal.SIGKILL)
         if kind == "think":
             return text("<think>The failures suggest the agent never writes files, so")
         if kind == "no-placeholder":
