@@ -108,6 +108,15 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         "stop_reason, steps INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, "
         "wall_s DOUBLE, tool_errors INTEGER, session_id, error, verifier_output, "
         "finished_at TIMESTAMP", 5), ("trial_id",), since=5),
+    # The lab's optimizers (claw_nb.lab.optimize): each run, and every candidate it proposed.
+    Table("optimizer_runs", _cols(
+        "run, kind, created_at TIMESTAMP, config JSON, status, best_candidate", 6),
+        ("run",), since=6),
+    Table("optimizer_steps", _cols(
+        "run, step INTEGER, candidate, parent, component, text_sha, text, status, reason, "
+        "train_score DOUBLE, parent_score DOUBLE, val_score DOUBLE, rollouts INTEGER, "
+        "reflection_model, reflection_prompt, reflection_reply, reflection_tokens INTEGER, "
+        "created_at TIMESTAMP", 6), ("run", "step"), since=6),
 )}
 
 _NOTES = {
@@ -116,6 +125,7 @@ _NOTES = {
     3: "context compactions (claw_nb.context): when, why, and how many tokens they saved",
     4: "each model call's system-prompt variant (older rows take their session's)",
     5: "the prompt lab: experiments, variants, tasks, trials; tool schemas stored by sha",
+    6: "the lab's optimizers: optimizer runs and every candidate step (claw_nb.lab.optimize)",
 }
 
 BACKFILLS: dict[int, tuple[str, ...]] = {
