@@ -22,7 +22,6 @@ import os
 import shlex
 import sys
 import tempfile
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -30,6 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import TaskError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 DIFFICULTIES = ("easy", "medium", "hard")
 DEFAULT_AGENT_TIMEOUT = 600.0
