@@ -21,7 +21,7 @@ HABIT_WRITE = "- When a task names a file for the result, write the result into 
 HABIT_FORMAT = "- Follow the task's formatting words (capitals, reversed) exactly."
 WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "heron", "inlet",
          "jasper", "kelp", "lotus", "maple", "nectar", "orchid", "pebble", "quartz", "raven")
-_TASK = re.compile(r"word (\w+)(, (in capitals|reversed),)? in a file named ([\w.]+)", re.I)
+_TASK = re.compile(r"word (\w+)(, (in capitals|reversed),)? in a file named ([\w-]+\.\w+)", re.I)
 _VERIFY = """#!/usr/bin/env bash
 got=$(tr -d '[:space:]' < "$WORKSPACE/{file}" 2>/dev/null)
 if [ "$got" = "{expected}" ]; then echo 1 > "$REWARD_DIR/reward.txt"

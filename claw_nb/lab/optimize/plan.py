@@ -35,7 +35,7 @@ class RunPlan:
         if self.estimate_s is None:
             return f"{head}; no trials measured in the log yet, so no time estimate"
         return (f"{head}; about {_duration(self.estimate_s)} at {self.seconds_per_trial:.1f} s "
-                f"per trial (mean of {self.trials_measured} logged trials, "
+                f"per trial (median of {self.trials_measured} logged trials, "
                 f"{self.parallel} in parallel)")
 
 
@@ -49,14 +49,17 @@ def _duration(seconds: float) -> str:
 
 def measured_seconds_per_trial(db_path: Path | None, model: str | None = None
                                ) -> tuple[float | None, int]:
-    """(mean wall seconds per finished trial, how many trials that mean is over)."""
+    """(median wall seconds per finished trial, how many trials it is over).
+
+    The median, not the mean: the first trial of a process pays for importing LiteLLM.
+    """
     from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
 
     if db_path is None or not Path(db_path).exists():
         return None, 0
     con, _ = open_database(Path(db_path), read_only=True, timeout=DEFAULT_TIMEOUT)
     try:
-        sql = "SELECT avg(t.wall_s), count(*) FROM trials t"
+        sql = "SELECT median(t.wall_s), count(*) FROM trials t"
         params: list[str] = []
         if model:
             sql += " JOIN sessions s ON s.session_id = t.session_id WHERE s.model = ? AND"
