@@ -120,7 +120,7 @@ def test_resume_after_a_kill_continues_the_same_run(tmp_path):
     after = load_steps(db, "resumable")
     assert list(after.step) == list(range(len(after)))
     assert list(after.status[:2]) == ["seed", "rejected"]  # kept, not redone
-    assert (after.status == "seed").sum() == 1
+    assert (after.status == "seed").sum() == 1 and list(after.status[2:3]) == ["resumed"]
     assert "accepted" in set(after.status)
     assert HABIT_WRITE in result.best_texts["system_prompt"]
     seed_trials = query(db, "SELECT task, count(*) FROM trials WHERE experiment = 'resumable' "

@@ -115,7 +115,8 @@ class StepRecorder:
     """gepa callbacks -> `optimizer_steps` rows: kept or not, validation scores, rollouts."""
 
     def __init__(self, adapter: LabAdapter, steps: StepLog,
-                 on_step: Callable[[dict[str, Any]], None] | None = None):
+                 on_step: Callable[[dict[str, Any]], None] | None = None, resumed: bool = False):
+        self.resumed = resumed  # gepa reports the seed again when it reloads its state
         self.adapter = adapter
         self.steps = steps
         self.on_step = on_step
@@ -149,7 +150,8 @@ class StepRecorder:
         score = float(event["average_score"])
         is_seed = event.get("candidate_idx") == 0
         self.best_val = score if self.best_val is None else max(self.best_val, score)
-        self.steps.add("seed" if is_seed else "validated", candidate=candidate_id(candidate),
+        status = ("resumed" if self.resumed else "seed") if is_seed else "validated"
+        self.steps.add(status, candidate=candidate_id(candidate),
                        val_score=score, rollouts=self.adapter.trials_run,
                        text=candidate.get("system_prompt"))
         self._emit({"status": "validated", "val_score": score, "best": self.best_val,

@@ -130,7 +130,7 @@ def reflect(
     adapter = LabAdapter(seed_variant=seed_variant, run_trials=run_trials, experiment=run,
                          db_path=db_path, guards=guards, reflection=reflection_model,
                          steps=steps)
-    recorder = StepRecorder(adapter, steps, on_step)
+    recorder = StepRecorder(adapter, steps, on_step, resumed=previous is not None)
     run_dir = run_dir_for(run, db_path)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / STOP_FILE).unlink(missing_ok=True)

@@ -58,7 +58,7 @@ class ReflectResult:
 
     def curve(self) -> Any:
         """Best validation score so far against rollouts spent (the search's progress)."""
-        rows = self.steps[self.steps["status"].isin(["seed", "validated"])]
+        rows = self.steps[self.steps["status"].isin(["seed", "resumed", "validated"])]
         frame = rows[["step", "rollouts", "val_score", "candidate"]].reset_index(drop=True)
         frame["best_so_far"] = frame["val_score"].cummax()
         return frame

@@ -31,7 +31,8 @@ def text_sha(text: str) -> str:
 @dataclass
 class Step:
     """One row of `optimizer_steps`. `status` is one of: seed, proposed, rejected (by a guard),
-    accepted / not_accepted (by the minibatch rule), validated, held_out, stopped, error."""
+    accepted / not_accepted (by the minibatch rule), validated, resumed (the seed reported
+    again when a run continues), held_out, stopped."""
 
     run: str
     step: int
