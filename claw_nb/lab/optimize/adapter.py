@@ -10,6 +10,7 @@ Events gepa reports back (kept, not kept, validation scores, rollouts spent) are
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,13 @@ class LabAdapter:
             con.close()
 
 
+def candidate_text(candidate: Mapping[str, str]) -> str:
+    """One component's text as is; several as JSON (component -> text)."""
+    if len(candidate) == 1:
+        return next(iter(candidate.values()))
+    return json.dumps(dict(candidate), ensure_ascii=False, indent=1)
+
+
 class StepRecorder:
     """gepa callbacks -> `optimizer_steps` rows: kept or not, validation scores, rollouts."""
 
@@ -151,8 +159,11 @@ class StepRecorder:
         is_seed = event.get("candidate_idx") == 0
         self.best_val = score if self.best_val is None else max(self.best_val, score)
         status = ("resumed" if self.resumed else "seed") if is_seed else "validated"
-        self.steps.add(status, candidate=candidate_id(candidate),
+        name = candidate_id(candidate)
+        proposal = self.adapter.last_proposal or {}
+        parent = proposal.get("parent") if proposal.get("candidate") == name else None
+        self.steps.add(status, candidate=name, parent=parent,
                        val_score=score, rollouts=self.adapter.trials_run,
-                       text=candidate.get("system_prompt"))
+                       text=candidate_text(candidate))
         self._emit({"status": "validated", "val_score": score, "best": self.best_val,
                     "rollouts": self.adapter.trials_run})

@@ -12,7 +12,6 @@ same `run` continues it: gepa resumes from its saved state and the lab skips tri
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ConfigError
-from claw_nb.lab.optimize.adapter import LabAdapter, StepRecorder
+from claw_nb.lab.optimize.adapter import LabAdapter, StepRecorder, candidate_text
 from claw_nb.lab.optimize.candidates import (
     SYSTEM_PROMPT,
     candidate_id,
@@ -156,7 +155,7 @@ def reflect(
         steps.add("held_out", candidate=candidate_id(best), parent=candidate_id(seed_texts),
                   val_score=comparison.diff, rollouts=adapter.trials_run,
                   reason=comparison.summary(),
-                  text=json.dumps(best) if len(best) > 1 else next(iter(best.values())))
+                  text=candidate_text(best))
     steps.finish("done", candidate_id(best))
     return ReflectResult.load(run, db_path, split=split, seed_texts=seed_texts,
                               best_texts=best, held_out=comparison, alpha=options.alpha)
