@@ -77,7 +77,7 @@ def test_adopting_the_best_variant_writes_its_prompt(run_options, tmp_path):
     assert cmp.best().name == "good"
     settings = cmp.adopt(workspace=tmp_path)
     assert HABIT_WRITE in (tmp_path / ".claw/prompts/good.md").read_text()
-    assert 'prompt_name = "good"' in settings.read_text()
+    assert 'prompt_name = ".claw/prompts/good.md"' in settings.read_text()
     assert "temperature = 0.2" in settings.read_text()
 
 

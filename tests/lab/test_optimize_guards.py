@@ -133,7 +133,7 @@ def test_adopt_writes_the_prompt_and_the_settings(tmp_path):
           workspace=tmp_path)
     assert (tmp_path / ".claw/prompts/tuned.md").read_text() == improved()
     settings = tomllib.loads((tmp_path / ".claw/settings.toml").read_text())
-    assert settings["prompt_name"] == "tuned" and settings["temperature"] == 0.2
+    assert settings["prompt_name"] == ".claw/prompts/tuned.md" and settings["temperature"] == 0.2
     assert settings["model"] == "ollama_chat/qwen" and settings["sandbox"] == {"network": False}
 
 
@@ -150,3 +150,16 @@ def test_an_adopted_result_is_a_lab_variant_file(tmp_path):
     assert variant.system_prompt == improved()
     assert variant.tool_descriptions == {"grep": 'Search "files".'}
     assert variant.max_steps == 12
+
+
+def test_later_sessions_render_and_name_the_adopted_prompt(tmp_path, monkeypatch):
+    from claw_nb.config import load_config
+    from claw_nb.prompts import render_system_prompt
+    from claw_nb.tools import default_tools
+
+    adopt("tuned", system_prompt=improved("- Adopted habit."), workspace=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    config = load_config(tmp_path)
+    prompt = render_system_prompt(tmp_path, default_tools(), config.prompt_name)
+    assert prompt.name == "tuned"
+    assert "- Adopted habit." in prompt.text and "`write_file(path, content)`" in prompt.text

@@ -85,7 +85,7 @@ def test_reflect_guards_proposals_accepts_by_the_rules_and_checks_held_out(tmp_p
         ("done", True)]
     settings = result.adopt("tuned", workspace=tmp_path)
     assert HABIT_WRITE in (tmp_path / ".claw/prompts/tuned.md").read_text()
-    assert 'prompt_name = "tuned"' in settings.read_text()
+    assert 'prompt_name = ".claw/prompts/tuned.md"' in settings.read_text()
 
 
 CHILD = textwrap.dedent("""
@@ -130,3 +130,26 @@ def test_resume_after_a_kill_continues_the_same_run(tmp_path):
 
 def seed_row_candidate(steps) -> str:
     return steps[steps.status == "seed"].iloc[0].candidate
+
+
+def test_a_stopped_run_says_so_and_continues_when_called_again(tmp_path):
+    from claw_nb.lab.optimize import stop_reflect
+
+    db = tmp_path / "lab.duckdb"
+    heard = []
+
+    def stop_after_the_seed(event):
+        heard.append(event["status"])
+        if event["status"] == "validated":
+            stop_reflect("stoppable", db)
+
+    with ScriptedServer(default=scripted_reflection(["write"])) as server:
+        first = run_reflect(server, db, "stoppable", budget=10, on_step=stop_after_the_seed)
+        assert heard[:2] == ["plan", "validated"]
+        assert first.stopped and "stopped" in first.verdict and not first.holds
+        assert query(db, "SELECT status FROM optimizer_runs") == [("stopped",)]
+        second = run_reflect(server, db, "stoppable", budget=10)
+    statuses = list(load_steps(db, "stoppable").status)
+    assert statuses[:3] == ["seed", "stopped", "resumed"]
+    assert statuses[-1] == "held_out" and "accepted" in statuses
+    assert second.holds and not second.stopped

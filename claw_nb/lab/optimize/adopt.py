@@ -60,7 +60,9 @@ def adopt(name: str, *, system_prompt: str | None = None,
         path = claw / "prompts" / f"{name}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(system_prompt, encoding="utf-8")
-        values = {"prompt_name": name, **values}
+        # A workspace-relative path: claw_nb resolves it inside `.claw/prompts/` and logs the
+        # prompt by its name (the file's stem) on every session.
+        values = {"prompt_name": f".claw/prompts/{name}.md", **values}
     # The whole result as a lab variant file, so it can be measured again (Variant.from_file).
     variant = set_top_level("", {k: v for k, v in values.items() if k != "prompt_name"})
     if system_prompt is not None:

@@ -30,7 +30,7 @@ from claw_nb.lab.optimize.guards import Guard, TaskText
 from claw_nb.lab.optimize.plan import RunPlan, plan_rollouts
 from claw_nb.lab.optimize.reflection import ReflectionModel
 from claw_nb.lab.optimize.result import ReflectResult
-from claw_nb.lab.optimize.runs import bind_runner, run_dir_for
+from claw_nb.lab.optimize.runs import TrialsStopped, bind_runner, run_dir_for
 from claw_nb.lab.optimize.split import Split, split_by_names, split_tasks
 from claw_nb.lab.optimize.steps import StepLog
 
@@ -90,16 +90,11 @@ def reflect(
     """Evolve `components` of the `seed` variant and judge the winner on held-out tasks.
 
     `run_options` go to the lab runner (model, api_base, api_key, executor, unsandboxed...).
+    `on_step` hears the plan, then every validation score and every kept or dropped proposal.
     """
     from claw_nb.lab.trials import Variant
     from claw_nb.log.database import resolve_db_path
 
-    try:
-        import gepa
-    except ImportError:
-        raise ConfigError(
-            "reflect needs the gepa package: pip install 'claw_nb[optimize]' (bare gepa 0.1.4)"
-        ) from None
     options = options or ReflectOptions()
     db_path = resolve_db_path(db_path)
     if isinstance(reflection_model, str):
@@ -107,58 +102,91 @@ def reflect(
     seed_variant = seed or Variant(name="seed")
     run = run or datetime.now().strftime("reflect-%Y%m%d-%H%M%S")
     steps = StepLog(db_path, run)
-    if isinstance(split, dict):
-        split = split_by_names(tasks, split["train"], split["val"], split["held_out"])
-    split = split or split_tasks(tasks, fractions, seed=options.seed)
     seed_texts = seed_candidate(seed_variant, components)
-    config = {"components": list(components), "split": split.names(),
-              "seed": seed_texts, "reflection_model": reflection_model.model,
-              "options": options.__dict__}
-    previous = steps.start("reflect", config)
-    if previous is not None:  # resuming: the run's own split and seed, whatever was passed now
-        if previous.get("seed") != seed_texts or previous.get("components") != list(components):
-            raise ConfigError(f"run '{run}' exists with another seed or components; "
-                              "pick a new run name or pass the same seed")
-        names = previous["split"]
-        split = split_by_names(tasks, names["train"], names["val"], names["held_out"])
-    if not split.train or not split.val:
-        raise ConfigError(f"reflect needs train and validation tasks ({split.summary()})")
+    split, resumed = _open_run(steps, tasks, split, fractions, options, seed_texts,
+                               components, reflection_model)
+    plan = plan_reflect(tasks, split=split, options=options, db_path=db_path)
+    if on_step is not None:
+        on_step({"status": "plan", "plan": str(plan)})
     run_trials = bind_runner(db_path, run_options)
     training = [TaskText(t.name, t.instruction) for t in split.train]
     guards = {c: Guard.for_seed(seed_texts[c], training, options.max_chars) for c in components}
     adapter = LabAdapter(seed_variant=seed_variant, run_trials=run_trials, experiment=run,
                          db_path=db_path, guards=guards, reflection=reflection_model,
                          steps=steps)
-    recorder = StepRecorder(adapter, steps, on_step, resumed=previous is not None)
-    run_dir = run_dir_for(run, db_path)
+    recorder = StepRecorder(adapter, steps, on_step, resumed=resumed)
+    loaded = {"split": split, "seed_texts": seed_texts, "extra": {"plan": plan}}
+    try:
+        best = _search(adapter, recorder, seed_texts, split, options, run_dir_for(run, db_path))
+    except (TrialsStopped, KeyboardInterrupt) as stop:
+        steps.add("stopped", reason=f"{stop or 'interrupted'}; call reflect with the same "
+                  "run to go on", rollouts=adapter.trials_run)
+        steps.finish("stopped")
+        if isinstance(stop, KeyboardInterrupt):
+            raise
+        return ReflectResult.load(run, db_path, best_texts=dict(seed_texts), **loaded)
+    if best is None:
+        steps.add("stopped", reason="stop requested; call reflect with the same run to go on",
+                  rollouts=adapter.trials_run)
+        steps.finish("stopped")
+        return ReflectResult.load(run, db_path, best_texts=dict(seed_texts), **loaded)
+    comparison = None
+    if split.held_out:
+        comparison = _held_out(seed_variant, best, split, options, run_trials, run)
+        steps.add("held_out", candidate=candidate_id(best), parent=candidate_id(seed_texts),
+                  val_score=comparison.diff, rollouts=adapter.trials_run,
+                  reason=comparison.summary(), text=candidate_text(best))
+    steps.finish("done", candidate_id(best))
+    return ReflectResult.load(run, db_path, best_texts=best, held_out=comparison,
+                              alpha=options.alpha, **loaded)
+
+
+def _open_run(steps: StepLog, tasks: Sequence[Any], split: Any, fractions: Sequence[float],
+              options: ReflectOptions, seed_texts: dict[str, str], components: Sequence[str],
+              reflection_model: ReflectionModel) -> tuple[Split, bool]:
+    """Register a new run, or reopen an existing one with its own split; (split, resumed)."""
+    if isinstance(split, dict):
+        split = split_by_names(tasks, split["train"], split["val"], split["held_out"])
+    split = split or split_tasks(tasks, fractions, seed=options.seed)
+    config = {"components": list(components), "split": split.names(), "seed": seed_texts,
+              "reflection_model": reflection_model.model, "options": options.__dict__}
+    previous = steps.start("reflect", config)
+    if previous is not None:  # resuming: the run's own split and seed, whatever was passed now
+        if previous.get("seed") != seed_texts or previous.get("components") != list(components):
+            raise ConfigError(f"run '{steps.run}' exists with another seed or components; "
+                              "pick a new run name or pass the same seed")
+        names = previous["split"]
+        split = split_by_names(tasks, names["train"], names["val"], names["held_out"])
+        steps.finish("running")
+    if not split.train or not split.val:
+        raise ConfigError(f"reflect needs train and validation tasks ({split.summary()})")
+    return split, previous is not None
+
+
+def _search(adapter: LabAdapter, recorder: StepRecorder, seed_texts: dict[str, str],
+            split: Split, options: ReflectOptions, run_dir: Path) -> dict[str, str] | None:
+    """gepa's loop over our adapter; the best candidate on validation, or None if stopped."""
+    try:
+        import gepa
+    except ImportError:
+        raise ConfigError(
+            "reflect needs the gepa package: pip install 'claw_nb[optimize]' (bare gepa 0.1.4)"
+        ) from None
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / STOP_FILE).unlink(missing_ok=True)
     result = gepa.optimize(
         seed_candidate=seed_texts, trainset=list(split.train), valset=list(split.val),
         adapter=adapter, candidate_selection_strategy="pareto",
         reflection_minibatch_size=min(options.minibatch, len(split.train)),
-        max_metric_calls=options.budget, run_dir=str(run_dir), cache_evaluation=False,
+        max_metric_calls=options.budget, run_dir=str(run_dir),
+        cache_evaluation=False,  # 0.1.4's cache mixes train and validation ids
         seed=options.seed, callbacks=[recorder], logger=_quiet_logger(),
         raise_on_exception=True, display_progress_bar=False, track_best_outputs=False,
         skip_perfect_score=True, perfect_score=1.0, module_selector="round_robin",
     )
     if (run_dir / STOP_FILE).exists():
-        steps.add("stopped", reason="stop requested; call reflect with the same run to go on",
-                  rollouts=adapter.trials_run)
-        steps.finish("stopped")
-        return ReflectResult.load(run, db_path, split=split, seed_texts=seed_texts,
-                                  best_texts=dict(result.best_candidate))
-    best = dict(result.best_candidate)
-    comparison = None
-    if split.held_out:
-        comparison = _held_out(seed_variant, best, split, options, run_trials, run)
-        steps.add("held_out", candidate=candidate_id(best), parent=candidate_id(seed_texts),
-                  val_score=comparison.diff, rollouts=adapter.trials_run,
-                  reason=comparison.summary(),
-                  text=candidate_text(best))
-    steps.finish("done", candidate_id(best))
-    return ReflectResult.load(run, db_path, split=split, seed_texts=seed_texts,
-                              best_texts=best, held_out=comparison, alpha=options.alpha)
+        return None
+    return dict(result.best_candidate)
 
 
 def _held_out(seed_variant: Any, best: dict[str, str], split: Split, options: ReflectOptions,

@@ -9,6 +9,10 @@ from typing import Any
 from claw_nb.log.database import resolve_db_path
 
 
+class TrialsStopped(Exception):
+    """The lab runner was stopped (Ctrl-C, stop) before every trial ran: scores would lie."""
+
+
 def run_dir_for(run: str, db_path: Path | None = None) -> Path:
     """gepa's state for `run`: `optimize/<run>/` next to the log file."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run)
@@ -23,6 +27,8 @@ def bind_runner(db_path: Path, run_options: dict[str, Any]):
                    experiment: str) -> list[Any]:
         exp = run_experiment(list(tasks), list(variants), repeats=repeats,
                              experiment=experiment, db_path=db_path, **run_options)
+        if exp.stopped:
+            raise TrialsStopped(f"experiment {experiment!r} was stopped before it finished")
         names = {v.name for v in variants}
         wanted = {t.name for t in tasks}
         return [r for r in exp.results()
