@@ -152,8 +152,8 @@ def register(db_path: Path, experiment: str, tasks: Iterable[Task], variants: It
                         "INSERT OR IGNORE")
             for variant in variants:
                 old = con.execute("SELECT sha FROM variants WHERE experiment = ? AND variant = ?",
-                                  [experiment, variant.name]).fetchone()
-                if old is not None and old[0] != variant.sha():
+                                  [experiment, variant.name]).fetchall()
+                if old and old[0][0] != variant.sha():
                     raise LabError(
                         f"experiment {experiment!r} already has a variant {variant.name!r} with "
                         "other overrides; resuming needs the same variants (or pick a new "
