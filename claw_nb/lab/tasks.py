@@ -218,7 +218,7 @@ except (OSError, ET.ParseError):
 suite = root if root is None or root.tag == "testsuite" else root.find("testsuite")
 total = int(suite.get("tests", 0)) if suite is not None else 0
 bad = sum(int(suite.get(k, 0)) for k in ("failures", "errors", "skipped")) if total else 0
-(out / "reward.txt").write_text(f"{(total - bad) / total if total else 0:.4f}\n")
+(out / "reward.txt").write_text(f"{(total - bad) / total if total else 0:.4f}\\n")
 PY
 """
 

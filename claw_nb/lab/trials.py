@@ -263,7 +263,8 @@ def run_trial(spec: TrialSpec,
         timed_out = deadline_hit.is_set()
         if timed_out:
             stop_reason = "timeout"
-            error = error or f"agent stopped at the task's timeout ({spec.task.agent_timeout_sec:g} s)"
+            note = f"agent stopped at the task's timeout ({spec.task.agent_timeout_sec:g} s)"
+            error = f"{note}; {error}" if error else note
         if not stopped:
             verdict = run_verifier(spec.task, workspace, runner)
     except LabError:
