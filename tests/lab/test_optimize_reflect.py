@@ -153,3 +153,15 @@ def test_a_stopped_run_says_so_and_continues_when_called_again(tmp_path):
     assert statuses[:3] == ["seed", "stopped", "resumed"]
     assert statuses[-1] == "held_out" and "accepted" in statuses
     assert second.holds and not second.stopped
+
+
+def test_reflect_can_evolve_a_tool_description(tmp_path):
+    db = tmp_path / "lab.duckdb"
+    with ScriptedServer(default=scripted_reflection(["write"])) as server:
+        result = run_reflect(server, db, "tools", budget=10, components=("tool:write_file",))
+    described = result.best_texts["tool:write_file"]
+    assert described.startswith("Create a file or overwrite it") and HABIT_WRITE in described
+    assert result.holds
+    overrides = query(db, "SELECT overrides FROM variants WHERE experiment = 'tools/held-out' "
+                          "AND variant = 'winner'")[0][0]
+    assert HABIT_WRITE in overrides and "tool_descriptions" in overrides

@@ -60,13 +60,17 @@ def _text_of(message: dict[str, Any]) -> str:
 
 
 def scripted_agent(request: dict[str, Any]) -> Any:
-    """One reply of the scripted agent, decided from the request the agent sent."""
+    """One reply of the scripted agent, decided from the request the agent sent: it writes the
+    file only when its system prompt or a tool description teaches HABIT_WRITE."""
     from claw_nb.testing import call, text, tool_calls
 
     messages = request.get("messages", [])
     if messages and messages[-1].get("role") == "tool":
         return text("Done.")
     system = _text_of(messages[0]) if messages else ""
+    # What the agent was taught: its system prompt and the descriptions of its tools.
+    system += "\n".join(t.get("function", {}).get("description", "")
+                        for t in request.get("tools") or [])
     instruction = next((_text_of(m) for m in messages if m.get("role") == "user"), "")
     match = _TASK.search(instruction)
     if not match or HABIT_WRITE.lower() not in system.lower():
