@@ -282,6 +282,10 @@ def variant_summary(
     else:
         mean, lo, hi = bootstrap_interval(by_task, confidence, seed=seed)
         interval = "bootstrap over tasks"
+        if lo == hi and mean in (0.0, 1.0):
+            # Every task scored the same: a bootstrap cannot see spread that did not happen.
+            lo, hi = wilson_interval(round(mean * len(by_task)), len(by_task), confidence)
+            interval = "Wilson over tasks"
     solved = sum(1 for r in rows if r.passed)
     tokens = sum(int(r.prompt_tokens) + int(r.completion_tokens) for r in rows)
     seconds = sum(float(r.wall_s) for r in rows)

@@ -240,6 +240,13 @@ def test_leaderboard_with_repeats_reports_pass_at_k():
     assert board.loc["b", "test"].startswith("sign-flip")
 
 
+def test_a_suite_solved_every_time_still_gets_an_honest_interval():
+    board = leaderboard(planted("a", [[1, 1, 1]] * 6)).set_index("variant")
+    ci = scipy_stats.binomtest(6, 6).proportion_ci(method="wilson")
+    assert board.loc["a", "interval"] == "Wilson over tasks"
+    assert (board.loc["a", "lo"], board.loc["a", "hi"]) == pytest.approx((ci.low, ci.high))
+
+
 def test_compare_variants_agrees_with_scipy():
     rng = np.random.default_rng(8)
     a_runs = [list(rng.binomial(1, 0.4, 2)) for _ in range(14)]
