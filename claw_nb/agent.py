@@ -166,6 +166,7 @@ class Agent:
 
     def _run(self, task: str, max_steps: int) -> RunResult:
         bug: BaseException | None = None
+        tool_specs = tuple(self.tools.specs())
         self.emit(
             ev.SessionStarted(
                 session_id=self.session_id,
@@ -176,6 +177,8 @@ class Agent:
                 system_prompt_sha=self.system_prompt.sha,
                 system_prompt_name=self.system_prompt.name,
                 resumed_from=self.resumed_from,
+                tool_schemas=tool_specs,
+                tool_schemas_sha=_schemas_sha(tool_specs),
             )
         )
         self.resumed_from = None  # only the first run after a resume continues another session
@@ -423,3 +426,12 @@ def _import_validator() -> None:
         import jsonschema  # noqa: F401
     except Exception:  # noqa: BLE001, S110 - validation imports it again and reports it
         pass
+
+
+def _schemas_sha(specs: tuple[dict[str, Any], ...]) -> str:
+    """The tool schemas' id in the log (sha256 prefix of their canonical JSON)."""
+    import hashlib
+    import json
+
+    text = json.dumps(specs, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]

@@ -56,3 +56,15 @@ class ModelInterrupted(ModelError):
     """The user stopped the run while the model was answering."""
 
     kind = "interrupted"
+
+
+class LabError(ClawError):
+    """The prompt lab cannot do what it was asked (claw_nb.lab); the message says why."""
+
+
+class TaskError(LabError, ValueError):
+    """A task definition is unreadable or incomplete (claw_nb.lab.tasks)."""
+
+
+class SandboxRequired(LabError):
+    """The lab runs trials in bubblewrap; without it, pass unsandboxed=True / --unsandboxed."""

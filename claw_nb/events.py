@@ -31,6 +31,8 @@ class SessionStarted(Event):
     system_prompt_name: str = "default"
     resumed_from: str | None = None
     started_at: float = field(default_factory=_now)
+    tool_schemas: tuple[dict[str, Any], ...] = ()  # the tool specs sent (logged once by sha)
+    tool_schemas_sha: str | None = None
 
 
 @dataclass(frozen=True)

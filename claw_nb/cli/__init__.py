@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("session_id")
     show.add_argument("--cwd", type=Path)
     show.add_argument("--db", type=Path)
+
+    from claw_nb.cli.lab import add_lab_parser
+
+    add_lab_parser(sub)
     return parser
 
 
@@ -103,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import_guard.install()  # `python -m claw_nb` has the working directory on sys.path
     args = build_parser().parse_args(argv)
+    if args.command == "lab":
+        from claw_nb.cli.lab import run_lab_command
+
+        return run_lab_command(args)
     try:
         config = load_config(
             args.cwd,

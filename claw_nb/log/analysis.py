@@ -58,11 +58,12 @@ def _connection(db: Db) -> Iterator[Any]:
     if db is not None and hasattr(db, "execute") and not isinstance(db, (str, os.PathLike)):
         yield db
         return
-    from claw_nb.log.store import DEFAULT_TIMEOUT, _reading, _resolve
+    from claw_nb.log.database import DEFAULT_TIMEOUT, resolve_db_path
+    from claw_nb.log.queries import reading
 
-    with _reading(db, DEFAULT_TIMEOUT) as con:
+    with reading(db, DEFAULT_TIMEOUT) as con:
         if con is None:
-            raise FileNotFoundError(f"no claw_nb log at {_resolve(db)}; run a task first")
+            raise FileNotFoundError(f"no claw_nb log at {resolve_db_path(db)}; run a task first")
         yield con
 
 

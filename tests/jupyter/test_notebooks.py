@@ -102,3 +102,19 @@ def test_token_usage_notebook_runs_on_a_log_made_by_real_runs(claw_env, tmp_path
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert " passed" in out.stdout and "failed" not in out.stdout
+
+
+PROMPT_LAB = ROOT / "notebooks" / "prompt_lab.ipynb"
+
+
+def test_prompt_lab_notebook_passes_nbval(tmp_path):
+    """compare, leaderboard, heatmap, power planner and a small reflect run, scripted server."""
+    pytest.importorskip("nbval")
+    pytest.importorskip("gepa", reason="the reflect cells need the [optimize] extra")
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
+         "--rootdir", str(tmp_path), str(PROMPT_LAB)],
+        check=False, cwd=tmp_path, env=_demo_env(), capture_output=True, text=True, timeout=900,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert " passed" in out.stdout and "failed" not in out.stdout

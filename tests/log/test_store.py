@@ -21,6 +21,7 @@ import duckdb
 import pytest
 
 from claw_nb import events as ev
+from claw_nb.log import ingest as ingest_module
 from claw_nb.log import store
 from claw_nb.log.journal import JournalWriter, encode_event, journal_dir, list_journals
 
@@ -132,8 +133,13 @@ def test_importing_store_loads_neither_duckdb_nor_pandas():
 
 @pytest.fixture(params=["lists", "pandas"])
 def insert_via(request, monkeypatch) -> str:
-    """Both ways rows reach DuckDB: typed lists (small batches) and DataFrames (big ones)."""
-    monkeypatch.setattr(store, "INSERT_VIA", request.param)
+    """Both ways rows reach DuckDB: typed lists (small batches) and DataFrames (big ones).
+
+    Which one a batch takes depends on its size and on whether pandas is loaded; moving the
+    size threshold above or below every batch here makes each path run."""
+    threshold = 10**9 if request.param == "lists" else 0
+    monkeypatch.setattr(ingest_module, "PANDAS_MIN_ROWS", threshold)
+    monkeypatch.setattr(ingest_module, "PANDAS_LOADED_MIN_ROWS", threshold)
     return request.param
 
 
@@ -748,3 +754,15 @@ def test_read_only_connect_sees_pending_journals(db: Path):
         assert con.execute("SELECT count(*) FROM messages").fetchone() == (5,)
     finally:
         con.close()
+
+
+def test_a_fresh_database_has_the_columns_of_the_spec_in_order(db: Path):
+    """The one column spec per table is what migrations create, in the order rows are built."""
+    from claw_nb.log.schema import TABLES
+
+    store.connect(db).close()
+    for table in TABLES.values():
+        rows = query(db, "SELECT column_name, data_type FROM information_schema.columns "
+                         "WHERE table_name = ? ORDER BY ordinal_position", [table.name])
+        assert [r[0] for r in rows] == list(table.names), table.name
+        assert [r[1] for r in rows] == [c.type for c in table.columns], table.name

@@ -1,0 +1,177 @@
+"""`claw-nb lab`: check a task suite, run an experiment with live progress, print a report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from claw_nb.errors import ClawError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_lab_parser(sub: argparse._SubParsersAction) -> None:
+    lab = sub.add_parser("lab", help="the prompt lab: check tasks, run experiments, report")
+    cmds = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND",
+                              parser_class=type(lab))
+
+    check = cmds.add_parser("check", help="the oracle must score 1 and the untouched "
+                                          "workspace 0, for every task")
+    check.add_argument("tasks", help="'builtin', a task directory, a folder of them, or a "
+                                     "JSON/YAML file")
+    check.add_argument("--unsandboxed", action="store_true",
+                       help="run verifiers without bubblewrap (only when you must)")
+    check.add_argument("--workers", type=int, default=2, help="tasks checked at once (2)")
+
+    run = cmds.add_parser("run", help="run variants on tasks, with repeats; resumable")
+    run.add_argument("tasks", help="'builtin', a task directory, a folder, or a JSON/YAML file")
+    run.add_argument("--variant", action="append", default=[], metavar="NAME=FILE.toml",
+                     help="a variant's overrides (repeatable); NAME alone is the defaults")
+    run.add_argument("--repeats", type=int, default=1)
+    run.add_argument("--experiment", help="experiment name (same name again: resume)")
+    run.add_argument("--only", action="append", default=[], metavar="TASK",
+                     help="only these tasks (repeatable)")
+    run.add_argument("--ray", metavar="ADDRESS", help="run trials on this Ray cluster ('auto': "
+                                                      "the one on this machine)")
+    run.add_argument("--slots", type=int, help="trials at once locally (default: $CLAW_LAB_SLOTS"
+                                               ", [lab] slots, or 1)")
+    run.add_argument("--unsandboxed", action="store_true",
+                     help="run trials without bubblewrap (their commands run unconfined)")
+    _model_options(run)
+
+    report = cmds.add_parser("report", help="the leaderboard of an experiment")
+    report.add_argument("experiment", nargs="?", help="its name (default: the latest)")
+    report.add_argument("--baseline", help="variant the others are compared with")
+    report.add_argument("--per-task", action="store_true", help="also the variant x task table")
+    report.add_argument("--db", type=Path, help="DuckDB log file (env CLAW_DB)")
+
+    plan = cmds.add_parser("plan", help="the smallest difference a suite size can detect")
+    plan.add_argument("tasks", type=int, help="number of tasks")
+    plan.add_argument("--repeats", type=int, default=1)
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="LiteLLM model string (env CLAW_MODEL)")
+    parser.add_argument("--api-base", help="model server URL (env CLAW_API_BASE)")
+    parser.add_argument("--api-key", help="API key (env CLAW_API_KEY)")
+    parser.add_argument("--db", type=Path, help="DuckDB log file (env CLAW_DB)")
+
+
+def run_lab_command(args: argparse.Namespace) -> int:
+    handler = {"check": _check, "run": _run, "report": _report, "plan": _plan}[args.lab_command]
+    try:
+        return handler(args)
+    except ClawError as exc:
+        print(f"claw-nb lab: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("claw-nb lab: interrupted", file=sys.stderr)
+        return 130
+
+
+def _check(args: argparse.Namespace) -> int:
+    from claw_nb.lab.tasks import load_tasks
+    from claw_nb.lab.verify import check_tasks
+
+    tasks = load_tasks(args.tasks)
+    print(f"checking {len(tasks)} task(s): the oracle must score 1, the untouched workspace 0")
+
+    def show(result) -> None:
+        mark = "ok  " if result.ok else "FAIL"
+        print(f"{mark} {result.task}  oracle {result.oracle_reward:g}  untouched "
+              f"{result.untouched_reward:g}", flush=True)
+        for problem in result.problems:
+            print(f"     {problem}")
+
+    results = check_tasks(tasks, unsandboxed=args.unsandboxed, workers=args.workers,
+                          on_result=show)
+    bad = [r.task for r in results if not r.ok]
+    if bad:
+        print(f"{len(bad)} of {len(results)} task(s) refused: {', '.join(bad)}")
+        return EXIT_FAILED
+    print(f"all {len(results)} task(s) pass")
+    return EXIT_OK
+
+
+def parse_variant(text: str):
+    """``NAME=FILE.toml`` -> Variant from the file; ``NAME`` -> the defaults under that name."""
+    from claw_nb.lab.trials import Variant
+
+    name, sep, file = text.partition("=")
+    if not name:
+        raise ClawError(f"--variant {text!r}: give NAME=FILE.toml or NAME")
+    return Variant.from_file(name, Path(file)) if sep else Variant(name)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from claw_nb.lab.executors import local_executor, ray_executor
+    from claw_nb.lab.progress import TerminalProgress
+    from claw_nb.lab.runner import run_experiment
+    from claw_nb.lab.tasks import load_tasks
+
+    tasks = load_tasks(args.tasks)
+    if args.only:
+        wanted = set(args.only)
+        missing = wanted - {t.name for t in tasks}
+        if missing:
+            raise ClawError(f"--only names unknown task(s): {', '.join(sorted(missing))}")
+        tasks = [t for t in tasks if t.name in wanted]
+    variants = [parse_variant(v) for v in args.variant] or [parse_variant("default")]
+    executor = ray_executor(args.ray) if args.ray else local_executor(args.slots)
+    try:
+        exp = run_experiment(
+            tasks, variants, repeats=args.repeats, experiment=args.experiment, db_path=args.db,
+            executor=executor, unsandboxed=args.unsandboxed, model=args.model,
+            api_base=args.api_base, api_key=args.api_key, progress=TerminalProgress(),
+        )
+    finally:
+        executor.shutdown(wait=False)
+    print(f"experiment {exp.name} in {exp.db_path}")
+    if exp.results():
+        _print_leaderboard(exp, None)
+    return EXIT_FAILED if exp.stopped else EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from claw_nb.lab.experiment import list_experiments, open_experiment
+
+    name = args.experiment
+    if name is None:
+        names = list_experiments(args.db)
+        if not names:
+            raise ClawError("no experiments in the log yet: run `claw-nb lab run` first")
+        name = names[-1]
+    exp = open_experiment(name, args.db)
+    print(f"experiment {exp.name} ({len(exp.results())} trials)")
+    _print_leaderboard(exp, args.baseline)
+    if args.per_task:
+        print()
+        print(exp.per_task().round(2).to_string())
+    return EXIT_OK
+
+
+def _print_leaderboard(exp, baseline: str | None) -> None:
+    print(format_leaderboard(exp.leaderboard(baseline=baseline)))
+
+
+def format_leaderboard(board) -> str:
+    """The leaderboard's main columns as aligned text."""
+    wanted = ["variant", "trials", "pass_rate", "lo", "hi", "pass@k", "pass^k",
+              "tokens_per_solved", "seconds_per_solved", "tool_error_rate", "diff", "diff_lo",
+              "diff_hi", "p_holm", "wins", "losses", "ties"]
+    columns = [c for c in wanted if c in board.columns]
+    text = board[columns].to_string(index=False, float_format=lambda x: f"{x:.3g}")
+    notes = [n for n in board.get("note", []) if isinstance(n, str) and n] if "note" in board else []
+    if "small_sample" in board and bool(board["small_sample"].any()):
+        notes.append("small sample: differences this size may be noise (claw-nb lab plan N)")
+    return text + ("\n" + "\n".join(dict.fromkeys(notes)) if notes else "")
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from claw_nb.lab.power import minimum_detectable_difference
+
+    mdd = minimum_detectable_difference(args.tasks, repeats=args.repeats)
+    print(f"{args.tasks} tasks x {args.repeats} repeat(s): the smallest difference in pass rate "
+          f"this can detect (alpha 0.05, power 0.8) is about {mdd * 100:.0f} points")
+    return EXIT_OK

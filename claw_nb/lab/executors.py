@@ -1,0 +1,181 @@
+"""Where trials run: a local pool sized by the model server's slots, or an existing Ray cluster.
+
+Both return standard `concurrent.futures.Future` objects whose result is a
+:class:`~claw_nb.lab.trials.TrialOutcome`, so progress and Stop work the same way for all.
+
+- :func:`local_executor`: threads in this process. Its size is the number of requests the
+  model server answers in parallel (``slots``: 1 for Ollama by default), not the CPU count:
+  more trials than slots only queue at the server and hit their timeouts.
+- :func:`ray_executor`: connects to a running Ray cluster (it never starts one; ``"auto"``
+  finds a local one or fails at once) and runs each trial as a Ray task that needs one unit of
+  a custom resource (``claw_model_slot``), so the cluster's slot count caps concurrency. The
+  task's files travel with the trial and its journal comes back as bytes, which the driver
+  ingests into its own log: there is never a shared DuckDB file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from claw_nb.errors import ConfigError, LabError
+from claw_nb.lab.trials import TrialOutcome, TrialProgress, TrialSpec, run_trial, stop_running
+
+SLOT_RESOURCE = "claw_model_slot"
+SLOTS_ENV = "CLAW_LAB_SLOTS"
+
+
+def model_slots(workspace: str | Path | None = None) -> int:
+    """The model server's parallel slots: ``$CLAW_LAB_SLOTS``, else ``[lab] slots`` in the
+    workspace settings, else 1."""
+    value: Any = os.environ.get(SLOTS_ENV)
+    if not value:
+        from claw_nb.config import read_settings_file
+
+        value = (read_settings_file(Path(workspace or Path.cwd())).get("lab") or {}).get("slots", 1)
+    try:
+        slots = int(value)
+        if slots < 1:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(f"lab slots must be a positive integer, got {value!r}") from None
+    return slots
+
+
+class LocalExecutor:
+    """Trials on a thread pool in this process, ``slots`` at a time."""
+
+    kind = "local"
+
+    def __init__(self, slots: int | None = None):
+        self.slots = slots or model_slots()
+        self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="claw-trial")
+
+    def submit(self, spec: TrialSpec,
+               on_progress: Callable[[TrialProgress], None] | None = None) -> Future:
+        return self._pool.submit(run_trial, spec, on_progress)
+
+    def stop(self) -> None:
+        """Ask running trials to stop at their next safe point."""
+        stop_running()
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    def __repr__(self) -> str:
+        return f"LocalExecutor(slots={self.slots})"
+
+
+def local_executor(slots: int | None = None) -> LocalExecutor:
+    """The default executor: ``slots`` trials at a time (default: :func:`model_slots`)."""
+    return LocalExecutor(slots)
+
+
+class RayExecutor:
+    """Trials as Ray tasks on an existing cluster, one ``claw_model_slot`` each."""
+
+    kind = "ray"
+
+    def __init__(self, address: str, resource: str, runtime_env: dict | None):
+        import ray
+
+        self.address = address
+        self.resource = resource
+        if not ray.is_initialized():
+            ray.init(address=address, log_to_driver=False, runtime_env=runtime_env,
+                     ignore_reinit_error=True)
+        available = ray.cluster_resources().get(resource, 0)
+        if available < 1:
+            raise LabError(
+                f"the Ray cluster at {address!r} has no '{resource}' resource, which caps how "
+                "many trials reach the model at once. Start its nodes with e.g. "
+                f"`ray start --head --resources='{{\"{resource}\": 2}}'` (2 = the model "
+                "server's parallel slots)."
+            )
+        self.slots = int(available)
+        self._remote = ray.remote(num_cpus=0, resources={resource: 1}, max_retries=0)(
+            _ray_trial)
+        self._refs: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        self._packed: dict[str, bytes] = {}
+
+    def submit(self, spec: TrialSpec,
+               on_progress: Callable[[TrialProgress], None] | None = None) -> Future:
+        """Submit one trial; per-step progress stays on the worker (start and end are seen)."""
+        task = spec.task
+        if task.path is not None and task.name not in self._packed:
+            self._packed[task.name] = pack_task(task.path)
+        ref = self._remote.remote(spec, self._packed.get(task.name))
+        future = ref.future()
+        with self._lock:
+            self._refs[id(future)] = ref
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: Future) -> None:
+        with self._lock:
+            self._refs.pop(id(future), None)
+
+    def stop(self) -> None:
+        import ray
+
+        with self._lock:
+            refs = list(self._refs.values())
+        for ref in refs:
+            ray.cancel(ref)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Leave the cluster running (it is not ours); just stop what we started."""
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"RayExecutor({self.address!r}, slots={self.slots})"
+
+
+def ray_executor(address: str = "auto", *, resource: str = SLOT_RESOURCE,
+                 runtime_env: dict | None = None) -> RayExecutor:
+    """Connect to the Ray cluster at ``address`` (``"auto"``: the one running on this machine).
+
+    Never starts a cluster: with none there it fails at once with what to do.
+    """
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise LabError("Ray is not installed: pip install 'claw-nb[ray]' (or `pip install "
+                       "ray`), then start a cluster with `ray start --head`.") from None
+    try:
+        return RayExecutor(address, resource, runtime_env)
+    except LabError:
+        raise
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise LabError(f"could not connect to a Ray cluster at {address!r}: {exc}. Start one "
+                       "with `ray start --head --resources='{\"claw_model_slot\": 1}'` and "
+                       "pass its address (or 'auto' on the same machine).") from None
+
+
+def pack_task(path: Path) -> bytes:
+    """A task directory as a gzip'd tar (it travels to workers that cannot see this disk)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(path, arcname=path.name)
+    return buffer.getvalue()
+
+
+def _ray_trial(spec: TrialSpec, packed: bytes | None) -> TrialOutcome:
+    """Runs on a Ray worker: unpack the task if this node cannot see it, run the trial."""
+    task = spec.task
+    if packed is None or (task.path is not None and task.path.is_dir()):
+        return run_trial(spec)
+    with tempfile.TemporaryDirectory(prefix="claw-task-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(packed), mode="r:gz") as tar:
+            tar.extractall(tmp, filter="data")
+        local = replace(task, path=Path(tmp) / task.path.name)
+        return run_trial(replace(spec, task=local))

@@ -1,0 +1,80 @@
+"""What an optimizer run will cost, said before it starts: rollouts and wall time.
+
+The wall-time estimate uses the time per trial measured in the log (the mean over finished
+trials, optionally of one model); with nothing measured yet it says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    search_rollouts: int
+    held_out_rollouts: int
+    parallel: int
+    seconds_per_trial: float | None
+    trials_measured: int
+
+    @property
+    def total_rollouts(self) -> int:
+        return self.search_rollouts + self.held_out_rollouts
+
+    @property
+    def estimate_s(self) -> float | None:
+        if self.seconds_per_trial is None:
+            return None
+        return self.total_rollouts * self.seconds_per_trial / max(1, self.parallel)
+
+    def __str__(self) -> str:
+        head = (f"{self.total_rollouts} rollouts ({self.search_rollouts} search + "
+                f"{self.held_out_rollouts} held-out check)")
+        if self.estimate_s is None:
+            return f"{head}; no trials measured in the log yet, so no time estimate"
+        return (f"{head}; about {_duration(self.estimate_s)} at {self.seconds_per_trial:.1f} s "
+                f"per trial (median of {self.trials_measured} logged trials, "
+                f"{self.parallel} in parallel)")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def measured_seconds_per_trial(db_path: Path | None, model: str | None = None
+                               ) -> tuple[float | None, int]:
+    """(median wall seconds per finished trial, how many trials it is over).
+
+    The median, not the mean: the first trial of a process pays for importing LiteLLM.
+    """
+    from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
+
+    if db_path is None or not Path(db_path).exists():
+        return None, 0
+    con, _ = open_database(Path(db_path), read_only=True, timeout=DEFAULT_TIMEOUT)
+    try:
+        sql = "SELECT median(t.wall_s), count(*) FROM trials t"
+        params: list[str] = []
+        if model:
+            sql += " JOIN sessions s ON s.session_id = t.session_id WHERE s.model = ? AND"
+            params.append(model)
+        else:
+            sql += " WHERE"
+        mean, count = con.execute(sql + " t.wall_s IS NOT NULL", params).fetchone()
+    finally:
+        con.close()
+    if not count or mean is None or math.isnan(mean):
+        return None, 0
+    return float(mean), int(count)
+
+
+def plan_rollouts(search: int, held_out: int, db_path: Path | None = None, parallel: int = 1,
+                  model: str | None = None) -> RunPlan:
+    seconds, count = measured_seconds_per_trial(db_path, model)
+    return RunPlan(search, held_out, parallel, seconds, count)

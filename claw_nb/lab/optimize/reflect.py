@@ -1,0 +1,201 @@
+"""`reflect`: reflective search on the system prompt and tool descriptions, through gepa.
+
+The whole story of a run: split the suite (train / validation / held-out, stratified by
+difficulty), say what it will cost before starting, let gepa evolve the texts on train and
+select on validation (our adapter runs the trials and guards the proposals), then re-measure
+the winner against the seed on held-out tasks with repeats and report the paired statistics.
+A gain that does not hold there is reported as not holding.
+
+Stop at any point (`stop_reflect(run)`, or kill the process); calling `reflect` again with the
+same `run` continues it: gepa resumes from its saved state and the lab skips trials it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from claw_nb.errors import ConfigError
+from claw_nb.lab.optimize.adapter import LabAdapter, StepRecorder, candidate_text
+from claw_nb.lab.optimize.candidates import (
+    SYSTEM_PROMPT,
+    candidate_id,
+    candidate_variant,
+    seed_candidate,
+)
+from claw_nb.lab.optimize.guards import Guard, TaskText
+from claw_nb.lab.optimize.plan import RunPlan, plan_rollouts
+from claw_nb.lab.optimize.reflection import ReflectionModel
+from claw_nb.lab.optimize.result import ReflectResult
+from claw_nb.lab.optimize.runs import TrialsStopped, bind_runner, run_dir_for
+from claw_nb.lab.optimize.split import Split, split_by_names, split_tasks
+from claw_nb.lab.optimize.steps import StepLog
+
+STOP_FILE = "gepa.stop"
+
+
+@dataclass(frozen=True)
+class ReflectOptions:
+    budget: int = 30  # rollouts gepa may spend on train and validation
+    minibatch: int = 3  # train tasks shown to reflection per proposal
+    held_out_repeats: int = 3
+    max_chars: int | None = None  # cap on a candidate's length (default 3x the seed)
+    seed: int = 0
+    alpha: float = 0.05
+
+
+def _quiet_logger() -> Any:
+    class Quiet:
+        def log(self, message: str) -> None:  # gepa's chatter: the step log is ours
+            pass
+
+    return Quiet()
+
+
+def plan_reflect(tasks: Sequence[Any], *, split: Split | None = None,
+                 options: ReflectOptions | None = None, db_path: Path | None = None,
+                 parallel: int = 1) -> RunPlan:
+    """The rollouts a reflect run will spend and the wall time that takes, before starting."""
+    options = options or ReflectOptions()
+    split = split or split_tasks(tasks, seed=options.seed)
+    return plan_rollouts(search=options.budget, held_out=2 * len(split.held_out)
+                         * options.held_out_repeats, db_path=db_path, parallel=parallel)
+
+
+def stop_reflect(run: str, db_path: Path | None = None) -> Path:
+    """Ask a running reflect to stop after its current step (it can be resumed later)."""
+    path = run_dir_for(run, db_path) / STOP_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    return path
+
+
+def reflect(
+    tasks: Sequence[Any],
+    *,
+    reflection_model: str | ReflectionModel,
+    seed: Any = None,
+    components: Sequence[str] = (SYSTEM_PROMPT,),
+    split: Split | dict[str, Sequence[str]] | None = None,
+    fractions: Sequence[float] = (0.4, 0.3, 0.3),
+    options: ReflectOptions | None = None,
+    run: str | None = None,
+    db_path: Path | None = None,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+    **run_options: Any,
+) -> ReflectResult:
+    """Evolve `components` of the `seed` variant and judge the winner on held-out tasks.
+
+    `run_options` go to the lab runner (model, api_base, api_key, executor, unsandboxed...).
+    `on_step` hears the plan, then every validation score and every kept or dropped proposal.
+    """
+    from claw_nb.lab.trials import Variant
+    from claw_nb.log.database import resolve_db_path
+
+    options = options or ReflectOptions()
+    db_path = resolve_db_path(db_path)
+    if isinstance(reflection_model, str):
+        reflection_model = ReflectionModel(reflection_model)
+    seed_variant = seed or Variant(name="seed")
+    run = run or datetime.now().strftime("reflect-%Y%m%d-%H%M%S")
+    steps = StepLog(db_path, run)
+    seed_texts = seed_candidate(seed_variant, components)
+    split, resumed = _open_run(steps, tasks, split, fractions, options, seed_texts,
+                               components, reflection_model)
+    plan = plan_reflect(tasks, split=split, options=options, db_path=db_path)
+    if on_step is not None:
+        on_step({"status": "plan", "plan": str(plan)})
+    run_trials = bind_runner(db_path, run_options)
+    training = [TaskText(t.name, t.instruction) for t in split.train]
+    guards = {c: Guard.for_seed(seed_texts[c], training, options.max_chars) for c in components}
+    adapter = LabAdapter(seed_variant=seed_variant, run_trials=run_trials, experiment=run,
+                         db_path=db_path, guards=guards, reflection=reflection_model,
+                         steps=steps)
+    recorder = StepRecorder(adapter, steps, on_step, resumed=resumed)
+    loaded = {"split": split, "seed_texts": seed_texts, "extra": {"plan": plan}}
+    try:
+        best = _search(adapter, recorder, seed_texts, split, options, run_dir_for(run, db_path))
+    except (TrialsStopped, KeyboardInterrupt) as stop:
+        steps.add("stopped", reason=f"{stop or 'interrupted'}; call reflect with the same "
+                  "run to go on", rollouts=adapter.trials_run)
+        steps.finish("stopped")
+        if isinstance(stop, KeyboardInterrupt):
+            raise
+        return ReflectResult.load(run, db_path, best_texts=dict(seed_texts), **loaded)
+    if best is None:
+        steps.add("stopped", reason="stop requested; call reflect with the same run to go on",
+                  rollouts=adapter.trials_run)
+        steps.finish("stopped")
+        return ReflectResult.load(run, db_path, best_texts=dict(seed_texts), **loaded)
+    comparison = None
+    if split.held_out:
+        comparison = _held_out(seed_variant, best, split, options, run_trials, run)
+        steps.add("held_out", candidate=candidate_id(best), parent=candidate_id(seed_texts),
+                  val_score=comparison.diff, rollouts=adapter.trials_run,
+                  reason=comparison.summary(), text=candidate_text(best))
+    steps.finish("done", candidate_id(best))
+    return ReflectResult.load(run, db_path, best_texts=best, held_out=comparison,
+                              alpha=options.alpha, **loaded)
+
+
+def _open_run(steps: StepLog, tasks: Sequence[Any], split: Any, fractions: Sequence[float],
+              options: ReflectOptions, seed_texts: dict[str, str], components: Sequence[str],
+              reflection_model: ReflectionModel) -> tuple[Split, bool]:
+    """Register a new run, or reopen an existing one with its own split; (split, resumed)."""
+    if isinstance(split, dict):
+        split = split_by_names(tasks, split["train"], split["val"], split["held_out"])
+    split = split or split_tasks(tasks, fractions, seed=options.seed)
+    config = {"components": list(components), "split": split.names(), "seed": seed_texts,
+              "reflection_model": reflection_model.model, "options": options.__dict__}
+    previous = steps.start("reflect", config)
+    if previous is not None:  # resuming: the run's own split and seed, whatever was passed now
+        if previous.get("seed") != seed_texts or previous.get("components") != list(components):
+            raise ConfigError(f"run '{steps.run}' exists with another seed or components; "
+                              "pick a new run name or pass the same seed")
+        names = previous["split"]
+        split = split_by_names(tasks, names["train"], names["val"], names["held_out"])
+        steps.finish("running")
+    if not split.train or not split.val:
+        raise ConfigError(f"reflect needs train and validation tasks ({split.summary()})")
+    return split, previous is not None
+
+
+def _search(adapter: LabAdapter, recorder: StepRecorder, seed_texts: dict[str, str],
+            split: Split, options: ReflectOptions, run_dir: Path) -> dict[str, str] | None:
+    """gepa's loop over our adapter; the best candidate on validation, or None if stopped."""
+    try:
+        import gepa
+    except ImportError:
+        raise ConfigError(
+            "reflect needs the gepa package: pip install 'claw_nb[optimize]' (bare gepa 0.1.4)"
+        ) from None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / STOP_FILE).unlink(missing_ok=True)
+    result = gepa.optimize(
+        seed_candidate=seed_texts, trainset=list(split.train), valset=list(split.val),
+        adapter=adapter, candidate_selection_strategy="pareto",
+        reflection_minibatch_size=min(options.minibatch, len(split.train)),
+        max_metric_calls=options.budget, run_dir=str(run_dir),
+        cache_evaluation=False,  # 0.1.4's cache mixes train and validation ids
+        seed=options.seed, callbacks=[recorder], logger=_quiet_logger(),
+        raise_on_exception=True, display_progress_bar=False, track_best_outputs=False,
+        skip_perfect_score=True, perfect_score=1.0, module_selector="round_robin",
+    )
+    if (run_dir / STOP_FILE).exists():
+        return None
+    return dict(result.best_candidate)
+
+
+def _held_out(seed_variant: Any, best: dict[str, str], split: Split, options: ReflectOptions,
+              run_trials: Any, run: str) -> Any:
+    """Seed against winner on the held-out tasks, with repeats, paired by task."""
+    from claw_nb.lab.statistics import compare_variants
+
+    seed_v = candidate_variant(seed_variant, seed_candidate(seed_variant, list(best)), "seed")
+    winner = candidate_variant(seed_variant, best, "winner")
+    results = run_trials(list(split.held_out), [seed_v, winner], options.held_out_repeats,
+                         f"{run}/held-out")
+    return compare_variants(results, "seed", "winner", seed=options.seed).attrs["comparison"]

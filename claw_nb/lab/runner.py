@@ -1,0 +1,191 @@
+"""Running an experiment: every variant on every task, ``repeats`` times, resumable.
+
+The driver registers the experiment in the log, skips the (variant, task, repeat) keys already
+finished, submits the rest to an executor (a local pool by default) and, as each trial ends,
+ingests its journal and records its row. Ctrl-C (or ``stop.set()``) stops cleanly: queued
+trials are dropped, running ones are interrupted and not recorded, so running the same
+experiment again picks up exactly what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import CancelledError, Future, wait
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Any
+
+from claw_nb.errors import ConfigError, LabError
+from claw_nb.lab.experiment import Experiment, record_trials, register
+from claw_nb.lab.progress import Progress
+from claw_nb.lab.tasks import Task, load_tasks
+from claw_nb.lab.trials import TrialOutcome, TrialResult, TrialSpec, Variant
+from claw_nb.log.database import resolve_db_path
+
+STOP_GRACE_S = 30.0  # how long a stop waits for running trials to reach a safe point
+TICK_S = 0.2
+
+
+def run_experiment(
+    tasks: Sequence[Task] | str | os.PathLike[str] | Any,
+    variants: Sequence[Variant] | Variant | Mapping[str, Any],
+    *,
+    repeats: int = 1,
+    experiment: str | None = None,
+    db_path: str | os.PathLike[str] | None = None,
+    executor: Any = None,
+    unsandboxed: bool = False,
+    model: str | None = None,
+    api_base: str | None = None,
+    api_key: str | None = None,
+    progress: Progress | None = None,
+    options: Mapping[str, Any] | None = None,
+    stop: threading.Event | None = None,
+) -> Experiment:
+    """Run (or resume) an experiment and return it; see the module docstring.
+
+    ``tasks``: Task objects or anything :func:`~claw_nb.lab.tasks.load_tasks` reads
+    (``"builtin"``, a directory, a JSON/YAML file). ``variants``: Variant objects, or a mapping
+    name -> TOML path / dict of overrides. ``options``: other `ClawConfig` settings for every
+    trial (e.g. ``{"stream": False}``).
+    """
+    task_list = _tasks(tasks)
+    variant_list = _variants(variants)
+    if repeats < 1:
+        raise ConfigError(f"repeats must be at least 1, got {repeats}")
+    if not unsandboxed:
+        from claw_nb.lab.verify import require_sandbox
+
+        require_sandbox()
+    name = experiment or time.strftime("exp-%Y%m%d-%H%M%S")
+    path = resolve_db_path(db_path)
+    config = {"repeats": repeats, "model": model, "api_base": api_base,
+              "unsandboxed": unsandboxed, "variants": [v.name for v in variant_list],
+              "tasks": [t.name for t in task_list], "options": dict(options or {})}
+    done = register(path, name, task_list, variant_list, config)
+    specs = [
+        TrialSpec(name, variant, task, repeat, model=model, api_base=api_base, api_key=api_key,
+                  unsandboxed=unsandboxed, options=dict(options or {}))
+        for repeat in range(repeats) for task in task_list for variant in variant_list
+    ]
+    pending_specs = [s for s in specs if s.key not in done]
+    owned = executor is None
+    if owned:
+        from claw_nb.lab.executors import local_executor
+
+        executor = local_executor()
+    progress = progress or Progress()
+    progress.start(name, len(specs), len(specs) - len(pending_specs),
+                   getattr(executor, "slots", 1))
+    stopped = False
+    try:
+        stopped = _drive(executor, pending_specs, path, progress, stop)
+    finally:
+        if owned:
+            executor.shutdown(wait=not stopped)
+        progress.end(stopped)
+    return Experiment(name, path, stopped=stopped)
+
+
+def run(tasks: Any = "builtin", variants: Any = None, **kwargs: Any) -> Experiment:
+    """`run_experiment` with friendly defaults: the built-in suite, the default agent."""
+    return run_experiment(tasks, variants if variants is not None else [Variant("default")],
+                          **kwargs)
+
+
+def _drive(executor: Any, specs: list[TrialSpec], path: Path, progress: Progress,
+           stop: threading.Event | None) -> bool:
+    """Submit and collect; True when stopped before the end."""
+    futures: dict[Future, TrialSpec] = {}
+    for spec in specs:
+        futures[executor.submit(spec, progress.update)] = spec
+    pending = set(futures)
+    try:
+        while pending:
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt
+            finished, pending = wait(pending, timeout=TICK_S, return_when="FIRST_COMPLETED")
+            _collect(finished, futures, path, progress)
+            progress.refresh()
+    except KeyboardInterrupt:
+        for future in pending:
+            future.cancel()
+        executor.stop()
+        running = {f for f in pending if not f.cancelled()}
+        finished, _ = wait(running, timeout=STOP_GRACE_S)
+        _collect(finished, futures, path, progress)
+        for future in pending:
+            progress.forget(futures[future].key)
+        return True
+    return False
+
+
+def _collect(finished: Iterable[Future], futures: dict[Future, TrialSpec], path: Path,
+             progress: Progress) -> None:
+    """Record the trials that ended (one open of the log for the lot)."""
+    batch: list[tuple[TrialResult, bytes]] = []
+    for future in finished:
+        spec = futures[future]
+        try:
+            outcome: TrialOutcome = future.result(timeout=0)
+        except (CancelledError, FutureTimeout):
+            progress.forget(spec.key)
+            continue
+        except LabError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. a Ray worker lost: not recorded, redone on resume
+            progress.forget(spec.key)
+            import warnings
+
+            warnings.warn(f"claw_nb lab: trial {spec.key} failed to run ({type(exc).__name__}: "
+                          f"{exc}); it is not recorded and a resumed run retries it",
+                          RuntimeWarning, stacklevel=2)
+            continue
+        if outcome.stopped:
+            progress.forget(spec.key)
+            continue
+        batch.append((outcome.result, outcome.journal))
+    record_trials(path, batch)
+    for result, _ in batch:
+        progress.finished(result)
+
+
+def _tasks(tasks: Any) -> list[Task]:
+    if isinstance(tasks, Task):
+        return [tasks]
+    if isinstance(tasks, (list, tuple)) and all(isinstance(t, Task) for t in tasks):
+        out = list(tasks)
+    else:
+        out = load_tasks(tasks)
+    if not out:
+        raise ConfigError("no tasks to run")
+    names = [t.name for t in out]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"task names must be unique: {sorted(n for n in set(names) if names.count(n) > 1)}")
+    return out
+
+
+def _variants(variants: Any) -> list[Variant]:
+    if isinstance(variants, Variant):
+        out = [variants]
+    elif isinstance(variants, Mapping):
+        out = []
+        for vname, spec in variants.items():
+            if isinstance(spec, Variant):
+                out.append(spec)
+            elif isinstance(spec, Mapping):
+                out.append(Variant.from_dict(str(vname), spec))
+            else:
+                out.append(Variant.from_file(str(vname), Path(spec)))
+    else:
+        out = [v if isinstance(v, Variant) else Variant(str(v)) for v in variants]
+    if not out:
+        raise ConfigError("no variants to run: give at least one (Variant('default') is the "
+                          "agent's defaults)")
+    names = [v.name for v in out]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"variant names must be unique, got {names}")
+    return out

@@ -1,0 +1,8 @@
+from dataclasses import dataclass
+
+
+@dataclass
+class Order:
+    item: str
+    quantity: int
+    unit_price: float

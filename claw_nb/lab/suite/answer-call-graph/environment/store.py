@@ -1,0 +1,2 @@
+def save_record(record):
+    print("saved", record)

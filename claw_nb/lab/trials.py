@@ -1,0 +1,350 @@
+"""One trial: a variant of the agent on one task, in a fresh workspace, sandbox and timeout.
+
+A trial = (experiment, variant, task, repeat). :func:`run_trial` is what an executor runs,
+locally or on a Ray worker: it copies the task into a new temporary workspace, builds the
+agent through `claw_nb.api.build_agent` (mode ``auto``) with the variant's overrides, stops it
+at the task's timeout, runs the verifier in the same sandbox, and returns the result together
+with the session's journal as bytes. The driver ingests that journal into its own DuckDB log,
+so no two processes ever share a database file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claw_nb.errors import ConfigError, LabError
+from claw_nb.lab.tasks import Task
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+_SETTINGS = ("model", "temperature", "max_steps", "context_window", "max_tool_result_chars")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named set of overrides of the agent's defaults; None (or empty) keeps the default.
+
+    ``system_prompt`` is template text with the placeholders of `claw_nb.prompts`
+    (``$tools``, ``$workspace``, ``$os``, ``$memory``); ``tool_descriptions`` maps a tool's name
+    to the description the model is shown.
+    """
+
+    name: str
+    system_prompt: str | None = None
+    tool_descriptions: Mapping[str, str] = field(default_factory=dict, hash=False)
+    model: str | None = None
+    temperature: float | None = None
+    max_steps: int | None = None
+    context_window: int | None = None
+    max_tool_result_chars: int | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """The overrides as plain data (what the log stores and the sha is taken of)."""
+        data: dict[str, Any] = {k: getattr(self, k) for k in _SETTINGS
+                                if getattr(self, k) is not None}
+        if self.system_prompt is not None:
+            data["system_prompt"] = self.system_prompt
+        if self.tool_descriptions:
+            data["tool_descriptions"] = dict(sorted(self.tool_descriptions.items()))
+        return data
+
+    def sha(self) -> str:
+        """A stable id of the overrides (not of the name)."""
+        text = json.dumps(self.overrides(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_file(cls, name: str, path: str | Path) -> Variant:
+        """A variant from a TOML file: ``system_prompt`` (text) or ``system_prompt_file``
+        (relative to the TOML file), a ``[tool_descriptions]`` table, and any of model,
+        temperature, max_steps, context_window, max_tool_result_chars."""
+        path = Path(path).expanduser()
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"variant file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"variant file {path}: {exc}") from None
+        return cls.from_dict(name, data, base=path.parent)
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, Any], base: Path | None = None) -> Variant:
+        """A variant from plain data (the keys of :meth:`from_file`)."""
+        data = dict(data)
+        known = {*_SETTINGS, "system_prompt", "system_prompt_file", "tool_descriptions", "name"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"variant {name!r}: unknown key(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(known - {'name'}))}")
+        prompt = data.get("system_prompt")
+        if data.get("system_prompt_file"):
+            file = Path(str(data["system_prompt_file"])).expanduser()
+            if base is not None and not file.is_absolute():
+                file = base / file
+            prompt = file.read_text(encoding="utf-8")
+        tools = data.get("tool_descriptions") or {}
+        if not isinstance(tools, Mapping):
+            raise ConfigError(f"variant {name!r}: tool_descriptions must be a table")
+        return cls(name=str(data.get("name") or name), system_prompt=prompt,
+                   tool_descriptions={str(k): str(v) for k, v in tools.items()},
+                   **{k: data[k] for k in _SETTINGS if data.get(k) is not None})
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What one trial measured (one row of the ``trials`` table)."""
+
+    experiment: str
+    variant: str
+    task: str
+    repeat: int
+    reward: float
+    passed: bool
+    stop_reason: str
+    steps: int
+    prompt_tokens: int
+    completion_tokens: int
+    wall_s: float
+    tool_errors: int
+    session_id: str | None
+    error: str | None
+    verifier_output: str
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.experiment, self.variant, self.task, self.repeat)
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything a worker needs to run one trial (plain data: it travels to Ray workers)."""
+
+    experiment: str
+    variant: Variant
+    task: Task
+    repeat: int
+    model: str | None = None
+    api_base: str | None = None
+    api_key: str | None = None
+    unsandboxed: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)  # other ClawConfig settings
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.experiment, self.variant.name, self.task.name, self.repeat)
+
+    @property
+    def trial_id(self) -> str:
+        return trial_id(*self.key)
+
+
+def trial_id(experiment: str, variant: str, task: str, repeat: int) -> str:
+    """The trial's stable id (also the name of its agent session's prefix)."""
+    text = json.dumps([experiment, variant, task, repeat])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class TrialProgress:
+    """A running trial's latest step and token count (for progress displays)."""
+
+    key: tuple[str, str, str, int]
+    step: int
+    tokens: int
+    started: float
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """A finished trial: its result, its journal (bytes of JSON lines) and whether the user
+    stopped it (then it is not recorded, so a resumed run does it again)."""
+
+    result: TrialResult
+    journal: bytes
+    stopped: bool = False
+
+
+class _Meter:
+    """The agent listener that counts steps, tokens and tool errors as the trial runs."""
+
+    def __init__(self, key: tuple, on_progress: Callable[[TrialProgress], None] | None):
+        self.key = key
+        self.on_progress = on_progress
+        self.started = time.time()
+        self.steps = self.prompt_tokens = self.completion_tokens = self.tool_errors = 0
+
+    def __call__(self, event: Any) -> None:
+        kind = type(event).__name__
+        if kind == "ModelCallFinished":
+            self.steps = max(self.steps, int(event.step or 0))
+            self.prompt_tokens += int(event.prompt_tokens or 0)
+            self.completion_tokens += int(event.completion_tokens or 0)
+            if self.on_progress is not None:
+                self.on_progress(TrialProgress(self.key, self.steps,
+                                               self.prompt_tokens + self.completion_tokens,
+                                               self.started))
+        elif kind == "ToolCallFinished" and not event.ok:
+            self.tool_errors += 1
+
+
+# Agents of the trials running in this process, so a Stop can reach them.
+_RUNNING: dict[tuple, Any] = {}
+_RUNNING_LOCK = threading.Lock()
+_STOPPED: set[tuple] = set()
+
+
+def stop_running(keys: set[tuple] | None = None) -> int:
+    """Ask the running trials of this process (all, or those ``keys``) to stop; how many."""
+    with _RUNNING_LOCK:
+        chosen = [(k, a) for k, a in _RUNNING.items() if keys is None or k in keys]
+        for key, _ in chosen:
+            _STOPPED.add(key)
+    for _, agent in chosen:
+        agent.interrupt()
+    return len(chosen)
+
+
+def run_trial(spec: TrialSpec,
+              on_progress: Callable[[TrialProgress], None] | None = None) -> TrialOutcome:
+    """Run one trial end to end in a temporary directory, removed afterwards."""
+    from claw_nb.lab.verify import make_runner, prepare_workspace, run_verifier
+
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="claw-trial-"))
+    meter = _Meter(spec.key, on_progress)
+    session_id = uuid.uuid4().hex[:16]
+    stop_reason, error, verdict = "error", None, None
+    stopped = timed_out = False
+    try:
+        workspace = prepare_workspace(spec.task, tmp / "ws")
+        runner = make_runner(workspace, unsandboxed=spec.unsandboxed)
+        agent, log = _build_agent(spec, workspace, tmp, runner, meter, session_id)
+        with _RUNNING_LOCK:
+            _RUNNING[spec.key] = agent
+            _STOPPED.discard(spec.key)
+        if on_progress is not None:
+            on_progress(TrialProgress(spec.key, 0, 0, meter.started))
+        deadline_hit = threading.Event()
+
+        def on_deadline() -> None:
+            deadline_hit.set()
+            agent.interrupt()
+
+        timer = threading.Timer(spec.task.agent_timeout_sec, on_deadline)
+        timer.daemon = True
+        timer.start()
+        try:
+            run = agent.run(spec.task.instruction, mode="auto")
+            stop_reason, error = run.stop_reason, run.error
+        except Exception as exc:  # noqa: BLE001 - one trial's failure is its result, not a crash
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            timer.cancel()
+            with _RUNNING_LOCK:
+                _RUNNING.pop(spec.key, None)
+                stopped = spec.key in _STOPPED
+                _STOPPED.discard(spec.key)
+            log.close()
+        timed_out = deadline_hit.is_set()
+        if timed_out:
+            stop_reason = "timeout"
+            note = f"agent stopped at the task's timeout ({spec.task.agent_timeout_sec:g} s)"
+            error = f"{note}; {error}" if error else note
+        if not stopped:
+            verdict = run_verifier(spec.task, workspace, runner)
+    except LabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - setting up the trial failed: a result with reward 0
+        error = f"{type(exc).__name__}: {exc}"
+    finally:
+        journal = _read_journals(tmp / "log.duckdb")
+        shutil.rmtree(tmp, ignore_errors=True)
+    reward = verdict.reward if verdict is not None else 0.0
+    if verdict is not None and verdict.error:
+        error = f"{error}; verifier: {verdict.error}" if error else f"verifier: {verdict.error}"
+    result = TrialResult(
+        experiment=spec.experiment, variant=spec.variant.name, task=spec.task.name,
+        repeat=spec.repeat, reward=reward, passed=reward >= 1.0, stop_reason=stop_reason,
+        steps=meter.steps, prompt_tokens=meter.prompt_tokens,
+        completion_tokens=meter.completion_tokens, wall_s=time.monotonic() - started,
+        tool_errors=meter.tool_errors, session_id=session_id if journal else None, error=error,
+        verifier_output=verdict.output if verdict is not None else "",
+    )
+    return TrialOutcome(result, journal, stopped)
+
+
+def _build_agent(spec: TrialSpec, workspace: Path, tmp: Path, runner: Any, meter: _Meter,
+                 session_id: str) -> tuple[Any, Any]:
+    from claw_nb.api import build_agent
+    from claw_nb.config import load_config
+    from claw_nb.log.event_log import EventLog
+
+    variant = spec.variant
+    options: dict[str, Any] = dict(spec.options)
+    options.update(model=variant.model or spec.model, api_base=spec.api_base,
+                   api_key=spec.api_key, db_path=tmp / "log.duckdb")
+    for key in ("temperature", "max_steps", "context_window", "max_tool_result_chars"):
+        if getattr(variant, key) is not None:
+            options[key] = getattr(variant, key)
+    timeout = spec.task.agent_timeout_sec
+    options["request_timeout"] = min(float(options.get("request_timeout", 600.0)), timeout)
+    options["command_timeout"] = min(float(options.get("command_timeout", 120.0)), timeout)
+    if variant.system_prompt is not None:
+        prompt_file = tmp / "prompts" / f"{variant.name}.md"
+        prompt_file.parent.mkdir(parents=True, exist_ok=True)
+        prompt_file.write_text(variant.system_prompt, encoding="utf-8")
+        options["prompt_name"] = str(prompt_file)
+    config = load_config(workspace, **options)
+    log = EventLog(config.resolved_db_path, ingest_at_end=False)
+    agent, log = build_agent(
+        config, mode="auto", approver=_approve if spec.unsandboxed else _deny,
+        approver_name="the lab (--unsandboxed)" if spec.unsandboxed else "nobody (lab trial)",
+        listeners=[meter], session_id=session_id, log=log, runner=runner,
+        tools=_tools(variant.tool_descriptions),
+    )
+    return agent, log
+
+
+def _approve(request: Any) -> str:
+    """Unsandboxed trials were asked for explicitly: their commands run without asking."""
+    return "yes"
+
+
+def _deny(request: Any) -> str:
+    return "no"
+
+
+def _tools(descriptions: Mapping[str, str]) -> Any:
+    """The default tools, with the variant's descriptions where it gives one."""
+    from claw_nb.tools import ToolRegistry, default_tools
+
+    tools = default_tools()
+    if not descriptions:
+        return tools
+    unknown = sorted(set(descriptions) - set(tools.names()))
+    if unknown:
+        raise ConfigError(f"tool_descriptions name unknown tool(s) {', '.join(unknown)}; "
+                          f"tools: {', '.join(tools.names())}")
+    return ToolRegistry(dataclasses.replace(t, description=descriptions.get(t.name, t.description))
+                        for t in tools)
+
+
+def _read_journals(db_path: Path) -> bytes:
+    from claw_nb.log.journal import journal_dir, list_journals
+
+    return b"".join(p.read_bytes() for p in list_journals(journal_dir(db_path)))

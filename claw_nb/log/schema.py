@@ -1,0 +1,194 @@
+"""The DuckDB log's schema: one column spec per table, and the forward-only migrations.
+
+Every table is declared once, in :data:`TABLES`: its columns in their physical order, each
+with its DuckDB type and the migration that added it. The DDL of every migration, the column
+order rows are built in (`claw_nb.log.ingest`) and the types of the typed-list insert path all
+derive from it, so a new column is one line here plus its value in the row builder.
+
+Migrations only add (tables, columns), so an older claw_nb still works on a newer file. A
+migration may also run extra SQL after its DDL (a backfill), listed in :data:`BACKFILLS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str = "VARCHAR"
+    since: int = 1  # the migration that added it
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    since: int = 1  # the migration that created it
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names in physical order: the order row tuples are built in."""
+        return tuple(c.name for c in self.columns)
+
+    def create_sql(self, version: int) -> str:
+        """CREATE TABLE with the columns that exist at schema ``version``."""
+        parts = [f'"{c.name}" {c.type}' for c in self.columns if c.since <= version]
+        if self.primary_key:
+            parts.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
+        return f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(parts)})"
+
+    def list_type(self, column: str) -> str:
+        """The type to cast a list of Python values to (JSON columns take their text)."""
+        for c in self.columns:
+            if c.name == column:
+                return "VARCHAR" if c.type == "JSON" else c.type
+        raise KeyError(column)
+
+
+def _cols(spec: str, since: int = 1) -> tuple[Column, ...]:
+    """``"name TYPE, name, ..."`` (type defaults to VARCHAR) as columns of one migration."""
+    out = []
+    for item in spec.split(","):
+        words = item.split()
+        out.append(Column(words[0], words[1] if len(words) > 1 else "VARCHAR", since))
+    return tuple(out)
+
+
+TABLES: dict[str, Table] = {t.name: t for t in (
+    Table("prompts", _cols("sha, name, text, created_at TIMESTAMP"), ("sha",)),
+    Table("sessions", _cols(
+        "session_id, started_at TIMESTAMP, ended_at TIMESTAMP, model, workspace, task, "
+        "stop_reason, system_prompt_sha, system_prompt_name, resumed_from, steps INTEGER, "
+        "pid INTEGER, host") + _cols("final_answer", 2)
+        + _cols("trial_id, tool_schemas_sha", 5), ("session_id",)),
+    Table("messages", _cols(
+        "session_id, seq INTEGER, role, content, tool_calls JSON, tool_call_id, name, "
+        "created_at TIMESTAMP") + _cols("prompt_sha, content_is_json BOOLEAN, extra JSON", 2),
+        ("session_id", "seq")),
+    Table("llm_calls", _cols(
+        "session_id, step INTEGER, model, prompt_tokens INTEGER, completion_tokens INTEGER, "
+        "cached_tokens INTEGER, latency_ms DOUBLE, ttft_ms DOUBLE, tokens_per_s DOUBLE, "
+        "finish_reason, usage_source, attempts INTEGER, streamed BOOLEAN, "
+        "message_count INTEGER, cost_usd DOUBLE, params JSON, parts JSON, error, "
+        "created_at TIMESTAMP") + _cols("system_prompt_sha, system_prompt_name", 4)),
+    Table("tool_calls", _cols(
+        "session_id, step INTEGER, call_id, tool, arguments JSON, raw_arguments, ok BOOLEAN, "
+        "error_kind, error, result, duration_ms DOUBLE, decision, result_chars INTEGER, "
+        "result_chars_sent INTEGER, created_at TIMESTAMP")),
+    Table("errors", _cols("session_id, kind, message, created_at TIMESTAMP")),
+    Table("journal_offsets", _cols('file, offset BIGINT'), ("file",)),
+    Table("todos", _cols("session_id, todos JSON, created_at TIMESTAMP", 2), since=2),
+    Table("journal_sessions", _cols("file, session_id, last_at DOUBLE", 2),
+          ("file", "session_id"), since=2),
+    Table("compactions", _cols(
+        "session_id, step INTEGER, reason, method, tokens_before INTEGER, "
+        "tokens_after INTEGER, messages_before INTEGER, messages_after INTEGER, dropped, "
+        "summary_tokens INTEGER, summary, focus, window_tokens INTEGER, limit_tokens INTEGER, "
+        "summary_calls INTEGER, summary_prompt_tokens INTEGER, "
+        "summary_completion_tokens INTEGER, duration_ms DOUBLE, created_at TIMESTAMP", 3),
+        since=3),
+    # The prompt lab (claw_nb.lab): what was measured, under which overrides, and the outcome.
+    Table("tool_schemas", _cols("sha, tools JSON, created_at TIMESTAMP", 5), ("sha",), since=5),
+    Table("experiments", _cols("experiment, created_at TIMESTAMP, config JSON", 5),
+          ("experiment",), since=5),
+    Table("variants", _cols("experiment, variant, sha, overrides JSON", 5),
+          ("experiment", "variant"), since=5),
+    Table("tasks", _cols("name, difficulty, tags JSON, instruction, source", 5),
+          ("name",), since=5),
+    Table("trials", _cols(
+        "trial_id, experiment, variant, task, repeat INTEGER, reward DOUBLE, passed BOOLEAN, "
+        "stop_reason, steps INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, "
+        "wall_s DOUBLE, tool_errors INTEGER, session_id, error, verifier_output, "
+        "finished_at TIMESTAMP", 5), ("trial_id",), since=5),
+    # The lab's optimizers (claw_nb.lab.optimize): each run, and every candidate it proposed.
+    Table("optimizer_runs", _cols(
+        "run, kind, created_at TIMESTAMP, config JSON, status, best_candidate", 6),
+        ("run",), since=6),
+    Table("optimizer_steps", _cols(
+        "run, step INTEGER, candidate, parent, component, text_sha, text, status, reason, "
+        "train_score DOUBLE, parent_score DOUBLE, val_score DOUBLE, rollouts INTEGER, "
+        "reflection_model, reflection_prompt, reflection_reply, reflection_tokens INTEGER, "
+        "created_at TIMESTAMP", 6), ("run", "step"), since=6),
+)}
+
+_NOTES = {
+    1: "prompts, sessions, messages, model and tool calls, errors, journal offsets",
+    2: "final answers, todo lists, lossless message round trips, abnormal-end bookkeeping",
+    3: "context compactions (claw_nb.context): when, why, and how many tokens they saved",
+    4: "each model call's system-prompt variant (older rows take their session's)",
+    5: "the prompt lab: experiments, variants, tasks, trials; tool schemas stored by sha",
+    6: "the lab's optimizers: optimizer runs and every candidate step (claw_nb.lab.optimize)",
+}
+
+BACKFILLS: dict[int, tuple[str, ...]] = {
+    4: ("""UPDATE llm_calls SET system_prompt_sha = s.system_prompt_sha,
+                                system_prompt_name = s.system_prompt_name
+           FROM sessions s
+           WHERE llm_calls.session_id = s.session_id AND llm_calls.system_prompt_sha IS NULL""",),
+}
+
+SCHEMA_VERSION = max(_NOTES)
+
+
+def migration_sql(number: int) -> list[str]:
+    """The statements of migration ``number``, derived from :data:`TABLES`."""
+    statements = []
+    for table in TABLES.values():
+        if table.since == number:
+            statements.append(table.create_sql(number))
+        elif table.since < number:
+            statements.extend(
+                f'ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS "{c.name}" {c.type}'
+                for c in table.columns if c.since == number)
+    return statements + list(BACKFILLS.get(number, ()))
+
+
+def _migration(number: int) -> Callable[[Any], None]:
+    def apply(con: duckdb.DuckDBPyConnection) -> None:
+        for statement in migration_sql(number):
+            con.execute(statement)
+
+    apply.__name__ = f"m{number}"
+    apply.__doc__ = _NOTES[number]
+    return apply
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_migration(n) for n in range(1, SCHEMA_VERSION + 1)]
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The version of the schema in ``con`` (0 for an empty database)."""
+    import duckdb
+
+    try:
+        return con.execute("SELECT max(version) FROM main.schema_version").fetchone()[0] or 0
+    except duckdb.CatalogException:
+        return 0
+    except duckdb.InvalidInputException:  # Python replacement scans on: the table is missing
+        return 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring the schema in ``con`` up to :data:`SCHEMA_VERSION`, one transaction per step."""
+    current = schema_version(con)
+    for number in range(current + 1, SCHEMA_VERSION + 1):
+        con.begin()
+        try:
+            con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+            MIGRATIONS[number - 1](con)
+            con.execute("DELETE FROM schema_version")
+            con.execute("INSERT INTO schema_version VALUES (?)", [number])
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        current = number
+    return current
