@@ -14,73 +14,25 @@ callback sets; the callback runs on the kernel's main thread, which is idle.
 
 from __future__ import annotations
 
-import html
-import json
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from claw_nb import events as ev
-from claw_nb.jupyter.text_view import ChangeTracker, FileChange, describe_arguments, preview_change
+from claw_nb.jupyter.changes import ChangeTracker, FileChange, describe_arguments, preview_change
+from claw_nb.jupyter.widget_html import (
+    BOX,
+    ICON_COLOURS,
+    MUTED,
+    PRE,
+    clip,
+    diff_html,
+    esc,
+    short_arguments,
+)
 
 FLUSH_SECONDS = 0.12  # at most this often, streamed text is sent to the front end
-MAX_OUTPUT_CHARS = 20_000
-
-_BOX = (
-    "border:1px solid var(--jp-border-color2,#ddd);border-radius:4px;padding:3px 8px;"
-    "margin:3px 0;font-size:var(--jp-code-font-size,12px);"
-)
-_PRE = (
-    "margin:4px 0;padding:4px 6px;max-height:24em;overflow:auto;white-space:pre-wrap;"
-    "background:var(--jp-layout-color2,#f5f5f5);font-family:var(--jp-code-font-family,monospace);"
-)
-_MUTED = "color:var(--jp-ui-font-color2,#777);"
-_ICON_COLOURS = {"\u2713": "#28a745", "\u2717": "#c0392b", "\u2298": "#c0392b", "?": "#b26a00"}
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _clip(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
-    if len(text) <= limit:
-        return text
-    return text[:limit] + f"\n... [{len(text) - limit} more characters]"
-
-
-def diff_html(diff: str) -> str:
-    """A unified diff as a <pre> with added lines green and removed lines red."""
-    rows = []
-    for line in diff.splitlines():
-        if line.startswith(("+++", "---")):
-            style = "font-weight:bold;"
-        elif line.startswith("+"):
-            style = "background:rgba(40,167,69,.18);"
-        elif line.startswith("-"):
-            style = "background:rgba(220,53,69,.18);"
-        elif line.startswith("@@"):
-            style = "color:#3b6fb6;"
-        else:
-            style = ""
-        rows.append(f'<span style="{style}">{_esc(line)}</span>' if style else _esc(line))
-    return f'<pre class="claw-diff" style="{_PRE}">' + "\n".join(rows) + "</pre>"
-
-
-def _short_arguments(arguments: dict[str, Any] | None, raw: str, limit: int = 120) -> str:
-    if arguments is None:
-        text = raw
-    elif len(arguments) == 1:
-        value = next(iter(arguments.values()))
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    else:
-        text = ", ".join(
-            f"{k}={v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
-            for k, v in arguments.items()
-        )
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
 
 class _Card:
     """One tool call: a single HTML widget re-rendered as the call progresses."""
@@ -96,19 +48,19 @@ class _Card:
     def render(self, body: str = "", status: str | None = None, icon: str = "\u22ef") -> None:
         status = status or self.state
         head = (
-            f'<span class="claw-card-icon" style="color:{_ICON_COLOURS.get(icon, "inherit")}">'
-            f'{icon}</span> <b>{_esc(self.tool)}</b> '
-            f'<code>{_esc(_short_arguments(self.arguments, self.raw))}</code> '
-            f'<span class="claw-card-status" style="{_MUTED}">{_esc(status)}</span>'
+            f'<span class="claw-card-icon" style="color:{ICON_COLOURS.get(icon, "inherit")}">'
+            f'{icon}</span> <b>{esc(self.tool)}</b> '
+            f'<code>{esc(short_arguments(self.arguments, self.raw))}</code> '
+            f'<span class="claw-card-status" style="{MUTED}">{esc(status)}</span>'
         )
         full = describe_arguments(self.arguments, self.raw)
         args = (
-            f'<details><summary style="{_MUTED}">arguments</summary>'
-            f'<pre style="{_PRE}">{_esc(_clip(full))}</pre></details>'
+            f'<details><summary style="{MUTED}">arguments</summary>'
+            f'<pre style="{PRE}">{esc(clip(full))}</pre></details>'
             if full and len(full) > 100
             else ""
         )
-        self.widget.value = f'<div class="claw-card" style="{_BOX}">{head}{args}{body}</div>'
+        self.widget.value = f'<div class="claw-card" style="{BOX}">{head}{args}{body}</div>'
 
     def finish(self, e: ev.ToolCallFinished, change: FileChange | None) -> None:
         seconds = e.duration_ms / 1000
@@ -122,16 +74,16 @@ class _Card:
         parts = []
         if change is not None:
             parts.append(
-                f'<div style="{_MUTED}">{_esc(change.label())}</div>' + diff_html(change.diff)
+                f'<div style="{MUTED}">{esc(change.label())}</div>' + diff_html(change.diff)
             )
         output = e.result if e.ok else (e.error or e.result)
         if output and change is None:
             lines = output.count("\n") + 1
             open_attr = "" if e.ok else " open"
             parts.append(
-                f'<details{open_attr}><summary style="{_MUTED}">output ({lines} line'
+                f'<details{open_attr}><summary style="{MUTED}">output ({lines} line'
                 f'{"s" if lines != 1 else ""})</summary>'
-                f'<pre class="claw-output" style="{_PRE}">{_esc(_clip(output))}</pre></details>'
+                f'<pre class="claw-output" style="{PRE}">{esc(clip(output))}</pre></details>'
             )
         self.render("".join(parts), icon=icon)
 
@@ -183,8 +135,8 @@ class WidgetTranscript:
         self.stop_button.on_click(lambda _: self.stop())
         first_line = task.strip().splitlines()[0] if task.strip() else ""
         task_html = (
-            f'<details><summary style="{_MUTED}">task: {_esc(first_line[:100])}</summary>'
-            f'<pre style="{_PRE}">{_esc(_clip(task))}</pre></details>'
+            f'<details><summary style="{MUTED}">task: {esc(first_line[:100])}</summary>'
+            f'<pre style="{PRE}">{esc(clip(task))}</pre></details>'
         )
         self.body = w.VBox([w.HTML(task_html)])
         self.body.add_class("claw-body")
@@ -210,15 +162,15 @@ class WidgetTranscript:
         with self._lock:
             self.body.children = (*self.body.children, child)
 
-    def _note(self, text: str, style: str = _MUTED) -> None:
-        self._append(self._w.HTML(f'<div style="{style}">{_esc(text)}</div>'))
+    def _note(self, text: str, style: str = MUTED) -> None:
+        self._append(self._w.HTML(f'<div style="{style}">{esc(text)}</div>'))
 
     def _render_status(self) -> None:
         parts = ["<b>claw</b>"]
         if self._model:
-            parts.append(_esc(self._model))
+            parts.append(esc(self._model))
         if self._session:
-            parts.append(f"session <code>{_esc(self._session)}</code>")
+            parts.append(f"session <code>{esc(self._session)}</code>")
         step = f"step {self._steps}" + (f"/{self.max_steps}" if self.max_steps else "")
         parts.append(f'<span class="claw-steps">{step}</span>')
         tokens = f"{self._tokens:,} tokens"
@@ -226,7 +178,7 @@ class WidgetTranscript:
             tokens += f" (context {self._context:,})"
         parts.append(f'<span class="claw-tokens">{tokens}</span>')
         colour = {"completed": "#28a745", "running": "#3b6fb6"}.get(self._state, "#b26a00")
-        parts.append(f'<span class="claw-state" style="color:{colour}">{_esc(self._state)}</span>')
+        parts.append(f'<span class="claw-state" style="color:{colour}">{esc(self._state)}</span>')
         self.status.value = " \u00b7 ".join(parts)
 
     def _set_state(self, state: str) -> None:
@@ -278,15 +230,15 @@ class WidgetTranscript:
         self._answer = None
         diff = preview_change(self.tracker.workspace, request.tool, request.arguments)
         arguments = (
-            f'<pre class="claw-approval-args" style="{_PRE}">'
-            f"{_esc(_clip(describe_arguments(request.arguments)))}</pre>"
+            f'<pre class="claw-approval-args" style="{PRE}">'
+            f"{esc(clip(describe_arguments(request.arguments)))}</pre>"
         )
         details = arguments if not diff else diff_html(diff) + (
-            f'<details><summary style="{_MUTED}">all arguments</summary>{arguments}</details>'
+            f'<details><summary style="{MUTED}">all arguments</summary>{arguments}</details>'
         )
         prompt = w.HTML(
-            f'<div style="{_BOX}border-color:#e0a800;"><b>Approve {_esc(request.tool)}?</b> '
-            f'<span style="{_MUTED}">{_esc(request.reason)}</span>{details}</div>'
+            f'<div style="{BOX}border-color:#e0a800;"><b>Approve {esc(request.tool)}?</b> '
+            f'<span style="{MUTED}">{esc(request.reason)}</span>{details}</div>'
         )
         buttons = [
             w.Button(description="Approve", button_style="success", icon="check"),
@@ -397,10 +349,10 @@ class WidgetTranscript:
             return
         marks = {"completed": "\u2611", "in_progress": "\u25b6"}
         items = "".join(
-            f"<li>{marks.get(t.get('status'), chr(0x2610))} {_esc(t.get('content', ''))}</li>"
+            f"<li>{marks.get(t.get('status'), chr(0x2610))} {esc(t.get('content', ''))}</li>"
             for t in e.todos
         )
-        value = f'<div style="{_BOX}"><b>plan</b><ul style="margin:2px 0">{items}</ul></div>'
+        value = f'<div style="{BOX}"><b>plan</b><ul style="margin:2px 0">{items}</ul></div>'
         if self._todos is None:
             self._todos = self._w.HTML(value)
             self._append(self._todos)
@@ -438,7 +390,7 @@ class WidgetTranscript:
                        "cell continues", "color:#b26a00;")
         lines = self.tracker.summary_lines()
         if lines:
-            items = "".join(f"<li><code>{_esc(x)}</code></li>" for x in lines)
+            items = "".join(f"<li><code>{esc(x)}</code></li>" for x in lines)
             self.footer.value = (
                 f'<div class="claw-changes"><b>changed</b><ul style="margin:2px 0">{items}</ul>'
                 "</div>"
