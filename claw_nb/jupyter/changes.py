@@ -65,14 +65,19 @@ def _resolve(workspace: str | Path | None, path: Any) -> Path | None:
 
 
 def unified_diff(before: str, after: str, name: str, limit: int = MAX_DIFF_LINES) -> str:
+    return _diff(before, after, name, limit)[0]
+
+
+def _diff(before: str, after: str, name: str, limit: int = MAX_DIFF_LINES) -> tuple[str, list[str]]:
+    """The diff clipped to `limit` lines, and all its lines (for counting before the clip)."""
     lines = list(
         difflib.unified_diff(
             before.splitlines(), after.splitlines(), f"a/{name}", f"b/{name}", n=2, lineterm=""
         )
     )
-    if len(lines) > limit:
-        lines = lines[:limit] + [f"... {len(lines) - limit} more diff lines"]
-    return "\n".join(lines)
+    shown = lines[:limit] + [f"... {len(lines) - limit} more diff lines"] if len(lines) > limit \
+        else lines
+    return "\n".join(shown), lines
 
 
 def count_changes(diff: str) -> tuple[int, int]:
@@ -87,6 +92,8 @@ def count_changes(diff: str) -> tuple[int, int]:
 
 def preview_change(workspace: str | Path | None, tool: str, arguments: dict[str, Any]) -> str | None:
     """The diff an edit would make, for an approval prompt; None when it cannot be told."""
+    if tool in NOTEBOOK_TOOLS:
+        return _preview_cell(workspace, arguments)
     if tool not in FILE_TOOLS:
         return None
     path = arguments.get("path")
@@ -111,6 +118,37 @@ def preview_change(workspace: str | Path | None, tool: str, arguments: dict[str,
         else:
             return None
     return unified_diff(before, after, str(path))
+
+
+def _preview_cell(workspace: str | Path | None, arguments: dict[str, Any]) -> str | None:
+    """Before/after of the notebook cell an edit would change (as the file on disk has it)."""
+    path = arguments.get("path")
+    resolved = _resolve(workspace, path)
+    mode = arguments.get("mode") or "replace"
+    new = arguments.get("source") if isinstance(arguments.get("source"), str) else ""
+    cells: list[dict] = []
+    if resolved is not None:
+        text = _read_text(resolved)
+        try:
+            cells = json.loads(text).get("cells", []) if text else []
+        except (ValueError, AttributeError):
+            cells = []
+    if mode == "insert":
+        return unified_diff("", new, f"{path} (new cell)")
+    cell = None
+    cell_id, index = arguments.get("cell_id"), arguments.get("index")
+    if isinstance(cell_id, str):
+        cell = next((c for c in cells if c.get("id") == cell_id.strip()), None)
+        if cell is None and cell_id.startswith("cell-") and cell_id[5:].isdigit():
+            index = int(cell_id[5:])
+    if cell is None and isinstance(index, int) and 0 <= index < len(cells):
+        cell = cells[index]
+    if cell is None:
+        return None
+    source = cell.get("source", "")
+    before = "".join(source) if isinstance(source, list) else str(source)
+    label = f"{path} cell {cell_id if cell_id is not None else index}"
+    return unified_diff(before, "" if mode == "delete" else new, label)
 
 
 def describe_arguments(arguments: dict[str, Any] | None, raw: str = "") -> str:
@@ -153,8 +191,8 @@ class ChangeTracker:
         after = _read_text(resolved)
         if after is None or after == before:
             return None
-        diff = unified_diff(before or "", after, name)
-        added, removed = count_changes(diff)
+        diff, lines = _diff(before or "", after, name)
+        added, removed = count_changes("\n".join(lines))
         change = FileChange(name, created=before is None, added=added, removed=removed, diff=diff)
         previous = self.files.get(name)
         if previous is not None:

@@ -110,6 +110,8 @@ class ClawMagics(Subcommands, Magics):
     workspace = Unicode(None, allow_none=True, help="the agent's workspace (else the current "
                         "directory)").tag(config=True)
     quiet = Bool(False, help="show only final answers").tag(config=True)
+    preload = Bool(True, help="import the model layer (LiteLLM) in the background at "
+                   "%load_ext, so the first run does not wait for it").tag(config=True)
     options = Dict(help="other ClawConfig settings, e.g. {'num_ctx': 8192, 'temperature': 0.2}"
                    ).tag(config=True)
 
@@ -249,19 +251,20 @@ class ClawMagics(Subcommands, Magics):
         if self._busy():
             raise UsageError("claw: a run is still going in another cell; wait for it to "
                              "finish or stop it (its Stop button, or %claw stop)")
-        printer = NotebookTextPrinter(out=sys.stdout, quiet=quiet)
+        kernel = type(self.shell).__name__ == "ZMQInteractiveShell"
+        printer = NotebookTextPrinter(out=sys.stdout, quiet=quiet, markdown=kernel)
         agent = self._agent_for(spec)
         self.last_result = self._run(agent, spec, printer)
 
     def _start_widget_run(self, spec: _RunSpec, quiet: bool) -> None:
-        from IPython.display import display
-
+        from claw_nb.jupyter.preload import model_layer_ready
         from claw_nb.jupyter.run_queue import RunQueue
         from claw_nb.jupyter.widget import WidgetTranscript
 
-        view = WidgetTranscript(spec.task, quiet=quiet, max_steps=spec.config.max_steps)
+        view = WidgetTranscript(spec.task, quiet=quiet, max_steps=spec.config.max_steps,
+                                model_layer_ready=model_layer_ready)
         self.last_view = view
-        display(view.widget)
+        view.show()
         if self._queue is None:
             self._queue = RunQueue()
 
@@ -500,6 +503,11 @@ def load_ipython_extension(ipython: Any) -> None:
     magics = ClawMagics(shell=ipython)
     ipython.register_magics(magics)
     _INSTANCES[id(ipython)] = magics
+    from claw_nb.jupyter.preload import install_question_guard, start_preload
+
+    install_question_guard(ipython)
+    if magics.preload:
+        start_preload()
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -510,7 +518,10 @@ def unload_ipython_extension(ipython: Any) -> None:
 
 
 def _unregister(ipython: Any, magics: ClawMagics) -> None:
+    from claw_nb.jupyter.preload import remove_question_guard
+
     magics.close()
+    remove_question_guard(ipython)
     manager = ipython.magics_manager
     for kind in ("line", "cell"):
         table = manager.magics.get(kind, {})

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from claw_nb import events as ev
 from claw_nb.cli.printer import TextPrinter
 from claw_nb.jupyter.changes import ChangeTracker
+from claw_nb.textsafe import show
 
 
 def text_approver(request: Any) -> str:
@@ -32,15 +33,18 @@ class NotebookTextPrinter(TextPrinter):
 
     approver_label = text_approver.label
 
-    def __init__(self, out: TextIO | None = None, quiet: bool = False, show_results: int = 6):
+    def __init__(self, out: TextIO | None = None, quiet: bool = False, show_results: int = 6,
+                 markdown: bool = False):
         super().__init__(out=out, show_results=show_results, quiet=quiet)
+        self.markdown = markdown  # the final answer as rendered Markdown (a Jupyter kernel)
         self.tracker = ChangeTracker()
         self.denied = 0
         self.agent: Any = None
         self._pending = ""  # streamed text not yet written: it goes out a line at a time
 
     def __call__(self, event: ev.Event) -> None:
-        if not isinstance(event, ev.TextDelta):
+        held = (ev.TextDelta, ev.ModelCallFinished, ev.FinalAnswer)
+        if not isinstance(event, held if self.markdown else ev.TextDelta):
             self._flush_text()
         super().__call__(event)
 
@@ -61,16 +65,31 @@ class NotebookTextPrinter(TextPrinter):
             return
         self._streamed_step = e.step
         self._pending += e.text
+        if self.markdown:
+            return  # held until we know whether this step's text is the final answer
         if "\n" in self._pending:
             lines, _, self._pending = self._pending.rpartition("\n")
-            self.out.write(lines + "\n")
+            self.out.write(show(lines) + "\n")
             self._line_open = False
 
     def _flush_text(self) -> None:
         if self._pending:
-            self.out.write(self._pending)
-            self._line_open = True
+            self.out.write(show(self._pending))
+            self._line_open = not self._pending.endswith("\n")
             self._pending = ""
+
+    def _on_FinalAnswer(self, e: ev.FinalAnswer) -> None:
+        if not self.markdown:
+            super()._on_FinalAnswer(e)
+            return
+        text = (self._pending if self._pending.strip() else e.text or "").strip()
+        self._pending = ""
+        if not text:
+            return
+        from IPython.display import display
+
+        self.out.flush()
+        display({"text/markdown": text, "text/plain": text}, raw=True)
 
     def _on_ToolCallStarted(self, e: ev.ToolCallStarted) -> None:
         self.tracker.started(e)
@@ -83,7 +102,13 @@ class NotebookTextPrinter(TextPrinter):
         if self.quiet:
             return
         if change is None:
-            super()._on_ToolCallFinished(e)
+            status = "ok" if e.ok else f"error ({e.error_kind})"
+            self._write(f"   {status} in {e.duration_ms:.0f} ms")
+            lines = show(e.result if e.ok else (e.error or "")).splitlines()
+            for line in lines[: self.show_results]:
+                self._write("   | " + line[:200])
+            if len(lines) > self.show_results:
+                self._write(f"   | ... {len(lines) - self.show_results} more lines")
             return
         self._write(f"   ok in {e.duration_ms:.0f} ms: {change.label()}")
         for line in change.diff.splitlines():

@@ -1,0 +1,95 @@
+"""The transcript as a static mimebundle that shows without a kernel.
+
+JupyterLab does not save widget state by default, so a reopened notebook (or nbviewer, or GitHub)
+shows nothing of a live widget transcript. Next to the widget the cell therefore gets one more
+output, a plain `display_data` (text/html + text/markdown + text/plain) with a display id, which
+the run keeps updated (`IPython.display.update_display` works from the agent's thread). While the
+run goes, its header says the kernel stopped before the run ended: that is what is left in the
+file if the kernel dies mid-run. A `<style>` in the HTML hides this copy while the live widget
+is on the page and hides the dead widget ("model not found") when only the copy is left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from claw_nb.jupyter.widget_html import BOX, MUTED, PRE, esc
+
+INTERRUPTED = "interrupted: the kernel stopped before this run ended"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+@dataclass
+class Part:
+    """One piece of a transcript in the three forms of the bundle."""
+
+    html: str
+    markdown: str
+    plain: str
+
+
+def markdown_html(text: str) -> str:
+    """Markdown as HTML (raw HTML in it escaped); a <pre> when mistune is not installed."""
+    try:
+        import mistune
+    except ImportError:
+        return f'<pre style="{PRE}">{esc(text)}</pre>'
+    render = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
+    return str(render(text))
+
+
+def text_part(text: str, css_class: str = "claw-text") -> Part:
+    return Part(f'<div class="{css_class}">{markdown_html(text)}</div>', text, text)
+
+
+def note_part(text: str, style: str = MUTED) -> Part:
+    return Part(f'<div style="{style}">{esc(text)}</div>', f"*{text}*", text)
+
+
+class StaticTranscript:
+    """The parts of one run's transcript, in order, rendered as one mimebundle."""
+
+    def __init__(self, run_id: str, task: str) -> None:
+        self.run_id = run_id
+        self.display_id = f"claw-static-{run_id}"
+        self.parts: list[Part] = []
+        first = task.strip().splitlines()[0] if task.strip() else ""
+        self.add(Part(
+            f'<details><summary style="{MUTED}">task: {esc(first[:100])}</summary>'
+            f'<pre style="{PRE}">{esc(task)}</pre></details>',
+            "> " + "\n> ".join(task.strip().splitlines() or [""]),
+            f"task: {task.strip()}",
+        ))
+
+    def add(self, part: Part) -> int:
+        self.parts.append(part)
+        return len(self.parts) - 1
+
+    def replace(self, index: int, part: Part) -> None:
+        self.parts[index] = part
+
+    def _style(self) -> str:
+        rid = self.run_id
+        return (
+            "<style>"
+            f".jp-OutputArea:has(.claw-live-{rid}) > .jp-OutputArea-child:has(.claw-static-{rid})"
+            "{display:none}"
+            f".jp-OutputArea:has(.claw-static-{rid}) > .jp-OutputArea-child:has("
+            f'[data-mime-type="{WIDGET_MIME}"]):not(:has(.claw-transcript)){{display:none}}'
+            "</style>"
+        )
+
+    def bundle(self, header: str, footer: Part | None = None) -> dict[str, str]:
+        """text/html, text/markdown and text/plain of the whole transcript under `header`."""
+        parts = [*self.parts, *([footer] if footer else [])]
+        html = (
+            self._style()
+            + f'<div class="claw-static claw-static-{self.run_id}" style="{BOX}max-height:60em;'
+            f'overflow:auto;">'
+            + f'<div class="claw-static-header">{esc(header)}</div>'
+            + "".join(p.html for p in parts)
+            + "</div>"
+        )
+        markdown = f"**{header}**\n\n" + "\n\n".join(p.markdown for p in parts)
+        plain = header + "\n" + "\n".join(p.plain for p in parts)
+        return {"text/html": html, "text/markdown": markdown, "text/plain": plain}
