@@ -200,6 +200,7 @@ def _run_cell(page, index: int) -> None:
 
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
     for _ in range(3):
+        _dismiss_kernel_dialog(page)
         cell.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         try:
@@ -221,9 +222,26 @@ def _shot(page, name: str) -> Path:
     return path
 
 
+def _scroll_top(page) -> float:
+    """How far the notebook is scrolled (whichever of its elements scrolls)."""
+    return page.evaluate(
+        "() => Math.max(0, ...[...document.querySelectorAll('.jp-NotebookPanel-notebook,"
+        " .jp-NotebookPanel .jp-WindowedPanel-outer')].map(e => e.scrollTop))")
+
+
+def _dismiss_kernel_dialog(page) -> None:
+    """On a loaded machine JupyterLab sometimes asks for a kernel although the notebook names
+    one; take the one it proposes."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count() and "Select Kernel" in dialog.first.inner_text():
+        dialog.first.locator(".jp-mod-accept").click()
+
+
 def _open_notebook(page, lab: Lab, name: str) -> None:
     page.goto(lab.open(name))
     page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.wait_for_timeout(500)
+    _dismiss_kernel_dialog(page)
     # The kernel is ready when the toolbar's status says idle.
     page.wait_for_function(
         "() => { const e = document.querySelector('.jp-Notebook-ExecutionIndicator');"
@@ -294,8 +312,10 @@ def test_claw_cell_in_jupyterlab_approve_queue_and_stop(lab_env, page):
     stuck = _cell(page, 4).locator(".claw-transcript")
     stop_state = stuck.locator(".claw-state")
     expect(stop_state).to_have_text("running")
+    before = _scroll_top(page)
     stuck.locator(".claw-stop").click()
-    expect(stop_state).to_have_text("interrupted", timeout=30_000)
+    expect(stop_state).to_have_text("stopped by you", timeout=30_000)
+    assert abs(_scroll_top(page) - before) < 40  # Stop does not make the notebook jump
     assert "list_files" not in stuck.inner_text()  # the call after Stop did not run
     _shot(page, "e2e_jupyterlab.png")
 
@@ -348,3 +368,122 @@ def test_quickstart_in_jupyterlab(demo_lab, page):
     expect(_cell(page, index_of("log = %claw log")).locator(".jp-OutputArea-output")).to_contain_text(
         "run_command")
     _shot(page, "quickstart_jupyterlab.png")
+
+
+def _save(page, root: Path, name: str) -> dict:
+    """Save with Ctrl+S and return the notebook as the file now has it."""
+    before = (root / name).stat().st_mtime_ns
+    page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+s")
+    end = time.monotonic() + 20
+    while time.monotonic() < end and (root / name).stat().st_mtime_ns == before:
+        time.sleep(0.2)
+    return json.loads((root / name).read_text())
+
+
+def _shut_down_kernels(lab: Lab) -> None:
+    request = urllib.request.Request(f"{lab.url}/api/sessions?token={lab.token}")
+    with urllib.request.urlopen(request, timeout=10) as r:
+        sessions = json.loads(r.read())
+    for session in sessions:
+        urllib.request.urlopen(urllib.request.Request(
+            f"{lab.url}/api/sessions/{session['id']}?token={lab.token}", method="DELETE"),
+            timeout=20).close()
+
+
+def _static_outputs(nb: dict, index: int) -> list[dict]:
+    return [o for o in nb["cells"][index]["outputs"]
+            if "claw-static" in "".join(o.get("data", {}).get("text/html", ""))]
+
+
+@pytest.mark.parametrize("page", [1000], indirect=True)
+def test_transcripts_survive_save_close_and_reopen_without_the_kernel(lab_env, page):
+    """Item 1 of issue 14: a saved notebook shows its transcripts with the kernel gone, and a
+    run the kernel never finished says so instead of "running"."""
+    from playwright.sync_api import expect
+
+    server, root, lab = lab_env
+    (root / "utils.py").write_text("def add(a, b):\n    return a - b\n")
+    server.queue(
+        tool_calls(call("read_file", {"path": "utils.py"})),
+        tool_calls(call("edit_file", {"path": "utils.py", "old_string": "a - b",
+                                      "new_string": "a + b"})),
+        text("Fixed **add**. Try it:\n\n```python\nfrom utils import add\nadd(2, 3)\n```"),
+        delay(60, text("never seen")),
+    )
+    _write_notebook(root / "keep.ipynb", [
+        "%load_ext claw_nb",
+        "%%claw --mode accept-edits\nfix add in utils.py",
+        "%%claw --new\na run the kernel will not finish",
+    ])
+    _open_notebook(page, lab, "keep.ipynb")
+    _run_cell(page, 0)
+    _run_cell(page, 1)
+    done = _cell(page, 1).locator(".claw-transcript .claw-state")
+    expect(done).to_have_text("completed", timeout=60_000)
+    # while the live widget is on the page its static copy stays out of sight
+    expect(_cell(page, 1).locator(".claw-static")).to_be_hidden()
+    _run_cell(page, 2)
+    expect(_cell(page, 2).locator(".claw-transcript .claw-state")).to_have_text("running")
+    nb = _save(page, root, "keep.ipynb")
+    _shot(page, "e2e_transcript_live.png")
+
+    saved = _static_outputs(nb, 1)
+    assert len(saved) == 1, nb["cells"][1]["outputs"]
+    data = saved[0]["data"]
+    html = "".join(data["text/html"])
+    assert "edit_file" in html and "+    return a + b" in html and "completed" in html
+    assert "Fixed <strong>add</strong>" in html
+    assert "Fixed **add**" in "".join(data["text/markdown"])
+    assert "utils.py (edited, +1 -1)" in "".join(data["text/plain"])
+    unfinished = "".join(_static_outputs(nb, 2)[0]["data"]["text/plain"])
+    assert "interrupted: the kernel stopped before this run ended" in unfinished
+
+    page.goto("about:blank")
+    _shut_down_kernels(lab)
+    _open_notebook(page, lab, "keep.ipynb")  # a new kernel: the widget models are gone
+    first = _cell(page, 1)
+    expect(first.locator(".claw-static")).to_be_visible(timeout=30_000)
+    expect(first.locator(".claw-static")).to_contain_text("Fixed add")
+    expect(first.locator(".claw-static")).to_contain_text("utils.py (edited, +1 -1)")
+    expect(first.locator(".claw-static .claw-diff")).to_contain_text("+    return a + b")
+    expect(first).not_to_contain_text("Error displaying widget")
+    second = _cell(page, 2)
+    expect(second.locator(".claw-static")).to_contain_text("interrupted: the kernel stopped")
+    expect(second).not_to_contain_text("Error displaying widget")
+    assert second.locator(".claw-stop").count() == 0  # no dead Stop button
+    _shot(page, "e2e_transcript_reopened.png")
+
+
+@pytest.mark.parametrize("page", [900], indirect=True)  # short: the approval starts below the fold
+def test_a_pending_approval_is_brought_into_view(lab_env, page):
+    """Item 2 of issue 14: the approval card is scrolled into view, the header says so."""
+    from playwright.sync_api import expect
+
+    server, root, lab = lab_env
+    server.queue(
+        tool_calls(call("write_file", {"path": "notes.txt", "content": "hello\n"}),
+                   content="I will write the file now.\n\n" + "Some reasoning.\n\n" * 40),
+        text("Wrote notes.txt."),
+    )
+    _write_notebook(root / "ask.ipynb", [
+        "%load_ext claw_nb",
+        "# a long cell above\n" * 45,
+        "%%claw\nwrite notes.txt",
+        "# and one below\n" * 45,
+    ])
+    _open_notebook(page, lab, "ask.ipynb")
+    _run_cell(page, 0)
+    _run_cell(page, 2)
+    page.evaluate("() => document.querySelectorAll('.jp-NotebookPanel .jp-WindowedPanel-outer')"
+                  ".forEach(e => e.scrollTop = 0)")  # the person reads the top of the notebook
+    transcript = _cell(page, 2).locator(".claw-transcript")
+    approval = transcript.locator(".claw-approval")
+    expect(transcript.locator(".claw-yes")).to_be_visible(timeout=60_000)
+    expect(transcript.locator(".claw-state")).to_have_text("waiting for you")
+    expect(approval).to_be_in_viewport()
+    expect(approval).to_contain_text("+hello")  # the new file as a diff
+    _shot(page, "e2e_approval_in_view.png")
+    transcript.locator(".claw-yes").click()
+    expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
+    assert (root / "notes.txt").read_text() == "hello\n"
