@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from claw_nb.jupyter.widget_html import BOX, MUTED, PRE, esc
 
 INTERRUPTED = "interrupted: the kernel stopped before this run ended"
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 @dataclass
@@ -74,8 +73,11 @@ class StaticTranscript:
             "<style>"
             f".jp-OutputArea:has(.claw-live-{rid}) > .jp-OutputArea-child:has(.claw-static-{rid})"
             "{display:none}"
-            f".jp-OutputArea:has(.claw-static-{rid}) > .jp-OutputArea-child:has("
-            f'[data-mime-type="{WIDGET_MIME}"]):not(:has(.claw-transcript)){{display:none}}'
+            # the dead widget's output ("Loading widget...", "model not found") has no
+            # data-mime-type of its own, unlike every other output of the cell
+            f".jp-OutputArea:has(.claw-static-{rid}) > .jp-OutputArea-child"
+            ":not(:has(.claw-transcript)):not(:has(.claw-static)):not(:has([data-mime-type]))"
+            "{display:none}"
             "</style>"
         )
 
