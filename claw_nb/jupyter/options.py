@@ -55,8 +55,8 @@ class Subcommand:
 SUBCOMMAND_TABLE: tuple[Subcommand, ...] = (
     Subcommand("config", "[KEY=VALUE ...]", "show or set settings for this kernel (KEY= resets)"),
     Subcommand("model", "[NAME]", "show or set the model"),
-    Subcommand("sessions", "[N]", "logged sessions, newest first"),
-    Subcommand("log", "[ID] [--all]", "the model and tool calls of a session"),
+    Subcommand("sessions", "[N] [--all]", "logged sessions, newest first (--all: every column)"),
+    Subcommand("log", "[ID] [--all]", "the model and tool calls of a session (--all: every column)"),
     Subcommand("resume", "[ID]", "continue a logged session (default: the latest)"),
     Subcommand("new", "", "the next %%claw starts a fresh conversation", False),
     Subcommand("tools", "", "the agent's tools and what the permission mode does with them",

@@ -130,6 +130,8 @@ class Subcommands:
             ("quiet", self.quiet),
             ("workspace", config.workspace),
             ("db", config.resolved_db_path),
+            ("sandbox", _sandbox_line(self.agent, config)),
+            ("notebook", _notebook_line(self.shell, config)),
         ]
         rows += [(k, getattr(config, k, v)) for k, v in sorted(self.options.items())]
         width = max(len(k) for k, _ in rows)
@@ -144,17 +146,24 @@ class Subcommands:
         print(self.config_for().model)
 
     def _cmd_sessions(self, rest: list[str]) -> Any:
+        """Logged sessions, newest first: a few readable columns (`--all` for every one)."""
+        from claw_nb.jupyter.tables import readable_sessions
         from claw_nb.log.store import list_sessions
 
-        limit = _parse_limit(rest, "sessions")
+        everything = "--all" in rest
+        limit = _parse_limit([w for w in rest if w != "--all"], "sessions")
         config = self.config_for()
         frame = list_sessions(config.resolved_db_path)
+        frame = frame if everything else readable_sessions(frame)
         return frame if limit is None else frame.head(limit)
 
     def _cmd_log(self, rest: list[str]) -> Any:
         """The session's model and tool calls in order (default: this conversation's)."""
+        everything = "--all" in rest
+        rest = [w for w in rest if w != "--all"]
         if len(rest) > 1:
-            raise UsageError("%claw log: give at most one session id")
+            raise UsageError("%claw log: give at most one session id (and --all for every column)")
+        from claw_nb.jupyter.tables import readable_log
         from claw_nb.log.store import connect
 
         config = self.config_for()
@@ -162,9 +171,10 @@ class Subcommands:
         session_id = self._session_id(config, wanted)
         con = connect(config.resolved_db_path, read_only=True)
         try:
-            return con.execute(LOG_SQL, [session_id, session_id]).df()
+            frame = con.execute(LOG_SQL, [session_id, session_id]).df()
         finally:
             con.close()
+        return frame if everything else readable_log(frame)
 
     def _cmd_resume(self, rest: list[str]) -> None:
         if len(rest) > 1:
@@ -267,6 +277,33 @@ def _parse_limit(rest: list[str], command: str) -> int | None:
     if len(rest) > 1 or not rest[0].isdigit():
         raise UsageError(f"%claw {command}: give at most one number (how many rows)")
     return int(rest[0])
+
+
+def _sandbox_line(agent: Any, config: Any) -> str:
+    """Where commands run, as `%claw config` shows it."""
+    try:
+        runner = getattr(agent, "runner", None)
+        if runner is None:
+            from claw_nb.api import build_runner
+
+            runner = build_runner(config)
+        if getattr(runner, "sandboxed", False):
+            return f"bubblewrap ({type(runner).__name__})"
+        return f"none: commands run on this machine ({type(runner).__name__})"
+    except Exception as exc:  # noqa: BLE001 - a settings view must not fail on this line
+        return f"(unknown: {_one_line(exc)})"
+
+
+def _notebook_line(shell: Any, config: Any) -> str:
+    """How notebook edits reach the open notebook ("disk" or "live", and why)."""
+    section = (config.settings.get("notebook") if config.settings else None) or {}
+    wanted = section.get("mode", "auto")
+    try:
+        from claw_nb.jupyter.task_context import notebook_mode
+
+        return str(notebook_mode(shell, prefer=wanted))
+    except Exception as exc:  # noqa: BLE001
+        return f"{wanted} (unknown: {_one_line(exc)})"
 
 
 def _one_line(exc: BaseException) -> str:
