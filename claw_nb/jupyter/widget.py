@@ -119,6 +119,7 @@ class WidgetTranscript:
         self._answered = threading.Event()
         self._ticker: threading.Thread | None = None
         self._shown = False
+        self.inserted: list[str] = []  # code handed to the front end as new cells
 
         self.status = w.HTML(layout=w.Layout(flex="1 1 auto"))
         self.status.add_class("claw-status")
@@ -188,10 +189,16 @@ class WidgetTranscript:
         state = self.run.state if final else INTERRUPTED
         _publish(self._static(state), self.static.display_id, update=True)
 
-    def _script(self, js: str | None) -> None:
+    def _script(self, js: str | None, clear_after: float | None = None) -> None:
+        """Run `js` in the page (through this run's script output); None clears it, and so
+        does `clear_after` seconds, so a saved notebook does not run it again."""
         if self._shown:
             bundle = {"application/javascript": js, "text/plain": ""} if js else {"text/plain": ""}
             _publish(bundle, f"claw-js-{self.run_id}", update=True)
+            if js and clear_after:
+                timer = threading.Timer(clear_after, self._script, args=(None,))
+                timer.daemon = True
+                timer.start()
 
     def _append(self, child: Any, part: Part | None = None) -> int:
         with self._lock:
@@ -368,8 +375,44 @@ class WidgetTranscript:
         if time.monotonic() - self._md_flushed >= FLUSH_SECONDS:
             self._flush()
 
+    def _offer_code(self, text: str) -> None:
+        """Copy and Insert-as-cell buttons under each code block of a finished text block."""
+        from claw_nb.jupyter.code_blocks import code_blocks
+
+        w = self._w
+        for language, code in code_blocks(text):
+            first = code.strip().splitlines()[0][:60]
+            copy = w.Button(description="Copy", icon="copy", layout=w.Layout(width="auto"),
+                            tooltip="Copy this code to the clipboard")
+            insert = w.Button(description="Insert as cell", icon="plus",
+                              layout=w.Layout(width="auto"),
+                              tooltip="Insert this code as a new cell below this one")
+            copy.add_class("claw-copy")
+            insert.add_class("claw-insert")
+            copy.on_click(lambda _b, c=code: self._copy(c))
+            insert.on_click(lambda _b, c=code, lang=language: self._insert(c, lang))
+            label = w.HTML(f'<code style="{MUTED}">{esc(language)}: {esc(first)}</code>')
+            row = w.HBox([label, copy, insert])
+            row.add_class("claw-code-actions")
+            self._append(row)
+
+    def _copy(self, code: str) -> None:
+        from claw_nb.jupyter.code_blocks import copy_script
+
+        self._script(copy_script(code), clear_after=2.0)
+
+    def _insert(self, code: str, language: str) -> None:
+        from claw_nb.jupyter.code_blocks import cell_type_for, insert_script
+
+        token = secrets.token_hex(6)
+        self.inserted.append(code)
+        self._script(insert_script(self.run_id, token, code, cell_type_for(language)),
+                     clear_after=2.0)
+
     def _on_ModelCallFinished(self, e: ev.ModelCallFinished) -> None:
         self._flush()
+        if self._md is not None and self._md_step == e.step and not self.quiet:
+            self._offer_code(self._md_text)
         self._last_step = e.step
         self.run.model_call(e)
         self._render_status()
@@ -431,6 +474,7 @@ class WidgetTranscript:
     def _on_FinalAnswer(self, e: ev.FinalAnswer) -> None:
         if (self.quiet or self._last_step not in self._streamed_steps) and e.text:
             self._new_text_block(e.text, "claw-final")
+            self._offer_code(e.text)
         self._flush()
 
     def _on_ErrorOccurred(self, e: ev.ErrorOccurred) -> None:

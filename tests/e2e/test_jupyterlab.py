@@ -489,3 +489,36 @@ def test_a_pending_approval_is_brought_into_view(lab_env, page):
     transcript.locator(".claw-yes").click()
     expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
     assert (root / "notes.txt").read_text() == "hello\n"
+
+
+def test_code_from_an_answer_goes_into_a_new_cell_and_the_clipboard(lab_env, page):
+    """Item 5 of issue 14: Insert as cell puts an answer's code block below the %%claw cell
+    (the front end inserts it: no jupyter-collaboration); Copy puts it on the clipboard."""
+    from playwright.sync_api import expect
+
+    server, root, lab = lab_env
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
+    server.queue(text("Use this:\n\n```python\nimport math\nprint(math.tau)\n```\n\nand done."))
+    _write_notebook(root / "code.ipynb", [
+        "%load_ext claw_nb",
+        "%%claw\nhow do I print tau?",
+        "print('the cell after')",
+    ])
+    _open_notebook(page, lab, "code.ipynb")
+    _run_cell(page, 0)
+    _run_cell(page, 1)
+    transcript = _cell(page, 1).locator(".claw-transcript")
+    expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
+    actions = transcript.locator(".claw-code-actions")
+    expect(actions).to_have_count(1)
+    expect(actions).to_contain_text("python: import math")
+    actions.locator(".claw-insert").click()
+    new_cell = _cell(page, 2)
+    expect(new_cell.locator(".jp-InputArea-editor")).to_contain_text("print(math.tau)",
+                                                                     timeout=20_000)
+    expect(_cell(page, 3).locator(".jp-InputArea-editor")).to_contain_text("the cell after")
+    assert page.locator(".jp-Notebook .jp-Cell").count() == 4
+    actions.locator(".claw-copy").click()
+    page.wait_for_function("() => navigator.clipboard.readText().then(t => t.includes('tau'))",
+                           timeout=20_000)
+    _shot(page, "e2e_insert_cell.png")
