@@ -44,8 +44,13 @@ _INSERT_JS = """
   var cell = live && live.closest('.jp-Cell');
   var notebook = live && live.closest('.jp-Notebook');
   if (!cell || !notebook) return;
-  var next = cell.nextElementSibling;
-  while (next && !next.classList.contains('jp-Cell')) next = next.nextElementSibling;
+  function after(node) {
+    var n = node.nextElementSibling;
+    while (n && !n.classList.contains('jp-Cell')) n = n.nextElementSibling;
+    return n;
+  }
+  var next = after(cell);
+  for (var i = 0; i < %(skip)s && next; i++) next = after(next);
   var cells = [{cell_type: %(type)s, source: %(code)s, metadata: {}}];
   if (%(type)s === 'code') { cells[0].outputs = []; cells[0].execution_count = null; }
   var mime = 'application/vnd.jupyter.cells';
@@ -73,10 +78,13 @@ _COPY_JS = """
 """
 
 
-def insert_script(run_id: str, token: str, code: str, cell_type: str = "code") -> str:
-    """JavaScript that inserts `code` as a new cell below the cell showing run `run_id`."""
+def insert_script(run_id: str, token: str, code: str, cell_type: str = "code",
+                  skip: int = 0) -> str:
+    """JavaScript that inserts `code` as a new cell below the cell showing run `run_id` (and
+    below the `skip` cells after it)."""
     return _INSERT_JS % {"run": json.dumps(run_id), "token": json.dumps(token),
-                         "type": json.dumps(cell_type), "code": json.dumps(code)}
+                         "type": json.dumps(cell_type), "code": json.dumps(code),
+                         "skip": int(skip)}
 
 
 def copy_script(code: str) -> str:

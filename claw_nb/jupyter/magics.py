@@ -360,7 +360,15 @@ class ClawMagics(Subcommands, Magics):
         from claw_nb.jupyter.task_context import notebook_tools
 
         section = (config.settings.get("notebook") if config is not None else None) or {}
-        return list(notebook_tools(self.shell, prefer=section.get("mode", "auto")))
+        return list(notebook_tools(self.shell, prefer=section.get("mode", "auto"),
+                                   propose=self._propose_cell))
+
+    def _propose_cell(self, source: str, cell_type: str) -> str | None:
+        """notebook_edit's insert into the open notebook, from a widget run: the view inserts
+        the cell below the %%claw cell (None: no widget runs, the tool says what to do)."""
+        view = self._route.target
+        propose = getattr(view, "propose_cell", None)
+        return propose(source, cell_type) if propose is not None else None
 
     def _log_for(self, config: Any) -> Any:
         """One EventLog per kernel and database file (DuckDB lets one process hold a file)."""

@@ -120,6 +120,7 @@ class WidgetTranscript:
         self._ticker: threading.Thread | None = None
         self._shown = False
         self.inserted: list[str] = []  # code handed to the front end as new cells
+        self._proposed = 0
 
         self.status = w.HTML(layout=w.Layout(flex="1 1 auto"))
         self.status.add_class("claw-status")
@@ -408,6 +409,23 @@ class WidgetTranscript:
         self.inserted.append(code)
         self._script(insert_script(self.run_id, token, code, cell_type_for(language)),
                      clear_after=2.0)
+
+    def propose_cell(self, source: str, cell_type: str) -> str:
+        """The agent proposes a cell (notebook_edit insert into this notebook): the front end
+        inserts it below this run's cell, after the ones proposed before, unexecuted."""
+        from claw_nb.jupyter.code_blocks import insert_script
+
+        kind = "markdown" if cell_type == "markdown" else "code"
+        skip = self._proposed
+        self._proposed += 1
+        self.inserted.append(source)
+        self._script(insert_script(self.run_id, secrets.token_hex(6), source, kind, skip),
+                     clear_after=2.0)
+        first = source.strip().splitlines()[0][:60] if source.strip() else ""
+        self._note(f"proposed a {kind} cell below this one: {first}")
+        return (f"Inserted a new {kind} cell into the open notebook, below the cell the user ran "
+                "(unexecuted: the user decides whether to run it). Position arguments are "
+                "ignored; cells proposed in one run keep their order.")
 
     def _on_ModelCallFinished(self, e: ev.ModelCallFinished) -> None:
         self._flush()

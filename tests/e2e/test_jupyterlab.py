@@ -492,16 +492,21 @@ def test_a_pending_approval_is_brought_into_view(lab_env, page):
 
 
 def test_code_from_an_answer_goes_into_a_new_cell_and_the_clipboard(lab_env, page):
-    """Item 5 of issue 14: Insert as cell puts an answer's code block below the %%claw cell
-    (the front end inserts it: no jupyter-collaboration); Copy puts it on the clipboard."""
+    """Item 5 of issue 14: a cell the agent proposes (notebook_edit insert into this notebook)
+    appears below the %%claw cell of a widget run; Insert as cell puts an answer's code block
+    there too (the front end inserts: no jupyter-collaboration); Copy puts it on the clipboard."""
     from playwright.sync_api import expect
 
     server, root, lab = lab_env
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
-    server.queue(text("Use this:\n\n```python\nimport math\nprint(math.tau)\n```\n\nand done."))
+    server.queue(
+        tool_calls(call("notebook_edit", {"path": "code.ipynb", "mode": "insert",
+                                          "source": "answer = 41 + 1"})),
+        text("Use this:\n\n```python\nimport math\nprint(math.tau)\n```\n\nand done."),
+    )
     _write_notebook(root / "code.ipynb", [
         "%load_ext claw_nb",
-        "%%claw\nhow do I print tau?",
+        "%%claw --mode accept-edits\nhow do I print tau?",
         "print('the cell after')",
     ])
     _open_notebook(page, lab, "code.ipynb")
@@ -509,15 +514,23 @@ def test_code_from_an_answer_goes_into_a_new_cell_and_the_clipboard(lab_env, pag
     _run_cell(page, 1)
     transcript = _cell(page, 1).locator(".claw-transcript")
     expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
+
+    def sources() -> list[str]:
+        return page.evaluate("() => [...document.querySelectorAll("
+                             "'.jp-Notebook .jp-Cell .jp-InputArea-editor')].map(e => e.textContent)")
+
+    expect(_cell(page, 2).locator(".jp-InputArea-editor")).to_contain_text("answer = 41 + 1",
+                                                                         timeout=20_000)
+    expect(transcript).to_contain_text("proposed a code cell below this one")
     actions = transcript.locator(".claw-code-actions")
     expect(actions).to_have_count(1)
     expect(actions).to_contain_text("python: import math")
     actions.locator(".claw-insert").click()
-    new_cell = _cell(page, 2)
-    expect(new_cell.locator(".jp-InputArea-editor")).to_contain_text("print(math.tau)",
-                                                                     timeout=20_000)
-    expect(_cell(page, 3).locator(".jp-InputArea-editor")).to_contain_text("the cell after")
-    assert page.locator(".jp-Notebook .jp-Cell").count() == 4
+    expect(_cell(page, 2).locator(".jp-InputArea-editor")).to_contain_text("print(math.tau)",
+                                                                         timeout=20_000)
+    assert [" ".join(x.split()) for x in sources()[1:]] == [
+        "%%claw --mode accept-editshow do I print tau?",  # editors' text has no newlines
+        "import mathprint(math.tau)", "answer = 41 + 1", "print('the cell after')"]
     actions.locator(".claw-copy").click()
     page.wait_for_function("() => navigator.clipboard.readText().then(t => t.includes('tau'))",
                            timeout=20_000)
