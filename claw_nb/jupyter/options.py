@@ -54,7 +54,7 @@ class Subcommand:
 
 SUBCOMMAND_TABLE: tuple[Subcommand, ...] = (
     Subcommand("config", "[KEY=VALUE ...]", "show or set settings for this kernel (KEY= resets)"),
-    Subcommand("model", "[NAME]", "show or set the model"),
+    Subcommand("model", "[NAME | --list]", "show or set the model; --list: the models found"),
     Subcommand("sessions", "[N] [--all]", "logged sessions, newest first (--all: every column)"),
     Subcommand("log", "[ID] [--all]", "the model and tool calls of a session (--all: every column)"),
     Subcommand("resume", "[ID]", "continue a logged session (default: the latest)"),

@@ -138,12 +138,16 @@ class Subcommands:
         for name, value in rows:
             print(f"{name:<{width}}  {value}")
 
-    def _cmd_model(self, rest: list[str]) -> None:
+    def _cmd_model(self, rest: list[str]) -> Any:
+        if rest == ["--list"]:
+            return model_listing(self.config_for())
         if len(rest) > 1:
-            raise UsageError("%claw model: give one model name, e.g. ollama_chat/qwen3-coder:30b")
+            raise UsageError("%claw model: give one model name, e.g. ollama_chat/qwen3-coder:30b, "
+                             "or --list")
         if rest:
             self.model = rest[0]
         print(self.config_for().model)
+        return None
 
     def _cmd_sessions(self, rest: list[str]) -> Any:
         """Logged sessions, newest first: a few readable columns (`--all` for every one)."""
@@ -277,6 +281,24 @@ def _parse_limit(rest: list[str], command: str) -> int | None:
     if len(rest) > 1 or not rest[0].isdigit():
         raise UsageError(f"%claw {command}: give at most one number (how many rows)")
     return int(rest[0])
+
+
+def model_listing(config: Any) -> Any:
+    """`%claw model --list`: the models this machine can use, from the model layer's discovery
+    (`claw_nb.model.discovery.list_models(config)`, returning a DataFrame or lines of text)."""
+    try:
+        from claw_nb.model import discovery
+    except ImportError:
+        discovery = None
+    list_models = getattr(discovery, "list_models", None)
+    if list_models is None:
+        raise UsageError("%claw model --list: this version cannot list models; set one with "
+                         "%claw model NAME")
+    found = list_models(config)
+    if isinstance(found, (list, tuple)):
+        print("\n".join(str(x) for x in found) or "claw: no models found")
+        return None
+    return found
 
 
 def _sandbox_line(agent: Any, config: Any) -> str:

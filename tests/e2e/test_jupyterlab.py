@@ -80,7 +80,7 @@ def _write_notebook(path: Path, cells: list[str]) -> None:
 class Lab:
     """A `jupyter lab` server in a temporary directory, stopped at the end."""
 
-    def __init__(self, root: Path, env: dict[str, str]):
+    def __init__(self, root: Path, env: dict[str, str], theme: str | None = None):
         self.root = root
         self.port = _free_port()
         self.token = secrets.token_hex(16)
@@ -91,6 +91,8 @@ class Lab:
         news = home / "settings" / "@jupyterlab" / "apputils-extension"
         news.mkdir(parents=True, exist_ok=True)
         (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+        if theme:
+            (news / "themes.jupyterlab-settings").write_text(json.dumps({"theme": theme}))
         env = {
             **env,
             "JUPYTER_CONFIG_DIR": str(home / "config"),
@@ -137,23 +139,24 @@ class Lab:
         self.log.close()
 
 
-def _lab_env(tmp_path: Path, **overrides: str):
+def _lab_env(tmp_path: Path, theme: str | None = None, **overrides: str):
     root = tmp_path / "lab"
     root.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAW_")}
     env.update(overrides)
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    return root, Lab(root, env)
+    return root, Lab(root, env, theme)
 
 
 @pytest.fixture
-def lab_env(tmp_path):
-    """(scripted server, lab root directory, Lab) with the kernels pointed at the server."""
+def lab_env(tmp_path, request):
+    """(scripted server, lab root directory, Lab) with the kernels pointed at the server;
+    `@pytest.mark.parametrize("lab_env", ["JupyterLab Dark"], indirect=True)` picks a theme."""
     _require_browser()
     server = ScriptedServer().start()
     root, lab = _lab_env(
-        tmp_path, CLAW_MODEL="openai/scripted", CLAW_API_BASE=server.url, CLAW_API_KEY="sk-test",
+        tmp_path, getattr(request, "param", None), CLAW_MODEL="openai/scripted", CLAW_API_BASE=server.url, CLAW_API_KEY="sk-test",
         CLAW_DB=str(tmp_path / "claw.duckdb"),
     )
     try:
@@ -476,6 +479,9 @@ def test_a_pending_approval_is_brought_into_view(lab_env, page):
     ])
     _open_notebook(page, lab, "ask.ipynb")
     _run_cell(page, 0)
+    title = page.title()
+    page.evaluate("() => Object.defineProperty(document, 'hidden', "
+                  "{configurable: true, get: () => true})")  # the person is in another tab
     _run_cell(page, 2)
     page.evaluate("() => document.querySelectorAll('.jp-NotebookPanel .jp-WindowedPanel-outer')"
                   ".forEach(e => e.scrollTop = 0)")  # the person reads the top of the notebook
@@ -485,6 +491,10 @@ def test_a_pending_approval_is_brought_into_view(lab_env, page):
     expect(transcript.locator(".claw-state")).to_have_text("waiting for you")
     expect(approval).to_be_in_viewport()
     expect(approval).to_contain_text("+hello")  # the new file as a diff
+    page.wait_for_function("() => document.title.includes('claw is waiting for you')")
+    page.evaluate("() => { Object.defineProperty(document, 'hidden', {configurable: true,"
+                  " get: () => false}); document.dispatchEvent(new Event('visibilitychange')); }")
+    assert page.title() == title  # back when the person looks
     _shot(page, "e2e_approval_in_view.png")
     transcript.locator(".claw-yes").click()
     expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
@@ -535,3 +545,43 @@ def test_code_from_an_answer_goes_into_a_new_cell_and_the_clipboard(lab_env, pag
     page.wait_for_function("() => navigator.clipboard.readText().then(t => t.includes('tau'))",
                            timeout=20_000)
     _shot(page, "e2e_insert_cell.png")
+
+
+def _luminance(rgb: str) -> float:
+    values = [float(x) for x in re.findall(r"[\d.]+", rgb)[:3]]
+    linear = [v / 255 / 12.92 if v / 255 <= 0.03928 else ((v / 255 + 0.055) / 1.055) ** 2.4
+              for v in values]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(foreground: str, background: str) -> float:
+    a, b = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+@pytest.mark.parametrize("lab_env", ["JupyterLab Dark", "JupyterLab Light"], indirect=True)
+def test_diff_hunk_headers_are_readable_in_both_themes(lab_env, page):
+    """Item 7 of issue 14: the hunk header of a diff has >= 4.5:1 contrast (1.98:1 was dark)."""
+    from playwright.sync_api import expect
+
+    server, root, lab = lab_env
+    (root / "a.py").write_text("x = 1\n")
+    server.queue(
+        tool_calls(call("edit_file", {"path": "a.py", "old_string": "x = 1",
+                                      "new_string": "x = 2"})),
+        text("done"),
+    )
+    _write_notebook(root / "theme.ipynb", ["%load_ext claw_nb",
+                                           "%%claw --mode accept-edits\nset x to 2"])
+    _open_notebook(page, lab, "theme.ipynb")
+    _run_cell(page, 0)
+    _run_cell(page, 1)
+    transcript = _cell(page, 1).locator(".claw-transcript")
+    expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
+    hunk = transcript.locator(".claw-diff span", has_text="@@").first
+    colours = hunk.evaluate(
+        "e => [getComputedStyle(e).color, getComputedStyle(e.closest('pre')).backgroundColor]")
+    ratio = _contrast(*colours)
+    assert ratio >= 4.5, (colours, ratio)
+    theme = "dark" if "Dark" in page.evaluate("() => document.body.dataset.jpThemeName") else "light"
+    _shot(page, f"e2e_diff_{theme}.png")
