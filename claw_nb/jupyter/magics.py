@@ -25,8 +25,6 @@ LiteLLM, DuckDB and pandas load on first use. Every error is one line (a UsageEr
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import os
 import re
 import shlex
@@ -39,6 +37,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import magic_arguments
 from traitlets import Bool, Dict, Int, Unicode, validate
 
+from claw_nb.jupyter.conversation import Conversation, RunSpec
 from claw_nb.jupyter.options import UI_CHOICES, cell_options, help_text
 from claw_nb.jupyter.subcommands import Subcommands
 
@@ -93,7 +92,7 @@ def split_options(line: str, parser: Any) -> tuple[list[str], str]:
 
 
 @magics_class
-class ClawMagics(Subcommands, Magics):
+class ClawMagics(Subcommands, Conversation, Magics):
     """`%%claw` runs the coding agent; `%claw` manages it. Settings apply to this kernel."""
 
     model = Unicode(None, allow_none=True, help="LiteLLM model string (else CLAW_MODEL or the "
@@ -212,7 +211,7 @@ class ClawMagics(Subcommands, Magics):
         resume = self._find_session(config, args.session) if args.session else None
         task = self._expand(task)
         quiet = self.quiet if args.quiet is None else args.quiet
-        spec = _RunSpec(task=task, config=config, mode=mode, new=args.new, resume=resume)
+        spec = RunSpec(task=task, config=config, mode=mode, new=args.new, resume=resume)
         if self._use_widgets(ui):
             return self._start_widget_run(spec, quiet)
         return self._text_run(spec, quiet)
@@ -245,7 +244,7 @@ class ClawMagics(Subcommands, Magics):
     def _busy(self) -> bool:
         return self._queue is not None and self._queue.busy
 
-    def _text_run(self, spec: _RunSpec, quiet: bool) -> None:
+    def _text_run(self, spec: RunSpec, quiet: bool) -> None:
         from claw_nb.jupyter.text_view import NotebookTextPrinter
 
         if self._busy():
@@ -256,7 +255,7 @@ class ClawMagics(Subcommands, Magics):
         agent = self._agent_for(spec)
         self.last_result = self._run(agent, spec, printer)
 
-    def _start_widget_run(self, spec: _RunSpec, quiet: bool) -> None:
+    def _start_widget_run(self, spec: RunSpec, quiet: bool) -> None:
         from claw_nb.jupyter.preload import model_layer_ready
         from claw_nb.jupyter.run_queue import RunQueue
         from claw_nb.jupyter.widget import WidgetTranscript
@@ -286,7 +285,7 @@ class ClawMagics(Subcommands, Magics):
         if ahead:
             view.queued(ahead)
 
-    def _run(self, agent: Any, spec: _RunSpec, view: Any) -> Any:
+    def _run(self, agent: Any, spec: RunSpec, view: Any) -> Any:
         """Run `spec` with `agent`, `view` listening and answering approvals."""
         self._running_view = view
         self._route.target = view
@@ -302,131 +301,6 @@ class ClawMagics(Subcommands, Magics):
         """The agent's approver: whichever view runs now decides (text views deny)."""
         view = self._route.target
         return view.approve(request) if view is not None else "no"
-
-    # -- the conversation -----------------------------------------------------------------
-
-    def _agent_for(self, spec: _RunSpec) -> Any:
-        """The Agent that runs `spec`: the current conversation, a fresh one or a resumed one.
-
-        Called when the run starts (on the worker thread in widget mode), so the runs before
-        it have finished with the conversation.
-        """
-        current = self.agent
-        if spec.resume is not None:
-            session_id, history = spec.resume
-            if current is not None and current.session_id == session_id:
-                history = current.messages
-            agent = self._build(spec.config, history=history, resumed_from=session_id)
-            if current is not None and current.session_id == session_id:
-                _carry_state(current, agent)
-        elif spec.new or current is None:
-            agent = self._build(spec.config)
-        elif _needs_rebuild(current.config, spec.config):
-            agent = self._build(spec.config, session_id=current.session_id,
-                                history=current.messages)
-            _carry_state(current, agent)
-        else:
-            agent = current
-        self.agent = agent
-        return agent
-
-    def _build(self, config: Any, session_id: str | None = None,
-               history: list[dict] | None = None, resumed_from: str | None = None) -> Any:
-        from claw_nb.api import build_agent
-        from claw_nb.permissions import PermissionSettingsError
-
-        log = self._log_for(config)
-        from claw_nb.tools import default_tools
-
-        registry = default_tools()
-        for tool in self._notebook_tools(config):
-            if tool.name not in registry:
-                registry.add(tool)
-        try:
-            agent, _ = build_agent(
-                config, approver=_RoutedApprover(self), approver_name="user", listeners=[self._route],
-                session_id=session_id, history=history, log=log, tools=registry,
-                resumed_from=resumed_from,
-            )
-        except PermissionSettingsError as exc:
-            raise UsageError(f"claw: {_one_line(exc)}") from None
-        if agent.authorize is not None:
-            self._base_mode = agent.authorize.mode
-        return agent
-
-    def _notebook_tools(self, config: Any = None) -> list:
-        """notebook_read / notebook_edit / kernel_exec bound to this kernel; `[notebook] mode`
-        in the settings file picks "disk", "live" or "auto" (the default)."""
-        from claw_nb.jupyter.task_context import notebook_tools
-
-        section = (config.settings.get("notebook") if config is not None else None) or {}
-        return list(notebook_tools(self.shell, prefer=section.get("mode", "auto"),
-                                   propose=self._propose_cell))
-
-    def _propose_cell(self, source: str, cell_type: str) -> str | None:
-        """notebook_edit's insert into the open notebook, from a widget run: the view inserts
-        the cell below the %%claw cell (None: no widget runs, the tool says what to do)."""
-        view = self._route.target
-        propose = getattr(view, "propose_cell", None)
-        return propose(source, cell_type) if propose is not None else None
-
-    def _log_for(self, config: Any) -> Any:
-        """One EventLog per kernel and database file (DuckDB lets one process hold a file)."""
-        path = Path(config.resolved_db_path).resolve()
-        if self._log is not None and self._log_path == path:
-            return self._log
-        from claw_nb.log.store import EventLog
-
-        if self._log is not None:
-            self._close_log()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = EventLog(path)
-        except Exception as exc:  # noqa: BLE001 - one line in the notebook
-            raise UsageError(
-                f"claw: cannot open the log {path}: {_one_line(exc)} (another kernel may hold "
-                "it; choose another file with %claw config db=PATH)"
-            ) from None
-        self._log_path = path
-        return self._log
-
-    def _close_log(self) -> None:
-        log, self._log, self._log_path = self._log, None, None
-        if log is not None:
-            with contextlib.suppress(Exception):  # closing must not stop an unload
-                log.close()
-
-    def _session_id(self, config: Any, session_id: str | None) -> str:
-        """A logged session's full id from a unique prefix (None: the latest session)."""
-        from claw_nb.log.store import list_sessions
-
-        db = config.resolved_db_path
-        frame = list_sessions(db)
-        ids = [str(x) for x in frame["session_id"]] if len(frame) else []
-        if session_id is None:
-            if not ids:
-                raise UsageError(f"claw: no sessions logged in {db} yet")
-            return ids[0]
-        if session_id in ids:
-            return session_id
-        matches = [x for x in ids if x.startswith(session_id)]
-        if len(matches) > 1:
-            raise UsageError(f"claw: session id {session_id!r} is ambiguous: "
-                             f"{', '.join(matches[:5])}")
-        if not matches:
-            raise UsageError(f"claw: no session {session_id!r} in {db}; %claw sessions lists them")
-        return matches[0]
-
-    def _find_session(self, config: Any, session_id: str | None) -> tuple[str, list[dict]]:
-        """(id, messages) of a logged session; a unique prefix of the id is enough."""
-        from claw_nb.log.store import load_messages
-
-        session_id = self._session_id(config, session_id)
-        messages = load_messages(config.resolved_db_path, session_id)
-        if not messages:
-            raise UsageError(f"claw: session {session_id} has no messages logged in "
-                             f"{config.resolved_db_path}")
-        return session_id, messages
 
     # -- unloading ------------------------------------------------------------------------
 
@@ -444,52 +318,12 @@ class ClawMagics(Subcommands, Magics):
         self.agent = None
 
 
-@dataclasses.dataclass
-class _RunSpec:
-    task: str
-    config: Any
-    mode: str | None = None
-    new: bool = False
-    resume: tuple[str, list[dict]] | None = None
-
-
 def _check_mode(mode: str) -> None:
     from claw_nb.permissions import MODES
 
     if mode not in MODES:
         raise UsageError(f"claw: unknown permission mode {mode!r}; choose one of "
                          f"{', '.join(MODES)}")
-
-
-def _needs_rebuild(old: Any, new: Any) -> bool:
-    """True when the settings changed more than the step limit (model, endpoint, workspace...)."""
-    return dataclasses.replace(new, max_steps=old.max_steps) != old
-
-
-def _carry_state(old: Any, new: Any) -> None:
-    """Move what the conversation learned into a rebuilt Agent (new model or settings)."""
-    new.steps = old.steps
-    new.context.todos = old.context.todos
-    new.context.read_files = old.context.read_files
-    if old.authorize is not None and new.authorize is not None:
-        for rule in old.authorize.rules:
-            if rule not in new.authorize.rules:
-                new.authorize.rules.append(rule)
-
-
-class _RoutedApprover:
-    """The agent's approver in a kernel: whichever view runs now answers, and is named."""
-
-    def __init__(self, magics: ClawMagics) -> None:
-        self._magics = magics
-
-    def __call__(self, request: Any) -> str:
-        return self._magics._approve(request)
-
-    @property
-    def current_label(self) -> str | None:
-        view = self._magics._route.target
-        return getattr(view, "approver_label", None) if view is not None else None
 
 
 def _have_ipywidgets() -> bool:
