@@ -85,7 +85,8 @@ class WidgetTranscript(TranscriptActions):
         self._md_dirty = False
         self._streamed_steps: set[int] = set()
         self._last_step: int | None = None
-        self._cards: dict[str, tuple[Card, Any, int]] = {}
+        self._cards: dict[str, tuple[Card, Any, int]] = {}  # running calls
+        self._all_cards: dict[str, tuple[Card, Any, int]] = {}
         self._last_call: str | None = None
         self._waited: dict[str, float] = {}  # call id -> seconds spent waiting for a person
         self._todos: tuple[Any, int] | None = None
@@ -313,7 +314,7 @@ class WidgetTranscript(TranscriptActions):
         widget = self._w.HTML(card.html())
         widget.add_class("claw-tool")
         index = self._append(widget, Part(card.html(), card.markdown(), card.plain()))
-        self._cards[e.call_id] = (card, widget, index)
+        self._cards[e.call_id] = self._all_cards[e.call_id] = (card, widget, index)
 
     def _card_state(self, call_id: str | None, state: str, icon: str) -> None:
         entry = self._cards.get(call_id) if call_id else None
@@ -338,10 +339,12 @@ class WidgetTranscript(TranscriptActions):
     def _on_TodosUpdated(self, e: ev.TodosUpdated) -> None:
         if self.quiet:
             return
-        entry = self._cards.get(self._last_call or "")
+        entry = self._all_cards.get(self._last_call or "")
         if entry is not None:  # the plan shows below: the card need not repeat it as JSON
-            entry[0].show_arguments = False
-            entry[1].value = entry[0].html()
+            card, widget, index = entry
+            card.show_arguments = False
+            widget.value = card.html()
+            self.static.replace(index, Part(card.html(), card.markdown(), card.plain()))
         marks = {"completed": "\u2611", "in_progress": "\u25b6"}
         items = [(marks.get(t.get("status"), "\u2610"), str(t.get("content", ""))) for t in e.todos]
         html = (f'<div style="{BOX}"><b>plan</b><ul style="margin:2px 0">'

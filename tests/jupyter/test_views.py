@@ -274,3 +274,15 @@ def test_terminal_ipython_does_not_import_in_the_background_when_told_not_to():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=False)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_todo_card_shows_the_plan_not_its_json(widget_shell, claw_env):
+    todos = [{"content": "read the code", "status": "completed"},
+             {"content": "fix the bug", "status": "in_progress"}]
+    claw_env.server.queue(tool_calls(call("todo_write", {"todos": todos})), text("planned"))
+    m = magics(widget_shell)
+    widget_shell.run_cell_magic("claw", "--mode auto", "plan it")
+    _wait(lambda: not m._busy())
+    html = "".join(getattr(c, "value", "") for c in m.last_view.body.children)
+    assert "[2 items]" in html and "fix the bug" in html  # the plan, as a list
+    assert '"content"' not in html and "&quot;content&quot;" not in html  # no raw JSON
