@@ -11,6 +11,7 @@ is on the page and hides the dead widget ("model not found") when only the copy 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from claw_nb.jupyter.widget_html import BOX, MUTED, PRE, esc
@@ -71,8 +72,9 @@ class StaticTranscript:
         rid = self.run_id
         return (
             "<style>"
-            f".jp-OutputArea:has(.claw-live-{rid}) > .jp-OutputArea-child:has(.claw-static-{rid})"
-            "{display:none}"
+            f".jp-OutputArea:has(.claw-live-{rid}:not(.claw-dead)) > "
+            f".jp-OutputArea-child:has(.claw-static-{rid}){{display:none}}"
+            f".claw-live-{rid}.claw-dead{{display:none}}"
             # the dead widget's output ("Loading widget...", "model not found") has no
             # data-mime-type of its own, unlike every other output of the cell
             f".jp-OutputArea:has(.claw-static-{rid}) > .jp-OutputArea-child"
@@ -95,3 +97,36 @@ class StaticTranscript:
         markdown = f"**{header}**\n\n" + "\n\n".join(p.markdown for p in parts)
         plain = header + "\n" + "\n".join(p.plain for p in parts)
         return {"text/html": html, "text/markdown": markdown, "text/plain": plain}
+
+
+_WATCHDOG = """
+(function () {
+  var rid = %s;
+  window.__clawWatch = window.__clawWatch || {};
+  if (window.__clawWatch[rid]) return;
+  var last = null, since = Date.now();
+  window.__clawWatch[rid] = setInterval(function () {
+    var live = document.querySelector('.claw-live-' + rid);
+    if (!live || live.classList.contains('claw-done')) {
+      if (live) { clearInterval(window.__clawWatch[rid]); }
+      return;
+    }
+    var status = live.querySelector('.claw-status');
+    var state = live.querySelector('.claw-state');
+    var text = status ? status.textContent : '';
+    if (text !== last) { last = text; since = Date.now(); return; }
+    var going = state && /^(running|waiting for you|stopping)/.test(state.textContent);
+    if (going && Date.now() - since > %d) {
+      live.classList.add('claw-dead');  // the static copy, which says interrupted, shows
+      clearInterval(window.__clawWatch[rid]);
+    }
+  }, 1000);
+})();
+"""
+SILENCE_MS = 15_000  # the header ticks every second while a run goes
+
+
+def watchdog_script(run_id: str) -> str:
+    """JavaScript that hides a live transcript whose kernel went silent (a restart, a crash)
+    mid-run, so the static copy shows instead of "running" and a dead Stop button."""
+    return _WATCHDOG % (json.dumps(run_id), SILENCE_MS)

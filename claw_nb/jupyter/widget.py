@@ -30,6 +30,7 @@ from claw_nb.jupyter.static_copy import (
     StaticTranscript,
     note_part,
     text_part,
+    watchdog_script,
 )
 from claw_nb.jupyter.widget_actions import TranscriptActions
 from claw_nb.jupyter.widget_html import (
@@ -137,8 +138,15 @@ class WidgetTranscript(TranscriptActions):
 
         display(self.widget)
         _publish(self._static(INTERRUPTED), self.static.display_id, update=False)
-        _publish({"text/plain": ""}, f"claw-js-{self.run_id}", update=False)
+        _publish(self._script_bundle(None), f"claw-js-{self.run_id}", update=False)
         self._shown = True
+
+    def _script_bundle(self, js: str | None) -> dict[str, Any]:
+        """The script output: while the run goes it always holds the watchdog (which gives the
+        transcript up for dead when the kernel stops talking), plus `js` if any."""
+        if not self._finished:
+            js = watchdog_script(self.run_id) + (js or "")
+        return {"application/javascript": js, "text/plain": ""} if js else {"text/plain": ""}
 
     def _ipython_display_(self) -> None:
         self.show()
@@ -169,8 +177,7 @@ class WidgetTranscript(TranscriptActions):
         """Run `js` in the page (through this run's script output); None clears it, and so
         does `clear_after` seconds, so a saved notebook does not run it again."""
         if self._shown:
-            bundle = {"application/javascript": js, "text/plain": ""} if js else {"text/plain": ""}
-            _publish(bundle, f"claw-js-{self.run_id}", update=True)
+            _publish(self._script_bundle(js), f"claw-js-{self.run_id}", update=True)
             if js and clear_after:
                 timer = threading.Timer(clear_after, self._script, args=(None,))
                 timer.daemon = True
@@ -220,6 +227,7 @@ class WidgetTranscript(TranscriptActions):
 
     def _end(self, state: str) -> None:
         self._finished = True
+        self.widget.add_class("claw-done")  # the watchdog stops watching
         # hidden, not removed: the transcript keeps its height, so the notebook does not jump
         self.stop_button.layout.visibility = "hidden"
         self._set_state(state)

@@ -585,3 +585,28 @@ def test_diff_hunk_headers_are_readable_in_both_themes(lab_env, page):
     assert ratio >= 4.5, (colours, ratio)
     theme = "dark" if "Dark" in page.evaluate("() => document.body.dataset.jpThemeName") else "light"
     _shot(page, f"e2e_diff_{theme}.png")
+
+
+def test_a_kernel_restart_mid_run_leaves_no_running_transcript(lab_env, page):
+    """Item 1 of issue 14, in the open page: after a restart the run's transcript says it was
+    interrupted, with no Stop button that no longer reaches anything."""
+    from playwright.sync_api import expect
+
+    server, root, lab = lab_env
+    server.queue(delay(60, text("never seen")))
+    _write_notebook(root / "restart.ipynb", ["%load_ext claw_nb", "%%claw\na long task"])
+    _open_notebook(page, lab, "restart.ipynb")
+    _run_cell(page, 0)
+    _run_cell(page, 1)
+    cell = _cell(page, 1)
+    expect(cell.locator(".claw-transcript .claw-state")).to_have_text("running")
+    with urllib.request.urlopen(f"{lab.url}/api/sessions?token={lab.token}", timeout=10) as r:
+        kernel = json.loads(r.read())[0]["kernel"]["id"]
+    urllib.request.urlopen(urllib.request.Request(
+        f"{lab.url}/api/kernels/{kernel}/restart?token={lab.token}", method="POST"),
+        timeout=60).close()
+    expect(cell.locator(".claw-static")).to_be_visible(timeout=30_000)
+    expect(cell.locator(".claw-static")).to_contain_text("interrupted: the kernel stopped")
+    expect(cell.locator(".claw-stop")).to_be_hidden()  # the dead transcript is out of sight
+    expect(cell.get_by_text("running", exact=True)).to_be_hidden()
+    _shot(page, "e2e_kernel_restarted.png")
