@@ -15,6 +15,7 @@ _CONTROL = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
 _NAMES = {"\x1b": "\\e", "\r": "\\r", "\x00": "\\0", "\x07": "\\a", "\x08": "\\b"}
 
 
@@ -27,7 +28,9 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def show(text: str) -> str:
-    """`text` with control characters written as escapes (`\\e[2K`, `\\r`, `\\u202e`)."""
+    """`text` for a person: colour codes (SGR, harmless) dropped, Windows line ends made plain,
+    every other control character written as an escape (`\\e[2K`, `\\r`, `\\u202e`)."""
+    text = _SGR.sub("", text).replace("\r\n", "\n")
     return _CONTROL.sub(_escape, text)
 
 

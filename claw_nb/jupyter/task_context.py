@@ -161,17 +161,20 @@ def expand_task(task: str, shell: Any, include_error: bool = False) -> str:
     return out
 
 
-def notebook_tools(shell: Any, prefer: str = "auto") -> list:
+def notebook_tools(shell: Any, prefer: str = "auto", propose: Any = None) -> list:
     """[notebook_read, notebook_edit, kernel_exec] bound to ``shell`` by closure.
 
     The notebook tools know which notebook the shell runs in (and protect it); kernel_exec runs
     code in the shell's namespace. ``prefer`` is the notebook mode from the settings ("auto",
-    "disk" or "live"); `notebook_mode(shell)` reports what auto finds.
+    "disk" or "live"); `notebook_mode(shell)` reports what auto finds. ``propose(source,
+    cell_type)`` shows a cell proposed from a background run (the widget inserts it).
     """
     from claw_nb.tools.notebook import bind_notebook_tools
     from claw_nb.tools.notebook.kernel_exec import bind_kernel_exec
 
-    return [*bind_notebook_tools(shell, prefer), bind_kernel_exec(shell)]
+    if propose is None:
+        return [*bind_notebook_tools(shell, prefer), bind_kernel_exec(shell)]
+    return [*bind_notebook_tools(shell, prefer, propose), bind_kernel_exec(shell)]
 
 
 def notebook_mode(shell: Any, prefer: str = "auto"):

@@ -1,191 +1,17 @@
-"""What the notebook shells share with no widgets: file-change tracking, previews, text output.
+"""The transcript for front ends without widgets (terminal IPython, nbconvert, nbval).
 
-`ChangeTracker` watches tool calls that edit files and records what each one changed (a unified
-diff, lines added and removed); both the widget transcript and the text transcript show it.
-`NotebookTextPrinter` is the transcript for front ends without widgets (terminal IPython,
-`jupyter nbconvert --execute`, nbval): the plain-text printer plus diffs and a closing summary.
+`NotebookTextPrinter` is the plain-text printer plus diffs of edits and a closing summary.
 Nothing here imports ipywidgets.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
 from claw_nb import events as ev
 from claw_nb.cli.printer import TextPrinter
-
-MAX_DIFF_LINES = 120
-MAX_SNAPSHOT_BYTES = 2_000_000
-FILE_TOOLS = ("write_file", "edit_file")
-NOTEBOOK_TOOLS = ("notebook_edit",)
-
-
-@dataclass
-class FileChange:
-    path: str
-    created: bool = False
-    added: int = 0
-    removed: int = 0
-    diff: str = ""
-
-    def label(self) -> str:
-        what = "new" if self.created else "edited"
-        return f"{self.path} ({what}, +{self.added} -{self.removed})"
-
-
-@dataclass
-class NotebookChange:
-    path: str
-    cells: list[str] = field(default_factory=list)
-
-    def label(self) -> str:
-        cells = ", ".join(self.cells)
-        return f"{self.path} (notebook: {cells})" if cells else f"{self.path} (notebook)"
-
-
-def _read_text(path: Path) -> str | None:
-    try:
-        if not path.is_file() or path.stat().st_size > MAX_SNAPSHOT_BYTES:
-            return None
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _resolve(workspace: str | Path | None, path: Any) -> Path | None:
-    if workspace is None or not isinstance(path, str) or not path.strip():
-        return None
-    try:
-        from claw_nb.tools.workspace import resolve_in_workspace
-
-        return resolve_in_workspace(Path(workspace), path)
-    except Exception:  # noqa: BLE001 - outside the workspace or unreadable: nothing to show
-        return None
-
-
-def unified_diff(before: str, after: str, name: str, limit: int = MAX_DIFF_LINES) -> str:
-    lines = list(
-        difflib.unified_diff(
-            before.splitlines(), after.splitlines(), f"a/{name}", f"b/{name}", n=2, lineterm=""
-        )
-    )
-    if len(lines) > limit:
-        lines = lines[:limit] + [f"... {len(lines) - limit} more diff lines"]
-    return "\n".join(lines)
-
-
-def count_changes(diff: str) -> tuple[int, int]:
-    added = removed = 0
-    for line in diff.splitlines():
-        if line.startswith("+") and not line.startswith("+++"):
-            added += 1
-        elif line.startswith("-") and not line.startswith("---"):
-            removed += 1
-    return added, removed
-
-
-def preview_change(workspace: str | Path | None, tool: str, arguments: dict[str, Any]) -> str | None:
-    """The diff an edit would make, for an approval prompt; None when it cannot be told."""
-    if tool not in FILE_TOOLS:
-        return None
-    path = arguments.get("path")
-    resolved = _resolve(workspace, path)
-    if resolved is None:
-        return None
-    before = _read_text(resolved) or ""
-    if tool == "write_file":
-        after = arguments.get("content")
-        if not isinstance(after, str):
-            return None
-    else:
-        old, new = arguments.get("old_string"), arguments.get("new_string")
-        if not isinstance(old, str) or not isinstance(new, str):
-            return None
-        if old == "":
-            after = new
-        elif old in before:
-            after = before.replace(old, new) if arguments.get("replace_all") else before.replace(
-                old, new, 1
-            )
-        else:
-            return None
-    return unified_diff(before, after, str(path))
-
-
-def describe_arguments(arguments: dict[str, Any] | None, raw: str = "") -> str:
-    """Arguments as readable text: each key on its own line, long strings as blocks."""
-    if arguments is None:
-        return raw
-    parts = []
-    for key, value in arguments.items():
-        if isinstance(value, str) and ("\n" in value or len(value) > 80):
-            parts.append(f"{key}:\n" + "\n".join("    " + line for line in value.splitlines()))
-        else:
-            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            parts.append(f"{key}: {text}")
-    return "\n".join(parts)
-
-
-class ChangeTracker:
-    """Records the files and notebooks the agent changed, from the events of its tool calls."""
-
-    def __init__(self) -> None:
-        self.workspace: str | None = None
-        self.files: dict[str, FileChange] = {}
-        self.notebooks: dict[str, NotebookChange] = {}
-        self._before: dict[str, tuple[str, Path, str | None]] = {}
-
-    def started(self, e: ev.ToolCallStarted) -> None:
-        if e.tool in FILE_TOOLS and e.arguments:
-            resolved = _resolve(self.workspace, e.arguments.get("path"))
-            if resolved is not None:
-                self._before[e.call_id] = (str(e.arguments["path"]), resolved, _read_text(resolved))
-
-    def finished(self, e: ev.ToolCallFinished) -> FileChange | None:
-        """The change this call made (None if it changed no file)."""
-        snapshot = self._before.pop(e.call_id, None)
-        if e.ok and e.tool in NOTEBOOK_TOOLS and e.arguments:
-            self._note_notebook(e.arguments)
-        if not e.ok or snapshot is None:
-            return None
-        name, resolved, before = snapshot
-        after = _read_text(resolved)
-        if after is None or after == before:
-            return None
-        diff = unified_diff(before or "", after, name)
-        added, removed = count_changes(diff)
-        change = FileChange(name, created=before is None, added=added, removed=removed, diff=diff)
-        previous = self.files.get(name)
-        if previous is not None:
-            change.created = previous.created
-            change.added += previous.added
-            change.removed += previous.removed
-        self.files[name] = change
-        return change
-
-    def _note_notebook(self, arguments: dict[str, Any]) -> None:
-        path = str(arguments.get("path") or "(this notebook)")
-        entry = self.notebooks.setdefault(path, NotebookChange(path))
-        cell = next(
-            (arguments[k] for k in ("cell_id", "index", "cell", "cell_index")
-             if arguments.get(k) is not None),
-            None,
-        )
-        action = arguments.get("mode") or "replace"
-        if cell is not None or action:
-            label = " ".join(str(x) for x in (action, f"cell {cell}" if cell is not None else "")
-                             if x)
-            if label not in entry.cells:
-                entry.cells.append(label)
-
-    def summary_lines(self) -> list[str]:
-        return [c.label() for c in self.files.values()] + [
-            n.label() for n in self.notebooks.values()
-        ]
+from claw_nb.jupyter.changes import ChangeTracker
+from claw_nb.textsafe import show
 
 
 def text_approver(request: Any) -> str:
@@ -207,15 +33,18 @@ class NotebookTextPrinter(TextPrinter):
 
     approver_label = text_approver.label
 
-    def __init__(self, out: TextIO | None = None, quiet: bool = False, show_results: int = 6):
+    def __init__(self, out: TextIO | None = None, quiet: bool = False, show_results: int = 6,
+                 markdown: bool = False):
         super().__init__(out=out, show_results=show_results, quiet=quiet)
+        self.markdown = markdown  # the final answer as rendered Markdown (a Jupyter kernel)
         self.tracker = ChangeTracker()
         self.denied = 0
         self.agent: Any = None
         self._pending = ""  # streamed text not yet written: it goes out a line at a time
 
     def __call__(self, event: ev.Event) -> None:
-        if not isinstance(event, ev.TextDelta):
+        held = (ev.TextDelta, ev.ModelCallFinished, ev.FinalAnswer)
+        if not isinstance(event, held if self.markdown else ev.TextDelta):
             self._flush_text()
         super().__call__(event)
 
@@ -236,16 +65,31 @@ class NotebookTextPrinter(TextPrinter):
             return
         self._streamed_step = e.step
         self._pending += e.text
+        if self.markdown:
+            return  # held until we know whether this step's text is the final answer
         if "\n" in self._pending:
             lines, _, self._pending = self._pending.rpartition("\n")
-            self.out.write(lines + "\n")
+            self.out.write(show(lines) + "\n")
             self._line_open = False
 
     def _flush_text(self) -> None:
         if self._pending:
-            self.out.write(self._pending)
-            self._line_open = True
+            self.out.write(show(self._pending))
+            self._line_open = not self._pending.endswith("\n")
             self._pending = ""
+
+    def _on_FinalAnswer(self, e: ev.FinalAnswer) -> None:
+        if not self.markdown:
+            super()._on_FinalAnswer(e)
+            return
+        text = (self._pending if self._pending.strip() else e.text or "").strip()
+        self._pending = ""
+        if not text:
+            return
+        from IPython.display import display
+
+        self.out.flush()
+        display({"text/markdown": text, "text/plain": text}, raw=True)
 
     def _on_ToolCallStarted(self, e: ev.ToolCallStarted) -> None:
         self.tracker.started(e)
@@ -258,7 +102,13 @@ class NotebookTextPrinter(TextPrinter):
         if self.quiet:
             return
         if change is None:
-            super()._on_ToolCallFinished(e)
+            status = "ok" if e.ok else f"error ({e.error_kind})"
+            self._write(f"   {status} in {e.duration_ms:.0f} ms")
+            lines = show(e.result if e.ok else (e.error or "")).splitlines()
+            for line in lines[: self.show_results]:
+                self._write("   | " + line[:200])
+            if len(lines) > self.show_results:
+                self._write(f"   | ... {len(lines) - self.show_results} more lines")
             return
         self._write(f"   ok in {e.duration_ms:.0f} ms: {change.label()}")
         for line in change.diff.splitlines():

@@ -1,177 +1,102 @@
-"""The live transcript of a `%%claw` run, as ipywidgets.
+"""The live transcript of a `%%claw` run, as ipywidgets, with a static copy that outlives it.
 
 The agent runs on a background thread (`claw_nb.jupyter.run_queue`) and calls this view as an event
 listener from there. Every change is a widget trait update, which ipywidgets sends to the front
-end as a comm message at once, from whichever thread made it: the cell that started the run has
-long returned, so nothing here writes to a cell's output stream.
+end as a comm message at once, from whichever thread made it. Beside the widget the cell holds a
+static copy of the transcript (`claw_nb.jupyter.static_copy`), updated by display id, so a saved
+notebook shows the run without a kernel; and a small script output by which the view brings a
+pending approval into view and marks the browser tab while the tab is hidden.
 
-The view shows the streamed assistant text as Markdown, one compact card per tool call (tool,
-arguments, status, duration, output folded away, a diff for file edits), a header with the step
-and token counts, a Stop button, and Approve / Deny / Always-allow buttons when a call needs the
-user's approval. The approval blocks the agent thread on a `threading.Event` that the button
-callback sets; the callback runs on the kernel's main thread, which is idle.
+The approval blocks the agent thread on a `threading.Event` that the button callback sets; the
+callback runs on the kernel's main thread, which is idle. A ticker thread keeps the header's
+elapsed time and phase ("loading model layer", "waiting for model", "model is writing")
+current and sends streamed text that would otherwise wait for the next event.
 """
 
 from __future__ import annotations
 
-import html
-import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from claw_nb import events as ev
-from claw_nb.jupyter.text_view import ChangeTracker, FileChange, describe_arguments, preview_change
+from claw_nb.jupyter.changes import ChangeTracker
+from claw_nb.jupyter.run_status import RunStatus
+from claw_nb.jupyter.static_copy import (
+    INTERRUPTED,
+    Part,
+    StaticTranscript,
+    note_part,
+    text_part,
+    watchdog_script,
+)
+from claw_nb.jupyter.widget_actions import TranscriptActions
+from claw_nb.jupyter.widget_html import (
+    BOX,
+    MUTED,
+    PRE,
+    Card,
+    clip,
+    esc,
+    retry_words,
+    stop_words,
+)
 
 FLUSH_SECONDS = 0.12  # at most this often, streamed text is sent to the front end
-MAX_OUTPUT_CHARS = 20_000
+TICK_SECONDS = 0.25
+MAX_HEIGHT = "40em"  # a long transcript scrolls inside itself
 
-_BOX = (
-    "border:1px solid var(--jp-border-color2,#ddd);border-radius:4px;padding:3px 8px;"
-    "margin:3px 0;font-size:var(--jp-code-font-size,12px);"
-)
-_PRE = (
-    "margin:4px 0;padding:4px 6px;max-height:24em;overflow:auto;white-space:pre-wrap;"
-    "background:var(--jp-layout-color2,#f5f5f5);font-family:var(--jp-code-font-family,monospace);"
-)
-_MUTED = "color:var(--jp-ui-font-color2,#777);"
-_ICON_COLOURS = {"\u2713": "#28a745", "\u2717": "#c0392b", "\u2298": "#c0392b", "?": "#b26a00"}
+def _publish(bundle: dict[str, Any], display_id: str, *, update: bool) -> None:
+    """Show or replace a raw mimebundle by display id (through `IPython.display`, so tests
+    without a front end can replace it)."""
+    import IPython.display
+
+    IPython.display.display(bundle, raw=True, display_id=display_id, update=update)
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _clip(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
-    if len(text) <= limit:
-        return text
-    return text[:limit] + f"\n... [{len(text) - limit} more characters]"
-
-
-def diff_html(diff: str) -> str:
-    """A unified diff as a <pre> with added lines green and removed lines red."""
-    rows = []
-    for line in diff.splitlines():
-        if line.startswith(("+++", "---")):
-            style = "font-weight:bold;"
-        elif line.startswith("+"):
-            style = "background:rgba(40,167,69,.18);"
-        elif line.startswith("-"):
-            style = "background:rgba(220,53,69,.18);"
-        elif line.startswith("@@"):
-            style = "color:#3b6fb6;"
-        else:
-            style = ""
-        rows.append(f'<span style="{style}">{_esc(line)}</span>' if style else _esc(line))
-    return f'<pre class="claw-diff" style="{_PRE}">' + "\n".join(rows) + "</pre>"
-
-
-def _short_arguments(arguments: dict[str, Any] | None, raw: str, limit: int = 120) -> str:
-    if arguments is None:
-        text = raw
-    elif len(arguments) == 1:
-        value = next(iter(arguments.values()))
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    else:
-        text = ", ".join(
-            f"{k}={v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
-            for k, v in arguments.items()
-        )
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-class _Card:
-    """One tool call: a single HTML widget re-rendered as the call progresses."""
-
-    def __init__(self, widget: Any, event: ev.ToolCallStarted) -> None:
-        self.widget = widget
-        self.tool = event.tool
-        self.arguments = event.arguments
-        self.raw = event.raw_arguments
-        self.state = "running"
-        self.render()
-
-    def render(self, body: str = "", status: str | None = None, icon: str = "\u22ef") -> None:
-        status = status or self.state
-        head = (
-            f'<span class="claw-card-icon" style="color:{_ICON_COLOURS.get(icon, "inherit")}">'
-            f'{icon}</span> <b>{_esc(self.tool)}</b> '
-            f'<code>{_esc(_short_arguments(self.arguments, self.raw))}</code> '
-            f'<span class="claw-card-status" style="{_MUTED}">{_esc(status)}</span>'
-        )
-        full = describe_arguments(self.arguments, self.raw)
-        args = (
-            f'<details><summary style="{_MUTED}">arguments</summary>'
-            f'<pre style="{_PRE}">{_esc(_clip(full))}</pre></details>'
-            if full and len(full) > 100
-            else ""
-        )
-        self.widget.value = f'<div class="claw-card" style="{_BOX}">{head}{args}{body}</div>'
-
-    def finish(self, e: ev.ToolCallFinished, change: FileChange | None) -> None:
-        seconds = e.duration_ms / 1000
-        took = f"{seconds:.1f} s" if seconds >= 0.1 else f"{e.duration_ms:.0f} ms"
-        if e.ok:
-            self.state, icon = f"ok \u00b7 {took}", "\u2713"
-        elif e.error_kind == "denied":
-            self.state, icon = "denied", "\u2298"
-        else:
-            self.state, icon = f"error ({e.error_kind}) \u00b7 {took}", "\u2717"
-        parts = []
-        if change is not None:
-            parts.append(
-                f'<div style="{_MUTED}">{_esc(change.label())}</div>' + diff_html(change.diff)
-            )
-        output = e.result if e.ok else (e.error or e.result)
-        if output and change is None:
-            lines = output.count("\n") + 1
-            open_attr = "" if e.ok else " open"
-            parts.append(
-                f'<details{open_attr}><summary style="{_MUTED}">output ({lines} line'
-                f'{"s" if lines != 1 else ""})</summary>'
-                f'<pre class="claw-output" style="{_PRE}">{_esc(_clip(output))}</pre></details>'
-            )
-        self.render("".join(parts), icon=icon)
-
-
-class WidgetTranscript:
+class WidgetTranscript(TranscriptActions):
     """The live view of one run; an event listener and the approver while the run is bound."""
 
     approver_label = "user (notebook)"
 
-    def __init__(self, task: str, *, quiet: bool = False, max_steps: int | None = None) -> None:
+    def __init__(self, task: str, *, quiet: bool = False, max_steps: int | None = None,
+                 model_layer_ready: Callable[[], bool] | None = None) -> None:
         import ipywidgets as w
 
         self._w = w
         self.task = task
         self.quiet = quiet
-        self.max_steps = max_steps
         self.agent: Any = None
         self.on_cancel: Callable[[], bool] | None = None
-        self.result: Any = None
+        self.run_id = secrets.token_hex(4)
         self.tracker = ChangeTracker()
+        self.static = StaticTranscript(self.run_id, task)
+        self.static_bundle: dict[str, Any] = {}
+        self.run = RunStatus(max_steps=max_steps, model_layer_ready=model_layer_ready)
         self._lock = threading.RLock()
-        self._state = "starting"
-        self._session = ""
-        self._model = ""
-        self._steps = 0
-        self._tokens = 0
-        self._context = 0
         self._stopping = False
         self._finished = False
         self._md: Any = None
+        self._md_part = -1
         self._md_text = ""
         self._md_step: int | None = None
         self._md_flushed = 0.0
+        self._md_dirty = False
         self._streamed_steps: set[int] = set()
         self._last_step: int | None = None
-        self._cards: dict[str, _Card] = {}
-        self._last_card: _Card | None = None
-        self._todos: Any = None
+        self._cards: dict[str, tuple[Card, Any, int]] = {}  # running calls
+        self._all_cards: dict[str, tuple[Card, Any, int]] = {}
+        self._last_call: str | None = None
+        self._waited: dict[str, float] = {}  # call id -> seconds spent waiting for a person
+        self._todos: tuple[Any, int] | None = None
         self._answer: str | None = None
         self._answered = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._shown = False
+        self.inserted: list[str] = []  # code handed to the front end as new cells
+        self._proposed = 0
 
         self.status = w.HTML(layout=w.Layout(flex="1 1 auto"))
         self.status.add_class("claw-status")
@@ -183,54 +108,95 @@ class WidgetTranscript:
         self.stop_button.on_click(lambda _: self.stop())
         first_line = task.strip().splitlines()[0] if task.strip() else ""
         task_html = (
-            f'<details><summary style="{_MUTED}">task: {_esc(first_line[:100])}</summary>'
-            f'<pre style="{_PRE}">{_esc(_clip(task))}</pre></details>'
+            f'<details><summary style="{MUTED}">task: {esc(first_line[:100])}</summary>'
+            f'<pre style="{PRE}">{esc(clip(task))}</pre></details>'
         )
         self.body = w.VBox([w.HTML(task_html)])
         self.body.add_class("claw-body")
-        self.approval = w.VBox([])
+        # column-reverse keeps the newest lines in view while the box scrolls on its own
+        self.scroller = w.Box([self.body], layout=w.Layout(
+            max_height=MAX_HEIGHT, overflow="auto", flex_flow="column-reverse"))
+        self.scroller.add_class("claw-scroll")
+        self.approval = w.VBox([])  # pinned under the header, above the scrolling body
         self.approval.add_class("claw-approval")
         self.footer = w.HTML()
         self.footer.add_class("claw-footer")
         self.widget = w.VBox(
-            [w.HBox([self.status, self.stop_button]), self.body, self.approval, self.footer],
+            [w.HBox([self.status, self.stop_button]), self.approval, self.scroller, self.footer],
             layout=w.Layout(border="1px solid var(--jp-border-color1, #ccc)", padding="4px 8px"),
         )
         self.widget.add_class("claw-transcript")
+        self.widget.add_class(f"claw-live-{self.run_id}")
         self._render_status()
 
     # -- display --------------------------------------------------------------------------
 
-    def _ipython_display_(self) -> None:
+    def show(self) -> None:
+        """Display the widget, its static copy (saying "interrupted" until the run ends) and
+        the script channel, in the cell that runs now."""
         from IPython.display import display
 
         display(self.widget)
+        _publish(self._static(INTERRUPTED), self.static.display_id, update=False)
+        _publish(self._script_bundle(None), f"claw-js-{self.run_id}", update=False)
+        self._shown = True
 
-    def _append(self, child: Any) -> None:
+    def _script_bundle(self, js: str | None) -> dict[str, Any]:
+        """The script output: while the run goes it always holds the watchdog (which gives the
+        transcript up for dead when the kernel stops talking), plus `js` if any."""
+        if not self._finished:
+            js = watchdog_script(self.run_id) + (js or "")
+        return {"application/javascript": js, "text/plain": ""} if js else {"text/plain": ""}
+
+    def _ipython_display_(self) -> None:
+        self.show()
+
+    def _static(self, state: str) -> dict[str, Any]:
+        header = self.run.header_text(state)
+        footer = None
+        lines = self.tracker.summary_lines()
+        if lines:
+            footer = Part(
+                "<div><b>changed</b><ul>" + "".join(f"<li><code>{esc(x)}</code></li>"
+                                                    for x in lines) + "</ul></div>",
+                "**changed:** " + "; ".join(f"`{x}`" for x in lines),
+                "changed: " + "; ".join(lines),
+            )
+        self.static_bundle = self.static.bundle(header, footer)
+        return self.static_bundle
+
+    def _save_static(self, final: bool = False) -> None:
+        """Refresh the static copy; until the run ends its header says the kernel stopped."""
+        if not self._shown:
+            self._static(self.run.state if final else INTERRUPTED)
+            return
+        state = self.run.state if final else INTERRUPTED
+        _publish(self._static(state), self.static.display_id, update=True)
+
+    def _script(self, js: str | None, clear_after: float | None = None) -> None:
+        """Run `js` in the page (through this run's script output); None clears it, and so
+        does `clear_after` seconds, so a saved notebook does not run it again."""
+        if self._shown:
+            _publish(self._script_bundle(js), f"claw-js-{self.run_id}", update=True)
+            if js and clear_after:
+                timer = threading.Timer(clear_after, self._script, args=(None,))
+                timer.daemon = True
+                timer.start()
+
+    def _append(self, child: Any, part: Part | None = None) -> int:
         with self._lock:
             self.body.children = (*self.body.children, child)
+            return self.static.add(part) if part is not None else -1
 
-    def _note(self, text: str, style: str = _MUTED) -> None:
-        self._append(self._w.HTML(f'<div style="{style}">{_esc(text)}</div>'))
+    def _note(self, text: str, style: str = MUTED) -> None:
+        self._append(self._w.HTML(f'<div style="{style}">{esc(text)}</div>'),
+                     note_part(text, style))
 
     def _render_status(self) -> None:
-        parts = ["<b>claw</b>"]
-        if self._model:
-            parts.append(_esc(self._model))
-        if self._session:
-            parts.append(f"session <code>{_esc(self._session)}</code>")
-        step = f"step {self._steps}" + (f"/{self.max_steps}" if self.max_steps else "")
-        parts.append(f'<span class="claw-steps">{step}</span>')
-        tokens = f"{self._tokens:,} tokens"
-        if self._context:
-            tokens += f" (context {self._context:,})"
-        parts.append(f'<span class="claw-tokens">{tokens}</span>')
-        colour = {"completed": "#28a745", "running": "#3b6fb6"}.get(self._state, "#b26a00")
-        parts.append(f'<span class="claw-state" style="color:{colour}">{_esc(self._state)}</span>')
-        self.status.value = " \u00b7 ".join(parts)
+        self.status.value = self.run.header_html()
 
     def _set_state(self, state: str) -> None:
-        self._state = state
+        self.run.state = state
         self._render_status()
 
     # -- lifecycle, called by the magics --------------------------------------------------
@@ -241,18 +207,39 @@ class WidgetTranscript:
     def bind(self, agent: Any) -> None:
         """The run starts with `agent` (on the worker thread)."""
         self.agent = agent
+        self.run.start(agent)
         self._set_state("running")
+        self._ticker = threading.Thread(target=self._tick, name="claw-view", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        last_status = 0.0
+        while not self._finished:
+            time.sleep(TICK_SECONDS)
+            with self._lock:
+                if self._finished:
+                    return
+                if self._md_dirty:
+                    self._flush()
+                if time.monotonic() - last_status >= 1.0:
+                    self._render_status()
+                    last_status = time.monotonic()
+
+    def _end(self, state: str) -> None:
+        self._finished = True
+        self.widget.add_class("claw-done")  # the watchdog stops watching
+        # hidden, not removed: the transcript keeps its height, so the notebook does not jump
+        self.stop_button.layout.visibility = "hidden"
+        self._set_state(state)
+        self._script(None)
+        self._save_static(final=True)
 
     def failed(self, message: str) -> None:
-        self._finished = True
-        self.stop_button.layout.display = "none"
-        self._set_state("failed")
         self._note(message, "color:#c0392b;")
+        self._end("failed")
 
     def cancelled(self) -> None:
-        self._finished = True
-        self.stop_button.layout.display = "none"
-        self._set_state("cancelled before it started")
+        self._end("cancelled before it started")
 
     def stop(self) -> None:
         """The Stop button: end the run at the next safe point (a pending approval is denied)."""
@@ -268,54 +255,6 @@ class WidgetTranscript:
         self._set_state("stopping at the next safe point")
         self._answer_with("no")
 
-    # -- approvals (called on the agent's thread) -----------------------------------------
-
-    def approve(self, request: Any) -> str:
-        if self._stopping:
-            return "no"
-        w = self._w
-        self._answered.clear()
-        self._answer = None
-        diff = preview_change(self.tracker.workspace, request.tool, request.arguments)
-        arguments = (
-            f'<pre class="claw-approval-args" style="{_PRE}">'
-            f"{_esc(_clip(describe_arguments(request.arguments)))}</pre>"
-        )
-        details = arguments if not diff else diff_html(diff) + (
-            f'<details><summary style="{_MUTED}">all arguments</summary>{arguments}</details>'
-        )
-        prompt = w.HTML(
-            f'<div style="{_BOX}border-color:#e0a800;"><b>Approve {_esc(request.tool)}?</b> '
-            f'<span style="{_MUTED}">{_esc(request.reason)}</span>{details}</div>'
-        )
-        buttons = [
-            w.Button(description="Approve", button_style="success", icon="check"),
-            w.Button(description="Deny", button_style="danger", icon="times"),
-            w.Button(description="Always allow", button_style="info", icon="check-double",
-                     tooltip="Approve, and allow such calls for the rest of this conversation"),
-        ]
-        for button, answer in zip(buttons, ("yes", "no", "always")):
-            button.add_class(f"claw-{answer}")
-            button.on_click(lambda _b, a=answer: self._answer_with(a))
-        if self._last_card is not None:
-            self._last_card.render(status="waiting for approval", icon="?")
-        self.approval.children = (prompt, w.HBox(buttons))
-        self._set_state("waiting for approval")
-        self._answered.wait()
-        answer = self._answer or "no"
-        self.approval.children = ()
-        word = {"yes": "approved", "always": "always allowed", "no": "denied"}[answer]
-        self._note(f"{word}: {request.tool}")
-        if self._last_card is not None:
-            self._last_card.render(status=word if answer == "no" else "running")
-        self._set_state("stopping at the next safe point" if self._stopping else "running")
-        return answer
-
-    def _answer_with(self, answer: str) -> None:
-        if self._answer is None:
-            self._answer = answer
-        self._answered.set()
-
     # -- events (called on the agent's thread) --------------------------------------------
 
     def __call__(self, event: ev.Event) -> None:
@@ -324,36 +263,34 @@ class WidgetTranscript:
             with self._lock:
                 handler(event)
 
-    def _markdown(self, text: str) -> dict:
-        return {
-            "output_type": "display_data",
-            "data": {"text/markdown": text, "text/plain": text},
-            "metadata": {},
-        }
-
     def _flush(self) -> None:
-        if self._md is not None:
-            self._md.outputs = (self._markdown(self._md_text),)
+        if self._md is not None and self._md_dirty:
+            text = self._md_text
+            self._md.outputs = ({"output_type": "display_data",
+                                 "data": {"text/markdown": text, "text/plain": text},
+                                 "metadata": {}},)
+            self.static.replace(self._md_part, text_part(text))
             self._md_flushed = time.monotonic()
+            self._md_dirty = False
 
-    def _new_text_block(self, text: str = "") -> Any:
+    def _new_text_block(self, text: str = "", css_class: str = "claw-text") -> Any:
         self._flush()
         block = self._w.Output()
-        block.add_class("claw-text")
-        self._append(block)
-        self._md, self._md_text = block, text
-        if text:
-            self._flush()
+        block.add_class(css_class)
+        self._md_part = self._append(block, text_part(text, css_class))
+        self._md, self._md_text, self._md_dirty = block, text, bool(text)
+        self._flush()
         return block
 
     def _on_SessionStarted(self, e: ev.SessionStarted) -> None:
         if self._stopping and self.agent is not None:  # Stop came before the run cleared it
             self.agent.interrupt()
         self.tracker.workspace = e.workspace
-        self._session, self._model = e.session_id, e.model
+        self.run.session, self.run.model = e.session_id, e.model
         self._render_status()
 
     def _on_TextDelta(self, e: ev.TextDelta) -> None:
+        self.run.saw_step(e.step, writing=True)
         if self.quiet:
             return
         if self._md is None or self._md_step != e.step:
@@ -361,61 +298,83 @@ class WidgetTranscript:
             self._md_step = e.step
         self._streamed_steps.add(e.step)
         self._md_text += e.text
+        self._md_dirty = True
         if time.monotonic() - self._md_flushed >= FLUSH_SECONDS:
             self._flush()
 
     def _on_ModelCallFinished(self, e: ev.ModelCallFinished) -> None:
         self._flush()
+        if self._md is not None and self._md_step == e.step and not self.quiet:
+            self._offer_code(self._md_text)
         self._last_step = e.step
-        self._steps += 1
-        self._tokens += e.prompt_tokens + e.completion_tokens
-        self._context = e.prompt_tokens + e.completion_tokens
+        self.run.model_call(e)
         self._render_status()
 
     def _on_ToolCallStarted(self, e: ev.ToolCallStarted) -> None:
         self.tracker.started(e)
         self._flush()
         self._md = None  # text after this call goes into a new block below the card
+        self._last_call = e.call_id
+        self.run.phase = f"running {e.tool}"
         if self.quiet:
             return
-        card = _Card(self._w.HTML(), e)
-        card.widget.add_class("claw-tool")
-        self._cards[e.call_id] = card
-        self._last_card = card
-        self._append(card.widget)
+        card = Card(e.tool, e.arguments, e.raw_arguments)
+        widget = self._w.HTML(card.html())
+        widget.add_class("claw-tool")
+        index = self._append(widget, Part(card.html(), card.markdown(), card.plain()))
+        self._cards[e.call_id] = self._all_cards[e.call_id] = (card, widget, index)
+
+    def _card_state(self, call_id: str | None, state: str, icon: str) -> None:
+        entry = self._cards.get(call_id) if call_id else None
+        if entry is not None:
+            card, widget, _ = entry
+            card.state, card.icon = state, icon
+            widget.value = card.html()
 
     def _on_ToolCallFinished(self, e: ev.ToolCallFinished) -> None:
         change = self.tracker.finished(e)
-        card = self._cards.pop(e.call_id, None)
-        if card is not None:
-            card.finish(e, change)
-        if card is self._last_card:
-            self._last_card = None
+        self.run.phase = "waiting for model"
+        entry = self._cards.pop(e.call_id, None)
+        if entry is not None:
+            card, widget, index = entry
+            duration = max(0.0, e.duration_ms - 1000 * self._waited.pop(e.call_id, 0.0))
+            card.finish(e.ok, e.error_kind, duration,
+                        e.result if e.ok else (e.error or e.result), change)
+            widget.value = card.html()
+            self.static.replace(index, Part(card.html(), card.markdown(), card.plain()))
+        self._save_static()
 
     def _on_TodosUpdated(self, e: ev.TodosUpdated) -> None:
         if self.quiet:
             return
+        entry = self._all_cards.get(self._last_call or "")
+        if entry is not None:  # the plan shows below: the card need not repeat it as JSON
+            card, widget, index = entry
+            card.show_arguments = False
+            widget.value = card.html()
+            self.static.replace(index, Part(card.html(), card.markdown(), card.plain()))
         marks = {"completed": "\u2611", "in_progress": "\u25b6"}
-        items = "".join(
-            f"<li>{marks.get(t.get('status'), chr(0x2610))} {_esc(t.get('content', ''))}</li>"
-            for t in e.todos
-        )
-        value = f'<div style="{_BOX}"><b>plan</b><ul style="margin:2px 0">{items}</ul></div>'
+        items = [(marks.get(t.get("status"), "\u2610"), str(t.get("content", ""))) for t in e.todos]
+        html = (f'<div style="{BOX}"><b>plan</b><ul style="margin:2px 0">'
+                + "".join(f"<li>{m} {esc(c)}</li>" for m, c in items) + "</ul></div>")
+        md = "**plan**\n\n" + "\n".join(f"- {m} {c}" for m, c in items)
+        part = Part(html, md, md)
         if self._todos is None:
-            self._todos = self._w.HTML(value)
-            self._append(self._todos)
+            widget = self._w.HTML(html)
+            self._todos = (widget, self._append(widget, part))
         else:
-            self._todos.value = value
+            self._todos[0].value = html
+            self.static.replace(self._todos[1], part)
 
     def _on_FinalAnswer(self, e: ev.FinalAnswer) -> None:
         if (self.quiet or self._last_step not in self._streamed_steps) and e.text:
-            block = self._new_text_block(e.text)
-            block.add_class("claw-final")
+            self._new_text_block(e.text, "claw-final")
+            self._offer_code(e.text)
         self._flush()
 
     def _on_ErrorOccurred(self, e: ev.ErrorOccurred) -> None:
         if e.kind == "retry":
-            self._note(f"model call {e.message}")
+            self._note(retry_words(e.message, self.run.max_retries))
         else:
             self._note(f"error: {e.message}", "color:#c0392b;")
 
@@ -425,21 +384,26 @@ class WidgetTranscript:
             f"{e.tokens_after:,} tokens"
         )
 
+    def _on_ToolCallProgress(self, e: Any) -> None:
+        """A tool call being streamed (when the model layer reports it)."""
+        size = getattr(e, "chars", 0)
+        self.run.phase = (f"model is writing a tool call: {getattr(e, 'tool', '?')} "
+                          f"({size / 1000:.1f} kB)")
+
     def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
         self._flush()
-        self._finished = True
         self._answer_with("no")
-        self.stop_button.layout.display = "none"
-        self._set_state(e.stop_reason)
+        self.run.ended(e.steps)
         if e.stop_reason == "interrupted":
-            self._note("stopped by the user before the next step")
+            self._note("stopped by you before the next step")
         elif e.stop_reason == "max_steps":
-            self._note(f"stopped: the step limit ({self.max_steps}) was reached; a new %%claw "
-                       "cell continues", "color:#b26a00;")
+            self._note(f"stopped: the step limit ({self.run.max_steps}) was reached; a new "
+                       "%%claw cell continues", "color:#b26a00;")
         lines = self.tracker.summary_lines()
         if lines:
-            items = "".join(f"<li><code>{_esc(x)}</code></li>" for x in lines)
+            items = "".join(f"<li><code>{esc(x)}</code></li>" for x in lines)
             self.footer.value = (
                 f'<div class="claw-changes"><b>changed</b><ul style="margin:2px 0">{items}</ul>'
                 "</div>"
             )
+        self._end(stop_words(e.stop_reason))

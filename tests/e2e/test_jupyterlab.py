@@ -80,7 +80,7 @@ def _write_notebook(path: Path, cells: list[str]) -> None:
 class Lab:
     """A `jupyter lab` server in a temporary directory, stopped at the end."""
 
-    def __init__(self, root: Path, env: dict[str, str]):
+    def __init__(self, root: Path, env: dict[str, str], theme: str | None = None):
         self.root = root
         self.port = _free_port()
         self.token = secrets.token_hex(16)
@@ -91,6 +91,8 @@ class Lab:
         news = home / "settings" / "@jupyterlab" / "apputils-extension"
         news.mkdir(parents=True, exist_ok=True)
         (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+        if theme:
+            (news / "themes.jupyterlab-settings").write_text(json.dumps({"theme": theme}))
         env = {
             **env,
             "JUPYTER_CONFIG_DIR": str(home / "config"),
@@ -137,23 +139,24 @@ class Lab:
         self.log.close()
 
 
-def _lab_env(tmp_path: Path, **overrides: str):
+def _lab_env(tmp_path: Path, theme: str | None = None, **overrides: str):
     root = tmp_path / "lab"
     root.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAW_")}
     env.update(overrides)
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    return root, Lab(root, env)
+    return root, Lab(root, env, theme)
 
 
 @pytest.fixture
-def lab_env(tmp_path):
-    """(scripted server, lab root directory, Lab) with the kernels pointed at the server."""
+def lab_env(tmp_path, request):
+    """(scripted server, lab root directory, Lab) with the kernels pointed at the server;
+    `@pytest.mark.parametrize("lab_env", ["JupyterLab Dark"], indirect=True)` picks a theme."""
     _require_browser()
     server = ScriptedServer().start()
     root, lab = _lab_env(
-        tmp_path, CLAW_MODEL="openai/scripted", CLAW_API_BASE=server.url, CLAW_API_KEY="sk-test",
+        tmp_path, getattr(request, "param", None), CLAW_MODEL="openai/scripted", CLAW_API_BASE=server.url, CLAW_API_KEY="sk-test",
         CLAW_DB=str(tmp_path / "claw.duckdb"),
     )
     try:
@@ -200,6 +203,7 @@ def _run_cell(page, index: int) -> None:
 
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
     for _ in range(3):
+        _dismiss_kernel_dialog(page)
         cell.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         try:
@@ -221,9 +225,26 @@ def _shot(page, name: str) -> Path:
     return path
 
 
+def _scroll_top(page) -> float:
+    """How far the notebook is scrolled (whichever of its elements scrolls)."""
+    return page.evaluate(
+        "() => Math.max(0, ...[...document.querySelectorAll('.jp-NotebookPanel-notebook,"
+        " .jp-NotebookPanel .jp-WindowedPanel-outer')].map(e => e.scrollTop))")
+
+
+def _dismiss_kernel_dialog(page) -> None:
+    """On a loaded machine JupyterLab sometimes asks for a kernel although the notebook names
+    one; take the one it proposes."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count() and "Select Kernel" in dialog.first.inner_text():
+        dialog.first.locator(".jp-mod-accept").click()
+
+
 def _open_notebook(page, lab: Lab, name: str) -> None:
     page.goto(lab.open(name))
     page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.wait_for_timeout(500)
+    _dismiss_kernel_dialog(page)
     # The kernel is ready when the toolbar's status says idle.
     page.wait_for_function(
         "() => { const e = document.querySelector('.jp-Notebook-ExecutionIndicator');"
@@ -294,8 +315,10 @@ def test_claw_cell_in_jupyterlab_approve_queue_and_stop(lab_env, page):
     stuck = _cell(page, 4).locator(".claw-transcript")
     stop_state = stuck.locator(".claw-state")
     expect(stop_state).to_have_text("running")
+    before = _scroll_top(page)
     stuck.locator(".claw-stop").click()
-    expect(stop_state).to_have_text("interrupted", timeout=30_000)
+    expect(stop_state).to_have_text("stopped by you", timeout=30_000)
+    assert abs(_scroll_top(page) - before) < 40  # Stop does not make the notebook jump
     assert "list_files" not in stuck.inner_text()  # the call after Stop did not run
     _shot(page, "e2e_jupyterlab.png")
 
@@ -348,3 +371,242 @@ def test_quickstart_in_jupyterlab(demo_lab, page):
     expect(_cell(page, index_of("log = %claw log")).locator(".jp-OutputArea-output")).to_contain_text(
         "run_command")
     _shot(page, "quickstart_jupyterlab.png")
+
+
+def _save(page, root: Path, name: str) -> dict:
+    """Save with Ctrl+S and return the notebook as the file now has it."""
+    before = (root / name).stat().st_mtime_ns
+    page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+s")
+    end = time.monotonic() + 20
+    while time.monotonic() < end and (root / name).stat().st_mtime_ns == before:
+        time.sleep(0.2)
+    return json.loads((root / name).read_text())
+
+
+def _shut_down_kernels(lab: Lab) -> None:
+    request = urllib.request.Request(f"{lab.url}/api/sessions?token={lab.token}")
+    with urllib.request.urlopen(request, timeout=10) as r:
+        sessions = json.loads(r.read())
+    for session in sessions:
+        urllib.request.urlopen(urllib.request.Request(
+            f"{lab.url}/api/sessions/{session['id']}?token={lab.token}", method="DELETE"),
+            timeout=20).close()
+
+
+def _static_outputs(nb: dict, index: int) -> list[dict]:
+    return [o for o in nb["cells"][index]["outputs"]
+            if "claw-static" in "".join(o.get("data", {}).get("text/html", ""))]
+
+
+@pytest.mark.parametrize("page", [1000], indirect=True)
+def test_transcripts_survive_save_close_and_reopen_without_the_kernel(lab_env, page):
+    """Item 1 of issue 14: a saved notebook shows its transcripts with the kernel gone, and a
+    run the kernel never finished says so instead of "running"."""
+    from playwright.sync_api import expect
+
+    server, root, lab = lab_env
+    (root / "utils.py").write_text("def add(a, b):\n    return a - b\n")
+    server.queue(
+        tool_calls(call("read_file", {"path": "utils.py"})),
+        tool_calls(call("edit_file", {"path": "utils.py", "old_string": "a - b",
+                                      "new_string": "a + b"})),
+        text("Fixed **add**. Try it:\n\n```python\nfrom utils import add\nadd(2, 3)\n```"),
+        delay(60, text("never seen")),
+    )
+    _write_notebook(root / "keep.ipynb", [
+        "%load_ext claw_nb",
+        "%%claw --mode accept-edits\nfix add in utils.py",
+        "%%claw --new\na run the kernel will not finish",
+    ])
+    _open_notebook(page, lab, "keep.ipynb")
+    _run_cell(page, 0)
+    _run_cell(page, 1)
+    done = _cell(page, 1).locator(".claw-transcript .claw-state")
+    expect(done).to_have_text("completed", timeout=60_000)
+    # while the live widget is on the page its static copy stays out of sight
+    expect(_cell(page, 1).locator(".claw-static")).to_be_hidden()
+    _run_cell(page, 2)
+    expect(_cell(page, 2).locator(".claw-transcript .claw-state")).to_have_text("running")
+    nb = _save(page, root, "keep.ipynb")
+    _shot(page, "e2e_transcript_live.png")
+
+    saved = _static_outputs(nb, 1)
+    assert len(saved) == 1, nb["cells"][1]["outputs"]
+    data = saved[0]["data"]
+    html = "".join(data["text/html"])
+    assert "edit_file" in html and "+    return a + b" in html and "completed" in html
+    assert "Fixed <strong>add</strong>" in html
+    assert "Fixed **add**" in "".join(data["text/markdown"])
+    assert "utils.py (edited, +1 -1)" in "".join(data["text/plain"])
+    unfinished = "".join(_static_outputs(nb, 2)[0]["data"]["text/plain"])
+    assert "interrupted: the kernel stopped before this run ended" in unfinished
+
+    page.goto("about:blank")
+    _shut_down_kernels(lab)
+    _open_notebook(page, lab, "keep.ipynb")  # a new kernel: the widget models are gone
+    first = _cell(page, 1)
+    expect(first.locator(".claw-static")).to_be_visible(timeout=30_000)
+    expect(first.locator(".claw-static")).to_contain_text("Fixed add")
+    expect(first.locator(".claw-static")).to_contain_text("utils.py (edited, +1 -1)")
+    expect(first.locator(".claw-static .claw-diff")).to_contain_text("+    return a + b")
+    page.wait_for_timeout(2000)  # the widget manager gives up on the dead models
+    for dead in ("Error displaying widget", "Loading widget"):  # hidden by the static copy
+        expect(first.get_by_text(dead)).to_be_hidden()
+    second = _cell(page, 2)
+    expect(second.locator(".claw-static")).to_contain_text("interrupted: the kernel stopped")
+    expect(second.get_by_text("Error displaying widget")).to_be_hidden()
+    assert second.locator(".claw-stop").count() == 0  # no dead Stop button
+    _shot(page, "e2e_transcript_reopened.png")
+
+
+@pytest.mark.parametrize("page", [900], indirect=True)  # short: the approval starts below the fold
+def test_a_pending_approval_is_brought_into_view(lab_env, page):
+    """Item 2 of issue 14: the approval card is scrolled into view, the header says so."""
+    from playwright.sync_api import expect
+
+    server, root, lab = lab_env
+    server.queue(
+        tool_calls(call("write_file", {"path": "notes.txt", "content": "hello\n"}),
+                   content="I will write the file now.\n\n" + "Some reasoning.\n\n" * 40),
+        text("Wrote notes.txt."),
+    )
+    _write_notebook(root / "ask.ipynb", [
+        "%load_ext claw_nb",
+        "# a long cell above\n" * 45,
+        "%%claw\nwrite notes.txt",
+        "# and one below\n" * 45,
+    ])
+    _open_notebook(page, lab, "ask.ipynb")
+    _run_cell(page, 0)
+    title = page.title()
+    page.evaluate("() => Object.defineProperty(document, 'hidden', "
+                  "{configurable: true, get: () => true})")  # the person is in another tab
+    _run_cell(page, 2)
+    page.evaluate("() => document.querySelectorAll('.jp-NotebookPanel .jp-WindowedPanel-outer')"
+                  ".forEach(e => e.scrollTop = 0)")  # the person reads the top of the notebook
+    transcript = _cell(page, 2).locator(".claw-transcript")
+    approval = transcript.locator(".claw-approval")
+    expect(transcript.locator(".claw-yes")).to_be_visible(timeout=60_000)
+    expect(transcript.locator(".claw-state")).to_have_text("waiting for you")
+    expect(approval).to_be_in_viewport()
+    expect(approval).to_contain_text("+hello")  # the new file as a diff
+    page.wait_for_function("() => document.title.includes('claw is waiting for you')")
+    page.evaluate("() => { Object.defineProperty(document, 'hidden', {configurable: true,"
+                  " get: () => false}); document.dispatchEvent(new Event('visibilitychange')); }")
+    assert page.title() == title  # back when the person looks
+    _shot(page, "e2e_approval_in_view.png")
+    transcript.locator(".claw-yes").click()
+    expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
+    assert (root / "notes.txt").read_text() == "hello\n"
+
+
+def test_code_from_an_answer_goes_into_a_new_cell_and_the_clipboard(lab_env, page):
+    """Item 5 of issue 14: a cell the agent proposes (notebook_edit insert into this notebook)
+    appears below the %%claw cell of a widget run; Insert as cell puts an answer's code block
+    there too (the front end inserts: no jupyter-collaboration); Copy puts it on the clipboard."""
+    from playwright.sync_api import expect
+
+    server, root, lab = lab_env
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
+    server.queue(
+        tool_calls(call("notebook_edit", {"path": "code.ipynb", "mode": "insert",
+                                          "source": "answer = 41 + 1"})),
+        text("Use this:\n\n```python\nimport math\nprint(math.tau)\n```\n\nand done."),
+    )
+    _write_notebook(root / "code.ipynb", [
+        "%load_ext claw_nb",
+        "%%claw --mode accept-edits\nhow do I print tau?",
+        "print('the cell after')",
+    ])
+    _open_notebook(page, lab, "code.ipynb")
+    _run_cell(page, 0)
+    _run_cell(page, 1)
+    transcript = _cell(page, 1).locator(".claw-transcript")
+    expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
+
+    def sources() -> list[str]:
+        return page.evaluate("() => [...document.querySelectorAll("
+                             "'.jp-Notebook .jp-Cell .jp-InputArea-editor')].map(e => e.textContent)")
+
+    expect(_cell(page, 2).locator(".jp-InputArea-editor")).to_contain_text("answer = 41 + 1",
+                                                                         timeout=20_000)
+    expect(transcript).to_contain_text("proposed a code cell below this one")
+    actions = transcript.locator(".claw-code-actions")
+    expect(actions).to_have_count(1)
+    expect(actions).to_contain_text("python: import math")
+    actions.locator(".claw-insert").click()
+    expect(_cell(page, 2).locator(".jp-InputArea-editor")).to_contain_text("print(math.tau)",
+                                                                         timeout=20_000)
+    assert [" ".join(x.split()) for x in sources()[1:]] == [
+        "%%claw --mode accept-editshow do I print tau?",  # editors' text has no newlines
+        "import mathprint(math.tau)", "answer = 41 + 1", "print('the cell after')"]
+    actions.locator(".claw-copy").click()
+    page.wait_for_function("() => navigator.clipboard.readText().then(t => t.includes('tau'))",
+                           timeout=20_000)
+    _shot(page, "e2e_insert_cell.png")
+
+
+def _luminance(rgb: str) -> float:
+    values = [float(x) for x in re.findall(r"[\d.]+", rgb)[:3]]
+    linear = [v / 255 / 12.92 if v / 255 <= 0.03928 else ((v / 255 + 0.055) / 1.055) ** 2.4
+              for v in values]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(foreground: str, background: str) -> float:
+    a, b = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+@pytest.mark.parametrize("lab_env", ["JupyterLab Dark", "JupyterLab Light"], indirect=True)
+def test_diff_hunk_headers_are_readable_in_both_themes(lab_env, page):
+    """Item 7 of issue 14: the hunk header of a diff has >= 4.5:1 contrast (1.98:1 was dark)."""
+    from playwright.sync_api import expect
+
+    server, root, lab = lab_env
+    (root / "a.py").write_text("x = 1\n")
+    server.queue(
+        tool_calls(call("edit_file", {"path": "a.py", "old_string": "x = 1",
+                                      "new_string": "x = 2"})),
+        text("done"),
+    )
+    _write_notebook(root / "theme.ipynb", ["%load_ext claw_nb",
+                                           "%%claw --mode accept-edits\nset x to 2"])
+    _open_notebook(page, lab, "theme.ipynb")
+    _run_cell(page, 0)
+    _run_cell(page, 1)
+    transcript = _cell(page, 1).locator(".claw-transcript")
+    expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
+    hunk = transcript.locator(".claw-diff span", has_text="@@").first
+    colours = hunk.evaluate(
+        "e => [getComputedStyle(e).color, getComputedStyle(e.closest('pre')).backgroundColor]")
+    ratio = _contrast(*colours)
+    assert ratio >= 4.5, (colours, ratio)
+    theme = "dark" if "Dark" in page.evaluate("() => document.body.dataset.jpThemeName") else "light"
+    _shot(page, f"e2e_diff_{theme}.png")
+
+
+def test_a_kernel_restart_mid_run_leaves_no_running_transcript(lab_env, page):
+    """Item 1 of issue 14, in the open page: after a restart the run's transcript says it was
+    interrupted, with no Stop button that no longer reaches anything."""
+    from playwright.sync_api import expect
+
+    server, root, lab = lab_env
+    server.queue(delay(60, text("never seen")))
+    _write_notebook(root / "restart.ipynb", ["%load_ext claw_nb", "%%claw\na long task"])
+    _open_notebook(page, lab, "restart.ipynb")
+    _run_cell(page, 0)
+    _run_cell(page, 1)
+    cell = _cell(page, 1)
+    expect(cell.locator(".claw-transcript .claw-state")).to_have_text("running")
+    with urllib.request.urlopen(f"{lab.url}/api/sessions?token={lab.token}", timeout=10) as r:
+        kernel = json.loads(r.read())[0]["kernel"]["id"]
+    urllib.request.urlopen(urllib.request.Request(
+        f"{lab.url}/api/kernels/{kernel}/restart?token={lab.token}", method="POST"),
+        timeout=60).close()
+    expect(cell.locator(".claw-static")).to_be_visible(timeout=30_000)
+    expect(cell.locator(".claw-static")).to_contain_text("interrupted: the kernel stopped")
+    expect(cell.locator(".claw-stop")).to_be_hidden()  # the dead transcript is out of sight
+    expect(cell.get_by_text("running", exact=True)).to_be_hidden()
+    _shot(page, "e2e_kernel_restarted.png")

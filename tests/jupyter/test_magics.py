@@ -49,6 +49,7 @@ def test_load_ext_is_fast_and_imports_nothing_heavy():
         import sys, time
         from IPython.core.interactiveshell import InteractiveShell
         sh = InteractiveShell.instance()
+        sh.config.ClawMagics.preload = False  # the background import is tested on its own
         heavy = ("litellm", "duckdb", "pandas", "nbformat", "ipywidgets")
         before = {m for m in heavy if m in sys.modules}
         t = time.perf_counter()
@@ -475,7 +476,9 @@ def test_widget_stop_ends_the_run_at_the_next_safe_point(widget_shell, claw_env)
     view.stop_button.click()
     _wait(lambda: not m._busy())
     assert m.last_result.stop_reason == "interrupted"
-    assert "interrupted" in view.status.value
+    assert "stopped by you" in view.status.value  # the stop reason in words
+    assert "step 1/" in view.status.value  # the stopped step counts, as in the log
+    assert "stopped by you" in view.static_bundle["text/plain"]
     assert len(claw_env.server.requests) == 1
 
 

@@ -66,6 +66,9 @@ def test_executed_quickstart_holds_the_whole_transcript(tmp_path, monkeypatch):
     assert "+        return 0.0" in first
     assert "claw: changed utils.py (edited, +3 -0); test_utils.py (new, +13 -0)" in first
     assert "stopped (completed)" in first
+    answers = [o for c in nb.cells if c.cell_type == "code" and "Fix utils.py" in c.source
+               for o in c.outputs if "text/markdown" in o.get("data", {})]
+    assert len(answers) == 1  # the final answer as rendered Markdown, once
     second = output_of("Now run the tests.")
     assert "-> run_command" in second and "permission denied" in second
     assert "I could not run the tests" in second

@@ -67,6 +67,9 @@ class NotebookBinding:
 
     shell: Any = None
     prefer: str = "auto"
+    # A front end that shows a proposed cell from a background run (the notebook widget):
+    # propose(source, cell_type) -> what to tell the model, or None when it cannot.
+    propose: Callable[[str, str], str | None] | None = None
     _mode: Any = field(default=None, repr=False)
 
     def mode(self):
@@ -754,6 +757,10 @@ def _propose_cell(
             f"{name} is the notebook a Jupyter kernel runs in (open in Jupyter), so its file is "
             "not rewritten; tell the user the cell to add instead"
         )
+    if binding.propose is not None and threading.current_thread() is not threading.main_thread():
+        told = binding.propose(source or "", cell_type or "code")
+        if told is not None:
+            return told
     if threading.current_thread() is not threading.main_thread():
         # set_next_input rides on the reply to the cell that is executing; from the background
         # run (widget mode) the %%claw cell has finished, so the cell would turn up below
@@ -885,12 +892,16 @@ def _edit_live(
 # The tools
 
 
-def bind_notebook_tools(shell: Any = None, prefer: str = "auto") -> list[Tool]:
+def bind_notebook_tools(
+    shell: Any = None,
+    prefer: str = "auto",
+    propose: Callable[[str, str], str | None] | None = None,
+) -> list[Tool]:
     """[notebook_read, notebook_edit] bound to ``shell`` (None: outside a kernel).
 
     ``prefer`` is the notebook mode from the settings: "auto" (live when available), "disk" or
-    "live"."""
-    binding = NotebookBinding(shell, prefer)
+    "live". ``propose`` lets a widget front end show a cell proposed from a background run."""
+    binding = NotebookBinding(shell, prefer, propose)
     return [
         _bind(notebook_read_impl, binding, "read", "notebook_read"),
         _bind(notebook_edit_impl, binding, "edit", "notebook_edit"),

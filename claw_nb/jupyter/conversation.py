@@ -1,0 +1,184 @@
+"""The conversation behind `%%claw`: which Agent runs a cell (the current one, a fresh one, a
+resumed one, or one rebuilt for new settings), its tools, its approver and its log. A mixin of
+`ClawMagics`."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+
+
+@dataclasses.dataclass
+class RunSpec:
+    """One `%%claw` cell's run: the task and how to run it."""
+
+    task: str
+    config: Any
+    mode: str | None = None
+    new: bool = False
+    resume: tuple[str, list[dict]] | None = None
+
+
+class Conversation:
+    """Builds and keeps the kernel's Agent for ClawMagics."""
+
+    def _agent_for(self, spec: RunSpec) -> Any:
+        """The Agent that runs `spec`: the current conversation, a fresh one or a resumed one.
+
+        Called when the run starts (on the worker thread in widget mode), so the runs before
+        it have finished with the conversation.
+        """
+        current = self.agent
+        if spec.resume is not None:
+            session_id, history = spec.resume
+            if current is not None and current.session_id == session_id:
+                history = current.messages
+            agent = self._build(spec.config, history=history, resumed_from=session_id)
+            if current is not None and current.session_id == session_id:
+                _carry_state(current, agent)
+        elif spec.new or current is None:
+            agent = self._build(spec.config)
+        elif _needs_rebuild(current.config, spec.config):
+            agent = self._build(spec.config, session_id=current.session_id,
+                                history=current.messages)
+            _carry_state(current, agent)
+        else:
+            agent = current
+        self.agent = agent
+        return agent
+
+    def _build(self, config: Any, session_id: str | None = None,
+               history: list[dict] | None = None, resumed_from: str | None = None) -> Any:
+        from claw_nb.api import build_agent
+        from claw_nb.permissions import PermissionSettingsError
+
+        log = self._log_for(config)
+        from claw_nb.tools import default_tools
+
+        registry = default_tools()
+        for tool in self._notebook_tools(config):
+            if tool.name not in registry:
+                registry.add(tool)
+        try:
+            agent, _ = build_agent(
+                config, approver=_RoutedApprover(self), approver_name="user", listeners=[self._route],
+                session_id=session_id, history=history, log=log, tools=registry,
+                resumed_from=resumed_from,
+            )
+        except PermissionSettingsError as exc:
+            raise UsageError(f"claw: {_one_line(exc)}") from None
+        if agent.authorize is not None:
+            self._base_mode = agent.authorize.mode
+        return agent
+
+    def _notebook_tools(self, config: Any = None) -> list:
+        """notebook_read / notebook_edit / kernel_exec bound to this kernel; `[notebook] mode`
+        in the settings file picks "disk", "live" or "auto" (the default)."""
+        from claw_nb.jupyter.task_context import notebook_tools
+
+        section = (config.settings.get("notebook") if config is not None else None) or {}
+        return list(notebook_tools(self.shell, prefer=section.get("mode", "auto"),
+                                   propose=self._propose_cell))
+
+    def _propose_cell(self, source: str, cell_type: str) -> str | None:
+        """notebook_edit's insert into the open notebook, from a widget run: the view inserts
+        the cell below the %%claw cell (None: no widget runs, the tool says what to do)."""
+        view = self._route.target
+        propose = getattr(view, "propose_cell", None)
+        return propose(source, cell_type) if propose is not None else None
+
+    def _log_for(self, config: Any) -> Any:
+        """One EventLog per kernel and database file (DuckDB lets one process hold a file)."""
+        path = Path(config.resolved_db_path).resolve()
+        if self._log is not None and self._log_path == path:
+            return self._log
+        from claw_nb.log.store import EventLog
+
+        if self._log is not None:
+            self._close_log()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = EventLog(path)
+        except Exception as exc:  # noqa: BLE001 - one line in the notebook
+            raise UsageError(
+                f"claw: cannot open the log {path}: {_one_line(exc)} (another kernel may hold "
+                "it; choose another file with %claw config db=PATH)"
+            ) from None
+        self._log_path = path
+        return self._log
+
+    def _close_log(self) -> None:
+        log, self._log, self._log_path = self._log, None, None
+        if log is not None:
+            with contextlib.suppress(Exception):  # closing must not stop an unload
+                log.close()
+
+    def _session_id(self, config: Any, session_id: str | None) -> str:
+        """A logged session's full id from a unique prefix (None: the latest session)."""
+        from claw_nb.log.store import list_sessions
+
+        db = config.resolved_db_path
+        frame = list_sessions(db)
+        ids = [str(x) for x in frame["session_id"]] if len(frame) else []
+        if session_id is None:
+            if not ids:
+                raise UsageError(f"claw: no sessions logged in {db} yet")
+            return ids[0]
+        if session_id in ids:
+            return session_id
+        matches = [x for x in ids if x.startswith(session_id)]
+        if len(matches) > 1:
+            raise UsageError(f"claw: session id {session_id!r} is ambiguous: "
+                             f"{', '.join(matches[:5])}")
+        if not matches:
+            raise UsageError(f"claw: no session {session_id!r} in {db}; %claw sessions lists them")
+        return matches[0]
+
+    def _find_session(self, config: Any, session_id: str | None) -> tuple[str, list[dict]]:
+        """(id, messages) of a logged session; a unique prefix of the id is enough."""
+        from claw_nb.log.store import load_messages
+
+        session_id = self._session_id(config, session_id)
+        messages = load_messages(config.resolved_db_path, session_id)
+        if not messages:
+            raise UsageError(f"claw: session {session_id} has no messages logged in "
+                             f"{config.resolved_db_path}")
+        return session_id, messages
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _needs_rebuild(old: Any, new: Any) -> bool:
+    """True when the settings changed more than the step limit (model, endpoint, workspace...)."""
+    return dataclasses.replace(new, max_steps=old.max_steps) != old
+
+
+def _carry_state(old: Any, new: Any) -> None:
+    """Move what the conversation learned into a rebuilt Agent (new model or settings)."""
+    new.steps = old.steps
+    new.context.todos = old.context.todos
+    new.context.read_files = old.context.read_files
+    if old.authorize is not None and new.authorize is not None:
+        for rule in old.authorize.rules:
+            if rule not in new.authorize.rules:
+                new.authorize.rules.append(rule)
+
+
+class _RoutedApprover:
+    """The agent's approver in a kernel: whichever view runs now answers, and is named."""
+
+    def __init__(self, magics: Any) -> None:
+        self._magics = magics
+
+    def __call__(self, request: Any) -> str:
+        return self._magics._approve(request)
+
+    @property
+    def current_label(self) -> str | None:
+        view = self._magics._route.target
+        return getattr(view, "approver_label", None) if view is not None else None

@@ -1,0 +1,147 @@
+"""What a person does in a live transcript besides watching: answer an approval, take code
+from an answer into the notebook. A mixin of `WidgetTranscript` (its widgets, state and script
+channel)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+from claw_nb.jupyter.changes import describe_arguments, preview_change
+from claw_nb.jupyter.widget_html import BOX, MUTED, PRE, clip, diff_html, esc
+
+_APPROVAL_JS = """
+(function () {
+  var rid = %s, tries = 0;
+  function go() {
+    var box = document.querySelector('.claw-live-' + rid + ' .claw-approval .claw-yes');
+    if (!box) { if (tries++ < 40) setTimeout(go, 50); return; }
+    box.closest('.claw-approval').scrollIntoView({block: 'center'});
+    if (document.hidden) {
+      var before = document.title;
+      document.title = '\\u23f3 claw is waiting for you';
+      document.addEventListener('visibilitychange', function back() {
+        if (!document.hidden) {
+          document.title = before; document.removeEventListener('visibilitychange', back);
+        }
+      });
+      if (window.Notification && Notification.permission === 'granted') {
+        new Notification('claw is waiting for you', {body: %s});
+      }
+    }
+  }
+  go();
+})();
+"""
+
+
+class TranscriptActions:
+    """Approvals (on the agent's thread) and code into cells (button callbacks)."""
+
+    def approve(self, request: Any) -> str:
+        if self._stopping:
+            return "no"
+        w = self._w
+        self._answered.clear()
+        self._answer = None
+        diff = preview_change(self.tracker.workspace, request.tool, request.arguments)
+        arguments = (
+            f'<pre class="claw-approval-args" style="{PRE}">'
+            f"{esc(clip(describe_arguments(request.arguments)))}</pre>"
+        )
+        details = arguments if not diff else diff_html(diff) + (
+            f'<details><summary style="{MUTED}">all arguments</summary>{arguments}</details>'
+        )
+        prompt = w.HTML(
+            f'<div style="{BOX}border-color:#e0a800;"><b>Approve {esc(request.tool)}?</b> '
+            f'<span style="{MUTED}">{esc(request.reason)}</span>{details}</div>'
+        )
+        buttons = [
+            w.Button(description="Approve", button_style="success", icon="check"),
+            w.Button(description="Deny", button_style="danger", icon="times"),
+            w.Button(description="Always allow", button_style="info", icon="check-double",
+                     tooltip="Approve, and allow such calls for the rest of this conversation"),
+        ]
+        for button, answer in zip(buttons, ("yes", "no", "always")):
+            button.add_class(f"claw-{answer}")
+            button.on_click(lambda _b, a=answer: self._answer_with(a))
+        call = self._last_call
+        self._card_state(call, "waiting for approval", "?")
+        self.approval.children = (prompt, w.HBox(buttons))
+        self._set_state("waiting for you")
+        self._script(_APPROVAL_JS % (json.dumps(self.run_id),
+                                     json.dumps(f"Approve {request.tool}?")))
+        asked = time.monotonic()
+        self.run.waiting_since = asked
+        self._answered.wait()
+        self.run.waiting_since = None
+        waited = time.monotonic() - asked
+        self.run.waited += waited
+        if call is not None:
+            self._waited[call] = self._waited.get(call, 0.0) + waited
+        answer = self._answer or "no"
+        self.approval.children = ()
+        self._script(None)
+        word = {"yes": "approved", "always": "always allowed", "no": "denied"}[answer]
+        self._note(f"{word}: {request.tool}")
+        self._card_state(call, word if answer == "no" else "running", "\u22ef")
+        self._set_state("stopping at the next safe point" if self._stopping else "running")
+        return answer
+
+    def _answer_with(self, answer: str) -> None:
+        if self._answer is None:
+            self._answer = answer
+        self._answered.set()
+
+    def _offer_code(self, text: str) -> None:
+        """Copy and Insert-as-cell buttons under each code block of a finished text block."""
+        from claw_nb.jupyter.code_blocks import code_blocks
+
+        w = self._w
+        for language, code in code_blocks(text):
+            first = code.strip().splitlines()[0][:60]
+            copy = w.Button(description="Copy", icon="copy", layout=w.Layout(width="auto"),
+                            tooltip="Copy this code to the clipboard")
+            insert = w.Button(description="Insert as cell", icon="plus",
+                              layout=w.Layout(width="auto"),
+                              tooltip="Insert this code as a new cell below this one")
+            copy.add_class("claw-copy")
+            insert.add_class("claw-insert")
+            copy.on_click(lambda _b, c=code: self._copy(c))
+            insert.on_click(lambda _b, c=code, lang=language: self._insert(c, lang))
+            label = w.HTML(f'<code style="{MUTED}">{esc(language)}: {esc(first)}</code>')
+            row = w.HBox([label, copy, insert])
+            row.add_class("claw-code-actions")
+            self._append(row)
+
+    def _copy(self, code: str) -> None:
+        from claw_nb.jupyter.code_blocks import copy_script
+
+        self._script(copy_script(code), clear_after=2.0)
+
+    def _insert(self, code: str, language: str) -> None:
+        from claw_nb.jupyter.code_blocks import cell_type_for, insert_script
+
+        token = secrets.token_hex(6)
+        self.inserted.append(code)
+        self._script(insert_script(self.run_id, token, code, cell_type_for(language)),
+                     clear_after=2.0)
+
+    def propose_cell(self, source: str, cell_type: str) -> str:
+        """The agent proposes a cell (notebook_edit insert into this notebook): the front end
+        inserts it below this run's cell, after the ones proposed before, unexecuted."""
+        from claw_nb.jupyter.code_blocks import insert_script
+
+        kind = "markdown" if cell_type == "markdown" else "code"
+        skip = self._proposed
+        self._proposed += 1
+        self.inserted.append(source)
+        self._script(insert_script(self.run_id, secrets.token_hex(6), source, kind, skip),
+                     clear_after=2.0)
+        first = source.strip().splitlines()[0][:60] if source.strip() else ""
+        self._note(f"proposed a {kind} cell below this one: {first}")
+        return (f"Inserted a new {kind} cell into the open notebook, below the cell the user ran "
+                "(unexecuted: the user decides whether to run it). Position arguments are "
+                "ignored; cells proposed in one run keep their order.")

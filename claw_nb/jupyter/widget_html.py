@@ -1,0 +1,189 @@
+"""HTML pieces of a transcript: styles, diffs, tool-call cards. Shared by the live widget and
+its static copy (which must show without a kernel, so everything is inline-styled HTML)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from claw_nb.jupyter.changes import describe_arguments
+from claw_nb.textsafe import show
+
+MAX_OUTPUT_CHARS = 20_000
+
+BOX = (
+    "border:1px solid var(--jp-border-color2,#ddd);border-radius:4px;padding:3px 8px;"
+    "margin:3px 0;font-size:var(--jp-code-font-size,12px);"
+)
+PRE = (
+    "margin:4px 0;padding:4px 6px;max-height:24em;overflow:auto;white-space:pre-wrap;"
+    "background:var(--jp-layout-color2,#f5f5f5);font-family:var(--jp-code-font-family,monospace);"
+)
+MUTED = "color:var(--jp-ui-font-color2,#666);"
+# Hunk headers: the theme's link colour has >= 4.5:1 contrast on its own background, light or dark.
+HUNK = "color:var(--jp-content-link-color,#1a5096);"
+ICON_COLOURS = {"\u2713": "#28a745", "\u2717": "#c0392b", "\u2298": "#c0392b", "?": "#b26a00"}
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def clip(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n... [{len(text) - limit} more characters]"
+
+
+def diff_html(diff: str) -> str:
+    """A unified diff as a <pre> with added lines green and removed lines red."""
+    rows = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            style = "font-weight:bold;"
+        elif line.startswith("+"):
+            style = "background:rgba(40,167,69,.18);"
+        elif line.startswith("-"):
+            style = "background:rgba(220,53,69,.18);"
+        elif line.startswith("@@"):
+            style = HUNK
+        else:
+            style = ""
+        rows.append(f'<span style="{style}">{esc(line)}</span>' if style else esc(line))
+    return f'<pre class="claw-diff" style="{PRE}">' + "\n".join(rows) + "</pre>"
+
+
+def short_arguments(arguments: dict[str, Any] | None, raw: str, limit: int = 120) -> str:
+    if arguments is None:
+        text = raw
+    elif len(arguments) == 1:
+        text = _short_value(next(iter(arguments.values())))
+    else:
+        text = ", ".join(f"{k}={_short_value(v)}" for k, v in arguments.items())
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _short_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return f"[{len(value)} item{'s' if len(value) != 1 else ''}]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+STOP_WORDS = {
+    "completed": "completed",
+    "interrupted": "stopped by you",
+    "max_steps": "stopped at the step limit",
+    "output_truncated": "answer cut off (the model's length limit)",
+    "model_unreachable": "model unreachable",
+    "auth": "model refused the key",
+    "timeout": "model timed out",
+    "context_length": "conversation too long for the model",
+    "error": "failed (a bug in claw_nb)",
+}
+
+
+def stop_words(reason: str) -> str:
+    """A stop reason as a person says it."""
+    return STOP_WORDS.get(reason, reason.replace("_", " "))
+
+
+_RETRY = re.compile(r"attempt (\d+) failed \((.*)\); retrying in ([\d.]+)\s*s", re.S)
+_STATUS = re.compile(r"\b([45]\d\d)\b")
+
+
+def retry_words(message: str, max_retries: int | None = None) -> str:
+    """'server error 500, retrying in 2 s (1/4)' from the loop's retry message."""
+    found = _RETRY.search(message)
+    if found is None:
+        return f"model call {message}"
+    attempt, why, delay = found.groups()
+    status = _STATUS.search(why)
+    lowered = why.lower()
+    if status:
+        code = int(status.group(1))
+        what = f"server error {code}" if code >= 500 else f"request refused ({code})"
+        if code == 429:
+            what = "rate limited (429)"
+    elif "timeout" in lowered or "timed out" in lowered:
+        what = "the model timed out"
+    elif "connect" in lowered or "refused" in lowered:
+        what = "cannot reach the model server"
+    else:
+        what = "model call failed"
+    seconds = float(delay)
+    wait = f"{seconds:.0f} s" if seconds >= 1 else f"{seconds:.1f} s"
+    of = f"/{max_retries}" if max_retries else ""
+    return f"{what}, retrying in {wait} ({attempt}{of})"
+
+
+def took(ms: float) -> str:
+    return f"{ms / 1000:.1f} s" if ms >= 100 else f"{ms:.0f} ms"
+
+
+class Card:
+    """One tool call as HTML (and Markdown for the static copy), re-rendered as it progresses."""
+
+    def __init__(self, tool: str, arguments: dict[str, Any] | None, raw: str) -> None:
+        self.tool = tool
+        self.arguments = arguments
+        self.raw = raw
+        self.state = "running"
+        self.icon = "\u22ef"
+        self.body = ""
+        self.body_markdown = ""
+        self.show_arguments = True
+
+    def html(self) -> str:
+        head = (
+            f'<span class="claw-card-icon" style="color:{ICON_COLOURS.get(self.icon, "inherit")}">'
+            f'{self.icon}</span> <b>{esc(self.tool)}</b> '
+            f'<code>{esc(short_arguments(self.arguments, self.raw))}</code> '
+            f'<span class="claw-card-status" style="{MUTED}">{esc(self.state)}</span>'
+        )
+        full = describe_arguments(self.arguments, self.raw) if self.show_arguments else ""
+        args = (
+            f'<details><summary style="{MUTED}">arguments</summary>'
+            f'<pre style="{PRE}">{esc(clip(full))}</pre></details>'
+            if full and len(full) > 100
+            else ""
+        )
+        return f'<div class="claw-card" style="{BOX}">{head}{args}{self.body}</div>'
+
+    def markdown(self) -> str:
+        line = f"{self.icon} **{self.tool}** `{short_arguments(self.arguments, self.raw, 80)}` ({self.state})"
+        return line + (f"\n\n{self.body_markdown}" if self.body_markdown else "")
+
+    def plain(self) -> str:
+        line = f"{self.icon} {self.tool} {short_arguments(self.arguments, self.raw, 80)} ({self.state})"
+        return line + (f"\n{self.body_markdown}" if self.body_markdown else "")
+
+    def finish(self, ok: bool, error_kind: str | None, duration_ms: float, output: str,
+               change: Any = None) -> None:
+        """The call ended: status, duration (time waiting for a person excluded), diff/output."""
+        if ok:
+            self.state, self.icon = f"ok \u00b7 {took(duration_ms)}", "\u2713"
+        elif error_kind == "denied":
+            self.state, self.icon = "denied", "\u2298"
+        else:
+            self.state, self.icon = f"error ({error_kind}) \u00b7 {took(duration_ms)}", "\u2717"
+        parts, md = [], []
+        if change is not None:
+            parts.append(f'<div style="{MUTED}">{esc(change.label())}</div>' + diff_html(change.diff))
+            md.append(f"{change.label()}\n\n```diff\n{clip(change.diff, 8_000)}\n```")
+        output = show(output or "")
+        if output and change is None:
+            lines = output.count("\n") + 1
+            open_attr = "" if ok else " open"
+            parts.append(
+                f'<details{open_attr}><summary style="{MUTED}">output ({lines} line'
+                f'{"s" if lines != 1 else ""})</summary>'
+                f'<pre class="claw-output" style="{PRE}">{esc(clip(output))}</pre></details>'
+            )
+            md.append("```\n" + clip(output, 4_000).replace("```", "`\u200b``") + "\n```")
+        self.body = "".join(parts)
+        self.body_markdown = "\n\n".join(md)
