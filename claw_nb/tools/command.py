@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 from claw_nb.sandbox import CommandResult
+from claw_nb.textsafe import strip_ansi
 from claw_nb.tools.base import ToolContext, ToolError, ToolTimeout, tool
 
 DEFAULT_TIMEOUT_S = 120
@@ -96,6 +97,7 @@ def format_result(
         ("stdout", result.stdout, out_budget, result.stdout_bytes),
         ("stderr", result.stderr, err_budget, result.stderr_bytes),
     ):
+        text = strip_ansi(text)  # colour codes only cost the model tokens
         if not text:
             continue
         shown = cap_text(text, budget, total)

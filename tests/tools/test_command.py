@@ -213,3 +213,8 @@ def test_the_command_timeout_setting_is_the_default_timeout(tmp_path):
     ctx = ToolContext(workspace=tmp_path, runner=PlainRunner(), command_timeout=1.0)
     with pytest.raises(ToolTimeout, match="timed out after 1 s"):
         run_command.run(ctx, {"command": "sleep 5"})
+
+
+def test_colour_codes_never_reach_the_model(ctx):
+    out = run_command.run(ctx, {"command": "printf '\\033[32mPASSED\\033[0m\\n'"})
+    assert "PASSED" in out and "\x1b" not in out
