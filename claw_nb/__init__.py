@@ -45,8 +45,8 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext claw_nb`: register the `%%claw` / `%claw` magics. From here on, installed
-    modules beat same-named files in the working directory (`claw_nb.jupyter.import_guard`)."""
-    from claw_nb.jupyter import import_guard
+    modules beat same-named files in the working directory (`claw_nb.import_guard`)."""
+    from claw_nb import import_guard
 
     import_guard.install()  # first: the magics' own imports must not come from the workspace
     from claw_nb.jupyter.magics import load_ipython_extension as load
@@ -55,7 +55,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from claw_nb.jupyter import import_guard
+    from claw_nb import import_guard
     from claw_nb.jupyter.magics import unload_ipython_extension as unload
 
     unload(ipython)

@@ -1,6 +1,6 @@
 """`python -m claw_nb`: the command-line interface."""
 
-from claw_nb.jupyter import import_guard
+from claw_nb import import_guard
 
 import_guard.install()  # before anything else: the working directory is sys.path[0] here
 

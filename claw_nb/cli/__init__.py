@@ -103,7 +103,7 @@ def run() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from claw_nb.jupyter import import_guard
+    from claw_nb import import_guard
 
     import_guard.install()  # `python -m claw_nb` has the working directory on sys.path
     args = build_parser().parse_args(argv)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from claw_nb.errors import ModelInterrupted
-from claw_nb.model._litellm import import_in_background, litellm
+from claw_nb.model.litellm_import import import_in_background, litellm
 from claw_nb.model.reply import ModelReply, RetryCallback, apply_server_usage, build_reply
 from claw_nb.model.retries import RetryingModel
 from claw_nb.model.visible_text import TextCallback, VisibleText

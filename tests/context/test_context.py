@@ -79,7 +79,7 @@ def make_agent(server, workspace, router, **options):
 
 
 def count(body):
-    from claw_nb.model._litellm import litellm
+    from claw_nb.model.litellm_import import litellm
 
     return litellm().token_counter(model="gpt-4o", messages=body["messages"], tools=body.get("tools"))
 
@@ -446,7 +446,7 @@ def test_summary_call_failure_falls_back_to_a_digest(scripted_server, workspace)
 
 
 def test_cached_counts_match_litellm_and_include_the_tool_schemas():
-    from claw_nb.model._litellm import litellm
+    from claw_nb.model.litellm_import import litellm
     from claw_nb.tools import default_tools
 
     messages = [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "hi"}]

@@ -117,8 +117,9 @@ def test_the_waiting_time_for_a_person_is_not_in_the_card_duration(widget_shell,
 def test_escape_codes_are_dropped_and_control_characters_shown():
     from claw_nb.textsafe import show
 
-    assert show("\x1b[32mPASSED\x1b[0m 3 tests\x07\r\n") == "PASSED 3 tests\\x07\n"
-    assert show("\x1b]0;title\x07tab\there") == "tab\there"
+    assert show("\x1b[32mPASSED\x1b[0m 3 tests\x07\r\n") == "PASSED 3 tests\\a\n"
+    # anything beyond colour is shown, not obeyed (issue 10: titles, clipboard, cursor moves)
+    assert show("\x1b]0;title\x07tab\there") == "\\e]0;title\\atab\there"
 
 
 def test_retry_lines_and_stop_reasons_are_in_words():

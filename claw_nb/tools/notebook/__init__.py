@@ -200,7 +200,7 @@ def _short_lines(text: str, max_lines: int = MAX_TEXT_OUTPUT_LINES) -> list[str]
     return [*lines[:head], f"... [{len(lines) - head - tail} more lines] ...", *lines[-tail:]]
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
     if n < 1024:
         return f"{n} B"
     if n < 1024 * 1024:
@@ -208,7 +208,7 @@ def _size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
 
 
-def _data_size(value: Any, mime: str) -> int:
+def data_size(value: Any, mime: str) -> int:
     text = "".join(value) if isinstance(value, list) else value
     if not isinstance(text, str):
         text = json.dumps(text)
@@ -246,7 +246,7 @@ def summarize_output(output: dict) -> list[str]:
         if kind == "execute_result" and output.get("execution_count") is not None:
             label = f"execute_result [{output['execution_count']}]"
         others = [
-            f"{mime} ({_size(_data_size(value, mime))})"
+            f"{mime} ({human_size(data_size(value, mime))})"
             for mime, value in data.items()
             if mime != "text/plain"
         ]

@@ -229,7 +229,7 @@ def _format_exception(exc: BaseException, filename_prefix: str) -> str:
 
 def _format_value(shell: Any, value: Any) -> tuple[str, list[str]]:
     """(text/plain of value as the notebook would show it, other mime types with sizes)."""
-    from claw_nb.tools.notebook import _data_size, _size
+    from claw_nb.tools.notebook import data_size, human_size
 
     data: dict = {}
     formatter = getattr(shell, "display_formatter", None)
@@ -244,15 +244,15 @@ def _format_value(shell: Any, value: Any) -> tuple[str, list[str]]:
             text = repr(value)
         except Exception as e:  # noqa: BLE001
             text = f"<repr failed: {type(e).__name__}: {e}>"
-    others = [f"{m} ({_size(_data_size(v, m))})" for m, v in data.items() if m != "text/plain"]
+    others = [f"{m} ({human_size(data_size(v, m))})" for m, v in data.items() if m != "text/plain"]
     return text, others
 
 
 def _format_display(data: dict) -> str:
-    from claw_nb.tools.notebook import _data_size, _size
+    from claw_nb.tools.notebook import data_size, human_size
 
     text = data.get("text/plain")
-    others = [f"{m} ({_size(_data_size(v, m))})" for m, v in data.items() if m != "text/plain"]
+    others = [f"{m} ({human_size(data_size(v, m))})" for m, v in data.items() if m != "text/plain"]
     out = text if isinstance(text, str) else ""
     if others:
         out = (out + "\n" if out else "") + "[" + ", ".join(others) + "]"
