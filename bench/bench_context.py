@@ -78,7 +78,7 @@ class Session:
 
     def __init__(self, steps: int, server) -> None:
         from claw_nb.context import SUMMARY_SYSTEM
-        from claw_nb.model._litellm import litellm
+        from claw_nb.model.litellm_import import litellm
 
         self.lib = litellm()
         self.summary_system = SUMMARY_SYSTEM
@@ -187,7 +187,7 @@ def run(steps: int, file_kb: int, window: int | None) -> dict:
 def count_cost(history: list[dict]) -> tuple[float, float]:
     """ms to count a whole history with LiteLLM, and with the per-message cache after one step."""
     from claw_nb.context import TokenCounter
-    from claw_nb.model._litellm import litellm
+    from claw_nb.model.litellm_import import litellm
 
     started = time.perf_counter()
     litellm().token_counter(model="unknown", messages=history)
