@@ -65,6 +65,7 @@ SUBCOMMAND_TABLE: tuple[Subcommand, ...] = (
                False),
     Subcommand("compact", "[FOCUS]", "summarise the older turns of the conversation now"),
     Subcommand("status", "", "the conversation and the run in progress", False),
+    Subcommand("lab", "run|report|check|plan ...", "the prompt lab: trials, leaderboards (docs/lab.md)"),
     Subcommand("help", "", "this text", False),
 )
 SUBCOMMANDS = tuple(s.name for s in SUBCOMMAND_TABLE)

@@ -241,6 +241,16 @@ class Subcommands:
         if self._busy():
             print("claw: a run is in progress (%claw stop stops it)")
 
+    def _cmd_lab(self, rest: list[str]) -> Any:
+        """`%claw lab run|report|check ...`: the prompt lab (claw_nb.jupyter.lab_view)."""
+        from claw_nb.errors import ClawError
+        from claw_nb.jupyter.lab_view import run_lab_magic
+
+        try:
+            return run_lab_magic(rest, self.config_for(), self._use_widgets(self.ui))
+        except ClawError as exc:
+            raise UsageError(str(exc)) from None
+
     def _cmd_tools(self, rest: list[str]) -> None:
         from claw_nb.permissions import PermissionPolicy
         from claw_nb.tools import default_tools
