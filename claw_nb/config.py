@@ -20,7 +20,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT_MODEL = "ollama_chat/qwen3-coder:30b"
+DEFAULT_MODEL = "auto"  # claw_nb.model.resolve: a local server, else the embedded model
 OLLAMA_DEFAULT_BASE = "http://localhost:11434"
 SETTINGS_FILE = Path(".claw") / "settings.toml"
 SECURITY_SECTIONS = ("sandbox", "permissions")

@@ -56,3 +56,9 @@ class ModelInterrupted(ModelError):
     """The user stopped the run while the model was answering."""
 
     kind = "interrupted"
+
+
+class EmbeddedModelError(ModelError):
+    """The embedded llama.cpp server cannot start (package, GGUF file or the server itself)."""
+
+    kind = "embedded_model_error"

@@ -225,6 +225,7 @@ class LiteLLMModel:
         }
         if tools:
             kwargs["tools"] = tools
+            kwargs["tool_choice"] = "auto"  # llama.cpp's server drops the tools without it
         if self.config.api_base:
             kwargs["api_base"] = self.config.api_base
         if self.config.api_key:
