@@ -66,10 +66,11 @@ def probe(kind: str, port: int, path: str, prefix: str,
 
 
 def discover(
-    servers: tuple[tuple[str, int, str, str], ...] = KNOWN_SERVERS,
+    servers: tuple[tuple[str, int, str, str], ...] | None = None,
     timeout: float = PROBE_TIMEOUT,
 ) -> list[FoundServer]:
     """Every known server answering on this machine, in `servers` order (all probed at once)."""
+    servers = KNOWN_SERVERS if servers is None else servers
     with ThreadPoolExecutor(max_workers=max(1, len(servers))) as pool:
         results = list(pool.map(lambda s: probe(*s, timeout=timeout), servers))
     return [r for r in results if r is not None]

@@ -135,11 +135,12 @@ class EmbeddedServer:
     """One running llama.cpp server for a GGUF file; `stop()` or process exit ends it."""
 
     def __init__(self, model: LocalModel, port: int | None = None, n_ctx: int = N_CTX,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, chat_format: str = CHAT_FORMAT) -> None:
         self.model = model
+        self.chat_format = chat_format
         self.port = port or free_port()
         self.n_ctx = n_ctx
-        self.log_path = log_path or default_models_dir().parent / "embedded-server.log"
+        self.log_path = log_path or default_models_dir().parent / f"embedded-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
     @property
@@ -153,7 +154,7 @@ class EmbeddedServer:
     def command(self) -> list[str]:
         return [
             sys.executable, "-m", "llama_cpp.server", "--model", str(self.model.path),
-            "--model_alias", self.alias, "--chat_format", CHAT_FORMAT,
+            "--model_alias", self.alias, "--chat_format", self.chat_format,
             "--n_ctx", str(self.n_ctx), "--host", "127.0.0.1", "--port", str(self.port),
         ]
 
