@@ -102,3 +102,39 @@ def test_no_orphan_after_the_parent_is_killed_with_sigkill():
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+@needs_server
+def test_auto_falls_back_to_the_embedded_model_with_one_notice(tmp_path, monkeypatch):
+    from claw_nb.config import load_config
+    from claw_nb.model import discovery
+    from claw_nb.model.resolve import resolve_config
+
+    for var in ("CLAW_MODEL", "CLAW_API_BASE", "CLAW_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    with socket_closed_port() as port:
+        monkeypatch.setattr(discovery, "KNOWN_SERVERS", (("ollama", port, "/api/tags", "x/"),))
+        said: list[str] = []
+        try:
+            config = resolve_config(load_config(tmp_path), say=said.append)
+            assert said[0].startswith("no model server found; using the embedded SmolLM2-135M")
+            assert sum("no model server found" in line for line in said) == 1
+            assert config.model == "openai/SmolLM2-135M"
+            assert config.context_window == embedded.N_CTX
+            assert _answers(f"{config.api_base}/models")
+        finally:
+            embedded.stop_all()
+
+
+def socket_closed_port():
+    import contextlib
+    import socket
+
+    @contextlib.contextmanager
+    def closed():
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        yield port
+
+    return closed()
