@@ -65,6 +65,8 @@ def build_agent(
     """(agent, event log) wired the standard way; the caller closes the log."""
     from claw_nb.log.store import EventLog
 
+    if model is None:
+        config = resolve_model(config)
     runner = runner or build_runner(config, **sandbox_overrides)
     policy = build_policy(config, runner, mode=mode, approver=approver, approver_name=approver_name)
     log = log if log is not None else EventLog(config.resolved_db_path)
@@ -101,6 +103,7 @@ def create_agent(
     """
     config = load_config(workspace, model=model, **options)
     if not log:
+        config = resolve_model(config)
         runner = build_runner(config)
         policy = build_policy(config, runner, mode=mode, approver=approver)
         return Agent(config, runner=runner, authorize=policy, listeners=listeners)
@@ -156,6 +159,13 @@ def find_session(db_path: str | Path, prefix: str | None) -> tuple[str, list[dic
     if not messages:
         raise SessionNotFound(f"session {session_id} has no messages logged in {db_path}")
     return session_id, messages
+
+
+def resolve_model(config: ClawConfig) -> ClawConfig:
+    """A concrete model for "auto" / `local/NAME`: a local server, else the embedded one."""
+    from claw_nb.model.resolve import needs_resolution, resolve_config
+
+    return resolve_config(config) if needs_resolution(config) else config
 
 
 def _approver_label(approver: Approver) -> str:

@@ -28,7 +28,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT_MODEL = "ollama_chat/qwen3-coder:30b"
+DEFAULT_MODEL = "auto"  # claw_nb.model.resolve: a local server, else the embedded model
 DEFAULT_TEMPERATURE = 0.2  # low: tool calls and edits want consistency (servers default ~0.8)
 MODEL_BACKENDS = ("auto", "litellm", "direct")
 _UNSET_WORDS = {"server", "omit", "none", "default", ""}

@@ -68,3 +68,9 @@ class TaskError(LabError, ValueError):
 
 class SandboxRequired(LabError):
     """The lab runs trials in bubblewrap; without it, pass unsandboxed=True / --unsandboxed."""
+
+
+class EmbeddedModelError(ModelError):
+    """The embedded llama.cpp server cannot start (package, GGUF file or the server itself)."""
+
+    kind = "embedded_model_error"

@@ -7,12 +7,12 @@ import pytest
 from claw_nb.config import DEFAULT_MODEL, ConfigError, load_config
 
 
-def test_defaults_point_at_local_ollama(tmp_path, monkeypatch):
+def test_defaults_leave_the_model_to_resolution(tmp_path, monkeypatch):
     for var in ("CLAW_MODEL", "CLAW_API_BASE", "CLAW_API_KEY", "CLAW_DB"):
         monkeypatch.delenv(var, raising=False)
     config = load_config(tmp_path)
-    assert config.model == DEFAULT_MODEL == "ollama_chat/qwen3-coder:30b"
-    assert config.effective_api_base == "http://localhost:11434"
+    assert config.model == DEFAULT_MODEL == "auto"  # claw_nb.model.resolve picks it
+    assert config.effective_api_base is None
     assert config.resolved_db_path == tmp_path.resolve() / ".claw" / "claw.duckdb"
 
 

@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from claw_nb.cli import models
 from claw_nb.config import ConfigError, load_config
 
 EXIT_OK, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the agent on a task")
     run.add_argument("task", nargs="+", help="what the agent should do")
-    run.add_argument("--model", help="LiteLLM model string (env CLAW_MODEL)")
+    run.add_argument("--model", help="LiteLLM model string, or local/NAME for a GGUF in the "
+                     "models folder (env CLAW_MODEL; default: a local server, else embedded)")
     run.add_argument("--api-base", help="model server URL (env CLAW_API_BASE)")
     run.add_argument("--api-key", help="API key (env CLAW_API_KEY)")
     run.add_argument("--cwd", type=Path, help="workspace directory (default: current directory)")
@@ -66,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--session", help="only this session")
     stats.add_argument("--export", type=Path, metavar="DIR",
                        help="also write every table as Parquet into DIR")
+
+    models.add_parser(sub)
 
     show = sub.add_parser("show", help="replay a logged session")
     show.add_argument("session_id")
@@ -121,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_USAGE
     handler = {"run": _cmd_run, "sessions": _cmd_sessions, "show": _cmd_show,
-               "stats": _cmd_stats}[args.command]
+               "stats": _cmd_stats, "models": models.run}[args.command]
     try:
         return handler(args, config)
     except KeyboardInterrupt:

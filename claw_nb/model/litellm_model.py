@@ -50,7 +50,7 @@ class LiteLLMModel(RetryingModel):
         return kwargs
 
     def _attempt(self, messages, tools, on_text, known_tools, should_stop, started, deadline):
-        if self.config.stream:
+        if self.streams(tools):
             return self._call_streaming(
                 messages, tools, on_text, started, known_tools, should_stop, deadline
             )

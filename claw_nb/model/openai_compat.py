@@ -78,7 +78,7 @@ class OpenAICompatModel(RetryingModel):
         return body
 
     def _attempt(self, messages, tools, on_text, known_tools, should_stop, started, deadline):
-        if self.config.stream:
+        if self.streams(tools):
             return self._call_streaming(
                 messages, tools, on_text, started, known_tools, should_stop, deadline
             )

@@ -35,6 +35,14 @@ class RetryingModel:
         self.config = config
         self._sleep = sleep
         self._counter: Any = None  # a claw_nb.context.tokens.TokenCounter, made on first use
+        # Some servers cannot stream tool calls (llama-cpp-python's chatml-function-calling
+        # refuses "automatic streaming tool choice" and cuts the stream): after one such
+        # failure with nothing received, requests with tools get whole replies.
+        self.whole_replies_with_tools = False
+
+    def streams(self, tools: list[dict[str, Any]] | None) -> bool:
+        """Whether this request is streamed."""
+        return self.config.stream and not (tools and self.whole_replies_with_tools)
 
     @property
     def name(self) -> str:
@@ -64,23 +72,41 @@ class RetryingModel:
         """One assistant turn. Retries 5xx, 429, timeouts and cut streams with backoff."""
         attempts = 0
         deadline = time.monotonic() + self.config.reply_timeout
+        fell_back = False
         while True:
             attempts += 1
             started = time.perf_counter()
+            received: list[str] = []
+
+            def seen_text(text: str) -> None:
+                received.append(text)
+                if on_text is not None:
+                    on_text(text)
+
+            streamed = self.streams(tools)
             try:
                 reply = self._attempt(
-                    messages, tools, on_text, known_tools, should_stop, started, deadline
+                    messages, tools, seen_text, known_tools, should_stop, started, deadline
                 )
             except ModelError:
                 raise
             except StreamStalled:
                 raise self._stalled() from None
             except Exception as exc:  # noqa: BLE001 - classified: fatal raise, transient retry
-                if self.config.stream and is_read_timeout(exc) and time.monotonic() < deadline:
+                if streamed and is_read_timeout(exc) and time.monotonic() < deadline:
                     raise self._stalled() from None
                 fatal = classify_failure(exc, self.config)
                 if fatal is not None:
                     raise fatal from None
+                if streamed and tools and not received and not fell_back and _stream_broke(exc):
+                    # Try the same request whole once; kept for the session if it works.
+                    fell_back = self.whole_replies_with_tools = True
+                    if on_retry is not None:
+                        on_retry(attempts, 0.0, f"{short(exc)}; asking for a whole reply instead "
+                                 "of a stream")
+                    continue
+                if fell_back and not streamed:
+                    self.whole_replies_with_tools = False  # streaming was not the problem
                 if attempts > self.config.max_retries:
                     raise ModelError(
                         f"model call failed after {attempts} attempts: {short(exc)}"
@@ -128,7 +154,8 @@ class RetryingModel:
     def read_timeout(self, deadline: float) -> float:
         """Seconds one read may wait: the stream's silence bound or the request's, never past
         the reply's deadline."""
-        per_read = self.config.stream_idle_timeout if self.config.stream else self.config.request_timeout
+        per_read = (self.config.stream_idle_timeout if self.config.stream
+                    else self.config.request_timeout)
         return max(0.001, min(per_read, deadline - time.monotonic()))
 
     def _attempt(
@@ -156,3 +183,11 @@ class RetryingModel:
 
     def close(self) -> None:
         """Release connections (a no-op for paths that keep none)."""
+
+
+def _stream_broke(exc: BaseException) -> bool:
+    """A stream that ended or broke without an HTTP error status (what a server that cannot
+    stream tool calls does), as opposed to a 5xx or 429, which is retried as it is."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    return ("streamcut" in text or "stream ended" in text or "broke off" in text
+            or "streaming tool choice" in text)

@@ -282,7 +282,8 @@ def test_system_prompt_has_workspace_tools_and_project_memory(scripted_server, w
     system = scripted_server.requests[0]["messages"][0]
     assert system["role"] == "system"
     assert str(workspace) in system["content"] and "Always use tabs." in system["content"]
-    assert "`edit_file(path, old_string, new_string, replace_all?)`" in system["content"]
+    # The schemas carry the tool list; the default prompt does not repeat it ("full" does).
+    assert "`edit_file(path, old_string, new_string, replace_all?)`" not in system["content"]
     names = [t["function"]["name"] for t in scripted_server.requests[0]["tools"]]
     assert names == ["read_file", "write_file", "edit_file", "list_files", "grep",
                      "run_command", "todo_write"]

