@@ -301,6 +301,8 @@ def _tagged_calls(text: str, blocked: list[tuple[int, int]], schemas: dict) -> F
             closer = f"</{tag}>"
             close = text.find(closer, pos, limit)
             if close == -1:  # unterminated: runs to the next call or the end
+                if xml_at < limit and not text.startswith(("{", "[", "`"), xml_at):
+                    continue  # the tag named in prose ("listed in <tools> tags"), not a call
                 following = text.find(f"<{tag}>", pos, limit)
                 close = end = following if following != -1 else limit
             else:

@@ -346,6 +346,23 @@ def test_malformed_hermes_block_without_a_name_has_empty_name():
     assert call.name == "" and call.error
 
 
+@pytest.mark.parametrize("tag", ["<tools>", "<tool_call>", "<function_call>"])
+def test_a_wrapper_tag_named_in_prose_is_not_a_call(tag):
+    # SmolLM2-135M, asked to run the tests, answered in prose that mentions the tag.
+    text = f"This tells pytest to test all the functions listed above in {tag} XML tags.\nDone."
+    assert extract_text_tool_calls(text, {"ls"}) == (text, [])
+
+
+def test_an_unterminated_wrapper_holding_json_is_still_a_call():
+    _, (call,) = extract_text_tool_calls('<tools>\n{"name": "ls", "arguments": {"p": 1}')
+    assert call.name == "ls" and call.arguments == {"p": 1}
+
+
+def test_a_wrapper_cut_off_right_after_the_tag_is_an_error():
+    _, (call,) = extract_text_tool_calls("Let me look.\n<tool_call>")
+    assert call.error and "empty" in call.error
+
+
 def test_hermes_block_without_name_key_is_an_error():
     _, (call,) = extract_text_tool_calls('<tool_call>{"tool": "ls"}</tool_call>')
     assert call.arguments is None and '"name"' in call.error
