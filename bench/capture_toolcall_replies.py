@@ -21,8 +21,8 @@ import json
 import time
 from pathlib import Path
 
-from claw_nb.tools import default_tools
 from claw_nb.toolcalls import extract_text_tool_calls
+from claw_nb.tools import default_tools
 
 TASKS = [
     "Create a file hello.py that prints 'Hello, world!'.",
