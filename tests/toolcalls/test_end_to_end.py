@@ -19,7 +19,7 @@ RUNS = ["bare_object", "doubled_braces", "tools_wrapper", "function_call_wrapper
         "qwen25_arguments_as_json_string", "qwen25_doubled_braces_all", "qwen25_two_bare_calls",
         "qwen25_fenced_invalid_escape", "llama32_parameters_key", "llama31_type_function",
         "llama_python_literals", "smollm2_tool_call_list", "smollm2_bare_list",
-        "trailing_comma_true_none"]
+        "trailing_comma_true_none", "flattened_call_fenced", "flattened_call_bare"]
 ERRORS = {"fenced_unknown_tool": "unknown_tool", "fenced_unparsable": "malformed_json",
           "bare_unparsable": "malformed_json"}
 

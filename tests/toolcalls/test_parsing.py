@@ -661,3 +661,14 @@ def test_two_streamed_calls_sharing_an_id_at_different_indexes_stay_two_calls():
     assert [(c["function"]["name"], c["function"]["arguments"]) for c in calls] == [
         ("read_file", '{"path": "a.py"}'), ("read_file", '{"path": "b.py"}')]
     assert len({c["id"] for c in calls}) == 2 and calls[0]["id"] == "call_1"
+
+
+def test_a_flattened_call_naming_a_known_tool_is_run_with_the_other_keys_as_arguments():
+    text = '{"name": "write_file", "type": "function", "path": "a.py", "content": "x"}'
+    rest, (call,) = extract_text_tool_calls(text, {"write_file"})
+    assert rest == "" and call.arguments == {"path": "a.py", "content": "x"}
+
+
+def test_a_flattened_object_whose_name_is_not_a_tool_stays_text():
+    text = '```json\n{"name": "my-app", "version": "1.0.0"}\n```'
+    assert extract_text_tool_calls(text, {"write_file"}) == (text, [])
