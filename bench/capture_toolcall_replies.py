@@ -87,8 +87,12 @@ def main() -> int:
                 "source": f"{model.stem}, llama-cpp-python, temperature {args.temperature}",
                 "captured": True,
             }
-            name = f"captured_{model.stem.split('.')[0].lower()}_task{t}_run{run}.json"
-            (args.out / name).write_text(json.dumps(case, indent=1, ensure_ascii=False) + "\n")
+            stem = f"captured_{model.stem.split('.')[0].lower()}_task{t}_run{run}"
+            path, n = args.out / f"{stem}.json", 1
+            while path.exists():  # never overwrite a reviewed case
+                n += 1
+                path = args.out / f"{stem}_{n}.json"
+            path.write_text(json.dumps(case, indent=1, ensure_ascii=False) + "\n")
             print(f"task {t} run {run}: {len(calls)} call(s), {time.perf_counter() - started:.1f} s")
     print(f"replies: {total}; with a call-shaped part: {shaped}; of those run or sent back: "
           f"{handled}")
