@@ -182,10 +182,23 @@ def _undouble(body: str) -> str:
     return body.rstrip("}") + "}" * max(1, body.count("{") - body.rstrip("}").count("}"))
 
 
+def _flattened_call(obj: Any, known_tools: Collection[str] | None) -> tuple[str, dict] | None:
+    """`{"name": "write_file", "path": "a.py", "content": "x"}`: a known tool's name with its
+    arguments beside it instead of under "arguments" (small models flatten calls). Only a name
+    the agent really has counts, so `{"name": "my-app", "version": "1.0"}` stays text."""
+    if (not isinstance(obj, dict) or not known_tools or obj.get("name") not in known_tools
+            or any(key in obj for key in ("arguments", "parameters", "function"))):
+        return None
+    arguments = {k: v for k, v in obj.items() if k not in ("name", "type", "id")}
+    return (obj["name"], arguments) if arguments else None
+
+
 def _is_call_object(obj: Any, known_tools: Collection[str] | None) -> bool:
     """A JSON value is an attempted call when it names a known tool with arguments, or has
     exactly the keys of a call (name + arguments/parameters) and a name spelled like a tool: a
     call to a tool that does not exist is still an attempt, answered with the real tools."""
+    if _flattened_call(obj, known_tools) is not None:
+        return True
     parts = _call_parts(obj, need_arguments=True)
     if parts is None:
         return False
@@ -212,7 +225,9 @@ def _calls_in_json(body: str, known_tools: Collection[str] | None, dialect: str,
     items = value if isinstance(value, list) and value else [value]
     if not all(_is_call_object(item, known_tools) for item in items):
         return None
-    calls = [make_call(*_call_parts(item, need_arguments=True), repaired) for item in items]
+    calls = [make_call(*(_flattened_call(item, known_tools)
+                         or _call_parts(item, need_arguments=True)), repaired)  # type: ignore[misc]
+             for item in items]
     return _labelled(calls, dialect)
 
 
@@ -301,6 +316,8 @@ def _tagged_calls(text: str, blocked: list[tuple[int, int]], schemas: dict) -> F
             closer = f"</{tag}>"
             close = text.find(closer, pos, limit)
             if close == -1:  # unterminated: runs to the next call or the end
+                if xml_at < limit and not text.startswith(("{", "[", "`"), xml_at):
+                    continue  # the tag named in prose ("listed in <tools> tags"), not a call
                 following = text.find(f"<{tag}>", pos, limit)
                 close = end = following if following != -1 else limit
             else:

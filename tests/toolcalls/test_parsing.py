@@ -346,6 +346,23 @@ def test_malformed_hermes_block_without_a_name_has_empty_name():
     assert call.name == "" and call.error
 
 
+@pytest.mark.parametrize("tag", ["<tools>", "<tool_call>", "<function_call>"])
+def test_a_wrapper_tag_named_in_prose_is_not_a_call(tag):
+    # SmolLM2-135M, asked to run the tests, answered in prose that mentions the tag.
+    text = f"This tells pytest to test all the functions listed above in {tag} XML tags.\nDone."
+    assert extract_text_tool_calls(text, {"ls"}) == (text, [])
+
+
+def test_an_unterminated_wrapper_holding_json_is_still_a_call():
+    _, (call,) = extract_text_tool_calls('<tools>\n{"name": "ls", "arguments": {"p": 1}')
+    assert call.name == "ls" and call.arguments == {"p": 1}
+
+
+def test_a_wrapper_cut_off_right_after_the_tag_is_an_error():
+    _, (call,) = extract_text_tool_calls("Let me look.\n<tool_call>")
+    assert call.error and "empty" in call.error
+
+
 def test_hermes_block_without_name_key_is_an_error():
     _, (call,) = extract_text_tool_calls('<tool_call>{"tool": "ls"}</tool_call>')
     assert call.arguments is None and '"name"' in call.error
@@ -644,3 +661,14 @@ def test_two_streamed_calls_sharing_an_id_at_different_indexes_stay_two_calls():
     assert [(c["function"]["name"], c["function"]["arguments"]) for c in calls] == [
         ("read_file", '{"path": "a.py"}'), ("read_file", '{"path": "b.py"}')]
     assert len({c["id"] for c in calls}) == 2 and calls[0]["id"] == "call_1"
+
+
+def test_a_flattened_call_naming_a_known_tool_is_run_with_the_other_keys_as_arguments():
+    text = '{"name": "write_file", "type": "function", "path": "a.py", "content": "x"}'
+    rest, (call,) = extract_text_tool_calls(text, {"write_file"})
+    assert rest == "" and call.arguments == {"path": "a.py", "content": "x"}
+
+
+def test_a_flattened_object_whose_name_is_not_a_tool_stays_text():
+    text = '```json\n{"name": "my-app", "version": "1.0.0"}\n```'
+    assert extract_text_tool_calls(text, {"write_file"}) == (text, [])
