@@ -45,7 +45,7 @@ UI_CHOICES = ("auto", "widget", "text")
 TRAIT_SETTINGS = ("model", "api_base", "api_key", "mode", "max_steps", "stream", "ui", "db",
                   "workspace", "quiet")
 SUBCOMMANDS = ("config", "sessions", "log", "resume", "tools", "model", "new", "stop", "status",
-               "compact", "help")
+               "compact", "help", "lab")
 NO_ARGUMENTS = ("new", "stop", "status", "tools", "help")
 
 LOG_SQL = """
@@ -583,6 +583,16 @@ class ClawMagics(Magics):
         if rest:
             self.model = rest[0]
         print(self.config_for().model)
+
+    def _cmd_lab(self, rest: list[str]) -> Any:
+        """`%claw lab run|report|check ...`: the prompt lab (claw_nb.jupyter.lab_view)."""
+        from claw_nb.errors import ClawError
+        from claw_nb.jupyter.lab_view import run_lab_magic
+
+        try:
+            return run_lab_magic(rest, self.config_for(), self._use_widgets(self.ui))
+        except ClawError as exc:
+            raise UsageError(str(exc)) from None
 
     def _cmd_sessions(self, rest: list[str]) -> Any:
         from claw_nb.log.store import list_sessions

@@ -151,6 +151,7 @@ def ray_executor(address: str = "auto", *, resource: str = SLOT_RESOURCE,
     except ImportError:
         raise LabError("Ray is not installed: pip install 'claw-nb[ray]' (or `pip install "
                        "ray`), then start a cluster with `ray start --head`.") from None
+    _probe(address)
     try:
         return RayExecutor(address, resource, runtime_env)
     except LabError:
@@ -159,6 +160,23 @@ def ray_executor(address: str = "auto", *, resource: str = SLOT_RESOURCE,
         raise LabError(f"could not connect to a Ray cluster at {address!r}: {exc}. Start one "
                        "with `ray start --head --resources='{\"claw_model_slot\": 1}'` and "
                        "pass its address (or 'auto' on the same machine).") from None
+
+
+def _probe(address: str) -> None:
+    """Fail at once when nothing listens at a HOST:PORT address (Ray itself retries for
+    minutes); "auto" is Ray's own cheap probe of this machine."""
+    import socket
+
+    if address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=3):
+            pass
+    except (OSError, ValueError) as exc:
+        raise LabError(f"no Ray cluster answers at {address} ({exc}). Start one with `ray start "
+                       "--head --resources='{\"claw_model_slot\": 1}'` and pass its address "
+                       "(or 'auto' on the same machine).") from None
 
 
 def pack_task(path: Path) -> bytes:

@@ -142,8 +142,10 @@ def load_task_dir(path: Path) -> Task:
 def _parse_data(text: str, suffix: str) -> Any:
     if suffix == ".json":
         return json.loads(text)
-    import yaml
-
+    try:
+        import yaml
+    except ImportError:
+        raise TaskError("YAML tasks need PyYAML (pip install pyyaml); or give JSON") from None
     return yaml.safe_load(text)
 
 
