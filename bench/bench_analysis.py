@@ -89,8 +89,10 @@ def logging_overhead(events: int) -> None:
     with tempfile.TemporaryDirectory() as name:
         us, delta_us = bench_logging.append_cost(Path(name), events, fsync=False)
         us_sync, _ = bench_logging.append_cost(Path(name), min(events, 1000), fsync=True)
-    print(f"logging overhead: {us:.1f} us/event (journal line; {delta_us:.2f} us per skipped "
-          f"TextDelta), {us_sync:.0f} us/event with fsync=True; target < 500 us")
+    print(
+        f"logging overhead: {us:.1f} us/event (journal line; {delta_us:.2f} us per skipped "
+        f"TextDelta), {us_sync:.0f} us/event with fsync=True; target < 500 us"
+    )
 
 
 def main() -> None:
@@ -109,37 +111,44 @@ def main() -> None:
         db = Path(tmp) / "big.duckdb"
         start = time.perf_counter()
         build(db, args.tool_calls, args.sessions)
-        print(f"built {args.tool_calls:,} tool calls + {args.tool_calls:,} model calls over "
-              f"{args.sessions:,} sessions in {time.perf_counter() - start:.1f} s "
-              f"({db.stat().st_size / 1e6:.0f} MB)")
+        print(
+            f"built {args.tool_calls:,} tool calls + {args.tool_calls:,} model calls over "
+            f"{args.sessions:,} sessions in {time.perf_counter() - start:.1f} s "
+            f"({db.stat().st_size / 1e6:.0f} MB)"
+        )
         print("on an open connection:")
         con = connect(db)
         try:
             summary = timed("sessions() (per-session summary)", lambda: analysis.sessions(con))
-            timed("sessions(since=...) (last 1,000)", lambda: analysis.sessions(
-                con, since="2026-01-07 06:00"))
+            timed(
+                "sessions(since=...) (last 1,000)",
+                lambda: analysis.sessions(con, since="2026-01-07 06:00"),
+            )
             timed("time_split()", lambda: analysis.time_split(con))
             timed("tool_errors() (by tool and kind)", lambda: analysis.tool_errors(con))
             timed("tool_errors(by='tool')", lambda: analysis.tool_errors(con, by="tool"))
             timed("compare(by='model')", lambda: analysis.compare(con, by="model"))
             timed("compare(by='prompt')", lambda: analysis.compare(con, by="prompt"))
-            timed("tokens_by_part(by='prompt')", lambda: analysis.tokens_by_part(
-                con, by="prompt"))
+            timed("tokens_by_part(by='prompt')", lambda: analysis.tokens_by_part(con, by="prompt"))
             timed("tokens_per_step() (every call)", lambda: analysis.tokens_per_step(con))
             timed("token_split(session_id=...)", lambda: analysis.token_split(con, "s42"))
-            timed("tokens_per_step(session_id=...)", lambda: analysis.tokens_per_step(
-                con, "s42"))
+            timed("tokens_per_step(session_id=...)", lambda: analysis.tokens_per_step(con, "s42"))
             with tempfile.TemporaryDirectory() as out:
-                timed("export_parquet() (8 tables -> files)",
-                      lambda: analysis.export_parquet(con, out), repeat=1)
+                timed(
+                    "export_parquet() (8 tables -> files)",
+                    lambda: analysis.export_parquet(con, out),
+                    repeat=1,
+                )
         finally:
             con.close()
         print("opening the file each time (what `claw-nb stats` does):")
         by_path = timed("sessions(path)", lambda: analysis.sessions(db))
         verdict = "met" if max(summary, by_path) < 1.0 else "MISSED"
-        print(f"target, per-session summary over {args.tool_calls:,} tool calls under 1 s: "
-              f"{verdict} ({summary * 1000:.0f} ms on a connection, {by_path * 1000:.0f} ms "
-              "by path)")
+        print(
+            f"target, per-session summary over {args.tool_calls:,} tool calls under 1 s: "
+            f"{verdict} ({summary * 1000:.0f} ms on a connection, {by_path * 1000:.0f} ms "
+            "by path)"
+        )
 
 
 if __name__ == "__main__":

@@ -38,9 +38,29 @@ TASK = (
     "at the end report the deploy key recorded in secret.txt."
 )
 WORDS = [
-    "request", "context", "value", "handler", "retry", "timeout", "cache", "session", "token",
-    "buffer", "parser", "record", "config", "client", "stream", "result", "error", "status",
-    "payload", "window", "budget", "queue", "worker",
+    "request",
+    "context",
+    "value",
+    "handler",
+    "retry",
+    "timeout",
+    "cache",
+    "session",
+    "token",
+    "buffer",
+    "parser",
+    "record",
+    "config",
+    "client",
+    "stream",
+    "result",
+    "error",
+    "status",
+    "payload",
+    "window",
+    "budget",
+    "queue",
+    "worker",
 ]
 
 
@@ -117,10 +137,16 @@ class Session:
                 return tool_calls(call("run_command", {"command": f"python tools/report.py {i}"}))
             if i % 15 == 7:
                 path = f"src/mod_{i - 5:03d}.py"
-                return tool_calls(call("edit_file", {
-                    "path": path, "old_string": f"# module mod_{i - 5:03d} version 1",
-                    "new_string": f"# module mod_{i - 5:03d} version 2 (audited)",
-                }))
+                return tool_calls(
+                    call(
+                        "edit_file",
+                        {
+                            "path": path,
+                            "old_string": f"# module mod_{i - 5:03d} version 1",
+                            "new_string": f"# module mod_{i - 5:03d} version 2 (audited)",
+                        },
+                    )
+                )
             return tool_calls(call("read_file", {"path": f"src/mod_{i:03d}.py"}))
         self.facts = {
             "deploy key": SECRET in blob,
@@ -135,15 +161,27 @@ class Session:
     def summarise(prompt: str) -> str:
         facts = sorted({line.strip() for line in prompt.splitlines() if "FACT:" in line})
         files = sorted(set(re.findall(r"^- (\S+): (edited|written)$", prompt, re.MULTILINE)))
-        sentence = ("The agent is auditing the modules under src/ one by one, reading each file "
-                    "and noting handlers that swallow errors.")
+        sentence = (
+            "The agent is auditing the modules under src/ one by one, reading each file "
+            "and noting handlers that swallow errors."
+        )
         body = " ".join([sentence] * 12)
-        return "\n".join([
-            "## Task", TASK, "## Decisions", body, "## Files touched",
-            *[f"- {path}: {state}" for path, state in files],
-            "## Open problems", "None recorded.", "## Todo list", "- [ ] finish the audit",
-            "## Key facts", *facts,
-        ])
+        return "\n".join(
+            [
+                "## Task",
+                TASK,
+                "## Decisions",
+                body,
+                "## Files touched",
+                *[f"- {path}: {state}" for path, state in files],
+                "## Open problems",
+                "None recorded.",
+                "## Todo list",
+                "- [ ] finish the audit",
+                "## Key facts",
+                *facts,
+            ]
+        )
 
 
 def run(steps: int, file_kb: int, window: int | None) -> dict:
@@ -157,8 +195,15 @@ def run(steps: int, file_kb: int, window: int | None) -> dict:
         session = Session(steps, server)
         server.default = session
         options = {"context_window": window} if window else {"context_management": False}
-        config = load_config(workspace, model="openai/scripted", api_base=server.url,
-                             api_key="k", stream=False, max_steps=steps + 10, **options)
+        config = load_config(
+            workspace,
+            model="openai/scripted",
+            api_base=server.url,
+            api_key="k",
+            stream=False,
+            max_steps=steps + 10,
+            **options,
+        )
         agent = Agent(config)
         started = time.perf_counter()
         result = agent.run(TASK)
@@ -177,7 +222,8 @@ def run(steps: int, file_kb: int, window: int | None) -> dict:
             "prunes": sum(1 for e in manager.compactions if e.method == "prune"),
             "summaries": sum(1 for e in manager.compactions if e.method == "summary"),
             "wall": wall - session.count_seconds,
-            "prepare_ms": (manager.prepare_seconds - manager.summary_seconds) * 1000
+            "prepare_ms": (manager.prepare_seconds - manager.summary_seconds)
+            * 1000
             / max(1, result.steps),
             "history": agent.messages,
             "limit": manager.limit if window else None,
@@ -220,27 +266,42 @@ def main() -> int:
         ("summary calls", free["summary_calls"], managed["summary_calls"]),
         ("compactions: prune / summary", "-", f"{managed['prunes']} / {managed['summaries']}"),
         ("total prompt tokens", f"{free['total']:,}", f"{managed['total']:,} ({share:.1%})"),
-        ("peak request tokens", f"{free['peak']:,}",
-         f"{managed['peak']:,} (window {args.window:,}, threshold {managed['limit']:,})"),
+        (
+            "peak request tokens",
+            f"{free['peak']:,}",
+            f"{managed['peak']:,} (window {args.window:,}, threshold {managed['limit']:,})",
+        ),
         ("facts in the last request", facts(free), facts(managed)),
-        ("requests holding the deploy key", f"{free['secret_share']:.0%}",
-         f"{managed['secret_share']:.0%}"),
+        (
+            "requests holding the deploy key",
+            f"{free['secret_share']:.0%}",
+            f"{managed['secret_share']:.0%}",
+        ),
         ("wall time (s, counting excluded)", f"{free['wall']:.1f}", f"{managed['wall']:.1f}"),
         ("context manager ms/step (no model)", "-", f"{managed['prepare_ms']:.2f}"),
     ]
-    print(f"{args.steps} steps, ~{args.file_kb} KB tool outputs; tokens counted with tiktoken "
-          "(cl100k) on the requests the server received")
+    print(
+        f"{args.steps} steps, ~{args.file_kb} KB tool outputs; tokens counted with tiktoken "
+        "(cl100k) on the requests the server received"
+    )
     width = max(len(r[0]) for r in rows)
     print(f"{'':<{width}}  {'unmanaged':<22}  managed")
     for label, a, b in rows:
         print(f"{label:<{width}}  {a!s:<22}  {b}")
     print("facts checked:", ", ".join(managed["facts"]))
-    print(f"counting the unmanaged final history ({len(free['history'])} messages): "
-          f"LiteLLM whole {whole_ms:.0f} ms, cached per message {cached_ms:.2f} ms")
-    ok = (managed["ok"] and managed["peak"] < args.window and share < 0.35
-          and all(managed["facts"].values()))
-    print("targets (peak < window, total < 35% of unmanaged, facts kept):",
-          "met" if ok else "MISSED")
+    print(
+        f"counting the unmanaged final history ({len(free['history'])} messages): "
+        f"LiteLLM whole {whole_ms:.0f} ms, cached per message {cached_ms:.2f} ms"
+    )
+    ok = (
+        managed["ok"]
+        and managed["peak"] < args.window
+        and share < 0.35
+        and all(managed["facts"].values())
+    )
+    print(
+        "targets (peak < window, total < 35% of unmanaged, facts kept):", "met" if ok else "MISSED"
+    )
     return 0 if ok else 1
 
 

@@ -67,9 +67,15 @@ def agent_overhead(steps: int, stream: bool, with_log: bool, backend: str) -> di
     with tempfile.TemporaryDirectory() as tmp, ScriptedServer() as server:
         workspace = Path(tmp)
         todos = [{"content": "step", "status": "in_progress"}]
-        config = load_config(workspace, model="openai/scripted", api_base=server.url,
-                             api_key="k", stream=stream, max_steps=steps + 1,
-                             model_backend=backend)
+        config = load_config(
+            workspace,
+            model="openai/scripted",
+            api_base=server.url,
+            api_key="k",
+            stream=stream,
+            max_steps=steps + 1,
+            model_backend=backend,
+        )
         model = TimedModel(make_model(config))
         listeners = [on_event]
         log = None
@@ -83,7 +89,9 @@ def agent_overhead(steps: int, stream: bool, with_log: bool, backend: str) -> di
         server.queue(text("warm"))
         Agent(config, model=model).run("warm up")
         model.seconds = 0.0
-        server.queue(*[tool_calls(call("todo_write", {"todos": todos}))] * (steps - 1), text("done"))
+        server.queue(
+            *[tool_calls(call("todo_write", {"todos": todos}))] * (steps - 1), text("done")
+        )
         start = time.perf_counter()
         result = agent.run("benchmark")
         wall = time.perf_counter() - start
@@ -109,7 +117,9 @@ def main() -> None:
     args = parser.parse_args()
     backends = ["litellm", "direct"] if args.backend == "both" else [args.backend]
     claw, bare = import_time()
-    print(f"import claw_nb: {claw:.1f} ms (interpreter start-up {bare:.1f} ms excluded); target < 150 ms")
+    print(
+        f"import claw_nb: {claw:.1f} ms (interpreter start-up {bare:.1f} ms excluded); target < 150 ms"
+    )
     try:
         import claw_nb.log.store  # noqa: F401
 
@@ -120,8 +130,10 @@ def main() -> None:
         for stream in (False, True):
             for with_log in (False, True) if has_store else (False,):
                 r = agent_overhead(args.steps, stream, with_log, backend)
-                label = (f"{backend:7} {'stream' if stream else 'plain '} "
-                         f"log={'on ' if with_log else 'off'}")
+                label = (
+                    f"{backend:7} {'stream' if stream else 'plain '} "
+                    f"log={'on ' if with_log else 'off'}"
+                )
                 print(
                     f"{label}: agent overhead {r['overhead_ms_per_step']:.2f} ms/step, of which "
                     f"context management {r['context_ms_per_step']:.2f} "

@@ -35,34 +35,54 @@ def overhead(trials: int, unsandboxed: bool) -> None:
     from claw_nb.lab.trials import Variant
     from claw_nb.testing import ScriptedServer, text
 
-    task = {"name": "noop", "instruction": "say done", "files": {"a.txt": "x\n"},
-            "test": 'echo 1 > "$REWARD_DIR/reward.txt"\n'}
+    task = {
+        "name": "noop",
+        "instruction": "say done",
+        "files": {"a.txt": "x\n"},
+        "test": 'echo 1 > "$REWARD_DIR/reward.txt"\n',
+    }
     with tempfile.TemporaryDirectory() as tmp, ScriptedServer(default=text("done")) as server:
         db = Path(tmp) / "lab.duckdb"
-        common = dict(db_path=db, model="openai/scripted", api_base=server.url, api_key="sk",
-                      unsandboxed=unsandboxed, options={"stream": False},
-                      executor=local_executor(1))
+        common = dict(
+            db_path=db,
+            model="openai/scripted",
+            api_base=server.url,
+            api_key="sk",
+            unsandboxed=unsandboxed,
+            options={"stream": False},
+            executor=local_executor(1),
+        )
         run_experiment(load_tasks([task]), [Variant("warm")], experiment="warmup", **common)
         started = time.perf_counter()
-        run_experiment(load_tasks([task]), [Variant("v")], repeats=trials, experiment="bench",
-                       **common)
+        run_experiment(
+            load_tasks([task]), [Variant("v")], repeats=trials, experiment="bench", **common
+        )
         wall = time.perf_counter() - started
         con = duckdb.connect(str(db), read_only=True)
-        agent = [r[0] for r in con.execute(
-            "SELECT epoch(s.ended_at - s.started_at) FROM trials t JOIN sessions s "
-            "USING (session_id) WHERE t.experiment = 'bench'").fetchall()]
-        trial_wall = [r[0] for r in con.execute(
-            "SELECT wall_s FROM trials WHERE experiment = 'bench'").fetchall()]
+        agent = [
+            r[0]
+            for r in con.execute(
+                "SELECT epoch(s.ended_at - s.started_at) FROM trials t JOIN sessions s "
+                "USING (session_id) WHERE t.experiment = 'bench'"
+            ).fetchall()
+        ]
+        trial_wall = [
+            r[0]
+            for r in con.execute("SELECT wall_s FROM trials WHERE experiment = 'bench'").fetchall()
+        ]
         con.close()
     per_trial = wall / trials
     agent_mean = statistics.mean(agent)
     print(f"{trials} trials, local pool of 1, {'unsandboxed' if unsandboxed else 'bubblewrap'}")
     print(f"  driver wall per trial      {per_trial * 1000:7.0f} ms")
-    print(f"  agent's own time (session) {agent_mean * 1000:7.0f} ms (median "
-          f"{statistics.median(agent) * 1000:.0f})")
+    print(
+        f"  agent's own time (session) {agent_mean * 1000:7.0f} ms (median "
+        f"{statistics.median(agent) * 1000:.0f})"
+    )
     print(f"  trial wall (worker)        {statistics.mean(trial_wall) * 1000:7.0f} ms")
-    print(f"  lab overhead per trial     {(per_trial - agent_mean) * 1000:7.0f} ms "
-          "(target < 300 ms)")
+    print(
+        f"  lab overhead per trial     {(per_trial - agent_mean) * 1000:7.0f} ms (target < 300 ms)"
+    )
 
 
 def summary(variants: int = 2, tasks: int = 50, repeats: int = 10) -> None:
@@ -81,9 +101,27 @@ def summary(variants: int = 2, tasks: int = 50, repeats: int = 10) -> None:
             for t in range(tasks):
                 for r in range(repeats):
                     reward = float(rng.random() < 0.3 + 0.2 * v)
-                    rows.append((f"id{v}-{t}-{r}", "big", f"v{v}", f"task{t:02d}", r, reward,
-                                 reward == 1.0, "completed", 5, 4000, 300, 12.5, 1, None, None,
-                                 "", None))
+                    rows.append(
+                        (
+                            f"id{v}-{t}-{r}",
+                            "big",
+                            f"v{v}",
+                            f"task{t:02d}",
+                            r,
+                            reward,
+                            reward == 1.0,
+                            "completed",
+                            5,
+                            4000,
+                            300,
+                            12.5,
+                            1,
+                            None,
+                            None,
+                            "",
+                            None,
+                        )
+                    )
         insert_rows(con, "trials", rows)
         insert_rows(con, "experiments", [("big", None, "{}")])
         con.close()
@@ -95,8 +133,10 @@ def summary(variants: int = 2, tasks: int = 50, repeats: int = 10) -> None:
             exp.leaderboard()
             exp.per_task()
             times.append(time.perf_counter() - started)
-    print(f"{len(results)} finished trials: results + leaderboard + per_task in "
-          f"{min(times) * 1000:.0f} ms (best of 3; first {times[0] * 1000:.0f} ms; target < 1 s)")
+    print(
+        f"{len(results)} finished trials: results + leaderboard + per_task in "
+        f"{min(times) * 1000:.0f} ms (best of 3; first {times[0] * 1000:.0f} ms; target < 1 s)"
+    )
 
 
 def main() -> None:

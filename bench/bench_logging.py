@@ -37,32 +37,68 @@ def step_events(sid: str, step: int, result: str = RESULT) -> list[ev.Event]:
     return [
         *[ev.TextDelta(sid, step, "tok ") for _ in range(20)],  # not journaled
         ev.ModelCallFinished(
-            sid, step=step, model="ollama_chat/qwen3-coder:30b", prompt_tokens=4000 + step * 300,
-            completion_tokens=60, latency_ms=2400.0, ttft_ms=350.0, finish_reason="tool_calls",
-            streamed=True, message_count=seq, params={"temperature": 0.2, "num_ctx": 32768},
+            sid,
+            step=step,
+            model="ollama_chat/qwen3-coder:30b",
+            prompt_tokens=4000 + step * 300,
+            completion_tokens=60,
+            latency_ms=2400.0,
+            ttft_ms=350.0,
+            finish_reason="tool_calls",
+            streamed=True,
+            message_count=seq,
+            params={"temperature": 0.2, "num_ctx": 32768},
             parts={"system": 1800, "tools": 900, "history": 1300 + step * 300},
         ),
-        ev.MessageAdded(sid, seq, {
-            "role": "assistant", "content": "Let me look at the module.",
-            "tool_calls": [{"id": call_id, "type": "function",
-                            "function": {"name": "read_file", "arguments": raw}}],
-        }),
+        ev.MessageAdded(
+            sid,
+            seq,
+            {
+                "role": "assistant",
+                "content": "Let me look at the module.",
+                "tool_calls": [
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": "read_file", "arguments": raw},
+                    }
+                ],
+            },
+        ),
         ev.ToolCallStarted(sid, step, call_id, "read_file", args, raw),
         ev.ToolCallFinished(
-            sid, step=step, call_id=call_id, tool="read_file", arguments=args, raw_arguments=raw,
-            ok=True, result=result, duration_ms=0.8, decision="allowed: read-only tool",
-            result_chars=len(result), result_chars_sent=len(result),
+            sid,
+            step=step,
+            call_id=call_id,
+            tool="read_file",
+            arguments=args,
+            raw_arguments=raw,
+            ok=True,
+            result=result,
+            duration_ms=0.8,
+            decision="allowed: read-only tool",
+            result_chars=len(result),
+            result_chars_sent=len(result),
         ),
-        ev.MessageAdded(sid, seq + 1, {"role": "tool", "tool_call_id": call_id,
-                                       "name": "read_file", "content": result}),
+        ev.MessageAdded(
+            sid,
+            seq + 1,
+            {"role": "tool", "tool_call_id": call_id, "name": "read_file", "content": result},
+        ),
     ]
 
 
 def session_events(sid: str, steps: int, result: str = RESULT) -> list[ev.Event]:
     out: list[ev.Event] = [
-        ev.SessionStarted(sid, model="ollama_chat/qwen3-coder:30b", workspace="/ws",
-                          task="refactor the parser", system_prompt=PROMPT,
-                          system_prompt_sha="bench", system_prompt_name="default"),
+        ev.SessionStarted(
+            sid,
+            model="ollama_chat/qwen3-coder:30b",
+            workspace="/ws",
+            task="refactor the parser",
+            system_prompt=PROMPT,
+            system_prompt_sha="bench",
+            system_prompt_name="default",
+        ),
         ev.MessageAdded(sid, 0, {"role": "system", "content": PROMPT}),
         ev.MessageAdded(sid, 1, {"role": "user", "content": "refactor the parser"}),
     ]
@@ -117,11 +153,19 @@ def ingest_rate(tmp: Path, n_events: int, journals: int, result: str) -> dict[st
     count = store.ingest(db)
     seconds = time.perf_counter() - start
     con = store.connect(db, read_only=True)
-    rows = sum(con.execute(f"SELECT count(*) FROM {t} WHERE session_id LIKE 't%'").fetchone()[0]
-               for t in ("sessions", "messages", "llm_calls", "tool_calls"))
+    rows = sum(
+        con.execute(f"SELECT count(*) FROM {t} WHERE session_id LIKE 't%'").fetchone()[0]
+        for t in ("sessions", "messages", "llm_calls", "tool_calls")
+    )
     con.close()
-    return {"events": count, "seconds": seconds, "events_per_s": count / seconds,
-            "rows_per_s": rows / seconds, "journal_mb": size / 1e6, "total": total}
+    return {
+        "events": count,
+        "seconds": seconds,
+        "events_per_s": count / seconds,
+        "rows_per_s": rows / seconds,
+        "journal_mb": size / 1e6,
+        "total": total,
+    }
 
 
 def end_of_session_cost(tmp: Path, steps: int, runs: int = 5) -> float:
@@ -152,7 +196,9 @@ def cold_end_of_session_ms(tmp: Path, steps: int) -> float:
     db = tmp / "cold.duckdb"
     out = subprocess.run(
         [sys.executable, "-c", code, str(ROOT), str(Path(__file__).parent), str(db), str(steps)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(out.stdout.strip())
 
@@ -167,21 +213,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         us, delta_us = append_cost(tmp, args.events, fsync=False)
-        print(f"journal append: {us:.1f} us/event ({args.events} events; TextDelta skipped in "
-              f"{delta_us:.2f} us); target < 500 us")
+        print(
+            f"journal append: {us:.1f} us/event ({args.events} events; TextDelta skipped in "
+            f"{delta_us:.2f} us); target < 500 us"
+        )
         us_sync, _ = append_cost(tmp, min(args.events, 1000), fsync=True)
         print(f"journal append with fsync=True: {us_sync:.1f} us/event")
         for label, result in (("2 KB tool results", RESULT), ("short tool results", "ok")):
             r = ingest_rate(tmp, args.ingest_events, args.journals, result)
-            print(f"ingest, {label}: {r['events']} events from {args.journals} journals "
-                  f"({r['journal_mb']:.1f} MB) in {r['seconds'] * 1000:.0f} ms = "
-                  f"{r['events_per_s']:,.0f} events/s, {r['rows_per_s']:,.0f} rows/s")
+            print(
+                f"ingest, {label}: {r['events']} events from {args.journals} journals "
+                f"({r['journal_mb']:.1f} MB) in {r['seconds'] * 1000:.0f} ms = "
+                f"{r['events_per_s']:,.0f} events/s, {r['rows_per_s']:,.0f} rows/s"
+            )
         end_ms = end_of_session_cost(tmp, args.session_steps)
         n = journaled(session_events("x", args.session_steps))
         cold_ms = cold_end_of_session_ms(tmp, args.session_steps)
-        print(f"end of session ({n} events, {args.session_steps} steps): SessionEnded takes "
-              f"{end_ms:.1f} ms with DuckDB loaded, {cold_ms:.0f} ms in a fresh process "
-              "(imports DuckDB)")
+        print(
+            f"end of session ({n} events, {args.session_steps} steps): SessionEnded takes "
+            f"{end_ms:.1f} ms with DuckDB loaded, {cold_ms:.0f} ms in a fresh process "
+            "(imports DuckDB)"
+        )
 
 
 if __name__ == "__main__":

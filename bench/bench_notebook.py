@@ -41,8 +41,9 @@ def one_run(server: ScriptedServer, preload: bool, gap: float, ui: str) -> tuple
                 first_text.append(time.monotonic())
 
         sent = time.monotonic()
-        kc.execute_interactive(f"%%claw --ui {ui} --mode auto\nsay hello", timeout=180,
-                               output_hook=hook)
+        kc.execute_interactive(
+            f"%%claw --ui {ui} --mode auto\nsay hello", timeout=180, output_hook=hook
+        )
         end = time.monotonic() + 120
         while not first_text and time.monotonic() < end:  # a widget run goes on after the cell
             try:
@@ -58,21 +59,29 @@ def one_run(server: ScriptedServer, preload: bool, gap: float, ui: str) -> tuple
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     server = ScriptedServer().start()
-    os.environ.update(CLAW_MODEL="openai/scripted", CLAW_API_BASE=server.url,
-                      CLAW_API_KEY="sk-test", LITELLM_LOCAL_MODEL_COST_MAP="True")
+    os.environ.update(
+        CLAW_MODEL="openai/scripted",
+        CLAW_API_BASE=server.url,
+        CLAW_API_KEY="sk-test",
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+    )
     os.environ.pop("JPY_SESSION_NAME", None)
     os.environ.setdefault("CLAW_DB", os.path.join(os.getcwd(), ".claw-bench.duckdb"))
     try:
-        print(f"{'ui':<7} {'preload':<8} {'gap s':>6} {'to request s':>13} {'to text s':>10}"
-              f"  (median of {runs})")
+        print(
+            f"{'ui':<7} {'preload':<8} {'gap s':>6} {'to request s':>13} {'to text s':>10}"
+            f"  (median of {runs})"
+        )
         for ui in ("text", "widget"):
             for gap in (0.0, 3.0):
                 for preload in (False, True):
                     results = [one_run(server, preload, gap, ui) for _ in range(runs)]
                     request = statistics.median(r[0] for r in results)
                     shown = statistics.median(r[1] for r in results)
-                    print(f"{ui:<7} {str(preload):<8} {gap:>6.1f} {request:>13.2f} {shown:>10.2f}",
-                          flush=True)
+                    print(
+                        f"{ui:<7} {str(preload):<8} {gap:>6.1f} {request:>13.2f} {shown:>10.2f}",
+                        flush=True,
+                    )
     finally:
         server.stop()
 

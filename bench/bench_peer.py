@@ -43,8 +43,10 @@ TARGETS = {  # issue 15, for a run without the peer
 
 
 def make_file(workspace: Path) -> None:
-    lines = [f"value_{i:02d} = compute({i}, 'some text to make the line longer')  # {i:02d}"
-             for i in range(40)]
+    lines = [
+        f"value_{i:02d} = compute({i}, 'some text to make the line longer')  # {i:02d}"
+        for i in range(40)
+    ]
     (workspace / FILE).write_text("\n".join(lines) + "\n")  # ~3 kB
 
 
@@ -57,10 +59,14 @@ class Dialect:
     run: tuple[str, str]  # tool, command argument
 
 
-CLAW = Dialect(("read_file", "path"), ("edit_file", "path", "old_string", "new_string"),
-               ("run_command", "command"))
-PEER = Dialect(("read_file", "path"), ("edit_file", "path", "old_text", "new_text"),
-               ("bash", "command"))
+CLAW = Dialect(
+    ("read_file", "path"),
+    ("edit_file", "path", "old_string", "new_string"),
+    ("run_command", "command"),
+)
+PEER = Dialect(
+    ("read_file", "path"), ("edit_file", "path", "old_text", "new_text"), ("bash", "command")
+)
 
 
 def script(d: Dialect) -> list:
@@ -71,8 +77,11 @@ def script(d: Dialect) -> list:
             replies.append(tool_calls(call(d.read[0], {d.read[1]: FILE})))
         elif kind == 1:
             tool, path, old, new = d.edit
-            replies.append(tool_calls(call(tool, {
-                path: FILE, old: f"value_{step:02d} =", new: f"VALUE_{step:02d} ="})))
+            replies.append(
+                tool_calls(
+                    call(tool, {path: FILE, old: f"value_{step:02d} =", new: f"VALUE_{step:02d} ="})
+                )
+            )
         else:
             replies.append(tool_calls(call(d.run[0], {d.run[1]: "python -c 'print(1)'"})))
     replies.append(text("Done: the file was read, edited and the command ran."))
@@ -94,8 +103,15 @@ class Run:
     extra: dict = field(default_factory=dict)
 
 
-def run_once(name: str, d: Dialect, command_for, stream: bool, env: dict, cwd: Path | None,
-             backend: str | None = None) -> Run:
+def run_once(
+    name: str,
+    d: Dialect,
+    command_for,
+    stream: bool,
+    env: dict,
+    cwd: Path | None,
+    backend: str | None = None,
+) -> Run:
     with tempfile.TemporaryDirectory() as tmp, ScriptedServer(script(d)) as server:
         workspace = Path(tmp) / "ws"
         workspace.mkdir()
@@ -107,8 +123,9 @@ def run_once(name: str, d: Dialect, command_for, stream: bool, env: dict, cwd: P
         started = time.perf_counter()
         with open(Path(tmp) / "out", "wb") as out, open(Path(tmp) / "err", "wb") as errors:
             # Not the repository as the working directory: `python -m` would import from it.
-            proc = subprocess.Popen(argv, cwd=cwd or tmp, env=env, stdout=out, stderr=errors,
-                                    stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                argv, cwd=cwd or tmp, env=env, stdout=out, stderr=errors, stdin=subprocess.DEVNULL
+            )
             _, status, usage = os.wait4(proc.pid, 0)  # this child's own CPU and peak RSS
         ended = time.perf_counter()
         ended_wall = time.time()
@@ -124,12 +141,16 @@ def run_once(name: str, d: Dialect, command_for, stream: bool, env: dict, cwd: P
         edited = (workspace / FILE).read_text().count("VALUE_")
     if not meta:
         raise SystemExit(f"{name}: made no request; stderr:\n{err.decode()[-2000:]}")
-    gaps = [(meta[i + 1]["received_at"] - meta[i]["answered_at"]) * 1000
-            for i in range(len(meta) - 1)]
+    gaps = [
+        (meta[i + 1]["received_at"] - meta[i]["answered_at"]) * 1000 for i in range(len(meta) - 1)
+    ]
     ok = returncode == 0 and len(meta) == STEPS + 1 and edited == (STEPS + 1) // 3
     if not ok:
-        print(f"warning: {name} run not clean: exit {returncode}, {len(meta)} requests, "
-              f"{edited} edits; stderr: {err.decode()[-500:]}", file=sys.stderr)
+        print(
+            f"warning: {name} run not clean: exit {returncode}, {len(meta)} requests, "
+            f"{edited} edits; stderr: {err.decode()[-500:]}",
+            file=sys.stderr,
+        )
     return Run(
         wall=ended - started,
         cpu=usage.ru_utime + usage.ru_stime,
@@ -151,25 +172,61 @@ def tool_times(db: Path) -> list[float]:
 
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
-            "SELECT step, sum(duration_ms) FROM tool_calls GROUP BY step ORDER BY step").fetchall()
+            "SELECT step, sum(duration_ms) FROM tool_calls GROUP BY step ORDER BY step"
+        ).fetchall()
     return [float(ms) for _, ms in rows]
 
 
 def claw_command(root: Path):
     def argv(url: str, workspace: Path, tmp: Path, stream: bool) -> list[str]:
-        return [sys.executable, "-m", "claw_nb", "run", "--cwd", str(workspace),
-                "--model", "openai/scripted", "--api-base", url, "--api-key", "sk-bench",
-                "--db", str(tmp / "claw.duckdb"), "--mode", "auto", "--yes", "--quiet",
-                "--max-steps", str(STEPS + 5), "--stream" if stream else "--no-stream",
-                "Work through the file."]
+        return [
+            sys.executable,
+            "-m",
+            "claw_nb",
+            "run",
+            "--cwd",
+            str(workspace),
+            "--model",
+            "openai/scripted",
+            "--api-base",
+            url,
+            "--api-key",
+            "sk-bench",
+            "--db",
+            str(tmp / "claw.duckdb"),
+            "--mode",
+            "auto",
+            "--yes",
+            "--quiet",
+            "--max-steps",
+            str(STEPS + 5),
+            "--stream" if stream else "--no-stream",
+            "Work through the file.",
+        ]
+
     return argv
 
 
 def peer_command(url: str, workspace: Path, tmp: Path, stream: bool) -> list[str]:
-    argv = [sys.executable, "-m", "src.main", "agent", "Work through the file.",
-            "--cwd", str(workspace), "--model", "scripted", "--base-url", url,
-            "--api-key", "sk-bench", "--allow-write", "--allow-shell",
-            "--max-turns", str(STEPS + 5)]
+    argv = [
+        sys.executable,
+        "-m",
+        "src.main",
+        "agent",
+        "Work through the file.",
+        "--cwd",
+        str(workspace),
+        "--model",
+        "scripted",
+        "--base-url",
+        url,
+        "--api-key",
+        "sk-bench",
+        "--allow-write",
+        "--allow-shell",
+        "--max-turns",
+        str(STEPS + 5),
+    ]
     return argv + (["--stream"] if stream else [])
 
 
@@ -178,9 +235,11 @@ def summarise(runs: list[Run]) -> dict[str, float]:
     extra = {}
     if all("tool_ms" in r.extra and len(r.extra["tool_ms"]) == len(r.gaps_ms) for r in runs):
         extra["agent ms a step (no tool)"] = med(
-            med(g - t for g, t in zip(r.gaps_ms, r.extra["tool_ms"])) for r in runs)
+            med(g - t for g, t in zip(r.gaps_ms, r.extra["tool_ms"])) for r in runs
+        )
         extra["exit after log written (ms)"] = med(
-            r.extra["exit after log written (ms)"] for r in runs)
+            r.extra["exit after log written (ms)"] for r in runs
+        )
     return {
         "wall (s)": med(r.wall for r in runs),
         "CPU (s)": med(r.cpu for r in runs),
@@ -197,16 +256,25 @@ def summarise(runs: list[Run]) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--peer", type=Path, default=os.environ.get("CLAW_PEER"),
-                        help="a checkout of claw-code-agent (its folder holding src/)")
-    parser.add_argument("--claw-root", type=Path, default=ROOT,
-                        help="the claw_nb tree to run (default: this one)")
-    parser.add_argument("--before", type=Path,
-                        help="another claw_nb tree (e.g. an older checkout), run interleaved")
+    parser.add_argument(
+        "--peer",
+        type=Path,
+        default=os.environ.get("CLAW_PEER"),
+        help="a checkout of claw-code-agent (its folder holding src/)",
+    )
+    parser.add_argument(
+        "--claw-root", type=Path, default=ROOT, help="the claw_nb tree to run (default: this one)"
+    )
+    parser.add_argument(
+        "--before", type=Path, help="another claw_nb tree (e.g. an older checkout), run interleaved"
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--stream", action="store_true", help="stream replies (both agents)")
-    parser.add_argument("--backend", choices=["auto", "litellm", "direct"],
-                        help="claw_nb's model path (model_backend setting; default: auto)")
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "litellm", "direct"],
+        help="claw_nb's model path (model_backend setting; default: auto)",
+    )
     args = parser.parse_args()
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAW_")}
@@ -225,7 +293,8 @@ def main() -> int:
     for n in range(args.runs):  # interleaved: one of each per round
         for name, dialect, command, agent_env, cwd in agents:
             results[name].append(
-                run_once(name, dialect, command, args.stream, agent_env, cwd, args.backend))
+                run_once(name, dialect, command, args.stream, agent_env, cwd, args.backend)
+            )
         print(f"round {n + 1}/{args.runs} done", file=sys.stderr)
 
     table = {name: summarise(runs) for name, runs in results.items()}
@@ -243,8 +312,11 @@ def main() -> int:
     print(header)
     for metric in table[names[0]]:
         row = f"{metric:30}" + "".join(
-            f"{table[n][metric]:>12.3f}".rstrip("0").rstrip(".").rjust(12) if metric in table[n]
-            else f"{'-':>12}" for n in names)
+            f"{table[n][metric]:>12.3f}".rstrip("0").rstrip(".").rjust(12)
+            if metric in table[n]
+            else f"{'-':>12}"
+            for n in names
+        )
         if peer:
             for n in names:
                 if n != peer and table[peer].get(metric) and metric in table[n]:

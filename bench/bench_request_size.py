@@ -25,8 +25,10 @@ from claw_nb.tools.notebook.kernel_exec import bind_kernel_exec
 def tool_sets() -> dict[str, list]:
     cli = list(default_tools())
     notebook = [*bind_notebook_tools(None), bind_kernel_exec(None)]
-    return {"cli (7 tools)": cli, f"cli + notebook ({len(cli) + len(notebook)} tools)":
-            cli + notebook}
+    return {
+        "cli (7 tools)": cli,
+        f"cli + notebook ({len(cli) + len(notebook)} tools)": cli + notebook,
+    }
 
 
 def smollm_tokenizer():
@@ -41,19 +43,25 @@ def smollm_tokenizer():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--prompt", action="append",
-                        help="template name or .md path (default: default and full)")
-    parser.add_argument("--serve", action="store_true",
-                        help="also start the embedded server and report its own prompt count "
-                             "for each base request, the counter's error, and tokens/s")
+    parser.add_argument(
+        "--prompt", action="append", help="template name or .md path (default: default and full)"
+    )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="also start the embedded server and report its own prompt count "
+        "for each base request, the counter's error, and tokens/s",
+    )
     args = parser.parse_args()
     prompts = args.prompt or ["default", "full"]
     smol = smollm_tokenizer()
     counter = TokenCounter("openai/bench")
     workspace = Path.cwd()
     served: list = []
-    print(f"{'prompt':<12} {'tool set':<28} {'sys chars':>9} {'schema chars':>12} "
-          f"{'total chars':>11} {'smollm tok':>10} {'counter tok':>11}")
+    print(
+        f"{'prompt':<12} {'tool set':<28} {'sys chars':>9} {'schema chars':>12} "
+        f"{'total chars':>11} {'smollm tok':>10} {'counter tok':>11}"
+    )
     for name in prompts:
         for label, tools in tool_sets().items():
             from claw_nb.tools import ToolRegistry
@@ -65,8 +73,10 @@ def main() -> None:
             messages = [{"role": "system", "content": system}]
             smol_tokens = smol(system) + smol(schema) if smol else "-"
             ours = counter.request(messages, specs)
-            print(f"{Path(name).stem:<12} {label:<28} {len(system):>9,} {len(schema):>12,} "
-                  f"{len(system) + len(schema):>11,} {smol_tokens:>10} {ours:>11,}")
+            print(
+                f"{Path(name).stem:<12} {label:<28} {len(system):>9,} {len(schema):>12,} "
+                f"{len(system) + len(schema):>11,} {smol_tokens:>10} {ours:>11,}"
+            )
             if args.serve:
                 served.append((Path(name).stem, label, messages, specs, ours))
     if args.serve:
@@ -81,9 +91,11 @@ def serve_figures(served: list) -> None:
     server = embedded.ensure_server(embedded.bundled_model(), progress=print)
 
     def ask(body: dict) -> dict:
-        request = urllib.request.Request(f"{server.api_base}/chat/completions",
-                                         json.dumps(body).encode(),
-                                         {"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{server.api_base}/chat/completions",
+            json.dumps(body).encode(),
+            {"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=600) as response:
             return json.loads(response.read())
 
@@ -95,13 +107,20 @@ def serve_figures(served: list) -> None:
         ours = TokenCounter("openai/bench").request(user, specs)
         print(f"{name:<12} {label:<28} {theirs:>10,} {ours:>8,} {(ours - theirs) / theirs:>+7.0%}")
     started = time.perf_counter()
-    reply = ask({"messages": [{"role": "user", "content": "Write a long story about a cat."}],
-                 "max_tokens": 200, "temperature": 0})
+    reply = ask(
+        {
+            "messages": [{"role": "user", "content": "Write a long story about a cat."}],
+            "max_tokens": 200,
+            "temperature": 0,
+        }
+    )
     seconds = time.perf_counter() - started
     usage = reply["usage"]
-    print(f"\ngeneration: {usage['completion_tokens']} tokens in {seconds:.1f} s "
-          f"({usage['completion_tokens'] / seconds:.0f} tok/s incl. a {usage['prompt_tokens']}"
-          "-token prompt)")
+    print(
+        f"\ngeneration: {usage['completion_tokens']} tokens in {seconds:.1f} s "
+        f"({usage['completion_tokens'] / seconds:.0f} tok/s incl. a {usage['prompt_tokens']}"
+        "-token prompt)"
+    )
 
 
 if __name__ == "__main__":

@@ -41,9 +41,14 @@ print(json.dumps({"shaped": shaped, "handled": handled, "exact": exact,
 
 
 def measure(source_root: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", MEASURE, str(CORPUS)], cwd=source_root,
-                         env={"PYTHONPATH": str(source_root), "PATH": "/usr/bin:/bin"},
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(CORPUS)],
+        cwd=source_root,
+        env={"PYTHONPATH": str(source_root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -53,15 +58,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.ref:
         with tempfile.TemporaryDirectory() as tmp:
-            archive = subprocess.run(["git", "archive", args.ref, "claw_nb"], cwd=ROOT,
-                                     capture_output=True, check=True).stdout
+            archive = subprocess.run(
+                ["git", "archive", args.ref, "claw_nb"], cwd=ROOT, capture_output=True, check=True
+            ).stdout
             subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
             figures = measure(Path(tmp))
     else:
         figures = measure(ROOT)
     print(f"corpus: {figures['shaped']} call-shaped replies, {figures['answers']} answers")
-    print(f"call-shaped replies run or returned as an error: {figures['handled']}/"
-          f"{figures['shaped']} ({100 * figures['handled'] / figures['shaped']:.0f}%)")
+    print(
+        f"call-shaped replies run or returned as an error: {figures['handled']}/"
+        f"{figures['shaped']} ({100 * figures['handled'] / figures['shaped']:.0f}%)"
+    )
     print(f"  parsed exactly as expected: {figures['exact']}/{figures['shaped']}")
     print(f"answers left as answers: {figures['kept']}/{figures['answers']}")
 

@@ -70,7 +70,9 @@ def main() -> int:
             started = time.perf_counter()
             reply = llm.create_chat_completion(
                 [{"role": "system", "content": system}, {"role": "user", "content": task}],
-                tools=specs, temperature=args.temperature, max_tokens=300,
+                tools=specs,
+                temperature=args.temperature,
+                max_tokens=300,
             )
             content = reply["choices"][0]["message"].get("content") or ""
             _, calls = extract_text_tool_calls(content, set(names))
@@ -79,11 +81,14 @@ def main() -> int:
             shaped += looks_like_call
             handled += looks_like_call and bool(calls)
             case = {
-                "reply": content, "tools": names,
-                "expect_calls": [{"name": c.name, "arguments": c.arguments}
-                                 for c in calls if c.error is None],
-                "expect_errors": [{"name": c.name, "error_contains": "JSON"}
-                                  for c in calls if c.error is not None],
+                "reply": content,
+                "tools": names,
+                "expect_calls": [
+                    {"name": c.name, "arguments": c.arguments} for c in calls if c.error is None
+                ],
+                "expect_errors": [
+                    {"name": c.name, "error_contains": "JSON"} for c in calls if c.error is not None
+                ],
                 "source": f"{model.stem}, llama-cpp-python, temperature {args.temperature}",
                 "captured": True,
             }
@@ -93,9 +98,12 @@ def main() -> int:
                 n += 1
                 path = args.out / f"{stem}_{n}.json"
             path.write_text(json.dumps(case, indent=1, ensure_ascii=False) + "\n")
-            print(f"task {t} run {run}: {len(calls)} call(s), {time.perf_counter() - started:.1f} s")
-    print(f"replies: {total}; with a call-shaped part: {shaped}; of those run or sent back: "
-          f"{handled}")
+            print(
+                f"task {t} run {run}: {len(calls)} call(s), {time.perf_counter() - started:.1f} s"
+            )
+    print(
+        f"replies: {total}; with a call-shaped part: {shaped}; of those run or sent back: {handled}"
+    )
     return 0
 
 

@@ -23,8 +23,18 @@ _LAZY = {
 }
 
 __all__ = [
-    "create_agent", "resume", "ClawError", "Agent", "RunResult", "ClawConfig", "load_config", "connect", "EventLog",
-    "load_ipython_extension", "unload_ipython_extension", "__version__",
+    "create_agent",
+    "resume",
+    "ClawError",
+    "Agent",
+    "RunResult",
+    "ClawConfig",
+    "load_config",
+    "connect",
+    "EventLog",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+    "__version__",
 ]
 
 

@@ -72,12 +72,17 @@ class Agent:
             from claw_nb.permissions import PermissionPolicy
 
             authorize = PermissionPolicy.from_settings(
-                config.settings, approver_name="nobody (no approver given)",
+                config.settings,
+                approver_name="nobody (no approver given)",
                 sandboxed=bool(getattr(runner, "sandboxed", False)),
                 workspace=str(config.workspace),
             )
-        self.context = ToolContext(workspace=config.workspace, runner=runner, settings=config.settings,
-                                   command_timeout=config.command_timeout)
+        self.context = ToolContext(
+            workspace=config.workspace,
+            runner=runner,
+            settings=config.settings,
+            command_timeout=config.command_timeout,
+        )
         self.listeners: list[ev.Listener] = list(listeners)
         self.authorize = authorize
         self.session_id = session_id or uuid.uuid4().hex[:16]
@@ -107,7 +112,9 @@ class Agent:
             except Exception as exc:  # noqa: BLE001 - a listener's bug must not stop the agent
                 if id(listener) not in self._broken_listeners:
                     self._broken_listeners.add(id(listener))
-                    warnings.warn(f"claw_nb: event listener {listener!r} failed: {exc}", stacklevel=2)
+                    warnings.warn(
+                        f"claw_nb: event listener {listener!r} failed: {exc}", stacklevel=2
+                    )
 
     def compact(self, focus: str | None = None) -> ev.ContextCompacted | None:
         """Summarise the older turns now (`%claw compact [focus]`); None if nothing to fold."""
@@ -197,7 +204,9 @@ class Agent:
                 reply = self._ask_model()
                 if not reply.tool_calls:
                     final = reply.content
-                    stop_reason = "output_truncated" if reply.finish_reason == "length" else "completed"
+                    stop_reason = (
+                        "output_truncated" if reply.finish_reason == "length" else "completed"
+                    )
                     self.emit(ev.FinalAnswer(self.session_id, final))
                     break
                 if not self._run_tool_calls(reply.tool_calls):
@@ -236,10 +245,11 @@ class Agent:
         def on_retry(attempt: int, delay: float, why: str) -> None:
             self.emit(
                 ev.ErrorOccurred(
-                    self.session_id, kind="retry", message=f"attempt {attempt} failed ({why}); retrying in {delay:.1f}s"
+                    self.session_id,
+                    kind="retry",
+                    message=f"attempt {attempt} failed ({why}); retrying in {delay:.1f}s",
                 )
             )
-
 
         for attempt in range(MAX_CONTEXT_RETRIES + 1):
             self.context_manager.prepare(self.messages, self.tools.specs())  # may compact
@@ -339,8 +349,12 @@ class Agent:
         step = self.steps
         self.emit(
             ev.ToolCallStarted(
-                self.session_id, step=step, call_id=call.id, tool=call.name,
-                arguments=call.arguments, raw_arguments=call.raw_arguments,
+                self.session_id,
+                step=step,
+                call_id=call.id,
+                tool=call.name,
+                arguments=call.arguments,
+                raw_arguments=call.raw_arguments,
             )
         )
         started = time.perf_counter()
@@ -360,7 +374,10 @@ class Agent:
             arguments = coerce_arguments(tool.parameters, arguments or {})
             problem = validate_arguments(tool.parameters, arguments)
             if problem is not None:
-                error_kind, result = "schema", f"Error: invalid arguments for {tool.name}: {problem}"
+                error_kind, result = (
+                    "schema",
+                    f"Error: invalid arguments for {tool.name}: {problem}",
+                )
             else:
                 ok, error_kind, decision, result = self._execute(tool, arguments)
         duration = (time.perf_counter() - started) * 1000
@@ -368,10 +385,20 @@ class Agent:
         sent = self.context_manager.clip_tool_result(call.name, arguments, result)
         self.emit(
             ev.ToolCallFinished(
-                self.session_id, step=step, call_id=call.id, tool=call.name,
-                arguments=arguments, raw_arguments=call.raw_arguments, ok=ok, result=sent,
-                error=None if ok else result, error_kind=error_kind, duration_ms=duration,
-                decision=decision, result_chars=full_size, result_chars_sent=len(sent),
+                self.session_id,
+                step=step,
+                call_id=call.id,
+                tool=call.name,
+                arguments=arguments,
+                raw_arguments=call.raw_arguments,
+                ok=ok,
+                result=sent,
+                error=None if ok else result,
+                error_kind=error_kind,
+                duration_ms=duration,
+                decision=decision,
+                result_chars=full_size,
+                result_chars_sent=len(sent),
             )
         )
         if ok and self.context.todos != todos_before:  # whichever tool keeps the plan
@@ -395,8 +422,11 @@ class Agent:
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - a tool bug goes back to the model as an error
-            return False, "tool_error", decision, (
-                f"Error: {tool.name} failed with {type(exc).__name__}: {exc}"
+            return (
+                False,
+                "tool_error",
+                decision,
+                (f"Error: {tool.name} failed with {type(exc).__name__}: {exc}"),
             )
 
     def _add_tool_result(self, call: ToolCall, content: str) -> None:
@@ -415,8 +445,12 @@ class Agent:
                 for spec in message.get("tool_calls") or []:
                     if spec["id"] not in answered:
                         self._add_message(
-                            {"role": "tool", "tool_call_id": spec["id"],
-                             "name": spec["function"]["name"], "content": f"Error: {why}"}
+                            {
+                                "role": "tool",
+                                "tool_call_id": spec["id"],
+                                "name": spec["function"]["name"],
+                                "content": f"Error: {why}",
+                            }
                         )
             break
 

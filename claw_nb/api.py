@@ -124,8 +124,12 @@ def resume(
     config = load_config(workspace, **options)
     full_id, messages = find_session(config.resolved_db_path, session_id)
     agent, _ = build_agent(
-        config, mode=mode, approver=approver, listeners=listeners,
-        history=messages, resumed_from=full_id,
+        config,
+        mode=mode,
+        approver=approver,
+        listeners=listeners,
+        history=messages,
+        resumed_from=full_id,
     )
     return agent
 

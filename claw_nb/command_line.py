@@ -19,12 +19,31 @@ _REDIRECT = re.compile(r"^[0-9]*(?:<|>|>>|<>|>&|<&|&>|&>>|>\|)$")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 # Programs that run the rest of their arguments as a command, with how many option words they
 # take before it (None: skip words that start with '-', plus the values of these options).
-_WRAPPERS = {"env": None, "command": None, "builtin": None, "exec": None, "nohup": None,
-             "time": None, "nice": None, "sudo": None, "doas": None, "xargs": None,
-             "timeout": None, "stdbuf": None, "setsid": None, "chroot": None, "ionice": None}
-_WRAPPER_VALUE_OPTIONS = {"nice": {"-n"}, "sudo": {"-u", "-g", "-C", "-D"}, "timeout": {"-s", "-k"},
-                          "xargs": {"-n", "-I", "-L", "-P", "-d", "-E", "-s"}, "env": {"-u", "-C"},
-                          "ionice": {"-c", "-n"}}
+_WRAPPERS = {
+    "env": None,
+    "command": None,
+    "builtin": None,
+    "exec": None,
+    "nohup": None,
+    "time": None,
+    "nice": None,
+    "sudo": None,
+    "doas": None,
+    "xargs": None,
+    "timeout": None,
+    "stdbuf": None,
+    "setsid": None,
+    "chroot": None,
+    "ionice": None,
+}
+_WRAPPER_VALUE_OPTIONS = {
+    "nice": {"-n"},
+    "sudo": {"-u", "-g", "-C", "-D"},
+    "timeout": {"-s", "-k"},
+    "xargs": {"-n", "-I", "-L", "-P", "-d", "-E", "-s"},
+    "env": {"-u", "-C"},
+    "ionice": {"-c", "-n"},
+}
 _NEEDS_A_NUMBER = {"timeout"}  # `timeout 10 cmd`: the duration comes before the command
 _SHELLS = {"sh", "bash", "dash", "zsh", "ksh"}
 _OPAQUE = {"eval", "source", ".", "trap", "alias"}
@@ -41,9 +60,13 @@ def split_commands(line: str) -> list[list[str]]:
     """
     if not line.strip():
         return []
-    for marker, what in (("$(", "command substitution $(...)"), ("`", "command substitution `...`"),
-                         ("<(", "process substitution"), (">(", "process substitution"),
-                         ("<<", "a here-document")):
+    for marker, what in (
+        ("$(", "command substitution $(...)"),
+        ("`", "command substitution `...`"),
+        ("<(", "process substitution"),
+        (">(", "process substitution"),
+        ("<<", "a here-document"),
+    ):
         if marker in line:
             raise Unparsable(f"it uses {what}")
     lexer = shlex.shlex(line, posix=True, punctuation_chars="();<>|&\n")
@@ -96,7 +119,7 @@ def _unwrap(words: list[str]) -> list[list[str]]:
         raise Unparsable("`find -exec` runs commands the rules cannot see")
     if program in _SHELLS:
         if "-c" in words[1:]:
-            script = words[words.index("-c") + 1:]
+            script = words[words.index("-c") + 1 :]
             if not script:
                 raise Unparsable(f"`{program} -c` without a script")
             return split_commands(script[0])

@@ -38,11 +38,25 @@ SECURITY_SECTIONS = ("sandbox", "permissions")
 
 # Keys `[tool.claw]` in pyproject.toml may set: the model and limits, nothing that says where
 # files, the log, keys, the endpoint or prompts come from (sandboxed commands can write it).
-PYPROJECT_KEYS = frozenset({
-    "model", "max_steps", "stream", "num_ctx", "temperature", "request_timeout", "max_retries",
-    "retry_base_delay", "max_tool_result_chars", "command_timeout", "context_management",
-    "context_window", "compact_at", "reserve_tokens", "keep_recent_turns",
-})
+PYPROJECT_KEYS = frozenset(
+    {
+        "model",
+        "max_steps",
+        "stream",
+        "num_ctx",
+        "temperature",
+        "request_timeout",
+        "max_retries",
+        "retry_base_delay",
+        "max_tool_result_chars",
+        "command_timeout",
+        "context_management",
+        "context_window",
+        "compact_at",
+        "reserve_tokens",
+        "keep_recent_turns",
+    }
+)
 PYPROJECT_SECTIONS = frozenset({"notebook"})
 # `.claw/settings.toml` is read-only to commands and written by the file tools only after the
 # user approves, in every mode: it may also choose the endpoint, a prompt (inside
@@ -121,10 +135,24 @@ class ClawConfig:
         return self.model.startswith(("ollama/", "ollama_chat/"))
 
 
-_INT_KEYS = {"max_steps", "num_ctx", "max_retries", "max_tool_result_chars", "context_window",
-             "reserve_tokens", "keep_recent_turns"}
-_FLOAT_KEYS = {"temperature", "request_timeout", "retry_base_delay", "command_timeout",
-               "compact_at", "reply_timeout", "stream_idle_timeout"}
+_INT_KEYS = {
+    "max_steps",
+    "num_ctx",
+    "max_retries",
+    "max_tool_result_chars",
+    "context_window",
+    "reserve_tokens",
+    "keep_recent_turns",
+}
+_FLOAT_KEYS = {
+    "temperature",
+    "request_timeout",
+    "retry_base_delay",
+    "command_timeout",
+    "compact_at",
+    "reply_timeout",
+    "stream_idle_timeout",
+}
 
 
 def _coerce(key: str, value: Any) -> Any:
@@ -253,7 +281,9 @@ def load_config(workspace: Path | str | None = None, **options: Any) -> ClawConf
     if ignored:
         logger.warning(
             "claw_nb: ignored settings a workspace file may not set: %s (give them as options "
-            "or environment variables; see docs/security.md)", "; ".join(ignored))
+            "or environment variables; see docs/security.md)",
+            "; ".join(ignored),
+        )
     base = ClawConfig(workspace=ws, settings=sections, ignored_settings=tuple(ignored))
     config = base.with_options(**file_values)
     env_values = {key: os.environ.get(var) or None for key, var in ENV_VARS.items()}

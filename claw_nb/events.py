@@ -125,7 +125,9 @@ class ContextCompacted(Event):
     Token figures are the request's size as counted before and after (tools included)."""
 
     reason: str  # threshold / context_error / manual
-    method: str  # prune (stale and old outputs cut, no model call) / summary (older turns summarised)
+    method: (
+        str  # prune (stale and old outputs cut, no model call) / summary (older turns summarised)
+    )
     tokens_before: int
     tokens_after: int
     messages_before: int

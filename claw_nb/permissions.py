@@ -50,7 +50,9 @@ class Rule:
     @classmethod
     def parse(cls, action: str, text: str) -> Rule:
         if action not in ACTIONS:
-            raise PermissionSettingsError(f"rule action must be one of {', '.join(ACTIONS)}, got {action!r}")
+            raise PermissionSettingsError(
+                f"rule action must be one of {', '.join(ACTIONS)}, got {action!r}"
+            )
         match = re.fullmatch(r"\s*([\w*]+)\s*(?:\((.*)\))?\s*", text, flags=re.DOTALL)
         if not match:
             raise PermissionSettingsError(
@@ -66,7 +68,8 @@ class Rule:
         if self.pattern is None:
             return True
         return glob_match(self.pattern, text) or (
-            self.pattern.endswith(" *") and text == self.pattern[:-2])
+            self.pattern.endswith(" *") and text == self.pattern[:-2]
+        )
 
     def matches(self, tool: str, arguments: dict[str, Any], primary: str | None = None) -> bool:
         if self.tool not in ("*", tool):
@@ -159,8 +162,9 @@ class PermissionPolicy:
         self.rules.extend(Rule.parse(action, text) for text in texts)
 
     def __call__(self, tool: Any, arguments: dict[str, Any]) -> Authorization:
-        action, reason = self.decide(tool.name, tool.kind, arguments,
-                                     primary=getattr(tool, "primary_argument", None))
+        action, reason = self.decide(
+            tool.name, tool.kind, arguments, primary=getattr(tool, "primary_argument", None)
+        )
         if action == "allow":
             return Authorization(True, reason)
         if action == "deny":
@@ -170,8 +174,11 @@ class PermissionPolicy:
         # An approver may name who answered (the notebook's routes to whichever view runs).
         who = getattr(self.approver, "current_label", None) or self.approver_name
         if answer == "always":
-            added = [r for r in self._always_rules(tool.name, tool.kind, arguments)
-                     if r not in self.rules]
+            added = [
+                r
+                for r in self._always_rules(tool.name, tool.kind, arguments)
+                if r not in self.rules
+            ]
             self.rules.extend(added)
             shown = ", ".join(str(r) for r in added) or "(already allowed)"
             return Authorization(True, f"{reason}; approved by {who}, always allow {shown}")
@@ -179,14 +186,18 @@ class PermissionPolicy:
             return Authorization(True, f"{reason}; approved by {who}")
         return Authorization(False, f"{reason}; denied by {who}")
 
-    def decide(self, tool: str, kind: str, arguments: dict[str, Any],
-               primary: str | None = None) -> tuple[str, str]:
+    def decide(
+        self, tool: str, kind: str, arguments: dict[str, Any], primary: str | None = None
+    ) -> tuple[str, str]:
         """(allow|ask|deny, reason) before asking anyone."""
         if kind == "command":
             return self._decide_command(tool, arguments, primary or "command")
-        matched = {action: [r for r in self.rules
-                            if r.action == action and r.matches(tool, arguments, primary)]
-                   for action in ACTIONS}
+        matched = {
+            action: [
+                r for r in self.rules if r.action == action and r.matches(tool, arguments, primary)
+            ]
+            for action in ACTIONS
+        }
         if matched["deny"]:
             return "deny", f"denied by rule {matched['deny'][0]}"
         if kind == "meta" or kind == "read":
@@ -209,8 +220,9 @@ class PermissionPolicy:
             return "allow", "allowed by mode accept-edits"
         return "ask", f"asks: mode {self.mode}"
 
-    def _decide_command(self, tool: str, arguments: dict[str, Any],
-                        primary: str) -> tuple[str, str]:
+    def _decide_command(
+        self, tool: str, arguments: dict[str, Any], primary: str
+    ) -> tuple[str, str]:
         """Rules meet each simple command of the line: a deny or ask rule that matches any of
         them applies; allow rules allow only when every simple command is allowed."""
         line = str(arguments.get(primary, ""))
@@ -221,8 +233,16 @@ class PermissionPolicy:
             commands, problem = [line.strip()], str(exc)
 
         def first(action: str) -> Rule | None:
-            return next((r for r in self.rules if r.action == action and r.tool in ("*", tool)
-                         and any(r.matches_text(c) for c in commands)), None)
+            return next(
+                (
+                    r
+                    for r in self.rules
+                    if r.action == action
+                    and r.tool in ("*", tool)
+                    and any(r.matches_text(c) for c in commands)
+                ),
+                None,
+            )
 
         if (rule := first("deny")) is not None:
             return "deny", f"denied by rule {rule}"
@@ -237,7 +257,8 @@ class PermissionPolicy:
         allow = [r for r in self.rules if r.action == "allow" and r.tool in ("*", tool)]
         if commands and all(any(r.matches_text(c) for r in allow) for c in commands):
             return "allow", "allowed by rule " + ", ".join(
-                str(next(r for r in allow if r.matches_text(c))) for c in dict.fromkeys(commands))
+                str(next(r for r in allow if r.matches_text(c))) for c in dict.fromkeys(commands)
+            )
         if self.mode == "auto":
             return "allow", "allowed by mode auto"
         return "ask", f"asks: mode {self.mode}"

@@ -38,15 +38,19 @@ def git_dirs(workspace: Path | str) -> list[Path]:
         if dot_git.is_file():
             text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
             if text.startswith("gitdir:"):
-                target = Path(text[len("gitdir:"):].strip())
-                found.append(Path(os.path.realpath(target if target.is_absolute() else root / target)))
+                target = Path(text[len("gitdir:") :].strip())
+                found.append(
+                    Path(os.path.realpath(target if target.is_absolute() else root / target))
+                )
         elif dot_git.is_symlink() or dot_git.is_dir():
             found.append(Path(os.path.realpath(dot_git)))
         for base in list(found):
             common = base / "commondir"
             if common.is_file():
                 target = Path(common.read_text(encoding="utf-8", errors="replace").strip())
-                found.append(Path(os.path.realpath(target if target.is_absolute() else base / target)))
+                found.append(
+                    Path(os.path.realpath(target if target.is_absolute() else base / target))
+                )
     except OSError:
         pass
     return list(dict.fromkeys(found))

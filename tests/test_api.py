@@ -17,8 +17,12 @@ from tests.helpers import Recorder
 
 
 def _options(server) -> dict:
-    return {"model": "openai/scripted", "api_base": server.url, "api_key": "sk-test",
-            "stream": False}
+    return {
+        "model": "openai/scripted",
+        "api_base": server.url,
+        "api_key": "sk-test",
+        "stream": False,
+    }
 
 
 def test_a_hand_made_agent_does_not_run_commands_unapproved(scripted_server, workspace):
@@ -49,16 +53,20 @@ def test_create_agent_sandboxes_commands_when_bubblewrap_works(scripted_server, 
 
 
 def test_the_default_approver_denies_what_would_ask(scripted_server, workspace):
-    scripted_server.queue(tool_calls(call("write_file", {"path": "a.txt", "content": "x"})),
-                          text("done"))
+    scripted_server.queue(
+        tool_calls(call("write_file", {"path": "a.txt", "content": "x"})), text("done")
+    )
     with claw_nb.create_agent(workspace, log=False, **_options(scripted_server)) as agent:
         agent.run("write")
     assert not (workspace / "a.txt").exists()
 
 
 def test_per_run_mode_and_max_steps_do_not_stick(scripted_server, workspace):
-    scripted_server.queue(tool_calls(call("write_file", {"path": "a.txt", "content": "x"})),
-                          text("done"), *[tool_calls(call("list_files", {}))] * 3)
+    scripted_server.queue(
+        tool_calls(call("write_file", {"path": "a.txt", "content": "x"})),
+        text("done"),
+        *[tool_calls(call("list_files", {}))] * 3,
+    )
     with claw_nb.create_agent(workspace, log=False, **_options(scripted_server)) as agent:
         assert agent.run("write", mode="accept-edits").ok
         assert (workspace / "a.txt").read_text() == "x"
@@ -81,8 +89,9 @@ def test_resume_continues_a_session_by_id_prefix(scripted_server, workspace, tmp
         claw_nb.resume("zzz", workspace, db_path=db, **_options(scripted_server))
 
 
-def test_a_bug_in_the_loop_is_raised_after_the_session_is_closed(scripted_server, workspace,
-                                                                  monkeypatch):
+def test_a_bug_in_the_loop_is_raised_after_the_session_is_closed(
+    scripted_server, workspace, monkeypatch
+):
     events = Recorder()
     agent = Agent(load_config(workspace, **_options(scripted_server)), listeners=[events])
 

@@ -19,7 +19,8 @@ def test_defaults_leave_the_model_to_resolution(tmp_path, monkeypatch):
 def test_file_then_env_then_options(tmp_path, monkeypatch):
     (tmp_path / ".claw").mkdir()
     (tmp_path / ".claw" / "settings.toml").write_text(
-        'model = "openai/from-file"\nmax_steps = 7\nnum_ctx = 8192\n')
+        'model = "openai/from-file"\nmax_steps = 7\nnum_ctx = 8192\n'
+    )
     monkeypatch.delenv("CLAW_MODEL", raising=False)
     assert load_config(tmp_path).model == "openai/from-file"
     monkeypatch.setenv("CLAW_MODEL", "openai/from-env")
@@ -33,17 +34,21 @@ def test_pyproject_tool_claw_is_read_but_never_its_security_sections(tmp_path, m
     monkeypatch.delenv("CLAW_MODEL", raising=False)
     (tmp_path / "pyproject.toml").write_text(
         '[tool.claw]\nmodel = "openai/py"\n[tool.claw.sandbox]\nnetwork = true\n'
-        '[tool.claw.permissions]\nmode = "auto"\n')
+        '[tool.claw.permissions]\nmode = "auto"\n'
+    )
     config = load_config(tmp_path)
     assert config.model == "openai/py"
     assert "sandbox" not in config.settings and "permissions" not in config.settings
 
 
-@pytest.mark.parametrize("key,value,message", [
-    ("max_steps", "many", "'max_steps' must be a positive integer"),
-    ("temperature", -1, "'temperature' must be a non-negative number"),
-    ("colour", "red", "unknown setting 'colour'"),
-])
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("max_steps", "many", "'max_steps' must be a positive integer"),
+        ("temperature", -1, "'temperature' must be a non-negative number"),
+        ("colour", "red", "unknown setting 'colour'"),
+    ],
+)
 def test_bad_settings_are_one_line_errors(tmp_path, key, value, message):
     with pytest.raises(ConfigError, match=message):
         load_config(tmp_path, **{key: value})
@@ -76,7 +81,8 @@ def test_pyproject_may_set_only_the_model_and_limits(tmp_path, monkeypatch):
         '[tool.claw]\nmodel = "openai/py"\nmax_steps = 3\ntemperature = 0.5\n'
         'workspace = "/"\ndb_path = "/tmp/elsewhere.duckdb"\napi_base = "http://127.0.0.1:9"\n'
         f'api_key = "sk-attacker"\nprompt_name = "{secret}"\ntokenizer = "{secret}"\n'
-        '[tool.claw.sandbox]\nnetwork = true\n[tool.claw.permissions]\nmode = "auto"\n')
+        '[tool.claw.sandbox]\nnetwork = true\n[tool.claw.permissions]\nmode = "auto"\n'
+    )
     config = load_config(ws)
     assert (config.model, config.max_steps, config.temperature) == ("openai/py", 3, 0.5)
     assert config.workspace == ws.resolve()
@@ -84,8 +90,16 @@ def test_pyproject_may_set_only_the_model_and_limits(tmp_path, monkeypatch):
     assert config.api_base is None and config.api_key is None
     assert config.prompt_name == "default" and config.tokenizer is None
     assert config.settings == {}
-    for key in ("workspace", "db_path", "api_base", "api_key", "prompt_name", "tokenizer",
-                "sandbox", "permissions"):
+    for key in (
+        "workspace",
+        "db_path",
+        "api_base",
+        "api_key",
+        "prompt_name",
+        "tokenizer",
+        "sandbox",
+        "permissions",
+    ):
         assert any(key in item for item in config.ignored_settings), key
 
 
@@ -102,7 +116,8 @@ def test_settings_file_may_not_set_the_log_a_key_or_the_workspace(tmp_path, monk
     (tmp_path / ".claw").mkdir()
     (tmp_path / ".claw" / "settings.toml").write_text(
         'api_base = "http://localhost:8000/v1"\ndb_path = "/elsewhere.duckdb"\n'
-        'api_key = "sk-in-a-file"\nworkspace = "/"\n[sandbox]\nnetwork = false\n')
+        'api_key = "sk-in-a-file"\nworkspace = "/"\n[sandbox]\nnetwork = false\n'
+    )
     config = load_config(tmp_path)
     assert config.api_base == "http://localhost:8000/v1"
     assert config.api_key is None and config.db_path is None
@@ -132,8 +147,12 @@ def test_a_prompt_file_outside_claw_prompts_is_refused(tmp_path, monkeypatch, ho
     prompts = ws / ".claw" / "prompts"
     prompts.mkdir(parents=True)
     (ws / "notes.md").write_text("in the workspace, not a prompt\n")
-    value = {"absolute": str(secret), "dotdot": "../id_rsa.md", "symlink": "leak",
-             "workspace-file": "notes.md"}[how]
+    value = {
+        "absolute": str(secret),
+        "dotdot": "../id_rsa.md",
+        "symlink": "leak",
+        "workspace-file": "notes.md",
+    }[how]
     if how == "symlink":
         (prompts / "leak.md").symlink_to(secret)
     (ws / ".claw" / "settings.toml").write_text(f'prompt_name = "{value}"\n')

@@ -73,8 +73,11 @@ def test_the_cli_and_the_notebook_do_not_import_each_other():
         for module, edges in GRAPH.items()
         for target, _, line in edges
         if (module.startswith("claw_nb.cli") and target.startswith("claw_nb.jupyter"))
-        or (module.startswith("claw_nb.jupyter") and target.startswith("claw_nb.cli")
-            and target != "claw_nb.cli.printer")  # the text view extends the plain printer
+        or (
+            module.startswith("claw_nb.jupyter")
+            and target.startswith("claw_nb.cli")
+            and target != "claw_nb.cli.printer"
+        )  # the text view extends the plain printer
     ]
     assert bad == []
 
@@ -116,8 +119,10 @@ def test_no_module_imports_another_modules_private_names():
             if private_names:
                 bad.append(f"{module}:{line} imports {private_names} from {target}")
             last = target.rsplit(".", 1)[-1]
-            same_package = target.rsplit(".", 1)[0] == module.rsplit(".", 1)[0] or \
-                target.rsplit(".", 1)[0] == module
+            same_package = (
+                target.rsplit(".", 1)[0] == module.rsplit(".", 1)[0]
+                or target.rsplit(".", 1)[0] == module
+            )
             if last.startswith("_") and not last.startswith("__") and not same_package:
                 bad.append(f"{module}:{line} imports the private module {target}")
     assert bad == []

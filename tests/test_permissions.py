@@ -17,12 +17,21 @@ META = SimpleNamespace(name="todo_write", kind="meta")
 
 # (mode, tool, expected decision before asking anyone)
 MATRIX = [
-    ("ask", READ, "allow"), ("ask", WRITE, "ask"), ("ask", COMMAND, "ask"), ("ask", META, "allow"),
-    ("accept-edits", READ, "allow"), ("accept-edits", WRITE, "allow"),
-    ("accept-edits", COMMAND, "ask"), ("accept-edits", META, "allow"),
-    ("auto", READ, "allow"), ("auto", WRITE, "allow"), ("auto", COMMAND, "allow"),
+    ("ask", READ, "allow"),
+    ("ask", WRITE, "ask"),
+    ("ask", COMMAND, "ask"),
+    ("ask", META, "allow"),
+    ("accept-edits", READ, "allow"),
+    ("accept-edits", WRITE, "allow"),
+    ("accept-edits", COMMAND, "ask"),
+    ("accept-edits", META, "allow"),
+    ("auto", READ, "allow"),
+    ("auto", WRITE, "allow"),
+    ("auto", COMMAND, "allow"),
     ("auto", META, "allow"),
-    ("read-only", READ, "allow"), ("read-only", WRITE, "deny"), ("read-only", COMMAND, "deny"),
+    ("read-only", READ, "allow"),
+    ("read-only", WRITE, "deny"),
+    ("read-only", COMMAND, "deny"),
     ("read-only", META, "allow"),
 ]
 
@@ -31,8 +40,7 @@ def args_for(tool):
     return {"command": "ls"} if tool.kind == "command" else {"path": "src/a.py"}
 
 
-@pytest.mark.parametrize("mode,tool,expected", MATRIX,
-                         ids=[f"{m}-{t.name}" for m, t, _ in MATRIX])
+@pytest.mark.parametrize("mode,tool,expected", MATRIX, ids=[f"{m}-{t.name}" for m, t, _ in MATRIX])
 def test_mode_decides_each_kind_of_tool(mode, tool, expected):
     action, reason = PermissionPolicy(mode=mode).decide(tool.name, tool.kind, args_for(tool))
     assert action == expected, reason
@@ -60,12 +68,15 @@ def test_allow_rule_lets_a_command_pass_in_ask_mode():
     policy = PermissionPolicy(mode="ask")
     policy.add_rules("allow", ["run_command(pytest*)"])
     assert policy.decide("run_command", "command", {"command": "pytest -q"}) == (
-        "allow", "allowed by rule run_command(pytest*)")
+        "allow",
+        "allowed by rule run_command(pytest*)",
+    )
     assert policy.decide("run_command", "command", {"command": "python x.py"})[0] == "ask"
 
 
-@pytest.mark.parametrize("path", [".git/config", "./.git/hooks/pre-commit", ".claw/settings.toml",
-                                  "sub/.git/HEAD"])
+@pytest.mark.parametrize(
+    "path", [".git/config", "./.git/hooks/pre-commit", ".claw/settings.toml", "sub/.git/HEAD"]
+)
 @pytest.mark.parametrize("mode", ["ask", "accept-edits"])
 def test_writes_to_git_and_claw_dirs_always_ask(mode, path):
     policy = PermissionPolicy(mode=mode)
@@ -74,7 +85,9 @@ def test_writes_to_git_and_claw_dirs_always_ask(mode, path):
 
 
 def test_writes_to_git_metadata_ask_even_in_auto_mode():
-    assert PermissionPolicy(mode="auto").decide("write_file", "edit", {"path": ".git/x"})[0] == "ask"
+    assert (
+        PermissionPolicy(mode="auto").decide("write_file", "edit", {"path": ".git/x"})[0] == "ask"
+    )
 
 
 def test_absolute_path_inside_workspace_is_seen_as_protected():
@@ -111,8 +124,13 @@ def test_always_adds_a_rule_so_the_next_similar_call_does_not_ask():
 
 def test_settings_table_gives_mode_and_rules():
     policy = PermissionPolicy.from_settings(
-        {"permissions": {"mode": "accept-edits", "allow": ["run_command(pytest*)"],
-                         "deny": "run_command(curl*)"}}
+        {
+            "permissions": {
+                "mode": "accept-edits",
+                "allow": ["run_command(pytest*)"],
+                "deny": "run_command(curl*)",
+            }
+        }
     )
     assert policy.mode == "accept-edits"
     assert [str(r) for r in policy.rules] == ["run_command(pytest*)", "run_command(curl*)"]
@@ -131,7 +149,9 @@ def test_path_patterns_use_double_star_for_depth():
     assert rule.matches("edit_file", {"path": "src/a.py"})
     assert rule.matches("edit_file", {"path": "./src/x/y/a.py"})
     assert not rule.matches("edit_file", {"path": "tests/a.py"})
-    assert not Rule.parse("allow", "edit_file(src/*.py)").matches("edit_file", {"path": "src/x/a.py"})
+    assert not Rule.parse("allow", "edit_file(src/*.py)").matches(
+        "edit_file", {"path": "src/x/a.py"}
+    )
 
 
 @pytest.mark.parametrize("mode", ["ask", "accept-edits", "auto"])
@@ -163,6 +183,8 @@ def test_a_rule_on_a_tool_nobody_listed_matches_its_declared_argument():
         return "ok"
 
     assert rename_symbol.primary_argument == "symbol"
-    policy = PermissionPolicy(mode="accept-edits", rules=[Rule.parse("deny", "rename_symbol(Secret*)")])
+    policy = PermissionPolicy(
+        mode="accept-edits", rules=[Rule.parse("deny", "rename_symbol(Secret*)")]
+    )
     assert not policy(rename_symbol, {"symbol": "SecretKey", "new_name": "x"}).allowed
     assert policy(rename_symbol, {"symbol": "helper", "new_name": "x"}).allowed

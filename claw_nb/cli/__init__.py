@@ -32,28 +32,50 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the agent on a task")
     run.add_argument("task", nargs="+", help="what the agent should do")
-    run.add_argument("--model", help="LiteLLM model string, or local/NAME for a GGUF in the "
-                     "models folder (env CLAW_MODEL; default: a local server, else embedded)")
+    run.add_argument(
+        "--model",
+        help="LiteLLM model string, or local/NAME for a GGUF in the "
+        "models folder (env CLAW_MODEL; default: a local server, else embedded)",
+    )
     run.add_argument("--api-base", help="model server URL (env CLAW_API_BASE)")
     run.add_argument("--api-key", help="API key (env CLAW_API_KEY)")
     run.add_argument("--cwd", type=Path, help="workspace directory (default: current directory)")
     run.add_argument("--db", type=Path, help="DuckDB log file (env CLAW_DB)")
     run.add_argument("--max-steps", type=int, help="most model calls for this task (default 50)")
     stream = run.add_mutually_exclusive_group()
-    stream.add_argument("--stream", dest="stream", action="store_true", default=None,
-                        help="stream the model's reply (default)")
+    stream.add_argument(
+        "--stream",
+        dest="stream",
+        action="store_true",
+        default=None,
+        help="stream the model's reply (default)",
+    )
     stream.add_argument("--no-stream", dest="stream", action="store_false")
     run.add_argument("--num-ctx", type=int, help="context window to ask Ollama for (default 32768)")
-    run.add_argument("--context-window", type=int, metavar="TOKENS",
-                     help="the model's window for context management (default: from LiteLLM's "
-                          "model info, num_ctx for Ollama, else 32768)")
-    run.add_argument("--mode", choices=["ask", "accept-edits", "auto", "read-only"],
-                     help="permission mode (default: ask, or the settings file's)")
-    run.add_argument("--yes", "-y", action="store_true",
-                     help="approve every action that would ask (deny rules still deny)")
+    run.add_argument(
+        "--context-window",
+        type=int,
+        metavar="TOKENS",
+        help="the model's window for context management (default: from LiteLLM's "
+        "model info, num_ctx for Ollama, else 32768)",
+    )
+    run.add_argument(
+        "--mode",
+        choices=["ask", "accept-edits", "auto", "read-only"],
+        help="permission mode (default: ask, or the settings file's)",
+    )
+    run.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="approve every action that would ask (deny rules still deny)",
+    )
     run.add_argument("--quiet", "-q", action="store_true", help="print only the final answer")
-    run.add_argument("--resume", metavar="ID",
-                     help="continue a logged session (a unique prefix of its id; see `sessions`)")
+    run.add_argument(
+        "--resume",
+        metavar="ID",
+        help="continue a logged session (a unique prefix of its id; see `sessions`)",
+    )
 
     sessions = sub.add_parser("sessions", help="list logged sessions")
     sessions.add_argument("--cwd", type=Path)
@@ -63,11 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="token, time and error figures from the log")
     stats.add_argument("--cwd", type=Path)
     stats.add_argument("--db", type=Path)
-    stats.add_argument("--by", choices=["session", "model", "prompt", "tool", "step", "split"],
-                       default="session", help="what to summarise (default: session)")
+    stats.add_argument(
+        "--by",
+        choices=["session", "model", "prompt", "tool", "step", "split"],
+        default="session",
+        help="what to summarise (default: session)",
+    )
     stats.add_argument("--session", help="only this session")
-    stats.add_argument("--export", type=Path, metavar="DIR",
-                       help="also write every table as Parquet into DIR")
+    stats.add_argument(
+        "--export", type=Path, metavar="DIR", help="also write every table as Parquet into DIR"
+    )
 
     models.add_parser(sub)
 
@@ -124,8 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    handler = {"run": _cmd_run, "sessions": _cmd_sessions, "show": _cmd_show,
-               "stats": _cmd_stats, "models": models.run}[args.command]
+    handler = {
+        "run": _cmd_run,
+        "sessions": _cmd_sessions,
+        "show": _cmd_show,
+        "stats": _cmd_stats,
+        "models": models.run,
+    }[args.command]
     try:
         return handler(args, config)
     except KeyboardInterrupt:
@@ -153,8 +185,10 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
     from claw_nb.sandbox import SandboxSettingsError
 
     printer = TextPrinter(quiet=args.quiet, show_errors=False)  # the reason goes to stderr once
-    approver = approve_all_printed if args.yes else (
-        terminal_approver if sys.stdin.isatty() else deny_noninteractive
+    approver = (
+        approve_all_printed
+        if args.yes
+        else (terminal_approver if sys.stdin.isatty() else deny_noninteractive)
     )
     history, resumed_from = None, None
     try:
@@ -162,8 +196,14 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
             from claw_nb.api import find_session
 
             resumed_from, history = find_session(config.resolved_db_path, args.resume)
-        agent, log = build_agent(config, mode=args.mode, approver=approver, listeners=[printer],
-                                 history=history, resumed_from=resumed_from)
+        agent, log = build_agent(
+            config,
+            mode=args.mode,
+            approver=approver,
+            listeners=[printer],
+            history=history,
+            resumed_from=resumed_from,
+        )
     except (PermissionSettingsError, SandboxSettingsError, SessionNotFound) as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -179,8 +219,10 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
         log.close()
     if result.ok:
         return EXIT_OK  # the printer showed the answer (streamed, or whole when --quiet)
-    print(f"claw-nb: {result.stop_reason}: {result.error or 'the agent did not finish'}",
-          file=sys.stderr)
+    print(
+        f"claw-nb: {result.stop_reason}: {result.error or 'the agent did not finish'}",
+        file=sys.stderr,
+    )
     return EXIT_STOPPED
 
 
@@ -235,8 +277,11 @@ def _cmd_sessions(args: argparse.Namespace, config) -> int:
     if frame.empty:
         print("no sessions logged in", config.resolved_db_path)
         return EXIT_OK
-    columns = [c for c in ("session_id", "started_at", "model", "stop_reason", "steps", "task")
-               if c in frame.columns]
+    columns = [
+        c
+        for c in ("session_id", "started_at", "model", "stop_reason", "steps", "task")
+        if c in frame.columns
+    ]
     frame = frame[columns].head(args.limit).copy()
     if "task" in frame.columns:
         frame["task"] = frame["task"].astype(str).str.slice(0, 50)
@@ -280,8 +325,9 @@ def _cmd_show(args: argparse.Namespace, config) -> int:
 
     messages = load_messages(config.resolved_db_path, args.session_id)
     if not messages:
-        print(f"claw-nb: no session '{args.session_id}' in {config.resolved_db_path}",
-              file=sys.stderr)
+        print(
+            f"claw-nb: no session '{args.session_id}' in {config.resolved_db_path}", file=sys.stderr
+        )
         return EXIT_STOPPED
     for message in messages:
         role = message["role"]

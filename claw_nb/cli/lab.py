@@ -13,31 +13,52 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def add_lab_parser(sub: argparse._SubParsersAction) -> None:
     lab = sub.add_parser("lab", help="the prompt lab: check tasks, run experiments, report")
-    cmds = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND",
-                              parser_class=type(lab))
+    cmds = lab.add_subparsers(
+        dest="lab_command", required=True, metavar="LAB_COMMAND", parser_class=type(lab)
+    )
 
-    check = cmds.add_parser("check", help="the oracle must score 1 and the untouched "
-                                          "workspace 0, for every task")
-    check.add_argument("tasks", help="'builtin', a task directory, a folder of them, or a "
-                                     "JSON/YAML file")
-    check.add_argument("--unsandboxed", action="store_true",
-                       help="run verifiers without bubblewrap (only when you must)")
+    check = cmds.add_parser(
+        "check", help="the oracle must score 1 and the untouched workspace 0, for every task"
+    )
+    check.add_argument(
+        "tasks", help="'builtin', a task directory, a folder of them, or a JSON/YAML file"
+    )
+    check.add_argument(
+        "--unsandboxed",
+        action="store_true",
+        help="run verifiers without bubblewrap (only when you must)",
+    )
     check.add_argument("--workers", type=int, default=2, help="tasks checked at once (2)")
 
     run = cmds.add_parser("run", help="run variants on tasks, with repeats; resumable")
     run.add_argument("tasks", help="'builtin', a task directory, a folder, or a JSON/YAML file")
-    run.add_argument("--variant", action="append", default=[], metavar="NAME=FILE.toml",
-                     help="a variant's overrides (repeatable); NAME alone is the defaults")
+    run.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=FILE.toml",
+        help="a variant's overrides (repeatable); NAME alone is the defaults",
+    )
     run.add_argument("--repeats", type=int, default=1)
     run.add_argument("--experiment", help="experiment name (same name again: resume)")
-    run.add_argument("--only", action="append", default=[], metavar="TASK",
-                     help="only these tasks (repeatable)")
-    run.add_argument("--ray", metavar="ADDRESS", help="run trials on this Ray cluster ('auto': "
-                                                      "the one on this machine)")
-    run.add_argument("--slots", type=int, help="trials at once locally (default: $CLAW_LAB_SLOTS"
-                                               ", [lab] slots, or 1)")
-    run.add_argument("--unsandboxed", action="store_true",
-                     help="run trials without bubblewrap (their commands run unconfined)")
+    run.add_argument(
+        "--only", action="append", default=[], metavar="TASK", help="only these tasks (repeatable)"
+    )
+    run.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run trials on this Ray cluster ('auto': the one on this machine)",
+    )
+    run.add_argument(
+        "--slots",
+        type=int,
+        help="trials at once locally (default: $CLAW_LAB_SLOTS, [lab] slots, or 1)",
+    )
+    run.add_argument(
+        "--unsandboxed",
+        action="store_true",
+        help="run trials without bubblewrap (their commands run unconfined)",
+    )
     _model_options(run)
 
     report = cmds.add_parser("report", help="the leaderboard of an experiment")
@@ -79,13 +100,15 @@ def _check(args: argparse.Namespace) -> int:
 
     def show(result) -> None:
         mark = "ok  " if result.ok else "FAIL"
-        print(f"{mark} {result.task}  oracle {result.oracle_reward:g}  untouched "
-              f"{result.untouched_reward:g}", flush=True)
+        print(
+            f"{mark} {result.task}  oracle {result.oracle_reward:g}  untouched "
+            f"{result.untouched_reward:g}",
+            flush=True,
+        )
         for problem in result.problems:
             print(f"     {problem}")
 
-    results = check_tasks(tasks, unsandboxed=args.unsandboxed, workers=args.workers,
-                          on_result=show)
+    results = check_tasks(tasks, unsandboxed=args.unsandboxed, workers=args.workers, on_result=show)
     bad = [r.task for r in results if not r.ok]
     if bad:
         print(f"{len(bad)} of {len(results)} task(s) refused: {', '.join(bad)}")
@@ -121,9 +144,17 @@ def _run(args: argparse.Namespace) -> int:
     executor = ray_executor(args.ray) if args.ray else local_executor(args.slots)
     try:
         exp = run_experiment(
-            tasks, variants, repeats=args.repeats, experiment=args.experiment, db_path=args.db,
-            executor=executor, unsandboxed=args.unsandboxed, model=args.model,
-            api_base=args.api_base, api_key=args.api_key, progress=TerminalProgress(),
+            tasks,
+            variants,
+            repeats=args.repeats,
+            experiment=args.experiment,
+            db_path=args.db,
+            executor=executor,
+            unsandboxed=args.unsandboxed,
+            model=args.model,
+            api_base=args.api_base,
+            api_key=args.api_key,
+            progress=TerminalProgress(),
         )
     finally:
         executor.shutdown(wait=False)
@@ -157,12 +188,30 @@ def _print_leaderboard(exp, baseline: str | None) -> None:
 
 def format_leaderboard(board) -> str:
     """The leaderboard's main columns as aligned text."""
-    wanted = ["variant", "trials", "pass_rate", "lo", "hi", "pass@k", "pass^k",
-              "tokens_per_solved", "seconds_per_solved", "tool_error_rate", "diff", "diff_lo",
-              "diff_hi", "p_holm", "wins", "losses", "ties"]
+    wanted = [
+        "variant",
+        "trials",
+        "pass_rate",
+        "lo",
+        "hi",
+        "pass@k",
+        "pass^k",
+        "tokens_per_solved",
+        "seconds_per_solved",
+        "tool_error_rate",
+        "diff",
+        "diff_lo",
+        "diff_hi",
+        "p_holm",
+        "wins",
+        "losses",
+        "ties",
+    ]
     columns = [c for c in wanted if c in board.columns]
     text = board[columns].to_string(index=False, float_format=lambda x: f"{x:.3g}")
-    notes = [n for n in board.get("note", []) if isinstance(n, str) and n] if "note" in board else []
+    notes = (
+        [n for n in board.get("note", []) if isinstance(n, str) and n] if "note" in board else []
+    )
     if "small_sample" in board and bool(board["small_sample"].any()):
         notes.append("small sample: differences this size may be noise (claw-nb lab plan N)")
     return text + ("\n" + "\n".join(dict.fromkeys(notes)) if notes else "")
@@ -172,6 +221,8 @@ def _plan(args: argparse.Namespace) -> int:
     from claw_nb.lab.power import minimum_detectable_difference
 
     mdd = minimum_detectable_difference(args.tasks, repeats=args.repeats)
-    print(f"{args.tasks} tasks x {args.repeats} repeat(s): the smallest difference in pass rate "
-          f"this can detect (alpha 0.05, power 0.8) is about {mdd * 100:.0f} points")
+    print(
+        f"{args.tasks} tasks x {args.repeats} repeat(s): the smallest difference in pass rate "
+        f"this can detect (alpha 0.05, power 0.8) is about {mdd * 100:.0f} points"
+    )
     return EXIT_OK

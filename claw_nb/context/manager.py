@@ -45,7 +45,9 @@ from claw_nb.textclip import clip_middle
 from claw_nb.tools.base import ToolRegistry
 
 PRUNE_ENOUGH = 0.7  # pruning alone is enough when it brings a request under this share of the limit
-MIN_FOLD_SHARE = 0.15  # ...or when a summary would fold less than this share (then it is not worth a call)
+MIN_FOLD_SHARE = (
+    0.15  # ...or when a summary would fold less than this share (then it is not worth a call)
+)
 RECENT_SHARE = 0.35  # the verbatim recent turns may use this share of the limit
 RESULT_SHARE = 0.25  # one tool result may use this share of the limit when it arrives
 TASK_SHARE = 0.2  # the task kept in the head may use this share of the limit
@@ -132,9 +134,11 @@ class ContextManager:
 
         `lazy`: while the tokenizer is not loaded and even a generous bound on the request stays
         under the threshold, estimate instead of loading it (~0.4 s and ~45 MiB a process)."""
-        if lazy and not self.counter.loaded and scaled(
-            self.counter.bound(messages, tools), self.ratio
-        ) <= self.limit:
+        if (
+            lazy
+            and not self.counter.loaded
+            and scaled(self.counter.bound(messages, tools), self.ratio) <= self.limit
+        ):
             return self._estimate(messages, tools)
         raw = self.counter.request(messages, tools)
         self._last_raw = raw
@@ -265,14 +269,22 @@ class ContextManager:
         head = _head_len(messages)
         recent = self._recent_start(messages, head, recent_budget)
         report = prune(
-            messages, recent, self.outputs, shorten_chars=SHORTEN_CHARS, keep_chars=KEEP_CHARS,
+            messages,
+            recent,
+            self.outputs,
+            shorten_chars=SHORTEN_CHARS,
+            keep_chars=KEEP_CHARS,
             workspace=str(getattr(self.config, "workspace", "") or ""),
         )
         tokens = self.measure(messages, tools)
         summary = None
-        if force or tokens > self.limit or (
-            tokens > self.limit * PRUNE_ENOUGH
-            and self._foldable(messages, head, recent_budget) > self.limit * MIN_FOLD_SHARE
+        if (
+            force
+            or tokens > self.limit
+            or (
+                tokens > self.limit * PRUNE_ENOUGH
+                and self._foldable(messages, head, recent_budget) > self.limit * MIN_FOLD_SHARE
+            )
         ):
             summary = self._summarise(messages, head, focus, recent_budget)
             tokens = self.measure(messages, tools)
@@ -282,8 +294,10 @@ class ContextManager:
         tokens = self.measure(messages, tools)
         dropped = report.lines()
         if summary:
-            dropped.append(f"summarised {summary['folded']} older messages "
-                           f"({summary['calls']} summary call(s))")
+            dropped.append(
+                f"summarised {summary['folded']} older messages "
+                f"({summary['calls']} summary call(s))"
+            )
             if summary.get("fallback"):
                 dropped.append(f"summary call failed, used a plain digest: {summary['fallback']}")
         if squeezed:
@@ -341,7 +355,9 @@ class ContextManager:
         if not any(m.get("role") != "user" for m in folded):
             return None
         first = messages[head - 1] if head and messages[head - 1].get("role") == "user" else None
-        task, previous, latest = split_head(str(first.get("content") or "")) if first else ("", "", None)
+        task, previous, latest = (
+            split_head(str(first.get("content") or "")) if first else ("", "", None)
+        )
         for message in folded:
             if message.get("role") == "user":
                 latest = str(message.get("content") or "")
@@ -356,10 +372,16 @@ class ContextManager:
         result = self._write_summary(frame, pieces, budget)
         task_chars = int(self.limit * TASK_SHARE * CHARS_PER_TOKEN)
         if len(task) > task_chars:
-            task = clip_with_handle(task, task_chars, self.outputs.put(task, "the task"), "the task")
+            task = clip_with_handle(
+                task, task_chars, self.outputs.put(task, "the task"), "the task"
+            )
         content = build_head(
-            task, result["text"], folded_steps=len(folded), files=self._files_text(),
-            outputs=self._outputs_text(), latest_request=latest,
+            task,
+            result["text"],
+            folded_steps=len(folded),
+            files=self._files_text(),
+            outputs=self._outputs_text(),
+            latest_request=latest,
         )
         messages[head - 1 if first else head : cut] = [{"role": "user", "content": content}]
         return {"folded": len(folded), **result}
@@ -368,14 +390,25 @@ class ContextManager:
         """Everything a summary request holds besides the transcript."""
         out_tokens = self.summary_tokens()
         return {
-            "task": task, "previous": previous, "focus": focus, "out_tokens": out_tokens,
+            "task": task,
+            "previous": previous,
+            "focus": focus,
+            "out_tokens": out_tokens,
             "todos": list(getattr(getattr(self.host, "context", None), "todos", None) or []),
-            "files": self._files_text(), "words": max(120, out_tokens * 2 // 3),
+            "files": self._files_text(),
+            "words": max(120, out_tokens * 2 // 3),
         }
 
     def _request(self, frame: dict, previous: str, transcript: str) -> list[dict[str, Any]]:
-        return summary_request(frame["task"], previous, transcript, frame["todos"],
-                               frame["files"], frame["focus"], frame["words"])
+        return summary_request(
+            frame["task"],
+            previous,
+            transcript,
+            frame["todos"],
+            frame["files"],
+            frame["focus"],
+            frame["words"],
+        )
 
     def _transcript_budget(self, frame: dict) -> int:
         """Tokens of transcript one summary request can carry within the window."""
@@ -435,7 +468,8 @@ class ContextManager:
             if self.measure(messages, tools) <= self.limit:
                 break
             sizes = [
-                (len(m.get("content") or ""), i) for i, m in enumerate(messages)
+                (len(m.get("content") or ""), i)
+                for i, m in enumerate(messages)
                 if m.get("role") == "tool" and isinstance(m.get("content"), str)
             ]
             if not sizes:
@@ -452,7 +486,8 @@ class ContextManager:
             what = describe_call(name, args)
             handle = match.group(1) if full is not None else self.outputs.put(content, what)
             messages[index] = {
-                **message, "content": clip_with_handle(full or content, size // 2, handle, what)
+                **message,
+                "content": clip_with_handle(full or content, size // 2, handle, what),
             }
             cut += 1
         return cut
@@ -462,7 +497,9 @@ class ContextManager:
     def _note_files(self, folded, calls) -> None:
         workspace = str(getattr(self.config, "workspace", "") or "")
         for message in folded:
-            if message.get("role") != "tool" or str(message.get("content") or "").startswith("Error"):
+            if message.get("role") != "tool" or str(message.get("content") or "").startswith(
+                "Error"
+            ):
                 continue
             name, args = calls.get(message.get("tool_call_id"), ("", None))
             path = args.get("path") if args else None
@@ -496,14 +533,19 @@ class ContextManager:
         workspace = getattr(self.config, "workspace", None)
         if workspace is None or self.host is None:
             return None
-        return Path(workspace) / ".claw" / "outputs" / str(getattr(self.host, "session_id", "session"))
+        return (
+            Path(workspace) / ".claw" / "outputs" / str(getattr(self.host, "session_id", "session"))
+        )
 
     def _report(self, exc: Exception) -> None:
         message = f"context management failed ({type(exc).__name__}: {exc}); request sent as is"
         emit = getattr(self.host, "emit", None)
         if emit is not None:
-            emit(ev.ErrorOccurred(str(getattr(self.host, "session_id", "")), kind="context",
-                                  message=message))
+            emit(
+                ev.ErrorOccurred(
+                    str(getattr(self.host, "session_id", "")), kind="context", message=message
+                )
+            )
         if not self._warned:
             self._warned = True
             warnings.warn(f"claw_nb: {message}", stacklevel=3)

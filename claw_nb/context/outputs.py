@@ -95,7 +95,7 @@ def clip_with_handle(text: str, limit: int, handle: str, origin: str = "") -> st
     )
     footer = (
         f"\n[full output: handle {handle} ({total_lines} lines, {len(text)} characters); "
-        f"use read_output(handle=\"{handle}\", offset={first_omitted}) to read the part left out]"
+        f'use read_output(handle="{handle}", offset={first_omitted}) to read the part left out]'
     )
     return text[:head_end] + middle + text[tail_start:] + footer
 

@@ -44,8 +44,10 @@ class PruneReport:
             ("big call arguments cut", self.arguments),
         ):
             if items:
-                out.append(f"{label} ({len(items)}): {', '.join(items[:12])}"
-                           + (", ..." if len(items) > 12 else ""))
+                out.append(
+                    f"{label} ({len(items)}): {', '.join(items[:12])}"
+                    + (", ..." if len(items) > 12 else "")
+                )
         return out
 
 
@@ -77,7 +79,10 @@ def call_index(messages: list[dict[str, Any]]) -> dict[str, tuple[str, dict[str,
     for message in messages:
         for spec in message.get("tool_calls") or []:
             function = spec.get("function") or {}
-            calls[spec.get("id")] = (function.get("name", ""), parse_arguments(function.get("arguments")))
+            calls[spec.get("id")] = (
+                function.get("name", ""),
+                parse_arguments(function.get("arguments")),
+            )
     return calls
 
 
@@ -166,7 +171,10 @@ def prune(
                 handle = match.group(1)
             else:
                 full, handle = content, store.put(content, origin=what)
-            messages[index] = {**message, "content": clip_with_handle(full, keep_chars, handle, what)}
+            messages[index] = {
+                **message,
+                "content": clip_with_handle(full, keep_chars, handle, what),
+            }
             report.shortened.append(what)
     return report
 
@@ -181,7 +189,8 @@ def _cut_arguments(message: dict[str, Any], limit: int):
         if args is not None:
             cut = {
                 key: (value[:200] + f"... [{len(value)} characters; not kept in context]")
-                if isinstance(value, str) and len(value) > _BIG_ARGUMENT else value
+                if isinstance(value, str) and len(value) > _BIG_ARGUMENT
+                else value
                 for key, value in args.items()
             }
             if cut != args:

@@ -37,7 +37,11 @@ SECTIONS = (
 )
 
 
-_HEAD_PARTS = ("\nFiles touched so far (from the tool log):", "\nSaved full outputs (", "\n" + LATEST_REQUEST)
+_HEAD_PARTS = (
+    "\nFiles touched so far (from the tool log):",
+    "\nSaved full outputs (",
+    "\n" + LATEST_REQUEST,
+)
 
 
 def split_head(content: str) -> tuple[str, str, str | None]:
@@ -55,7 +59,9 @@ def split_head(content: str) -> tuple[str, str, str | None]:
     return task.rstrip(), body[:cut].strip(), latest
 
 
-def render_message(message: dict[str, Any], calls: dict, store: OutputStore, result_chars: int) -> str:
+def render_message(
+    message: dict[str, Any], calls: dict, store: OutputStore, result_chars: int
+) -> str:
     """One message as transcript text for the summariser."""
     role = message.get("role")
     content = message.get("content") or ""
@@ -73,7 +79,8 @@ def render_message(message: dict[str, Any], calls: dict, store: OutputStore, res
             function = spec.get("function") or {}
             args = parse_arguments(function.get("arguments")) or {}
             shown = ", ".join(
-                f"{k}={clip_middle(v if isinstance(v, str) else repr(v), 300)!r}" for k, v in args.items()
+                f"{k}={clip_middle(v if isinstance(v, str) else repr(v), 300)!r}"
+                for k, v in args.items()
             )
             lines.append(f"ASSISTANT calls {function.get('name', '?')}({shown})")
         return "\n".join(lines) or "ASSISTANT: (empty)"
@@ -90,15 +97,20 @@ def summary_request(
     words: int,
 ) -> list[dict[str, Any]]:
     """The messages of the summary call (sent without tools)."""
-    todo_text = "\n".join(
-        f"- [{'x' if t.get('status') == 'completed' else ' '}] {t.get('content', '')}"
-        + (" (in progress)" if t.get("status") == "in_progress" else "")
-        for t in todos
-    ) or "(the agent has no todo list)"
+    todo_text = (
+        "\n".join(
+            f"- [{'x' if t.get('status') == 'completed' else ' '}] {t.get('content', '')}"
+            + (" (in progress)" if t.get("status") == "in_progress" else "")
+            for t in todos
+        )
+        or "(the agent has no todo list)"
+    )
     sections = "\n".join(f"## {title}\n({hint})" for title, hint in SECTIONS)
     focus_text = (
         f"\nThe user asked the summary to focus on: {focus}. Keep everything about it in "
-        "detail; be brief about the rest.\n" if focus else ""
+        "detail; be brief about the rest.\n"
+        if focus
+        else ""
     )
     user = (
         f"# The task\n{task or '(not recorded)'}\n\n"

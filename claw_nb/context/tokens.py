@@ -36,7 +36,9 @@ PER_MESSAGE = 3  # role and separators around each message (OpenAI's accounting)
 PER_NAME = 1
 PER_TOOL = 10  # the template's wrapping of each tool schema
 DEFAULT_ENCODING = "cl100k_base"
-CL100K_CACHE_KEY = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"  # sha1 of the file's URL: tiktoken's key
+CL100K_CACHE_KEY = (
+    "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"  # sha1 of the file's URL: tiktoken's key
+)
 
 Encoder = Callable[[str], int]
 _encoders: dict[str, tuple[Encoder, str]] = {}
@@ -77,7 +79,11 @@ class TokenCounter:
 
     def estimate(self, value: Any) -> int:
         """A quick estimate of the tokens of a message or any JSON value (~4 bytes a token)."""
-        text = _message_text(value) if isinstance(value, dict) else json.dumps(value, ensure_ascii=False)
+        text = (
+            _message_text(value)
+            if isinstance(value, dict)
+            else json.dumps(value, ensure_ascii=False)
+        )
         return PER_MESSAGE + len(text.encode("utf-8")) // 4
 
     def text(self, text: str) -> int:
@@ -168,7 +174,11 @@ def _load_encoder(name: str | None) -> tuple[Encoder, str]:
             from tokenizers import Tokenizer
 
             path = Path(name).expanduser()
-            tok = Tokenizer.from_file(str(path)) if path.is_file() else Tokenizer.from_pretrained(name)
+            tok = (
+                Tokenizer.from_file(str(path))
+                if path.is_file()
+                else Tokenizer.from_pretrained(name)
+            )
             label = f"tokenizer {path.name if path.is_file() else name}"
             return (lambda text: len(tok.encode(text, add_special_tokens=False).ids)), label
         except Exception as exc:  # noqa: BLE001 - offline, missing file, bad JSON: fall back
@@ -181,7 +191,9 @@ def _load_encoder(name: str | None) -> tuple[Encoder, str]:
         import tiktoken
 
         encoding = tiktoken.get_encoding(DEFAULT_ENCODING)
-        return (lambda text: len(encoding.encode(text, disallowed_special=()))), f"tiktoken {encoding.name}"
+        return (
+            lambda text: len(encoding.encode(text, disallowed_special=()))
+        ), f"tiktoken {encoding.name}"
     except Exception:  # noqa: BLE001 - no tiktoken or no encoding file offline: estimate
         return (lambda text: len(text) // 3 + 1), "estimate (3 characters a token)"
 
@@ -233,7 +245,9 @@ def default_reserve(window: int) -> int:
 
 _WINDOW_RES = (
     re.compile(r"maximum context length is (\d+)", re.IGNORECASE),
-    re.compile(r"context (?:size|window|length) (?:of |is )?\(?(\d+)(?: tokens)?\)?", re.IGNORECASE),
+    re.compile(
+        r"context (?:size|window|length) (?:of |is )?\(?(\d+)(?: tokens)?\)?", re.IGNORECASE
+    ),
     re.compile(r"n_ctx(?:_slot)?\s*[=:]\s*(\d+)", re.IGNORECASE),
 )
 _REQUESTED_RES = (

@@ -75,8 +75,11 @@ def _diff(before: str, after: str, name: str, limit: int = MAX_DIFF_LINES) -> tu
             before.splitlines(), after.splitlines(), f"a/{name}", f"b/{name}", n=2, lineterm=""
         )
     )
-    shown = lines[:limit] + [f"... {len(lines) - limit} more diff lines"] if len(lines) > limit \
+    shown = (
+        lines[:limit] + [f"... {len(lines) - limit} more diff lines"]
+        if len(lines) > limit
         else lines
+    )
     return "\n".join(shown), lines
 
 
@@ -90,7 +93,9 @@ def count_changes(diff: str) -> tuple[int, int]:
     return added, removed
 
 
-def preview_change(workspace: str | Path | None, tool: str, arguments: dict[str, Any]) -> str | None:
+def preview_change(
+    workspace: str | Path | None, tool: str, arguments: dict[str, Any]
+) -> str | None:
     """The diff an edit would make, for an approval prompt; None when it cannot be told."""
     if tool in NOTEBOOK_TOOLS:
         return _preview_cell(workspace, arguments)
@@ -112,8 +117,10 @@ def preview_change(workspace: str | Path | None, tool: str, arguments: dict[str,
         if old == "":
             after = new
         elif old in before:
-            after = before.replace(old, new) if arguments.get("replace_all") else before.replace(
-                old, new, 1
+            after = (
+                before.replace(old, new)
+                if arguments.get("replace_all")
+                else before.replace(old, new, 1)
             )
         else:
             return None
@@ -206,14 +213,18 @@ class ChangeTracker:
         path = str(arguments.get("path") or "(this notebook)")
         entry = self.notebooks.setdefault(path, NotebookChange(path))
         cell = next(
-            (arguments[k] for k in ("cell_id", "index", "cell", "cell_index")
-             if arguments.get(k) is not None),
+            (
+                arguments[k]
+                for k in ("cell_id", "index", "cell", "cell_index")
+                if arguments.get(k) is not None
+            ),
             None,
         )
         action = arguments.get("mode") or "replace"
         if cell is not None or action:
-            label = " ".join(str(x) for x in (action, f"cell {cell}" if cell is not None else "")
-                             if x)
+            label = " ".join(
+                str(x) for x in (action, f"cell {cell}" if cell is not None else "") if x
+            )
             if label not in entry.cells:
                 entry.cells.append(label)
 

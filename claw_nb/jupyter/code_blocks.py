@@ -78,13 +78,18 @@ _COPY_JS = """
 """
 
 
-def insert_script(run_id: str, token: str, code: str, cell_type: str = "code",
-                  skip: int = 0) -> str:
+def insert_script(
+    run_id: str, token: str, code: str, cell_type: str = "code", skip: int = 0
+) -> str:
     """JavaScript that inserts `code` as a new cell below the cell showing run `run_id` (and
     below the `skip` cells after it)."""
-    return _INSERT_JS % {"run": json.dumps(run_id), "token": json.dumps(token),
-                         "type": json.dumps(cell_type), "code": json.dumps(code),
-                         "skip": int(skip)}
+    return _INSERT_JS % {
+        "run": json.dumps(run_id),
+        "token": json.dumps(token),
+        "type": json.dumps(cell_type),
+        "code": json.dumps(code),
+        "skip": int(skip),
+    }
 
 
 def copy_script(code: str) -> str:

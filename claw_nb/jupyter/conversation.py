@@ -43,16 +43,22 @@ class Conversation:
         elif spec.new or current is None:
             agent = self._build(spec.config)
         elif _needs_rebuild(current.config, spec.config):
-            agent = self._build(spec.config, session_id=current.session_id,
-                                history=current.messages)
+            agent = self._build(
+                spec.config, session_id=current.session_id, history=current.messages
+            )
             _carry_state(current, agent)
         else:
             agent = current
         self.agent = agent
         return agent
 
-    def _build(self, config: Any, session_id: str | None = None,
-               history: list[dict] | None = None, resumed_from: str | None = None) -> Any:
+    def _build(
+        self,
+        config: Any,
+        session_id: str | None = None,
+        history: list[dict] | None = None,
+        resumed_from: str | None = None,
+    ) -> Any:
         from claw_nb.api import build_agent
         from claw_nb.permissions import PermissionSettingsError
 
@@ -65,8 +71,14 @@ class Conversation:
                 registry.add(tool)
         try:
             agent, _ = build_agent(
-                config, approver=_RoutedApprover(self), approver_name="user", listeners=[self._route],
-                session_id=session_id, history=history, log=log, tools=registry,
+                config,
+                approver=_RoutedApprover(self),
+                approver_name="user",
+                listeners=[self._route],
+                session_id=session_id,
+                history=history,
+                log=log,
+                tools=registry,
                 resumed_from=resumed_from,
             )
         except PermissionSettingsError as exc:
@@ -81,8 +93,11 @@ class Conversation:
         from claw_nb.jupyter.task_context import notebook_tools
 
         section = (config.settings.get("notebook") if config is not None else None) or {}
-        return list(notebook_tools(self.shell, prefer=section.get("mode", "auto"),
-                                   propose=self._propose_cell))
+        return list(
+            notebook_tools(
+                self.shell, prefer=section.get("mode", "auto"), propose=self._propose_cell
+            )
+        )
 
     def _propose_cell(self, source: str, cell_type: str) -> str | None:
         """notebook_edit's insert into the open notebook, from a widget run: the view inserts
@@ -132,8 +147,9 @@ class Conversation:
             return session_id
         matches = [x for x in ids if x.startswith(session_id)]
         if len(matches) > 1:
-            raise UsageError(f"claw: session id {session_id!r} is ambiguous: "
-                             f"{', '.join(matches[:5])}")
+            raise UsageError(
+                f"claw: session id {session_id!r} is ambiguous: {', '.join(matches[:5])}"
+            )
         if not matches:
             raise UsageError(f"claw: no session {session_id!r} in {db}; %claw sessions lists them")
         return matches[0]
@@ -145,9 +161,11 @@ class Conversation:
         session_id = self._session_id(config, session_id)
         messages = load_messages(config.resolved_db_path, session_id)
         if not messages:
-            raise UsageError(f"claw: session {session_id} has no messages logged in "
-                             f"{config.resolved_db_path}")
+            raise UsageError(
+                f"claw: session {session_id} has no messages logged in {config.resolved_db_path}"
+            )
         return session_id, messages
+
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__

@@ -74,9 +74,17 @@ def _run(args: argparse.Namespace, config: Any, widgets: bool) -> Any:
     executor = ray_executor(args.ray) if args.ray else local_executor(args.slots)
     try:
         exp = run_experiment(
-            tasks, variants, repeats=args.repeats, experiment=args.experiment,
-            db_path=config.resolved_db_path, executor=executor, unsandboxed=args.unsandboxed,
-            model=config.model, api_base=config.api_base, api_key=config.api_key, progress=view,
+            tasks,
+            variants,
+            repeats=args.repeats,
+            experiment=args.experiment,
+            db_path=config.resolved_db_path,
+            executor=executor,
+            unsandboxed=args.unsandboxed,
+            model=config.model,
+            api_base=config.api_base,
+            api_key=config.api_key,
+            progress=view,
         )
     finally:
         executor.shutdown(wait=False)
@@ -99,21 +107,46 @@ def _check(args: argparse.Namespace) -> Any:
     from claw_nb.lab.verify import check_tasks
 
     def show(result: Any) -> None:
-        print(("ok   " if result.ok else "FAIL ") + result.task
-              + "".join(f"\n     {p}" for p in result.problems), flush=True)
+        print(
+            ("ok   " if result.ok else "FAIL ")
+            + result.task
+            + "".join(f"\n     {p}" for p in result.problems),
+            flush=True,
+        )
 
     results = check_tasks(load_tasks(args.tasks), unsandboxed=args.unsandboxed, on_result=show)
-    return pd.DataFrame([{"task": r.task, "oracle": r.oracle_reward,
-                          "untouched": r.untouched_reward, "ok": r.ok,
-                          "problems": "; ".join(r.problems)} for r in results])
+    return pd.DataFrame(
+        [
+            {
+                "task": r.task,
+                "oracle": r.oracle_reward,
+                "untouched": r.untouched_reward,
+                "ok": r.ok,
+                "problems": "; ".join(r.problems),
+            }
+            for r in results
+        ]
+    )
 
 
 def _leaderboard(results: list) -> Any:
     from claw_nb.lab import statistics
 
     board = statistics.leaderboard(results)
-    keep = [c for c in ("variant", "trials", "pass_rate", "lo", "hi", "tokens_per_solved",
-                        "diff", "p_holm") if c in board.columns]
+    keep = [
+        c
+        for c in (
+            "variant",
+            "trials",
+            "pass_rate",
+            "lo",
+            "hi",
+            "tokens_per_solved",
+            "diff",
+            "p_holm",
+        )
+        if c in board.columns
+    ]
     return board[keep]
 
 
@@ -129,9 +162,12 @@ class TextLabView(Progress):
 
     def refresh(self) -> None:
         results, _ = self.snapshot()
-        for r in results[self._printed:]:
-            print(f"{r.variant} / {r.task} #{r.repeat}: reward {r.reward:g} ({r.stop_reason}, "
-                  f"{r.steps} steps, {r.wall_s:.1f} s)", flush=True)
+        for r in results[self._printed :]:
+            print(
+                f"{r.variant} / {r.task} #{r.repeat}: reward {r.reward:g} ({r.stop_reason}, "
+                f"{r.steps} steps, {r.wall_s:.1f} s)",
+                flush=True,
+            )
         self._printed = len(results)
         if time.monotonic() - self._last_bar > self.every_s:
             self._last_bar = time.monotonic()
@@ -155,8 +191,9 @@ class WidgetLabView(Progress):
         import ipywidgets as w
         from IPython.display import display
 
-        self.bar_widget = w.IntProgress(min=0, max=1, value=0, description="trials",
-                                        layout=w.Layout(width="60%"))
+        self.bar_widget = w.IntProgress(
+            min=0, max=1, value=0, description="trials", layout=w.Layout(width="60%")
+        )
         self.status = w.HTML()
         self.running_html = w.HTML()
         self.board = w.Output()
@@ -173,11 +210,13 @@ class WidgetLabView(Progress):
         self.bar_widget.value = self.done
         self.status.value = html.escape(self.bar(width=0).split("] ", 1)[-1])
         lines = self.running_lines()
-        self.running_html.value = ("<pre style='margin:0'>" + html.escape("\n".join(lines))
-                                   + "</pre>") if lines else ""
+        self.running_html.value = (
+            ("<pre style='margin:0'>" + html.escape("\n".join(lines)) + "</pre>") if lines else ""
+        )
         now = time.monotonic()
-        if self.done != self._board_count and (now - self._board_at > LEADERBOARD_EVERY_S
-                                               or self.done == self.todo):
+        if self.done != self._board_count and (
+            now - self._board_at > LEADERBOARD_EVERY_S or self.done == self.todo
+        ):
             self._board_at, self._board_count = now, self.done
             self._draw_board()
 

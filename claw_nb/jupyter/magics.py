@@ -43,6 +43,7 @@ from claw_nb.jupyter.subcommands import Subcommands
 
 _TOKEN = re.compile(r"""(?:[^\s"']+|"[^"]*"|'[^']*')+|["'][^\s]*""")
 
+
 class _Route:
     """The agent's one extra listener: forwards events to the view of the run in progress."""
 
@@ -95,24 +96,37 @@ def split_options(line: str, parser: Any) -> tuple[list[str], str]:
 class ClawMagics(Subcommands, Conversation, Magics):
     """`%%claw` runs the coding agent; `%claw` manages it. Settings apply to this kernel."""
 
-    model = Unicode(None, allow_none=True, help="LiteLLM model string (else CLAW_MODEL or the "
-                    "settings file)").tag(config=True)
+    model = Unicode(
+        None, allow_none=True, help="LiteLLM model string (else CLAW_MODEL or the settings file)"
+    ).tag(config=True)
     api_base = Unicode(None, allow_none=True, help="model server URL").tag(config=True)
     api_key = Unicode(None, allow_none=True, help="API key for the model server").tag(config=True)
-    mode = Unicode(None, allow_none=True, help="permission mode: ask, accept-edits, auto, "
-                   "read-only (else the settings file's, else ask)").tag(config=True)
+    mode = Unicode(
+        None,
+        allow_none=True,
+        help="permission mode: ask, accept-edits, auto, "
+        "read-only (else the settings file's, else ask)",
+    ).tag(config=True)
     max_steps = Int(None, allow_none=True, help="most model calls per task").tag(config=True)
     stream = Bool(None, allow_none=True, help="stream the model's replies").tag(config=True)
     ui = Unicode("auto", help="auto, widget or text: how %%claw shows a run").tag(config=True)
-    db = Unicode(None, allow_none=True, help="DuckDB log file (else CLAW_DB, else "
-                 ".claw/claw.duckdb in the workspace)").tag(config=True)
-    workspace = Unicode(None, allow_none=True, help="the agent's workspace (else the current "
-                        "directory)").tag(config=True)
+    db = Unicode(
+        None,
+        allow_none=True,
+        help="DuckDB log file (else CLAW_DB, else .claw/claw.duckdb in the workspace)",
+    ).tag(config=True)
+    workspace = Unicode(
+        None, allow_none=True, help="the agent's workspace (else the current directory)"
+    ).tag(config=True)
     quiet = Bool(False, help="show only final answers").tag(config=True)
-    preload = Bool(True, help="import the model layer (LiteLLM) in the background at "
-                   "%load_ext, so the first run does not wait for it").tag(config=True)
-    options = Dict(help="other ClawConfig settings, e.g. {'num_ctx': 8192, 'temperature': 0.2}"
-                   ).tag(config=True)
+    preload = Bool(
+        True,
+        help="import the model layer (LiteLLM) in the background at "
+        "%load_ext, so the first run does not wait for it",
+    ).tag(config=True)
+    options = Dict(
+        help="other ClawConfig settings, e.g. {'num_ctx': 8192, 'temperature': 0.2}"
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -148,8 +162,14 @@ class ClawMagics(Subcommands, Conversation, Magics):
         from claw_nb.config import ConfigError, load_config
 
         options: dict[str, Any] = dict(self.options)
-        options.update(model=self.model, api_base=self.api_base, api_key=self.api_key,
-                       max_steps=self.max_steps, stream=self.stream, db_path=self.db)
+        options.update(
+            model=self.model,
+            api_base=self.api_base,
+            api_key=self.api_key,
+            max_steps=self.max_steps,
+            stream=self.stream,
+            db_path=self.db,
+        )
         options.update({k: v for k, v in cell.items() if v is not None})
         if options.get("db_path") is not None:
             options["db_path"] = Path(options["db_path"]).expanduser().resolve()
@@ -206,8 +226,7 @@ class ClawMagics(Subcommands, Conversation, Magics):
             raise UsageError(f"%%claw: --ui must be one of {', '.join(UI_CHOICES)}, got {ui!r}")
         if args.new and args.session:
             raise UsageError("%%claw: --new and --session contradict each other; give one")
-        config = self.config_for(model=args.model, max_steps=args.max_steps,
-                                 api_base=args.api_base)
+        config = self.config_for(model=args.model, max_steps=args.max_steps, api_base=args.api_base)
         resume = self._find_session(config, args.session) if args.session else None
         task = self._expand(task)
         quiet = self.quiet if args.quiet is None else args.quiet
@@ -235,8 +254,9 @@ class ClawMagics(Subcommands, Conversation, Magics):
         kernel = type(self.shell).__name__ == "ZMQInteractiveShell"
         if ui == "widget":
             if not kernel or not _have_ipywidgets():
-                raise UsageError("%%claw: --ui widget needs a Jupyter kernel with ipywidgets; "
-                                 "use --ui text")
+                raise UsageError(
+                    "%%claw: --ui widget needs a Jupyter kernel with ipywidgets; use --ui text"
+                )
             return True
         front_end = bool(os.environ.get("JPY_SESSION_NAME")) or "google.colab" in sys.modules
         return kernel and front_end and _have_ipywidgets()
@@ -248,8 +268,10 @@ class ClawMagics(Subcommands, Conversation, Magics):
         from claw_nb.jupyter.text_view import NotebookTextPrinter
 
         if self._busy():
-            raise UsageError("claw: a run is still going in another cell; wait for it to "
-                             "finish or stop it (its Stop button, or %claw stop)")
+            raise UsageError(
+                "claw: a run is still going in another cell; wait for it to "
+                "finish or stop it (its Stop button, or %claw stop)"
+            )
         kernel = type(self.shell).__name__ == "ZMQInteractiveShell"
         printer = NotebookTextPrinter(out=sys.stdout, quiet=quiet, markdown=kernel)
         agent = self._agent_for(spec)
@@ -260,8 +282,12 @@ class ClawMagics(Subcommands, Conversation, Magics):
         from claw_nb.jupyter.run_queue import RunQueue
         from claw_nb.jupyter.widget import WidgetTranscript
 
-        view = WidgetTranscript(spec.task, quiet=quiet, max_steps=spec.config.max_steps,
-                                model_layer_ready=model_layer_ready)
+        view = WidgetTranscript(
+            spec.task,
+            quiet=quiet,
+            max_steps=spec.config.max_steps,
+            model_layer_ready=model_layer_ready,
+        )
         self.last_view = view
         view.show()
         if self._queue is None:
@@ -272,8 +298,11 @@ class ClawMagics(Subcommands, Conversation, Magics):
                 agent = self._agent_for(spec)
                 result = self._run(agent, spec, view)
             except Exception as exc:  # noqa: BLE001 - shown in the transcript, one line
-                view.failed(str(exc) if isinstance(exc, UsageError) else
-                            f"claw: {type(exc).__name__}: {_one_line(exc)}")
+                view.failed(
+                    str(exc)
+                    if isinstance(exc, UsageError)
+                    else f"claw: {type(exc).__name__}: {_one_line(exc)}"
+                )
                 return None
             self.last_result = result
             return result
@@ -291,8 +320,9 @@ class ClawMagics(Subcommands, Conversation, Magics):
         self._route.target = view
         view.bind(agent)
         try:
-            return agent.run(spec.task, max_steps=spec.config.max_steps,
-                             mode=spec.mode or self._base_mode)
+            return agent.run(
+                spec.task, max_steps=spec.config.max_steps, mode=spec.mode or self._base_mode
+            )
         finally:
             self._route.target = None
             self._running_view = None
@@ -322,8 +352,9 @@ def _check_mode(mode: str) -> None:
     from claw_nb.permissions import MODES
 
     if mode not in MODES:
-        raise UsageError(f"claw: unknown permission mode {mode!r}; choose one of "
-                         f"{', '.join(MODES)}")
+        raise UsageError(
+            f"claw: unknown permission mode {mode!r}; choose one of {', '.join(MODES)}"
+        )
 
 
 def _have_ipywidgets() -> bool:

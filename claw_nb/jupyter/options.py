@@ -14,8 +14,18 @@ from IPython.core.magic_arguments import argument
 
 UI_CHOICES = ("auto", "widget", "text")
 # Settings `%claw config` can change, beyond these traitlets go to ClawMagics.options.
-TRAIT_SETTINGS = ("model", "api_base", "api_key", "mode", "max_steps", "stream", "ui", "db",
-                  "workspace", "quiet")
+TRAIT_SETTINGS = (
+    "model",
+    "api_base",
+    "api_key",
+    "mode",
+    "max_steps",
+    "stream",
+    "ui",
+    "db",
+    "workspace",
+    "quiet",
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +47,9 @@ CELL_OPTIONS: tuple[CellOption, ...] = (
     CellOption("--new", "start a fresh conversation", kwargs={"action": "store_true"}),
     CellOption("--session", "continue the logged session ID", "ID"),
     CellOption("--max-steps", "most model calls for this task", "N", {"type": int}),
-    CellOption("--quiet", "show only the final answer",
-               kwargs={"action": "store_true", "default": None}),
+    CellOption(
+        "--quiet", "show only the final answer", kwargs={"action": "store_true", "default": None}
+    ),
     CellOption("--ui", "live widgets, or a plain-text transcript", "auto|widget|text"),
     CellOption("--api-base", "model server URL for this cell", "URL"),
 )
@@ -56,16 +67,18 @@ SUBCOMMAND_TABLE: tuple[Subcommand, ...] = (
     Subcommand("config", "[KEY=VALUE ...]", "show or set settings for this kernel (KEY= resets)"),
     Subcommand("model", "[NAME | --list]", "show or set the model; --list: the models found"),
     Subcommand("sessions", "[N] [--all]", "logged sessions, newest first (--all: every column)"),
-    Subcommand("log", "[ID] [--all]", "the model and tool calls of a session (--all: every column)"),
+    Subcommand(
+        "log", "[ID] [--all]", "the model and tool calls of a session (--all: every column)"
+    ),
     Subcommand("resume", "[ID]", "continue a logged session (default: the latest)"),
     Subcommand("new", "", "the next %%claw starts a fresh conversation", False),
-    Subcommand("tools", "", "the agent's tools and what the permission mode does with them",
-               False),
-    Subcommand("stop", "", "stop the run in progress (next safe point), cancel queued ones",
-               False),
+    Subcommand("tools", "", "the agent's tools and what the permission mode does with them", False),
+    Subcommand("stop", "", "stop the run in progress (next safe point), cancel queued ones", False),
     Subcommand("compact", "[FOCUS]", "summarise the older turns of the conversation now"),
     Subcommand("status", "", "the conversation and the run in progress", False),
-    Subcommand("lab", "run|report|check|plan ...", "the prompt lab: trials, leaderboards (docs/lab.md)"),
+    Subcommand(
+        "lab", "run|report|check|plan ...", "the prompt lab: trials, leaderboards (docs/lab.md)"
+    ),
     Subcommand("help", "", "this text", False),
 )
 SUBCOMMANDS = tuple(s.name for s in SUBCOMMAND_TABLE)
@@ -84,10 +97,13 @@ def cell_options(func: Callable) -> Callable:
 
 def help_text() -> str:
     """`%claw help`: every option and subcommand, from the tables above."""
-    width = max(
-        [len(o.usage()) + 6 for o in CELL_OPTIONS]
-        + [len(f"%claw {s.name} {s.usage}".rstrip()) for s in SUBCOMMAND_TABLE]
-    ) + 2
+    width = (
+        max(
+            [len(o.usage()) + 6 for o in CELL_OPTIONS]
+            + [len(f"%claw {s.name} {s.usage}".rstrip()) for s in SUBCOMMAND_TABLE]
+        )
+        + 2
+    )
     lines = [
         "claw: a coding agent in your notebook.",
         "",
@@ -97,5 +113,7 @@ def help_text() -> str:
     ]
     lines += [f"      {o.usage():<{width - 4}}{o.help}" for o in CELL_OPTIONS]
     lines.append("")
-    lines += [f"  {f'%claw {s.name} {s.usage}'.rstrip():<{width}}{s.help}" for s in SUBCOMMAND_TABLE]
+    lines += [
+        f"  {f'%claw {s.name} {s.usage}'.rstrip():<{width}}{s.help}" for s in SUBCOMMAND_TABLE
+    ]
     return "\n".join(lines) + "\n"

@@ -32,8 +32,9 @@ def litellm_loaded() -> bool:
 class RunStatus:
     """What the header says about one run; updated from the agent's events."""
 
-    def __init__(self, max_steps: int | None = None,
-                 model_layer_ready: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self, max_steps: int | None = None, model_layer_ready: Callable[[], bool] | None = None
+    ) -> None:
         self.max_steps = max_steps
         self.model_layer_ready = model_layer_ready or litellm_loaded
         self.state = "starting"
@@ -112,8 +113,9 @@ class RunStatus:
         return parts
 
     def header_text(self, state: str) -> str:
-        head = ["claw"] + [x for x in (self.model, f"session {self.session}" if self.session
-                                        else "") if x]
+        head = ["claw"] + [
+            x for x in (self.model, f"session {self.session}" if self.session else "") if x
+        ]
         return " \u00b7 ".join(head + self._figures() + [state])
 
     def header_html(self) -> str:
@@ -133,6 +135,8 @@ class RunStatus:
         colour = _COLOURS.get(state, "#8a5300")
         parts.append(f'<span class="claw-state" style="color:{colour}">{esc(state)}</span>')
         if shown != state:
-            parts.append(f'<span class="claw-phase" style="color:var(--jp-ui-font-color2,#666)">'
-                         f"{esc(shown)}</span>")
+            parts.append(
+                f'<span class="claw-phase" style="color:var(--jp-ui-font-color2,#666)">'
+                f"{esc(shown)}</span>"
+            )
         return " \u00b7 ".join(parts)

@@ -54,12 +54,14 @@ class StaticTranscript:
         self.display_id = f"claw-static-{run_id}"
         self.parts: list[Part] = []
         first = task.strip().splitlines()[0] if task.strip() else ""
-        self.add(Part(
-            f'<details><summary style="{MUTED}">task: {esc(first[:100])}</summary>'
-            f'<pre style="{PRE}">{esc(task)}</pre></details>',
-            "> " + "\n> ".join(task.strip().splitlines() or [""]),
-            f"task: {task.strip()}",
-        ))
+        self.add(
+            Part(
+                f'<details><summary style="{MUTED}">task: {esc(first[:100])}</summary>'
+                f'<pre style="{PRE}">{esc(task)}</pre></details>',
+                "> " + "\n> ".join(task.strip().splitlines() or [""]),
+                f"task: {task.strip()}",
+            )
+        )
 
     def add(self, part: Part) -> int:
         self.parts.append(part)

@@ -65,8 +65,11 @@ class Subcommands:
             return
         from claw_nb.config import ClawConfig
 
-        known = {f.name for f in dataclasses.fields(ClawConfig)} - {"workspace", "db_path",
-                                                                   "settings"}
+        known = {f.name for f in dataclasses.fields(ClawConfig)} - {
+            "workspace",
+            "db_path",
+            "settings",
+        }
         changes = []
         for word in rest:
             key, eq, value = word.partition("=")
@@ -142,8 +145,9 @@ class Subcommands:
         if rest == ["--list"]:
             return model_listing(self.config_for())
         if len(rest) > 1:
-            raise UsageError("%claw model: give one model name, e.g. ollama_chat/qwen3-coder:30b, "
-                             "or --list")
+            raise UsageError(
+                "%claw model: give one model name, e.g. ollama_chat/qwen3-coder:30b, or --list"
+            )
         if rest:
             self.model = rest[0]
         print(self.config_for().model)
@@ -193,9 +197,11 @@ class Subcommands:
         self.agent = self._build(config, history=messages, resumed_from=session_id)
         tasks = [m.get("content") or "" for m in messages if m.get("role") == "user"]
         last = " ".join(tasks[-1].split())[:80] if tasks else ""
-        print(f"claw: resumed session {session_id} ({len(messages)} messages, {len(tasks)} "
-              f"task{'s' if len(tasks) != 1 else ''}); the next %%claw continues it."
-              + (f" Last task: {last}" if last else ""))
+        print(
+            f"claw: resumed session {session_id} ({len(messages)} messages, {len(tasks)} "
+            f"task{'s' if len(tasks) != 1 else ''}); the next %%claw continues it."
+            + (f" Last task: {last}" if last else "")
+        )
 
     def _cmd_new(self, rest: list[str]) -> None:
         self.agent = None
@@ -226,9 +232,11 @@ class Subcommands:
         if done is None:
             print("claw: nothing to compact yet")
         else:
-            print(f"claw: compacted ({done.method}): {done.tokens_before:,} -> "
-                  f"{done.tokens_after:,} tokens, {done.messages_before} -> "
-                  f"{done.messages_after} messages")
+            print(
+                f"claw: compacted ({done.method}): {done.tokens_before:,} -> "
+                f"{done.tokens_after:,} tokens, {done.messages_before} -> "
+                f"{done.messages_after} messages"
+            )
 
     def _cmd_status(self, rest: list[str]) -> None:
         agent = self.agent
@@ -236,8 +244,10 @@ class Subcommands:
             print("claw: no conversation yet; the next %%claw starts one")
         else:
             turns = sum(1 for m in agent.messages if m.get("role") == "user")
-            print(f"claw: session {agent.session_id} with {agent.model.name}: {turns} "
-                  f"task{'s' if turns != 1 else ''}, {agent.steps} model calls")
+            print(
+                f"claw: session {agent.session_id} with {agent.model.name}: {turns} "
+                f"task{'s' if turns != 1 else ''}, {agent.steps} model calls"
+            )
         if self._busy():
             print("claw: a run is in progress (%claw stop stops it)")
 
@@ -302,8 +312,9 @@ def model_listing(config: Any) -> Any:
         discovery = None
     list_models = getattr(discovery, "list_models", None)
     if list_models is None:
-        raise UsageError("%claw model --list: this version cannot list models; set one with "
-                         "%claw model NAME")
+        raise UsageError(
+            "%claw model --list: this version cannot list models; set one with %claw model NAME"
+        )
     found = list_models(config)
     if isinstance(found, (list, tuple)):
         print("\n".join(str(x) for x in found) or "claw: no models found")

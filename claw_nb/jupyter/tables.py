@@ -37,15 +37,19 @@ def readable_sessions(frame: Any) -> Any:
         if not _blank(started) and not _blank(ended):
             seconds = round((pd.Timestamp(ended) - pd.Timestamp(started)).total_seconds(), 1)
         reason = r.get("stop_reason")
-        rows.append({
-            "session_id": r.get("session_id"),
-            "started": "" if _blank(started) else pd.Timestamp(started).strftime("%Y-%m-%d %H:%M"),
-            "model": r.get("model") or "",
-            "task": _first_line(r.get("task"), 60),
-            "steps": "" if _blank(r.get("steps")) else int(r["steps"]),
-            "seconds": seconds,
-            "ended": "running (or the kernel died)" if _blank(reason) else stop_words(reason),
-        })
+        rows.append(
+            {
+                "session_id": r.get("session_id"),
+                "started": ""
+                if _blank(started)
+                else pd.Timestamp(started).strftime("%Y-%m-%d %H:%M"),
+                "model": r.get("model") or "",
+                "task": _first_line(r.get("task"), 60),
+                "steps": "" if _blank(r.get("steps")) else int(r["steps"]),
+                "seconds": seconds,
+                "ended": "running (or the kernel died)" if _blank(reason) else stop_words(reason),
+            }
+        )
     columns = ["session_id", "started", "model", "task", "steps", "seconds", "ended"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -61,15 +65,17 @@ def readable_log(frame: Any) -> Any:
         tokens = "" if _blank(prompt) else f"{int(prompt):,} in / {int(completion or 0):,} out"
         detail = r.get("detail")
         what = r.get("arguments") if r.get("kind") == "tool" else None
-        rows.append({
-            "step": "" if _blank(r.get("step")) else int(r["step"]),
-            "kind": r.get("kind") or "",
-            "name": r.get("name") or "",
-            "ok": "" if _blank(r.get("ok")) else bool(r["ok"]),
-            "seconds": "" if _blank(ms) else round(float(ms) / 1000, 2),
-            "tokens": tokens,
-            "arguments": _first_line(what, 60),
-            "detail": "" if _blank(detail) else _first_line(str(detail), 60),
-        })
+        rows.append(
+            {
+                "step": "" if _blank(r.get("step")) else int(r["step"]),
+                "kind": r.get("kind") or "",
+                "name": r.get("name") or "",
+                "ok": "" if _blank(r.get("ok")) else bool(r["ok"]),
+                "seconds": "" if _blank(ms) else round(float(ms) / 1000, 2),
+                "tokens": tokens,
+                "arguments": _first_line(what, 60),
+                "detail": "" if _blank(detail) else _first_line(str(detail), 60),
+            }
+        )
     columns = ["step", "kind", "name", "ok", "seconds", "tokens", "arguments", "detail"]
     return pd.DataFrame(rows, columns=columns)

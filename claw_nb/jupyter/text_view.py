@@ -33,8 +33,13 @@ class NotebookTextPrinter(TextPrinter):
 
     approver_label = text_approver.label
 
-    def __init__(self, out: TextIO | None = None, quiet: bool = False, show_results: int = 6,
-                 markdown: bool = False):
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        quiet: bool = False,
+        show_results: int = 6,
+        markdown: bool = False,
+    ):
         super().__init__(out=out, show_results=show_results, quiet=quiet)
         self.markdown = markdown  # the final answer as rendered Markdown (a Jupyter kernel)
         self.tracker = ChangeTracker()

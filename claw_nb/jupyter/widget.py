@@ -48,6 +48,7 @@ FLUSH_SECONDS = 0.12  # at most this often, streamed text is sent to the front e
 TICK_SECONDS = 0.25
 MAX_HEIGHT = "40em"  # a long transcript scrolls inside itself
 
+
 def _publish(bundle: dict[str, Any], display_id: str, *, update: bool) -> None:
     """Show or replace a raw mimebundle by display id (through `IPython.display`, so tests
     without a front end can replace it)."""
@@ -61,8 +62,14 @@ class WidgetTranscript(TranscriptActions):
 
     approver_label = "user (notebook)"
 
-    def __init__(self, task: str, *, quiet: bool = False, max_steps: int | None = None,
-                 model_layer_ready: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        task: str,
+        *,
+        quiet: bool = False,
+        max_steps: int | None = None,
+        model_layer_ready: Callable[[], bool] | None = None,
+    ) -> None:
         import ipywidgets as w
 
         self._w = w
@@ -101,8 +108,11 @@ class WidgetTranscript(TranscriptActions):
         self.status = w.HTML(layout=w.Layout(flex="1 1 auto"))
         self.status.add_class("claw-status")
         self.stop_button = w.Button(
-            description="Stop", icon="stop", button_style="warning",
-            tooltip="End the run at the next safe point", layout=w.Layout(width="auto"),
+            description="Stop",
+            icon="stop",
+            button_style="warning",
+            tooltip="End the run at the next safe point",
+            layout=w.Layout(width="auto"),
         )
         self.stop_button.add_class("claw-stop")
         self.stop_button.on_click(lambda _: self.stop())
@@ -114,8 +124,10 @@ class WidgetTranscript(TranscriptActions):
         self.body = w.VBox([w.HTML(task_html)])
         self.body.add_class("claw-body")
         # column-reverse keeps the newest lines in view while the box scrolls on its own
-        self.scroller = w.Box([self.body], layout=w.Layout(
-            max_height=MAX_HEIGHT, overflow="auto", flex_flow="column-reverse"))
+        self.scroller = w.Box(
+            [self.body],
+            layout=w.Layout(max_height=MAX_HEIGHT, overflow="auto", flex_flow="column-reverse"),
+        )
         self.scroller.add_class("claw-scroll")
         self.approval = w.VBox([])  # pinned under the header, above the scrolling body
         self.approval.add_class("claw-approval")
@@ -157,8 +169,9 @@ class WidgetTranscript(TranscriptActions):
         lines = self.tracker.summary_lines()
         if lines:
             footer = Part(
-                "<div><b>changed</b><ul>" + "".join(f"<li><code>{esc(x)}</code></li>"
-                                                    for x in lines) + "</ul></div>",
+                "<div><b>changed</b><ul>"
+                + "".join(f"<li><code>{esc(x)}</code></li>" for x in lines)
+                + "</ul></div>",
                 "**changed:** " + "; ".join(f"`{x}`" for x in lines),
                 "changed: " + "; ".join(lines),
             )
@@ -189,8 +202,9 @@ class WidgetTranscript(TranscriptActions):
             return self.static.add(part) if part is not None else -1
 
     def _note(self, text: str, style: str = MUTED) -> None:
-        self._append(self._w.HTML(f'<div style="{style}">{esc(text)}</div>'),
-                     note_part(text, style))
+        self._append(
+            self._w.HTML(f'<div style="{style}">{esc(text)}</div>'), note_part(text, style)
+        )
 
     def _render_status(self) -> None:
         self.status.value = self.run.header_html()
@@ -266,9 +280,13 @@ class WidgetTranscript(TranscriptActions):
     def _flush(self) -> None:
         if self._md is not None and self._md_dirty:
             text = self._md_text
-            self._md.outputs = ({"output_type": "display_data",
-                                 "data": {"text/markdown": text, "text/plain": text},
-                                 "metadata": {}},)
+            self._md.outputs = (
+                {
+                    "output_type": "display_data",
+                    "data": {"text/markdown": text, "text/plain": text},
+                    "metadata": {},
+                },
+            )
             self.static.replace(self._md_part, text_part(text))
             self._md_flushed = time.monotonic()
             self._md_dirty = False
@@ -338,8 +356,9 @@ class WidgetTranscript(TranscriptActions):
         if entry is not None:
             card, widget, index = entry
             duration = max(0.0, e.duration_ms - 1000 * self._waited.pop(e.call_id, 0.0))
-            card.finish(e.ok, e.error_kind, duration,
-                        e.result if e.ok else (e.error or e.result), change)
+            card.finish(
+                e.ok, e.error_kind, duration, e.result if e.ok else (e.error or e.result), change
+            )
             widget.value = card.html()
             self.static.replace(index, Part(card.html(), card.markdown(), card.plain()))
         self._save_static()
@@ -355,8 +374,11 @@ class WidgetTranscript(TranscriptActions):
             self.static.replace(index, Part(card.html(), card.markdown(), card.plain()))
         marks = {"completed": "\u2611", "in_progress": "\u25b6"}
         items = [(marks.get(t.get("status"), "\u2610"), str(t.get("content", ""))) for t in e.todos]
-        html = (f'<div style="{BOX}"><b>plan</b><ul style="margin:2px 0">'
-                + "".join(f"<li>{m} {esc(c)}</li>" for m, c in items) + "</ul></div>")
+        html = (
+            f'<div style="{BOX}"><b>plan</b><ul style="margin:2px 0">'
+            + "".join(f"<li>{m} {esc(c)}</li>" for m, c in items)
+            + "</ul></div>"
+        )
         md = "**plan**\n\n" + "\n".join(f"- {m} {c}" for m, c in items)
         part = Part(html, md, md)
         if self._todos is None:
@@ -387,8 +409,9 @@ class WidgetTranscript(TranscriptActions):
     def _on_ToolCallProgress(self, e: Any) -> None:
         """A tool call being streamed (when the model layer reports it)."""
         size = getattr(e, "chars", 0)
-        self.run.phase = (f"model is writing a tool call: {getattr(e, 'tool', '?')} "
-                          f"({size / 1000:.1f} kB)")
+        self.run.phase = (
+            f"model is writing a tool call: {getattr(e, 'tool', '?')} ({size / 1000:.1f} kB)"
+        )
 
     def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
         self._flush()
@@ -397,8 +420,11 @@ class WidgetTranscript(TranscriptActions):
         if e.stop_reason == "interrupted":
             self._note("stopped by you before the next step")
         elif e.stop_reason == "max_steps":
-            self._note(f"stopped: the step limit ({self.run.max_steps}) was reached; a new "
-                       "%%claw cell continues", "color:#b26a00;")
+            self._note(
+                f"stopped: the step limit ({self.run.max_steps}) was reached; a new "
+                "%%claw cell continues",
+                "color:#b26a00;",
+            )
         lines = self.tracker.summary_lines()
         if lines:
             items = "".join(f"<li><code>{esc(x)}</code></li>" for x in lines)

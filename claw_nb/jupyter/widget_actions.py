@@ -51,8 +51,11 @@ class TranscriptActions:
             f'<pre class="claw-approval-args" style="{PRE}">'
             f"{esc(clip(describe_arguments(request.arguments)))}</pre>"
         )
-        details = arguments if not diff else diff_html(diff) + (
-            f'<details><summary style="{MUTED}">all arguments</summary>{arguments}</details>'
+        details = (
+            arguments
+            if not diff
+            else diff_html(diff)
+            + (f'<details><summary style="{MUTED}">all arguments</summary>{arguments}</details>')
         )
         prompt = w.HTML(
             f'<div style="{BOX}border-color:#e0a800;"><b>Approve {esc(request.tool)}?</b> '
@@ -61,8 +64,12 @@ class TranscriptActions:
         buttons = [
             w.Button(description="Approve", button_style="success", icon="check"),
             w.Button(description="Deny", button_style="danger", icon="times"),
-            w.Button(description="Always allow", button_style="info", icon="check-double",
-                     tooltip="Approve, and allow such calls for the rest of this conversation"),
+            w.Button(
+                description="Always allow",
+                button_style="info",
+                icon="check-double",
+                tooltip="Approve, and allow such calls for the rest of this conversation",
+            ),
         ]
         for button, answer in zip(buttons, ("yes", "no", "always")):
             button.add_class(f"claw-{answer}")
@@ -71,8 +78,9 @@ class TranscriptActions:
         self._card_state(call, "waiting for approval", "?")
         self.approval.children = (prompt, w.HBox(buttons))
         self._set_state("waiting for you")
-        self._script(_APPROVAL_JS % (json.dumps(self.run_id),
-                                     json.dumps(f"Approve {request.tool}?")))
+        self._script(
+            _APPROVAL_JS % (json.dumps(self.run_id), json.dumps(f"Approve {request.tool}?"))
+        )
         asked = time.monotonic()
         self.run.waiting_since = asked
         self._answered.wait()
@@ -102,11 +110,18 @@ class TranscriptActions:
         w = self._w
         for language, code in code_blocks(text):
             first = code.strip().splitlines()[0][:60]
-            copy = w.Button(description="Copy", icon="copy", layout=w.Layout(width="auto"),
-                            tooltip="Copy this code to the clipboard")
-            insert = w.Button(description="Insert as cell", icon="plus",
-                              layout=w.Layout(width="auto"),
-                              tooltip="Insert this code as a new cell below this one")
+            copy = w.Button(
+                description="Copy",
+                icon="copy",
+                layout=w.Layout(width="auto"),
+                tooltip="Copy this code to the clipboard",
+            )
+            insert = w.Button(
+                description="Insert as cell",
+                icon="plus",
+                layout=w.Layout(width="auto"),
+                tooltip="Insert this code as a new cell below this one",
+            )
             copy.add_class("claw-copy")
             insert.add_class("claw-insert")
             copy.on_click(lambda _b, c=code: self._copy(c))
@@ -126,8 +141,9 @@ class TranscriptActions:
 
         token = secrets.token_hex(6)
         self.inserted.append(code)
-        self._script(insert_script(self.run_id, token, code, cell_type_for(language)),
-                     clear_after=2.0)
+        self._script(
+            insert_script(self.run_id, token, code, cell_type_for(language)), clear_after=2.0
+        )
 
     def propose_cell(self, source: str, cell_type: str) -> str:
         """The agent proposes a cell (notebook_edit insert into this notebook): the front end
@@ -138,10 +154,13 @@ class TranscriptActions:
         skip = self._proposed
         self._proposed += 1
         self.inserted.append(source)
-        self._script(insert_script(self.run_id, secrets.token_hex(6), source, kind, skip),
-                     clear_after=2.0)
+        self._script(
+            insert_script(self.run_id, secrets.token_hex(6), source, kind, skip), clear_after=2.0
+        )
         first = source.strip().splitlines()[0][:60] if source.strip() else ""
         self._note(f"proposed a {kind} cell below this one: {first}")
-        return (f"Inserted a new {kind} cell into the open notebook, below the cell the user ran "
-                "(unexecuted: the user decides whether to run it). Position arguments are "
-                "ignored; cells proposed in one run keep their order.")
+        return (
+            f"Inserted a new {kind} cell into the open notebook, below the cell the user ran "
+            "(unexecuted: the user decides whether to run it). Position arguments are "
+            "ignored; cells proposed in one run keep their order."
+        )

@@ -141,8 +141,8 @@ class Card:
     def html(self) -> str:
         head = (
             f'<span class="claw-card-icon" style="color:{ICON_COLOURS.get(self.icon, "inherit")}">'
-            f'{self.icon}</span> <b>{esc(self.tool)}</b> '
-            f'<code>{esc(short_arguments(self.arguments, self.raw))}</code> '
+            f"{self.icon}</span> <b>{esc(self.tool)}</b> "
+            f"<code>{esc(short_arguments(self.arguments, self.raw))}</code> "
             f'<span class="claw-card-status" style="{MUTED}">{esc(self.state)}</span>'
         )
         full = describe_arguments(self.arguments, self.raw) if self.show_arguments else ""
@@ -162,8 +162,9 @@ class Card:
         line = f"{self.icon} {self.tool} {short_arguments(self.arguments, self.raw, 80)} ({self.state})"
         return line + (f"\n{self.body_markdown}" if self.body_markdown else "")
 
-    def finish(self, ok: bool, error_kind: str | None, duration_ms: float, output: str,
-               change: Any = None) -> None:
+    def finish(
+        self, ok: bool, error_kind: str | None, duration_ms: float, output: str, change: Any = None
+    ) -> None:
         """The call ended: status, duration (time waiting for a person excluded), diff/output."""
         if ok:
             self.state, self.icon = f"ok \u00b7 {took(duration_ms)}", "\u2713"
@@ -173,7 +174,9 @@ class Card:
             self.state, self.icon = f"error ({error_kind}) \u00b7 {took(duration_ms)}", "\u2717"
         parts, md = [], []
         if change is not None:
-            parts.append(f'<div style="{MUTED}">{esc(change.label())}</div>' + diff_html(change.diff))
+            parts.append(
+                f'<div style="{MUTED}">{esc(change.label())}</div>' + diff_html(change.diff)
+            )
             md.append(f"{change.label()}\n\n```diff\n{clip(change.diff, 8_000)}\n```")
         output = show(output or "")
         if output and change is None:
@@ -181,7 +184,7 @@ class Card:
             open_attr = "" if ok else " open"
             parts.append(
                 f'<details{open_attr}><summary style="{MUTED}">output ({lines} line'
-                f'{"s" if lines != 1 else ""})</summary>'
+                f"{'s' if lines != 1 else ''})</summary>"
                 f'<pre class="claw-output" style="{PRE}">{esc(clip(output))}</pre></details>'
             )
             md.append("```\n" + clip(output, 4_000).replace("```", "`\u200b``") + "\n```")

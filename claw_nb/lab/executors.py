@@ -59,8 +59,9 @@ class LocalExecutor:
         self.slots = slots or model_slots()
         self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="claw-trial")
 
-    def submit(self, spec: TrialSpec,
-               on_progress: Callable[[TrialProgress], None] | None = None) -> Future:
+    def submit(
+        self, spec: TrialSpec, on_progress: Callable[[TrialProgress], None] | None = None
+    ) -> Future:
         return self._pool.submit(run_trial, spec, on_progress)
 
     def stop(self) -> None:
@@ -90,8 +91,12 @@ class RayExecutor:
         self.address = address
         self.resource = resource
         if not ray.is_initialized():
-            ray.init(address=address, log_to_driver=False, runtime_env=runtime_env,
-                     ignore_reinit_error=True)
+            ray.init(
+                address=address,
+                log_to_driver=False,
+                runtime_env=runtime_env,
+                ignore_reinit_error=True,
+            )
         available = ray.cluster_resources().get(resource, 0)
         if available < 1:
             raise LabError(
@@ -101,14 +106,14 @@ class RayExecutor:
                 "server's parallel slots)."
             )
         self.slots = int(available)
-        self._remote = ray.remote(num_cpus=0, resources={resource: 1}, max_retries=0)(
-            _ray_trial)
+        self._remote = ray.remote(num_cpus=0, resources={resource: 1}, max_retries=0)(_ray_trial)
         self._refs: dict[int, Any] = {}
         self._lock = threading.Lock()
         self._packed: dict[str, bytes] = {}
 
-    def submit(self, spec: TrialSpec,
-               on_progress: Callable[[TrialProgress], None] | None = None) -> Future:
+    def submit(
+        self, spec: TrialSpec, on_progress: Callable[[TrialProgress], None] | None = None
+    ) -> Future:
         """Submit one trial; per-step progress stays on the worker (start and end are seen)."""
         task = spec.task
         if task.path is not None and task.name not in self._packed:
@@ -140,8 +145,9 @@ class RayExecutor:
         return f"RayExecutor({self.address!r}, slots={self.slots})"
 
 
-def ray_executor(address: str = "auto", *, resource: str = SLOT_RESOURCE,
-                 runtime_env: dict | None = None) -> RayExecutor:
+def ray_executor(
+    address: str = "auto", *, resource: str = SLOT_RESOURCE, runtime_env: dict | None = None
+) -> RayExecutor:
     """Connect to the Ray cluster at ``address`` (``"auto"``: the one running on this machine).
 
     Never starts a cluster: with none there it fails at once with what to do.
@@ -149,17 +155,21 @@ def ray_executor(address: str = "auto", *, resource: str = SLOT_RESOURCE,
     try:
         import ray  # noqa: F401
     except ImportError:
-        raise LabError("Ray is not installed: pip install 'claw-nb[ray]' (or `pip install "
-                       "ray`), then start a cluster with `ray start --head`.") from None
+        raise LabError(
+            "Ray is not installed: pip install 'claw-nb[ray]' (or `pip install "
+            "ray`), then start a cluster with `ray start --head`."
+        ) from None
     _probe(address)
     try:
         return RayExecutor(address, resource, runtime_env)
     except LabError:
         raise
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise LabError(f"could not connect to a Ray cluster at {address!r}: {exc}. Start one "
-                       "with `ray start --head --resources='{\"claw_model_slot\": 1}'` and "
-                       "pass its address (or 'auto' on the same machine).") from None
+        raise LabError(
+            f"could not connect to a Ray cluster at {address!r}: {exc}. Start one "
+            "with `ray start --head --resources='{\"claw_model_slot\": 1}'` and "
+            "pass its address (or 'auto' on the same machine)."
+        ) from None
 
 
 def _probe(address: str) -> None:
@@ -174,9 +184,11 @@ def _probe(address: str) -> None:
         with socket.create_connection((host, int(port)), timeout=3):
             pass
     except (OSError, ValueError) as exc:
-        raise LabError(f"no Ray cluster answers at {address} ({exc}). Start one with `ray start "
-                       "--head --resources='{\"claw_model_slot\": 1}'` and pass its address "
-                       "(or 'auto' on the same machine).") from None
+        raise LabError(
+            f"no Ray cluster answers at {address} ({exc}). Start one with `ray start "
+            "--head --resources='{\"claw_model_slot\": 1}'` and pass its address "
+            "(or 'auto' on the same machine)."
+        ) from None
 
 
 def pack_task(path: Path) -> bytes:

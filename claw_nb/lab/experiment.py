@@ -26,9 +26,23 @@ if TYPE_CHECKING:
     import duckdb
     import pandas
 
-_RESULT_COLUMNS = ("experiment", "variant", "task", "repeat", "reward", "passed", "stop_reason",
-                   "steps", "prompt_tokens", "completion_tokens", "wall_s", "tool_errors",
-                   "session_id", "error", "verifier_output")
+_RESULT_COLUMNS = (
+    "experiment",
+    "variant",
+    "task",
+    "repeat",
+    "reward",
+    "passed",
+    "stop_reason",
+    "steps",
+    "prompt_tokens",
+    "completion_tokens",
+    "wall_s",
+    "tool_errors",
+    "session_id",
+    "error",
+    "verifier_output",
+)
 
 
 @dataclass
@@ -96,8 +110,12 @@ def list_experiments(db_path: str | os.PathLike[str] | None = None) -> list[str]
     if not path.exists():
         return []
     with _connection(path, read_only=True) as con:
-        return [r[0] for r in con.execute(
-            "SELECT experiment FROM experiments ORDER BY created_at, experiment").fetchall()]
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT experiment FROM experiments ORDER BY created_at, experiment"
+            ).fetchall()
+        ]
 
 
 def load_results(db_path: str | os.PathLike[str] | None, experiment: str) -> list[TrialResult]:
@@ -108,7 +126,8 @@ def load_results(db_path: str | os.PathLike[str] | None, experiment: str) -> lis
     with _connection(path, read_only=True) as con:
         rows = con.execute(
             f"SELECT {names} FROM trials WHERE experiment = ? ORDER BY variant, task, repeat",
-            [experiment]).fetchall()
+            [experiment],
+        ).fetchall()
     return [_result(row) for row in rows]
 
 
@@ -133,42 +152,70 @@ class _connection:
         self.path, self.read_only = path, read_only
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
-        self.con, _ = open_database(self.path, read_only=False, timeout=DEFAULT_TIMEOUT,
-                                    fallback_read_only=self.read_only)
+        self.con, _ = open_database(
+            self.path, read_only=False, timeout=DEFAULT_TIMEOUT, fallback_read_only=self.read_only
+        )
         return self.con
 
     def __exit__(self, *exc: object) -> None:
         self.con.close()
 
 
-def register(db_path: Path, experiment: str, tasks: Iterable[Task], variants: Iterable[Variant],
-             config: dict[str, Any]) -> set[tuple[str, str, str, int]]:
+def register(
+    db_path: Path,
+    experiment: str,
+    tasks: Iterable[Task],
+    variants: Iterable[Variant],
+    config: dict[str, Any],
+) -> set[tuple[str, str, str, int]]:
     """Record the experiment, its variants and tasks; the keys of trials already finished."""
     now = ts(time.time())
     with _connection(db_path) as con:
         con.begin()
         try:
-            insert_rows(con, "experiments", [(experiment, now, to_json(config))],
-                        "INSERT OR IGNORE")
+            insert_rows(
+                con, "experiments", [(experiment, now, to_json(config))], "INSERT OR IGNORE"
+            )
             for variant in variants:
-                old = con.execute("SELECT sha FROM variants WHERE experiment = ? AND variant = ?",
-                                  [experiment, variant.name]).fetchall()
+                old = con.execute(
+                    "SELECT sha FROM variants WHERE experiment = ? AND variant = ?",
+                    [experiment, variant.name],
+                ).fetchall()
                 if old and old[0][0] != variant.sha():
                     raise LabError(
                         f"experiment {experiment!r} already has a variant {variant.name!r} with "
                         "other overrides; resuming needs the same variants (or pick a new "
-                        "experiment name)")
-                insert_rows(con, "variants", [(experiment, variant.name, variant.sha(),
-                                               to_json(variant.overrides()))], "INSERT OR IGNORE")
-            insert_rows(con, "tasks", [
-                (t.name, t.difficulty, to_json(list(t.tags)), t.instruction,
-                 str(t.path) if t.path else None) for t in tasks], "INSERT OR REPLACE")
+                        "experiment name)"
+                    )
+                insert_rows(
+                    con,
+                    "variants",
+                    [(experiment, variant.name, variant.sha(), to_json(variant.overrides()))],
+                    "INSERT OR IGNORE",
+                )
+            insert_rows(
+                con,
+                "tasks",
+                [
+                    (
+                        t.name,
+                        t.difficulty,
+                        to_json(list(t.tags)),
+                        t.instruction,
+                        str(t.path) if t.path else None,
+                    )
+                    for t in tasks
+                ],
+                "INSERT OR REPLACE",
+            )
             con.commit()
         except BaseException:
             con.rollback()
             raise
-        rows = con.execute('SELECT experiment, variant, task, "repeat" FROM trials '
-                           "WHERE experiment = ?", [experiment]).fetchall()
+        rows = con.execute(
+            'SELECT experiment, variant, task, "repeat" FROM trials WHERE experiment = ?',
+            [experiment],
+        ).fetchall()
     return {(e, v, t, int(r)) for e, v, t, r in rows}
 
 
@@ -181,9 +228,27 @@ def record_trials(db_path: Path, finished: Sequence[tuple[TrialResult, bytes]]) 
     now = ts(time.time())
     rows = []
     for r, _ in finished:
-        rows.append((trial_id(*r.key), r.experiment, r.variant, r.task, r.repeat, r.reward,
-                     r.passed, r.stop_reason, r.steps, r.prompt_tokens, r.completion_tokens,
-                     r.wall_s, r.tool_errors, r.session_id, r.error, r.verifier_output, now))
+        rows.append(
+            (
+                trial_id(*r.key),
+                r.experiment,
+                r.variant,
+                r.task,
+                r.repeat,
+                r.reward,
+                r.passed,
+                r.stop_reason,
+                r.steps,
+                r.prompt_tokens,
+                r.completion_tokens,
+                r.wall_s,
+                r.tool_errors,
+                r.session_id,
+                r.error,
+                r.verifier_output,
+                now,
+            )
+        )
     with _connection(db_path) as con:
         ingest_journals(con, db_path)
         con.begin()
@@ -194,7 +259,8 @@ def record_trials(db_path: Path, finished: Sequence[tuple[TrialResult, bytes]]) 
                 con.execute(
                     "UPDATE sessions SET trial_id = k.tid FROM (SELECT unnest(?::VARCHAR[]) AS "
                     "sid, unnest(?::VARCHAR[]) AS tid) AS k WHERE sessions.session_id = k.sid",
-                    [[p[0] for p in pairs], [p[1] for p in pairs]])
+                    [[p[0] for p in pairs], [p[1] for p in pairs]],
+                )
             con.commit()
         except BaseException:
             con.rollback()

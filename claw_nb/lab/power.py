@@ -36,8 +36,14 @@ DEFAULT_TASK_CORRELATION = 0.6
 """How much of a result is explained by the task (intra-task correlation); see `task_correlation`."""
 
 
-def _check(n_tasks: int, repeats: int, base_rate: float, alpha: float, power: float,
-           task_correlation: float) -> None:
+def _check(
+    n_tasks: int,
+    repeats: int,
+    base_rate: float,
+    alpha: float,
+    power: float,
+    task_correlation: float,
+) -> None:
     if n_tasks < 1 or repeats < 1:
         raise ConfigError(f"need at least one task and one repeat (got {n_tasks}, {repeats})")
     if not 0 < base_rate < 1:
@@ -48,8 +54,9 @@ def _check(n_tasks: int, repeats: int, base_rate: float, alpha: float, power: fl
         raise ConfigError(f"task_correlation must be in [0, 1) (got {task_correlation})")
 
 
-def difference_sd(repeats: int = 1, base_rate: float = 0.5,
-                  task_correlation: float = DEFAULT_TASK_CORRELATION) -> float:
+def difference_sd(
+    repeats: int = 1, base_rate: float = 0.5, task_correlation: float = DEFAULT_TASK_CORRELATION
+) -> float:
     """Standard deviation of one task's difference in mean reward between two equal variants."""
     return math.sqrt(2 * (1 - task_correlation) * base_rate * (1 - base_rate) / repeats)
 
@@ -120,8 +127,13 @@ def power_table(
     return pd.DataFrame(
         {
             f"{r} repeat{'s' if r > 1 else ''}": [
-                round(100 * minimum_detectable_difference(
-                    n, r, base_rate, task_correlation=task_correlation), 1)
+                round(
+                    100
+                    * minimum_detectable_difference(
+                        n, r, base_rate, task_correlation=task_correlation
+                    ),
+                    1,
+                )
                 for n in task_counts
             ]
             for r in repeats

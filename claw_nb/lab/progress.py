@@ -32,7 +32,12 @@ class Progress:
 
     def start(self, experiment: str, total: int, skipped: int, slots: int) -> None:
         with self._lock:
-            self.experiment, self.total, self.skipped, self.slots = experiment, total, skipped, slots
+            self.experiment, self.total, self.skipped, self.slots = (
+                experiment,
+                total,
+                skipped,
+                slots,
+            )
             self.started = time.monotonic()
         self.refresh()
 
@@ -97,8 +102,11 @@ class Progress:
     def running_lines(self) -> list[str]:
         now = time.time()
         _, running = self.snapshot()
-        return [f"  {p.key[1]} / {p.key[2]} #{p.key[3]}: step {p.step}, {p.tokens:,} tokens, "
-                f"{now - p.started:.0f} s" for p in running]
+        return [
+            f"  {p.key[1]} / {p.key[2]} #{p.key[3]}: step {p.step}, {p.tokens:,} tokens, "
+            f"{now - p.started:.0f} s"
+            for p in running
+        ]
 
 
 def _clock(seconds: float) -> str:
@@ -132,9 +140,11 @@ class TerminalProgress(Progress):
             self._drawn = len(lines)
         else:
             results, _ = self.snapshot()
-            for r in results[self._printed:]:
-                self.stream.write(f"{r.variant} / {r.task} #{r.repeat}: reward {r.reward:g} "
-                                  f"({r.stop_reason}, {r.steps} steps, {r.wall_s:.1f} s)\n")
+            for r in results[self._printed :]:
+                self.stream.write(
+                    f"{r.variant} / {r.task} #{r.repeat}: reward {r.reward:g} "
+                    f"({r.stop_reason}, {r.steps} steps, {r.wall_s:.1f} s)\n"
+                )
             self._printed = len(results)
         self.stream.flush()
 
@@ -143,6 +153,8 @@ class TerminalProgress(Progress):
         if not self.live:
             self.stream.write(f"{self.experiment}: {self.bar()}\n")
         if stopped:
-            self.stream.write("stopped: running trials were interrupted; run the same command "
-                              "again to resume (finished trials are kept)\n")
+            self.stream.write(
+                "stopped: running trials were interrupted; run the same command "
+                "again to resume (finished trials are kept)\n"
+            )
         self.stream.flush()

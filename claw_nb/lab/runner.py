@@ -62,14 +62,31 @@ def run_experiment(
         require_sandbox()
     name = experiment or time.strftime("exp-%Y%m%d-%H%M%S")
     path = resolve_db_path(db_path)
-    config = {"repeats": repeats, "model": model, "api_base": api_base,
-              "unsandboxed": unsandboxed, "variants": [v.name for v in variant_list],
-              "tasks": [t.name for t in task_list], "options": dict(options or {})}
+    config = {
+        "repeats": repeats,
+        "model": model,
+        "api_base": api_base,
+        "unsandboxed": unsandboxed,
+        "variants": [v.name for v in variant_list],
+        "tasks": [t.name for t in task_list],
+        "options": dict(options or {}),
+    }
     done = register(path, name, task_list, variant_list, config)
     specs = [
-        TrialSpec(name, variant, task, repeat, model=model, api_base=api_base, api_key=api_key,
-                  unsandboxed=unsandboxed, options=dict(options or {}))
-        for repeat in range(repeats) for task in task_list for variant in variant_list
+        TrialSpec(
+            name,
+            variant,
+            task,
+            repeat,
+            model=model,
+            api_base=api_base,
+            api_key=api_key,
+            unsandboxed=unsandboxed,
+            options=dict(options or {}),
+        )
+        for repeat in range(repeats)
+        for task in task_list
+        for variant in variant_list
     ]
     pending_specs = [s for s in specs if s.key not in done]
     owned = executor is None
@@ -78,8 +95,7 @@ def run_experiment(
 
         executor = local_executor()
     progress = progress or Progress()
-    progress.start(name, len(specs), len(specs) - len(pending_specs),
-                   getattr(executor, "slots", 1))
+    progress.start(name, len(specs), len(specs) - len(pending_specs), getattr(executor, "slots", 1))
     stopped = False
     try:
         stopped = _drive(executor, pending_specs, path, progress, stop)
@@ -92,12 +108,18 @@ def run_experiment(
 
 def run(tasks: Any = "builtin", variants: Any = None, **kwargs: Any) -> Experiment:
     """`run_experiment` with friendly defaults: the built-in suite, the default agent."""
-    return run_experiment(tasks, variants if variants is not None else [Variant("default")],
-                          **kwargs)
+    return run_experiment(
+        tasks, variants if variants is not None else [Variant("default")], **kwargs
+    )
 
 
-def _drive(executor: Any, specs: list[TrialSpec], path: Path, progress: Progress,
-           stop: threading.Event | None) -> bool:
+def _drive(
+    executor: Any,
+    specs: list[TrialSpec],
+    path: Path,
+    progress: Progress,
+    stop: threading.Event | None,
+) -> bool:
     """Submit and collect; True when stopped before the end."""
     futures: dict[Future, TrialSpec] = {}
     for spec in specs:
@@ -123,8 +145,9 @@ def _drive(executor: Any, specs: list[TrialSpec], path: Path, progress: Progress
     return False
 
 
-def _collect(finished: Iterable[Future], futures: dict[Future, TrialSpec], path: Path,
-             progress: Progress) -> None:
+def _collect(
+    finished: Iterable[Future], futures: dict[Future, TrialSpec], path: Path, progress: Progress
+) -> None:
     """Record the trials that ended (one open of the log for the lot)."""
     batch: list[tuple[TrialResult, bytes]] = []
     for future in finished:
@@ -140,9 +163,12 @@ def _collect(finished: Iterable[Future], futures: dict[Future, TrialSpec], path:
             progress.forget(spec.key)
             import warnings
 
-            warnings.warn(f"claw_nb lab: trial {spec.key} failed to run ({type(exc).__name__}: "
-                          f"{exc}); it is not recorded and a resumed run retries it",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"claw_nb lab: trial {spec.key} failed to run ({type(exc).__name__}: "
+                f"{exc}); it is not recorded and a resumed run retries it",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             continue
         if outcome.stopped:
             progress.forget(spec.key)
@@ -164,7 +190,9 @@ def _tasks(tasks: Any) -> list[Task]:
         raise ConfigError("no tasks to run")
     names = [t.name for t in out]
     if len(set(names)) != len(names):
-        raise ConfigError(f"task names must be unique: {sorted(n for n in set(names) if names.count(n) > 1)}")
+        raise ConfigError(
+            f"task names must be unique: {sorted(n for n in set(names) if names.count(n) > 1)}"
+        )
     return out
 
 
@@ -183,8 +211,9 @@ def _variants(variants: Any) -> list[Variant]:
     else:
         out = [v if isinstance(v, Variant) else Variant(str(v)) for v in variants]
     if not out:
-        raise ConfigError("no variants to run: give at least one (Variant('default') is the "
-                          "agent's defaults)")
+        raise ConfigError(
+            "no variants to run: give at least one (Variant('default') is the agent's defaults)"
+        )
     names = [v.name for v in out]
     if len(set(names)) != len(names):
         raise ConfigError(f"variant names must be unique, got {names}")

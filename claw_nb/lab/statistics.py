@@ -205,8 +205,19 @@ def paired_comparison(
     """
     tasks = [t for t in a if t in b and len(a[t]) and len(b[t])]
     if not tasks:
-        return PairedComparison(math.nan, math.nan, math.nan, 1.0, "none", 0, 0, 0, 0, True,
-                                "no task was run by both variants")
+        return PairedComparison(
+            math.nan,
+            math.nan,
+            math.nan,
+            1.0,
+            "none",
+            0,
+            0,
+            0,
+            0,
+            True,
+            "no task was run by both variants",
+        )
     diffs = np.asarray([np.mean(b[t]) - np.mean(a[t]) for t in tasks], dtype=float)
     wins = int(np.count_nonzero(diffs > 0))
     losses = int(np.count_nonzero(diffs < 0))
@@ -227,8 +238,16 @@ def paired_comparison(
             f"small sample: the variants differ on {wins + losses} tasks (< {SMALL_DISCORDANT})"
         )
     return PairedComparison(
-        diff=float(diffs.mean()), lo=lo, hi=hi, p_value=p_value, method=method, wins=wins,
-        losses=losses, ties=ties, n_tasks=len(tasks), small_sample=bool(notes),
+        diff=float(diffs.mean()),
+        lo=lo,
+        hi=hi,
+        p_value=p_value,
+        method=method,
+        wins=wins,
+        losses=losses,
+        ties=ties,
+        n_tasks=len(tasks),
+        small_sample=bool(notes),
         note="; ".join(notes),
     )
 
@@ -291,8 +310,14 @@ def variant_summary(
     seconds = sum(float(r.wall_s) for r in rows)
     steps = sum(int(r.steps) for r in rows)
     row: dict[str, Any] = {
-        "variant": variant, "tasks": len(by_task), "trials": len(rows), "pass_rate": mean,
-        "lo": lo, "hi": hi, "interval": interval, "solved": solved,
+        "variant": variant,
+        "tasks": len(by_task),
+        "trials": len(rows),
+        "pass_rate": mean,
+        "lo": lo,
+        "hi": hi,
+        "interval": interval,
+        "solved": solved,
         "tokens_per_solved": tokens / solved if solved else math.nan,
         "seconds_per_solved": seconds / solved if solved else math.nan,
         "tool_error_rate": sum(int(r.tool_errors) for r in rows) / steps if steps else 0.0,
@@ -374,17 +399,36 @@ def compare_variants(
             raise ConfigError(f"no results for variant '{name}'; known: {variants_in(rows)}")
     ra, rb = rewards_by_task(rows, a), rewards_by_task(rows, b)
     test = paired_comparison(ra, rb, confidence=confidence, seed=seed)
-    frame = pd.DataFrame([{
-        "baseline": a, "candidate": b, "baseline_rate": float(_task_means(ra).mean()),
-        "candidate_rate": float(_task_means(rb).mean()), "diff": test.diff,
-        "diff_lo": test.lo, "diff_hi": test.hi, "p_value": test.p_value, "test": test.method,
-        "wins": test.wins, "losses": test.losses, "ties": test.ties, "tasks": test.n_tasks,
-        "small_sample": test.small_sample, "note": test.note,
-    }])
+    frame = pd.DataFrame(
+        [
+            {
+                "baseline": a,
+                "candidate": b,
+                "baseline_rate": float(_task_means(ra).mean()),
+                "candidate_rate": float(_task_means(rb).mean()),
+                "diff": test.diff,
+                "diff_lo": test.lo,
+                "diff_hi": test.hi,
+                "p_value": test.p_value,
+                "test": test.method,
+                "wins": test.wins,
+                "losses": test.losses,
+                "ties": test.ties,
+                "tasks": test.n_tasks,
+                "small_sample": test.small_sample,
+                "note": test.note,
+            }
+        ]
+    )
     frame.attrs["per_task"] = pd.DataFrame(
-        {"task": t, a: float(np.mean(ra[t])), b: float(np.mean(rb[t])),
-         "diff": float(np.mean(rb[t]) - np.mean(ra[t]))}
-        for t in ra if t in rb
+        {
+            "task": t,
+            a: float(np.mean(ra[t])),
+            b: float(np.mean(rb[t])),
+            "diff": float(np.mean(rb[t]) - np.mean(ra[t])),
+        }
+        for t in ra
+        if t in rb
     )
     frame.attrs["comparison"] = test
     return frame

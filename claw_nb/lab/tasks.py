@@ -100,14 +100,19 @@ def load_tasks(source: str | os.PathLike[str] | list | dict) -> list[Task]:
         raise TaskError(f"{path} holds no task directories (each needs an instruction.md)")
     if "\n" in text and ":" in text:  # YAML text
         return load_tasks(_parse_data(text, ".yaml"))
-    raise TaskError(f"no tasks at {text!r}: give 'builtin', a task directory, a folder of "
-                    "them, or a JSON/YAML file")
+    raise TaskError(
+        f"no tasks at {text!r}: give 'builtin', a task directory, a folder of "
+        "them, or a JSON/YAML file"
+    )
 
 
 def load_task_root(root: Path) -> list[Task]:
     """Every task directory directly under ``root``, by name."""
-    return [load_task_dir(p) for p in sorted(root.iterdir())
-            if p.is_dir() and (p / "instruction.md").is_file()]
+    return [
+        load_task_dir(p)
+        for p in sorted(root.iterdir())
+        if p.is_dir() and (p / "instruction.md").is_file()
+    ]
 
 
 def load_task_dir(path: Path) -> Task:
@@ -123,8 +128,9 @@ def load_task_dir(path: Path) -> Task:
     meta = config.get("metadata", {})
     difficulty = str(meta.get("difficulty", "medium"))
     if difficulty not in DIFFICULTIES:
-        raise TaskError(f"{path}: difficulty must be one of {', '.join(DIFFICULTIES)}, "
-                        f"not {difficulty!r}")
+        raise TaskError(
+            f"{path}: difficulty must be one of {', '.join(DIFFICULTIES)}, not {difficulty!r}"
+        )
     if not (path / "tests" / "test.sh").is_file():
         raise TaskError(f"{path} has no tests/test.sh: every task needs a verifier")
     return Task(
@@ -135,7 +141,8 @@ def load_task_dir(path: Path) -> Task:
         path=path,
         agent_timeout_sec=float(config.get("agent", {}).get("timeout_sec", DEFAULT_AGENT_TIMEOUT)),
         verifier_timeout_sec=float(
-            config.get("verifier", {}).get("timeout_sec", DEFAULT_VERIFIER_TIMEOUT)),
+            config.get("verifier", {}).get("timeout_sec", DEFAULT_VERIFIER_TIMEOUT)
+        ),
     )
 
 
@@ -157,15 +164,22 @@ def _from_mapping(data: Mapping[str, Any]) -> Task:
         return from_swebench(data)
     missing = {"name", "instruction", "test"} - set(data)
     if missing:
-        raise TaskError(f"an inline task needs {', '.join(sorted(missing))} "
-                        f"(it has {', '.join(sorted(data)) or 'nothing'})")
+        raise TaskError(
+            f"an inline task needs {', '.join(sorted(missing))} "
+            f"(it has {', '.join(sorted(data)) or 'nothing'})"
+        )
     files = {str(k): str(v) for k, v in (data.get("files") or {}).items()}
     test_files = {"test.sh": str(data["test"])}
     test_files.update({str(k): str(v) for k, v in (data.get("test_files") or {}).items()})
-    toml = _task_toml(str(data.get("difficulty", "medium")), data.get("tags", ()),
-                      data.get("agent_timeout_sec"), data.get("verifier_timeout_sec"))
-    return _write_task(str(data["name"]), str(data["instruction"]), toml, files, test_files,
-                       data.get("solution"))
+    toml = _task_toml(
+        str(data.get("difficulty", "medium")),
+        data.get("tags", ()),
+        data.get("agent_timeout_sec"),
+        data.get("verifier_timeout_sec"),
+    )
+    return _write_task(
+        str(data["name"]), str(data["instruction"]), toml, files, test_files, data.get("solution")
+    )
 
 
 def from_swebench(instance: Mapping[str, Any]) -> Task:
@@ -177,11 +191,16 @@ def from_swebench(instance: Mapping[str, Any]) -> Task:
     files = {str(k): str(v) for k, v in (instance.get("files") or {}).items()}
     if not files and instance.get("repo_path"):
         root = Path(str(instance["repo_path"]))
-        files = {str(p.relative_to(root)): p.read_text(encoding="utf-8", errors="replace")
-                 for p in root.rglob("*") if p.is_file() and ".git" not in p.parts}
+        files = {
+            str(p.relative_to(root)): p.read_text(encoding="utf-8", errors="replace")
+            for p in root.rglob("*")
+            if p.is_file() and ".git" not in p.parts
+        }
     if not files:
-        raise TaskError(f"SWE-bench instance {name}: give its repository as 'files' "
-                        "(path -> text) or 'repo_path'; the lab never clones")
+        raise TaskError(
+            f"SWE-bench instance {name}: give its repository as 'files' "
+            "(path -> text) or 'repo_path'; the lab never clones"
+        )
     tests = _test_ids(instance.get("FAIL_TO_PASS")) + _test_ids(instance.get("PASS_TO_PASS"))
     test_files = {
         "test.patch": str(instance.get("test_patch") or ""),
@@ -189,12 +208,14 @@ def from_swebench(instance: Mapping[str, Any]) -> Task:
     }
     solution = None
     if instance.get("patch"):
-        solution = ("cat > .lab_oracle.patch <<'CLAW_PATCH'\n" + str(instance["patch"])
-                    + "\nCLAW_PATCH\ngit apply .lab_oracle.patch 2>/dev/null || "
-                    "patch -p1 < .lab_oracle.patch\nrm -f .lab_oracle.patch\n")
+        solution = (
+            "cat > .lab_oracle.patch <<'CLAW_PATCH'\n"
+            + str(instance["patch"])
+            + "\nCLAW_PATCH\ngit apply .lab_oracle.patch 2>/dev/null || "
+            "patch -p1 < .lab_oracle.patch\nrm -f .lab_oracle.patch\n"
+        )
     toml = _task_toml(str(instance.get("difficulty", "medium")), ("swe-bench",), None, None)
-    return _write_task(name, str(instance["problem_statement"]), toml, files, test_files,
-                       solution)
+    return _write_task(name, str(instance["problem_statement"]), toml, files, test_files, solution)
 
 
 def _test_ids(value: Any) -> list[str]:
@@ -226,8 +247,11 @@ PY
 
 
 def _task_toml(difficulty: str, tags: Any, agent: Any, verifier: Any) -> str:
-    lines = ["[metadata]", f"difficulty = {json.dumps(difficulty)}",
-             f"tags = {json.dumps([str(t) for t in tags])}"]
+    lines = [
+        "[metadata]",
+        f"difficulty = {json.dumps(difficulty)}",
+        f"tags = {json.dumps([str(t) for t in tags])}",
+    ]
     if agent is not None:
         lines += ["[agent]", f"timeout_sec = {float(agent)}"]
     if verifier is not None:
@@ -236,12 +260,18 @@ def _task_toml(difficulty: str, tags: Any, agent: Any, verifier: Any) -> str:
 
 
 def _write_task(
-    name: str, instruction: str, toml: str, files: Mapping[str, str],
-    test_files: Mapping[str, str], solution: str | None,
+    name: str,
+    instruction: str,
+    toml: str,
+    files: Mapping[str, str],
+    test_files: Mapping[str, str],
+    solution: str | None,
 ) -> Task:
     """Write a task directory under the cache (named by its content, so it is reused)."""
-    content = json.dumps([name, instruction, toml, sorted(files.items()),
-                          sorted(test_files.items()), solution], sort_keys=True)
+    content = json.dumps(
+        [name, instruction, toml, sorted(files.items()), sorted(test_files.items()), solution],
+        sort_keys=True,
+    )
     digest = hashlib.sha256(content.encode()).hexdigest()[:12]
     root = Path(tempfile.gettempdir()) / f"claw-lab-tasks-{os.getuid()}" / digest / name
     if not (root / "instruction.md").is_file():

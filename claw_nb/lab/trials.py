@@ -55,8 +55,9 @@ class Variant:
 
     def overrides(self) -> dict[str, Any]:
         """The overrides as plain data (what the log stores and the sha is taken of)."""
-        data: dict[str, Any] = {k: getattr(self, k) for k in _SETTINGS
-                                if getattr(self, k) is not None}
+        data: dict[str, Any] = {
+            k: getattr(self, k) for k in _SETTINGS if getattr(self, k) is not None
+        }
         if self.system_prompt is not None:
             data["system_prompt"] = self.system_prompt
         if self.tool_descriptions:
@@ -89,8 +90,10 @@ class Variant:
         known = {*_SETTINGS, "system_prompt", "system_prompt_file", "tool_descriptions", "name"}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"variant {name!r}: unknown key(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(sorted(known - {'name'}))}")
+            raise ConfigError(
+                f"variant {name!r}: unknown key(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known - {'name'}))}"
+            )
         prompt = data.get("system_prompt")
         if data.get("system_prompt_file"):
             file = Path(str(data["system_prompt_file"])).expanduser()
@@ -100,9 +103,12 @@ class Variant:
         tools = data.get("tool_descriptions") or {}
         if not isinstance(tools, Mapping):
             raise ConfigError(f"variant {name!r}: tool_descriptions must be a table")
-        return cls(name=str(data.get("name") or name), system_prompt=prompt,
-                   tool_descriptions={str(k): str(v) for k, v in tools.items()},
-                   **{k: data[k] for k in _SETTINGS if data.get(k) is not None})
+        return cls(
+            name=str(data.get("name") or name),
+            system_prompt=prompt,
+            tool_descriptions={str(k): str(v) for k, v in tools.items()},
+            **{k: data[k] for k in _SETTINGS if data.get(k) is not None},
+        )
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,9 @@ class TrialSpec:
     api_base: str | None = None
     api_key: str | None = None
     unsandboxed: bool = False
-    options: Mapping[str, Any] = field(default_factory=dict, hash=False)  # other ClawConfig settings
+    options: Mapping[str, Any] = field(
+        default_factory=dict, hash=False
+    )  # other ClawConfig settings
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -195,9 +203,14 @@ class _Meter:
             self.prompt_tokens += int(event.prompt_tokens or 0)
             self.completion_tokens += int(event.completion_tokens or 0)
             if self.on_progress is not None:
-                self.on_progress(TrialProgress(self.key, self.steps,
-                                               self.prompt_tokens + self.completion_tokens,
-                                               self.started))
+                self.on_progress(
+                    TrialProgress(
+                        self.key,
+                        self.steps,
+                        self.prompt_tokens + self.completion_tokens,
+                        self.started,
+                    )
+                )
         elif kind == "ToolCallFinished" and not event.ok:
             self.tool_errors += 1
 
@@ -219,8 +232,9 @@ def stop_running(keys: set[tuple] | None = None) -> int:
     return len(chosen)
 
 
-def run_trial(spec: TrialSpec,
-              on_progress: Callable[[TrialProgress], None] | None = None) -> TrialOutcome:
+def run_trial(
+    spec: TrialSpec, on_progress: Callable[[TrialProgress], None] | None = None
+) -> TrialOutcome:
     """Run one trial end to end in a temporary directory, removed afterwards."""
     from claw_nb.lab.verify import make_runner, prepare_workspace, run_verifier
 
@@ -278,26 +292,40 @@ def run_trial(spec: TrialSpec,
     if verdict is not None and verdict.error:
         error = f"{error}; verifier: {verdict.error}" if error else f"verifier: {verdict.error}"
     result = TrialResult(
-        experiment=spec.experiment, variant=spec.variant.name, task=spec.task.name,
-        repeat=spec.repeat, reward=reward, passed=reward >= 1.0, stop_reason=stop_reason,
-        steps=meter.steps, prompt_tokens=meter.prompt_tokens,
-        completion_tokens=meter.completion_tokens, wall_s=time.monotonic() - started,
-        tool_errors=meter.tool_errors, session_id=session_id if journal else None, error=error,
+        experiment=spec.experiment,
+        variant=spec.variant.name,
+        task=spec.task.name,
+        repeat=spec.repeat,
+        reward=reward,
+        passed=reward >= 1.0,
+        stop_reason=stop_reason,
+        steps=meter.steps,
+        prompt_tokens=meter.prompt_tokens,
+        completion_tokens=meter.completion_tokens,
+        wall_s=time.monotonic() - started,
+        tool_errors=meter.tool_errors,
+        session_id=session_id if journal else None,
+        error=error,
         verifier_output=verdict.output if verdict is not None else "",
     )
     return TrialOutcome(result, journal, stopped)
 
 
-def _build_agent(spec: TrialSpec, workspace: Path, tmp: Path, runner: Any, meter: _Meter,
-                 session_id: str) -> tuple[Any, Any]:
+def _build_agent(
+    spec: TrialSpec, workspace: Path, tmp: Path, runner: Any, meter: _Meter, session_id: str
+) -> tuple[Any, Any]:
     from claw_nb.api import build_agent
     from claw_nb.config import load_config
     from claw_nb.log.event_log import EventLog
 
     variant = spec.variant
     options: dict[str, Any] = dict(spec.options)
-    options.update(model=variant.model or spec.model, api_base=spec.api_base,
-                   api_key=spec.api_key, db_path=tmp / "log.duckdb")
+    options.update(
+        model=variant.model or spec.model,
+        api_base=spec.api_base,
+        api_key=spec.api_key,
+        db_path=tmp / "log.duckdb",
+    )
     for key in ("temperature", "max_steps", "context_window", "max_tool_result_chars"):
         if getattr(variant, key) is not None:
             options[key] = getattr(variant, key)
@@ -312,9 +340,14 @@ def _build_agent(spec: TrialSpec, workspace: Path, tmp: Path, runner: Any, meter
     config = load_config(workspace, **options)
     log = EventLog(config.resolved_db_path, ingest_at_end=False)
     agent, log = build_agent(
-        config, mode="auto", approver=_approve if spec.unsandboxed else _deny,
+        config,
+        mode="auto",
+        approver=_approve if spec.unsandboxed else _deny,
         approver_name="the lab (--unsandboxed)" if spec.unsandboxed else "nobody (lab trial)",
-        listeners=[meter], session_id=session_id, log=log, runner=runner,
+        listeners=[meter],
+        session_id=session_id,
+        log=log,
+        runner=runner,
         tools=_tools(variant.tool_descriptions),
     )
     return agent, log
@@ -338,10 +371,13 @@ def _tools(descriptions: Mapping[str, str]) -> Any:
         return tools
     unknown = sorted(set(descriptions) - set(tools.names()))
     if unknown:
-        raise ConfigError(f"tool_descriptions name unknown tool(s) {', '.join(unknown)}; "
-                          f"tools: {', '.join(tools.names())}")
-    return ToolRegistry(dataclasses.replace(t, description=descriptions.get(t.name, t.description))
-                        for t in tools)
+        raise ConfigError(
+            f"tool_descriptions name unknown tool(s) {', '.join(unknown)}; "
+            f"tools: {', '.join(tools.names())}"
+        )
+    return ToolRegistry(
+        dataclasses.replace(t, description=descriptions.get(t.name, t.description)) for t in tools
+    )
 
 
 def _read_journals(db_path: Path) -> bytes:

@@ -82,8 +82,13 @@ def run_verifier(task: Task, workspace: Path, runner: Any) -> Verdict:
         return Verdict(0.0, "", f"task {task.name} has no tests directory")
     shutil.copytree(task.tests, tests)
     reward_dir.mkdir(parents=True)
-    result = _run_script(runner, workspace, tests / "test.sh", task.verifier_timeout_sec,
-                         {"TESTS_DIR": tests, "REWARD_DIR": reward_dir})
+    result = _run_script(
+        runner,
+        workspace,
+        tests / "test.sh",
+        task.verifier_timeout_sec,
+        {"TESTS_DIR": tests, "REWARD_DIR": reward_dir},
+    )
     output = _clip(result.stdout + ("\n" + result.stderr if result.stderr.strip() else ""))
     extra = reward_dir / "pytest.txt"
     if extra.is_file():
@@ -99,8 +104,9 @@ def run_verifier(task: Task, workspace: Path, runner: Any) -> Verdict:
     except (ValueError, IndexError):
         return Verdict(0.0, output, f"verifier wrote {text[:80]!r} to reward.txt, not a number")
     if not 0.0 <= reward <= 1.0:
-        return Verdict(min(max(reward, 0.0), 1.0), output,
-                       f"verifier wrote {reward:g}, outside 0..1; clamped")
+        return Verdict(
+            min(max(reward, 0.0), 1.0), output, f"verifier wrote {reward:g}, outside 0..1; clamped"
+        )
     return Verdict(reward, output, None)
 
 
@@ -118,8 +124,9 @@ def run_oracle(task: Task, workspace: Path, runner: Any, timeout: float = 120.0)
     return None
 
 
-def _run_script(runner: Any, workspace: Path, script: Path, timeout: float,
-                env: dict[str, Path]) -> Any:
+def _run_script(
+    runner: Any, workspace: Path, script: Path, timeout: float, env: dict[str, Path]
+) -> Any:
     variables = {"WORKSPACE": workspace, "PYTHON": Path(sys.executable), **env}
     assignments = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in variables.items())
     return runner.run(f"{assignments} bash {shlex.quote(str(script))}", workspace, timeout)
@@ -169,13 +176,18 @@ def check_task(task: Task, *, unsandboxed: bool = False) -> TaskCheck:
                 which = "the oracle's solution" if solved else "the untouched workspace"
                 why = f" ({verdict.error})" if verdict.error else ""
                 tail = verdict.output.strip().splitlines()[-3:]
-                problems.append(f"{which} scored {verdict.reward:g}, not {want:g}{why}"
-                                + (": " + " | ".join(tail) if tail else ""))
+                problems.append(
+                    f"{which} scored {verdict.reward:g}, not {want:g}{why}"
+                    + (": " + " | ".join(tail) if tail else "")
+                )
     return TaskCheck(task.name, rewards[0], rewards[1], tuple(problems))
 
 
 def check_tasks(
-    tasks: Iterable[Task], *, unsandboxed: bool = False, workers: int = 2,
+    tasks: Iterable[Task],
+    *,
+    unsandboxed: bool = False,
+    workers: int = 2,
     on_result: Callable[[TaskCheck], None] | None = None,
 ) -> list[TaskCheck]:
     """`check_task` for every task (``workers`` at a time), in the tasks' order."""
@@ -186,8 +198,9 @@ def check_tasks(
         require_sandbox()
     results: list[TaskCheck | None] = [None] * len(tasks)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(check_task, t, unsandboxed=unsandboxed): i
-                   for i, t in enumerate(tasks)}
+        futures = {
+            pool.submit(check_task, t, unsandboxed=unsandboxed): i for i, t in enumerate(tasks)
+        }
         from concurrent.futures import as_completed
 
         for future in as_completed(futures):

@@ -29,8 +29,18 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
 __all__ = [
-    "ERROR_KINDS", "PARTS", "compactions", "compare", "export_parquet", "query", "session_log",
-    "sessions", "time_split", "token_split", "tokens_by_part", "tokens_per_step",
+    "ERROR_KINDS",
+    "PARTS",
+    "compactions",
+    "compare",
+    "export_parquet",
+    "query",
+    "session_log",
+    "sessions",
+    "time_split",
+    "token_split",
+    "tokens_by_part",
+    "tokens_per_step",
     "tool_errors",
 ]
 
@@ -43,9 +53,20 @@ ERROR_KINDS = ("malformed_json", "unknown_tool", "schema", "denied", "tool_error
 BOOKKEEPING = ("schema_version", "journal_offsets", "journal_sessions")  # not exported
 # The columns of `sessions()` that fit a terminal (`claw-nb stats`).
 SESSION_COLUMNS_SHORT = [
-    "session_id", "started_at", "model", "steps", "stop_reason", "total_tokens",
-    "peak_prompt_tokens", "tool_calls", "tool_errors", "model_ms", "tool_ms", "wall_s",
-    "tokens_per_s", "task",
+    "session_id",
+    "started_at",
+    "model",
+    "steps",
+    "stop_reason",
+    "total_tokens",
+    "peak_prompt_tokens",
+    "tool_calls",
+    "tool_errors",
+    "model_ms",
+    "tool_ms",
+    "wall_s",
+    "tokens_per_s",
+    "task",
 ]
 
 
@@ -173,14 +194,18 @@ def sessions(db: Db = None, session_id: SessionIds = None, since: Since = None) 
     (completion tokens over the time after the first token), cost_usd, compactions.
     """
     cte, params = _per_session(session_id, since)
-    sql = cte + """
+    sql = (
+        cte
+        + """
         SELECT * EXCLUDE (gen_tokens, gen_ms) FROM per_session
         ORDER BY started_at NULLS LAST, session_id"""
+    )
     return query(sql, db, params)
 
 
-def time_split(db: Db = None, session_id: SessionIds = None, since: Since = None
-               ) -> pandas.DataFrame:
+def time_split(
+    db: Db = None, session_id: SessionIds = None, since: Since = None
+) -> pandas.DataFrame:
     """Per session: seconds waiting for the model, in tool calls (permission prompts included),
     and everything else (start-up, the agent itself); and the model's and the tools' share of
     the wall time. ``wall_s`` and ``other_s`` are NaN while a session runs."""
@@ -195,8 +220,9 @@ def time_split(db: Db = None, session_id: SessionIds = None, since: Since = None
     return out.reset_index(drop=True)
 
 
-def compare(db: Db = None, by: str = "model", session_id: SessionIds = None,
-            since: Since = None) -> pandas.DataFrame:
+def compare(
+    db: Db = None, by: str = "model", session_id: SessionIds = None, since: Since = None
+) -> pandas.DataFrame:
     """Models (``by="model"``) or system-prompt variants (``by="prompt"``: name and sha) side
     by side: sessions, completion rate, mean steps, tokens per session, tool calls and error
     rate, mean latency, tokens per second (completion tokens over generation time), cost."""
@@ -205,7 +231,9 @@ def compare(db: Db = None, by: str = "model", session_id: SessionIds = None,
         raise ValueError(f"compare by 'model' or 'prompt', not {by!r}")
     group = keys[by]
     cte, params = _per_session(session_id, since)
-    sql = cte + f"""
+    sql = (
+        cte
+        + f"""
         SELECT {group}, count(*) AS sessions,
                count(*) FILTER (WHERE stop_reason = 'completed') AS completed,
                round(avg(CASE WHEN stop_reason = 'completed' THEN 1 ELSE 0 END), 4)
@@ -220,14 +248,16 @@ def compare(db: Db = None, by: str = "model", session_id: SessionIds = None,
                round(sum(gen_tokens) / nullif(sum(gen_ms) / 1000, 0), 1) AS tokens_per_s,
                round(sum(cost_usd), 6) AS cost_usd
         FROM per_session GROUP BY {group} ORDER BY sessions DESC, {group}"""
+    )
     return query(sql, db, params)
 
 
 # -- per model call -----------------------------------------------------------------------------
 
 
-def tokens_per_step(db: Db = None, session_id: SessionIds = None, since: Since = None
-                    ) -> pandas.DataFrame:
+def tokens_per_step(
+    db: Db = None, session_id: SessionIds = None, since: Since = None
+) -> pandas.DataFrame:
     """How the context grows: one row per model call, in order, with the prompt's growth over
     the previous call and the running total of prompt tokens sent."""
     where, params = _filter(session_id, since)
@@ -246,12 +276,13 @@ def tokens_per_step(db: Db = None, session_id: SessionIds = None, since: Since =
 
 
 _PART_COLUMNS = ",\n".join(
-    f"round(TRY_CAST(json_extract_string(parts, '$.{p}') AS DOUBLE))::BIGINT AS {p}"
-    for p in PARTS)
+    f"round(TRY_CAST(json_extract_string(parts, '$.{p}') AS DOUBLE))::BIGINT AS {p}" for p in PARTS
+)
 
 
-def token_split(db: Db = None, session_id: SessionIds = None, since: Since = None
-                ) -> pandas.DataFrame:
+def token_split(
+    db: Db = None, session_id: SessionIds = None, since: Since = None
+) -> pandas.DataFrame:
     """Each request's tokens by part, one row per model call: system prompt, tool schemas,
     history, tool results (counted locally), their sum ``counted``, and ``prompt_tokens`` as the
     server reported them. Parts are NULL for calls logged without a split."""
@@ -268,8 +299,9 @@ def token_split(db: Db = None, session_id: SessionIds = None, since: Since = Non
     return frame.drop(columns=["parts_known", "created_at"])
 
 
-def tokens_by_part(db: Db = None, by: str = "session", session_id: SessionIds = None,
-                   since: Since = None) -> pandas.DataFrame:
+def tokens_by_part(
+    db: Db = None, by: str = "session", session_id: SessionIds = None, since: Since = None
+) -> pandas.DataFrame:
     """Where the tokens go, in long form: one row per group and part (the JSON ``parts``
     unnested), with the calls, the tokens sent (summed over calls), the mean per call and the
     part's share of the group's counted tokens.
@@ -277,9 +309,13 @@ def tokens_by_part(db: Db = None, by: str = "session", session_id: SessionIds = 
     ``by``: ``"session"``, ``"model"``, ``"prompt"`` (name and sha), ``"step"`` (session and
     step: one row per call and part, for stacked plots) or ``"all"``.
     """
-    keys = {"session": ["session_id"], "model": ["model"],
-            "prompt": ["system_prompt_name", "system_prompt_sha"],
-            "step": ["session_id", "step"], "all": []}
+    keys = {
+        "session": ["session_id"],
+        "model": ["model"],
+        "prompt": ["system_prompt_name", "system_prompt_sha"],
+        "step": ["session_id", "step"],
+        "all": [],
+    }
     if by not in keys:
         raise ValueError(f"tokens_by_part by one of {sorted(keys)}, not {by!r}")
     group = keys[by]
@@ -308,8 +344,9 @@ def tokens_by_part(db: Db = None, by: str = "session", session_id: SessionIds = 
 # -- tools --------------------------------------------------------------------------------------
 
 
-def tool_errors(db: Db = None, session_id: SessionIds = None, since: Since = None,
-                by: str = "kind") -> pandas.DataFrame:
+def tool_errors(
+    db: Db = None, session_id: SessionIds = None, since: Since = None, by: str = "kind"
+) -> pandas.DataFrame:
     """Tool outcomes.
 
     ``by="kind"``: one row per tool and outcome (``ok`` or the error kind: malformed_json,
@@ -334,7 +371,8 @@ def tool_errors(db: Db = None, session_id: SessionIds = None, since: Since = Non
             GROUP BY tool, outcome ORDER BY tool, calls DESC, outcome"""
         return query(sql, db, params)
     kinds = ", ".join(
-        f"count(*) FILTER (WHERE NOT ok AND error_kind = '{k}') AS {k}" for k in ERROR_KINDS)
+        f"count(*) FILTER (WHERE NOT ok AND error_kind = '{k}') AS {k}" for k in ERROR_KINDS
+    )
     known = ", ".join(f"'{k}'" for k in ERROR_KINDS)
     sql = f"""
         SELECT tool, count(*) AS calls, count(*) FILTER (WHERE NOT ok) AS errors,
@@ -348,8 +386,9 @@ def tool_errors(db: Db = None, session_id: SessionIds = None, since: Since = Non
     return query(sql, db, params)
 
 
-def compactions(db: Db = None, session_id: SessionIds = None, since: Since = None
-                ) -> pandas.DataFrame:
+def compactions(
+    db: Db = None, session_id: SessionIds = None, since: Since = None
+) -> pandas.DataFrame:
     """Every context compaction: when, why, how, and the tokens before and after."""
     where, params = _filter(session_id, since)
     sql = f"""
@@ -401,14 +440,18 @@ def export_parquet(db: Db = None, directory: str | os.PathLike[str] | None = Non
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with _connection(db) as con:
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-            "AND database_name = current_database() ORDER BY table_name").fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+                "AND database_name = current_database() ORDER BY table_name"
+            ).fetchall()
+        ]
         for table in tables:
             if table in BOOKKEEPING or table.startswith("_"):
                 continue
             path = out / f"{table}.parquet"
             literal = str(path).replace("'", "''")
-            con.execute(f'COPY "{table}" TO \'{literal}\' (FORMAT parquet)')
+            con.execute(f"COPY \"{table}\" TO '{literal}' (FORMAT parquet)")
             written.append(path)
     return written

@@ -209,49 +209,89 @@ class Batch:
         prompt_sha = None
         if role == "system" and isinstance(content, str):
             known = self.prompts.get(session["system_prompt_sha"])
-            prompt_sha = known[0] if known is not None and known[2] == content else text_sha(content)
+            prompt_sha = (
+                known[0] if known is not None and known[2] == content else text_sha(content)
+            )
             if prompt_sha not in self.prompts:
-                name = (session["system_prompt_name"]
-                        if prompt_sha == session["system_prompt_sha"] else "system message")
+                name = (
+                    session["system_prompt_name"]
+                    if prompt_sha == session["system_prompt_sha"]
+                    else "system message"
+                )
                 self.prompts[prompt_sha] = (prompt_sha, name, content, at)
             content = None
         is_json = content is not None and not isinstance(content, str)
         extra = {k: v for k, v in message.items() if k not in MESSAGE_KEYS}
         sid = session["session_id"]
         self.messages[(sid, int(seq))] = (  # the order of TABLES["messages"]
-            sid, int(seq), role, _text(content),
+            sid,
+            int(seq),
+            role,
+            _text(content),
             to_json(message.get("tool_calls")) if "tool_calls" in message else None,
-            _text(message.get("tool_call_id")), _text(message.get("name")), at,
-            prompt_sha, is_json, to_json(extra) if extra else None,
+            _text(message.get("tool_call_id")),
+            _text(message.get("name")),
+            at,
+            prompt_sha,
+            is_json,
+            to_json(extra) if extra else None,
         )
 
     def model_call_finished(self, session: dict[str, Any], r: dict[str, Any], at: Any) -> None:
         step = _num(r.get("step"))
         if step is not None:
             session["steps"] = max(session["steps"] or 0, int(step))
-        self.llm_calls.append((
-            session["session_id"], step, _text(r.get("model")), _num(r.get("prompt_tokens")),
-            _num(r.get("completion_tokens")), _num(r.get("cached_tokens")),
-            _num(r.get("latency_ms")), _num(r.get("ttft_ms")), _tokens_per_s(r),
-            _text(r.get("finish_reason")), _text(r.get("usage_source")),
-            _num(r.get("attempts")), bool(r.get("streamed")), _num(r.get("message_count")),
-            _num(r.get("cost_usd")), to_json(r.get("params")), to_json(r.get("parts")),
-            _text(r.get("error")), at, session["system_prompt_sha"],
-            session["system_prompt_name"],
-        ))
+        self.llm_calls.append(
+            (
+                session["session_id"],
+                step,
+                _text(r.get("model")),
+                _num(r.get("prompt_tokens")),
+                _num(r.get("completion_tokens")),
+                _num(r.get("cached_tokens")),
+                _num(r.get("latency_ms")),
+                _num(r.get("ttft_ms")),
+                _tokens_per_s(r),
+                _text(r.get("finish_reason")),
+                _text(r.get("usage_source")),
+                _num(r.get("attempts")),
+                bool(r.get("streamed")),
+                _num(r.get("message_count")),
+                _num(r.get("cost_usd")),
+                to_json(r.get("params")),
+                to_json(r.get("parts")),
+                _text(r.get("error")),
+                at,
+                session["system_prompt_sha"],
+                session["system_prompt_name"],
+            )
+        )
 
     def tool_call_finished(self, session: dict[str, Any], r: dict[str, Any], at: Any) -> None:
-        self.tool_calls.append((
-            session["session_id"], _num(r.get("step")), _text(r.get("call_id")),
-            _text(r.get("tool")), to_json(r.get("arguments")), _text(r.get("raw_arguments")),
-            bool(r.get("ok")), _text(r.get("error_kind")), _text(r.get("error")),
-            _text(r.get("result")), _num(r.get("duration_ms")), _text(r.get("decision")),
-            _num(r.get("result_chars")), _num(r.get("result_chars_sent")), at,
-        ))
+        self.tool_calls.append(
+            (
+                session["session_id"],
+                _num(r.get("step")),
+                _text(r.get("call_id")),
+                _text(r.get("tool")),
+                to_json(r.get("arguments")),
+                _text(r.get("raw_arguments")),
+                bool(r.get("ok")),
+                _text(r.get("error_kind")),
+                _text(r.get("error")),
+                _text(r.get("result")),
+                _num(r.get("duration_ms")),
+                _text(r.get("decision")),
+                _num(r.get("result_chars")),
+                _num(r.get("result_chars_sent")),
+                at,
+            )
+        )
 
     def error_occurred(self, session: dict[str, Any], r: dict[str, Any], at: Any) -> None:
-        self.errors.append((session["session_id"], _text(r.get("kind")),
-                            _text(r.get("message")), at))
+        self.errors.append(
+            (session["session_id"], _text(r.get("kind")), _text(r.get("message")), at)
+        )
 
     def todos_updated(self, session: dict[str, Any], r: dict[str, Any], at: Any) -> None:
         self.todos.append((session["session_id"], to_json(r.get("todos")), at))
@@ -299,8 +339,13 @@ PANDAS_LOADED_MIN_ROWS = 1
 
 
 def insert_rows(
-    con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple], verb: str = "INSERT",
-    *, columns: tuple[str, ...] | None = None, via: str | None = None,
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: list[tuple],
+    verb: str = "INSERT",
+    *,
+    columns: tuple[str, ...] | None = None,
+    via: str | None = None,
 ) -> None:
     """Insert rows (tuples in ``columns`` order, default every column of ``table``) in one
     statement, from a DataFrame (``via="pandas"``) or one typed list per column (``"lists"``);
@@ -324,17 +369,14 @@ def insert_rows(
         finally:
             con.unregister(view)
         return
-    lists = ", ".join(
-        f"unnest(${i}::{spec.list_type(c)}[])" for i, c in enumerate(columns, 1)
-    )
+    lists = ", ".join(f"unnest(${i}::{spec.list_type(c)}[])" for i, c in enumerate(columns, 1))
     con.execute(f"{verb} INTO {table} ({names}) SELECT {lists}", [list(c) for c in zip(*rows)])
 
 
 def write_batch(con: duckdb.DuckDBPyConnection, batch: Batch, via: str | None = None) -> None:
     """Write every row of ``batch`` (inside the caller's transaction)."""
     insert_rows(con, "prompts", list(batch.prompts.values()), "INSERT OR IGNORE", via=via)
-    insert_rows(con, "tool_schemas", list(batch.tool_schemas.values()), "INSERT OR IGNORE",
-                via=via)
+    insert_rows(con, "tool_schemas", list(batch.tool_schemas.values()), "INSERT OR IGNORE", via=via)
     rows = [tuple(batch.sessions[sid][c] for c in SESSION_COLUMNS) for sid in sorted(batch.touched)]
     insert_rows(con, "sessions", rows, "INSERT OR REPLACE", via=via)
     if batch.messages:
@@ -344,7 +386,9 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: Batch, via: str | None = 
         con.execute(
             "DELETE FROM messages USING (SELECT unnest(?::VARCHAR[]) AS sid, "
             "unnest(?::INTEGER[]) AS n) AS k WHERE messages.session_id = k.sid "
-            "AND messages.seq = k.n", [[k[0] for k in keys], [k[1] for k in keys]])
+            "AND messages.seq = k.n",
+            [[k[0] for k in keys], [k[1] for k in keys]],
+        )
         insert_rows(con, "messages", list(batch.messages.values()), via=via)
     insert_rows(con, "llm_calls", batch.llm_calls, via=via)
     insert_rows(con, "tool_calls", batch.tool_calls, via=via)
@@ -353,10 +397,14 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: Batch, via: str | None = 
     insert_rows(con, "compactions", batch.compactions, via=via)
     if batch.journal_sessions:
         keys = list(batch.journal_sessions)
-        old = {(f, s): t for f, s, t in con.execute(
-            "SELECT file, session_id, last_at FROM journal_sessions "
-            "WHERE file IN (SELECT unnest(?::VARCHAR[]))", [sorted({f for f, _ in keys})]
-        ).fetchall()}
+        old = {
+            (f, s): t
+            for f, s, t in con.execute(
+                "SELECT file, session_id, last_at FROM journal_sessions "
+                "WHERE file IN (SELECT unnest(?::VARCHAR[]))",
+                [sorted({f for f, _ in keys})],
+            ).fetchall()
+        }
         rows = [(f, s, max(t, old.get((f, s), t))) for (f, s), t in batch.journal_sessions.items()]
         insert_rows(con, "journal_sessions", rows, "INSERT OR REPLACE", via=via)
 
@@ -420,8 +468,9 @@ def _ingest_locked(con: duckdb.DuckDBPyConnection, db_path: Path, via: str | Non
         # Interleave journals by time, keeping each journal's own order: a session's second
         # run may sit in a newer journal than its first.
         merged = list(heapq.merge(*streams, key=lambda item: item[0]))
-        ids = sorted({r["session_id"] for _, _, r in merged
-                      if isinstance(r.get("session_id"), str)})
+        ids = sorted(
+            {r["session_id"] for _, _, r in merged if isinstance(r.get("session_id"), str)}
+        )
         present = {c.name for c in chunks}
         con.begin()
         try:
@@ -431,11 +480,13 @@ def _ingest_locked(con: duckdb.DuckDBPyConnection, db_path: Path, via: str | Non
             write_batch(con, batch, via)
             if offsets.keys() - present:  # journals deleted after an earlier ingest
                 con.execute(
-                    'DELETE FROM journal_offsets WHERE file NOT IN (SELECT unnest(?::VARCHAR[]))',
-                    [sorted(present)])
+                    "DELETE FROM journal_offsets WHERE file NOT IN (SELECT unnest(?::VARCHAR[]))",
+                    [sorted(present)],
+                )
                 con.execute(
                     "DELETE FROM journal_sessions WHERE file NOT IN (SELECT unnest(?::VARCHAR[]))",
-                    [sorted(present)])
+                    [sorted(present)],
+                )
             moved = [(c.name, c.end) for c in chunks if offsets.get(c.name) != c.end]
             insert_rows(con, "journal_offsets", moved, "INSERT OR REPLACE", via=via)
             _mark_abnormal(con, chunks)
@@ -444,8 +495,9 @@ def _ingest_locked(con: duckdb.DuckDBPyConnection, db_path: Path, via: str | Non
             con.rollback()
             raise
         if bad[0]:
-            logger.warning("claw_nb: skipped %d unreadable journal line(s) in %s",
-                           bad[0], directory)
+            logger.warning(
+                "claw_nb: skipped %d unreadable journal line(s) in %s", bad[0], directory
+            )
         for chunk in chunks:
             if not chunk.live:  # writer gone and everything read: the journal is done
                 chunk.release(delete=True)

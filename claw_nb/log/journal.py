@@ -67,8 +67,10 @@ def journal_root() -> Path:
     made, the first one is returned and writing a journal fails there (the log reports it).
     """
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    candidates = [Path(cache) / "claw_nb" / "journals",
-                  Path(tempfile.gettempdir()) / f"claw_nb-{os.getuid()}" / "journals"]
+    candidates = [
+        Path(cache) / "claw_nb" / "journals",
+        Path(tempfile.gettempdir()) / f"claw_nb-{os.getuid()}" / "journals",
+    ]
     key = "\0".join(map(str, candidates))
     with _root_lock:
         if key in _roots:
@@ -146,8 +148,11 @@ class JournalFull(OSError):
     """The disk is full: the line waits in memory and the writer stays open (no torn line)."""
 
     def __init__(self, path: Path, waiting: int):
-        super().__init__(errno.ENOSPC, f"no space left for journal {path}; {waiting} event(s) "
-                                       "wait in memory and are written once space frees up")
+        super().__init__(
+            errno.ENOSPC,
+            f"no space left for journal {path}; {waiting} event(s) "
+            "wait in memory and are written once space frees up",
+        )
         self.kept = True
 
 
@@ -269,8 +274,9 @@ def list_journals(directory: str | os.PathLike[str]) -> list[Path]:
     """The journal files in ``directory``, by name (empty when it does not exist)."""
     try:
         with os.scandir(directory) as entries:
-            names = sorted(e.name for e in entries if e.name.endswith(SUFFIX)
-                           and not e.name.startswith("."))
+            names = sorted(
+                e.name for e in entries if e.name.endswith(SUFFIX) and not e.name.startswith(".")
+            )
     except FileNotFoundError:
         return []
     return [Path(directory) / name for name in names]

@@ -58,7 +58,6 @@ def connect(
     return for_user(con)
 
 
-
 @contextmanager
 def reading(db_path: str | os.PathLike[str] | None, timeout: float) -> Iterator[Any]:
     """A connection for a read helper, after a best-effort ingest; None if there is no log."""
@@ -72,8 +71,9 @@ def reading(db_path: str | os.PathLike[str] | None, timeout: float) -> Iterator[
             try:
                 ingest_journals(con, path)
             except Exception as exc:  # noqa: BLE001 - best effort: the data read still works
-                warnings.warn(f"claw_nb: could not ingest journals into {path}: {exc}",
-                              stacklevel=3)
+                warnings.warn(
+                    f"claw_nb: could not ingest journals into {path}: {exc}", stacklevel=3
+                )
         yield con
     finally:
         con.close()
@@ -126,10 +126,24 @@ def session_summary(
 
     with reading(db_path, timeout) as con:
         if con is None:
-            return pd.DataFrame(columns=[
-                "session_id", "started_at", "model", "task", "steps", "llm_calls",
-                "prompt_tokens", "completion_tokens", "tool_calls", "tool_errors", "model_ms",
-                "tool_ms", "wall_s", "stop_reason"])
+            return pd.DataFrame(
+                columns=[
+                    "session_id",
+                    "started_at",
+                    "model",
+                    "task",
+                    "steps",
+                    "llm_calls",
+                    "prompt_tokens",
+                    "completion_tokens",
+                    "tool_calls",
+                    "tool_errors",
+                    "model_ms",
+                    "tool_ms",
+                    "wall_s",
+                    "stop_reason",
+                ]
+            )
         return con.execute(SUMMARY_SQL).df()
 
 

@@ -62,62 +62,123 @@ def _cols(spec: str, since: int = 1) -> tuple[Column, ...]:
     return tuple(out)
 
 
-TABLES: dict[str, Table] = {t.name: t for t in (
-    Table("prompts", _cols("sha, name, text, created_at TIMESTAMP"), ("sha",)),
-    Table("sessions", _cols(
-        "session_id, started_at TIMESTAMP, ended_at TIMESTAMP, model, workspace, task, "
-        "stop_reason, system_prompt_sha, system_prompt_name, resumed_from, steps INTEGER, "
-        "pid INTEGER, host") + _cols("final_answer", 2)
-        + _cols("trial_id, tool_schemas_sha", 5), ("session_id",)),
-    Table("messages", _cols(
-        "session_id, seq INTEGER, role, content, tool_calls JSON, tool_call_id, name, "
-        "created_at TIMESTAMP") + _cols("prompt_sha, content_is_json BOOLEAN, extra JSON", 2),
-        ("session_id", "seq")),
-    Table("llm_calls", _cols(
-        "session_id, step INTEGER, model, prompt_tokens INTEGER, completion_tokens INTEGER, "
-        "cached_tokens INTEGER, latency_ms DOUBLE, ttft_ms DOUBLE, tokens_per_s DOUBLE, "
-        "finish_reason, usage_source, attempts INTEGER, streamed BOOLEAN, "
-        "message_count INTEGER, cost_usd DOUBLE, params JSON, parts JSON, error, "
-        "created_at TIMESTAMP") + _cols("system_prompt_sha, system_prompt_name", 4)),
-    Table("tool_calls", _cols(
-        "session_id, step INTEGER, call_id, tool, arguments JSON, raw_arguments, ok BOOLEAN, "
-        "error_kind, error, result, duration_ms DOUBLE, decision, result_chars INTEGER, "
-        "result_chars_sent INTEGER, created_at TIMESTAMP")),
-    Table("errors", _cols("session_id, kind, message, created_at TIMESTAMP")),
-    Table("journal_offsets", _cols('file, offset BIGINT'), ("file",)),
-    Table("todos", _cols("session_id, todos JSON, created_at TIMESTAMP", 2), since=2),
-    Table("journal_sessions", _cols("file, session_id, last_at DOUBLE", 2),
-          ("file", "session_id"), since=2),
-    Table("compactions", _cols(
-        "session_id, step INTEGER, reason, method, tokens_before INTEGER, "
-        "tokens_after INTEGER, messages_before INTEGER, messages_after INTEGER, dropped, "
-        "summary_tokens INTEGER, summary, focus, window_tokens INTEGER, limit_tokens INTEGER, "
-        "summary_calls INTEGER, summary_prompt_tokens INTEGER, "
-        "summary_completion_tokens INTEGER, duration_ms DOUBLE, created_at TIMESTAMP", 3),
-        since=3),
-    # The prompt lab (claw_nb.lab): what was measured, under which overrides, and the outcome.
-    Table("tool_schemas", _cols("sha, tools JSON, created_at TIMESTAMP", 5), ("sha",), since=5),
-    Table("experiments", _cols("experiment, created_at TIMESTAMP, config JSON", 5),
-          ("experiment",), since=5),
-    Table("variants", _cols("experiment, variant, sha, overrides JSON", 5),
-          ("experiment", "variant"), since=5),
-    Table("tasks", _cols("name, difficulty, tags JSON, instruction, source", 5),
-          ("name",), since=5),
-    Table("trials", _cols(
-        "trial_id, experiment, variant, task, repeat INTEGER, reward DOUBLE, passed BOOLEAN, "
-        "stop_reason, steps INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, "
-        "wall_s DOUBLE, tool_errors INTEGER, session_id, error, verifier_output, "
-        "finished_at TIMESTAMP", 5), ("trial_id",), since=5),
-    # The lab's optimizers (claw_nb.lab.optimize): each run, and every candidate it proposed.
-    Table("optimizer_runs", _cols(
-        "run, kind, created_at TIMESTAMP, config JSON, status, best_candidate", 6),
-        ("run",), since=6),
-    Table("optimizer_steps", _cols(
-        "run, step INTEGER, candidate, parent, component, text_sha, text, status, reason, "
-        "train_score DOUBLE, parent_score DOUBLE, val_score DOUBLE, rollouts INTEGER, "
-        "reflection_model, reflection_prompt, reflection_reply, reflection_tokens INTEGER, "
-        "created_at TIMESTAMP", 6), ("run", "step"), since=6),
-)}
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table("prompts", _cols("sha, name, text, created_at TIMESTAMP"), ("sha",)),
+        Table(
+            "sessions",
+            _cols(
+                "session_id, started_at TIMESTAMP, ended_at TIMESTAMP, model, workspace, task, "
+                "stop_reason, system_prompt_sha, system_prompt_name, resumed_from, steps INTEGER, "
+                "pid INTEGER, host"
+            )
+            + _cols("final_answer", 2)
+            + _cols("trial_id, tool_schemas_sha", 5),
+            ("session_id",),
+        ),
+        Table(
+            "messages",
+            _cols(
+                "session_id, seq INTEGER, role, content, tool_calls JSON, tool_call_id, name, "
+                "created_at TIMESTAMP"
+            )
+            + _cols("prompt_sha, content_is_json BOOLEAN, extra JSON", 2),
+            ("session_id", "seq"),
+        ),
+        Table(
+            "llm_calls",
+            _cols(
+                "session_id, step INTEGER, model, prompt_tokens INTEGER, completion_tokens INTEGER, "
+                "cached_tokens INTEGER, latency_ms DOUBLE, ttft_ms DOUBLE, tokens_per_s DOUBLE, "
+                "finish_reason, usage_source, attempts INTEGER, streamed BOOLEAN, "
+                "message_count INTEGER, cost_usd DOUBLE, params JSON, parts JSON, error, "
+                "created_at TIMESTAMP"
+            )
+            + _cols("system_prompt_sha, system_prompt_name", 4),
+        ),
+        Table(
+            "tool_calls",
+            _cols(
+                "session_id, step INTEGER, call_id, tool, arguments JSON, raw_arguments, ok BOOLEAN, "
+                "error_kind, error, result, duration_ms DOUBLE, decision, result_chars INTEGER, "
+                "result_chars_sent INTEGER, created_at TIMESTAMP"
+            ),
+        ),
+        Table("errors", _cols("session_id, kind, message, created_at TIMESTAMP")),
+        Table("journal_offsets", _cols("file, offset BIGINT"), ("file",)),
+        Table("todos", _cols("session_id, todos JSON, created_at TIMESTAMP", 2), since=2),
+        Table(
+            "journal_sessions",
+            _cols("file, session_id, last_at DOUBLE", 2),
+            ("file", "session_id"),
+            since=2,
+        ),
+        Table(
+            "compactions",
+            _cols(
+                "session_id, step INTEGER, reason, method, tokens_before INTEGER, "
+                "tokens_after INTEGER, messages_before INTEGER, messages_after INTEGER, dropped, "
+                "summary_tokens INTEGER, summary, focus, window_tokens INTEGER, limit_tokens INTEGER, "
+                "summary_calls INTEGER, summary_prompt_tokens INTEGER, "
+                "summary_completion_tokens INTEGER, duration_ms DOUBLE, created_at TIMESTAMP",
+                3,
+            ),
+            since=3,
+        ),
+        # The prompt lab (claw_nb.lab): what was measured, under which overrides, and the outcome.
+        Table("tool_schemas", _cols("sha, tools JSON, created_at TIMESTAMP", 5), ("sha",), since=5),
+        Table(
+            "experiments",
+            _cols("experiment, created_at TIMESTAMP, config JSON", 5),
+            ("experiment",),
+            since=5,
+        ),
+        Table(
+            "variants",
+            _cols("experiment, variant, sha, overrides JSON", 5),
+            ("experiment", "variant"),
+            since=5,
+        ),
+        Table(
+            "tasks",
+            _cols("name, difficulty, tags JSON, instruction, source", 5),
+            ("name",),
+            since=5,
+        ),
+        Table(
+            "trials",
+            _cols(
+                "trial_id, experiment, variant, task, repeat INTEGER, reward DOUBLE, passed BOOLEAN, "
+                "stop_reason, steps INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, "
+                "wall_s DOUBLE, tool_errors INTEGER, session_id, error, verifier_output, "
+                "finished_at TIMESTAMP",
+                5,
+            ),
+            ("trial_id",),
+            since=5,
+        ),
+        # The lab's optimizers (claw_nb.lab.optimize): each run, and every candidate it proposed.
+        Table(
+            "optimizer_runs",
+            _cols("run, kind, created_at TIMESTAMP, config JSON, status, best_candidate", 6),
+            ("run",),
+            since=6,
+        ),
+        Table(
+            "optimizer_steps",
+            _cols(
+                "run, step INTEGER, candidate, parent, component, text_sha, text, status, reason, "
+                "train_score DOUBLE, parent_score DOUBLE, val_score DOUBLE, rollouts INTEGER, "
+                "reflection_model, reflection_prompt, reflection_reply, reflection_tokens INTEGER, "
+                "created_at TIMESTAMP",
+                6,
+            ),
+            ("run", "step"),
+            since=6,
+        ),
+    )
+}
 
 _NOTES = {
     1: "prompts, sessions, messages, model and tool calls, errors, journal offsets",
@@ -129,10 +190,12 @@ _NOTES = {
 }
 
 BACKFILLS: dict[int, tuple[str, ...]] = {
-    4: ("""UPDATE llm_calls SET system_prompt_sha = s.system_prompt_sha,
+    4: (
+        """UPDATE llm_calls SET system_prompt_sha = s.system_prompt_sha,
                                 system_prompt_name = s.system_prompt_name
            FROM sessions s
-           WHERE llm_calls.session_id = s.session_id AND llm_calls.system_prompt_sha IS NULL""",),
+           WHERE llm_calls.session_id = s.session_id AND llm_calls.system_prompt_sha IS NULL""",
+    ),
 }
 
 SCHEMA_VERSION = max(_NOTES)
@@ -147,7 +210,9 @@ def migration_sql(number: int) -> list[str]:
         elif table.since < number:
             statements.extend(
                 f'ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS "{c.name}" {c.type}'
-                for c in table.columns if c.since == number)
+                for c in table.columns
+                if c.since == number
+            )
     return statements + list(BACKFILLS.get(number, ()))
 
 

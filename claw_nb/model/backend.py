@@ -22,7 +22,7 @@ _LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 
 
 def choose_backend(config: ClawConfig) -> str:
-    """"litellm" or "direct" for this configuration (raises ConfigError for a forced misfit)."""
+    """ "litellm" or "direct" for this configuration (raises ConfigError for a forced misfit)."""
     wanted = getattr(config, "model_backend", "auto") or "auto"
     if wanted == "litellm":
         return "litellm"
@@ -48,8 +48,17 @@ def _behind_a_proxy(url: str) -> bool:
     host = (urlsplit(url if "://" in url else f"http://{url}").hostname or "").lower()
     if host in _LOOPBACK or host.endswith(".localhost"):
         return False
-    proxies = [os.environ.get(k) for k in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY",
-                                           "https_proxy", "http_proxy", "all_proxy")]
+    proxies = [
+        os.environ.get(k)
+        for k in (
+            "HTTPS_PROXY",
+            "HTTP_PROXY",
+            "ALL_PROXY",
+            "https_proxy",
+            "http_proxy",
+            "all_proxy",
+        )
+    ]
     if not any(proxies):
         return False
     no_proxy = (os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or "").lower()

@@ -56,4 +56,6 @@ def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | 
     completion_price = info.get("output_cost_per_token")
     if prompt_price is None and completion_price is None:
         return None
-    return prompt_tokens * float(prompt_price or 0) + completion_tokens * float(completion_price or 0)
+    return prompt_tokens * float(prompt_price or 0) + completion_tokens * float(
+        completion_price or 0
+    )

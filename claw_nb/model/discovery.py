@@ -51,8 +51,9 @@ def parse_models(kind: str, payload: dict) -> tuple[str, ...]:
     return tuple(str(m.get("id")) for m in payload.get("data") or [] if m.get("id"))
 
 
-def probe(kind: str, port: int, path: str, prefix: str,
-          timeout: float = PROBE_TIMEOUT) -> FoundServer | None:
+def probe(
+    kind: str, port: int, path: str, prefix: str, timeout: float = PROBE_TIMEOUT
+) -> FoundServer | None:
     """The server on `port` if it answers `path` with JSON, else None."""
     url = f"http://{HOST}:{port}{path}"
     try:

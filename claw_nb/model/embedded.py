@@ -134,8 +134,14 @@ def free_port() -> int:
 class EmbeddedServer:
     """One running llama.cpp server for a GGUF file; `stop()` or process exit ends it."""
 
-    def __init__(self, model: LocalModel, port: int | None = None, n_ctx: int = N_CTX,
-                 log_path: Path | None = None, chat_format: str = CHAT_FORMAT) -> None:
+    def __init__(
+        self,
+        model: LocalModel,
+        port: int | None = None,
+        n_ctx: int = N_CTX,
+        log_path: Path | None = None,
+        chat_format: str = CHAT_FORMAT,
+    ) -> None:
         self.model = model
         self.chat_format = chat_format
         self.port = port or free_port()
@@ -153,9 +159,21 @@ class EmbeddedServer:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(self.model.path),
-            "--model_alias", self.alias, "--chat_format", self.chat_format,
-            "--n_ctx", str(self.n_ctx), "--host", "127.0.0.1", "--port", str(self.port),
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.model.path),
+            "--model_alias",
+            self.alias,
+            "--chat_format",
+            self.chat_format,
+            "--n_ctx",
+            str(self.n_ctx),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
         ]
 
     def start(self, progress: Progress | None = None, timeout: float = READY_TIMEOUT) -> None:
@@ -168,7 +186,9 @@ class EmbeddedServer:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _SUPERVISOR, *self.command()],
-                stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C in the terminal is for us, not the server
             )
         started, last_said = time.monotonic(), time.monotonic()

@@ -99,7 +99,9 @@ class HTTPTransport:
                 import ssl
 
                 conn = http.client.HTTPSConnection(
-                    self.host, self.port, timeout=connect_timeout,
+                    self.host,
+                    self.port,
+                    timeout=connect_timeout,
                     context=ssl.create_default_context(),
                 )
             else:

@@ -63,8 +63,14 @@ class LiteLLMModel(RetryingModel):
         message = choice.message
         native = [_as_dict(tc) for tc in (message.tool_calls or [])]
         reply = build_reply(
-            message.content or "", native, choice.finish_reason, known_tools,
-            latency_ms=latency, ttft_ms=None, streamed=False, params=self.request_params(tools),
+            message.content or "",
+            native,
+            choice.finish_reason,
+            known_tools,
+            latency_ms=latency,
+            ttft_ms=None,
+            streamed=False,
+            params=self.request_params(tools),
         )
         reply.reasoning = getattr(message, "reasoning_content", None)
         apply_server_usage(reply, getattr(response, "usage", None))
@@ -125,8 +131,14 @@ class LiteLLMModel(RetryingModel):
         visible.flush()
         latency = (time.perf_counter() - started) * 1000
         reply = build_reply(
-            "".join(parts), accumulator.finish(), finish_reason, known_tools,
-            latency_ms=latency, ttft_ms=ttft, streamed=True, params=self.request_params(tools),
+            "".join(parts),
+            accumulator.finish(),
+            finish_reason,
+            known_tools,
+            latency_ms=latency,
+            ttft_ms=ttft,
+            streamed=True,
+            params=self.request_params(tools),
         )
         reply.reasoning = "".join(reasoning) or None
         if _server_sent_usage(stream):

@@ -97,9 +97,14 @@ class OpenAICompatModel(RetryingModel):
             raise HTTPStatusFailure(502, f"not a chat completion: {raw[:200]!r}") from exc
         latency = (time.perf_counter() - started) * 1000
         reply = build_reply(
-            message.get("content") or "", list(message.get("tool_calls") or []),
-            choice.get("finish_reason"), known_tools,
-            latency_ms=latency, ttft_ms=None, streamed=False, params=self.request_params(tools),
+            message.get("content") or "",
+            list(message.get("tool_calls") or []),
+            choice.get("finish_reason"),
+            known_tools,
+            latency_ms=latency,
+            ttft_ms=None,
+            streamed=False,
+            params=self.request_params(tools),
         )
         reply.reasoning = message.get("reasoning_content") or message.get("reasoning")
         self._usage_and_cost(reply, data.get("usage"))
@@ -166,8 +171,14 @@ class OpenAICompatModel(RetryingModel):
         visible.flush()
         latency = (time.perf_counter() - started) * 1000
         reply = build_reply(
-            "".join(parts), accumulator.finish(), finish_reason, known_tools,
-            latency_ms=latency, ttft_ms=ttft, streamed=True, params=self.request_params(tools),
+            "".join(parts),
+            accumulator.finish(),
+            finish_reason,
+            known_tools,
+            latency_ms=latency,
+            ttft_ms=ttft,
+            streamed=True,
+            params=self.request_params(tools),
         )
         reply.reasoning = "".join(reasoning) or None
         self._usage_and_cost(reply, usage)

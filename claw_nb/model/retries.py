@@ -102,8 +102,11 @@ class RetryingModel:
                     # Try the same request whole once; kept for the session if it works.
                     fell_back = self.whole_replies_with_tools = True
                     if on_retry is not None:
-                        on_retry(attempts, 0.0, f"{short(exc)}; asking for a whole reply instead "
-                                 "of a stream")
+                        on_retry(
+                            attempts,
+                            0.0,
+                            f"{short(exc)}; asking for a whole reply instead of a stream",
+                        )
                     continue
                 if fell_back and not streamed:
                     self.whole_replies_with_tools = False  # streaming was not the problem
@@ -154,8 +157,9 @@ class RetryingModel:
     def read_timeout(self, deadline: float) -> float:
         """Seconds one read may wait: the stream's silence bound or the request's, never past
         the reply's deadline."""
-        per_read = (self.config.stream_idle_timeout if self.config.stream
-                    else self.config.request_timeout)
+        per_read = (
+            self.config.stream_idle_timeout if self.config.stream else self.config.request_timeout
+        )
         return max(0.001, min(per_read, deadline - time.monotonic()))
 
     def _attempt(
@@ -189,5 +193,9 @@ def _stream_broke(exc: BaseException) -> bool:
     """A stream that ended or broke without an HTTP error status (what a server that cannot
     stream tool calls does), as opposed to a 5xx or 429, which is retried as it is."""
     text = f"{type(exc).__name__} {exc}".lower()
-    return ("streamcut" in text or "stream ended" in text or "broke off" in text
-            or "streaming tool choice" in text)
+    return (
+        "streamcut" in text
+        or "stream ended" in text
+        or "broke off" in text
+        or "streaming tool choice" in text
+    )

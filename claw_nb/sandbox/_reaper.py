@@ -96,8 +96,15 @@ def start_command(argv: list, limits: str) -> None:
     try:
         os.setsid()  # own session: own process group, and own autogroup (CPU share)
         signal.set_wakeup_fd(-1)
-        for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGUSR1,
-                  signal.SIGPIPE, signal.SIGXFSZ):
+        for s in (
+            signal.SIGCHLD,
+            signal.SIGTERM,
+            signal.SIGHUP,
+            signal.SIGINT,
+            signal.SIGUSR1,
+            signal.SIGPIPE,
+            signal.SIGXFSZ,
+        ):
             signal.signal(s, signal.SIG_DFL)
         for item in filter(None, limits.split(",")):
             name, soft, hard = item.split(":")

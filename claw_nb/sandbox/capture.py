@@ -141,4 +141,3 @@ def _prune_outputs(directory: Path, keep: int) -> None:
             old.unlink()
         except OSError:
             pass
-

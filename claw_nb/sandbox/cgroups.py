@@ -216,4 +216,3 @@ def make_cgroup(settings: SandboxSettings, slack: int) -> Cgroup | None:
         return Cgroup(base, settings.processes + slack if settings.processes else 0)
     except OSError:
         return None
-

@@ -153,6 +153,8 @@ def scrub_env(
         else:
             clean[name] = value
     return clean, sorted(removed)
+
+
 # Secrets under a home directory, hidden inside the sandbox (relative to $HOME).
 HOME_SECRETS = (
     ".ssh",
@@ -287,4 +289,3 @@ def jupyter_runtime_dirs() -> list[Path]:
     if data:
         out.append(Path(data) / "runtime")
     return out
-

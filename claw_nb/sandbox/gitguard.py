@@ -67,10 +67,22 @@ class GitState:
 
 # Directories tools fill with thousands of files nobody runs git in; not scanned for nested
 # repositories (the workspace's own .git is always protected, scan or not).
-SKIP_DIRS = frozenset({
-    ".venv", "venv", "node_modules", "__pycache__", "site-packages", ".tox", ".nox",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".claw",
-})
+SKIP_DIRS = frozenset(
+    {
+        ".venv",
+        "venv",
+        "node_modules",
+        "__pycache__",
+        "site-packages",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".ipynb_checkpoints",
+        ".claw",
+    }
+)
 MAX_SCANNED = 10_000  # entries per scan, breadth first: a huge tree is scanned near the top
 
 
@@ -232,8 +244,10 @@ def _quarantine(workspace: Path, path: Path) -> str:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.rename(path, dest)
-        return (f"claw: moved git metadata the command created ({rel}) to "
-                f"{dest.relative_to(workspace)}: git metadata cannot be changed from the sandbox")
+        return (
+            f"claw: moved git metadata the command created ({rel}) to "
+            f"{dest.relative_to(workspace)}: git metadata cannot be changed from the sandbox"
+        )
     except OSError:
         pass
     try:  # another filesystem (an extra writable path): remove it
@@ -241,7 +255,9 @@ def _quarantine(workspace: Path, path: Path) -> str:
             shutil.rmtree(path)
         else:
             path.unlink()
-        return (f"claw: removed git metadata the command created ({rel}): git metadata cannot "
-                "be changed from the sandbox")
+        return (
+            f"claw: removed git metadata the command created ({rel}): git metadata cannot "
+            "be changed from the sandbox"
+        )
     except OSError as exc:
         return f"claw: WARNING: could not remove git metadata the command created ({rel}): {exc}"

@@ -57,4 +57,3 @@ def ulimit_command(limits: list[tuple[str, int, int]]) -> str:
     soft = " ".join(f"{flag[n][0]} {max(0, v // flag[n][1])}" for n, v, _ in limits)
     hard = " ".join(f"{flag[n][0]} {max(0, v // flag[n][1])}" for n, _, v in limits)
     return f"ulimit -S {soft} && ulimit -H {hard}"
-

@@ -183,4 +183,3 @@ class PlainRunner(RunnerBase):
         finally:
             os.close(wfd)
         return self._result(res)
-

@@ -189,7 +189,6 @@ def run_capped(
     )
 
 
-
 def children(pid: int) -> list[int]:
     """Direct children of ``pid`` (all its threads'), via /proc/PID/task/*/children."""
     out: list[int] = []

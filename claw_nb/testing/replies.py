@@ -32,7 +32,6 @@ CONTENT_CHUNK = 8
 ARGUMENT_CHUNK = 6
 
 
-
 UsageSpec = bool | dict | None
 
 

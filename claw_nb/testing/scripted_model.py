@@ -96,14 +96,21 @@ class ScriptedModel:
                 for n, call in enumerate(reply.calls)
             ]
         result = build_reply(
-            content, native, reply.finish_reason, known_tools,
-            latency_ms=(time.perf_counter() - started) * 1000, ttft_ms=None, streamed=False,
+            content,
+            native,
+            reply.finish_reason,
+            known_tools,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            ttft_ms=None,
+            streamed=False,
             params={},
         )
         result.attempts = attempts
         result.reasoning = getattr(reply, "reasoning", None)
         result.prompt_tokens = rough_tokens([messages, tools])
-        result.completion_tokens = rough_tokens(content + "".join(c["function"]["arguments"] for c in native))
+        result.completion_tokens = rough_tokens(
+            content + "".join(c["function"]["arguments"] for c in native)
+        )
         result.usage_source = "server" if reply.usage else "counted"
         if on_text is not None and result.content:
             on_text(result.content)

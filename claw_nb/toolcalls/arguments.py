@@ -40,8 +40,15 @@ _EXAMPLE = '{"path": "src/app.py", "offset": 10}'
 _FENCED = re.compile(r"\A\s*```[\w+-]*[ \t]*\n?(.*?)\n?[ \t]*```\s*\Z", re.DOTALL)
 _WORD = re.compile(r"\w+")
 _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
-_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
-               (list, "array"), (dict, "object"), (type(None), "null"))
+_JSON_TYPES = (
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "number"),
+    (str, "string"),
+    (list, "array"),
+    (dict, "object"),
+    (type(None), "null"),
+)
 
 
 def json_type(value: Any) -> str:
@@ -137,16 +144,20 @@ def loads_lenient(text: str) -> tuple[Any, bool]:
 def json_error(text: str, exc: ValueError, what: str = "the arguments") -> str:
     where, reason = "", getattr(exc, "msg", str(exc))
     if isinstance(exc, json.JSONDecodeError):
-        near = text[max(0, exc.pos - 30): exc.pos + 30]
+        near = text[max(0, exc.pos - 30) : exc.pos + 30]
         where = f" at line {exc.lineno} column {exc.colno} (near {near!r})"
-    return (f"Could not parse {what} as JSON: {reason}{where}. Send the arguments as one JSON "
-            f"object with double-quoted keys and strings, e.g. {_EXAMPLE}; inside strings escape "
-            'double quotes as \\" and newlines as \\n.')
+    return (
+        f"Could not parse {what} as JSON: {reason}{where}. Send the arguments as one JSON "
+        f"object with double-quoted keys and strings, e.g. {_EXAMPLE}; inside strings escape "
+        'double quotes as \\" and newlines as \\n.'
+    )
 
 
 def not_object_error(value: Any) -> str:
-    return (f"The arguments must be a JSON object mapping parameter names to values, but got "
-            f"{json_type(value)} {short_json(value)}. Send e.g. {_EXAMPLE}.")
+    return (
+        f"The arguments must be a JSON object mapping parameter names to values, but got "
+        f"{json_type(value)} {short_json(value)}. Send e.g. {_EXAMPLE}."
+    )
 
 
 def _parse_text(raw: str, decode_nested: bool) -> tuple[dict | None, str | None, bool]:
@@ -180,17 +191,21 @@ def get_field(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
 
 
-def make_call(name: str, args: Any, repaired: bool = False, call_id: str | None = None
-               ) -> ToolCall:
+def make_call(name: str, args: Any, repaired: bool = False, call_id: str | None = None) -> ToolCall:
     raw = args if isinstance(args, str) else "" if args is None else short_json(args, 10**9)
     parsed, error, fixed = parse_arguments(args)
-    return ToolCall(call_id or new_call_id(), (name or "").strip(), raw, parsed, error,
-                    repaired or fixed)
+    return ToolCall(
+        call_id or new_call_id(), (name or "").strip(), raw, parsed, error, repaired or fixed
+    )
 
 
 def from_native(tool_calls: list[dict]) -> list[ToolCall]:
     """OpenAI-format tool_calls (dicts or LiteLLM objects) -> ToolCalls; missing ids generated."""
-    return [make_call(get_field(get_field(tc, "function"), "name"), get_field(get_field(tc, "function"), "arguments"),
-                       call_id=get_field(tc, "id")) for tc in tool_calls or []]
-
-
+    return [
+        make_call(
+            get_field(get_field(tc, "function"), "name"),
+            get_field(get_field(tc, "function"), "arguments"),
+            call_id=get_field(tc, "id"),
+        )
+        for tc in tool_calls or []
+    ]

@@ -1,5 +1,4 @@
-"""Tool calls written into a reply's text, in the dialects local models use.
-"""
+"""Tool calls written into a reply's text, in the dialects local models use."""
 
 from __future__ import annotations
 
@@ -67,8 +66,6 @@ def _tool_schemas(known_tools: Collection[str] | None) -> dict[str, Any]:
     return schemas
 
 
-
-
 def _xml_value(value: str, prop_schema: Any) -> Any:
     value = value.removeprefix("\n").removesuffix("\n")
     if "string" in schema_types(prop_schema):
@@ -96,11 +93,11 @@ def _parse_xml(text: str, pos: int, limit: int, schemas: dict) -> tuple[list[Too
         raw, params, pos = {}, {}, func.end()
         while (param := _PARAM_OPEN.match(text, _skip_ws(text, pos, limit), limit)) is not None:
             if (end := _PARAM_END.search(text, param.end(), limit)) is not None:
-                value, pos = text[param.end(): end.start()], end.end()
+                value, pos = text[param.end() : end.start()], end.end()
             else:
                 stop = _VALUE_STOP.search(text, param.end(), limit)
                 pos = stop.start() if stop else limit
-                value = text[param.end(): pos]
+                value = text[param.end() : pos]
                 pos += len("</parameter>") if stop and stop.group() == "</parameter>" else 0
             key = param.group(1).strip().strip("\"'")
             raw[key], params[key] = value, _xml_value(value, props.get(key))
@@ -186,8 +183,12 @@ def _flattened_call(obj: Any, known_tools: Collection[str] | None) -> tuple[str,
     """`{"name": "write_file", "path": "a.py", "content": "x"}`: a known tool's name with its
     arguments beside it instead of under "arguments" (small models flatten calls). Only a name
     the agent really has counts, so `{"name": "my-app", "version": "1.0"}` stays text."""
-    if (not isinstance(obj, dict) or not known_tools or obj.get("name") not in known_tools
-            or any(key in obj for key in ("arguments", "parameters", "function"))):
+    if (
+        not isinstance(obj, dict)
+        or not known_tools
+        or obj.get("name") not in known_tools
+        or any(key in obj for key in ("arguments", "parameters", "function"))
+    ):
         return None
     arguments = {k: v for k, v in obj.items() if k not in ("name", "type", "id")}
     return (obj["name"], arguments) if arguments else None
@@ -205,12 +206,16 @@ def _is_call_object(obj: Any, known_tools: Collection[str] | None) -> bool:
     if known_tools is None or parts[0] in known_tools:
         return True
     inner = obj["function"] if isinstance(obj.get("function"), dict) else obj
-    return (set(inner) <= _CALL_KEYS and set(obj) <= _CALL_KEYS
-            and _TOOL_NAME.fullmatch(parts[0]) is not None)
+    return (
+        set(inner) <= _CALL_KEYS
+        and set(obj) <= _CALL_KEYS
+        and _TOOL_NAME.fullmatch(parts[0]) is not None
+    )
 
 
-def _calls_in_json(body: str, known_tools: Collection[str] | None, dialect: str,
-                   what: str) -> list[ToolCall] | None:
+def _calls_in_json(
+    body: str, known_tools: Collection[str] | None, dialect: str, what: str
+) -> list[ToolCall] | None:
     """The calls a JSON text holds; an error call when it looks like a call but does not parse;
     None when it is not a call at all (example JSON in an answer)."""
     body = _undouble(body.strip())
@@ -225,9 +230,13 @@ def _calls_in_json(body: str, known_tools: Collection[str] | None, dialect: str,
     items = value if isinstance(value, list) and value else [value]
     if not all(_is_call_object(item, known_tools) for item in items):
         return None
-    calls = [make_call(*(_flattened_call(item, known_tools)
-                         or _call_parts(item, need_arguments=True)), repaired)  # type: ignore[misc]
-             for item in items]
+    calls = [
+        make_call(
+            *(_flattened_call(item, known_tools) or _call_parts(item, need_arguments=True)),
+            repaired,
+        )  # type: ignore[misc]
+        for item in items
+    ]
     return _labelled(calls, dialect)
 
 
@@ -322,8 +331,10 @@ def _tagged_calls(text: str, blocked: list[tuple[int, int]], schemas: dict) -> F
                 close = end = following if following != -1 else limit
             else:
                 end = close + len(closer)
-            calls = _labelled(_parse_json_block(text[pos:close], tag),
-                              "hermes" if tag == "tool_call" else "tagged_json")
+            calls = _labelled(
+                _parse_json_block(text[pos:close], tag),
+                "hermes" if tag == "tool_call" else "tagged_json",
+            )
         found.append((start, end, calls))
         pos = max(end, pos)
     return found
@@ -339,8 +350,9 @@ def _gaps(spans: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
     return out
 
 
-def extract_text_tool_calls(text: str, known_tools: Collection[str] | None = None
-                            ) -> tuple[str, list[ToolCall]]:
+def extract_text_tool_calls(
+    text: str, known_tools: Collection[str] | None = None
+) -> tuple[str, list[ToolCall]]:
     """(text without the calls, calls) for calls a model wrote into its content.
 
     Shapes: Qwen3-Coder XML, JSON in <tool_call> / <tools> / <function_call> tags, JSON in a
@@ -356,10 +368,15 @@ def extract_text_tool_calls(text: str, known_tools: Collection[str] | None = Non
     taken = [(s, e) for s, e, _ in found] + blocked
     for s, e in _gaps(taken, len(text)):
         found += _fenced_calls(text, s, e, known_tools)
-    taken = [(s, e) for s, e, _ in found] + blocked + [
-        (m.start(), m.end()) for m in _CODE_FENCE.finditer(text)]
+    taken = (
+        [(s, e) for s, e, _ in found]
+        + blocked
+        + [(m.start(), m.end()) for m in _CODE_FENCE.finditer(text)]
+    )
     for s, e in _gaps(taken, len(text)):
         found += _bare_calls(text, s, e, known_tools)
     found.sort(key=lambda item: item[0])
-    return (_remove_spans(text, [(s, e) for s, e, _ in found]),
-            [call for _, _, group in found for call in group])
+    return (
+        _remove_spans(text, [(s, e) for s, e, _ in found]),
+        [call for _, _, group in found for call in group],
+    )

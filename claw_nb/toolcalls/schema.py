@@ -1,5 +1,4 @@
-"""Arguments checked against a tool's JSON schema, after coercing what local models send as strings.
-"""
+"""Arguments checked against a tool's JSON schema, after coercing what local models send as strings."""
 
 from __future__ import annotations
 
@@ -17,8 +16,9 @@ def schema_types(schema: Any) -> list[str]:
         return []
     declared = schema.get("type")
     types = [declared] if isinstance(declared, str) else list(declared or [])
-    return types + [t for sub in [*schema.get("anyOf", []), *schema.get("oneOf", [])]
-                    for t in schema_types(sub)]
+    return types + [
+        t for sub in [*schema.get("anyOf", []), *schema.get("oneOf", [])] for t in schema_types(sub)
+    ]
 
 
 _INT = re.compile(r"[-+]?\d+")
@@ -66,8 +66,12 @@ def _coerce_value(schema: Any, value: Any) -> Any:
     if isinstance(value, list) and "array" in types:
         items = schema.get("items")
         return [_coerce_value(items, v) for v in value] if isinstance(items, Mapping) else value
-    if isinstance(value, float) and value.is_integer() and "integer" in types \
-            and "number" not in types:
+    if (
+        isinstance(value, float)
+        and value.is_integer()
+        and "integer" in types
+        and "number" not in types
+    ):
         return int(value)
     if not types or any(_matches(kind, value) for kind in types):
         return value
@@ -106,17 +110,25 @@ def _describe(err: Any) -> list[str]:
     where = _where(err.absolute_path)
     noun = "argument '{}'" if not err.absolute_path else "field '{}' in " + where
     if err.validator == "required" and isinstance(err.instance, dict):
-        return ["missing required " + noun.format(name) for name in err.validator_value
-                if name not in err.instance]
+        return [
+            "missing required " + noun.format(name)
+            for name in err.validator_value
+            if name not in err.instance
+        ]
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         known = err.schema.get("properties") or {}
         patterns = err.schema.get("patternProperties") or {}
-        return ["unknown " + noun.format(key) for key in err.instance
-                if key not in known and not any(re.search(p, key) for p in patterns)]
+        return [
+            "unknown " + noun.format(key)
+            for key in err.instance
+            if key not in known and not any(re.search(p, key) for p in patterns)
+        ]
     if err.validator == "type":
         wanted = err.validator_value
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
-        return [f"{where} must be {wanted}, got {json_type(err.instance)} {short_json(err.instance)}"]
+        return [
+            f"{where} must be {wanted}, got {json_type(err.instance)} {short_json(err.instance)}"
+        ]
     if err.validator == "enum":
         options = ", ".join(short_json(v) for v in err.validator_value)
         return [f"{where} must be one of {options}; got {short_json(err.instance)}"]
@@ -132,15 +144,17 @@ def validate_arguments(schema: dict, arguments: dict) -> str | None:
     from jsonschema.validators import validator_for
 
     validator = validator_for(schema, default=Draft202012Validator)(schema)
-    errors = sorted(validator.iter_errors(coerce_arguments(schema, arguments)),
-                    key=lambda e: ([str(p) for p in e.absolute_path], str(e.validator)))
+    errors = sorted(
+        validator.iter_errors(coerce_arguments(schema, arguments)),
+        key=lambda e: ([str(p) for p in e.absolute_path], str(e.validator)),
+    )
     problems = list(dict.fromkeys(p for err in errors for p in _describe(err)))
     if not problems:
         return None
     required = set(schema.get("required") or [])
-    params = [f"{key} ({'/'.join(schema_types(prop)) or 'any'}{', required' if key in required else ''})"
-              for key, prop in (schema.get("properties") or {}).items()]
+    params = [
+        f"{key} ({'/'.join(schema_types(prop)) or 'any'}{', required' if key in required else ''})"
+        for key, prop in (schema.get("properties") or {}).items()
+    ]
     signature = f"\nThis tool's parameters: {', '.join(params)}." if params else ""
     return "Invalid arguments:\n" + "\n".join(f"- {p}" for p in problems) + signature
-
-

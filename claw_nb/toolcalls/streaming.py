@@ -1,5 +1,4 @@
-"""Streamed tool-call deltas merged into whole OpenAI-format calls.
-"""
+"""Streamed tool-call deltas merged into whole OpenAI-format calls."""
 
 from __future__ import annotations
 
@@ -42,8 +41,9 @@ class StreamingToolCallAccumulator:
         elif index is None and not call_id and self._last is not None:
             return self._last
         index = max(self._by_index, default=-1) + 1 if index is None else index
-        self._calls.append({"index": index, "id": "", "type": "function", "name": "",
-                            "arguments": ""})
+        self._calls.append(
+            {"index": index, "id": "", "type": "function", "name": "", "arguments": ""}
+        )
         self._by_index[index] = len(self._calls) - 1
         return len(self._calls) - 1
 
@@ -77,6 +77,11 @@ class StreamingToolCallAccumulator:
                 if not call["id"] or call["id"] in used:  # results must pair with one call each
                     call["id"] = new_call_id()
                 used.add(call["id"])
-                out.append({"id": call["id"], "type": call["type"],
-                            "function": {"name": call["name"], "arguments": call["arguments"]}})
+                out.append(
+                    {
+                        "id": call["id"],
+                        "type": call["type"],
+                        "function": {"name": call["name"], "arguments": call["arguments"]},
+                    }
+                )
         return out

@@ -249,8 +249,14 @@ def derive_tool(func: Callable[..., str], kind: str, name: str | None = None) ->
     }
     strings = [name for name, schema in properties.items() if schema.get("type") == "string"]
     primary = "path" if "path" in properties else (strings[0] if strings else None)
-    return Tool(name=tool_name, description=description, parameters=parameters, func=func,
-                kind=kind, primary_argument=primary)
+    return Tool(
+        name=tool_name,
+        description=description,
+        parameters=parameters,
+        func=func,
+        kind=kind,
+        primary_argument=primary,
+    )
 
 
 def tool(kind: str, name: str | None = None) -> Callable[[Callable[..., str]], Tool]:

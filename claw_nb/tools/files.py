@@ -67,8 +67,10 @@ def _read_text(ctx: ToolContext, path: str, resolved: Path) -> str:
     except OSError as e:
         raise ToolError(f"cannot read {path!r}: {e.strerror or e}") from e
     if size > MAX_EDIT_BYTES or len(data) > MAX_EDIT_BYTES:
-        raise ToolError(f"{path!r} is {size} bytes, over the {MAX_EDIT_BYTES} bytes edit_file "
-                        "handles; change it with a command instead")
+        raise ToolError(
+            f"{path!r} is {size} bytes, over the {MAX_EDIT_BYTES} bytes edit_file "
+            "handles; change it with a command instead"
+        )
     if looks_binary(data):
         raise ToolError(f"{path!r} is a binary file; only text files can be read or edited")
     try:
@@ -128,8 +130,9 @@ def read_file(ctx: ToolContext, path: str, offset: int = 1, limit: int = 2000) -
     return out
 
 
-def _read_page(ws: Path, resolved: Path, path: str, offset: int, limit: int
-               ) -> tuple[list[str], int, int, bool]:
+def _read_page(
+    ws: Path, resolved: Path, path: str, offset: int, limit: int
+) -> tuple[list[str], int, int, bool]:
     """(numbered lines of the page, lines counted, last line shown, whether the count is the
     whole file). Memory stays bounded by the page: long lines are cut while reading, and lines
     past the page are only counted, up to MAX_SCAN_BYTES."""
@@ -168,7 +171,8 @@ def _read_page(ws: Path, resolved: Path, path: str, offset: int, limit: int
                 line = raw.decode("utf-8", errors="ignore" if cut else "strict").rstrip("\r\n")
             except UnicodeDecodeError as e:
                 raise ToolError(
-                    f"{path!r} is not valid UTF-8 text (looks binary); cannot show it") from e
+                    f"{path!r} is not valid UTF-8 text (looks binary); cannot show it"
+                ) from e
             if cut or len(line) > MAX_LINE_CHARS:
                 line = line[:MAX_LINE_CHARS] + f" ... [line cut at {MAX_LINE_CHARS} chars]"
             shown.append(f"{total:>6}\t{line}")
@@ -312,10 +316,14 @@ def _write_target(ctx: ToolContext, path: str) -> Path:
     """Where a write to `path` lands. A protected file (settings, git metadata) may be written
     only under its own name, which the permission policy saw, never through a symlink."""
     resolved = resolve_in_workspace(ctx.workspace, path)
-    if resolved != lexical_path(_ws(ctx), path) and \
-            (why := protection_reason(_ws(ctx), str(resolved))) is not None:
-        raise ToolError(f"{path!r} leads through a symlink to {_rel(ctx, resolved)}, and {why}; "
-                        "write protected files by their own path")
+    if (
+        resolved != lexical_path(_ws(ctx), path)
+        and (why := protection_reason(_ws(ctx), str(resolved))) is not None
+    ):
+        raise ToolError(
+            f"{path!r} leads through a symlink to {_rel(ctx, resolved)}, and {why}; "
+            "write protected files by their own path"
+        )
     return resolved
 
 

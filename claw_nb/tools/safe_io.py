@@ -51,11 +51,13 @@ def _directory(workspace: Path, resolved: Path, create: bool) -> Iterator[tuple[
                 if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
                     raise
                 if stat.S_ISREG(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
-                    raise ToolError(f"cannot write {resolved.name!r}: its parent {name!r} exists "
-                                    "as a file; choose another path") from None
+                    raise ToolError(
+                        f"cannot write {resolved.name!r}: its parent {name!r} exists "
+                        "as a file; choose another path"
+                    ) from None
                 raise ToolError(
-                    f"{resolved}: a part of the path became a symlink while the tool ran; "
-                    "try again") from None
+                    f"{resolved}: a part of the path became a symlink while the tool ran; try again"
+                ) from None
             os.close(fd)
             fd = next_fd
         yield fd, parts[-1]
@@ -67,18 +69,27 @@ def open_regular(workspace: Path, resolved: Path, shown: str) -> int:
     """A read-only descriptor of a regular file (the caller closes it); anything else refused."""
     with _directory(workspace, resolved, create=False) as (dir_fd, name):
         try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                         dir_fd=dir_fd)
+            fd = os.open(
+                name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+            )
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                raise ToolError(f"{shown!r} became a symlink while the tool ran; try again") from None
+                raise ToolError(
+                    f"{shown!r} became a symlink while the tool ran; try again"
+                ) from None
             raise
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device" if
-                stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
-                "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(info.st_mode)
+            else "a device"
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(info.st_mode)
+            else "not a regular file"
+        )
         raise ToolError(f"{shown!r} is {kind}; file tools only read regular files")
     os.set_blocking(fd, True)
     return fd
@@ -92,8 +103,9 @@ def read_prefix(workspace: Path, resolved: Path, shown: str, max_bytes: int) -> 
         return f.read(max_bytes), size
 
 
-def write_atomic(workspace: Path, resolved: Path, data: bytes, *,
-                 expected: bytes | None = None) -> bool:
+def write_atomic(
+    workspace: Path, resolved: Path, data: bytes, *, expected: bytes | None = None
+) -> bool:
     """Write `data` to `resolved` (inside the workspace) atomically; True if it was created.
 
     A temporary file is made next to the target through the same descriptor walk, filled,
@@ -109,11 +121,18 @@ def write_atomic(workspace: Path, resolved: Path, data: bytes, *,
             old = None
         if old is not None and stat.S_ISDIR(old.st_mode):
             raise ToolError(f"{name!r} is a directory; give a file path")
-        mode = stat.S_IMODE(old.st_mode) if old is not None and stat.S_ISREG(old.st_mode) \
+        mode = (
+            stat.S_IMODE(old.st_mode)
+            if old is not None and stat.S_ISREG(old.st_mode)
             else 0o666 & ~_umask()
+        )
         tmp = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600, dir_fd=dir_fd)
+        fd = os.open(
+            tmp,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=dir_fd,
+        )
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -121,8 +140,10 @@ def write_atomic(workspace: Path, resolved: Path, data: bytes, *,
                 os.fsync(f.fileno())
                 os.fchmod(f.fileno(), mode)
             if expected is not None and _current(dir_fd, name) != expected:
-                raise ToolError(f"{name!r} changed on disk while it was being edited (saved "
-                                "elsewhere?); nothing was written: read it again and redo the edit")
+                raise ToolError(
+                    f"{name!r} changed on disk while it was being edited (saved "
+                    "elsewhere?); nothing was written: read it again and redo the edit"
+                )
             os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -146,8 +167,9 @@ def _umask() -> int:
 
 def _current(dir_fd: int, name: str) -> bytes | None:
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                     dir_fd=dir_fd)
+        fd = os.open(
+            name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+        )
     except OSError:
         return None
     with os.fdopen(fd, "rb") as f:

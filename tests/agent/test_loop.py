@@ -26,8 +26,13 @@ class Recorder(list):
 
 def make_agent(server, workspace, stream=False, **options):
     config = load_config(
-        workspace, model="openai/scripted", api_base=server.url, api_key="sk-test",
-        stream=stream, retry_base_delay=0.01, **options,
+        workspace,
+        model="openai/scripted",
+        api_base=server.url,
+        api_key="sk-test",
+        stream=stream,
+        retry_base_delay=0.01,
+        **options,
     )
     recorder = Recorder()
     return unguarded_agent(config, listeners=[recorder]), recorder
@@ -59,8 +64,10 @@ def test_native_tool_call_runs_and_result_goes_back(scripted_server, workspace, 
 def test_qwen3_coder_xml_call_in_text_is_run(scripted_server, workspace, stream):
     (workspace / "notes.txt").write_text("alpha\nbeta\n")
     scripted_server.queue(
-        text("Let me look.\n<tool_call>\n<function=read_file>\n<parameter=path>\nnotes.txt\n"
-             "</parameter>\n<parameter=limit>\n1\n</parameter>\n</function>\n</tool_call>"),
+        text(
+            "Let me look.\n<tool_call>\n<function=read_file>\n<parameter=path>\nnotes.txt\n"
+            "</parameter>\n<parameter=limit>\n1\n</parameter>\n</function>\n</tool_call>"
+        ),
         text("The first line is alpha."),
     )
     agent, rec = make_agent(scripted_server, workspace, stream)
@@ -74,8 +81,10 @@ def test_qwen3_coder_xml_call_in_text_is_run(scripted_server, workspace, stream)
 @STREAMING
 def test_hermes_json_call_in_text_is_run(scripted_server, workspace, stream):
     scripted_server.queue(
-        text('<tool_call>\n{"name": "write_file", "arguments": {"path": "a.txt", "content": "A"}}\n'
-             "</tool_call>"),
+        text(
+            '<tool_call>\n{"name": "write_file", "arguments": {"path": "a.txt", "content": "A"}}\n'
+            "</tool_call>"
+        ),
         text("done"),
     )
     agent, _ = make_agent(scripted_server, workspace, stream)
@@ -138,8 +147,9 @@ def test_arguments_failing_the_schema_are_reported(scripted_server, workspace):
 
 def test_string_numbers_are_coerced_not_rejected(scripted_server, workspace):
     (workspace / "f.txt").write_text("1\n2\n3\n")
-    scripted_server.queue(tool_calls(call("read_file", {"path": "f.txt", "offset": "2"})),
-                          text("ok"))
+    scripted_server.queue(
+        tool_calls(call("read_file", {"path": "f.txt", "offset": "2"})), text("ok")
+    )
     agent, rec = make_agent(scripted_server, workspace)
     agent.run("go")
     assert rec.of(ev.ToolCallFinished)[0].ok
@@ -205,8 +215,12 @@ def test_persistent_500_ends_the_run_with_the_reason(scripted_server, workspace)
 
 def test_context_length_error_is_reported_clearly(scripted_server, workspace):
     scripted_server.queue(
-        error(400, message="This model's maximum context length is 4096 tokens. However, you "
-              "requested 9000 tokens.", code="context_length_exceeded")
+        error(
+            400,
+            message="This model's maximum context length is 4096 tokens. However, you "
+            "requested 9000 tokens.",
+            code="context_length_exceeded",
+        )
     )
     agent, _ = make_agent(scripted_server, workspace)
     result = agent.run("hi")
@@ -222,8 +236,9 @@ def _free_port():
 
 def test_unreachable_server_names_the_url_and_how_to_start_one(workspace):
     url = f"http://127.0.0.1:{_free_port()}/v1"
-    config = load_config(workspace, model="openai/x", api_base=url, api_key="k",
-                         retry_base_delay=0.01)
+    config = load_config(
+        workspace, model="openai/x", api_base=url, api_key="k", retry_base_delay=0.01
+    )
     result = unguarded_agent(config).run("hi")
     assert result.stop_reason == "model_unreachable"
     assert url in result.error and "ollama serve" in result.error
@@ -263,8 +278,9 @@ def test_usage_is_counted_when_the_server_reports_none(scripted_server, workspac
 
 @STREAMING
 def test_usage_from_the_server_is_recorded_with_timings(scripted_server, workspace, stream):
-    scripted_server.queue(text("hi", usage={"prompt_tokens": 1234, "completion_tokens": 5,
-                                            "total_tokens": 1239}))
+    scripted_server.queue(
+        text("hi", usage={"prompt_tokens": 1234, "completion_tokens": 5, "total_tokens": 1239})
+    )
     agent, rec = make_agent(scripted_server, workspace, stream)
     agent.run("hi")
     call_event = rec.of(ev.ModelCallFinished)[0]
@@ -285,8 +301,15 @@ def test_system_prompt_has_workspace_tools_and_project_memory(scripted_server, w
     # The schemas carry the tool list; the default prompt does not repeat it ("full" does).
     assert "`edit_file(path, old_string, new_string, replace_all?)`" not in system["content"]
     names = [t["function"]["name"] for t in scripted_server.requests[0]["tools"]]
-    assert names == ["read_file", "write_file", "edit_file", "list_files", "grep",
-                     "run_command", "todo_write"]
+    assert names == [
+        "read_file",
+        "write_file",
+        "edit_file",
+        "list_files",
+        "grep",
+        "run_command",
+        "todo_write",
+    ]
 
 
 def test_second_run_continues_the_conversation(scripted_server, workspace):
@@ -309,8 +332,10 @@ def test_denied_call_goes_back_to_the_model_with_the_reason(scripted_server, wor
 
 
 def test_todo_write_emits_the_task_list(scripted_server, workspace):
-    todos = [{"content": "read code", "status": "completed"},
-             {"content": "fix bug", "status": "in_progress"}]
+    todos = [
+        {"content": "read code", "status": "completed"},
+        {"content": "fix bug", "status": "in_progress"},
+    ]
     scripted_server.queue(tool_calls(call("todo_write", {"todos": todos})), text("ok"))
     agent, rec = make_agent(scripted_server, workspace)
     agent.run("plan")
@@ -339,8 +364,9 @@ def test_agent_fixes_a_failing_test(scripted_server, workspace):
     scripted_server.queue(
         tool_calls(call("read_file", {"path": "calc.py"})),
         tool_calls(call("run_command", {"command": check})),
-        tool_calls(call("edit_file", {"path": "calc.py", "old_string": "a - b",
-                                      "new_string": "a + b"})),
+        tool_calls(
+            call("edit_file", {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"})
+        ),
         tool_calls(call("run_command", {"command": check})),
         text("Fixed `add`: it subtracted instead of adding. The check passes now."),
     )

@@ -71,8 +71,13 @@ def is_summary_request(body):
 def make_agent(server, workspace, router, **options):
     server.default = router
     config = load_config(
-        workspace, model="openai/scripted", api_base=server.url, api_key="sk-test",
-        stream=options.pop("stream", False), retry_base_delay=0.01, **options,
+        workspace,
+        model="openai/scripted",
+        api_base=server.url,
+        api_key="sk-test",
+        stream=options.pop("stream", False),
+        retry_base_delay=0.01,
+        **options,
     )
     recorder = Recorder()
     return unguarded_agent(config, listeners=[recorder]), recorder
@@ -81,7 +86,9 @@ def make_agent(server, workspace, router, **options):
 def count(body):
     from claw_nb.model.litellm_import import litellm
 
-    return litellm().token_counter(model="gpt-4o", messages=body["messages"], tools=body.get("tools"))
+    return litellm().token_counter(
+        model="gpt-4o", messages=body["messages"], tools=body.get("tools")
+    )
 
 
 def write_files(workspace, names, chars):
@@ -95,7 +102,9 @@ def assert_pairs_intact(messages):
     pending: set = set()
     for message in messages:
         if message["role"] == "tool":
-            assert message["tool_call_id"] in pending, f"orphan tool result {message['tool_call_id']}"
+            assert message["tool_call_id"] in pending, (
+                f"orphan tool result {message['tool_call_id']}"
+            )
             pending.discard(message["tool_call_id"])
             continue
         assert not pending, f"calls without results: {pending}"
@@ -110,8 +119,10 @@ def test_session_crossing_the_threshold_is_summarised_and_carries_on(scripted_se
     names = [f"mod_{i}.py" for i in range(10)]
     write_files(workspace, names, 1800)
     (workspace / "a.py").write_text("OLD = 1\n" * 200)
-    todos = [{"content": "read every module", "status": "in_progress"},
-             {"content": "report the magic number", "status": "pending"}]
+    todos = [
+        {"content": "read every module", "status": "in_progress"},
+        {"content": "report the magic number", "status": "pending"},
+    ]
     script = [
         tool_calls(call("todo_write", {"todos": todos})),
         tool_calls(call("read_file", {"path": "a.py"})),
@@ -135,8 +146,13 @@ def test_session_crossing_the_threshold_is_summarised_and_carries_on(scripted_se
     assert system["role"] == "system" and "summary" in system["content"]
     assert user["role"] == "user"
     prompt = user["content"]
-    for section in ("## Task", "## Decisions", "## Files touched", "## Open problems",
-                    "## Todo list"):
+    for section in (
+        "## Task",
+        "## Decisions",
+        "## Files touched",
+        "## Open problems",
+        "## Todo list",
+    ):
         assert section in prompt
     assert "Read every module and report the magic number." in prompt
     assert "report the magic number" in prompt and "[ ] read every module" in prompt
@@ -156,8 +172,11 @@ def test_session_crossing_the_threshold_is_summarised_and_carries_on(scripted_se
     assert messages[0] == first[0]
     assert messages[1]["role"] == "user"
     assert messages[1]["content"].startswith("Read every module and report the magic number.")
-    assert SUMMARY_MARKER in messages[1]["content"] and "The magic number is 4711." in messages[1]["content"]
-    earlier = [m for body in router.agent_requests[:5 + at] for m in body["messages"]]
+    assert (
+        SUMMARY_MARKER in messages[1]["content"]
+        and "The magic number is 4711." in messages[1]["content"]
+    )
+    earlier = [m for body in router.agent_requests[: 5 + at] for m in body["messages"]]
     recent = messages[2:]
     assert recent and recent[0]["role"] == "assistant"
     for message in recent[:-1]:  # sent before, word for word
@@ -202,7 +221,9 @@ def test_old_bulky_outputs_are_shortened_without_a_model_call(scripted_server, w
     assert events and events[0].method == "prune" and not router.summary_requests
     assert "old outputs shortened" in events[0].dropped
     last = router.agent_requests[-1]["messages"]
-    shortened = [m for m in last if m["role"] == "tool" and "[full output: handle out-" in m["content"]]
+    shortened = [
+        m for m in last if m["role"] == "tool" and "[full output: handle out-" in m["content"]
+    ]
     assert shortened and all(len(m["content"]) < 1300 for m in shortened)
     assert len(last[-1]["content"]) > 3500  # the newest output stays whole
     assert_pairs_intact(last)
@@ -258,8 +279,17 @@ def test_context_length_error_retries_are_bounded(scripted_server, workspace):
 
 
 def _call(id_, name, **args):
-    return {"role": "assistant", "content": "", "tool_calls": [
-        {"id": id_, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}]}
+    return {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {
+                "id": id_,
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(args)},
+            }
+        ],
+    }
 
 
 def _result(id_, name, content):
@@ -268,14 +298,20 @@ def _result(id_, name, content):
 
 def test_prune_drops_stale_reads_and_keeps_the_recent_part(tmp_path):
     messages = [
-        {"role": "system", "content": "sys"}, {"role": "user", "content": "task"},
-        _call("1", "read_file", path="a.py"), _result("1", "read_file", "A" * 500),
-        _call("2", "read_file", path="b.py"), _result("2", "read_file", "B" * 500),
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "task"},
+        _call("1", "read_file", path="a.py"),
+        _result("1", "read_file", "A" * 500),
+        _call("2", "read_file", path="b.py"),
+        _result("2", "read_file", "B" * 500),
         _call("3", "edit_file", path="./a.py", old_string="A", new_string="C"),
         _result("3", "edit_file", "Edited a.py"),
-        _call("4", "read_file", path="b.py"), _result("4", "read_file", "B2" * 250),
-        _call("5", "run_command", command="make"), _result("5", "run_command", "x" * 5000),
-        _call("6", "run_command", command="make"), _result("6", "run_command", "y" * 5000),
+        _call("4", "read_file", path="b.py"),
+        _result("4", "read_file", "B2" * 250),
+        _call("5", "run_command", command="make"),
+        _result("5", "run_command", "x" * 5000),
+        _call("6", "run_command", command="make"),
+        _result("6", "run_command", "y" * 5000),
     ]
     original = [dict(m) for m in messages]
     store = OutputStore()
@@ -298,7 +334,8 @@ def test_write_arguments_of_old_calls_are_cut(tmp_path):
         {"role": "user", "content": "task"},
         _call("1", "write_file", path="big.py", content="z" * 6000),
         _result("1", "write_file", "Wrote big.py"),
-        _call("2", "read_file", path="big.py"), _result("2", "read_file", "ok"),
+        _call("2", "read_file", path="big.py"),
+        _result("2", "read_file", "ok"),
     ]
     report = prune(messages, 3, OutputStore(), shorten_chars=2000, keep_chars=900)
     args = json.loads(messages[1]["tool_calls"][0]["function"]["arguments"])
@@ -311,13 +348,17 @@ def test_tool_call_groups_are_never_split(scripted_server, workspace):
     names = [f"g{i}.py" for i in range(12)]
     write_files(workspace, names, 1200)
     script = [
-        tool_calls(call("read_file", {"path": names[i]}), call("read_file", {"path": names[i + 1]}),
-                   call("list_files", {}))
+        tool_calls(
+            call("read_file", {"path": names[i]}),
+            call("read_file", {"path": names[i + 1]}),
+            call("list_files", {}),
+        )
         for i in range(0, 12, 2)
     ]
     router = Router(script)
-    agent, rec = make_agent(scripted_server, workspace, router, context_window=5000,
-                            keep_recent_turns=2)
+    agent, rec = make_agent(
+        scripted_server, workspace, router, context_window=5000, keep_recent_turns=2
+    )
     assert agent.run("read in pairs").ok
     assert rec.of(ev.ContextCompacted)
     for body in router.agent_requests:
@@ -338,13 +379,15 @@ def test_read_output_pages_through_a_clipped_output(scripted_server, workspace):
         offset = int(clipped.split("offset=", 1)[1].split(")", 1)[0])
         return tool_calls(call("read_output", {"handle": handle, "offset": offset, "limit": 5}))
 
-    router = Router([
-        tool_calls(call("read_file", {"path": "big.txt"})),
-        page,
-        tool_calls(call("read_output", {"handle": "out-1", "grep": "row 399"})),
-        tool_calls(call("read_output", {"handle": "out-9"})),
-        text("seen"),
-    ])
+    router = Router(
+        [
+            tool_calls(call("read_file", {"path": "big.txt"})),
+            page,
+            tool_calls(call("read_output", {"handle": "out-1", "grep": "row 399"})),
+            tool_calls(call("read_output", {"handle": "out-9"})),
+            text("seen"),
+        ]
+    )
     agent, rec = make_agent(scripted_server, workspace, router, max_tool_result_chars=2000)
     assert agent.run("look at big.txt").ok
     first_tools = [t["function"]["name"] for t in router.agent_requests[0]["tools"]]
@@ -391,14 +434,23 @@ def test_manual_compact_with_focus(scripted_server, workspace):
     router.replies.append(text("again"))
     assert agent.run("and now?").final_answer == "again"
     sent = router.agent_requests[-1]["messages"]
-    assert SUMMARY_MARKER in sent[1]["content"] and sent[-1] == {"role": "user", "content": "and now?"}
+    assert SUMMARY_MARKER in sent[1]["content"] and sent[-1] == {
+        "role": "user",
+        "content": "and now?",
+    }
 
 
 def test_a_folded_user_request_is_kept_verbatim_in_the_head(scripted_server, workspace):
     names = [f"r{i}.py" for i in range(16)]
     write_files(workspace, names, 1800)
-    router = Router([*[tool_calls(call("read_file", {"path": n})) for n in names[:3]], text("one"),
-                     *[tool_calls(call("read_file", {"path": n})) for n in names[3:]], text("two")])
+    router = Router(
+        [
+            *[tool_calls(call("read_file", {"path": n})) for n in names[:3]],
+            text("one"),
+            *[tool_calls(call("read_file", {"path": n})) for n in names[3:]],
+            text("two"),
+        ]
+    )
     agent, rec = make_agent(scripted_server, workspace, router, context_window=6000)
     assert agent.run("first task").final_answer == "one"
     assert agent.run("second task: count the lines").final_answer == "two"
@@ -420,8 +472,9 @@ def test_nothing_to_compact_returns_none(scripted_server, workspace):
 def test_context_management_off_changes_nothing(scripted_server, workspace):
     (workspace / "big.txt").write_text("x\n" * 5000)
     router = Router([tool_calls(call("read_file", {"path": "big.txt"})), text("ok")])
-    agent, rec = make_agent(scripted_server, workspace, router, context_management="false",
-                            max_tool_result_chars=2000)
+    agent, rec = make_agent(
+        scripted_server, workspace, router, context_management="false", max_tool_result_chars=2000
+    )
     assert agent.run("read").ok
     assert "read_output" not in [t["function"]["name"] for t in router.agent_requests[-1]["tools"]]
     result = next(m["content"] for m in agent.messages if m["role"] == "tool")
@@ -449,10 +502,15 @@ def test_cached_counts_match_litellm_and_include_the_tool_schemas():
     from claw_nb.model.litellm_import import litellm
     from claw_nb.tools import default_tools
 
-    messages = [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "hi"}]
+    messages = [
+        {"role": "system", "content": "You are helpful."},
+        {"role": "user", "content": "hi"},
+    ]
     for i in range(5):
-        messages += [_call(str(i), "read_file", path=f"f{i}.py"),
-                     _result(str(i), "read_file", f"line {i}\n" * 100)]
+        messages += [
+            _call(str(i), "read_file", path=f"f{i}.py"),
+            _result(str(i), "read_file", f"line {i}\n" * 100),
+        ]
     specs = default_tools().specs()
     counter = TokenCounter("ollama_chat/llama-3.1:8b")  # must not try to download a tokenizer
     without_tools = counter.request(messages, None)
@@ -460,7 +518,9 @@ def test_cached_counts_match_litellm_and_include_the_tool_schemas():
     assert abs(without_tools - theirs) <= 30  # we also count the calls' function names
     # Schemas are counted as the JSON chat templates render, not LiteLLM's compact summary.
     ours = counter.request(messages, specs)
-    their_tools = litellm().token_counter(model="unknown-model", messages=messages, tools=specs) - theirs
+    their_tools = (
+        litellm().token_counter(model="unknown-model", messages=messages, tools=specs) - theirs
+    )
     assert ours - without_tools > their_tools
     assert counter.request(messages, specs) == ours
     messages[3] = {**messages[3], "content": "short"}
@@ -471,7 +531,10 @@ def test_window_comes_from_setting_ollama_or_litellm(workspace):
     def window(**options):
         return model_window(load_config(workspace, **options))
 
-    assert window(model="openai/whatever", context_window=12000) == (12000, "context_window setting")
+    assert window(model="openai/whatever", context_window=12000) == (
+        12000,
+        "context_window setting",
+    )
     assert window(model="ollama_chat/qwen3:8b", num_ctx=8192)[0] == 8192
     assert window(model="ollama_chat/qwen3:8b", num_ctx=8192, context_window=4096)[0] == 4096
     assert window(model="openai/gpt-4o-mini") == (128000, "LiteLLM model info")
@@ -492,7 +555,10 @@ def test_parse_context_error_messages():
     assert parse_context_error(
         "request (5000 tokens) exceeds the available context size (4096 tokens), try increasing it"
     ) == (4096, 5000)
-    assert parse_context_error("prompt is too long: 210000 tokens > 200000 maximum") == (None, 210000)
+    assert parse_context_error("prompt is too long: 210000 tokens > 200000 maximum") == (
+        None,
+        210000,
+    )
     assert parse_context_error("context length exceeded") == (None, None)
 
 
@@ -550,7 +616,8 @@ def test_compactions_are_logged_in_duckdb(scripted_server, workspace, tmp_path):
     con = connect(tmp_path / "c.duckdb", read_only=True)
     rows = con.execute(
         "SELECT reason, method, tokens_before, tokens_after, window_tokens, limit_tokens, dropped "
-        "FROM compactions WHERE method = 'summary'").fetchall()
+        "FROM compactions WHERE method = 'summary'"
+    ).fetchall()
     con.close()
     assert rows, "no summary compaction logged"
     reason, method, before, after, window, limit, dropped = rows[0]

@@ -32,11 +32,20 @@ from claw_nb.testing import ScriptedServer, call, delay, text, tool_calls
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "out"
-CHROMIUM = (os.environ.get("CLAW_E2E_CHROMIUM") or shutil.which("chromium")
-            or shutil.which("chromium-browser") or "")
+CHROMIUM = (
+    os.environ.get("CLAW_E2E_CHROMIUM")
+    or shutil.which("chromium")
+    or shutil.which("chromium-browser")
+    or ""
+)
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 RAN = re.compile(r"\[(\*|\d+)\]")
@@ -62,15 +71,26 @@ def _free_port() -> int:
 
 
 def _code(source: str) -> dict:
-    return {"cell_type": "code", "execution_count": None, "id": secrets.token_hex(4),
-            "metadata": {}, "outputs": [], "source": source}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": secrets.token_hex(4),
+        "metadata": {},
+        "outputs": [],
+        "source": source,
+    }
 
 
 def _write_notebook(path: Path, cells: list[str]) -> None:
     nb = {
         "cells": [_code(c) for c in cells],
-        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
-                                    "name": "python3"}},
+        "metadata": {
+            "kernelspec": {
+                "display_name": "Python 3 (ipykernel)",
+                "language": "python",
+                "name": "python3",
+            }
+        },
         "nbformat": 4,
         "nbformat_minor": 5,
     }
@@ -103,12 +123,25 @@ class Lab:
         env.pop("JPY_SESSION_NAME", None)
         self.log = (root.parent / "jupyter-lab.log").open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={self.port}", f"--IdentityProvider.token={self.token}",
-             f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
-             "--LabApp.news_url=None", "--LabApp.extension_manager=readonly", "--allow-root",
-             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-            cwd=root, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={self.port}",
+                f"--IdentityProvider.token={self.token}",
+                f"--ServerApp.root_dir={root}",
+                "--ServerApp.port_retries=0",
+                "--LabApp.news_url=None",
+                "--LabApp.extension_manager=readonly",
+                "--allow-root",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            ],
+            cwd=root,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         self._wait_ready()
 
@@ -118,8 +151,9 @@ class Lab:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"jupyter lab exited; see {self.log.name}")
             try:
-                with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}",
-                                            timeout=2) as r:
+                with urllib.request.urlopen(
+                    f"{self.url}/api/status?token={self.token}", timeout=2
+                ) as r:
                     if r.status == 200:
                         return
             except OSError:
@@ -156,7 +190,11 @@ def lab_env(tmp_path, request):
     _require_browser()
     server = ScriptedServer().start()
     root, lab = _lab_env(
-        tmp_path, getattr(request, "param", None), CLAW_MODEL="openai/scripted", CLAW_API_BASE=server.url, CLAW_API_KEY="sk-test",
+        tmp_path,
+        getattr(request, "param", None),
+        CLAW_MODEL="openai/scripted",
+        CLAW_API_BASE=server.url,
+        CLAW_API_KEY="sk-test",
         CLAW_DB=str(tmp_path / "claw.duckdb"),
     )
     try:
@@ -229,7 +267,8 @@ def _scroll_top(page) -> float:
     """How far the notebook is scrolled (whichever of its elements scrolls)."""
     return page.evaluate(
         "() => Math.max(0, ...[...document.querySelectorAll('.jp-NotebookPanel-notebook,"
-        " .jp-NotebookPanel .jp-WindowedPanel-outer')].map(e => e.scrollTop))")
+        " .jp-NotebookPanel .jp-WindowedPanel-outer')].map(e => e.scrollTop))"
+    )
 
 
 def _dismiss_kernel_dialog(page) -> None:
@@ -260,21 +299,26 @@ def test_claw_cell_in_jupyterlab_approve_queue_and_stop(lab_env, page):
     (root / "utils.py").write_text("def add(a, b):\n    return a - b\n")
     server.queue(
         tool_calls(call("read_file", {"path": "utils.py"})),
-        text("The bug: `add` subtracts. I will fix it.\n\n"
-             "<tool_call>\n<function=edit_file>\n<parameter=path>\nutils.py\n</parameter>\n"
-             "<parameter=old_string>\na - b\n</parameter>\n<parameter=new_string>\na + b\n"
-             "</parameter>\n</function>\n</tool_call>"),
+        text(
+            "The bug: `add` subtracts. I will fix it.\n\n"
+            "<tool_call>\n<function=edit_file>\n<parameter=path>\nutils.py\n</parameter>\n"
+            "<parameter=old_string>\na - b\n</parameter>\n<parameter=new_string>\na + b\n"
+            "</parameter>\n</function>\n</tool_call>"
+        ),
         text("Fixed **add** in `utils.py`: it now returns `a + b`."),
         text("Second task done: nothing else to change."),
         delay(4, tool_calls(call("list_files", {}))),
     )
-    _write_notebook(root / "e2e.ipynb", [
-        "%load_ext claw_nb",
-        "%%claw fix the add function in utils.py\nit should add",
-        "%%claw\nanything else?",
-        "print('kernel is free:', 6 * 7)",
-        "%%claw --new\na slow task, stopped midway",
-    ])
+    _write_notebook(
+        root / "e2e.ipynb",
+        [
+            "%load_ext claw_nb",
+            "%%claw fix the add function in utils.py\nit should add",
+            "%%claw\nanything else?",
+            "print('kernel is free:', 6 * 7)",
+            "%%claw --new\na slow task, stopped midway",
+        ],
+    )
     _open_notebook(page, lab, "e2e.ipynb")
 
     _run_cell(page, 0)
@@ -338,14 +382,16 @@ def test_quickstart_in_jupyterlab(demo_lab, page):
             "(f) => 1 + [...document.querySelectorAll('.jp-Notebook .jp-Cell')].findIndex(c =>"
             " c.classList.contains('jp-CodeCell') &&"
             " c.querySelector('.jp-InputArea-editor').textContent.includes(f))",
-            arg=fragment, timeout=30_000,
+            arg=fragment,
+            timeout=30_000,
         )
         return found.json_value() - 1
 
     for fragment in ("def ollama_has", "def demo_model", "tempfile.mkdtemp", "%load_ext"):
         _run_cell(page, index_of(fragment))
-    expect(_cell(page, index_of("def ollama_has")).locator(".jp-OutputArea-output")).to_contain_text(
-        "no model configured: using the scripted demo server")
+    expect(
+        _cell(page, index_of("def ollama_has")).locator(".jp-OutputArea-output")
+    ).to_contain_text("no model configured: using the scripted demo server")
 
     fix = _cell(page, index_of("Fix utils.py"))
     _run_cell(page, index_of("Fix utils.py"))
@@ -368,8 +414,9 @@ def test_quickstart_in_jupyterlab(demo_lab, page):
 
     for fragment in ("read_text()", "%claw sessions", "log = %claw log"):
         _run_cell(page, index_of(fragment))
-    expect(_cell(page, index_of("log = %claw log")).locator(".jp-OutputArea-output")).to_contain_text(
-        "run_command")
+    expect(
+        _cell(page, index_of("log = %claw log")).locator(".jp-OutputArea-output")
+    ).to_contain_text("run_command")
     _shot(page, "quickstart_jupyterlab.png")
 
 
@@ -389,14 +436,20 @@ def _shut_down_kernels(lab: Lab) -> None:
     with urllib.request.urlopen(request, timeout=10) as r:
         sessions = json.loads(r.read())
     for session in sessions:
-        urllib.request.urlopen(urllib.request.Request(
-            f"{lab.url}/api/sessions/{session['id']}?token={lab.token}", method="DELETE"),
-            timeout=20).close()
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{lab.url}/api/sessions/{session['id']}?token={lab.token}", method="DELETE"
+            ),
+            timeout=20,
+        ).close()
 
 
 def _static_outputs(nb: dict, index: int) -> list[dict]:
-    return [o for o in nb["cells"][index]["outputs"]
-            if "claw-static" in "".join(o.get("data", {}).get("text/html", ""))]
+    return [
+        o
+        for o in nb["cells"][index]["outputs"]
+        if "claw-static" in "".join(o.get("data", {}).get("text/html", ""))
+    ]
 
 
 @pytest.mark.parametrize("page", [1000], indirect=True)
@@ -409,16 +462,20 @@ def test_transcripts_survive_save_close_and_reopen_without_the_kernel(lab_env, p
     (root / "utils.py").write_text("def add(a, b):\n    return a - b\n")
     server.queue(
         tool_calls(call("read_file", {"path": "utils.py"})),
-        tool_calls(call("edit_file", {"path": "utils.py", "old_string": "a - b",
-                                      "new_string": "a + b"})),
+        tool_calls(
+            call("edit_file", {"path": "utils.py", "old_string": "a - b", "new_string": "a + b"})
+        ),
         text("Fixed **add**. Try it:\n\n```python\nfrom utils import add\nadd(2, 3)\n```"),
         delay(60, text("never seen")),
     )
-    _write_notebook(root / "keep.ipynb", [
-        "%load_ext claw_nb",
-        "%%claw --mode accept-edits\nfix add in utils.py",
-        "%%claw --new\na run the kernel will not finish",
-    ])
+    _write_notebook(
+        root / "keep.ipynb",
+        [
+            "%load_ext claw_nb",
+            "%%claw --mode accept-edits\nfix add in utils.py",
+            "%%claw --new\na run the kernel will not finish",
+        ],
+    )
     _open_notebook(page, lab, "keep.ipynb")
     _run_cell(page, 0)
     _run_cell(page, 1)
@@ -467,24 +524,32 @@ def test_a_pending_approval_is_brought_into_view(lab_env, page):
 
     server, root, lab = lab_env
     server.queue(
-        tool_calls(call("write_file", {"path": "notes.txt", "content": "hello\n"}),
-                   content="I will write the file now.\n\n" + "Some reasoning.\n\n" * 40),
+        tool_calls(
+            call("write_file", {"path": "notes.txt", "content": "hello\n"}),
+            content="I will write the file now.\n\n" + "Some reasoning.\n\n" * 40,
+        ),
         text("Wrote notes.txt."),
     )
-    _write_notebook(root / "ask.ipynb", [
-        "%load_ext claw_nb",
-        "# a long cell above\n" * 45,
-        "%%claw\nwrite notes.txt",
-        "# and one below\n" * 45,
-    ])
+    _write_notebook(
+        root / "ask.ipynb",
+        [
+            "%load_ext claw_nb",
+            "# a long cell above\n" * 45,
+            "%%claw\nwrite notes.txt",
+            "# and one below\n" * 45,
+        ],
+    )
     _open_notebook(page, lab, "ask.ipynb")
     _run_cell(page, 0)
     title = page.title()
-    page.evaluate("() => Object.defineProperty(document, 'hidden', "
-                  "{configurable: true, get: () => true})")  # the person is in another tab
+    page.evaluate(
+        "() => Object.defineProperty(document, 'hidden', {configurable: true, get: () => true})"
+    )  # the person is in another tab
     _run_cell(page, 2)
-    page.evaluate("() => document.querySelectorAll('.jp-NotebookPanel .jp-WindowedPanel-outer')"
-                  ".forEach(e => e.scrollTop = 0)")  # the person reads the top of the notebook
+    page.evaluate(
+        "() => document.querySelectorAll('.jp-NotebookPanel .jp-WindowedPanel-outer')"
+        ".forEach(e => e.scrollTop = 0)"
+    )  # the person reads the top of the notebook
     transcript = _cell(page, 2).locator(".claw-transcript")
     approval = transcript.locator(".claw-approval")
     expect(transcript.locator(".claw-yes")).to_be_visible(timeout=60_000)
@@ -492,8 +557,10 @@ def test_a_pending_approval_is_brought_into_view(lab_env, page):
     expect(approval).to_be_in_viewport()
     expect(approval).to_contain_text("+hello")  # the new file as a diff
     page.wait_for_function("() => document.title.includes('claw is waiting for you')")
-    page.evaluate("() => { Object.defineProperty(document, 'hidden', {configurable: true,"
-                  " get: () => false}); document.dispatchEvent(new Event('visibilitychange')); }")
+    page.evaluate(
+        "() => { Object.defineProperty(document, 'hidden', {configurable: true,"
+        " get: () => false}); document.dispatchEvent(new Event('visibilitychange')); }"
+    )
     assert page.title() == title  # back when the person looks
     _shot(page, "e2e_approval_in_view.png")
     transcript.locator(".claw-yes").click()
@@ -510,15 +577,22 @@ def test_code_from_an_answer_goes_into_a_new_cell_and_the_clipboard(lab_env, pag
     server, root, lab = lab_env
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
     server.queue(
-        tool_calls(call("notebook_edit", {"path": "code.ipynb", "mode": "insert",
-                                          "source": "answer = 41 + 1"})),
+        tool_calls(
+            call(
+                "notebook_edit",
+                {"path": "code.ipynb", "mode": "insert", "source": "answer = 41 + 1"},
+            )
+        ),
         text("Use this:\n\n```python\nimport math\nprint(math.tau)\n```\n\nand done."),
     )
-    _write_notebook(root / "code.ipynb", [
-        "%load_ext claw_nb",
-        "%%claw --mode accept-edits\nhow do I print tau?",
-        "print('the cell after')",
-    ])
+    _write_notebook(
+        root / "code.ipynb",
+        [
+            "%load_ext claw_nb",
+            "%%claw --mode accept-edits\nhow do I print tau?",
+            "print('the cell after')",
+        ],
+    )
     _open_notebook(page, lab, "code.ipynb")
     _run_cell(page, 0)
     _run_cell(page, 1)
@@ -526,31 +600,41 @@ def test_code_from_an_answer_goes_into_a_new_cell_and_the_clipboard(lab_env, pag
     expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
 
     def sources() -> list[str]:
-        return page.evaluate("() => [...document.querySelectorAll("
-                             "'.jp-Notebook .jp-Cell .jp-InputArea-editor')].map(e => e.textContent)")
+        return page.evaluate(
+            "() => [...document.querySelectorAll("
+            "'.jp-Notebook .jp-Cell .jp-InputArea-editor')].map(e => e.textContent)"
+        )
 
-    expect(_cell(page, 2).locator(".jp-InputArea-editor")).to_contain_text("answer = 41 + 1",
-                                                                         timeout=20_000)
+    expect(_cell(page, 2).locator(".jp-InputArea-editor")).to_contain_text(
+        "answer = 41 + 1", timeout=20_000
+    )
     expect(transcript).to_contain_text("proposed a code cell below this one")
     actions = transcript.locator(".claw-code-actions")
     expect(actions).to_have_count(1)
     expect(actions).to_contain_text("python: import math")
     actions.locator(".claw-insert").click()
-    expect(_cell(page, 2).locator(".jp-InputArea-editor")).to_contain_text("print(math.tau)",
-                                                                         timeout=20_000)
+    expect(_cell(page, 2).locator(".jp-InputArea-editor")).to_contain_text(
+        "print(math.tau)", timeout=20_000
+    )
     assert [" ".join(x.split()) for x in sources()[1:]] == [
         "%%claw --mode accept-editshow do I print tau?",  # editors' text has no newlines
-        "import mathprint(math.tau)", "answer = 41 + 1", "print('the cell after')"]
+        "import mathprint(math.tau)",
+        "answer = 41 + 1",
+        "print('the cell after')",
+    ]
     actions.locator(".claw-copy").click()
-    page.wait_for_function("() => navigator.clipboard.readText().then(t => t.includes('tau'))",
-                           timeout=20_000)
+    page.wait_for_function(
+        "() => navigator.clipboard.readText().then(t => t.includes('tau'))", timeout=20_000
+    )
     _shot(page, "e2e_insert_cell.png")
 
 
 def _luminance(rgb: str) -> float:
     values = [float(x) for x in re.findall(r"[\d.]+", rgb)[:3]]
-    linear = [v / 255 / 12.92 if v / 255 <= 0.03928 else ((v / 255 + 0.055) / 1.055) ** 2.4
-              for v in values]
+    linear = [
+        v / 255 / 12.92 if v / 255 <= 0.03928 else ((v / 255 + 0.055) / 1.055) ** 2.4
+        for v in values
+    ]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
@@ -567,12 +651,14 @@ def test_diff_hunk_headers_are_readable_in_both_themes(lab_env, page):
     server, root, lab = lab_env
     (root / "a.py").write_text("x = 1\n")
     server.queue(
-        tool_calls(call("edit_file", {"path": "a.py", "old_string": "x = 1",
-                                      "new_string": "x = 2"})),
+        tool_calls(
+            call("edit_file", {"path": "a.py", "old_string": "x = 1", "new_string": "x = 2"})
+        ),
         text("done"),
     )
-    _write_notebook(root / "theme.ipynb", ["%load_ext claw_nb",
-                                           "%%claw --mode accept-edits\nset x to 2"])
+    _write_notebook(
+        root / "theme.ipynb", ["%load_ext claw_nb", "%%claw --mode accept-edits\nset x to 2"]
+    )
     _open_notebook(page, lab, "theme.ipynb")
     _run_cell(page, 0)
     _run_cell(page, 1)
@@ -580,10 +666,13 @@ def test_diff_hunk_headers_are_readable_in_both_themes(lab_env, page):
     expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
     hunk = transcript.locator(".claw-diff span", has_text="@@").first
     colours = hunk.evaluate(
-        "e => [getComputedStyle(e).color, getComputedStyle(e.closest('pre')).backgroundColor]")
+        "e => [getComputedStyle(e).color, getComputedStyle(e.closest('pre')).backgroundColor]"
+    )
     ratio = _contrast(*colours)
     assert ratio >= 4.5, (colours, ratio)
-    theme = "dark" if "Dark" in page.evaluate("() => document.body.dataset.jpThemeName") else "light"
+    theme = (
+        "dark" if "Dark" in page.evaluate("() => document.body.dataset.jpThemeName") else "light"
+    )
     _shot(page, f"e2e_diff_{theme}.png")
 
 
@@ -602,9 +691,12 @@ def test_a_kernel_restart_mid_run_leaves_no_running_transcript(lab_env, page):
     expect(cell.locator(".claw-transcript .claw-state")).to_have_text("running")
     with urllib.request.urlopen(f"{lab.url}/api/sessions?token={lab.token}", timeout=10) as r:
         kernel = json.loads(r.read())[0]["kernel"]["id"]
-    urllib.request.urlopen(urllib.request.Request(
-        f"{lab.url}/api/kernels/{kernel}/restart?token={lab.token}", method="POST"),
-        timeout=60).close()
+    urllib.request.urlopen(
+        urllib.request.Request(
+            f"{lab.url}/api/kernels/{kernel}/restart?token={lab.token}", method="POST"
+        ),
+        timeout=60,
+    ).close()
     expect(cell.locator(".claw-static")).to_be_visible(timeout=30_000)
     expect(cell.locator(".claw-static")).to_contain_text("interrupted: the kernel stopped")
     expect(cell.locator(".claw-stop")).to_be_hidden()  # the dead transcript is out of sight

@@ -16,8 +16,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # stdlib names too (ones IPython has not imported at start-up: claw_nb imports tomllib later)
-POISONED = ("nbformat", "duckdb", "pandas", "jsonschema", "ipywidgets", "litellm", "tomllib",
-            "statistics")
+POISONED = (
+    "nbformat",
+    "duckdb",
+    "pandas",
+    "jsonschema",
+    "ipywidgets",
+    "litellm",
+    "tomllib",
+    "statistics",
+)
 
 SHELL = textwrap.dedent("""
     import sys
@@ -49,7 +57,8 @@ def _workspace(tmp_path: Path) -> tuple[Path, Path]:
     canary = tmp_path / "canary"
     for name in POISONED:
         (ws / f"{name}.py").write_text(
-            f"open({str(canary)!r}, 'a').write('{name} ran\\n')\nraise SystemExit('poisoned')\n")
+            f"open({str(canary)!r}, 'a').write('{name} ran\\n')\nraise SystemExit('poisoned')\n"
+        )
     (ws / "my_helper.py").write_text("VALUE = 'the user module still imports'\n")
     return ws, canary
 
@@ -58,8 +67,14 @@ def test_workspace_modules_do_not_shadow_installed_ones_after_load_ext(tmp_path)
     ws, canary = _workspace(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PYTHONSAFEPATH", None)
-    p = subprocess.run([sys.executable, "-c", SHELL, str(tmp_path / "claw.duckdb")], cwd=ws,
-                       env=env, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-c", SHELL, str(tmp_path / "claw.duckdb")],
+        cwd=ws,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert not canary.exists(), canary.read_text()
     assert p.returncode == 0, p.stderr[-3000:]
     assert "validate: None" in p.stdout
@@ -74,15 +89,21 @@ def test_without_the_guard_the_attack_works(tmp_path):
     ws, canary = _workspace(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PYTHONSAFEPATH", None)
-    subprocess.run([sys.executable, "-c", "import nbformat"], cwd=ws, env=env,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", "import nbformat"], cwd=ws, env=env, capture_output=True, timeout=60
+    )
     assert canary.read_text() == "nbformat ran\n"
 
 
 def test_the_cli_does_not_import_workspace_modules(tmp_path):
     ws, canary = _workspace(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    p = subprocess.run([sys.executable, "-m", "claw_nb", "sessions", "--db",
-                        str(tmp_path / "claw.duckdb")], cwd=ws, env=env, capture_output=True,
-                       text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "claw_nb", "sessions", "--db", str(tmp_path / "claw.duckdb")],
+        cwd=ws,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert not canary.exists(), canary.read_text() + p.stderr[-2000:]

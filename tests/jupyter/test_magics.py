@@ -58,8 +58,9 @@ def test_load_ext_is_fast_and_imports_nothing_heavy():
         print(sorted({m for m in heavy if m in sys.modules} - before), round(took, 3))
         assert "claw" in sh.magics_manager.magics["cell"]
     """)
-    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     loaded, took = out.stdout.split("]")
     assert loaded == "[", f"imported at load: {loaded}]"
@@ -87,8 +88,9 @@ def test_cell_runs_the_task_and_prints_the_transcript(shell, claw_env, capsys):
     (ws / "utils.py").write_text("def add(a, b):\n    return a - b\n")
     claw_env.server.queue(
         tool_calls(call("read_file", {"path": "utils.py"})),
-        tool_calls(call("edit_file", {"path": "utils.py", "old_string": "a - b",
-                                      "new_string": "a + b"})),
+        tool_calls(
+            call("edit_file", {"path": "utils.py", "old_string": "a - b", "new_string": "a + b"})
+        ),
         text("Fixed `add`."),
     )
     result = cell(shell, "--mode accept-edits fix add in utils.py", "it should add")
@@ -202,8 +204,9 @@ def test_resume_after_a_restart_continues_the_logged_session(shell, claw_env, ca
     logged = load_messages(claw_env.db, resumed)
     assert [m["role"] for m in logged] == ["system", "user", "assistant", "user", "assistant"]
     with duckdb.connect(str(claw_env.db), read_only=True) as con:
-        parent = con.execute("SELECT resumed_from FROM sessions WHERE session_id = ?",
-                             [resumed]).fetchone()[0]
+        parent = con.execute(
+            "SELECT resumed_from FROM sessions WHERE session_id = ?", [resumed]
+        ).fetchone()[0]
     assert parent == session_id
 
 
@@ -262,12 +265,25 @@ def test_settings_come_from_ipython_config_py(tmp_path):
     (profile / "ipython_config.py").write_text(
         "c.ClawMagics.model = 'openai/from-config-file'\nc.ClawMagics.max_steps = 9\n"
     )
-    code = ("ip = get_ipython(); ip.run_line_magic('load_ext', 'claw_nb'); "
-            "m = ip.magics_manager.registry['ClawMagics']; print('SETTINGS', m.model, m.max_steps)")
+    code = (
+        "ip = get_ipython(); ip.run_line_magic('load_ext', 'claw_nb'); "
+        "m = ip.magics_manager.registry['ClawMagics']; print('SETTINGS', m.model, m.max_steps)"
+    )
     out = subprocess.run(
-        [sys.executable, "-m", "IPython", f"--ipython-dir={tmp_path / 'ipython'}",
-         "--no-banner", "-c", code],
-        check=False, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "IPython",
+            f"--ipython-dir={tmp_path / 'ipython'}",
+            "--no-banner",
+            "-c",
+            code,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert "SETTINGS openai/from-config-file 9" in out.stdout, out.stdout + out.stderr
 
@@ -365,13 +381,28 @@ def test_text_transcript_writes_whole_lines_and_lists_notebook_edits(tmp_path):
     sid = "s1"
     arguments = {"path": "a.ipynb", "source": "x = 1", "cell_id": "c7", "index": None}
     for event in [
-        ev.SessionStarted(sid, model="m", workspace=str(tmp_path), task="t", system_prompt="",
-                          system_prompt_sha=""),
+        ev.SessionStarted(
+            sid,
+            model="m",
+            workspace=str(tmp_path),
+            task="t",
+            system_prompt="",
+            system_prompt_sha="",
+        ),
         *[ev.TextDelta(sid, step=1, text=chunk) for chunk in ("Hel", "lo\nwor", "ld")],
-        ev.ToolCallStarted(sid, step=1, call_id="1", tool="notebook_edit", arguments=arguments,
-                           raw_arguments="{}"),
-        ev.ToolCallFinished(sid, step=1, call_id="1", tool="notebook_edit", arguments=arguments,
-                            raw_arguments="{}", ok=True, result="Replaced cell c7"),
+        ev.ToolCallStarted(
+            sid, step=1, call_id="1", tool="notebook_edit", arguments=arguments, raw_arguments="{}"
+        ),
+        ev.ToolCallFinished(
+            sid,
+            step=1,
+            call_id="1",
+            tool="notebook_edit",
+            arguments=arguments,
+            raw_arguments="{}",
+            ok=True,
+            result="Replaced cell c7",
+        ),
         ev.SessionEnded(sid, stop_reason="completed", steps=1),
     ]:
         printer(event)
@@ -405,7 +436,9 @@ def test_widget_run_returns_at_once_and_approval_buttons_decide(widget_shell, cl
     ws = claw_env.workspace
     (ws / "a.py").write_text("x = 1\n")
     claw_env.server.queue(
-        tool_calls(call("edit_file", {"path": "a.py", "old_string": "x = 1", "new_string": "x = 2"})),
+        tool_calls(
+            call("edit_file", {"path": "a.py", "old_string": "x = 1", "new_string": "x = 2"})
+        ),
         text("Changed **x**."),
         text("second run"),
     )
@@ -429,8 +462,11 @@ def test_widget_run_returns_at_once_and_approval_buttons_decide(widget_shell, cl
     assert "completed" in view.status.value and "completed" in second.status.value
     html = "".join(getattr(c, "value", "") for c in view.body.children)
     assert "edit_file" in html and "+x = 2" in html
-    texts = [c.outputs[0]["data"]["text/markdown"] for c in view.body.children
-             if getattr(c, "outputs", None)]
+    texts = [
+        c.outputs[0]["data"]["text/markdown"]
+        for c in view.body.children
+        if getattr(c, "outputs", None)
+    ]
     assert "Changed **x**." in texts
     assert "a.py (edited, +1 -1)" in view.footer.value
     assert user_turns(claw_env.server.requests[-1]) == ["set x to 2", "and then?"]
@@ -508,8 +544,9 @@ def test_widget_stop_on_a_queued_run_cancels_it(widget_shell, claw_env):
 
 
 def test_unload_while_a_widget_run_waits_for_approval_does_not_hang(widget_shell, claw_env):
-    claw_env.server.queue(tool_calls(call("write_file", {"path": "w.txt", "content": "w"})),
-                          text("ok"))
+    claw_env.server.queue(
+        tool_calls(call("write_file", {"path": "w.txt", "content": "w"})), text("ok")
+    )
     m = magics(widget_shell)
     cell(widget_shell, "", "write w.txt")
     _wait(lambda: len(m.last_view.approval.children) == 2)

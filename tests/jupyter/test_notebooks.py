@@ -21,8 +21,9 @@ pytestmark = pytest.mark.slow
 
 def _demo_env() -> dict[str, str]:
     """This environment without a configured model or a Jupyter front end."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("CLAW_") and k != "JPY_SESSION_NAME"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("CLAW_") and k != "JPY_SESSION_NAME"
+    }
     env["CLAW_DEMO"] = "scripted"  # even where a local Ollama would be found
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
@@ -32,9 +33,24 @@ def _demo_env() -> dict[str, str]:
 def test_quickstart_passes_nbval(tmp_path):
     pytest.importorskip("nbval")
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), str(QUICKSTART)],
-        check=False, cwd=tmp_path, env=_demo_env(), capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(QUICKSTART),
+        ],
+        check=False,
+        cwd=tmp_path,
+        env=_demo_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert " passed" in out.stdout and "failed" not in out.stdout
@@ -49,8 +65,9 @@ def test_executed_quickstart_holds_the_whole_transcript(tmp_path, monkeypatch):
         monkeypatch.delenv(key)
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     nb = nbformat.read(QUICKSTART, as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
 
     def output_of(fragment: str) -> str:
         cell = next(c for c in nb.cells if c.cell_type == "code" and fragment in c.source)
@@ -66,8 +83,13 @@ def test_executed_quickstart_holds_the_whole_transcript(tmp_path, monkeypatch):
     assert "+        return 0.0" in first
     assert "claw: changed utils.py (edited, +3 -0); test_utils.py (new, +13 -0)" in first
     assert "stopped (completed)" in first
-    answers = [o for c in nb.cells if c.cell_type == "code" and "Fix utils.py" in c.source
-               for o in c.outputs if "text/markdown" in o.get("data", {})]
+    answers = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code" and "Fix utils.py" in c.source
+        for o in c.outputs
+        if "text/markdown" in o.get("data", {})
+    ]
     assert len(answers) == 1  # the final answer as rendered Markdown, once
     second = output_of("Now run the tests.")
     assert "-> run_command" in second and "permission denied" in second
@@ -99,9 +121,24 @@ def test_token_usage_notebook_runs_on_a_log_made_by_real_runs(claw_env, tmp_path
     env = _demo_env()
     env["CLAW_DB"] = str(claw_env.db)
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), str(TOKEN_USAGE)],
-        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(TOKEN_USAGE),
+        ],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert " passed" in out.stdout and "failed" not in out.stdout
@@ -115,9 +152,24 @@ def test_prompt_lab_notebook_passes_nbval(tmp_path):
     pytest.importorskip("nbval")
     pytest.importorskip("gepa", reason="the reflect cells need the [optimize] extra")
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), str(PROMPT_LAB)],
-        check=False, cwd=tmp_path, env=_demo_env(), capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(PROMPT_LAB),
+        ],
+        check=False,
+        cwd=tmp_path,
+        env=_demo_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert " passed" in out.stdout and "failed" not in out.stdout

@@ -64,8 +64,10 @@ def test_a_widget_run_leaves_a_static_copy_of_the_whole_transcript(widget_shell,
     ws = claw_env.workspace
     (ws / "a.py").write_text("x = 1\n")
     claw_env.server.queue(
-        tool_calls(call("edit_file", {"path": "a.py", "old_string": "x = 1", "new_string": "x = 2"}),
-                   content="Editing."),
+        tool_calls(
+            call("edit_file", {"path": "a.py", "old_string": "x = 1", "new_string": "x = 2"}),
+            content="Editing.",
+        ),
         text("Changed **x**:\n\n```python\nx = 2\n```"),
     )
     m = magics(widget_shell)
@@ -97,8 +99,9 @@ def test_a_failed_run_says_so_in_its_static_copy(widget_shell, claw_env, monkeyp
 
 
 def test_the_waiting_time_for_a_person_is_not_in_the_card_duration(widget_shell, claw_env):
-    claw_env.server.queue(tool_calls(call("write_file", {"path": "w.txt", "content": "w"})),
-                          text("ok"))
+    claw_env.server.queue(
+        tool_calls(call("write_file", {"path": "w.txt", "content": "w"})), text("ok")
+    )
     m = magics(widget_shell)
     widget_shell.run_cell_magic("claw", "", "write w.txt")
     view = m.last_view
@@ -125,11 +128,14 @@ def test_escape_codes_are_dropped_and_control_characters_shown():
 def test_retry_lines_and_stop_reasons_are_in_words():
     from claw_nb.jupyter.widget_html import retry_words, stop_words
 
-    why = "attempt 1 failed (litellm.InternalServerError: OpenAIException - Error code: 500 - " \
-          "{'error': 'boom'}); retrying in 2.0s"
+    why = (
+        "attempt 1 failed (litellm.InternalServerError: OpenAIException - Error code: 500 - "
+        "{'error': 'boom'}); retrying in 2.0s"
+    )
     assert retry_words(why, 4) == "server error 500, retrying in 2 s (1/4)"
     assert retry_words("attempt 2 failed (Connection refused); retrying in 0.5s", 3) == (
-        "cannot reach the model server, retrying in 0.5 s (2/3)")
+        "cannot reach the model server, retrying in 0.5 s (2/3)"
+    )
     assert stop_words("interrupted") == "stopped by you"
     assert stop_words("max_steps") == "stopped at the step limit"
 
@@ -143,8 +149,11 @@ def test_new_file_line_counts_are_taken_before_the_diff_is_clipped(tmp_path):
     args = {"path": "big.py", "content": "x\n" * 179}
     tracker.started(ev.ToolCallStarted("s", 1, "c1", "write_file", args, json.dumps(args)))
     (tmp_path / "big.py").write_text(args["content"])
-    change = tracker.finished(ev.ToolCallFinished("s", 1, "c1", "write_file", args,
-                                                  json.dumps(args), ok=True, result="ok"))
+    change = tracker.finished(
+        ev.ToolCallFinished(
+            "s", 1, "c1", "write_file", args, json.dumps(args), ok=True, result="ok"
+        )
+    )
     assert change.label() == "big.py (new, +179 -0)"
     assert len(change.diff.splitlines()) == MAX_DIFF_LINES + 1  # the shown diff is clipped
 
@@ -152,18 +161,35 @@ def test_new_file_line_counts_are_taken_before_the_diff_is_clipped(tmp_path):
 def test_a_notebook_edit_approval_shows_the_cell_before_and_after(tmp_path):
     from claw_nb.jupyter.changes import preview_change
 
-    nb = {"cells": [{"cell_type": "code", "id": "abc", "source": ["x = 1\n", "print(x)"],
-                     "metadata": {}, "outputs": [], "execution_count": None}],
-          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": "abc",
+                "source": ["x = 1\n", "print(x)"],
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     (tmp_path / "n.ipynb").write_text(json.dumps(nb))
-    diff = preview_change(tmp_path, "notebook_edit",
-                          {"path": "n.ipynb", "cell_id": "abc", "source": "x = 2\nprint(x)"})
+    diff = preview_change(
+        tmp_path,
+        "notebook_edit",
+        {"path": "n.ipynb", "cell_id": "abc", "source": "x = 2\nprint(x)"},
+    )
     assert "-x = 1" in diff and "+x = 2" in diff and " print(x)" in diff
-    by_index = preview_change(tmp_path, "notebook_edit",
-                              {"path": "n.ipynb", "index": 0, "mode": "delete"})
+    by_index = preview_change(
+        tmp_path, "notebook_edit", {"path": "n.ipynb", "index": 0, "mode": "delete"}
+    )
     assert "-print(x)" in by_index
-    insert = preview_change(tmp_path, "notebook_edit",
-                            {"path": "n.ipynb", "mode": "insert", "source": "y = 3"})
+    insert = preview_change(
+        tmp_path, "notebook_edit", {"path": "n.ipynb", "mode": "insert", "source": "y = 3"}
+    )
     assert "+y = 3" in insert
 
 
@@ -172,8 +198,12 @@ def test_help_lists_every_option_of_the_parser(shell, capsys):
 
     shell.run_line_magic("claw", "help")
     out = capsys.readouterr().out
-    flags = [s for a in ClawMagics.claw.parser._actions for s in a.option_strings
-             if s.startswith("--") and s != "--help"]
+    flags = [
+        s
+        for a in ClawMagics.claw.parser._actions
+        for s in a.option_strings
+        if s.startswith("--") and s != "--help"
+    ]
     assert flags and all(flag in out for flag in flags)
 
 
@@ -195,8 +225,15 @@ def test_sessions_and_log_are_readable_tables(shell, claw_env):
     claw_env.server.queue(tool_calls(call("list_files", {})), text("done"))
     shell.run_cell_magic("claw", "--mode auto", "list the files\nplease")
     sessions = shell.run_line_magic("claw", "sessions")
-    assert list(sessions.columns) == ["session_id", "started", "model", "task", "steps",
-                                      "seconds", "ended"]
+    assert list(sessions.columns) == [
+        "session_id",
+        "started",
+        "model",
+        "task",
+        "steps",
+        "seconds",
+        "ended",
+    ]
     row = sessions.iloc[0]
     assert row["task"] == "list the files" and row["ended"] == "completed" and row["steps"] == 2
     assert 0 <= row["seconds"] < 120
@@ -249,6 +286,7 @@ def _collect(sink: list):
     def hook(msg):
         if msg["msg_type"] == "stream":
             sink.append(msg["content"]["text"])
+
     return hook
 
 
@@ -272,14 +310,17 @@ def test_terminal_ipython_does_not_import_in_the_background_when_told_not_to():
         sh.run_line_magic("load_ext", "claw_nb")
         print(any(t.name == "claw-preload" for t in threading.enumerate()))
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert out.stdout.strip() == "False", out.stderr
 
 
 def test_a_todo_card_shows_the_plan_not_its_json(widget_shell, claw_env):
-    todos = [{"content": "read the code", "status": "completed"},
-             {"content": "fix the bug", "status": "in_progress"}]
+    todos = [
+        {"content": "read the code", "status": "completed"},
+        {"content": "fix the bug", "status": "in_progress"},
+    ]
     claw_env.server.queue(tool_calls(call("todo_write", {"todos": todos})), text("planned"))
     m = magics(widget_shell)
     widget_shell.run_cell_magic("claw", "--mode auto", "plan it")

@@ -13,8 +13,10 @@ TASKS = [
         "instruction": "Write hello into greeting.txt",
         "difficulty": "easy",
         "files": {"README.md": "empty project\n"},
-        "test": ('if grep -qx hello greeting.txt 2>/dev/null; then echo 1; else echo 0; fi '
-                 '> "$REWARD_DIR/reward.txt"\n'),
+        "test": (
+            "if grep -qx hello greeting.txt 2>/dev/null; then echo 1; else echo 0; fi "
+            '> "$REWARD_DIR/reward.txt"\n'
+        ),
         "solution": "echo hello > greeting.txt\n",
     },
     {
@@ -22,8 +24,9 @@ TASKS = [
         "instruction": "Change the number in number.txt to 42",
         "difficulty": "medium",
         "files": {"number.txt": "41\n"},
-        "test": ('if grep -qx 42 number.txt; then echo 1; else echo 0; fi '
-                 '> "$REWARD_DIR/reward.txt"\n'),
+        "test": (
+            'if grep -qx 42 number.txt; then echo 1; else echo 0; fi > "$REWARD_DIR/reward.txt"\n'
+        ),
         "solution": "echo 42 > number.txt\n",
     },
     {
@@ -31,17 +34,21 @@ TASKS = [
         "instruction": "Create a.txt and b.txt, each holding ok",
         "difficulty": "hard",
         "files": {},
-        "test": ('n=0; for f in a.txt b.txt; do grep -qx ok $f 2>/dev/null && n=$((n+1)); done\n'
-                 '"$PYTHON" -c "print($n / 2)" > "$REWARD_DIR/reward.txt"\n'),
+        "test": (
+            "n=0; for f in a.txt b.txt; do grep -qx ok $f 2>/dev/null && n=$((n+1)); done\n"
+            '"$PYTHON" -c "print($n / 2)" > "$REWARD_DIR/reward.txt"\n'
+        ),
         "solution": "echo ok > a.txt; echo ok > b.txt\n",
     },
 ]
 
 SOLUTIONS = {
-    "Write hello into greeting.txt": [call("write_file", {"path": "greeting.txt",
-                                                          "content": "hello\n"})],
-    "Change the number in number.txt to 42": [call("run_command",
-                                                   {"command": "echo 42 > number.txt"})],
+    "Write hello into greeting.txt": [
+        call("write_file", {"path": "greeting.txt", "content": "hello\n"})
+    ],
+    "Change the number in number.txt to 42": [
+        call("run_command", {"command": "echo 42 > number.txt"})
+    ],
     "Create a.txt and b.txt, each holding ok": [
         call("write_file", {"path": "a.txt", "content": "ok\n"}),
         call("write_file", {"path": "b.txt", "content": "ok\n"}),

@@ -15,8 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def lab(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "claw_nb", "lab", *args], capture_output=True,
-                          text=True, env=env, cwd=str(ROOT), timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "claw_nb", "lab", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(ROOT),
+        timeout=300,
+    )
 
 
 def test_run_then_report(scripted_server, tmp_path: Path):
@@ -26,12 +32,31 @@ def test_run_then_report(scripted_server, tmp_path: Path):
     solver = tmp_path / "solver.toml"
     solver.write_text(f"system_prompt = {json.dumps(SOLVER_PROMPT)}\ntemperature = 0.0\n")
     db = tmp_path / "lab.duckdb"
-    env = {**os.environ, "CLAW_MODEL": "openai/scripted", "CLAW_API_BASE": scripted_server.url,
-           "CLAW_API_KEY": "sk-test", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "CLAW_MODEL": "openai/scripted",
+        "CLAW_API_BASE": scripted_server.url,
+        "CLAW_API_KEY": "sk-test",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     extra = ["--unsandboxed"] if UNSANDBOXED else []
-    proc = lab("run", str(tasks), "--variant", "base", "--variant", f"solver={solver}",
-               "--repeats", "2", "--experiment", "cli", "--db", str(db), *extra, env=env)
+    proc = lab(
+        "run",
+        str(tasks),
+        "--variant",
+        "base",
+        "--variant",
+        f"solver={solver}",
+        "--repeats",
+        "2",
+        "--experiment",
+        "cli",
+        "--db",
+        str(db),
+        *extra,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "solver / write-hello #1: reward 1" in proc.stderr  # progress goes to stderr
     assert "cli: [" in proc.stderr and "4/4" in proc.stderr
@@ -40,6 +65,10 @@ def test_run_then_report(scripted_server, tmp_path: Path):
     assert report.returncode == 0, report.stderr
     lines = report.stdout.splitlines()
     assert lines[0] == "experiment cli (4 trials)"
-    assert lines[2].split()[:3] == ["solver", "2", "1"] and lines[3].split()[:3] == ["base", "2", "0"]
+    assert lines[2].split()[:3] == ["solver", "2", "1"] and lines[3].split()[:3] == [
+        "base",
+        "2",
+        "0",
+    ]
     missing = lab("report", "nope", "--db", str(db), env=env)
     assert missing.returncode == 2 and "no experiment 'nope'" in missing.stderr

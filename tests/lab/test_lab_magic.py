@@ -23,8 +23,9 @@ def shell(claw_env, monkeypatch):
     sh.run_line_magic("unload_ext", "claw_nb")
 
 
-def test_lab_run_prints_progress_and_a_leaderboard_then_report(shell, claw_env, tmp_path: Path,
-                                                               capsys):
+def test_lab_run_prints_progress_and_a_leaderboard_then_report(
+    shell, claw_env, tmp_path: Path, capsys
+):
     claw_env.server.default = solver_reply
     tasks = tmp_path / "tasks.json"
     tasks.write_text(json.dumps(TASKS[:2]))
@@ -32,15 +33,19 @@ def test_lab_run_prints_progress_and_a_leaderboard_then_report(shell, claw_env, 
     solver.write_text(f"system_prompt = {json.dumps(SOLVER_PROMPT)}\n")
     flag = " --unsandboxed" if UNSANDBOXED else ""
     exp = shell.run_line_magic(
-        "claw", f"lab run {tasks} --variant base --variant solver={solver} "
-                f"--experiment nb{flag}")
+        "claw", f"lab run {tasks} --variant base --variant solver={solver} --experiment nb{flag}"
+    )
     out = capsys.readouterr().out
     assert "solver / write-hello #0: reward 1" in out
     assert "base / fix-number #0: reward 0" in out
     assert "nb: [" in out and "4/4" in out
     assert "pass_rate" in out  # the leaderboard closes the run
     assert sorted((r.variant, r.reward) for r in exp.results()) == [
-        ("base", 0.0), ("base", 0.0), ("solver", 1.0), ("solver", 1.0)]
+        ("base", 0.0),
+        ("base", 0.0),
+        ("solver", 1.0),
+        ("solver", 1.0),
+    ]
     board = shell.run_line_magic("claw", "lab report nb")
     assert list(board["variant"]) == ["solver", "base"]
 
@@ -62,8 +67,25 @@ def test_widget_view_shows_bar_running_trials_and_leaderboard():
     view.refresh()
     assert "v / t1 #0: step 3, 1,234 tokens" in view.running_html.value
     for task, reward in (("t1", 1.0), ("t2", 0.0), ("t3", 1.0)):
-        view.finished(TrialResult("w", "v", task, 0, reward, reward == 1.0, "completed", 2, 10,
-                                  5, 1.0, 0, None, None, ""))
+        view.finished(
+            TrialResult(
+                "w",
+                "v",
+                task,
+                0,
+                reward,
+                reward == 1.0,
+                "completed",
+                2,
+                10,
+                5,
+                1.0,
+                0,
+                None,
+                None,
+                "",
+            )
+        )
     view.end(stopped=False)
     assert (view.bar_widget.value, view.bar_widget.max) == (3, 3)
     assert view.running_html.value == "" and view.bar_widget.bar_style == "success"

@@ -21,9 +21,14 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def run_options(tmp_path):
     with ScriptedServer(default=scripted_agent) as server:
-        yield {"model": "openai/scripted", "api_base": server.url, "api_key": "sk-test",
-               # The scripted agent only writes files; the sandbox is the lab's to test.
-               "unsandboxed": True, "db_path": tmp_path / "lab.duckdb"}
+        yield {
+            "model": "openai/scripted",
+            "api_base": server.url,
+            "api_key": "sk-test",
+            # The scripted agent only writes files; the sandbox is the lab's to test.
+            "unsandboxed": True,
+            "db_path": tmp_path / "lab.duckdb",
+        }
 
 
 def test_compare_ranks_variants_with_statistics_that_agree_with_scipy(run_options):
@@ -52,8 +57,12 @@ def test_compare_ranks_variants_with_statistics_that_agree_with_scipy(run_option
             a = [r.reward for r in results if r.variant == "base" and r.task == task.name]
             diffs.append(np.mean(b) - np.mean(a))
         return scipy_stats.permutation_test(
-            (np.zeros(6), np.array(diffs)), lambda x, y, axis: np.mean(y - x, axis=axis),
-            permutation_type="samples", vectorized=True, n_resamples=2**6).pvalue
+            (np.zeros(6), np.array(diffs)),
+            lambda x, y, axis: np.mean(y - x, axis=axis),
+            permutation_type="samples",
+            vectorized=True,
+            n_resamples=2**6,
+        ).pvalue
 
     p_both, p_write = scipy_p("both"), scipy_p("write")
     assert board.loc["both", "p_value"] == pytest.approx(p_both)
@@ -71,8 +80,11 @@ def test_compare_ranks_variants_with_statistics_that_agree_with_scipy(run_option
 
 def test_adopting_the_best_variant_writes_its_prompt(run_options, tmp_path):
     tasks = demo_tasks(3)
-    good = Variant("good", system_prompt=with_fragments(template_text("default"), [HABIT_WRITE]),
-                   temperature=0.2)
+    good = Variant(
+        "good",
+        system_prompt=with_fragments(template_text("default"), [HABIT_WRITE]),
+        temperature=0.2,
+    )
     cmp = compare(tasks, [Variant("base"), good], experiment="adopt", **run_options)
     assert cmp.best().name == "good"
     settings = cmp.adopt(workspace=tmp_path)
@@ -83,13 +95,27 @@ def test_adopting_the_best_variant_writes_its_prompt(run_options, tmp_path):
 
 def test_sweep_builds_the_grid_and_compares_it_to_the_base(run_options):
     base = Variant("base")
-    names = [v.name for v in sweep_variants(base, {"max_steps": [3]},
-                                            {"write": HABIT_WRITE, "format": HABIT_FORMAT})]
-    assert names == ["base", "steps=3", "steps=3 +format", "steps=3 +write",
-                     "steps=3 +write +format"]
-    cmp = sweep(demo_tasks(3), base, {"max_steps": [3]},
-                fragments={"write": HABIT_WRITE, "format": HABIT_FORMAT},
-                experiment="grid", **run_options)
+    names = [
+        v.name
+        for v in sweep_variants(
+            base, {"max_steps": [3]}, {"write": HABIT_WRITE, "format": HABIT_FORMAT}
+        )
+    ]
+    assert names == [
+        "base",
+        "steps=3",
+        "steps=3 +format",
+        "steps=3 +write",
+        "steps=3 +write +format",
+    ]
+    cmp = sweep(
+        demo_tasks(3),
+        base,
+        {"max_steps": [3]},
+        fragments={"write": HABIT_WRITE, "format": HABIT_FORMAT},
+        experiment="grid",
+        **run_options,
+    )
     board = cmp.leaderboard().set_index("variant")
     assert board.loc["steps=3 +write +format", "pass_rate"] == 1.0
     assert board.loc["steps=3 +write", "pass_rate"] == pytest.approx(2 / 3)

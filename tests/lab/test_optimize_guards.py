@@ -14,8 +14,13 @@ from claw_nb.lab.optimize.split import split_by_names, split_tasks
 from claw_nb.prompts import template_text
 
 SEED = template_text("default")
-TRAIN = [TaskText("fix_csv_parser", "The function parse_rows in rows.py drops the last "
-                  "line of a CSV file when the file does not end with a newline; fix it.")]
+TRAIN = [
+    TaskText(
+        "fix_csv_parser",
+        "The function parse_rows in rows.py drops the last "
+        "line of a CSV file when the file does not end with a newline; fix it.",
+    )
+]
 
 
 def fenced(text: str) -> str:
@@ -78,8 +83,14 @@ def test_an_overlong_candidate_is_rejected(guard):
 def test_copying_a_training_task_is_rejected(guard):
     copied = "- When parse_rows in rows.py drops the last line of a CSV file, add it back."
     with pytest.raises(CandidateRejected, match="copies text of training task"):
-        guard.check(fenced(improved("- The function parse_rows in rows.py drops the last "
-                                    "line of a CSV file, so check it.")))
+        guard.check(
+            fenced(
+                improved(
+                    "- The function parse_rows in rows.py drops the last "
+                    "line of a CSV file, so check it."
+                )
+            )
+        )
     with pytest.raises(CandidateRejected, match="names the training task"):
         guard.check(fenced(improved("- Remember fix_csv_parser.")))
     # Sharing a few common words with a task is not copying.
@@ -97,8 +108,11 @@ def test_a_fenced_example_inside_the_prompt_survives(guard):
 
 
 def tasks(spec: dict[str, int]) -> list[SimpleNamespace]:
-    return [SimpleNamespace(name=f"{level}{i}", difficulty=level, instruction="")
-            for level, n in spec.items() for i in range(n)]
+    return [
+        SimpleNamespace(name=f"{level}{i}", difficulty=level, instruction="")
+        for level, n in spec.items()
+        for i in range(n)
+    ]
 
 
 def test_split_is_stratified_by_difficulty_and_reproducible():
@@ -128,9 +142,9 @@ def test_a_split_by_names_refuses_overlaps():
 def test_adopt_writes_the_prompt_and_the_settings(tmp_path):
     (tmp_path / ".claw").mkdir()
     (tmp_path / ".claw" / "settings.toml").write_text(
-        'model = "ollama_chat/qwen"\nprompt_name = "old"\n\n[sandbox]\nnetwork = false\n')
-    adopt("tuned", system_prompt=improved(), settings={"temperature": 0.2},
-          workspace=tmp_path)
+        'model = "ollama_chat/qwen"\nprompt_name = "old"\n\n[sandbox]\nnetwork = false\n'
+    )
+    adopt("tuned", system_prompt=improved(), settings={"temperature": 0.2}, workspace=tmp_path)
     assert (tmp_path / ".claw/prompts/tuned.md").read_text() == improved()
     settings = tomllib.loads((tmp_path / ".claw/settings.toml").read_text())
     assert settings["prompt_name"] == ".claw/prompts/tuned.md" and settings["temperature"] == 0.2
@@ -144,8 +158,13 @@ def test_set_top_level_quotes_strings():
 def test_an_adopted_result_is_a_lab_variant_file(tmp_path):
     from claw_nb.lab.trials import Variant
 
-    adopt("tuned", system_prompt=improved(), tool_descriptions={"grep": "Search \"files\"."},
-          settings={"max_steps": 12}, workspace=tmp_path)
+    adopt(
+        "tuned",
+        system_prompt=improved(),
+        tool_descriptions={"grep": 'Search "files".'},
+        settings={"max_steps": 12},
+        workspace=tmp_path,
+    )
     variant = Variant.from_file("tuned", tmp_path / ".claw/prompts/tuned.toml")
     assert variant.system_prompt == improved()
     assert variant.tool_descriptions == {"grep": 'Search "files".'}

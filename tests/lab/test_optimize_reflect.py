@@ -21,10 +21,18 @@ from claw_nb.testing import ScriptedServer
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 # 3 train tasks (one minibatch), 2 validation, 6 held-out; easy/medium only need HABIT_WRITE.
-SPLIT = {"train": ["demo-amber", "demo-birch", "demo-delta"],
-         "val": ["demo-ember", "demo-grove"],
-         "held_out": ["demo-heron", "demo-jasper", "demo-kelp", "demo-maple", "demo-nectar",
-                      "demo-pebble"]}
+SPLIT = {
+    "train": ["demo-amber", "demo-birch", "demo-delta"],
+    "val": ["demo-ember", "demo-grove"],
+    "held_out": [
+        "demo-heron",
+        "demo-jasper",
+        "demo-kelp",
+        "demo-maple",
+        "demo-nectar",
+        "demo-pebble",
+    ],
+}
 
 
 def tasks():
@@ -33,10 +41,16 @@ def tasks():
 
 def run_reflect(server, db_path, run, budget, **extra):
     return reflect(
-        tasks(), split=SPLIT, run=run, db_path=db_path,
+        tasks(),
+        split=SPLIT,
+        run=run,
+        db_path=db_path,
         reflection_model=ReflectionModel("openai/scripted", api_base=server.url, api_key="sk"),
         options=ReflectOptions(budget=budget, held_out_repeats=2),
-        model="openai/scripted", api_base=server.url, api_key="sk-test", unsandboxed=True,
+        model="openai/scripted",
+        api_base=server.url,
+        api_key="sk-test",
+        unsandboxed=True,
         **extra,
     )
 
@@ -64,7 +78,9 @@ def test_reflect_guards_proposals_accepts_by_the_rules_and_checks_held_out(tmp_p
     assert "never closed" in rejected[2]
     assert "task-specific" in rejected[3] and "training task" in rejected[3]
     assert list(steps.status[steps.status.isin(["not_accepted", "accepted"])]) == [
-        "not_accepted", "accepted"]
+        "not_accepted",
+        "accepted",
+    ]
     seed_row = steps[steps.status == "seed"].iloc[0]
     best_row = steps[steps.status == "validated"].iloc[-1]
     assert seed_row.val_score == 0.0 and best_row.val_score == 1.0
@@ -74,15 +90,19 @@ def test_reflect_guards_proposals_accepts_by_the_rules_and_checks_held_out(tmp_p
     assert "$tools" in result.best_texts["system_prompt"]
     assert "+" + HABIT_WRITE in result.diff()
     # The winner was re-measured against the seed on the six held-out tasks, twice each.
-    held = query(db, "SELECT variant, count(*), avg(reward) FROM trials "
-                     "WHERE experiment = 'r1/held-out' GROUP BY variant ORDER BY variant")
+    held = query(
+        db,
+        "SELECT variant, count(*), avg(reward) FROM trials "
+        "WHERE experiment = 'r1/held-out' GROUP BY variant ORDER BY variant",
+    )
     assert [(v, n) for v, n, _ in held] == [("seed", 12), ("winner", 12)]
     assert result.held_out.diff == pytest.approx(1.0) and result.held_out.wins == 6
     assert result.holds and "holds" in result.verdict
     curve = result.curve()
     assert list(curve.best_so_far) == [0.0, 1.0]
     assert query(db, "SELECT status, best_candidate IS NOT NULL FROM optimizer_runs") == [
-        ("done", True)]
+        ("done", True)
+    ]
     settings = result.adopt("tuned", workspace=tmp_path)
     assert HABIT_WRITE in (tmp_path / ".claw/prompts/tuned.md").read_text()
     assert 'prompt_name = ".claw/prompts/tuned.md"' in settings.read_text()
@@ -102,11 +122,18 @@ CHILD = textwrap.dedent("""
 
 def test_resume_after_a_kill_continues_the_same_run(tmp_path):
     db = tmp_path / "lab.duckdb"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
-        "PYTHONPATH", "")]), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
     child = subprocess.run(
         [sys.executable, "-c", CHILD.format(db=str(db))],
-        env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert child.returncode == -9, child.stdout[-2000:] + child.stderr[-3000:]
     before = load_steps(db, "resumable")
@@ -123,8 +150,12 @@ def test_resume_after_a_kill_continues_the_same_run(tmp_path):
     assert (after.status == "seed").sum() == 1 and list(after.status[2:3]) == ["resumed"]
     assert "accepted" in set(after.status)
     assert HABIT_WRITE in result.best_texts["system_prompt"]
-    seed_trials = query(db, "SELECT task, count(*) FROM trials WHERE experiment = 'resumable' "
-                            "AND variant = ? GROUP BY task", seed_row_candidate(after))
+    seed_trials = query(
+        db,
+        "SELECT task, count(*) FROM trials WHERE experiment = 'resumable' "
+        "AND variant = ? GROUP BY task",
+        seed_row_candidate(after),
+    )
     assert all(n == 1 for _, n in seed_trials)  # no trial of the seed was run twice
 
 
@@ -162,6 +193,8 @@ def test_reflect_can_evolve_a_tool_description(tmp_path):
     described = result.best_texts["tool:write_file"]
     assert described.startswith("Create a file or overwrite it") and HABIT_WRITE in described
     assert result.holds
-    overrides = query(db, "SELECT overrides FROM variants WHERE experiment = 'tools/held-out' "
-                          "AND variant = 'winner'")[0][0]
+    overrides = query(
+        db,
+        "SELECT overrides FROM variants WHERE experiment = 'tools/held-out' AND variant = 'winner'",
+    )[0][0]
     assert HABIT_WRITE in overrides and "tool_descriptions" in overrides

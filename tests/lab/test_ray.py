@@ -36,16 +36,33 @@ def free_port() -> int:
 def ray_cluster(tmp_path_factory, monkeypatch):
     """A one-node cluster with two model slots; its processes are killed as a group after."""
     port = free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "RAY_AUTH_MODE": "disabled",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     temp = Path(f"/tmp/rl{port}")
     ray_bin = Path(sys.executable).with_name("ray")
     proc = subprocess.Popen(
-        [str(ray_bin), "start", "--head", "--block", f"--port={port}",
-         "--node-ip-address=127.0.0.1", "--num-cpus=2", "--include-dashboard=false",
-         f"--resources={json.dumps({SLOT_RESOURCE: 2})}", f"--temp-dir={temp}",
-         "--disable-usage-stats"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            str(ray_bin),
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--node-ip-address=127.0.0.1",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            f"--resources={json.dumps({SLOT_RESOURCE: 2})}",
+            f"--temp-dir={temp}",
+            "--disable-usage-stats",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     address = f"127.0.0.1:{port}"
     try:
@@ -83,18 +100,29 @@ def test_two_trials_on_a_local_ray_cluster(ray_cluster, scripted_server, tmp_pat
     assert executor.slots == 2
     db = tmp_path / "lab.duckdb"
     exp = run_experiment(
-        load_tasks(TASKS[:2]), [Variant("solver", system_prompt=SOLVER_PROMPT)],
-        experiment="on-ray", db_path=db, executor=executor, model="openai/scripted",
-        api_base=scripted_server.url, api_key="sk-test", unsandboxed=True,
-        options={"stream": False})
+        load_tasks(TASKS[:2]),
+        [Variant("solver", system_prompt=SOLVER_PROMPT)],
+        experiment="on-ray",
+        db_path=db,
+        executor=executor,
+        model="openai/scripted",
+        api_base=scripted_server.url,
+        api_key="sk-test",
+        unsandboxed=True,
+        options={"stream": False},
+    )
     assert sorted((r.task, r.reward) for r in exp.results()) == [
-        ("fix-number", 1.0), ("write-hello", 1.0)]
+        ("fix-number", 1.0),
+        ("write-hello", 1.0),
+    ]
     con = duckdb.connect(str(db), read_only=True)
     try:
         # The workers' journals came back as data and were ingested by this process.
-        sessions = con.execute("SELECT s.trial_id, s.pid != ?, count(m.seq) FROM sessions s "
-                               "JOIN messages m USING (session_id) GROUP BY ALL",
-                               [os.getpid()]).fetchall()
+        sessions = con.execute(
+            "SELECT s.trial_id, s.pid != ?, count(m.seq) FROM sessions s "
+            "JOIN messages m USING (session_id) GROUP BY ALL",
+            [os.getpid()],
+        ).fetchall()
     finally:
         con.close()
     assert len(sessions) == 2 and all(other and n >= 4 for _, other, n in sessions)

@@ -48,36 +48,62 @@ def query(db: Path, sql: str, params=None) -> list[tuple]:
 
 def run(server, db: Path, tasks, variants=VARIANTS, **kw):
     options = {"stream": False}
-    return run_experiment(tasks, variants, db_path=db, model="openai/scripted",
-                          api_base=server.url, api_key="sk-test", unsandboxed=UNSANDBOXED,
-                          options=options, **kw)
+    return run_experiment(
+        tasks,
+        variants,
+        db_path=db,
+        model="openai/scripted",
+        api_base=server.url,
+        api_key="sk-test",
+        unsandboxed=UNSANDBOXED,
+        options=options,
+        **kw,
+    )
 
 
 def test_two_variants_three_tasks_two_repeats(scripted_server, tmp_path: Path):
     scripted_server.default = solver_reply
     db = tmp_path / "lab.duckdb"
-    exp = run(scripted_server, db, load_tasks(TASKS), repeats=2, experiment="e2e",
-              executor=local_executor(2))
-    rows = query(db, 'SELECT variant, task, "repeat", reward, passed, stop_reason, steps, '
-                     "tool_errors, error FROM trials ORDER BY variant, task, \"repeat\"")
+    exp = run(
+        scripted_server,
+        db,
+        load_tasks(TASKS),
+        repeats=2,
+        experiment="e2e",
+        executor=local_executor(2),
+    )
+    rows = query(
+        db,
+        'SELECT variant, task, "repeat", reward, passed, stop_reason, steps, '
+        'tool_errors, error FROM trials ORDER BY variant, task, "repeat"',
+    )
     expected = []
     for variant, steps, reward in (("base", 1, 0.0), ("solver", 2, 1.0)):
         for task in ("fix-number", "two-files", "write-hello"):
             for repeat in (0, 1):
-                expected.append((variant, task, repeat, reward, reward == 1.0, "completed",
-                                 steps, 0, None))
+                expected.append(
+                    (variant, task, repeat, reward, reward == 1.0, "completed", steps, 0, None)
+                )
     assert rows == expected
     # Every trial is an ordinary logged session that names its trial.
-    linked = query(db, "SELECT t.trial_id, s.trial_id, s.system_prompt_name, s.tool_schemas_sha "
-                       "FROM trials t JOIN sessions s USING (session_id)")
+    linked = query(
+        db,
+        "SELECT t.trial_id, s.trial_id, s.system_prompt_name, s.tool_schemas_sha "
+        "FROM trials t JOIN sessions s USING (session_id)",
+    )
     assert len(linked) == 12 and all(t == s for t, s, _, _ in linked)
     assert {name for _, _, name, _ in linked} == {"default", "solver"}
     assert query(db, "SELECT count(*) FROM tool_schemas") == [(1,)]  # stored once, by sha
     assert {r[0] for r in query(db, "SELECT trial_id FROM trials")} == {
-        trial_id("e2e", v, t, r) for v in ("base", "solver")
-        for t in ("fix-number", "two-files", "write-hello") for r in (0, 1)}
+        trial_id("e2e", v, t, r)
+        for v in ("base", "solver")
+        for t in ("fix-number", "two-files", "write-hello")
+        for r in (0, 1)
+    }
     assert query(db, "SELECT variant, sha FROM variants ORDER BY variant") == [
-        ("base", VARIANTS[0].sha()), ("solver", VARIANTS[1].sha())]
+        ("base", VARIANTS[0].sha()),
+        ("solver", VARIANTS[1].sha()),
+    ]
     assert query(db, "SELECT count(*) FROM tasks") == [(3,)]
     # The experiment reads back as results and a leaderboard.
     assert [(r.variant, r.reward) for r in exp.results()][:2] == [("base", 0.0), ("base", 0.0)]
@@ -131,11 +157,25 @@ def test_resume_after_the_driver_is_killed(scripted_server, tmp_path: Path):
 
     scripted_server.default = reply
     db = tmp_path / "lab.duckdb"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(RESUME_SCRIPT), str(db),
-                             scripted_server.url, "1" if UNSANDBOXED else "0"],
-                            env=env, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(RESUME_SCRIPT),
+            str(db),
+            scripted_server.url,
+            "1" if UNSANDBOXED else "0",
+        ],
+        env=env,
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     done: list = []
     while time.monotonic() < deadline:
@@ -152,13 +192,20 @@ def test_resume_after_the_driver_is_killed(scripted_server, tmp_path: Path):
 
     scripted_server.default = solver_reply
     scripted_server.clear_requests()
-    run(scripted_server, db, load_tasks(TASKS), [Variant("solver", system_prompt=SOLVER_PROMPT)],
-        experiment="resumable")
+    run(
+        scripted_server,
+        db,
+        load_tasks(TASKS),
+        [Variant("solver", system_prompt=SOLVER_PROMPT)],
+        experiment="resumable",
+    )
     assert {task_of(r) for r in scripted_server.requests} == {slow}  # only the missing trial
     rows = query(db, "SELECT task, reward FROM trials ORDER BY task")
     assert rows == [("fix-number", 1.0), ("two-files", 1.0), ("write-hello", 1.0)]
-    assert query(db, "SELECT task, finished_at FROM trials WHERE task != 'two-files' "
-                     "ORDER BY task") == before
+    assert (
+        query(db, "SELECT task, finished_at FROM trials WHERE task != 'two-files' ORDER BY task")
+        == before
+    )
     # The killed driver's unfinished session is in the log, marked as such, with no trial.
     orphans = query(db, "SELECT stop_reason FROM sessions WHERE trial_id IS NULL")
     assert all(reason in ("abnormal", None) for (reason,) in orphans)
@@ -168,8 +215,13 @@ def test_a_trial_that_runs_past_its_timeout_stops(scripted_server, tmp_path: Pat
     scripted_server.default = delay(30, text("too late"))
     task = dict(TASKS[0], name="slow", agent_timeout_sec=1.5)
     started = time.monotonic()
-    run(scripted_server, tmp_path / "lab.duckdb", load_tasks([task]), [Variant("v")],
-        experiment="timeout")
+    run(
+        scripted_server,
+        tmp_path / "lab.duckdb",
+        load_tasks([task]),
+        [Variant("v")],
+        experiment="timeout",
+    )
     elapsed = time.monotonic() - started
     [result] = load_results(tmp_path / "lab.duckdb", "timeout")
     assert result.stop_reason == "timeout" and result.reward == 0.0
@@ -179,10 +231,18 @@ def test_a_trial_that_runs_past_its_timeout_stops(scripted_server, tmp_path: Pat
 
 def test_a_crashing_verifier_scores_zero_with_its_reason(scripted_server, tmp_path: Path):
     scripted_server.default = text("nothing to do")
-    task = dict(TASKS[0], name="crashy",
-                test='echo "verifier exploded" >&2\n"$PYTHON" -c "raise SystemExit(3)"\n')
-    run(scripted_server, tmp_path / "lab.duckdb", load_tasks([task]), [Variant("v")],
-        experiment="crash")
+    task = dict(
+        TASKS[0],
+        name="crashy",
+        test='echo "verifier exploded" >&2\n"$PYTHON" -c "raise SystemExit(3)"\n',
+    )
+    run(
+        scripted_server,
+        tmp_path / "lab.duckdb",
+        load_tasks([task]),
+        [Variant("v")],
+        experiment="crash",
+    )
     [result] = load_results(tmp_path / "lab.duckdb", "crash")
     assert (result.reward, result.passed, result.stop_reason) == (0.0, False, "completed")
     assert result.error == "verifier: verifier wrote no reward.txt (exit 3)"
@@ -208,8 +268,14 @@ def test_stop_interrupts_running_trials_and_records_none_of_them(scripted_server
     box: dict = {}
 
     def go():
-        box["exp"] = run(scripted_server, tmp_path / "lab.duckdb", load_tasks(TASKS),
-                         [Variant("v")], experiment="stopped", stop=stop)
+        box["exp"] = run(
+            scripted_server,
+            tmp_path / "lab.duckdb",
+            load_tasks(TASKS),
+            [Variant("v")],
+            experiment="stopped",
+            stop=stop,
+        )
 
     thread = threading.Thread(target=go)
     thread.start()

@@ -33,10 +33,21 @@ except ImportError:  # the lab branch not merged yet: the same fields as plain d
 
 def trial(variant, task, repeat, reward, tokens=100, wall_s=1.0, steps=4, tool_errors=0):
     return TrialResult(
-        experiment="planted", variant=variant, task=task, repeat=repeat, reward=float(reward),
-        passed=reward >= 1.0, stop_reason="done", steps=steps, prompt_tokens=tokens,
-        completion_tokens=tokens // 4, wall_s=wall_s, tool_errors=tool_errors, session_id=None,
-        error=None, verifier_output="",
+        experiment="planted",
+        variant=variant,
+        task=task,
+        repeat=repeat,
+        reward=float(reward),
+        passed=reward >= 1.0,
+        stop_reason="done",
+        steps=steps,
+        prompt_tokens=tokens,
+        completion_tokens=tokens // 4,
+        wall_s=wall_s,
+        tool_errors=tool_errors,
+        session_id=None,
+        error=None,
+        verifier_output="",
     )
 
 
@@ -114,8 +125,11 @@ def _scipy_sign_flip(diffs, n_resamples):
     return scipy_stats.permutation_test(
         (zeros, np.asarray(diffs, dtype=float)),
         lambda x, y, axis: np.mean(y - x, axis=axis),
-        permutation_type="samples", vectorized=True, n_resamples=n_resamples,
-        alternative="two-sided", random_state=0,
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=n_resamples,
+        alternative="two-sided",
+        random_state=0,
     ).pvalue
 
 
@@ -152,14 +166,21 @@ def test_paired_interval_matches_scipy_paired_bootstrap():
     rng = np.random.default_rng(3)
     skill = rng.random(25)
     a = {f"t{i}": list(rng.binomial(1, s, 4).astype(float)) for i, s in enumerate(skill)}
-    b = {f"t{i}": list(rng.binomial(1, min(1, s + 0.2), 4).astype(float))
-         for i, s in enumerate(skill)}
+    b = {
+        f"t{i}": list(rng.binomial(1, min(1, s + 0.2), 4).astype(float))
+        for i, s in enumerate(skill)
+    }
     result = paired_comparison(a, b, resamples=20_000, seed=4)
     am = np.array([np.mean(a[t]) for t in a])
     bm = np.array([np.mean(b[t]) for t in a])
     ref = scipy_stats.bootstrap(
-        (am, bm), lambda x, y, axis: np.mean(y - x, axis=axis), paired=True, vectorized=True,
-        method="percentile", n_resamples=20_000, random_state=9,
+        (am, bm),
+        lambda x, y, axis: np.mean(y - x, axis=axis),
+        paired=True,
+        vectorized=True,
+        method="percentile",
+        n_resamples=20_000,
+        random_state=9,
     )
     assert result.method.startswith("sign-flip permutation")
     assert result.diff == pytest.approx(np.mean(bm - am))
@@ -209,14 +230,18 @@ def test_leaderboard_on_planted_results():
     base = [[1]] * 8 + [[0]] * 12
     better = [[1]] * 8 + [[1]] * 7 + [[0]] * 5
     worse = [[0]] * 2 + [[1]] * 6 + [[0]] * 12
-    results = (planted("base", base) + planted("better", better, tokens=80)
-               + planted("worse", worse, tool_errors=1))
+    results = (
+        planted("base", base)
+        + planted("better", better, tokens=80)
+        + planted("worse", worse, tool_errors=1)
+    )
     board = leaderboard(results, baseline="base").set_index("variant")
     assert list(board.index) == ["better", "base", "worse"]
     ci = scipy_stats.binomtest(15, 20).proportion_ci(method="wilson")
     assert board.loc["better", "pass_rate"] == pytest.approx(0.75)
     assert (board.loc["better", "lo"], board.loc["better", "hi"]) == pytest.approx(
-        (ci.low, ci.high))
+        (ci.low, ci.high)
+    )
     p_better = scipy_stats.binomtest(7, 7).pvalue
     p_worse = scipy_stats.binomtest(0, 2).pvalue
     assert board.loc["better", "p_value"] == pytest.approx(p_better)

@@ -29,8 +29,10 @@ def test_a_task_directory_and_a_folder_of_them(tmp_path: Path):
     root = tmp_path / "tasks" / "t1"
     (root / "tests").mkdir(parents=True)
     (root / "instruction.md").write_text("Do it.\n")
-    (root / "task.toml").write_text('[metadata]\ndifficulty = "hard"\ntags = ["x"]\n'
-                                    "[agent]\ntimeout_sec = 7\n[verifier]\ntimeout_sec = 3\n")
+    (root / "task.toml").write_text(
+        '[metadata]\ndifficulty = "hard"\ntags = ["x"]\n'
+        "[agent]\ntimeout_sec = 7\n[verifier]\ntimeout_sec = 3\n"
+    )
     (root / "tests" / "test.sh").write_text("echo 1 > $REWARD_DIR/reward.txt\n")
     [one] = load_tasks(root)
     assert (one.name, one.instruction, one.difficulty, one.tags) == ("t1", "Do it.", "hard", ("x",))
@@ -51,8 +53,10 @@ def test_inline_json_and_yaml_forms(tmp_path: Path):
     assert (from_json[1].environment / "number.txt").read_text() == "41\n"
     assert from_json[1].solution.read_text().endswith("echo 42 > number.txt\n")
     yaml_file = tmp_path / "tasks.yaml"
-    yaml_file.write_text("- name: y1\n  instruction: say hi\n  difficulty: easy\n"
-                         "  test: echo 0 > $REWARD_DIR/reward.txt\n")
+    yaml_file.write_text(
+        "- name: y1\n  instruction: say hi\n  difficulty: easy\n"
+        "  test: echo 0 > $REWARD_DIR/reward.txt\n"
+    )
     [y1] = load_tasks(yaml_file)
     assert (y1.name, y1.difficulty, y1.instruction) == ("y1", "easy", "say hi")
     with pytest.raises(TaskError, match="needs"):
@@ -64,12 +68,16 @@ def test_swebench_instance(tmp_path: Path):
         "instance_id": "acme__calc-1",
         "problem_statement": "add() subtracts",
         "files": {"calc.py": "def add(a, b):\n    return a - b\n"},
-        "test_patch": ("--- /dev/null\n+++ b/test_calc.py\n@@ -0,0 +1,4 @@\n"
-                       "+from calc import add\n+\n+def test_add():\n+    assert add(2, 3) == 5\n"),
+        "test_patch": (
+            "--- /dev/null\n+++ b/test_calc.py\n@@ -0,0 +1,4 @@\n"
+            "+from calc import add\n+\n+def test_add():\n+    assert add(2, 3) == 5\n"
+        ),
         "FAIL_TO_PASS": json.dumps(["test_calc.py::test_add"]),
         "PASS_TO_PASS": [],
-        "patch": ("--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n"
-                  "-    return a - b\n+    return a + b\n"),
+        "patch": (
+            "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n"
+            "-    return a - b\n+    return a + b\n"
+        ),
     }
     [task] = load_tasks([instance])
     assert task.name == "acme__calc-1" and task.instruction == "add() subtracts"

@@ -34,15 +34,17 @@ def logged(claw_env):
     (claw_env.workspace / ".claw" / "settings.toml").write_text("temperature = 0.2\n")
     claw_env.server.queue(
         tool_calls(call("read_file", {"path": "a.txt"})),
-        tool_calls(call("read_file", {"path": "missing.txt"}),
-                   call("run_command", {"command": "echo hi"})),
+        tool_calls(
+            call("read_file", {"path": "missing.txt"}), call("run_command", {"command": "echo hi"})
+        ),
         tool_calls(call("no_such_tool", {}), call("read_file", {"paht": 3})),
         text("a.txt says alpha"),
         text("hello"),
     )
     assert main(["run", "--cwd", str(claw_env.workspace), "-q", "read a.txt"]) == 0
-    assert main(["run", "--cwd", str(claw_env.workspace), "-q", "--model", "openai/other",
-                 "hi"]) == 0
+    assert (
+        main(["run", "--cwd", str(claw_env.workspace), "-q", "--model", "openai/other", "hi"]) == 0
+    )
     return claw_env.db
 
 
@@ -97,11 +99,12 @@ def test_tokens_by_part_unnests_the_split(logged):
     long = analysis.tokens_by_part(logged, session_id=sid)
     assert list(long["part"]) == list(analysis.PARTS)
     assert (long["calls"] == 4).all()
-    assert dict(zip(long["part"], long["tokens"])) == {
-        p: per_call[p].sum() for p in analysis.PARTS}
+    assert dict(zip(long["part"], long["tokens"])) == {p: per_call[p].sum() for p in analysis.PARTS}
     assert long["share"].sum() == pytest.approx(1, abs=1e-3)
     assert set(analysis.tokens_by_part(logged, by="model")["model"]) == {
-        "openai/scripted", "openai/other"}
+        "openai/scripted",
+        "openai/other",
+    }
     assert len(analysis.tokens_by_part(logged, by="step")) == 5 * len(analysis.PARTS)
     everything = analysis.tokens_by_part(logged, by="all")
     assert list(everything.columns[:2]) == ["part", "calls"] and (everything["calls"] == 5).all()
@@ -112,16 +115,24 @@ def test_tokens_by_part_unnests_the_split(logged):
 def test_tool_errors_by_tool_and_kind(logged):
     frame = analysis.tool_errors(logged)
     outcomes = {(t, o): n for t, o, n in zip(frame["tool"], frame["outcome"], frame["calls"])}
-    assert outcomes == {("read_file", "ok"): 1, ("read_file", "tool_error"): 1,
-                        ("read_file", "schema"): 1, ("run_command", "denied"): 1,
-                        ("no_such_tool", "unknown_tool"): 1}
+    assert outcomes == {
+        ("read_file", "ok"): 1,
+        ("read_file", "tool_error"): 1,
+        ("read_file", "schema"): 1,
+        ("run_command", "denied"): 1,
+        ("no_such_tool", "unknown_tool"): 1,
+    }
     read = frame[frame["tool"] == "read_file"]
     assert read["share_of_tool"].sum() == pytest.approx(1, abs=1e-3)
     assert (frame["mean_result_chars"] > 0).all()
 
     by_tool = analysis.tool_errors(logged, by="tool").set_index("tool")
     assert by_tool.loc["read_file", ["calls", "errors", "tool_error", "schema"]].tolist() == [
-        3, 2, 1, 1]
+        3,
+        2,
+        1,
+        1,
+    ]
     assert by_tool.loc["read_file", "error_rate"] == pytest.approx(2 / 3, abs=1e-4)
     assert by_tool.loc["run_command", "denied"] == 1
     assert by_tool.loc["no_such_tool", "unknown_tool"] == 1
@@ -135,7 +146,9 @@ def test_every_tool_call_keeps_its_details(logged):
     """Arguments, outcome, error kind, sizes, duration and permission decision are all stored."""
     frame = analysis.query(
         "SELECT tool, arguments, raw_arguments, ok, error_kind, error, result_chars, "
-        "result_chars_sent, duration_ms, decision FROM tool_calls ORDER BY created_at", logged)
+        "result_chars_sent, duration_ms, decision FROM tool_calls ORDER BY created_at",
+        logged,
+    )
     assert frame["arguments"].notna().all() and frame["raw_arguments"].notna().all()
     assert (frame["result_chars"] > 0).all() and (frame["result_chars_sent"] > 0).all()
     assert (frame["duration_ms"] >= 0).all()
@@ -148,7 +161,9 @@ def test_every_tool_call_keeps_its_details(logged):
 def test_model_calls_keep_the_servers_figures_and_the_prompt_variant(logged):
     frame = analysis.query(
         "SELECT l.*, s.system_prompt_sha AS session_sha FROM llm_calls l "
-        "JOIN sessions s USING (session_id)", logged)
+        "JOIN sessions s USING (session_id)",
+        logged,
+    )
     assert (frame["usage_source"] == "server").all()
     assert (frame["prompt_tokens"] > 0).all() and (frame["completion_tokens"] > 0).all()
     assert (frame["latency_ms"] > 0).all() and frame["ttft_ms"].notna().all()
@@ -176,7 +191,8 @@ def test_compare_models_and_prompts(logged):
     assert (by_model["tokens_per_session"] > 0).all() and (by_model["tokens_per_s"] > 0).all()
     by_prompt = analysis.compare(logged, by="prompt")
     assert list(by_prompt["sessions"]) == [2] and list(by_prompt["system_prompt_name"]) == [
-        "default"]
+        "default"
+    ]
     assert by_prompt["tool_error_rate"].iloc[0] == 0.8
     with pytest.raises(ValueError):
         analysis.compare(logged, by="colour")
@@ -195,8 +211,16 @@ def test_parquet_export_reads_back(logged, tmp_path):
     out = tmp_path / "out"
     paths = analysis.export_parquet(logged, out)
     names = {p.stem for p in paths}
-    assert {"sessions", "llm_calls", "tool_calls", "messages", "prompts", "compactions",
-            "errors", "todos"} <= names
+    assert {
+        "sessions",
+        "llm_calls",
+        "tool_calls",
+        "messages",
+        "prompts",
+        "compactions",
+        "errors",
+        "todos",
+    } <= names
     assert not names & {"schema_version", "journal_offsets", "journal_sessions"}
     con = duckdb.connect(str(logged), read_only=True)
     try:
@@ -261,8 +285,9 @@ def test_stats_prints_each_view(logged, capsys):
 
 
 def test_stats_exports_parquet(logged, capsys, tmp_path):
-    assert main(["stats", "--db", str(logged), "--by", "model",
-                 "--export", str(tmp_path / "pq")]) == 0
+    assert (
+        main(["stats", "--db", str(logged), "--by", "model", "--export", str(tmp_path / "pq")]) == 0
+    )
     out = capsys.readouterr().out
     assert "sessions.parquet" in out and "tool_calls.parquet" in out
     con = duckdb.connect()
@@ -285,25 +310,51 @@ OLD = datetime(2024, 1, 1, 12, 0, tzinfo=timezone.utc).timestamp()
 
 
 def started(sid: str, name: str = "default", prompt: str = "You are an agent.", **kw):
-    return ev.SessionStarted(sid, model="ollama_chat/qwen3", workspace="/ws", task="t " + sid,
-                             system_prompt=prompt, system_prompt_sha=name[:3] + "sha",
-                             system_prompt_name=name, **kw)
+    return ev.SessionStarted(
+        sid,
+        model="ollama_chat/qwen3",
+        workspace="/ws",
+        task="t " + sid,
+        system_prompt=prompt,
+        system_prompt_sha=name[:3] + "sha",
+        system_prompt_name=name,
+        **kw,
+    )
 
 
 def model_call(sid: str, step: int, **kw) -> ev.ModelCallFinished:
-    values = {"model": "ollama_chat/qwen3", "prompt_tokens": 1000 * step,
-              "completion_tokens": 50, "latency_ms": 1000.0, "ttft_ms": 200.0,
-              "finish_reason": "tool_calls", "cost_usd": 0.0,
-              "parts": {"system": 500, "tools": 300, "history": 100 * step,
-                        "tool_results": 50 * step, "estimate": 1000 * step, "window": 32768}}
+    values = {
+        "model": "ollama_chat/qwen3",
+        "prompt_tokens": 1000 * step,
+        "completion_tokens": 50,
+        "latency_ms": 1000.0,
+        "ttft_ms": 200.0,
+        "finish_reason": "tool_calls",
+        "cost_usd": 0.0,
+        "parts": {
+            "system": 500,
+            "tools": 300,
+            "history": 100 * step,
+            "tool_results": 50 * step,
+            "estimate": 1000 * step,
+            "window": 32768,
+        },
+    }
     values.update(kw)
     return ev.ModelCallFinished(sid, step=step, **values)
 
 
 def tool_done(sid: str, step: int, ok: bool = True, **kw) -> ev.ToolCallFinished:
-    values = {"call_id": f"c{step}", "tool": "run_command", "arguments": {"command": "ls"},
-              "raw_arguments": '{"command": "ls"}', "result": "x", "duration_ms": 250.0,
-              "result_chars": 10, "result_chars_sent": 10}
+    values = {
+        "call_id": f"c{step}",
+        "tool": "run_command",
+        "arguments": {"command": "ls"},
+        "raw_arguments": '{"command": "ls"}',
+        "result": "x",
+        "duration_ms": 250.0,
+        "result_chars": 10,
+        "result_chars_sent": 10,
+    }
     values.update(kw)
     return ev.ToolCallFinished(sid, step=step, ok=ok, **values)
 
@@ -320,15 +371,33 @@ def made(tmp_path: Path) -> Iterator[Path]:
         # A session continued (second SessionStarted) under another prompt variant.
         started("cont", name="terse"),
         model_call("cont", 1),
-        tool_done("cont", 1, ok=False, error="boom", error_kind="timeout",
-                  result_chars=50_000, result_chars_sent=2_000),
+        tool_done(
+            "cont",
+            1,
+            ok=False,
+            error="boom",
+            error_kind="timeout",
+            result_chars=50_000,
+            result_chars_sent=2_000,
+        ),
         ev.SessionEnded("cont", "completed", steps=1),
         started("cont", name="verbose", prompt="You are a very careful agent."),
         model_call("cont", 2, latency_ms=100.0, ttft_ms=100.0, completion_tokens=0),
-        ev.ContextCompacted("cont", reason="threshold", method="summary", tokens_before=9000,
-                            tokens_after=3000, messages_before=40, messages_after=6,
-                            dropped="30 messages summarised", summary_tokens=400, step=2,
-                            window=16384, limit=12000, duration_ms=1500.0),
+        ev.ContextCompacted(
+            "cont",
+            reason="threshold",
+            method="summary",
+            tokens_before=9000,
+            tokens_after=3000,
+            messages_before=40,
+            messages_after=6,
+            dropped="30 messages summarised",
+            summary_tokens=400,
+            step=2,
+            window=16384,
+            limit=12000,
+            duration_ms=1500.0,
+        ),
         ev.SessionEnded("cont", "completed", steps=2),
     ]
     for event in events:
@@ -336,8 +405,11 @@ def made(tmp_path: Path) -> Iterator[Path]:
     log.close()
     # Still running: its writer (an open journal) is alive, so no SessionEnded is not abnormal.
     running = EventLog(db)
-    for event in (started("live"), model_call("live", 1, cached_tokens=800, cost_usd=None),
-                  tool_done("live", 1, ok=False, error="?", error_kind=None)):
+    for event in (
+        started("live"),
+        model_call("live", 1, cached_tokens=800, cost_usd=None),
+        tool_done("live", 1, ok=False, error="?", error_kind=None),
+    ):
         running(event)
     yield db
     running.close()
@@ -360,36 +432,36 @@ def test_made_sessions_cover_running_old_and_continued(made):
 
 def test_since_keeps_only_newer_sessions(made):
     assert set(analysis.sessions(made, since="2025-01-01")["session_id"]) == {"cont", "live"}
-    assert set(analysis.sessions(made, since=timedelta(days=1))["session_id"]) == {
-        "cont", "live"}
+    assert set(analysis.sessions(made, since=timedelta(days=1))["session_id"]) == {"cont", "live"}
     aware = datetime(2024, 1, 1, 13, 0, tzinfo=timezone(timedelta(hours=2)))  # 11:00 UTC
     assert "old" in set(analysis.sessions(made, since=aware)["session_id"])
-    assert "old" not in set(analysis.sessions(made, since=pd.Timestamp("2024-01-01 12:00:01")
-                                              )["session_id"])
+    assert "old" not in set(
+        analysis.sessions(made, since=pd.Timestamp("2024-01-01 12:00:01"))["session_id"]
+    )
     future = datetime.now() + timedelta(days=3650)
-    for frame in (analysis.sessions(made, since=future),
-                  analysis.tokens_per_step(made, since=future),
-                  analysis.token_split(made, since=future),
-                  analysis.tokens_by_part(made, since=future),
-                  analysis.tool_errors(made, since=future),
-                  analysis.time_split(made, since=future),
-                  analysis.compare(made, since=future),
-                  analysis.compactions(made, since=future)):
+    for frame in (
+        analysis.sessions(made, since=future),
+        analysis.tokens_per_step(made, since=future),
+        analysis.token_split(made, since=future),
+        analysis.tokens_by_part(made, since=future),
+        analysis.tool_errors(made, since=future),
+        analysis.time_split(made, since=future),
+        analysis.compare(made, since=future),
+        analysis.compactions(made, since=future),
+    ):
         assert frame.empty
     assert len(analysis.tokens_per_step(made, since="2025-01-01")) == 3
     assert analysis.compare(made, since="2025-01-01")["sessions"].sum() == 2
 
 
 def test_session_filter_takes_a_list(made):
-    assert set(analysis.sessions(made, session_id=["old", "live"])["session_id"]) == {
-        "old", "live"}
+    assert set(analysis.sessions(made, session_id=["old", "live"])["session_id"]) == {"old", "live"}
     assert analysis.sessions(made, session_id=[]).empty
 
 
 def test_calls_without_a_split_have_null_parts(made):
     split = analysis.token_split(made).set_index("session_id")
-    assert split.loc["old", ["system", "tools", "history", "tool_results", "counted"]
-                     ].isna().all()
+    assert split.loc["old", ["system", "tools", "history", "tool_results", "counted"]].isna().all()
     assert split.loc["old", "prompt_tokens"] == 1000
     long = analysis.tokens_by_part(made)
     assert "old" not in set(long["session_id"])  # nothing to unnest
@@ -401,7 +473,9 @@ def test_each_call_keeps_its_prompt_variant(made):
     assert list(steps["system_prompt_name"]) == ["terse", "verbose"]
     by_prompt = analysis.tokens_by_part(made, by="prompt", session_id="cont")
     assert set(zip(by_prompt["system_prompt_name"], by_prompt["system_prompt_sha"])) == {
-        ("terse", "tersha"), ("verbose", "versha")}
+        ("terse", "tersha"),
+        ("verbose", "versha"),
+    }
     history = by_prompt[by_prompt["part"] == "history"].set_index("system_prompt_name")
     assert history.loc["terse", "tokens"] == 100 and history.loc["verbose", "tokens"] == 200
 
@@ -410,7 +484,12 @@ def test_made_tool_errors_truncation_and_unknown_failures(made):
     by_tool = analysis.tool_errors(made, by="tool").set_index("tool")
     row = by_tool.loc["run_command"]
     assert (row["calls"], row["errors"], row["timeout"], row["other"], row["truncated"]) == (
-        2, 2, 1, 1, 1)
+        2,
+        2,
+        1,
+        1,
+        1,
+    )
     kinds = analysis.tool_errors(made)
     assert set(kinds["outcome"]) == {"timeout", "unknown"}
     assert kinds.set_index("outcome").loc["timeout", "mean_chars_sent"] == 2000
@@ -421,7 +500,11 @@ def test_made_compactions(made):
     assert len(frame) == 1
     row = frame.iloc[0]
     assert (row["session_id"], row["reason"], row["method"], row["tokens_saved"]) == (
-        "cont", "threshold", "summary", 6000)
+        "cont",
+        "threshold",
+        "summary",
+        6000,
+    )
     assert (row["window_tokens"], row["limit_tokens"], row["step"]) == (16384, 12000, 2)
     assert analysis.compactions(made, session_id="old").empty
 
@@ -439,9 +522,17 @@ def test_made_time_split_and_compare(made):
 def test_an_empty_log_gives_empty_frames(tmp_path):
     db = tmp_path / "empty.duckdb"
     connect(db).close()
-    for fn in (analysis.sessions, analysis.tokens_per_step, analysis.token_split,
-               analysis.tokens_by_part, analysis.tool_errors, analysis.time_split,
-               analysis.compare, analysis.compactions, analysis.session_log):
+    for fn in (
+        analysis.sessions,
+        analysis.tokens_per_step,
+        analysis.token_split,
+        analysis.tokens_by_part,
+        analysis.tool_errors,
+        analysis.time_split,
+        analysis.compare,
+        analysis.compactions,
+        analysis.session_log,
+    ):
         frame = fn(db)
         assert frame.empty, fn.__name__
     assert "completion_rate" in analysis.compare(db).columns
@@ -454,14 +545,30 @@ def test_an_empty_log_gives_empty_frames(tmp_path):
 def test_token_usage_notebook_makes_demo_data_without_a_log(tmp_path):
     pytest.importorskip("nbval")
     pytest.importorskip("matplotlib")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("CLAW_") and k != "JPY_SESSION_NAME"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("CLAW_") and k != "JPY_SESSION_NAME"
+    }
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     out = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-         "--rootdir", str(tmp_path), str(ROOT / "notebooks" / "token_usage.ipynb")],
-        check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(ROOT / "notebooks" / "token_usage.ipynb"),
+        ],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert " passed" in out.stdout and "failed" not in out.stdout

@@ -67,12 +67,19 @@ def test_a_full_disk_loses_nothing_and_leaves_no_empty_journals(tmp_path):
     db.parent.mkdir()
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    shell = (f'mount -t tmpfs -o size=256k tmpfs "{cache}" && '
-             f'exec "{sys.executable}" "{script}" "{cache}" "{db}"')
-    env = {"PATH": "/usr/bin:/bin", "XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(ROOT),
-           "HOME": str(tmp_path)}
-    p = subprocess.run(["unshare", "-rm", "sh", "-c", shell], capture_output=True, text=True,
-                       env=env, timeout=120)
+    shell = (
+        f'mount -t tmpfs -o size=256k tmpfs "{cache}" && '
+        f'exec "{sys.executable}" "{script}" "{cache}" "{db}"'
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "XDG_CACHE_HOME": str(cache),
+        "PYTHONPATH": str(ROOT),
+        "HOME": str(tmp_path),
+    }
+    p = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", shell], capture_output=True, text=True, env=env, timeout=120
+    )
     if p.returncode != 0 and not p.stdout and "Traceback" not in p.stderr:
         # unshare or mount refused (no user namespaces, a seccomp profile...): not our code
         pytest.skip(f"cannot mount a private tmpfs here: {p.stderr.strip()}")

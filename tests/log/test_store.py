@@ -35,8 +35,14 @@ def sha(text: str) -> str:
 
 def started(sid: str, task: str = "fix the bug", prompt: str = PROMPT, **kw) -> ev.SessionStarted:
     return ev.SessionStarted(
-        sid, model="openai/test", workspace="/ws", task=task, system_prompt=prompt,
-        system_prompt_sha=sha(prompt), system_prompt_name="default", **kw,
+        sid,
+        model="openai/test",
+        workspace="/ws",
+        task=task,
+        system_prompt=prompt,
+        system_prompt_sha=sha(prompt),
+        system_prompt_name="default",
+        **kw,
     )
 
 
@@ -44,8 +50,13 @@ def assistant_call(call_id: str, name: str, args: dict) -> dict:
     return {
         "role": "assistant",
         "content": None,
-        "tool_calls": [{"id": call_id, "type": "function",
-                        "function": {"name": name, "arguments": json.dumps(args)}}],
+        "tool_calls": [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(args)},
+            }
+        ],
     }
 
 
@@ -55,7 +66,7 @@ def conversation(sid: str) -> list[dict]:
         {"role": "user", "content": "fix the bug"},
         assistant_call("call_1", "read_file", {"path": "a.py"}),
         {"role": "tool", "tool_call_id": "call_1", "name": "read_file", "content": "x = 1\n"},
-        {"role": "assistant", "content": "Fixed: ünïcode ✓ and a \"quote\"\nnewline"},
+        {"role": "assistant", "content": 'Fixed: ünïcode ✓ and a "quote"\nnewline'},
     ]
 
 
@@ -66,31 +77,74 @@ def full_session(log, sid: str = "s1") -> list[dict]:
     log(ev.MessageAdded(sid, 0, messages[0]))
     log(ev.MessageAdded(sid, 1, messages[1]))
     log(ev.TextDelta(sid, 1, "thinking..."))
-    log(ev.ModelCallFinished(
-        sid, step=1, model="openai/test", prompt_tokens=1200, completion_tokens=40,
-        latency_ms=900.0, ttft_ms=100.0, finish_reason="tool_calls", streamed=True,
-        message_count=2, cached_tokens=1000, cost_usd=0.0, params={"temperature": 0.2},
-        parts={"system": 800, "tools": 300, "history": 100},
-    ))
+    log(
+        ev.ModelCallFinished(
+            sid,
+            step=1,
+            model="openai/test",
+            prompt_tokens=1200,
+            completion_tokens=40,
+            latency_ms=900.0,
+            ttft_ms=100.0,
+            finish_reason="tool_calls",
+            streamed=True,
+            message_count=2,
+            cached_tokens=1000,
+            cost_usd=0.0,
+            params={"temperature": 0.2},
+            parts={"system": 800, "tools": 300, "history": 100},
+        )
+    )
     log(ev.MessageAdded(sid, 2, messages[2]))
     log(ev.ToolCallStarted(sid, 1, "call_1", "read_file", {"path": "a.py"}, '{"path": "a.py"}'))
-    log(ev.ToolCallFinished(
-        sid, step=1, call_id="call_1", tool="read_file", arguments={"path": "a.py"},
-        raw_arguments='{"path": "a.py"}', ok=True, result="x = 1\n", duration_ms=2.5,
-        decision="allowed: read-only tool", result_chars=6, result_chars_sent=6,
-    ))
+    log(
+        ev.ToolCallFinished(
+            sid,
+            step=1,
+            call_id="call_1",
+            tool="read_file",
+            arguments={"path": "a.py"},
+            raw_arguments='{"path": "a.py"}',
+            ok=True,
+            result="x = 1\n",
+            duration_ms=2.5,
+            decision="allowed: read-only tool",
+            result_chars=6,
+            result_chars_sent=6,
+        )
+    )
     log(ev.TodosUpdated(sid, ({"content": "fix", "status": "in_progress"},)))
     log(ev.MessageAdded(sid, 3, messages[3]))
-    log(ev.ToolCallFinished(
-        sid, step=1, call_id="call_2", tool="run_command", arguments={"command": "false"},
-        raw_arguments='{"command": "false"}', ok=False, result="", error="Error: exit 1",
-        error_kind="tool_error", duration_ms=7.5, result_chars=13, result_chars_sent=13,
-    ))
+    log(
+        ev.ToolCallFinished(
+            sid,
+            step=1,
+            call_id="call_2",
+            tool="run_command",
+            arguments={"command": "false"},
+            raw_arguments='{"command": "false"}',
+            ok=False,
+            result="",
+            error="Error: exit 1",
+            error_kind="tool_error",
+            duration_ms=7.5,
+            result_chars=13,
+            result_chars_sent=13,
+        )
+    )
     log(ev.ErrorOccurred(sid, kind="retry", message="attempt 1 failed"))
-    log(ev.ModelCallFinished(
-        sid, step=2, model="openai/test", prompt_tokens=1300, completion_tokens=10,
-        latency_ms=300.0, ttft_ms=None, finish_reason="stop",
-    ))
+    log(
+        ev.ModelCallFinished(
+            sid,
+            step=2,
+            model="openai/test",
+            prompt_tokens=1300,
+            completion_tokens=10,
+            latency_ms=300.0,
+            ttft_ms=None,
+            finish_reason="stop",
+        )
+    )
     log(ev.MessageAdded(sid, 4, messages[4]))
     log(ev.FinalAnswer(sid, messages[4]["content"]))
     log(ev.SessionEnded(sid, stop_reason="completed", steps=2))
@@ -109,8 +163,13 @@ def run_script(code: str, *args: str, **kw) -> subprocess.Popen:
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONPATH": path}
     return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code), *args], env=env, cwd=str(ROOT),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw,
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        env=env,
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
     )
 
 
@@ -123,8 +182,10 @@ def db(tmp_path: Path) -> Path:
 
 
 def test_importing_store_loads_neither_duckdb_nor_pandas():
-    code = ("import sys, claw_nb.log.store; print(sorted(m for m in sys.modules "
-            "if m.split('.')[0] in {'duckdb', 'pandas', 'numpy', 'litellm'}))")
+    code = (
+        "import sys, claw_nb.log.store; print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in {'duckdb', 'pandas', 'numpy', 'litellm'}))"
+    )
     proc = run_script(code)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -155,36 +216,79 @@ def test_every_event_lands_in_its_table(db: Path, insert_via: str):
     assert store.ingest(db) == 15
     assert list_journals(journal_dir(db)) == []  # writer closed at SessionEnded: journal done
 
-    [session] = query(db, "SELECT session_id, model, workspace, task, stop_reason, steps, "
-                          "system_prompt_sha, system_prompt_name, pid, final_answer, "
-                          "ended_at >= started_at FROM sessions")
-    assert session == ("s1", "openai/test", "/ws", "fix the bug", "completed", 2, sha(PROMPT),
-                       "default", os.getpid(), conversation("s1")[4]["content"], True)
+    [session] = query(
+        db,
+        "SELECT session_id, model, workspace, task, stop_reason, steps, "
+        "system_prompt_sha, system_prompt_name, pid, final_answer, "
+        "ended_at >= started_at FROM sessions",
+    )
+    assert session == (
+        "s1",
+        "openai/test",
+        "/ws",
+        "fix the bug",
+        "completed",
+        2,
+        sha(PROMPT),
+        "default",
+        os.getpid(),
+        conversation("s1")[4]["content"],
+        True,
+    )
     assert query(db, "SELECT sha, name, text FROM prompts") == [(sha(PROMPT), "default", PROMPT)]
 
-    rows = query(db, "SELECT seq, role, content, tool_calls, tool_call_id, name, prompt_sha "
-                     "FROM messages ORDER BY seq")
-    assert [r[:2] for r in rows] == [(0, "system"), (1, "user"), (2, "assistant"), (3, "tool"),
-                                     (4, "assistant")]
+    rows = query(
+        db,
+        "SELECT seq, role, content, tool_calls, tool_call_id, name, prompt_sha "
+        "FROM messages ORDER BY seq",
+    )
+    assert [r[:2] for r in rows] == [
+        (0, "system"),
+        (1, "user"),
+        (2, "assistant"),
+        (3, "tool"),
+        (4, "assistant"),
+    ]
     assert rows[0][2] is None and rows[0][6] == sha(PROMPT)  # the prompt text lives in prompts
     assert json.loads(rows[2][3])[0]["function"]["name"] == "read_file"
     assert rows[3][4:6] == ("call_1", "read_file")
     assert rows[4][2] == conversation("s1")[4]["content"]
 
-    calls = query(db, "SELECT step, prompt_tokens, completion_tokens, cached_tokens, latency_ms, "
-                      "ttft_ms, tokens_per_s, finish_reason, streamed, message_count, params, "
-                      "parts FROM llm_calls ORDER BY step")
+    calls = query(
+        db,
+        "SELECT step, prompt_tokens, completion_tokens, cached_tokens, latency_ms, "
+        "ttft_ms, tokens_per_s, finish_reason, streamed, message_count, params, "
+        "parts FROM llm_calls ORDER BY step",
+    )
     assert calls[0][:10] == (1, 1200, 40, 1000, 900.0, 100.0, 50.0, "tool_calls", True, 2)
     assert json.loads(calls[0][10]) == {"temperature": 0.2}
     assert json.loads(calls[0][11]) == {"system": 800, "tools": 300, "history": 100}
     assert calls[1][6] == pytest.approx(10 / 0.3)  # no ttft: the whole call
 
-    tools = query(db, "SELECT call_id, tool, arguments, ok, error_kind, error, duration_ms, "
-                      "decision, result_chars FROM tool_calls ORDER BY call_id")
-    assert tools[0] == ("call_1", "read_file", '{"path": "a.py"}', True, None, None, 2.5,
-                        "allowed: read-only tool", 6)
-    assert tools[1][:6] == ("call_2", "run_command", '{"command": "false"}', False,
-                            "tool_error", "Error: exit 1")
+    tools = query(
+        db,
+        "SELECT call_id, tool, arguments, ok, error_kind, error, duration_ms, "
+        "decision, result_chars FROM tool_calls ORDER BY call_id",
+    )
+    assert tools[0] == (
+        "call_1",
+        "read_file",
+        '{"path": "a.py"}',
+        True,
+        None,
+        None,
+        2.5,
+        "allowed: read-only tool",
+        6,
+    )
+    assert tools[1][:6] == (
+        "call_2",
+        "run_command",
+        '{"command": "false"}',
+        False,
+        "tool_error",
+        "Error: exit 1",
+    )
     assert query(db, "SELECT kind, message FROM errors") == [("retry", "attempt 1 failed")]
     [(todos,)] = query(db, "SELECT todos FROM todos")
     assert json.loads(todos) == [{"content": "fix", "status": "in_progress"}]
@@ -225,10 +329,12 @@ def test_prompt_is_stored_once_across_sessions(db: Path):
     for sid in ("s1", "s2", "s3"):
         full_session(store.EventLog(db), sid)
     assert query(db, "SELECT count(*) FROM prompts") == [(1,)]
-    assert query(db, "SELECT count(*) FROM sessions WHERE system_prompt_sha = ?",
-                 [sha(PROMPT)]) == [(3,)]
-    assert query(db, "SELECT count(*) FROM messages "
-                     "WHERE role = 'system' AND content IS NULL") == [(3,)]
+    assert query(
+        db, "SELECT count(*) FROM sessions WHERE system_prompt_sha = ?", [sha(PROMPT)]
+    ) == [(3,)]
+    assert query(db, "SELECT count(*) FROM messages WHERE role = 'system' AND content IS NULL") == [
+        (3,)
+    ]
     assert store.load_messages(db, "s2")[0] == {"role": "system", "content": PROMPT}
 
 
@@ -254,8 +360,10 @@ def test_load_messages_round_trip_for_resuming(db: Path, insert_via: str):
     # A new session resumed from s1 with its history: load_messages gives the whole thread.
     log = store.EventLog(db)
     log(started("r1", task="now add a test", resumed_from="s1"))
-    follow_up = [{"role": "user", "content": "now add a test"},
-                 {"role": "assistant", "content": "Added."}]
+    follow_up = [
+        {"role": "user", "content": "now add a test"},
+        {"role": "assistant", "content": "Added."},
+    ]
     for seq, message in enumerate(follow_up, start=len(messages)):
         log(ev.MessageAdded("r1", seq, message))
     log(ev.SessionEnded("r1", "completed", steps=3))
@@ -272,7 +380,8 @@ def test_a_second_run_of_the_same_session_continues_it(db: Path, insert_via: str
     log(ev.MessageAdded("s1", 5, {"role": "user", "content": "and again"}))
     store.ingest(db)
     assert query(db, "SELECT task, stop_reason, started_at FROM sessions") == [
-        ("fix the bug", None, first_started)]  # running again
+        ("fix the bug", None, first_started)
+    ]  # running again
     log(ev.MessageAdded("s1", 6, {"role": "assistant", "content": "done again"}))
     log(ev.SessionEnded("s1", "completed", steps=3))
     store.ingest(db)
@@ -290,19 +399,41 @@ def test_a_message_logged_again_under_its_seq_replaces_the_old_one(db: Path, ins
     log(ev.MessageAdded("s1", 1, {"role": "assistant", "content": "new"}))
     log(ev.SessionEnded("s1", "completed"))
     store.ingest(db)
-    assert store.load_messages(db, "s1") == [{"role": "user", "content": "first"},
-                                             {"role": "assistant", "content": "new"}]
+    assert store.load_messages(db, "s1") == [
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "new"},
+    ]
 
 
 def test_odd_values_survive(db: Path, insert_via: str):
     log = store.EventLog(db, ingest_at_end=False)
     log(started("o"))
-    log(ev.ModelCallFinished("o", step=1, model="m", prompt_tokens=0, completion_tokens=0,
-                             latency_ms=0.0, ttft_ms=None, finish_reason=None,
-                             params={"nan": float("nan"), "path": Path("a/b"), "set": {1}}))
-    log(ev.ToolCallFinished("o", step=1, call_id="c", tool="read_file", arguments=None,
-                            raw_arguments="{not json", ok=False, result="nul\x00byte \udcff",
-                            error_kind="malformed_json"))
+    log(
+        ev.ModelCallFinished(
+            "o",
+            step=1,
+            model="m",
+            prompt_tokens=0,
+            completion_tokens=0,
+            latency_ms=0.0,
+            ttft_ms=None,
+            finish_reason=None,
+            params={"nan": float("nan"), "path": Path("a/b"), "set": {1}},
+        )
+    )
+    log(
+        ev.ToolCallFinished(
+            "o",
+            step=1,
+            call_id="c",
+            tool="read_file",
+            arguments=None,
+            raw_arguments="{not json",
+            ok=False,
+            result="nul\x00byte \udcff",
+            error_kind="malformed_json",
+        )
+    )
     log(ev.MessageAdded("o", 0, {"role": "user", "content": None}))
     log(ev.SessionEnded("o", "completed"))
     assert store.ingest(db) == 5
@@ -310,7 +441,8 @@ def test_odd_values_survive(db: Path, insert_via: str):
     assert json.loads(params) == {"nan": None, "path": "a/b", "set": [1]}
     assert tokens_per_s is None
     [(arguments, raw, result)] = query(
-        db, "SELECT arguments, raw_arguments, result FROM tool_calls")
+        db, "SELECT arguments, raw_arguments, result FROM tool_calls"
+    )
     assert (arguments, raw) == (None, "{not json")
     assert result.startswith("nul\x00byte")
     assert store.load_messages(db, "o") == [{"role": "user", "content": None}]
@@ -441,8 +573,7 @@ def test_sigkilled_writer_leaves_an_abnormal_session_with_its_events(db: Path):
         proc.stdout.close()
         proc.stderr.close()
     assert store.ingest(db) == 0
-    [(stop, ended, pid)] = query(
-        db, "SELECT stop_reason, epoch(ended_at), pid FROM sessions")
+    [(stop, ended, pid)] = query(db, "SELECT stop_reason, epoch(ended_at), pid FROM sessions")
     assert stop == "abnormal"
     assert ended == pytest.approx(last_t, abs=1e-3)
     assert pid == proc.pid
@@ -511,9 +642,11 @@ def test_four_writers_and_a_reader_lose_nothing(db: Path, tmp_path: Path):
     final = store.ingest(db)
     assert reader_total + final <= 4 * n
     assert query(db, "SELECT count(*), count(DISTINCT content) FROM messages") == [
-        (4 * (n - 2), 4 * (n - 2))]
+        (4 * (n - 2), 4 * (n - 2))
+    ]
     assert query(db, "SELECT session_id, stop_reason FROM sessions ORDER BY 1") == [
-        (f"w{i}", "completed") for i in range(4)]
+        (f"w{i}", "completed") for i in range(4)
+    ]
     # Every event is in exactly once: 4 x (1 start + 998 messages + 1 end).
     assert query(db, "SELECT count(*) FROM messages GROUP BY session_id") == [(n - 2,)] * 4
     assert list_journals(journal_dir(db)) == []
@@ -665,8 +798,12 @@ INSERT INTO messages (session_id, seq, role, content) VALUES
 
 
 def columns(db: Path, table: str) -> set[str]:
-    return {r[0] for r in query(db, "SELECT column_name FROM information_schema.columns "
-                                    "WHERE table_name = ?", [table])}
+    return {
+        r[0]
+        for r in query(
+            db, "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+        )
+    }
 
 
 def test_an_older_database_is_migrated_in_place(db: Path):
@@ -683,12 +820,15 @@ def test_an_older_database_is_migrated_in_place(db: Path):
     assert {"prompt_sha", "content_is_json", "extra"} <= columns(db, "messages")
     assert columns(db, "todos") and columns(db, "journal_sessions")
     assert query(db, "SELECT task, stop_reason FROM sessions") == [("old task", "completed")]
-    assert store.load_messages(db, "old") == [{"role": "system", "content": "old prompt"},
-                                              {"role": "user", "content": "old task"}]
+    assert store.load_messages(db, "old") == [
+        {"role": "system", "content": "old prompt"},
+        {"role": "user", "content": "old task"},
+    ]
     full_session(store.EventLog(db), "new")
     assert query(db, "SELECT count(*) FROM sessions") == [(2,)]
     assert query(db, "SELECT final_answer FROM sessions WHERE session_id = 'new'") == [
-        (conversation("new")[4]["content"],)]
+        (conversation("new")[4]["content"],)
+    ]
     store.connect(db).close()  # opening again changes nothing
     assert query(db, "SELECT version FROM schema_version") == [(store.SCHEMA_VERSION,)]
 
@@ -697,8 +837,18 @@ def test_a_fresh_database_gets_every_migration(db: Path):
     store.connect(db).close()
     assert query(db, "SELECT version FROM schema_version") == [(store.SCHEMA_VERSION,)]
     tables = {r[0] for r in query(db, "SELECT table_name FROM duckdb_tables()")}
-    assert {"prompts", "sessions", "messages", "llm_calls", "tool_calls", "errors",
-            "journal_offsets", "journal_sessions", "todos", "schema_version"} <= tables
+    assert {
+        "prompts",
+        "sessions",
+        "messages",
+        "llm_calls",
+        "tool_calls",
+        "errors",
+        "journal_offsets",
+        "journal_sessions",
+        "todos",
+        "schema_version",
+    } <= tables
 
 
 def test_model_calls_get_their_prompt_variant_from_migration_4(db: Path):
@@ -709,40 +859,86 @@ def test_model_calls_get_their_prompt_variant_from_migration_4(db: Path):
     con.execute("ALTER TABLE llm_calls DROP COLUMN system_prompt_sha")
     con.execute("ALTER TABLE llm_calls DROP COLUMN system_prompt_name")
     con.execute("UPDATE schema_version SET version = 3")
-    con.execute("INSERT INTO sessions (session_id, system_prompt_sha, system_prompt_name) "
-                "VALUES ('v3', 'abc', 'old-variant')")
+    con.execute(
+        "INSERT INTO sessions (session_id, system_prompt_sha, system_prompt_name) "
+        "VALUES ('v3', 'abc', 'old-variant')"
+    )
     con.execute("INSERT INTO llm_calls (session_id, step) VALUES ('v3', 1), ('gone', 1)")
     con.close()
 
     store.connect(db).close()
     assert query(db, "SELECT version FROM schema_version") == [(store.SCHEMA_VERSION,)]
-    assert query(db, "SELECT session_id, system_prompt_sha, system_prompt_name FROM llm_calls "
-                     "ORDER BY session_id") == [("gone", None, None),
-                                                ("v3", "abc", "old-variant")]
+    assert query(
+        db,
+        "SELECT session_id, system_prompt_sha, system_prompt_name FROM llm_calls "
+        "ORDER BY session_id",
+    ) == [("gone", None, None), ("v3", "abc", "old-variant")]
     other = "You are terse.\n"
     log = store.EventLog(db)
     log(started("s2"))
-    log(ev.ModelCallFinished("s2", step=1, model="m", prompt_tokens=1, completion_tokens=1,
-                             latency_ms=1.0, ttft_ms=None, finish_reason="stop"))
+    log(
+        ev.ModelCallFinished(
+            "s2",
+            step=1,
+            model="m",
+            prompt_tokens=1,
+            completion_tokens=1,
+            latency_ms=1.0,
+            ttft_ms=None,
+            finish_reason="stop",
+        )
+    )
     log(ev.SessionEnded("s2", "completed", steps=1))
-    log(ev.SessionStarted("s2", model="m", workspace="/ws", task="more", system_prompt=other,
-                          system_prompt_sha=sha(other), system_prompt_name="terse"))
-    log(ev.ModelCallFinished("s2", step=2, model="m", prompt_tokens=1, completion_tokens=1,
-                             latency_ms=1.0, ttft_ms=None, finish_reason="stop"))
+    log(
+        ev.SessionStarted(
+            "s2",
+            model="m",
+            workspace="/ws",
+            task="more",
+            system_prompt=other,
+            system_prompt_sha=sha(other),
+            system_prompt_name="terse",
+        )
+    )
+    log(
+        ev.ModelCallFinished(
+            "s2",
+            step=2,
+            model="m",
+            prompt_tokens=1,
+            completion_tokens=1,
+            latency_ms=1.0,
+            ttft_ms=None,
+            finish_reason="stop",
+        )
+    )
     log(ev.SessionEnded("s2", "completed", steps=2))
-    assert query(db, "SELECT step, system_prompt_sha, system_prompt_name FROM llm_calls "
-                     "WHERE session_id = 's2' ORDER BY step") == [
-        (1, sha(PROMPT), "default"), (2, sha(other), "terse")]
+    assert query(
+        db,
+        "SELECT step, system_prompt_sha, system_prompt_name FROM llm_calls "
+        "WHERE session_id = 's2' ORDER BY step",
+    ) == [(1, sha(PROMPT), "default"), (2, sha(other), "terse")]
     assert query(db, "SELECT system_prompt_name FROM sessions WHERE session_id = 's2'") == [
-        ("terse",)]
+        ("terse",)
+    ]
 
 
 def test_compaction_time_is_the_events_own(db: Path):
     log = store.EventLog(db)
     log(started("c"))
-    log(ev.ContextCompacted("c", reason="manual", method="prune", tokens_before=10,
-                            tokens_after=5, messages_before=4, messages_after=3, dropped="x",
-                            at=1_700_000_000.0))
+    log(
+        ev.ContextCompacted(
+            "c",
+            reason="manual",
+            method="prune",
+            tokens_before=10,
+            tokens_after=5,
+            messages_before=4,
+            messages_after=3,
+            dropped="x",
+            at=1_700_000_000.0,
+        )
+    )
     log(ev.SessionEnded("c", "completed"))
     assert query(db, "SELECT epoch(created_at) FROM compactions") == [(1_700_000_000.0,)]
 
@@ -762,7 +958,11 @@ def test_a_fresh_database_has_the_columns_of_the_spec_in_order(db: Path):
 
     store.connect(db).close()
     for table in TABLES.values():
-        rows = query(db, "SELECT column_name, data_type FROM information_schema.columns "
-                         "WHERE table_name = ? ORDER BY ordinal_position", [table.name])
+        rows = query(
+            db,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = ? ORDER BY ordinal_position",
+            [table.name],
+        )
         assert [r[0] for r in rows] == list(table.names), table.name
         assert [r[1] for r in rows] == [c.type for c in table.columns], table.name

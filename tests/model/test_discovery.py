@@ -74,8 +74,9 @@ def test_a_server_answering_something_else_is_not_a_model_server(openai_like):
 def test_auto_resolves_to_the_first_server_found(openai_like, monkeypatch, tmp_path):
     monkeypatch.delenv("CLAW_MODEL", raising=False)
     monkeypatch.delenv("CLAW_API_BASE", raising=False)
-    monkeypatch.setattr(discovery, "KNOWN_SERVERS",
-                        (("llama.cpp", openai_like, "/v1/models", "openai/"),))
+    monkeypatch.setattr(
+        discovery, "KNOWN_SERVERS", (("llama.cpp", openai_like, "/v1/models", "openai/"),)
+    )
     said: list[str] = []
     config = resolve_config(load_config(tmp_path), say=said.append)
     assert config.model == "openai/smol"

@@ -84,8 +84,12 @@ time.sleep(600)
 @needs_server
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads child pids from /proc")
 def test_no_orphan_after_the_parent_is_killed_with_sigkill():
-    parent = subprocess.Popen([sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _CHILD],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     try:
         supervisor, port = (int(x) for x in parent.stdout.readline().split())
         children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()

@@ -17,8 +17,9 @@ def test_a_failed_call_is_logged_with_its_error(scripted_server, workspace, tmp_
     from claw_nb.log.store import EventLog, connect
 
     scripted_server.queue(tool_calls(call("list_files", {})), error(401, "bad key"))
-    config = load_config(workspace, model="openai/scripted", api_base=scripted_server.url,
-                         api_key="k", stream=False)
+    config = load_config(
+        workspace, model="openai/scripted", api_base=scripted_server.url, api_key="k", stream=False
+    )
     db = tmp_path / "claw.duckdb"
     recorder = Recorder()
     log = EventLog(db)
@@ -38,8 +39,9 @@ def test_the_printed_step_figure_is_the_logged_one(scripted_server, workspace):
     from claw_nb.cli.printer import TextPrinter
 
     scripted_server.queue(text("hello", usage=None))
-    config = load_config(workspace, model="openai/scripted", api_base=scripted_server.url,
-                         api_key="k", stream=True)
+    config = load_config(
+        workspace, model="openai/scripted", api_base=scripted_server.url, api_key="k", stream=True
+    )
     out = io.StringIO()
     recorder = Recorder()
     unguarded_agent(config, listeners=[TextPrinter(out), recorder]).run("hi")
@@ -59,7 +61,12 @@ def test_a_cli_run_on_the_direct_path_loads_no_heavy_library(claw_env):
         "if m in sys.modules]\n"
         "print(json.dumps({'rc': rc, 'heavy': heavy}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, cwd=claw_env.workspace)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=claw_env.workspace,
+    )
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report == {"rc": 0, "heavy": []}, out.stderr[-2000:]

@@ -45,8 +45,14 @@ MESSAGES = [{"role": "system", "content": "You help."}, {"role": "user", "conten
 
 def model_for(server, workspace, backend, stream=False, sleeps=None, **options):
     config = load_config(
-        workspace, model="openai/scripted", api_base=server.url, api_key="sk-test",
-        stream=stream, model_backend=backend, retry_base_delay=0.01, **options,
+        workspace,
+        model="openai/scripted",
+        api_base=server.url,
+        api_key="sk-test",
+        stream=stream,
+        model_backend=backend,
+        retry_base_delay=0.01,
+        **options,
     )
     model = make_model(config)
     if sleeps is not None:
@@ -106,8 +112,13 @@ def test_make_model_builds_the_chosen_path(scripted_server, workspace):
 
 
 def test_native_tool_calls_and_server_usage(scripted_server, workspace, backend, stream):
-    scripted_server.queue(tool_calls(call("read_file", {"path": "a.py"}), content="Reading.",
-                                     usage={"prompt_tokens": 321, "completion_tokens": 12}))
+    scripted_server.queue(
+        tool_calls(
+            call("read_file", {"path": "a.py"}),
+            content="Reading.",
+            usage={"prompt_tokens": 321, "completion_tokens": 12},
+        )
+    )
     reply = model_for(scripted_server, workspace, backend, stream).complete(MESSAGES, TOOLS)
     assert [(c.name, c.arguments) for c in reply.tool_calls] == [("read_file", {"path": "a.py"})]
     assert reply.native_tool_calls and reply.content == "Reading."
@@ -116,12 +127,15 @@ def test_native_tool_calls_and_server_usage(scripted_server, workspace, backend,
 
 
 def test_a_call_written_in_text_is_parsed(scripted_server, workspace, backend, stream):
-    scripted_server.queue(text(
-        'Let me look.\n<tool_call>\n{"name": "read_file", "arguments": {"path": "b.py"}}\n</tool_call>'
-    ))
+    scripted_server.queue(
+        text(
+            'Let me look.\n<tool_call>\n{"name": "read_file", "arguments": {"path": "b.py"}}\n</tool_call>'
+        )
+    )
     seen: list[str] = []
     reply = model_for(scripted_server, workspace, backend, stream).complete(
-        MESSAGES, TOOLS, on_text=seen.append, known_tools={"read_file": {}})
+        MESSAGES, TOOLS, on_text=seen.append, known_tools={"read_file": {}}
+    )
     assert [(c.name, c.arguments) for c in reply.tool_calls] == [("read_file", {"path": "b.py"})]
     assert not reply.native_tool_calls
     assert "".join(seen).strip() == "Let me look."  # the markup is not shown
@@ -172,7 +186,8 @@ def test_server_errors_are_retried_with_backoff_and_retry_after(
     sleeps: list[float] = []
     retries: list[int] = []
     reply = model_for(scripted_server, workspace, backend, stream, sleeps).complete(
-        MESSAGES, TOOLS, on_retry=lambda n, d, why: retries.append(n))
+        MESSAGES, TOOLS, on_retry=lambda n, d, why: retries.append(n)
+    )
     assert reply.content == "fine" and reply.attempts == 3
     assert sleeps == [0.01, 2.0] and retries == [1, 2]
 
@@ -180,7 +195,8 @@ def test_server_errors_are_retried_with_backoff_and_retry_after(
 def test_a_stream_cut_midway_is_retried(scripted_server, workspace, backend):
     scripted_server.queue(cut_stream("half an ans"), text("whole answer"))
     reply = model_for(scripted_server, workspace, backend, stream=True, sleeps=[]).complete(
-        MESSAGES, TOOLS)
+        MESSAGES, TOOLS
+    )
     assert reply.content == "whole answer" and reply.attempts == 2
 
 
@@ -194,9 +210,16 @@ def test_retries_end_with_a_model_error(scripted_server, workspace, backend):
 @pytest.mark.parametrize(
     ("reply", "kind", "words"),
     [
-        (error(400, "This model's maximum context length is 4096 tokens. However, you "
-                    "requested 5000 tokens", code="context_length_exceeded"),
-         ContextLengthExceeded, "context window"),
+        (
+            error(
+                400,
+                "This model's maximum context length is 4096 tokens. However, you "
+                "requested 5000 tokens",
+                code="context_length_exceeded",
+            ),
+            ContextLengthExceeded,
+            "context window",
+        ),
         (error(401, "bad key"), ModelAuthError, "CLAW_API_KEY"),
         (error(404, "no such model"), ModelError, "not found"),
         (error(422, "tools must be a list"), ModelError, "rejected the request"),
@@ -215,8 +238,14 @@ def test_an_unreachable_server_is_named_with_how_to_start_one(workspace, backend
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    config = load_config(workspace, model="openai/x", api_base=f"http://127.0.0.1:{port}/v1",
-                         api_key="k", model_backend=backend, stream=False)
+    config = load_config(
+        workspace,
+        model="openai/x",
+        api_base=f"http://127.0.0.1:{port}/v1",
+        api_key="k",
+        model_backend=backend,
+        stream=False,
+    )
     with pytest.raises(ModelUnreachable, match=f"127.0.0.1:{port}.*start a server"):
         make_model(config).complete(MESSAGES, TOOLS)
 

@@ -44,8 +44,10 @@ class CountingProxy:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 body.setdefault("max_tokens", MAX_TOKENS)
                 request = urllib.request.Request(
-                    proxy.upstream + self.path.removeprefix("/v1"), json.dumps(body).encode(),
-                    {"Content-Type": "application/json"})
+                    proxy.upstream + self.path.removeprefix("/v1"),
+                    json.dumps(body).encode(),
+                    {"Content-Type": "application/json"},
+                )
                 with urllib.request.urlopen(request, timeout=300) as response:
                     data, kind = response.read(), response.headers["Content-Type"]
                 proxy.calls.append((body, _usage(data)))
@@ -69,9 +71,11 @@ class CountingProxy:
         """The server's own prompt count for a request (replayed without streaming)."""
         replay = {**body, "stream": False, "max_tokens": 1}
         replay.pop("stream_options", None)
-        request = urllib.request.Request(self.upstream + "/chat/completions",
-                                         json.dumps(replay).encode(),
-                                         {"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.upstream + "/chat/completions",
+            json.dumps(replay).encode(),
+            {"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=300) as response:
             return json.loads(response.read())["usage"]["prompt_tokens"]
 
@@ -120,9 +124,17 @@ def _run(proxy: CountingProxy, tmp_path: Path, **options):
     (workspace / "notes.txt").write_text("the answer is 42\n")
     db = tmp_path / "claw.duckdb"
     before = len(proxy.calls)
-    agent = create_agent(workspace, model=f"openai/{BUNDLED.name}", api_base=proxy.url,
-                         api_key="sk-no-key", db_path=db, context_window=embedded.N_CTX,
-                         temperature=0, mode="read-only", **options)
+    agent = create_agent(
+        workspace,
+        model=f"openai/{BUNDLED.name}",
+        api_base=proxy.url,
+        api_key="sk-no-key",
+        db_path=db,
+        context_window=embedded.N_CTX,
+        temperature=0,
+        mode="read-only",
+        **options,
+    )
     with agent:
         result = agent.run(TASK)
         messages = list(agent.messages)
@@ -130,7 +142,9 @@ def _run(proxy: CountingProxy, tmp_path: Path, **options):
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
             "SELECT prompt_tokens, completion_tokens, usage_source, attempts FROM llm_calls "
-            "WHERE session_id = ? ORDER BY step", [session]).fetchall()
+            "WHERE session_id = ? ORDER BY step",
+            [session],
+        ).fetchall()
     calls = proxy.calls[before:]
     # A row covers its retried attempts; its figures are those of its last, answered request.
     answered, index = [], 0
@@ -157,8 +171,9 @@ def _check_structure(result, messages, rows, calls, max_steps):
 def test_native_tool_calls(native, tmp_path, stream):
     result, messages, rows, calls = _run(native, tmp_path, stream=stream, max_steps=3)
     _check_structure(result, messages, rows, calls, 3)
-    assert all(body.get("tools") and body.get("tool_choice") == "auto" for body, _ in calls), \
+    assert all(body.get("tools") and body.get("tool_choice") == "auto" for body, _ in calls), (
         "llama.cpp's server drops tools unless tool_choice is set"
+    )
     for (body, usage), (prompt, completion, source) in zip(calls, rows):
         if usage is not None:  # whole replies carry usage: logged figures are the server's
             assert (prompt, completion) == (usage["prompt_tokens"], usage["completion_tokens"])
@@ -169,8 +184,9 @@ def test_native_tool_calls(native, tmp_path, stream):
 
 
 def test_own_template_calls_come_back_as_text(own_template, tmp_path):
-    result, messages, rows, calls = _run(own_template, tmp_path, stream=False, max_steps=2,
-                                         prompt_name="full")
+    result, messages, rows, calls = _run(
+        own_template, tmp_path, stream=False, max_steps=2, prompt_name="full"
+    )
     _check_structure(result, messages, rows, calls, 2)
     system = calls[0][0]["messages"][0]["content"]
     assert "`list_files(" in system, "the full template lists the tools for prompt-only servers"

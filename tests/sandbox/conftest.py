@@ -45,7 +45,6 @@ def area(bwrap_ok, tmp_path) -> Area:
         shutil.rmtree(root, ignore_errors=True)
 
 
-
 @pytest.fixture
 def server():
     s = Server()

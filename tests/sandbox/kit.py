@@ -182,8 +182,6 @@ class Area:
         return self.outside / "sentinel.txt"
 
 
-
-
 def sandbox(area: Area, **settings) -> BwrapRunner:
     runner = BwrapRunner(SandboxSettings(**settings), area.ws)
     assert_isolated(runner, area)
@@ -202,7 +200,6 @@ def assert_isolated(runner: BwrapRunner, area: Area) -> None:
 
 def run(area: Area, command: str, timeout: float = 30, **settings):
     return sandbox(area, **settings).run(command, area.ws, timeout)
-
 
 
 class Server:

@@ -243,8 +243,13 @@ def test_fork_bomb_is_contained(area, cgroup):
     ready = area.ws / "sampler-ready"
     wait = "for i in $(seq 500); do [ -e sampler-ready ] && break; sleep 0.01; done"
     with SandboxTasks(m, ready) as tasks:
-        res = run(area, f": {m}; {wait}; :(){{ :|:& }};:; sleep 30", timeout=10, processes=32,
-                  cgroup=cgroup)
+        res = run(
+            area,
+            f": {m}; {wait}; :(){{ :|:& }};:; sleep 30",
+            timeout=10,
+            processes=32,
+            cgroup=cgroup,
+        )
     elapsed = time.monotonic() - start
     assert res.killed_reason == "process limit (32)", res
     assert elapsed < 5

@@ -80,11 +80,18 @@ def test_a_prompt_symlinked_from_claw_prompts_to_a_secret_is_refused(area, monke
 
 
 def _host_git(args: list[str], cwd: Path, home: Path) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-           "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=60)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.fixture
@@ -102,27 +109,31 @@ def repo(area, tmp_path):
 
 # Each attack makes git on the host run `touch CANARY` (the canary is outside the workspace).
 EVIL_CONFIG = "printf '[core]\\n\\tfsmonitor = touch {canary}; false\\n' >> {gitdir}/config"
-EVIL_HOOK = ("mkdir -p {gitdir}/hooks && printf '#!/bin/sh\\ntouch {canary}\\n' > "
-             "{gitdir}/hooks/post-index-change && chmod +x {gitdir}/hooks/post-index-change")
+EVIL_HOOK = (
+    "mkdir -p {gitdir}/hooks && printf '#!/bin/sh\\ntouch {canary}\\n' > "
+    "{gitdir}/hooks/post-index-change && chmod +x {gitdir}/hooks/post-index-change"
+)
 GIT_ATTACKS = {
     # move .git away, make a new one with an fsmonitor
     "move-and-recreate": "mv .git .git-old; mkdir -p evil && git init -q evil && "
-                         "mv evil/.git .git; " + EVIL_CONFIG.replace("{gitdir}", ".git"),
+    "mv evil/.git .git; " + EVIL_CONFIG.replace("{gitdir}", ".git"),
     "delete-and-recreate": "rm -rf .git; git init -q . ; "
-                           + EVIL_CONFIG.replace("{gitdir}", ".git"),
+    + EVIL_CONFIG.replace("{gitdir}", ".git"),
     # point the repository's common dir at one the attacker controls
     "commondir": "cp -r .git/. evil-common 2>/dev/null || (mkdir evil-common && cp -r .git/* "
-                 "evil-common); " + EVIL_CONFIG.replace("{gitdir}", "evil-common")
-                 + " ; echo \"$PWD/evil-common\" > .git/commondir",
+    "evil-common); "
+    + EVIL_CONFIG.replace("{gitdir}", "evil-common")
+    + ' ; echo "$PWD/evil-common" > .git/commondir',
     # the hooks directory does not exist: create it with a hook
     "hooks-missing": "rm -rf .git/hooks; " + EVIL_HOOK.replace("{gitdir}", ".git"),
     "config-include": "printf '[include]\\n\\tpath = ../evil.cfg\\n' >> .git/config; "
-                      "printf '[core]\\n\\tfsmonitor = touch {canary}; false\\n' > evil.cfg",
+    "printf '[core]\\n\\tfsmonitor = touch {canary}; false\\n' > evil.cfg",
     # replace .git by a gitfile pointing at an attacker's repository
-    "gitfile": "git init -q --bare evil.git && " + EVIL_CONFIG.replace("{gitdir}", "evil.git")
-               + " ; mv .git .git-old; echo \"gitdir: $PWD/evil.git\" > .git",
+    "gitfile": "git init -q --bare evil.git && "
+    + EVIL_CONFIG.replace("{gitdir}", "evil.git")
+    + ' ; mv .git .git-old; echo "gitdir: $PWD/evil.git" > .git',
     "worktree-config": "printf '[core]\\n\\tfsmonitor = touch {canary}; false\\n' > "
-                       ".git/config.worktree",
+    ".git/config.worktree",
 }
 
 
@@ -140,13 +151,16 @@ def test_git_metadata_cannot_be_made_to_run_code_on_the_host(area, repo, attack)
     assert not canary.exists(), (attack, status.stdout, status.stderr)
     assert status.returncode == 0, status.stderr  # the user's repository still works
     assert _host_git(["log", "--format=%s", "-1"], area.ws, repo).stdout.strip() == (
-        "the user's next commit")
+        "the user's next commit"
+    )
 
 
 def test_git_reads_still_work_inside_and_writes_are_refused(area, repo):
     (area.ws / "a.txt").write_text("edited\n")
-    res = run(area, "git status --short; git diff --stat; git log --format=%s; "
-                    "git add a.txt && echo added")
+    res = run(
+        area,
+        "git status --short; git diff --stat; git log --format=%s; git add a.txt && echo added",
+    )
     assert " M a.txt" in res.stdout and "first" in res.stdout
     assert "added" not in res.stdout and "Read-only file system" in res.stderr
 
@@ -170,8 +184,10 @@ def test_the_placeholder_holds_while_another_command_ends(area):
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     runner = sandbox(area)
-    slow = threading.Thread(target=runner.run, args=(
-        "sleep 1.5; git init -q . ; mkdir -p .git/x && echo made", area.ws, 30))
+    slow = threading.Thread(
+        target=runner.run,
+        args=("sleep 1.5; git init -q . ; mkdir -p .git/x && echo made", area.ws, 30),
+    )
     slow.start()
     time.sleep(0.5)
     runner.run("true", area.ws, 30)
@@ -186,10 +202,14 @@ def test_new_git_metadata_in_a_subdirectory_is_quarantined(area, repo, kind):
     canary = area.outside / "git-canary"
     if kind == "repository":
         make = "mkdir -p sub && git init -q sub && " + EVIL_CONFIG.format(
-            canary=canary, gitdir="sub/.git")
+            canary=canary, gitdir="sub/.git"
+        )
     else:
-        make = ("git init -q --bare evil.git && " + EVIL_CONFIG.format(canary=canary,
-                gitdir="evil.git") + " ; mkdir -p sub && echo \"gitdir: $PWD/evil.git\" > sub/.git")
+        make = (
+            "git init -q --bare evil.git && "
+            + EVIL_CONFIG.format(canary=canary, gitdir="evil.git")
+            + ' ; mkdir -p sub && echo "gitdir: $PWD/evil.git" > sub/.git'
+        )
     res = run(area, make)
     assert not os.path.lexists(area.ws / "sub" / ".git")
     assert "moved git metadata the command created (sub/.git)" in res.stderr
@@ -204,8 +224,11 @@ def test_existing_nested_repositories_are_read_only(area, repo):
     (area.ws / "vendor").mkdir()
     _host_git(["init", "-q", "vendor/lib"], area.ws, repo)
     canary = area.outside / "git-canary"
-    run(area, EVIL_CONFIG.format(canary=canary, gitdir="vendor/lib/.git") + "; "
-        "mv vendor/lib/.git vendor/lib/.git-old; rm -rf vendor")
+    run(
+        area,
+        EVIL_CONFIG.format(canary=canary, gitdir="vendor/lib/.git") + "; "
+        "mv vendor/lib/.git vendor/lib/.git-old; rm -rf vendor",
+    )
     assert (area.ws / "vendor" / "lib" / ".git" / "HEAD").exists()
     _host_git(["status"], area.ws / "vendor" / "lib", repo)
     assert not canary.exists()
@@ -220,20 +243,30 @@ def test_a_venv_under_tmp_is_the_python_inside_the_sandbox(area, tmp_path):
     missing (exit 127) or another interpreter."""
     venv = Path(tmp_path) / "venv"
     assert str(venv).startswith("/tmp/") or pytest.skip("pytest's tmp dir is not under /tmp")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
-                   timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
     root = Path(__file__).resolve().parents[2]
     code = (
         "import sys; from pathlib import Path; "
         "from claw_nb.sandbox import BwrapRunner, SandboxSettings; "
         "ws = Path(sys.argv[1]); r = BwrapRunner(SandboxSettings(), ws); "
-        "res = r.run('python -c \"import sys; print(sys.prefix)\"; touch \"$VIRTUAL_ENV/x\"', "
+        'res = r.run(\'python -c "import sys; print(sys.prefix)"; touch "$VIRTUAL_ENV/x"\', '
         "ws, 60); print(res.exit_code); print(res.stdout); print(res.stderr)"
     )
-    env = {**os.environ, "PYTHONPATH": str(root), "VIRTUAL_ENV": str(venv),
-           "PATH": f"{venv}/bin:{os.environ.get('PATH', '')}"}
-    p = subprocess.run([str(venv / "bin" / "python"), "-c", code, str(area.ws)], env=env,
-                       capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "VIRTUAL_ENV": str(venv),
+        "PATH": f"{venv}/bin:{os.environ.get('PATH', '')}",
+    }
+    p = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code, str(area.ws)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     assert str(venv) in p.stdout.splitlines()[1:3], p.stdout
     assert "Read-only file system" in p.stdout  # visible, but not writable
@@ -249,15 +282,28 @@ def test_journals_cannot_be_forged_from_the_sandbox_or_the_workspace(area):
     them: from a command (the journal directory), and with the file tools (the workspace,
     where journals used to live)."""
     db = area.ws / ".claw" / "claw.duckdb"
-    forged = (encode_event(ev.SessionStarted("forged", model="m", workspace="/", task="rm -rf",
-                                             system_prompt="p", system_prompt_sha="0"))
-              + encode_event(ev.SessionEnded("forged", "completed"))).decode()
+    forged = (
+        encode_event(
+            ev.SessionStarted(
+                "forged",
+                model="m",
+                workspace="/",
+                task="rm -rf",
+                system_prompt="p",
+                system_prompt_sha="0",
+            )
+        )
+        + encode_event(ev.SessionEnded("forged", "completed"))
+    ).decode()
     directory = journal_dir(db)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "planted-by-the-test.txt").write_text("visible on the host\n")
     d = shlex.quote(str(directory))
-    res = run(area, f"ls -A {d}; cat {d}/planted-by-the-test.txt; mkdir -p {d}; "
-                    f"printf %s {shlex.quote(forged)} > {d}/x.jsonl && echo wrote-in-private")
+    res = run(
+        area,
+        f"ls -A {d}; cat {d}/planted-by-the-test.txt; mkdir -p {d}; "
+        f"printf %s {shlex.quote(forged)} > {d}/x.jsonl && echo wrote-in-private",
+    )
     assert "visible on the host" not in res.stdout  # hidden, not just read-only
     assert [p.name for p in directory.iterdir()] == ["planted-by-the-test.txt"]
     (directory / "planted-by-the-test.txt").unlink()
@@ -266,8 +312,16 @@ def test_journals_cannot_be_forged_from_the_sandbox_or_the_workspace(area):
     old.mkdir(parents=True)
     (old / "forged-0.jsonl").write_text(forged)
     log = store.EventLog(db)
-    log(ev.SessionStarted("real", model="m", workspace=str(area.ws), task="t", system_prompt="p",
-                          system_prompt_sha="0"))
+    log(
+        ev.SessionStarted(
+            "real",
+            model="m",
+            workspace=str(area.ws),
+            task="t",
+            system_prompt="p",
+            system_prompt_sha="0",
+        )
+    )
     log(ev.SessionEnded("real", "completed"))
     log.close()
     store.ingest(db)

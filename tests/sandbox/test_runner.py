@@ -119,12 +119,31 @@ def test_cli_says_a_missing_bwrap_once(tmp_path):
     ws = tmp_path / "ws"
     (ws / ".claw").mkdir(parents=True)
     (ws / ".claw" / "settings.toml").write_text(
-        f'[sandbox]\nbwrap_path = "{tmp_path / "no-such-bwrap"}"\n')
+        f'[sandbox]\nbwrap_path = "{tmp_path / "no-such-bwrap"}"\n'
+    )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     p = subprocess.run(
-        [sys.executable, "-m", "claw_nb", "run", "--cwd", str(ws), "--model", "openai/x",
-         "--api-base", "http://127.0.0.1:9/v1", "--api-key", "none", "hello"],
-        capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "claw_nb",
+            "run",
+            "--cwd",
+            str(ws),
+            "--model",
+            "openai/x",
+            "--api-base",
+            "http://127.0.0.1:9/v1",
+            "--api-key",
+            "none",
+            "hello",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert p.stderr.count("was not found") == 1, p.stderr
     assert "Warning" not in p.stderr and "warnings.warn" not in p.stderr
 
@@ -199,8 +218,21 @@ def test_secret_variable_names(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["PATH", "HOME", "LANG", "TERM", "PWD", "OLDPWD", "GITHUB_ACTIONS", "CI", "PASSES",
-             "VIRTUAL_ENV", "PYTHONPATH"])
+    "name",
+    [
+        "PATH",
+        "HOME",
+        "LANG",
+        "TERM",
+        "PWD",
+        "OLDPWD",
+        "GITHUB_ACTIONS",
+        "CI",
+        "PASSES",
+        "VIRTUAL_ENV",
+        "PYTHONPATH",
+    ],
+)
 def test_ordinary_variable_names(name):
     assert not is_secret_name(name)
 
@@ -234,13 +266,18 @@ def test_plain_runner_does_not_pass_secrets_and_honours_passthrough(ws, monkeypa
 def test_commands_get_a_plain_terminal(ws, monkeypatch):
     """A kernel sets FORCE_COLOR, CLICOLOR_FORCE and TERM=xterm-color: colour codes in every
     command's output cost tokens and confuse models (issue 14)."""
-    for name, value in (("FORCE_COLOR", "1"), ("CLICOLOR_FORCE", "1"), ("PY_COLORS", "1"),
-                        ("TERM", "xterm-color")):
+    for name, value in (
+        ("FORCE_COLOR", "1"),
+        ("CLICOLOR_FORCE", "1"),
+        ("PY_COLORS", "1"),
+        ("TERM", "xterm-color"),
+    ):
         monkeypatch.setenv(name, value)
     out = plain(ws).run("env", ws, 10).stdout.splitlines()
     assert "NO_COLOR=1" in out and "TERM=dumb" in out
-    assert not [line for line in out if line.startswith(("FORCE_COLOR=", "CLICOLOR_FORCE=",
-                                                          "PY_COLORS="))]
+    assert not [
+        line for line in out if line.startswith(("FORCE_COLOR=", "CLICOLOR_FORCE=", "PY_COLORS="))
+    ]
 
 
 # --------------------------------------------------------------------------------------------

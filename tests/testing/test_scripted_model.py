@@ -35,10 +35,12 @@ def test_it_is_a_model_and_runs_the_loop(workspace):
 
 def test_calls_written_in_text_are_parsed_like_a_real_reply(workspace):
     (workspace / "b.txt").write_text("beta\n")
-    model = ScriptedModel([
-        text('<tool_call>{"name": "read_file", "arguments": {"path": "b.txt"}}</tool_call>'),
-        text("done"),
-    ])
+    model = ScriptedModel(
+        [
+            text('<tool_call>{"name": "read_file", "arguments": {"path": "b.txt"}}</tool_call>'),
+            text("done"),
+        ]
+    )
     agent, recorder = agent_with(model, workspace)
     assert agent.run("go").ok
     assert recorder.of(ev.ToolCallFinished)[0].ok
@@ -52,10 +54,13 @@ def test_transient_faults_are_retried_and_reported(workspace):
     assert recorder.of(ev.ModelCallFinished)[0].attempts == 3
 
 
-@pytest.mark.parametrize(("reply", "kind"), [
-    (error(400, "maximum context length is 4096 tokens"), ContextLengthExceeded),
-    (hang(), ModelTimeout),
-])
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        (error(400, "maximum context length is 4096 tokens"), ContextLengthExceeded),
+        (hang(), ModelTimeout),
+    ],
+)
 def test_fatal_replies_raise_what_the_real_path_raises(reply, kind):
     with pytest.raises(kind):
         ScriptedModel([reply]).complete([{"role": "user", "content": "x"}], [])

@@ -14,19 +14,44 @@ from claw_nb.testing import text
 from tests.helpers import Recorder, unguarded_agent
 
 CORPUS = Path(__file__).parent / "corpus"
-RUNS = ["bare_object", "doubled_braces", "tools_wrapper", "function_call_wrapper",
-        "bash_fence_json", "fenced_with_comment", "mistral_marker", "prose_then_call",
-        "qwen25_arguments_as_json_string", "qwen25_doubled_braces_all", "qwen25_two_bare_calls",
-        "qwen25_fenced_invalid_escape", "llama32_parameters_key", "llama31_type_function",
-        "llama_python_literals", "smollm2_tool_call_list", "smollm2_bare_list",
-        "trailing_comma_true_none", "flattened_call_fenced", "flattened_call_bare"]
-ERRORS = {"fenced_unknown_tool": "unknown_tool", "fenced_unparsable": "malformed_json",
-          "bare_unparsable": "malformed_json"}
+RUNS = [
+    "bare_object",
+    "doubled_braces",
+    "tools_wrapper",
+    "function_call_wrapper",
+    "bash_fence_json",
+    "fenced_with_comment",
+    "mistral_marker",
+    "prose_then_call",
+    "qwen25_arguments_as_json_string",
+    "qwen25_doubled_braces_all",
+    "qwen25_two_bare_calls",
+    "qwen25_fenced_invalid_escape",
+    "llama32_parameters_key",
+    "llama31_type_function",
+    "llama_python_literals",
+    "smollm2_tool_call_list",
+    "smollm2_bare_list",
+    "trailing_comma_true_none",
+    "flattened_call_fenced",
+    "flattened_call_bare",
+]
+ERRORS = {
+    "fenced_unknown_tool": "unknown_tool",
+    "fenced_unparsable": "malformed_json",
+    "bare_unparsable": "malformed_json",
+}
 
 
 def _agent(server, workspace):
-    config = load_config(workspace, model="openai/scripted", api_base=server.url,
-                         api_key="sk-test", stream=False, retry_base_delay=0.01)
+    config = load_config(
+        workspace,
+        model="openai/scripted",
+        api_base=server.url,
+        api_key="sk-test",
+        stream=False,
+        retry_base_delay=0.01,
+    )
     recorder = Recorder()
     return unguarded_agent(config, listeners=[recorder]), recorder
 
@@ -37,8 +62,17 @@ def _reply(name: str) -> str:
 
 @pytest.mark.parametrize("shape", RUNS)
 def test_a_call_written_as_text_runs(shape, scripted_server, workspace):
-    for path in ("hello.py", "app.py", "calc.py", "README.md", "src/x", "a.py", "b.py",
-                 "setup.py", "notes.txt"):
+    for path in (
+        "hello.py",
+        "app.py",
+        "calc.py",
+        "README.md",
+        "src/x",
+        "a.py",
+        "b.py",
+        "setup.py",
+        "notes.txt",
+    ):
         (workspace / path).parent.mkdir(parents=True, exist_ok=True)
         (workspace / path).write_text("def main():\n    return a - b\n")
     scripted_server.queue(text(_reply(shape)), text("done"))
@@ -52,8 +86,9 @@ def test_a_call_written_as_text_runs(shape, scripted_server, workspace):
 
 
 @pytest.mark.parametrize("shape, kind", sorted(ERRORS.items()))
-def test_a_broken_call_goes_back_as_an_error_the_model_can_fix(shape, kind, scripted_server,
-                                                               workspace):
+def test_a_broken_call_goes_back_as_an_error_the_model_can_fix(
+    shape, kind, scripted_server, workspace
+):
     scripted_server.queue(text(_reply(shape)), text("sorry, fixed"))
     agent, events = _agent(scripted_server, workspace)
     result = agent.run("do it")
@@ -66,8 +101,9 @@ def test_a_broken_call_goes_back_as_an_error_the_model_can_fix(shape, kind, scri
         assert "write_file" in tool_turn["content"]  # names the real tools
 
 
-def test_one_good_and_one_broken_block_run_the_good_one_and_report_the_other(scripted_server,
-                                                                            workspace):
+def test_one_good_and_one_broken_block_run_the_good_one_and_report_the_other(
+    scripted_server, workspace
+):
     scripted_server.queue(text(_reply("qwen25_one_good_one_broken_block")), text("retrying"))
     agent, events = _agent(scripted_server, workspace)
     assert agent.run("do it").final_answer == "retrying"

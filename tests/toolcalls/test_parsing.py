@@ -33,9 +33,12 @@ READ_SCHEMA = {
 
 # --------------------------------------------------------------------------- module hygiene
 
+
 def test_importing_the_module_pulls_in_neither_litellm_nor_jsonschema():
-    code = ("import sys, claw_nb.toolcalls; "
-            "print('litellm' in sys.modules, 'jsonschema' in sys.modules)")
+    code = (
+        "import sys, claw_nb.toolcalls; "
+        "print('litellm' in sys.modules, 'jsonschema' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -48,6 +51,7 @@ def test_toolcall_is_frozen():
 
 # --------------------------------------------------------------------------- parse_arguments
 
+
 @pytest.mark.parametrize("raw", [None, "", "   ", "null"])
 def test_empty_arguments_mean_no_arguments(raw):
     assert parse_arguments(raw) == ({}, None, False)
@@ -59,8 +63,11 @@ def test_dict_arguments_pass_through_unchanged():
 
 
 def test_valid_json_object_is_parsed_without_repair():
-    assert parse_arguments('{"path": "a.py", "offset": 3}') == ({"path": "a.py", "offset": 3},
-                                                                 None, False)
+    assert parse_arguments('{"path": "a.py", "offset": 3}') == (
+        {"path": "a.py", "offset": 3},
+        None,
+        False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,14 +81,26 @@ def test_valid_json_object_is_parsed_without_repair():
         ('{"a": 1, "b": [2,', {"a": 1, "b": [2]}),
         ('```json\n{"path": "a.py"}\n```', {"path": "a.py"}),
         ('```\n{"path": "a.py"}\n```', {"path": "a.py"}),
-        ('{"recursive": True, "hidden": False, "pattern": None}',
-         {"recursive": True, "hidden": False, "pattern": None}),
+        (
+            '{"recursive": True, "hidden": False, "pattern": None}',
+            {"recursive": True, "hidden": False, "pattern": None},
+        ),
         ("{'path': 'a.py', 'offset': 2}", {"path": "a.py", "offset": 2}),
         ('{"code": "line one\nline two"}', {"code": "line one\nline two"}),
     ],
-    ids=["trailing-comma", "nested-trailing-commas", "missing-brace", "missing-brackets",
-         "missing-closing-quote", "truncated-after-comma", "json-fence", "bare-fence",
-         "python-literals", "single-quotes", "raw-newline-in-string"],
+    ids=[
+        "trailing-comma",
+        "nested-trailing-commas",
+        "missing-brace",
+        "missing-brackets",
+        "missing-closing-quote",
+        "truncated-after-comma",
+        "json-fence",
+        "bare-fence",
+        "python-literals",
+        "single-quotes",
+        "raw-newline-in-string",
+    ],
 )
 def test_small_json_defects_are_repaired_and_flagged(raw, expected):
     args, error, repaired = parse_arguments(raw)
@@ -115,8 +134,9 @@ def test_json_string_that_is_not_json_inside_is_an_error():
     assert "must be a JSON object" in error and "string" in error
 
 
-@pytest.mark.parametrize(("raw", "kind"), [("[1, 2]", "array"), ("42", "integer"),
-                                           ([1, 2], "array")])
+@pytest.mark.parametrize(
+    ("raw", "kind"), [("[1, 2]", "array"), ("42", "integer"), ([1, 2], "array")]
+)
 def test_non_object_arguments_are_an_error_naming_what_was_sent(raw, kind):
     args, error, _ = parse_arguments(raw)
     assert args is None
@@ -140,15 +160,27 @@ def test_unescaped_quotes_cannot_be_repaired():
 
 # --------------------------------------------------------------------------- from_native
 
+
 def test_native_tool_calls_become_toolcalls():
-    calls = from_native([{"id": "call_abc", "type": "function",
-                          "function": {"name": "read_file", "arguments": '{"path": "a.py"}'}}])
+    calls = from_native(
+        [
+            {
+                "id": "call_abc",
+                "type": "function",
+                "function": {"name": "read_file", "arguments": '{"path": "a.py"}'},
+            }
+        ]
+    )
     assert calls == [ToolCall("call_abc", "read_file", '{"path": "a.py"}', {"path": "a.py"})]
 
 
 def test_native_calls_without_id_get_generated_ids():
-    calls = from_native([{"function": {"name": "ls", "arguments": "{}"}},
-                         {"id": "", "function": {"name": "ls", "arguments": "{}"}}])
+    calls = from_native(
+        [
+            {"function": {"name": "ls", "arguments": "{}"}},
+            {"id": "", "function": {"name": "ls", "arguments": "{}"}},
+        ]
+    )
     assert all(c.id.startswith("call_") and len(c.id) > 5 for c in calls)
     assert calls[0].id != calls[1].id
 
@@ -173,9 +205,12 @@ def test_native_calls_accept_dict_arguments_and_attribute_objects():
 
 # --------------------------------------------------------------------------- Qwen3-Coder XML
 
+
 def test_qwen3_coder_xml_call_is_extracted():
-    text = ("<tool_call>\n<function=read_file>\n<parameter=path>\nsrc/app.py\n</parameter>\n"
-            "</function>\n</tool_call>")
+    text = (
+        "<tool_call>\n<function=read_file>\n<parameter=path>\nsrc/app.py\n</parameter>\n"
+        "</function>\n</tool_call>"
+    )
     rest, (call,) = extract_text_tool_calls(text)
     assert rest == ""
     assert call.name == "read_file" and call.arguments == {"path": "src/app.py"}
@@ -184,8 +219,10 @@ def test_qwen3_coder_xml_call_is_extracted():
 
 def test_xml_values_keep_code_with_angle_brackets_quotes_and_inner_newlines():
     code = 'if a < b and "x" != \'y\':\n    print("<done>")\n\n'
-    text = (f"<tool_call>\n<function=write_file>\n<parameter=path>\nx.py\n</parameter>\n"
-            f"<parameter=content>\n{code}\n</parameter>\n</function>\n</tool_call>")
+    text = (
+        f"<tool_call>\n<function=write_file>\n<parameter=path>\nx.py\n</parameter>\n"
+        f"<parameter=content>\n{code}\n</parameter>\n</function>\n</tool_call>"
+    )
     _, (call,) = extract_text_tool_calls(text)
     assert call.arguments == {"path": "x.py", "content": code}
 
@@ -197,12 +234,19 @@ def test_xml_values_lose_only_one_leading_and_one_trailing_newline():
 
 
 def test_xml_values_that_are_json_non_strings_are_decoded():
-    text = ("<function=f><parameter=n>5</parameter><parameter=b>true</parameter>"
-            '<parameter=o>{"k": [1]}</parameter><parameter=s>"quoted"</parameter>'
-            "<parameter=t>plain words</parameter></function>")
+    text = (
+        "<function=f><parameter=n>5</parameter><parameter=b>true</parameter>"
+        '<parameter=o>{"k": [1]}</parameter><parameter=s>"quoted"</parameter>'
+        "<parameter=t>plain words</parameter></function>"
+    )
     _, (call,) = extract_text_tool_calls(text)
-    assert call.arguments == {"n": 5, "b": True, "o": {"k": [1]}, "s": '"quoted"',
-                              "t": "plain words"}
+    assert call.arguments == {
+        "n": 5,
+        "b": True,
+        "o": {"k": [1]},
+        "s": '"quoted"',
+        "t": "plain words",
+    }
 
 
 def test_xml_raw_arguments_hold_the_values_exactly_as_written():
@@ -211,28 +255,42 @@ def test_xml_raw_arguments_hold_the_values_exactly_as_written():
 
 
 def test_xml_values_stay_strings_when_known_tools_schema_says_string():
-    tools = {"write_file": {"type": "function", "function": {"name": "write_file",
-                                                             "parameters": READ_SCHEMA | {
-                                                                 "properties": {
-                                                                     "content": {"type": "string"},
-                                                                     "offset": {"type": "integer"},
-                                                                 }}}}}
-    text = ("<function=write_file><parameter=content>\n42\n</parameter>"
-            "<parameter=offset>7</parameter></function>")
+    tools = {
+        "write_file": {
+            "type": "function",
+            "function": {
+                "name": "write_file",
+                "parameters": READ_SCHEMA
+                | {
+                    "properties": {
+                        "content": {"type": "string"},
+                        "offset": {"type": "integer"},
+                    }
+                },
+            },
+        }
+    }
+    text = (
+        "<function=write_file><parameter=content>\n42\n</parameter>"
+        "<parameter=offset>7</parameter></function>"
+    )
     _, (call,) = extract_text_tool_calls(text, tools)
     assert call.arguments == {"content": "42", "offset": 7}
 
 
 def test_xml_value_containing_a_closing_parameter_tag_is_kept_whole():
-    text = ("<function=write_file><parameter=content>\nuse </parameter> to close\n</parameter>"
-            "<parameter=path>a.md</parameter></function>")
+    text = (
+        "<function=write_file><parameter=content>\nuse </parameter> to close\n</parameter>"
+        "<parameter=path>a.md</parameter></function>"
+    )
     _, (call,) = extract_text_tool_calls(text)
     assert call.arguments == {"content": "use </parameter> to close", "path": "a.md"}
 
 
 def test_xml_call_missing_closing_tool_call_at_end_is_accepted():
-    text = ("Reading.\n<tool_call>\n<function=read_file>\n<parameter=path>a.py</parameter>\n"
-            "</function>")
+    text = (
+        "Reading.\n<tool_call>\n<function=read_file>\n<parameter=path>a.py</parameter>\n</function>"
+    )
     rest, (call,) = extract_text_tool_calls(text)
     assert rest == "Reading."
     assert call.arguments == {"path": "a.py"}
@@ -263,8 +321,10 @@ def test_function_without_parameters_has_empty_arguments():
 
 
 def test_several_functions_inside_one_tool_call_are_all_extracted():
-    text = ("<tool_call>\n<function=a>\n<parameter=x>1</parameter>\n</function>\n"
-            "<function=b>\n</function>\n</tool_call>\nafter")
+    text = (
+        "<tool_call>\n<function=a>\n<parameter=x>1</parameter>\n</function>\n"
+        "<function=b>\n</function>\n</tool_call>\nafter"
+    )
     rest, calls = extract_text_tool_calls(text)
     assert [(c.name, c.arguments) for c in calls] == [("a", {"x": 1}), ("b", {})]
     assert rest == "after"
@@ -276,10 +336,12 @@ def test_function_tag_quoted_in_prose_is_not_a_call():
 
 
 def test_several_xml_calls_are_extracted_in_order_with_text_preserved():
-    text = ("First I read both files.\n\n"
-            "<tool_call>\n<function=read_file>\n<parameter=path>a.py</parameter>\n</function>\n"
-            "</tool_call>\n<tool_call>\n<function=read_file>\n<parameter=path>b.py</parameter>\n"
-            "</function>\n</tool_call>\n\nThen I will compare them.")
+    text = (
+        "First I read both files.\n\n"
+        "<tool_call>\n<function=read_file>\n<parameter=path>a.py</parameter>\n</function>\n"
+        "</tool_call>\n<tool_call>\n<function=read_file>\n<parameter=path>b.py</parameter>\n"
+        "</function>\n</tool_call>\n\nThen I will compare them."
+    )
     rest, calls = extract_text_tool_calls(text)
     assert [c.arguments["path"] for c in calls] == ["a.py", "b.py"]
     assert rest == "First I read both files.\n\nThen I will compare them."
@@ -287,6 +349,7 @@ def test_several_xml_calls_are_extracted_in_order_with_text_preserved():
 
 
 # --------------------------------------------------------------------------- Hermes JSON
+
 
 def test_hermes_json_call_is_extracted():
     text = '<tool_call>\n{"name": "read_file", "arguments": {"path": "a.py"}}\n</tool_call>'
@@ -308,8 +371,10 @@ def test_hermes_parameters_key_is_accepted_for_arguments():
 
 
 def test_several_hermes_calls_with_text_around_them():
-    text = ('Checking.\n<tool_call>{"name": "a", "arguments": {}}</tool_call>\n'
-            '<tool_call>{"name": "b", "arguments": {"x": 1}}</tool_call>\nWaiting for results.')
+    text = (
+        'Checking.\n<tool_call>{"name": "a", "arguments": {}}</tool_call>\n'
+        '<tool_call>{"name": "b", "arguments": {"x": 1}}</tool_call>\nWaiting for results.'
+    )
     rest, calls = extract_text_tool_calls(text)
     assert [c.name for c in calls] == ["a", "b"]
     assert rest == "Checking.\n\nWaiting for results."
@@ -381,6 +446,7 @@ def test_hermes_body_wrapped_in_a_code_fence_is_accepted():
 
 # --------------------------------------------------------------------------- fenced JSON
 
+
 def test_fenced_json_call_is_extracted():
     text = 'I will list files.\n```json\n{"name": "ls", "arguments": {"path": "."}}\n```'
     rest, (call,) = extract_text_tool_calls(text, {"ls"})
@@ -418,7 +484,8 @@ def test_a_json_call_in_a_fence_of_another_language_is_parsed():
     text = '```bash\n{"name": "ls", "arguments": {}}\n```'
     content, calls = extract_text_tool_calls(text)
     assert content == "" and [(c.name, c.arguments, c.dialect) for c in calls] == [
-        ("ls", {}, "fenced_json")]
+        ("ls", {}, "fenced_json")
+    ]
 
 
 def test_code_in_a_fence_that_is_not_json_is_ignored():
@@ -435,22 +502,27 @@ def test_fence_inside_an_xml_value_is_part_of_the_value():
 
 # --------------------------------------------------------------------------- thinking, plain text
 
+
 def test_plain_text_has_no_calls_and_is_returned_unchanged():
     assert extract_text_tool_calls("Just an answer.") == ("Just an answer.", [])
     assert extract_text_tool_calls("") == ("", [])
 
 
 def test_calls_inside_think_blocks_are_not_extracted_and_thinking_stays():
-    text = ('<think>Maybe <tool_call>{"name": "rm", "arguments": {}}</tool_call>? No.</think>\n'
-            '<tool_call>{"name": "ls", "arguments": {}}</tool_call>')
+    text = (
+        '<think>Maybe <tool_call>{"name": "rm", "arguments": {}}</tool_call>? No.</think>\n'
+        '<tool_call>{"name": "ls", "arguments": {}}</tool_call>'
+    )
     rest, calls = extract_text_tool_calls(text)
     assert [c.name for c in calls] == ["ls"]
     assert rest.startswith("<think>Maybe <tool_call>") and rest.endswith("No.</think>")
 
 
 def test_calls_before_an_orphan_closing_think_tag_count_as_thinking():
-    text = ("I could call <function=rm><parameter=p>/</parameter></function> but no.</think>\n"
-            "<function=ls></function>")
+    text = (
+        "I could call <function=rm><parameter=p>/</parameter></function> but no.</think>\n"
+        "<function=ls></function>"
+    )
     _, calls = extract_text_tool_calls(text)
     assert [c.name for c in calls] == ["ls"]
 
@@ -473,17 +545,27 @@ def test_inline_call_leaves_the_sentence_joined_by_a_space():
 
 # --------------------------------------------------------------------------- coercion
 
+
 def test_coercion_converts_numeric_and_boolean_strings():
-    schema = {"type": "object", "properties": {"n": {"type": "integer"}, "x": {"type": "number"},
-                                               "b": {"type": "boolean"}}}
-    assert coerce_arguments(schema, {"n": "5", "x": "2.5", "b": "True"}) == {"n": 5, "x": 2.5,
-                                                                             "b": True}
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer"}, "x": {"type": "number"}, "b": {"type": "boolean"}},
+    }
+    assert coerce_arguments(schema, {"n": "5", "x": "2.5", "b": "True"}) == {
+        "n": 5,
+        "x": 2.5,
+        "b": True,
+    }
 
 
 def test_coercion_decodes_json_strings_for_array_and_object_params():
-    schema = {"type": "object", "properties": {"paths": {"type": "array",
-                                                         "items": {"type": "integer"}},
-                                               "opts": {"type": "object"}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "paths": {"type": "array", "items": {"type": "integer"}},
+            "opts": {"type": "object"},
+        },
+    }
     out = coerce_arguments(schema, {"paths": '["1", 2]', "opts": '{"a": 1}'})
     assert out == {"paths": [1, 2], "opts": {"a": 1}}
 
@@ -501,8 +583,10 @@ def test_coercion_leaves_unconvertible_and_unknown_values_and_does_not_mutate():
 
 
 def test_coercion_respects_union_types():
-    schema = {"type": "object", "properties": {"v": {"type": ["integer", "null"]},
-                                               "s": {"type": ["string", "integer"]}}}
+    schema = {
+        "type": "object",
+        "properties": {"v": {"type": ["integer", "null"]}, "s": {"type": ["string", "integer"]}},
+    }
     assert coerce_arguments(schema, {"v": "7", "s": "7"}) == {"v": 7, "s": "7"}
 
 
@@ -511,6 +595,7 @@ def test_coercion_turns_integral_floats_into_integers():
 
 
 # --------------------------------------------------------------------------- validation
+
 
 def test_valid_arguments_return_none():
     assert validate_arguments(READ_SCHEMA, {"path": "a.py", "offset": 2}) is None
@@ -533,13 +618,22 @@ def test_validation_message_shows_the_expected_parameters():
 
 
 def test_validation_reports_enum_and_nested_paths():
-    schema = {"type": "object", "properties": {
-        "mode": {"enum": ["r", "w"]},
-        "edits": {"type": "array", "items": {"type": "object",
-                                             "properties": {"line": {"type": "integer"}},
-                                             "required": ["line"]}}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "mode": {"enum": ["r", "w"]},
+            "edits": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"line": {"type": "integer"}},
+                    "required": ["line"],
+                },
+            },
+        },
+    }
     error = validate_arguments(schema, {"mode": "x", "edits": [{"line": [1]}, {}]})
-    assert "'mode' must be one of \"r\", \"w\"; got \"x\"" in error
+    assert '\'mode\' must be one of "r", "w"; got "x"' in error
     assert "'edits[0].line' must be integer, got array [1]" in error
     assert "missing required field 'line' in 'edits[1]'" in error
 
@@ -549,6 +643,7 @@ def test_validation_of_non_object_arguments_is_an_error():
 
 
 # --------------------------------------------------------------------------- streaming
+
 
 def _delta(index=None, id=None, name=None, arguments=None, as_object=False):
     fn = {"name": name, "arguments": arguments}
@@ -563,8 +658,13 @@ def test_streamed_deltas_are_merged_into_one_call():
     acc.add([_delta(0, "call_1", "read_file", "")])
     acc.add([_delta(0, None, None, '{"path": ')])
     acc.add([_delta(0, None, None, '"a.py"}')])
-    assert acc.finish() == [{"id": "call_1", "type": "function",
-                             "function": {"name": "read_file", "arguments": '{"path": "a.py"}'}}]
+    assert acc.finish() == [
+        {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "read_file", "arguments": '{"path": "a.py"}'},
+        }
+    ]
 
 
 def test_interleaved_indices_are_kept_apart_and_returned_in_index_order():
@@ -574,7 +674,9 @@ def test_interleaved_indices_are_kept_apart_and_returned_in_index_order():
     acc.add([_delta(1, arguments=": 2}")])
     out = acc.finish()
     assert [(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in out] == [
-        ("c1", "a", '{"x": 1}'), ("c2", "b", '{"y": 2}')]
+        ("c1", "a", '{"x": 1}'),
+        ("c2", "b", '{"y": 2}'),
+    ]
 
 
 def test_attribute_style_deltas_from_litellm_are_supported():
@@ -591,8 +693,10 @@ def test_missing_index_new_id_starts_a_call_and_no_id_continues_the_last():
     acc.add([_delta(id="c2", name="b", arguments='{"k"')])
     acc.add([_delta(arguments=": 0}")])
     out = acc.finish()
-    assert [(c["id"], c["function"]["arguments"]) for c in out] == [("c1", "{}"),
-                                                                     ("c2", '{"k": 0}')]
+    assert [(c["id"], c["function"]["arguments"]) for c in out] == [
+        ("c1", "{}"),
+        ("c2", '{"k": 0}'),
+    ]
 
 
 def test_repeated_id_without_index_continues_the_same_call():
@@ -659,7 +763,9 @@ def test_two_streamed_calls_sharing_an_id_at_different_indexes_stay_two_calls():
     acc.add([{"index": 1, "function": {"arguments": '{"path": "b.py"}'}}])
     calls = acc.finish()
     assert [(c["function"]["name"], c["function"]["arguments"]) for c in calls] == [
-        ("read_file", '{"path": "a.py"}'), ("read_file", '{"path": "b.py"}')]
+        ("read_file", '{"path": "a.py"}'),
+        ("read_file", '{"path": "b.py"}'),
+    ]
     assert len({c["id"] for c in calls}) == 2 and calls[0]["id"] == "call_1"
 
 

@@ -1,8 +1,8 @@
 """The lab's optimizers: `compare`, `sweep` and `reflect` (gepa), with guards and a step log.
 
-    from claw_nb.lab import optimize
-    cmp = optimize.compare(tasks, [baseline, candidate], repeats=3)
-    res = optimize.reflect(tasks, reflection_model="openai/gpt-4.1", budget=...)
+from claw_nb.lab import optimize
+cmp = optimize.compare(tasks, [baseline, candidate], repeats=3)
+res = optimize.reflect(tasks, reflection_model="openai/gpt-4.1", budget=...)
 """
 
 from __future__ import annotations

@@ -28,9 +28,17 @@ RunTrials = Callable[[Sequence[Any], Sequence[Any], int, str], list[Any]]
 class LabAdapter:
     """gepa's `GEPAAdapter` protocol over the lab runner, the DuckDB log and our guards."""
 
-    def __init__(self, *, seed_variant: Any, run_trials: RunTrials, experiment: str,
-                 db_path: Path, guards: Mapping[str, Guard], reflection: ReflectionModel,
-                 steps: StepLog):
+    def __init__(
+        self,
+        *,
+        seed_variant: Any,
+        run_trials: RunTrials,
+        experiment: str,
+        db_path: Path,
+        guards: Mapping[str, Guard],
+        reflection: ReflectionModel,
+        steps: StepLog,
+    ):
         self.seed_variant = seed_variant
         self.run_trials = run_trials
         self.experiment = experiment
@@ -42,25 +50,37 @@ class LabAdapter:
         self.last_proposal: dict[str, Any] | None = None
 
     # gepa calls this attribute when it is set; it replaces gepa's own proposal prompt.
-    def propose_new_texts(self, candidate: dict[str, str],
-                          reflective_dataset: Mapping[str, Sequence[Mapping[str, Any]]],
-                          components_to_update: list[str]) -> dict[str, str]:
+    def propose_new_texts(
+        self,
+        candidate: dict[str, str],
+        reflective_dataset: Mapping[str, Sequence[Mapping[str, Any]]],
+        components_to_update: list[str],
+    ) -> dict[str, str]:
         parent = candidate_id(candidate)
         accepted: dict[str, str] = {}
         for component in components_to_update:
             guard = self.guards[component]
             prompt = reflection_prompt(
-                component, candidate[component], reflective_dataset.get(component, []),
-                sorted(guard.required_placeholders), guard.max_chars,
+                component,
+                candidate[component],
+                reflective_dataset.get(component, []),
+                sorted(guard.required_placeholders),
+                guard.max_chars,
             )
             reply = self.reflection.ask(prompt)
-            common = dict(parent=parent, component=component,
-                          reflection_model=self.reflection.model, reflection_prompt=prompt,
-                          reflection_reply=reply.text, reflection_tokens=reply.tokens,
-                          rollouts=self.trials_run)
+            common = dict(
+                parent=parent,
+                component=component,
+                reflection_model=self.reflection.model,
+                reflection_prompt=prompt,
+                reflection_reply=reply.text,
+                reflection_tokens=reply.tokens,
+                rollouts=self.trials_run,
+            )
             try:
-                text = guard.check(reply.text, parent=candidate[component],
-                                   truncated=reply.truncated)
+                text = guard.check(
+                    reply.text, parent=candidate[component], truncated=reply.truncated
+                )
             except CandidateRejected as rejected:
                 self.steps.add("rejected", reason=rejected.reason, **common)
                 continue
@@ -70,8 +90,9 @@ class LabAdapter:
             self.last_proposal = {"candidate": child, "parent": parent, "component": component}
         return accepted
 
-    def evaluate(self, batch: list[Any], candidate: dict[str, str],
-                 capture_traces: bool = False) -> Any:
+    def evaluate(
+        self, batch: list[Any], candidate: dict[str, str], capture_traces: bool = False
+    ) -> Any:
         from gepa import EvaluationBatch
 
         name = candidate_id(candidate)
@@ -83,20 +104,32 @@ class LabAdapter:
         for task in batch:
             result = by_task.get(task.name)
             scores.append(float(result.reward) if result is not None else 0.0)
-            outputs.append({"task": task.name, "reward": scores[-1],
-                            "error": None if result is not None else "no trial result"})
+            outputs.append(
+                {
+                    "task": task.name,
+                    "reward": scores[-1],
+                    "error": None if result is not None else "no trial result",
+                }
+            )
         trajectories = None
         if capture_traces:
             records = trial_evidence(self.db_path, self.experiment, name, batch)
             trajectories = [
-                records.get(t.name, {"task": t.instruction, "reward": s,
-                                     "error": "the trial left no record in the log"})
+                records.get(
+                    t.name,
+                    {
+                        "task": t.instruction,
+                        "reward": s,
+                        "error": "the trial left no record in the log",
+                    },
+                )
                 for t, s in zip(batch, scores)
             ]
         return EvaluationBatch(outputs=outputs, scores=scores, trajectories=trajectories)
 
-    def make_reflective_dataset(self, candidate: dict[str, str], eval_batch: Any,
-                                components_to_update: list[str]) -> dict[str, list[dict]]:
+    def make_reflective_dataset(
+        self, candidate: dict[str, str], eval_batch: Any, components_to_update: list[str]
+    ) -> dict[str, list[dict]]:
         records = [dict(t) for t in (eval_batch.trajectories or [])]
         return {component: records for component in components_to_update}
 
@@ -122,8 +155,13 @@ def candidate_text(candidate: Mapping[str, str]) -> str:
 class StepRecorder:
     """gepa callbacks -> `optimizer_steps` rows: kept or not, validation scores, rollouts."""
 
-    def __init__(self, adapter: LabAdapter, steps: StepLog,
-                 on_step: Callable[[dict[str, Any]], None] | None = None, resumed: bool = False):
+    def __init__(
+        self,
+        adapter: LabAdapter,
+        steps: StepLog,
+        on_step: Callable[[dict[str, Any]], None] | None = None,
+        resumed: bool = False,
+    ):
         self.resumed = resumed  # gepa reports the seed again when it reloads its state
         self.adapter = adapter
         self.steps = steps
@@ -140,17 +178,28 @@ class StepRecorder:
 
     def on_candidate_rejected(self, event: Mapping[str, Any]) -> None:
         proposal = self.adapter.last_proposal or {}
-        self.steps.add("not_accepted", candidate=proposal.get("candidate"),
-                       parent=proposal.get("parent"), component=proposal.get("component"),
-                       reason=str(event.get("reason", "")), train_score=event.get("new_score"),
-                       parent_score=event.get("old_score"), rollouts=self.adapter.trials_run)
+        self.steps.add(
+            "not_accepted",
+            candidate=proposal.get("candidate"),
+            parent=proposal.get("parent"),
+            component=proposal.get("component"),
+            reason=str(event.get("reason", "")),
+            train_score=event.get("new_score"),
+            parent_score=event.get("old_score"),
+            rollouts=self.adapter.trials_run,
+        )
         self._emit({"status": "not_accepted", "reason": event.get("reason")})
 
     def on_candidate_accepted(self, event: Mapping[str, Any]) -> None:
         proposal = self.adapter.last_proposal or {}
-        self.steps.add("accepted", candidate=proposal.get("candidate"),
-                       parent=proposal.get("parent"), component=proposal.get("component"),
-                       train_score=event.get("new_score"), rollouts=self.adapter.trials_run)
+        self.steps.add(
+            "accepted",
+            candidate=proposal.get("candidate"),
+            parent=proposal.get("parent"),
+            component=proposal.get("component"),
+            train_score=event.get("new_score"),
+            rollouts=self.adapter.trials_run,
+        )
         self._emit({"status": "accepted", "candidate": proposal.get("candidate")})
 
     def on_valset_evaluated(self, event: Mapping[str, Any]) -> None:
@@ -162,8 +211,19 @@ class StepRecorder:
         name = candidate_id(candidate)
         proposal = self.adapter.last_proposal or {}
         parent = proposal.get("parent") if proposal.get("candidate") == name else None
-        self.steps.add(status, candidate=name, parent=parent,
-                       val_score=score, rollouts=self.adapter.trials_run,
-                       text=candidate_text(candidate))
-        self._emit({"status": "validated", "val_score": score, "best": self.best_val,
-                    "rollouts": self.adapter.trials_run})
+        self.steps.add(
+            status,
+            candidate=name,
+            parent=parent,
+            val_score=score,
+            rollouts=self.adapter.trials_run,
+            text=candidate_text(candidate),
+        )
+        self._emit(
+            {
+                "status": "validated",
+                "val_score": score,
+                "best": self.best_val,
+                "rollouts": self.adapter.trials_run,
+            }
+        )

@@ -44,9 +44,14 @@ def set_top_level(text: str, values: Mapping[str, Any]) -> str:
     return "\n".join(head + tail) + "\n"
 
 
-def adopt(name: str, *, system_prompt: str | None = None,
-          tool_descriptions: Mapping[str, str] | None = None,
-          settings: Mapping[str, Any] | None = None, workspace: Path | None = None) -> Path:
+def adopt(
+    name: str,
+    *,
+    system_prompt: str | None = None,
+    tool_descriptions: Mapping[str, str] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    workspace: Path | None = None,
+) -> Path:
     """Write the prompt and settings into the workspace; returns the settings file."""
     if not NAME.match(name):
         raise ConfigError(f"prompt name '{name}' must be letters, digits, '-', '_' or '.'")
@@ -69,7 +74,8 @@ def adopt(name: str, *, system_prompt: str | None = None,
         variant = set_top_level(variant, {"system_prompt_file": f"{name}.md"})
     if tool_descriptions:
         variant += "\n[tool_descriptions]\n" + "".join(
-            f"{_toml_value(k)} = {_toml_value(v)}\n" for k, v in tool_descriptions.items())
+            f"{_toml_value(k)} = {_toml_value(v)}\n" for k, v in tool_descriptions.items()
+        )
     (claw / "prompts").mkdir(parents=True, exist_ok=True)
     (claw / "prompts" / f"{name}.toml").write_text(variant, encoding="utf-8")
     settings_file = claw / "settings.toml"
@@ -81,7 +87,10 @@ def adopt(name: str, *, system_prompt: str | None = None,
 
 def adopt_variant(variant: Any, name: str | None = None, workspace: Path | None = None) -> Path:
     """Adopt a lab variant: its prompt (if it has one) and its settings."""
-    return adopt(name or variant.name, system_prompt=variant.system_prompt,
-                 tool_descriptions=variant.tool_descriptions or None,
-                 settings={k: getattr(variant, k, None) for k in SETTING_FIELDS},
-                 workspace=workspace)
+    return adopt(
+        name or variant.name,
+        system_prompt=variant.system_prompt,
+        tool_descriptions=variant.tool_descriptions or None,
+        settings={k: getattr(variant, k, None) for k in SETTING_FIELDS},
+        workspace=workspace,
+    )

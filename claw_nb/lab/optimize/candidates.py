@@ -34,7 +34,7 @@ def seed_candidate(seed: Any, components: Sequence[str]) -> dict[str, str]:
         if component == SYSTEM_PROMPT:
             out[component] = seed.system_prompt or template_text("default")
         elif component.startswith(TOOL_PREFIX):
-            name = component[len(TOOL_PREFIX):]
+            name = component[len(TOOL_PREFIX) :]
             override = dict(seed.tool_descriptions or {}).get(name)
             tool = tools.get(name)
             if override is None and tool is None:
@@ -42,7 +42,8 @@ def seed_candidate(seed: Any, components: Sequence[str]) -> dict[str, str]:
             out[component] = override if override is not None else tool.description
         else:
             raise ConfigError(
-                f"unknown component '{component}': use '{SYSTEM_PROMPT}' or 'tool:NAME'")
+                f"unknown component '{component}': use '{SYSTEM_PROMPT}' or 'tool:NAME'"
+            )
     return out
 
 
@@ -54,8 +55,10 @@ def candidate_variant(seed: Any, candidate: Mapping[str, str], name: str | None 
         if component == SYSTEM_PROMPT:
             system_prompt = text
         elif component.startswith(TOOL_PREFIX):
-            descriptions[component[len(TOOL_PREFIX):]] = text
+            descriptions[component[len(TOOL_PREFIX) :]] = text
     return dataclasses.replace(
-        seed, name=name or candidate_id(candidate), system_prompt=system_prompt,
+        seed,
+        name=name or candidate_id(candidate),
+        system_prompt=system_prompt,
         tool_descriptions=descriptions,
     )

@@ -15,8 +15,13 @@ from claw_nb.lab import power, statistics
 from claw_nb.lab.optimize.adopt import adopt_variant
 
 SWEEP_SETTINGS = ("model", "temperature", "max_steps", "max_tool_result_chars", "context_window")
-SHORT = {"temperature": "temp", "max_steps": "steps", "max_tool_result_chars": "cap",
-         "context_window": "ctx", "model": "model"}
+SHORT = {
+    "temperature": "temp",
+    "max_steps": "steps",
+    "max_tool_result_chars": "cap",
+    "context_window": "ctx",
+    "model": "model",
+}
 
 
 @dataclass
@@ -46,28 +51,47 @@ class Comparison:
     def best(self) -> Any:
         """The variant with the highest pass rate (ties: fewer tokens per solved task)."""
         board = self.leaderboard().sort_values(
-            ["pass_rate", "tokens_per_solved"], ascending=[False, True], kind="stable")
+            ["pass_rate", "tokens_per_solved"], ascending=[False, True], kind="stable"
+        )
         name = board.iloc[0]["variant"]
         return next(v for v in self.variants if v.name == name)
 
-    def adopt(self, variant: str | None = None, name: str | None = None,
-              workspace: Path | None = None) -> Path:
-        chosen = self.best() if variant is None else next(
-            (v for v in self.variants if v.name == variant), None)
+    def adopt(
+        self, variant: str | None = None, name: str | None = None, workspace: Path | None = None
+    ) -> Path:
+        chosen = (
+            self.best()
+            if variant is None
+            else next((v for v in self.variants if v.name == variant), None)
+        )
         if chosen is None:
             raise ConfigError(f"no variant '{variant}' in this comparison")
         return adopt_variant(chosen, name=name, workspace=workspace)
 
     def summary(self) -> str:
         board = self.leaderboard()
-        cols = ["variant", "pass_rate", "lo", "hi", "diff", "p_holm", "wins", "losses", "ties",
-                "tokens_per_solved", "small_sample"]
+        cols = [
+            "variant",
+            "pass_rate",
+            "lo",
+            "hi",
+            "diff",
+            "p_holm",
+            "wins",
+            "losses",
+            "ties",
+            "tokens_per_solved",
+            "small_sample",
+        ]
         table = board[[c for c in cols if c in board]].to_string(
-            index=False, float_format=lambda x: f"{x:.3g}")
+            index=False, float_format=lambda x: f"{x:.3g}"
+        )
         mdd = self.minimum_detectable_difference()
-        return (f"{len(self.tasks)} tasks x {self.repeats} repeat(s), baseline "
-                f"'{self.baseline}'\n{table}\nSmallest difference this suite can detect "
-                f"(80% power, 5% two-sided): {mdd * 100:.0f} points")
+        return (
+            f"{len(self.tasks)} tasks x {self.repeats} repeat(s), baseline "
+            f"'{self.baseline}'\n{table}\nSmallest difference this suite can detect "
+            f"(80% power, 5% two-sided): {mdd * 100:.0f} points"
+        )
 
     def __str__(self) -> str:
         return self.summary()
@@ -82,8 +106,13 @@ class Comparison:
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 0.5 + 0.4 * len(board)))
         y = range(len(board))
-        ax.errorbar(board["pass_rate"], y, xerr=[board["pass_rate"] - board["lo"],
-                    board["hi"] - board["pass_rate"]], fmt="o", capsize=3)
+        ax.errorbar(
+            board["pass_rate"],
+            y,
+            xerr=[board["pass_rate"] - board["lo"], board["hi"] - board["pass_rate"]],
+            fmt="o",
+            capsize=3,
+        )
         ax.set_yticks(list(y), board["variant"])
         ax.set_xlim(0, 1)
         ax.set_xlabel("pass rate (95% interval)")
@@ -102,9 +131,16 @@ class Comparison:
         return ax
 
 
-def compare(tasks: Sequence[Any], variants: Sequence[Any], *, repeats: int = 1,
-            baseline: str | None = None, experiment: str | None = None,
-            db_path: Path | None = None, **run_options: Any) -> Comparison:
+def compare(
+    tasks: Sequence[Any],
+    variants: Sequence[Any],
+    *,
+    repeats: int = 1,
+    baseline: str | None = None,
+    experiment: str | None = None,
+    db_path: Path | None = None,
+    **run_options: Any,
+) -> Comparison:
     """Run every variant on every task `repeats` times; paired statistics vs the baseline."""
     from claw_nb.lab.runner import run_experiment
 
@@ -115,8 +151,14 @@ def compare(tasks: Sequence[Any], variants: Sequence[Any], *, repeats: int = 1,
         raise ConfigError("compare needs at least one task and one variant")
     if baseline is not None and baseline not in names:
         raise ConfigError(f"baseline '{baseline}' is not one of the variants {names}")
-    exp = run_experiment(list(tasks), list(variants), repeats=repeats, experiment=experiment,
-                         db_path=db_path, **run_options)
+    exp = run_experiment(
+        list(tasks),
+        list(variants),
+        repeats=repeats,
+        experiment=experiment,
+        db_path=db_path,
+        **run_options,
+    )
     return Comparison(exp, list(variants), baseline or names[0], repeats, list(tasks))
 
 
@@ -131,8 +173,11 @@ def with_fragments(template: str, fragments: Sequence[str]) -> str:
     return template.rstrip() + "\n" + block
 
 
-def sweep_variants(base: Any, grid: Mapping[str, Sequence[Any]] | None = None,
-                   fragments: Mapping[str, str] | None = None) -> list[Any]:
+def sweep_variants(
+    base: Any,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    fragments: Mapping[str, str] | None = None,
+) -> list[Any]:
     """The base variant, then one variant per point of the grid x fragments on/off."""
     from claw_nb.prompts import template_text
 
@@ -150,10 +195,15 @@ def sweep_variants(base: Any, grid: Mapping[str, Sequence[Any]] | None = None,
         for switch in switches:
             on = [name for name, flag in zip(fragments, switch) if flag]
             changes = dict(zip(keys, values))
-            label = " ".join([f"{SHORT[k]}={v}" for k, v in changes.items()]
-                             + [f"+{name}" for name in on]) or "base"
-            prompt = with_fragments(template, [fragments[n] for n in on]) if on else (
-                base.system_prompt)
+            label = (
+                " ".join(
+                    [f"{SHORT[k]}={v}" for k, v in changes.items()] + [f"+{name}" for name in on]
+                )
+                or "base"
+            )
+            prompt = (
+                with_fragments(template, [fragments[n] for n in on]) if on else (base.system_prompt)
+            )
             variant = dataclasses.replace(base, name=label, system_prompt=prompt, **changes)
             if _signature(variant) in seen:
                 continue
@@ -163,16 +213,28 @@ def sweep_variants(base: Any, grid: Mapping[str, Sequence[Any]] | None = None,
 
 
 def _signature(variant: Any) -> tuple:
-    return tuple((f.name, repr(getattr(variant, f.name)))
-                 for f in dataclasses.fields(variant) if f.name != "name")
+    return tuple(
+        (f.name, repr(getattr(variant, f.name)))
+        for f in dataclasses.fields(variant)
+        if f.name != "name"
+    )
 
 
-def sweep(tasks: Sequence[Any], base: Any, grid: Mapping[str, Sequence[Any]] | None = None, *,
-          fragments: Mapping[str, str] | None = None, repeats: int = 1,
-          max_variants: int = 32, **options: Any) -> Comparison:
+def sweep(
+    tasks: Sequence[Any],
+    base: Any,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    *,
+    fragments: Mapping[str, str] | None = None,
+    repeats: int = 1,
+    max_variants: int = 32,
+    **options: Any,
+) -> Comparison:
     """A grid over settings and prompt fragments switched on/off, compared against `base`."""
     variants = sweep_variants(base, grid, fragments)
     if len(variants) > max_variants:
-        raise ConfigError(f"the sweep has {len(variants)} variants (cap {max_variants}): "
-                          "narrow the grid or raise max_variants")
+        raise ConfigError(
+            f"the sweep has {len(variants)} variants (cap {max_variants}): "
+            "narrow the grid or raise max_variants"
+        )
     return compare(tasks, variants, repeats=repeats, baseline=base.name, **options)

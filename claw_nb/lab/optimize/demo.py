@@ -19,8 +19,26 @@ from claw_nb.lab.optimize.guards import FENCE
 
 HABIT_WRITE = "- When a task names a file for the result, write the result into that file."
 HABIT_FORMAT = "- Follow the task's formatting words (capitals, reversed) exactly."
-WORDS = ("amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "heron", "inlet",
-         "jasper", "kelp", "lotus", "maple", "nectar", "orchid", "pebble", "quartz", "raven")
+WORDS = (
+    "amber",
+    "birch",
+    "cedar",
+    "delta",
+    "ember",
+    "fjord",
+    "grove",
+    "heron",
+    "inlet",
+    "jasper",
+    "kelp",
+    "lotus",
+    "maple",
+    "nectar",
+    "orchid",
+    "pebble",
+    "quartz",
+    "raven",
+)
 _TASK = re.compile(r"word (\w+)(, (in capitals|reversed),)? in a file named ([\w-]+\.\w+)", re.I)
 _VERIFY = """#!/usr/bin/env bash
 got=$(tr -d '[:space:]' < "$WORKSPACE/{file}" 2>/dev/null)
@@ -37,12 +55,15 @@ def demo_task_specs(n: int = 9) -> list[dict[str, Any]]:
         style = {"hard": ", in capitals," if i % 2 else ", reversed,"}.get(level, "")
         expected = word.upper() if "capitals" in style else word[::-1] if style else word
         file = f"out_{word}.txt"
-        specs.append({
-            "name": f"demo-{word}", "difficulty": level,
-            "instruction": f"Put the word {word}{style} in a file named {file}.",
-            "test": _VERIFY.format(file=file, expected=expected),
-            "solution": f"echo {expected} > {file}\n",
-        })
+        specs.append(
+            {
+                "name": f"demo-{word}",
+                "difficulty": level,
+                "instruction": f"Put the word {word}{style} in a file named {file}.",
+                "test": _VERIFY.format(file=file, expected=expected),
+                "solution": f"echo {expected} > {file}\n",
+            }
+        )
     return specs
 
 
@@ -69,8 +90,9 @@ def scripted_agent(request: dict[str, Any]) -> Any:
         return text("Done.")
     system = _text_of(messages[0]) if messages else ""
     # What the agent was taught: its system prompt and the descriptions of its tools.
-    system += "\n".join(t.get("function", {}).get("description", "")
-                        for t in request.get("tools") or [])
+    system += "\n".join(
+        t.get("function", {}).get("description", "") for t in request.get("tools") or []
+    )
     instruction = next((_text_of(m) for m in messages if m.get("role") == "user"), "")
     match = _TASK.search(instruction)
     if not match or HABIT_WRITE.lower() not in system.lower():
@@ -125,8 +147,12 @@ def scripted_reflection(plan: Sequence[str]) -> Callable[[dict[str, Any]], Any]:
             copied = task.group(1) if task else "Put the word amber in a file named out.txt."
             return text("```\n" + _add_habit(current, f"- Example: {copied}") + "```")
         habit = {"write": HABIT_WRITE, "format": HABIT_FORMAT}.get(
-            kind, "- Keep your answers short.")
-        return text("<think>Reflecting on the failures.</think>\nImproved text:\n```\n"
-                    + _add_habit(current, habit) + "```\n")
+            kind, "- Keep your answers short."
+        )
+        return text(
+            "<think>Reflecting on the failures.</think>\nImproved text:\n```\n"
+            + _add_habit(current, habit)
+            + "```\n"
+        )
 
     return reply

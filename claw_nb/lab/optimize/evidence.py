@@ -58,7 +58,8 @@ def trial_evidence(
                 sessions,
             ).fetchall():
                 failed.setdefault(session_id, []).append(
-                    _describe_call(tool, arguments, kind, error))
+                    _describe_call(tool, arguments, kind, error)
+                )
     finally:
         con.close()
     records: dict[str, dict[str, Any]] = {}
@@ -73,8 +74,11 @@ def trial_evidence(
             "stop_reason": stop_reason or "",
             "error": _clip(error) if error else "",
             "failed_tool_calls": calls[:MAX_FAILED_CALLS]
-            + ([f"... and {len(calls) - MAX_FAILED_CALLS} more"]
-               if len(calls) > MAX_FAILED_CALLS else []),
+            + (
+                [f"... and {len(calls) - MAX_FAILED_CALLS} more"]
+                if len(calls) > MAX_FAILED_CALLS
+                else []
+            ),
             "final_answer": _clip(answer),
         }
     return records

@@ -104,13 +104,20 @@ class Guard:
     fenced: bool = True
 
     @classmethod
-    def for_seed(cls, seed: str, training_tasks: Iterable[TaskText] = (),
-                 max_chars: int | None = None, fenced: bool = True) -> Guard:
+    def for_seed(
+        cls,
+        seed: str,
+        training_tasks: Iterable[TaskText] = (),
+        max_chars: int | None = None,
+        fenced: bool = True,
+    ) -> Guard:
         """Keep exactly the seed's placeholders; allow up to 3x the seed's length by default."""
         return cls(
-            seed=seed, required_placeholders=frozenset(placeholders(seed)),
+            seed=seed,
+            required_placeholders=frozenset(placeholders(seed)),
             max_chars=max_chars or max(3 * len(seed), 2_000),
-            training_tasks=tuple(training_tasks), fenced=fenced,
+            training_tasks=tuple(training_tasks),
+            fenced=fenced,
         )
 
     def check(self, reply: str, *, parent: str | None = None, truncated: bool = False) -> str:

@@ -30,13 +30,17 @@ class RunPlan:
         return self.total_rollouts * self.seconds_per_trial / max(1, self.parallel)
 
     def __str__(self) -> str:
-        head = (f"{self.total_rollouts} rollouts ({self.search_rollouts} search + "
-                f"{self.held_out_rollouts} held-out check)")
+        head = (
+            f"{self.total_rollouts} rollouts ({self.search_rollouts} search + "
+            f"{self.held_out_rollouts} held-out check)"
+        )
         if self.estimate_s is None:
             return f"{head}; no trials measured in the log yet, so no time estimate"
-        return (f"{head}; about {_duration(self.estimate_s)} at {self.seconds_per_trial:.1f} s "
-                f"per trial (median of {self.trials_measured} logged trials, "
-                f"{self.parallel} in parallel)")
+        return (
+            f"{head}; about {_duration(self.estimate_s)} at {self.seconds_per_trial:.1f} s "
+            f"per trial (median of {self.trials_measured} logged trials, "
+            f"{self.parallel} in parallel)"
+        )
 
 
 def _duration(seconds: float) -> str:
@@ -47,8 +51,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def measured_seconds_per_trial(db_path: Path | None, model: str | None = None
-                               ) -> tuple[float | None, int]:
+def measured_seconds_per_trial(
+    db_path: Path | None, model: str | None = None
+) -> tuple[float | None, int]:
     """(median wall seconds per finished trial, how many trials it is over).
 
     The median, not the mean: the first trial of a process pays for importing LiteLLM.
@@ -74,7 +79,12 @@ def measured_seconds_per_trial(db_path: Path | None, model: str | None = None
     return float(mean), int(count)
 
 
-def plan_rollouts(search: int, held_out: int, db_path: Path | None = None, parallel: int = 1,
-                  model: str | None = None) -> RunPlan:
+def plan_rollouts(
+    search: int,
+    held_out: int,
+    db_path: Path | None = None,
+    parallel: int = 1,
+    model: str | None = None,
+) -> RunPlan:
     seconds, count = measured_seconds_per_trial(db_path, model)
     return RunPlan(search, held_out, parallel, seconds, count)

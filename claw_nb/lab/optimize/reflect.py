@@ -55,14 +55,23 @@ def _quiet_logger() -> Any:
     return Quiet()
 
 
-def plan_reflect(tasks: Sequence[Any], *, split: Split | None = None,
-                 options: ReflectOptions | None = None, db_path: Path | None = None,
-                 parallel: int = 1) -> RunPlan:
+def plan_reflect(
+    tasks: Sequence[Any],
+    *,
+    split: Split | None = None,
+    options: ReflectOptions | None = None,
+    db_path: Path | None = None,
+    parallel: int = 1,
+) -> RunPlan:
     """The rollouts a reflect run will spend and the wall time that takes, before starting."""
     options = options or ReflectOptions()
     split = split or split_tasks(tasks, seed=options.seed)
-    return plan_rollouts(search=options.budget, held_out=2 * len(split.held_out)
-                         * options.held_out_repeats, db_path=db_path, parallel=parallel)
+    return plan_rollouts(
+        search=options.budget,
+        held_out=2 * len(split.held_out) * options.held_out_repeats,
+        db_path=db_path,
+        parallel=parallel,
+    )
 
 
 def stop_reflect(run: str, db_path: Path | None = None) -> Path:
@@ -103,58 +112,92 @@ def reflect(
     run = run or datetime.now().strftime("reflect-%Y%m%d-%H%M%S")
     steps = StepLog(db_path, run)
     seed_texts = seed_candidate(seed_variant, components)
-    split, resumed = _open_run(steps, tasks, split, fractions, options, seed_texts,
-                               components, reflection_model)
+    split, resumed = _open_run(
+        steps, tasks, split, fractions, options, seed_texts, components, reflection_model
+    )
     plan = plan_reflect(tasks, split=split, options=options, db_path=db_path)
     if on_step is not None:
         on_step({"status": "plan", "plan": str(plan)})
     run_trials = bind_runner(db_path, run_options)
     training = [TaskText(t.name, t.instruction) for t in split.train]
     guards = {c: Guard.for_seed(seed_texts[c], training, options.max_chars) for c in components}
-    adapter = LabAdapter(seed_variant=seed_variant, run_trials=run_trials, experiment=run,
-                         db_path=db_path, guards=guards, reflection=reflection_model,
-                         steps=steps)
+    adapter = LabAdapter(
+        seed_variant=seed_variant,
+        run_trials=run_trials,
+        experiment=run,
+        db_path=db_path,
+        guards=guards,
+        reflection=reflection_model,
+        steps=steps,
+    )
     recorder = StepRecorder(adapter, steps, on_step, resumed=resumed)
     loaded = {"split": split, "seed_texts": seed_texts, "extra": {"plan": plan}}
     try:
         best = _search(adapter, recorder, seed_texts, split, options, run_dir_for(run, db_path))
     except (TrialsStopped, KeyboardInterrupt) as stop:
-        steps.add("stopped", reason=f"{stop or 'interrupted'}; call reflect with the same "
-                  "run to go on", rollouts=adapter.trials_run)
+        steps.add(
+            "stopped",
+            reason=f"{stop or 'interrupted'}; call reflect with the same run to go on",
+            rollouts=adapter.trials_run,
+        )
         steps.finish("stopped")
         if isinstance(stop, KeyboardInterrupt):
             raise
         return ReflectResult.load(run, db_path, best_texts=dict(seed_texts), **loaded)
     if best is None:
-        steps.add("stopped", reason="stop requested; call reflect with the same run to go on",
-                  rollouts=adapter.trials_run)
+        steps.add(
+            "stopped",
+            reason="stop requested; call reflect with the same run to go on",
+            rollouts=adapter.trials_run,
+        )
         steps.finish("stopped")
         return ReflectResult.load(run, db_path, best_texts=dict(seed_texts), **loaded)
     comparison = None
     if split.held_out:
         comparison = _held_out(seed_variant, best, split, options, run_trials, run)
-        steps.add("held_out", candidate=candidate_id(best), parent=candidate_id(seed_texts),
-                  val_score=comparison.diff, rollouts=adapter.trials_run,
-                  reason=comparison.summary(), text=candidate_text(best))
+        steps.add(
+            "held_out",
+            candidate=candidate_id(best),
+            parent=candidate_id(seed_texts),
+            val_score=comparison.diff,
+            rollouts=adapter.trials_run,
+            reason=comparison.summary(),
+            text=candidate_text(best),
+        )
     steps.finish("done", candidate_id(best))
-    return ReflectResult.load(run, db_path, best_texts=best, held_out=comparison,
-                              alpha=options.alpha, **loaded)
+    return ReflectResult.load(
+        run, db_path, best_texts=best, held_out=comparison, alpha=options.alpha, **loaded
+    )
 
 
-def _open_run(steps: StepLog, tasks: Sequence[Any], split: Any, fractions: Sequence[float],
-              options: ReflectOptions, seed_texts: dict[str, str], components: Sequence[str],
-              reflection_model: ReflectionModel) -> tuple[Split, bool]:
+def _open_run(
+    steps: StepLog,
+    tasks: Sequence[Any],
+    split: Any,
+    fractions: Sequence[float],
+    options: ReflectOptions,
+    seed_texts: dict[str, str],
+    components: Sequence[str],
+    reflection_model: ReflectionModel,
+) -> tuple[Split, bool]:
     """Register a new run, or reopen an existing one with its own split; (split, resumed)."""
     if isinstance(split, dict):
         split = split_by_names(tasks, split["train"], split["val"], split["held_out"])
     split = split or split_tasks(tasks, fractions, seed=options.seed)
-    config = {"components": list(components), "split": split.names(), "seed": seed_texts,
-              "reflection_model": reflection_model.model, "options": options.__dict__}
+    config = {
+        "components": list(components),
+        "split": split.names(),
+        "seed": seed_texts,
+        "reflection_model": reflection_model.model,
+        "options": options.__dict__,
+    }
     previous = steps.start("reflect", config)
     if previous is not None:  # resuming: the run's own split and seed, whatever was passed now
         if previous.get("seed") != seed_texts or previous.get("components") != list(components):
-            raise ConfigError(f"run '{steps.run}' exists with another seed or components; "
-                              "pick a new run name or pass the same seed")
+            raise ConfigError(
+                f"run '{steps.run}' exists with another seed or components; "
+                "pick a new run name or pass the same seed"
+            )
         names = previous["split"]
         split = split_by_names(tasks, names["train"], names["val"], names["held_out"])
         steps.finish("running")
@@ -163,8 +206,14 @@ def _open_run(steps: StepLog, tasks: Sequence[Any], split: Any, fractions: Seque
     return split, previous is not None
 
 
-def _search(adapter: LabAdapter, recorder: StepRecorder, seed_texts: dict[str, str],
-            split: Split, options: ReflectOptions, run_dir: Path) -> dict[str, str] | None:
+def _search(
+    adapter: LabAdapter,
+    recorder: StepRecorder,
+    seed_texts: dict[str, str],
+    split: Split,
+    options: ReflectOptions,
+    run_dir: Path,
+) -> dict[str, str] | None:
     """gepa's loop over our adapter; the best candidate on validation, or None if stopped."""
     try:
         import gepa
@@ -175,27 +224,44 @@ def _search(adapter: LabAdapter, recorder: StepRecorder, seed_texts: dict[str, s
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / STOP_FILE).unlink(missing_ok=True)
     result = gepa.optimize(
-        seed_candidate=seed_texts, trainset=list(split.train), valset=list(split.val),
-        adapter=adapter, candidate_selection_strategy="pareto",
+        seed_candidate=seed_texts,
+        trainset=list(split.train),
+        valset=list(split.val),
+        adapter=adapter,
+        candidate_selection_strategy="pareto",
         reflection_minibatch_size=min(options.minibatch, len(split.train)),
-        max_metric_calls=options.budget, run_dir=str(run_dir),
+        max_metric_calls=options.budget,
+        run_dir=str(run_dir),
         cache_evaluation=False,  # 0.1.4's cache mixes train and validation ids
-        seed=options.seed, callbacks=[recorder], logger=_quiet_logger(),
-        raise_on_exception=True, display_progress_bar=False, track_best_outputs=False,
-        skip_perfect_score=True, perfect_score=1.0, module_selector="round_robin",
+        seed=options.seed,
+        callbacks=[recorder],
+        logger=_quiet_logger(),
+        raise_on_exception=True,
+        display_progress_bar=False,
+        track_best_outputs=False,
+        skip_perfect_score=True,
+        perfect_score=1.0,
+        module_selector="round_robin",
     )
     if (run_dir / STOP_FILE).exists():
         return None
     return dict(result.best_candidate)
 
 
-def _held_out(seed_variant: Any, best: dict[str, str], split: Split, options: ReflectOptions,
-              run_trials: Any, run: str) -> Any:
+def _held_out(
+    seed_variant: Any,
+    best: dict[str, str],
+    split: Split,
+    options: ReflectOptions,
+    run_trials: Any,
+    run: str,
+) -> Any:
     """Seed against winner on the held-out tasks, with repeats, paired by task."""
     from claw_nb.lab.statistics import compare_variants
 
     seed_v = candidate_variant(seed_variant, seed_candidate(seed_variant, list(best)), "seed")
     winner = candidate_variant(seed_variant, best, "winner")
-    results = run_trials(list(split.held_out), [seed_v, winner], options.held_out_repeats,
-                         f"{run}/held-out")
+    results = run_trials(
+        list(split.held_out), [seed_v, winner], options.held_out_repeats, f"{run}/held-out"
+    )
     return compare_variants(results, "seed", "winner", seed=options.seed).attrs["comparison"]

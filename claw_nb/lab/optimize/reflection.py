@@ -15,7 +15,7 @@ from typing import Any
 
 COMPONENT_PURPOSE = {
     "system_prompt": "the system prompt of a coding agent (a template: $name placeholders are "
-                     "filled in when the agent starts)",
+    "filled in when the agent starts)",
 }
 
 PROMPT_TEMPLATE = """\
@@ -66,14 +66,25 @@ def format_evidence(records: Sequence[Mapping[str, Any]], max_chars: int = 12_00
     return text if len(text) <= max_chars else text[:max_chars] + "\n[... more examples cut]"
 
 
-def reflection_prompt(component: str, current: str, records: Sequence[Mapping[str, Any]],
-                      required_placeholders: Sequence[str], max_chars: int) -> str:
+def reflection_prompt(
+    component: str,
+    current: str,
+    records: Sequence[Mapping[str, Any]],
+    required_placeholders: Sequence[str],
+    max_chars: int,
+) -> str:
     names = ", ".join(f"${n}" for n in sorted(required_placeholders))
-    rule = (f"Keep every placeholder exactly as written, each once: {names}."
-            if names else "Do not add any $name placeholder (write $$ for a literal $).")
+    rule = (
+        f"Keep every placeholder exactly as written, each once: {names}."
+        if names
+        else "Do not add any $name placeholder (write $$ for a literal $)."
+    )
     return PROMPT_TEMPLATE.format(
-        purpose=purpose_of(component), current=current.strip(), evidence=format_evidence(records),
-        placeholder_rule=rule, max_chars=max_chars,
+        purpose=purpose_of(component),
+        current=current.strip(),
+        evidence=format_evidence(records),
+        placeholder_rule=rule,
+        max_chars=max_chars,
     )
 
 
@@ -99,12 +110,17 @@ class ReflectionModel:
         from claw_nb.model.litellm_model import LiteLLMModel
 
         config = ClawConfig(
-            model=self.model, api_base=self.api_base, api_key=self.api_key,
-            workspace=Path.cwd(), stream=False, temperature=self.temperature,
+            model=self.model,
+            api_base=self.api_base,
+            api_key=self.api_key,
+            workspace=Path.cwd(),
+            stream=False,
+            temperature=self.temperature,
             request_timeout=self.request_timeout,
         )
         reply = LiteLLMModel(config).complete([{"role": "user", "content": prompt}], [])
         return ReflectionReply(
-            text=reply.content or "", truncated=reply.finish_reason == "length",
+            text=reply.content or "",
+            truncated=reply.finish_reason == "length",
             tokens=int(reply.prompt_tokens or 0) + int(reply.completion_tokens or 0),
         )

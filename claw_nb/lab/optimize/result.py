@@ -65,10 +65,21 @@ class ReflectResult:
 
     def candidates(self) -> Any:
         """Every proposal: kept, not kept, or rejected by a guard (with the reason)."""
-        keep = ["step", "status", "candidate", "parent", "component", "reason", "train_score",
-                "parent_score", "val_score", "rollouts"]
-        mask = self.steps["status"].isin(["proposed", "rejected", "accepted", "not_accepted",
-                                         "validated"])
+        keep = [
+            "step",
+            "status",
+            "candidate",
+            "parent",
+            "component",
+            "reason",
+            "train_score",
+            "parent_score",
+            "val_score",
+            "rollouts",
+        ]
+        mask = self.steps["status"].isin(
+            ["proposed", "rejected", "accepted", "not_accepted", "validated"]
+        )
         return self.steps.loc[mask, keep].reset_index(drop=True)
 
     def rejected(self) -> Any:
@@ -77,11 +88,14 @@ class ReflectResult:
 
     def diff(self, component: str = SYSTEM_PROMPT) -> str:
         """Unified diff of the winning text against the seed."""
-        return "".join(difflib.unified_diff(
-            self.seed_texts[component].splitlines(keepends=True),
-            self.best_texts[component].splitlines(keepends=True),
-            fromfile=f"seed/{component}", tofile=f"best/{component}",
-        ))
+        return "".join(
+            difflib.unified_diff(
+                self.seed_texts[component].splitlines(keepends=True),
+                self.best_texts[component].splitlines(keepends=True),
+                fromfile=f"seed/{component}",
+                tofile=f"best/{component}",
+            )
+        )
 
     def plot_curve(self, ax: Any = None) -> Any:
         import matplotlib.pyplot as plt
@@ -102,17 +116,28 @@ class ReflectResult:
         from claw_nb.errors import ConfigError
 
         if not self.holds:
-            raise ConfigError(f"not adopting: {self.verdict}. Use claw_nb.lab.optimize.adopt "
-                              "to write a prompt anyway")
-        tools = {c[len(TOOL_PREFIX):]: t for c, t in self.best_texts.items()
-                 if c.startswith(TOOL_PREFIX)}
-        return adopt(name, system_prompt=self.best_texts.get(SYSTEM_PROMPT),
-                     tool_descriptions=tools or None, workspace=workspace)
+            raise ConfigError(
+                f"not adopting: {self.verdict}. Use claw_nb.lab.optimize.adopt "
+                "to write a prompt anyway"
+            )
+        tools = {
+            c[len(TOOL_PREFIX) :]: t
+            for c, t in self.best_texts.items()
+            if c.startswith(TOOL_PREFIX)
+        }
+        return adopt(
+            name,
+            system_prompt=self.best_texts.get(SYSTEM_PROMPT),
+            tool_descriptions=tools or None,
+            workspace=workspace,
+        )
 
     def __str__(self) -> str:
         counts = self.steps["status"].value_counts().to_dict() if len(self.steps) else {}
-        return (f"reflect run '{self.run}': {self.split.summary()}\n"
-                f"steps: {counts}\nverdict: {self.verdict}")
+        return (
+            f"reflect run '{self.run}': {self.split.summary()}\n"
+            f"steps: {counts}\nverdict: {self.verdict}"
+        )
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(str(self))

@@ -23,15 +23,21 @@ def bind_runner(db_path: Path, run_options: dict[str, Any]):
     """(tasks, variants, repeats, experiment) -> the trial results of exactly those."""
     from claw_nb.lab.runner import run_experiment
 
-    def run_trials(tasks: Sequence[Any], variants: Sequence[Any], repeats: int,
-                   experiment: str) -> list[Any]:
-        exp = run_experiment(list(tasks), list(variants), repeats=repeats,
-                             experiment=experiment, db_path=db_path, **run_options)
+    def run_trials(
+        tasks: Sequence[Any], variants: Sequence[Any], repeats: int, experiment: str
+    ) -> list[Any]:
+        exp = run_experiment(
+            list(tasks),
+            list(variants),
+            repeats=repeats,
+            experiment=experiment,
+            db_path=db_path,
+            **run_options,
+        )
         if exp.stopped:
             raise TrialsStopped(f"experiment {experiment!r} was stopped before it finished")
         names = {v.name for v in variants}
         wanted = {t.name for t in tasks}
-        return [r for r in exp.results()
-                if r.variant in names and r.task in wanted]
+        return [r for r in exp.results() if r.variant in names and r.task in wanted]
 
     return run_trials

@@ -21,7 +21,9 @@ class Split:
     held_out: tuple[Any, ...]
 
     def names(self) -> dict[str, list[str]]:
-        return {part: [t.name for t in getattr(self, part)] for part in ("train", "val", "held_out")}
+        return {
+            part: [t.name for t in getattr(self, part)] for part in ("train", "val", "held_out")
+        }
 
     def summary(self) -> str:
         def describe(tasks: tuple[Any, ...]) -> str:

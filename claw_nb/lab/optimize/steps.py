@@ -119,9 +119,7 @@ class StepLog:
 def load_steps(db_path: Path, run: str) -> pandas.DataFrame:
     """Every step of one run, in order."""
     with _connect(Path(db_path)) as con:
-        return con.execute(
-            "SELECT * FROM optimizer_steps WHERE run = ? ORDER BY step", [run]
-        ).df()
+        return con.execute("SELECT * FROM optimizer_steps WHERE run = ? ORDER BY step", [run]).df()
 
 
 def load_runs(db_path: Path) -> pandas.DataFrame:

@@ -138,8 +138,9 @@ def _load_json(workspace: Path, path: str, resolved: Path) -> tuple[str, dict]:
     try:
         data, size = read_prefix(workspace, resolved, path, MAX_NOTEBOOK_BYTES + 1)
         if size > MAX_NOTEBOOK_BYTES:
-            raise ToolError(f"{path!r} is {size} bytes, over the {MAX_NOTEBOOK_BYTES} bytes "
-                            "notebook tools read")
+            raise ToolError(
+                f"{path!r} is {size} bytes, over the {MAX_NOTEBOOK_BYTES} bytes notebook tools read"
+            )
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ToolError(f"cannot read {path!r}: {e}") from e
@@ -724,8 +725,12 @@ def notebook_edit_impl(
             f"the edit would make {name} an invalid notebook, so nothing was written: {problem}"
         )
     try:
-        write_atomic(ctx.workspace, resolved, layout.dumps(nb).encode("utf-8"),
-                     expected=None if created else text.encode("utf-8"))
+        write_atomic(
+            ctx.workspace,
+            resolved,
+            layout.dumps(nb).encode("utf-8"),
+            expected=None if created else text.encode("utf-8"),
+        )
     except OSError as e:
         raise ToolError(f"cannot write {path!r}: {e.strerror or e}") from e
     _remember(ctx, resolved)
