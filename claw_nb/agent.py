@@ -399,6 +399,7 @@ class Agent:
                 decision=decision,
                 result_chars=full_size,
                 result_chars_sent=len(sent),
+                dialect=call.dialect,
             )
         )
         if ok and self.context.todos != todos_before:  # whichever tool keeps the plan

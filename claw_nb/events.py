@@ -93,6 +93,7 @@ class ToolCallFinished(Event):
     decision: str | None = None  # permission decision, e.g. "allowed by rule run_command(pytest*)"
     result_chars: int = 0  # size before truncation
     result_chars_sent: int = 0  # size after truncation
+    dialect: str = "native"  # how the call arrived: native, or the text dialect it was parsed from
 
 
 @dataclass(frozen=True)

@@ -285,6 +285,7 @@ class Batch:
                 _num(r.get("result_chars")),
                 _num(r.get("result_chars_sent")),
                 at,
+                _text(r.get("dialect")),
             )
         )
 

@@ -103,7 +103,8 @@ TABLES: dict[str, Table] = {
                 "session_id, step INTEGER, call_id, tool, arguments JSON, raw_arguments, ok BOOLEAN, "
                 "error_kind, error, result, duration_ms DOUBLE, decision, result_chars INTEGER, "
                 "result_chars_sent INTEGER, created_at TIMESTAMP"
-            ),
+            )
+            + _cols("dialect", 7),
         ),
         Table("errors", _cols("session_id, kind, message, created_at TIMESTAMP")),
         Table("journal_offsets", _cols("file, offset BIGINT"), ("file",)),
@@ -187,6 +188,7 @@ _NOTES = {
     4: "each model call's system-prompt variant (older rows take their session's)",
     5: "the prompt lab: experiments, variants, tasks, trials; tool schemas stored by sha",
     6: "the lab's optimizers: optimizer runs and every candidate step (claw_nb.lab.optimize)",
+    7: "how each tool call arrived: natively, or the text dialect it was parsed from",
 }
 
 BACKFILLS: dict[int, tuple[str, ...]] = {

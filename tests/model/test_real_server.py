@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -48,10 +49,15 @@ class CountingProxy:
                     json.dumps(body).encode(),
                     {"Content-Type": "application/json"},
                 )
-                with urllib.request.urlopen(request, timeout=300) as response:
-                    data, kind = response.read(), response.headers["Content-Type"]
-                proxy.calls.append((body, _usage(data)))
-                self.send_response(200)
+                try:
+                    with urllib.request.urlopen(request, timeout=300) as response:
+                        status = 200
+                        data, kind = response.read(), response.headers["Content-Type"]
+                except urllib.error.HTTPError as exc:  # passed on as the server said it
+                    status, data = exc.code, exc.read()
+                    kind = exc.headers.get("Content-Type", "application/json")
+                proxy.calls.append((body, _usage(data) if status == 200 else None))
+                self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -119,3 +119,23 @@ def test_a_real_prose_answer_naming_a_tag_stays_the_final_answer(scripted_server
     result = agent.run("run the tests")
     assert result.stop_reason == "completed" and "<tools> XML tags" in result.final_answer
     assert events.of(ev.ToolCallStarted) == [] and len(scripted_server.requests) == 1
+
+
+def test_the_log_says_how_each_call_arrived(scripted_server, workspace, tmp_path):
+    import duckdb
+
+    from claw_nb.api import build_agent
+    from claw_nb.testing import call, tool_calls
+
+    (workspace / "hello.py").write_text("x = 1\n")
+    db = tmp_path / "log.duckdb"
+    scripted_server.queue(tool_calls(call("list_files", {})), text(_reply("bare_object")),
+                          text("done"))
+    config = load_config(workspace, model="openai/scripted", api_base=scripted_server.url,
+                         api_key="sk-test", stream=False, db_path=db)
+    agent, log = build_agent(config, mode="auto")
+    with agent:
+        agent.run("go")
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT tool, dialect FROM tool_calls ORDER BY created_at").fetchall()
+    assert rows == [("list_files", "native"), ("write_file", "bare_json")]
