@@ -37,12 +37,12 @@ def guard() -> Guard:
 
 
 def test_the_default_prompt_uses_these_placeholders():
-    assert placeholders(SEED) == {"tools", "workspace", "os", "memory"}
+    assert placeholders(SEED) == {"workspace", "os", "memory"}
 
 
 def test_a_complete_general_candidate_passes(guard):
     text = guard.check(fenced(improved()), parent=SEED)
-    assert "Re-read the task" in text and "$tools" in text
+    assert "Re-read the task" in text and "$memory" in text
 
 
 def test_think_blocks_are_stripped(guard):
@@ -66,8 +66,8 @@ def test_a_reply_cut_at_the_output_limit_is_rejected(guard):
 
 
 def test_a_missing_placeholder_is_rejected(guard):
-    with pytest.raises(CandidateRejected, match=r"missing placeholder \$tools"):
-        guard.check(fenced(improved().replace("$tools", "the tools")))
+    with pytest.raises(CandidateRejected, match=r"missing placeholder \$memory"):
+        guard.check(fenced(improved().replace("$memory", "the notes")))
 
 
 def test_a_new_placeholder_is_rejected(guard):
@@ -181,4 +181,4 @@ def test_later_sessions_render_and_name_the_adopted_prompt(tmp_path, monkeypatch
     config = load_config(tmp_path)
     prompt = render_system_prompt(tmp_path, default_tools(), config.prompt_name)
     assert prompt.name == "tuned"
-    assert "- Adopted habit." in prompt.text and "`write_file(path, content)`" in prompt.text
+    assert "- Adopted habit." in prompt.text and "$workspace" not in prompt.text

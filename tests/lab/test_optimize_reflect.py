@@ -74,7 +74,7 @@ def test_reflect_guards_proposals_accepts_by_the_rules_and_checks_held_out(tmp_p
     rejected = list(steps.loc[steps.status == "rejected", "reason"])
     assert len(rejected) == 4
     assert "think" in rejected[0]
-    assert "missing placeholder $tools" in rejected[1]
+    assert "missing placeholder $memory" in rejected[1]
     assert "never closed" in rejected[2]
     assert "task-specific" in rejected[3] and "training task" in rejected[3]
     assert list(steps.status[steps.status.isin(["not_accepted", "accepted"])]) == [
@@ -87,7 +87,7 @@ def test_reflect_guards_proposals_accepts_by_the_rules_and_checks_held_out(tmp_p
     # What reflection saw came from the log: the verifier's words for a failed trial.
     assert "expected amber in out_amber.txt" in steps.reflection_prompt.dropna().iloc[0]
     assert HABIT_WRITE in result.best_texts["system_prompt"]
-    assert "$tools" in result.best_texts["system_prompt"]
+    assert "$memory" in result.best_texts["system_prompt"]
     assert "+" + HABIT_WRITE in result.diff()
     # The winner was re-measured against the seed on the six held-out tasks, twice each.
     held = query(

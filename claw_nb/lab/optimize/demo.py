@@ -119,7 +119,7 @@ def _add_habit(text: str, habit: str) -> str:
 def scripted_reflection(plan: Sequence[str]) -> Callable[[dict[str, Any]], Any]:
     """A reflection model that follows `plan`, one entry per call:
 
-    "think" (a reply cut inside a <think> block), "no-placeholder" (drops $tools),
+    "think" (a reply cut inside a <think> block), "no-placeholder" (drops $memory),
     "truncated" (no closing fence), "copy" (pastes a training task's instruction),
     "noop" (a harmless but useless habit), "write" / "format" (add the habit that helps),
     "die" (SIGKILL this process, to test resuming a killed run).
@@ -139,7 +139,7 @@ def scripted_reflection(plan: Sequence[str]) -> Callable[[dict[str, Any]], Any]:
         if kind == "think":
             return text("<think>The failures suggest the agent never writes files, so")
         if kind == "no-placeholder":
-            return text("```\n" + _add_habit(current, HABIT_WRITE).replace("$tools", "") + "```")
+            return text("```\n" + _add_habit(current, HABIT_WRITE).replace("$memory", "") + "```")
         if kind == "truncated":
             return text("```\n" + _add_habit(current, HABIT_WRITE)[:400])
         if kind == "copy":
