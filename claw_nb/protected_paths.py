@@ -64,7 +64,11 @@ def protection_reason(workspace: Path | str, path: str) -> str | None:
     """Why a write to `path` needs a person's yes (None: it does not), on every spelling of it:
     the lexical path, the path with links followed, and an existing file's other hard links."""
     root = Path(os.path.realpath(workspace))
-    lexical, real = lexical_path(root, path), resolved_path(root, path)
+    lexical = lexical_path(root, path)
+    try:
+        real = resolved_path(root, path)
+    except OSError:  # a link that vanished while it was followed: decide nothing silently
+        return "the path changed while it was being checked"
     settings = root.joinpath(*SETTINGS)
     if settings in (lexical, real) or _same_file(real, settings):
         return "the settings file decides the sandbox and permissions"

@@ -38,7 +38,12 @@ def resolve_in_workspace(workspace: Path, path: str) -> Path:
         if _is_within(Path(os.path.normpath(candidate)), root):
             raise ToolError(f"path {path!r} is under {root}, which tools may not access")
     # realpath follows symlinks (also dangling ones, as far as they go) and collapses '..'.
-    resolved = Path(os.path.realpath(candidate))
+    try:
+        resolved = Path(os.path.realpath(candidate))
+    except OSError as exc:  # a link that vanished while it was followed (a concurrent command)
+        raise ToolError(
+            f"path {path!r} changed while it was being resolved ({exc.strerror}); try again"
+        ) from None
     for root in _FORBIDDEN_ROOTS:
         if _is_within(resolved, root):
             raise ToolError(f"path {path!r} resolves to {resolved}, under {root}; not accessible")
