@@ -303,23 +303,12 @@ def _parse_limit(rest: list[str], command: str) -> int | None:
     return int(rest[0])
 
 
-def model_listing(config: Any) -> Any:
-    """`%claw model --list`: the models this machine can use, from the model layer's discovery
-    (`claw_nb.model.discovery.list_models(config)`, returning a DataFrame or lines of text)."""
-    try:
-        from claw_nb.model import discovery
-    except ImportError:
-        discovery = None
-    list_models = getattr(discovery, "list_models", None)
-    if list_models is None:
-        raise UsageError(
-            "%claw model --list: this version cannot list models; set one with %claw model NAME"
-        )
-    found = list_models(config)
-    if isinstance(found, (list, tuple)):
-        print("\n".join(str(x) for x in found) or "claw: no models found")
-        return None
-    return found
+def model_listing(config: Any) -> None:
+    """`%claw model --list`: the servers found, GGUFs in the models folder and the embedded
+    model, the same report as `claw-nb models`."""
+    from claw_nb.model.resolve import describe_models
+
+    print(describe_models(config))
 
 
 def _sandbox_line(agent: Any, config: Any) -> str:

@@ -555,3 +555,9 @@ def test_unload_while_a_widget_run_waits_for_approval_does_not_hang(widget_shell
     assert time.monotonic() - started < 5
     assert not (claw_env.workspace / "w.txt").exists()
     widget_shell.run_line_magic("load_ext", "claw_nb")  # the fixture unloads again
+
+
+def test_model_list_shows_what_this_machine_can_use(shell, claw_env, capsys):
+    shell.run_line_magic("claw", "model --list")
+    out = capsys.readouterr().out
+    assert "configured model: openai/scripted" in out
