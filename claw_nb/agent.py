@@ -90,7 +90,6 @@ class Agent:
         self._seq = len(self.messages)  # MessageAdded numbering; compaction never reuses a number
         self.steps = 0  # model calls in this conversation, across runs
         self._interrupt = threading.Event()
-        self._interrupt_pending = False  # a Stop that came before run() started
         self._broken_listeners: set[int] = set()
         self.system_prompt: SystemPrompt = render_system_prompt(
             config.workspace, self.tools, config.prompt_name
@@ -135,15 +134,13 @@ class Agent:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def interrupt(self, *, before_start: bool = False) -> None:
+    def interrupt(self) -> None:
         """Ask the run to stop at the next safe point (between model and tool calls).
 
-        `before_start=True` is for a Stop pressed while a run is queued: the next run()
-        then stops at once instead of clearing the request.
+        A Stop pressed before the run starts (a queued cell) is kept: the request is cleared
+        only when a run ends, so the run it was meant for stops at once.
         """
         self._interrupt.set()
-        if before_start:
-            self._interrupt_pending = True
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -153,10 +150,6 @@ class Agent:
         `max_steps` and `mode` apply to this run only. Model failures end the run with their
         kind as the stop reason; a bug in claw_nb itself is raised, after the run is closed.
         """
-        if self._interrupt_pending:
-            self._interrupt_pending = False
-        else:
-            self._interrupt.clear()
         policy = self.authorize
         previous_mode = getattr(policy, "mode", None)
         if mode is not None:
@@ -168,6 +161,7 @@ class Agent:
         try:
             return self._run(task, max_steps or self.config.max_steps)
         finally:
+            self._interrupt.clear()  # the stop was for this run; the next one starts clean
             if mode is not None:
                 policy.mode = previous_mode
 

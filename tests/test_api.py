@@ -107,7 +107,7 @@ def test_a_bug_in_the_loop_is_raised_after_the_session_is_closed(
 
 def test_a_stop_pressed_before_the_run_starts_is_not_lost(scripted_server, workspace):
     agent = Agent(load_config(workspace, **_options(scripted_server)))
-    agent.interrupt(before_start=True)
+    agent.interrupt()  # pressed while the run was still queued
     result = agent.run("hi")
     assert result.stop_reason == "interrupted" and scripted_server.requests == []
     scripted_server.queue(text("next run works"))

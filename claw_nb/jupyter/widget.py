@@ -221,6 +221,8 @@ class WidgetTranscript(TranscriptActions):
     def bind(self, agent: Any) -> None:
         """The run starts with `agent` (on the worker thread)."""
         self.agent = agent
+        if self._stopping:  # Stop was pressed while the run was queued: it stops at once
+            agent.interrupt()
         self.run.start(agent)
         self._set_state("running")
         self._ticker = threading.Thread(target=self._tick, name="claw-view", daemon=True)

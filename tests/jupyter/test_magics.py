@@ -560,4 +560,4 @@ def test_unload_while_a_widget_run_waits_for_approval_does_not_hang(widget_shell
 def test_model_list_shows_what_this_machine_can_use(shell, claw_env, capsys):
     shell.run_line_magic("claw", "model --list")
     out = capsys.readouterr().out
-    assert "configured model: openai/scripted" in out
+    assert "configured model: " in out and "model servers on this machine:" in out
