@@ -187,8 +187,11 @@ def test_native_tool_calls(native, tmp_path, stream):
         if usage is not None:  # whole replies carry usage: logged figures are the server's
             assert (prompt, completion) == (usage["prompt_tokens"], usage["completion_tokens"])
         else:  # llama-cpp-python streams no usage: claw_nb counts, close to the server's figure
+            try:
+                theirs = native.prompt_tokens(body)
+            except urllib.error.HTTPError:  # over the window: the call the server refused
+                continue
             assert source == "counted"
-            theirs = native.prompt_tokens(body)
             assert abs(prompt - theirs) / theirs < 0.5, (prompt, theirs)
 
 
