@@ -32,6 +32,10 @@ class ModelError(ClawError):
     """A model call failed in a way retrying will not fix."""
 
     kind = "model_error"
+    # How many requests the failed call made (retries and a stream-to-whole fallback included),
+    # and whether the last one streamed: the failed call's log row says so.
+    attempts: int = 1
+    streamed: bool | None = None
 
 
 class ModelUnreachable(ModelError):

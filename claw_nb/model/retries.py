@@ -85,47 +85,51 @@ class RetryingModel:
 
             streamed = self.streams(tools)
             try:
-                reply = self._attempt(
-                    messages, tools, seen_text, known_tools, should_stop, started, deadline
-                )
-            except ModelError:
-                raise
-            except StreamStalled:
-                raise self._stalled() from None
-            except Exception as exc:  # noqa: BLE001 - classified: fatal raise, transient retry
-                if streamed and is_read_timeout(exc) and time.monotonic() < deadline:
+                try:
+                    reply = self._attempt(
+                        messages, tools, seen_text, known_tools, should_stop, started, deadline
+                    )
+                except ModelError:
+                    raise
+                except StreamStalled:
                     raise self._stalled() from None
-                fatal = classify_failure(exc, self.config)
-                if fatal is not None:
-                    raise fatal from None
-                if streamed and tools and not received and not fell_back and _stream_broke(exc):
-                    # Try the same request whole once; kept for the session if it works.
-                    fell_back = self.whole_replies_with_tools = True
+                except Exception as exc:  # noqa: BLE001 - classified: fatal raise, transient retry
+                    if streamed and is_read_timeout(exc) and time.monotonic() < deadline:
+                        raise self._stalled() from None
+                    fatal = classify_failure(exc, self.config)
+                    if fatal is not None:
+                        raise fatal from None
+                    if streamed and tools and not received and not fell_back and _stream_broke(exc):
+                        # Try the same request whole once; kept for the session if it works.
+                        fell_back = self.whole_replies_with_tools = True
+                        if on_retry is not None:
+                            on_retry(
+                                attempts,
+                                0.0,
+                                f"{short(exc)}; asking for a whole reply instead of a stream",
+                            )
+                        continue
+                    if fell_back and not streamed:
+                        self.whole_replies_with_tools = False  # streaming was not the problem
+                    if attempts > self.config.max_retries:
+                        raise ModelError(
+                            f"model call failed after {attempts} attempts: {short(exc)}"
+                        ) from None
+                    delay = retry_after(exc)
+                    if delay is None:
+                        delay = self.config.retry_base_delay * (2 ** (attempts - 1))
+                    delay = min(delay, MAX_RETRY_DELAY)
+                    if time.monotonic() + delay >= deadline:
+                        raise self._reply_timeout(attempts, short(exc)) from None
                     if on_retry is not None:
-                        on_retry(
-                            attempts,
-                            0.0,
-                            f"{short(exc)}; asking for a whole reply instead of a stream",
-                        )
+                        on_retry(attempts, delay, short(exc))
+                    self._sleep(delay)
+                    if should_stop is not None and should_stop():
+                        raise ModelInterrupted("stopped by the user while retrying") from None
                     continue
-                if fell_back and not streamed:
-                    self.whole_replies_with_tools = False  # streaming was not the problem
-                if attempts > self.config.max_retries:
-                    raise ModelError(
-                        f"model call failed after {attempts} attempts: {short(exc)}"
-                    ) from None
-                delay = retry_after(exc)
-                if delay is None:
-                    delay = self.config.retry_base_delay * (2 ** (attempts - 1))
-                delay = min(delay, MAX_RETRY_DELAY)
-                if time.monotonic() + delay >= deadline:
-                    raise self._reply_timeout(attempts, short(exc)) from None
-                if on_retry is not None:
-                    on_retry(attempts, delay, short(exc))
-                self._sleep(delay)
-                if should_stop is not None and should_stop():
-                    raise ModelInterrupted("stopped by the user while retrying") from None
-                continue
+            except ModelError as exc:  # the failed call's row counts every request it made
+                exc.attempts, exc.streamed = attempts, streamed
+                raise
             reply.attempts = attempts
             if reply.usage_source != "server" or not reply.prompt_tokens:
                 self._count_usage(reply, messages, tools)
@@ -198,4 +202,6 @@ def _stream_broke(exc: BaseException) -> bool:
         or "stream ended" in text
         or "broke off" in text
         or "streaming tool choice" in text
+        or "midstreamfallbackerror" in text  # LiteLLM's name for a stream that broke off
+        or "incomplete chunked read" in text
     )

@@ -9,7 +9,7 @@ import sys
 
 from claw_nb import events as ev
 from claw_nb.config import load_config
-from claw_nb.testing import call, error, text, tool_calls
+from claw_nb.testing import call, cut_stream, error, text, tool_calls
 from tests.helpers import Recorder, unguarded_agent
 
 
@@ -33,6 +33,30 @@ def test_a_failed_call_is_logged_with_its_error(scripted_server, workspace, tmp_
         rows = con.execute("SELECT step, error FROM llm_calls ORDER BY step").fetchall()
     assert rows[0][1] is None
     assert rows[1][0] == 2 and "auth" in rows[1][1] and "bad key" in rows[1][1]
+
+
+def test_a_failed_call_row_counts_every_request_it_made(scripted_server, workspace, tmp_path):
+    from claw_nb.log.store import EventLog, connect
+
+    # The stream breaks, the whole retry is refused: one row, two requests, the last not streamed.
+    scripted_server.queue(
+        cut_stream(""),
+        error(400, "maximum context length is 4096 tokens", code="context_length_exceeded"),
+    )
+    config = load_config(
+        workspace, model="openai/scripted", api_base=scripted_server.url, api_key="k", stream=True
+    )
+    db = tmp_path / "claw.duckdb"
+    log = EventLog(db)
+    agent = unguarded_agent(config, listeners=[log])
+    agent.context_manager.recover = lambda *args: False  # no compaction retry: one failed call
+    result = agent.run("list")
+    log.close()
+    assert result.stop_reason == "context_length_exceeded"
+    with connect(db, read_only=True) as con:
+        rows = con.execute("SELECT attempts, streamed, error FROM llm_calls").fetchall()
+    assert len(rows) == 1 and rows[0][:2] == (2, False) and "context" in rows[0][2]
+    assert len(scripted_server.requests) == 2
 
 
 def test_the_printed_step_figure_is_the_logged_one(scripted_server, workspace):

@@ -200,6 +200,31 @@ def test_a_stream_cut_midway_is_retried(scripted_server, workspace, backend):
     assert reply.content == "whole answer" and reply.attempts == 2
 
 
+def test_a_stream_with_tools_that_breaks_is_asked_again_whole(scripted_server, workspace, backend):
+    # What llama-cpp-python's server does: a stream with tools ends before any text.
+    scripted_server.queue(cut_stream(""), text("whole answer"), text("again whole"))
+    model = model_for(scripted_server, workspace, backend, stream=True, sleeps=[])
+    retries: list[str] = []
+    reply = model.complete(MESSAGES, TOOLS, on_retry=lambda n, d, why: retries.append(why))
+    assert reply.content == "whole answer" and reply.attempts == 2 and not reply.streamed
+    assert "whole reply instead of a stream" in retries[0]
+    assert [r.get("stream", False) for r in scripted_server.requests] == [True, False]
+    assert model.complete(MESSAGES, TOOLS).attempts == 1, "kept for the session"
+    assert scripted_server.requests[2].get("stream", False) is False
+
+
+def test_a_failed_fallback_says_how_many_requests_it_made(scripted_server, workspace, backend):
+    scripted_server.queue(
+        cut_stream(""),
+        error(400, "maximum context length is 4096 tokens", code="context_length_exceeded"),
+    )
+    model = model_for(scripted_server, workspace, backend, stream=True, sleeps=[])
+    with pytest.raises(ContextLengthExceeded) as caught:
+        model.complete(MESSAGES, TOOLS)
+    assert (caught.value.attempts, caught.value.streamed) == (2, False)
+    assert len(scripted_server.requests) == 2
+
+
 def test_retries_end_with_a_model_error(scripted_server, workspace, backend):
     scripted_server.queue(*[error(500)] * 3)
     model = model_for(scripted_server, workspace, backend, sleeps=[], max_retries=2)
