@@ -129,10 +129,17 @@ def test_the_log_says_how_each_call_arrived(scripted_server, workspace, tmp_path
 
     (workspace / "hello.py").write_text("x = 1\n")
     db = tmp_path / "log.duckdb"
-    scripted_server.queue(tool_calls(call("list_files", {})), text(_reply("bare_object")),
-                          text("done"))
-    config = load_config(workspace, model="openai/scripted", api_base=scripted_server.url,
-                         api_key="sk-test", stream=False, db_path=db)
+    scripted_server.queue(
+        tool_calls(call("list_files", {})), text(_reply("bare_object")), text("done")
+    )
+    config = load_config(
+        workspace,
+        model="openai/scripted",
+        api_base=scripted_server.url,
+        api_key="sk-test",
+        stream=False,
+        db_path=db,
+    )
     agent, log = build_agent(config, mode="auto")
     with agent:
         agent.run("go")
