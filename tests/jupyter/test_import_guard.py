@@ -34,9 +34,9 @@ SHELL = textwrap.dedent("""
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "claw_nb")
     # claw_nb's lazy imports: nbformat (notebook validation), duckdb (the log)
-    from claw_nb.tools import notebook
-    print("validate:", notebook._validate({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
-                                          "cells": []}))
+    from claw_nb.tools.notebook import document
+    print("validate:", document.validate_notebook({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                                                   "cells": []}))
     from claw_nb.config import load_config
     load_config(".")  # tomllib
     from claw_nb.log import store

@@ -287,18 +287,19 @@ def test_a_save_that_lands_during_notebook_edit_is_not_overwritten(ctx, ws, monk
     from nbformat import v4
 
     from claw_nb.tools import notebook as nbtools
+    from claw_nb.tools.notebook import edit as nbedit
 
     nb = v4.new_notebook(cells=[v4.new_code_cell("x = 1", id="a1")])
     (ws / "n.ipynb").write_text(nbformat.writes(nb))
     nbtools.notebook_read.run(ctx, {"path": "n.ipynb"})
     users_save = nbformat.writes(v4.new_notebook(cells=[v4.new_code_cell("users = 2", id="b2")]))
-    validate = nbtools._validate
+    validate = nbedit.validate_notebook
 
     def save_then_validate(notebook):  # the user's save lands while the edit is being made
         (ws / "n.ipynb").write_text(users_save)
         return validate(notebook)
 
-    monkeypatch.setattr(nbtools, "_validate", save_then_validate)
+    monkeypatch.setattr(nbedit, "validate_notebook", save_then_validate)
     with pytest.raises(ToolError, match="changed on disk"):
         nbtools.notebook_edit.run(
             ctx, {"path": "n.ipynb", "cell_id": "a1", "source": "x = 3", "mode": "replace"}
