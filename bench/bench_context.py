@@ -152,7 +152,9 @@ class Session:
             "deploy key": SECRET in blob,
             "task statement": TASK in blob,
             "early edit (src/mod_002.py)": bool(
-                re.search(r"mod_002\.py: edited|mod_002 version 2", blob)
+                re.search(
+                    r"mod_002\.py: edited|edited earlier: [^\n]*mod_002\.py|mod_002 version 2", blob
+                )
             ),
         }
         return text(f"Done. The deploy key is {SECRET if self.facts['deploy key'] else 'lost'}.")
@@ -206,7 +208,7 @@ def run(steps: int, file_kb: int, window: int | None) -> dict:
         )
         agent = Agent(config)
         started = time.perf_counter()
-        result = agent.run(TASK)
+        result = agent.run(TASK, mode="auto")  # edits need no approval: nobody to ask here
         wall = time.perf_counter() - started
         manager = agent.context_manager
         agent_tokens = [t for kind, t in session.requests if kind == "agent"]
@@ -288,7 +290,10 @@ def main() -> int:
     print(f"{'':<{width}}  {'unmanaged':<22}  managed")
     for label, a, b in rows:
         print(f"{label:<{width}}  {a!s:<22}  {b}")
-    print("facts checked:", ", ".join(managed["facts"]))
+    print(
+        "facts checked (managed):",
+        ", ".join(f"{k} {'kept' if v else 'LOST'}" for k, v in managed["facts"].items()),
+    )
     print(
         f"counting the unmanaged final history ({len(free['history'])} messages): "
         f"LiteLLM whole {whole_ms:.0f} ms, cached per message {cached_ms:.2f} ms"

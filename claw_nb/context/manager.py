@@ -22,17 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb import events as ev
-from claw_nb.context.outputs import HANDLE_RE, OutputStore, clip_with_handle, make_read_output_tool
-from claw_nb.context.prune import call_index, describe_call, norm_path, prune
+from claw_nb.context.file_ledger import FileLedger
+from claw_nb.context.outputs import OutputStore, clip_with_handle, make_read_output_tool
+from claw_nb.context.prune import call_index, describe_call, prune, squeeze
 from claw_nb.context.summary import (
+    SummaryFrame,
     build_head,
-    clean_summary,
-    mechanical_summary,
     render_message,
     split_head,
-    summary_request,
+    write_summary,
 )
 from claw_nb.context.tokens import (
+    CHARS_PER_TOKEN,
     MAX_RATIO,
     PRIMING,
     TokenCounter,
@@ -51,13 +52,11 @@ MIN_FOLD_SHARE = (
 RECENT_SHARE = 0.35  # the verbatim recent turns may use this share of the limit
 RESULT_SHARE = 0.25  # one tool result may use this share of the limit when it arrives
 TASK_SHARE = 0.2  # the task kept in the head may use this share of the limit
-CHARS_PER_TOKEN = 3  # conservative, for budgets counted in characters
 SHORTEN_CHARS = 2000  # old tool results longer than this are cut...
 KEEP_CHARS = 900  # ...to about this
 TRANSCRIPT_RESULT_CHARS = 3000  # a tool result as the summariser sees it, at most...
 MIN_TRANSCRIPT_RESULT_CHARS = 800  # ...and at least (more calls if the window needs them)
 MAX_CONTEXT_RETRIES = 2  # compactions after a "context length exceeded" before giving up
-_EDIT_RANK = {"read": 0, "written": 1, "edited": 1}
 
 
 class ContextManager:
@@ -86,7 +85,7 @@ class ContextManager:
         self.learned_window: int | None = None  # from a server's context-length error
         self.last_tokens = 0
         self.last_parts: dict[str, int] = {}
-        self.files: dict[str, str] = {}
+        self.files = FileLedger(str(getattr(config, "workspace", "") or ""))
         self.compactions: list[ev.ContextCompacted] = []
         self.prepare_seconds = 0.0  # time in prepare(), summary calls included
         self.summary_seconds = 0.0  # time in summary calls
@@ -288,7 +287,11 @@ class ContextManager:
         ):
             summary = self._summarise(messages, head, focus, recent_budget)
             tokens = self.measure(messages, tools)
-        squeezed = self._squeeze(messages, tools) if tokens > self.limit else 0
+        squeezed = (
+            squeeze(messages, lambda: self.measure(messages, tools) <= self.limit, self.outputs)
+            if tokens > self.limit
+            else 0
+        )
         if not (report.changed or summary or squeezed):
             return None
         tokens = self.measure(messages, tools)
@@ -362,14 +365,22 @@ class ContextManager:
             if message.get("role") == "user":
                 latest = str(message.get("content") or "")
         calls = call_index(messages)
-        self._note_files(folded, calls)
-        frame = self._summary_frame(task, previous, focus)
+        self.files.note(folded, calls)
+        frame = SummaryFrame(
+            task,
+            previous,
+            focus,
+            self.summary_tokens(),
+            list(getattr(getattr(self.host, "context", None), "todos", None) or []),
+            self.files.text(),
+        )
         budget = self._transcript_budget(frame)
         results = sum(1 for m in folded if m.get("role") == "tool") or 1
         per_result = budget * CHARS_PER_TOKEN * 4 // 5 // results  # one call, when it can
         per_result = min(TRANSCRIPT_RESULT_CHARS, max(MIN_TRANSCRIPT_RESULT_CHARS, per_result))
         pieces = [render_message(m, calls, self.outputs, per_result) for m in folded]
-        result = self._write_summary(frame, pieces, budget)
+        result = write_summary(self.model, frame, pieces, budget, self.counter.text)
+        self.summary_seconds += result.pop("seconds")
         task_chars = int(self.limit * TASK_SHARE * CHARS_PER_TOKEN)
         if len(task) > task_chars:
             task = clip_with_handle(
@@ -379,149 +390,22 @@ class ContextManager:
             task,
             result["text"],
             folded_steps=len(folded),
-            files=self._files_text(),
+            files=self.files.text(),
             outputs=self._outputs_text(),
             latest_request=latest,
         )
         messages[head - 1 if first else head : cut] = [{"role": "user", "content": content}]
         return {"folded": len(folded), **result}
 
-    def _summary_frame(self, task: str, previous: str, focus) -> dict:
-        """Everything a summary request holds besides the transcript."""
-        out_tokens = self.summary_tokens()
-        return {
-            "task": task,
-            "previous": previous,
-            "focus": focus,
-            "out_tokens": out_tokens,
-            "todos": list(getattr(getattr(self.host, "context", None), "todos", None) or []),
-            "files": self._files_text(),
-            "words": max(120, out_tokens * 2 // 3),
-        }
-
-    def _request(self, frame: dict, previous: str, transcript: str) -> list[dict[str, Any]]:
-        return summary_request(
-            frame["task"],
-            previous,
-            transcript,
-            frame["todos"],
-            frame["files"],
-            frame["focus"],
-            frame["words"],
-        )
-
-    def _transcript_budget(self, frame: dict) -> int:
+    def _transcript_budget(self, frame: SummaryFrame) -> int:
         """Tokens of transcript one summary request can carry within the window."""
-        request = self._request(frame, frame["previous"], "")
+        request = frame.request(frame.previous, "")
         overhead = sum(self.counter.message(m) for m in request) + PRIMING
-        out_tokens = frame["out_tokens"]
+        out_tokens = frame.out_tokens
         room = self.window - max(self.reserve, out_tokens) - overhead - out_tokens // 2
         return max(512, int(room / self.ratio))
 
-    def _write_summary(self, frame: dict, pieces: list[str], budget: int) -> dict:
-        """Fold `pieces` into a summary, in as many calls as the window needs."""
-        stats = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "fallback": None}
-        running = frame["previous"]
-        for chunk in self._chunks(pieces, budget):
-            text = ""
-            started = time.perf_counter()
-            try:
-                reply = self.model.complete(
-                    self._request(frame, running, "\n\n".join(chunk)), [], known_tools={}
-                )
-                stats["calls"] += 1
-                stats["prompt_tokens"] += int(reply.prompt_tokens or 0)
-                stats["completion_tokens"] += int(reply.completion_tokens or 0)
-                text = clean_summary(reply.content)
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the model failed: use a plain digest
-                stats["fallback"] = f"{type(exc).__name__}: {str(exc)[:200]}"
-            self.summary_seconds += time.perf_counter() - started
-            if not text:
-                stats["fallback"] = stats["fallback"] or "the model wrote no summary"
-                text = mechanical_summary(chunk, running, frame["out_tokens"] * CHARS_PER_TOKEN)
-            running = text
-        stats["text"] = clip_middle(running, frame["out_tokens"] * 6)
-        return stats
-
-    def _chunks(self, pieces: list[str], budget: int) -> list[list[str]]:
-        """Pieces grouped so that each summary request fits the window."""
-        chunks: list[list[str]] = [[]]
-        used = 0
-        for piece in pieces:
-            size = self.counter.text(piece) + 2
-            if size > budget:
-                piece = clip_middle(piece, budget * CHARS_PER_TOKEN)
-                size = budget
-            if chunks[-1] and used + size > budget:
-                chunks.append([])
-                used = 0
-            chunks[-1].append(piece)
-            used += size
-        return chunks
-
-    def _squeeze(self, messages, tools) -> int:
-        """Cut the largest tool results (any age) until the request fits; how many were cut."""
-        cut = 0
-        for _ in range(40):
-            if self.measure(messages, tools) <= self.limit:
-                break
-            sizes = [
-                (len(m.get("content") or ""), i)
-                for i, m in enumerate(messages)
-                if m.get("role") == "tool" and isinstance(m.get("content"), str)
-            ]
-            if not sizes:
-                break
-            size, index = max(sizes)
-            if size < 600:
-                break
-            message = messages[index]
-            content = message["content"]
-            match = HANDLE_RE.search(content)
-            full = self.outputs.get(match.group(1)) if match else None
-            calls = call_index(messages)
-            name, args = calls.get(message.get("tool_call_id"), (message.get("name", ""), None))
-            what = describe_call(name, args)
-            handle = match.group(1) if full is not None else self.outputs.put(content, what)
-            messages[index] = {
-                **message,
-                "content": clip_with_handle(full or content, size // 2, handle, what),
-            }
-            cut += 1
-        return cut
-
     # -- bookkeeping ------------------------------------------------------------------------
-
-    def _note_files(self, folded, calls) -> None:
-        workspace = str(getattr(self.config, "workspace", "") or "")
-        for message in folded:
-            if message.get("role") != "tool" or str(message.get("content") or "").startswith(
-                "Error"
-            ):
-                continue
-            name, args = calls.get(message.get("tool_call_id"), ("", None))
-            path = args.get("path") if args else None
-            if not isinstance(path, str):
-                continue
-            state = "read"
-            if "write" in name:
-                state = "written"
-            elif "edit" in name:
-                state = "edited"
-            key = norm_path(path, workspace)
-            old = self.files.pop(key, None)
-            if old is not None and _EDIT_RANK.get(old, 0) > _EDIT_RANK[state]:
-                state = old
-            self.files[key] = state
-
-    def _files_text(self) -> str:
-        changed = [f"- {path}: {state}" for path, state in self.files.items() if state != "read"]
-        read = [path for path, state in self.files.items() if state == "read"]
-        if len(read) > 40:
-            read = [f"... {len(read) - 40} more", *read[-40:]]
-        return "\n".join(changed[-30:] + ([f"- only read: {', '.join(read)}"] if read else []))
 
     def _outputs_text(self) -> str:
         return "\n".join(

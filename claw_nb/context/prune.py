@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,3 +200,38 @@ def _cut_arguments(message: dict[str, Any], limit: int):
                 names.append(describe_call(function.get("name", ""), args))
         specs.append(spec)
     return ({**message, "tool_calls": specs}, names) if changed else None
+
+
+def squeeze(messages: list[dict[str, Any]], fits: Callable[[], bool], outputs: OutputStore) -> int:
+    """Cut the largest tool results (any age) until `fits()`; how many were cut.
+
+    The last resort when the recent turns alone overflow: each cut keeps head and tail and puts
+    the full text behind a handle, so nothing is lost to the model for good."""
+    cut = 0
+    for _ in range(40):
+        if fits():
+            break
+        sizes = [
+            (len(m.get("content") or ""), i)
+            for i, m in enumerate(messages)
+            if m.get("role") == "tool" and isinstance(m.get("content"), str)
+        ]
+        if not sizes:
+            break
+        size, index = max(sizes)
+        if size < 600:
+            break
+        message = messages[index]
+        content = message["content"]
+        match = HANDLE_RE.search(content)
+        full = outputs.get(match.group(1)) if match else None
+        calls = call_index(messages)
+        name, args = calls.get(message.get("tool_call_id"), (message.get("name", ""), None))
+        what = describe_call(name, args)
+        handle = match.group(1) if full is not None else outputs.put(content, what)
+        messages[index] = {
+            **message,
+            "content": clip_with_handle(full or content, size // 2, handle, what),
+        }
+        cut += 1
+    return cut

@@ -9,10 +9,14 @@ One user message, so chat templates that insist on alternating roles still accep
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from claw_nb.context.outputs import HANDLE_RE, OutputStore
 from claw_nb.context.prune import describe_call, parse_arguments
+from claw_nb.context.tokens import CHARS_PER_TOKEN
 from claw_nb.textclip import clip_middle
 
 SUMMARY_MARKER = "[Summary of the earlier conversation"
@@ -169,3 +173,76 @@ def build_head(
         parts += ["", LATEST_REQUEST, latest_request.strip()]
     parts += ["", SUMMARY_END]
     return "\n".join(parts)
+
+
+def chunk_pieces(pieces: list[str], budget: int, count: Callable[[str], int]) -> list[list[str]]:
+    """Transcript pieces grouped so that each summary request carries at most `budget` tokens
+    (a piece bigger than the budget alone is cut in the middle)."""
+    chunks: list[list[str]] = [[]]
+    used = 0
+    for piece in pieces:
+        size = count(piece) + 2
+        if size > budget:
+            piece = clip_middle(piece, budget * CHARS_PER_TOKEN)
+            size = budget
+        if chunks[-1] and used + size > budget:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(piece)
+        used += size
+    return chunks
+
+
+@dataclass(frozen=True)
+class SummaryFrame:
+    """Everything a summary request holds besides the transcript and the running summary."""
+
+    task: str
+    previous: str  # the summary already in the head, folded into the new one
+    focus: str | None
+    out_tokens: int
+    todos: list[Any]
+    files: str
+
+    def request(self, previous: str, transcript: str) -> list[dict[str, Any]]:
+        words = max(120, self.out_tokens * 2 // 3)
+        return summary_request(
+            self.task, previous, transcript, self.todos, self.files, self.focus, words
+        )
+
+
+def write_summary(
+    model: Any, frame: SummaryFrame, pieces: list[str], budget: int, count: Callable[[str], int]
+) -> dict[str, Any]:
+    """Fold `pieces` into a summary, in as many model calls as the window needs.
+
+    A failed or empty call falls back to a plain digest, so compaction never fails for want of
+    a summary; `fallback` says why. `seconds` is the time spent in model calls."""
+    stats: dict[str, Any] = {
+        "calls": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "fallback": None,
+        "seconds": 0.0,
+    }
+    running = frame.previous
+    for chunk in chunk_pieces(pieces, budget, count):
+        text = ""
+        started = time.perf_counter()
+        try:
+            reply = model.complete(frame.request(running, "\n\n".join(chunk)), [], known_tools={})
+            stats["calls"] += 1
+            stats["prompt_tokens"] += int(reply.prompt_tokens or 0)
+            stats["completion_tokens"] += int(reply.completion_tokens or 0)
+            text = clean_summary(reply.content)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the model failed: use a plain digest
+            stats["fallback"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+        stats["seconds"] += time.perf_counter() - started
+        if not text:
+            stats["fallback"] = stats["fallback"] or "the model wrote no summary"
+            text = mechanical_summary(chunk, running, frame.out_tokens * CHARS_PER_TOKEN)
+        running = text
+    stats["text"] = clip_middle(running, frame.out_tokens * 6)
+    return stats

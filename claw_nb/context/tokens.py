@@ -30,6 +30,7 @@ DEFAULT_WINDOW = 32_768
 MAX_RESERVE = 4_096
 PRIMING = 3  # tokens a request adds to prime the reply (OpenAI's accounting, LiteLLM's too)
 MAX_RATIO = 3.0
+CHARS_PER_TOKEN = 3  # conservative, for budgets counted in characters
 
 
 PER_MESSAGE = 3  # role and separators around each message (OpenAI's accounting)
