@@ -136,6 +136,7 @@ class ContextManager:
         if (
             lazy
             and not self.counter.loaded
+            and not self.counter.local_vocabulary
             and scaled(self.counter.bound(messages, tools), self.ratio) <= self.limit
         ):
             return self._estimate(messages, tools)
@@ -234,6 +235,9 @@ class ContextManager:
     def observe(self, prompt_tokens: int, usage_source: str) -> None:
         """Calibrate counts against the prompt tokens a server reported for the last request."""
         if usage_source != "server" or not prompt_tokens or not self._last_raw:
+            return
+        if self.counter.exact:  # the server's tokenizer: the remaining gap is the template's
+            self.counter.learn_template(self._last_raw, prompt_tokens)
             return
         ratio = prompt_tokens / self._last_raw
         if ratio > self.ratio:

@@ -13,7 +13,9 @@ loaded, the context manager estimates small requests from their length instead o
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import math
 import os
@@ -37,6 +39,9 @@ PER_MESSAGE = 3  # role and separators around each message (OpenAI's accounting)
 PER_NAME = 1
 PER_TOOL = 10  # the template's wrapping of each tool schema
 DEFAULT_ENCODING = "cl100k_base"
+GGUF_LABEL = "tokenizer of GGUF"
+# Chat templates leave call ids out of the prompt (the tool calls' own ids are not counted either).
+UNRENDERED_FIELDS = frozenset({"tool_call_id"})
 CL100K_CACHE_KEY = (
     "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"  # sha1 of the file's URL: tiktoken's key
 )
@@ -57,11 +62,41 @@ class TokenCounter:
         self._cache: dict[int, tuple[dict, Any, int]] = {}
         self._tools_key: str | None = None
         self._tools_count = 0
+        self._template_gap: dict[str, int] = {}  # tool-set key -> what the template adds/saves
 
     def _encoder(self) -> Encoder:
         if self._count is None:
             self._count, self.description = encoder(self.tokenizer_name)
         return self._count
+
+    @property
+    def exact(self) -> bool:
+        """Whether texts are counted with the server's own tokenizer (a GGUF file's vocabulary),
+        so the gap to the server's count is the chat template's, not the tokenizer's. Never
+        loads a tokenizer itself."""
+        if not self.local_vocabulary:
+            return False
+        self._encoder()
+        return self.description.startswith(GGUF_LABEL)
+
+    def learn_template(self, counted: int, server: int) -> None:
+        """Take the gap between a request as counted (with the current tool set) and as the
+        server counted it as what the template does to the tool schemas: llama.cpp's
+        function-calling templates render them far shorter than their JSON. Only for `exact`
+        counters on servers that report whole prompts (a prompt cache's discount would be
+        learnt as a gap, so other servers keep the ratio calibration)."""
+        key = self._tools_key
+        if key is None:
+            return
+        learned = self._tools_count + self._template_gap.get(key, 0) + (server - counted)
+        if self._tools_count * 0.25 <= learned <= self._tools_count * 3:
+            self._template_gap[key] = learned - self._tools_count
+
+    @property
+    def local_vocabulary(self) -> bool:
+        """Counting with a GGUF file's vocabulary: cheap to load (~0.2 s), and worth loading
+        at once, since only exact counts teach the counter the server's template."""
+        return (self.tokenizer_name or "").lower().endswith(".gguf")
 
     @property
     def loaded(self) -> bool:
@@ -104,7 +139,7 @@ class TokenCounter:
             return hit[2]
         count = PER_MESSAGE
         for field, value in message.items():
-            if value is None:
+            if value is None or field in UNRENDERED_FIELDS:
                 continue
             if field == "tool_calls" and isinstance(value, list):
                 for call in value:
@@ -131,7 +166,7 @@ class TokenCounter:
                 self.text(json.dumps(spec, ensure_ascii=False)) + PER_TOOL for spec in specs
             )
             self._tools_key = key
-        return self._tools_count
+        return self._tools_count + self._template_gap.get(key, 0)
 
     def request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
         """Tokens of a whole request: messages, tool specs and the reply priming."""
@@ -170,7 +205,15 @@ def encoder(name: str | None = None) -> tuple[Encoder, str]:
 
 
 def _load_encoder(name: str | None) -> tuple[Encoder, str]:
-    if name:
+    if name and name.lower().endswith(".gguf"):
+        try:
+            return _gguf_encoder(Path(name).expanduser())
+        except Exception as exc:  # noqa: BLE001 - no llama-cpp-python, unreadable file: fall back
+            warnings.warn(
+                f"claw_nb: cannot load the tokenizer of {name!r} ({exc}); counting with tiktoken",
+                stacklevel=3,
+            )
+    elif name:
         try:
             from tokenizers import Tokenizer
 
@@ -197,6 +240,26 @@ def _load_encoder(name: str | None) -> tuple[Encoder, str]:
         ), f"tiktoken {encoding.name}"
     except Exception:  # noqa: BLE001 - no tiktoken or no encoding file offline: estimate
         return (lambda text: len(text) // 3 + 1), "estimate (3 characters a token)"
+
+
+def _gguf_encoder(path: Path) -> tuple[Encoder, str]:
+    """The vocabulary of a GGUF model file, through llama-cpp-python (weights are not loaded):
+    the tokenizer a llama.cpp server counts with, so counts match the server's."""
+    import llama_cpp
+
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    # llama.cpp logs a context warning through sys.stderr even with verbose=False: keep it out of
+    # the user's notebook (it would show as a red stream under the cell).
+    with contextlib.redirect_stderr(io.StringIO()):
+        vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    lock = threading.Lock()  # one llama context; tokenize from one thread at a time
+
+    def count(text: str) -> int:
+        with lock:
+            return len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    return count, f"{GGUF_LABEL} {path.name}"
 
 
 def _use_bundled_tiktoken_files() -> None:

@@ -64,6 +64,8 @@ def use_embedded(
         api_base=server.api_base,
         api_key=config.api_key or NO_KEY,
         context_window=config.context_window or server.n_ctx,
+        # count with the model's own vocabulary: what the server counts with
+        tokenizer=config.tokenizer or str(model.path),
     )
 
 

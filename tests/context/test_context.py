@@ -623,3 +623,27 @@ def test_compactions_are_logged_in_duckdb(scripted_server, workspace, tmp_path):
     reason, method, before, after, window, limit, dropped = rows[0]
     assert (reason, window, limit) == ("threshold", 6000, 4800)
     assert before > limit >= after and "summarised" in dropped
+
+
+def test_a_learnt_template_gap_moves_only_the_tool_schemas_cost_within_bounds():
+    from claw_nb.context.tokens import TokenCounter
+
+    counter = TokenCounter("x")
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    messages = [{"role": "user", "content": "hello there"}]
+    schema_cost = counter.tools(tools)
+    counted = counter.request(messages, tools)
+    counter.learn_template(counted, counted - 4)  # the template renders the schemas shorter
+    assert counter.tools(tools) == schema_cost - 4
+    assert counter.request(messages, tools) == counted - 4
+    counter.learn_template(counter.request(messages, tools), 1)  # a cache-discounted figure
+    assert counter.tools(tools) == schema_cost - 4, "an implausible gap is not learnt"
+    assert counter.tools(None) == 0 and not counter.exact, "tiktoken is not the server's tokenizer"
+
+
+def test_asking_whether_counts_are_exact_loads_no_tokenizer():
+    from claw_nb.context.tokens import TokenCounter
+
+    counter = TokenCounter("x")
+    assert counter.exact is False
+    assert counter.description == "", "the check after each server usage report stays free"

@@ -125,6 +125,7 @@ def test_auto_falls_back_to_the_embedded_model_with_one_notice(tmp_path, monkeyp
             assert sum("no model server found" in line for line in said) == 1
             assert config.model == "openai/SmolLM2-135M"
             assert config.context_window == embedded.N_CTX
+            assert config.tokenizer == str(embedded.bundled_model().path), "count as it counts"
             assert _answers(f"{config.api_base}/models")
         finally:
             embedded.stop_all()

@@ -147,7 +147,7 @@ def _run(proxy: CountingProxy, tmp_path: Path, **options):
         session = agent.session_id
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
-            "SELECT prompt_tokens, completion_tokens, usage_source, attempts FROM llm_calls "
+            "SELECT prompt_tokens, completion_tokens, usage_source, attempts, parts FROM llm_calls "
             "WHERE session_id = ? ORDER BY step",
             [session],
         ).fetchall()
@@ -158,7 +158,8 @@ def _run(proxy: CountingProxy, tmp_path: Path, **options):
         index += row[3]
         answered.append(calls[index - 1])
     assert index == len(calls), "every request the server saw belongs to exactly one row"
-    return result, messages, [row[:3] for row in rows], answered
+    estimates = [json.loads(row[4])["estimate"] for row in rows]
+    return result, messages, [row[:3] for row in rows], answered, estimates
 
 
 def _check_structure(result, messages, rows, calls, max_steps):
@@ -178,7 +179,7 @@ def _check_structure(result, messages, rows, calls, max_steps):
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
 def test_native_tool_calls(native, tmp_path, stream):
-    result, messages, rows, calls = _run(native, tmp_path, stream=stream, max_steps=3)
+    result, messages, rows, calls, _ = _run(native, tmp_path, stream=stream, max_steps=3)
     _check_structure(result, messages, rows, calls, 3)
     assert all(body.get("tools") and body.get("tool_choice") == "auto" for body, _ in calls), (
         "llama.cpp's server drops tools unless tool_choice is set"
@@ -196,7 +197,7 @@ def test_native_tool_calls(native, tmp_path, stream):
 
 
 def test_own_template_calls_come_back_as_text(own_template, tmp_path):
-    result, messages, rows, calls = _run(
+    result, messages, rows, calls, _ = _run(
         own_template, tmp_path, stream=False, max_steps=2, prompt_name="full"
     )
     _check_structure(result, messages, rows, calls, 2)
@@ -207,5 +208,19 @@ def test_own_template_calls_come_back_as_text(own_template, tmp_path):
 
 
 def test_run_ends_at_max_steps_or_finishes(native, tmp_path):
-    result, messages, rows, calls = _run(native, tmp_path, stream=True, max_steps=1)
+    result, messages, rows, calls, _ = _run(native, tmp_path, stream=True, max_steps=1)
     _check_structure(result, messages, rows, calls, 1)
+
+
+def test_the_gguf_counter_agrees_with_the_server_after_one_reply(native, tmp_path):
+    """With the model's own vocabulary, the context manager's count of each request (made before
+    it is sent) agrees with the server's count of it, once one reply has taught it how the
+    function-calling template renders the tool schemas (first request: JSON, counted high)."""
+    result, _messages, _rows, calls, estimates = _run(
+        native, tmp_path, stream=False, max_steps=5, tokenizer=str(BUNDLED.path)
+    )
+    theirs = [native.prompt_tokens(body) for body, _usage in calls]
+    errors = [(ours - real) / real for ours, real in zip(estimates, theirs)]
+    assert len(errors) >= 2, (result.stop_reason, result.error)
+    assert 0 < errors[0] < 0.35, "before any reply the schemas' JSON overcounts: safe side"
+    assert all(abs(e) < 0.08 for e in errors[1:]), [f"{e:+.1%}" for e in errors]
