@@ -2,9 +2,10 @@
 
 It takes the same replies as the scripted server (`text`, `tool_calls`, `error`, `cut_stream`,
 `delay`, `hang`, strings, dicts, callables) and answers through the same reply builder as the
-real model paths, so text-dialect calls are parsed and usage is filled in. Transient errors
-(429, 5xx, a cut stream) are "retried" by taking the next reply, as the real retry loop would;
-other errors raise the `ModelError` the real path would raise. Use the scripted server where a
+real model paths, so text-dialect calls are parsed and usage is filled in (and, given
+`on_tool_progress`, a call's progress is reported as a stream in the server's chunk sizes would
+report it). Transient errors (429, 5xx, a cut stream) are "retried" by taking the next reply, as
+the real retry loop would; other errors raise the `ModelError` the real path would raise. Use the scripted server where a
 test is about HTTP, streaming or LiteLLM; use this where it is about what the loop does.
 """
 
