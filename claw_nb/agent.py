@@ -20,7 +20,7 @@ from claw_nb.config import ClawConfig
 from claw_nb.context import MAX_CONTEXT_RETRIES, ContextManager
 from claw_nb.errors import ContextLengthExceeded, ModelError
 from claw_nb.prompts import SystemPrompt, render_system_prompt
-from claw_nb.protocols import Authorizer, Model
+from claw_nb.protocols import Authorizer, Model, accepts_tool_progress
 from claw_nb.toolcalls import ToolCall, coerce_arguments, validate_arguments
 from claw_nb.tools import Tool, ToolContext, ToolError, ToolRegistry, default_tools
 from claw_nb.tools.base import ToolTimeout
@@ -236,6 +236,13 @@ class Agent:
         def on_text(text: str) -> None:
             self.emit(ev.TextDelta(self.session_id, step=step, text=text))
 
+        def on_tool_progress(index: int, tool: str, chars: int) -> None:
+            self.emit(ev.ToolCallProgress(self.session_id, step, index, tool, chars))
+
+        progress = (
+            {"on_tool_progress": on_tool_progress} if accepts_tool_progress(self.model) else {}
+        )
+
         def on_retry(attempt: int, delay: float, why: str) -> None:
             self.emit(
                 ev.ErrorOccurred(
@@ -258,6 +265,7 @@ class Agent:
                     on_retry=on_retry,
                     known_tools={tool.name: tool.parameters for tool in self.tools},
                     should_stop=self._interrupt.is_set,
+                    **progress,
                 )
                 break
             except ContextLengthExceeded as exc:

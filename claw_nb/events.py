@@ -148,3 +148,17 @@ class ContextCompacted(Event):
 
 
 Listener = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class ToolCallProgress(Event):
+    """The model is still writing a tool call: how far it has got (throttled by the model layer).
+
+    Transient: for the live views only; the log does not keep it. `tool` is "" while the name is
+    not known yet; `chars` counts the call's arguments (or its markup, for a call written as
+    text) received so far. The call's `ToolCallStarted` follows once it is complete."""
+
+    step: int
+    index: int
+    tool: str
+    chars: int

@@ -8,6 +8,7 @@ log and the model adapter plug into them.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +20,34 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class Model(Protocol):
-    """One chat completion: messages and tool specs in, a `ModelReply` out."""
+    """One chat completion: messages and tool specs in, a `ModelReply` out.
+
+    `on_tool_progress(index, name, chars)` is optional: a model that takes it reports, throttled,
+    how far a streamed tool call has got (see `accepts_tool_progress`)."""
 
     name: str
 
     def complete(
-        self, messages, tools, on_text=None, on_retry=None, known_tools=None, should_stop=None
+        self,
+        messages,
+        tools,
+        on_text=None,
+        on_retry=None,
+        known_tools=None,
+        should_stop=None,
+        on_tool_progress=None,
     ): ...
+
+
+def accepts_tool_progress(model: Model) -> bool:
+    """Whether `model.complete` takes `on_tool_progress` (models written before it do not)."""
+    try:
+        parameters = inspect.signature(model.complete).parameters
+    except (TypeError, ValueError):
+        return False
+    return "on_tool_progress" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, TextIO
 
@@ -16,8 +17,29 @@ def _one_line(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def tool_progress_words(tool: str, chars: int) -> str:
+    """What a live status line says while the model writes a tool call (`ToolCallProgress`):
+    `model is writing a tool call: write_file (2.4 kB)`."""
+    size = f"{chars / 1000:.1f} kB" if chars >= 1000 else f"{chars} chars"
+    name = f": {tool}" if tool else ""
+    return f"model is writing a tool call{name} ({size})"
+
+
+def _is_terminal(out: TextIO) -> bool:
+    try:
+        return bool(out.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 class TextPrinter:
-    """Writes the work as it happens: streamed text, one line per tool call, the answer."""
+    """Writes the work as it happens: streamed text, one line per tool call, the answer.
+
+    On a terminal (`live`, by default when `out` is a TTY) a tool call the model is still
+    writing shows as one status line that overwrites itself and is erased before the next real
+    output; elsewhere (a pipe, a log file, a test) progress prints nothing, so output stays
+    byte for byte what it was.
+    """
 
     def __init__(
         self,
@@ -25,19 +47,45 @@ class TextPrinter:
         show_results: int = 6,
         quiet: bool = False,
         show_errors: bool = True,
+        live: bool | None = None,
     ):
         self.out = out or sys.stdout
         self.show_errors = show_errors
         self.show_results = show_results
         self.quiet = quiet
+        self.live = _is_terminal(self.out) if live is None else live
         self._streamed_step: int | None = None
         self._line_open = False
+        self._status_open = False
 
     def __call__(self, event: ev.Event) -> None:
         handler = getattr(self, "_on_" + type(event).__name__, None)
         if handler is not None:
+            if self._status_open and not isinstance(event, ev.ToolCallProgress):
+                self._clear_status()
             handler(event)
             self.out.flush()
+
+    def _on_ToolCallProgress(self, e: ev.ToolCallProgress) -> None:
+        if self.quiet or not self.live:
+            return
+        if self._line_open:  # streamed prose stays; the status goes on the line below it
+            self.out.write("\n")
+            self._line_open = False
+        line = show(tool_progress_words(e.tool, e.chars))[: self._width() - 1]
+        self.out.write("\r" + line + "\x1b[K")  # back to the line start, write, erase the rest
+        self._status_open = True
+
+    def _clear_status(self) -> None:
+        self.out.write("\r\x1b[K")
+        self._status_open = False
+
+    def _width(self) -> int:
+        try:
+            columns = os.get_terminal_size(self.out.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+        return columns or 80  # a terminal that does not say its size (0) gets the classic width
 
     def _write(self, text: str) -> None:
         if self._line_open:

@@ -13,8 +13,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from claw_nb.cli.printer import tool_progress_words
 from claw_nb.jupyter.widget_html import esc
+from claw_nb.textsafe import show
 
+PROGRESS_SECONDS = 0.5  # at most this often, a tool call's progress re-renders the header
 _COLOURS = {"completed": "#1e7e34", "running": "#2f5f9e", "waiting for you": "#b35900"}
 
 
@@ -54,6 +57,8 @@ class RunStatus:
         self._started: float | None = None
         self._ended: float | None = None
         self._calls = 0
+        self.writing = False  # the phase says "model is writing a tool call: ..."
+        self._progress_sent = 0.0
 
     def start(self, agent: Any) -> None:
         self._agent = agent
@@ -67,7 +72,30 @@ class RunStatus:
         if writing:
             self.phase = "model is writing"
 
+    def writing_call(self, step: int, tool: str, chars: int) -> bool:
+        """A tool call the model is still writing (`ToolCallProgress`) becomes the phase; True
+        when the header should be sent now (at most every PROGRESS_SECONDS: the progress
+        events come up to four times a second, and the ticker shows the newest figure)."""
+        self.saw_step(step)
+        self.phase = show(tool_progress_words(tool, chars))
+        self.writing = True
+        now = time.monotonic()
+        if now - self._progress_sent < PROGRESS_SECONDS:
+            return False
+        self._progress_sent = now
+        return True
+
+    def call_written(self, phase: str) -> bool:
+        """The call being written is complete, or the attempt failed: `phase` replaces the
+        progress; True when the header changed."""
+        if not self.writing:
+            return False
+        self.writing = False
+        self.phase = phase
+        return True
+
     def model_call(self, e: Any) -> None:
+        self.writing = False
         self.saw_step(e.step)
         self._calls += 1
         self.tokens_out += e.completion_tokens
@@ -83,6 +111,7 @@ class RunStatus:
         self.phase = "waiting for model"
 
     def ended(self, total_steps: int) -> None:
+        self.call_written("waiting for model")
         self.steps = max(self.steps, total_steps - self._steps_before)
         self._ended = time.monotonic()
 

@@ -40,7 +40,8 @@ class NotebookTextPrinter(TextPrinter):
         show_results: int = 6,
         markdown: bool = False,
     ):
-        super().__init__(out=out, show_results=show_results, quiet=quiet)
+        # no live status line: a notebook's output is not a terminal to overwrite
+        super().__init__(out=out, show_results=show_results, quiet=quiet, live=False)
         self.markdown = markdown  # the final answer as rendered Markdown (a Jupyter kernel)
         self.tracker = ChangeTracker()
         self.denied = 0
@@ -48,8 +49,8 @@ class NotebookTextPrinter(TextPrinter):
         self._pending = ""  # streamed text not yet written: it goes out a line at a time
 
     def __call__(self, event: ev.Event) -> None:
-        held = (ev.TextDelta, ev.ModelCallFinished, ev.FinalAnswer)
-        if not isinstance(event, held if self.markdown else ev.TextDelta):
+        held = (ev.TextDelta, ev.ToolCallProgress, ev.ModelCallFinished, ev.FinalAnswer)
+        if not isinstance(event, held if self.markdown else (ev.TextDelta, ev.ToolCallProgress)):
             self._flush_text()
         super().__call__(event)
 

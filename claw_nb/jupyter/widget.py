@@ -9,8 +9,9 @@ pending approval into view and marks the browser tab while the tab is hidden.
 
 The approval blocks the agent thread on a `threading.Event` that the button callback sets; the
 callback runs on the kernel's main thread, which is idle. A ticker thread keeps the header's
-elapsed time and phase ("loading model layer", "waiting for model", "model is writing")
-current and sends streamed text that would otherwise wait for the next event.
+elapsed time and phase ("loading model layer", "waiting for model", "model is writing", "model
+is writing a tool call: write_file (2.4 kB)") current and sends streamed text that would
+otherwise wait for the next event.
 """
 
 from __future__ import annotations
@@ -335,6 +336,8 @@ class WidgetTranscript(TranscriptActions):
         self._flush()
         self._md = None  # text after this call goes into a new block below the card
         self._last_call = e.call_id
+        if self.run.call_written(f"running {e.tool}"):
+            self._render_status()
         self.run.phase = f"running {e.tool}"
         if self.quiet:
             return
@@ -398,6 +401,8 @@ class WidgetTranscript(TranscriptActions):
 
     def _on_ErrorOccurred(self, e: ev.ErrorOccurred) -> None:
         if e.kind == "retry":
+            if self.run.call_written("waiting for model"):  # the next attempt starts over
+                self._render_status()
             self._note(retry_words(e.message, self.run.max_retries))
         else:
             self._note(f"error: {e.message}", "color:#c0392b;")
@@ -408,12 +413,10 @@ class WidgetTranscript(TranscriptActions):
             f"{e.tokens_after:,} tokens"
         )
 
-    def _on_ToolCallProgress(self, e: Any) -> None:
-        """A tool call being streamed (when the model layer reports it)."""
-        size = getattr(e, "chars", 0)
-        self.run.phase = (
-            f"model is writing a tool call: {getattr(e, 'tool', '?')} ({size / 1000:.1f} kB)"
-        )
+    def _on_ToolCallProgress(self, e: ev.ToolCallProgress) -> None:
+        """A tool call the model is still writing: said in the header, in place, not as a row."""
+        if self.run.writing_call(e.step, e.tool, e.chars):
+            self._render_status()
 
     def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
         self._flush()

@@ -25,10 +25,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_TRANSIENT = (ev.TextDelta, ev.ToolCallProgress)  # for the live views only: never journaled
+
 
 class EventLog:
-    """The agent's listener: every event but :class:`~claw_nb.events.TextDelta` becomes one line
-    in a journal file of this log's own, and reaches the database at the next ingest.
+    """The agent's listener: every event but the transient ones (:class:`~claw_nb.events.TextDelta`,
+    :class:`~claw_nb.events.ToolCallProgress`) becomes one line in a journal file of this log's
+    own, and reaches the database at the next ingest.
 
     Never raises into the agent: the first failure is reported with ``warnings.warn``, later
     ones only to ``logging``. At the end of a session (``SessionEnded``) it closes its journal
@@ -63,7 +66,7 @@ class EventLog:
         return writer.path if writer is not None else None
 
     def __call__(self, event: ev.Event) -> None:
-        if isinstance(event, ev.TextDelta):
+        if isinstance(event, _TRANSIENT):
             return
         try:
             ended = self._append(event)

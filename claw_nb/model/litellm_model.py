@@ -14,6 +14,7 @@ from claw_nb.errors import ModelInterrupted
 from claw_nb.model.litellm_import import import_in_background, litellm
 from claw_nb.model.reply import ModelReply, RetryCallback, apply_server_usage, build_reply
 from claw_nb.model.retries import RetryingModel
+from claw_nb.model.tool_progress import ToolProgressCallback, ToolProgressTracker
 from claw_nb.model.visible_text import TextCallback, VisibleText
 from claw_nb.toolcalls import StreamingToolCallAccumulator
 
@@ -49,10 +50,27 @@ class LiteLLMModel(RetryingModel):
             kwargs["api_key"] = self.config.api_key
         return kwargs
 
-    def _attempt(self, messages, tools, on_text, known_tools, should_stop, started, deadline):
+    def _attempt(
+        self,
+        messages,
+        tools,
+        on_text,
+        known_tools,
+        should_stop,
+        started,
+        deadline,
+        on_tool_progress: ToolProgressCallback | None = None,
+    ):
         if self.streams(tools):
             return self._call_streaming(
-                messages, tools, on_text, started, known_tools, should_stop, deadline
+                messages,
+                tools,
+                on_text,
+                started,
+                known_tools,
+                should_stop,
+                deadline,
+                ToolProgressTracker.for_callback(on_tool_progress),
             )
         return self._call_once(messages, tools, on_text, started, known_tools, deadline)
 
@@ -90,12 +108,13 @@ class LiteLLMModel(RetryingModel):
         known_tools,
         should_stop: Callable[[], bool] | None,
         deadline: float,
+        progress: ToolProgressTracker | None = None,
     ) -> ModelReply:
         kwargs = self._kwargs(messages, tools, deadline)
         kwargs["stream"] = True
         kwargs["stream_options"] = {"include_usage": True}
         stream = litellm().completion(**kwargs)
-        visible = VisibleText(on_text)
+        visible = VisibleText(on_text, progress.hidden_text if progress is not None else None)
         accumulator = StreamingToolCallAccumulator()
         parts: list[str] = []
         reasoning: list[str] = []
@@ -124,6 +143,8 @@ class LiteLLMModel(RetryingModel):
                     reasoning.append(thought)
                 if getattr(delta, "tool_calls", None):
                     accumulator.add(delta.tool_calls)
+                    if progress is not None:
+                        progress.native(accumulator)
                 if choice.finish_reason:
                     finish_reason = choice.finish_reason
         finally:

@@ -24,6 +24,7 @@ from claw_nb.model.failures import HTTPStatusFailure
 from claw_nb.model.http_transport import HTTPTransport, StreamCut
 from claw_nb.model.reply import ModelReply, apply_server_usage, build_reply
 from claw_nb.model.retries import RetryingModel
+from claw_nb.model.tool_progress import ToolProgressCallback, ToolProgressTracker
 from claw_nb.model.visible_text import TextCallback, VisibleText
 from claw_nb.toolcalls import StreamingToolCallAccumulator
 
@@ -77,10 +78,27 @@ class OpenAICompatModel(RetryingModel):
             body["stream_options"] = {"include_usage": True}
         return body
 
-    def _attempt(self, messages, tools, on_text, known_tools, should_stop, started, deadline):
+    def _attempt(
+        self,
+        messages,
+        tools,
+        on_text,
+        known_tools,
+        should_stop,
+        started,
+        deadline,
+        on_tool_progress: ToolProgressCallback | None = None,
+    ):
         if self.streams(tools):
             return self._call_streaming(
-                messages, tools, on_text, started, known_tools, should_stop, deadline
+                messages,
+                tools,
+                on_text,
+                started,
+                known_tools,
+                should_stop,
+                deadline,
+                ToolProgressTracker.for_callback(on_tool_progress),
             )
         return self._call_once(messages, tools, on_text, started, known_tools, deadline)
 
@@ -125,8 +143,9 @@ class OpenAICompatModel(RetryingModel):
         known_tools,
         should_stop: Callable[[], bool] | None,
         deadline: float,
+        progress: ToolProgressTracker | None = None,
     ) -> ModelReply:
-        visible = VisibleText(on_text)
+        visible = VisibleText(on_text, progress.hidden_text if progress is not None else None)
         accumulator = StreamingToolCallAccumulator()
         parts: list[str] = []
         reasoning: list[str] = []
@@ -162,6 +181,8 @@ class OpenAICompatModel(RetryingModel):
                     reasoning.append(thought)
                 if calls:
                     accumulator.add(calls)
+                    if progress is not None:
+                        progress.native(accumulator)
                 if choice.get("finish_reason"):
                     finish_reason = choice["finish_reason"]
             finished = True

@@ -16,6 +16,7 @@ from claw_nb.config import ClawConfig
 from claw_nb.errors import ModelError, ModelInterrupted, ModelTimeout
 from claw_nb.model.failures import classify_failure, is_read_timeout, retry_after, short
 from claw_nb.model.reply import ModelReply, RetryCallback
+from claw_nb.model.tool_progress import ToolProgressCallback
 from claw_nb.model.visible_text import TextCallback
 
 MAX_RETRY_DELAY = 60.0
@@ -68,8 +69,12 @@ class RetryingModel:
         on_retry: RetryCallback | None = None,
         known_tools: dict[str, Any] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_tool_progress: ToolProgressCallback | None = None,
     ) -> ModelReply:
-        """One assistant turn. Retries 5xx, 429, timeouts and cut streams with backoff."""
+        """One assistant turn. Retries 5xx, 429, timeouts and cut streams with backoff.
+
+        `on_tool_progress(index, name, chars)` hears, throttled, how far a streamed tool call
+        has got (`claw_nb.model.tool_progress`); a whole reply reports nothing."""
         attempts = 0
         deadline = time.monotonic() + self.config.reply_timeout
         fell_back = False
@@ -87,7 +92,14 @@ class RetryingModel:
             try:
                 try:
                     reply = self._attempt(
-                        messages, tools, seen_text, known_tools, should_stop, started, deadline
+                        messages,
+                        tools,
+                        seen_text,
+                        known_tools,
+                        should_stop,
+                        started,
+                        deadline,
+                        on_tool_progress=on_tool_progress,
                     )
                 except ModelError:
                     raise
@@ -175,6 +187,7 @@ class RetryingModel:
         should_stop: Callable[[], bool] | None,
         started: float,
         deadline: float,
+        on_tool_progress: ToolProgressCallback | None = None,
     ) -> ModelReply:
         raise NotImplementedError
 

@@ -14,15 +14,21 @@ class VisibleText:
 
     Local models write calls such as `<tool_call>...` into their text; the user should see the
     prose, not the raw markup. A possible marker prefix at the end of a chunk is held back.
+    What is hidden goes to `on_hidden` if given (progress reports of the call being written).
     """
 
-    def __init__(self, sink: TextCallback | None) -> None:
+    def __init__(self, sink: TextCallback | None, on_hidden: TextCallback | None = None) -> None:
         self.sink = sink
+        self.on_hidden = on_hidden
         self.pending = ""
         self.stopped = False
 
     def feed(self, text: str) -> None:
-        if self.sink is None or self.stopped or not text:
+        if not text or (self.sink is None and self.on_hidden is None):
+            return
+        if self.stopped:
+            if self.on_hidden is not None:
+                self.on_hidden(text)
             return
         buffer = self.pending + text
         cut = min((i for i in (buffer.find(m) for m in _TEXT_CALL_MARKERS) if i >= 0), default=-1)
@@ -30,6 +36,8 @@ class VisibleText:
             self.stopped = True
             self._emit(buffer[:cut])
             self.pending = ""
+            if self.on_hidden is not None:
+                self.on_hidden(buffer[cut:])
             return
         hold = 0
         for marker in _TEXT_CALL_MARKERS:

@@ -2,9 +2,10 @@
 
 It takes the same replies as the scripted server (`text`, `tool_calls`, `error`, `cut_stream`,
 `delay`, `hang`, strings, dicts, callables) and answers through the same reply builder as the
-real model paths, so text-dialect calls are parsed and usage is filled in. Transient errors
-(429, 5xx, a cut stream) are "retried" by taking the next reply, as the real retry loop would;
-other errors raise the `ModelError` the real path would raise. Use the scripted server where a
+real model paths, so text-dialect calls are parsed and usage is filled in (and, given
+`on_tool_progress`, a call's progress is reported as a stream in the server's chunk sizes would
+report it). Transient errors (429, 5xx, a cut stream) are "retried" by taking the next reply, as
+the real retry loop would; other errors raise the `ModelError` the real path would raise. Use the scripted server where a
 test is about HTTP, streaming or LiteLLM; use this where it is about what the loop does.
 """
 
@@ -20,7 +21,11 @@ from claw_nb.config import ClawConfig
 from claw_nb.errors import ModelError, ModelTimeout
 from claw_nb.model.failures import HTTPStatusFailure, classify_failure
 from claw_nb.model.reply import ModelReply, build_reply
+from claw_nb.model.tool_progress import ToolProgressCallback, ToolProgressTracker
+from claw_nb.model.visible_text import VisibleText
 from claw_nb.testing.replies import (
+    ARGUMENT_CHUNK,
+    CONTENT_CHUNK,
     MODEL_NAME,
     NO_REPLY_MESSAGE,
     CutStreamReply,
@@ -29,9 +34,11 @@ from claw_nb.testing.replies import (
     HangReply,
     TextReply,
     ToolCallsReply,
+    pieces,
     reply_from_dict,
     rough_tokens,
 )
+from claw_nb.toolcalls import StreamingToolCallAccumulator
 
 MAX_NESTING = 20
 
@@ -69,6 +76,7 @@ class ScriptedModel:
         on_retry: Callable[[int, float, str], None] | None = None,
         known_tools: dict[str, Any] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_tool_progress: ToolProgressCallback | None = None,
     ) -> ModelReply:
         started = time.perf_counter()
         request = {"model": self.name, "messages": copy.deepcopy(messages), "tools": tools}
@@ -95,6 +103,8 @@ class ScriptedModel:
                 }
                 for n, call in enumerate(reply.calls)
             ]
+        if on_tool_progress is not None:
+            _report_progress(ToolProgressTracker(on_tool_progress), content, native)
         result = build_reply(
             content,
             native,
@@ -149,3 +159,19 @@ class ScriptedModel:
                 raise fatal
             return str(failure)
         raise ModelError(f"scripted model: not a reply: {reply!r}")
+
+
+def _report_progress(tracker: ToolProgressTracker, content: str, native: list[dict]) -> None:
+    """Progress as a stream in the scripted server's chunk sizes would report it (calls
+    written into the text through the visible-text filter, native calls delta by delta)."""
+    hidden = VisibleText(None, tracker.hidden_text)
+    for piece in pieces(content, CONTENT_CHUNK):
+        hidden.feed(piece)
+    calls = StreamingToolCallAccumulator()
+    for index, spec in enumerate(native):
+        name = spec["function"]["name"]
+        calls.add({"index": index, "id": spec["id"], "function": {"name": name, "arguments": ""}})
+        tracker.native(calls)
+        for fragment in pieces(spec["function"]["arguments"], ARGUMENT_CHUNK):
+            calls.add({"index": index, "function": {"arguments": fragment}})
+            tracker.native(calls)

@@ -68,6 +68,14 @@ class StreamingToolCallAccumulator:
             elif args and not (args == call["arguments"] and _is_object(args)):
                 call["arguments"] += args
 
+    def latest(self) -> tuple[int, str, int] | None:
+        """The call the last delta went to: (its position, its name so far, its argument
+        characters so far), for progress reports while a long call streams in."""
+        if self._last is None:
+            return None
+        call = self._calls[self._last]
+        return self._last, call["name"], len(call["arguments"])
+
     def finish(self) -> list[dict]:
         """OpenAI-format tool_calls in index order; ids generated where the server sent none."""
         out, used = [], set()
