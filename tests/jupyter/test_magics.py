@@ -509,6 +509,9 @@ def test_widget_stop_ends_the_run_at_the_next_safe_point(widget_shell, claw_env)
     cell(widget_shell, "--mode auto", "slow")
     view = m.last_view
     _wait(lambda: "running" in view.status.value)
+    # Stop while the model is answering (a Stop before the first step stops at step 0, also
+    # right, but not what this test is about)
+    _wait(lambda: len(claw_env.server.requests) == 1)
     view.stop_button.click()
     _wait(lambda: not m._busy())
     assert m.last_result.stop_reason == "interrupted"
