@@ -4,6 +4,7 @@ leaderboard that fills in), as widgets in a live kernel and as plain text under 
     %claw lab run builtin --variant base --variant terse=terse.toml --repeats 3
     %claw lab report EXPERIMENT
     %claw lab check builtin
+    %claw lab optimize compare builtin --variant base --variant terse=terse.toml --repeats 3
 
 Interrupting the kernel (the stop button) stops the run cleanly; running it again resumes.
 """
@@ -16,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ClawError
+from claw_nb.jupyter.lab_optimize import add_parser as add_optimize_parser
+from claw_nb.jupyter.lab_optimize import help_text as optimize_help
+from claw_nb.jupyter.lab_optimize import run_optimize_magic
 from claw_nb.lab.progress import Progress
 
 LEADERBOARD_EVERY_S = 2.0
@@ -44,12 +48,18 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", add_help=False)
     check.add_argument("tasks")
     check.add_argument("--unsandboxed", action="store_true")
+    add_optimize_parser(sub, _Parser)
     return parser
 
 
 def run_lab_magic(words: list[str], config: Any, widgets: bool) -> Any:
     """Run ``%claw lab WORDS`` with the magics' settings (``config``: a ClawConfig)."""
+    if words[:1] == ["optimize"] and words[1:] in ([], ["help"], ["-h"], ["--help"]):
+        print(optimize_help())
+        return None
     args = _parser().parse_args(words)
+    if args.command == "optimize":
+        return run_optimize_magic(args, config, WidgetLabView if widgets else TextLabView)
     if args.command == "check":
         return _check(args)
     if args.command == "report":
@@ -160,6 +170,9 @@ class TextLabView(Progress):
         self._printed = 0
         self._last_bar = time.monotonic()
 
+    def restart(self) -> None:
+        self._printed = 0
+
     def refresh(self) -> None:
         results, _ = self.snapshot()
         for r in results[self._printed :]:
@@ -202,6 +215,9 @@ class WidgetLabView(Progress):
         self._board_count = -1
         self.latest_board: Any = None
         display(self.box)
+
+    def restart(self) -> None:
+        self._board_count = -1
 
     def refresh(self) -> None:
         import html
