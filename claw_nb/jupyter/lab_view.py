@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ClawError
@@ -69,17 +68,11 @@ def run_lab_magic(words: list[str], config: Any, widgets: bool) -> Any:
 
 def _run(args: argparse.Namespace, config: Any, widgets: bool) -> Any:
     from claw_nb.lab.executors import local_executor, ray_executor
+    from claw_nb.lab.optimize.jobs import parse_variant, select_tasks
     from claw_nb.lab.runner import run_experiment
-    from claw_nb.lab.tasks import load_tasks
-    from claw_nb.lab.trials import Variant
 
-    tasks = load_tasks(args.tasks)
-    if args.only:
-        tasks = [t for t in tasks if t.name in set(args.only)]
-    variants = []
-    for text in args.variant or ["default"]:
-        name, sep, file = text.partition("=")
-        variants.append(Variant.from_file(name, Path(file)) if sep else Variant(name))
+    tasks = select_tasks(args.tasks, args.only)
+    variants = [parse_variant(text) for text in args.variant or ["default"]]
     view = WidgetLabView() if widgets else TextLabView()
     executor = ray_executor(args.ray) if args.ray else local_executor(args.slots)
     try:

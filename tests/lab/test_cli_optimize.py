@@ -298,21 +298,22 @@ def test_reflect_from_the_command_line_then_show_and_adopt(world, tmp_path: Path
     pytest.importorskip("gepa", reason="reflect needs the optional gepa package ([optimize])")
     from claw_nb.lab.optimize.demo import scripted_reflection
 
-    world["server"].default = scripted_reflection(["write"])
+    world["server"].default = scripted_reflection(["think", "write"])
     specs = [s for s in demo_task_specs(18) if s["difficulty"] != "hard"]  # HABIT_WRITE suffices
     tasks = tmp_path / "easy.json"
     tasks.write_text(json.dumps(specs))
     names = [s["name"] for s in specs]  # 12 tasks: 7 held out, so 7 wins can be significant
     split = tmp_path / "split.json"
     split.write_text(json.dumps({"train": names[:3], "val": names[3:5], "held_out": names[5:]}))
-    # seed on val (2) + the 'write' proposal: parent and child on 3 train tasks, 2 validation.
+    # seed on val (2) + the rejected 'think' (the parent on 3 train tasks) + the 'write'
+    # proposal (parent and child on 3 train tasks, 2 validation) = 13.
     proc = optimize(
         "reflect",
         str(tasks),
         "--split",
         str(split),
         "--budget",
-        "10",
+        "13",
         "--held-out-repeats",
         "1",
         "--name",
@@ -322,8 +323,10 @@ def test_reflect_from_the_command_line_then_show_and_adopt(world, tmp_path: Path
         env=world["env"],
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("reflect 'r1': 24 rollouts (10 search + 14 held-out check)")
+    assert proc.stdout.startswith("reflect 'r1': 27 rollouts (13 search + 14 held-out check)")
+    assert "reflect: proposal for system_prompt rejected by a guard:" in proc.stderr
     assert "reflect: validation score 1.00 (best so far 1.00)" in proc.stderr
+    assert "rejected by a guard: 1" in proc.stdout
     held = load_results(world["db"], "r1/held-out")
     comparison = statistics.compare_variants(held, "seed", "winner").attrs["comparison"]
     assert f"the gain holds on held-out tasks: {comparison.summary()}" in proc.stdout

@@ -359,6 +359,11 @@ def describe_step(event: dict[str, Any]) -> str | None:
             f"reflect: validation score {event['val_score']:.2f} (best so far "
             f"{event['best']:.2f}) after {event['rollouts']} rollouts"
         )
+    if status == "rejected":
+        reason = " ".join(str(event.get("reason") or "").split())
+        return f"reflect: proposal for {event.get('component')} rejected by a guard: {reason}"
+    if status == "proposed":
+        return f"reflect: proposal {event.get('candidate')} for {event.get('component')}"
     if status == "accepted":
         return f"reflect: proposal {event.get('candidate')} kept: better on its minibatch"
     if status == "not_accepted":
