@@ -339,3 +339,41 @@ def test_reflect_from_the_command_line_then_show_and_adopt(world, tmp_path: Path
     assert adopted.returncode == 0, adopted.stderr
     assert HABIT_WRITE in (world["ws"] / ".claw/prompts/tuned.md").read_text()
     assert (world["ws"] / ".claw/prompts/tuned.toml").is_file()
+
+
+def test_on_a_terminal_it_asks_before_starting(world):
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claw_nb", "lab", "optimize", "compare", world["tasks"]]
+        + ["--variant", "a", "--variant", "b", "--name", "asked"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=world["env"],
+        cwd=str(ROOT),
+    )
+    os.close(slave)
+    seen, answered = b"", False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not answered and b"start? [y/N]" in seen:
+            os.write(master, b"n\n")
+            answered = True
+        if proc.poll() is not None and not ready:
+            break
+    os.close(master)
+    assert proc.wait(timeout=30) == 0
+    assert answered and b"not started" in seen.split(b"start? [y/N]")[1]
+    assert world["server"].requests == []
