@@ -238,6 +238,8 @@ def test_ctrl_c_stops_with_a_resume_line_and_the_same_name_resumes(world):
     before = {(r.variant, r.task) for r in load_results(world["db"], "resumable")}
     assert 0 < len(before) < 12 and ("base", slow) not in before
     assert query(world["db"], "SELECT status FROM optimizer_runs") == [("stopped",)]
+    refused = optimize("adopt", "resumable", env=world["env"], cwd=world["ws"])
+    assert refused.returncode == 2 and "stopped before it finished" in refused.stderr
 
     world["server"].default = scripted_agent
     again = optimize(*args, env=world["env"])

@@ -168,3 +168,27 @@ def test_a_lab_view_starts_its_counters_again_for_each_run_of_an_optimizer():
         assert (view.bar_widget.value, view.bar_widget.max) == (n, n)
     view.end(stopped=False)
     assert len(view.latest_board) == 1 and view.latest_board["trials"].tolist() == [2]
+
+
+def test_lab_optimize_reflect_in_the_notebook_prints_its_steps(shell, claw_env, tmp_path, capsys):
+    pytest.importorskip("gepa", reason="reflect needs the optional gepa package ([optimize])")
+    from claw_nb.lab.optimize.demo import demo_task_specs, scripted_reflection
+
+    claw_env.server.default = scripted_reflection(["write"])
+    specs = [s for s in demo_task_specs(18) if s["difficulty"] != "hard"]
+    tasks = tmp_path / "easy.json"
+    tasks.write_text(json.dumps(specs))
+    names = [s["name"] for s in specs]
+    split = tmp_path / "split.toml"
+    split.write_text(f"train = {names[:3]}\nval = {names[3:5]}\nheld_out = {names[5:]}\n")
+    flag = " --unsandboxed" if UNSANDBOXED else ""
+    result = shell.run_line_magic(
+        "claw",
+        f"lab optimize reflect {tasks} --split {split} --budget 10 --held-out-repeats 1 "
+        f"--name nbr{flag}",
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("reflect 'nbr': 24 rollouts (10 search + 14 held-out check)")
+    assert "reflect: validation score 1.00 (best so far 1.00) after 10 rollouts" in out
+    assert "nbr/held-out: [" in out  # the held-out check in the lab view
+    assert result.holds and result.held_out.wins == 7

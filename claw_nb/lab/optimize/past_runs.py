@@ -211,8 +211,11 @@ def adopt_run(
         name = as_name or run
         past.adopt(name, workspace=workspace)
     else:
-        if not past.results():
-            raise ConfigError(f"run '{run}' has no finished trials to choose from")
+        if past.experiment.stopped:
+            raise ConfigError(
+                f"run '{run}' stopped before it finished: resume it first (the same command "
+                f"with --name {run}), then adopt"
+            )
         chosen = past.best() if pick is None else None
         name = as_name or (pick if pick is not None else chosen.name)
         past.adopt(pick, name=name, workspace=workspace)
