@@ -45,6 +45,7 @@ def _run(args: argparse.Namespace) -> int:
     from claw_nb.config import load_config
     from claw_nb.lab.optimize.jobs import prepare
     from claw_nb.lab.progress import TerminalProgress
+    from claw_nb.log.database import is_interrupted_query
 
     job = prepare(args, load_config(None, db_path=args.db))
     print(job.plan, flush=True)
@@ -62,7 +63,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         outcome = job.run(TerminalProgress(), on_step=_print_step)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        if not is_interrupted_query(exc):
+            raise
         print(f"{PROG}: interrupted; {resume}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if outcome.stopped:

@@ -56,6 +56,7 @@ def run_optimize_magic(args: argparse.Namespace, config: Any, view: Any) -> Any:
 
 def _run(args: argparse.Namespace, config: Any, view: Any) -> Any:
     from claw_nb.lab.optimize.jobs import describe_step, prepare
+    from claw_nb.log.database import is_interrupted_query
 
     job = prepare(args, config)
     print(job.plan, flush=True)
@@ -70,7 +71,9 @@ def _run(args: argparse.Namespace, config: Any, view: Any) -> Any:
 
     try:
         outcome = job.run(view(), on_step=step_line)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        if not is_interrupted_query(exc):
+            raise
         raise ClawError(f"{PROG}: interrupted; {resume}") from None
     if outcome.stopped:
         print(f"stopped; {resume}")

@@ -154,6 +154,7 @@ def prepare(args: Any, config: Any) -> OptimizerJob:
     def start(progress: Any, on_step: Any) -> JobOutcome:
         from claw_nb.lab.optimize.compare import compare
         from claw_nb.lab.optimize.steps import StepLog
+        from claw_nb.log.database import is_interrupted_query
 
         log = StepLog(db_path, name)
         config = {
@@ -178,8 +179,9 @@ def prepare(args: Any, config: Any) -> OptimizerJob:
                     progress=progress,
                     **run_options,
                 )
-        except KeyboardInterrupt:
-            log.finish("stopped")
+        except BaseException as exc:
+            if is_interrupted_query(exc):
+                log.finish("stopped")
             raise
         if cmp.experiment.stopped:
             log.finish("stopped")
