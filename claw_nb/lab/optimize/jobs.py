@@ -280,7 +280,9 @@ def _prepare_reflect(
             f" the seed and one proposal on {len(split.val)} validation tasks, parent and"
             f" proposal on a minibatch of {min(options.minibatch, len(split.train))})"
         )
-    parallel = args.slots or _slots()
+    from claw_nb.lab.executors import model_slots
+
+    parallel = args.slots or model_slots()
     plan = plan_reflect(tasks, split=split, options=options, db_path=db_path, parallel=parallel)
     reflection = ReflectionModel(
         args.reflection_model or run_options["model"],
@@ -313,12 +315,6 @@ def _prepare_reflect(
         return JobOutcome(result.stopped, "" if result.stopped else reflect_report(result), result)
 
     return OptimizerJob("reflect", name, db_path, text, previous is not None, start)
-
-
-def _slots() -> int:
-    from claw_nb.lab.executors import model_slots
-
-    return model_slots()
 
 
 def _read_split(path: Path) -> dict[str, list[str]]:
