@@ -379,3 +379,56 @@ def test_on_a_terminal_it_asks_before_starting(world):
     assert proc.wait(timeout=30) == 0
     assert answered and b"not started" in seen.split(b"start? [y/N]")[1]
     assert world["server"].requests == []
+
+
+def test_reflect_interrupted_then_resumed_by_name(world, tmp_path: Path):
+    pytest.importorskip("gepa", reason="reflect needs the optional gepa package ([optimize])")
+    from claw_nb.lab.optimize.demo import scripted_reflection
+
+    propose = scripted_reflection(["write"])
+    asked = []
+
+    def slow_reflection(request):
+        if not request.get("tools"):  # the reflection model's call: Ctrl-C lands in it
+            asked.append(1)
+            return delay(4, text("```\nunused\n```"))
+        return propose(request)
+
+    world["server"].default = slow_reflection
+    specs = [s for s in demo_task_specs(18) if s["difficulty"] != "hard"]
+    tasks = tmp_path / "easy.json"
+    tasks.write_text(json.dumps(specs))
+    names = [s["name"] for s in specs]
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": names[:3], "val": names[3:5], "held_out": names[5:]}))
+    args = ["reflect", str(tasks), "--split", str(split), "--budget", "10"]
+    args += ["--held-out-repeats", "1", "--name", "again", "--yes", *SANDBOX]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claw_nb", "lab", "optimize", *args],
+        env=world["env"],
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not asked and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "to resume, run the same command again with --name again" in err
+    assert "Traceback" not in err
+    assert query(world["db"], "SELECT status FROM optimizer_runs") == [("stopped",)]
+    trials_before = len(load_results(world["db"], "again"))
+
+    world["server"].default = propose
+    resumed = optimize(*args, env=world["env"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith("reflect 'again' (resuming): 24 rollouts")
+    assert "the gain holds on held-out tasks" in resumed.stdout
+    steps = [s for (s,) in query(world["db"], "SELECT status FROM optimizer_steps ORDER BY step")]
+    assert steps[0] == "seed" and "stopped" in steps and "resumed" in steps
+    keys = [(r.variant, r.task, r.repeat) for r in load_results(world["db"], "again")]
+    assert len(keys) == len(set(keys)) > trials_before  # nothing run twice
