@@ -71,6 +71,10 @@ def add_lab_parser(sub: argparse._SubParsersAction) -> None:
     plan.add_argument("tasks", type=int, help="number of tasks")
     plan.add_argument("--repeats", type=int, default=1)
 
+    from claw_nb.cli.lab_optimize import add_parser
+
+    add_parser(cmds, type(lab))
+
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="LiteLLM model string (env CLAW_MODEL)")
@@ -80,7 +84,15 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_lab_command(args: argparse.Namespace) -> int:
-    handler = {"check": _check, "run": _run, "report": _report, "plan": _plan}[args.lab_command]
+    from claw_nb.cli.lab_optimize import run_optimize_command
+
+    handler = {
+        "check": _check,
+        "run": _run,
+        "report": _report,
+        "plan": _plan,
+        "optimize": run_optimize_command,
+    }[args.lab_command]
     try:
         return handler(args)
     except ClawError as exc:
@@ -119,27 +131,18 @@ def _check(args: argparse.Namespace) -> int:
 
 def parse_variant(text: str):
     """``NAME=FILE.toml`` -> Variant from the file; ``NAME`` -> the defaults under that name."""
-    from claw_nb.lab.trials import Variant
+    from claw_nb.lab.optimize.jobs import parse_variant as parse
 
-    name, sep, file = text.partition("=")
-    if not name:
-        raise ClawError(f"--variant {text!r}: give NAME=FILE.toml or NAME")
-    return Variant.from_file(name, Path(file)) if sep else Variant(name)
+    return parse(text)
 
 
 def _run(args: argparse.Namespace) -> int:
     from claw_nb.lab.executors import local_executor, ray_executor
+    from claw_nb.lab.optimize.jobs import select_tasks
     from claw_nb.lab.progress import TerminalProgress
     from claw_nb.lab.runner import run_experiment
-    from claw_nb.lab.tasks import load_tasks
 
-    tasks = load_tasks(args.tasks)
-    if args.only:
-        wanted = set(args.only)
-        missing = wanted - {t.name for t in tasks}
-        if missing:
-            raise ClawError(f"--only names unknown task(s): {', '.join(sorted(missing))}")
-        tasks = [t for t in tasks if t.name in wanted]
+    tasks = select_tasks(args.tasks, args.only)
     variants = [parse_variant(v) for v in args.variant] or [parse_variant("default")]
     executor = ray_executor(args.ray) if args.ray else local_executor(args.slots)
     try:

@@ -4,6 +4,7 @@ leaderboard that fills in), as widgets in a live kernel and as plain text under 
     %claw lab run builtin --variant base --variant terse=terse.toml --repeats 3
     %claw lab report EXPERIMENT
     %claw lab check builtin
+    %claw lab optimize compare builtin --variant base --variant terse=terse.toml --repeats 3
 
 Interrupting the kernel (the stop button) stops the run cleanly; running it again resumes.
 """
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ClawError
+from claw_nb.jupyter.lab_optimize import add_parser as add_optimize_parser
+from claw_nb.jupyter.lab_optimize import help_text as optimize_help
+from claw_nb.jupyter.lab_optimize import run_optimize_magic
 from claw_nb.lab.progress import Progress
 
 LEADERBOARD_EVERY_S = 2.0
@@ -44,12 +47,18 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", add_help=False)
     check.add_argument("tasks")
     check.add_argument("--unsandboxed", action="store_true")
+    add_optimize_parser(sub, _Parser)
     return parser
 
 
 def run_lab_magic(words: list[str], config: Any, widgets: bool) -> Any:
     """Run ``%claw lab WORDS`` with the magics' settings (``config``: a ClawConfig)."""
+    if words[:1] == ["optimize"] and words[1:] in ([], ["help"], ["-h"], ["--help"]):
+        print(optimize_help())
+        return None
     args = _parser().parse_args(words)
+    if args.command == "optimize":
+        return run_optimize_magic(args, config, WidgetLabView if widgets else TextLabView)
     if args.command == "check":
         return _check(args)
     if args.command == "report":
@@ -59,17 +68,11 @@ def run_lab_magic(words: list[str], config: Any, widgets: bool) -> Any:
 
 def _run(args: argparse.Namespace, config: Any, widgets: bool) -> Any:
     from claw_nb.lab.executors import local_executor, ray_executor
+    from claw_nb.lab.optimize.jobs import parse_variant, select_tasks
     from claw_nb.lab.runner import run_experiment
-    from claw_nb.lab.tasks import load_tasks
-    from claw_nb.lab.trials import Variant
 
-    tasks = load_tasks(args.tasks)
-    if args.only:
-        tasks = [t for t in tasks if t.name in set(args.only)]
-    variants = []
-    for text in args.variant or ["default"]:
-        name, sep, file = text.partition("=")
-        variants.append(Variant.from_file(name, Path(file)) if sep else Variant(name))
+    tasks = select_tasks(args.tasks, args.only)
+    variants = [parse_variant(text) for text in args.variant or ["default"]]
     view = WidgetLabView() if widgets else TextLabView()
     executor = ray_executor(args.ray) if args.ray else local_executor(args.slots)
     try:
@@ -160,6 +163,9 @@ class TextLabView(Progress):
         self._printed = 0
         self._last_bar = time.monotonic()
 
+    def restart(self) -> None:
+        self._printed = 0
+
     def refresh(self) -> None:
         results, _ = self.snapshot()
         for r in results[self._printed :]:
@@ -202,6 +208,9 @@ class WidgetLabView(Progress):
         self._board_count = -1
         self.latest_board: Any = None
         display(self.box)
+
+    def restart(self) -> None:
+        self._board_count = -1
 
     def refresh(self) -> None:
         import html

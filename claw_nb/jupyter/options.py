@@ -77,7 +77,9 @@ SUBCOMMAND_TABLE: tuple[Subcommand, ...] = (
     Subcommand("compact", "[FOCUS]", "summarise the older turns of the conversation now"),
     Subcommand("status", "", "the conversation and the run in progress", False),
     Subcommand(
-        "lab", "run|report|check|plan ...", "the prompt lab: trials, leaderboards (docs/lab.md)"
+        "lab",
+        "run|report|check|optimize ...",
+        "the prompt lab: trials, leaderboards, optimizers (`%claw lab optimize help`)",
     ),
     Subcommand("help", "", "this text", False),
 )

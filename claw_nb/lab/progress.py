@@ -31,6 +31,8 @@ class Progress:
     # -- called by the runner and the workers --------------------------------------------------
 
     def start(self, experiment: str, total: int, skipped: int, slots: int) -> None:
+        """A run begins; an optimizer reuses one display for its successive runs, so the
+        counters start again."""
         with self._lock:
             self.experiment, self.total, self.skipped, self.slots = (
                 experiment,
@@ -38,8 +40,13 @@ class Progress:
                 skipped,
                 slots,
             )
+            self.results, self.running, self.stopped = [], {}, False
             self.started = time.monotonic()
+        self.restart()
         self.refresh()
+
+    def restart(self) -> None:
+        """Forget what a display drew for the previous run (subclasses)."""
 
     def update(self, progress: TrialProgress) -> None:
         with self._lock:
@@ -127,6 +134,9 @@ class TerminalProgress(Progress):
         self._drawn = 0
         self._last = 0.0
         self._printed = 0
+
+    def restart(self) -> None:
+        self._drawn = self._printed = 0  # a new run's block goes below the last one
 
     def refresh(self) -> None:
         if self.live:

@@ -23,7 +23,7 @@ from claw_nb.lab.experiment import Experiment, record_trials, register
 from claw_nb.lab.progress import Progress
 from claw_nb.lab.tasks import Task, load_tasks
 from claw_nb.lab.trials import TrialOutcome, TrialResult, TrialSpec, Variant
-from claw_nb.log.database import resolve_db_path
+from claw_nb.log.database import is_interrupted_query, resolve_db_path
 
 STOP_GRACE_S = 30.0  # how long a stop waits for running trials to reach a safe point
 TICK_S = 0.2
@@ -130,7 +130,13 @@ def _drive(
             if stop is not None and stop.is_set():
                 raise KeyboardInterrupt
             finished, pending = wait(pending, timeout=TICK_S, return_when="FIRST_COMPLETED")
-            _collect(finished, futures, path, progress)
+            try:
+                _collect(finished, futures, path, progress)
+            except RuntimeError as exc:
+                if not is_interrupted_query(exc):
+                    raise
+                pending |= finished  # Ctrl-C inside a write: record these on the way out
+                raise KeyboardInterrupt from None
             progress.refresh()
     except KeyboardInterrupt:
         for future in pending:

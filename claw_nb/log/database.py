@@ -64,6 +64,14 @@ class StoreBusy(ClawError, RuntimeError):
 _BUSY_MARKERS = ("could not set lock", "conflicting lock", "different configuration")
 
 
+def is_interrupted_query(exc: BaseException) -> bool:
+    """Ctrl-C (SIGINT) that arrived while DuckDB ran a query: DuckDB 2.0 raises a plain
+    ``RuntimeError("Query interrupted")`` instead of KeyboardInterrupt; treat it as one."""
+    return isinstance(exc, KeyboardInterrupt) or (
+        type(exc) is RuntimeError and str(exc).startswith("Query interrupted")
+    )
+
+
 def _is_busy(exc: BaseException) -> bool:
     text = str(exc).lower()
     return any(marker in text for marker in _BUSY_MARKERS)

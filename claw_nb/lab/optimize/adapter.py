@@ -48,6 +48,8 @@ class LabAdapter:
         self.steps = steps
         self.trials_run = 0
         self.last_proposal: dict[str, Any] | None = None
+        # Hears each proposal as it is guarded (the StepRecorder passes it on to `on_step`).
+        self.on_proposal: Callable[[dict[str, Any]], None] | None = None
 
     # gepa calls this attribute when it is set; it replaces gepa's own proposal prompt.
     def propose_new_texts(
@@ -83,12 +85,20 @@ class LabAdapter:
                 )
             except CandidateRejected as rejected:
                 self.steps.add("rejected", reason=rejected.reason, **common)
+                self._tell(
+                    {"status": "rejected", "component": component, "reason": rejected.reason}
+                )
                 continue
             accepted[component] = text
             child = candidate_id({**candidate, **accepted})
             self.steps.add("proposed", candidate=child, text=text, **common)
             self.last_proposal = {"candidate": child, "parent": parent, "component": component}
+            self._tell({"status": "proposed", "component": component, "candidate": child})
         return accepted
+
+    def _tell(self, event: dict[str, Any]) -> None:
+        if self.on_proposal is not None:
+            self.on_proposal(event)
 
     def evaluate(
         self, batch: list[Any], candidate: dict[str, str], capture_traces: bool = False
@@ -166,6 +176,7 @@ class StepRecorder:
         self.adapter = adapter
         self.steps = steps
         self.on_step = on_step
+        adapter.on_proposal = self._emit
         self.metric_calls = 0
         self.best_val: float | None = None
 

@@ -15,6 +15,23 @@ from claw_nb.lab import power, statistics
 from claw_nb.lab.optimize.adopt import adopt_variant
 
 SWEEP_SETTINGS = ("model", "temperature", "max_steps", "max_tool_result_chars", "context_window")
+REPORT_COLUMNS = (
+    "variant",
+    "trials",
+    "pass_rate",
+    "lo",
+    "hi",
+    "diff",
+    "diff_lo",
+    "diff_hi",
+    "p_value",
+    "p_holm",
+    "wins",
+    "losses",
+    "ties",
+    "small_sample",
+    "tokens_per_solved",
+)
 SHORT = {
     "temperature": "temp",
     "max_steps": "steps",
@@ -69,29 +86,21 @@ class Comparison:
         return adopt_variant(chosen, name=name, workspace=workspace)
 
     def summary(self) -> str:
+        """The leaderboard with intervals, p-values, wins/losses and the small-sample flag."""
         board = self.leaderboard()
-        cols = [
-            "variant",
-            "pass_rate",
-            "lo",
-            "hi",
-            "diff",
-            "p_holm",
-            "wins",
-            "losses",
-            "ties",
-            "tokens_per_solved",
-            "small_sample",
-        ]
-        table = board[[c for c in cols if c in board]].to_string(
-            index=False, float_format=lambda x: f"{x:.3g}"
+        table = board[[c for c in REPORT_COLUMNS if c in board]].to_string(
+            index=False, float_format=lambda x: f"{x:.4g}"
         )
         mdd = self.minimum_detectable_difference()
-        return (
-            f"{len(self.tasks)} tasks x {self.repeats} repeat(s), baseline "
-            f"'{self.baseline}'\n{table}\nSmallest difference this suite can detect "
-            f"(80% power, 5% two-sided): {mdd * 100:.0f} points"
-        )
+        lines = [
+            f"{len(self.tasks)} tasks x {self.repeats} repeat(s), baseline '{self.baseline}'",
+            table,
+            f"Smallest difference this suite can detect (80% power, 5% two-sided): "
+            f"{mdd * 100:.0f} points",
+        ]
+        if "small_sample" in board and bool(board["small_sample"].any()):
+            lines.append("small sample: differences this size may be noise; add tasks or repeats")
+        return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.summary()

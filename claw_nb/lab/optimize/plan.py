@@ -37,13 +37,14 @@ class RunPlan:
         if self.estimate_s is None:
             return f"{head}; no trials measured in the log yet, so no time estimate"
         return (
-            f"{head}; about {_duration(self.estimate_s)} at {self.seconds_per_trial:.1f} s "
+            f"{head}; about {format_duration(self.estimate_s)} at {self.seconds_per_trial:.1f} s "
             f"per trial (median of {self.trials_measured} logged trials, "
             f"{self.parallel} in parallel)"
         )
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """ "42 s", "7 min", "1.5 h": a wall time as a plan states it."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:

@@ -99,7 +99,8 @@ def reflect(
     """Evolve `components` of the `seed` variant and judge the winner on held-out tasks.
 
     `run_options` go to the lab runner (model, api_base, api_key, executor, unsandboxed...).
-    `on_step` hears the plan, then every validation score and every kept or dropped proposal.
+    `on_step` hears the plan, then every proposal (or its rejection by a guard), whether it
+    was kept, and every validation score.
     """
     from claw_nb.lab.trials import Variant
     from claw_nb.log.database import resolve_db_path

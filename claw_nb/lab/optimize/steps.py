@@ -88,12 +88,20 @@ class StepLog:
             )
         return None
 
-    def finish(self, status: str, best_candidate: str | None = None) -> None:
+    def finish(
+        self, status: str, best_candidate: str | None = None, config: dict | None = None
+    ) -> None:
+        """Set the run's status and best candidate (and replace its config when given)."""
         with _connect(self.db_path) as con:
             con.execute(
                 "UPDATE optimizer_runs SET status = ?, best_candidate = ? WHERE run = ?",
                 [status, best_candidate, self.run],
             )
+            if config is not None:
+                con.execute(
+                    "UPDATE optimizer_runs SET config = ? WHERE run = ?",
+                    [json.dumps(config, default=str), self.run],
+                )
 
     def add(self, status: str, **values: Any) -> Step:
         """Append one step (numbered after the last one logged for this run)."""

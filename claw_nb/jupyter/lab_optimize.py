@@ -1,0 +1,81 @@
+"""`%claw lab optimize compare|sweep|reflect|adopt|show ...` in a notebook.
+
+The same verbs and options as `claw-nb lab optimize` (one table:
+`claw_nb.lab.optimize.command_options`); the trials show in the lab view (widgets in a live
+kernel, text under nbconvert), reflect's steps as lines under it. Running the cell is the
+confirmation: the plan is printed and the run starts (`--dry-run` stops after the plan).
+A run returns its Comparison or ReflectResult (shown as its report).
+Interrupting the kernel stops cleanly; the same cell (same `--name`) resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from claw_nb.errors import ClawError
+
+PROG = "%claw lab optimize"
+
+
+def add_parser(lab_commands: argparse._SubParsersAction, parser_class: type) -> None:
+    from claw_nb.lab.optimize.command_options import add_optimize_parser
+
+    add_optimize_parser(lab_commands, parser_class, add_help=False)
+
+
+def help_text() -> str:
+    from claw_nb.lab.optimize.command_options import optimize_help
+
+    return optimize_help(PROG)
+
+
+def run_optimize_magic(args: argparse.Namespace, config: Any, view: Any) -> Any:
+    """One verb with the magics' settings; `view` is the lab progress view for the trials."""
+    from claw_nb.lab.optimize.command_options import canonical_verb
+
+    verb = canonical_verb(args.optimize_command)
+    db = Path(args.db).expanduser() if args.db else config.resolved_db_path
+    if verb == "show":
+        from claw_nb.lab.optimize.past_runs import run_report, runs_table
+
+        if args.run is None:
+            return runs_table(db)
+        print(run_report(db, args.run, per_task=args.per_task))
+        return None
+    if verb == "adopt":
+        from claw_nb.lab.optimize.past_runs import adopt_run
+
+        workspace = Path(args.workspace).expanduser() if args.workspace else config.workspace
+        path = adopt_run(db, args.run, args.pick, args.as_name, workspace)
+        print(f"adopted: wrote {path} (and the settings in .claw/settings.toml)")
+        return None
+    return _run(args, config, view)
+
+
+def _run(args: argparse.Namespace, config: Any, view: Any) -> Any:
+    from claw_nb.lab.optimize.jobs import describe_step, prepare
+    from claw_nb.log.database import is_interrupted_query
+
+    job = prepare(args, config)
+    print(job.plan, flush=True)
+    if args.dry_run:
+        return None
+    resume = f"run the cell again (it names the run: --name {job.name}) to resume"
+
+    def step_line(event: dict[str, Any]) -> None:
+        line = describe_step(event)
+        if line:
+            print(line, flush=True)
+
+    try:
+        outcome = job.run(view(), on_step=step_line)
+    except (KeyboardInterrupt, RuntimeError) as exc:
+        if not is_interrupted_query(exc):
+            raise
+        raise ClawError(f"{PROG}: interrupted; {resume}") from None
+    if outcome.stopped:
+        print(f"stopped; {resume}")
+        return None
+    return outcome.result  # shown as its report (the leaderboard, or the reflect verdict)
