@@ -116,15 +116,14 @@ def format_result(
 
 @tool("command")
 def run_command(ctx: ToolContext, command: str, timeout: int | None = None) -> str:
-    """Run a bash command in the workspace directory and return its exit code, stdout and
-    stderr (long output keeps its start and end; the full output is saved to a file). stdin is
-    closed, so interactive programs fail; processes left running in the background are stopped
-    when the command ends. A command that runs out of time is killed and reported as an error.
+    """Run a bash command in the workspace; returns its exit code, stdout and stderr (long
+    output keeps its start and end). stdin is closed; background processes are stopped when it
+    ends; a command out of time is killed.
 
     Args:
-        command: The bash command line, e.g. 'python -m pytest -q tests/test_app.py'.
-        timeout: Seconds before the command and its children are killed (default: the
-            session's command_timeout, 120 unless set; at most 600).
+        command: The bash command line, e.g. 'python -m pytest -q'.
+        timeout: Seconds before it is killed (default: the session's command_timeout; at most
+            600).
     """
     if not isinstance(command, str) or not command.strip():
         raise ToolError("command is empty; give a bash command line to run")

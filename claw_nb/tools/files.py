@@ -90,14 +90,13 @@ def _remember(ctx: ToolContext, resolved: Path) -> None:
 
 @tool("read")
 def read_file(ctx: ToolContext, path: str, offset: int = 1, limit: int = 2000) -> str:
-    """Read a text file from the workspace and return its lines numbered like `cat -n`; the
-    numbers are not part of the file. Long files come in pages: the footer tells you the offset
-    of the next page. Lines longer than 2000 characters are cut.
+    """Read a text file; its lines come numbered like `cat -n` (the numbers are not part of
+    the file). Long files come in pages: the footer gives the next offset.
 
     Args:
-        path: File path relative to the workspace, e.g. 'src/app.py'.
-        offset: 1-based number of the first line to return.
-        limit: Maximum number of lines to return.
+        path: Path relative to the workspace, e.g. 'src/app.py'.
+        offset: First line to return (1-based).
+        limit: Maximum lines to return.
     """
     if not isinstance(offset, int) or offset < 1:
         raise ToolError(f"offset must be a line number >= 1, got {offset!r}")
@@ -182,12 +181,12 @@ def _read_page(
 
 @tool("edit")
 def write_file(ctx: ToolContext, path: str, content: str) -> str:
-    """Create a file or overwrite it completely with `content`; missing parent directories are
-    created. Prefer edit_file for changing part of an existing file.
+    """Create a file, or overwrite all of it (parent directories are created). To change
+    part of a file, use edit_file.
 
     Args:
-        path: File path relative to the workspace.
-        content: The complete new content of the file.
+        path: Path relative to the workspace.
+        content: The complete new content.
     """
     if not isinstance(content, str):
         raise ToolError(f"content must be a string, got {type(content).__name__}")
@@ -260,16 +259,15 @@ def _short_diff(before: str, after: str, name: str) -> str:
 def edit_file(
     ctx: ToolContext, path: str, old_string: str, new_string: str, replace_all: bool = False
 ) -> str:
-    """Replace an exact piece of text in a file. `old_string` must match the file exactly
-    (including whitespace and indentation) and be unique unless replace_all is true; include a few
-    surrounding lines to make it unique. An empty old_string creates a new file with new_string.
-    Returns a diff of the change.
+    """Replace an exact piece of text in a file and return the diff. `old_string` must match
+    exactly, whitespace included, and be unique (add surrounding lines) unless replace_all is
+    true. An empty old_string creates a new file.
 
     Args:
-        path: File path relative to the workspace.
-        old_string: The exact text to replace (empty only to create a new file).
+        path: Path relative to the workspace.
+        old_string: The exact text to replace (empty only to create a file).
         new_string: The replacement text.
-        replace_all: Replace every occurrence instead of requiring exactly one.
+        replace_all: Replace every occurrence.
     """
     if not isinstance(old_string, str) or not isinstance(new_string, str):
         raise ToolError("old_string and new_string must be strings")
@@ -351,13 +349,13 @@ def _iter_candidates(ctx: ToolContext, root: Path, glob: str | None) -> list[Pat
 
 @tool("read")
 def list_files(ctx: ToolContext, path: str = ".", pattern: str = "**/*") -> str:
-    """List files under a directory of the workspace, recursively, as paths relative to the
-    workspace. Files ignored by .gitignore and the .git/ directory are skipped.
+    """List files under a directory, recursively, relative to the workspace; skips .git/
+    and what .gitignore ignores.
 
     Args:
-        path: Directory to list, relative to the workspace.
-        pattern: Glob the files must match, relative to `path`. Without a '/', it matches file
-            names at any depth ('*.py'); with one, the whole path ('src/**/test_*.py').
+        path: Directory to list.
+        pattern: Glob; without a '/' it matches file names at any depth ('*.py'), with one the
+            path below `path` ('src/**/test_*.py').
     """
     root = _search_root(ctx, path)
     if root.is_file():
@@ -375,13 +373,13 @@ def list_files(ctx: ToolContext, path: str = ".", pattern: str = "**/*") -> str:
 
 @tool("read")
 def grep(ctx: ToolContext, pattern: str, path: str = ".", glob: str | None = None) -> str:
-    """Search file contents with a Python regular expression; returns `file:line: text` for each
-    matching line. Skips binary files and what .gitignore ignores.
+    """Search file contents with a Python regular expression; returns `file:line: text` per
+    match. Skips binary and ignored files.
 
     Args:
-        pattern: Python regular expression, e.g. 'def \\w+_test' or '(?i)todo'.
-        path: File or directory to search, relative to the workspace.
-        glob: Only search files matching this glob, e.g. '*.py' (any depth) or 'src/**/*.ts'.
+        pattern: Python regex, e.g. 'def \\w+_test' or '(?i)todo'.
+        path: File or directory to search.
+        glob: Only files matching this glob, e.g. '*.py'.
     """
     try:
         compiled = regex.compile(pattern)

@@ -61,13 +61,11 @@ def _validate(todos: object) -> list[dict]:
 
 @tool("meta")
 def todo_write(ctx: ToolContext, todos: list[TodoItem]) -> str:
-    """Replace your todo list with `todos` (send the whole list each time). Use it to plan
-    multi-step work and to show progress: mark an item in_progress when you start it and
-    completed as soon as it is done.
+    """Replace your todo list (send the whole list). Plan multi-step work with it: mark an
+    item in_progress when you start it, completed when it is done.
 
     Args:
-        todos: The complete list; each item has content, status (pending, in_progress or
-            completed) and an optional id.
+        todos: The complete list.
     """
     clean = _validate(todos)
     ctx.todos[:] = clean

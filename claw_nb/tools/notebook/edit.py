@@ -44,22 +44,18 @@ def notebook_edit_impl(
     cell_type: Literal["code", "markdown", "raw"] | None = None,
     mode: Literal["replace", "insert", "delete"] = "replace",
 ) -> str:
-    """Change one cell of a Jupyter notebook: replace its source, insert a new cell, or delete
-    it. Address cells by cell_id from notebook_read (preferred) or by index. Insert puts the new
-    cell right AFTER cell_id, or AT index (the new cell gets that index), or at the end if
-    neither is given; inserting into a notebook that does not exist creates it. Replacing a code
-    cell clears its outputs and execution count (they would be stale); every other cell keeps its
-    outputs and metadata. Read the notebook with notebook_read first; an edit is refused if the
-    file changed since.
+    """Replace, insert or delete one notebook cell, found by cell_id from notebook_read
+    (preferred) or index. Insert goes after cell_id, at index, or at the end; inserting into a
+    missing notebook creates it. Replacing a code cell clears its outputs. Refused if the file
+    changed since notebook_read.
 
     Args:
-        path: Notebook path relative to the workspace, e.g. 'analysis.ipynb'.
-        source: The cell's complete new text (for replace and insert; ignored by delete).
-        cell_id: Id of the cell to replace or delete, or to insert after (from notebook_read).
-        index: 0-based index of the cell to replace or delete, or the index a new cell gets.
-        cell_type: 'code', 'markdown' or 'raw'; for insert (default code) or to change a cell's
-            type on replace.
-        mode: 'replace' (default), 'insert' or 'delete'.
+        path: Notebook path, e.g. 'analysis.ipynb'.
+        source: The cell's complete new text (replace, insert).
+        cell_id: The cell to replace or delete, or to insert after.
+        index: 0-based index of the cell to replace or delete, or of the new cell.
+        cell_type: For insert (default code), or to change a cell's type.
+        mode: What to do with the cell.
     """
     _check_edit_args(mode, source, cell_type)
     resolved = resolve_notebook(ctx, path)

@@ -314,15 +314,13 @@ def execute(shell: Any, code: str) -> str:
 
 
 def kernel_exec_impl(ctx: ToolContext, shell: Any, code: str) -> str:
-    """Run Python code in the user's live Jupyter kernel, in the same namespace as the notebook's
-    cells, and return what it printed (stdout, stderr, display outputs), the value of the last
-    expression as the notebook would show it, or the error with a short traceback. Use it to
-    inspect variables and dataframes (e.g. `df.head()`, `df.dtypes`, `len(rows)`); IPython
-    syntax (%magics, !commands) works. Changes to variables stay, so do not overwrite the user's
-    data unless asked. It runs outside the command sandbox, so the user approves every call.
+    """Run Python in the user's live Jupyter kernel (the notebook's namespace) and return its
+    output, the last expression's value, or the error. Use it to inspect data (`df.head()`);
+    IPython syntax works. Changes persist: do not overwrite the user's data unless asked. The
+    user approves every call.
 
     Args:
-        code: The Python code to run; its last line's value is shown if it is an expression.
+        code: Python code; the last line's value is shown if it is an expression.
     """
     if not isinstance(code, str):
         raise ToolError(f"code must be a string, got {type(code).__name__}")

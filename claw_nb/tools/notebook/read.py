@@ -21,15 +21,13 @@ def notebook_read_impl(
     start: int = 0,
     limit: int = DEFAULT_CELL_LIMIT,
 ) -> str:
-    """Read a Jupyter notebook (.ipynb): every cell with its index, id, type and line-numbered
-    source (the numbers are not part of the source), and a short summary of its outputs (stream
-    text shortened, rich outputs by type and size, errors with their full traceback). Use the ids
-    with notebook_edit. Read a notebook before editing it.
+    """Read a Jupyter notebook: each cell's index, id, type and numbered source (the numbers
+    are not part of it), with a short summary of its outputs. Read it before notebook_edit.
 
     Args:
-        path: Notebook path relative to the workspace, e.g. 'analysis.ipynb'.
-        start: Index of the first cell to show (0-based), for long notebooks.
-        limit: Maximum number of cells to show.
+        path: Notebook path, e.g. 'analysis.ipynb'.
+        start: First cell to show (0-based index).
+        limit: Maximum cells to show.
     """
     if not isinstance(start, int) or start < 0:
         raise ToolError(f"start must be a cell index >= 0, got {start!r}")
