@@ -177,12 +177,12 @@ class BwrapRunner(RunnerBase):
         return ["--ro-bind", "/dev/null", str(path)]
 
     def bwrap_args(
-        self, cwd: Path, workspace: Path, git: gitguard.GitState | None = None
+        self, cwd: Path, workspace: Path, git: gitguard.GitGuard | None = None
     ) -> list[str]:
-        """The bubblewrap options (everything before the command); ``git``: the workspace's
-        git metadata to bind read-only (default: as it is now)."""
+        """The bubblewrap options (everything before the command); ``git``: the git metadata
+        of the workspace and the extra writable paths to bind read-only (default: as it is)."""
         s = self.settings
-        git = git if git is not None else gitguard.before(workspace)
+        git = git if git is not None else self._git_guard(workspace)
         a = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         private = [Path("/tmp")]
         a += ["--tmpfs", "/tmp"]
@@ -219,8 +219,12 @@ class BwrapRunner(RunnerBase):
             a.append("--unshare-net")
         return a
 
+    def _git_guard(self, workspace: Path) -> gitguard.GitGuard:
+        extra = [p for entry in self.settings.writable for p in expand_entry(entry, workspace)]
+        return gitguard.guard(workspace, extra)
+
     def argv(
-        self, command: str, cwd: Path, workspace: Path, git: gitguard.GitState | None = None
+        self, command: str, cwd: Path, workspace: Path, git: gitguard.GitGuard | None = None
     ) -> list[str]:
         # rlimits are set inside the sandbox (in a fresh user namespace RLIMIT_NPROC then counts
         # only the sandbox's tasks), then the user's command gets a clean `bash -c`.
@@ -243,7 +247,7 @@ class BwrapRunner(RunnerBase):
                 (workspace / ".claw").mkdir(exist_ok=True)
             except OSError:
                 pass
-        git = gitguard.before(workspace)
+        git = self._git_guard(workspace)
         argv = self.argv(command, cwd, workspace, git)
         nice = self._nice if s.nice else None
         if nice:  # bwrap, its init and everything inside inherit it
@@ -263,7 +267,7 @@ class BwrapRunner(RunnerBase):
                 cgroup.remove()
             raise
         finally:
-            notes = gitguard.after(git)
+            notes = git.after()
         if notes:
             res = replace(res, stderr="\n".join([res.stderr.rstrip("\n"), *notes]).lstrip("\n"))
         return self._result(res)

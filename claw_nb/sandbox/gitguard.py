@@ -50,6 +50,7 @@ class GitState:
     targets: list[Path] = field(default_factory=list)  # what gitfiles point to
     placeholder: bool = False  # the workspace had no .git: an empty one is mounted
     started: float = field(default_factory=time.time)  # when the scan began
+    quarantine_to: Path | None = None  # whose .claw/quarantine (default: this root's)
 
     def bwrap_args(self) -> list[str]:
         """Read-only binds of every entry and target, and the placeholder."""
@@ -172,10 +173,36 @@ def targets_of(entries: dict[Path, tuple[int, int, int]]) -> list[Path]:
     return out
 
 
-def before(workspace: Path) -> GitState:
+@dataclass
+class GitGuard:
+    """The git metadata of the workspace and of every extra writable directory, for one
+    command: a repository in a `writable` path runs its hooks on the host just the same."""
+
+    states: list[GitState]
+
+    def bwrap_args(self) -> list[str]:
+        return [arg for state in self.states for arg in state.bwrap_args()]
+
+    def after(self) -> list[str]:
+        return [note for state in self.states for note in after(state)]
+
+
+def guard(workspace: Path, extra: list[Path] | tuple[Path, ...] = ()) -> GitGuard:
+    """Protect ``workspace`` and the directories in ``extra`` (those outside it) for one command;
+    what is found in an extra directory is quarantined under the workspace."""
+    states = [before(workspace)]
+    for root in dict.fromkeys(extra):
+        if root.is_dir() and not any(
+            root == s.workspace or s.workspace in root.parents for s in states
+        ):
+            states.append(before(root, quarantine_to=workspace))
+    return GitGuard(states)
+
+
+def before(workspace: Path, quarantine_to: Path | None = None) -> GitState:
     """The state to protect for one command in ``workspace``."""
     entries = find_git_entries(workspace)
-    state = GitState(workspace, entries, targets=targets_of(entries))
+    state = GitState(workspace, entries, targets=targets_of(entries), quarantine_to=quarantine_to)
     for path in entries:
         if path.is_symlink():
             try:
@@ -212,7 +239,7 @@ def after(state: GitState) -> list[str]:
             continue  # older than the command: past the scan's bound before, not its doing
         if path == root and _is_empty_dir(path):
             continue  # another command's placeholder, still mounted (an empty dir is no repo)
-        notes.append(_quarantine(state.workspace, path))
+        notes.append(_quarantine(state.workspace, path, state.quarantine_to))
     for path, target in state.links.items():  # a symlinked .git the command removed: put back
         if not os.path.lexists(path):
             try:
@@ -236,17 +263,22 @@ def _is_empty_dir(path: Path) -> bool:
         return False
 
 
-def _quarantine(workspace: Path, path: Path) -> str:
-    rel = path.relative_to(workspace)
+def _quarantine(root: Path, path: Path, into: Path | None = None) -> str:
+    """Move `path` (found under `root`) to `into`'s quarantine (default: root's)."""
+    into = into or root
+    rel = path.relative_to(root)
+    rel_shown = rel if into == root else path  # outside the workspace: the whole path
+    if into != root:
+        rel = Path(root.name) / rel
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_counter)}"
     # not named .git there, so no git ever takes it for a repository
-    dest = workspace / QUARANTINE / name / rel.parent / "dot-git"
+    dest = into / QUARANTINE / name / rel.parent / "dot-git"
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.rename(path, dest)
         return (
-            f"claw: moved git metadata the command created ({rel}) to "
-            f"{dest.relative_to(workspace)}: git metadata cannot be changed from the sandbox"
+            f"claw: moved git metadata the command created ({rel_shown}) to "
+            f"{dest.relative_to(into)}: git metadata cannot be changed from the sandbox"
         )
     except OSError:
         pass
@@ -256,8 +288,10 @@ def _quarantine(workspace: Path, path: Path) -> str:
         else:
             path.unlink()
         return (
-            f"claw: removed git metadata the command created ({rel}): git metadata cannot "
+            f"claw: removed git metadata the command created ({rel_shown}): git metadata cannot "
             "be changed from the sandbox"
         )
     except OSError as exc:
-        return f"claw: WARNING: could not remove git metadata the command created ({rel}): {exc}"
+        return (
+            f"claw: WARNING: could not remove git metadata the command created ({rel_shown}): {exc}"
+        )

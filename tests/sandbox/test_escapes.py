@@ -155,6 +155,49 @@ def test_git_metadata_cannot_be_made_to_run_code_on_the_host(area, repo, attack)
     )
 
 
+@pytest.mark.parametrize("attack", ["hooks-missing", "config-include", "move-and-recreate"])
+def test_a_repository_in_an_extra_writable_path_is_guarded_too(area, repo, attack):
+    """Attack: the user made another directory writable (`[sandbox] writable`); it holds a
+    repository. Its git metadata must not run code on the host either."""
+    other = area.root / "other-repo"
+    other.mkdir()
+    _host_git(["init", "-q"], other, repo)
+    (other / "a.txt").write_text("a\n")
+    _host_git(["add", "a.txt"], other, repo)
+    _host_git(["commit", "-qm", "first"], other, repo)
+    if attack == "hooks-missing":
+        shutil.rmtree(other / ".git" / "hooks")
+    canary = area.outside / "git-canary"
+    command = GIT_ATTACKS[attack].replace("{canary}", str(canary))
+    res = run(area, f"cd {shlex.quote(str(other))} && {{ {command}; }}", writable=(str(other),))
+    (other / "a.txt").write_text("changed\n")
+    status = _host_git(["status"], other, repo)
+    _host_git(["commit", "-qam", "the user's next commit"], other, repo)
+    assert not canary.exists(), (attack, res.stderr, status.stderr)
+    assert status.returncode == 0, status.stderr
+    run(area, f"echo ok > {shlex.quote(str(other))}/b.txt", writable=(str(other),))
+    assert (other / "b.txt").read_text() == "ok\n", "the path itself stays writable"
+
+
+def test_no_repository_can_be_made_in_an_extra_writable_path(area, tmp_path):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    other = area.root / "other"
+    other.mkdir()
+    canary = area.outside / "git-canary"
+    run(
+        area,
+        f"cd {shlex.quote(str(other))} && mkdir -p sub && git init -q sub; "
+        + EVIL_CONFIG.format(canary=canary, gitdir=f"{other}/sub/.git"),
+        writable=(str(other),),
+    )
+    assert not (other / ".git").exists() and not (other / "sub" / ".git").exists()
+    home = tmp_path / "home"
+    home.mkdir()
+    _host_git(["status"], other / "sub", home)
+    assert not canary.exists()
+
+
 def test_git_reads_still_work_inside_and_writes_are_refused(area, repo):
     (area.ws / "a.txt").write_text("edited\n")
     res = run(
