@@ -20,7 +20,8 @@ from claw_nb.errors import LabError
 from claw_nb.lab.tasks import Task
 from claw_nb.lab.trials import TrialResult, Variant, trial_id
 from claw_nb.log.database import DEFAULT_TIMEOUT, open_database, resolve_db_path
-from claw_nb.log.ingest import ingest_journals, insert_rows, store_journal, to_json, ts
+from claw_nb.log.ingest import ingest_journals, insert_rows, store_journal
+from claw_nb.log.rows import to_json, ts
 
 if TYPE_CHECKING:
     import duckdb

@@ -21,8 +21,9 @@ from claw_nb.log.database import (
     open_database,
     resolve_db_path,
 )
-from claw_nb.log.ingest import SESSION_COLUMNS, ingest, ingest_journals
+from claw_nb.log.ingest import ingest, ingest_journals
 from claw_nb.log.journal import journal_dir, list_journals
+from claw_nb.log.rows import SESSION_COLUMNS
 
 if TYPE_CHECKING:
     import duckdb

@@ -16,14 +16,7 @@ from claw_nb.log.database import (
     resolve_db_path,
 )
 from claw_nb.log.event_log import EventLog
-from claw_nb.log.ingest import (
-    COMPACTION_COLUMNS,
-    LLM_CALL_COLUMNS,
-    MESSAGE_COLUMNS,
-    SESSION_COLUMNS,
-    TOOL_CALL_COLUMNS,
-    ingest,
-)
+from claw_nb.log.ingest import ingest
 from claw_nb.log.journal import journal_dir
 from claw_nb.log.queries import (
     SUMMARY_SQL,
@@ -31,6 +24,13 @@ from claw_nb.log.queries import (
     list_sessions,
     load_messages,
     session_summary,
+)
+from claw_nb.log.rows import (
+    COMPACTION_COLUMNS,
+    LLM_CALL_COLUMNS,
+    MESSAGE_COLUMNS,
+    SESSION_COLUMNS,
+    TOOL_CALL_COLUMNS,
 )
 from claw_nb.log.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
 

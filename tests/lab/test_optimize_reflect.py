@@ -191,7 +191,10 @@ def test_reflect_can_evolve_a_tool_description(tmp_path):
     with ScriptedServer(default=scripted_reflection(["write"])) as server:
         result = run_reflect(server, db, "tools", budget=10, components=("tool:write_file",))
     described = result.best_texts["tool:write_file"]
-    assert described.startswith("Create a file or overwrite it") and HABIT_WRITE in described
+    from claw_nb.tools.files import write_file
+
+    seed = write_file.description
+    assert described.startswith(seed) and HABIT_WRITE in described, "the seed, evolved"
     assert result.holds
     overrides = query(
         db,
