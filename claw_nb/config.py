@@ -55,6 +55,7 @@ PYPROJECT_KEYS = frozenset(
         "compact_at",
         "reserve_tokens",
         "keep_recent_turns",
+        "max_tokens",
     }
 )
 PYPROJECT_SECTIONS = frozenset({"notebook"})
@@ -97,6 +98,9 @@ class ClawConfig:
     context_window: int | None = None  # tokens; None: num_ctx for Ollama, else LiteLLM's model info
     compact_at: float = 0.8  # compact when a request would pass this share of the window
     reserve_tokens: int | None = None  # kept free for the reply; None: min(4096, window / 5)
+    # the most tokens one reply may have (sent as max_tokens); None: the server's own limit.
+    # The embedded model gets the reply reserve: a rambling small model cannot fill its window.
+    max_tokens: int | None = None
     keep_recent_turns: int = 4  # most recent steps compaction keeps verbatim
     tokenizer: str | None = None  # tokenizer.json path or Hugging Face id to count tokens with
     settings: dict[str, Any] = field(default_factory=dict)  # the file's allowed sections
@@ -143,6 +147,7 @@ _INT_KEYS = {
     "context_window",
     "reserve_tokens",
     "keep_recent_turns",
+    "max_tokens",
 }
 _FLOAT_KEYS = {
     "temperature",

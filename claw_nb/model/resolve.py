@@ -57,13 +57,18 @@ def use_embedded(
     config: ClawConfig, name: str | None, say: Say, model: embedded.LocalModel | None = None
 ) -> ClawConfig:
     """Start (or reuse) the embedded server for `name` and point `config` at it."""
+    from claw_nb.context.tokens import default_reserve
+
     model = model or embedded.find_model(name, embedded.models_dir(config.settings))
     server = embedded.ensure_server(model, progress=say)
+    window = config.context_window or server.n_ctx
     return config.with_options(
         model=f"openai/{server.alias}",
         api_base=server.api_base,
         api_key=config.api_key or NO_KEY,
-        context_window=config.context_window or server.n_ctx,
+        context_window=window,
+        # llama-cpp-python generates up to the full window when no max_tokens is sent
+        max_tokens=config.max_tokens or config.reserve_tokens or default_reserve(window),
         # count with the model's own vocabulary: what the server counts with
         tokenizer=config.tokenizer or str(model.path),
     )

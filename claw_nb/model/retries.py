@@ -59,6 +59,8 @@ class RetryingModel:
             params["tool_choice"] = self.config.tool_choice
         if self.config.is_ollama:
             params["num_ctx"] = self.config.num_ctx
+        if self.config.max_tokens:
+            params["max_tokens"] = self.config.max_tokens
         return params
 
     def complete(

@@ -111,6 +111,7 @@ def test_no_orphan_after_the_parent_is_killed_with_sigkill():
 @needs_server
 def test_auto_falls_back_to_the_embedded_model_with_one_notice(tmp_path, monkeypatch):
     from claw_nb.config import load_config
+    from claw_nb.context.tokens import default_reserve
     from claw_nb.model import discovery
     from claw_nb.model.resolve import resolve_config
 
@@ -126,6 +127,7 @@ def test_auto_falls_back_to_the_embedded_model_with_one_notice(tmp_path, monkeyp
             assert config.model == "openai/SmolLM2-135M"
             assert config.context_window == embedded.N_CTX
             assert config.tokenizer == str(embedded.bundled_model().path), "count as it counts"
+            assert config.max_tokens == default_reserve(embedded.N_CTX), "replies fit the reserve"
             assert _answers(f"{config.api_base}/models")
         finally:
             embedded.stop_all()

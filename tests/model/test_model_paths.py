@@ -174,6 +174,14 @@ def test_tool_choice_and_temperature_are_sent_and_logged(scripted_server, worksp
     assert quiet.complete(MESSAGES, TOOLS).params == {}
     third = scripted_server.requests[2]
     assert "tool_choice" not in third and "temperature" not in third
+    assert all("max_tokens" not in r for r in scripted_server.requests), "unset: server's limit"
+
+
+def test_a_reply_cap_is_sent_and_logged(scripted_server, workspace, backend):
+    scripted_server.queue(text("short"))
+    reply = model_for(scripted_server, workspace, backend, max_tokens=819).complete(MESSAGES, TOOLS)
+    assert scripted_server.requests[0]["max_tokens"] == 819
+    assert reply.params["max_tokens"] == 819
 
 
 # -- faults ----------------------------------------------------------------------------------

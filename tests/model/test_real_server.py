@@ -151,7 +151,14 @@ def _run(proxy: CountingProxy, tmp_path: Path, **options):
             "WHERE session_id = ? ORDER BY step",
             [session],
         ).fetchall()
-    calls = proxy.calls[before:]
+        summaries = con.execute(
+            "SELECT coalesce(sum(summary_calls), 0) FROM compactions WHERE session_id = ?",
+            [session],
+        ).fetchone()[0]
+    seen = proxy.calls[before:]
+    # Compaction summaries are requests without tools, logged in `compactions`, not `llm_calls`
+    calls = [call for call in seen if call[0].get("tools")]
+    assert len(seen) - len(calls) == summaries, "every summary request is logged as one"
     # A row covers its retried attempts; its figures are those of its last, answered request.
     answered, index = [], 0
     for row in rows:
