@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import statistics
 import sys
+import tempfile
 import time
 
 from claw_nb.testing import ScriptedServer, text
@@ -66,7 +67,8 @@ def main() -> None:
         LITELLM_LOCAL_MODEL_COST_MAP="True",
     )
     os.environ.pop("JPY_SESSION_NAME", None)
-    os.environ.setdefault("CLAW_DB", os.path.join(os.getcwd(), ".claw-bench.duckdb"))
+    scratch = tempfile.TemporaryDirectory(prefix="claw-bench-")  # the log: not in your tree
+    os.environ.setdefault("CLAW_DB", os.path.join(scratch.name, "claw-bench.duckdb"))
     try:
         print(
             f"{'ui':<7} {'preload':<8} {'gap s':>6} {'to request s':>13} {'to text s':>10}"
@@ -84,6 +86,7 @@ def main() -> None:
                     )
     finally:
         server.stop()
+        scratch.cleanup()
 
 
 if __name__ == "__main__":
