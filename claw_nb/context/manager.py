@@ -217,7 +217,11 @@ class ContextManager:
         window, prompt = parse_context_error(str(error))
         if window and window < self.window:
             self.learned_window = window
-        if prompt and self._last_raw and prompt > self._last_raw * self.ratio:
+        # With the server's own tokenizer our count stands: llama-cpp-python's function-calling
+        # handler reports its internal follow-up prompt here (4,096 "in the messages" for a
+        # request of 1,849), and a ratio learnt from that would compact every later request.
+        exact = self.counter.exact
+        if prompt and self._last_raw and prompt > self._last_raw * self.ratio and not exact:
             self.ratio = min(MAX_RATIO, prompt / self._last_raw)
         budget = int(self.limit * RECENT_SHARE * 0.5**attempt)
         try:

