@@ -36,8 +36,9 @@ OLLAMA_DEFAULT_BASE = "http://localhost:11434"
 SETTINGS_FILE = Path(".claw") / "settings.toml"
 SECURITY_SECTIONS = ("sandbox", "permissions")
 
-# Keys `[tool.claw]` in pyproject.toml may set: the model and limits, nothing that says where
-# files, the log, keys, the endpoint or prompts come from (sandboxed commands can write it).
+# Keys `[tool.claw]` in pyproject.toml may set: the model (a local one: `stays_local`) and
+# limits, nothing that says where files, the log, keys, the endpoint or prompts come from
+# (sandboxed commands can write it).
 PYPROJECT_KEYS = frozenset(
     {
         "model",
@@ -294,4 +295,43 @@ def load_config(workspace: Path | str | None = None, **options: Any) -> ClawConf
     env_values = {key: os.environ.get(var) or None for key, var in ENV_VARS.items()}
     env_values["db_path"] = os.environ.get("CLAW_DB") or None
     config = config.with_options(**env_values)
-    return config.with_options(**options)
+    config = config.with_options(**options)
+    from_pyproject = "model" in file_values and not (ws / SETTINGS_FILE).is_file()
+    named_by_you = options.get("model") or env_values.get("model")
+    if from_pyproject and not named_by_you and not stays_local(config):
+        # pyproject.toml is an ordinary file the agent may write: it must not send the next
+        # session's conversation to a cloud provider whose key happens to be in the environment
+        note = (
+            f"[tool.claw] model = {config.model!r} (not a local model: name it in "
+            f"{SETTINGS_FILE}, CLAW_MODEL or --model)"
+        )
+        logger.warning("claw_nb: ignored %s", note)
+        config = replace(
+            config, model=DEFAULT_MODEL, ignored_settings=(*config.ignored_settings, note)
+        )
+    return config
+
+
+LOCAL_PREFIXES = ("local/", "ollama/", "ollama_chat/")
+
+
+def stays_local(config: ClawConfig) -> bool:
+    """Whether requests for `config.model` go to this machine or a private network: the
+    embedded model, Ollama, or any model behind a loopback or private `api_base`."""
+    if config.model == DEFAULT_MODEL or config.model.startswith(LOCAL_PREFIXES):
+        return config.api_base is None or _private_url(config.api_base)
+    return config.api_base is not None and _private_url(config.api_base)
+
+
+def _private_url(url: str) -> bool:
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: it may resolve anywhere
+    return address.is_loopback or address.is_private

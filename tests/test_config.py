@@ -33,11 +33,11 @@ def test_pyproject_tool_claw_is_read_but_never_its_security_sections(tmp_path, m
     """A sandboxed command can write pyproject.toml, so it must not widen the sandbox."""
     monkeypatch.delenv("CLAW_MODEL", raising=False)
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.claw]\nmodel = "openai/py"\n[tool.claw.sandbox]\nnetwork = true\n'
+        '[tool.claw]\nmodel = "ollama_chat/py"\n[tool.claw.sandbox]\nnetwork = true\n'
         '[tool.claw.permissions]\nmode = "auto"\n'
     )
     config = load_config(tmp_path)
-    assert config.model == "openai/py"
+    assert config.model == "ollama_chat/py"
     assert "sandbox" not in config.settings and "permissions" not in config.settings
 
 
@@ -84,7 +84,8 @@ def test_pyproject_may_set_only_the_model_and_limits(tmp_path, monkeypatch):
         '[tool.claw.sandbox]\nnetwork = true\n[tool.claw.permissions]\nmode = "auto"\n'
     )
     config = load_config(ws)
-    assert (config.model, config.max_steps, config.temperature) == ("openai/py", 3, 0.5)
+    assert (config.max_steps, config.temperature) == (3, 0.5)
+    assert config.model == "auto", "openai/py with no local endpoint would reach the cloud"
     assert config.workspace == ws.resolve()
     assert config.resolved_db_path == ws.resolve() / ".claw" / "claw.duckdb"
     assert config.api_base is None and config.api_key is None
@@ -179,3 +180,43 @@ def test_explicit_options_win_over_every_file(tmp_path, monkeypatch):
     (tmp_path / "pyproject.toml").write_text('[tool.claw]\nmodel = "openai/file"\n')
     config = load_config(tmp_path, model="openai/option", api_base="http://127.0.0.1:1/v1")
     assert (config.model, config.api_base) == ("openai/option", "http://127.0.0.1:1/v1")
+
+
+@pytest.mark.parametrize(
+    ("model", "api_base", "kept"),
+    [
+        ("anthropic/claude-sonnet-4-5", None, False),
+        ("openai/gpt-4o", None, False),
+        ("openai/local", "http://127.0.0.1:8080/v1", True),
+        ("hosted_vllm/qwen", "http://192.168.1.20:8000/v1", True),
+        ("openai/local", "https://api.example.com/v1", False),
+        ("ollama_chat/qwen3-coder:30b", None, True),
+        ("local/SmolLM2-135M", None, True),
+    ],
+)
+def test_a_model_named_by_pyproject_must_stay_on_this_machine_or_network(
+    tmp_path, monkeypatch, model, api_base, kept
+):
+    """The agent can write pyproject.toml: it must not switch the next session to a cloud
+    provider whose key is in the environment. The endpoint comes from you (here CLAW_API_BASE)."""
+    _clear_env(monkeypatch)
+    if api_base:
+        monkeypatch.setenv("CLAW_API_BASE", api_base)
+    (tmp_path / "pyproject.toml").write_text(f'[tool.claw]\nmodel = "{model}"\n')
+    config = load_config(tmp_path)
+    assert (config.model == model) is kept
+    assert any("not a local model" in note for note in config.ignored_settings) is not kept
+    if not kept:
+        assert config.model == "auto"
+
+
+def test_a_cloud_model_is_fine_from_you_or_the_protected_settings_file(tmp_path, monkeypatch):
+    _clear_env(monkeypatch)
+    (tmp_path / "pyproject.toml").write_text('[tool.claw]\nmodel = "anthropic/claude-x"\n')
+    assert load_config(tmp_path, model="anthropic/claude-x").model == "anthropic/claude-x"
+    monkeypatch.setenv("CLAW_MODEL", "anthropic/claude-x")
+    assert load_config(tmp_path).model == "anthropic/claude-x"
+    monkeypatch.delenv("CLAW_MODEL")
+    (tmp_path / ".claw").mkdir()
+    (tmp_path / ".claw" / "settings.toml").write_text('model = "anthropic/claude-x"\n')
+    assert load_config(tmp_path).model == "anthropic/claude-x"

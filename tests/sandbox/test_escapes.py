@@ -56,7 +56,8 @@ def test_settings_written_from_the_sandbox_cannot_move_workspace_log_endpoint_or
     assert config.settings == {}
     prompt = render_system_prompt(config.workspace, [], config.prompt_name)
     assert "PRIVATE KEY" not in prompt.text
-    assert (config.model, config.max_steps) == ("openai/gpt-x", 5)  # model and limits only
+    assert config.max_steps == 5  # limits are read; a cloud model is not (no local endpoint)
+    assert config.model == "auto" and "not a local model" in " ".join(config.ignored_settings)
     time.sleep(0.2)
     assert server.received == []
     assert area.sentinel.read_text() == "original\n"
