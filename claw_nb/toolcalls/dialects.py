@@ -34,6 +34,8 @@ _BARE_OPEN = re.compile(r"(?m)^[ \t]*(?:\[TOOL_CALLS\]\s*)?[\[{]")
 # An unknown name counts as an attempted call only if it is spelled like a tool (`create_file`),
 # not like data (`"name": "Alice"`).
 _TOOL_NAME = re.compile(r"[a-z][a-z0-9_.-]*")
+# llama-cpp-python's chatml-function-calling format: `functions.read_file:\n{"path": "a"}`
+_FUNCTIONS_OPEN = re.compile(r"(?m)^[ \t]*functions\.([A-Za-z_][\w.-]*):[ \t]*")
 _CALL_KEYS = frozenset({"name", "arguments", "parameters", "id", "type", "function"})
 _CUT = "\ue000"  # private-use character marking where a call was cut out
 _GAP = re.compile(r"\s*(?:\ue000\s*)+")
@@ -291,6 +293,51 @@ def _bare_calls(text: str, start: int, end: int, known_tools: Collection[str] | 
     return found
 
 
+def _functions_calls(text: str, start: int, end: int, known_tools: Collection[str] | None) -> Found:
+    """`functions.NAME:` then the JSON arguments: the call format llama-cpp-python's
+    chatml-function-calling template teaches, which comes back as plain text when the server
+    did not turn it into a call (a reply cut by max_tokens, a server without that handler).
+    A name the agent lacks is still an attempted call (answered with the real tools); a call
+    cut off before its arguments end comes back as an error, never repaired and run."""
+    found, pos = [], start
+    while (head := _FUNCTIONS_OPEN.search(text, pos, end)) is not None:
+        name, stop = head.group(1), head.end()
+        json_at = _skip_ws(text, head.end(), end)
+        body = ""
+        if json_at < end and text[json_at] == "{":
+            stop = _json_extent(text, json_at, end)
+            body = text[json_at:stop]
+        elif json_at < end and name not in (known_tools or ()):
+            pos = head.end()
+            continue  # prose after an unknown name: not a call
+        call = _prefixed_call(name, body, cut=stop >= end)
+        found.append((head.start(), stop, _labelled([call], "functions_prefix")))
+        pos = stop
+    return found
+
+
+def _prefixed_call(name: str, body: str, cut: bool) -> ToolCall:
+    if not body and cut:
+        error = f"The call to {name} was cut off before its arguments; send it again, whole."
+        return ToolCall(new_call_id(), name, "", None, f"{error} Write calls as {_SHAPE}.")
+    try:
+        json.loads(body or "{}")
+    except ValueError as exc:
+        if cut:  # the reply ended inside the arguments: repairing would run a truncated call
+            error = (
+                f"The call to {name} was cut off inside its arguments (the reply ended); send "
+                f"it again, whole, or in smaller steps. Write calls as {_SHAPE}."
+            )
+            return ToolCall(new_call_id(), name, body, None, error)
+        try:
+            value, repaired = loads_lenient(body)
+        except ValueError:
+            error = json_error(body, exc) + f" Write calls as {_SHAPE}."
+            return ToolCall(new_call_id(), name, body, None, error)
+        return make_call(name, value, repaired)
+    return make_call(name, body or "{}")
+
+
 def _remove_spans(text: str, spans: list[tuple[int, int]]) -> str:
     """Cut calls out: a call on its own lines leaves a paragraph break, an inline one a space."""
     pieces, prev = [], 0
@@ -356,7 +403,8 @@ def extract_text_tool_calls(
     """(text without the calls, calls) for calls a model wrote into its content.
 
     Shapes: Qwen3-Coder XML, JSON in <tool_call> / <tools> / <function_call> tags, JSON in a
-    code fence of any language, bare JSON at the start of a line. JSON outside tags counts as a
+    code fence of any language, bare JSON at the start of a line, and llama-cpp-python's
+    `functions.NAME:` followed by JSON. JSON outside tags counts as a
     call only when it names a known tool or has exactly a call's keys (see `_is_call_object`),
     so example JSON in an answer does not run. Anything that is clearly an attempted call but
     cannot be parsed comes back as a ToolCall with `error` set, for the model to fix. Calls
@@ -375,6 +423,9 @@ def extract_text_tool_calls(
     )
     for s, e in _gaps(taken, len(text)):
         found += _bare_calls(text, s, e, known_tools)
+    taken = [(s, e) for s, e, _ in found] + blocked
+    for s, e in _gaps(taken, len(text)):
+        found += _functions_calls(text, s, e, known_tools)
     found.sort(key=lambda item: item[0])
     return (
         _remove_spans(text, [(s, e) for s, e, _ in found]),
