@@ -12,12 +12,14 @@ a warning; the workspace itself always comes from the caller.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from claw_nb.errors import ConfigError
 
@@ -67,6 +69,10 @@ PYPROJECT_SECTIONS = frozenset({"notebook"})
 SETTINGS_FILE_KEYS = PYPROJECT_KEYS | {"api_base", "prompt_name", "tokenizer"}
 SETTINGS_FILE_SECTIONS = frozenset({"notebook", "sandbox", "permissions"})
 PROMPTS_DIR = Path(".claw") / "prompts"
+
+# Model prefixes served over the OpenAI-compatible API (claw_nb's direct path): `api_base`
+# decides where their requests go.
+OPENAI_COMPATIBLE_PREFIXES = ("openai/", "hosted_vllm/", "lm_studio/", "llamacpp/")
 
 ENV_VARS = {"model": "CLAW_MODEL", "api_base": "CLAW_API_BASE", "api_key": "CLAW_API_KEY"}
 
@@ -312,26 +318,53 @@ def load_config(workspace: Path | str | None = None, **options: Any) -> ClawConf
     return config
 
 
-LOCAL_PREFIXES = ("local/", "ollama/", "ollama_chat/")
-
-
 def stays_local(config: ClawConfig) -> bool:
     """Whether requests for `config.model` go to this machine or a private network: the
-    embedded model, Ollama, or any model behind a loopback or private `api_base`."""
-    if config.model == DEFAULT_MODEL or config.model.startswith(LOCAL_PREFIXES):
+    embedded model (`auto`, `local/`), Ollama at a private address and not one of its cloud
+    models, or an OpenAI-compatible model behind a private `api_base`. Other LiteLLM providers
+    may ignore `api_base` (SageMaker builds its own URL), so they never count as local."""
+    model = config.model
+    if model == DEFAULT_MODEL or model.startswith("local/"):
         return config.api_base is None or _private_url(config.api_base)
-    return config.api_base is not None and _private_url(config.api_base)
+    if config.is_ollama:
+        tag = model.rsplit(":", 1)[-1].lower() if ":" in model else ""
+        cloud = tag == "cloud" or tag.endswith("-cloud")  # served by ollama.com through the daemon
+        return not cloud and _private_url(config.effective_api_base or "")
+    return (
+        model.startswith(OPENAI_COMPATIBLE_PREFIXES)
+        and config.api_base is not None
+        and _private_url(config.api_base)
+    )
+
+
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
 
 
 def _private_url(url: str) -> bool:
-    import ipaddress
-    from urllib.parse import urlsplit
-
+    """A loopback, RFC 1918, link-local or unique-local address, or localhost; a name that
+    could resolve anywhere is not."""
+    url = url.strip()
+    if "://" not in url:
+        url = "http://" + url  # `localhost:8080/v1` is accepted by the model paths
     host = (urlsplit(url).hostname or "").strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return False  # a name: it may resolve anywhere
-    return address.is_loopback or address.is_private
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in _PRIVATE_NETWORKS)

@@ -8,7 +8,7 @@ from claw_nb.config import DEFAULT_MODEL, ConfigError, load_config
 
 
 def test_defaults_leave_the_model_to_resolution(tmp_path, monkeypatch):
-    for var in ("CLAW_MODEL", "CLAW_API_BASE", "CLAW_API_KEY", "CLAW_DB"):
+    for var in ("CLAW_MODEL", "CLAW_API_BASE", "CLAW_API_KEY", "CLAW_DB", "OLLAMA_API_BASE"):
         monkeypatch.delenv(var, raising=False)
     config = load_config(tmp_path)
     assert config.model == DEFAULT_MODEL == "auto"  # claw_nb.model.resolve picks it
@@ -191,6 +191,13 @@ def test_explicit_options_win_over_every_file(tmp_path, monkeypatch):
         ("hosted_vllm/qwen", "http://192.168.1.20:8000/v1", True),
         ("openai/local", "https://api.example.com/v1", False),
         ("ollama_chat/qwen3-coder:30b", None, True),
+        ("ollama/gpt-oss:120b-cloud", None, False),  # served by ollama.com through the daemon
+        ("sagemaker/endpoint", "http://localhost:8080", False),  # ignores api_base
+        ("openai/local", "localhost:8080/v1", True),
+        ("openai/local", "http://127.0.0.1.example.com/v1", False),
+        ("openai/local", "http://127.0.0.1@example.com/v1", False),
+        ("openai/local", "http://[::ffff:10.0.0.1]:8000/v1", True),
+        ("openai/local", "http://[2001:0::1]:8000/v1", False),
         ("local/SmolLM2-135M", None, True),
     ],
 )
@@ -220,3 +227,12 @@ def test_a_cloud_model_is_fine_from_you_or_the_protected_settings_file(tmp_path,
     (tmp_path / ".claw").mkdir()
     (tmp_path / ".claw" / "settings.toml").write_text('model = "anthropic/claude-x"\n')
     assert load_config(tmp_path).model == "anthropic/claude-x"
+
+
+def test_ollama_counts_as_local_only_where_its_base_url_is(tmp_path, monkeypatch):
+    _clear_env(monkeypatch)
+    (tmp_path / "pyproject.toml").write_text('[tool.claw]\nmodel = "ollama/gpt-oss:120b"\n')
+    monkeypatch.setenv("OLLAMA_API_BASE", "https://ollama.example.com")
+    assert load_config(tmp_path).model == "auto"
+    monkeypatch.setenv("OLLAMA_API_BASE", "http://127.0.0.1:11434")
+    assert load_config(tmp_path).model == "ollama/gpt-oss:120b"

@@ -72,8 +72,8 @@ class TokenCounter:
     @property
     def exact(self) -> bool:
         """Whether texts are counted with the server's own tokenizer (a GGUF file's vocabulary),
-        so the gap to the server's count is the chat template's, not the tokenizer's. Never
-        loads a tokenizer itself."""
+        so the gap to the server's count is the chat template's, not the tokenizer's. Loads a
+        tokenizer only when one is a GGUF file (whose counter is loaded up front anyway)."""
         if not self.local_vocabulary:
             return False
         self._encoder()

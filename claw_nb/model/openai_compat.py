@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from claw_nb.config import ClawConfig
+from claw_nb.config import OPENAI_COMPATIBLE_PREFIXES, ClawConfig
 from claw_nb.errors import ModelInterrupted
 from claw_nb.model import catalog
 from claw_nb.model.failures import HTTPStatusFailure
@@ -29,7 +29,6 @@ from claw_nb.model.visible_text import TextCallback, VisibleText
 from claw_nb.toolcalls import StreamingToolCallAccumulator
 
 #: LiteLLM model prefixes of OpenAI-compatible servers; the rest of the name goes to the server.
-OPENAI_COMPATIBLE_PREFIXES = ("openai/", "hosted_vllm/", "lm_studio/", "llamacpp/")
 CONNECT_TIMEOUT = 10.0
 
 

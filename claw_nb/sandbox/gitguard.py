@@ -23,6 +23,7 @@ new one, write ``commondir``, replace a worktree's ``.git`` file), so:
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import shutil
@@ -275,7 +276,12 @@ def _quarantine(root: Path, path: Path, into: Path | None = None) -> str:
     dest = into / QUARANTINE / name / rel.parent / "dot-git"
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(path, dest)
+        try:
+            os.rename(path, dest)
+        except OSError as exc:  # an extra writable directory on another filesystem: copy
+            if exc.errno != errno.EXDEV:
+                raise
+            shutil.move(str(path), str(dest))
         return (
             f"claw: moved git metadata the command created ({rel_shown}) to "
             f"{dest.relative_to(into)}: git metadata cannot be changed from the sandbox"

@@ -258,6 +258,11 @@ def _fenced_calls(text: str, start: int, end: int, known_tools: Collection[str] 
 def _json_extent(text: str, start: int, limit: int) -> int:
     """Where the JSON value opening at `start` ends (brackets balanced outside strings), or
     `limit` when it never closes (output cut off)."""
+    return _json_span(text, start, limit)[0]
+
+
+def _json_span(text: str, start: int, limit: int) -> tuple[int, bool]:
+    """(`_json_extent`, whether the brackets closed)."""
     depth, in_str, escaped = 0, False, False
     for i in range(start, limit):
         c = text[i]
@@ -273,8 +278,8 @@ def _json_extent(text: str, start: int, limit: int) -> int:
                 end = i + 1
                 while end < limit and text[end] == "}":  # doubled braces' extra closers
                     end += 1
-                return end
-    return limit
+                return end, True
+    return limit, False
 
 
 def _bare_calls(text: str, start: int, end: int, known_tools: Collection[str] | None) -> Found:
@@ -303,20 +308,32 @@ def _functions_calls(text: str, start: int, end: int, known_tools: Collection[st
     while (head := _FUNCTIONS_OPEN.search(text, pos, end)) is not None:
         name, stop = head.group(1), head.end()
         json_at = _skip_ws(text, head.end(), end)
-        body = ""
-        if json_at < end and text[json_at] == "{":
-            stop = _json_extent(text, json_at, end)
-            body = text[json_at:stop]
-        elif json_at < end and name not in (known_tools or ()):
-            pos = head.end()
-            continue  # prose after an unknown name: not a call
-        call = _prefixed_call(name, body, cut=stop >= end)
+        body, cut = "", json_at >= end
+        if not cut and text[json_at] == "{":
+            stop, closed = _json_span(text, json_at, end)
+            body, cut = text[json_at:stop], not closed
+        elif not cut:  # prose after the name: a mention, or a call without its JSON
+            if name not in (known_tools or ()):
+                pos = head.end()
+                continue
+            line_end = text.find("\n", head.end(), end)
+            stop = end if line_end == -1 else line_end
+            error = (
+                f"functions.{name}: must be followed by its arguments as one JSON object; "
+                f"nothing was run. Write calls as {_SHAPE}."
+            )
+            call = ToolCall(new_call_id(), name, text[json_at:stop], None, error)
+            found.append((head.start(), stop, _labelled([call], "functions_prefix")))
+            pos = stop
+            continue
+        call = _prefixed_call(name, body, cut)
         found.append((head.start(), stop, _labelled([call], "functions_prefix")))
         pos = stop
     return found
 
 
 def _prefixed_call(name: str, body: str, cut: bool) -> ToolCall:
+    """The call for `functions.NAME:` + `body`; `cut`: the reply ended before the JSON did."""
     if not body and cut:
         error = f"The call to {name} was cut off before its arguments; send it again, whole."
         return ToolCall(new_call_id(), name, "", None, f"{error} Write calls as {_SHAPE}.")

@@ -778,3 +778,28 @@ def test_a_flattened_call_naming_a_known_tool_is_run_with_the_other_keys_as_argu
 def test_a_flattened_object_whose_name_is_not_a_tool_stays_text():
     text = '```json\n{"name": "my-app", "version": "1.0.0"}\n```'
     assert extract_text_tool_calls(text, {"write_file"}) == (text, [])
+
+
+def test_llama_cpp_functions_prefix_calls():
+    """`functions.NAME:` + JSON (llama-cpp-python's chatml-function-calling text)."""
+    known = {"read_file": {}, "list_files": {}}
+    text, calls = extract_text_tool_calls("functions.read_file: {'path': 'a'}", known)
+    assert (text, calls[0].name, calls[0].arguments, calls[0].error) == (
+        "",
+        "read_file",
+        {"path": "a"},
+        None,
+    )
+    # a known name followed by prose is not run with no arguments
+    text, calls = extract_text_tool_calls("functions.list_files: now let me look\nthen", known)
+    assert text == "then" and calls[0].arguments is None and "JSON object" in calls[0].error
+    # the reply ended inside the arguments: an error, never a repaired (truncated) call
+    _, calls = extract_text_tool_calls('functions.read_file:\n{"path": "no', known)
+    assert calls[0].arguments is None and "cut off inside" in calls[0].error
+    # an unknown name with JSON is an attempt (answered with the real tools); with prose, text
+    _, calls = extract_text_tool_calls('functions.rm_rf:\n{"path": "/"}', known)
+    assert calls[0].name == "rm_rf"
+    assert extract_text_tool_calls("functions.summary: fine", known) == (
+        "functions.summary: fine",
+        [],
+    )
