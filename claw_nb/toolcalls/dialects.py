@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import replace
 from typing import Any
 
 from claw_nb.toolcalls.arguments import (
@@ -16,7 +15,15 @@ from claw_nb.toolcalls.arguments import (
     make_call,
     new_call_id,
 )
+from claw_nb.toolcalls.prefixed import functions_calls
 from claw_nb.toolcalls.schema import schema_types
+from claw_nb.toolcalls.text_scan import (
+    CALL_SHAPE,
+    Found,
+    json_extent,
+    labelled,
+    skip_ws,
+)
 
 _THINK_OPEN = re.compile(r"<think(?:ing)?>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think(?:ing)?>", re.IGNORECASE)
@@ -34,14 +41,9 @@ _BARE_OPEN = re.compile(r"(?m)^[ \t]*(?:\[TOOL_CALLS\]\s*)?[\[{]")
 # An unknown name counts as an attempted call only if it is spelled like a tool (`create_file`),
 # not like data (`"name": "Alice"`).
 _TOOL_NAME = re.compile(r"[a-z][a-z0-9_.-]*")
-# llama-cpp-python's chatml-function-calling format: `functions.read_file:\n{"path": "a"}`
-_FUNCTIONS_OPEN = re.compile(r"(?m)^[ \t]*functions\.([A-Za-z_][\w.-]*):[ \t]*")
 _CALL_KEYS = frozenset({"name", "arguments", "parameters", "id", "type", "function"})
 _CUT = "\ue000"  # private-use character marking where a call was cut out
 _GAP = re.compile(r"\s*(?:\ue000\s*)+")
-_SHAPE = '<tool_call>{"name": "TOOL_NAME", "arguments": {...}}</tool_call>'
-
-Found = list[tuple[int, int, list[ToolCall]]]
 
 
 def _think_spans(text: str) -> list[tuple[int, int]]:
@@ -79,12 +81,6 @@ def _xml_value(value: str, prop_schema: Any) -> Any:
     return value if isinstance(decoded, str) else decoded
 
 
-def _skip_ws(text: str, pos: int, limit: int) -> int:
-    while pos < limit and text[pos].isspace():
-        pos += 1
-    return pos
-
-
 def _parse_xml(text: str, pos: int, limit: int, schemas: dict) -> tuple[list[ToolCall], int]:
     """Consecutive <function=NAME><parameter=KEY>VALUE</parameter>...</function> blocks from pos,
     tolerating missing closing tags; returns (calls, end)."""
@@ -93,7 +89,7 @@ def _parse_xml(text: str, pos: int, limit: int, schemas: dict) -> tuple[list[Too
         name = func.group(1).strip().strip("\"'")
         props = get_field(schemas.get(name), "properties") or {}
         raw, params, pos = {}, {}, func.end()
-        while (param := _PARAM_OPEN.match(text, _skip_ws(text, pos, limit), limit)) is not None:
+        while (param := _PARAM_OPEN.match(text, skip_ws(text, pos, limit), limit)) is not None:
             if (end := _PARAM_END.search(text, param.end(), limit)) is not None:
                 value, pos = text[param.end() : end.start()], end.end()
             else:
@@ -103,10 +99,10 @@ def _parse_xml(text: str, pos: int, limit: int, schemas: dict) -> tuple[list[Too
                 pos += len("</parameter>") if stop and stop.group() == "</parameter>" else 0
             key = param.group(1).strip().strip("\"'")
             raw[key], params[key] = value, _xml_value(value, props.get(key))
-        pos = _skip_ws(text, pos, limit)
+        pos = skip_ws(text, pos, limit)
         pos += len("</function>") if text.startswith("</function>", pos) else 0
         calls.append(ToolCall(new_call_id(), name, json.dumps(raw, ensure_ascii=False), params))
-        pos = _skip_ws(text, pos, limit)
+        pos = skip_ws(text, pos, limit)
     return calls, pos
 
 
@@ -114,7 +110,7 @@ def _in_prose(text: str, start: int, limit: int) -> bool:
     """A <function=NAME> without <tool_call> is a call only when <parameter= or </function>
     follows, so `<function=name>` quoted in prose is not run."""
     func = _FUNC_OPEN.match(text, start, limit)
-    after = _skip_ws(text, func.end(), limit) if func else limit
+    after = skip_ws(text, func.end(), limit) if func else limit
     return not text.startswith(("<parameter=", "</function>"), after)
 
 
@@ -127,10 +123,6 @@ def _call_parts(obj: Any, need_arguments: bool) -> tuple[str, Any] | None:
     if not isinstance(obj.get("name"), str) or (key is None and need_arguments):
         return None
     return obj["name"], obj.get(key) if key else None
-
-
-def _labelled(calls: list[ToolCall], dialect: str) -> list[ToolCall]:
-    return [replace(call, dialect=dialect) for call in calls]
 
 
 def _split_objects(body: str) -> list[str] | None:
@@ -152,7 +144,7 @@ def _split_objects(body: str) -> list[str] | None:
 
 def _parse_json_block(body: str, tag: str = "tool_call") -> list[ToolCall]:
     body = _undouble(body.strip())
-    shape = _SHAPE.replace("tool_call", tag)
+    shape = CALL_SHAPE.replace("tool_call", tag)
     if not body:
         return [ToolCall(new_call_id(), "", "", None, f"The <{tag}> was empty: {shape}.")]
     try:
@@ -226,7 +218,7 @@ def _calls_in_json(
     except ValueError as exc:
         if _NAME.search(body) and _ARGS_KEY.search(body):
             name = _NAME.search(body).group(1)  # type: ignore[union-attr]
-            error = json_error(body, exc, what) + f" Write calls as {_SHAPE}."
+            error = json_error(body, exc, what) + f" Write calls as {CALL_SHAPE}."
             return [ToolCall(new_call_id(), name, body, None, error, dialect=dialect)]
         return None
     items = value if isinstance(value, list) and value else [value]
@@ -239,7 +231,7 @@ def _calls_in_json(
         )  # type: ignore[misc]
         for item in items
     ]
-    return _labelled(calls, dialect)
+    return labelled(calls, dialect)
 
 
 def _fenced_calls(text: str, start: int, end: int, known_tools: Collection[str] | None) -> Found:
@@ -255,40 +247,13 @@ def _fenced_calls(text: str, start: int, end: int, known_tools: Collection[str] 
     return found
 
 
-def _json_extent(text: str, start: int, limit: int) -> int:
-    """Where the JSON value opening at `start` ends (brackets balanced outside strings), or
-    `limit` when it never closes (output cut off)."""
-    return _json_span(text, start, limit)[0]
-
-
-def _json_span(text: str, start: int, limit: int) -> tuple[int, bool]:
-    """(`_json_extent`, whether the brackets closed)."""
-    depth, in_str, escaped = 0, False, False
-    for i in range(start, limit):
-        c = text[i]
-        if in_str:
-            escaped, in_str = (not escaped and c == "\\"), (escaped or c != '"')
-        elif c == '"':
-            in_str = True
-        elif c in "{[":
-            depth += 1
-        elif c in "}]":
-            depth -= 1
-            if depth == 0:
-                end = i + 1
-                while end < limit and text[end] == "}":  # doubled braces' extra closers
-                    end += 1
-                return end, True
-    return limit, False
-
-
 def _bare_calls(text: str, start: int, end: int, known_tools: Collection[str] | None) -> Found:
     """Calls written as bare JSON at the start of a line (`{"name": ..., "arguments": ...}`,
     a list of them, or after Mistral's `[TOOL_CALLS]` marker), outside fences and tags."""
     found, pos = [], start
     while (opener := _BARE_OPEN.search(text, pos, end)) is not None:
         json_at = opener.end() - 1
-        stop = _json_extent(text, json_at, end)
+        stop = json_extent(text, json_at, end)
         calls = _calls_in_json(text[json_at:stop], known_tools, "bare_json", "the JSON call")
         if calls is not None:
             found.append((opener.start(), stop, calls))
@@ -296,63 +261,6 @@ def _bare_calls(text: str, start: int, end: int, known_tools: Collection[str] | 
         else:
             pos = opener.end()
     return found
-
-
-def _functions_calls(text: str, start: int, end: int, known_tools: Collection[str] | None) -> Found:
-    """`functions.NAME:` then the JSON arguments: the call format llama-cpp-python's
-    chatml-function-calling template teaches, which comes back as plain text when the server
-    did not turn it into a call (a reply cut by max_tokens, a server without that handler).
-    A name the agent lacks is still an attempted call (answered with the real tools); a call
-    cut off before its arguments end comes back as an error, never repaired and run."""
-    found, pos = [], start
-    while (head := _FUNCTIONS_OPEN.search(text, pos, end)) is not None:
-        name, stop = head.group(1), head.end()
-        json_at = _skip_ws(text, head.end(), end)
-        body, cut = "", json_at >= end
-        if not cut and text[json_at] == "{":
-            stop, closed = _json_span(text, json_at, end)
-            body, cut = text[json_at:stop], not closed
-        elif not cut:  # prose after the name: a mention, or a call without its JSON
-            if name not in (known_tools or ()):
-                pos = head.end()
-                continue
-            line_end = text.find("\n", head.end(), end)
-            stop = end if line_end == -1 else line_end
-            error = (
-                f"functions.{name}: must be followed by its arguments as one JSON object; "
-                f"nothing was run. Write calls as {_SHAPE}."
-            )
-            call = ToolCall(new_call_id(), name, text[json_at:stop], None, error)
-            found.append((head.start(), stop, _labelled([call], "functions_prefix")))
-            pos = stop
-            continue
-        call = _prefixed_call(name, body, cut)
-        found.append((head.start(), stop, _labelled([call], "functions_prefix")))
-        pos = stop
-    return found
-
-
-def _prefixed_call(name: str, body: str, cut: bool) -> ToolCall:
-    """The call for `functions.NAME:` + `body`; `cut`: the reply ended before the JSON did."""
-    if not body and cut:
-        error = f"The call to {name} was cut off before its arguments; send it again, whole."
-        return ToolCall(new_call_id(), name, "", None, f"{error} Write calls as {_SHAPE}.")
-    try:
-        json.loads(body or "{}")
-    except ValueError as exc:
-        if cut:  # the reply ended inside the arguments: repairing would run a truncated call
-            error = (
-                f"The call to {name} was cut off inside its arguments (the reply ended); send "
-                f"it again, whole, or in smaller steps. Write calls as {_SHAPE}."
-            )
-            return ToolCall(new_call_id(), name, body, None, error)
-        try:
-            value, repaired = loads_lenient(body)
-        except ValueError:
-            error = json_error(body, exc) + f" Write calls as {_SHAPE}."
-            return ToolCall(new_call_id(), name, body, None, error)
-        return make_call(name, value, repaired)
-    return make_call(name, body or "{}")
 
 
 def _remove_spans(text: str, spans: list[tuple[int, int]]) -> str:
@@ -377,12 +285,12 @@ def _tagged_calls(text: str, blocked: list[tuple[int, int]], schemas: dict) -> F
         limit = min([s for s, _ in blocked if s > start] + [len(text)])
         tag = opener.group(1)
         bare = tag is None  # <function=...> without a wrapper
-        xml_at = start if bare else _skip_ws(text, pos, limit)
+        xml_at = start if bare else skip_ws(text, pos, limit)
         if _FUNC_OPEN.match(text, xml_at, limit) and not (bare and _in_prose(text, start, limit)):
             calls, end = _parse_xml(text, xml_at, limit, schemas)
             closer = f"</{tag or 'tool_call'}>"
             end += len(closer) if text.startswith(closer, end) else 0
-            calls = _labelled(calls, "qwen_xml")
+            calls = labelled(calls, "qwen_xml")
         elif bare:
             continue
         else:
@@ -395,7 +303,7 @@ def _tagged_calls(text: str, blocked: list[tuple[int, int]], schemas: dict) -> F
                 close = end = following if following != -1 else limit
             else:
                 end = close + len(closer)
-            calls = _labelled(
+            calls = labelled(
                 _parse_json_block(text[pos:close], tag),
                 "hermes" if tag == "tool_call" else "tagged_json",
             )
@@ -442,7 +350,7 @@ def extract_text_tool_calls(
         found += _bare_calls(text, s, e, known_tools)
     taken = [(s, e) for s, e, _ in found] + blocked
     for s, e in _gaps(taken, len(text)):
-        found += _functions_calls(text, s, e, known_tools)
+        found += functions_calls(text, s, e, known_tools)
     found.sort(key=lambda item: item[0])
     return (
         _remove_spans(text, [(s, e) for s, e, _ in found]),
