@@ -417,7 +417,9 @@ def test_text_transcript_writes_whole_lines_and_lists_notebook_edits(tmp_path):
 
 @pytest.fixture
 def widget_shell(shell, monkeypatch):
-    pytest.importorskip("ipywidgets")
+    pytest.importorskip(
+        "ipywidgets", reason="the widget view needs ipywidgets (in the [test] extra)"
+    )
     monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: ui != "text")
     monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
     return shell

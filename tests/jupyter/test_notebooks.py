@@ -31,7 +31,7 @@ def _demo_env() -> dict[str, str]:
 
 
 def test_quickstart_passes_nbval(tmp_path):
-    pytest.importorskip("nbval")
+    pytest.importorskip("nbval", reason="runs the notebook under nbval (in the [test] extra)")
     out = subprocess.run(
         [
             sys.executable,
@@ -104,7 +104,7 @@ TOKEN_USAGE = ROOT / "notebooks" / "token_usage.ipynb"
 
 def test_token_usage_notebook_runs_on_a_log_made_by_real_runs(claw_env, tmp_path):
     """The analysis notebook under nbval, reading a database that real CLI runs wrote."""
-    pytest.importorskip("nbval")
+    pytest.importorskip("nbval", reason="runs the notebook under nbval (in the [test] extra)")
     pytest.importorskip("matplotlib")
     from claw_nb.cli import main
     from claw_nb.testing import call, text, tool_calls
@@ -149,7 +149,7 @@ PROMPT_LAB = ROOT / "notebooks" / "prompt_lab.ipynb"
 
 def test_prompt_lab_notebook_passes_nbval(tmp_path):
     """compare, leaderboard, heatmap, power planner and a small reflect run, scripted server."""
-    pytest.importorskip("nbval")
+    pytest.importorskip("nbval", reason="runs the notebook under nbval (in the [test] extra)")
     pytest.importorskip("gepa", reason="the reflect cells need the [optimize] extra")
     out = subprocess.run(
         [

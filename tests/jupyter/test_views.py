@@ -32,7 +32,9 @@ def magics(sh):
 @pytest.fixture
 def widget_shell(shell, monkeypatch):
     """Widget mode without a browser: what would be displayed is kept, by display id."""
-    pytest.importorskip("ipywidgets")
+    pytest.importorskip(
+        "ipywidgets", reason="the widget view needs ipywidgets (in the [test] extra)"
+    )
     from claw_nb.jupyter.magics import ClawMagics
 
     shown: dict[str, dict] = {}

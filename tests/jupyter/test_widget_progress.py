@@ -18,7 +18,9 @@ WRITING = "model is writing a tool call"
 @pytest.fixture
 def widget_shell(claw_env, monkeypatch):
     """`%load_ext claw_nb` in widget mode without a browser: displays are kept by display id."""
-    pytest.importorskip("ipywidgets")
+    pytest.importorskip(
+        "ipywidgets", reason="the widget view needs ipywidgets (in the [test] extra)"
+    )
     from claw_nb.jupyter.magics import ClawMagics
 
     monkeypatch.chdir(claw_env.workspace)

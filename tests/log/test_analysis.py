@@ -543,7 +543,7 @@ def test_an_empty_log_gives_empty_frames(tmp_path):
 
 @pytest.mark.slow
 def test_token_usage_notebook_makes_demo_data_without_a_log(tmp_path):
-    pytest.importorskip("nbval")
+    pytest.importorskip("nbval", reason="runs the notebook under nbval (in the [test] extra)")
     pytest.importorskip("matplotlib")
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("CLAW_") and k != "JPY_SESSION_NAME"
