@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from claw_nb.errors import ClawError
+from claw_nb.log.journal import register_database
 from claw_nb.log.schema import migrate
 
 if TYPE_CHECKING:
@@ -110,6 +111,7 @@ def open_database(
                 _connect_once(path, False).close()  # create it: a read-only open needs a file
             if not read_only:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                register_database(path)  # so commands never read it (sandbox masks)
             return _connect_once(path, read_only), read_only
         except duckdb.Error as exc:
             if not _is_busy(exc):

@@ -103,6 +103,42 @@ def journal_dir(db_path: str | os.PathLike[str]) -> Path:
     return journal_root() / f"{_safe_label(db_path.stem)}-{digest}"
 
 
+DATABASE_NOTE = "database"
+
+
+def register_database(db_path: str | os.PathLike[str]) -> None:
+    """Note in the database's journal folder which file it is, so the sandbox can hide every
+    log database this user has (see `registered_databases`). Never raises."""
+    real = os.path.realpath(os.path.abspath(db_path))
+    note = journal_dir(real) / DATABASE_NOTE
+    try:
+        if note.is_file():
+            return
+        note.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = note.with_name(f".{DATABASE_NOTE}.{os.getpid()}.tmp")
+        tmp.write_text(real, encoding="utf-8")
+        os.replace(tmp, note)
+    except OSError:
+        pass
+
+
+def registered_databases() -> list[Path]:
+    """The log databases noted by `register_database` (their files may since have gone)."""
+    found: list[Path] = []
+    try:
+        folders = list(os.scandir(journal_root()))
+    except OSError:
+        return found
+    for folder in folders:
+        try:
+            text = (Path(folder.path) / DATABASE_NOTE).read_text(encoding="utf-8")[:4096]
+        except (OSError, UnicodeDecodeError):
+            continue
+        if text.startswith("/") and "\0" not in text:
+            found.append(Path(text.strip()))
+    return found
+
+
 def _safe_label(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", label)[:64].lstrip(".") or "events"
 

@@ -17,16 +17,13 @@ from claw_nb.protocols import CommandResult
 from claw_nb.sandbox import gitguard
 from claw_nb.sandbox.cgroups import Cgroup, make_cgroup
 from claw_nb.sandbox.exposure import (
-    HOME_SECRETS,
     RUN_KEEP,
-    SYSTEM_SECRETS,
-    claw_private_dirs,
     command_env,
     expand_entry,
     homes,
     interpreter_dirs,
     is_within,
-    jupyter_runtime_dirs,
+    secret_paths,
 )
 from claw_nb.sandbox.limits import rlimits, ulimit_command
 from claw_nb.sandbox.process import (
@@ -152,16 +149,7 @@ class BwrapRunner(RunnerBase):
         self.user_namespace = os.geteuid() != 0 and not setuid
 
     def _masks(self, workspace: Path) -> list[Path]:
-        entries: list[Path] = []
-        for home in homes():
-            for rel in HOME_SECRETS:
-                p = home / rel
-                if os.path.lexists(p):
-                    entries.append(Path(os.path.realpath(p)))
-        entries += [p for p in jupyter_runtime_dirs() if p.exists()]
-        entries += [p for p in claw_private_dirs() if p.exists()]
-        for pattern in SYSTEM_SECRETS:
-            entries += [Path(p) for p in glob.glob(pattern)]
+        entries = secret_paths(workspace)
         for entry in self.settings.hide:
             entries += expand_entry(entry, workspace)
         out: list[Path] = []
@@ -208,12 +196,13 @@ class BwrapRunner(RunnerBase):
         for entry in s.writable:
             for p in expand_entry(entry, workspace):
                 a += ["--bind", str(p), str(p)]
-        a += [x for m in masks if not is_within(workspace, m) for x in self._mask_args(m)]
         a += git.bwrap_args()
         for entry in s.read_only:
             for p in expand_entry(entry, workspace):
                 if is_within(p, workspace) and p != workspace:
                     a += ["--ro-bind", str(p), str(p)]
+        # after the read-only binds: a log database inside `.claw/` stays hidden under them
+        a += [x for m in masks if not is_within(workspace, m) for x in self._mask_args(m)]
         a += ["--chdir", str(cwd), *_NS_FLAGS, *_cap_flags()]
         if not s.network:
             a.append("--unshare-net")

@@ -280,6 +280,44 @@ def claw_private_dirs() -> list[Path]:
     return [journal_root()]
 
 
+def log_databases(workspace: Path | None = None) -> list[Path]:
+    """Every claw_nb log database this user has written (each journal folder names its own),
+    and the workspace's default one: they hold what the journals hold, so commands never read
+    them. A database's write-ahead file goes with it."""
+    from claw_nb.log.journal import registered_databases
+
+    found = registered_databases()
+    if workspace is not None:
+        found.append(Path(os.path.realpath(workspace)) / ".claw" / "claw.duckdb")
+    out: list[Path] = []
+    for db in found:
+        for p in (db, db.with_name(db.name + ".wal")):
+            if os.path.lexists(p) and p not in out:
+                out.append(Path(os.path.realpath(p)))
+    return out
+
+
+def secret_paths(workspace: Path | None = None) -> list[Path]:
+    """The existing host paths a command must not see: home secrets, kernel connection files,
+    system secrets, claw_nb's journals and log databases (resolved; `hide` not included)."""
+    entries: list[Path] = []
+    for home in homes():
+        for rel in HOME_SECRETS:
+            p = home / rel
+            if os.path.lexists(p):
+                entries.append(Path(os.path.realpath(p)))
+    entries += [p for p in jupyter_runtime_dirs() if p.exists()]
+    entries += [p for p in claw_private_dirs() if p.exists()]
+    entries += log_databases(workspace)
+    for pattern in SYSTEM_SECRETS:
+        entries += [Path(p) for p in glob.glob(pattern)]
+    out: list[Path] = []
+    for p in entries:
+        if p not in out and p != Path("/"):
+            out.append(p)
+    return out
+
+
 def jupyter_runtime_dirs() -> list[Path]:
     out = []
     runtime = os.environ.get("JUPYTER_RUNTIME_DIR")

@@ -13,86 +13,36 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from claw_nb.tools.base import ToolError
-
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-def _parts(workspace: Path, resolved: Path) -> tuple[Path, tuple[str, ...]]:
-    root = Path(os.path.realpath(workspace))
-    try:
-        parts = resolved.relative_to(root).parts
-    except ValueError:
-        raise ToolError(f"{resolved} is outside the workspace {root}") from None
-    if not parts:
-        raise ToolError("the workspace itself is a directory, not a file")
-    return root, parts
+from claw_nb.untrusted import UntrustedPathRefused, open_regular_beneath, parent_beneath
 
 
 @contextlib.contextmanager
 def _directory(workspace: Path, resolved: Path, create: bool) -> Iterator[tuple[int, str]]:
     """(descriptor of the file's directory, file name), reached without following links."""
-    root, parts = _parts(workspace, resolved)
-    fd = os.open(root, _DIR_FLAGS)
     try:
-        for name in parts[:-1]:
-            try:
-                next_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    raise
-                os.mkdir(name, 0o777, dir_fd=fd)
-                next_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
-                    raise
-                if stat.S_ISREG(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
-                    raise ToolError(
-                        f"cannot write {resolved.name!r}: its parent {name!r} exists "
-                        "as a file; choose another path"
-                    ) from None
-                raise ToolError(
-                    f"{resolved}: a part of the path became a symlink while the tool ran; try again"
-                ) from None
-            os.close(fd)
-            fd = next_fd
-        yield fd, parts[-1]
-    finally:
-        os.close(fd)
+        with parent_beneath(workspace, resolved, create=create) as found:
+            yield found
+    except NotADirectoryError as exc:
+        raise ToolError(
+            f"cannot write {resolved.name!r}: its parent {exc.filename!r} exists as a file; "
+            "choose another path"
+        ) from None
+    except UntrustedPathRefused as exc:
+        raise ToolError(f"{exc}; try again") from None
 
 
 def open_regular(workspace: Path, resolved: Path, shown: str) -> int:
     """A read-only descriptor of a regular file (the caller closes it); anything else refused."""
-    with _directory(workspace, resolved, create=False) as (dir_fd, name):
-        try:
-            fd = os.open(
-                name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
-            )
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise ToolError(
-                    f"{shown!r} became a symlink while the tool ran; try again"
-                ) from None
-            raise
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        kind = (
-            "a FIFO"
-            if stat.S_ISFIFO(info.st_mode)
-            else "a device"
-            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
-            else "a socket"
-            if stat.S_ISSOCK(info.st_mode)
-            else "not a regular file"
-        )
-        raise ToolError(f"{shown!r} is {kind}; file tools only read regular files")
-    os.set_blocking(fd, True)
-    return fd
+    try:
+        return open_regular_beneath(workspace, resolved)
+    except NotADirectoryError:
+        raise FileNotFoundError(errno.ENOENT, "no such file", shown) from None
+    except UntrustedPathRefused as exc:
+        raise ToolError(str(exc).replace(str(resolved), repr(shown))) from None
 
 
 def read_prefix(workspace: Path, resolved: Path, shown: str, max_bytes: int) -> tuple[bytes, int]:

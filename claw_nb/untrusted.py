@@ -1,0 +1,177 @@
+"""Reading a file that the agent, a cloned repository or a task author could have written.
+
+The host process (not the sandbox) reads such files: project memory, prompt files, settings,
+ignore files, notebooks, task folders, verifier results. A sandboxed `ln -s /proc/self/environ
+CLAW.md` must not turn that read into a leak of the host's environment. So every such read goes
+through `read_untrusted`: the path is resolved once, must stay inside the directory it belongs
+to (the workspace, the task's folder) and outside the paths the sandbox hides, and is then opened
+by walking the resolved path one component at a time with `O_NOFOLLOW` from a descriptor of that
+directory, so a link swapped in after the check cannot redirect it. Only regular files are read
+(`O_NONBLOCK`, so a FIFO cannot hang the host), and never more than `max_bytes`.
+
+tests/test_untrusted_reads.py fails when a module reads workspace content another way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from claw_nb.errors import ClawError
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_FORBIDDEN_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+class UntrustedPathRefused(ClawError, PermissionError):
+    """An untrusted file leads outside its directory, into a hidden path, or is not a file."""
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def confined_path(
+    root: Path | str, relative: str | os.PathLike[str], *, hidden: Iterable[Path] | None = None
+) -> Path:
+    """`root/relative` with links resolved, refused unless it stays inside `root` and outside
+    every hidden path (the sandbox's secrets and claw_nb's logs, unless `hidden` says otherwise).
+    """
+    base = Path(os.path.realpath(root))
+    given = Path(relative)
+    if given.is_absolute():
+        raise UntrustedPathRefused(f"{str(relative)!r} is absolute; only relative paths are read")
+    lexical = Path(os.path.normpath(base / given))
+    if not _within(lexical, base):
+        raise UntrustedPathRefused(f"{str(relative)!r} leaves {base}")
+    resolved = Path(os.path.realpath(lexical))
+    if not _within(resolved, base) or any(_within(resolved, r) for r in _FORBIDDEN_ROOTS):
+        raise UntrustedPathRefused(
+            f"{str(relative)!r} is a link to {resolved}, outside {base}; not read"
+        )
+    for secret in secret_paths() if hidden is None else hidden:
+        if _within(resolved, secret):
+            raise UntrustedPathRefused(f"{str(relative)!r} leads into the hidden path {secret}")
+    return resolved
+
+
+def secret_paths() -> list[Path]:
+    """The host paths the sandbox hides (keys, histories, claw_nb's own logs and journals)."""
+    from claw_nb.sandbox.exposure import secret_paths as sandbox_secrets
+
+    return sandbox_secrets()
+
+
+@contextlib.contextmanager
+def parent_beneath(root: Path, resolved: Path, *, create: bool = False) -> Iterator[tuple[int, str]]:
+    """(descriptor of `resolved`'s directory, its name), reached from `root` without following
+    a link at any step; `create` makes missing directories on the way."""
+    base = Path(os.path.realpath(root))
+    try:
+        parts = resolved.relative_to(base).parts
+    except ValueError:
+        raise UntrustedPathRefused(f"{resolved} is outside {base}") from None
+    if not parts:
+        raise UntrustedPathRefused(f"{base} is a directory, not a file")
+    fd = os.open(base, _DIR_FLAGS)
+    try:
+        for name in parts[:-1]:
+            try:
+                next_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                os.mkdir(name, 0o777, dir_fd=fd)
+                next_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                if stat.S_ISREG(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                    raise NotADirectoryError(errno.ENOTDIR, f"{name!r} is a file", name) from None
+                raise UntrustedPathRefused(
+                    f"{resolved}: a part of the path became a symlink while it was opened"
+                ) from None
+            os.close(fd)
+            fd = next_fd
+        yield fd, parts[-1]
+    finally:
+        os.close(fd)
+
+
+def open_regular_beneath(root: Path, resolved: Path) -> int:
+    """A blocking read-only descriptor of the regular file `resolved`, opened without following
+    links from `root`; a FIFO, device, socket or directory is refused (the caller closes it)."""
+    with parent_beneath(root, resolved) as (dir_fd, name):
+        try:
+            fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UntrustedPathRefused(
+                    f"{resolved} became a symlink while it was opened"
+                ) from None
+            raise
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise UntrustedPathRefused(f"{resolved} is {file_kind(mode)}; only regular files are read")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "not a regular file"
+
+
+def read_untrusted(
+    root: Path | str,
+    relative: str | os.PathLike[str],
+    *,
+    max_bytes: int,
+    hidden: Iterable[Path] | None = None,
+) -> bytes | None:
+    """At most `max_bytes` of `root/relative`, or None when there is no such file.
+
+    Raises `UntrustedPathRefused` for a link out of `root` or into a hidden path, a special
+    file, or a link swapped in while it was opened.
+    """
+    try:
+        resolved = confined_path(root, relative, hidden=hidden)
+        fd = open_regular_beneath(Path(root), resolved)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read(max_bytes)
+
+
+def read_untrusted_text(
+    root: Path | str,
+    relative: str | os.PathLike[str],
+    *,
+    max_bytes: int,
+    hidden: Iterable[Path] | None = None,
+) -> str | None:
+    """`read_untrusted`, decoded as UTF-8 with replacement characters."""
+    data = read_untrusted(root, relative, max_bytes=max_bytes, hidden=hidden)
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def is_link_out(root: Path | str, relative: str | os.PathLike[str]) -> bool:
+    """True when `root/relative` is a link that resolves outside `root` (or into /proc)."""
+    try:
+        confined_path(root, relative, hidden=())
+    except UntrustedPathRefused:
+        return True
+    return False
