@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from claw_nb.errors import ConfigError
+from claw_nb.untrusted import UntrustedPathRefused, read_untrusted_text
 
 logger = logging.getLogger("claw_nb")
 
@@ -36,6 +37,7 @@ MODEL_BACKENDS = ("auto", "litellm", "direct")
 _UNSET_WORDS = {"server", "omit", "none", "default", ""}
 OLLAMA_DEFAULT_BASE = "http://localhost:11434"
 SETTINGS_FILE = Path(".claw") / "settings.toml"
+MAX_SETTINGS_BYTES = 1 << 20  # a settings file or pyproject.toml larger than this is cut
 SECURITY_SECTIONS = ("sandbox", "permissions")
 
 # Keys `[tool.claw]` in pyproject.toml may set: the model (a local one: `stays_local`) and
@@ -213,20 +215,25 @@ def split_settings(workspace: Path) -> tuple[dict[str, Any], list[str]]:
     """(the allowed part of the workspace's settings file, the names of ignored keys)."""
     path = Path(workspace) / SETTINGS_FILE
     try:
-        if path.is_file():
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = read_untrusted_text(workspace, SETTINGS_FILE, max_bytes=MAX_SETTINGS_BYTES)
+        if text is not None:
+            data = tomllib.loads(text)
             return _allowed(data, SETTINGS_FILE_KEYS, SETTINGS_FILE_SECTIONS, str(SETTINGS_FILE))
-        pyproject = Path(workspace) / "pyproject.toml"
-        if pyproject.is_file():
-            path = pyproject
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        path = Path(workspace) / "pyproject.toml"
+        text = read_untrusted_text(workspace, "pyproject.toml", max_bytes=MAX_SETTINGS_BYTES)
+        if text is not None:
+            data = tomllib.loads(text)
             section = data.get("tool", {}).get("claw", {})
             if not isinstance(section, dict):
                 return {}, ["[tool.claw]"]
             return _allowed(section, PYPROJECT_KEYS, PYPROJECT_SECTIONS, "[tool.claw]")
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UntrustedPathRefused as exc:
+        raise ConfigError(
+            f"{path}: refused ({exc}); make it a regular file in the workspace"
+        ) from None
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc})") from None
     return {}, []
 

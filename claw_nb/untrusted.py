@@ -68,7 +68,9 @@ def secret_paths() -> list[Path]:
 
 
 @contextlib.contextmanager
-def parent_beneath(root: Path, resolved: Path, *, create: bool = False) -> Iterator[tuple[int, str]]:
+def parent_beneath(
+    root: Path, resolved: Path, *, create: bool = False
+) -> Iterator[tuple[int, str]]:
     """(descriptor of `resolved`'s directory, its name), reached from `root` without following
     a link at any step; `create` makes missing directories on the way."""
     base = Path(os.path.realpath(root))

@@ -80,7 +80,11 @@ class ContextManager:
         self.host = host
         self.enabled = bool(getattr(config, "context_management", True))
         self.counter = counter or TokenCounter(config.model, getattr(config, "tokenizer", None))
-        self.outputs = outputs if outputs is not None else OutputStore(self._outputs_dir)
+        self.outputs = (
+            outputs
+            if outputs is not None
+            else OutputStore(self._outputs_dir, root=getattr(config, "workspace", None))
+        )
         self.ratio = 1.0  # server-reported / counted prompt tokens (only ever >= 1)
         self.learned_window: int | None = None  # from a server's context-length error
         self.last_tokens = 0

@@ -8,21 +8,30 @@ still page through it.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 from claw_nb.tools.base import Tool, ToolContext, ToolError, derive_tool
+from claw_nb.tools.safe_io import write_atomic
+from claw_nb.untrusted import read_untrusted_text
 
 HANDLE_RE = re.compile(r"\bhandle (out-\d+)\b")
 MAX_LINE_CHARS = 2000
+MAX_SAVED_BYTES = 64 << 20  # a saved output read back is never larger than this
 
 
 class OutputStore:
     """Full texts of cut tool outputs, by handle ("out-1", "out-2", ...)."""
 
-    def __init__(self, directory: Callable[[], Path | None] | Path | None = None) -> None:
+    def __init__(
+        self,
+        directory: Callable[[], Path | None] | Path | None = None,
+        root: Callable[[], Path | None] | Path | None = None,
+    ) -> None:
         self._directory = directory
+        self._root = root  # the folder saved outputs must stay in (the workspace); else directory
         self._texts: dict[str, str] = {}
         self._origins: dict[str, str] = {}
         self._count = 0
@@ -45,12 +54,12 @@ class OutputStore:
         handle = f"out-{self._count}"
         self._texts[handle] = text
         self._origins[handle] = origin
-        folder = self._folder()
-        if folder is not None:
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                (folder / f"{handle}.txt").write_text(text, encoding="utf-8")
-            except OSError:
+        place = self._place(handle)
+        if place is not None:
+            root, path = place
+            try:  # no-follow from the root: a planted link cannot aim this write elsewhere
+                write_atomic(root, path, text.encode("utf-8"))
+            except (OSError, ToolError):
                 pass  # memory still has it
         return handle
 
@@ -58,16 +67,35 @@ class OutputStore:
         handle = handle.strip()
         text = self._texts.get(handle)
         if text is None and re.fullmatch(r"out-\d+", handle):
-            folder = self._folder()
-            path = folder / f"{handle}.txt" if folder is not None else None
-            if path is not None and path.is_file():
-                text = path.read_text(encoding="utf-8", errors="replace")
-                self._texts[handle] = text
+            place = self._place(handle)
+            if place is not None:
+                root, path = place
+                try:
+                    text = read_untrusted_text(
+                        root, path.relative_to(root), max_bytes=MAX_SAVED_BYTES
+                    )
+                except (OSError, ValueError):
+                    text = None
+                if text is not None:
+                    self._texts[handle] = text
         return text
 
-    def _folder(self) -> Path | None:
+    def _place(self, handle: str) -> tuple[Path, Path] | None:
+        """(root, file) where `handle` is saved: the file lexically inside the root."""
         directory = self._directory() if callable(self._directory) else self._directory
-        return Path(directory) if directory is not None else None
+        if directory is None:
+            return None
+        root = self._root() if callable(self._root) else self._root
+        base = Path(os.path.realpath(root if root is not None else directory))
+        folder = Path(os.path.abspath(directory))
+        if root is not None:
+            lexical_root = Path(os.path.abspath(root))
+            if not folder.is_relative_to(lexical_root):
+                return None
+            folder = base / folder.relative_to(lexical_root)
+        else:
+            folder = base
+        return base, folder / f"{handle}.txt"
 
 
 def _line_at(text: str, index: int) -> int:

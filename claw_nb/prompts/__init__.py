@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import platform
 from dataclasses import dataclass
 from importlib import resources
@@ -10,8 +12,13 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from claw_nb.untrusted import UntrustedPathRefused, read_untrusted, read_untrusted_text
+
+logger = logging.getLogger(__name__)
+
 MEMORY_FILES = ("AGENTS.md", "CLAW.md", "CLAUDE.md")
 MAX_MEMORY_CHARS = 20_000
+MAX_PROMPT_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -24,11 +31,27 @@ class SystemPrompt:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:16]
 
 
-def template_text(name: str = "default") -> str:
-    """A packaged template by name, or a path to a Markdown file of the user's."""
+def template_text(name: str = "default", workspace: Path | None = None) -> str:
+    """A packaged template by name, or a path to a Markdown file of the user's.
+
+    A file inside `workspace` (settings name `.claw/prompts/NAME.md`) is read through the
+    confined, no-follow open: a link planted there cannot make the host read another file.
+    """
     path = Path(name)
-    if path.suffix == ".md" and path.is_file():
-        return path.read_text(encoding="utf-8")
+    if path.suffix == ".md" and (path.is_file() or path.is_symlink()):
+        root = Path(os.path.realpath(workspace)) if workspace is not None else None
+        lexical = Path(os.path.abspath(path))
+        if root is not None and lexical.is_relative_to(root):
+            try:
+                text = read_untrusted_text(
+                    root, lexical.relative_to(root), max_bytes=MAX_PROMPT_BYTES
+                )
+            except UntrustedPathRefused as exc:
+                raise ValueError(f"prompt file refused: {exc}") from None
+            if text is not None:
+                return text
+        else:
+            return path.read_text(encoding="utf-8")  # a file the user named outside the workspace
     try:
         return resources.files(__package__).joinpath(f"{name}.md").read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -36,11 +59,22 @@ def template_text(name: str = "default") -> str:
 
 
 def project_memory(workspace: Path) -> str:
-    """The project's standing instructions, from the first memory file present."""
+    """The project's standing instructions, from the first memory file present.
+
+    Memory files come with cloned repositories and can be written by commands, so they are
+    read confined to the workspace, without following links out of it or into hidden paths.
+    A refused file is skipped with a warning, never read.
+    """
     for filename in MEMORY_FILES:
-        path = Path(workspace) / filename
-        if path.is_file():
-            text = path.read_text(encoding="utf-8", errors="replace")[:MAX_MEMORY_CHARS]
+        try:
+            data = read_untrusted(workspace, filename, max_bytes=MAX_MEMORY_CHARS * 4)
+        except UntrustedPathRefused as exc:
+            logger.warning("claw_nb: project memory %s not read: %s", filename, exc)
+            continue
+        except OSError:
+            continue
+        if data is not None:
+            text = data.decode("utf-8", errors="replace")[:MAX_MEMORY_CHARS]
             return f"\n# Project instructions (from {filename})\n{text.strip()}\n"
     return ""
 
@@ -58,7 +92,7 @@ def describe_tools(tools: Any) -> str:
 
 
 def render_system_prompt(workspace: Path, tools: Any, name: str = "default") -> SystemPrompt:
-    text = Template(template_text(name)).safe_substitute(
+    text = Template(template_text(name, workspace)).safe_substitute(
         workspace=str(workspace),
         os=f"{platform.system()} {platform.release()}",
         tools=describe_tools(tools),

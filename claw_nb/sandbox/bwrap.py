@@ -20,7 +20,6 @@ from claw_nb.sandbox.exposure import (
     RUN_KEEP,
     command_env,
     expand_entry,
-    homes,
     interpreter_dirs,
     is_within,
     secret_paths,

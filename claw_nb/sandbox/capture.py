@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import uuid
@@ -88,7 +89,8 @@ class OutputLog:
             self.directory.mkdir(parents=True, exist_ok=True)
             name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.log"
             self.path = self.directory / name
-            self._file = open(self.path, "wb")  # noqa: SIM115 -- closed in close()
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            self._file = os.fdopen(os.open(self.path, flags, 0o600), "wb")
             _prune_outputs(self.directory, KEEP_OUTPUT_FILES)
         except OSError:
             self._failed, self.path, self._file = True, None, None

@@ -247,6 +247,8 @@ class RunnerBase:
     def _output_log(self) -> OutputLog | None:
         if self.output_dir is None:
             return None
+        if self.workspace is not None and _leads_elsewhere(self.output_dir, self.workspace):
+            return None  # `.claw/outputs` made a link (a cloned repo, a plain-mode command)
         return OutputLog(self.output_dir, SAVE_OVER_BYTES, self.settings.max_output_file_mb << 20)
 
     def _limit_note(self, code: int | None) -> str | None:
@@ -263,3 +265,15 @@ class RunnerBase:
             if note:
                 return replace(res, killed_reason=note)
         return res
+
+
+def _leads_elsewhere(directory: Path, workspace: Path) -> bool:
+    """True when a folder inside the workspace is reached through a link (the host would write
+    where someone else pointed it)."""
+    lexical = os.path.normpath(directory)
+    if not lexical.startswith(str(workspace) + os.sep):
+        return False
+    real, parent = os.path.realpath(lexical), lexical
+    while not os.path.lexists(parent) and parent != str(workspace):
+        parent = os.path.dirname(parent)
+    return os.path.realpath(parent) != parent or (os.path.lexists(lexical) and real != lexical)
