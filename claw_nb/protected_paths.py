@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from claw_nb.untrusted import read_regular_file
+
 SETTINGS = (".claw", "settings.toml")
 PROTECTED_DIRS = (".git", ".claw")
 
@@ -36,7 +38,10 @@ def git_dirs(workspace: Path | str) -> list[Path]:
     found = [dot_git]
     try:
         if dot_git.is_file():
-            text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+            text = (read_regular_file(os.path.realpath(dot_git), max_bytes=4096) or b"").decode(
+                "utf-8", "replace"
+            )
+            text = text.strip()
             if text.startswith("gitdir:"):
                 target = Path(text[len("gitdir:") :].strip())
                 found.append(
@@ -46,8 +51,9 @@ def git_dirs(workspace: Path | str) -> list[Path]:
             found.append(Path(os.path.realpath(dot_git)))
         for base in list(found):
             common = base / "commondir"
-            if common.is_file():
-                target = Path(common.read_text(encoding="utf-8", errors="replace").strip())
+            data = read_regular_file(common, max_bytes=4096)
+            if data is not None:
+                target = Path(data.decode("utf-8", "replace").strip())
                 found.append(
                     Path(os.path.realpath(target if target.is_absolute() else base / target))
                 )

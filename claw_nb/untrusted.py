@@ -177,3 +177,18 @@ def is_link_out(root: Path | str, relative: str | os.PathLike[str]) -> bool:
     except UntrustedPathRefused:
         return True
     return False
+
+
+def read_regular_file(path: Path | str, *, max_bytes: int) -> bytes | None:
+    """At most `max_bytes` of `path` when it is a regular file and not itself a link (its
+    folders may be: for metadata such as a gitfile, whose target is checked by the caller);
+    None otherwise. Non-blocking open: a FIFO swapped in cannot hang the host."""
+    try:
+        fd = os.open(path, _FILE_FLAGS)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        os.set_blocking(fd, True)
+        return f.read(max_bytes)

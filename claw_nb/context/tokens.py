@@ -28,10 +28,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from claw_nb.untrusted import read_regular_file
+
 DEFAULT_WINDOW = 32_768
 MAX_RESERVE = 4_096
 PRIMING = 3  # tokens a request adds to prime the reply (OpenAI's accounting, LiteLLM's too)
 MAX_RATIO = 3.0
+MAX_TOKENIZER_BYTES = 64 << 20
 CHARS_PER_TOKEN = 3  # conservative, for budgets counted in characters
 
 
@@ -218,11 +221,13 @@ def _load_encoder(name: str | None) -> tuple[Encoder, str]:
             from tokenizers import Tokenizer
 
             path = Path(name).expanduser()
-            tok = (
-                Tokenizer.from_file(str(path))
-                if path.is_file()
-                else Tokenizer.from_pretrained(name)
-            )
+            if path.is_file():  # a regular file, not a link or FIFO swapped in since settings
+                data = read_regular_file(os.path.realpath(path), max_bytes=MAX_TOKENIZER_BYTES)
+                if data is None:
+                    raise OSError(f"{path} is not a regular file")
+                tok = Tokenizer.from_str(data.decode("utf-8"))
+            else:
+                tok = Tokenizer.from_pretrained(name)
             label = f"tokenizer {path.name if path.is_file() else name}"
             return (lambda text: len(tok.encode(text, add_special_tokens=False).ids)), label
         except Exception as exc:  # noqa: BLE001 - offline, missing file, bad JSON: fall back

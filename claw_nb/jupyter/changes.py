@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from claw_nb import events as ev
+from claw_nb.untrusted import read_untrusted
 
 MAX_DIFF_LINES = 120
 MAX_SNAPSHOT_BYTES = 2_000_000
@@ -44,12 +46,18 @@ class NotebookChange:
         return f"{self.path} (notebook: {cells})" if cells else f"{self.path} (notebook)"
 
 
-def _read_text(path: Path) -> str | None:
+def _read_text(workspace: str | Path | None, path: Path) -> str | None:
+    """The file's text for a diff, read confined to the workspace without following links
+    (a command may have swapped it for a link or a FIFO since the call resolved it)."""
+    if workspace is None:
+        return None
+    root = Path(os.path.realpath(workspace))
     try:
-        if not path.is_file() or path.stat().st_size > MAX_SNAPSHOT_BYTES:
+        data = read_untrusted(root, path.relative_to(root), max_bytes=MAX_SNAPSHOT_BYTES + 1)
+        if data is None or len(data) > MAX_SNAPSHOT_BYTES:
             return None
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        return data.decode("utf-8")
+    except (OSError, ValueError):
         return None
 
 
@@ -105,7 +113,7 @@ def preview_change(
     resolved = _resolve(workspace, path)
     if resolved is None:
         return None
-    before = _read_text(resolved) or ""
+    before = _read_text(workspace, resolved) or ""
     if tool == "write_file":
         after = arguments.get("content")
         if not isinstance(after, str):
@@ -135,7 +143,7 @@ def _preview_cell(workspace: str | Path | None, arguments: dict[str, Any]) -> st
     new = arguments.get("source") if isinstance(arguments.get("source"), str) else ""
     cells: list[dict] = []
     if resolved is not None:
-        text = _read_text(resolved)
+        text = _read_text(workspace, resolved)
         try:
             cells = json.loads(text).get("cells", []) if text else []
         except (ValueError, AttributeError):
@@ -185,7 +193,11 @@ class ChangeTracker:
         if e.tool in FILE_TOOLS and e.arguments:
             resolved = _resolve(self.workspace, e.arguments.get("path"))
             if resolved is not None:
-                self._before[e.call_id] = (str(e.arguments["path"]), resolved, _read_text(resolved))
+                self._before[e.call_id] = (
+                    str(e.arguments["path"]),
+                    resolved,
+                    _read_text(self.workspace, resolved),
+                )
 
     def finished(self, e: ev.ToolCallFinished) -> FileChange | None:
         """The change this call made (None if it changed no file)."""
@@ -195,7 +207,7 @@ class ChangeTracker:
         if not e.ok or snapshot is None:
             return None
         name, resolved, before = snapshot
-        after = _read_text(resolved)
+        after = _read_text(self.workspace, resolved)
         if after is None or after == before:
             return None
         diff, lines = _diff(before or "", after, name)

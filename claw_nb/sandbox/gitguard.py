@@ -33,6 +33,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from claw_nb.untrusted import read_regular_file
+
 QUARANTINE = Path(".claw") / "quarantine"
 _counter = itertools.count()
 # commands of this process running with a placeholder, per workspace: the last one removes it
@@ -128,11 +130,10 @@ def find_git_entries(root: Path) -> dict[Path, tuple[int, int, int]]:
 
 def _gitfile_target(gitfile: Path) -> Path | None:
     """The directory a ``.git`` file (``gitdir: PATH``) points to."""
-    try:
-        with open(gitfile, "rb") as f:
-            text = f.read(4096).decode("utf-8", "replace")
-    except OSError:
+    data = read_regular_file(gitfile, max_bytes=4096)
+    if data is None:
         return None
+    text = data.decode("utf-8", "replace")
     for line in text.splitlines():
         if line.startswith("gitdir:"):
             raw = line[len("gitdir:") :].strip()
@@ -143,10 +144,10 @@ def _gitfile_target(gitfile: Path) -> Path | None:
 
 
 def _commondir(gitdir: Path) -> Path | None:
-    try:
-        raw = (gitdir / "commondir").read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
+    data = read_regular_file(gitdir / "commondir", max_bytes=4096)
+    if data is None:
         return None
+    raw = data.decode("utf-8", "replace").strip()
     if not raw:
         return None
     return Path(os.path.realpath(raw if os.path.isabs(raw) else gitdir / raw))

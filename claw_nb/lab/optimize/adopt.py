@@ -6,12 +6,17 @@ descriptions), to measure it again later with `Variant.from_file`."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from claw_nb.config import MAX_SETTINGS_BYTES
 from claw_nb.errors import ConfigError
+from claw_nb.tools.base import ToolError
+from claw_nb.tools.safe_io import write_atomic
+from claw_nb.untrusted import UntrustedPathRefused, read_untrusted_text
 
 SETTING_FIELDS = ("temperature", "max_steps", "context_window", "max_tool_result_chars")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -55,16 +60,14 @@ def adopt(
     """Write the prompt and settings into the workspace; returns the settings file."""
     if not NAME.match(name):
         raise ConfigError(f"prompt name '{name}' must be letters, digits, '-', '_' or '.'")
-    workspace = Path(workspace or Path.cwd())
+    workspace = Path(os.path.realpath(workspace or Path.cwd()))
     claw = workspace / ".claw"
     values: dict[str, Any] = {k: v for k, v in (settings or {}).items() if v is not None}
     unknown = set(values) - set(SETTING_FIELDS)
     if unknown:
         raise ConfigError(f"cannot adopt setting(s) {sorted(unknown)}; known: {SETTING_FIELDS}")
     if system_prompt is not None:
-        path = claw / "prompts" / f"{name}.md"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(system_prompt, encoding="utf-8")
+        _write(workspace, claw / "prompts" / f"{name}.md", system_prompt)
         # A workspace-relative path: claw_nb resolves it inside `.claw/prompts/` and logs the
         # prompt by its name (the file's stem) on every session.
         values = {"prompt_name": f".claw/prompts/{name}.md", **values}
@@ -76,13 +79,22 @@ def adopt(
         variant += "\n[tool_descriptions]\n" + "".join(
             f"{_toml_value(k)} = {_toml_value(v)}\n" for k, v in tool_descriptions.items()
         )
-    (claw / "prompts").mkdir(parents=True, exist_ok=True)
-    (claw / "prompts" / f"{name}.toml").write_text(variant, encoding="utf-8")
+    _write(workspace, claw / "prompts" / f"{name}.toml", variant)
     settings_file = claw / "settings.toml"
-    settings_file.parent.mkdir(parents=True, exist_ok=True)
-    old = settings_file.read_text(encoding="utf-8") if settings_file.exists() else ""
-    settings_file.write_text(set_top_level(old, values), encoding="utf-8")
+    try:
+        old = read_untrusted_text(workspace, ".claw/settings.toml", max_bytes=MAX_SETTINGS_BYTES)
+    except UntrustedPathRefused as exc:
+        raise ConfigError(f"{settings_file}: {exc}; make it a regular file") from None
+    _write(workspace, settings_file, set_top_level(old or "", values))
     return settings_file
+
+
+def _write(workspace: Path, path: Path, text: str) -> None:
+    """Write inside the workspace without following a link someone planted on the way."""
+    try:
+        write_atomic(workspace, path, text.encode("utf-8"))
+    except ToolError as exc:
+        raise ConfigError(f"cannot write {path}: {exc}") from None
 
 
 def adopt_variant(variant: Any, name: str | None = None, workspace: Path | None = None) -> Path:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from claw_nb.tools.base import ToolContext, ToolError
-from claw_nb.tools.fsutil import atomic_write
+from claw_nb.tools.safe_io import write_atomic
 from claw_nb.tools.notebook.binding import NotebookBinding, live_call
 from claw_nb.tools.notebook.cells import find_target
 from claw_nb.tools.notebook.render import cell_source
@@ -85,7 +86,8 @@ def _proposed_already(shell: Any) -> bool:
 def _backup_cells(ctx: ToolContext, resolved: Path, name: str, cells: list[dict]) -> Path:
     """Save every cell's id, type and source to `.claw/backups/<notebook>-<timestamp>.json`."""
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() % 1_000_000_000:09d}"
-    target = Path(ctx.workspace) / ".claw" / "backups" / f"{resolved.stem}-{stamp}.json"
+    workspace = Path(os.path.realpath(ctx.workspace))
+    target = workspace / ".claw" / "backups" / f"{resolved.stem}-{stamp}.json"
     data = {
         "notebook": name,
         "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -94,7 +96,8 @@ def _backup_cells(ctx: ToolContext, resolved: Path, name: str, cells: list[dict]
             for c in cells
         ],
     }
-    atomic_write(target, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8") + b"\n")
+    payload = json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
+    write_atomic(workspace, target, payload)  # a link planted at `.claw/backups` is not followed
     return target
 
 
