@@ -25,6 +25,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import fcntl
@@ -134,8 +135,15 @@ def registered_databases() -> list[Path]:
             text = (Path(folder.path) / DATABASE_NOTE).read_text(encoding="utf-8")[:4096]
         except (OSError, UnicodeDecodeError):
             continue
-        if text.startswith("/") and "\0" not in text:
-            found.append(Path(text.strip()))
+        if not text.startswith("/") or "\0" in text:
+            continue
+        db = Path(text.strip())
+        if os.path.lexists(db):
+            found.append(db)
+        else:  # the database is gone: forget it once no journal of it is left either
+            with contextlib.suppress(OSError):
+                os.unlink(Path(folder.path) / DATABASE_NOTE)
+                os.rmdir(folder.path)
     return found
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.tools.base import ToolContext, ToolError
-from claw_nb.tools.safe_io import write_atomic
 from claw_nb.tools.notebook.binding import NotebookBinding, live_call
 from claw_nb.tools.notebook.cells import find_target
 from claw_nb.tools.notebook.render import cell_source
+from claw_nb.tools.safe_io import write_atomic
 from claw_nb.tools.workspace import display_path
 
 
