@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     from claw_nb.events import Event
-    from claw_nb.tools.base import Tool
 
 
 class Model(Protocol):
@@ -80,7 +79,14 @@ class Authorization:
     reason: str
 
 
-Authorizer = Callable[["Tool", dict[str, Any]], Authorization]
+class ToolInfo(Protocol):
+    """What an authorizer knows of a tool (`claw_nb.tools.base.Tool` is one)."""
+
+    name: str
+    kind: str
+
+
+Authorizer = Callable[[ToolInfo, dict[str, Any]], Authorization]
 
 
 @dataclass(frozen=True)

@@ -126,3 +126,73 @@ def test_no_module_imports_another_modules_private_names():
             if last.startswith("_") and not last.startswith("__") and not same_package:
                 bad.append(f"{module}:{line} imports the private module {target}")
     assert bad == []
+
+
+def _module_edges() -> dict[str, set[str]]:
+    """module -> the claw_nb modules it imports (nested and TYPE_CHECKING imports included;
+    `from pkg import sub` counts as an import of `pkg.sub`, not of the package)."""
+    modules = set(GRAPH)
+
+    def owner(target: str) -> str:
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        return target
+
+    edges: dict[str, set[str]] = {module: set() for module in GRAPH}
+    for module, imports in GRAPH.items():
+        for target, names, _line in imports:
+            subs = {f"{target}.{n}" for n in names if f"{target}.{n}" in modules}
+            edges[module] |= subs
+            if len(subs) < max(len(names), 1) and owner(target) not in ("", module):
+                edges[module].add(owner(target))
+    return edges
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(edges[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(edges[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_there_are_no_import_cycles():
+    assert _cycles(_module_edges()) == []
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

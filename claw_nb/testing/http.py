@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from claw_nb.testing.replies import (
     ARGUMENT_CHUNK,
@@ -38,8 +38,20 @@ from claw_nb.testing.replies import (
     usage_for,
 )
 
-if TYPE_CHECKING:
-    from claw_nb.testing.server import ScriptedServer
+
+class ScriptOwner(Protocol):
+    """What the handler needs of the server that owns the script (`ScriptedServer`)."""
+
+    stop_event: threading.Event
+
+    def record(
+        self, path: str, headers: dict, body: dict, received_at: float, size: int
+    ) -> dict: ...
+    def next_reply(self) -> Any: ...
+    def new_call_id(self) -> str: ...
+    def new_completion_id(self) -> str: ...
+    def note_connection(self) -> None: ...
+    def note_error(self, exc: BaseException | None) -> None: ...
 
 
 class ClientGone(Exception):
@@ -51,7 +63,7 @@ class ScriptedHTTPServer(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address, handler, owner: ScriptedServer):
+    def __init__(self, address, handler, owner: ScriptOwner):
         self.owner = owner
         self.open_sockets: set[socket.socket] = set()
         self.open_lock = threading.Lock()
@@ -95,7 +107,7 @@ class ScriptedHandler(BaseHTTPRequestHandler):
         pass
 
     @property
-    def owner(self) -> ScriptedServer:
+    def owner(self) -> ScriptOwner:
         return self.server.owner
 
     def _read_body(self) -> bytes:

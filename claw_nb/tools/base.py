@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 if TYPE_CHECKING:  # pragma: no cover
-    from claw_nb.sandbox import CommandRunner
+    from claw_nb.protocols import CommandRunner
 
 KINDS = ("read", "edit", "command", "meta", "kernel")
 
