@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import sys
+import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,6 @@ from claw_nb.untrusted import UntrustedPathRefused, read_untrusted_text
 
 logger = logging.getLogger("claw_nb")
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 DEFAULT_MODEL = "auto"  # claw_nb.model.resolve: a local server, else the embedded model
 DEFAULT_TEMPERATURE = 0.2  # low: tool calls and edits want consistency (servers default ~0.8)

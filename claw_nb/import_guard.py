@@ -82,10 +82,6 @@ def uninstall() -> None:
             sys.meta_path.remove(_finder)
 
 
-def installed() -> bool:
-    return _finder in sys.meta_path
-
-
 def import_installed(name: str) -> ModuleType:
     """Import ``name`` (and what it imports meanwhile) with the finder in place, even when it
     is not installed process-wide."""

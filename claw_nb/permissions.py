@@ -124,10 +124,6 @@ def _strip_dot_slash(path: str) -> str:
     return path
 
 
-def approve_all(request: ApprovalRequest) -> str:
-    return "yes"
-
-
 def deny_all(request: ApprovalRequest) -> str:
     return "no"
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +95,7 @@ def _since(value: Since) -> datetime | None:
     import pandas as pd
 
     if isinstance(value, (timedelta, pd.Timedelta)):
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        now = datetime.now(UTC).replace(tzinfo=None)
         return now - pd.Timedelta(value).to_pytimedelta()
     stamp = pd.Timestamp(value)
     if stamp.tzinfo is not None:

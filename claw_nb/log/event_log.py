@@ -21,7 +21,7 @@ from claw_nb.log.ingest import ingest
 from claw_nb.log.journal import JournalWriter, encode_event, journal_dir
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 logger = logging.getLogger(__name__)
 

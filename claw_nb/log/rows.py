@@ -7,7 +7,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from claw_nb.log.journal import TIME_KEY, TYPE_KEY
@@ -32,7 +32,7 @@ def ts(value: Any) -> datetime | None:
     """A UTC timestamp (naive, as DuckDB's TIMESTAMP) from epoch seconds; None if not a number."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
-    return datetime.fromtimestamp(value, timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
 
 
 def _no_nan(value: Any) -> Any:

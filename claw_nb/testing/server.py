@@ -45,7 +45,7 @@ from claw_nb.testing.http import ScriptedHandler, ScriptedHTTPServer
 from claw_nb.testing.replies import reply_from_dict, text
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 
 class ScriptedServer:

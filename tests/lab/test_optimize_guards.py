@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
 from types import SimpleNamespace
 
 import pytest
-import tomllib
 
 from claw_nb.errors import ConfigError
 from claw_nb.lab.optimize.adopt import adopt, set_top_level

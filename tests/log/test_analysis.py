@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -306,7 +306,7 @@ def test_stats_without_a_log_is_one_line(tmp_path, monkeypatch, capsys):
 
 # -- edge cases from hand-made events -----------------------------------------------------------
 
-OLD = datetime(2024, 1, 1, 12, 0, tzinfo=timezone.utc).timestamp()
+OLD = datetime(2024, 1, 1, 12, 0, tzinfo=UTC).timestamp()
 
 
 def started(sid: str, name: str = "default", prompt: str = "You are an agent.", **kw):

@@ -114,10 +114,7 @@ def _conn(server: ScriptedServer) -> http.client.HTTPConnection:
 
 
 def test_import_does_not_pull_in_litellm():
-    code = (
-        "import sys, claw_nb.testing.scripted_server; "
-        "sys.exit(1 if 'litellm' in sys.modules else 0)"
-    )
+    code = "import sys, claw_nb.testing.server; sys.exit(1 if 'litellm' in sys.modules else 0)"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
 
@@ -445,7 +442,7 @@ def test_claw_env(claw_env):
 def _run_cli(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
-        [sys.executable, "-m", "claw_nb.testing.scripted_server", *args],
+        [sys.executable, "-m", "claw_nb.testing.server", *args],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

@@ -10,13 +10,12 @@ The shell shows `job.plan`, asks if it should, and calls `job.run(progress, on_s
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from claw_nb.errors import ConfigError
 from claw_nb.lab.optimize.past_runs import comparison_report, logged_run, reflect_report

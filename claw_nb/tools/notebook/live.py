@@ -422,7 +422,7 @@ class LiveNotebook:
             if not client.synced:
                 try:
                     await asyncio.wait_for(client.wait_until_synced(), self.timeout)
-                except asyncio.TimeoutError as e:
+                except TimeoutError as e:
                     raise LiveNotebookError(
                         f"the shared document of {self.room_path} did not sync"
                     ) from e

@@ -1,0 +1,121 @@
+"""Every host-side file read in claw_nb is either the confined read of `claw_nb.untrusted` or
+listed here with the reason its file is trusted. A new `read_text()` / `open()` / copy on a
+path the agent, a repository or a task author could have written fails this test."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "claw_nb"
+
+# (module, function) -> why the file it reads cannot be shaped by the agent, a cloned
+# repository or a task author.
+TRUSTED_READS = {
+    ("claw_nb/untrusted.py", "*"): "the confined, no-follow read itself",
+    ("claw_nb/tools/safe_io.py", "*"): "the file tools' no-follow walk from the workspace",
+    (
+        "claw_nb/log/journal.py",
+        "*",
+    ): "journals under the user's private cache, hidden from commands",
+    ("claw_nb/sandbox/_reaper.py", "*"): "/proc and the command's cgroup",
+    ("claw_nb/sandbox/cgroups.py", "*"): "/proc and cgroupfs",
+    ("claw_nb/sandbox/limits.py", "*"): "/proc/loadavg",
+    ("claw_nb/sandbox/process.py", "children"): "/proc",
+    ("claw_nb/sandbox/capture.py", "OutputLog._open"): "creates a new file, O_EXCL|O_NOFOLLOW",
+    ("claw_nb/context/tokens.py", "*"): "tiktoken files bundled with claw_nb",
+    ("claw_nb/model/catalog.py", "*"): "LiteLLM's own price list, from its package",
+    ("claw_nb/model/embedded.py", "*"): "the embedded server's log in the user's cache",
+    ("claw_nb/testing/server.py", "main"): "the test server's script, named by the test",
+    ("claw_nb/tools/notebook/live.py", "*"): "Jupyter's runtime folder, hidden from commands",
+    ("claw_nb/tools/files.py", "grep"): "opens the descriptor safe_io.open_regular returned",
+    ("claw_nb/prompts/__init__.py", "template_text"): (
+        "a prompt file the user names outside the workspace, or a packaged one; inside the "
+        "workspace it goes through read_untrusted_text"
+    ),
+    ("claw_nb/lab/optimize/jobs.py", "parse_fragment"): "a file the user names on the command line",
+    ("claw_nb/lab/optimize/jobs.py", "_read_split"): "a split file the user names",
+    ("claw_nb/lab/optimize/jobs.py", "parse_variant"): "a variant file the user names",
+    ("claw_nb/lab/runner.py", "_variants"): "variant files the user names",
+    ("claw_nb/lab/trials.py", "Variant.from_file"): "a variant file the user names",
+    ("claw_nb/lab/trials.py", "Variant.from_dict"): "the prompt file next to the user's variant",
+    ("claw_nb/lab/trials.py", "_read_journals"): "journals under the user's private cache",
+    ("claw_nb/lab/executors.py", "*"): "tar archives built in memory from a checked task",
+}
+
+
+def _reads(path: Path) -> list[tuple[str, str, int]]:
+    """(enclosing function, call, line) for every call that opens, reads or copies a file."""
+    found: list[tuple[str, str, int]] = []
+    stack: list[str] = []
+
+    class Visitor(ast.NodeVisitor):
+        def _scope(self, node: ast.AST, name: str) -> None:
+            stack.append(name)
+            self.generic_visit(node)
+            stack.pop()
+
+        def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+            self._scope(node, node.name)
+
+        def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+            self._scope(node, node.name)
+
+        def visit_ClassDef(self, node: ast.ClassDef) -> None:
+            self._scope(node, node.name)
+
+        def visit_Call(self, node: ast.Call) -> None:
+            f = node.func
+            name = None
+            if isinstance(f, ast.Name) and f.id == "open":
+                name = "open"
+            elif isinstance(f, ast.Attribute):
+                base = ast.unparse(f.value)
+                if f.attr in ("read_text", "read_bytes", "open", "from_file"):
+                    name = f"{base}.{f.attr}"
+                elif f.attr == "load" and base in ("json", "tomllib", "yaml", "pickle"):
+                    name = f"{base}.load"
+                elif base == "shutil" and f.attr.startswith("copy"):
+                    name = f"shutil.{f.attr}"
+                elif base == "nbformat" and f.attr == "read":
+                    name = "nbformat.read"
+            if name:
+                found.append((".".join(stack) or "<module>", name, node.lineno))
+            self.generic_visit(node)
+
+    Visitor().visit(ast.parse(path.read_text(encoding="utf-8")))
+    return found
+
+
+def _module_files() -> list[Path]:
+    # the built-in task suite's own tests run inside the verifier, not in the host process
+    return [p for p in sorted(PACKAGE.rglob("*.py")) if "suite" not in p.relative_to(PACKAGE).parts]
+
+
+def test_every_host_read_is_confined_or_listed_as_trusted():
+    unlisted = []
+    for path in _module_files():
+        module = path.relative_to(PACKAGE.parent).as_posix()
+        for function, call, line in _reads(path):
+            if (module, "*") in TRUSTED_READS or (module, function) in TRUSTED_READS:
+                continue
+            unlisted.append(f"{module}:{line} {function}() calls {call}")
+    assert unlisted == [], (
+        "read files others could have written through claw_nb.untrusted, or list the reason "
+        "they are trusted in TRUSTED_READS"
+    )
+
+
+def test_every_trusted_entry_is_still_needed():
+    used = set()
+    for path in _module_files():
+        module = path.relative_to(PACKAGE.parent).as_posix()
+        for function, _call, _line in _reads(path):
+            used |= {(module, "*"), (module, function)}
+    assert sorted(set(TRUSTED_READS) - used) == []
+
+
+def test_the_scan_finds_a_plain_read(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def memory(ws):\n    return (ws / 'CLAW.md').read_text()\n")
+    assert _reads(probe) == [("memory", "ws / 'CLAW.md'.read_text", 2)]
