@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
+from claw_nb.textclip import clip_middle
 
 MAX_FAILED_CALLS = 8
 MAX_FIELD_CHARS = 1_500
 
 
 def _clip(text: Any, limit: int = MAX_FIELD_CHARS) -> str:
-    text = "" if text is None else str(text)
-    return text if len(text) <= limit else text[: limit // 2] + "\n[...]\n" + text[-limit // 2 :]
+    return clip_middle("" if text is None else str(text), limit)
 
 
 def _describe_call(tool: str, arguments: Any, kind: Any, error: Any) -> str:

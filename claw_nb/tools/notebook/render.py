@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from typing import Any
 
 from claw_nb.textclip import clip_middle
+from claw_nb.textsafe import strip_ansi
 
 MAX_READ_CHARS = 100_000
 MAX_CELL_SOURCE_CHARS = 20_000
@@ -16,13 +16,6 @@ MAX_TEXT_OUTPUT_LINES = 6
 MAX_OUTPUT_LINE_CHARS = 200
 DEFAULT_CELL_LIMIT = 200
 CELL_TYPES = ("code", "markdown", "raw")
-
-_ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-
-
-def strip_ansi(text: str) -> str:
-    """``text`` without terminal colour and cursor escape sequences."""
-    return _ANSI_RE.sub("", text)
 
 
 def cell_source(cell: dict) -> str:
