@@ -16,6 +16,7 @@ Both return standard `concurrent.futures.Future` objects whose result is a
 from __future__ import annotations
 
 import io
+import ipaddress
 import os
 import tarfile
 import tempfile
@@ -91,11 +92,15 @@ class RayExecutor:
         self.address = address
         self.resource = resource
         if not ray.is_initialized():
+            # A cluster on this machine's loopback keeps the driver there too: otherwise Ray
+            # picks the machine's network address for it and cannot reach the head.
+            loopback = {"_node_ip_address": "127.0.0.1"} if _is_loopback(address) else {}
             ray.init(
                 address=address,
                 log_to_driver=False,
                 runtime_env=runtime_env,
                 ignore_reinit_error=True,
+                **loopback,
             )
         available = ray.cluster_resources().get(resource, 0)
         if available < 1:
@@ -209,3 +214,14 @@ def _ray_trial(spec: TrialSpec, packed: bytes | None) -> TrialOutcome:
             tar.extractall(tmp, filter="data")
         local = replace(task, path=Path(tmp) / task.path.name)
         return run_trial(replace(spec, task=local))
+
+
+def _is_loopback(address: str) -> bool:
+    """True for `127.x.y.z:PORT`, `localhost:PORT`, `[::1]:PORT` (with or without `ray://`)."""
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
