@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from claw_nb.claw_dir import DEFAULT_DB, PROMPTS_DIR, SETTINGS_FILE
 from claw_nb.errors import ConfigError
 from claw_nb.untrusted import UntrustedPathRefused, read_untrusted_text
 
@@ -32,7 +33,6 @@ DEFAULT_TEMPERATURE = 0.2  # low: tool calls and edits want consistency (servers
 MODEL_BACKENDS = ("auto", "litellm", "direct")
 _UNSET_WORDS = {"server", "omit", "none", "default", ""}
 OLLAMA_DEFAULT_BASE = "http://localhost:11434"
-SETTINGS_FILE = Path(".claw") / "settings.toml"
 MAX_SETTINGS_BYTES = 1 << 20  # a settings file or pyproject.toml larger than this is cut
 SECURITY_SECTIONS = ("sandbox", "permissions")
 
@@ -66,7 +66,6 @@ PYPROJECT_SECTIONS = frozenset({"notebook"})
 # workspace) and the security sections. Never the workspace, the log file or a key.
 SETTINGS_FILE_KEYS = PYPROJECT_KEYS | {"api_base", "prompt_name", "tokenizer"}
 SETTINGS_FILE_SECTIONS = frozenset({"notebook", "sandbox", "permissions"})
-PROMPTS_DIR = Path(".claw") / "prompts"
 
 # Model prefixes served over the OpenAI-compatible API (claw_nb's direct path): `api_base`
 # decides where their requests go.
@@ -128,7 +127,7 @@ class ClawConfig:
     def resolved_db_path(self) -> Path:
         if self.db_path is not None:
             return Path(self.db_path)
-        return Path(self.workspace) / ".claw" / "claw.duckdb"
+        return Path(self.workspace) / DEFAULT_DB
 
     @property
     def effective_api_base(self) -> str | None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from claw_nb.claw_dir import CLAW_DIR, SETTINGS_FILE
 from claw_nb.untrusted import read_regular_file
 
-SETTINGS = (".claw", "settings.toml")
-PROTECTED_DIRS = (".git", ".claw")
+SETTINGS = SETTINGS_FILE.parts
+PROTECTED_DIRS = (".git", CLAW_DIR)
 
 
 def lexical_path(workspace: Path | str, path: str) -> Path:

@@ -296,6 +296,15 @@ def _cmd_stats(args: argparse.Namespace, config) -> int:
     from claw_nb.log.store import StoreBusy
 
     db, only = config.resolved_db_path, args.session
+    if only is not None:
+        from claw_nb.api import find_session_id
+        from claw_nb.errors import SessionNotFound
+
+        try:
+            only = find_session_id(db, only)  # a unique prefix, as `show` and `--resume` take
+        except (SessionNotFound, FileNotFoundError) as exc:
+            print(f"claw-nb: {exc}", file=sys.stderr)
+            return EXIT_STOPPED
     frames = {
         "session": lambda: analysis.sessions(db, only)[analysis.SESSION_COLUMNS_SHORT],
         "model": lambda: analysis.compare(db, "model", only),
@@ -320,15 +329,17 @@ def _cmd_stats(args: argparse.Namespace, config) -> int:
 
 
 def _cmd_show(args: argparse.Namespace, config) -> int:
+    from claw_nb.api import find_session_id
+    from claw_nb.errors import SessionNotFound
     from claw_nb.log.store import load_messages
     from claw_nb.textsafe import show
 
-    messages = load_messages(config.resolved_db_path, args.session_id)
-    if not messages:
-        print(
-            f"claw-nb: no session '{args.session_id}' in {config.resolved_db_path}", file=sys.stderr
-        )
+    try:
+        session_id = find_session_id(config.resolved_db_path, args.session_id)
+    except SessionNotFound as exc:
+        print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_STOPPED
+    messages = load_messages(config.resolved_db_path, session_id)
     for message in messages:
         role = message["role"]
         if role == "system":

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb import events as ev
+from claw_nb.claw_dir import OUTPUTS_DIR
 from claw_nb.context.file_ledger import FileLedger
 from claw_nb.context.outputs import OutputStore, clip_with_handle, make_read_output_tool
 from claw_nb.context.prune import call_index, describe_call, prune, squeeze
@@ -429,9 +430,7 @@ class ContextManager:
         workspace = getattr(self.config, "workspace", None)
         if workspace is None or self.host is None:
             return None
-        return (
-            Path(workspace) / ".claw" / "outputs" / str(getattr(self.host, "session_id", "session"))
-        )
+        return Path(workspace) / OUTPUTS_DIR / str(getattr(self.host, "session_id", "session"))
 
     def _report(self, exc: Exception) -> None:
         message = f"context management failed ({type(exc).__name__}: {exc}); request sent as is"

@@ -134,25 +134,15 @@ class Conversation:
 
     def _session_id(self, config: Any, session_id: str | None) -> str:
         """A logged session's full id from a unique prefix (None: the latest session)."""
-        from claw_nb.log.store import list_sessions
+        from claw_nb.api import find_session_id
+        from claw_nb.errors import SessionNotFound
 
-        db = config.resolved_db_path
-        frame = list_sessions(db)
-        ids = [str(x) for x in frame["session_id"]] if len(frame) else []
-        if session_id is None:
-            if not ids:
-                raise UsageError(f"claw: no sessions logged in {db} yet")
-            return ids[0]
-        if session_id in ids:
-            return session_id
-        matches = [x for x in ids if x.startswith(session_id)]
-        if len(matches) > 1:
+        try:
+            return find_session_id(config.resolved_db_path, session_id)
+        except SessionNotFound as exc:
             raise UsageError(
-                f"claw: session id {session_id!r} is ambiguous: {', '.join(matches[:5])}"
-            )
-        if not matches:
-            raise UsageError(f"claw: no session {session_id!r} in {db}; %claw sessions lists them")
-        return matches[0]
+                f"claw: {str(exc).replace('claw-nb sessions', '%claw sessions')}"
+            ) from None
 
     def _find_session(self, config: Any, session_id: str | None) -> tuple[str, list[dict]]:
         """(id, messages) of a logged session; a unique prefix of the id is enough."""

@@ -161,7 +161,7 @@ def ray_executor(
         import ray  # noqa: F401
     except ImportError:
         raise LabError(
-            "Ray is not installed: pip install 'claw-nb[ray]' (or `pip install "
+            "Ray is not installed: pip install -e '.[ray]' in a claw_nb checkout (or `pip install "
             "ray`), then start a cluster with `ray start --head`."
         ) from None
     _probe(address)

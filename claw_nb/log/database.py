@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from claw_nb.claw_dir import CLAW_DIR, DEFAULT_DB, ensure_claw_dir
 from claw_nb.errors import ClawError
 from claw_nb.log.journal import register_database
 from claw_nb.log.schema import migrate
@@ -31,7 +32,7 @@ def default_db_path(workspace: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get("CLAW_DB")
     if env:
         return Path(env).expanduser()
-    return Path(workspace if workspace is not None else Path.cwd()) / ".claw" / "claw.duckdb"
+    return Path(workspace if workspace is not None else Path.cwd()) / DEFAULT_DB
 
 
 def resolve_db_path(db_path: str | os.PathLike[str] | None) -> Path:
@@ -110,6 +111,8 @@ def open_database(
             if read_only and not path.exists():
                 _connect_once(path, False).close()  # create it: a read-only open needs a file
             if not read_only:
+                if path.parent.name == CLAW_DIR:
+                    ensure_claw_dir(path.parent.parent)  # with its .gitignore
                 path.parent.mkdir(parents=True, exist_ok=True)
                 register_database(path)  # so commands never read it (sandbox masks)
             return _connect_once(path, read_only), read_only

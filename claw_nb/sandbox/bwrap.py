@@ -13,6 +13,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from claw_nb.claw_dir import CLAW_DIR, ensure_claw_dir
 from claw_nb.protocols import CommandResult
 from claw_nb.sandbox import gitguard
 from claw_nb.sandbox.cgroups import Cgroup, make_cgroup
@@ -228,11 +229,11 @@ class BwrapRunner(RunnerBase):
         s = self.settings
         cwd = Path(cwd).resolve()
         workspace = self.workspace or cwd
-        if ".claw" in s.read_only:
+        if CLAW_DIR in s.read_only:
             # made here if missing, so it is mounted read-only: otherwise the command could
             # create .claw/settings.toml and loosen the sandbox for the next session
             try:
-                (workspace / ".claw").mkdir(exist_ok=True)
+                ensure_claw_dir(workspace)
             except OSError:
                 pass
         git = self._git_guard(workspace)

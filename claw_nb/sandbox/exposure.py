@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from claw_nb.claw_dir import DEFAULT_DB
 from claw_nb.sandbox.settings import SandboxSettings
 
 # Substrings of a variable name (upper-cased) that mark it as secret.
@@ -288,7 +289,7 @@ def log_databases(workspace: Path | None = None) -> list[Path]:
 
     found = registered_databases()
     if workspace is not None:
-        found.append(Path(os.path.realpath(workspace)) / ".claw" / "claw.duckdb")
+        found.append(Path(os.path.realpath(workspace)) / DEFAULT_DB)
     out: list[Path] = []
     for db in found:
         for p in (db, db.with_name(db.name + ".wal")):

@@ -33,9 +33,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from claw_nb.claw_dir import CLAW_DIR, QUARANTINE_DIR
 from claw_nb.untrusted import read_regular_file
 
-QUARANTINE = Path(".claw") / "quarantine"
+QUARANTINE = QUARANTINE_DIR
 _counter = itertools.count()
 # commands of this process running with a placeholder, per workspace: the last one removes it
 # (removing a mount point on the host detaches it in every sandbox still using it)
@@ -84,7 +85,7 @@ SKIP_DIRS = frozenset(
         ".pytest_cache",
         ".ruff_cache",
         ".ipynb_checkpoints",
-        ".claw",
+        CLAW_DIR,
     }
 )
 MAX_SCANNED = 10_000  # entries per scan, breadth first: a huge tree is scanned near the top

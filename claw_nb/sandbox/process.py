@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from claw_nb.claw_dir import OUTPUTS_DIR
 from claw_nb.protocols import CommandResult
 from claw_nb.sandbox.capture import (
     HEAD_BYTES,
@@ -241,7 +242,7 @@ class RunnerBase:
         self.settings = settings or SandboxSettings()
         self.workspace = Path(workspace).resolve() if workspace is not None else None
         if output_dir is None and self.workspace is not None:
-            output_dir = self.workspace / ".claw" / "outputs"
+            output_dir = self.workspace / OUTPUTS_DIR
         self.output_dir = Path(output_dir) if output_dir is not None else None
 
     def _output_log(self) -> OutputLog | None:

@@ -134,6 +134,18 @@ def test_sessions_lists_and_show_replays(claw_env, capsys):
     assert main(["show", "nope"]) == 1
 
 
+def test_show_and_stats_take_a_session_id_prefix_like_resume(claw_env, capsys):
+    claw_env.server.queue(text("first answer"))
+    main(["run", "--cwd", str(claw_env.workspace), "first"])
+    ((session_id,),) = rows(claw_env.db, "select session_id from sessions")
+    capsys.readouterr()
+    assert main(["show", session_id[:4]]) == 0
+    assert "first answer" in capsys.readouterr().out
+    assert main(["stats", "--session", session_id[:4]]) == 0
+    out = capsys.readouterr().out
+    assert "(no rows)" not in out and session_id in out
+
+
 def test_retries_are_visible_and_counted(claw_env, capsys):
     claw_env.server.queue(error(500), text("ok"))
     assert main(["run", "--cwd", str(claw_env.workspace), "hi"]) == 0

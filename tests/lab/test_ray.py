@@ -21,7 +21,7 @@ from claw_nb.lab.tasks import load_tasks
 from claw_nb.lab.trials import Variant
 from tests.lab.lab_helpers import SOLVER_PROMPT, TASKS, solver_reply
 
-ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'claw-nb[ray]')")
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
 
 ROOT = Path(__file__).resolve().parents[2]
 

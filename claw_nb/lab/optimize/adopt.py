@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from claw_nb.claw_dir import CLAW_DIR, SETTINGS_FILE
 from claw_nb.config import MAX_SETTINGS_BYTES
 from claw_nb.errors import ConfigError
 from claw_nb.tools.base import ToolError
@@ -61,7 +62,7 @@ def adopt(
     if not NAME.match(name):
         raise ConfigError(f"prompt name '{name}' must be letters, digits, '-', '_' or '.'")
     workspace = Path(os.path.realpath(workspace or Path.cwd()))
-    claw = workspace / ".claw"
+    claw = workspace / CLAW_DIR
     values: dict[str, Any] = {k: v for k, v in (settings or {}).items() if v is not None}
     unknown = set(values) - set(SETTING_FIELDS)
     if unknown:
@@ -82,7 +83,7 @@ def adopt(
     _write(workspace, claw / "prompts" / f"{name}.toml", variant)
     settings_file = claw / "settings.toml"
     try:
-        old = read_untrusted_text(workspace, ".claw/settings.toml", max_bytes=MAX_SETTINGS_BYTES)
+        old = read_untrusted_text(workspace, SETTINGS_FILE, max_bytes=MAX_SETTINGS_BYTES)
     except UntrustedPathRefused as exc:
         raise ConfigError(f"{settings_file}: {exc}; make it a regular file") from None
     _write(workspace, settings_file, set_top_level(old or "", values))

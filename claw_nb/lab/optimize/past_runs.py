@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claw_nb.claw_dir import PROMPTS_DIR
 from claw_nb.errors import ConfigError
 from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
 
@@ -219,4 +220,4 @@ def adopt_run(
         chosen = past.best() if pick is None else None
         name = as_name or (pick if pick is not None else chosen.name)
         past.adopt(pick, name=name, workspace=workspace)
-    return workspace / ".claw" / "prompts" / f"{name}.toml"
+    return workspace / PROMPTS_DIR / f"{name}.toml"

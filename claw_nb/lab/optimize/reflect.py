@@ -220,7 +220,7 @@ def _search(
         import gepa
     except ImportError:
         raise ConfigError(
-            "reflect needs the gepa package: pip install 'claw_nb[optimize]' (bare gepa 0.1.4)"
+            "reflect needs the gepa package: pip install gepa==0.1.4 (or pip install -e '.[optimize]' in a claw_nb checkout)"
         ) from None
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / STOP_FILE).unlink(missing_ok=True)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from claw_nb.claw_dir import BACKUPS_DIR
 from claw_nb.tools.base import ToolContext, ToolError
 from claw_nb.tools.notebook.binding import NotebookBinding, live_call
 from claw_nb.tools.notebook.cells import find_target
@@ -87,7 +88,7 @@ def _backup_cells(ctx: ToolContext, resolved: Path, name: str, cells: list[dict]
     """Save every cell's id, type and source to `.claw/backups/<notebook>-<timestamp>.json`."""
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() % 1_000_000_000:09d}"
     workspace = Path(os.path.realpath(ctx.workspace))
-    target = workspace / ".claw" / "backups" / f"{resolved.stem}-{stamp}.json"
+    target = workspace / BACKUPS_DIR / f"{resolved.stem}-{stamp}.json"
     data = {
         "notebook": name,
         "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
