@@ -313,6 +313,12 @@ def edit_file(
 def _write_target(ctx: ToolContext, path: str) -> Path:
     """Where a write to `path` lands. A protected file (settings, git metadata) may be written
     only under its own name, which the permission policy saw, never through a symlink."""
+    globbed = [part for part in Path(path).parts if "*" in part] if isinstance(path, str) else []
+    if globbed and not os.path.lexists(lexical_path(_ws(ctx), path)):
+        raise ToolError(
+            f"{path!r} has a wildcard ({globbed[0]!r}): writes take one literal path, e.g. "
+            "'src/app.py'; use list_files or grep to find the file first"
+        )
     resolved = resolve_in_workspace(ctx.workspace, path)
     if (
         resolved != lexical_path(_ws(ctx), path)

@@ -322,6 +322,14 @@ def test_write_file_creates_file_and_parent_dirs(ctx, ws):
     assert (ws / "a" / "b.py").read_text() == "x = 1\ny = 2\n"
 
 
+def test_write_file_refuses_a_wildcard_path_instead_of_making_a_star_directory(ctx, ws):
+    with pytest.raises(ToolError, match="wildcard"):
+        run(ctx, write_file, path="**/tmp/newcomer.py", content="x = 1\n")
+    assert list(ws.iterdir()) == []
+    (ws / "odd*name.txt").write_text("old")  # an existing file with a star stays writable
+    assert run(ctx, write_file, path="odd*name.txt", content="new").endswith("(overwritten)")
+
+
 def test_write_file_overwrites_existing_file(ctx, ws):
     (ws / "a.txt").write_text("old")
     out = run(ctx, write_file, path="a.txt", content="new")
