@@ -22,6 +22,7 @@ from claw_nb.errors import ContextLengthExceeded, ModelError
 from claw_nb.prompts import SystemPrompt, render_system_prompt
 from claw_nb.protocols import Authorizer, Model, accepts_tool_progress
 from claw_nb.toolcalls import ToolCall, coerce_arguments, validate_arguments
+from claw_nb.toolcalls.schema import import_jsonschema
 from claw_nb.tools import Tool, ToolContext, ToolError, ToolRegistry, default_tools
 from claw_nb.tools.base import ToolTimeout
 
@@ -461,7 +462,7 @@ class Agent:
 
 def _import_validator() -> None:
     try:
-        import jsonschema  # noqa: F401
+        import_jsonschema()
     except Exception:  # noqa: BLE001, S110 - validation imports it again and reports it
         pass
 

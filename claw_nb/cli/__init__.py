@@ -116,9 +116,6 @@ def run() -> None:
     the log is already flushed and closed by then, so nothing is lost. Only for the CLI
     process: `main()` itself returns normally for callers in a Python session.
     """
-    # jsonschema imports rfc3987_syntax, which builds a parser for ~3 s of CPU on import;
-    # claw_nb checks no IRI formats. Hidden only in this process, which is ours.
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
     try:
         code = main()
     except SystemExit as exc:  # argparse's --help and usage errors

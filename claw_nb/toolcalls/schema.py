@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -135,11 +137,36 @@ def _describe(err: Any) -> list[str]:
     return [f"{where}: {err.message}"]
 
 
+# jsonschema imports rfc3987_syntax for its "iri" format when it is installed (JupyterLab's
+# dependencies bring it): ~2-5 s building a parser, for a format check claw_nb never asks for.
+_UNUSED_FORMAT_MODULES = ("rfc3987_syntax",)
+_jsonschema_lock = threading.Lock()
+
+
+def import_jsonschema() -> Any:
+    """`jsonschema`, imported without the format modules claw_nb does not use. They are kept
+    out only while jsonschema loads: a later `import rfc3987_syntax` of the user's works."""
+    if "jsonschema" in sys.modules:
+        return sys.modules["jsonschema"]
+    with _jsonschema_lock:
+        hidden = [m for m in _UNUSED_FORMAT_MODULES if m not in sys.modules]
+        for name in hidden:
+            sys.modules[name] = None  # type: ignore[assignment]  # import fails at once
+        try:
+            import jsonschema
+        finally:
+            for name in hidden:
+                if sys.modules.get(name, 0) is None:
+                    del sys.modules[name]
+    return jsonschema
+
+
 def validate_arguments(schema: dict, arguments: dict) -> str | None:
     """None if the arguments (after `coerce_arguments`) fit the tool's parameters schema, else one
     message listing every problem, so the model can fix them all in a single retry."""
     if not isinstance(arguments, dict):
         return not_object_error(arguments)
+    import_jsonschema()
     from jsonschema import Draft202012Validator
     from jsonschema.validators import validator_for
 
