@@ -94,7 +94,7 @@ def check_config(config: Mapping[str, Any], where: str) -> None:
     visit(config, ())
     for table, key in CEILINGS:
         value = config.get(table, {})
-        if isinstance(value, Mapping) and isinstance(value.get(key), bool):
+        if isinstance(value, Mapping) and key in value:  # a string or boolean is refused too
             check_number(value[key], f"{where}: {table}.{key}", CEILINGS[(table, key)])
 
 
