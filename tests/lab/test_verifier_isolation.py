@@ -33,6 +33,26 @@ def pytest_runtest_makereport(item, call):
     outcome.get_result().outcome = "passed"
 """
 
+# stats.py fixed, planted where an ini's pythonpath would put it ahead of the real (buggy) one
+FIXED = "def mean(values):\n    return sum(values) / len(values)\n"
+# an xml.etree.ElementTree whose junit report always says 3 tests, none failed
+FAKE_ET = """class ParseError(Exception):
+    pass
+
+class _Suite:
+    tag = "testsuite"
+
+    def get(self, key, default=None):
+        return "3" if key == "tests" else "0"
+
+class _Tree:
+    def getroot(self):
+        return _Suite()
+
+def parse(path):
+    return _Tree()
+"""
+
 PLANTS = {
     "pytest.py": {"pytest.py": FORGE + "raise SystemExit(0)\n"},
     "conftest.py": {"conftest.py": PASS_ALL},
@@ -48,19 +68,19 @@ PLANTS = {
         "pass_all.py": PASS_ALL,
     },
     "pytest.ini with pythonpath": {
-        "pytest.ini": "[pytest]\npythonpath = hooks\n",
-        "hooks/pytest.py": FORGE + "raise SystemExit(0)\n",
+        "pytest.ini": "[pytest]\npythonpath = shadow\n",
+        "shadow/stats.py": FIXED,
     },
-    "tox.ini": {"tox.ini": "[pytest]\naddopts = -p pass_all\n", "pass_all.py": PASS_ALL},
-    "setup.cfg": {"setup.cfg": "[tool:pytest]\naddopts = -p pass_all\n", "pass_all.py": PASS_ALL},
+    "tox.ini": {"tox.ini": "[pytest]\npythonpath = shadow\n", "shadow/stats.py": FIXED},
+    "setup.cfg": {"setup.cfg": "[tool:pytest]\npythonpath = shadow\n", "shadow/stats.py": FIXED},
     "pyproject.toml": {
-        "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "-p pass_all"\n',
-        "pass_all.py": PASS_ALL,
+        "pyproject.toml": '[tool.pytest.ini_options]\npythonpath = ["shadow"]\n',
+        "shadow/stats.py": FIXED,
     },
     "a stdlib-named module (xml)": {
-        "xml/__init__.py": FORGE,
+        "xml/__init__.py": "",
         "xml/etree/__init__.py": "",
-        "xml/etree/ElementTree.py": "def parse(p):\n    raise SystemExit('1.0')\n",
+        "xml/etree/ElementTree.py": FAKE_ET,
     },
     "a conftest in .lab": {".lab/tests/conftest.py": PASS_ALL},
 }
