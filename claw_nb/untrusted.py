@@ -192,3 +192,86 @@ def read_regular_file(path: Path | str, *, max_bytes: int) -> bytes | None:
             return None
         os.set_blocking(fd, True)
         return f.read(max_bytes)
+
+
+def walk_untrusted(root: Path | str, *, max_entries: int = 20_000) -> list[tuple[str, str]]:
+    """Every entry under `root` as (relative POSIX path, kind), kind one of ``file``, ``dir``,
+    ``link``, ``other``; links are listed, never followed, and no directory is entered
+    through one. Raises `UntrustedPathRefused` past `max_entries` (an agent can make millions
+    of files; the host should not spend its time listing them)."""
+    out: list[tuple[str, str]] = []
+    fd = os.open(os.path.realpath(root), _DIR_FLAGS)
+    try:
+        _walk(fd, "", out, max_entries)
+    finally:
+        os.close(fd)
+    return out
+
+
+def _walk(fd: int, prefix: str, out: list[tuple[str, str]], limit: int) -> None:
+    with os.scandir(fd) as entries:
+        items = sorted((e.name, _kind(e)) for e in entries)
+    for name, kind in items:
+        if len(out) >= limit:
+            raise UntrustedPathRefused(f"more than {limit} entries; not listed further")
+        rel = f"{prefix}{name}"
+        out.append((rel, kind))
+        if kind == "dir":
+            try:
+                sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # swapped for a link meanwhile
+                    continue
+                raise
+            try:
+                _walk(sub, rel + "/", out, limit)
+            finally:
+                os.close(sub)
+
+
+def _kind(entry: os.DirEntry) -> str:
+    if entry.is_symlink():
+        return "link"
+    if entry.is_dir(follow_symlinks=False):
+        return "dir"
+    if entry.is_file(follow_symlinks=False):
+        return "file"
+    return "other"
+
+
+def copy_untrusted_tree(
+    root: Path | str, dest: Path | str, *, max_bytes: int = 64 * 1024 * 1024
+) -> None:
+    """Copy the directory `root` into `dest` (made if missing) without following a link:
+    regular files by content and permission bits, directories recursively, and links as links
+    when they resolve inside `root` (rewritten relative, so the copy points into itself).
+
+    Raises `UntrustedPathRefused` for a link leading out of `root` or a FIFO, socket or device
+    (before `dest` is touched), and for a file larger than `max_bytes`.
+    """
+    base = Path(os.path.realpath(root))
+    entries = walk_untrusted(base)
+    links: dict[str, str] = {}
+    for rel, kind in entries:
+        if kind == "other":
+            mode = os.lstat(base / rel).st_mode
+            raise UntrustedPathRefused(f"{rel} is {file_kind(mode)}; only files and links copy")
+        if kind == "link":
+            target = confined_path(base, rel, hidden=())  # raises for a link out of root
+            links[rel] = os.path.relpath(target, (base / rel).parent)
+    out = Path(dest)
+    out.mkdir(parents=True, exist_ok=True)
+    for rel, kind in entries:
+        if kind == "dir":
+            (out / rel).mkdir(exist_ok=True)
+        elif kind == "link":
+            os.symlink(links[rel], out / rel)
+        else:
+            fd = open_regular_beneath(base, base / rel)
+            with os.fdopen(fd, "rb") as f:
+                data = f.read(max_bytes + 1)
+                mode = os.fstat(f.fileno()).st_mode & 0o777
+            if len(data) > max_bytes:
+                raise UntrustedPathRefused(f"{rel} is larger than {max_bytes} bytes; not copied")
+            (out / rel).write_bytes(data)
+            os.chmod(out / rel, mode | 0o600)

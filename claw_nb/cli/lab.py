@@ -189,6 +189,12 @@ def _print_leaderboard(exp, baseline: str | None) -> None:
     print(format_leaderboard(exp.leaderboard(baseline=baseline)))
 
 
+TAMPER_NOTE = (
+    "tampered: {n} trial(s) changed what decides their verdict (tests, conftest.py, pytest "
+    "settings, import hooks); see Experiment.frame()['tamper']. Optimizers score them 0."
+)
+
+
 def format_leaderboard(board) -> str:
     """The leaderboard's main columns as aligned text."""
     wanted = [
@@ -209,14 +215,18 @@ def format_leaderboard(board) -> str:
         "wins",
         "losses",
         "ties",
+        "tampered",
     ]
-    columns = [c for c in wanted if c in board.columns]
+    tampered = int(board["tampered"].sum()) if "tampered" in board else 0
+    columns = [c for c in wanted if c in board.columns and (c != "tampered" or tampered)]
     text = board[columns].to_string(index=False, float_format=lambda x: f"{x:.3g}")
     notes = (
         [n for n in board.get("note", []) if isinstance(n, str) and n] if "note" in board else []
     )
     if "small_sample" in board and bool(board["small_sample"].any()):
         notes.append("small sample: differences this size may be noise (claw-nb lab plan N)")
+    if tampered:
+        notes.append(TAMPER_NOTE.format(n=tampered))
     return text + ("\n" + "\n".join(dict.fromkeys(notes)) if notes else "")
 
 

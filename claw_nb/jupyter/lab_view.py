@@ -147,8 +147,9 @@ def _leaderboard(results: list) -> Any:
             "tokens_per_solved",
             "diff",
             "p_holm",
+            "tampered",
         )
-        if c in board.columns
+        if c in board.columns and (c != "tampered" or board[c].any())
     ]
     return board[keep]
 

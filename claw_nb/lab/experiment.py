@@ -9,6 +9,7 @@ paired comparisons.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -43,6 +44,7 @@ _RESULT_COLUMNS = (
     "session_id",
     "error",
     "verifier_output",
+    "tamper",
 )
 
 
@@ -140,6 +142,7 @@ def _result(row: Sequence[Any]) -> TrialResult:
     data["wall_s"] = float(data["wall_s"] or 0.0)
     data["passed"] = bool(data["passed"])
     data["verifier_output"] = data["verifier_output"] or ""
+    data["tamper"] = tuple(json.loads(data["tamper"])) if data["tamper"] else ()
     return TrialResult(**data)
 
 
@@ -248,6 +251,7 @@ def record_trials(db_path: Path, finished: Sequence[tuple[TrialResult, bytes]]) 
                 r.error,
                 r.verifier_output,
                 now,
+                to_json(list(r.tamper)),
             )
         )
     with _connection(db_path) as con:

@@ -321,6 +321,9 @@ def variant_summary(
         "tokens_per_solved": tokens / solved if solved else math.nan,
         "seconds_per_solved": seconds / solved if solved else math.nan,
         "tool_error_rate": sum(int(r.tool_errors) for r in rows) / steps if steps else 0.0,
+        # trials whose agent changed what decides its verdict (claw_nb.lab.tamper); their
+        # rewards are counted as measured here, and flagged so a reader can judge them
+        "tampered": sum(1 for r in rows if getattr(r, "tamper", ())),
     }
     if k and k > 1:
         passes: dict[str, list[bool]] = {}

@@ -20,8 +20,10 @@ import hashlib
 import json
 import os
 import shlex
+import stat
 import sys
 import tempfile
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -29,15 +31,25 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import TaskError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from claw_nb.lab.task_rules import (
+    CEILINGS,
+    check_config,
+    check_links,
+    check_name,
+    check_number,
+    check_relative,
+)
+from claw_nb.untrusted import (
+    UntrustedPathRefused,
+    is_link_out,
+    read_untrusted_text,
+    walk_untrusted,
+)
 
 DIFFICULTIES = ("easy", "medium", "hard")
 DEFAULT_AGENT_TIMEOUT = 600.0
 DEFAULT_VERIFIER_TIMEOUT = 120.0
+MAX_TEXT_BYTES = 1024 * 1024  # instruction.md, task.toml, an inline or SWE-bench file
 
 
 @dataclass(frozen=True)
@@ -90,7 +102,8 @@ def load_tasks(source: str | os.PathLike[str] | list | dict) -> list[Task]:
         return load_tasks(json.loads(text))
     path = Path(text).expanduser()
     if path.is_file() and path.suffix in (".json", ".yaml", ".yml"):
-        return load_tasks(_parse_data(path.read_text(encoding="utf-8"), path.suffix))
+        data = read_untrusted_text(path.parent, path.name, max_bytes=16 * MAX_TEXT_BYTES)
+        return load_tasks(_parse_data(data or "", path.suffix))
     if (path / "instruction.md").is_file():
         return [load_task_dir(path)]
     if path.is_dir():
@@ -107,24 +120,38 @@ def load_tasks(source: str | os.PathLike[str] | list | dict) -> list[Task]:
 
 
 def load_task_root(root: Path) -> list[Task]:
-    """Every task directory directly under ``root``, by name."""
-    return [
-        load_task_dir(p)
-        for p in sorted(root.iterdir())
-        if p.is_dir() and (p / "instruction.md").is_file()
-    ]
+    """Every task directory directly under ``root``, by name (a link to a folder elsewhere
+    is refused: the suite is what is inside ``root``)."""
+    tasks = []
+    for p in sorted(root.iterdir()):
+        if not (p.is_dir() and (p / "instruction.md").is_file()):
+            continue
+        if is_link_out(root, p.name):
+            raise TaskError(f"{p} is a link out of {root}; a suite's tasks must be inside it")
+        tasks.append(load_task_dir(p))
+    return tasks
 
 
 def load_task_dir(path: Path) -> Task:
-    """One task directory in Harbor's layout."""
+    """One task directory in Harbor's layout, refused (`TaskError`) when it breaks a rule of
+    `claw_nb.lab.task_rules` (a link out of it, a number out of range)."""
     path = Path(path)
-    instruction = (path / "instruction.md").read_text(encoding="utf-8").strip()
+    check_links(path)
+    try:
+        instruction = _read_text(path, "instruction.md")
+        toml_text = _read_text(path, "task.toml")
+    except UntrustedPathRefused as exc:
+        raise TaskError(f"task {path.name}: {exc}") from None
+    if instruction is None:
+        raise TaskError(f"{path} has no instruction.md")
+    instruction = instruction.strip()
     config: dict[str, Any] = {}
-    if (path / "task.toml").is_file():
+    if toml_text is not None:
         try:
-            config = tomllib.loads((path / "task.toml").read_text(encoding="utf-8"))
+            config = tomllib.loads(toml_text)
         except tomllib.TOMLDecodeError as exc:
             raise TaskError(f"{path / 'task.toml'}: {exc}") from None
+        check_config(config, f"{path.name}/task.toml")
     meta = config.get("metadata", {})
     difficulty = str(meta.get("difficulty", "medium"))
     if difficulty not in DIFFICULTIES:
@@ -144,6 +171,13 @@ def load_task_dir(path: Path) -> Task:
             config.get("verifier", {}).get("timeout_sec", DEFAULT_VERIFIER_TIMEOUT)
         ),
     )
+
+
+def _read_text(task_dir: Path, name: str) -> str | None:
+    text = read_untrusted_text(task_dir, name, max_bytes=MAX_TEXT_BYTES + 1)
+    if text is not None and len(text.encode()) > MAX_TEXT_BYTES:
+        raise TaskError(f"{task_dir / name} is larger than {MAX_TEXT_BYTES} bytes")
+    return text
 
 
 def _parse_data(text: str, suffix: str) -> Any:
@@ -168,18 +202,34 @@ def _from_mapping(data: Mapping[str, Any]) -> Task:
             f"an inline task needs {', '.join(sorted(missing))} "
             f"(it has {', '.join(sorted(data)) or 'nothing'})"
         )
-    files = {str(k): str(v) for k, v in (data.get("files") or {}).items()}
+    name = check_name(data["name"])
+    files = _files(data.get("files"), f"task {name}: a 'files' entry")
     test_files = {"test.sh": str(data["test"])}
-    test_files.update({str(k): str(v) for k, v in (data.get("test_files") or {}).items()})
+    test_files.update(_files(data.get("test_files"), f"task {name}: a 'test_files' entry"))
     toml = _task_toml(
         str(data.get("difficulty", "medium")),
         data.get("tags", ()),
-        data.get("agent_timeout_sec"),
-        data.get("verifier_timeout_sec"),
+        _timeout(data, "agent_timeout_sec", "agent"),
+        _timeout(data, "verifier_timeout_sec", "verifier"),
     )
     return _write_task(
-        str(data["name"]), str(data["instruction"]), toml, files, test_files, data.get("solution")
+        name, str(data["instruction"]), toml, files, test_files, data.get("solution")
     )
+
+
+def _files(value: Any, what: str) -> dict[str, str]:
+    """An inline task's ``{path: text}``, every path checked before anything is written."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TaskError(f"{what.rsplit(':', 1)[0]}: files must map relative paths to text")
+    return {check_relative(k, what): str(v) for k, v in value.items()}
+
+
+def _timeout(data: Mapping[str, Any], key: str, table: str) -> float | None:
+    if data.get(key) is None:
+        return None
+    return check_number(data[key], f"task {data['name']}: {key}", CEILINGS[(table, "timeout_sec")])
 
 
 def from_swebench(instance: Mapping[str, Any]) -> Task:
@@ -187,15 +237,10 @@ def from_swebench(instance: Mapping[str, Any]) -> Task:
     at ``repo_path``) with ``test_patch`` applied by the verifier, which runs the tests named in
     ``FAIL_TO_PASS`` and ``PASS_TO_PASS``; the reward is the share of them that pass. The
     oracle applies ``patch``. No network: the repository must be given, never cloned."""
-    name = str(instance["instance_id"]).replace("/", "__")
-    files = {str(k): str(v) for k, v in (instance.get("files") or {}).items()}
+    name = check_name(str(instance["instance_id"]).replace("/", "__"))
+    files = _files(instance.get("files"), f"SWE-bench instance {name}: a 'files' entry")
     if not files and instance.get("repo_path"):
-        root = Path(str(instance["repo_path"]))
-        files = {
-            str(p.relative_to(root)): p.read_text(encoding="utf-8", errors="replace")
-            for p in root.rglob("*")
-            if p.is_file() and ".git" not in p.parts
-        }
+        files = _checkout_files(Path(str(instance["repo_path"])))
     if not files:
         raise TaskError(
             f"SWE-bench instance {name}: give its repository as 'files' "
@@ -216,6 +261,18 @@ def from_swebench(instance: Mapping[str, Any]) -> Task:
         )
     toml = _task_toml(str(instance.get("difficulty", "medium")), ("swe-bench",), None, None)
     return _write_task(name, str(instance["problem_statement"]), toml, files, test_files, solution)
+
+
+def _checkout_files(root: Path) -> dict[str, str]:
+    """The text of every file of a checkout (not .git), read without following a link."""
+    out = {}
+    try:
+        for rel, kind in walk_untrusted(root):
+            if kind == "file" and ".git" not in rel.split("/"):
+                out[rel] = read_untrusted_text(root, rel, max_bytes=MAX_TEXT_BYTES) or ""
+    except UntrustedPathRefused as exc:
+        raise TaskError(f"repo_path {root}: {exc}") from None
+    return out
 
 
 def _test_ids(value: Any) -> list[str]:
@@ -273,7 +330,7 @@ def _write_task(
         sort_keys=True,
     )
     digest = hashlib.sha256(content.encode()).hexdigest()[:12]
-    root = Path(tempfile.gettempdir()) / f"claw-lab-tasks-{os.getuid()}" / digest / name
+    root = _cache_root() / digest / name
     if not (root / "instruction.md").is_file():
         staging = root.parent / f".{name}.{os.getpid()}"
         for rel, text in {"instruction.md": instruction + "\n", "task.toml": toml}.items():
@@ -290,6 +347,23 @@ def _write_task(
         except OSError:  # another process wrote it first
             pass
     return load_task_dir(root)
+
+
+def _cache_root() -> Path:
+    """Our folder for written-out tasks under the shared temp dir: made private, and refused
+    when someone else made it (or a link) first."""
+    root = Path(tempfile.gettempdir()) / f"claw-lab-tasks-{os.getuid()}"
+    try:
+        root.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(root)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise TaskError(
+            f"{root} is not a private folder of yours (a link, another owner, or writable by "
+            "others); remove it and run again"
+        )
+    return root
 
 
 def _write(path: Path, text: str) -> None:

@@ -14,10 +14,10 @@ import dataclasses
 import hashlib
 import json
 import shutil
-import sys
 import tempfile
 import threading
 import time
+import tomllib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,11 +26,6 @@ from typing import Any
 
 from claw_nb.errors import ConfigError, LabError
 from claw_nb.lab.tasks import Task
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 _SETTINGS = ("model", "temperature", "max_steps", "context_window", "max_tool_result_chars")
 
@@ -130,6 +125,7 @@ class TrialResult:
     session_id: str | None
     error: str | None
     verifier_output: str
+    tamper: tuple[str, ...] = ()  # the tamper report's findings (claw_nb.lab.tamper)
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -236,6 +232,7 @@ def run_trial(
     spec: TrialSpec, on_progress: Callable[[TrialProgress], None] | None = None
 ) -> TrialOutcome:
     """Run one trial end to end in a temporary directory, removed afterwards."""
+    from claw_nb.lab.tamper import tamper_report
     from claw_nb.lab.verify import make_runner, prepare_workspace, run_verifier
 
     started = time.monotonic()
@@ -244,6 +241,7 @@ def run_trial(
     session_id = uuid.uuid4().hex[:16]
     stop_reason, error, verdict = "error", None, None
     stopped = timed_out = False
+    tamper: tuple[str, ...] = ()
     try:
         workspace = prepare_workspace(spec.task, tmp / "ws")
         runner = make_runner(workspace, unsandboxed=spec.unsandboxed)
@@ -280,6 +278,7 @@ def run_trial(
             note = f"agent stopped at the task's timeout ({spec.task.agent_timeout_sec:g} s)"
             error = f"{note}; {error}" if error else note
         if not stopped:
+            tamper = tamper_report(spec.task, workspace)
             verdict = run_verifier(spec.task, workspace, runner)
     except LabError:
         raise
@@ -307,6 +306,7 @@ def run_trial(
         session_id=session_id if journal else None,
         error=error,
         verifier_output=verdict.output if verdict is not None else "",
+        tamper=tamper,
     )
     return TrialOutcome(result, journal, stopped)
 

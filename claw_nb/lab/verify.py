@@ -3,8 +3,11 @@
 The verifier runs after the agent stopped, in the same sandbox (bubblewrap, no network) with
 the task's tests copied into ``.lab/tests`` of the workspace (so the agent never saw them) and
 ``$REWARD_DIR`` at ``.lab/reward``. Its script sees ``$WORKSPACE``, ``$TESTS_DIR``,
-``$REWARD_DIR`` and ``$PYTHON`` (this interpreter, which has pytest and pandas). A verifier
-that crashes, times out or writes no number scores 0, with the reason kept.
+``$REWARD_DIR``, ``$PYTHON`` (this interpreter, which has pytest and pandas), ``$LAB_PYTEST``
+(pytest isolated from the workspace: run it as ``"$PYTHON" -I "$LAB_PYTEST"``, see
+`claw_nb.lab.isolated_pytest`) and ``$LAB_PYTEST_INI`` (the task's tests/pytest.ini, or an
+empty one). A verifier that crashes, times out or writes no number scores 0, with the reason
+kept. The host reads what it wrote (reward.txt, pytest.txt) without following a link and only so much of it.
 
 `check_tasks` is ``claw-nb lab check``: the oracle (solution/solve.sh) must score 1 and the
 untouched workspace 0, or the task is refused.
@@ -18,14 +21,23 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import SandboxRequired
 from claw_nb.lab.tasks import Task
+from claw_nb.untrusted import (
+    UntrustedPathRefused,
+    copy_untrusted_tree,
+    read_untrusted,
+    read_untrusted_text,
+)
 
 LAB_DIR = ".lab"
 MAX_OUTPUT_CHARS = 8000
+MAX_REWARD_BYTES = 4096
+MAX_LOG_BYTES = 1024 * 1024  # of the verifier's pytest.txt, before it is clipped
 
 
 @dataclass(frozen=True)
@@ -65,40 +77,70 @@ def require_sandbox() -> None:
 
 
 def prepare_workspace(task: Task, workspace: Path) -> Path:
-    """Copy the task's environment into ``workspace`` (created; must not exist or be empty)."""
+    """Copy the task's environment into ``workspace`` (created; must not exist or be empty),
+    links as links and only those that stay inside it (`copy_untrusted_tree`)."""
     workspace.mkdir(parents=True, exist_ok=True)
     if task.environment is not None and task.environment.is_dir():
-        shutil.copytree(task.environment, workspace, dirs_exist_ok=True)
+        copy_untrusted_tree(task.environment, workspace)
     return workspace
+
+
+def _fresh_lab(workspace: Path) -> Path:
+    """``.lab`` made anew: whatever the agent put there (a folder, a file, a link) is gone."""
+    lab = workspace / LAB_DIR
+    if lab.is_symlink() or (lab.exists() and not lab.is_dir()):
+        lab.unlink()
+    elif lab.exists():
+        shutil.rmtree(lab)
+    lab.mkdir()
+    return lab
 
 
 def run_verifier(task: Task, workspace: Path, runner: Any) -> Verdict:
     """Run the task's tests/test.sh on ``workspace``; the reward it wrote (0 on any failure)."""
-    lab = workspace / LAB_DIR
-    if lab.exists():
-        shutil.rmtree(lab)  # the agent may have made one: the verifier's own files win
-    tests, reward_dir = lab / "tests", lab / "reward"
     if task.tests is None or not task.tests.is_dir():
         return Verdict(0.0, "", f"task {task.name} has no tests directory")
-    shutil.copytree(task.tests, tests)
-    reward_dir.mkdir(parents=True)
+    lab = _fresh_lab(workspace)  # the agent may have made one: the verifier's own files win
+    tests, reward_dir = lab / "tests", lab / "reward"
+    copy_untrusted_tree(task.tests, tests)
+    reward_dir.mkdir()
+    launcher = lab / "isolated_pytest.py"
+    launcher.write_text(
+        resources.files("claw_nb.lab").joinpath("isolated_pytest.py").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    ini = tests / "pytest.ini"
+    if ini.is_symlink() or not ini.is_file():
+        ini = lab / "pytest.ini"
+        ini.write_text("[pytest]\n", encoding="utf-8")
     result = _run_script(
         runner,
         workspace,
         tests / "test.sh",
         task.verifier_timeout_sec,
-        {"TESTS_DIR": tests, "REWARD_DIR": reward_dir},
+        {
+            "TESTS_DIR": tests,
+            "REWARD_DIR": reward_dir,
+            "LAB_PYTEST": launcher,
+            "LAB_PYTEST_INI": ini,
+        },
     )
     output = _clip(result.stdout + ("\n" + result.stderr if result.stderr.strip() else ""))
-    extra = reward_dir / "pytest.txt"
-    if extra.is_file():
-        output = _clip(output + "\n" + extra.read_text(encoding="utf-8", errors="replace"))
-    reward_file = reward_dir / "reward.txt"
+    try:
+        extra = read_untrusted(reward_dir, "pytest.txt", max_bytes=MAX_LOG_BYTES)
+    except UntrustedPathRefused as exc:
+        extra, output = None, _clip(f"{output}\n[pytest.txt not read: {exc}]")
+    if extra is not None:
+        output = _clip(output + "\n" + extra.decode("utf-8", errors="replace"))
     if result.timed_out:
         return Verdict(0.0, output, f"verifier timed out after {task.verifier_timeout_sec:g} s")
-    if not reward_file.is_file():
+    try:
+        text = read_untrusted_text(reward_dir, "reward.txt", max_bytes=MAX_REWARD_BYTES)
+    except UntrustedPathRefused as exc:
+        return Verdict(0.0, output, f"verifier's reward.txt not read: {exc}")
+    if text is None:
         return Verdict(0.0, output, f"verifier wrote no reward.txt (exit {result.exit_code})")
-    text = reward_file.read_text(encoding="utf-8", errors="replace").strip()
+    text = text.strip()
     try:
         reward = float(text.split()[0])
     except (ValueError, IndexError):
@@ -114,9 +156,12 @@ def run_oracle(task: Task, workspace: Path, runner: Any, timeout: float = 120.0)
     """Run solution/solve.sh in ``workspace``; None if it ran cleanly, else what went wrong."""
     if task.solution is None or not task.solution.is_file():
         return "no solution/solve.sh"
-    script = workspace / LAB_DIR / "solve.sh"
-    script.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(task.solution, script)
+    try:
+        text = read_untrusted(task.solution.parent, task.solution.name, max_bytes=MAX_LOG_BYTES)
+    except UntrustedPathRefused as exc:
+        return f"solution/solve.sh not read: {exc}"
+    script = _fresh_lab(workspace) / "solve.sh"
+    script.write_bytes(text or b"")
     result = _run_script(runner, workspace, script, timeout, {})
     shutil.rmtree(workspace / LAB_DIR, ignore_errors=True)
     if result.timed_out or result.exit_code != 0:
@@ -125,7 +170,7 @@ def run_oracle(task: Task, workspace: Path, runner: Any, timeout: float = 120.0)
 
 
 def _run_script(
-    runner: Any, workspace: Path, script: Path, timeout: float, env: dict[str, Path]
+    runner: Any, workspace: Path, script: Path, timeout: float, env: dict[str, Path | str]
 ) -> Any:
     variables = {"WORKSPACE": workspace, "PYTHON": Path(sys.executable), **env}
     assignments = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in variables.items())

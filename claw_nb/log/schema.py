@@ -155,7 +155,8 @@ TABLES: dict[str, Table] = {
                 "wall_s DOUBLE, tool_errors INTEGER, session_id, error, verifier_output, "
                 "finished_at TIMESTAMP",
                 5,
-            ),
+            )
+            + _cols("tamper JSON", 8),
             ("trial_id",),
             since=5,
         ),
@@ -189,6 +190,7 @@ _NOTES = {
     5: "the prompt lab: experiments, variants, tasks, trials; tool schemas stored by sha",
     6: "the lab's optimizers: optimizer runs and every candidate step (claw_nb.lab.optimize)",
     7: "how each tool call arrived: natively, or the text dialect it was parsed from",
+    8: "the lab's tamper report: what a trial's agent changed that could sway its verdict",
 }
 
 BACKFILLS: dict[int, tuple[str, ...]] = {

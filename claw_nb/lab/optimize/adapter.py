@@ -20,6 +20,7 @@ from claw_nb.lab.optimize.evidence import trial_evidence
 from claw_nb.lab.optimize.guards import CandidateRejected, Guard
 from claw_nb.lab.optimize.reflection import ReflectionModel, reflection_prompt
 from claw_nb.lab.optimize.steps import StepLog
+from claw_nb.lab.tamper import counted_reward
 
 RunTrials = Callable[[Sequence[Any], Sequence[Any], int, str], list[Any]]
 """(tasks, variants, repeats, experiment) -> trial results: the lab runner, bound to its options."""
@@ -113,12 +114,14 @@ class LabAdapter:
         scores, outputs = [], []
         for task in batch:
             result = by_task.get(task.name)
-            scores.append(float(result.reward) if result is not None else 0.0)
+            # a trial the tamper report flagged counts as failed: see counted_reward
+            scores.append(counted_reward(result) if result is not None else 0.0)
             outputs.append(
                 {
                     "task": task.name,
                     "reward": scores[-1],
                     "error": None if result is not None else "no trial result",
+                    "tamper": list(getattr(result, "tamper", ())),
                 }
             )
         trajectories = None

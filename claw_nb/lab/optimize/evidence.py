@@ -41,7 +41,7 @@ def trial_evidence(
         marks = ", ".join("?" for _ in names)
         trials = con.execute(
             f"""SELECT t.task, t.reward, t.verifier_output, t.stop_reason, t.error, t.session_id,
-                       s.final_answer
+                       s.final_answer, t.tamper
                 FROM trials t LEFT JOIN sessions s ON s.session_id = t.session_id
                 WHERE t.experiment = ? AND t.variant = ? AND t.task IN ({marks})
                 ORDER BY t.task, t.repeat""",
@@ -63,13 +63,16 @@ def trial_evidence(
     finally:
         con.close()
     records: dict[str, dict[str, Any]] = {}
-    for task, reward, verifier, stop_reason, error, session_id, answer in trials:
+    for task, reward, verifier, stop_reason, error, session_id, answer, tamper in trials:
         if task in records:
             continue
         calls = failed.get(session_id, [])
+        findings = json.loads(tamper) if tamper else []
         records[task] = {
             "task": _clip(instructions.get(task, task)),
-            "reward": float(reward or 0.0),
+            # a flagged trial is shown as failed, with why: never a reward to imitate
+            "reward": 0.0 if findings else float(reward or 0.0),
+            "tamper": findings,
             "verifier_output": _clip(verifier),
             "stop_reason": stop_reason or "",
             "error": _clip(error) if error else "",

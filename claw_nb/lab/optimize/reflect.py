@@ -12,6 +12,7 @@ same `run` continues it: gepa resumes from its saved state and the lab skips tri
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ from claw_nb.lab.optimize.result import ReflectResult
 from claw_nb.lab.optimize.runs import TrialsStopped, bind_runner, run_dir_for
 from claw_nb.lab.optimize.split import Split, split_by_names, split_tasks
 from claw_nb.lab.optimize.steps import StepLog
+from claw_nb.lab.tamper import counted_reward
 
 STOP_FILE = "gepa.stop"
 
@@ -265,4 +267,11 @@ def _held_out(
     results = run_trials(
         list(split.held_out), [seed_v, winner], options.held_out_repeats, f"{run}/held-out"
     )
+    # a trial the tamper report flagged counts as failed here too (see counted_reward)
+    results = [
+        dataclasses.replace(r, reward=counted_reward(r), passed=False)
+        if getattr(r, "tamper", ())
+        else r
+        for r in results
+    ]
     return compare_variants(results, "seed", "winner", seed=options.seed).attrs["comparison"]

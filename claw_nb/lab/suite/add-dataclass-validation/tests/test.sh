@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Verifier: run the task's checks; the share that pass is the reward (partial credit).
+# "$LAB_PYTEST" is pytest isolated from the workspace, and the ini, rootdir and conftest cut
+# are the task's own, so nothing the agent wrote (pytest.py, conftest.py, pytest.ini,
+# sitecustomize.py) takes part in the verdict (docs/lab.md, "The verifier's isolation").
 cd "$WORKSPACE"
-"${PYTHON:-python3}" -m pytest -q -p no:cacheprovider -o addopts="" \
-  --junitxml="$REWARD_DIR/junit.xml" "$TESTS_DIR" >"$REWARD_DIR/pytest.txt" 2>&1
-"${PYTHON:-python3}" - "$REWARD_DIR" <<'PY'
+"$PYTHON" -I "$LAB_PYTEST" -q -c "$LAB_PYTEST_INI" --rootdir "$TESTS_DIR" \
+  --confcutdir "$TESTS_DIR" --junitxml="$REWARD_DIR/junit.xml" "$TESTS_DIR" \
+  >"$REWARD_DIR/pytest.txt" 2>&1
+"$PYTHON" -I - "$REWARD_DIR" <<'PY'
 import pathlib, sys, xml.etree.ElementTree as ET
 out = pathlib.Path(sys.argv[1])
 try:
