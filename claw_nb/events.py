@@ -162,3 +162,37 @@ class ToolCallProgress(Event):
     index: int
     tool: str
     chars: int
+
+
+def handles(*kinds: type[Event]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Mark a listener method as the handler of these event types (see `EventDispatch`)."""
+
+    def mark(method: Callable[..., None]) -> Callable[..., None]:
+        method.__handles__ = kinds  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+class EventDispatch:
+    """A listener whose methods say which events they take, with `@handles(SomeEvent)`.
+
+    Handlers are found by the event's type, never by its class name: renaming an event class
+    fails where a handler names it, instead of silently dropping the handler. A subclass may
+    override a handler by defining a method of the same name.
+    """
+
+    _handlers: dict[type, str] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table: dict[type, str] = {}
+        for klass in reversed(cls.__mro__):
+            for name, member in vars(klass).items():
+                for kind in getattr(member, "__handles__", ()):
+                    table[kind] = name
+        cls._handlers = table
+
+    def handler_for(self, event: Event) -> Callable[[Any], None] | None:
+        name = self._handlers.get(type(event))
+        return getattr(self, name) if name is not None else None

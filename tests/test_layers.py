@@ -196,3 +196,18 @@ def test_there_are_no_import_cycles():
 
 def test_the_cycle_check_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_listeners_dispatch_on_event_types_not_names():
+    """Every `_on_*` handler of the printer and the widget is registered by type."""
+    from claw_nb import events as ev
+    from claw_nb.cli.printer import TextPrinter
+    from claw_nb.jupyter.text_view import NotebookTextPrinter
+    from claw_nb.jupyter.widget import WidgetTranscript
+
+    for listener in (TextPrinter, NotebookTextPrinter, WidgetTranscript):
+        named = {n for n in dir(listener) if n.startswith("_on_")}
+        assert named == set(listener._handlers.values()), listener
+        assert all(issubclass(kind, ev.Event) for kind in listener._handlers)
+    by_name = [p for p in PACKAGE.rglob("*.py") if '"_on_" +' in p.read_text(encoding="utf-8")]
+    assert by_name == []

@@ -8,6 +8,7 @@ import sys
 from typing import Any, TextIO
 
 from claw_nb import events as ev
+from claw_nb.events import handles
 from claw_nb.textsafe import show
 
 
@@ -32,7 +33,7 @@ def _is_terminal(out: TextIO) -> bool:
         return False
 
 
-class TextPrinter:
+class TextPrinter(ev.EventDispatch):
     """Writes the work as it happens: streamed text, one line per tool call, the answer.
 
     On a terminal (`live`, by default when `out` is a TTY) a tool call the model is still
@@ -59,13 +60,14 @@ class TextPrinter:
         self._status_open = False
 
     def __call__(self, event: ev.Event) -> None:
-        handler = getattr(self, "_on_" + type(event).__name__, None)
+        handler = self.handler_for(event)
         if handler is not None:
             if self._status_open and not isinstance(event, ev.ToolCallProgress):
                 self._clear_status()
             handler(event)
             self.out.flush()
 
+    @handles(ev.ToolCallProgress)
     def _on_ToolCallProgress(self, e: ev.ToolCallProgress) -> None:
         if self.quiet or not self.live:
             return
@@ -93,10 +95,12 @@ class TextPrinter:
             self._line_open = False
         self.out.write(show(text) + "\n")
 
+    @handles(ev.SessionStarted)
     def _on_SessionStarted(self, e: ev.SessionStarted) -> None:
         if not self.quiet:
             self._write(f"claw: session {e.session_id} with {e.model} in {e.workspace}")
 
+    @handles(ev.TextDelta)
     def _on_TextDelta(self, e: ev.TextDelta) -> None:
         if self.quiet:
             return
@@ -104,11 +108,13 @@ class TextPrinter:
         self.out.write(show(e.text))
         self._line_open = not e.text.endswith("\n")
 
+    @handles(ev.ToolCallStarted)
     def _on_ToolCallStarted(self, e: ev.ToolCallStarted) -> None:
         if not self.quiet:
             args = e.arguments if e.arguments is not None else e.raw_arguments
             self._write(f"-> {e.tool} {_one_line(args)}")
 
+    @handles(ev.ToolCallFinished)
     def _on_ToolCallFinished(self, e: ev.ToolCallFinished) -> None:
         if self.quiet:
             return
@@ -121,6 +127,7 @@ class TextPrinter:
         if len(lines) > self.show_results:
             self._write(f"   | ... {len(lines) - self.show_results} more lines")
 
+    @handles(ev.TodosUpdated)
     def _on_TodosUpdated(self, e: ev.TodosUpdated) -> None:
         if self.quiet:
             return
@@ -128,6 +135,7 @@ class TextPrinter:
         for item in e.todos:
             self._write(f"   {marks.get(item.get('status'), '[ ]')} {item.get('content', '')}")
 
+    @handles(ev.ModelCallFinished)
     def _on_ModelCallFinished(self, e: ev.ModelCallFinished) -> None:
         if not self.quiet:
             self._write(
@@ -135,6 +143,7 @@ class TextPrinter:
                 f"tokens, {e.latency_ms:.0f} ms]"
             )
 
+    @handles(ev.ContextCompacted)
     def _on_ContextCompacted(self, e: ev.ContextCompacted) -> None:
         if not self.quiet:
             self._write(
@@ -142,11 +151,13 @@ class TextPrinter:
                 f"{e.tokens_after:,} tokens, window {e.window:,}]"
             )
 
+    @handles(ev.FinalAnswer)
     def _on_FinalAnswer(self, e: ev.FinalAnswer) -> None:
         if self._streamed_step is not None and not self.quiet:
             return  # already on screen, streamed
         self._write(e.text)
 
+    @handles(ev.ErrorOccurred)
     def _on_ErrorOccurred(self, e: ev.ErrorOccurred) -> None:
         if e.kind == "retry":
             if not self.quiet:
@@ -155,6 +166,7 @@ class TextPrinter:
         if self.show_errors:
             self._write(f"claw: error: {e.message}")
 
+    @handles(ev.SessionEnded)
     def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
         if not self.quiet:
             self._write(f"claw: stopped ({e.stop_reason}) after {e.steps} steps")

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from claw_nb import events as ev
 from claw_nb.cli.printer import TextPrinter
+from claw_nb.events import handles
 from claw_nb.jupyter.changes import ChangeTracker
 from claw_nb.textsafe import show
 
@@ -60,10 +61,12 @@ class NotebookTextPrinter(TextPrinter):
     def approve(self, request: Any) -> str:
         return text_approver(request)
 
+    @handles(ev.SessionStarted)
     def _on_SessionStarted(self, e: ev.SessionStarted) -> None:
         self.tracker.workspace = e.workspace
         super()._on_SessionStarted(e)
 
+    @handles(ev.TextDelta)
     def _on_TextDelta(self, e: ev.TextDelta) -> None:
         """Whole lines only: a notebook's output gets one stream message per line, not one per
         chunk of a few characters."""
@@ -84,6 +87,7 @@ class NotebookTextPrinter(TextPrinter):
             self._line_open = not self._pending.endswith("\n")
             self._pending = ""
 
+    @handles(ev.FinalAnswer)
     def _on_FinalAnswer(self, e: ev.FinalAnswer) -> None:
         if not self.markdown:
             super()._on_FinalAnswer(e)
@@ -97,10 +101,12 @@ class NotebookTextPrinter(TextPrinter):
         self.out.flush()
         display({"text/markdown": text, "text/plain": text}, raw=True)
 
+    @handles(ev.ToolCallStarted)
     def _on_ToolCallStarted(self, e: ev.ToolCallStarted) -> None:
         self.tracker.started(e)
         super()._on_ToolCallStarted(e)
 
+    @handles(ev.ToolCallFinished)
     def _on_ToolCallFinished(self, e: ev.ToolCallFinished) -> None:
         change = self.tracker.finished(e)
         if e.error_kind == "denied":
@@ -120,6 +126,7 @@ class NotebookTextPrinter(TextPrinter):
         for line in change.diff.splitlines():
             self._write("   " + line[:200])
 
+    @handles(ev.ContextCompacted)
     def _on_ContextCompacted(self, e: Any) -> None:
         if not self.quiet:
             self._write(
@@ -127,6 +134,7 @@ class NotebookTextPrinter(TextPrinter):
                 f"{e.tokens_after} tokens"
             )
 
+    @handles(ev.SessionEnded)
     def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
         if not self.quiet:
             lines = self.tracker.summary_lines()

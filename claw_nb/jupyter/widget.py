@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from claw_nb import events as ev
+from claw_nb.events import handles
 from claw_nb.jupyter.changes import ChangeTracker
 from claw_nb.jupyter.run_status import RunStatus
 from claw_nb.jupyter.static_copy import (
@@ -58,7 +59,7 @@ def _publish(bundle: dict[str, Any], display_id: str, *, update: bool) -> None:
     IPython.display.display(bundle, raw=True, display_id=display_id, update=update)
 
 
-class WidgetTranscript(TranscriptActions):
+class WidgetTranscript(TranscriptActions, ev.EventDispatch):
     """The live view of one run; an event listener and the approver while the run is bound."""
 
     approver_label = "user (notebook)"
@@ -275,7 +276,7 @@ class WidgetTranscript(TranscriptActions):
     # -- events (called on the agent's thread) --------------------------------------------
 
     def __call__(self, event: ev.Event) -> None:
-        handler = getattr(self, "_on_" + type(event).__name__, None)
+        handler = self.handler_for(event)
         if handler is not None:
             with self._lock:
                 handler(event)
@@ -303,6 +304,7 @@ class WidgetTranscript(TranscriptActions):
         self._flush()
         return block
 
+    @handles(ev.SessionStarted)
     def _on_SessionStarted(self, e: ev.SessionStarted) -> None:
         if self._stopping and self.agent is not None:  # Stop came before the run cleared it
             self.agent.interrupt()
@@ -310,6 +312,7 @@ class WidgetTranscript(TranscriptActions):
         self.run.session, self.run.model = e.session_id, e.model
         self._render_status()
 
+    @handles(ev.TextDelta)
     def _on_TextDelta(self, e: ev.TextDelta) -> None:
         self.run.saw_step(e.step, writing=True)
         if self.quiet:
@@ -323,6 +326,7 @@ class WidgetTranscript(TranscriptActions):
         if time.monotonic() - self._md_flushed >= FLUSH_SECONDS:
             self._flush()
 
+    @handles(ev.ModelCallFinished)
     def _on_ModelCallFinished(self, e: ev.ModelCallFinished) -> None:
         self._flush()
         if self._md is not None and self._md_step == e.step and not self.quiet:
@@ -331,6 +335,7 @@ class WidgetTranscript(TranscriptActions):
         self.run.model_call(e)
         self._render_status()
 
+    @handles(ev.ToolCallStarted)
     def _on_ToolCallStarted(self, e: ev.ToolCallStarted) -> None:
         self.tracker.started(e)
         self._flush()
@@ -354,6 +359,7 @@ class WidgetTranscript(TranscriptActions):
             card.state, card.icon = state, icon
             widget.value = card.html()
 
+    @handles(ev.ToolCallFinished)
     def _on_ToolCallFinished(self, e: ev.ToolCallFinished) -> None:
         change = self.tracker.finished(e)
         self.run.phase = "waiting for model"
@@ -368,6 +374,7 @@ class WidgetTranscript(TranscriptActions):
             self.static.replace(index, Part(card.html(), card.markdown(), card.plain()))
         self._save_static()
 
+    @handles(ev.TodosUpdated)
     def _on_TodosUpdated(self, e: ev.TodosUpdated) -> None:
         if self.quiet:
             return
@@ -393,12 +400,14 @@ class WidgetTranscript(TranscriptActions):
             self._todos[0].value = html
             self.static.replace(self._todos[1], part)
 
+    @handles(ev.FinalAnswer)
     def _on_FinalAnswer(self, e: ev.FinalAnswer) -> None:
         if (self.quiet or self._last_step not in self._streamed_steps) and e.text:
             self._new_text_block(e.text, "claw-final")
             self._offer_code(e.text)
         self._flush()
 
+    @handles(ev.ErrorOccurred)
     def _on_ErrorOccurred(self, e: ev.ErrorOccurred) -> None:
         if e.kind == "retry":
             if self.run.call_written("waiting for model"):  # the next attempt starts over
@@ -407,17 +416,20 @@ class WidgetTranscript(TranscriptActions):
         else:
             self._note(f"error: {e.message}", "color:#c0392b;")
 
+    @handles(ev.ContextCompacted)
     def _on_ContextCompacted(self, e: Any) -> None:
         self._note(
             f"context compacted ({e.method}, {e.reason}): {e.tokens_before:,} -> "
             f"{e.tokens_after:,} tokens"
         )
 
+    @handles(ev.ToolCallProgress)
     def _on_ToolCallProgress(self, e: ev.ToolCallProgress) -> None:
         """A tool call the model is still writing: said in the header, in place, not as a row."""
         if self.run.writing_call(e.step, e.tool, e.chars):
             self._render_status()
 
+    @handles(ev.SessionEnded)
     def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
         self._flush()
         self._answer_with("no")
