@@ -107,6 +107,9 @@ class ClawConfig:
     max_tokens: int | None = None
     keep_recent_turns: int = 4  # most recent steps compaction keeps verbatim
     tokenizer: str | None = None  # tokenizer.json path or Hugging Face id to count tokens with
+    # describe tools and earlier calls in the prompt and parse calls from the reply text, for
+    # servers whose chat template ignores `tools` (the embedded model: its GGUF's own template)
+    tools_in_prompt: bool = False
     settings: dict[str, Any] = field(default_factory=dict)  # the file's allowed sections
     # keys a workspace file set that it may not set (ignored), for shells to show
     ignored_settings: tuple[str, ...] = field(default=(), compare=False)
@@ -192,7 +195,7 @@ def _coerce(key: str, value: Any) -> Any:
         kind = "a positive integer" if key in _INT_KEYS else "a non-negative number"
         kind = "a number above 0 and at most 1" if key == "compact_at" else kind
         raise ConfigError(f"setting '{key}' must be {kind}, got {value!r}") from None
-    if key in {"stream", "context_management"} and isinstance(value, str):
+    if key in {"stream", "context_management", "tools_in_prompt"} and isinstance(value, str):
         return value.strip().lower() in {"1", "true", "yes", "on"}
     if key in {"workspace", "db_path"}:
         return Path(value).expanduser()

@@ -80,7 +80,15 @@ class ContextManager:
         self.model = model
         self.host = host
         self.enabled = bool(getattr(config, "context_management", True))
-        self.counter = counter or TokenCounter(config.model, getattr(config, "tokenizer", None))
+        # tools described in the prompt (tools_in_prompt): requests are counted as sent
+        self.prompted = None
+        if getattr(config, "tools_in_prompt", False):
+            from claw_nb.toolcalls.in_prompt import PromptedTools
+
+            self.prompted = PromptedTools()
+        self.counter = counter or TokenCounter(
+            config.model, getattr(config, "tokenizer", None), chat_template=bool(self.prompted)
+        )
         self.outputs = (
             outputs
             if outputs is not None
@@ -145,12 +153,16 @@ class ContextManager:
             and scaled(self.counter.bound(messages, tools), self.ratio) <= self.limit
         ):
             return self._estimate(messages, tools)
-        raw = self.counter.request(messages, tools)
+        if self.prompted is not None:  # as sent: the tools are part of the system message
+            raw = self.counter.request(self.prompted.messages(messages, tools), None)
+            tool_tokens = self.counter.text(self.prompted.block(tools))
+        else:
+            raw = self.counter.request(messages, tools)
+            tool_tokens = self.counter.tools(tools)
         self._last_raw = raw
         tokens = scaled(raw, self.ratio)
         system = sum(self.counter.message(m) for m in messages if m.get("role") == "system")
         results = sum(self.counter.message(m) for m in messages if m.get("role") == "tool")
-        tool_tokens = self.counter.tools(tools)
         self.last_tokens = tokens
         self.last_parts = {  # the request split by part (counted, before calibration)
             "system": system,

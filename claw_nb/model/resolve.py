@@ -71,6 +71,8 @@ def use_embedded(
         max_tokens=config.max_tokens or config.reserve_tokens or default_reserve(window),
         # count with the model's own vocabulary: what the server counts with
         tokenizer=config.tokenizer or str(model.path),
+        # its GGUF's own template renders only roles and text: tools go in the prompt
+        tools_in_prompt=config.tools_in_prompt or server.tools_in_prompt,
     )
 
 

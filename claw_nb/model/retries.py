@@ -40,6 +40,12 @@ class RetryingModel:
         # refuses "automatic streaming tool choice" and cuts the stream): after one such
         # failure with nothing received, requests with tools get whole replies.
         self.whole_replies_with_tools = False
+        # Servers whose template has no place for tools get them described in the prompt.
+        self.prompted = None
+        if getattr(config, "tools_in_prompt", False):
+            from claw_nb.toolcalls.in_prompt import PromptedTools
+
+            self.prompted = PromptedTools()
 
     def streams(self, tools: list[dict[str, Any]] | None) -> bool:
         """Whether this request is streamed."""
@@ -77,6 +83,10 @@ class RetryingModel:
 
         `on_tool_progress(index, name, chars)` hears, throttled, how far a streamed tool call
         has got (`claw_nb.model.tool_progress`); a whole reply reports nothing."""
+        if self.prompted is not None:  # the tools go in the prompt; calls come back as text
+            if known_tools is None and tools:
+                known_tools = {spec["function"]["name"]: spec["function"] for spec in tools}
+            messages, tools = self.prompted.messages(messages, tools), []
         attempts = 0
         deadline = time.monotonic() + self.config.reply_timeout
         fell_back = False
@@ -198,7 +208,11 @@ class RetryingModel:
         if self._counter is None:
             from claw_nb.context.tokens import TokenCounter
 
-            self._counter = TokenCounter(self.config.model, getattr(self.config, "tokenizer", None))
+            self._counter = TokenCounter(
+                self.config.model,
+                getattr(self.config, "tokenizer", None),
+                chat_template=self.prompted is not None,
+            )
         reply.prompt_tokens = self._counter.request(messages, tools)
         completion = reply.content + "".join(c.name + c.raw_arguments for c in reply.tool_calls)
         reply.completion_tokens = self._counter.text(completion)

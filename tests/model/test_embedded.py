@@ -125,9 +125,10 @@ def test_auto_falls_back_to_the_embedded_model_with_one_notice(tmp_path, monkeyp
             assert said[0].startswith("no model server found; using the embedded SmolLM2-135M")
             assert sum("no model server found" in line for line in said) == 1
             assert config.model == "openai/SmolLM2-135M"
-            assert config.context_window == embedded.N_CTX
+            assert config.context_window == 8192, "SmolLM2's trained window (its GGUF says)"
             assert config.tokenizer == str(embedded.bundled_model().path), "count as it counts"
-            assert config.max_tokens == default_reserve(embedded.N_CTX), "replies fit the reserve"
+            assert config.max_tokens == default_reserve(8192), "replies fit the reserve"
+            assert config.tools_in_prompt, "its own template ignores `tools`: say them in text"
             assert _answers(f"{config.api_base}/models")
         finally:
             embedded.stop_all()

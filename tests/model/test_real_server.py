@@ -109,7 +109,7 @@ def _serve(chat_format: str):
 @pytest.fixture(scope="module")
 def native():
     """chatml-function-calling: the server returns OpenAI `tool_calls`."""
-    yield from _serve(embedded.CHAT_FORMAT)
+    yield from _serve("chatml-function-calling")
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +231,121 @@ def test_the_gguf_counter_agrees_with_the_server_after_one_reply(native, tmp_pat
     assert len(errors) >= 2, (result.stop_reason, result.error)
     assert 0 < errors[0] < 0.35, "before any reply the schemas' JSON overcounts: safe side"
     assert all(abs(e) < 0.08 for e in errors[1:]), [f"{e:+.1%}" for e in errors]
+
+
+# -- the embedded model as `claw-nb run` wires it: what it is shown -----------------------------
+
+SECRET = "The secret word is pineapple."
+WORDS = " ".join(f"word{i}" for i in range(300))
+
+
+@pytest.fixture(scope="module")
+def wired(tmp_path_factory):
+    """The configuration `claw-nb run` gets with no model configured (`use_embedded`)."""
+    from claw_nb.config import ClawConfig
+    from claw_nb.model.resolve import use_embedded
+
+    base = ClawConfig(workspace=tmp_path_factory.mktemp("ws"), temperature=0)
+    config = use_embedded(base, None, lambda _text: None)
+    yield config.with_options(stream=False)
+    embedded.stop_all()
+
+
+def _conversation(result: str, arguments: dict | None = None) -> list[dict]:
+    from claw_nb.prompts import render_system_prompt
+    from claw_nb.tools import default_tools
+
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "read_file", "arguments": json.dumps(arguments or {"path": "s.txt"})},
+    }
+    system = render_system_prompt(Path("."), default_tools(), "default").text
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": "What is the secret word in s.txt? Read it, then answer."},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "name": "read_file", "content": result},
+    ]
+
+
+def _ask(config, messages, max_tokens: int = 1):
+    from claw_nb.model import make_model
+    from claw_nb.tools import default_tools
+
+    tools = default_tools()
+    model = make_model(config.with_options(max_tokens=max_tokens))
+    try:
+        return model.complete(
+            messages, tools.specs(), known_tools={t.name: t.parameters for t in tools}
+        )
+    finally:
+        model.close()
+
+
+def _gguf_prompt(messages: list[dict]) -> str:
+    """The prompt llama-cpp-python builds with the GGUF's own chat template (no --chat_format),
+    rendered here with its own formatter class, independently of claw_nb's renderer."""
+    import llama_cpp
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    vocab = llama_cpp.Llama(model_path=str(BUNDLED.path), vocab_only=True, verbose=False)
+    template = vocab.metadata["tokenizer.chat_template"]
+    text = vocab._model.token_get_text
+    formatter = Jinja2ChatFormatter(template, text(vocab.token_eos()), text(vocab.token_bos()))
+    prompt = formatter(messages=messages).prompt
+    return prompt, len(vocab.tokenize(prompt.encode(), add_bos=False, special=True))
+
+
+def test_the_embedded_model_is_shown_every_tool_result(wired):
+    short = _ask(wired, _conversation("1\tok"))
+    long = _ask(wired, _conversation(WORDS))
+    assert short.usage_source == long.usage_source == "server"
+    # 300 words of `wordN` are ~900 tokens; chatml-function-calling counted +1 (the content dropped)
+    assert long.prompt_tokens - short.prompt_tokens > 600, (short.prompt_tokens, long.prompt_tokens)
+
+
+def test_tool_arguments_reach_the_model_unescaped(wired):
+    """What the model is shown: the request claw_nb sends, rendered by the GGUF's template, is
+    exactly what the server counted (token for token), and holds the call's quotes as written."""
+    proxy = CountingProxy(wired.api_base)
+    try:
+        command = {"path": "say \"hi\" <now> & 'then'"}
+        _ask(wired.with_options(api_base=proxy.url), _conversation("1\tok", command))
+        body, usage = proxy.calls[-1]
+    finally:
+        proxy.server.shutdown()
+    prompt, tokens = _gguf_prompt(body["messages"])
+    assert tokens == usage["prompt_tokens"], "the server rendered this prompt, no other"
+    assert json.dumps(command) in prompt
+    assert "&#34;" not in prompt and "&lt;" not in prompt and "&amp;" not in prompt
+
+
+def test_the_embedded_model_answers_from_a_file_it_read(wired, tmp_path):
+    """SmolLM2-135M at temperature 0, shown the read_file result it asked for, answers with the
+    word only that file holds (it does not start the call by itself: docs/models.md)."""
+    from claw_nb.tools import ToolContext, default_tools
+
+    (tmp_path / "s.txt").write_text(SECRET + "\n")
+    context = ToolContext(workspace=tmp_path.resolve(), runner=None)
+    result = default_tools().get("read_file").run(context, {"path": "s.txt"})
+    assert "pineapple" in str(result)
+    reply = _ask(wired, _conversation(str(result)), max_tokens=40)
+    assert "pineapple" in reply.content.lower(), reply.content
+
+
+def test_requests_are_counted_as_the_server_counts_them(wired):
+    """The context manager's count of a request (made before sending) equals the server's."""
+    from claw_nb.context import ContextManager
+    from claw_nb.model import make_model
+    from claw_nb.tools import default_tools
+
+    specs = default_tools().specs()
+    model = make_model(wired)
+    manager = ContextManager(wired, model)
+    for result in ("1\tok", WORDS, "é ünïcode → ✓ " * 40):
+        messages = _conversation(result, {"path": 'a "quoted" name.txt'})
+        counted = manager.measure(messages, specs)
+        served = _ask(wired, messages).prompt_tokens
+        assert abs(counted - served) <= 3, (counted, served)
+    assert manager.window == 8192, "the model's trained window (GGUF header), not 4096"

@@ -1,0 +1,134 @@
+"""Tools described in the prompt, for servers whose chat template has no place for them.
+
+A GGUF's own chat template (what llama-cpp-python uses without `--chat_format`) often renders
+only `role` and `content`: it ignores the request's `tools` and an assistant's `tool_calls`, and
+some templates refuse a `tool` role. `PromptedTools` rewrites a request into plain messages
+such a template renders faithfully: the tool schemas and the call format go into the system
+message, earlier calls become Hermes `<tool_call>{json}</tool_call>` text (the dialect the reply
+parser reads back, `claw_nb.toolcalls.dialects`), and tool results become a user message of
+`<tool_response>` blocks. Rewritten messages are cached per original message object, so a long
+session re-renders only what changed (and a token counter can cache by them too).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+CALL_FORMAT = (
+    "To use a tool, reply with one call per block, exactly in this form, and nothing after it:\n"
+    "<tool_call>\n"
+    '{"name": "TOOL_NAME", "arguments": {"ARGUMENT": "VALUE"}}\n'
+    "</tool_call>\n"
+    "The results come back in <tool_response> blocks. When the task is done, answer in plain "
+    "text without a tool call."
+)
+
+
+def tools_block(specs: list[dict[str, Any]]) -> str:
+    """The system prompt's description of the tools: one JSON schema a line, and the format."""
+    lines = [
+        json.dumps(spec.get("function") or spec, ensure_ascii=False, separators=(", ", ": "))
+        for spec in specs
+    ]
+    return "# Tools\n<tools>\n" + "\n".join(lines) + "\n</tools>\n\n" + CALL_FORMAT
+
+
+def call_text(call: dict[str, Any]) -> str:
+    """One native tool call as the Hermes text a model would write for it (arguments as the
+    model sent them: a JSON object when they parse, else the raw string)."""
+    function = call.get("function") or {}
+    raw = function.get("arguments")
+    try:
+        arguments = json.loads(raw) if isinstance(raw, str) else (raw or {})
+    except ValueError:
+        arguments = raw
+    body = json.dumps(
+        {"name": function.get("name") or "", "arguments": arguments}, ensure_ascii=False
+    )
+    return f"<tool_call>\n{body}\n</tool_call>"
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts
+        return "".join(str(p.get("text") or "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def response_text(message: dict[str, Any]) -> str:
+    name = message.get("name")
+    opener = f'<tool_response name="{name}">' if name else "<tool_response>"
+    return f"{opener}\n{_text(message.get('content'))}\n</tool_response>"
+
+
+class PromptedTools:
+    """Rewrites requests for a template that knows only roles and text (see module doc)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Any, Any, dict[str, Any]]] = {}
+        self._tools_key: str | None = None
+        self._block = ""
+
+    def block(self, specs: list[dict[str, Any]] | None) -> str:
+        key = json.dumps(specs or [], sort_keys=True)
+        if key != self._tools_key:
+            self._tools_key, self._block = key, tools_block(specs) if specs else ""
+        return self._block  # the same object while the tools stay the same (a cache key)
+
+    def _one(self, message: dict[str, Any], block: str) -> dict[str, Any]:
+        """The plain form of a system, user or assistant message (cached by identity)."""
+        key = id(message)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is message and hit[1] is block:
+            return hit[2]
+        role = message.get("role")
+        text = _text(message.get("content"))
+        if role == "system" and block:
+            text = f"{text.rstrip()}\n\n{block}"
+        calls = message.get("tool_calls") if role == "assistant" else None
+        if calls:
+            text = "\n".join([*([text.strip()] if text.strip() else []), *map(call_text, calls)])
+        plain = {"role": role, "content": text}
+        self._cache[key] = (message, block, plain)
+        return plain
+
+    def messages(
+        self, messages: list[dict[str, Any]], specs: list[dict[str, Any]] | None
+    ) -> list[dict[str, Any]]:
+        """`messages` as plain role/content messages, the tools described in the system one
+        (added at the front when there is none and there are tools)."""
+        block = self.block(specs)
+        out: list[dict[str, Any]] = []
+        if block and not any(m.get("role") == "system" for m in messages):
+            out.append({"role": "system", "content": block})
+        results: list[dict[str, Any]] = []
+        for message in messages:
+            if message.get("role") == "tool":
+                results.append(message)
+                continue
+            if results:
+                out.append(self._results(results))
+                results = []
+            out.append(self._one(message, block if message.get("role") == "system" else ""))
+        if results:
+            out.append(self._results(results))
+        if len(self._cache) > 2 * len(messages) + 64:
+            keep = {id(m) for m in messages}
+            self._cache = {k: v for k, v in self._cache.items() if k in keep}
+        return out
+
+    def _results(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        """One user message for a run of tool results (cached by its first result)."""
+        key = id(results[0])
+        hit = self._cache.get(key)
+        if (
+            hit is not None
+            and len(hit[1]) == len(results)
+            and all(a is b for a, b in zip(hit[1], results))
+        ):
+            return hit[2]
+        plain = {"role": "user", "content": "\n".join(map(response_text, results))}
+        self._cache[key] = (results[0], tuple(results), plain)
+        return plain
