@@ -26,6 +26,10 @@ TRUSTED_READS = {
     ("claw_nb/context/tokens.py", "*"): "tiktoken files bundled with claw_nb",
     ("claw_nb/model/catalog.py", "*"): "LiteLLM's own price list, from its package",
     ("claw_nb/model/embedded.py", "*"): "the embedded server's log in the user's cache",
+    (
+        "claw_nb/model/gguf.py",
+        "read_metadata",
+    ): "a GGUF of the user's models folder or the bundled one",
     ("claw_nb/testing/server.py", "main"): "the test server's script, named by the test",
     ("claw_nb/tools/notebook/live.py", "*"): "Jupyter's runtime folder, hidden from commands",
     ("claw_nb/tools/files.py", "grep"): "opens the descriptor safe_io.open_regular returned",
