@@ -59,6 +59,7 @@ PYPROJECT_KEYS = frozenset(
         "reserve_tokens",
         "keep_recent_turns",
         "max_tokens",
+        "reply_token_cap",
     }
 )
 PYPROJECT_SECTIONS = frozenset({"notebook"})
