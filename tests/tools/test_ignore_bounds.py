@@ -121,3 +121,24 @@ def test_a_gitignore_linked_inside_the_workspace_still_applies(tmp_path):
     (tmp_path / "rules").write_text("*.py\n")
     (tmp_path / ".gitignore").symlink_to(tmp_path / "rules")
     assert GitIgnore(tmp_path).is_ignored("a.py", False) is True
+
+
+def test_the_regex_fast_path_agrees_with_the_automaton():
+    """Globs with at most one `*`-like part go to `re`; the rest to the automaton: both agree."""
+    import random
+
+    from claw_nb.tools.glob_match import Glob, RegexGlob, _states
+
+    rng = random.Random(7)
+    kinds = set()
+    for _ in range(5000):
+        pattern = "".join(rng.choice("ab/*?[]!-\\.") for _ in range(rng.randint(0, 8)))
+        path = "".join(rng.choice("ab/-]\\*.") for _ in range(rng.randint(0, 10)))
+        compiled = compile_glob(pattern)
+        kinds.add(type(compiled))
+        assert compiled.matches(path) == Glob(pattern, _states(pattern)).matches(path), (
+            pattern,
+            path,
+        )
+    assert kinds == {Glob, RegexGlob}
+    assert isinstance(compile_glob(EVIL), Glob)
