@@ -16,9 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-_CACHE_LIMIT = (
-    4096  # cached (states, character) steps per glob, then the cache starts over
-)
+_CACHE_LIMIT = 4096  # cached (states, character) steps per glob, then the cache starts over
 
 # One state of the automaton: (kind, test, regex). "char" consumes one character the test
 # accepts and moves on; "loop" consumes any number of them, then moves on; "skip_dirs" may jump
@@ -84,9 +82,7 @@ def _states(pat: str) -> list[_State]:
         c = pat[i]
         if pat.startswith("**", i):
             at_start, after = i == 0 or pat[i - 1] == "/", i + 2
-            if (
-                at_start and after < n and pat[after] == "/"
-            ):  # '**/': zero or more directories
+            if at_start and after < n and pat[after] == "/":  # '**/': zero or more directories
                 out += [
                     ("skip_dirs", None, None),
                     ("loop", _anything, None),
@@ -108,9 +104,7 @@ def _states(pat: str) -> list[_State]:
         elif c == "[" and (end := _class_end(pat, i)) is not None:
             body = pat[i + 1 : end - 1]
             negate = body[:1] in ("!", "^")
-            out.append(
-                ("char", _char_class(body[1:] if negate else body, negate), None)
-            )
+            out.append(("char", _char_class(body[1:] if negate else body, negate), None))
             i = end
         elif c == "\\" and i + 1 < n:
             out.append(_char(pat[i + 1]))
@@ -152,13 +146,7 @@ class Glob:
             if at >= len(self._states):
                 continue
             kind = self._states[at][0]
-            nexts = (
-                {at + 1}
-                if kind == "loop"
-                else {at + 1, at + 3}
-                if kind == "skip_dirs"
-                else ()
-            )
+            nexts = {at + 1} if kind == "loop" else {at + 1, at + 3} if kind == "skip_dirs" else ()
             for nxt in nexts:
                 if nxt not in seen:
                     seen.add(nxt)

@@ -21,6 +21,9 @@ def test_deeply_nested_brackets_do_not_stall_the_parser(time_limit):
 
 
 def test_a_bare_call_after_example_json_lines_is_still_found():
-    text = '{"id": 1, "tags": [1, 2]}\n' * 50 + '{"name": "read_file", "arguments": {"path": "a.py"}}\n'
+    text = (
+        '{"id": 1, "tags": [1, 2]}\n' * 50
+        + '{"name": "read_file", "arguments": {"path": "a.py"}}\n'
+    )
     _, calls = extract_text_tool_calls(text, KNOWN)
     assert [(c.name, c.arguments) for c in calls] == [("read_file", {"path": "a.py"})]
