@@ -19,9 +19,11 @@ from claw_nb import events as ev
 from claw_nb.config import ClawConfig
 from claw_nb.context import MAX_CONTEXT_RETRIES, ContextManager
 from claw_nb.errors import ContextLengthExceeded, ModelError
+from claw_nb.permissions import confirm_quoted
 from claw_nb.prompts import SystemPrompt, render_system_prompt
 from claw_nb.protocols import Authorizer, Model, accepts_tool_progress
 from claw_nb.toolcalls import ToolCall, coerce_arguments, validate_arguments
+from claw_nb.toolcalls.quoted import QuotedCalls
 from claw_nb.toolcalls.schema import import_jsonschema
 from claw_nb.tools import Tool, ToolContext, ToolError, ToolRegistry, default_tools
 from claw_nb.tools.base import ToolTimeout
@@ -88,6 +90,7 @@ class Agent:
         self.authorize = authorize
         self.session_id = session_id or uuid.uuid4().hex[:16]
         self.messages: list[dict[str, Any]] = list(history or [])
+        self.read = QuotedCalls.from_history(self.messages)  # a call copied from these: asks
         self._seq = len(self.messages)  # MessageAdded numbering; compaction never reuses a number
         self.steps = 0  # model calls in this conversation, across runs
         self._interrupt = threading.Event()
@@ -383,7 +386,7 @@ class Agent:
                     f"Error: invalid arguments for {tool.name}: {problem}",
                 )
             else:
-                ok, error_kind, decision, result = self._execute(tool, arguments)
+                ok, error_kind, decision, result = self._execute(tool, arguments, call)
         duration = (time.perf_counter() - started) * 1000
         full_size = len(result)
         sent = self.context_manager.clip_tool_result(call.name, arguments, result)
@@ -410,11 +413,16 @@ class Agent:
             self.emit(ev.TodosUpdated(self.session_id, todos=tuple(self.context.todos)))
         self._add_tool_result(call, sent)
 
-    def _execute(self, tool: Tool, arguments: dict[str, Any]):
+    def _execute(self, tool: Tool, arguments: dict[str, Any], call: ToolCall):
         """(ok, error_kind, decision, result text) for a call whose arguments are valid."""
         decision = None
-        if self.authorize is not None:
-            auth = self.authorize(tool, arguments)
+        quote = self.read.find(call)  # a call the model copied from what it read
+        if self.authorize is not None or quote is not None:
+            auth = (
+                self.authorize(tool, arguments)
+                if quote is None
+                else confirm_quoted(self.authorize, tool, arguments, quote.reason())
+            )
             decision = auth.reason
             if not auth.allowed:
                 return False, "denied", decision, f"Error: permission denied: {auth.reason}"
@@ -435,6 +443,7 @@ class Agent:
             )
 
     def _add_tool_result(self, call: ToolCall, content: str) -> None:
+        self.read.remember(call.name, content, {t.name: t.parameters for t in self.tools})
         self._add_message(
             {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": content}
         )

@@ -57,6 +57,7 @@ PYPROJECT_KEYS = frozenset(
         "reserve_tokens",
         "keep_recent_turns",
         "max_tokens",
+        "reply_token_cap",
     }
 )
 PYPROJECT_SECTIONS = frozenset({"notebook"})
@@ -105,6 +106,10 @@ class ClawConfig:
     # the most tokens one reply may have (sent as max_tokens); None: the server's own limit.
     # The embedded model gets the reply reserve: a rambling small model cannot fill its window.
     max_tokens: int | None = None
+    # Client-side cap on one streamed reply, in estimated tokens (claw_nb.model.reply_cap): a
+    # looping model is cut off in seconds, not after reply_timeout. None: max_tokens, else
+    # reserve_tokens, else 4096.
+    reply_token_cap: int | None = None
     keep_recent_turns: int = 4  # most recent steps compaction keeps verbatim
     tokenizer: str | None = None  # tokenizer.json path or Hugging Face id to count tokens with
     # describe tools and earlier calls in the prompt and parse calls from the reply text, for
@@ -155,6 +160,7 @@ _INT_KEYS = {
     "reserve_tokens",
     "keep_recent_turns",
     "max_tokens",
+    "reply_token_cap",
 }
 _FLOAT_KEYS = {
     "temperature",

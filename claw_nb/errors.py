@@ -56,6 +56,13 @@ class ModelTimeout(ModelError):
     kind = "model_timeout"
 
 
+class ReplyTooLong(ModelError):
+    """A streamed reply passed the client-side cap (`reply_token_cap`): the model was looping,
+    or its reply was longer than the run allows. The stream is closed; the run stops."""
+
+    kind = "reply_too_long"
+
+
 class ModelInterrupted(ModelError):
     """The user stopped the run while the model was answering."""
 

@@ -128,6 +128,19 @@ def deny_all(request: ApprovalRequest) -> str:
     return "no"
 
 
+deny_all.automatic = True
+deny_all.label = "nobody (no approver given)"
+
+
+def confirm_quoted(authorize: Any, tool: Any, arguments: dict[str, Any], why: str) -> Authorization:
+    """The decision on a quoted call (`claw_nb.toolcalls.quoted`): the policy asks a person;
+    an authorizer that cannot ask anyone refuses it."""
+    confirm = getattr(authorize, "confirm_quoted", None)
+    if confirm is None:
+        return Authorization(False, f"asks in every mode: {why}; refused: no person to ask")
+    return confirm(tool, arguments, why)
+
+
 @dataclass
 class PermissionPolicy:
     """Decides each tool call; callable as the agent's `authorize` hook."""
@@ -165,11 +178,32 @@ class PermissionPolicy:
             return Authorization(True, reason)
         if action == "deny":
             return Authorization(False, reason)
-        request = ApprovalRequest(tool.name, tool.kind, dict(arguments), reason)
+        return self._ask(
+            tool, arguments, ApprovalRequest(tool.name, tool.kind, dict(arguments), reason)
+        )
+
+    def confirm_quoted(self, tool: Any, arguments: dict[str, Any], why: str) -> Authorization:
+        """A call the model quoted from content it read: a person decides, in every mode and
+        whatever the allow rules say (deny rules still deny); with nobody to ask, refused."""
+        action, reason = self.decide(
+            tool.name, tool.kind, arguments, primary=getattr(tool, "primary_argument", None)
+        )
+        if action == "deny":
+            return Authorization(False, reason)
+        reason = f"asks in every mode: {why}"
+        if getattr(self.approver, "automatic", False):
+            return Authorization(
+                False, f"{reason}; refused: no person to ask (approver: {self.approver_name})"
+            )
+        request = ApprovalRequest(tool.name, tool.kind, dict(arguments), reason, quoted=why)
+        return self._ask(tool, arguments, request)
+
+    def _ask(self, tool: Any, arguments: dict[str, Any], request: ApprovalRequest) -> Authorization:
         answer = self.approver(request)
+        reason = request.reason
         # An approver may name who answered (the notebook's routes to whichever view runs).
         who = getattr(self.approver, "current_label", None) or self.approver_name
-        if answer == "always":
+        if answer == "always" and request.quoted is None:  # a quoted call adds no rule
             added = [
                 r
                 for r in self._always_rules(tool.name, tool.kind, arguments)
@@ -178,7 +212,7 @@ class PermissionPolicy:
             self.rules.extend(added)
             shown = ", ".join(str(r) for r in added) or "(already allowed)"
             return Authorization(True, f"{reason}; approved by {who}, always allow {shown}")
-        if answer == "yes":
+        if answer in ("yes", "always"):
             return Authorization(True, f"{reason}; approved by {who}")
         return Authorization(False, f"{reason}; denied by {who}")
 

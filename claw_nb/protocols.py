@@ -91,12 +91,16 @@ Authorizer = Callable[[ToolInfo, dict[str, Any]], Authorization]
 
 @dataclass(frozen=True)
 class ApprovalRequest:
-    """What the user is asked to approve: the tool, its full arguments, and why it asks."""
+    """What the user is asked to approve: the tool, its full arguments, and why it asks.
+
+    `quoted` is set when the model copied the call from content it read (a file, a command's
+    output): a view should say so, since the request may come from whoever wrote that text."""
 
     tool: str
     kind: str
     arguments: dict[str, Any]
     reason: str
+    quoted: str | None = None
 
 
 Approver = Callable[[ApprovalRequest], str]  # returns "yes", "no" or "always"

@@ -257,6 +257,9 @@ def deny_noninteractive(request) -> str:
     return "no"
 
 
+deny_noninteractive.automatic = True  # no terminal: nobody answers
+
+
 deny_noninteractive.label = "policy: non-interactive run (pass --yes to approve)"
 
 
@@ -265,6 +268,7 @@ def approve_all_printed(request) -> str:
 
 
 approve_all_printed.label = "--yes"
+approve_all_printed.automatic = True  # yes to what would ask, never to a quoted call
 
 
 def _cmd_sessions(args: argparse.Namespace, config) -> int:

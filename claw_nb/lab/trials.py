@@ -358,8 +358,14 @@ def _approve(request: Any) -> str:
     return "yes"
 
 
+_approve.automatic = True  # a trial has no person: a quoted call is refused
+
+
 def _deny(request: Any) -> str:
     return "no"
+
+
+_deny.automatic = True
 
 
 def _tools(descriptions: Mapping[str, str]) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 from claw_nb.errors import ModelInterrupted
 from claw_nb.model.litellm_import import import_in_background, litellm
 from claw_nb.model.reply import ModelReply, RetryCallback, apply_server_usage, build_reply
+from claw_nb.model.reply_cap import ReplyCap, tool_call_text
 from claw_nb.model.retries import RetryingModel
 from claw_nb.model.tool_progress import ToolProgressCallback, ToolProgressTracker
 from claw_nb.model.visible_text import TextCallback, VisibleText
@@ -114,6 +115,7 @@ class LiteLLMModel(RetryingModel):
         kwargs["stream"] = True
         kwargs["stream_options"] = {"include_usage": True}
         stream = litellm().completion(**kwargs)
+        cap = ReplyCap.for_config(self.config)
         visible = VisibleText(on_text, progress.hidden_text if progress is not None else None)
         accumulator = StreamingToolCallAccumulator()
         parts: list[str] = []
@@ -134,8 +136,10 @@ class LiteLLMModel(RetryingModel):
                 delta = choice.delta
                 text = getattr(delta, "content", None)
                 thought = getattr(delta, "reasoning_content", None)
-                if ttft is None and (text or thought or getattr(delta, "tool_calls", None)):
+                calls = getattr(delta, "tool_calls", None)
+                if ttft is None and (text or thought or calls):
                     ttft = (time.perf_counter() - started) * 1000
+                cap.add(text, thought, tool_call_text(calls))
                 if text:
                     parts.append(text)
                     visible.feed(text)

@@ -23,6 +23,7 @@ from claw_nb.model import catalog
 from claw_nb.model.failures import HTTPStatusFailure
 from claw_nb.model.http_transport import HTTPTransport, StreamCut
 from claw_nb.model.reply import ModelReply, apply_server_usage, build_reply
+from claw_nb.model.reply_cap import ReplyCap, tool_call_text
 from claw_nb.model.retries import RetryingModel
 from claw_nb.model.tool_progress import ToolProgressCallback, ToolProgressTracker
 from claw_nb.model.visible_text import TextCallback, VisibleText
@@ -153,6 +154,7 @@ class OpenAICompatModel(RetryingModel):
         ttft = None
         transport = self._http()
         response = self._post(self._body(messages, tools, stream=True), deadline)
+        cap = ReplyCap.for_config(self.config)
         finished = False
         try:
             for chunk in _events(transport.lines(response)):
@@ -173,6 +175,7 @@ class OpenAICompatModel(RetryingModel):
                 calls = delta.get("tool_calls")
                 if ttft is None and (text or thought or calls):
                     ttft = (time.perf_counter() - started) * 1000
+                cap.add(text, thought, tool_call_text(calls))
                 if text:
                     parts.append(text)
                     visible.feed(text)

@@ -25,6 +25,7 @@ from claw_nb.testing.replies import (
     NO_REPLY_MESSAGE,
     CutStreamReply,
     DelayReply,
+    EndlessStreamReply,
     ErrorReply,
     HangReply,
     TextReply,
@@ -287,6 +288,11 @@ class ScriptedHandler(BaseHTTPRequestHandler):
             self._answer(req, reply.reply, depth + 1)
         elif isinstance(reply, HangReply):
             self._wait(None)
+        elif isinstance(reply, EndlessStreamReply):
+            if streaming:
+                self._stream_endless(req, reply)
+            else:
+                self._answer(req, error(400, "scripted server: endless_stream needs stream"))
         elif isinstance(reply, ErrorReply):
             self._send_error_reply(reply)
         elif isinstance(reply, CutStreamReply):
@@ -434,6 +440,26 @@ class ScriptedHandler(BaseHTTPRequestHandler):
             self._sse(c)
         self._sse("[DONE]")
         self._end_stream()
+
+    def _stream_endless(self, req: dict, r: EndlessStreamReply) -> None:
+        """Content chunks until the client closes the connection (noted) or the server stops.
+        Each chunk ends with a count, as LiteLLM cuts a stream of identical chunks itself."""
+        self._start_stream()
+        base = self._envelope(req, "chat.completion.chunk")
+        count = 0
+        try:
+            while not self.owner.stop_event.is_set():
+                delta = {"content": f"{r.piece}{count} "}
+                self._sse(
+                    {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                )
+                count += 1
+                if self._client_gone():
+                    break
+        except OSError:
+            pass
+        self.owner.note_client_closed_stream()
+        self.close_connection = True
 
     def _stream_cut(self, req: dict, r: CutStreamReply) -> None:
         self._start_stream()

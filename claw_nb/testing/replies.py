@@ -90,6 +90,11 @@ class HangReply:
     pass
 
 
+@dataclass
+class EndlessStreamReply:
+    piece: str = "la "
+
+
 Reply = (
     TextReply
     | ToolCallsReply
@@ -97,6 +102,7 @@ Reply = (
     | CutStreamReply
     | DelayReply
     | HangReply
+    | EndlessStreamReply
     | str
     | dict
     | Callable[[dict], Any]
@@ -169,13 +175,21 @@ def hang() -> HangReply:
     return HangReply()
 
 
+def endless_stream(piece: str = "la ") -> EndlessStreamReply:
+    """A model stuck in a loop: a stream that sends ``piece`` and a count as one content chunk
+    after another and never finishes, until the client closes the connection (the server then sets
+    ``client_closed_stream``) or the server stops. A non-streaming request gets HTTP 400."""
+    return EndlessStreamReply(piece=piece or "la ")
+
+
 def reply_from_dict(d: Any) -> Any:
     """Build a reply from its JSON form, as used by ``--script`` files.
 
     Forms: ``"hi"`` / ``{"text": "hi", "usage": ..., "finish_reason": ..., "reasoning": ...}``,
     ``{"tool_calls": [{"name": ..., "arguments": {...} | "raw", "id": ...}], "content": ...}``,
     ``{"error": 500, "message": ..., "headers": {...}, "body": ..., "code": ..., "type": ...}``,
-    ``{"cut_stream": "prefix"}``, ``{"delay": 1.5, "reply": {...}}``, ``{"hang": true}``.
+    ``{"cut_stream": "prefix"}``, ``{"delay": 1.5, "reply": {...}}``, ``{"hang": true}``,
+    ``{"endless_stream": "la "}``.
     """
     if isinstance(d, str):
         return text(d)
@@ -216,6 +230,9 @@ def reply_from_dict(d: Any) -> Any:
         return delay(float(d["delay"]), reply_from_dict(d.get("reply", "")))
     if "hang" in d:
         return hang()
+    if "endless_stream" in d:
+        piece = d["endless_stream"]
+        return endless_stream(piece if isinstance(piece, str) else "la ")
     raise ValueError(f"unknown scripted reply form: {d!r}")
 
 

@@ -17,6 +17,7 @@ Each POST /v1/chat/completions takes the next reply from the script. A reply is 
 * ``cut_stream(...)``  -- a stream that breaks midway (or a connection closed with no response)
 * ``delay(s, reply)``  -- wait, then send ``reply``
 * ``hang()``           -- never answer (until the server stops or the client goes away)
+* ``endless_stream()`` -- stream content forever (a looping model) until the client closes it
 * a plain ``str``      -- shorthand for ``text(str)``
 * a ``dict``           -- the JSON form read by :func:`reply_from_dict`
 * a callable ``fn(request_body) -> reply`` -- decided at request time
@@ -76,6 +77,8 @@ class ScriptedServer:
         self._connections = 0
         self._ids = 0
         self.stop_event = threading.Event()
+        # Set when a client closed an endless_stream() reply's connection; wait on it in tests.
+        self.client_closed_stream = threading.Event()
         self._httpd: ScriptedHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -222,6 +225,10 @@ class ScriptedServer:
     def note_connection(self) -> None:
         with self._lock:
             self._connections += 1
+
+    def note_client_closed_stream(self) -> None:
+        if not self.stop_event.is_set():
+            self.client_closed_stream.set()
 
     def note_error(self, exc: BaseException | None) -> None:
         if exc is None or isinstance(exc, (BrokenPipeError, ConnectionResetError)):

@@ -10,7 +10,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -27,6 +27,9 @@ class ToolCall:
     # Where the call came from: "native" (the server's tool_calls field) or the text dialect
     # it was parsed out of ("qwen_xml", "hermes", "tagged_json", "fenced_json", "bare_json").
     dialect: str = "native"
+    # The reply text a text-dialect call was parsed from ('' for native calls): compared with
+    # what the agent read, so a call copied from a file is not run as the model's own.
+    source: str = field(default="", compare=False, repr=False)
 
 
 def new_call_id() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 from claw_nb.toolcalls.arguments import (
@@ -42,6 +43,7 @@ _BARE_OPEN = re.compile(r"(?m)^[ \t]*(?:\[TOOL_CALLS\]\s*)?[\[{]")
 # not like data (`"name": "Alice"`).
 _TOOL_NAME = re.compile(r"[a-z][a-z0-9_.-]*")
 _CALL_KEYS = frozenset({"name", "arguments", "parameters", "id", "type", "function"})
+_BARE_BUDGET_FACTOR, _BARE_BUDGET_CHARS = 8, 65_536  # see _bare_calls
 _CUT = "\ue000"  # private-use character marking where a call was cut out
 _GAP = re.compile(r"\s*(?:\ue000\s*)+")
 
@@ -207,7 +209,7 @@ def _is_call_object(obj: Any, known_tools: Collection[str] | None) -> bool:
     )
 
 
-def _calls_in_json(
+def calls_in_json(
     body: str, known_tools: Collection[str] | None, dialect: str, what: str
 ) -> list[ToolCall] | None:
     """The calls a JSON text holds; an error call when it looks like a call but does not parse;
@@ -241,7 +243,7 @@ def _fenced_calls(text: str, start: int, end: int, known_tools: Collection[str] 
         body = fence.group(2).strip()
         if not body.startswith(("{", "[")):
             continue
-        calls = _calls_in_json(body, known_tools, "fenced_json", "the call in the code block")
+        calls = calls_in_json(body, known_tools, "fenced_json", "the call in the code block")
         if calls is not None:
             found.append((fence.start(), fence.end(), calls))
     return found
@@ -249,12 +251,20 @@ def _fenced_calls(text: str, start: int, end: int, known_tools: Collection[str] 
 
 def _bare_calls(text: str, start: int, end: int, known_tools: Collection[str] | None) -> Found:
     """Calls written as bare JSON at the start of a line (`{"name": ..., "arguments": ...}`,
-    a list of them, or after Mistral's `[TOOL_CALLS]` marker), outside fences and tags."""
+    a list of them, or after Mistral's `[TOOL_CALLS]` marker), outside fences and tags.
+
+    Each line that opens a bracket is read up to where it closes: thousands of `{` lines that
+    never close would make that quadratic (minutes for 32 KB), so the characters read are
+    budgeted at a few times the text's length; a reply that spends it has no more bare calls."""
     found, pos = [], start
+    budget = _BARE_BUDGET_FACTOR * (end - start) + _BARE_BUDGET_CHARS
     while (opener := _BARE_OPEN.search(text, pos, end)) is not None:
         json_at = opener.end() - 1
         stop = json_extent(text, json_at, end)
-        calls = _calls_in_json(text[json_at:stop], known_tools, "bare_json", "the JSON call")
+        budget -= stop - json_at
+        if budget < 0:
+            break
+        calls = calls_in_json(text[json_at:stop], known_tools, "bare_json", "the JSON call")
         if calls is not None:
             found.append((opener.start(), stop, calls))
             pos = stop
@@ -354,5 +364,5 @@ def extract_text_tool_calls(
     found.sort(key=lambda item: item[0])
     return (
         _remove_spans(text, [(s, e) for s, e, _ in found]),
-        [call for _, _, group in found for call in group],
+        [replace(call, source=text[s:e]) for s, e, group in found for call in group],
     )

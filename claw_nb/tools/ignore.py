@@ -3,85 +3,29 @@
 Supported: comments, blank lines, ``\\#``/``\\!`` escapes, negation ``!``, trailing ``/`` (directories
 only), leading or inner ``/`` (anchored to the .gitignore's directory), ``*``, ``**``, ``?`` and
 character classes (``[abc]``, ``[a-z]``, ``[!abc]``). ``.git/`` and ``.claw/`` are always skipped.
+Globs match in linear time (`claw_nb.tools.glob_match`): an ignore file is someone else's text.
+An ignore file is read confined to the workspace (`claw_nb.untrusted`); one that is a link out
+of it, or not a regular file, is skipped.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from claw_nb.tools.glob_match import Glob, compile_glob
+from claw_nb.untrusted import UntrustedPathRefused, read_untrusted_text
+
 ALWAYS_SKIPPED = frozenset({".git", ".claw"})
-
-
-def _translate_class(pat: str, i: int) -> tuple[str, int] | None:
-    """Translate a ``[...]`` class starting at ``pat[i] == '['``; None if it is not closed."""
-    j = i + 1
-    if j < len(pat) and pat[j] in "!^":
-        j += 1
-    if j < len(pat) and pat[j] == "]":
-        j += 1
-    while j < len(pat) and pat[j] != "]":
-        j += 1
-    if j >= len(pat):
-        return None
-    body = pat[i + 1 : j]
-    negate = body[:1] in ("!", "^")
-    if negate:
-        body = body[1:]
-    body = body.replace("\\", "\\\\")
-    body = re.sub(r"([\^\[])", r"\\\1", body)
-    return ("[^/" + body + "]" if negate else "[" + body + "]"), j + 1
-
-
-def glob_to_regex(pat: str) -> str:
-    """Translate a slash-separated glob (with ``**``) to a regex matching a whole relative path."""
-    out: list[str] = []
-    i, n = 0, len(pat)
-    while i < n:
-        c = pat[i]
-        if c == "*":
-            if pat.startswith("**", i):
-                at_start = i == 0 or pat[i - 1] == "/"
-                after = i + 2
-                if at_start and after < n and pat[after] == "/":
-                    out.append("(?:.*/)?")  # '**/' : zero or more directories
-                    i = after + 1
-                    continue
-                if at_start and after == n:
-                    out.append(".*")  # trailing '**': everything below
-                    i = after
-                    continue
-                out.append("[^/]*")  # '**' not delimited by slashes acts like '*'
-                i = after
-                continue
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            translated = _translate_class(pat, i)
-            if translated is None:
-                out.append(re.escape(c))
-            else:
-                out.append(translated[0])
-                i = translated[1]
-                continue
-        elif c == "\\" and i + 1 < n:
-            out.append(re.escape(pat[i + 1]))
-            i += 2
-            continue
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
+MAX_IGNORE_FILE_BYTES = 1 << 20  # a larger .gitignore is read up to here
 
 
 @dataclass(frozen=True)
 class Rule:
     base: str  # directory of the .gitignore, relative to the workspace ('' for the root)
-    regex: re.Pattern[str]
+    glob: Glob
     negated: bool
     dir_only: bool
     anchored: bool
@@ -113,7 +57,7 @@ def parse_gitignore(text: str, base: str = "") -> list[Rule]:
         rules.append(
             Rule(
                 base=base,
-                regex=re.compile(glob_to_regex(line) + r"\Z", re.DOTALL),
+                glob=compile_glob(line),
                 negated=negated,
                 dir_only=dir_only,
                 anchored=anchored,
@@ -131,13 +75,19 @@ class GitIgnore:
 
     def _rules_for_dir(self, rel_dir: str) -> list[Rule]:
         if rel_dir not in self._by_dir:
-            gi = self.root / rel_dir / ".gitignore" if rel_dir else self.root / ".gitignore"
-            try:
-                text = gi.read_text(encoding="utf-8", errors="replace") if gi.is_file() else ""
-            except OSError:
-                text = ""
-            self._by_dir[rel_dir] = parse_gitignore(text, rel_dir)
+            self._by_dir[rel_dir] = parse_gitignore(self._read(rel_dir), rel_dir)
         return self._by_dir[rel_dir]
+
+    def _read(self, rel_dir: str) -> str:
+        """The directory's .gitignore text; '' when there is none, or it is refused."""
+        relative = f"{rel_dir}/.gitignore" if rel_dir else ".gitignore"
+        if not os.path.lexists(self.root / relative):
+            return ""
+        try:
+            text = read_untrusted_text(self.root, relative, max_bytes=MAX_IGNORE_FILE_BYTES)
+        except (UntrustedPathRefused, OSError):
+            return ""  # a link out of the workspace, a FIFO, unreadable: no rules from it
+        return text or ""
 
     def is_ignored(self, rel_path: str, is_dir: bool) -> bool:
         """Whether ``rel_path`` (POSIX, relative to the root) is ignored by its own name/path.
@@ -155,7 +105,7 @@ class GitIgnore:
                 if rule.dir_only and not is_dir:
                     continue
                 subject = local if rule.anchored else parts[-1]
-                if rule.regex.match(subject):
+                if rule.glob.matches(subject):
                     ignored = not rule.negated
         return ignored
 
@@ -196,8 +146,8 @@ class GlobMatcher:
         pattern = pattern.strip() or "**/*"
         self.pattern = pattern
         self.by_name = "/" not in pattern
-        self.regex = re.compile(glob_to_regex(pattern.lstrip("/")) + r"\Z", re.DOTALL)
+        self.glob = compile_glob(pattern.lstrip("/"))
 
     def matches(self, rel_path: str) -> bool:
         subject = rel_path.rsplit("/", 1)[-1] if self.by_name else rel_path
-        return bool(self.regex.match(subject))
+        return self.glob.matches(subject)

@@ -51,6 +51,8 @@ def _wait(predicate, timeout=30.0):
 
 def test_the_header_names_the_tool_and_size_then_clears(widget_shell, claw_env):
     content = "all work and no play\n" * 2400  # ~50 kB, streamed 6 characters a chunk
+    # ~12,500 tokens in one reply: above the default reply cap (the reply reserve)
+    (claw_env.workspace / "pyproject.toml").write_text("[tool.claw]\nreply_token_cap = 20000\n")
     claw_env.server.queue(
         delay(1.0, tool_calls(call("write_file", {"path": "big.txt", "content": content}))),
         text("Written."),

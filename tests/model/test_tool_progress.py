@@ -38,6 +38,7 @@ def model_for(server, workspace, backend, stream=True):
         api_key="sk-test",
         stream=stream,
         model_backend=backend,
+        reply_token_cap=20_000,  # BIG is ~12,500 tokens: above the default cap (the reserve)
     )
     return make_model(config)
 

@@ -1,0 +1,79 @@
+"""A streamed reply is bounded by tokens as well as by time.
+
+A small model can fall into a loop and stream for ever; `reply_timeout` (30 minutes by default)
+is the only other bound, and the server may ignore `max_tokens` or have none sent. So both
+model paths count what the stream delivers and close it once the reply is clearly longer than
+it was allowed to be: `ReplyTooLong`, which stops the run with that reason (logged).
+
+Tokens are estimated without a tokenizer: the larger of characters / `CHARS_PER_TOKEN` (about 4
+for English and code, so a normal reply is under-counted rather than over-counted) and the
+number of chunks that carried text (servers send about one token per chunk, so a degenerate
+one-character token still counts once). The stream is cut at `SLACK` times the cap plus
+`MARGIN_TOKENS`: a server that honours `max_tokens` always ends first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from claw_nb.config import ClawConfig
+from claw_nb.errors import ReplyTooLong
+
+CHARS_PER_TOKEN = 4
+SLACK = 1.5
+MARGIN_TOKENS = 256
+DEFAULT_CAP = 4_096  # the largest default reply reserve (claw_nb.context.tokens.MAX_RESERVE)
+
+
+def cap_tokens(config: ClawConfig) -> int:
+    """The configured cap: `reply_token_cap`, else `max_tokens`, else the reply reserve."""
+    return int(config.reply_token_cap or config.max_tokens or config.reserve_tokens or DEFAULT_CAP)
+
+
+class ReplyCap:
+    """Counts one streamed reply; `add` raises `ReplyTooLong` once it is past the cap."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.limit = int(cap * SLACK) + MARGIN_TOKENS
+        self.chars = 0
+        self.chunks = 0
+
+    @classmethod
+    def for_config(cls, config: ClawConfig) -> ReplyCap:
+        return cls(cap_tokens(config))
+
+    @property
+    def estimate(self) -> int:
+        return max(self.chars // CHARS_PER_TOKEN, self.chunks)
+
+    def add(self, *texts: str | None) -> None:
+        """Count one chunk's text (content, reasoning, tool-call arguments)."""
+        size = sum(len(t) for t in texts if t)
+        if not size:
+            return
+        self.chars += size
+        self.chunks += 1
+        if self.estimate > self.limit:
+            raise ReplyTooLong(
+                f"the reply was cut after ~{self.estimate} tokens ({self.chars} characters): "
+                f"past the cap of {self.cap} tokens (reply_token_cap, else max_tokens, else the "
+                "reply reserve) with slack; the model was probably repeating itself. Raise "
+                "reply_token_cap if replies this long are expected"
+            )
+
+
+def tool_call_text(calls: Any) -> str:
+    """The name and argument text of a stream chunk's tool-call deltas (dicts from JSON, or
+    LiteLLM's objects), without the JSON around them, so a call is counted like content."""
+    out = []
+    for call in calls or ():
+        function = (
+            call.get("function") if isinstance(call, dict) else getattr(call, "function", None)
+        )
+        for key in ("name", "arguments"):
+            value = (
+                function.get(key) if isinstance(function, dict) else getattr(function, key, None)
+            )
+            out.append(value if isinstance(value, str) else "")
+    return "".join(out)
