@@ -12,13 +12,14 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from claw_nb import events as ev
 from claw_nb.config import ClawConfig
 from claw_nb.context import MAX_CONTEXT_RETRIES, ContextManager
 from claw_nb.errors import ContextLengthExceeded, ModelError
+from claw_nb.outcomes import ErrorKind, StopReason, ToolOutcome
 from claw_nb.permissions import confirm_quoted
 from claw_nb.prompts import SystemPrompt, render_system_prompt
 from claw_nb.protocols import Authorizer, Model, accepts_tool_progress
@@ -32,14 +33,14 @@ from claw_nb.tools.base import ToolTimeout
 @dataclass(frozen=True)
 class RunResult:
     session_id: str
-    stop_reason: str
+    stop_reason: StopReason
     final_answer: str | None
     steps: int
     error: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.stop_reason == "completed"
+        return self.stop_reason == StopReason.COMPLETED
 
 
 class Agent:
@@ -190,12 +191,12 @@ class Agent:
         if not self.messages:
             self._add_message({"role": "system", "content": self.system_prompt.text})
         self._add_message({"role": "user", "content": task})
-        stop_reason, final, error = "max_steps", None, None
+        stop_reason, final, error = StopReason.MAX_STEPS, None, None
         run_steps = 0
         try:
             while run_steps < max_steps:
                 if self._interrupt.is_set():
-                    stop_reason = "interrupted"
+                    stop_reason = StopReason.INTERRUPTED
                     break
                 run_steps += 1
                 self.steps += 1
@@ -203,26 +204,28 @@ class Agent:
                 if not reply.tool_calls:
                     final = reply.content
                     stop_reason = (
-                        "output_truncated" if reply.finish_reason == "length" else "completed"
+                        StopReason.OUTPUT_TRUNCATED
+                        if reply.finish_reason == "length"
+                        else StopReason.COMPLETED
                     )
                     self.emit(ev.FinalAnswer(self.session_id, final))
                     break
                 if not self._run_tool_calls(reply.tool_calls):
-                    stop_reason = "interrupted"
+                    stop_reason = StopReason.INTERRUPTED
                     break
         except KeyboardInterrupt:
-            stop_reason = "interrupted"
+            stop_reason = StopReason.INTERRUPTED
             self._close_dangling_tool_calls("interrupted by the user")
         except ModelError as exc:
-            stop_reason, error = exc.kind, str(exc)
+            stop_reason, error = StopReason(exc.kind), str(exc)
             self._close_dangling_tool_calls(f"not run: {error}")
-            if stop_reason != "interrupted":
+            if stop_reason != StopReason.INTERRUPTED:
                 self.emit(ev.ErrorOccurred(self.session_id, kind=stop_reason, message=error))
         except Exception as exc:  # noqa: BLE001 - a bug: close the session, then raise it
-            stop_reason, error, bug = "error", f"{type(exc).__name__}: {exc}", exc
+            stop_reason, error, bug = StopReason.ERROR, f"{type(exc).__name__}: {exc}", exc
             self._close_dangling_tool_calls(f"not run: {error}")
             self.emit(ev.ErrorOccurred(self.session_id, kind=stop_reason, message=error))
-        if stop_reason == "max_steps":
+        if stop_reason == StopReason.MAX_STEPS:
             error = f"stopped after max_steps={max_steps} model calls"
         self.emit(ev.SessionEnded(self.session_id, stop_reason=stop_reason, steps=self.steps))
         if bug is not None:
@@ -341,14 +344,16 @@ class Agent:
         for index, call in enumerate(calls):
             if self._interrupt.is_set():
                 for skipped in calls[index:]:
-                    self._add_tool_result(skipped, "Error: not run: the user stopped the agent.")
+                    self._add_tool_result(skipped, _NOT_RUN)
                 return False
             try:
                 self._run_tool_call(call)
             except KeyboardInterrupt:
-                self._add_tool_result(call, "Error: interrupted by the user.")
+                self._add_tool_result(
+                    call, ToolOutcome.failure(ErrorKind.INTERRUPTED, "interrupted by the user.")
+                )
                 for skipped in calls[index + 1 :]:
-                    self._add_tool_result(skipped, "Error: not run: the user stopped the agent.")
+                    self._add_tool_result(skipped, _NOT_RUN)
                 raise
         return True
 
@@ -366,30 +371,32 @@ class Agent:
         )
         started = time.perf_counter()
         todos_before = list(self.context.todos)
-        ok, error_kind, decision = False, None, None
+        decision = None
         arguments = call.arguments
         tool = self.tools.get(call.name)
         if call.error is not None:
-            error_kind, result = "malformed_json", f"Error: {call.error}"
+            outcome = ToolOutcome.failure(ErrorKind.MALFORMED_JSON, call.error)
         elif tool is None:
-            error_kind = "unknown_tool"
-            result = (
-                f"Error: there is no tool named '{call.name}'. "
-                f"Available tools: {', '.join(self.tools.names())}."
+            outcome = ToolOutcome.failure(
+                ErrorKind.UNKNOWN_TOOL,
+                f"there is no tool named '{call.name}'. "
+                f"Available tools: {', '.join(self.tools.names())}.",
             )
         else:
             arguments = coerce_arguments(tool.parameters, arguments or {})
             problem = validate_arguments(tool.parameters, arguments)
             if problem is not None:
-                error_kind, result = (
-                    "schema",
-                    f"Error: invalid arguments for {tool.name}: {problem}",
+                outcome = ToolOutcome.failure(
+                    ErrorKind.SCHEMA, f"invalid arguments for {tool.name}: {problem}", tool.kind
                 )
             else:
-                ok, error_kind, decision, result = self._execute(tool, arguments, call)
+                outcome, decision = self._execute(tool, arguments, call)
         duration = (time.perf_counter() - started) * 1000
+        result = outcome.model_text
         full_size = len(result)
         sent = self.context_manager.clip_tool_result(call.name, arguments, result)
+        outcome = replace(outcome, truncated=len(sent) < full_size)
+        ok, error_kind = outcome.ok, outcome.error_kind
         self.emit(
             ev.ToolCallFinished(
                 self.session_id,
@@ -411,10 +418,12 @@ class Agent:
         )
         if ok and self.context.todos != todos_before:  # whichever tool keeps the plan
             self.emit(ev.TodosUpdated(self.session_id, todos=tuple(self.context.todos)))
-        self._add_tool_result(call, sent)
+        self._add_tool_result(call, outcome, sent)
 
-    def _execute(self, tool: Tool, arguments: dict[str, Any], call: ToolCall):
-        """(ok, error_kind, decision, result text) for a call whose arguments are valid."""
+    def _execute(
+        self, tool: Tool, arguments: dict[str, Any], call: ToolCall
+    ) -> tuple[ToolOutcome, str | None]:
+        """(outcome, the authorizer's reason) for a call whose arguments are valid."""
         decision = None
         quote = self.read.find(call)  # a call the model copied from what it read
         if self.authorize is not None or quote is not None:
@@ -425,25 +434,28 @@ class Agent:
             )
             decision = auth.reason
             if not auth.allowed:
-                return False, "denied", decision, f"Error: permission denied: {auth.reason}"
+                denied = f"permission denied: {auth.reason}"
+                return ToolOutcome.failure(ErrorKind.DENIED, denied, tool.kind), decision
         try:
-            return True, None, decision, tool.run(self.context, arguments)
+            return ToolOutcome(True, tool.run(self.context, arguments), kind=tool.kind), decision
         except ToolTimeout as exc:
-            return False, "timeout", decision, f"Error: {exc}"
+            return ToolOutcome.failure(ErrorKind.TIMEOUT, str(exc), tool.kind), decision
         except ToolError as exc:
-            return False, "tool_error", decision, f"Error: {exc}"
+            return ToolOutcome.failure(ErrorKind.TOOL_ERROR, str(exc), tool.kind), decision
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - a tool bug goes back to the model as an error
-            return (
-                False,
-                "tool_error",
-                decision,
-                (f"Error: {tool.name} failed with {type(exc).__name__}: {exc}"),
-            )
+            crashed = f"{tool.name} failed with {type(exc).__name__}: {exc}"
+            return ToolOutcome.failure(ErrorKind.TOOL_ERROR, crashed, tool.kind), decision
 
-    def _add_tool_result(self, call: ToolCall, content: str) -> None:
+    def _add_tool_result(
+        self, call: ToolCall, outcome: ToolOutcome, sent: str | None = None
+    ) -> None:
+        """The result as the model reads it (`sent`: clipped to its budget), and the outcome
+        as data for the context manager."""
+        content = outcome.model_text if sent is None else sent
         self.read.remember(call.name, content, {t.name: t.parameters for t in self.tools})
+        self.context_manager.record_outcome(call.id, outcome)
         self._add_message(
             {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": content}
         )
@@ -458,15 +470,20 @@ class Agent:
             if message.get("role") == "assistant":
                 for spec in message.get("tool_calls") or []:
                     if spec["id"] not in answered:
+                        outcome = ToolOutcome.failure(ErrorKind.NOT_RUN, why)
+                        self.context_manager.record_outcome(spec["id"], outcome)
                         self._add_message(
                             {
                                 "role": "tool",
                                 "tool_call_id": spec["id"],
                                 "name": spec["function"]["name"],
-                                "content": f"Error: {why}",
+                                "content": outcome.model_text,
                             }
                         )
             break
+
+
+_NOT_RUN = ToolOutcome.failure(ErrorKind.NOT_RUN, "not run: the user stopped the agent.")
 
 
 def _import_validator() -> None:

@@ -131,7 +131,26 @@ def resume(
         history=messages,
         resumed_from=full_id,
     )
+    agent.context_manager.outcomes.update(_logged_outcomes(config, full_id, agent))
     return agent
+
+
+def _logged_outcomes(config: ClawConfig, session_id: str, agent: Agent) -> dict[str, Any]:
+    """The resumed history's tool outcomes, from the log's tool_calls rows."""
+    from claw_nb.log.queries import load_tool_outcomes
+    from claw_nb.outcomes import ErrorKind, ToolOutcome
+
+    kinds = {tool.name: tool.kind for tool in agent.tools}
+    outcomes = {}
+    for call_id, (tool, ok, kind) in load_tool_outcomes(
+        config.resolved_db_path, session_id
+    ).items():
+        try:
+            error = None if ok or kind is None else ErrorKind(kind)
+        except ValueError:  # a kind an older claw_nb logged
+            error = ErrorKind.TOOL_ERROR
+        outcomes[call_id] = ToolOutcome(ok, "", error, kinds.get(tool, ""))
+    return outcomes
 
 
 def find_session_id(db_path: str | Path, prefix: str | None) -> str:

@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from claw_nb.context.prune import norm_path
+from claw_nb.outcomes import Outcomes, succeeded
+
+_FILE_WRITERS = ("write_file", "edit_file")  # a history with no recorded outcomes
 
 _RANK = {"read": 0, "written": 1, "edited": 1}  # a file once changed stays changed
 RECENT_CHANGED = 20  # changed files listed one per line with their state
@@ -19,22 +22,25 @@ class FileLedger:
         self.workspace = workspace
         self.states: dict[str, str] = {}
 
-    def note(self, folded: list[dict[str, Any]], calls: dict[str, tuple[str, Any]]) -> None:
-        """Record the paths of the successful file tool calls among `folded` messages."""
+    def note(
+        self,
+        folded: list[dict[str, Any]],
+        calls: dict[str, tuple[str, Any]],
+        outcomes: Outcomes | None = None,
+    ) -> None:
+        """Record the paths of the successful file tool calls among `folded` messages: a tool
+        of kind "edit" wrote (`write_file`: the whole file) or edited its path."""
+        outcomes = outcomes or {}
         for message in folded:
-            if message.get("role") != "tool" or str(message.get("content") or "").startswith(
-                "Error"
-            ):
+            if message.get("role") != "tool" or not succeeded(message, outcomes):
                 continue
             name, args = calls.get(message.get("tool_call_id"), ("", None))
             path = args.get("path") if args else None
             if not isinstance(path, str):
                 continue
-            state = "read"
-            if "write" in name:
-                state = "written"
-            elif "edit" in name:
-                state = "edited"
+            outcome = outcomes.get(str(message.get("tool_call_id")))
+            changes = outcome.kind == "edit" if outcome is not None else name in _FILE_WRITERS
+            state = ("written" if name == "write_file" else "edited") if changes else "read"
             key = norm_path(path, self.workspace)
             old = self.states.pop(key, None)
             if old is not None and _RANK.get(old, 0) > _RANK[state]:

@@ -43,6 +43,7 @@ from claw_nb.context.tokens import (
     parse_context_error,
     scaled,
 )
+from claw_nb.outcomes import Outcomes, ToolOutcome
 from claw_nb.textclip import clip_middle
 from claw_nb.tools.base import ToolRegistry
 
@@ -99,6 +100,7 @@ class ContextManager:
         self.last_tokens = 0
         self.last_parts: dict[str, int] = {}
         self.files = FileLedger(str(getattr(config, "workspace", "") or ""))
+        self.outcomes: Outcomes = {}  # tool_call_id -> what the call came to (pruning, ledger)
         self.compactions: list[ev.ContextCompacted] = []
         self.prepare_seconds = 0.0  # time in prepare(), summary calls included
         self.summary_seconds = 0.0  # time in summary calls
@@ -285,6 +287,10 @@ class ContextManager:
         self.outputs.page_chars = max(2000, self.result_chars() - 200)
         return ToolRegistry([*registry, make_read_output_tool(self.outputs)])
 
+    def record_outcome(self, call_id: str, outcome: ToolOutcome) -> None:
+        """What a tool call came to, as data: pruning and the file ledger decide by it."""
+        self.outcomes[call_id] = outcome
+
     # -- compaction -------------------------------------------------------------------------
 
     def _reduce(self, messages, tools, reason, *, focus=None, force=False, recent_budget=None):
@@ -298,6 +304,7 @@ class ContextManager:
             self.outputs,
             shorten_chars=SHORTEN_CHARS,
             keep_chars=KEEP_CHARS,
+            outcomes=self.outcomes,
             workspace=str(getattr(self.config, "workspace", "") or ""),
         )
         tokens = self.measure(messages, tools)
@@ -390,7 +397,7 @@ class ContextManager:
             if message.get("role") == "user":
                 latest = str(message.get("content") or "")
         calls = call_index(messages)
-        self.files.note(folded, calls)
+        self.files.note(folded, calls, self.outcomes)
         frame = SummaryFrame(
             task,
             previous,

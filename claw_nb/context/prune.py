@@ -20,10 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claw_nb.context.outputs import HANDLE_RE, OutputStore, clip_with_handle
+from claw_nb.outcomes import Outcomes, succeeded
+
+# the file tools of a history with no recorded outcomes (see `outcomes.succeeded`)
+_FILE_WRITERS = ("write_file", "edit_file")
 
 STUB_PREFIXES = ("[earlier output of ", "[earlier page of ")
 _MAIN_ARGS = ("path", "command", "pattern", "handle", "query")
-_WRITES = ("write_file", "edit_file")
 _BIG_ARGUMENT = 400
 
 
@@ -94,8 +97,9 @@ def norm_path(path: str, workspace: str | None = None) -> str:
     return posixpath.normpath(path)
 
 
-def _ok(content: Any) -> bool:
-    return not str(content or "").startswith("Error")
+def _changes_files(message: dict[str, Any], name: str, outcomes: Outcomes) -> bool:
+    outcome = outcomes.get(str(message.get("tool_call_id")))
+    return outcome.kind == "edit" if outcome is not None else name in _FILE_WRITERS
 
 
 def prune(
@@ -106,8 +110,11 @@ def prune(
     shorten_chars: int,
     keep_chars: int,
     workspace: str | None = None,
+    outcomes: Outcomes | None = None,
 ) -> PruneReport:
-    """Shorten messages[:end] in place (by replacing them); returns what was done."""
+    """Shorten messages[:end] in place (by replacing them); returns what was done. `outcomes`
+    say which calls worked and which changed files (tools of kind "edit")."""
+    outcomes = outcomes or {}
     report = PruneReport()
     calls = call_index(messages)
     last_write: dict[str, int] = {}
@@ -118,12 +125,12 @@ def prune(
             continue
         name, args = calls.get(message.get("tool_call_id"), (message.get("name", ""), None))
         content = message.get("content")
-        if not isinstance(content, str) or not _ok(content):
+        if not isinstance(content, str) or not succeeded(message, outcomes):
             continue
         path = args.get("path") if args else None
         if isinstance(path, str):
             key = norm_path(path, workspace)
-            if name in _WRITES:
+            if _changes_files(message, name, outcomes):
                 last_write[key] = index
             elif name == "read_file":
                 last_read[(key, args.get("offset", 1), args.get("limit", 2000))] = index
@@ -141,7 +148,11 @@ def prune(
         if role != "tool":
             continue
         content = message.get("content")
-        if not isinstance(content, str) or content.startswith(STUB_PREFIXES) or not _ok(content):
+        if (
+            not isinstance(content, str)
+            or content.startswith(STUB_PREFIXES)
+            or not succeeded(message, outcomes)
+        ):
             continue
         name, args = calls.get(message.get("tool_call_id"), (message.get("name", ""), None))
         what = describe_call(name, args)

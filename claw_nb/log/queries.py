@@ -184,6 +184,31 @@ def load_messages(
         return out
 
 
+def load_tool_outcomes(
+    db_path: str | os.PathLike[str] | None, session_id: str, *, timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, tuple[str, bool, str | None]]:
+    """call_id -> (tool, ok, error_kind) for the tool calls of a session and the sessions it
+    resumed, so a resumed agent knows which earlier calls worked without reading their text."""
+    out: dict[str, tuple[str, bool, str | None]] = {}
+    with reading(db_path, timeout) as con:
+        if con is None:
+            return out
+        sid: str | None = session_id
+        seen: set[str] = set()
+        while sid is not None and sid not in seen:
+            seen.add(sid)
+            rows = con.execute(
+                "SELECT call_id, tool, ok, error_kind FROM tool_calls WHERE session_id = ?", [sid]
+            ).fetchall()
+            for call_id, tool, ok, error_kind in rows:
+                out.setdefault(str(call_id), (str(tool), bool(ok), error_kind))
+            parent = con.execute(
+                "SELECT resumed_from FROM sessions WHERE session_id = ?", [sid]
+            ).fetchone()
+            sid = parent[0] if parent else None
+    return out
+
+
 def _message_from_row(row: tuple) -> dict[str, Any]:
     _, role, content, is_json, tool_calls, tool_call_id, name, extra, prompt_text = row
     if content is None and prompt_text is not None:
