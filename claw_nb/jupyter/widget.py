@@ -45,6 +45,7 @@ from claw_nb.jupyter.widget_html import (
     retry_words,
     stop_words,
 )
+from claw_nb.outcomes import StopReason
 
 FLUSH_SECONDS = 0.12  # at most this often, streamed text is sent to the front end
 TICK_SECONDS = 0.25
@@ -434,9 +435,9 @@ class WidgetTranscript(TranscriptActions, ev.EventDispatch):
         self._flush()
         self._answer_with("no")
         self.run.ended(e.steps)
-        if e.stop_reason == "interrupted":
+        if e.stop_reason == StopReason.INTERRUPTED:
             self._note("stopped by you before the next step")
-        elif e.stop_reason == "max_steps":
+        elif e.stop_reason == StopReason.MAX_STEPS:
             self._note(
                 f"stopped: the step limit ({self.run.max_steps}) was reached; a new "
                 "%%claw cell continues",

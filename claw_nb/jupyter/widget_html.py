@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from claw_nb.jupyter.changes import describe_arguments
+from claw_nb.outcomes import StopReason
 from claw_nb.textsafe import show
 
 MAX_OUTPUT_CHARS = 20_000
@@ -75,15 +76,19 @@ def _short_value(value: Any) -> str:
 
 
 STOP_WORDS = {
-    "completed": "completed",
-    "interrupted": "stopped by you",
-    "max_steps": "stopped at the step limit",
-    "output_truncated": "answer cut off (the model's length limit)",
-    "model_unreachable": "model unreachable",
-    "auth": "model refused the key",
-    "timeout": "model timed out",
-    "context_length": "conversation too long for the model",
-    "error": "failed (a bug in claw_nb)",
+    StopReason.COMPLETED: "completed",
+    StopReason.INTERRUPTED: "stopped by you",
+    StopReason.MAX_STEPS: "stopped at the step limit",
+    StopReason.OUTPUT_TRUNCATED: "answer cut off (the model's length limit)",
+    StopReason.MODEL_UNREACHABLE: "model unreachable",
+    StopReason.AUTH: "model refused the key",
+    StopReason.MODEL_TIMEOUT: "model timed out",
+    StopReason.CONTEXT_LENGTH_EXCEEDED: "conversation too long for the model",
+    StopReason.REPLY_TOO_LONG: "reply too long (past the reply's token cap)",
+    StopReason.TIMEOUT: "trial timed out",
+    StopReason.ERROR: "failed (a bug in claw_nb)",
+    StopReason.MODEL_ERROR: "the model server returned an error",
+    StopReason.EMBEDDED_MODEL_ERROR: "the embedded model failed",
 }
 
 

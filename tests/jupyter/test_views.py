@@ -146,6 +146,14 @@ def test_retry_lines_and_stop_reasons_are_in_words():
     assert stop_words("max_steps") == "stopped at the step limit"
 
 
+def test_every_stop_reason_has_words_a_person_says():
+    from claw_nb.outcomes import StopReason
+
+    assert stop_words("model_timeout") == "model timed out"  # was shown as "model timeout"
+    assert stop_words("context_length_exceeded") == "conversation too long for the model"
+    assert all(stop_words(reason) != reason.replace("_", " ") for reason in StopReason)
+
+
 def test_new_file_line_counts_are_taken_before_the_diff_is_clipped(tmp_path):
     from claw_nb import events as ev
     from claw_nb.jupyter.changes import MAX_DIFF_LINES, ChangeTracker
