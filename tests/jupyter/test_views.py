@@ -147,12 +147,11 @@ def test_retry_lines_and_stop_reasons_are_in_words():
 
 
 def test_every_stop_reason_has_words_a_person_says():
+    from claw_nb.jupyter.widget_html import STOP_WORDS, stop_words
     from claw_nb.outcomes import StopReason
 
     assert stop_words("model_timeout") == "model timed out"  # was shown as "model timeout"
     assert stop_words("context_length_exceeded") == "conversation too long for the model"
-    from claw_nb.jupyter.widget_html import STOP_WORDS
-
     assert set(STOP_WORDS) == set(StopReason)
 
 
