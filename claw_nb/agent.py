@@ -89,6 +89,7 @@ class Agent:
         )
         self.listeners: list[ev.Listener] = list(listeners)
         self.authorize = authorize
+        self._authorize_run = authorize  # `run(mode=...)` decides with a copy in that mode
         self.session_id = session_id or uuid.uuid4().hex[:16]
         self.messages: list[dict[str, Any]] = list(history or [])
         self.read = QuotedCalls.from_history(self.messages)  # a call copied from these: asks
@@ -155,20 +156,18 @@ class Agent:
         `max_steps` and `mode` apply to this run only. Model failures end the run with their
         kind as the stop reason; a bug in claw_nb itself is raised, after the run is closed.
         """
-        policy = self.authorize
-        previous_mode = getattr(policy, "mode", None)
+        authorize = self.authorize
         if mode is not None:
-            if previous_mode is None:
+            with_mode = getattr(authorize, "with_mode", None)
+            if with_mode is None:
                 raise ValueError("mode= needs a PermissionPolicy as the agent's authorizer")
-            from claw_nb.permissions import check_mode
-
-            policy.mode = check_mode(mode)
+            authorize = with_mode(mode)  # for this run only; the shared policy is unchanged
+        self._authorize_run = authorize
         try:
             return self._run(task, max_steps or self.config.max_steps)
         finally:
             self._interrupt.clear()  # the stop was for this run; the next one starts clean
-            if mode is not None:
-                policy.mode = previous_mode
+            self._authorize_run = self.authorize
 
     def _run(self, task: str, max_steps: int) -> RunResult:
         bug: BaseException | None = None
@@ -426,11 +425,12 @@ class Agent:
         """(outcome, the authorizer's reason) for a call whose arguments are valid."""
         decision = None
         quote = self.read.find(call)  # a call the model copied from what it read
-        if self.authorize is not None or quote is not None:
+        authorize = self._authorize_run
+        if authorize is not None or quote is not None:
             auth = (
-                self.authorize(tool, arguments)
+                authorize(tool, arguments)
                 if quote is None
-                else confirm_quoted(self.authorize, tool, arguments, quote.reason())
+                else confirm_quoted(authorize, tool, arguments, quote.reason())
             )
             decision = auth.reason
             if not auth.allowed:

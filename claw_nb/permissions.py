@@ -17,7 +17,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from claw_nb.command_line import Unparsable, command_text, split_commands
@@ -166,6 +166,11 @@ class PermissionPolicy:
         ]
         mode = overrides.pop("mode", None) or section.get("mode", "ask")
         return cls(mode=mode, rules=rules, **overrides)
+
+    def with_mode(self, mode: str) -> PermissionPolicy:
+        """This policy in another mode, for one run: the same rules (an "always" answered
+        during the run stays learned), the shared policy itself unchanged."""
+        return replace(self, mode=check_mode(mode))
 
     def add_rules(self, action: str, texts: Iterable[str]) -> None:
         self.rules.extend(Rule.parse(action, text) for text in texts)

@@ -116,3 +116,37 @@ def test_a_stop_pressed_before_the_run_starts_is_not_lost(scripted_server, works
 
 def test_the_public_api_is_listed_and_lazy():
     assert {"create_agent", "resume", "ClawError", "Agent"} <= set(dir(claw_nb))
+
+
+def test_a_per_run_mode_never_changes_the_shared_policy_and_keeps_always_answers(
+    scripted_server, workspace
+):
+    asked = []
+
+    def approver(request):
+        asked.append(request.tool)
+        return "always"
+
+    scripted_server.queue(
+        tool_calls(call("write_file", {"path": "a.txt", "content": "a"})),
+        text("ok"),
+        tool_calls(call("write_file", {"path": "a.txt", "content": "b"})),
+        text("ok"),
+        tool_calls(call("write_file", {"path": "a.txt", "content": "c"})),
+        text("ok"),
+        tool_calls(call("write_file", {"path": "a.txt", "content": "d"})),
+        text("ok"),
+    )
+    with claw_nb.create_agent(
+        workspace, log=False, approver=approver, **_options(scripted_server)
+    ) as agent:
+        policy = agent.authorize
+        agent.run("write", mode="read-only")  # refused in read-only, nobody asked
+        assert policy.mode == "ask" and not (workspace / "a.txt").exists() and asked == []
+        agent.run("write", mode="accept-edits")
+        assert asked == [] and (workspace / "a.txt").read_text() == "b"
+        agent.run("write again")  # mode ask: asked once, answered "always"
+        assert policy.mode == "ask" and asked == ["write_file"]
+        agent.run("and again")
+        assert asked == ["write_file"]  # "always" was learned by the shared policy
+    assert (workspace / "a.txt").read_text() == "d"
