@@ -18,6 +18,7 @@ from typing import Any
 from claw_nb import events as ev
 from claw_nb.config import ClawConfig
 from claw_nb.context import MAX_CONTEXT_RETRIES, ContextManager
+from claw_nb.context.manager import Conversation
 from claw_nb.errors import ContextLengthExceeded, ModelError
 from claw_nb.outcomes import ErrorKind, StopReason, ToolOutcome
 from claw_nb.permissions import confirm_quoted
@@ -100,7 +101,16 @@ class Agent:
         self.system_prompt: SystemPrompt = render_system_prompt(
             config.workspace, self.tools, config.prompt_name
         )
-        self.context_manager = ContextManager(config, self.model, host=self)
+        self.context_manager = ContextManager(
+            config,
+            self.model,
+            Conversation(
+                self.session_id,
+                self.emit,
+                steps=lambda: self.steps,
+                todos=lambda: list(self.context.todos),
+            ),
+        )
         # jsonschema (for argument validation) takes ~1 s to import: not in the first tool call.
         threading.Thread(target=_import_validator, daemon=True).start()
 

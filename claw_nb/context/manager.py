@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,25 +63,35 @@ MIN_TRANSCRIPT_RESULT_CHARS = 800  # ...and at least (more calls if the window n
 MAX_CONTEXT_RETRIES = 2  # compactions after a "context length exceeded" before giving up
 
 
+@dataclass(frozen=True)
+class Conversation:
+    """What the context manager knows of the conversation it serves, said explicitly: its
+    session id, where its events go, and how to read its step count and todo list now."""
+
+    session_id: str
+    emit: Callable[[ev.Event], None]
+    steps: Callable[[], int] = lambda: 0
+    todos: Callable[[], list[Any]] = list
+
+
 class ContextManager:
     """Token budgets, tool-output handles and compaction for one conversation.
 
-    `host` is the agent (duck-typed: `session_id`, `steps`, `emit`, `context.todos`); without
-    one no events are emitted and outputs are not saved to disk.
+    Without a `Conversation` no events are emitted and outputs are not saved to disk.
     """
 
     def __init__(
         self,
         config: Any,
         model: Any,
-        host: Any = None,
+        conversation: Conversation | None = None,
         *,
         counter: TokenCounter | None = None,
         outputs: OutputStore | None = None,
     ) -> None:
         self.config = config
         self.model = model
-        self.host = host
+        self.conversation = conversation
         self.enabled = bool(getattr(config, "context_management", True))
         # tools described in the prompt (tools_in_prompt): requests are counted as sent
         self.prompted = None
@@ -338,7 +350,7 @@ class ContextManager:
         if squeezed:
             dropped.append(f"recent outputs cut to fit the window: {squeezed}")
         event = ev.ContextCompacted(
-            session_id=str(getattr(self.host, "session_id", "") or ""),
+            session_id=self.conversation.session_id if self.conversation else "",
             reason=reason,
             method="summary" if summary else "prune",
             tokens_before=before,
@@ -351,16 +363,15 @@ class ContextManager:
             focus=focus,
             window=self.window,
             limit=self.limit,
-            step=int(getattr(self.host, "steps", 0) or 0),
+            step=self.conversation.steps() if self.conversation else 0,
             summary_calls=summary["calls"] if summary else 0,
             summary_prompt_tokens=summary["prompt_tokens"] if summary else 0,
             summary_completion_tokens=summary["completion_tokens"] if summary else 0,
             duration_ms=(time.perf_counter() - started) * 1000,
         )
         self.compactions.append(event)
-        emit = getattr(self.host, "emit", None)
-        if emit is not None:
-            emit(event)
+        if self.conversation is not None:
+            self.conversation.emit(event)
         return event
 
     def _recent_start(self, messages, head: int, budget: int | None = None) -> int:
@@ -403,7 +414,7 @@ class ContextManager:
             previous,
             focus,
             self.summary_tokens(),
-            list(getattr(getattr(self.host, "context", None), "todos", None) or []),
+            list(self.conversation.todos()) if self.conversation else [],
             self.files.text(),
         )
         budget = self._transcript_budget(frame)
@@ -447,18 +458,15 @@ class ContextManager:
 
     def _outputs_dir(self) -> Path | None:
         workspace = getattr(self.config, "workspace", None)
-        if workspace is None or self.host is None:
+        if workspace is None or self.conversation is None:
             return None
-        return Path(workspace) / OUTPUTS_DIR / str(getattr(self.host, "session_id", "session"))
+        return Path(workspace) / OUTPUTS_DIR / self.conversation.session_id
 
     def _report(self, exc: Exception) -> None:
         message = f"context management failed ({type(exc).__name__}: {exc}); request sent as is"
-        emit = getattr(self.host, "emit", None)
-        if emit is not None:
-            emit(
-                ev.ErrorOccurred(
-                    str(getattr(self.host, "session_id", "")), kind="context", message=message
-                )
+        if self.conversation is not None:
+            self.conversation.emit(
+                ev.ErrorOccurred(self.conversation.session_id, kind="context", message=message)
             )
         if not self._warned:
             self._warned = True
