@@ -59,10 +59,11 @@ class Agent:
         session_id: str | None = None,
         history: list[dict[str, Any]] | None = None,
         resumed_from: str | None = None,
+        owns: Iterable[Any] = (),
     ) -> None:
         self.config = config
         self.resumed_from = resumed_from
-        self.owned_log: Any = None  # the EventLog `api.build_agent` made; closed by close()
+        self._owned = list(owns)  # closed by close(): the event log `api.build_agent` made
         if model is None:
             from claw_nb.model import make_model
 
@@ -137,9 +138,9 @@ class Agent:
 
     def close(self) -> None:
         """Flush and close the log this agent owns (one made by `create_agent`)."""
-        if self.owned_log is not None:
-            self.owned_log.close()
-            self.owned_log = None
+        owned, self._owned = self._owned, []
+        for resource in owned:
+            resource.close()
         close_model = getattr(self.model, "close", None)
         if callable(close_model):
             close_model()

@@ -80,8 +80,8 @@ def build_agent(
         session_id=session_id,
         history=history,
         resumed_from=resumed_from,
+        owns=[log],
     )
-    agent.owned_log = log
     return agent, log
 
 
