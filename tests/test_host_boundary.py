@@ -254,3 +254,31 @@ def test_no_command_reads_a_claw_nb_log_database(tmp_path):
         )
         res = runner.run(probe, ws, 30)
         assert res.stdout.strip() == "hidden", (db, res.stdout, res.stderr)
+
+
+def test_the_log_index_stays_cheap_and_forgets_databases_that_are_gone(tmp_path, monkeypatch):
+    """One small index file, not a scan of every journal folder: the sandbox reads it before
+    each command."""
+    from claw_nb.log import journal
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    journal._roots.clear()
+    try:
+        gone = []
+        for i in range(100):
+            db = tmp_path / f"db{i}.duckdb"
+            db.write_bytes(b"x")
+            journal.register_database(db)
+            journal.register_database(db)  # once only
+            gone.append(db)
+        kept = tmp_path / "kept.duckdb"
+        kept.write_bytes(b"x")
+        journal.register_database(kept)
+        assert len(journal.registered_databases()) == 101
+        for db in gone:
+            db.unlink()
+        assert journal.registered_databases() == [kept]
+        index = journal.journal_root() / journal.DATABASES_FILE
+        assert index.read_text().splitlines() == [str(kept)]
+    finally:
+        journal._roots.clear()

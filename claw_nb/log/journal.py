@@ -104,47 +104,51 @@ def journal_dir(db_path: str | os.PathLike[str]) -> Path:
     return journal_root() / f"{_safe_label(db_path.stem)}-{digest}"
 
 
-DATABASE_NOTE = "database"
+DATABASES_FILE = "databases.txt"
+MAX_DATABASES_BYTES = 1 << 20
+
+
+def _databases_file() -> Path:
+    return journal_root() / DATABASES_FILE
+
+
+def _read_databases() -> list[str]:
+    try:
+        fd = os.open(_databases_file(), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return []
+    with os.fdopen(fd, "rb") as f:
+        text = f.read(MAX_DATABASES_BYTES).decode("utf-8", "replace")
+    return [line for line in text.splitlines() if line.startswith("/") and "\0" not in line]
 
 
 def register_database(db_path: str | os.PathLike[str]) -> None:
-    """Note in the database's journal folder which file it is, so the sandbox can hide every
-    log database this user has (see `registered_databases`). Never raises."""
+    """Add a log database to this user's index (`<journals>/databases.txt`, hidden from
+    commands like the journals), so the sandbox can hide every one of them. Never raises."""
     real = os.path.realpath(os.path.abspath(db_path))
-    note = journal_dir(real) / DATABASE_NOTE
-    try:
-        if note.is_file():
-            return
-        note.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = note.with_name(f".{DATABASE_NOTE}.{os.getpid()}.tmp")
-        tmp.write_text(real, encoding="utf-8")
-        os.replace(tmp, note)
-    except OSError:
-        pass
+    if "\n" in real or real in _read_databases():
+        return
+    with contextlib.suppress(OSError):
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(_databases_file(), flags, 0o600)
+        try:
+            os.write(fd, (real + "\n").encode("utf-8"))
+        finally:
+            os.close(fd)
 
 
 def registered_databases() -> list[Path]:
-    """The log databases noted by `register_database` (their files may since have gone)."""
-    found: list[Path] = []
-    try:
-        folders = list(os.scandir(journal_root()))
-    except OSError:
-        return found
-    for folder in folders:
-        try:
-            text = (Path(folder.path) / DATABASE_NOTE).read_text(encoding="utf-8")[:4096]
-        except (OSError, UnicodeDecodeError):
-            continue
-        if not text.startswith("/") or "\0" in text:
-            continue
-        db = Path(text.strip())
-        if os.path.lexists(db):
-            found.append(db)
-        else:  # the database is gone: forget it once no journal of it is left either
-            with contextlib.suppress(OSError):
-                os.unlink(Path(folder.path) / DATABASE_NOTE)
-                os.rmdir(folder.path)
-    return found
+    """The indexed log databases that still exist; the index forgets the others once they are
+    the larger part of it (a database that comes back is indexed again when it is opened)."""
+    listed = _read_databases()
+    alive = [line for line in dict.fromkeys(listed) if os.path.lexists(line)]
+    if len(listed) > 64 and len(alive) * 2 < len(listed):
+        with contextlib.suppress(OSError):
+            tmp = _databases_file().with_name(f".{DATABASES_FILE}.{os.getpid()}.tmp")
+            tmp.write_text("".join(f"{line}\n" for line in alive), encoding="utf-8")
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, _databases_file())
+    return [Path(line) for line in alive]
 
 
 def _safe_label(label: str) -> str:
