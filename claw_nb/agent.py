@@ -19,6 +19,7 @@ from claw_nb import events as ev
 from claw_nb.config import ClawConfig
 from claw_nb.context import MAX_CONTEXT_RETRIES, ContextManager
 from claw_nb.errors import ContextLengthExceeded, ModelError
+from claw_nb.loop_guard import LoopGuard, advice_for
 from claw_nb.prompts import SystemPrompt, render_system_prompt
 from claw_nb.protocols import Authorizer, Model, accepts_tool_progress
 from claw_nb.toolcalls import ToolCall, coerce_arguments, validate_arguments
@@ -96,6 +97,7 @@ class Agent:
             config.workspace, self.tools, config.prompt_name
         )
         self.context_manager = ContextManager(config, self.model, host=self)
+        self.loop_guard = LoopGuard(config.loop_threshold, advice_for(config.api_base))
         # jsonschema (for argument validation) takes ~1 s to import: not in the first tool call.
         threading.Thread(target=_import_validator, daemon=True).start()
 
@@ -187,6 +189,7 @@ class Agent:
         if not self.messages:
             self._add_message({"role": "system", "content": self.system_prompt.text})
         self._add_message({"role": "user", "content": task})
+        self.loop_guard.reset()
         stop_reason, final, error = "max_steps", None, None
         run_steps = 0
         try:
@@ -387,6 +390,7 @@ class Agent:
         duration = (time.perf_counter() - started) * 1000
         full_size = len(result)
         sent = self.context_manager.clip_tool_result(call.name, arguments, result)
+        sent = self.loop_guard.observe(call.name, arguments, sent)
         self.emit(
             ev.ToolCallFinished(
                 self.session_id,
@@ -409,6 +413,7 @@ class Agent:
         if ok and self.context.todos != todos_before:  # whichever tool keeps the plan
             self.emit(ev.TodosUpdated(self.session_id, todos=tuple(self.context.todos)))
         self._add_tool_result(call, sent)
+        self.loop_guard.raise_if_stuck()  # ModelStuck: the run stops, its reason `stuck`
 
     def _execute(self, tool: Tool, arguments: dict[str, Any]):
         """(ok, error_kind, decision, result text) for a call whose arguments are valid."""
