@@ -25,7 +25,13 @@ CALL_FORMAT = (
     "The results come back in <tool_response> blocks. When the task is done, answer in plain "
     "text without a tool call."
 )
-AFTER_RESULTS = "Answer the task now in plain text, or call another tool."
+# Wording measured on SmolLM2-135M: "Answer the task now ..." alone made it call again.
+AFTER_RESULTS = (
+    "Above is the tool's result. Now answer the task in plain text, or call another tool."
+)
+AFTER_MANY = (
+    "Above are the tools' results. Now answer the task in plain text, or call another tool."
+)
 
 
 def tools_block(specs: list[dict[str, Any]]) -> str:
@@ -133,6 +139,7 @@ class PromptedTools:
         ):
             return hit[2]
         text = "\n".join(map(response_text, results))
-        plain = {"role": "user", "content": f"{text}\n\n{AFTER_RESULTS}"}
+        after = AFTER_RESULTS if len(results) == 1 else AFTER_MANY
+        plain = {"role": "user", "content": f"{text}\n\n{after}"}
         self._cache[key] = (results[0], tuple(results), plain)
         return plain
