@@ -3,12 +3,15 @@
 For a llama.cpp server with the tools described in the prompt (the embedded model). Measured
 on SmolLM2-135M (docs/models.md, "The first run"): left free, it never starts a tool call; made
 to call, it reads the example path of the tool description (`src/app.py`), not the file the
-task names. So:
+task names; shown a result, it calls again (the same call) more often than it answers. So:
 
 - the first reply of a turn whose task names files or folders that exist in the workspace is
   one call that looks at them: `read_file` on a named file, else `list_files` on a named folder;
   a task that speaks of the project or its files without naming one starts with `list_files`;
-- every other reply is plain text or one well-formed call to an offered tool.
+- after tool results, a question (a task without a word of change such as "add" or "fix") is
+  answered in plain text: one look, then the answer;
+- every other reply is plain text or one well-formed call to an offered tool (a model that
+  repeats itself there is stopped by the loop guard, `claw_nb.loop_guard`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ from claw_nb.toolcalls.grammar import call_grammar
 # Words that say the task is about the workspace even when it names no file.
 WORKSPACE_WORDS = frozenset(
     "file files project repo repository code codebase folder directory workspace".split()
+)
+# Words that ask for a change or an action: such a task may go on calling tools after a look.
+ACTION_WORDS = frozenset(
+    "add change edit fix rename remove delete implement refactor update write create make "
+    "test run install build format replace move insert append".split()
 )
 _PATHLIKE = re.compile(r"[\w.][\w./-]*")
 
@@ -76,4 +84,18 @@ def request_grammar(
         look = _look(specs, last["content"], workspace)
         if look is not None:
             return call_grammar(look, required=True)
+    elif last.get("role") == "tool" and not _asks_for_action(_task(messages)):
+        return call_grammar([])  # plain text: the answer to the question
     return call_grammar(specs)
+
+
+def _task(messages: list[dict[str, Any]]) -> str:
+    """The turn's task: the last user message."""
+    for message in reversed(messages):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return message["content"]
+    return ""
+
+
+def _asks_for_action(task: str) -> bool:
+    return bool(ACTION_WORDS & set(re.findall(r"[a-z]+", task.lower())))

@@ -50,14 +50,23 @@ def test_a_task_that_needs_no_workspace_may_be_answered_in_text(folder):
     assert root(grammar_for("say hello in one short sentence", folder)) == "root ::= call | text"
 
 
-def test_after_the_first_look_the_reply_is_text_or_any_offered_call(folder):
+def after_a_look(task, folder):
     history = [
-        {"role": "user", "content": "what does cli.py do?"},
+        {"role": "user", "content": task},
         {"role": "assistant", "content": "", "tool_calls": []},
         {"role": "tool", "tool_call_id": "c1", "content": "1\tprint('hi')"},
     ]
-    messages = [{"role": "system", "content": "s"}, *history]
-    grammar = request_grammar(messages, SPECS, folder)
+    return request_grammar([{"role": "system", "content": "s"}, *history], SPECS, folder)
+
+
+def test_after_a_look_a_question_is_answered_in_text(folder):
+    assert root(after_a_look("what does cli.py do? read it and summarise", folder)) == (
+        "root ::= text"
+    )
+
+
+def test_after_a_look_a_task_of_change_may_call_any_offered_tool(folder):
+    grammar = after_a_look("add a --verbose flag to cli.py and test it", folder)
     assert root(grammar) == "root ::= call | text" and '\\"edit_file\\"' in grammar
 
 
@@ -94,7 +103,7 @@ def test_the_grammar_goes_on_the_wire_with_each_request(scripted_server, folder)
     first, second = scripted_server.requests
     assert "tools" not in first and root(first["grammar"]) == "root ::= call"
     assert '\\"cli.py\\"' in first["grammar"]
-    assert root(second["grammar"]) == "root ::= call | text"
+    assert root(second["grammar"]) == "root ::= text", "a question: one look, then the answer"
 
 
 def test_no_grammar_unless_asked(scripted_server, folder):
