@@ -113,7 +113,7 @@ def call_grammar(specs: list[dict[str, Any]], *, required: bool = False) -> str:
             )
         )
     if not choices:
-        return "root ::= text"
+        return "root ::= text\n" + _BASE + "\n"
     call = (
         '"<tool_call>\\n{" ws "\\"name\\"" ws ":" ws ( '
         + " | ".join(choices)

@@ -91,6 +91,7 @@ def test_llama_cpp_parses_the_grammars(gguf_vocab):
     assert not parses(gguf_vocab, "root ::= undefined-rule"), "the check can fail"
     assert parses(gguf_vocab, call_grammar(SPECS))
     assert parses(gguf_vocab, call_grammar(SPECS, required=True))
+    assert parses(gguf_vocab, call_grammar([])), "a grammar it cannot parse kills the server"
     odd = {
         "type": "function",
         "function": {
