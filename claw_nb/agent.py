@@ -20,6 +20,7 @@ from claw_nb.config import ClawConfig
 from claw_nb.context import MAX_CONTEXT_RETRIES, ContextManager
 from claw_nb.context.manager import Conversation
 from claw_nb.errors import ContextLengthExceeded, ModelError
+from claw_nb.loop_guard import LoopGuard, advice_for
 from claw_nb.outcomes import ErrorKind, StopReason, ToolOutcome
 from claw_nb.permissions import confirm_quoted
 from claw_nb.prompts import SystemPrompt, render_system_prompt
@@ -112,6 +113,7 @@ class Agent:
                 todos=lambda: list(self.context.todos),
             ),
         )
+        self.loop_guard = LoopGuard(config.loop_threshold, advice_for(config.api_base))
         # jsonschema (for argument validation) takes ~1 s to import: not in the first tool call.
         threading.Thread(target=_import_validator, daemon=True).start()
 
@@ -201,6 +203,7 @@ class Agent:
         if not self.messages:
             self._add_message({"role": "system", "content": self.system_prompt.text})
         self._add_message({"role": "user", "content": task})
+        self.loop_guard.reset()
         stop_reason, final, error = StopReason.MAX_STEPS, None, None
         run_steps = 0
         try:
@@ -407,6 +410,7 @@ class Agent:
         sent = self.context_manager.clip_tool_result(call.name, arguments, result)
         outcome = replace(outcome, truncated=len(sent) < full_size)
         ok, error_kind = outcome.ok, outcome.error_kind
+        sent = self.loop_guard.observe(call.name, arguments, sent)
         self.emit(
             ev.ToolCallFinished(
                 self.session_id,
@@ -429,6 +433,7 @@ class Agent:
         if ok and self.context.todos != todos_before:  # whichever tool keeps the plan
             self.emit(ev.TodosUpdated(self.session_id, todos=tuple(self.context.todos)))
         self._add_tool_result(call, outcome, sent)
+        self.loop_guard.raise_if_stuck()  # ModelStuck: the run stops, its reason `stuck`
 
     def _execute(
         self, tool: Tool, arguments: dict[str, Any], call: ToolCall

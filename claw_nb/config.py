@@ -58,6 +58,7 @@ PYPROJECT_KEYS = frozenset(
         "keep_recent_turns",
         "max_tokens",
         "reply_token_cap",
+        "loop_threshold",
     }
 )
 PYPROJECT_SECTIONS = frozenset({"notebook"})
@@ -115,6 +116,12 @@ class ClawConfig:
     # describe tools and earlier calls in the prompt and parse calls from the reply text, for
     # servers whose chat template ignores `tools` (the embedded model: its GGUF's own template)
     tools_in_prompt: bool = False
+    # send a GBNF grammar per request (llama.cpp servers, with tools_in_prompt): the first reply
+    # of a task that names workspace files looks at them, the others are text or one valid call
+    tool_grammar: bool = False
+    # the same call with the same result this many times in a row: the model is told; once
+    # more and the run stops (stop reason `stuck`). claw_nb.loop_guard
+    loop_threshold: int = 3
     settings: dict[str, Any] = field(default_factory=dict)  # the file's allowed sections
     # keys a workspace file set that it may not set (ignored), for shells to show
     ignored_settings: tuple[str, ...] = field(default=(), compare=False)
@@ -161,7 +168,9 @@ _INT_KEYS = {
     "keep_recent_turns",
     "max_tokens",
     "reply_token_cap",
+    "loop_threshold",
 }
+_BOOL_KEYS = {"stream", "context_management", "tools_in_prompt", "tool_grammar"}
 _FLOAT_KEYS = {
     "temperature",
     "request_timeout",
@@ -201,7 +210,7 @@ def _coerce(key: str, value: Any) -> Any:
         kind = "a positive integer" if key in _INT_KEYS else "a non-negative number"
         kind = "a number above 0 and at most 1" if key == "compact_at" else kind
         raise ConfigError(f"setting '{key}' must be {kind}, got {value!r}") from None
-    if key in {"stream", "context_management", "tools_in_prompt"} and isinstance(value, str):
+    if key in _BOOL_KEYS and isinstance(value, str):
         return value.strip().lower() in {"1", "true", "yes", "on"}
     if key in {"workspace", "db_path"}:
         return Path(value).expanduser()

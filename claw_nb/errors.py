@@ -69,6 +69,13 @@ class ModelInterrupted(ModelError):
     kind = "interrupted"
 
 
+class ModelStuck(ModelError):
+    """The model made the same call with the same result again after it was told
+    (`claw_nb.loop_guard`); the message says what to do."""
+
+    kind = "stuck"
+
+
 class LabError(ClawError):
     """The prompt lab cannot do what it was asked (claw_nb.lab); the message says why."""
 

@@ -29,6 +29,7 @@ class StopReason(StrEnum):
     MODEL_TIMEOUT = "model_timeout"
     REPLY_TOO_LONG = "reply_too_long"
     EMBEDDED_MODEL_ERROR = "embedded_model_error"
+    STUCK = "stuck"  # the same call with the same result again and again (loop_threshold)
     # the lab: a trial that ran past its task's agent timeout
     TIMEOUT = "timeout"
 

@@ -89,6 +89,7 @@ STOP_WORDS = {
     StopReason.ERROR: "failed (a bug in claw_nb)",
     StopReason.MODEL_ERROR: "the model server returned an error",
     StopReason.EMBEDDED_MODEL_ERROR: "the embedded model failed",
+    StopReason.STUCK: "stopped: the model repeated the same call",
 }
 
 

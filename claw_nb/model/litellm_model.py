@@ -45,6 +45,8 @@ class LiteLLMModel(RetryingModel):
         }
         if tools:
             kwargs["tools"] = tools
+        if self.grammar:
+            kwargs["extra_body"] = {"grammar": self.grammar}
         if self.config.api_base:
             kwargs["api_base"] = self.config.api_base
         if self.config.api_key:

@@ -73,6 +73,8 @@ class OpenAICompatModel(RetryingModel):
         body: dict[str, Any] = {"model": self.server_model, "messages": messages, **params}
         if tools:
             body["tools"] = tools
+        if self.grammar:  # llama.cpp servers (llama-cpp-python's too) take GBNF per request
+            body["grammar"] = self.grammar
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}

@@ -73,6 +73,8 @@ def use_embedded(
         tokenizer=config.tokenizer or str(model.path),
         # its GGUF's own template renders only roles and text: tools go in the prompt
         tools_in_prompt=config.tools_in_prompt or server.tools_in_prompt,
+        # llama-cpp-python takes a grammar per request: the first look, then text or one call
+        tool_grammar=config.tool_grammar or server.tools_in_prompt,
     )
 
 

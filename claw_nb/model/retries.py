@@ -42,6 +42,7 @@ class RetryingModel:
         self.whole_replies_with_tools = False
         # Servers whose template has no place for tools get them described in the prompt.
         self.prompted = None
+        self.grammar: str | None = None  # GBNF the current request carries (tool_grammar)
         if getattr(config, "tools_in_prompt", False):
             from claw_nb.toolcalls.in_prompt import PromptedTools
 
@@ -83,9 +84,14 @@ class RetryingModel:
 
         `on_tool_progress(index, name, chars)` hears, throttled, how far a streamed tool call
         has got (`claw_nb.model.tool_progress`); a whole reply reports nothing."""
+        self.grammar = None
         if self.prompted is not None:  # the tools go in the prompt; calls come back as text
             if known_tools is None and tools:
                 known_tools = {spec["function"]["name"]: spec["function"] for spec in tools}
+            if self.config.tool_grammar:  # a llama.cpp server: constrain the reply's shape
+                from claw_nb.model.tool_grammar import request_grammar
+
+                self.grammar = request_grammar(messages, tools, self.config.workspace)
             messages, tools = self.prompted.messages(messages, tools), []
         attempts = 0
         deadline = time.monotonic() + self.config.reply_timeout

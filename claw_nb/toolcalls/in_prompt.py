@@ -6,8 +6,10 @@ some templates refuse a `tool` role. `PromptedTools` rewrites a request into pla
 such a template renders faithfully: the tool schemas and the call format go into the system
 message, earlier calls become Hermes `<tool_call>{json}</tool_call>` text (the dialect the reply
 parser reads back, `claw_nb.toolcalls.dialects`), and tool results become a user message of
-`<tool_response>` blocks. Rewritten messages are cached per original message object, so a long
-session re-renders only what changed (and a token counter can cache by them too).
+`<tool_response>` blocks, closed by one line that says what to do next (`AFTER_RESULTS`:
+without it SmolLM2-135M goes on writing `<tool_response>` text itself). Rewritten messages are
+cached per original message object, so a long session re-renders only what changed (and a
+token counter can cache by them too).
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ CALL_FORMAT = (
     "</tool_call>\n"
     "The results come back in <tool_response> blocks. When the task is done, answer in plain "
     "text without a tool call."
+)
+# Wording measured on SmolLM2-135M: "Answer the task now ..." alone made it call again.
+AFTER_RESULTS = (
+    "Above is the tool's result. Now answer the task in plain text, or call another tool."
+)
+AFTER_MANY = (
+    "Above are the tools' results. Now answer the task in plain text, or call another tool."
 )
 
 
@@ -129,6 +138,8 @@ class PromptedTools:
             and all(a is b for a, b in zip(hit[1], results))
         ):
             return hit[2]
-        plain = {"role": "user", "content": "\n".join(map(response_text, results))}
+        text = "\n".join(map(response_text, results))
+        after = AFTER_RESULTS if len(results) == 1 else AFTER_MANY
+        plain = {"role": "user", "content": f"{text}\n\n{after}"}
         self._cache[key] = (results[0], tuple(results), plain)
         return plain

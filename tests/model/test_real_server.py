@@ -349,3 +349,74 @@ def test_requests_are_counted_as_the_server_counts_them(wired):
         served = _ask(wired, messages).prompt_tokens
         assert abs(counted - served) <= 3, (counted, served)
     assert manager.window == 8192, "the model's trained window (GGUF header), not 4096"
+
+
+# -- the first run: the grammar makes the embedded model act -----------------------------------
+
+CLI_PY = '''"""Count words in text files."""
+
+import argparse
+from pathlib import Path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Count words in files.")
+    parser.add_argument("files", nargs="+")
+    args = parser.parse_args(argv)
+    for name in args.files:
+        print(len(Path(name).read_text().split()), name)
+
+
+if __name__ == "__main__":
+    main()
+'''
+SUMMARISE = "what does cli.py do? read it and summarise"
+
+
+def test_the_grammar_makes_the_embedded_model_read_the_file_the_task_names(wired):
+    """Left free, SmolLM2-135M answers in prose without looking; with the first-look grammar
+    its first reply is a call the parser reads: read_file on the named file."""
+    from claw_nb.prompts import render_system_prompt
+    from claw_nb.tools import default_tools
+
+    assert wired.tool_grammar and wired.tools_in_prompt
+    (wired.workspace / "cli.py").write_text(CLI_PY)
+    system = render_system_prompt(wired.workspace, default_tools(), "default").text
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": SUMMARISE}]
+    reply = _ask(wired, messages, max_tokens=60)
+    assert [(c.name, c.arguments, c.error) for c in reply.tool_calls] == [
+        ("read_file", {"path": "cli.py"}, None)
+    ], reply.content
+
+
+def test_a_first_run_reads_the_file_and_ends_within_the_step_limit(tmp_path):
+    """`claw-nb run` with no model configured, in a folder holding cli.py: the output shows the
+    file being read, and the run ends by itself (an answer, or `stuck` with what to do)."""
+    import subprocess
+    import sys
+
+    from claw_nb.model import discovery
+
+    if discovery.discover():
+        pytest.skip("a model server runs on this machine: claw-nb run would use it")
+    (tmp_path / "cli.py").write_text(CLI_PY)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAW_")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    root = Path(__file__).resolve().parents[2]
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-m", "claw_nb", "run", "--max-steps", "5", SUMMARISE],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        stdin=subprocess.DEVNULL,
+    )
+    assert "embedded SmolLM2-135M" in done.stderr
+    assert '-> read_file {"path": "cli.py"}' in done.stdout, done.stdout
+    assert "count words in text files" in done.stdout.lower(), "the file's text is shown"
+    ended = [line for line in done.stdout.splitlines() if line.startswith("claw: stopped (")]
+    assert ended and ended[-1].split()[2] in ("(completed)", "(stuck)"), done.stdout[-2000:]
+    if done.returncode != 0:
+        assert "claw-nb: stuck:" in done.stderr and "claw-nb models" in done.stderr

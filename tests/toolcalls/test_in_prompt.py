@@ -51,3 +51,12 @@ def test_unchanged_messages_are_rewritten_once():
 
 def test_without_tools_the_system_message_is_left_as_is():
     assert PromptedTools().messages(MESSAGES[:2], [])[0]["content"] == "You are claw."
+
+
+def test_results_end_with_what_to_do_next():
+    """Without this line SmolLM2-135M wrote `<tool_response>` text itself (docs/models.md)."""
+    from claw_nb.toolcalls.in_prompt import AFTER_MANY, AFTER_RESULTS
+
+    assert PromptedTools().messages(MESSAGES, SPECS)[-1]["content"].endswith(AFTER_MANY)
+    one = PromptedTools().messages(MESSAGES[:4], SPECS)[-1]["content"]
+    assert one.endswith("</tool_response>\n\n" + AFTER_RESULTS)
