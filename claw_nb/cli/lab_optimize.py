@@ -2,7 +2,7 @@
 
 The verbs and options come from `claw_nb.lab.optimize.command_options` (the notebook's
 `%claw lab optimize` reads the same table); the work is `claw_nb.lab.optimize.jobs` and
-`past_runs`. This module only talks to the terminal: the plan, the confirmation, live
+`reports`. This module only talks to the terminal: the plan, the confirmation, live
 progress, Ctrl-C, the report.
 """
 
@@ -88,7 +88,7 @@ def _confirm(question: str) -> bool:
 
 def _print_step(event: dict[str, Any]) -> None:
     """One line per reflect event (the trials' own lines come from the progress display)."""
-    from claw_nb.lab.optimize.jobs import describe_step
+    from claw_nb.lab.optimize.run_log import describe_step
 
     line = describe_step(event)
     if line:
@@ -96,7 +96,7 @@ def _print_step(event: dict[str, Any]) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from claw_nb.lab.optimize.past_runs import run_report, runs_table
+    from claw_nb.lab.optimize.reports import run_report, runs_table
 
     db = _db(args)
     if args.run is None:
@@ -108,7 +108,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _adopt(args: argparse.Namespace) -> int:
-    from claw_nb.lab.optimize.past_runs import adopt_run
+    from claw_nb.lab.optimize.reports import adopt_run
 
     workspace = Path(args.workspace).expanduser() if args.workspace else Path.cwd()
     path = adopt_run(_db(args), args.run, args.pick, args.as_name, workspace)

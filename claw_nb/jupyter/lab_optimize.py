@@ -38,14 +38,14 @@ def run_optimize_magic(args: argparse.Namespace, config: Any, view: Any) -> Any:
     verb = canonical_verb(args.optimize_command)
     db = Path(args.db).expanduser() if args.db else config.resolved_db_path
     if verb == "show":
-        from claw_nb.lab.optimize.past_runs import run_report, runs_table
+        from claw_nb.lab.optimize.reports import run_report, runs_table
 
         if args.run is None:
             return runs_table(db)
         print(run_report(db, args.run, per_task=args.per_task))
         return None
     if verb == "adopt":
-        from claw_nb.lab.optimize.past_runs import adopt_run
+        from claw_nb.lab.optimize.reports import adopt_run
 
         workspace = Path(args.workspace).expanduser() if args.workspace else config.workspace
         path = adopt_run(db, args.run, args.pick, args.as_name, workspace)
@@ -55,7 +55,8 @@ def run_optimize_magic(args: argparse.Namespace, config: Any, view: Any) -> Any:
 
 
 def _run(args: argparse.Namespace, config: Any, view: Any) -> Any:
-    from claw_nb.lab.optimize.jobs import describe_step, prepare
+    from claw_nb.lab.optimize.jobs import prepare
+    from claw_nb.lab.optimize.run_log import describe_step
     from claw_nb.log.database import is_interrupted_query
 
     job = prepare(args, config)

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ConfigError, LabError
-from claw_nb.lab.experiment import Experiment, record_trials, register
+from claw_nb.lab.experiment import Experiment
 from claw_nb.lab.progress import Progress
+from claw_nb.lab.store import record_trials, register
 from claw_nb.lab.tasks import Task, load_tasks
 from claw_nb.lab.trials import TrialOutcome, TrialResult, TrialSpec, Variant
 from claw_nb.log.database import is_interrupted_query, resolve_db_path

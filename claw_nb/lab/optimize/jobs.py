@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ConfigError
-from claw_nb.lab.optimize.past_runs import comparison_report, logged_run, reflect_report
 from claw_nb.lab.optimize.plan import format_duration, measured_seconds_per_trial
+from claw_nb.lab.optimize.reports import comparison_report, reflect_report
+from claw_nb.lab.store import logged_run
 
 
 @dataclass
@@ -152,10 +153,10 @@ def prepare(args: Any, config: Any) -> OptimizerJob:
 
     def start(progress: Any, on_step: Any) -> JobOutcome:
         from claw_nb.lab.optimize.compare import compare
-        from claw_nb.lab.optimize.steps import StepLog
+        from claw_nb.lab.optimize.run_log import RunLog
         from claw_nb.log.database import is_interrupted_query
 
-        log = StepLog(db_path, name)
+        log = RunLog(db_path, name)
         config = {
             "variants": [v.name for v in variants],
             "baseline": baseline,
@@ -231,7 +232,7 @@ def _trial_plan(
 def _finished_trials(
     db_path: Path, name: str, variants: Sequence[Any], tasks: Sequence[Any], repeats: int
 ) -> int:
-    from claw_nb.lab.experiment import load_results
+    from claw_nb.lab.store import load_results
 
     names, wanted = {v.name for v in variants}, {t.name for t in tasks}
     return sum(
@@ -249,8 +250,8 @@ def _prepare_reflect(
     run_options: dict[str, Any],
     previous: dict[str, Any] | None,
 ) -> OptimizerJob:
+    from claw_nb.lab.optimize.proposals import ReflectionModel
     from claw_nb.lab.optimize.reflect import ReflectOptions, plan_reflect, reflect
-    from claw_nb.lab.optimize.reflection import ReflectionModel
     from claw_nb.lab.optimize.split import split_by_names, split_tasks
 
     options = ReflectOptions(
@@ -346,24 +347,3 @@ class _executor:
 
     def __exit__(self, *exc: object) -> None:
         self.executor.shutdown(wait=False)
-
-
-def describe_step(event: dict[str, Any]) -> str | None:
-    """A reflect event (`on_step`) as one progress line; None for the plan (shown before)."""
-    status = event.get("status")
-    if status == "validated":
-        return (
-            f"reflect: validation score {event['val_score']:.2f} (best so far "
-            f"{event['best']:.2f}) after {event['rollouts']} rollouts"
-        )
-    if status == "rejected":
-        reason = " ".join(str(event.get("reason") or "").split())
-        return f"reflect: proposal for {event.get('component')} rejected by a guard: {reason}"
-    if status == "proposed":
-        return f"reflect: proposal {event.get('candidate')} for {event.get('component')}"
-    if status == "accepted":
-        return f"reflect: proposal {event.get('candidate')} kept: better on its minibatch"
-    if status == "not_accepted":
-        reason = " ".join(str(event.get("reason") or "").split())
-        return f"reflect: proposal not kept{': ' + reason if reason else ''}"
-    return None

@@ -6,7 +6,6 @@ trials, optionally of one model); with nothing measured yet it says so instead o
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,25 +58,11 @@ def measured_seconds_per_trial(
 
     The median, not the mean: the first trial of a process pays for importing LiteLLM.
     """
-    from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
+    from claw_nb.lab.store import seconds_per_trial
 
     if db_path is None or not Path(db_path).exists():
         return None, 0
-    con, _ = open_database(Path(db_path), read_only=True, timeout=DEFAULT_TIMEOUT)
-    try:
-        sql = "SELECT median(t.wall_s), count(*) FROM trials t"
-        params: list[str] = []
-        if model:
-            sql += " JOIN sessions s ON s.session_id = t.session_id WHERE s.model = ? AND"
-            params.append(model)
-        else:
-            sql += " WHERE"
-        mean, count = con.execute(sql + " t.wall_s IS NOT NULL", params).fetchone()
-    finally:
-        con.close()
-    if not count or mean is None or math.isnan(mean):
-        return None, 0
-    return float(mean), int(count)
+    return seconds_per_trial(Path(db_path), model)
 
 
 def plan_rollouts(
