@@ -1,4 +1,4 @@
-"""What an optimizer run will cost, said before it starts: rollouts and wall time.
+"""What an optimizer run will cost, said before it starts: trials or rollouts, and wall time.
 
 The wall-time estimate uses the time per trial measured in the log (the mean over finished
 trials, optionally of one model); with nothing measured yet it says so instead of guessing.
@@ -6,8 +6,10 @@ trials, optionally of one model); with nothing measured yet it says so instead o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,50 @@ def plan_rollouts(
 ) -> RunPlan:
     seconds, count = measured_seconds_per_trial(db_path, model)
     return RunPlan(search, held_out, parallel, seconds, count)
+
+
+def plan_trials(
+    verb: str,
+    tasks: Sequence[Any],
+    variants: Sequence[Any],
+    repeats: int,
+    name: str,
+    db_path: Path,
+    slots: int | None,
+    resumed: bool,
+) -> str:
+    """A compare's or sweep's plan as the shells print it: trials (and how many the log has
+    already, when resuming), the wall time, the smallest difference it can detect."""
+    from claw_nb.lab import power
+    from claw_nb.lab.executors import model_slots
+    from claw_nb.lab.store import load_results
+
+    total = len(variants) * len(tasks) * repeats
+    done = 0
+    if resumed:
+        names, wanted = {v.name for v in variants}, {t.name for t in tasks}
+        done = sum(
+            1
+            for r in load_results(db_path, name)
+            if r.variant in names and r.task in wanted and r.repeat < repeats
+        )
+    parallel = slots or model_slots()
+    seconds, measured = measured_seconds_per_trial(db_path)
+    head = (
+        f"{verb} '{name}': {len(variants)} variants x {len(tasks)} tasks x {repeats} repeat(s)"
+        f" = {total} trials"
+        + (f" ({done} already in the log, {total - done} to run)" if resumed else "")
+    )
+    if seconds is None:
+        when = "no trials measured in the log yet, so no time estimate"
+    else:
+        left = (total - done) * seconds / max(1, parallel)
+        when = (
+            f"about {format_duration(left)} at {seconds:.1f} s per trial (median of "
+            f"{measured} logged trials, {parallel} in parallel)"
+        )
+    mdd = power.minimum_detectable_difference(len(tasks), repeats)
+    return (
+        f"{head}; {when}\nsmallest difference this can detect (80% power, 5% two-sided): "
+        f"{mdd * 100:.0f} points"
+    )

@@ -242,9 +242,7 @@ def _open_run(
         names = previous["split"]
         split = split_by_names(tasks, names["train"], names["val"], names["held_out"])
         steps.finish("running")
-    if not split.train or not split.val:
-        raise ConfigError(f"reflect needs train and validation tasks ({split.summary()})")
-    return split, previous is not None
+    return split.for_search(), previous is not None
 
 
 def _search(
