@@ -37,9 +37,12 @@ TRUSTED_READS = {
         "a prompt file the user names outside the workspace, or a packaged one; inside the "
         "workspace it goes through read_untrusted_text"
     ),
-    ("claw_nb/lab/optimize/jobs.py", "parse_fragment"): "a file the user names on the command line",
-    ("claw_nb/lab/optimize/jobs.py", "_read_split"): "a split file the user names",
-    ("claw_nb/lab/optimize/jobs.py", "parse_variant"): "a variant file the user names",
+    (
+        "claw_nb/lab/optimize/command.py",
+        "parse_fragment",
+    ): "a file the user names on the command line",
+    ("claw_nb/lab/optimize/command.py", "read_split"): "a split file the user names",
+    ("claw_nb/lab/command.py", "parse_variant"): "a variant file the user names",
     ("claw_nb/lab/runner.py", "_variants"): "variant files the user names",
     ("claw_nb/lab/trials.py", "Variant.from_file"): "a variant file the user names",
     ("claw_nb/lab/trials.py", "Variant.from_dict"): "the prompt file next to the user's variant",

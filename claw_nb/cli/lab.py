@@ -129,38 +129,18 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def parse_variant(text: str):
-    """``NAME=FILE.toml`` -> Variant from the file; ``NAME`` -> the defaults under that name."""
-    from claw_nb.lab.optimize.jobs import parse_variant as parse
-
-    return parse(text)
-
-
 def _run(args: argparse.Namespace) -> int:
-    from claw_nb.lab.executors import local_executor, ray_executor
-    from claw_nb.lab.optimize.jobs import select_tasks
+    from claw_nb.lab.command import run_lab
     from claw_nb.lab.progress import TerminalProgress
-    from claw_nb.lab.runner import run_experiment
 
-    tasks = select_tasks(args.tasks, args.only)
-    variants = [parse_variant(v) for v in args.variant] or [parse_variant("default")]
-    executor = ray_executor(args.ray) if args.ray else local_executor(args.slots)
-    try:
-        exp = run_experiment(
-            tasks,
-            variants,
-            repeats=args.repeats,
-            experiment=args.experiment,
-            db_path=args.db,
-            executor=executor,
-            unsandboxed=args.unsandboxed,
-            model=args.model,
-            api_base=args.api_base,
-            api_key=args.api_key,
-            progress=TerminalProgress(),
-        )
-    finally:
-        executor.shutdown(wait=False)
+    exp = run_lab(
+        args,
+        TerminalProgress,
+        db_path=args.db,
+        model=args.model,
+        api_base=args.api_base,
+        api_key=args.api_key,
+    )
     print(f"experiment {exp.name} in {exp.db_path}")
     if exp.results():
         _print_leaderboard(exp, None)

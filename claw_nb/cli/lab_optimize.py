@@ -1,16 +1,15 @@
 """`claw-nb lab optimize`: compare, sweep and reflect from the terminal, then adopt and show.
 
 The verbs and options come from `claw_nb.lab.optimize.command_options` (the notebook's
-`%claw lab optimize` reads the same table); the work is `claw_nb.lab.optimize.jobs` and
-`past_runs`. This module only talks to the terminal: the plan, the confirmation, live
-progress, Ctrl-C, the report.
+`%claw lab optimize` reads the same table); the checks and the run are
+`claw_nb.lab.optimize.command`, past runs `claw_nb.lab.optimize.reports`. This module only talks
+to the terminal: the plan, the confirmation, live progress, Ctrl-C, the report.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -25,28 +24,15 @@ def add_parser(lab_commands: argparse._SubParsersAction, parser_class: type) -> 
 
 def run_optimize_command(args: argparse.Namespace) -> int:
     """Run one verb; ClawErrors go up to `run_lab_command`, which prints them on one line."""
-    from claw_nb.lab.optimize.command_options import canonical_verb
-
-    verb = canonical_verb(args.optimize_command)
-    if verb == "show":
-        return _show(args)
-    if verb == "adopt":
-        return _adopt(args)
-    return _run(args)
-
-
-def _db(args: argparse.Namespace) -> Path:
-    from claw_nb.log.database import resolve_db_path
-
-    return resolve_db_path(Path(args.db).expanduser() if args.db else None)
-
-
-def _run(args: argparse.Namespace) -> int:
     from claw_nb.config import load_config
-    from claw_nb.lab.optimize.jobs import prepare
+    from claw_nb.lab.optimize.command import prepare, words_db
+    from claw_nb.lab.optimize.command_options import canonical_verb
     from claw_nb.lab.progress import TerminalProgress
     from claw_nb.log.database import is_interrupted_query
 
+    verb = canonical_verb(args.optimize_command)
+    if verb in ("show", "adopt"):
+        return _show(args, words_db(args, None)) if verb == "show" else _adopt(args)
     job = prepare(args, load_config(None, db_path=args.db))
     print(job.plan, flush=True)
     if args.dry_run:
@@ -88,17 +74,16 @@ def _confirm(question: str) -> bool:
 
 def _print_step(event: dict[str, Any]) -> None:
     """One line per reflect event (the trials' own lines come from the progress display)."""
-    from claw_nb.lab.optimize.jobs import describe_step
+    from claw_nb.lab.optimize.run_log import describe_step
 
     line = describe_step(event)
     if line:
         print(line, file=sys.stderr, flush=True)
 
 
-def _show(args: argparse.Namespace) -> int:
-    from claw_nb.lab.optimize.past_runs import run_report, runs_table
+def _show(args: argparse.Namespace, db) -> int:
+    from claw_nb.lab.optimize.reports import run_report, runs_table
 
-    db = _db(args)
     if args.run is None:
         table = runs_table(db)
         print(table.to_string(index=False) if len(table) else f"no optimizer runs in {db} yet")
@@ -108,9 +93,9 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _adopt(args: argparse.Namespace) -> int:
-    from claw_nb.lab.optimize.past_runs import adopt_run
+    from pathlib import Path
 
-    workspace = Path(args.workspace).expanduser() if args.workspace else Path.cwd()
-    path = adopt_run(_db(args), args.run, args.pick, args.as_name, workspace)
-    print(f"adopted: wrote {path} (and the settings in .claw/settings.toml)")
+    from claw_nb.lab.optimize.command import adopt_from_words, words_db
+
+    print(adopt_from_words(args, words_db(args, None), Path.cwd()))
     return EXIT_OK

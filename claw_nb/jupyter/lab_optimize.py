@@ -1,17 +1,16 @@
 """`%claw lab optimize compare|sweep|reflect|adopt|show ...` in a notebook.
 
 The same verbs and options as `claw-nb lab optimize` (one table:
-`claw_nb.lab.optimize.command_options`); the trials show in the lab view (widgets in a live
-kernel, text under nbconvert), reflect's steps as lines under it. Running the cell is the
-confirmation: the plan is printed and the run starts (`--dry-run` stops after the plan).
-A run returns its Comparison or ReflectResult (shown as its report).
-Interrupting the kernel stops cleanly; the same cell (same `--name`) resumes.
+`claw_nb.lab.optimize.command_options`; the checks and the run: `claw_nb.lab.optimize.command`);
+the trials show in the lab view (widgets in a live kernel, text under nbconvert), reflect's steps
+as lines under it. Running the cell is the confirmation: the plan is printed and the run starts
+(`--dry-run` stops after the plan). A run returns its Comparison or ReflectResult (shown as its
+report). Interrupting the kernel stops cleanly; the same cell (same `--name`) resumes.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ClawError
@@ -32,32 +31,24 @@ def help_text() -> str:
 
 
 def run_optimize_magic(args: argparse.Namespace, config: Any, view: Any) -> Any:
-    """One verb with the magics' settings; `view` is the lab progress view for the trials."""
+    """One verb with the magics' settings; `view` makes the lab progress view for the trials."""
+    from claw_nb.lab.optimize.command import adopt_from_words, prepare, words_db
     from claw_nb.lab.optimize.command_options import canonical_verb
+    from claw_nb.lab.optimize.run_log import describe_step
+    from claw_nb.log.database import is_interrupted_query
 
     verb = canonical_verb(args.optimize_command)
-    db = Path(args.db).expanduser() if args.db else config.resolved_db_path
     if verb == "show":
-        from claw_nb.lab.optimize.past_runs import run_report, runs_table
+        from claw_nb.lab.optimize.reports import run_report, runs_table
 
+        db = words_db(args, config.resolved_db_path)
         if args.run is None:
             return runs_table(db)
         print(run_report(db, args.run, per_task=args.per_task))
         return None
     if verb == "adopt":
-        from claw_nb.lab.optimize.past_runs import adopt_run
-
-        workspace = Path(args.workspace).expanduser() if args.workspace else config.workspace
-        path = adopt_run(db, args.run, args.pick, args.as_name, workspace)
-        print(f"adopted: wrote {path} (and the settings in .claw/settings.toml)")
+        print(adopt_from_words(args, words_db(args, config.resolved_db_path), config.workspace))
         return None
-    return _run(args, config, view)
-
-
-def _run(args: argparse.Namespace, config: Any, view: Any) -> Any:
-    from claw_nb.lab.optimize.jobs import describe_step, prepare
-    from claw_nb.log.database import is_interrupted_query
-
     job = prepare(args, config)
     print(job.plan, flush=True)
     if args.dry_run:

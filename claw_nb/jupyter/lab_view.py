@@ -67,31 +67,16 @@ def run_lab_magic(words: list[str], config: Any, widgets: bool) -> Any:
 
 
 def _run(args: argparse.Namespace, config: Any, widgets: bool) -> Any:
-    from claw_nb.lab.executors import local_executor, ray_executor
-    from claw_nb.lab.optimize.jobs import parse_variant, select_tasks
-    from claw_nb.lab.runner import run_experiment
+    from claw_nb.lab.command import run_lab
 
-    tasks = select_tasks(args.tasks, args.only)
-    variants = [parse_variant(text) for text in args.variant or ["default"]]
-    view = WidgetLabView() if widgets else TextLabView()
-    executor = ray_executor(args.ray) if args.ray else local_executor(args.slots)
-    try:
-        exp = run_experiment(
-            tasks,
-            variants,
-            repeats=args.repeats,
-            experiment=args.experiment,
-            db_path=config.resolved_db_path,
-            executor=executor,
-            unsandboxed=args.unsandboxed,
-            model=config.model,
-            api_base=config.api_base,
-            api_key=config.api_key,
-            progress=view,
-        )
-    finally:
-        executor.shutdown(wait=False)
-    return exp
+    return run_lab(
+        args,
+        WidgetLabView if widgets else TextLabView,
+        db_path=config.resolved_db_path,
+        model=config.model,
+        api_base=config.api_base,
+        api_key=config.api_key,
+    )
 
 
 def _report(args: argparse.Namespace, config: Any) -> Any:

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ConfigError, LabError
-from claw_nb.lab.experiment import Experiment, record_trials, register
+from claw_nb.lab.experiment import Experiment
 from claw_nb.lab.progress import Progress
+from claw_nb.lab.store import record_trials, register
 from claw_nb.lab.tasks import Task, load_tasks
 from claw_nb.lab.trials import TrialOutcome, TrialResult, TrialSpec, Variant
 from claw_nb.log.database import is_interrupted_query, resolve_db_path
@@ -98,7 +99,8 @@ def run_experiment(
     progress.start(name, len(specs), len(specs) - len(pending_specs), getattr(executor, "slots", 1))
     stopped = False
     try:
-        stopped = _drive(executor, pending_specs, path, progress, stop)
+        futures = {executor.submit(spec, progress.update): spec for spec in pending_specs}
+        stopped = _collect_until_done(executor, futures, path, progress, stop)
     finally:
         if owned:
             executor.shutdown(wait=not stopped)
@@ -113,17 +115,14 @@ def run(tasks: Any = "builtin", variants: Any = None, **kwargs: Any) -> Experime
     )
 
 
-def _drive(
+def _collect_until_done(
     executor: Any,
-    specs: list[TrialSpec],
+    futures: dict[Future, TrialSpec],
     path: Path,
     progress: Progress,
     stop: threading.Event | None,
 ) -> bool:
-    """Submit and collect; True when stopped before the end."""
-    futures: dict[Future, TrialSpec] = {}
-    for spec in specs:
-        futures[executor.submit(spec, progress.update)] = spec
+    """Record the submitted trials as they end; True when stopped before the end."""
     pending = set(futures)
     try:
         while pending:

@@ -33,7 +33,7 @@ from claw_nb.log.journal import (
     remove_stale_temporaries,
 )
 from claw_nb.log.rows import SESSION_COLUMNS, Batch, ts
-from claw_nb.log.schema import TABLES
+from claw_nb.log.schema import all_tables
 
 if TYPE_CHECKING:
     import duckdb
@@ -81,7 +81,7 @@ def insert_rows(
     None picks by batch size and whether pandas is loaded already."""
     if not rows:
         return
-    spec = TABLES[table]
+    spec = all_tables()[table]
     columns = columns or spec.names
     names = ", ".join(f'"{c}"' for c in columns)
     if via is None:

@@ -1,7 +1,9 @@
 """The DuckDB log's schema: one column spec per table, and the forward-only migrations.
 
-Every table is declared once, in :data:`TABLES`: its columns in their physical order, each
-with its DuckDB type and the migration that added it. The DDL of every migration, the column
+Every table is declared once: the log's own in :data:`TABLES`, the lab's in
+`claw_nb.lab.store` (named in :data:`TABLE_OWNERS`, the one hook through which another part of
+claw_nb keeps tables in this file). Each lists its columns in their physical order, each with
+its DuckDB type and the migration that added it; :func:`all_tables` is the union. The DDL of every migration, the column
 order rows are built in (`claw_nb.log.ingest`) and the types of the typed-list insert path all
 derive from it, so a new column is one line here plus its value in the row builder.
 
@@ -11,8 +13,10 @@ migration may also run extra SQL after its DDL (a backfill), listed in :data:`BA
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -53,7 +57,7 @@ class Table:
         raise KeyError(column)
 
 
-def _cols(spec: str, since: int = 1) -> tuple[Column, ...]:
+def cols(spec: str, since: int = 1) -> tuple[Column, ...]:
     """``"name TYPE, name, ..."`` (type defaults to VARCHAR) as columns of one migration."""
     out = []
     for item in spec.split(","):
@@ -65,59 +69,59 @@ def _cols(spec: str, since: int = 1) -> tuple[Column, ...]:
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
-        Table("prompts", _cols("sha, name, text, created_at TIMESTAMP"), ("sha",)),
+        Table("prompts", cols("sha, name, text, created_at TIMESTAMP"), ("sha",)),
         Table(
             "sessions",
-            _cols(
+            cols(
                 "session_id, started_at TIMESTAMP, ended_at TIMESTAMP, model, workspace, task, "
                 "stop_reason, system_prompt_sha, system_prompt_name, resumed_from, steps INTEGER, "
                 "pid INTEGER, host"
             )
-            + _cols("final_answer", 2)
-            + _cols("trial_id, tool_schemas_sha", 5),
+            + cols("final_answer", 2)
+            + cols("trial_id, tool_schemas_sha", 5),
             ("session_id",),
         ),
         Table(
             "messages",
-            _cols(
+            cols(
                 "session_id, seq INTEGER, role, content, tool_calls JSON, tool_call_id, name, "
                 "created_at TIMESTAMP"
             )
-            + _cols("prompt_sha, content_is_json BOOLEAN, extra JSON", 2),
+            + cols("prompt_sha, content_is_json BOOLEAN, extra JSON", 2),
             ("session_id", "seq"),
         ),
         Table(
             "llm_calls",
-            _cols(
+            cols(
                 "session_id, step INTEGER, model, prompt_tokens INTEGER, completion_tokens INTEGER, "
                 "cached_tokens INTEGER, latency_ms DOUBLE, ttft_ms DOUBLE, tokens_per_s DOUBLE, "
                 "finish_reason, usage_source, attempts INTEGER, streamed BOOLEAN, "
                 "message_count INTEGER, cost_usd DOUBLE, params JSON, parts JSON, error, "
                 "created_at TIMESTAMP"
             )
-            + _cols("system_prompt_sha, system_prompt_name", 4),
+            + cols("system_prompt_sha, system_prompt_name", 4),
         ),
         Table(
             "tool_calls",
-            _cols(
+            cols(
                 "session_id, step INTEGER, call_id, tool, arguments JSON, raw_arguments, ok BOOLEAN, "
                 "error_kind, error, result, duration_ms DOUBLE, decision, result_chars INTEGER, "
                 "result_chars_sent INTEGER, created_at TIMESTAMP"
             )
-            + _cols("dialect", 7),
+            + cols("dialect", 7),
         ),
-        Table("errors", _cols("session_id, kind, message, created_at TIMESTAMP")),
-        Table("journal_offsets", _cols("file, offset BIGINT"), ("file",)),
-        Table("todos", _cols("session_id, todos JSON, created_at TIMESTAMP", 2), since=2),
+        Table("errors", cols("session_id, kind, message, created_at TIMESTAMP")),
+        Table("journal_offsets", cols("file, offset BIGINT"), ("file",)),
+        Table("todos", cols("session_id, todos JSON, created_at TIMESTAMP", 2), since=2),
         Table(
             "journal_sessions",
-            _cols("file, session_id, last_at DOUBLE", 2),
+            cols("file, session_id, last_at DOUBLE", 2),
             ("file", "session_id"),
             since=2,
         ),
         Table(
             "compactions",
-            _cols(
+            cols(
                 "session_id, step INTEGER, reason, method, tokens_before INTEGER, "
                 "tokens_after INTEGER, messages_before INTEGER, messages_after INTEGER, dropped, "
                 "summary_tokens INTEGER, summary, focus, window_tokens INTEGER, limit_tokens INTEGER, "
@@ -127,58 +131,7 @@ TABLES: dict[str, Table] = {
             ),
             since=3,
         ),
-        # The prompt lab (claw_nb.lab): what was measured, under which overrides, and the outcome.
-        Table("tool_schemas", _cols("sha, tools JSON, created_at TIMESTAMP", 5), ("sha",), since=5),
-        Table(
-            "experiments",
-            _cols("experiment, created_at TIMESTAMP, config JSON", 5),
-            ("experiment",),
-            since=5,
-        ),
-        Table(
-            "variants",
-            _cols("experiment, variant, sha, overrides JSON", 5),
-            ("experiment", "variant"),
-            since=5,
-        ),
-        Table(
-            "tasks",
-            _cols("name, difficulty, tags JSON, instruction, source", 5),
-            ("name",),
-            since=5,
-        ),
-        Table(
-            "trials",
-            _cols(
-                "trial_id, experiment, variant, task, repeat INTEGER, reward DOUBLE, passed BOOLEAN, "
-                "stop_reason, steps INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, "
-                "wall_s DOUBLE, tool_errors INTEGER, session_id, error, verifier_output, "
-                "finished_at TIMESTAMP",
-                5,
-            )
-            + _cols("tamper JSON", 8),
-            ("trial_id",),
-            since=5,
-        ),
-        # The lab's optimizers (claw_nb.lab.optimize): each run, and every candidate it proposed.
-        Table(
-            "optimizer_runs",
-            _cols("run, kind, created_at TIMESTAMP, config JSON, status, best_candidate", 6),
-            ("run",),
-            since=6,
-        ),
-        Table(
-            "optimizer_steps",
-            _cols(
-                "run, step INTEGER, candidate, parent, component, text_sha, text, status, reason, "
-                "train_score DOUBLE, parent_score DOUBLE, val_score DOUBLE, rollouts INTEGER, "
-                "reflection_model, reflection_prompt, reflection_reply, reflection_tokens INTEGER, "
-                "created_at TIMESTAMP",
-                6,
-            ),
-            ("run", "step"),
-            since=6,
-        ),
+        Table("tool_schemas", cols("sha, tools JSON, created_at TIMESTAMP", 5), ("sha",), since=5),
     )
 }
 
@@ -187,6 +140,7 @@ _NOTES = {
     2: "final answers, todo lists, lossless message round trips, abnormal-end bookkeeping",
     3: "context compactions (claw_nb.context): when, why, and how many tokens they saved",
     4: "each model call's system-prompt variant (older rows take their session's)",
+    # The lab's migrations (5, 6, 8) create and grow tables declared in claw_nb.lab.store.
     5: "the prompt lab: experiments, variants, tasks, trials; tool schemas stored by sha",
     6: "the lab's optimizers: optimizer runs and every candidate step (claw_nb.lab.optimize)",
     7: "how each tool call arrived: natively, or the text dialect it was parsed from",
@@ -204,11 +158,24 @@ BACKFILLS: dict[int, tuple[str, ...]] = {
 
 SCHEMA_VERSION = max(_NOTES)
 
+# Modules whose ``TABLES`` live in the log file too. The log never imports them at module level
+# (they sit above it): they are loaded the first time the whole schema is needed.
+TABLE_OWNERS = ("claw_nb.lab.store",)
+
+
+@cache
+def all_tables() -> dict[str, Table]:
+    """The log's tables, then every owner's, in the order the migrations create them."""
+    tables = dict(TABLES)
+    for owner in TABLE_OWNERS:
+        tables.update(importlib.import_module(owner).TABLES)
+    return tables
+
 
 def migration_sql(number: int) -> list[str]:
     """The statements of migration ``number``, derived from :data:`TABLES`."""
     statements = []
-    for table in TABLES.values():
+    for table in all_tables().values():
         if table.since == number:
             statements.append(table.create_sql(number))
         elif table.since < number:

@@ -2,7 +2,8 @@
 
 :class:`ScriptedServer` (:mod:`claw_nb.testing.server`) is an OpenAI-compatible HTTP server that
 replays scripted replies (:mod:`claw_nb.testing.replies`); :class:`ScriptedModel` replays the same
-replies in memory, for fast tests of the loop that need no HTTP. Standard library only: importing
+replies in memory, for fast tests of the loop that need no HTTP. :mod:`claw_nb.testing.lab_demo`
+scripts a small world for the lab's optimizers (tasks, an agent, a reflection model). Standard library only: importing
 this package does not import LiteLLM.
 
 The names below are loaded lazily so that ``python -m claw_nb.testing.server`` does not import

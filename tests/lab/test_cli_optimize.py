@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from claw_nb.lab import statistics
-from claw_nb.lab.experiment import load_results
 from claw_nb.lab.optimize.compare import with_fragments
-from claw_nb.lab.optimize.demo import HABIT_FORMAT, HABIT_WRITE, demo_task_specs, scripted_agent
+from claw_nb.lab.store import load_results
 from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
 from claw_nb.prompts import template_text
 from claw_nb.testing import delay, text
+from claw_nb.testing.lab_demo import HABIT_FORMAT, HABIT_WRITE, demo_task_specs, scripted_agent
 from tests.lab.test_runner import UNSANDBOXED
 
 pytestmark = pytest.mark.slow
@@ -298,7 +298,7 @@ def test_without_a_terminal_it_needs_yes_and_dry_run_only_plans(world):
 
 def test_reflect_from_the_command_line_then_show_and_adopt(world, tmp_path: Path):
     pytest.importorskip("gepa", reason="reflect needs the optional gepa package ([optimize])")
-    from claw_nb.lab.optimize.demo import scripted_reflection
+    from claw_nb.testing.lab_demo import scripted_reflection
 
     world["server"].default = scripted_reflection(["think", "write"])
     specs = [s for s in demo_task_specs(18) if s["difficulty"] != "hard"]  # HABIT_WRITE suffices
@@ -383,7 +383,7 @@ def test_on_a_terminal_it_asks_before_starting(world):
 
 def test_reflect_interrupted_then_resumed_by_name(world, tmp_path: Path):
     pytest.importorskip("gepa", reason="reflect needs the optional gepa package ([optimize])")
-    from claw_nb.lab.optimize.demo import scripted_reflection
+    from claw_nb.testing.lab_demo import scripted_reflection
 
     propose = scripted_reflection(["write"])
     asked = []

@@ -94,10 +94,10 @@ def test_widget_view_shows_bar_running_trials_and_leaderboard():
 
 def test_lab_optimize_compare_show_and_adopt_in_the_notebook(shell, claw_env, tmp_path, capsys):
     from claw_nb.lab import statistics
-    from claw_nb.lab.experiment import load_results
     from claw_nb.lab.optimize.compare import with_fragments
-    from claw_nb.lab.optimize.demo import HABIT_WRITE, demo_task_specs, scripted_agent
+    from claw_nb.lab.store import load_results
     from claw_nb.prompts import template_text
+    from claw_nb.testing.lab_demo import HABIT_WRITE, demo_task_specs, scripted_agent
 
     claw_env.server.default = scripted_agent
     tasks = tmp_path / "demo.json"
@@ -172,7 +172,7 @@ def test_a_lab_view_starts_its_counters_again_for_each_run_of_an_optimizer():
 
 def test_lab_optimize_reflect_in_the_notebook_prints_its_steps(shell, claw_env, tmp_path, capsys):
     pytest.importorskip("gepa", reason="reflect needs the optional gepa package ([optimize])")
-    from claw_nb.lab.optimize.demo import demo_task_specs, scripted_reflection
+    from claw_nb.testing.lab_demo import demo_task_specs, scripted_reflection
 
     claw_env.server.default = scripted_reflection(["write"])
     specs = [s for s in demo_task_specs(18) if s["difficulty"] != "hard"]

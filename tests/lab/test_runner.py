@@ -17,8 +17,9 @@ import pytest
 from claw_nb.errors import SandboxRequired
 from claw_nb.lab import verify
 from claw_nb.lab.executors import local_executor
-from claw_nb.lab.experiment import load_results, open_experiment
+from claw_nb.lab.experiment import open_experiment
 from claw_nb.lab.runner import run_experiment
+from claw_nb.lab.store import load_results
 from claw_nb.lab.tasks import load_tasks
 from claw_nb.lab.trials import Variant, trial_id
 from claw_nb.testing import delay, text

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from claw_nb.lab.experiment import load_results
+from claw_nb.lab.store import load_results
 from claw_nb.lab.tamper import counted_reward, tamper_report
 from claw_nb.lab.tasks import builtin_suite
 from claw_nb.lab.trials import TrialResult, Variant

@@ -954,10 +954,10 @@ def test_read_only_connect_sees_pending_journals(db: Path):
 
 def test_a_fresh_database_has_the_columns_of_the_spec_in_order(db: Path):
     """The one column spec per table is what migrations create, in the order rows are built."""
-    from claw_nb.log.schema import TABLES
+    from claw_nb.log.schema import all_tables
 
     store.connect(db).close()
-    for table in TABLES.values():
+    for table in all_tables().values():
         rows = query(
             db,
             "SELECT column_name, data_type FROM information_schema.columns "

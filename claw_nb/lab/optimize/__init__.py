@@ -11,11 +11,11 @@ from claw_nb.lab.optimize.adopt import adopt, adopt_variant
 from claw_nb.lab.optimize.compare import Comparison, compare, sweep, sweep_variants
 from claw_nb.lab.optimize.guards import CandidateRejected, Guard
 from claw_nb.lab.optimize.plan import RunPlan, plan_rollouts
+from claw_nb.lab.optimize.proposals import ReflectionModel
 from claw_nb.lab.optimize.reflect import ReflectOptions, plan_reflect, reflect, stop_reflect
-from claw_nb.lab.optimize.reflection import ReflectionModel
 from claw_nb.lab.optimize.result import ReflectResult
 from claw_nb.lab.optimize.split import Split, split_by_names, split_tasks
-from claw_nb.lab.optimize.steps import load_runs, load_steps
+from claw_nb.lab.store import load_runs, load_steps
 
 __all__ = [
     "CandidateRejected",

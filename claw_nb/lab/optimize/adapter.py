@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.lab.optimize.candidates import candidate_id, candidate_variant
-from claw_nb.lab.optimize.evidence import trial_evidence
 from claw_nb.lab.optimize.guards import CandidateRejected, Guard
-from claw_nb.lab.optimize.reflection import ReflectionModel, reflection_prompt
-from claw_nb.lab.optimize.steps import StepLog
+from claw_nb.lab.optimize.proposals import ReflectionModel, reflection_prompt, trial_evidence
+from claw_nb.lab.optimize.run_log import RunLog
+from claw_nb.lab.store import count_trials
 from claw_nb.lab.tamper import counted_reward
 
 RunTrials = Callable[[Sequence[Any], Sequence[Any], int, str], list[Any]]
@@ -38,7 +38,7 @@ class LabAdapter:
         db_path: Path,
         guards: Mapping[str, Guard],
         reflection: ReflectionModel,
-        steps: StepLog,
+        steps: RunLog,
     ):
         self.seed_variant = seed_variant
         self.run_trials = run_trials
@@ -147,15 +147,7 @@ class LabAdapter:
         return {component: records for component in components_to_update}
 
     def _count_trials(self) -> int:
-        from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
-
-        con, _ = open_database(self.db_path, read_only=True, timeout=DEFAULT_TIMEOUT)
-        try:
-            return con.execute(
-                "SELECT count(*) FROM trials WHERE experiment = ?", [self.experiment]
-            ).fetchone()[0]
-        finally:
-            con.close()
+        return count_trials(self.db_path, self.experiment)
 
 
 def candidate_text(candidate: Mapping[str, str]) -> str:
@@ -171,7 +163,7 @@ class StepRecorder:
     def __init__(
         self,
         adapter: LabAdapter,
-        steps: StepLog,
+        steps: RunLog,
         on_step: Callable[[dict[str, Any]], None] | None = None,
         resumed: bool = False,
     ):

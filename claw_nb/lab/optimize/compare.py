@@ -153,13 +153,7 @@ def compare(
     """Run every variant on every task `repeats` times; paired statistics vs the baseline."""
     from claw_nb.lab.runner import run_experiment
 
-    names = [v.name for v in variants]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"variant names must be unique (got {names})")
-    if not variants or not tasks:
-        raise ConfigError("compare needs at least one task and one variant")
-    if baseline is not None and baseline not in names:
-        raise ConfigError(f"baseline '{baseline}' is not one of the variants {names}")
+    baseline = check_variants(tasks, variants, baseline)
     exp = run_experiment(
         list(tasks),
         list(variants),
@@ -168,7 +162,21 @@ def compare(
         db_path=db_path,
         **run_options,
     )
-    return Comparison(exp, list(variants), baseline or names[0], repeats, list(tasks))
+    return Comparison(exp, list(variants), baseline, repeats, list(tasks))
+
+
+def check_variants(tasks: Sequence[Any], variants: Sequence[Any], baseline: str | None) -> str:
+    """The baseline's name (default: the first variant), once the variants are fit to compare.
+
+    The one check of a baseline: `compare`, `sweep` and `lab optimize` all call it."""
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"variant names must be unique (got {names})")
+    if not variants or not tasks:
+        raise ConfigError("compare needs at least one task and one variant")
+    if baseline is not None and baseline not in names:
+        raise ConfigError(f"baseline '{baseline}' is not one of the variants {names}")
+    return baseline or names[0]
 
 
 def with_fragments(template: str, fragments: Sequence[str]) -> str:
@@ -186,8 +194,12 @@ def sweep_variants(
     base: Any,
     grid: Mapping[str, Sequence[Any]] | None = None,
     fragments: Mapping[str, str] | None = None,
+    max_variants: int | None = None,
 ) -> list[Any]:
-    """The base variant, then one variant per point of the grid x fragments on/off."""
+    """The base variant, then one variant per point of the grid x fragments on/off.
+
+    With `max_variants`, refuses a larger sweep: the one check of a sweep's size (`sweep` and
+    `lab optimize sweep` both pass their cap here)."""
     from claw_nb.prompts import template_text
 
     grid = dict(grid or {})
@@ -218,6 +230,11 @@ def sweep_variants(
                 continue
             seen.add(_signature(variant))
             out.append(variant)
+    if max_variants is not None and len(out) > max_variants:
+        raise ConfigError(
+            f"the sweep has {len(out)} variants (cap {max_variants}): "
+            "narrow the grid or raise the cap (max_variants, --max-variants)"
+        )
     return out
 
 
@@ -240,10 +257,5 @@ def sweep(
     **options: Any,
 ) -> Comparison:
     """A grid over settings and prompt fragments switched on/off, compared against `base`."""
-    variants = sweep_variants(base, grid, fragments)
-    if len(variants) > max_variants:
-        raise ConfigError(
-            f"the sweep has {len(variants)} variants (cap {max_variants}): "
-            "narrow the grid or raise max_variants"
-        )
+    variants = sweep_variants(base, grid, fragments, max_variants)
     return compare(tasks, variants, repeats=repeats, baseline=base.name, **options)

@@ -1,4 +1,4 @@
-"""What an optimizer run will cost, said before it starts: rollouts and wall time.
+"""What an optimizer run will cost, said before it starts: trials or rollouts, and wall time.
 
 The wall-time estimate uses the time per trial measured in the log (the mean over finished
 trials, optionally of one model); with nothing measured yet it says so instead of guessing.
@@ -6,9 +6,10 @@ trials, optionally of one model); with nothing measured yet it says so instead o
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -59,25 +60,11 @@ def measured_seconds_per_trial(
 
     The median, not the mean: the first trial of a process pays for importing LiteLLM.
     """
-    from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
+    from claw_nb.lab.store import seconds_per_trial
 
     if db_path is None or not Path(db_path).exists():
         return None, 0
-    con, _ = open_database(Path(db_path), read_only=True, timeout=DEFAULT_TIMEOUT)
-    try:
-        sql = "SELECT median(t.wall_s), count(*) FROM trials t"
-        params: list[str] = []
-        if model:
-            sql += " JOIN sessions s ON s.session_id = t.session_id WHERE s.model = ? AND"
-            params.append(model)
-        else:
-            sql += " WHERE"
-        mean, count = con.execute(sql + " t.wall_s IS NOT NULL", params).fetchone()
-    finally:
-        con.close()
-    if not count or mean is None or math.isnan(mean):
-        return None, 0
-    return float(mean), int(count)
+    return seconds_per_trial(Path(db_path), model)
 
 
 def plan_rollouts(
@@ -89,3 +76,50 @@ def plan_rollouts(
 ) -> RunPlan:
     seconds, count = measured_seconds_per_trial(db_path, model)
     return RunPlan(search, held_out, parallel, seconds, count)
+
+
+def plan_trials(
+    verb: str,
+    tasks: Sequence[Any],
+    variants: Sequence[Any],
+    repeats: int,
+    name: str,
+    db_path: Path,
+    slots: int | None,
+    resumed: bool,
+) -> str:
+    """A compare's or sweep's plan as the shells print it: trials (and how many the log has
+    already, when resuming), the wall time, the smallest difference it can detect."""
+    from claw_nb.lab import power
+    from claw_nb.lab.executors import model_slots
+    from claw_nb.lab.store import load_results
+
+    total = len(variants) * len(tasks) * repeats
+    done = 0
+    if resumed:
+        names, wanted = {v.name for v in variants}, {t.name for t in tasks}
+        done = sum(
+            1
+            for r in load_results(db_path, name)
+            if r.variant in names and r.task in wanted and r.repeat < repeats
+        )
+    parallel = slots or model_slots()
+    seconds, measured = measured_seconds_per_trial(db_path)
+    head = (
+        f"{verb} '{name}': {len(variants)} variants x {len(tasks)} tasks x {repeats} repeat(s)"
+        f" = {total} trials"
+        + (f" ({done} already in the log, {total - done} to run)" if resumed else "")
+    )
+    if seconds is None:
+        when = "no trials measured in the log yet, so no time estimate"
+    else:
+        left = (total - done) * seconds / max(1, parallel)
+        when = (
+            f"about {format_duration(left)} at {seconds:.1f} s per trial (median of "
+            f"{measured} logged trials, {parallel} in parallel)"
+        )
+    mdd = power.minimum_detectable_difference(len(tasks), repeats)
+    return (
+        f"{head}; {when}\nsmallest difference this can detect (80% power, 5% two-sided): "
+        f"{mdd * 100:.0f} points"
+    )

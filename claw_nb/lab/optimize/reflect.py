@@ -29,14 +29,52 @@ from claw_nb.lab.optimize.candidates import (
 )
 from claw_nb.lab.optimize.guards import Guard, TaskText
 from claw_nb.lab.optimize.plan import RunPlan, plan_rollouts
-from claw_nb.lab.optimize.reflection import ReflectionModel
+from claw_nb.lab.optimize.proposals import ReflectionModel
 from claw_nb.lab.optimize.result import ReflectResult
-from claw_nb.lab.optimize.runs import TrialsStopped, bind_runner, run_dir_for
+from claw_nb.lab.optimize.run_log import RunLog
 from claw_nb.lab.optimize.split import Split, split_by_names, split_tasks
-from claw_nb.lab.optimize.steps import StepLog
 from claw_nb.lab.tamper import counted_reward
 
 STOP_FILE = "gepa.stop"
+
+
+class TrialsStopped(Exception):
+    """The lab runner was stopped (Ctrl-C, stop) before every trial ran: scores would lie."""
+
+
+def run_dir_for(run: str, db_path: Path | None = None) -> Path:
+    """gepa's state for `run`: `optimize/<run>/` next to the log file."""
+    from claw_nb.log.database import resolve_db_path
+
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run)
+    return resolve_db_path(db_path).parent / "optimize" / safe
+
+
+class LabTrials:
+    """The lab runner bound to a log and the run's options: (tasks, variants, repeats,
+    experiment) -> the trial results of exactly those (an `adapter.RunTrials`)."""
+
+    def __init__(self, db_path: Path, run_options: dict[str, Any]):
+        self.db_path, self.run_options = db_path, run_options
+
+    def __call__(
+        self, tasks: Sequence[Any], variants: Sequence[Any], repeats: int, experiment: str
+    ) -> list[Any]:
+        from claw_nb.lab.runner import run_experiment
+
+        exp = run_experiment(
+            list(tasks),
+            list(variants),
+            repeats=repeats,
+            experiment=experiment,
+            db_path=self.db_path,
+            **self.run_options,
+        )
+        if exp.stopped:
+            raise TrialsStopped(f"experiment {experiment!r} was stopped before it finished")
+        names = {v.name for v in variants}
+        wanted = {t.name for t in tasks}
+        return [r for r in exp.results() if r.variant in names and r.task in wanted]
 
 
 @dataclass(frozen=True)
@@ -113,7 +151,7 @@ def reflect(
         reflection_model = ReflectionModel(reflection_model)
     seed_variant = seed or Variant(name="seed")
     run = run or datetime.now().strftime("reflect-%Y%m%d-%H%M%S")
-    steps = StepLog(db_path, run)
+    steps = RunLog(db_path, run)
     seed_texts = seed_candidate(seed_variant, components)
     split, resumed = _open_run(
         steps, tasks, split, fractions, options, seed_texts, components, reflection_model
@@ -121,7 +159,7 @@ def reflect(
     plan = plan_reflect(tasks, split=split, options=options, db_path=db_path)
     if on_step is not None:
         on_step({"status": "plan", "plan": str(plan)})
-    run_trials = bind_runner(db_path, run_options)
+    run_trials = LabTrials(db_path, run_options)
     training = [TaskText(t.name, t.instruction) for t in split.train]
     guards = {c: Guard.for_seed(seed_texts[c], training, options.max_chars) for c in components}
     adapter = LabAdapter(
@@ -174,7 +212,7 @@ def reflect(
 
 
 def _open_run(
-    steps: StepLog,
+    steps: RunLog,
     tasks: Sequence[Any],
     split: Any,
     fractions: Sequence[float],
@@ -204,9 +242,7 @@ def _open_run(
         names = previous["split"]
         split = split_by_names(tasks, names["train"], names["val"], names["held_out"])
         steps.finish("running")
-    if not split.train or not split.val:
-        raise ConfigError(f"reflect needs train and validation tasks ({split.summary()})")
-    return split, previous is not None
+    return split.for_search(), previous is not None
 
 
 def _search(

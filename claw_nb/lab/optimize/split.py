@@ -25,6 +25,14 @@ class Split:
             part: [t.name for t in getattr(self, part)] for part in ("train", "val", "held_out")
         }
 
+    def for_search(self) -> Split:
+        """This split, if reflect can search on it: it needs train and validation tasks.
+
+        The one check of a split: `reflect` and `lab optimize reflect` both call it."""
+        if not self.train or not self.val:
+            raise ConfigError(f"reflect needs train and validation tasks ({self.summary()})")
+        return self
+
     def summary(self) -> str:
         def describe(tasks: tuple[Any, ...]) -> str:
             counts: dict[str, int] = {}

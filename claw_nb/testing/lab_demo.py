@@ -1,7 +1,7 @@
 """A demonstration world for the optimizers: small tasks, a scripted agent whose success depends
 on habits its system prompt teaches, and a scripted reflection model that proposes them.
 
-It runs on the scripted OpenAI-compatible server (`claw_nb.testing`), so the notebook and the
+It runs on the scripted OpenAI-compatible server (this package's `server`), so the notebook and the
 tests exercise the real lab runner, DuckDB log, gepa loop and guards without a model. The
 scripted agent only solves a task when its prompt holds the right habit, so a prompt search has
 something real to find, and a wrong or malformed proposal really fails.
@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from claw_nb.lab.optimize.guards import FENCE
+from claw_nb.testing.replies import call, text, tool_calls
 
 HABIT_WRITE = "- When a task names a file for the result, write the result into that file."
 HABIT_FORMAT = "- Follow the task's formatting words (capitals, reversed) exactly."
@@ -83,8 +84,6 @@ def _text_of(message: dict[str, Any]) -> str:
 def scripted_agent(request: dict[str, Any]) -> Any:
     """One reply of the scripted agent, decided from the request the agent sent: it writes the
     file only when its system prompt or a tool description teaches HABIT_WRITE."""
-    from claw_nb.testing import call, text, tool_calls
-
     messages = request.get("messages", [])
     if messages and messages[-1].get("role") == "tool":
         return text("Done.")
@@ -124,8 +123,6 @@ def scripted_reflection(plan: Sequence[str]) -> Callable[[dict[str, Any]], Any]:
     "noop" (a harmless but useless habit), "write" / "format" (add the habit that helps),
     "die" (SIGKILL this process, to test resuming a killed run).
     """
-    from claw_nb.testing import text
-
     remaining = list(plan)
 
     def reply(request: dict[str, Any]) -> Any:

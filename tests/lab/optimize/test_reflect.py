@@ -14,9 +14,9 @@ import pytest
 pytest.importorskip("gepa", reason="reflect needs the optional gepa package ([optimize])")
 
 from claw_nb.lab.optimize import ReflectionModel, ReflectOptions, load_steps, reflect
-from claw_nb.lab.optimize.demo import HABIT_WRITE, demo_tasks, scripted_reflection
 from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
 from claw_nb.testing import ScriptedServer
+from claw_nb.testing.lab_demo import HABIT_WRITE, demo_tasks, scripted_reflection
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,8 +110,8 @@ def test_reflect_guards_proposals_accepts_by_the_rules_and_checks_held_out(tmp_p
 
 CHILD = textwrap.dedent("""
     from pathlib import Path
-    from tests.lab.test_optimize_reflect import run_reflect
-    from claw_nb.lab.optimize.demo import scripted_reflection
+    from tests.lab.optimize.test_reflect import run_reflect
+    from claw_nb.testing.lab_demo import scripted_reflection
     from claw_nb.testing import ScriptedServer
 
     with ScriptedServer(default=scripted_reflection(["think", "die"])) as server:

@@ -1,8 +1,10 @@
-"""The reflection call: show a model how the agent fared with a text, ask for a better text.
+"""Asking the reflection model for a better text: the evidence it is shown, the prompt, the call.
 
-The reflection model is any LiteLLM model; a stronger cloud model reflecting on a small local
-task model is a supported setup. What it is shown comes from the DuckDB log of each trial
-(see `claw_nb.lab.optimize.evidence`), never from re-parsing the agent's printed output.
+What reflection sees about a trial is read from the DuckDB log (never from the agent's printed
+output): the task's instruction, its reward, the verifier's output, how the run stopped, the
+tool calls that failed and why, and the agent's final answer. The reflection model is any
+LiteLLM model; a stronger cloud model reflecting on a small local task model is a supported
+setup. Its reply passes the guards (`guards`) before a trial runs it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,58 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from claw_nb.lab.store import trial_evidence_rows
+from claw_nb.textclip import clip_middle
+
+MAX_FAILED_CALLS = 8
+MAX_FIELD_CHARS = 1_500
+
+
+def _clip(text: Any, limit: int = MAX_FIELD_CHARS) -> str:
+    return clip_middle("" if text is None else str(text), limit)
+
+
+def _describe_call(tool: str, arguments: Any, kind: Any, error: Any) -> str:
+    args = arguments if isinstance(arguments, str) else json.dumps(arguments, default=str)
+    reason = f"{kind}: {error}" if kind else str(error or "failed")
+    return f"{tool}({_clip(args, 200)}) -> {_clip(reason, 300)}"
+
+
+def trial_evidence(
+    db_path: Path, experiment: str, variant: str, tasks: Sequence[Any]
+) -> dict[str, dict[str, Any]]:
+    """task name -> the reflective record of its first logged trial for this variant."""
+    names = [t.name for t in tasks]
+    instructions = {t.name: t.instruction for t in tasks}
+    if not names:
+        return {}
+    trials, calls = trial_evidence_rows(Path(db_path), experiment, variant, names)
+    failed = {sid: [_describe_call(*call) for call in rows] for sid, rows in calls.items()}
+    records: dict[str, dict[str, Any]] = {}
+    for task, reward, verifier, stop_reason, error, session_id, answer, tamper in trials:
+        if task in records:
+            continue
+        calls = failed.get(session_id, [])
+        findings = json.loads(tamper) if tamper else []
+        records[task] = {
+            "task": _clip(instructions.get(task, task)),
+            # a flagged trial is shown as failed, with why: never a reward to imitate
+            "reward": 0.0 if findings else float(reward or 0.0),
+            "tamper": findings,
+            "verifier_output": _clip(verifier),
+            "stop_reason": stop_reason or "",
+            "error": _clip(error) if error else "",
+            "failed_tool_calls": calls[:MAX_FAILED_CALLS]
+            + (
+                [f"... and {len(calls) - MAX_FAILED_CALLS} more"]
+                if len(calls) > MAX_FAILED_CALLS
+                else []
+            ),
+            "final_answer": _clip(answer),
+        }
+    return records
+
 
 COMPONENT_PURPOSE = {
     "system_prompt": "the system prompt of a coding agent (a template: $name placeholders are "

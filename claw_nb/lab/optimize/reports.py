@@ -1,4 +1,4 @@
-"""Optimizer runs read back from the DuckDB log: the report of a past run, and adopting its winner.
+"""A past optimizer run read back from the DuckDB log: its report, and adopting its winner.
 
 Every run (`compare` and `sweep` too, since the front ends register them) has an
 `optimizer_runs` row; its trials are the experiment of the same name. A compare or sweep comes
@@ -16,7 +16,7 @@ from typing import Any
 
 from claw_nb.claw_dir import PROMPTS_DIR
 from claw_nb.errors import ConfigError
-from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
+from claw_nb.lab import store
 
 
 @dataclass(frozen=True)
@@ -27,53 +27,15 @@ class LoggedTask:
     difficulty: str = "medium"
 
 
-def _query(db_path: Path, sql: str, params: list[Any]) -> list[tuple]:
-    con, _ = open_database(
-        Path(db_path), read_only=False, timeout=DEFAULT_TIMEOUT, fallback_read_only=True
-    )
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
-def logged_run(db_path: Path, run: str) -> dict[str, Any] | None:
-    """The `optimizer_runs` row of `run` as a dict (config parsed), or None."""
-    if not Path(db_path).exists():
-        return None
-    rows = _query(
-        db_path,
-        "SELECT kind, status, config, best_candidate, created_at FROM optimizer_runs WHERE run = ?",
-        [run],
-    )
-    if not rows:
-        return None
-    kind, status, config, best, created = rows[0]
-    return {
-        "run": run,
-        "kind": kind,
-        "status": status,
-        "config": json.loads(config) if config else {},
-        "best_candidate": best,
-        "created_at": created,
-    }
-
-
 def runs_table(db_path: Path) -> Any:
     """Every optimizer run in the log, oldest first (run, kind, created_at, status, best)."""
     import pandas as pd
 
-    columns = ["run", "kind", "created_at", "status", "best_candidate"]
-    if not Path(db_path).exists():
-        return pd.DataFrame(columns=columns)
-    rows = _query(
-        db_path, f"SELECT {', '.join(columns)} FROM optimizer_runs ORDER BY created_at", []
-    )
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(store.run_rows(Path(db_path)), columns=list(store.RUN_COLUMNS))
 
 
 def _require(db_path: Path, run: str) -> dict[str, Any]:
-    found = logged_run(db_path, run)
+    found = store.logged_run(db_path, run)
     if found is None:
         names = list(runs_table(db_path)["run"])
         known = ", ".join(names[-10:]) or "none yet"
@@ -90,12 +52,8 @@ def open_run(db_path: Path, run: str) -> Any:
 
 
 def _tasks(db_path: Path, names: list[str]) -> dict[str, LoggedTask]:
-    if not names:
-        return {}
-    marks = ", ".join("?" for _ in names)
-    rows = _query(db_path, f"SELECT name, difficulty FROM tasks WHERE name IN ({marks})", names)
-    known = {n: LoggedTask(n, d or "medium") for n, d in rows}
-    return {n: known.get(n, LoggedTask(n)) for n in names}
+    known = store.task_difficulties(db_path, names)
+    return {n: LoggedTask(n, known.get(n) or "medium") for n in names}
 
 
 def _comparison(db_path: Path, found: dict[str, Any]) -> Any:
@@ -104,8 +62,7 @@ def _comparison(db_path: Path, found: dict[str, Any]) -> Any:
     from claw_nb.lab.trials import Variant
 
     config, run = found["config"], found["run"]
-    rows = _query(db_path, "SELECT variant, overrides FROM variants WHERE experiment = ?", [run])
-    overrides = {name: json.loads(data) if data else {} for name, data in rows}
+    overrides = store.variant_overrides(db_path, run)
     variants = [Variant.from_dict(n, overrides.get(n, {})) for n in config["variants"]]
     tasks = list(_tasks(db_path, config["tasks"]).values())
     stopped = found["status"] != "done"
@@ -119,11 +76,9 @@ def _comparison(db_path: Path, found: dict[str, Any]) -> Any:
 
 
 def _reflect_result(db_path: Path, found: dict[str, Any]) -> Any:
-    from claw_nb.lab.experiment import load_results
     from claw_nb.lab.optimize.candidates import candidate_id
     from claw_nb.lab.optimize.result import ReflectResult
     from claw_nb.lab.optimize.split import Split
-    from claw_nb.lab.optimize.steps import load_steps
     from claw_nb.lab.statistics import compare_variants
 
     config, run = found["config"], found["run"]
@@ -131,7 +86,7 @@ def _reflect_result(db_path: Path, found: dict[str, Any]) -> Any:
     tasks = _tasks(db_path, [n for part in names.values() for n in part])
     split = Split(*(tuple(tasks[n] for n in names[p]) for p in ("train", "val", "held_out")))
     seed_texts = dict(config["seed"])
-    steps = load_steps(db_path, run)
+    steps = store.load_steps(db_path, run)
     best_texts = dict(seed_texts)
     best = found["best_candidate"]
     texts = steps.loc[steps["candidate"] == best, "text"].dropna() if best else []
@@ -144,7 +99,7 @@ def _reflect_result(db_path: Path, found: dict[str, Any]) -> Any:
             best_texts = dict(seed_texts)  # a text the log cannot give back whole
     options = config.get("options", {})
     held_out = None
-    results = load_results(db_path, f"{run}/held-out")
+    results = store.load_results(db_path, f"{run}/held-out")
     if found["status"] == "done" and results:
         held_out = compare_variants(
             results, "seed", "winner", seed=int(options.get("seed", 0))

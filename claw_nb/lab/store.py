@@ -1,0 +1,397 @@
+"""The lab's tables in the DuckDB log, and every query the lab runs against them.
+
+The log (`claw_nb.log.schema`) numbers the migrations and creates the tables of each owner it
+names; the lab's are declared here: experiments, variants, tasks and trials (migration 5; the
+tamper report's column came in 8), optimizer runs and their steps (6). Lab modules read and
+write them through these functions, never with SQL of their own. Each call opens the log for a
+moment and closes it: the runner, the optimizers and a notebook take turns on one file, and
+DuckDB lets one process hold it at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from claw_nb.errors import LabError
+from claw_nb.lab.tasks import Task
+from claw_nb.lab.trials import TrialResult, Variant, trial_id
+from claw_nb.log.database import DEFAULT_TIMEOUT, open_database, resolve_db_path
+from claw_nb.log.ingest import ingest_journals, insert_rows, store_journal
+from claw_nb.log.rows import to_json, ts
+from claw_nb.log.schema import Column, Table, cols
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas
+
+
+def _table(name: str, key: str, since: int, spec: str, *later: Column) -> Table:
+    """A lab table: its primary key's columns, the migration that made it, its columns."""
+    return Table(name, cols(spec, since) + later, tuple(key.split(", ")), since=since)
+
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        # The prompt lab (claw_nb.lab): what was measured, under which overrides, and the outcome.
+        _table("experiments", "experiment", 5, "experiment, created_at TIMESTAMP, config JSON"),
+        _table("variants", "experiment, variant", 5, "experiment, variant, sha, overrides JSON"),
+        _table("tasks", "name", 5, "name, difficulty, tags JSON, instruction, source"),
+        _table(
+            "trials",
+            "trial_id",
+            5,
+            "trial_id, experiment, variant, task, repeat INTEGER, reward DOUBLE, passed BOOLEAN, "
+            "stop_reason, steps INTEGER, prompt_tokens INTEGER, completion_tokens INTEGER, "
+            "wall_s DOUBLE, tool_errors INTEGER, session_id, error, verifier_output, "
+            "finished_at TIMESTAMP",
+            *cols("tamper JSON", 8),
+        ),
+        # The lab's optimizers (claw_nb.lab.optimize): each run, and every candidate it proposed.
+        _table(
+            "optimizer_runs",
+            "run",
+            6,
+            "run, kind, created_at TIMESTAMP, config JSON, status, best_candidate",
+        ),
+        _table(
+            "optimizer_steps",
+            "run, step",
+            6,
+            "run, step INTEGER, candidate, parent, component, text_sha, text, status, reason, "
+            "train_score DOUBLE, parent_score DOUBLE, val_score DOUBLE, rollouts INTEGER, "
+            "reflection_model, reflection_prompt, reflection_reply, reflection_tokens INTEGER, "
+            "created_at TIMESTAMP",
+        ),
+    )
+}
+
+# A trial result's fields: the `trials` columns but its key and when it was recorded.
+RESULT_COLUMNS = tuple(c for c in TABLES["trials"].names if c not in ("trial_id", "finished_at"))
+RUN_COLUMNS = ("run", "kind", "created_at", "status", "best_candidate")
+
+
+@contextmanager
+def _connection(
+    path: Path, read_only: bool = False, fallback_read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The log for a moment (waiting for the lock; a read-write open migrates it)."""
+    con, _ = open_database(
+        Path(path),
+        read_only=read_only,
+        timeout=DEFAULT_TIMEOUT,
+        fallback_read_only=fallback_read_only,
+    )
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _reading(path: Path) -> Any:
+    """Read-write when it can (migrating an old file), read-only when another has it."""
+    return _connection(path, fallback_read_only=True)
+
+
+# -- experiments and trials ----------------------------------------------------------------------
+
+
+def list_experiments(db_path: str | os.PathLike[str] | None = None) -> list[str]:
+    """Experiment names in the log, oldest first."""
+    path = resolve_db_path(db_path)
+    if not path.exists():
+        return []
+    with _reading(path) as con:
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT experiment FROM experiments ORDER BY created_at, experiment"
+            ).fetchall()
+        ]
+
+
+def load_results(db_path: str | os.PathLike[str] | None, experiment: str) -> list[TrialResult]:
+    """Every recorded trial of `experiment`, in (variant, task, repeat) order."""
+    path = resolve_db_path(db_path)
+    if not path.exists():
+        return []
+    names = ", ".join(f'"{c}"' for c in RESULT_COLUMNS)
+    with _reading(path) as con:
+        rows = con.execute(
+            f"SELECT {names} FROM trials WHERE experiment = ? ORDER BY variant, task, repeat",
+            [experiment],
+        ).fetchall()
+    return [_result(row) for row in rows]
+
+
+def _result(row: Sequence[Any]) -> TrialResult:
+    data = dict(zip(RESULT_COLUMNS, row))
+    for key in ("steps", "prompt_tokens", "completion_tokens", "tool_errors", "repeat"):
+        data[key] = int(data[key] or 0)
+    data["reward"] = float(data["reward"] or 0.0)
+    data["wall_s"] = float(data["wall_s"] or 0.0)
+    data["passed"] = bool(data["passed"])
+    data["verifier_output"] = data["verifier_output"] or ""
+    data["tamper"] = tuple(json.loads(data["tamper"])) if data["tamper"] else ()
+    return TrialResult(**data)
+
+
+def register(
+    db_path: Path,
+    experiment: str,
+    tasks: Iterable[Task],
+    variants: Iterable[Variant],
+    config: dict[str, Any],
+) -> set[tuple[str, str, str, int]]:
+    """Record the experiment, its variants and tasks; the keys of trials already finished."""
+    now = ts(time.time())
+    with _connection(db_path) as con:
+        con.begin()
+        try:
+            insert_rows(
+                con, "experiments", [(experiment, now, to_json(config))], "INSERT OR IGNORE"
+            )
+            for variant in variants:
+                old = con.execute(
+                    "SELECT sha FROM variants WHERE experiment = ? AND variant = ?",
+                    [experiment, variant.name],
+                ).fetchall()
+                if old and old[0][0] != variant.sha():
+                    raise LabError(
+                        f"experiment {experiment!r} already has a variant {variant.name!r} with "
+                        "other overrides; resuming needs the same variants (or pick a new "
+                        "experiment name)"
+                    )
+                insert_rows(
+                    con,
+                    "variants",
+                    [(experiment, variant.name, variant.sha(), to_json(variant.overrides()))],
+                    "INSERT OR IGNORE",
+                )
+            task_rows = [
+                (t.name, t.difficulty, to_json(list(t.tags)), t.instruction, t.path and str(t.path))
+                for t in tasks
+            ]
+            insert_rows(con, "tasks", task_rows, "INSERT OR REPLACE")
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        rows = con.execute(
+            'SELECT experiment, variant, task, "repeat" FROM trials WHERE experiment = ?',
+            [experiment],
+        ).fetchall()
+    return {(e, v, t, int(r)) for e, v, t, r in rows}
+
+
+def record_trials(db_path: Path, finished: Sequence[tuple[TrialResult, bytes]]) -> None:
+    """Ingest the trials' journals and record their rows, in one open of the log."""
+    if not finished:
+        return
+    for _, journal in finished:
+        store_journal(db_path, journal)
+    now = ts(time.time())
+    fields = RESULT_COLUMNS[:-1]  # then the time and the tamper report, as in the table
+    rows = [
+        (trial_id(*r.key), *(getattr(r, f) for f in fields), now, to_json(list(r.tamper)))
+        for r, _ in finished
+    ]
+    with _connection(db_path) as con:
+        ingest_journals(con, db_path)
+        con.begin()
+        try:
+            insert_rows(con, "trials", rows, "INSERT OR REPLACE")
+            pairs = [(r.session_id, trial_id(*r.key)) for r, _ in finished if r.session_id]
+            if pairs:
+                con.execute(
+                    "UPDATE sessions SET trial_id = k.tid FROM (SELECT unnest(?::VARCHAR[]) AS "
+                    "sid, unnest(?::VARCHAR[]) AS tid) AS k WHERE sessions.session_id = k.sid",
+                    [[p[0] for p in pairs], [p[1] for p in pairs]],
+                )
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+
+
+def count_trials(db_path: Path, experiment: str) -> int:
+    """How many trials of `experiment` are recorded."""
+    with _connection(db_path, read_only=True) as con:
+        return con.execute(
+            "SELECT count(*) FROM trials WHERE experiment = ?", [experiment]
+        ).fetchone()[0]
+
+
+def seconds_per_trial(db_path: Path, model: str | None = None) -> tuple[float | None, int]:
+    """(median wall seconds per finished trial, of how many), optionally of one model.
+
+    The median, not the mean: the first trial of a process pays for importing LiteLLM.
+    """
+    with _connection(db_path, read_only=True) as con:
+        sql = "SELECT median(t.wall_s), count(*) FROM trials t"
+        params: list[str] = []
+        if model:
+            sql += " JOIN sessions s ON s.session_id = t.session_id WHERE s.model = ? AND"
+            params.append(model)
+        else:
+            sql += " WHERE"
+        median, count = con.execute(sql + " t.wall_s IS NOT NULL", params).fetchone()
+    if not count or median is None or math.isnan(median):
+        return None, 0
+    return float(median), int(count)
+
+
+def trial_evidence_rows(
+    db_path: Path, experiment: str, variant: str, tasks: Sequence[str]
+) -> tuple[list[tuple], dict[str, list[tuple]]]:
+    """For reflection: the trials of `variant` on `tasks` (task, reward, verifier_output,
+    stop_reason, error, session_id, final_answer, tamper), and per session its failed tool
+    calls (tool, arguments, error_kind, error) in order."""
+    with _connection(db_path, read_only=True) as con:
+        marks = ", ".join("?" for _ in tasks)
+        trials = con.execute(
+            f"""SELECT t.task, t.reward, t.verifier_output, t.stop_reason, t.error, t.session_id,
+                       s.final_answer, t.tamper
+                FROM trials t LEFT JOIN sessions s ON s.session_id = t.session_id
+                WHERE t.experiment = ? AND t.variant = ? AND t.task IN ({marks})
+                ORDER BY t.task, t.repeat""",
+            [experiment, variant, *tasks],
+        ).fetchall()
+        sessions = [row[5] for row in trials if row[5]]
+        failed: dict[str, list[tuple]] = {}
+        if sessions:
+            smarks = ", ".join("?" for _ in sessions)
+            for session_id, *call in con.execute(
+                f"""SELECT session_id, tool, arguments, error_kind, error FROM tool_calls
+                    WHERE session_id IN ({smarks}) AND NOT coalesce(ok, false)
+                    ORDER BY session_id, step""",
+                sessions,
+            ).fetchall():
+                failed.setdefault(session_id, []).append(tuple(call))
+    return trials, failed
+
+
+def task_difficulties(db_path: Path, names: Sequence[str]) -> dict[str, str | None]:
+    """name -> difficulty of the logged tasks among `names`."""
+    if not names:
+        return {}
+    marks = ", ".join("?" for _ in names)
+    with _reading(db_path) as con:
+        rows = con.execute(
+            f"SELECT name, difficulty FROM tasks WHERE name IN ({marks})", list(names)
+        ).fetchall()
+    return dict(rows)
+
+
+def variant_overrides(db_path: Path, experiment: str) -> dict[str, dict[str, Any]]:
+    """variant name -> its overrides, as registered for `experiment`."""
+    with _reading(db_path) as con:
+        rows = con.execute(
+            "SELECT variant, overrides FROM variants WHERE experiment = ?", [experiment]
+        ).fetchall()
+    return {name: json.loads(data) if data else {} for name, data in rows}
+
+
+# -- optimizer runs and their steps -------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def logged_run(db_path: Path, run: str) -> dict[str, Any] | None:
+    """The `optimizer_runs` row of `run` as a dict (config parsed), or None."""
+    if not Path(db_path).exists():
+        return None
+    with _reading(db_path) as con:
+        rows = con.execute(
+            "SELECT kind, status, config, best_candidate, created_at FROM optimizer_runs "
+            "WHERE run = ?",
+            [run],
+        ).fetchall()
+    if not rows:
+        return None
+    row = dict(zip(("kind", "status", "config", "best_candidate", "created_at"), rows[0]))
+    return {"run": run, **row, "config": json.loads(row["config"]) if row["config"] else {}}
+
+
+def run_rows(db_path: Path) -> list[tuple]:
+    """Every optimizer run, oldest first, as :data:`RUN_COLUMNS` tuples."""
+    if not Path(db_path).exists():
+        return []
+    with _reading(db_path) as con:
+        return con.execute(
+            f"SELECT {', '.join(RUN_COLUMNS)} FROM optimizer_runs ORDER BY created_at"
+        ).fetchall()
+
+
+def start_run(db_path: Path, run: str, kind: str, config: dict[str, Any]) -> dict | None:
+    """Register an optimizer run; return the config it was started with if it exists."""
+    with _connection(db_path) as con:
+        row = con.execute("SELECT config FROM optimizer_runs WHERE run = ?", [run]).fetchone()
+        if row is not None:
+            return json.loads(row[0]) if row[0] else {}
+        con.execute(
+            "INSERT INTO optimizer_runs (run, kind, created_at, config, status) "
+            "VALUES (?, ?, ?, ?, 'running')",
+            [run, kind, _now(), json.dumps(config, default=str)],
+        )
+    return None
+
+
+def finish_run(
+    db_path: Path,
+    run: str,
+    status: str,
+    best_candidate: str | None = None,
+    config: dict | None = None,
+) -> None:
+    """Set a run's status and best candidate (and replace its config when given)."""
+    with _connection(db_path) as con:
+        con.execute(
+            "UPDATE optimizer_runs SET status = ?, best_candidate = ? WHERE run = ?",
+            [status, best_candidate, run],
+        )
+        if config is not None:
+            con.execute(
+                "UPDATE optimizer_runs SET config = ? WHERE run = ?",
+                [json.dumps(config, default=str), run],
+            )
+
+
+def next_step(db_path: Path, run: str) -> int:
+    """The number the run's next step gets (0 for a new run)."""
+    with _connection(db_path) as con:
+        last = con.execute("SELECT max(step) FROM optimizer_steps WHERE run = ?", [run]).fetchone()
+    return 0 if last[0] is None else last[0] + 1
+
+
+def insert_step(db_path: Path, values: dict[str, Any]) -> None:
+    """One `optimizer_steps` row (its columns by name; `created_at` is now)."""
+    names = [*values, "created_at"]
+    marks = ", ".join("?" for _ in names)
+    with _connection(db_path) as con:
+        con.execute(
+            f"INSERT INTO optimizer_steps ({', '.join(names)}) VALUES ({marks})",
+            [*values.values(), _now()],
+        )
+
+
+def load_steps(db_path: Path, run: str) -> pandas.DataFrame:
+    """Every step of one optimizer run, in order."""
+    with _connection(db_path) as con:
+        return con.execute("SELECT * FROM optimizer_steps WHERE run = ? ORDER BY step", [run]).df()
+
+
+def load_runs(db_path: Path) -> pandas.DataFrame:
+    """Every optimizer run, oldest first."""
+    with _connection(db_path) as con:
+        return con.execute("SELECT * FROM optimizer_runs ORDER BY created_at").df()
