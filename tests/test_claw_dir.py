@@ -13,6 +13,16 @@ from claw_nb.claw_dir import ensure_claw_dir
 from claw_nb.testing import text
 
 
+def _git_status(workspace) -> str:
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_a_session_leaves_git_status_clean(scripted_server, workspace):
     subprocess.run(["git", "init", "-q", str(workspace)], check=True)
@@ -21,22 +31,10 @@ def test_a_session_leaves_git_status_clean(scripted_server, workspace):
     with claw_nb.create_agent(workspace, **options) as agent:
         agent.run("hi")
     assert (workspace / ".claw" / "claw.duckdb").exists()
-    status = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    status = _git_status(workspace)
     assert status == ""
     (workspace / ".claw" / "settings.toml").write_text("max_steps = 5\n")
-    status = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    status = _git_status(workspace)
     assert status.strip() == "?? .claw/settings.toml"  # the user's settings can be committed
 
 
