@@ -19,7 +19,7 @@ from claw_nb.testing import ScriptedServer
 from claw_nb.testing.lab_demo import HABIT_WRITE, demo_tasks, scripted_reflection
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # 3 train tasks (one minibatch), 2 validation, 6 held-out; easy/medium only need HABIT_WRITE.
 SPLIT = {
     "train": ["demo-amber", "demo-birch", "demo-delta"],
