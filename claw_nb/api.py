@@ -19,6 +19,13 @@ from claw_nb.permissions import PermissionPolicy, deny_all
 from claw_nb.protocols import Approver, Listener
 
 
+def build_model(config: ClawConfig):
+    """The model adapter for `config.model` (resolve "auto" first: `resolve_model`)."""
+    from claw_nb.model import make_model
+
+    return make_model(config)
+
+
 def build_runner(config: ClawConfig, **sandbox_overrides: Any):
     """The command runner the settings ask for: bubblewrap when usable, else plain."""
     from claw_nb.sandbox import SandboxSettings, make_runner
@@ -67,6 +74,7 @@ def build_agent(
 
     if model is None:
         config = resolve_model(config)
+        model = build_model(config)
     runner = runner or build_runner(config, **sandbox_overrides)
     policy = build_policy(config, runner, mode=mode, approver=approver, approver_name=approver_name)
     log = log if log is not None else EventLog(config.resolved_db_path)
@@ -106,7 +114,13 @@ def create_agent(
         config = resolve_model(config)
         runner = build_runner(config)
         policy = build_policy(config, runner, mode=mode, approver=approver)
-        return Agent(config, runner=runner, authorize=policy, listeners=listeners)
+        return Agent(
+            config,
+            model=build_model(config),
+            runner=runner,
+            authorize=policy,
+            listeners=listeners,
+        )
     agent, _ = build_agent(config, mode=mode, approver=approver, listeners=listeners)
     return agent
 

@@ -67,6 +67,8 @@ class ModelCallFinished(Event):
     params: dict[str, Any] = field(default_factory=dict)
     parts: dict[str, int] = field(default_factory=dict)  # tokens split: system/tools/history/...
     error: str | None = None
+    tool_schemas_sha: str | None = None  # the tool set this call sent
+    tool_schemas: tuple[dict[str, Any], ...] | None = None  # its schemas, the first time only
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,10 @@ def unguarded_agent(config: Any, **kwargs: Any):
     from claw_nb.agent import Agent
     from claw_nb.sandbox import PlainRunner
 
+    if "model" not in kwargs:
+        from claw_nb.model import make_model
+
+        kwargs["model"] = make_model(config)
     kwargs.setdefault("runner", PlainRunner())
     kwargs.setdefault("authorize", allow_everything)
     return Agent(config, **kwargs)

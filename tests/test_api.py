@@ -25,11 +25,19 @@ def _options(server) -> dict:
     }
 
 
-def test_a_hand_made_agent_does_not_run_commands_unapproved(scripted_server, workspace):
+def test_an_agent_is_given_its_model_runner_and_authorizer(scripted_server, workspace):
+    """The loop wires nothing itself: `create_agent` decides the safe defaults."""
+    with pytest.raises(TypeError, match="model.*runner.*authorize|missing"):
+        Agent(load_config(workspace, **_options(scripted_server)))
+
+
+def test_create_agent_does_not_run_commands_unapproved(scripted_server, workspace):
     scripted_server.queue(tool_calls(call("run_command", {"command": "touch pwned"})), text("ok"))
     events = Recorder()
-    agent = Agent(load_config(workspace, **_options(scripted_server)), listeners=[events])
-    agent.run("do it")
+    with claw_nb.create_agent(
+        workspace, log=False, listeners=[events], **_options(scripted_server)
+    ) as agent:
+        agent.run("do it")
     (finished,) = events.of(ev.ToolCallFinished)
     assert not finished.ok and finished.error_kind == "denied"
     assert not (workspace / "pwned").exists()
@@ -93,7 +101,9 @@ def test_a_bug_in_the_loop_is_raised_after_the_session_is_closed(
     scripted_server, workspace, monkeypatch
 ):
     events = Recorder()
-    agent = Agent(load_config(workspace, **_options(scripted_server)), listeners=[events])
+    agent = claw_nb.create_agent(
+        workspace, log=False, listeners=[events], **_options(scripted_server)
+    )
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug in claw_nb")
@@ -106,7 +116,7 @@ def test_a_bug_in_the_loop_is_raised_after_the_session_is_closed(
 
 
 def test_a_stop_pressed_before_the_run_starts_is_not_lost(scripted_server, workspace):
-    agent = Agent(load_config(workspace, **_options(scripted_server)))
+    agent = claw_nb.create_agent(workspace, log=False, **_options(scripted_server))
     agent.interrupt()  # pressed while the run was still queued
     result = agent.run("hi")
     assert result.stop_reason == "interrupted" and scripted_server.requests == []

@@ -218,8 +218,12 @@ class Batch:
                 at,
                 session["system_prompt_sha"],
                 session["system_prompt_name"],
+                _text(r.get("tool_schemas_sha")) or session.get("tool_schemas_sha"),
             )
         )
+        tools, tools_sha = r.get("tool_schemas"), _text(r.get("tool_schemas_sha"))
+        if tools_sha and isinstance(tools, list) and tools_sha not in self.tool_schemas:
+            self.tool_schemas[tools_sha] = (tools_sha, to_json(tools), at)
 
     def tool_call_finished(self, session: dict[str, Any], r: dict[str, Any], at: Any) -> None:
         self.tool_calls.append(

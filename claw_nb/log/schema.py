@@ -99,7 +99,8 @@ TABLES: dict[str, Table] = {
                 "message_count INTEGER, cost_usd DOUBLE, params JSON, parts JSON, error, "
                 "created_at TIMESTAMP"
             )
-            + cols("system_prompt_sha, system_prompt_name", 4),
+            + cols("system_prompt_sha, system_prompt_name", 4)
+            + cols("tool_schemas_sha", 9),
         ),
         Table(
             "tool_calls",
@@ -145,6 +146,7 @@ _NOTES = {
     6: "the lab's optimizers: optimizer runs and every candidate step (claw_nb.lab.optimize)",
     7: "how each tool call arrived: natively, or the text dialect it was parsed from",
     8: "the lab's tamper report: what a trial's agent changed that could sway its verdict",
+    9: "each model call's tool set (it grows when read_output joins mid-session)",
 }
 
 BACKFILLS: dict[int, tuple[str, ...]] = {
@@ -153,6 +155,11 @@ BACKFILLS: dict[int, tuple[str, ...]] = {
                                 system_prompt_name = s.system_prompt_name
            FROM sessions s
            WHERE llm_calls.session_id = s.session_id AND llm_calls.system_prompt_sha IS NULL""",
+    ),
+    9: (
+        """UPDATE llm_calls SET tool_schemas_sha = s.tool_schemas_sha
+           FROM sessions s
+           WHERE llm_calls.session_id = s.session_id AND llm_calls.tool_schemas_sha IS NULL""",
     ),
 }
 

@@ -26,7 +26,7 @@ def test_the_lab_migrations_keep_their_numbers():
     for table in ("optimizer_runs", "optimizer_steps"):
         assert f"CREATE TABLE IF NOT EXISTS {table} " in created[6]
     assert 'ALTER TABLE trials ADD COLUMN IF NOT EXISTS "tamper" JSON' in created[8]
-    assert schema.SCHEMA_VERSION == 8
+    assert schema.SCHEMA_VERSION >= 8
 
 
 def test_a_fresh_log_has_the_lab_tables_and_the_queries_answer_on_it(tmp_path: Path):
