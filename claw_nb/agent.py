@@ -247,7 +247,9 @@ class Agent:
             self.emit(ev.ErrorOccurred(self.session_id, kind=stop_reason, message=error))
         if stop_reason == StopReason.MAX_STEPS:
             error = f"stopped after max_steps={max_steps} model calls"
-        self.emit(ev.SessionEnded(self.session_id, stop_reason=stop_reason, steps=self.steps))
+        self.emit(
+            ev.SessionEnded(self.session_id, stop_reason=stop_reason, steps=self.steps, error=error)
+        )
         if bug is not None:
             raise bug
         return RunResult(self.session_id, stop_reason, final, run_steps, error)

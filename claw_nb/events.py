@@ -119,6 +119,7 @@ class SessionEnded(Event):
     stop_reason: str  # completed / max_steps / interrupted / model_unreachable / error / ...
     ended_at: float = field(default_factory=_now)
     steps: int = 0
+    error: str | None = None  # why a run that did not complete stopped, in a sentence
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from claw_nb.cli import models
+from claw_nb.cli.approvers import approve_all_printed, deny_noninteractive, terminal_approver
 from claw_nb.config import ConfigError, load_config
 
 EXIT_OK, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
@@ -23,6 +24,8 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from claw_nb.cli.headless import OUTPUT_FORMATS
+
     parser = _OneLineParser(
         prog="claw-nb", description="A coding agent for local and cloud models, logged to DuckDB."
     )
@@ -31,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     run = sub.add_parser("run", help="run the agent on a task")
-    run.add_argument("task", nargs="+", help="what the agent should do")
+    run.add_argument("task", nargs="+", help="what the agent should do; - reads it from stdin")
     run.add_argument(
         "--model",
         help="LiteLLM model string, or local/NAME for a GGUF in the "
@@ -71,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="approve every action that would ask (deny rules still deny)",
     )
     run.add_argument("--quiet", "-q", action="store_true", help="print only the final answer")
+    run.add_argument(
+        "--output-format",
+        choices=OUTPUT_FORMATS,
+        default="text",
+        help="text for people (default); json: one result object at the end; stream-json: "
+        "one JSON object per line as the run goes (see docs/headless.md)",
+    )
     run.add_argument(
         "--resume",
         metavar="ID",
@@ -175,18 +185,36 @@ def _run_options(args: argparse.Namespace) -> dict:
 
 
 def _cmd_run(args: argparse.Namespace, config) -> int:
+    task = _task_text(args.task)
+    if not task:
+        print("claw-nb: the task is empty", file=sys.stderr)
+        return EXIT_USAGE
+    if args.output_format == "text":
+        return _run_task(args, config, task, sys.stdout)
+    from claw_nb.cli.headless import json_stdout
+
+    with json_stdout() as out:
+        return _run_task(args, config, task, out)
+
+
+def _task_text(words: list[str]) -> str:
+    """The task from the command line, or from stdin for `-` (a long or generated task)."""
+    return sys.stdin.read().strip() if words == ["-"] else " ".join(words)
+
+
+def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     from claw_nb.api import build_agent
-    from claw_nb.cli.printer import TextPrinter
     from claw_nb.errors import SessionNotFound
     from claw_nb.permissions import PermissionSettingsError
     from claw_nb.sandbox import SandboxSettingsError
 
-    printer = TextPrinter(quiet=args.quiet, show_errors=False)  # the reason goes to stderr once
-    approver = (
-        approve_all_printed
-        if args.yes
-        else (terminal_approver if sys.stdin.isatty() else deny_noninteractive)
-    )
+    headless = args.output_format != "text"
+    if args.yes:
+        approver = approve_all_printed
+    elif sys.stdin.isatty() and not headless:  # json modes never prompt: stdout is for JSON
+        approver = terminal_approver
+    else:
+        approver = deny_noninteractive
     history, resumed_from = None, None
     try:
         if args.resume:
@@ -197,13 +225,13 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
             config,
             mode=args.mode,
             approver=approver,
-            listeners=[printer],
             history=history,
             resumed_from=resumed_from,
         )
     except (PermissionSettingsError, SandboxSettingsError, SessionNotFound) as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    agent.subscribe(_listener(args, agent, out))
     runner = agent.context.runner
     if runner.fallback_reason and not runner.fallback_announced and not args.quiet:
         print(f"claw-nb: {agent.context.runner.fallback_reason}", file=sys.stderr)
@@ -211,7 +239,7 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
     # the process can leave right after the last answer.
     threading.Thread(target=_import_quietly, args=("duckdb",), daemon=True).start()
     try:
-        result = agent.run(" ".join(args.task))
+        result = agent.run(task)
     finally:
         log.close()
     if result.ok:
@@ -223,52 +251,28 @@ def _cmd_run(args: argparse.Namespace, config) -> int:
     return EXIT_STOPPED
 
 
+def _listener(args: argparse.Namespace, agent, out):
+    """The run's view: the text printer, or the JSON writer of `--output-format`."""
+    if args.output_format == "text":
+        from claw_nb.cli.printer import TextPrinter
+
+        # show_errors=False: the reason goes to stderr once, at the end
+        return TextPrinter(out=out, quiet=args.quiet, show_errors=False)
+    from claw_nb.cli.headless import JsonEventWriter
+
+    return JsonEventWriter(
+        out,
+        stream=args.output_format == "stream-json",
+        permission_mode=getattr(agent.authorize, "mode", None),
+        sandboxed=bool(getattr(agent.context.runner, "sandboxed", False)),
+    )
+
+
 def _import_quietly(name: str) -> None:
     try:
         importlib.import_module(name)
     except Exception:  # noqa: BLE001, S110 - the real use imports it again and reports it
         pass
-
-
-def terminal_approver(request) -> str:
-    """Ask on the terminal: y(es) / n(o) / a(lways)."""
-    import json
-
-    from claw_nb.textsafe import show
-
-    print(f"\nclaw wants to run {request.tool} ({show(request.reason)}):")
-    for key, value in request.arguments.items():
-        text = value if isinstance(value, str) else json.dumps(value)
-        print(f"  {show(key)}: " + show(text).replace("\n", "\n    "))
-    while True:
-        try:
-            answer = input("approve? [y]es / [n]o / [a]lways: ").strip().lower()
-        except EOFError:
-            return "no"
-        if answer in ("y", "yes"):
-            return "yes"
-        if answer in ("n", "no", ""):
-            return "no"
-        if answer in ("a", "always"):
-            return "always"
-
-
-def deny_noninteractive(request) -> str:
-    return "no"
-
-
-deny_noninteractive.automatic = True  # no terminal: nobody answers
-
-
-deny_noninteractive.label = "policy: non-interactive run (pass --yes to approve)"
-
-
-def approve_all_printed(request) -> str:
-    return "yes"
-
-
-approve_all_printed.label = "--yes"
-approve_all_printed.automatic = True  # yes to what would ask, never to a quoted call
 
 
 def _cmd_sessions(args: argparse.Namespace, config) -> int:

@@ -1,0 +1,46 @@
+"""How `claw-nb run` answers the permission policy's questions: on the terminal, or not at all."""
+
+from __future__ import annotations
+
+
+def terminal_approver(request) -> str:
+    """Ask on the terminal: y(es) / n(o) / a(lways)."""
+    import json
+
+    from claw_nb.textsafe import show
+
+    print(f"\nclaw wants to run {request.tool} ({show(request.reason)}):")
+    for key, value in request.arguments.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        print(f"  {show(key)}: " + show(text).replace("\n", "\n    "))
+    while True:
+        try:
+            answer = input("approve? [y]es / [n]o / [a]lways: ").strip().lower()
+        except EOFError:
+            return "no"
+        if answer in ("y", "yes"):
+            return "yes"
+        if answer in ("n", "no", ""):
+            return "no"
+        if answer in ("a", "always"):
+            return "always"
+
+
+def deny_noninteractive(request) -> str:
+    """No terminal to ask on (or stdout is for JSON): what would ask is denied."""
+    return "no"
+
+
+deny_noninteractive.automatic = True  # no terminal: nobody answers
+
+
+deny_noninteractive.label = "policy: non-interactive run (pass --yes to approve)"
+
+
+def approve_all_printed(request) -> str:
+    """`--yes`: approve what would ask; the decision is logged with the call."""
+    return "yes"
+
+
+approve_all_printed.label = "--yes"
+approve_all_printed.automatic = True  # yes to what would ask, never to a quoted call
