@@ -31,6 +31,7 @@ from claw_nb.tool_dispatch import ToolDispatch
 from claw_nb.toolcalls.quoted import QuotedCalls
 from claw_nb.toolcalls.schema import import_jsonschema
 from claw_nb.tools import ToolContext, ToolRegistry, default_tools
+from claw_nb.tools.plan import PLAN_MODE_NOTE, exit_plan_mode
 
 
 @dataclass(frozen=True)
@@ -170,11 +171,15 @@ class Agent:
         kind as the stop reason; a bug in claw_nb itself is raised, after the run is closed.
         """
         authorize = self.authorize
-        if mode is not None:
-            with_mode = getattr(authorize, "with_mode", None)
-            if with_mode is None:
-                raise ValueError("mode= needs a PermissionPolicy as the agent's authorizer")
-            authorize = with_mode(mode)  # for this run only; the shared policy is unchanged
+        with_mode = getattr(authorize, "with_mode", None)
+        if mode is not None and with_mode is None:
+            raise ValueError("mode= needs a PermissionPolicy as the agent's authorizer")
+        if with_mode is not None:  # a copy for this run: an approved plan changes its mode only
+            authorize = with_mode(mode or authorize.mode)
+        if getattr(authorize, "mode", None) == "plan":
+            task = f"{task}\n\n{PLAN_MODE_NOTE}"
+            if exit_plan_mode.name not in self.tools:  # stays: later calls outside plan are refused
+                self.tools = ToolRegistry([*self.tools, exit_plan_mode])
         try:
             return self._run(task, max_steps or self.config.max_steps, authorize)
         finally:

@@ -25,7 +25,9 @@ from claw_nb.errors import PermissionSettingsError
 from claw_nb.protected_paths import protection_reason
 from claw_nb.protocols import ApprovalRequest, Approver, Authorization
 
-MODES = ("ask", "accept-edits", "auto", "read-only")
+MODES = ("ask", "accept-edits", "auto", "read-only", "plan")
+# What a plan may be approved into (`plan_answer`); planning again or read-only make no sense.
+PLAN_EXITS = ("accept-edits", "ask", "auto")
 ACTIONS = ("allow", "ask", "deny")
 
 # When a caller names a tool without its declaration: the usual primary arguments, in order.
@@ -203,11 +205,18 @@ class PermissionPolicy:
         request = ApprovalRequest(tool.name, tool.kind, dict(arguments), reason, quoted=why)
         return self._ask(tool, arguments, request)
 
+    def _decide_plan(self) -> tuple[str, str]:
+        if self.mode != "plan":
+            return "deny", f"not planning (mode {self.mode}): carry on with the task"
+        return "ask", "plan mode: the plan needs the user's approval"
+
     def _ask(self, tool: Any, arguments: dict[str, Any], request: ApprovalRequest) -> Authorization:
         answer = self.approver(request)
         reason = request.reason
         # An approver may name who answered (the notebook's routes to whichever view runs).
         who = getattr(self.approver, "current_label", None) or self.approver_name
+        if request.kind == "plan":
+            return self._answer_plan(answer, who)
         if answer == "always" and request.quoted is None:  # a quoted call adds no rule
             added = [
                 r
@@ -220,6 +229,22 @@ class PermissionPolicy:
         if answer in ("yes", "always"):
             return Authorization(True, f"{reason}; approved by {who}")
         return Authorization(False, f"{reason}; denied by {who}")
+
+    def _answer_plan(self, answer: str, who: str) -> Authorization:
+        """Approved: this policy (the run's own copy) leaves plan mode; refused: it stays."""
+        approved, mode, feedback = plan_answer(answer)
+        if approved:
+            self.mode = mode
+            return Authorization(True, f"plan approved by {who}; mode {mode}")
+        if getattr(self.approver, "automatic", False) and not feedback:
+            refused = f"the plan was not approved: no person to ask ({who}); stay in plan mode"
+            return Authorization(False, refused)
+        why = f": {feedback}" if feedback else ""
+        return Authorization(
+            False,
+            f"the user ({who}) did not approve the plan{why}. Stay in plan mode: revise "
+            "the plan and call exit_plan_mode again",
+        )
 
     def decide(
         self, tool: str, kind: str, arguments: dict[str, Any], primary: str | None = None
@@ -239,8 +264,10 @@ class PermissionPolicy:
             if matched["ask"]:
                 return "ask", f"asks by rule {matched['ask'][0]}"
             return "allow", f"allowed: {kind} tool"
-        if self.mode == "read-only":
-            return "deny", "denied: read-only mode allows no edits or commands"
+        if kind == "plan":
+            return self._decide_plan()
+        if self.mode in ("read-only", "plan"):
+            return "deny", _READ_ONLY[self.mode]
         if kind == "kernel" and not matched["allow"]:
             return "ask", "asks in every mode: runs code in your kernel, outside the sandbox"
         if matched["ask"]:
@@ -281,8 +308,8 @@ class PermissionPolicy:
 
         if (rule := first("deny")) is not None:
             return "deny", f"denied by rule {rule}"
-        if self.mode == "read-only":
-            return "deny", "denied: read-only mode allows no edits or commands"
+        if self.mode in ("read-only", "plan"):
+            return "deny", _READ_ONLY[self.mode]
         if not self.sandboxed:
             return "ask", "asks in every mode: no OS sandbox, so every command needs approval"
         if (rule := first("ask")) is not None:
@@ -316,6 +343,30 @@ class PermissionPolicy:
         except Unparsable:
             return []  # asked once; a line the rules cannot read is not allowed for ever
         return [Rule("allow", tool, f"{program} *") for program in dict.fromkeys(programs)]
+
+
+def plan_answer(answer: str) -> tuple[bool, str, str]:
+    """(approved, the mode to go on in, feedback) from an approver's answer to a plan.
+
+    "yes" / "always" approve into `accept-edits`; "ask", "accept-edits" or "auto" approve into
+    that mode; "no", or "no: what to change", refuse (the text after the colon is feedback)."""
+    text = (answer or "").strip()
+    word, _, rest = text.partition(":")
+    word = word.strip().lower()
+    if word in ("yes", "always"):
+        return True, "accept-edits", ""
+    if word in PLAN_EXITS:
+        return True, word, ""
+    return False, "plan", rest.strip() if word == "no" else ("" if word == "" else text)
+
+
+_READ_ONLY = {
+    "read-only": "denied: read-only mode allows no edits or commands",
+    "plan": (
+        "denied: plan mode allows only reads and searches; when you know what to do, call "
+        "exit_plan_mode with your plan"
+    ),
+}
 
 
 def _as_list(value: Any) -> list[str]:

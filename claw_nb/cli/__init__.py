@@ -12,6 +12,7 @@ from pathlib import Path
 from claw_nb.cli import models
 from claw_nb.cli.approvers import approve_all_printed, deny_noninteractive, terminal_approver
 from claw_nb.config import ConfigError, load_config
+from claw_nb.permissions import MODES
 
 EXIT_OK, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
 
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--mode",
-        choices=["ask", "accept-edits", "auto", "read-only"],
+        choices=list(MODES),
         help="permission mode (default: ask, or the settings file's)",
     )
     run.add_argument(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 
 def terminal_approver(request) -> str:
-    """Ask on the terminal: y(es) / n(o) / a(lways)."""
+    """Ask on the terminal: y(es) / n(o) / a(lways); a plan gets its own question."""
     import json
 
     from claw_nb.textsafe import show
+
+    if request.kind == "plan":
+        return _ask_plan(request, show)
 
     print(f"\nclaw wants to run {request.tool} ({show(request.reason)}):")
     for key, value in request.arguments.items():
@@ -24,6 +27,31 @@ def terminal_approver(request) -> str:
             return "no"
         if answer in ("a", "always"):
             return "always"
+
+
+def _ask_plan(request, show) -> str:
+    """Show the plan; approve it into accept-edits or auto, or keep planning with feedback."""
+    plan = str(request.arguments.get("plan", ""))
+    print("\nclaw proposes a plan:\n  " + show(plan).replace("\n", "\n  "))
+    while True:
+        try:
+            answer = (
+                input("approve? [y]es, accept edits / [a]uto / [n]o, keep planning: ")
+                .strip()
+                .lower()
+            )
+        except EOFError:
+            return "no"
+        if answer in ("y", "yes"):
+            return "accept-edits"
+        if answer in ("a", "auto"):
+            return "auto"
+        if answer in ("n", "no", ""):
+            try:
+                feedback = input("what should change? ").strip()
+            except EOFError:
+                feedback = ""
+            return f"no: {feedback}" if feedback else "no"
 
 
 def deny_noninteractive(request) -> str:

@@ -43,7 +43,7 @@ class CellOption:
 
 CELL_OPTIONS: tuple[CellOption, ...] = (
     CellOption("--model", "LiteLLM model string for this cell", "NAME"),
-    CellOption("--mode", "permissions: ask, accept-edits, auto, read-only", "MODE"),
+    CellOption("--mode", "permissions: ask, accept-edits, auto, read-only, plan", "MODE"),
     CellOption("--new", "start a fresh conversation", kwargs={"action": "store_true"}),
     CellOption("--session", "continue the logged session ID", "ID"),
     CellOption("--max-steps", "most model calls for this task", "N", {"type": int}),

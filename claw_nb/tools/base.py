@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 if TYPE_CHECKING:  # pragma: no cover
     from claw_nb.protocols import CommandRunner
 
-KINDS = ("read", "edit", "command", "meta", "kernel")
+KINDS = ("read", "edit", "command", "meta", "kernel", "plan")  # plan: plan mode's exit_plan_mode
 
 
 class ToolError(Exception):
