@@ -26,15 +26,10 @@ from typing import Any
 from claw_nb import events as ev
 from claw_nb.claw_dir import OUTPUTS_DIR
 from claw_nb.context.file_ledger import FileLedger
+from claw_nb.context.folding import RECENT_SHARE, Fold, head_len
 from claw_nb.context.outputs import OutputStore, clip_with_handle, make_read_output_tool
-from claw_nb.context.prune import call_index, describe_call, prune, squeeze
-from claw_nb.context.summary import (
-    SummaryFrame,
-    build_head,
-    render_message,
-    split_head,
-    write_summary,
-)
+from claw_nb.context.prune import describe_call, prune, squeeze
+from claw_nb.context.request_size import estimate_request
 from claw_nb.context.tokens import (
     CHARS_PER_TOKEN,
     MAX_RATIO,
@@ -53,13 +48,9 @@ PRUNE_ENOUGH = 0.7  # pruning alone is enough when it brings a request under thi
 MIN_FOLD_SHARE = (
     0.15  # ...or when a summary would fold less than this share (then it is not worth a call)
 )
-RECENT_SHARE = 0.35  # the verbatim recent turns may use this share of the limit
 RESULT_SHARE = 0.25  # one tool result may use this share of the limit when it arrives
-TASK_SHARE = 0.2  # the task kept in the head may use this share of the limit
 SHORTEN_CHARS = 2000  # old tool results longer than this are cut...
 KEEP_CHARS = 900  # ...to about this
-TRANSCRIPT_RESULT_CHARS = 3000  # a tool result as the summariser sees it, at most...
-MIN_TRANSCRIPT_RESULT_CHARS = 800  # ...and at least (more calls if the window needs them)
 MAX_CONTEXT_RETRIES = 2  # compactions after a "context length exceeded" before giving up
 
 
@@ -189,24 +180,11 @@ class ContextManager:
         return tokens
 
     def _estimate(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
-        """The request's size and parts from its length alone (`exact: 0` in the parts)."""
-        guess = self.counter.estimate
-        system = sum(guess(m) for m in messages if m.get("role") == "system")
-        results = sum(guess(m) for m in messages if m.get("role") == "tool")
-        history = sum(guess(m) for m in messages if m.get("role") not in ("system", "tool"))
-        tool_tokens = guess(tools) if tools else 0
-        tokens = scaled(PRIMING + system + results + history + tool_tokens, self.ratio)
         self._last_raw = 0  # an estimate calibrates nothing
+        tokens, self.last_parts = estimate_request(
+            self.counter, messages, tools, ratio=self.ratio, window=self.window
+        )
         self.last_tokens = tokens
-        self.last_parts = {
-            "system": system,
-            "tools": tool_tokens,
-            "history": history,
-            "tool_results": results,
-            "estimate": tokens,
-            "window": self.window,
-            "exact": 0,
-        }
         return tokens
 
     def status(self) -> dict[str, Any]:
@@ -308,8 +286,9 @@ class ContextManager:
     def _reduce(self, messages, tools, reason, *, focus=None, force=False, recent_budget=None):
         started = time.perf_counter()
         before, count_before = self.measure(messages, tools), len(messages)
-        head = _head_len(messages)
-        recent = self._recent_start(messages, head, recent_budget)
+        fold = self._fold()
+        head = head_len(messages)
+        recent = fold.recent_start(messages, head, recent_budget)
         report = prune(
             messages,
             recent,
@@ -326,10 +305,12 @@ class ContextManager:
             or tokens > self.limit
             or (
                 tokens > self.limit * PRUNE_ENOUGH
-                and self._foldable(messages, head, recent_budget) > self.limit * MIN_FOLD_SHARE
+                and fold.foldable(messages, head, recent_budget) > self.limit * MIN_FOLD_SHARE
             )
         ):
-            summary = self._summarise(messages, head, focus, recent_budget)
+            summary = fold.summarise(messages, head, focus, recent_budget)
+            if summary:
+                self.summary_seconds += summary.pop("seconds")
             tokens = self.measure(messages, tools)
         squeezed = (
             squeeze(messages, lambda: self.measure(messages, tools) <= self.limit, self.outputs)
@@ -374,87 +355,24 @@ class ContextManager:
             self.conversation.emit(event)
         return event
 
-    def _recent_start(self, messages, head: int, budget: int | None = None) -> int:
-        """Index of the first message kept verbatim: whole turns from the end, at most
-        `keep_recent_turns` of them and `budget` tokens, but always the last one."""
-        budget = int(self.limit * RECENT_SHARE) if budget is None else budget
-        turns = max(1, int(getattr(self.config, "keep_recent_turns", 4)))
-        starts = [i for i in range(head, len(messages)) if messages[i].get("role") != "tool"]
-        start, used, kept = len(messages), 0, 0
-        for begin, end in reversed(list(zip(starts, [*starts[1:], len(messages)]))):
-            size = sum(self.counter.message(m) for m in messages[begin:end])
-            if kept >= turns or (kept and used + size > budget):
-                break
-            start, used, kept = begin, used + size, kept + 1
-        return start
-
-    def _foldable(self, messages, head: int, recent_budget) -> int:
-        """Tokens a summary would replace (what lies between the head and the recent turns)."""
-        cut = self._recent_start(messages, head, recent_budget)
-        return sum(self.counter.message(m) for m in messages[head:cut])
-
-    def _summarise(self, messages, head: int, focus, recent_budget) -> dict | None:
-        cut = self._recent_start(messages, head, recent_budget)
-        if cut < len(messages) and messages[cut].get("role") == "user":
-            cut += 1  # a kept user request joins the head, so roles keep alternating
-        folded = messages[head:cut]
-        if not any(m.get("role") != "user" for m in folded):
-            return None
-        first = messages[head - 1] if head and messages[head - 1].get("role") == "user" else None
-        task, previous, latest = (
-            split_head(str(first.get("content") or "")) if first else ("", "", None)
+    def _fold(self) -> Fold:
+        """The budgets and parts a summary works with, as of now."""
+        return Fold(
+            model=self.model,
+            counter=self.counter,
+            outputs=self.outputs,
+            files=self.files,
+            outcomes=self.outcomes,
+            todos=list(self.conversation.todos()) if self.conversation else [],
+            limit=self.limit,
+            window=self.window,
+            reserve=self.reserve,
+            ratio=self.ratio,
+            summary_tokens=self.summary_tokens(),
+            keep_turns=max(1, int(getattr(self.config, "keep_recent_turns", 4))),
         )
-        for message in folded:
-            if message.get("role") == "user":
-                latest = str(message.get("content") or "")
-        calls = call_index(messages)
-        self.files.note(folded, calls, self.outcomes)
-        frame = SummaryFrame(
-            task,
-            previous,
-            focus,
-            self.summary_tokens(),
-            list(self.conversation.todos()) if self.conversation else [],
-            self.files.text(),
-        )
-        budget = self._transcript_budget(frame)
-        results = sum(1 for m in folded if m.get("role") == "tool") or 1
-        per_result = budget * CHARS_PER_TOKEN * 4 // 5 // results  # one call, when it can
-        per_result = min(TRANSCRIPT_RESULT_CHARS, max(MIN_TRANSCRIPT_RESULT_CHARS, per_result))
-        pieces = [render_message(m, calls, self.outputs, per_result) for m in folded]
-        result = write_summary(self.model, frame, pieces, budget, self.counter.text)
-        self.summary_seconds += result.pop("seconds")
-        task_chars = int(self.limit * TASK_SHARE * CHARS_PER_TOKEN)
-        if len(task) > task_chars:
-            task = clip_with_handle(
-                task, task_chars, self.outputs.put(task, "the task"), "the task"
-            )
-        content = build_head(
-            task,
-            result["text"],
-            folded_steps=len(folded),
-            files=self.files.text(),
-            outputs=self._outputs_text(),
-            latest_request=latest,
-        )
-        messages[head - 1 if first else head : cut] = [{"role": "user", "content": content}]
-        return {"folded": len(folded), **result}
-
-    def _transcript_budget(self, frame: SummaryFrame) -> int:
-        """Tokens of transcript one summary request can carry within the window."""
-        request = frame.request(frame.previous, "")
-        overhead = sum(self.counter.message(m) for m in request) + PRIMING
-        out_tokens = frame.out_tokens
-        room = self.window - max(self.reserve, out_tokens) - overhead - out_tokens // 2
-        return max(512, int(room / self.ratio))
 
     # -- bookkeeping ------------------------------------------------------------------------
-
-    def _outputs_text(self) -> str:
-        return "\n".join(
-            f"- {h}: {self.outputs.origin(h)} ({len(self.outputs.get(h) or '')} characters)"
-            for h in self.outputs.handles()[-8:]
-        )
 
     def _outputs_dir(self) -> Path | None:
         workspace = getattr(self.config, "workspace", None)
@@ -471,13 +389,3 @@ class ContextManager:
         if not self._warned:
             self._warned = True
             warnings.warn(f"claw_nb: {message}", stacklevel=3)
-
-
-def _head_len(messages: list[dict[str, Any]]) -> int:
-    """Leading system messages plus the first user message (the original task)."""
-    index = 0
-    while index < len(messages) and messages[index].get("role") == "system":
-        index += 1
-    if index < len(messages) and messages[index].get("role") == "user":
-        index += 1
-    return index
