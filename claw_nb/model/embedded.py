@@ -9,6 +9,7 @@ when the pipe closes, which the kernel does for us even after a `kill -9` of thi
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
 import os
 import socket
@@ -230,6 +231,7 @@ class EmbeddedServer:
         if not llama_cpp_available():
             raise EmbeddedModelError(f"llama-cpp-python is not installed; {INSTALL_HINT}")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        prune_logs(self.log_path.parent)
         say = progress or (lambda _text: None)
         say(f"starting the embedded {self.model.name} on 127.0.0.1:{self.port} ...")
         with open(self.log_path, "wb") as log:
@@ -282,6 +284,8 @@ class EmbeddedServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        with contextlib.suppress(OSError):  # a clean stop: the log said nothing worth keeping
+            self.log_path.unlink()
 
     def _log_tail(self, lines: int = 15) -> str:
         try:
@@ -289,6 +293,20 @@ class EmbeddedServer:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+KEPT_LOGS = 5  # logs of servers that failed or were killed, kept for diagnosis
+
+
+def prune_logs(folder: Path, keep: int = KEPT_LOGS) -> None:
+    """Delete all but the `keep` newest `embedded-*.log` (a clean stop deletes its own)."""
+    logs = []
+    for path in folder.glob("embedded-*.log"):
+        with contextlib.suppress(OSError):
+            logs.append((path.stat().st_mtime, path))
+    for _, path in sorted(logs, reverse=True)[keep:]:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 _servers: dict[Path, EmbeddedServer] = {}

@@ -66,10 +66,24 @@ def test_started_once_reused_and_stopped():
         assert _answers(f"{first.api_base}/models")
         assert said[0].startswith("starting the embedded SmolLM2-135M")
         assert said[-1].startswith("embedded model ready")
+        assert first.log_path.exists()
     finally:
         embedded.stop_all()
     assert not first.running
     assert not _answers(f"{first.api_base}/models")
+    assert not first.log_path.exists()  # a clean stop leaves no log behind
+
+
+def test_old_logs_are_pruned_to_the_newest_few(tmp_path):
+    for age in range(embedded.KEPT_LOGS + 3):
+        log = tmp_path / f"embedded-{1000 + age}.log"
+        log.write_text("failed")
+        os.utime(log, (1_000_000 + age, 1_000_000 + age))
+    (tmp_path / "notes.log").write_text("not ours")
+    embedded.prune_logs(tmp_path)
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    newest = [f"embedded-{1000 + age}.log" for age in range(3, embedded.KEPT_LOGS + 3)]
+    assert kept == sorted([*newest, "notes.log"])
 
 
 _CHILD = """
