@@ -61,6 +61,7 @@ class Agent:
         history: list[dict[str, Any]] | None = None,
         resumed_from: str | None = None,
         owns: Iterable[Any] = (),
+        checkpoints: Any = None,
     ) -> None:
         self.config = config
         self.resumed_from = resumed_from
@@ -114,6 +115,11 @@ class Agent:
             ),
         )
         self.loop_guard = LoopGuard(config.loop_threshold, advice_for(config.api_base))
+        # claw_nb.checkpoints: records what tool calls change, so `rewind` can put it back
+        self.checkpoints = checkpoints
+        if checkpoints is not None:
+            checkpoints.attach(self)
+            self.listeners.insert(0, checkpoints)
         # jsonschema (for argument validation) takes ~1 s to import: not in the first tool call.
         threading.Thread(target=_import_validator, daemon=True).start()
 
@@ -160,6 +166,19 @@ class Agent:
         only when a run ends, so the run it was meant for stops at once.
         """
         self._interrupt.set()
+
+    # -- rewind (claw_nb.checkpoints) --------------------------------------------------------
+
+    def rewind(self, step: int, *, files: bool = True, force: bool = False) -> Any:
+        """Go back to the end of model call `step` (0: the start): later turns leave the
+        conversation and, with `files`, the workspace files changed since are restored; a
+        file someone else changed since is left alone unless `force`. Returns the report
+        (`claw_nb.checkpoints.RewindReport`)."""
+        if self.checkpoints is None:
+            from claw_nb.checkpoints import CheckpointError
+
+            raise CheckpointError("this agent records no checkpoints (checkpoints=False)")
+        return self.checkpoints.rewind(self, step, files=files, force=force)
 
     # -- the loop ---------------------------------------------------------------------------
 

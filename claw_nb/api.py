@@ -60,9 +60,13 @@ def build_agent(
     runner: Any = None,
     tools: Any = None,
     model: Any = None,
+    checkpoints: Any = None,
     **sandbox_overrides: Any,
 ) -> tuple[Agent, Any]:
-    """(agent, event log) wired the standard way; the caller closes the log."""
+    """(agent, event log) wired the standard way; the caller closes the log.
+
+    `checkpoints`: a `claw_nb.checkpoints.Checkpoints` to keep (a rebuilt conversation keeps
+    its own); by default one is made when `config.checkpoints` is on."""
     from claw_nb.log.store import EventLog
 
     if model is None:
@@ -81,8 +85,20 @@ def build_agent(
         history=history,
         resumed_from=resumed_from,
         owns=[log],
+        checkpoints=checkpoints if checkpoints is not None else build_checkpoints(config),
     )
     return agent, log
+
+
+def build_checkpoints(config: ClawConfig, live: Any = None) -> Any:
+    """The checkpoint recorder for `config`'s workspace, stored beside its log's journals;
+    None when `config.checkpoints` is off. `live`: a notebook's `LiveCells`."""
+    if not config.checkpoints:
+        return None
+    from claw_nb.checkpoints import Checkpoints, CheckpointStore
+
+    store = CheckpointStore.for_database(config.resolved_db_path)
+    return Checkpoints(store, config.workspace, live=live)
 
 
 def create_agent(
@@ -106,7 +122,13 @@ def create_agent(
         config = resolve_model(config)
         runner = build_runner(config)
         policy = build_policy(config, runner, mode=mode, approver=approver)
-        return Agent(config, runner=runner, authorize=policy, listeners=listeners)
+        return Agent(
+            config,
+            runner=runner,
+            authorize=policy,
+            listeners=listeners,
+            checkpoints=build_checkpoints(config),
+        )
     agent, _ = build_agent(config, mode=mode, approver=approver, listeners=listeners)
     return agent
 

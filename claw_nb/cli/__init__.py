@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from claw_nb.cli import models
+from claw_nb.cli import models, rewind
 from claw_nb.config import ConfigError, load_config
 
 EXIT_OK, EXIT_STOPPED, EXIT_USAGE = 0, 1, 2
@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--cwd", type=Path)
     show.add_argument("--db", type=Path)
 
+    rewind.add_rewind_parser(sub)
+
     from claw_nb.cli.lab import add_lab_parser
 
     add_lab_parser(sub)
@@ -154,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         "show": _cmd_show,
         "stats": _cmd_stats,
         "models": models.run,
+        "rewind": rewind.run,
     }[args.command]
     try:
         return handler(args, config)
