@@ -18,7 +18,6 @@ Symbolic links are not followed and not recorded. Content is read through
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from claw_nb.checkpoints.store import TOO_LARGE, UNREADABLE, CheckpointStore
@@ -53,36 +52,39 @@ def stat_key(st: os.stat_result) -> StatKey:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
-def scan_workspace(workspace: Path, max_files: int = MAX_FILES) -> dict[str, StatKey]:
+def scan_workspace(workspace: Path, max_files: int | None = None) -> dict[str, StatKey]:
     """Relative POSIX path -> stat key of every regular file outside the skipped folders.
 
-    Raises TooManyFiles past `max_files`."""
-    root = Path(os.path.realpath(workspace))
-    ignore = GitIgnore(root)
+    Raises TooManyFiles past `max_files` (default `MAX_FILES`)."""
+    max_files = MAX_FILES if max_files is None else max_files
+    root = os.path.realpath(workspace)
+    ignore = GitIgnore(Path(root))
     found: dict[str, StatKey] = {}
-    for folder, dirnames, filenames in os.walk(root, followlinks=False):
-        rel_dir = os.path.relpath(folder, root)
-        prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
-        dirnames[:] = [
-            d
-            for d in sorted(dirnames)
-            if d not in ALWAYS_SKIPPED
-            and d not in SKIPPED_DIRS
-            and not os.path.islink(os.path.join(folder, d))
-            and not ignore.is_ignored(prefix + d, True)
-        ]
-        for name in filenames:
-            try:
-                st = os.lstat(os.path.join(folder, name))
-            except OSError:
-                continue  # gone since the listing
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            if len(found) >= max_files:
-                raise TooManyFiles(
-                    f"the workspace has more than {max_files:,} files outside ignored folders"
-                )
-            found[prefix + name] = stat_key(st)
+    folders = [""]
+    while folders:
+        prefix = folders.pop()
+        try:
+            entries = os.scandir(os.path.join(root, prefix) if prefix else root)
+        except OSError:
+            continue  # gone, or swapped for something else, since it was listed
+        with entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):  # the kernel's d_type: no syscall
+                    if entry.name not in ALWAYS_SKIPPED and entry.name not in SKIPPED_DIRS:
+                        if not ignore.is_ignored(rel, True):
+                            folders.append(rel + "/")
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    continue  # links, FIFOs, sockets, devices
+                if len(found) >= max_files:
+                    raise TooManyFiles(
+                        f"the workspace has more than {max_files:,} files outside ignored folders"
+                    )
+                try:
+                    found[rel] = stat_key(entry.stat(follow_symlinks=False))
+                except OSError:
+                    continue  # gone since the listing
     return found
 
 
