@@ -23,9 +23,14 @@ from claw_nb.checkpoints.live_cells import cells_blob
 from claw_nb.checkpoints.scan import StatKey, TooManyFiles, capture, scan_workspace
 from claw_nb.checkpoints.store import UNREADABLE, CheckpointStore, is_known
 from claw_nb.events import handles
+from claw_nb.outcomes import ErrorKind
 from claw_nb.tools.base import ToolError
 from claw_nb.tools.workspace import resolve_in_workspace
 
+# Error kinds of a call whose tool never ran.
+NEVER_RAN = frozenset(
+    {ErrorKind.DENIED, ErrorKind.SCHEMA, ErrorKind.UNKNOWN_TOOL, ErrorKind.MALFORMED_JSON}
+)
 FILE_KINDS = ("edit",)
 SCAN_KINDS = ("command", "kernel")
 
@@ -125,8 +130,8 @@ class CheckpointRecorder(ev.EventDispatch):
     @handles(ev.ToolCallFinished)
     def _on_ToolCallFinished(self, e: ev.ToolCallFinished) -> None:
         pending = self._pending.pop(e.call_id, None)
-        if pending is None:
-            return
+        if pending is None or e.error_kind in NEVER_RAN:
+            return  # nothing ran: a change seen now would be someone else's
         what, snapshot = pending
         base = {"step": e.step, "tool": e.tool, "call_id": e.call_id}
         if what == "file":

@@ -159,3 +159,39 @@ def test_live_cell_edits_turn_the_cells_now_into_the_cells_before(now, target):
 def test_live_cell_edits_replace_in_place_rather_than_delete_and_insert():
     edits = cell_edits([("code", "a"), ("code", "b")], [("code", "a"), ("code", "B")])
     assert edits == [("replace", 1, "code", "B")]
+
+
+def test_a_call_that_never_ran_records_nothing(session, store, workspace):
+    (workspace / "a.txt").write_text("1")
+    arguments = {"command": "rm a.txt"}
+    session.checkpoints(ev.ToolCallStarted(SESSION, 1, "c1", "run_command", arguments, ""))
+    (workspace / "a.txt").write_text("the user's change while the approval was asked")
+    session.checkpoints(
+        ev.ToolCallFinished(
+            SESSION,
+            1,
+            "c1",
+            "run_command",
+            arguments,
+            "",
+            ok=False,
+            result="",
+            error_kind="denied",
+        )
+    )
+    assert store.load(SESSION) is None
+
+
+def test_the_notebook_the_kernel_runs_in_is_never_recorded_for_a_rewrite(
+    store, workspace, monkeypatch
+):
+    from claw_nb.checkpoints.live_cells import LiveCells
+    from claw_nb.tools.notebook.binding import NotebookBinding
+
+    (workspace / "open.ipynb").write_text("{}")
+    monkeypatch.setenv("JPY_SESSION_NAME", str(workspace / "open.ipynb"))
+    session = Session(workspace, store)
+    session.checkpoints = Checkpoints(store, workspace, live=LiveCells(NotebookBinding()))
+    session.checkpoints.recorder.tools = session.tools
+    session.call("run_command", command="echo saved >> open.ipynb && echo x > other.txt")
+    assert [c.path for c in store.load(SESSION).changes] == ["other.txt"]
