@@ -20,8 +20,8 @@ from typing import Any
 
 from claw_nb import events as ev
 from claw_nb.checkpoints.live_cells import cells_blob
-from claw_nb.checkpoints.scan import StatKey, TooManyFiles, capture, scan_workspace
-from claw_nb.checkpoints.store import UNREADABLE, CheckpointStore, is_known
+from claw_nb.checkpoints.scan import ReadBudget, StatKey, TooManyFiles, capture, scan_workspace
+from claw_nb.checkpoints.store import NOT_KEPT, UNREADABLE, CheckpointStore, is_known
 from claw_nb.events import handles
 from claw_nb.outcomes import ErrorKind
 from claw_nb.tools.base import ToolError
@@ -114,12 +114,15 @@ class CheckpointRecorder(ev.EventDispatch):
         if previous is None:
             previous = self.store.load_index(self.workspace)
         current: dict[str, tuple[StatKey, str | None]] = {}
+        budget = ReadBudget()
         for rel, key in scan_workspace(self.workspace).items():
             known = previous.get(rel)
             if known is not None and known[0] == key and _still_held(self.store, known[1]):
                 current[rel] = known
-            else:
+            elif budget.take(key[0]):
                 current[rel] = (key, capture(self.store, self.workspace, rel))
+            else:
+                current[rel] = (key, NOT_KEPT)
         if current != previous:
             self.store.save_index(self.workspace, current)
         self._index = current

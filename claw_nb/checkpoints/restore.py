@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.checkpoints.live_cells import cells_blob, cells_from_blob
-from claw_nb.checkpoints.scan import current_bytes
+from claw_nb.checkpoints.scan import MAX_FILE_BYTES, MAX_SCAN_BYTES, current_bytes
 from claw_nb.checkpoints.store import (
+    NOT_KEPT,
     TOO_LARGE,
+    UNREADABLE,
     Change,
     CheckpointError,
     CheckpointStore,
@@ -34,6 +36,13 @@ from claw_nb.checkpoints.store import (
 from claw_nb.tools.base import ToolError
 from claw_nb.tools.safe_io import write_atomic
 from claw_nb.untrusted import UntrustedPathRefused, parent_beneath
+
+# Why a content before a change was not kept, by the marker the store holds instead.
+UNKNOWN = {
+    TOO_LARGE: f"not kept: it was over the {MAX_FILE_BYTES >> 20} MiB limit",
+    UNREADABLE: "not kept: it was not a readable regular file",
+    NOT_KEPT: f"not kept: the scan's {MAX_SCAN_BYTES >> 20} MiB read budget was spent",
+}
 
 
 class Action(enum.StrEnum):
@@ -89,7 +98,8 @@ class RewindReport:
         out = []
         for plan in self.paths:
             word = verbs.get(plan.action, str(plan.action))
-            out.append(f"{word:<14}{plan.path}: {plan.why}")
+            hint = " (--force overwrites it)" if plan.action == Action.CONFLICT else ""
+            out.append(f"{word:<14}{plan.path}: {plan.why}{hint}")
         for change in self.unrecorded:
             out.append(f"{'not recorded':<14}step {change.step} {change.tool}: {change.note}")
         if self.messages_dropped is not None:
@@ -107,7 +117,7 @@ def plan_rewind(
     record = _load(store, session_id)
     report = RewindReport(session_id, to_step, record.workspace)
     for changes in _by_path(record.active(to_step)):
-        report.paths.append(_decide(store, record, changes, live))
+        report.paths.append(_decide(record, changes, live))
     report.unrecorded = [c for c in record.active(to_step) if c.kind == "unrecorded"]
     return report
 
@@ -127,7 +137,7 @@ def rewind_files(
     report = RewindReport(session_id, to_step, record.workspace, applied=True)
     undone: list[int] = [c.n for c in planned.unrecorded]
     for plan in planned.paths:
-        done = _apply(store, record, _decide(store, record, plan.changes, live), force, live)
+        done = _apply(store, record, _decide(record, plan.changes, live), force, live)
         report.paths.append(done)
         if done.action in (Action.RESTORE, Action.DELETE, Action.UNCHANGED):
             undone += [c.n for c in done.changes]
@@ -155,9 +165,7 @@ def _by_path(changes: Iterable[Change]) -> list[tuple[Change, ...]]:
     return [tuple(group) for group in grouped.values()]
 
 
-def _decide(
-    store: CheckpointStore, record: SessionRecord, changes: tuple[Change, ...], live: Any
-) -> PathPlan:
+def _decide(record: SessionRecord, changes: tuple[Change, ...], live: Any) -> PathPlan:
     """What to do with one path now, from its changes and its current content."""
     first, last = changes[0], changes[-1]
     path = first.path
@@ -168,8 +176,7 @@ def _decide(
         return PathPlan(shown, action, why, changes, fix)
 
     if not is_known(target):
-        size = "over the size limit" if target == TOO_LARGE else "not a readable file"
-        return plan(Action.CANNOT, f"it was {size} when step {first.step} changed it")
+        return plan(Action.CANNOT, f"{UNKNOWN[target]} when step {first.step} changed it")
     if first.kind == "cells":
         if live is None:
             return plan(Action.CANNOT, "edited live in JupyterLab: rewind from that notebook")
@@ -189,14 +196,13 @@ def _decide(
         if later.before != earlier.after:
             return plan(
                 Action.CONFLICT,
-                f"changed by someone else between steps {earlier.step} and {later.step} "
-                "(--force overwrites it)",
+                f"changed by someone else between steps {earlier.step} and {later.step}",
                 fix,
             )
     if now != expected or not is_known(expected):
         return plan(
             Action.CONFLICT,
-            f"changed since step {last.step} by someone else (--force overwrites it)",
+            f"changed since step {last.step} by someone else",
             fix,
         )
     steps = sorted({c.step for c in changes})
@@ -228,24 +234,24 @@ def _apply(
     if action not in (Action.RESTORE, Action.DELETE):
         return plan
     first = plan.changes[0]
-    why = (
-        plan.why if plan.action != Action.CONFLICT else plan.why.split(" (--force")[0] + ", forced"
-    )
+    target = first.before
+    why = plan.why + (", overwritten (--force)" if plan.action == Action.CONFLICT else "")
     try:
         if first.kind == "cells":
-            assert first.before is not None
-            live.restore(first.room, cells_from_blob(store.get(first.before)))
-        elif action == Action.DELETE:
+            if target is None:
+                raise CheckpointError("no cells were recorded before the edit")
+            live.restore(first.room, cells_from_blob(store.get(target)))
+        elif target is None:
             _delete(Path(record.workspace), _checked(first.path))
         else:
-            _write(store, Path(record.workspace), _checked(first.path), first.before)
+            _write(store, Path(record.workspace), _checked(first.path), target)
     except (OSError, ToolError, CheckpointError) as exc:
         return PathPlan(plan.path, Action.CANNOT, f"{exc}", plan.changes)
     return PathPlan(plan.path, action, why, plan.changes)
 
 
-def _write(store: CheckpointStore, workspace: Path, rel: str, sha: str | None) -> None:
-    assert sha is not None
+def _write(store: CheckpointStore, workspace: Path, rel: str, sha: str) -> None:
+    """Write the stored bytes back, refused if the file changes while it is written."""
     data = store.get(sha)
     now = current_bytes(workspace, rel)
     ws = Path(os.path.realpath(workspace))
@@ -253,6 +259,7 @@ def _write(store: CheckpointStore, workspace: Path, rel: str, sha: str | None) -
 
 
 def _delete(workspace: Path, rel: str) -> None:
+    """Unlink the file from its folder's descriptor (a link there is removed, not followed)."""
     ws = Path(os.path.realpath(workspace))
     try:
         with parent_beneath(ws, ws / rel) as (dir_fd, name):

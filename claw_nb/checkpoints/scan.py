@@ -7,7 +7,9 @@ changed are read again. The limits keep a scan cheap on a large workspace:
 
 - folders skipped: `.git/`, `.claw/`, folders `.gitignore` ignores, and tool caches and
   environments (`SKIPPED_DIRS`): a command that changes files there is not recorded;
-- files over `MAX_FILE_BYTES` are noticed but their content is not kept (not restorable);
+- files over `MAX_FILE_BYTES` are noticed but their content is not kept (not restorable), and
+  one scan reads at most `MAX_SCAN_BYTES` of files it has not seen (the first scan of a
+  workspace full of data files would otherwise copy all of them);
 - a workspace with more than `MAX_FILES` files is not scanned: its commands are reported as
   unrecorded.
 
@@ -26,6 +28,7 @@ from claw_nb.untrusted import UntrustedPathRefused, read_untrusted
 
 MAX_FILES = 10_000
 MAX_FILE_BYTES = 4 << 20
+MAX_SCAN_BYTES = 256 << 20
 SKIPPED_DIRS = frozenset(
     {
         "node_modules",
@@ -86,6 +89,21 @@ def scan_workspace(workspace: Path, max_files: int | None = None) -> dict[str, S
                 except OSError:
                     continue  # gone since the listing
     return found
+
+
+class ReadBudget:
+    """The bytes one scan may still read of files whose content it does not hold yet."""
+
+    def __init__(self) -> None:
+        self.left = MAX_SCAN_BYTES
+
+    def take(self, size: int) -> bool:
+        """Spend what reading a file of `size` bytes costs; False when it does not fit."""
+        cost = min(size, MAX_FILE_BYTES)
+        if cost > self.left:
+            return False
+        self.left -= cost
+        return True
 
 
 def capture(store: CheckpointStore, workspace: Path, rel: str) -> str | None:

@@ -40,6 +40,7 @@ _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 ABSENT = None  # the file did not exist
 TOO_LARGE = "?too-large"  # over the size limit: its content was not kept
 UNREADABLE = "?unreadable"  # not a regular file, or it could not be read
+NOT_KEPT = "?not-kept"  # a scan's byte budget was spent before it was read
 # (a cells record's hashes name a JSON list of cells instead of a file's bytes)
 
 

@@ -62,8 +62,21 @@ def test_a_file_over_the_size_limit_is_reported_as_not_restorable(
     report = rewind_files(store, SESSION)
 
     (cannot,) = report.of(Action.CANNOT)
-    assert cannot.path == "big.bin" and "over the size limit" in cannot.why
+    assert cannot.path == "big.bin" and "MiB limit" in cannot.why
     assert (workspace / "small.txt").read_text() == "small\n"
+
+
+def test_a_scan_reads_no_more_than_its_budget(session, store, workspace, monkeypatch):
+    monkeypatch.setattr(scan_module, "MAX_SCAN_BYTES", 150)
+    (workspace / "big.dat").write_bytes(b"b" * 200)
+    (workspace / "small.txt").write_text("small\n")
+    session.call("run_command", command="echo x >> big.dat && echo x >> small.txt")
+
+    report = rewind_files(store, SESSION)
+
+    assert (workspace / "small.txt").read_text() == "small\n"
+    (cannot,) = report.of(Action.CANNOT)
+    assert cannot.path == "big.dat" and "read budget was spent" in cannot.why
 
 
 def test_a_workspace_with_too_many_files_reports_its_commands_as_unrecorded(
