@@ -31,8 +31,10 @@ def add_rewind_parser(sub: argparse._SubParsersAction) -> None:
     rewind.add_argument(
         "--force", action="store_true", help="also overwrite files changed since by someone else"
     )
-    rewind.add_argument("--cwd", type=Path)
-    rewind.add_argument("--db", type=Path)
+    rewind.add_argument("--cwd", type=Path, help="workspace (default: current directory)")
+    rewind.add_argument(
+        "--db", type=Path, help="the session's log file (env CLAW_DB); checkpoints go with it"
+    )
 
 
 def run(args: argparse.Namespace, config) -> int:
