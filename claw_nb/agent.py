@@ -69,6 +69,7 @@ class Agent:
         resumed_from: str | None = None,
         owns: Iterable[Any] = (),
         stop: StopToken | None = None,
+        checkpoints: Any = None,
     ) -> None:
         self.config = config
         self.resumed_from = resumed_from
@@ -115,6 +116,10 @@ class Agent:
             self.emit,
             self._add_message,
         )
+        # claw_nb.checkpoints: records what tool calls change, so `rewind` can put it back
+        self.checkpoints = checkpoints
+        if checkpoints is not None:
+            self.listeners.insert(0, checkpoints)
         # jsonschema (for argument validation) takes ~1 s to import: not in the first tool call.
         threading.Thread(target=_import_validator, daemon=True).start()
 
@@ -161,6 +166,21 @@ class Agent:
         only when a run ends, so the run it was meant for stops at once.
         """
         self.stop.stop("interrupted by the user")
+
+    # -- rewind (claw_nb.checkpoints) --------------------------------------------------------
+
+    def rewind(self, step: int, *, files: bool = True, force: bool = False) -> Any:
+        """Go back to the end of model call `step` (0: the start): later turns leave the
+        conversation and, with `files`, the workspace files changed since are restored; a
+        file someone else changed since is left alone unless `force`. Returns the report
+        (`claw_nb.checkpoints.RewindReport`)."""
+        if self.checkpoints is None:
+            from claw_nb.checkpoints import CheckpointError
+
+            raise CheckpointError("this agent records no checkpoints (checkpoints=False)")
+        return self.checkpoints.rewind(
+            self.session_id, self.messages, step, files=files, force=force
+        )
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -261,7 +281,7 @@ class Agent:
 
     def _add_message(self, message: dict[str, Any]) -> None:
         self.messages.append(message)
-        self.emit(ev.MessageAdded(self.session_id, seq=self._seq, message=message))
+        self.emit(ev.MessageAdded(self.session_id, seq=self._seq, message=message, step=self.steps))
         self._seq += 1
 
     def _ask_model(self):

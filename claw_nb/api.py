@@ -67,9 +67,13 @@ def build_agent(
     runner: Any = None,
     tools: Any = None,
     model: Any = None,
+    checkpoints: Any = None,
     **sandbox_overrides: Any,
 ) -> tuple[Agent, Any]:
-    """(agent, event log) wired the standard way; the caller closes the log."""
+    """(agent, event log) wired the standard way; the caller closes the log.
+
+    `checkpoints`: a `claw_nb.checkpoints.Checkpoints` to keep (a rebuilt conversation keeps
+    its own); by default one is made when `config.checkpoints` is on."""
     from claw_nb.log.store import EventLog
 
     if model is None:
@@ -89,8 +93,20 @@ def build_agent(
         history=history,
         resumed_from=resumed_from,
         owns=[log],
+        checkpoints=checkpoints if checkpoints is not None else build_checkpoints(config),
     )
     return agent, log
+
+
+def build_checkpoints(config: ClawConfig, live: Any = None) -> Any:
+    """The checkpoint recorder for `config`'s workspace, stored beside its log's journals;
+    None when `config.checkpoints` is off. `live`: a notebook's `LiveCells`."""
+    if not config.checkpoints:
+        return None
+    from claw_nb.checkpoints import Checkpoints, CheckpointStore
+
+    store = CheckpointStore.for_database(config.resolved_db_path)
+    return Checkpoints(store, config.workspace, live=live)
 
 
 def create_agent(
@@ -120,6 +136,7 @@ def create_agent(
             runner=runner,
             authorize=policy,
             listeners=listeners,
+            checkpoints=build_checkpoints(config),
         )
     agent, _ = build_agent(config, mode=mode, approver=approver, listeners=listeners)
     return agent

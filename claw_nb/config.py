@@ -122,6 +122,9 @@ class ClawConfig:
     # the same call with the same result this many times in a row: the model is told; once
     # more and the run stops (stop reason `stuck`). claw_nb.loop_guard
     loop_threshold: int = 3
+    # record what tool calls change, for `claw-nb rewind` / `%claw undo` (claw_nb.checkpoints);
+    # not settable from a workspace file: the agent must not turn its own undo off
+    checkpoints: bool = True
     settings: dict[str, Any] = field(default_factory=dict)  # the file's allowed sections
     # keys a workspace file set that it may not set (ignored), for shells to show
     ignored_settings: tuple[str, ...] = field(default=(), compare=False)
@@ -170,7 +173,7 @@ _INT_KEYS = {
     "reply_token_cap",
     "loop_threshold",
 }
-_BOOL_KEYS = {"stream", "context_management", "tools_in_prompt", "tool_grammar"}
+_BOOL_KEYS = {"stream", "context_management", "tools_in_prompt", "tool_grammar", "checkpoints"}
 _FLOAT_KEYS = {
     "temperature",
     "request_timeout",

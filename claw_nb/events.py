@@ -41,6 +41,7 @@ class MessageAdded(Event):
 
     seq: int
     message: dict[str, Any]
+    step: int = 0  # the conversation's model-call count when it was added
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class ToolCallStarted(Event):
     tool: str
     arguments: dict[str, Any] | None
     raw_arguments: str
+    kind: str = ""  # the tool's kind ("read", "edit", ...); "" for an unknown tool
+    primary_argument: str | None = None  # the argument naming what it acts on (a path)
 
 
 @dataclass(frozen=True)

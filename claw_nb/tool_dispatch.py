@@ -69,6 +69,7 @@ class ToolDispatch:
     def _run_call(
         self, call: ToolCall, *, tools: ToolRegistry, authorize: Authorizer | None, step: int
     ) -> None:
+        known = tools.get(call.name)
         self.emit(
             ev.ToolCallStarted(
                 self.session_id,
@@ -77,6 +78,8 @@ class ToolDispatch:
                 tool=call.name,
                 arguments=call.arguments,
                 raw_arguments=call.raw_arguments,
+                kind=known.kind if known is not None else "",
+                primary_argument=known.primary_argument if known is not None else None,
             )
         )
         started = time.perf_counter()

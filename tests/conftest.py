@@ -44,6 +44,15 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def private_cache(monkeypatch, tmp_path) -> Path:
+    """A user cache of this test's own (journals and checkpoints live there)."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache
+
+
+@pytest.fixture
 def claw_env(monkeypatch, scripted_server, workspace, tmp_path) -> SimpleNamespace:
     """CLAW_* environment pointing at the scripted server; returns (server, workspace, db)."""
     db = tmp_path / "claw.duckdb"

@@ -18,6 +18,10 @@ TRUSTED_READS = {
         "claw_nb/log/journal.py",
         "*",
     ): "journals under the user's private cache, hidden from commands",
+    (
+        "claw_nb/checkpoints/store.py",
+        "*",
+    ): "checkpoints under the user's private cache, hidden from commands",
     ("claw_nb/sandbox/_reaper.py", "*"): "/proc and the command's cgroup",
     ("claw_nb/sandbox/cgroups.py", "*"): "/proc and cgroupfs",
     ("claw_nb/sandbox/limits.py", "*"): "/proc/loadavg",

@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from claw_nb.cli import models
+from claw_nb.cli import models, rewind
 from claw_nb.cli.approvers import approve_all_printed, deny_noninteractive, terminal_approver
 from claw_nb.config import ConfigError, load_config
 from claw_nb.permissions import MODES
@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--cwd", type=Path)
     show.add_argument("--db", type=Path)
 
+    rewind.add_rewind_parser(sub)
+
     from claw_nb.cli.lab import add_lab_parser
 
     add_lab_parser(sub)
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "show": _cmd_show,
         "stats": _cmd_stats,
         "models": models.run,
+        "rewind": rewind.run,
     }[args.command]
     try:
         return handler(args, config)

@@ -37,14 +37,23 @@ class Conversation:
             session_id, history = spec.resume
             if current is not None and current.session_id == session_id:
                 history = current.messages
-            agent = self._build(spec.config, history=history, resumed_from=session_id)
-            if current is not None and current.session_id == session_id:
+            same = current is not None and current.session_id == session_id
+            agent = self._build(
+                spec.config,
+                history=history,
+                resumed_from=session_id,
+                checkpoints=_kept_checkpoints(current, spec.config) if same else None,
+            )
+            if same:
                 _carry_state(current, agent)
         elif spec.new or current is None:
             agent = self._build(spec.config)
         elif _needs_rebuild(current.config, spec.config):
             agent = self._build(
-                spec.config, session_id=current.session_id, history=current.messages
+                spec.config,
+                session_id=current.session_id,
+                history=current.messages,
+                checkpoints=_kept_checkpoints(current, spec.config),
             )
             _carry_state(current, agent)
         else:
@@ -58,6 +67,7 @@ class Conversation:
         session_id: str | None = None,
         history: list[dict] | None = None,
         resumed_from: str | None = None,
+        checkpoints: Any = None,
     ) -> Any:
         from claw_nb.api import build_agent
         from claw_nb.permissions import PermissionSettingsError
@@ -80,6 +90,7 @@ class Conversation:
                 log=log,
                 tools=registry,
                 resumed_from=resumed_from,
+                checkpoints=checkpoints or self._checkpoints_for(config),
             )
         except PermissionSettingsError as exc:
             raise UsageError(f"claw: {_one_line(exc)}") from None
@@ -98,6 +109,17 @@ class Conversation:
                 self.shell, prefer=section.get("mode", "auto"), propose=self._propose_cell
             )
         )
+
+    def _checkpoints_for(self, config: Any) -> Any:
+        """The conversation's checkpoint recorder; notebooks edited live in JupyterLab are
+        recorded and restored through their shared document."""
+        from claw_nb.api import build_checkpoints
+        from claw_nb.checkpoints.live_cells import LiveCells
+        from claw_nb.tools.notebook.binding import NotebookBinding
+
+        section = (config.settings.get("notebook") if config.settings else None) or {}
+        binding = NotebookBinding(self.shell, section.get("mode", "auto"))
+        return build_checkpoints(config, live=LiveCells(binding))
 
     def _propose_cell(self, source: str, cell_type: str) -> str | None:
         """notebook_edit's insert into the open notebook, from a widget run: the view inserts
@@ -164,6 +186,17 @@ def _one_line(exc: BaseException) -> str:
 def _needs_rebuild(old: Any, new: Any) -> bool:
     """True when the settings changed more than the step limit (model, endpoint, workspace...)."""
     return dataclasses.replace(new, max_steps=old.max_steps) != old
+
+
+def _kept_checkpoints(current: Any, config: Any) -> Any:
+    """The current conversation's checkpoints, for an agent rebuilt to continue it (they know
+    its turns); None when the rebuilt one records elsewhere or not at all."""
+    kept = getattr(current, "checkpoints", None)
+    same_place = (
+        current.config.workspace == config.workspace
+        and current.config.resolved_db_path == config.resolved_db_path
+    )
+    return kept if kept is not None and same_place and config.checkpoints else None
 
 
 def _carry_state(old: Any, new: Any) -> None:

@@ -26,8 +26,6 @@ LiteLLM, DuckDB and pandas load on first use. Every error is one line (a UsageEr
 from __future__ import annotations
 
 import os
-import re
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,10 +36,9 @@ from IPython.core.magic_arguments import magic_arguments
 from traitlets import Bool, Dict, Int, Unicode, validate
 
 from claw_nb.jupyter.conversation import Conversation, RunSpec
-from claw_nb.jupyter.options import UI_CHOICES, cell_options, help_text
+from claw_nb.jupyter.options import UI_CHOICES, cell_options, help_text, split_options
+from claw_nb.jupyter.rewind import RewindCommands
 from claw_nb.jupyter.subcommands import Subcommands
-
-_TOKEN = re.compile(r"""(?:[^\s"']+|"[^"]*"|'[^']*')+|["'][^\s]*""")
 
 
 class _Route:
@@ -61,39 +58,8 @@ def _one_line(exc: BaseException) -> str:
     return text
 
 
-def split_options(line: str, parser: Any) -> tuple[list[str], str]:
-    """Split `%%claw` line into option words and the task text, which is kept verbatim.
-
-    Options come first; the first word that is not an option (or `--`) starts the task.
-    """
-    tokens = [(m.group(), m.end()) for m in _TOKEN.finditer(line)]
-    options: list[str] = []
-    end = 0
-    i = 0
-    while i < len(tokens):
-        word, stop = tokens[i]
-        if word == "--":
-            end = stop
-            break
-        if not word.startswith("-") or word == "-":
-            break
-        options.append(word)
-        end = stop
-        i += 1
-        action = parser._option_string_actions.get(word.split("=", 1)[0])
-        if action is not None and action.nargs != 0 and "=" not in word and i < len(tokens):
-            options.append(tokens[i][0])
-            end = tokens[i][1]
-            i += 1
-    try:
-        words = [part for option in options for part in shlex.split(option)]
-    except ValueError as exc:
-        raise UsageError(f"%%claw: cannot read the options: {exc}") from None
-    return words, line[end:].strip()
-
-
 @magics_class
-class ClawMagics(Subcommands, Conversation, Magics):
+class ClawMagics(Subcommands, RewindCommands, Conversation, Magics):
     """`%%claw` runs the coding agent; `%claw` manages it. Settings apply to this kernel."""
 
     model = Unicode(
@@ -289,6 +255,8 @@ class ClawMagics(Subcommands, Conversation, Magics):
             model_layer_ready=model_layer_ready,
         )
         self.last_view = view
+        if spec.config.checkpoints:
+            view.on_undo = lambda: self.undo_run(view)
         view.show()
         if self._queue is None:
             self._queue = RunQueue()

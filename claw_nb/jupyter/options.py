@@ -6,13 +6,17 @@ documents it) and to the help text; nothing else lists them.
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument
 
 UI_CHOICES = ("auto", "widget", "text")
+_TOKEN = re.compile(r"""(?:[^\s"']+|"[^"]*"|'[^']*')+|["'][^\s]*""")
 # Settings `%claw config` can change, beyond these traitlets go to ClawMagics.options.
 TRAIT_SETTINGS = (
     "model",
@@ -75,6 +79,12 @@ SUBCOMMAND_TABLE: tuple[Subcommand, ...] = (
     Subcommand("tools", "", "the agent's tools and what the permission mode does with them", False),
     Subcommand("stop", "", "stop the run in progress (next safe point), cancel queued ones", False),
     Subcommand("compact", "[FOCUS]", "summarise the older turns of the conversation now"),
+    Subcommand("undo", "", "undo the last %%claw run: its file changes and its turns", False),
+    Subcommand(
+        "rewind",
+        "[--to-step N] [--keep-files] [--force]",
+        "back to step N (default 0): the conversation and, unless --keep-files, the files",
+    ),
     Subcommand("status", "", "the conversation and the run in progress", False),
     Subcommand(
         "lab",
@@ -119,3 +129,34 @@ def help_text() -> str:
         f"  {f'%claw {s.name} {s.usage}'.rstrip():<{width}}{s.help}" for s in SUBCOMMAND_TABLE
     ]
     return "\n".join(lines) + "\n"
+
+
+def split_options(line: str, parser: Any) -> tuple[list[str], str]:
+    """Split `%%claw` line into option words and the task text, which is kept verbatim.
+
+    Options come first; the first word that is not an option (or `--`) starts the task.
+    """
+    tokens = [(m.group(), m.end()) for m in _TOKEN.finditer(line)]
+    options: list[str] = []
+    end = 0
+    i = 0
+    while i < len(tokens):
+        word, stop = tokens[i]
+        if word == "--":
+            end = stop
+            break
+        if not word.startswith("-") or word == "-":
+            break
+        options.append(word)
+        end = stop
+        i += 1
+        action = parser._option_string_actions.get(word.split("=", 1)[0])
+        if action is not None and action.nargs != 0 and "=" not in word and i < len(tokens):
+            options.append(tokens[i][0])
+            end = tokens[i][1]
+            i += 1
+    try:
+        words = [part for option in options for part in shlex.split(option)]
+    except ValueError as exc:
+        raise UsageError(f"%%claw: cannot read the options: {exc}") from None
+    return words, line[end:].strip()

@@ -26,15 +26,9 @@ from claw_nb import events as ev
 from claw_nb.events import handles
 from claw_nb.jupyter.changes import ChangeTracker
 from claw_nb.jupyter.run_status import RunStatus
-from claw_nb.jupyter.static_copy import (
-    INTERRUPTED,
-    Part,
-    StaticTranscript,
-    note_part,
-    text_part,
-    watchdog_script,
-)
+from claw_nb.jupyter.static_copy import Part, StaticTranscript, note_part, text_part
 from claw_nb.jupyter.widget_actions import TranscriptActions
+from claw_nb.jupyter.widget_display import TranscriptDisplay
 from claw_nb.jupyter.widget_html import (
     BOX,
     MUTED,
@@ -52,15 +46,7 @@ TICK_SECONDS = 0.25
 MAX_HEIGHT = "40em"  # a long transcript scrolls inside itself
 
 
-def _publish(bundle: dict[str, Any], display_id: str, *, update: bool) -> None:
-    """Show or replace a raw mimebundle by display id (through `IPython.display`, so tests
-    without a front end can replace it)."""
-    import IPython.display
-
-    IPython.display.display(bundle, raw=True, display_id=display_id, update=update)
-
-
-class WidgetTranscript(TranscriptActions, ev.EventDispatch):
+class WidgetTranscript(TranscriptDisplay, TranscriptActions, ev.EventDispatch):
     """The live view of one run; an event listener and the approver while the run is bound."""
 
     approver_label = "user (notebook)"
@@ -80,6 +66,9 @@ class WidgetTranscript(TranscriptActions, ev.EventDispatch):
         self.quiet = quiet
         self.agent: Any = None
         self.on_cancel: Callable[[], bool] | None = None
+        # "Undo this run" (the magics' undo_run): (done, lines to show); None: not offered
+        self.on_undo: Callable[[], tuple[bool, list[str]]] | None = None
+        self.start_step: int | None = None  # the conversation's step count when the run began
         self.run_id = secrets.token_hex(4)
         self.tracker = ChangeTracker()
         self.static = StaticTranscript(self.run_id, task)
@@ -144,61 +133,6 @@ class WidgetTranscript(TranscriptActions, ev.EventDispatch):
         self.widget.add_class(f"claw-live-{self.run_id}")
         self._render_status()
 
-    # -- display --------------------------------------------------------------------------
-
-    def show(self) -> None:
-        """Display the widget, its static copy (saying "interrupted" until the run ends) and
-        the script channel, in the cell that runs now."""
-        from IPython.display import display
-
-        display(self.widget)
-        _publish(self._static(INTERRUPTED), self.static.display_id, update=False)
-        _publish(self._script_bundle(None), f"claw-js-{self.run_id}", update=False)
-        self._shown = True
-
-    def _script_bundle(self, js: str | None) -> dict[str, Any]:
-        """The script output: while the run goes it always holds the watchdog (which gives the
-        transcript up for dead when the kernel stops talking), plus `js` if any."""
-        if not self._finished:
-            js = watchdog_script(self.run_id) + (js or "")
-        return {"application/javascript": js, "text/plain": ""} if js else {"text/plain": ""}
-
-    def _ipython_display_(self) -> None:
-        self.show()
-
-    def _static(self, state: str) -> dict[str, Any]:
-        header = self.run.header_text(state)
-        footer = None
-        lines = self.tracker.summary_lines()
-        if lines:
-            footer = Part(
-                "<div><b>changed</b><ul>"
-                + "".join(f"<li><code>{esc(x)}</code></li>" for x in lines)
-                + "</ul></div>",
-                "**changed:** " + "; ".join(f"`{x}`" for x in lines),
-                "changed: " + "; ".join(lines),
-            )
-        self.static_bundle = self.static.bundle(header, footer)
-        return self.static_bundle
-
-    def _save_static(self, final: bool = False) -> None:
-        """Refresh the static copy; until the run ends its header says the kernel stopped."""
-        if not self._shown:
-            self._static(self.run.state if final else INTERRUPTED)
-            return
-        state = self.run.state if final else INTERRUPTED
-        _publish(self._static(state), self.static.display_id, update=True)
-
-    def _script(self, js: str | None, clear_after: float | None = None) -> None:
-        """Run `js` in the page (through this run's script output); None clears it, and so
-        does `clear_after` seconds, so a saved notebook does not run it again."""
-        if self._shown:
-            _publish(self._script_bundle(js), f"claw-js-{self.run_id}", update=True)
-            if js and clear_after:
-                timer = threading.Timer(clear_after, self._script, args=(None,))
-                timer.daemon = True
-                timer.start()
-
     def _append(self, child: Any, part: Part | None = None) -> int:
         with self._lock:
             self.body.children = (*self.body.children, child)
@@ -224,6 +158,7 @@ class WidgetTranscript(TranscriptActions, ev.EventDispatch):
     def bind(self, agent: Any) -> None:
         """The run starts with `agent` (on the worker thread)."""
         self.agent = agent
+        self.start_step = agent.steps
         if self._stopping:  # Stop was pressed while the run was queued: it stops at once
             agent.interrupt()
         self.run.start(agent)
@@ -450,4 +385,6 @@ class WidgetTranscript(TranscriptActions, ev.EventDispatch):
                 f'<div class="claw-changes"><b>changed</b><ul style="margin:2px 0">{items}</ul>'
                 "</div>"
             )
+        if self.on_undo is not None:
+            self._offer_undo()
         self._end(stop_words(e.stop_reason))

@@ -145,6 +145,33 @@ class TranscriptActions:
             insert_script(self.run_id, token, code, cell_type_for(language)), clear_after=2.0
         )
 
+    def _offer_undo(self) -> None:
+        """An "Undo this run" button under the finished run (its files and its turns)."""
+        w = self._w
+        button = w.Button(
+            description="Undo this run",
+            icon="undo",
+            layout=w.Layout(width="auto"),
+            tooltip="Restore the files this run changed and take its turns out of the "
+            "conversation (files changed since by someone else are left alone)",
+        )
+        button.add_class("claw-undo")
+        button.on_click(lambda _b: self._undo())
+        self.undo_button = button
+        self.widget.children = (*self.widget.children, button)
+
+    def _undo(self) -> None:
+        """The button's callback (on the kernel's main thread, idle between cells)."""
+        self.undo_button.disabled = True
+        try:
+            done, lines = self.on_undo()
+        except Exception as exc:  # noqa: BLE001 - shown under the transcript, one line
+            done, lines = False, [f"undo failed: {type(exc).__name__}: {exc}"]
+        self.undo_button.disabled = done
+        for line in lines:
+            self._note(line)
+        self._save_static(final=True)
+
     def propose_cell(self, source: str, cell_type: str) -> str:
         """The agent proposes a cell (notebook_edit insert into this notebook): the front end
         inserts it below this run's cell, after the ones proposed before, unexecuted."""

@@ -325,6 +325,7 @@ def _build_agent(
         api_base=spec.api_base,
         api_key=spec.api_key,
         db_path=tmp / "log.duckdb",
+        checkpoints=False,  # a trial's workspace is thrown away: nothing to rewind
     )
     for key in ("temperature", "max_steps", "context_window", "max_tool_result_chars"):
         if getattr(variant, key) is not None:
