@@ -37,15 +37,88 @@ _APPROVAL_JS = """
 """
 
 
+def _refusal(feedback: str) -> str:
+    text = " ".join(feedback.split())
+    return f"no: {text}" if text else "no"
+
+
+def _answer_word(answer: str) -> str:
+    """How the transcript notes an answer (a plan's included)."""
+    words = {"yes": "approved", "always": "always allowed", "no": "denied"}
+    if answer in words:
+        return words[answer]
+    if answer.startswith("no:"):
+        return "sent back"
+    return f"approved into {answer}"
+
+
 class TranscriptActions:
     """Approvals (on the agent's thread) and code into cells (button callbacks)."""
 
     def approve(self, request: Any) -> str:
         if self._stopping:
             return "no"
-        w = self._w
         self._answered.clear()
         self._answer = None
+        if request.kind == "plan":
+            prompt, row = self._plan_card(request)
+        else:
+            prompt, row = self._approval_card(request)
+        call = self._last_call
+        self._card_state(call, "waiting for approval", "?")
+        self.approval.children = (prompt, row)
+        self._set_state("waiting for you")
+        title = "Approve the plan?" if request.kind == "plan" else f"Approve {request.tool}?"
+        self._script(_APPROVAL_JS % (json.dumps(self.run_id), json.dumps(title)))
+        asked = time.monotonic()
+        self.run.waiting_since = asked
+        self._answered.wait()
+        self.run.waiting_since = None
+        waited = time.monotonic() - asked
+        self.run.waited += waited
+        if call is not None:
+            self._waited[call] = self._waited.get(call, 0.0) + waited
+        answer = self._answer or "no"
+        self.approval.children = ()
+        self._script(None)
+        word = _answer_word(answer)
+        self._note(f"{word}: {'the plan' if request.kind == 'plan' else request.tool}")
+        refused = answer == "no" or answer.startswith("no:")
+        self._card_state(call, word if refused else "running", "\u22ef")
+        self._set_state("stopping at the next safe point" if self._stopping else "running")
+        return answer
+
+    def _plan_card(self, request: Any) -> tuple[Any, Any]:
+        """The plan as escaped text; approve into accept-edits or auto, or keep planning with
+        what should change (`claw_nb.permissions.plan_answer` reads the answer)."""
+        w = self._w
+        plan = str(request.arguments.get("plan", ""))
+        prompt = w.HTML(
+            f'<div class="claw-plan" style="{BOX}border-color:#e0a800;"><b>Approve the plan?</b> '
+            f'<span style="{MUTED}">the agent has been planning (reads only); approved, it '
+            f'goes on in the mode you pick</span><pre style="{PRE}white-space:pre-wrap;">'
+            f"{esc(clip(plan))}</pre></div>"
+        )
+        feedback = w.Text(placeholder="what should change (for Keep planning)")
+        feedback.add_class("claw-plan-feedback")
+        choices = [
+            ("Approve, accept edits", "success", "check", "accept-edits", "claw-yes"),
+            ("Approve, auto", "info", "check-double", "auto", "claw-plan-auto"),
+            ("Keep planning", "warning", "pencil", "no", "claw-no"),
+        ]
+        buttons = []
+        for label, style, icon, answer, css in choices:
+            button = w.Button(description=label, button_style=style, icon=icon)
+            button.add_class(css)
+            if answer == "no":
+                button.on_click(lambda _b: self._answer_with(_refusal(feedback.value)))
+            else:
+                button.on_click(lambda _b, a=answer: self._answer_with(a))
+            buttons.append(button)
+        return prompt, w.HBox([*buttons, feedback])
+
+    def _approval_card(self, request: Any) -> tuple[Any, Any]:
+        w = self._w
         diff = preview_change(self.tracker.workspace, request.tool, request.arguments)
         arguments = (
             f'<pre class="claw-approval-args" style="{PRE}">'
@@ -74,29 +147,7 @@ class TranscriptActions:
         for button, answer in zip(buttons, ("yes", "no", "always")):
             button.add_class(f"claw-{answer}")
             button.on_click(lambda _b, a=answer: self._answer_with(a))
-        call = self._last_call
-        self._card_state(call, "waiting for approval", "?")
-        self.approval.children = (prompt, w.HBox(buttons))
-        self._set_state("waiting for you")
-        self._script(
-            _APPROVAL_JS % (json.dumps(self.run_id), json.dumps(f"Approve {request.tool}?"))
-        )
-        asked = time.monotonic()
-        self.run.waiting_since = asked
-        self._answered.wait()
-        self.run.waiting_since = None
-        waited = time.monotonic() - asked
-        self.run.waited += waited
-        if call is not None:
-            self._waited[call] = self._waited.get(call, 0.0) + waited
-        answer = self._answer or "no"
-        self.approval.children = ()
-        self._script(None)
-        word = {"yes": "approved", "always": "always allowed", "no": "denied"}[answer]
-        self._note(f"{word}: {request.tool}")
-        self._card_state(call, word if answer == "no" else "running", "\u22ef")
-        self._set_state("stopping at the next safe point" if self._stopping else "running")
-        return answer
+        return prompt, w.HBox(buttons)
 
     def _answer_with(self, answer: str) -> None:
         if self._answer is None:

@@ -1,0 +1,69 @@
+"""Plan mode in the notebook: the plan on a card, sent back with feedback, then approved."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from claw_nb.jupyter.magics import ClawMagics
+from claw_nb.testing import call, text, tool_calls
+from tests.jupyter.test_magics import cell, magics
+
+PLAN = "1. <b>write</b> notes.txt"
+
+
+@pytest.fixture
+def widget_shell(claw_env, monkeypatch):
+    """A real IPython shell in the workspace, `%load_ext claw_nb` done, widgets not displayed."""
+    pytest.importorskip("ipywidgets", reason="the widget view needs ipywidgets ([test] extra)")
+    monkeypatch.chdir(claw_env.workspace)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "claw_nb")
+    monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: ui != "text")
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
+    yield shell
+    shell.run_line_magic("unload_ext", "claw_nb")
+
+
+def _wait(predicate, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting")
+
+
+def _tool_results(request: dict) -> list[str]:
+    return [m["content"] for m in request["messages"] if m["role"] == "tool"]
+
+
+def test_a_plan_is_sent_back_with_feedback_then_approved_into_accept_edits(widget_shell, claw_env):
+    ws = claw_env.workspace
+    claw_env.server.queue(
+        tool_calls(call("exit_plan_mode", {"plan": PLAN})),
+        tool_calls(call("exit_plan_mode", {"plan": PLAN + "\n2. test it"})),
+        tool_calls(call("write_file", {"path": "notes.txt", "content": "done"})),
+        text("wrote it"),
+    )
+    m = magics(widget_shell)
+    cell(widget_shell, "--mode plan", "write notes.txt")
+    view = m.last_view
+    _wait(lambda: len(view.approval.children) == 2)
+    card = view.approval.children[0].value
+    assert "Approve the plan?" in card
+    assert "&lt;b&gt;write&lt;/b&gt;" in card and "<b>write</b>" not in card  # shown escaped
+    approve, auto, keep, feedback = view.approval.children[1].children
+    feedback.value = "add a test step"
+    keep.click()
+    _wait(lambda: len(view.approval.children) == 2 and "test it" in view.approval.children[0].value)
+    view.approval.children[1].children[0].click()  # Approve, accept edits
+    _wait(lambda: not m._busy())
+    assert (ws / "notes.txt").read_text() == "done"  # the write after approval did not ask
+    results = _tool_results(claw_env.server.requests[-1])
+    assert "did not approve the plan: add a test step" in results[0]
+    assert "approved your plan" in results[1]
+    assert "completed" in view.status.value
