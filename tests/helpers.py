@@ -34,3 +34,25 @@ def unguarded_agent(config: Any, **kwargs: Any):
     kwargs.setdefault("runner", PlainRunner())
     kwargs.setdefault("authorize", allow_everything)
     return Agent(config, **kwargs)
+
+
+class ByTask:
+    """A scripted server's reply function with one script per conversation, told apart by the
+    request's first user message (a subagent's is the `prompt` its parent gave it), so a test
+    can script a parent and its children and see which requests each one sent."""
+
+    def __init__(self, **scripts: list[Any]) -> None:
+        self.scripts = {marker: list(replies) for marker, replies in scripts.items()}
+        self.requests: dict[str, list[dict]] = {marker: [] for marker in scripts}
+
+    def __call__(self, body: dict) -> Any:
+        first = next(
+            (str(m.get("content")) for m in body.get("messages", []) if m["role"] == "user"), ""
+        )
+        marker = next((m for m in self.scripts if m in first), None)
+        if marker is None:
+            raise AssertionError(f"no script for a conversation that starts with {first!r}")
+        self.requests[marker].append(body)
+        if not self.scripts[marker]:
+            raise AssertionError(f"the script for {marker!r} ran out")
+        return self.scripts[marker].pop(0)
