@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from claw_nb.protocols import Authorization
@@ -44,6 +45,7 @@ class ByTask:
     def __init__(self, **scripts: list[Any]) -> None:
         self.scripts = {marker: list(replies) for marker, replies in scripts.items()}
         self.requests: dict[str, list[dict]] = {marker: [] for marker in scripts}
+        self.arrived = {marker: threading.Event() for marker in scripts}  # its first request
 
     def __call__(self, body: dict) -> Any:
         first = next(
@@ -53,6 +55,7 @@ class ByTask:
         if marker is None:
             raise AssertionError(f"no script for a conversation that starts with {first!r}")
         self.requests[marker].append(body)
+        self.arrived[marker].set()
         if not self.scripts[marker]:
             raise AssertionError(f"the script for {marker!r} ran out")
         return self.scripts[marker].pop(0)

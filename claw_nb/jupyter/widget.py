@@ -34,6 +34,7 @@ from claw_nb.jupyter.static_copy import (
     text_part,
     watchdog_script,
 )
+from claw_nb.jupyter.subagent_view import SubagentBoxes
 from claw_nb.jupyter.widget_actions import TranscriptActions
 from claw_nb.jupyter.widget_html import (
     BOX,
@@ -142,6 +143,8 @@ class WidgetTranscript(TranscriptActions, ev.EventDispatch):
         )
         self.widget.add_class("claw-transcript")
         self.widget.add_class(f"claw-live-{self.run_id}")
+        # a subagent's events go to their own box (claw_nb.jupyter.subagent_view)
+        self.subagents = SubagentBoxes(w, self._append, self.static.replace)
         self._render_status()
 
     # -- display --------------------------------------------------------------------------
@@ -277,6 +280,8 @@ class WidgetTranscript(TranscriptActions, ev.EventDispatch):
     # -- events (called on the agent's thread) --------------------------------------------
 
     def __call__(self, event: ev.Event) -> None:
+        if self.subagents.take(event):  # a subagent's event: shown in its box
+            return
         handler = self.handler_for(event)
         if handler is not None:
             with self._lock:
