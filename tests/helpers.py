@@ -39,8 +39,9 @@ def unguarded_agent(config: Any, **kwargs: Any):
 
 class ByTask:
     """A scripted server's reply function with one script per conversation, told apart by the
-    request's first user message (a subagent's is the `prompt` its parent gave it), so a test
-    can script a parent and its children and see which requests each one sent."""
+    request's first user message, which starts with the script's name (a subagent's is the
+    `prompt` its parent gave it): a test scripts a parent and its children and sees which
+    requests each one sent."""
 
     def __init__(self, **scripts: list[Any]) -> None:
         self.scripts = {marker: list(replies) for marker, replies in scripts.items()}
@@ -51,7 +52,7 @@ class ByTask:
         first = next(
             (str(m.get("content")) for m in body.get("messages", []) if m["role"] == "user"), ""
         )
-        marker = next((m for m in self.scripts if m in first), None)
+        marker = next((m for m in self.scripts if first.startswith(m)), None)
         if marker is None:
             raise AssertionError(f"no script for a conversation that starts with {first!r}")
         self.requests[marker].append(body)
