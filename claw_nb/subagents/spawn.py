@@ -178,7 +178,8 @@ class Subagents:
             config,
             model=model,
             runner=self.runner,
-            authorize=ctx.authorize,
+            # the call's authorizer (its run's mode); outside a run, the parent's own policy
+            authorize=ctx.authorize if ctx.authorize is not None else parent.authorize,
             tools=tools,
             listeners=[relay],
             session_id=child_id,

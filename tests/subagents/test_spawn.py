@@ -93,6 +93,19 @@ def test_a_child_runs_under_the_mode_of_the_parents_run_not_a_wider_one(workspac
     assert not (workspace / "x.txt").exists()
 
 
+def test_a_task_tool_run_outside_a_call_still_has_the_parents_policy(workspace):
+    from claw_nb.tools import ToolContext
+
+    router = ByTask(
+        KID=[tool_calls(call("write_file", {"path": "x.txt", "content": "x"})), text("no")]
+    )
+    agent, log = make(workspace, router, mode="read-only")
+    context = ToolContext(workspace=workspace, runner=PlainRunner())  # no call, no authorizer
+    agent.tools.get("task").run(context, {"description": "d", "prompt": "KID: write"})
+    (write,) = [e for e in log.of(ev.ToolCallFinished) if e.tool == "write_file"]
+    assert write.error_kind == "denied" and not (workspace / "x.txt").exists()
+
+
 def test_what_would_ask_asks_the_parents_approver(workspace):
     asked = []
 
