@@ -52,7 +52,9 @@ class Agent:
 
     `model`, `runner` and `authorize` are required: `claw_nb.create_agent` wires the safe ones
     (bubblewrap when usable, mode `ask` with an approver that denies). `stop` is the caller's
-    stop token (a lab trial's); the agent's own `interrupt()` stops only its current run.
+    stop token (a lab trial's, a subagent's parent's); the agent's own `interrupt()` stops only
+    its current run. `system_prompt` replaces the one rendered from `config.prompt_name` (an
+    agent definition's body).
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class Agent:
         owns: Iterable[Any] = (),
         stop: StopToken | None = None,
         checkpoints: Any = None,
+        system_prompt: SystemPrompt | None = None,
     ) -> None:
         self.config = config
         self.resumed_from = resumed_from
@@ -90,7 +93,7 @@ class Agent:
         self.steps = 0  # model calls in this conversation, across runs
         self.stop = StopToken(stop)  # interrupt() stops it; cleared when a run ends
         self._broken_listeners: set[int] = set()
-        self.system_prompt: SystemPrompt = render_system_prompt(
+        self.system_prompt: SystemPrompt = system_prompt or render_system_prompt(
             config.workspace, self.tools, config.prompt_name
         )
         self.context_manager = ContextManager(

@@ -68,12 +68,16 @@ def build_agent(
     tools: Any = None,
     model: Any = None,
     checkpoints: Any = None,
+    subagents: bool = True,
     **sandbox_overrides: Any,
 ) -> tuple[Agent, Any]:
     """(agent, event log) wired the standard way; the caller closes the log.
 
     `checkpoints`: a `claw_nb.checkpoints.Checkpoints` to keep (a rebuilt conversation keeps
-    its own); by default one is made when `config.checkpoints` is on."""
+    its own); by default one is made when `config.checkpoints` is on.
+
+    `subagents` gives the agent the `task` tool (unless `[subagents] max_depth = 0`); the lab
+    turns it off, so a trial measures one agent."""
     from claw_nb.log.store import EventLog
 
     if model is None:
@@ -82,20 +86,66 @@ def build_agent(
     runner = runner or build_runner(config, **sandbox_overrides)
     policy = build_policy(config, runner, mode=mode, approver=approver, approver_name=approver_name)
     log = log if log is not None else EventLog(config.resolved_db_path)
-    agent = Agent(
+    return _assemble(
         config,
         model=model,
         runner=runner,
+        policy=policy,
         tools=tools,
         listeners=[log, *listeners],
-        authorize=policy,
+        subagents=subagents,
         session_id=session_id,
         history=history,
         resumed_from=resumed_from,
         owns=[log],
         checkpoints=checkpoints if checkpoints is not None else build_checkpoints(config),
+    ), log
+
+
+def _assemble(
+    config: ClawConfig,
+    *,
+    model: Any,
+    runner: Any,
+    policy: Any,
+    tools: Any,
+    listeners: Iterable[Listener],
+    subagents: bool,
+    **agent_options: Any,
+) -> Agent:
+    """The Agent over wired parts, with its `Subagents` (the `task` tool's spawn) attached:
+    children get this agent's model, runner and tools, and their calls go to the authorizer
+    the parent's call runs under, so a child is never allowed more than its parent."""
+    from claw_nb.tools import ToolRegistry, default_tools
+
+    registry = ToolRegistry(list(tools if tools is not None else default_tools()))
+    team = None
+    if subagents and "task" not in registry:
+        from claw_nb.subagents.spawn import Subagents
+
+        team = Subagents(
+            config, model=model, runner=runner, tools=registry, make_model=_child_model
+        )
+        if team.enabled:
+            registry = ToolRegistry([*registry, team.task_tool()])
+    agent = Agent(
+        config,
+        model=model,
+        runner=runner,
+        tools=registry,
+        listeners=listeners,
+        authorize=policy,
+        **agent_options,
     )
-    return agent, log
+    if team is not None:
+        team.attach(agent)
+    return agent
+
+
+def _child_model(config: ClawConfig) -> tuple[ClawConfig, Any]:
+    """A subagent's own model (an agent definition's `model`), resolved like the parent's."""
+    config = resolve_model(config)
+    return config, build_model(config)
 
 
 def build_checkpoints(config: ClawConfig, live: Any = None) -> Any:
@@ -130,13 +180,15 @@ def create_agent(
         config = resolve_model(config)
         runner = build_runner(config)
         policy = build_policy(config, runner, mode=mode, approver=approver)
-        return Agent(
+        return _assemble(
             config,
             model=build_model(config),
             runner=runner,
-            authorize=policy,
+            policy=policy,
+            tools=None,
             listeners=listeners,
             checkpoints=build_checkpoints(config),
+            subagents=True,
         )
     agent, _ = build_agent(config, mode=mode, approver=approver, listeners=listeners)
     return agent
@@ -190,10 +242,11 @@ def find_session_id(db_path: str | Path, prefix: str | None) -> str:
 
     frame = list_sessions(db_path)
     ids = [str(x) for x in frame["session_id"]] if len(frame) else []
-    if prefix is None:
-        if not ids:
+    if prefix is None:  # the latest session of the user's, not a subagent's
+        top = frame[frame["parent_session_id"].isna()] if "parent_session_id" in frame else frame
+        if not len(top):
             raise SessionNotFound(f"no sessions logged in {db_path} yet")
-        return ids[0]
+        return str(top["session_id"].iloc[0])
     if prefix in ids:
         return prefix
     matches = [x for x in ids if x.startswith(prefix)]

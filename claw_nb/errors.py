@@ -24,6 +24,10 @@ class PermissionSettingsError(ConfigError):
     """A `[permissions]` rule is malformed."""
 
 
+class SubagentSettingsError(ConfigError):
+    """A `[subagents]` setting is malformed."""
+
+
 class SessionNotFound(ClawError, LookupError):
     """No logged session matches an id (prefix), or the prefix is ambiguous."""
 

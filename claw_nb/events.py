@@ -33,6 +33,11 @@ class SessionStarted(Event):
     started_at: float = field(default_factory=_now)
     tool_schemas: tuple[dict[str, Any], ...] = ()  # the tool specs sent (logged once by sha)
     tool_schemas_sha: str | None = None
+    # A subagent's session (`claw_nb.subagents`): the session and the `task` call that started
+    # it, and the agent definition it runs (None: the general-purpose child).
+    parent_session_id: str | None = None
+    parent_call_id: str | None = None
+    agent_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -202,3 +207,47 @@ class EventDispatch:
     def handler_for(self, event: Event) -> Callable[[Any], None] | None:
         name = self._handlers.get(type(event))
         return getattr(self, name) if name is not None else None
+
+
+@dataclass(frozen=True)
+class ChildSession:
+    """A subagent's session as a listener sees it (`SessionTree.child`)."""
+
+    session_id: str
+    parent_session_id: str
+    parent_call_id: str | None
+    agent_name: str | None
+    depth: int  # 1: a child of the listener's own run, 2: a grandchild, ...
+    top: str  # the session of the depth-1 ancestor (itself at depth 1)
+
+
+class SessionTree:
+    """Tells a listener's own run's events from its subagents' (`claw_nb.subagents`).
+
+    A subagent's events reach its parent's listeners under the child's own session id; the
+    child's `SessionStarted` names its parent. The first `SessionStarted` a listener sees is
+    its own run's (a listener serves one run, or one run at a time); a later one whose parent
+    is that run or one of its children starts a child.
+    """
+
+    def __init__(self) -> None:
+        self.own: str | None = None
+        self._children: dict[str, ChildSession] = {}
+
+    def child(self, event: Event) -> ChildSession | None:
+        """The child session `event` belongs to; None for the listener's own run."""
+        if isinstance(event, SessionStarted):
+            parent = event.parent_session_id
+            if self.own is None or event.session_id == self.own:
+                self.own = event.session_id
+            elif parent is not None and (parent == self.own or parent in self._children):
+                above = self._children.get(parent)
+                self._children[event.session_id] = ChildSession(
+                    session_id=event.session_id,
+                    parent_session_id=parent,
+                    parent_call_id=event.parent_call_id,
+                    agent_name=event.agent_name,
+                    depth=above.depth + 1 if above else 1,
+                    top=above.top if above else event.session_id,
+                )
+        return self._children.get(event.session_id)

@@ -147,6 +147,7 @@ class ToolDispatch:
             if not auth.allowed:
                 denied = f"permission denied: {auth.reason}"
                 return ToolOutcome.failure(ErrorKind.DENIED, denied, tool.kind), decision
+        self.context.call_id, self.context.authorize = call.id, authorize
         try:
             return ToolOutcome(True, tool.run(self.context, arguments), kind=tool.kind), decision
         except ToolTimeout as exc:
@@ -158,6 +159,8 @@ class ToolDispatch:
         except Exception as exc:  # noqa: BLE001 - a tool bug goes back to the model as an error
             crashed = f"{tool.name} failed with {type(exc).__name__}: {exc}"
             return ToolOutcome.failure(ErrorKind.TOOL_ERROR, crashed, tool.kind), decision
+        finally:
+            self.context.call_id = self.context.authorize = None
 
     def add_result(
         self,

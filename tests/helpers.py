@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from claw_nb.protocols import Authorization
@@ -34,3 +35,28 @@ def unguarded_agent(config: Any, **kwargs: Any):
     kwargs.setdefault("runner", PlainRunner())
     kwargs.setdefault("authorize", allow_everything)
     return Agent(config, **kwargs)
+
+
+class ByTask:
+    """A scripted server's reply function with one script per conversation, told apart by the
+    request's first user message, which starts with the script's name (a subagent's is the
+    `prompt` its parent gave it): a test scripts a parent and its children and sees which
+    requests each one sent."""
+
+    def __init__(self, **scripts: list[Any]) -> None:
+        self.scripts = {marker: list(replies) for marker, replies in scripts.items()}
+        self.requests: dict[str, list[dict]] = {marker: [] for marker in scripts}
+        self.arrived = {marker: threading.Event() for marker in scripts}  # its first request
+
+    def __call__(self, body: dict) -> Any:
+        first = next(
+            (str(m.get("content")) for m in body.get("messages", []) if m["role"] == "user"), ""
+        )
+        marker = next((m for m in self.scripts if first.startswith(m)), None)
+        if marker is None:
+            raise AssertionError(f"no script for a conversation that starts with {first!r}")
+        self.requests[marker].append(body)
+        self.arrived[marker].set()
+        if not self.scripts[marker]:
+            raise AssertionError(f"the script for {marker!r} ran out")
+        return self.scripts[marker].pop(0)

@@ -208,7 +208,7 @@ def _task_text(words: list[str]) -> str:
 
 def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     from claw_nb.api import build_agent
-    from claw_nb.errors import SessionNotFound
+    from claw_nb.errors import SessionNotFound, SubagentSettingsError
     from claw_nb.permissions import PermissionSettingsError
     from claw_nb.sandbox import SandboxSettingsError
 
@@ -232,7 +232,12 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
             history=history,
             resumed_from=resumed_from,
         )
-    except (PermissionSettingsError, SandboxSettingsError, SessionNotFound) as exc:
+    except (
+        PermissionSettingsError,
+        SandboxSettingsError,
+        SubagentSettingsError,
+        SessionNotFound,
+    ) as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_USAGE
     agent.subscribe(_listener(args, agent, out))
@@ -339,30 +344,15 @@ def _cmd_stats(args: argparse.Namespace, config) -> int:
 
 def _cmd_show(args: argparse.Namespace, config) -> int:
     from claw_nb.api import find_session_id
+    from claw_nb.cli.show import print_session
     from claw_nb.errors import SessionNotFound
-    from claw_nb.log.store import load_messages
-    from claw_nb.textsafe import show
 
     try:
         session_id = find_session_id(config.resolved_db_path, args.session_id)
     except SessionNotFound as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_STOPPED
-    messages = load_messages(config.resolved_db_path, session_id)
-    for message in messages:
-        role = message["role"]
-        if role == "system":
-            continue
-        content = message.get("content") or ""
-        if role == "tool":
-            print(f"[tool result {message.get('name', '')}]")
-            print("  " + "\n  ".join(show(str(content)).splitlines()[:10]))
-            continue
-        print(f"[{role}]")
-        if content:
-            print(show(str(content)))
-        for call in message.get("tool_calls") or []:
-            print(show(f"  -> {call['function']['name']} {call['function']['arguments']}"))
+    print_session(config.resolved_db_path, session_id, sys.stdout)
     return EXIT_OK
 
 

@@ -40,6 +40,11 @@ def json_line(record: dict[str, Any]) -> str:
 class JsonEventWriter(ev.EventDispatch):
     """Writes the run as JSON: every event as it happens (`stream=True`, stream-json), or only
     the closing `result` object (`stream=False`, json). Each line is flushed as it is written.
+
+    A subagent's events go to a writer of its own (`parent_tool_use_id`: the `task` call that
+    started it), whose records carry that id, as Claude Code's do; its start and end are
+    `system` records (`subagent_init`, `subagent_result`), never a second `result`. The
+    closing result's usage counts the children's tokens too: they are the run's cost.
     """
 
     def __init__(
@@ -49,8 +54,10 @@ class JsonEventWriter(ev.EventDispatch):
         stream: bool,
         permission_mode: str | None = None,
         sandboxed: bool | None = None,
+        parent_tool_use_id: str | None = None,
     ) -> None:
         self.out = out
+        self.parent_tool_use_id = parent_tool_use_id
         self.stream = stream
         self.permission_mode = permission_mode
         self.sandboxed = sandboxed
@@ -61,13 +68,43 @@ class JsonEventWriter(ev.EventDispatch):
         self._tool_calls = 0
         self._prompt_tokens = 0
         self._completion_tokens = 0
+        self._tree = ev.SessionTree()
+        self._children: dict[str, JsonEventWriter] = {}
 
     def __call__(self, event: ev.Event) -> None:
+        child = self._tree.child(event)
+        if child is not None:
+            self._child_event(child, event)
+            return
         handler = self.handler_for(event)
         if handler is not None:
             handler(event)
 
+    def _child_event(self, child: ev.ChildSession, event: ev.Event) -> None:
+        if isinstance(event, ev.ModelCallFinished) and event.error is None:
+            self._prompt_tokens += event.prompt_tokens
+            self._completion_tokens += event.completion_tokens
+        elif isinstance(event, ev.ContextCompacted):
+            self._prompt_tokens += event.summary_prompt_tokens
+            self._completion_tokens += event.summary_completion_tokens
+        writer = self._children.get(child.top)
+        if writer is None:
+            writer = JsonEventWriter(
+                self.out,
+                stream=self.stream,
+                permission_mode=self.permission_mode,
+                sandboxed=self.sandboxed,
+                parent_tool_use_id=child.parent_call_id,
+            )
+            self._children[child.top] = writer
+        writer(event)
+        if isinstance(event, ev.SessionEnded) and child.depth == 1:
+            del self._children[child.top]
+
     def _write(self, record: dict[str, Any], *, final: bool = False) -> None:
+        if self.parent_tool_use_id is not None:  # a subagent's: never the run's result
+            record = {**record, "parent_tool_use_id": self.parent_tool_use_id}
+            final = False
         if self.stream or final:
             self.out.write(json_line(record))
             self.out.flush()
@@ -76,10 +113,14 @@ class JsonEventWriter(ev.EventDispatch):
     def _on_SessionStarted(self, e: ev.SessionStarted) -> None:
         self._started_at = e.started_at
         tools = [spec.get("function", {}).get("name", "") for spec in e.tool_schemas]
+        child: dict[str, Any] = {}
+        if self.parent_tool_use_id is not None:
+            child = {"parent_session_id": e.parent_session_id, "agent": e.agent_name}
         self._write(
             {
                 "type": "system",
-                "subtype": "init",
+                "subtype": "subagent_init" if child else "init",
+                **child,
                 "session_id": e.session_id,
                 "model": e.model,
                 "workspace": e.workspace,
@@ -190,9 +231,11 @@ class JsonEventWriter(ev.EventDispatch):
     @handles(ev.SessionEnded)
     def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
         started = e.ended_at if self._started_at is None else self._started_at
+        nested = self.parent_tool_use_id is not None
         self._write(
             {
-                "type": "result",
+                "type": "system" if nested else "result",
+                **({"subtype": "subagent_result"} if nested else {}),
                 "session_id": e.session_id,
                 "stop_reason": str(e.stop_reason),
                 "ok": e.stop_reason == StopReason.COMPLETED,

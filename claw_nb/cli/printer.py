@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from claw_nb import events as ev
 from claw_nb.events import handles
@@ -33,13 +33,39 @@ def _is_terminal(out: TextIO) -> bool:
         return False
 
 
+class _Margin:
+    """A stream that starts every line with `margin`: a subagent's transcript, nested."""
+
+    def __init__(self, out: TextIO, margin: str) -> None:
+        self.out, self.margin, self._at_start = out, margin, True
+
+    def write(self, text: str) -> int:
+        for piece in text.splitlines(keepends=True):
+            if self._at_start:
+                self.out.write(self.margin)
+            self.out.write(piece)
+            self._at_start = piece.endswith("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+SUBAGENT_MARGIN = "   | "
+
+
 class TextPrinter(ev.EventDispatch):
     """Writes the work as it happens: streamed text, one line per tool call, the answer.
 
     On a terminal (`live`, by default when `out` is a TTY) a tool call the model is still
     writing shows as one status line that overwrites itself and is erased before the next real
     output; elsewhere (a pipe, a log file, a test) progress prints nothing, so output stays
-    byte for byte what it was.
+    byte for byte what it was. A subagent's events (`claw_nb.events.SessionTree`) go to a
+    printer of its own, whose lines start with a margin under the `task` call; `quiet` leaves
+    them out, like the rest of the work.
     """
 
     def __init__(
@@ -58,14 +84,46 @@ class TextPrinter(ev.EventDispatch):
         self._streamed_step: int | None = None
         self._line_open = False
         self._status_open = False
+        self.announce = True  # a line when the session starts
+        self._tree = ev.SessionTree()
+        self._children: dict[str, TextPrinter] = {}
 
     def __call__(self, event: ev.Event) -> None:
+        child = self._tree.child(event)
+        if child is not None:
+            self._child_event(child, event)
+            return
         handler = self.handler_for(event)
         if handler is not None:
             if self._status_open and not isinstance(event, ev.ToolCallProgress):
                 self._clear_status()
             handler(event)
             self.out.flush()
+
+    def _child_event(self, child: ev.ChildSession, event: ev.Event) -> None:
+        """A subagent's event, to the printer of its depth-1 ancestor (which nests deeper ones)."""
+        if self.quiet:
+            return
+        if self._status_open:
+            self._clear_status()
+        printer = self._children.get(child.top)
+        if printer is None:
+            self._write(
+                f"   subagent {child.agent_name or 'general-purpose'}: session {child.session_id}"
+            )
+            margin = cast(TextIO, _Margin(self.out, SUBAGENT_MARGIN))
+            printer = TextPrinter(out=margin, show_results=self.show_results, live=False)
+            self._children[child.top] = printer
+            printer.announce = False  # the line above says it
+        printer(event)
+        if isinstance(event, ev.SessionEnded) and child.depth == 1:
+            printer._end_line()
+            del self._children[child.top]
+
+    def _end_line(self) -> None:
+        if self._line_open:
+            self.out.write("\n")
+            self._line_open = False
 
     @handles(ev.ToolCallProgress)
     def _on_ToolCallProgress(self, e: ev.ToolCallProgress) -> None:
@@ -97,7 +155,7 @@ class TextPrinter(ev.EventDispatch):
 
     @handles(ev.SessionStarted)
     def _on_SessionStarted(self, e: ev.SessionStarted) -> None:
-        if not self.quiet:
+        if not self.quiet and self.announce:
             self._write(f"claw: session {e.session_id} with {e.model} in {e.workspace}")
 
     @handles(ev.TextDelta)

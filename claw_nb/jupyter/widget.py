@@ -26,7 +26,13 @@ from claw_nb import events as ev
 from claw_nb.events import handles
 from claw_nb.jupyter.changes import ChangeTracker
 from claw_nb.jupyter.run_status import RunStatus
-from claw_nb.jupyter.static_copy import Part, StaticTranscript, note_part, text_part
+from claw_nb.jupyter.static_copy import (
+    Part,
+    StaticTranscript,
+    note_part,
+    text_part,
+)
+from claw_nb.jupyter.subagent_view import SubagentBoxes
 from claw_nb.jupyter.widget_actions import TranscriptActions
 from claw_nb.jupyter.widget_display import TranscriptDisplay
 from claw_nb.jupyter.widget_html import (
@@ -131,6 +137,8 @@ class WidgetTranscript(TranscriptDisplay, TranscriptActions, ev.EventDispatch):
         )
         self.widget.add_class("claw-transcript")
         self.widget.add_class(f"claw-live-{self.run_id}")
+        # a subagent's events go to their own box (claw_nb.jupyter.subagent_view)
+        self.subagents = SubagentBoxes(w, self._append, self.static.replace)
         self._render_status()
 
     def _append(self, child: Any, part: Part | None = None) -> int:
@@ -212,6 +220,8 @@ class WidgetTranscript(TranscriptDisplay, TranscriptActions, ev.EventDispatch):
     # -- events (called on the agent's thread) --------------------------------------------
 
     def __call__(self, event: ev.Event) -> None:
+        if self.subagents.take(event):  # a subagent's event: shown in its box
+            return
         handler = self.handler_for(event)
         if handler is not None:
             with self._lock:

@@ -350,6 +350,7 @@ def _build_agent(
         log=log,
         runner=runner,
         tools=_tools(variant.tool_descriptions),
+        subagents=False,  # a trial measures one agent's prompt and tools
     )
     return agent, log
 

@@ -209,6 +209,25 @@ def load_tool_outcomes(
     return out
 
 
+def load_child_sessions(
+    db_path: str | os.PathLike[str] | None, session_id: str, *, timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, list[tuple[str, str | None]]]:
+    """A session's subagents: `task` call id -> [(child session id, agent name)], in the
+    order they started."""
+    out: dict[str, list[tuple[str, str | None]]] = {}
+    with reading(db_path, timeout) as con:
+        if con is None:
+            return out
+        rows = con.execute(
+            """SELECT parent_call_id, session_id, agent_name FROM sessions
+               WHERE parent_session_id = ? ORDER BY started_at, session_id""",
+            [session_id],
+        ).fetchall()
+    for call_id, child_id, agent_name in rows:
+        out.setdefault(str(call_id), []).append((str(child_id), agent_name))
+    return out
+
+
 def _message_from_row(row: tuple) -> dict[str, Any]:
     _, role, content, is_json, tool_calls, tool_call_id, name, extra, prompt_text = row
     if content is None and prompt_text is not None:

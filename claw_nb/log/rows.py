@@ -139,6 +139,9 @@ class Batch:
             session[column] = _text(r.get(column))
         if r.get("resumed_from"):
             session["resumed_from"] = _text(r.get("resumed_from"))
+        for column in ("parent_session_id", "parent_call_id", "agent_name"):
+            if r.get(column):
+                session[column] = _text(r.get(column))
         session["pid"] = _num(r.get("_pid"))
         session["host"] = _text(r.get("_host"))
         session["ended_at"] = session["stop_reason"] = None  # running (again)

@@ -78,7 +78,8 @@ TABLES: dict[str, Table] = {
                 "pid INTEGER, host"
             )
             + cols("final_answer", 2)
-            + cols("trial_id, tool_schemas_sha", 5),
+            + cols("trial_id, tool_schemas_sha", 5)
+            + cols("parent_session_id, parent_call_id, agent_name", 10),
             ("session_id",),
         ),
         Table(
@@ -147,6 +148,7 @@ _NOTES = {
     7: "how each tool call arrived: natively, or the text dialect it was parsed from",
     8: "the lab's tamper report: what a trial's agent changed that could sway its verdict",
     9: "each model call's tool set (it grows when read_output joins mid-session)",
+    10: "subagents: a child session's parent session, the task call that started it, its agent",
 }
 
 BACKFILLS: dict[int, tuple[str, ...]] = {

@@ -40,6 +40,10 @@ class ToolContext:
     read_files: dict[str, float] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
     command_timeout: float = 120.0  # seconds a command may run when the call gives no timeout
+    # The call being run, set by the dispatch around each call: a tool that starts work of its
+    # own (the `task` tool's subagent) links it to the call and authorizes it no wider.
+    call_id: str | None = None
+    authorize: Any = None  # the authorizer this call runs under (the run's mode), or None
 
 
 @dataclass(frozen=True)
