@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from claw_nb.cli import models
+from claw_nb.cli import mcp, models
 from claw_nb.cli.approvers import approve_all_printed, deny_noninteractive, terminal_approver
 from claw_nb.config import ConfigError, load_config
 
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     models.add_parser(sub)
+    mcp.add_parser(sub)
 
     show = sub.add_parser("show", help="replay a logged session")
     show.add_argument("session_id")
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "show": _cmd_show,
         "stats": _cmd_stats,
         "models": models.run,
+        "mcp": mcp.run,
     }[args.command]
     try:
         return handler(args, config)
@@ -209,10 +211,11 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     from claw_nb.sandbox import SandboxSettingsError
 
     headless = args.output_format != "text"
+    approve_mcp = None  # nobody to ask: servers not approved yet stay off (one line says so)
     if args.yes:
-        approver = approve_all_printed
+        approver, approve_mcp = approve_all_printed, mcp.approve_servers_once
     elif sys.stdin.isatty() and not headless:  # json modes never prompt: stdout is for JSON
-        approver = terminal_approver
+        approver, approve_mcp = terminal_approver, mcp.terminal_server_approver
     else:
         approver = deny_noninteractive
     history, resumed_from = None, None
@@ -227,6 +230,7 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
             approver=approver,
             history=history,
             resumed_from=resumed_from,
+            approve_mcp=approve_mcp,
         )
     except (PermissionSettingsError, SandboxSettingsError, SessionNotFound) as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
@@ -241,7 +245,7 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     try:
         result = agent.run(task)
     finally:
-        log.close()
+        agent.close()  # the log, and the MCP servers this run started
     if result.ok:
         return EXIT_OK  # the printer showed the answer (streamed, or whole when --quiet)
     print(

@@ -345,6 +345,7 @@ class ClawMagics(Subcommands, Conversation, Magics):
         if self._queue is not None:
             self._queue.wait_idle(timeout=10)
         self._close_log()
+        self._close_mcp()
         self.agent = None
 
 
