@@ -14,17 +14,24 @@ from claw_nb.textsafe import show
 def add_parser(sub: argparse._SubParsersAction) -> None:
     mcp = sub.add_parser("mcp", help="the workspace's MCP servers: list, approve, read, prompts")
     mcp.add_argument("--cwd", type=Path, help="workspace directory (default: current directory)")
-    mcp.set_defaults(db=None, mcp_command="list")
+    mcp.set_defaults(db=None)
+    # each action takes --cwd too (after its words); SUPPRESS keeps one given before the action
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--cwd", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     actions = mcp.add_subparsers(dest="mcp_command", metavar="ACTION")
-    actions.add_parser("list", help="servers, their state and command, tools, resources, prompts")
-    approve = actions.add_parser("approve", help="approve servers by name (shows their commands)")
+    actions.add_parser(
+        "list", parents=[where], help="servers, their state and command, tools, resources, prompts"
+    )
+    approve = actions.add_parser(
+        "approve", parents=[where], help="approve servers by name (shows their commands)"
+    )
     approve.add_argument("names", nargs="+", metavar="NAME")
-    revoke = actions.add_parser("revoke", help="forget the approval of servers")
+    revoke = actions.add_parser("revoke", parents=[where], help="forget the approval of servers")
     revoke.add_argument("names", nargs="+", metavar="NAME")
-    read = actions.add_parser("read", help="print a resource of a server")
+    read = actions.add_parser("read", parents=[where], help="print a resource of a server")
     read.add_argument("server")
     read.add_argument("uri")
-    prompt = actions.add_parser("prompt", help="print a prompt of a server")
+    prompt = actions.add_parser("prompt", parents=[where], help="print a prompt of a server")
     prompt.add_argument("server")
     prompt.add_argument("name")
     prompt.add_argument("arguments", nargs="*", metavar="KEY=VALUE")
@@ -46,8 +53,8 @@ def run(args: argparse.Namespace, config: ClawConfig) -> int:
                 getattr(args, "name", ""),
                 *getattr(args, "arguments", []),
             ],
-        }[args.mcp_command]
-        print(run_command(servers, args.mcp_command, words, confirm=_confirm))
+        }[args.mcp_command or "list"]
+        print(run_command(servers, args.mcp_command or "list", words, confirm=_confirm))
     except McpCommandError as exc:
         print(f"claw-nb mcp: {exc}", file=sys.stderr)
         return 1

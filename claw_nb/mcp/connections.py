@@ -14,7 +14,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-import os
 import tempfile
 import threading
 import time
@@ -27,6 +26,7 @@ from typing import Any, TypeVar
 from claw_nb.mcp.approvals import ApprovalStore
 from claw_nb.mcp.specs import MissingVariable, ServerList, ServerSpec
 from claw_nb.mcp.tools import claw_tool
+from claw_nb.mcp.transport import connect, describe_error, list_tools, stderr_tail
 from claw_nb.tools.base import Tool, ToolError, ToolTimeout
 
 # The client library logs a server's bad output and teardown noise; with no handler of the
@@ -36,7 +36,7 @@ logging.getLogger("mcp").addHandler(logging.NullHandler())
 T = TypeVar("T")
 ServerApprover = Callable[[ServerSpec], str]  # "always" (remember), "yes" (this session), "no"
 CLOSE_TIMEOUT = 5.0  # seconds every server gets to stop at the end of a session
-STDERR_TAIL = 600  # characters of a failed server's stderr shown with its error
+_REQUEST_TIMEOUT = -32001  # the JSON-RPC error code of the client's own read timeout
 
 
 class State(StrEnum):
@@ -146,8 +146,8 @@ class McpServers:
                 status._scope = scope
                 loop.call_later(self.startup_timeout, self._give_up, status)
                 async with contextlib.AsyncExitStack() as stack:
-                    client = await _connect(stack, launched, self.workspace, status._errlog)
-                    listed = await _list_all(client)
+                    client = await connect(stack, launched, self.workspace, status._errlog)
+                    listed = await list_tools(client)
                     self._set(status, State.READY, client=client, listed=listed)
                     await status._stop.wait()
             if status.state is State.READY:
@@ -156,7 +156,9 @@ class McpServers:
             self._set(status, State.FAILED, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - any failure names the server and its reason
             if status.state in (State.STARTING, State.READY):
-                self._set(status, State.FAILED, error=_describe(exc) + _tail(status._errlog))
+                self._set(
+                    status, State.FAILED, error=describe_error(exc) + stderr_tail(status._errlog)
+                )
         finally:
             status.client = None
             if status._errlog is not None:
@@ -165,7 +167,9 @@ class McpServers:
     def _give_up(self, status: ServerStatus) -> None:
         """The startup timeout: a server still starting is failed now, and its start cut."""
         if status.state is State.STARTING:
-            error = f"did not answer within {self.startup_timeout:g} s" + _tail(status._errlog)
+            error = f"did not answer within {self.startup_timeout:g} s" + stderr_tail(
+                status._errlog
+            )
             self._set(status, State.FAILED, error=error)
             status._scope.cancel()
 
@@ -270,18 +274,21 @@ class McpServers:
             raise ToolError(f"MCP server {server} is {status.state.value}{why}")
         timeout = self.tool_timeout if timeout is None else timeout
         future = asyncio.run_coroutine_threadsafe(_awaited(send, client), loop)
+        late = ToolTimeout(
+            f"{what or server} did not answer within {timeout:g} s; try again, or ask for less"
+        )
         try:
             return future.result(timeout + 5)  # the client's own read timeout comes first
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise ToolTimeout(
-                f"{what or server} did not answer within {timeout:g} s; try again, or smaller"
-            ) from None
+            raise late from None
         except BaseException as exc:
             future.cancel()
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            raise ToolError(f"{what or server} failed: {_describe(exc)}") from None
+            if getattr(exc, "code", None) == _REQUEST_TIMEOUT:
+                raise late from None
+            raise ToolError(f"{what or server} failed: {describe_error(exc)}") from None
 
     # -- stopping -----------------------------------------------------------------------------
 
@@ -322,76 +329,3 @@ class McpServers:
 
 async def _awaited(send: Callable[[Any], Awaitable[T]], client: Any) -> T:
     return await send(client)
-
-
-async def _connect(
-    stack: contextlib.AsyncExitStack, spec: ServerSpec, workspace: Path, errlog: Any
-) -> Any:
-    """An initialized `mcp.Client` for `spec` (expanded), entered on `stack`."""
-    from mcp import Client, StdioServerParameters
-
-    if spec.transport == "stdio":
-        from mcp.client.stdio import stdio_client
-
-        params = StdioServerParameters(
-            command=spec.command or "",
-            args=list(spec.args),
-            env=dict(spec.env) or None,
-            cwd=str(workspace),
-        )
-        transport: Any = stdio_client(params, errlog=errlog)
-    elif spec.transport == "http":
-        import httpx2
-        from mcp.client.streamable_http import streamable_http_client
-
-        http = await stack.enter_async_context(
-            httpx2.AsyncClient(headers=dict(spec.headers), timeout=httpx2.Timeout(30.0, read=300.0))
-        )
-        transport = streamable_http_client(spec.url or "", http_client=http)
-    else:
-        from mcp.client.sse import sse_client
-
-        transport = sse_client(spec.url or "", headers=dict(spec.headers) or None, timeout=30.0)
-    # no client_info: with it, mcp 2.3.0's "auto" handshake hung against its own MCPServer
-    return await stack.enter_async_context(Client(transport))
-
-
-async def _list_all(client: Any) -> tuple[Any, ...]:
-    """Every tool the server lists, page by page (at most 100 pages)."""
-    if getattr(client.server_capabilities, "tools", None) is None:
-        return ()
-    tools: list[Any] = []
-    cursor = None
-    for _ in range(100):
-        page = await client.list_tools(cursor=cursor)
-        tools.extend(page.tools)
-        cursor = page.next_cursor
-        if cursor is None:
-            break
-    return tuple(tools)
-
-
-def _describe(exc: BaseException) -> str:
-    """The innermost real error of an exception (group), as one line."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    if isinstance(exc, FileNotFoundError) and exc.filename:
-        return f"command not found: {exc.filename}"
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _tail(errlog: Any) -> str:
-    """The last lines the server wrote on stderr, read without moving the shared offset."""
-    if errlog is None:
-        return ""
-    try:
-        fd = errlog.fileno()
-        size = os.fstat(fd).st_size
-        data = os.pread(fd, STDERR_TAIL, max(0, size - STDERR_TAIL))
-    except (OSError, ValueError):
-        return ""
-    text = " | ".join(
-        line.strip() for line in data.decode("utf-8", "replace").splitlines() if line.strip()
-    )
-    return f" (stderr: {text})" if text else ""

@@ -15,7 +15,7 @@ import os
 import socket
 import sys
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
@@ -57,6 +57,12 @@ def environment(name: str) -> str:
 def long_text(chars: int) -> str:
     """A text of the given length."""
     return "n" * chars
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def header(name: str, ctx: Context) -> str:
+    """One header of the HTTP request that carried this call (over HTTP only)."""
+    return f"{name}: {(ctx.headers or {}).get(name.lower(), '(none)')}"
 
 
 @server.tool()
