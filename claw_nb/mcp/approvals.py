@@ -22,17 +22,11 @@ from typing import Any
 
 from claw_nb.mcp.specs import ServerSpec
 from claw_nb.untrusted import read_regular_file
+from claw_nb.user_dirs import config_dir
 
 APPROVALS_FILE = "mcp_approvals.json"
 MAX_APPROVALS_BYTES = 4 << 20
 _lock = threading.Lock()
-
-
-def config_dir() -> Path:
-    """claw_nb's folder of user-level settings: `$XDG_CONFIG_HOME/claw_nb` (default
-    `~/.config/claw_nb`)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "claw_nb"
 
 
 class ApprovalStore:

@@ -278,7 +278,7 @@ def claw_private_dirs() -> list[Path]:
     which ingest trusts as the record of what happened, and the user's settings folder (the
     MCP server approvals)."""
     from claw_nb.log.journal import journal_root  # standard library only, cheap
-    from claw_nb.mcp.approvals import config_dir
+    from claw_nb.user_dirs import config_dir  # standard library only, cheap
 
     return [journal_root(), config_dir()]
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 
-from claw_nb.mcp.approvals import ApprovalStore, config_dir
+from claw_nb.mcp.approvals import ApprovalStore
 from claw_nb.mcp.specs import ServerSpec
 from claw_nb.sandbox.exposure import claw_private_dirs
+from claw_nb.user_dirs import config_dir
 
 SPEC = ServerSpec("notes", ".mcp.json", command="notes-server", args=("--db", "n.db"))
 
