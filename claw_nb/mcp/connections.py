@@ -36,7 +36,8 @@ logging.getLogger("mcp").addHandler(logging.NullHandler())
 T = TypeVar("T")
 ServerApprover = Callable[[ServerSpec], str]  # "always" (remember), "yes" (this session), "no"
 CLOSE_TIMEOUT = 5.0  # seconds every server gets to stop at the end of a session
-_REQUEST_TIMEOUT = -32001  # the JSON-RPC error code of the client's own read timeout
+_REQUEST_TIMEOUT = -32001  # JSON-RPC error codes of the client's own read timeout,
+_CONNECTION_CLOSED = -32000  # and of a connection that ended (the server exited)
 
 
 class State(StrEnum):
@@ -286,8 +287,14 @@ class McpServers:
             future.cancel()
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            if getattr(exc, "code", None) == _REQUEST_TIMEOUT:
+            code = getattr(exc, "code", None)
+            if code == _REQUEST_TIMEOUT:
                 raise late from None
+            if code == _CONNECTION_CLOSED:  # the server died or hung up: say so from now on
+                error = "stopped answering (the connection closed)" + stderr_tail(status._errlog)
+                self._set(status, State.FAILED, error=error)
+                loop.call_soon_threadsafe(status._stop.set)
+                raise ToolError(f"{what or server} failed: MCP server {server} {error}") from None
             raise ToolError(f"{what or server} failed: {describe_error(exc)}") from None
 
     # -- stopping -----------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 
@@ -127,6 +129,24 @@ def test_start_returns_at_once_and_close_stops_the_process(tmp_path):
     servers.close()
     assert not alive(pid)
     assert servers.status("notes").state is State.STOPPED
+
+
+def test_a_server_that_dies_mid_session_is_named_as_failed(tmp_path):
+    pids = tmp_path / "pids"
+    with McpServers(
+        ServerList((notes_spec(NOTES_PIDS=str(pids)),)), tmp_path, store=ApprovalStore()
+    ) as servers:
+        servers.start(yes)
+        servers.wait()
+        lookup = tools_by_name(servers)["mcp__notes__lookup"]
+        assert lookup.run(None, {"key": "greeting"}).startswith("hello")
+        (pid,) = started_pids(pids)
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(ToolError, match="MCP server notes stopped answering"):
+            lookup.run(None, {"key": "greeting"})
+        with pytest.raises(ToolError, match="MCP server notes is failed: stopped answering"):
+            lookup.run(None, {"key": "greeting"})
+        assert "notes-server stderr: lookup greeting" in servers.status("notes").error
 
 
 def test_dead_servers_are_named_with_their_error_and_stderr(tmp_path):
