@@ -85,8 +85,10 @@ def add_ready_tools(registry: Any, servers: McpServers | None, *, wait: bool = T
         return []
     if wait:
         servers.wait()
+    from claw_nb.textsafe import show
+
     for line in servers.notices():
-        logger.warning("claw_nb: %s", line)
+        logger.warning("claw_nb: %s", show(line))  # a server's stderr is in some
     added = []
     for tool in servers.tools():
         if tool.name not in registry:

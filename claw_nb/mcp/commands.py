@@ -8,6 +8,7 @@ from collections.abc import Callable
 from claw_nb.errors import ClawError
 from claw_nb.mcp.connections import McpServers, State
 from claw_nb.mcp.report import describe_servers, get_prompt, read_resource
+from claw_nb.textsafe import show
 from claw_nb.tools.base import ToolError
 
 ACTIONS = ("list", "approve", "revoke", "read", "prompt")
@@ -68,13 +69,14 @@ def _approve(servers: McpServers, names: list[str], confirm: Callable[[str], boo
         if spec.problem is not None:
             lines.append(f"{name} ({spec.source}) cannot start: {spec.problem}")
             continue
-        question = f"approve MCP server {name} ({spec.source}): {spec.describe()}"
+        shown = show(spec.describe())  # control characters escaped: nothing can hide a command
+        question = f"approve MCP server {name} ({spec.source}): {shown}"
         if not confirm(question):
             lines.append(f"not approved: {name}")
             continue
         servers.store.approve(spec, servers.workspace)
         approved.append(name)
-        lines.append(f"approved {name} ({spec.source}): {spec.describe()}")
+        lines.append(f"approved {name} ({spec.source}): {shown}")
     if approved:
         servers.start(names=approved)
         servers.wait()
@@ -83,7 +85,7 @@ def _approve(servers: McpServers, names: list[str], confirm: Callable[[str], boo
             state = status.state.value + (f": {status.error}" if status.error else "")
             if status.state is State.READY:
                 state += f", {len(status.listed)} tools"
-            lines.append(f"{name}: {state}")
+            lines.append(show(f"{name}: {state}"))
     return "\n".join(lines)
 
 

@@ -17,9 +17,13 @@ NOTES_SERVER = Path(__file__).resolve().parent / "notes_server.py"
 
 @pytest.fixture(autouse=True)
 def user_config(tmp_path, monkeypatch) -> Path:
-    """Approvals go to a temporary folder, never the user's own."""
+    """Approvals go to a temporary folder, never the user's own; servers started here get a
+    temporary HOME (a stdio server inherits HOME: a test's server must never reach the real one)."""
     folder = tmp_path / "config"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("MCP_TIMEOUT", raising=False)
     monkeypatch.delenv("MCP_TOOL_TIMEOUT", raising=False)
     return folder

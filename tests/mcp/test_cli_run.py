@@ -211,3 +211,15 @@ def test_the_terminal_shows_the_exact_command_before_asking(monkeypatch, capsys,
     assert terminal_server_approver(spec) == answer
     out = capsys.readouterr().out
     assert "MCP server gh (from .mcp.json) would start:\n  npx -y server-github" in out
+
+
+def test_control_characters_cannot_disguise_a_command_being_approved(claw_env, capfd):
+    ws = claw_env.workspace
+    # approving starts the server: its command must not exist, whatever the test shows
+    disguised = "no-such-flag \r\x1b[2Kharmless-looking"
+    write_mcp_json(ws, {"shown": {"command": "claw-nb-no-such-server", "args": [disguised]}})
+    assert main(["mcp", "approve", "shown", "--cwd", str(ws)]) == 0
+    out = capfd.readouterr().out
+    assert "\r" not in out and "\x1b" not in out
+    assert "no-such-flag \\r\\e[2Kharmless-looking" in out
+    assert "shown: failed: command not found: claw-nb-no-such-server" in out
