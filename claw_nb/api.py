@@ -69,9 +69,16 @@ def build_agent(
     model: Any = None,
     checkpoints: Any = None,
     subagents: bool = True,
+    mcp_servers: Any = None,
+    approve_mcp: Any = None,
     **sandbox_overrides: Any,
 ) -> tuple[Agent, Any]:
-    """(agent, event log) wired the standard way; the caller closes the log.
+    """(agent, event log) wired the standard way; the caller closes the log (or the agent,
+    which also stops the MCP servers it started).
+
+    MCP servers (`claw_nb.mcp`): the workspace's start in the background while the rest is
+    wired, unless the caller keeps its own (`mcp_servers`, a notebook kernel's); `approve_mcp`
+    asks about servers not approved yet (None: they stay off, one line says how to approve).
 
     `checkpoints`: a `claw_nb.checkpoints.Checkpoints` to keep (a rebuilt conversation keeps
     its own); by default one is made when `config.checkpoints` is on.
@@ -80,26 +87,59 @@ def build_agent(
     turns it off, so a trial measures one agent."""
     from claw_nb.log.store import EventLog
 
-    if model is None:
-        config = resolve_model(config)
-        model = build_model(config)
-    runner = runner or build_runner(config, **sandbox_overrides)
-    policy = build_policy(config, runner, mode=mode, approver=approver, approver_name=approver_name)
-    log = log if log is not None else EventLog(config.resolved_db_path)
-    return _assemble(
-        config,
-        model=model,
-        runner=runner,
-        policy=policy,
-        tools=tools,
-        listeners=[log, *listeners],
-        subagents=subagents,
-        session_id=session_id,
-        history=history,
-        resumed_from=resumed_from,
-        owns=[log],
-        checkpoints=checkpoints if checkpoints is not None else build_checkpoints(config),
-    ), log
+    servers, owned = _start_mcp(config, mcp_servers, approve_mcp)
+    try:
+        if model is None:
+            config = resolve_model(config)
+            model = build_model(config)
+        runner = runner or build_runner(config, **sandbox_overrides)
+        policy = build_policy(
+            config, runner, mode=mode, approver=approver, approver_name=approver_name
+        )
+        log = log if log is not None else EventLog(config.resolved_db_path)
+        agent = _assemble(
+            config,
+            model=model,
+            runner=runner,
+            policy=policy,
+            tools=_with_mcp_tools(tools, servers),
+            listeners=[log, *listeners],
+            subagents=subagents,
+            session_id=session_id,
+            history=history,
+            resumed_from=resumed_from,
+            owns=[log, *owned],
+            checkpoints=checkpoints if checkpoints is not None else build_checkpoints(config),
+        )
+    except BaseException:
+        for resource in owned:
+            resource.close()
+        raise
+    return agent, log
+
+
+def _start_mcp(config: ClawConfig, servers: Any, ask: Any) -> tuple[Any, list[Any]]:
+    """(the MCP servers for an agent, those it owns); nothing is imported without them."""
+    if servers is None and not config.settings.get("mcp_servers"):
+        from claw_nb.mcp.specs import MCP_JSON
+
+        if not (Path(config.workspace) / MCP_JSON).exists():
+            return None, []
+    from claw_nb.mcp import start_servers
+
+    return start_servers(config, servers, ask)
+
+
+def _with_mcp_tools(tools: Any, servers: Any) -> Any:
+    """`tools` (default: the standard ones) plus the ready MCP servers' tools, in a new registry."""
+    if servers is None:
+        return tools
+    from claw_nb.mcp import add_ready_tools
+    from claw_nb.tools import ToolRegistry, default_tools
+
+    registry = ToolRegistry(tools if tools is not None else default_tools())
+    add_ready_tools(registry, servers)
+    return registry
 
 
 def _assemble(
@@ -178,6 +218,7 @@ def create_agent(
     config = load_config(workspace, model=model, **options)
     if not log:
         config = resolve_model(config)
+        servers, owned = _start_mcp(config, None, None)
         runner = build_runner(config)
         policy = build_policy(config, runner, mode=mode, approver=approver)
         return _assemble(
@@ -185,8 +226,9 @@ def create_agent(
             model=build_model(config),
             runner=runner,
             policy=policy,
-            tools=None,
+            tools=_with_mcp_tools(None, servers),
             listeners=listeners,
+            owns=owned,
             checkpoints=build_checkpoints(config),
             subagents=True,
         )

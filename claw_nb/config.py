@@ -66,9 +66,12 @@ PYPROJECT_SECTIONS = frozenset({"notebook"})
 # user approves, in every mode: it may also choose the endpoint, a prompt (inside
 # `.claw/prompts/` or one of claw_nb's own), a tokenizer (a hub id or a file inside the
 # workspace), the security sections and `[subagents]` (how deep children nest, their step
-# limit). Never the workspace, the log file or a key.
+# limit). Never the workspace, the log file or a key. Its MCP servers (`[mcp_servers.NAME]`,
+# `[mcp]`) start only once the user approves each one.
 SETTINGS_FILE_KEYS = PYPROJECT_KEYS | {"api_base", "prompt_name", "tokenizer"}
-SETTINGS_FILE_SECTIONS = frozenset({"notebook", "sandbox", "permissions", "subagents"})
+SETTINGS_FILE_SECTIONS = frozenset(
+    {"notebook", "sandbox", "permissions", "subagents", "mcp", "mcp_servers"}
+)
 
 # Model prefixes served over the OpenAI-compatible API (claw_nb's direct path): `api_base`
 # decides where their requests go.

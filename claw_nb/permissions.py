@@ -10,6 +10,9 @@ Rules allow, ask or deny per tool and argument pattern, e.g. `run_command(git pu
 `edit_file(src/**)`. When several rules match, deny wins over ask over allow. Writes under
 `.git/` and `.claw/` always ask unless the mode is `auto`. Without an OS sandbox, commands
 ask even in `auto` unless an explicit rule allows them.
+
+MCP tools (`mcp__<server>__<tool>`, kind `mcp`) ask like commands; a rule names one tool, a
+glob (`mcp__github__*`) or a whole server (`mcp__github`), as in Claude Code.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ class Rule:
             raise PermissionSettingsError(
                 f"rule action must be one of {', '.join(ACTIONS)}, got {action!r}"
             )
-        match = re.fullmatch(r"\s*([\w*]+)\s*(?:\((.*)\))?\s*", text, flags=re.DOTALL)
+        match = re.fullmatch(r"\s*([\w*-]+)\s*(?:\((.*)\))?\s*", text, flags=re.DOTALL)
         if not match:
             raise PermissionSettingsError(
                 f"bad permission rule {text!r}: write TOOL or TOOL(PATTERN), e.g. run_command(pytest*)"
@@ -74,12 +77,23 @@ class Rule:
         )
 
     def matches(self, tool: str, arguments: dict[str, Any], primary: str | None = None) -> bool:
-        if self.tool not in ("*", tool):
+        if not tool_matches(self.tool, tool):
             return False
         if self.pattern is None:
             return True
         value = primary_value(arguments, primary)
         return value is not None and glob_match(self.pattern, value)
+
+
+def tool_matches(rule_tool: str, tool: str) -> bool:
+    """Whether a rule's tool part names `tool`: exactly, `*`, a glob (`mcp__github__*`), or an
+    MCP server (`mcp__github` names every `mcp__github__...` tool)."""
+    if rule_tool in ("*", tool):
+        return True
+    if "*" in rule_tool:
+        return fnmatch.fnmatchcase(tool, rule_tool)
+    is_server = rule_tool.startswith("mcp__") and "__" not in rule_tool[len("mcp__") :]
+    return is_server and tool.startswith(rule_tool + "__")
 
 
 def primary_value(arguments: dict[str, Any], primary: str | None = None) -> str | None:

@@ -2,7 +2,8 @@
 
 `.claw/` holds the settings that choose the sandbox and the permission rules; the git metadata
 (whatever `.git` resolves to, a directory, a `gitdir:` file or a symlink) holds hooks and
-`core.fsmonitor`, which run on the host at the user's next `git status`. The permission policy
+`core.fsmonitor`, which run on the host at the user's next `git status`; `.mcp.json` names MCP
+servers, programs that start on the host (once the user approves them). The permission policy
 asks before writes there and the file tools refuse to reach them through a symlink, so a check
 made on one spelling of a path (`sub/../.claw/settings.toml`, a link, a hard link) cannot be
 dodged with another.
@@ -17,6 +18,7 @@ from claw_nb.claw_dir import CLAW_DIR, SETTINGS_FILE
 from claw_nb.untrusted import read_regular_file
 
 SETTINGS = SETTINGS_FILE.parts
+MCP_SERVERS_FILE = ".mcp.json"  # Claude Code's project MCP servers (claw_nb.mcp.specs)
 PROTECTED_DIRS = (".git", CLAW_DIR)
 
 
@@ -79,6 +81,9 @@ def protection_reason(workspace: Path | str, path: str) -> str | None:
     settings = root.joinpath(*SETTINGS)
     if settings in (lexical, real) or _same_file(real, settings):
         return "the settings file decides the sandbox and permissions"
+    servers = root / MCP_SERVERS_FILE
+    if servers in (lexical, real) or _same_file(real, servers):
+        return "the MCP server list names programs that run on your machine"
     for candidate in (lexical, real):
         try:
             parts = candidate.relative_to(root).parts

@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from claw_nb.cli import models, rewind
+from claw_nb.cli import mcp, models, rewind
 from claw_nb.cli.approvers import approve_all_printed, deny_noninteractive, terminal_approver
 from claw_nb.config import ConfigError, load_config
 from claw_nb.permissions import MODES
@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     models.add_parser(sub)
+    mcp.add_parser(sub)
 
     show = sub.add_parser("show", help="replay a logged session")
     show.add_argument("session_id")
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         "stats": _cmd_stats,
         "models": models.run,
         "rewind": rewind.run,
+        "mcp": mcp.run,
     }[args.command]
     try:
         return handler(args, config)
@@ -213,10 +215,11 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     from claw_nb.sandbox import SandboxSettingsError
 
     headless = args.output_format != "text"
+    approve_mcp = None  # nobody to ask: servers not approved yet stay off (one line says so)
     if args.yes:
-        approver = approve_all_printed
+        approver, approve_mcp = approve_all_printed, mcp.approve_servers_once
     elif sys.stdin.isatty() and not headless:  # json modes never prompt: stdout is for JSON
-        approver = terminal_approver
+        approver, approve_mcp = terminal_approver, mcp.terminal_server_approver
     else:
         approver = deny_noninteractive
     history, resumed_from = None, None
@@ -231,6 +234,7 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
             approver=approver,
             history=history,
             resumed_from=resumed_from,
+            approve_mcp=approve_mcp,
         )
     except (
         PermissionSettingsError,
@@ -250,7 +254,7 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     try:
         result = agent.run(task)
     finally:
-        log.close()
+        agent.close()  # the log, and the MCP servers this run started
     if result.ok:
         return EXIT_OK  # the printer showed the answer (streamed, or whole when --quiet)
     print(

@@ -1,6 +1,6 @@
 """The conversation behind `%%claw`: which Agent runs a cell (the current one, a fresh one, a
-resumed one, or one rebuilt for new settings), its tools, its approver and its log. A mixin of
-`ClawMagics`."""
+resumed one, or one rebuilt for new settings), its tools, its approver, its log and the kernel's
+MCP servers (`claw_nb.jupyter.mcp_magic`). A mixin of `ClawMagics`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
+
+from claw_nb.jupyter.mcp_magic import KernelMcpServers
 
 
 @dataclasses.dataclass
@@ -23,7 +25,7 @@ class RunSpec:
     resume: tuple[str, list[dict]] | None = None
 
 
-class Conversation:
+class Conversation(KernelMcpServers):
     """Builds and keeps the kernel's Agent for ClawMagics."""
 
     def _agent_for(self, spec: RunSpec) -> Any:
@@ -48,7 +50,7 @@ class Conversation:
                 _carry_state(current, agent)
         elif spec.new or current is None:
             agent = self._build(spec.config)
-        elif _needs_rebuild(current.config, spec.config):
+        elif _needs_rebuild(current.config, spec.config) or self._mcp_changed(spec.config):
             agent = self._build(
                 spec.config,
                 session_id=current.session_id,
@@ -58,6 +60,7 @@ class Conversation:
             _carry_state(current, agent)
         else:
             agent = current
+            self._add_mcp_tools(agent)  # servers approved or ready since the agent was built
         self.agent = agent
         return agent
 
@@ -91,6 +94,7 @@ class Conversation:
                 tools=registry,
                 resumed_from=resumed_from,
                 checkpoints=checkpoints or self._checkpoints_for(config),
+                mcp_servers=self._mcp_for(config),
             )
         except PermissionSettingsError as exc:
             raise UsageError(f"claw: {_one_line(exc)}") from None

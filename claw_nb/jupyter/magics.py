@@ -313,6 +313,7 @@ class ClawMagics(Subcommands, RewindCommands, Conversation, Magics):
         if self._queue is not None:
             self._queue.wait_idle(timeout=10)
         self._close_log()
+        self._close_mcp()
         self.agent = None
 
 

@@ -77,6 +77,11 @@ SUBCOMMAND_TABLE: tuple[Subcommand, ...] = (
     Subcommand("resume", "[ID]", "continue a logged session (default: the latest)"),
     Subcommand("new", "", "the next %%claw starts a fresh conversation", False),
     Subcommand("tools", "", "the agent's tools and what the permission mode does with them", False),
+    Subcommand(
+        "mcp",
+        "[list | approve NAME... | revoke NAME... | read SERVER URI | prompt SERVER NAME ...]",
+        "MCP servers: state, tools, resources, prompts; approve or revoke one",
+    ),
     Subcommand("stop", "", "stop the run in progress (next safe point), cancel queued ones", False),
     Subcommand("compact", "[FOCUS]", "summarise the older turns of the conversation now"),
     Subcommand("undo", "", "undo the last %%claw run: its file changes and its turns", False),

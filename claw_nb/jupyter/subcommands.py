@@ -261,6 +261,12 @@ class Subcommands:
         except ClawError as exc:
             raise UsageError(str(exc)) from None
 
+    def _cmd_mcp(self, rest: list[str]) -> None:
+        """`%claw mcp ...`: claw_nb.jupyter.mcp_magic."""
+        from claw_nb.jupyter.mcp_magic import run_mcp_magic
+
+        run_mcp_magic(self, rest)
+
     def _cmd_tools(self, rest: list[str]) -> None:
         from claw_nb.permissions import PermissionPolicy
         from claw_nb.tools import default_tools

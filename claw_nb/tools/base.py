@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 if TYPE_CHECKING:  # pragma: no cover
     from claw_nb.protocols import CommandRunner
 
-KINDS = ("read", "edit", "command", "meta", "kernel", "plan")  # plan: plan mode's exit_plan_mode
+# plan: plan mode's exit_plan_mode; mcp: a tool of an MCP server (claw_nb.mcp), which runs
+# outside the sandbox: asks like a command
+KINDS = ("read", "edit", "command", "meta", "kernel", "plan", "mcp")
 
 
 class ToolError(Exception):
