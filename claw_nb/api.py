@@ -3,7 +3,8 @@
 `create_agent` and `resume` are the library API (`claw_nb.create_agent(...)`); the CLI, the
 notebook magics and the lab all go through `build_agent`, so a setting means the same thing
 everywhere. The defaults are the safe ones: bubblewrap when usable, mode `ask` with an approver
-that denies, the DuckDB log on. A script opts in to more.
+that denies, the DuckDB log on. A script opts in to more. The workspace's hooks (its own commands,
+configured by the user in `.claw/settings.toml` or `.claude/settings.json`) are loaded here too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from claw_nb.agent import Agent
 from claw_nb.config import ClawConfig, load_config
 from claw_nb.errors import SessionNotFound
 from claw_nb.permissions import PermissionPolicy, deny_all
-from claw_nb.protocols import Approver, Listener
+from claw_nb.protocols import Approver, Hooks, Listener
 
 
 def build_model(config: ClawConfig):
@@ -32,6 +33,16 @@ def build_runner(config: ClawConfig, **sandbox_overrides: Any):
 
     settings = SandboxSettings.from_settings(config.settings, **sandbox_overrides)
     return make_runner(settings, config.workspace)
+
+
+def build_hooks(config: ClawConfig, hooks: Hooks | bool = True) -> Hooks | None:
+    """The hooks an agent gets: `True` the workspace's (`claw_nb.hooks.load_hooks`), `False`
+    none (a lab trial: its folder is a task author's), or the `Hooks` given."""
+    if hooks is True:
+        from claw_nb.hooks import load_hooks
+
+        return load_hooks(config)
+    return hooks or None
 
 
 def build_policy(
@@ -67,9 +78,11 @@ def build_agent(
     runner: Any = None,
     tools: Any = None,
     model: Any = None,
+    hooks: Hooks | bool = True,
     **sandbox_overrides: Any,
 ) -> tuple[Agent, Any]:
-    """(agent, event log) wired the standard way; the caller closes the log."""
+    """(agent, event log) wired the standard way; the caller closes the log (or the agent,
+    which ends the session's hooks first)."""
     from claw_nb.log.store import EventLog
 
     if model is None:
@@ -77,6 +90,7 @@ def build_agent(
         model = build_model(config)
     runner = runner or build_runner(config, **sandbox_overrides)
     policy = build_policy(config, runner, mode=mode, approver=approver, approver_name=approver_name)
+    hooks = build_hooks(config, hooks)
     log = log if log is not None else EventLog(config.resolved_db_path)
     agent = Agent(
         config,
@@ -89,6 +103,7 @@ def build_agent(
         history=history,
         resumed_from=resumed_from,
         owns=[log],
+        hooks=hooks,
     )
     return agent, log
 
@@ -120,6 +135,7 @@ def create_agent(
             runner=runner,
             authorize=policy,
             listeners=listeners,
+            hooks=build_hooks(config),
         )
     agent, _ = build_agent(config, mode=mode, approver=approver, listeners=listeners)
     return agent

@@ -65,9 +65,10 @@ PYPROJECT_SECTIONS = frozenset({"notebook"})
 # `.claw/settings.toml` is read-only to commands and written by the file tools only after the
 # user approves, in every mode: it may also choose the endpoint, a prompt (inside
 # `.claw/prompts/` or one of claw_nb's own), a tokenizer (a hub id or a file inside the
-# workspace) and the security sections. Never the workspace, the log file or a key.
+# workspace), the security sections and the user's hooks (commands run on the host:
+# `claw_nb.hooks`). Never the workspace, the log file or a key.
 SETTINGS_FILE_KEYS = PYPROJECT_KEYS | {"api_base", "prompt_name", "tokenizer"}
-SETTINGS_FILE_SECTIONS = frozenset({"notebook", "sandbox", "permissions"})
+SETTINGS_FILE_SECTIONS = frozenset({"notebook", "sandbox", "permissions", "hooks"})
 
 # Model prefixes served over the OpenAI-compatible API (claw_nb's direct path): `api_base`
 # decides where their requests go.

@@ -150,6 +150,36 @@ class ContextCompacted(Event):
     at: float = field(default_factory=_now)
 
 
+@dataclass(frozen=True)
+class HookRan(Event):
+    """One of the user's hook commands ran (`claw_nb.hooks`): what it was given to decide on,
+    how it ended and what it decided. Every run is logged (`hook_runs`), blocking or not."""
+
+    step: int
+    event: str  # SessionStart, UserPromptSubmit, PreToolUse, PostToolUse, Stop, ...
+    command: str
+    source: str  # the settings file it came from
+    matcher: str | None
+    exit_code: int | None  # None: timed out or could not start
+    duration_ms: float
+    decision: str  # none / allow / ask / deny / block
+    reason: str | None = None
+    message: str | None = None  # what the user is shown: a failure, stderr, systemMessage
+    stdout: str = ""
+    stderr: str = ""
+    timed_out: bool = False
+    tool: str | None = None
+    call_id: str | None = None
+    at: float = field(default_factory=_now)
+
+    @classmethod
+    def of(cls, session_id: str, step: int, run: Any) -> HookRan:
+        """The event for a `claw_nb.protocols.HookRun`."""
+        from dataclasses import asdict
+
+        return cls(session_id=session_id, step=step, **asdict(run))
+
+
 Listener = Callable[[Event], None]
 
 

@@ -204,7 +204,7 @@ def _task_text(words: list[str]) -> str:
 
 def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     from claw_nb.api import build_agent
-    from claw_nb.errors import SessionNotFound
+    from claw_nb.errors import HookSettingsError, SessionNotFound
     from claw_nb.permissions import PermissionSettingsError
     from claw_nb.sandbox import SandboxSettingsError
 
@@ -221,14 +221,19 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
             from claw_nb.api import find_session
 
             resumed_from, history = find_session(config.resolved_db_path, args.resume)
-        agent, log = build_agent(
+        agent, _log = build_agent(
             config,
             mode=args.mode,
             approver=approver,
             history=history,
             resumed_from=resumed_from,
         )
-    except (PermissionSettingsError, SandboxSettingsError, SessionNotFound) as exc:
+    except (
+        PermissionSettingsError,
+        SandboxSettingsError,
+        HookSettingsError,
+        SessionNotFound,
+    ) as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_USAGE
     agent.subscribe(_listener(args, agent, out))
@@ -241,7 +246,7 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     try:
         result = agent.run(task)
     finally:
-        log.close()
+        agent.close()  # SessionEnd hooks, then the log
     if result.ok:
         return EXIT_OK  # the printer showed the answer (streamed, or whole when --quiet)
     print(

@@ -72,6 +72,9 @@ class Conversation:
     emit: Callable[[ev.Event], None]
     steps: Callable[[], int] = lambda: 0
     todos: Callable[[], list[Any]] = list
+    # called before older turns are summarised, with the trigger ("manual" or "auto") and the
+    # focus: the agent's PreCompact hooks
+    before_summary: Callable[[str, str | None], None] | None = None
 
 
 class ContextManager:
@@ -329,7 +332,8 @@ class ContextManager:
                 and self._foldable(messages, head, recent_budget) > self.limit * MIN_FOLD_SHARE
             )
         ):
-            summary = self._summarise(messages, head, focus, recent_budget)
+            trigger = "manual" if reason == "manual" else "auto"
+            summary = self._summarise(messages, head, focus, recent_budget, trigger)
             tokens = self.measure(messages, tools)
         squeezed = (
             squeeze(messages, lambda: self.measure(messages, tools) <= self.limit, self.outputs)
@@ -393,13 +397,15 @@ class ContextManager:
         cut = self._recent_start(messages, head, recent_budget)
         return sum(self.counter.message(m) for m in messages[head:cut])
 
-    def _summarise(self, messages, head: int, focus, recent_budget) -> dict | None:
+    def _summarise(self, messages, head: int, focus, recent_budget, trigger="auto") -> dict | None:
         cut = self._recent_start(messages, head, recent_budget)
         if cut < len(messages) and messages[cut].get("role") == "user":
             cut += 1  # a kept user request joins the head, so roles keep alternating
         folded = messages[head:cut]
         if not any(m.get("role") != "user" for m in folded):
             return None
+        if self.conversation is not None and self.conversation.before_summary is not None:
+            self.conversation.before_summary(trigger, focus)  # PreCompact hooks
         first = messages[head - 1] if head and messages[head - 1].get("role") == "user" else None
         task, previous, latest = (
             split_head(str(first.get("content") or "")) if first else ("", "", None)

@@ -33,6 +33,10 @@ class Conversation:
         it have finished with the conversation.
         """
         current = self.agent
+        if current is not None and (
+            spec.new or (spec.resume is not None and spec.resume[0] != current.session_id)
+        ):
+            current.end_session("clear")  # SessionEnd: this conversation is left behind
         if spec.resume is not None:
             session_id, history = spec.resume
             if current is not None and current.session_id == session_id:
@@ -60,6 +64,7 @@ class Conversation:
         resumed_from: str | None = None,
     ) -> Any:
         from claw_nb.api import build_agent
+        from claw_nb.errors import HookSettingsError
         from claw_nb.permissions import PermissionSettingsError
 
         log = self._log_for(config)
@@ -81,7 +86,7 @@ class Conversation:
                 tools=registry,
                 resumed_from=resumed_from,
             )
-        except PermissionSettingsError as exc:
+        except (PermissionSettingsError, HookSettingsError) as exc:
             raise UsageError(f"claw: {_one_line(exc)}") from None
         if agent.authorize is not None:
             self._base_mode = agent.authorize.mode
@@ -171,6 +176,7 @@ def _carry_state(old: Any, new: Any) -> None:
     new.steps = old.steps
     new.context.todos = old.context.todos
     new.context.read_files = old.context.read_files
+    new.hook_points.state = old.hook_points.state  # the same session: no second SessionStart
     if old.authorize is not None and new.authorize is not None:
         for rule in old.authorize.rules:
             if rule not in new.authorize.rules:

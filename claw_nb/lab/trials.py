@@ -349,6 +349,7 @@ def _build_agent(
         log=log,
         runner=runner,
         tools=_tools(variant.tool_descriptions),
+        hooks=False,  # the task's folder is its author's: no hook of theirs runs on the host
     )
     return agent, log
 

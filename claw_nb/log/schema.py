@@ -133,6 +133,16 @@ TABLES: dict[str, Table] = {
             since=3,
         ),
         Table("tool_schemas", cols("sha, tools JSON, created_at TIMESTAMP", 5), ("sha",), since=5),
+        Table(
+            "hook_runs",
+            cols(
+                "session_id, step INTEGER, event, source, command, matcher, tool, call_id, "
+                "exit_code INTEGER, timed_out BOOLEAN, duration_ms DOUBLE, decision, reason, "
+                "message, stdout, stderr, created_at TIMESTAMP",
+                10,
+            ),
+            since=10,
+        ),
     )
 }
 
@@ -147,6 +157,7 @@ _NOTES = {
     7: "how each tool call arrived: natively, or the text dialect it was parsed from",
     8: "the lab's tamper report: what a trial's agent changed that could sway its verdict",
     9: "each model call's tool set (it grows when read_output joins mid-session)",
+    10: "the user's hooks: every hook command run, its exit code, duration and decision",
 }
 
 BACKFILLS: dict[int, tuple[str, ...]] = {
