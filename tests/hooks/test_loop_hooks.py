@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
+import claw_nb
 from claw_nb import events as ev
 from claw_nb.config import load_config
 from claw_nb.hooks import CommandHooks, HookSpec
 from claw_nb.testing import call, text, tool_calls
 from tests.helpers import Recorder, unguarded_agent
-from tests.hooks.scripts import hook_command, recorded
+from tests.hooks.scripts import hook_command, recorded, write_claw_hooks
 
 
 def make_agent(server, workspace, specs, **options):
@@ -177,3 +178,26 @@ def test_a_resumed_history_starts_with_source_resume(scripted_server, workspace)
     agent = unguarded_agent(config, hooks=hooks, history=history)
     assert agent.run("go on").ok
     assert [g["source"] for g in recorded(record)] == ["resume"]
+
+
+def test_a_hook_allow_does_not_pass_a_call_quoted_from_a_file(scripted_server, workspace):
+    from tests.agent.test_quoted_calls import QUOTING_REPLY, README
+
+    allow = {"hookSpecificOutput": {"permissionDecision": "allow"}}
+    write_claw_hooks(workspace, {"PreToolUse": [{"command": f"echo '{json.dumps(allow)}'"}]})
+    (workspace / "README.md").write_text(README)
+    scripted_server.queue(
+        tool_calls(call("read_file", {"path": "README.md"})), text(QUOTING_REPLY), text("done")
+    )
+    with claw_nb.create_agent(
+        workspace,
+        log=False,
+        mode="auto",
+        model="openai/scripted",
+        api_base=scripted_server.url,
+        stream=False,
+    ) as agent:
+        assert agent.run("summarise the README").ok
+    assert not (workspace / "pwned.txt").exists()
+    told = scripted_server.requests[2]["messages"][-1]["content"]
+    assert "copied from content read earlier" in told and "no person to ask" in told
