@@ -307,3 +307,26 @@ def test_a_claude_code_project_works_unchanged(claw_env, tmp_path):
         con.close()
     assert sources == [(".claude/settings.json",)]
     assert json.loads((ws / ".claude" / "settings.json").read_text())["hooks"]  # untouched
+
+
+def test_stream_json_reports_each_hook_before_the_result(claw_env, tmp_path):
+    write_claw_hooks(
+        claw_env.workspace,
+        {
+            "PreToolUse": [{"command": hook_command(tmp_path / "p", exit=2, stderr="not now")}],
+            "SessionEnd": [{"command": hook_command(tmp_path / "e")}],
+        },
+    )
+    claw_env.server.queue(
+        tool_calls(call("write_file", {"path": "a.txt", "content": "x"}, id="w1")), text("ok")
+    )
+    proc = run_cli(claw_env, "--output-format", "stream-json", "--mode", "auto", "write a")
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    hooks = [r for r in records if r.get("subtype") == "hook"]
+    assert [
+        (h["event"], h["tool_use_id"], h["exit_code"], h["decision"], h["reason"]) for h in hooks
+    ] == [("PreToolUse", "w1", 2, "deny", "not now")]
+    assert records[-1]["type"] == "result"
+    assert recorded(tmp_path / "e")  # SessionEnd ran after the result: logged, not written
+    assert [r[0] for r in hook_rows(claw_env.db)] == ["PreToolUse", "SessionEnd"]
