@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -175,8 +175,6 @@ class HookRan(Event):
     @classmethod
     def of(cls, session_id: str, step: int, run: Any) -> HookRan:
         """The event for a `claw_nb.protocols.HookRun`."""
-        from dataclasses import asdict
-
         return cls(session_id=session_id, step=step, **asdict(run))
 
 

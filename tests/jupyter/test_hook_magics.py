@@ -145,3 +145,45 @@ def test_a_bad_hook_setting_is_a_one_line_usage_error(shell, claw_env):
     write_claw_hooks(claw_env.workspace, {"Stop": [{"command": "x", "matcher": "("}]})
     with pytest.raises(UsageError, match=r"\[\[hooks.Stop\]\]: matcher '\(' is not a regex"):
         shell.run_cell_magic("claw", "--mode auto", "hi")
+
+
+def test_the_widget_shows_hooks_that_denied_or_failed_and_not_quiet_ones():
+    pytest.importorskip("ipywidgets", reason="the widget view needs ipywidgets")
+    from claw_nb import events as ev
+    from claw_nb.jupyter.widget import WidgetTranscript
+
+    view = WidgetTranscript("task")
+    common = {"session_id": "s", "step": 1, "source": ".claw/settings.toml", "matcher": None}
+    view(
+        ev.HookRan(
+            **common,
+            event="PreToolUse",
+            command="g",
+            exit_code=2,
+            duration_ms=3.0,
+            decision="deny",
+            reason="no rm",
+        )
+    )
+    view(
+        ev.HookRan(
+            **common,
+            event="Stop",
+            command="c",
+            exit_code=1,
+            duration_ms=3.0,
+            decision="none",
+            message="Stop hook failed (exit 1): oops",
+        )
+    )
+    view(
+        ev.HookRan(
+            **common, event="Stop", command="q", exit_code=0, duration_ms=3.0, decision="none"
+        )
+    )
+    notes = [
+        getattr(c, "value", "") for c in view.body.children if "hook:" in getattr(c, "value", "")
+    ]
+    assert len(notes) == 2  # the quiet one is not shown
+    assert "hook: PreToolUse hook denied the call: no rm" in notes[0]
+    assert "hook: Stop hook failed (exit 1): oops" in notes[1]
