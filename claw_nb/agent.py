@@ -4,8 +4,8 @@ The loop only orchestrates: `ModelTurn` makes each model call fit and logs it, `
 runs the calls of a reply. It knows nothing about terminals, widgets or DuckDB: it emits events
 (`claw_nb.events`) to listeners. Its model, command runner, authorizer and the user's hooks
 (`claw_nb.hook_points`) are given to it (`claw_nb.api` decides the safe defaults); mode and step
-limit are per run. Whatever the model
-sends, the loop does not crash: bad calls go back to the model as results that say what was wrong.
+limit are per run. Whatever the model sends, the loop does not crash: bad calls go back to the
+model as results that say what was wrong.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class HookPoints:
         outcome = self._report(
             self.hooks.stop(self.session_id, stop_hook_active=active), may_stop=False
         )
-        if outcome.decision != "block":
+        if outcome.decision != "block" or outcome.stop is not None:  # "continue": false wins
             return None
         return f"[Stop hook] You may not stop yet:\n{outcome.reason}"
 

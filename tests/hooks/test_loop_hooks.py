@@ -201,3 +201,14 @@ def test_a_hook_allow_does_not_pass_a_call_quoted_from_a_file(scripted_server, w
     assert not (workspace / "pwned.txt").exists()
     told = scripted_server.requests[2]["messages"][-1]["content"]
     assert "copied from content read earlier" in told and "no person to ask" in told
+
+
+def test_continue_false_wins_over_a_stop_hook_block(scripted_server, workspace):
+    reply = {"decision": "block", "reason": "more", "continue": False, "stopReason": "enough"}
+    scripted_server.queue(text("done"), text("never asked"))
+    agent, _ = make_agent(
+        scripted_server, workspace, [HookSpec("Stop", f"echo '{json.dumps(reply)}'")]
+    )
+    result = agent.run("go")
+    assert (result.stop_reason, result.final_answer) == ("completed", "done")
+    assert len(scripted_server.requests) == 1
