@@ -2,9 +2,10 @@
 
 The loop only orchestrates: `ModelTurn` makes each model call fit and logs it, `ToolDispatch`
 runs the calls of a reply. It knows nothing about terminals, widgets or DuckDB: it emits events
-(`claw_nb.events`) to listeners. Its model, command runner and authorizer are given to it
-(`claw_nb.api` decides the safe defaults); mode and step limit are per run. Whatever the model
-sends, the loop does not crash: bad calls go back to the model as results that say what was wrong.
+(`claw_nb.events`) to listeners. Its model, command runner, authorizer and the user's hooks
+(`claw_nb.hook_points`) are given to it (`claw_nb.api` decides the safe defaults); mode and step
+limit are per run. Whatever the model sends, the loop does not crash: bad calls go back to the
+model as results that say what was wrong.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from claw_nb import events as ev
 from claw_nb.config import ClawConfig
 from claw_nb.context import ContextManager
 from claw_nb.context.manager import Conversation
-from claw_nb.errors import ModelError
+from claw_nb.errors import HookStopped, ModelError
+from claw_nb.hook_points import HookPoints
 from claw_nb.loop_guard import LoopGuard, advice_for
 from claw_nb.model_turn import ModelTurn, schemas_sha
 from claw_nb.outcomes import StopReason
 from claw_nb.prompts import SystemPrompt, render_system_prompt
-from claw_nb.protocols import Authorizer, CommandRunner, Model
+from claw_nb.protocols import Authorizer, CommandRunner, Hooks, Model
 from claw_nb.stop import StopToken
 from claw_nb.tool_dispatch import ToolDispatch
 from claw_nb.toolcalls.quoted import QuotedCalls
@@ -73,6 +75,7 @@ class Agent:
         stop: StopToken | None = None,
         checkpoints: Any = None,
         system_prompt: SystemPrompt | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         self.config = config
         self.resumed_from = resumed_from
@@ -104,8 +107,11 @@ class Agent:
                 self.emit,
                 steps=lambda: self.steps,
                 todos=lambda: list(self.context.todos),
+                before_summary=lambda trigger, focus: self.hook_points.pre_compact(trigger, focus),
             ),
         )
+        # the user's hooks (SessionStart ... SessionEnd): docs/hooks.md
+        self.hook_points = HookPoints(hooks, self.session_id, self.emit, lambda: self.steps)
         self.loop_guard = LoopGuard(config.loop_threshold, advice_for(config.api_base))
         self.turn = ModelTurn(
             self.session_id, self.model, self.context_manager, self.emit, stream=config.stream
@@ -118,6 +124,7 @@ class Agent:
             QuotedCalls.from_history(self.messages),  # a call copied from these: asks
             self.emit,
             self._add_message,
+            self.hook_points,
         )
         # claw_nb.checkpoints: records what tool calls change, so `rewind` can put it back
         self.checkpoints = checkpoints
@@ -147,8 +154,15 @@ class Agent:
         """Summarise the older turns now (`%claw compact [focus]`); None if nothing to fold."""
         return self.context_manager.compact(self.messages, self.tools.specs(), focus=focus)
 
+    def end_session(self, reason: str = "other") -> None:
+        """The conversation is over: SessionEnd hooks run (once). `close()` calls it; the
+        notebook calls it when it starts a new conversation or unloads."""
+        self.hook_points.end(reason)
+
     def close(self) -> None:
-        """Flush and close the log this agent owns (one made by `create_agent`)."""
+        """End the session, then flush and close the log this agent owns (one made by
+        `create_agent`)."""
+        self.end_session()
         owned, self._owned = self._owned, []
         for resource in owned:
             resource.close()
@@ -228,13 +242,15 @@ class Agent:
             )
         )
         self.resumed_from = None  # only the first run after a resume continues another session
+        resumed = bool(self.messages)
         if not self.messages:
             self._add_message({"role": "system", "content": self.system_prompt.text})
-        self._add_message({"role": "user", "content": task})
-        self.loop_guard.reset()
         stop_reason, final, error = StopReason.MAX_STEPS, None, None
-        run_steps = 0
+        run_steps, stop_hook_active = 0, False
         try:
+            prompt = self.hook_points.begin(task, resumed=resumed)  # SessionStart, UserPromptSubmit
+            self._add_message({"role": "user", "content": prompt})
+            self.loop_guard.reset()
             while run_steps < max_steps:
                 if self.stop.stopped:
                     stop_reason = StopReason.INTERRUPTED
@@ -243,6 +259,11 @@ class Agent:
                 self.steps += 1
                 reply = self._ask_model()
                 if not reply.tool_calls:
+                    go_on = self.hook_points.stop(active=stop_hook_active)  # Stop hooks
+                    if go_on is not None:
+                        stop_hook_active = True
+                        self._add_message({"role": "user", "content": go_on})
+                        continue
                     final = reply.content
                     stop_reason = (
                         StopReason.OUTPUT_TRUNCATED
@@ -264,6 +285,9 @@ class Agent:
         except KeyboardInterrupt:
             stop_reason = StopReason.INTERRUPTED
             self.dispatch.close_dangling(self.messages, "interrupted by the user")
+        except HookStopped as exc:  # a blocked prompt, or a hook's "continue": false
+            stop_reason, error = StopReason.HOOK, str(exc)
+            self.dispatch.close_dangling(self.messages, f"not run: {error}")
         except ModelError as exc:
             stop_reason, error = StopReason(exc.kind), str(exc)
             self.dispatch.close_dangling(self.messages, f"not run: {error}")

@@ -3,7 +3,8 @@
 `create_agent` and `resume` are the library API (`claw_nb.create_agent(...)`); the CLI, the
 notebook magics and the lab all go through `build_agent`, so a setting means the same thing
 everywhere. The defaults are the safe ones: bubblewrap when usable, mode `ask` with an approver
-that denies, the DuckDB log on. A script opts in to more.
+that denies, the DuckDB log on. A script opts in to more. The workspace's hooks (its own commands,
+configured by the user in `.claw/settings.toml` or `.claude/settings.json`) are loaded here too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from claw_nb.agent import Agent
 from claw_nb.config import ClawConfig, load_config
 from claw_nb.errors import SessionNotFound
 from claw_nb.permissions import PermissionPolicy, deny_all
-from claw_nb.protocols import Approver, Listener
+from claw_nb.protocols import Approver, Hooks, Listener
 
 
 def build_model(config: ClawConfig):
@@ -32,6 +33,16 @@ def build_runner(config: ClawConfig, **sandbox_overrides: Any):
 
     settings = SandboxSettings.from_settings(config.settings, **sandbox_overrides)
     return make_runner(settings, config.workspace)
+
+
+def build_hooks(config: ClawConfig, hooks: Hooks | bool = True) -> Hooks | None:
+    """The hooks an agent gets: `True` the workspace's (`claw_nb.hooks.load_hooks`), `False`
+    none (a lab trial: its folder is a task author's), or the `Hooks` given."""
+    if hooks is True:
+        from claw_nb.hooks import load_hooks
+
+        return load_hooks(config)
+    return hooks or None
 
 
 def build_policy(
@@ -71,6 +82,7 @@ def build_agent(
     subagents: bool = True,
     mcp_servers: Any = None,
     approve_mcp: Any = None,
+    hooks: Hooks | bool = True,
     **sandbox_overrides: Any,
 ) -> tuple[Agent, Any]:
     """(agent, event log) wired the standard way; the caller closes the log (or the agent,
@@ -84,7 +96,8 @@ def build_agent(
     its own); by default one is made when `config.checkpoints` is on.
 
     `subagents` gives the agent the `task` tool (unless `[subagents] max_depth = 0`); the lab
-    turns it off, so a trial measures one agent."""
+    turns it off, so a trial measures one agent. `hooks`: True the workspace's, False none (a
+    lab trial), or the `Hooks` given; closing the agent ends the session's hooks first."""
     from claw_nb.log.store import EventLog
 
     servers, owned = _start_mcp(config, mcp_servers, approve_mcp)
@@ -99,6 +112,7 @@ def build_agent(
         log = log if log is not None else EventLog(config.resolved_db_path)
         agent = _assemble(
             config,
+            hooks=build_hooks(config, hooks),
             model=model,
             runner=runner,
             policy=policy,
@@ -231,6 +245,7 @@ def create_agent(
             owns=owned,
             checkpoints=build_checkpoints(config),
             subagents=True,
+            hooks=build_hooks(config),
         )
     agent, _ = build_agent(config, mode=mode, approver=approver, listeners=listeners)
     return agent

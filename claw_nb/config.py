@@ -65,12 +65,13 @@ PYPROJECT_SECTIONS = frozenset({"notebook"})
 # `.claw/settings.toml` is read-only to commands and written by the file tools only after the
 # user approves, in every mode: it may also choose the endpoint, a prompt (inside
 # `.claw/prompts/` or one of claw_nb's own), a tokenizer (a hub id or a file inside the
-# workspace), the security sections and `[subagents]` (how deep children nest, their step
-# limit). Never the workspace, the log file or a key. Its MCP servers (`[mcp_servers.NAME]`,
-# `[mcp]`) start only once the user approves each one.
+# workspace), the security sections, `[subagents]` (how deep children nest, their step limit)
+# and the user's hooks (commands run on the host: `claw_nb.hooks`). Never the workspace, the
+# log file or a key. Its MCP servers (`[mcp_servers.NAME]`, `[mcp]`) start only once the user
+# approves each one.
 SETTINGS_FILE_KEYS = PYPROJECT_KEYS | {"api_base", "prompt_name", "tokenizer"}
 SETTINGS_FILE_SECTIONS = frozenset(
-    {"notebook", "sandbox", "permissions", "subagents", "mcp", "mcp_servers"}
+    {"notebook", "sandbox", "permissions", "subagents", "mcp", "mcp_servers", "hooks"}
 )
 
 # Model prefixes served over the OpenAI-compatible API (claw_nb's direct path): `api_base`

@@ -80,6 +80,15 @@ class ModelStuck(ModelError):
     kind = "stuck"
 
 
+class HookStopped(ClawError):
+    """A hook ended the run (a UserPromptSubmit that blocked, or `"continue": false`); the
+    message is the hook's reason, for the user (`claw_nb.hooks`, docs/hooks.md)."""
+
+
+class HookSettingsError(ConfigError):
+    """A `[[hooks.EVENT]]` entry or the `hooks` of `.claude/settings.json` is malformed."""
+
+
 class LabError(ClawError):
     """The prompt lab cannot do what it was asked (claw_nb.lab); the message says why."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -156,6 +156,34 @@ class ContextCompacted(Event):
     summary_completion_tokens: int = 0
     duration_ms: float = 0.0
     at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class HookRan(Event):
+    """One of the user's hook commands ran (`claw_nb.hooks`): what it was given to decide on,
+    how it ended and what it decided. Every run is logged (`hook_runs`), blocking or not."""
+
+    step: int
+    event: str  # SessionStart, UserPromptSubmit, PreToolUse, PostToolUse, Stop, ...
+    command: str
+    source: str  # the settings file it came from
+    matcher: str | None
+    exit_code: int | None  # None: timed out or could not start
+    duration_ms: float
+    decision: str  # none / allow / ask / deny / block
+    reason: str | None = None
+    message: str | None = None  # what the user is shown: a failure, stderr, systemMessage
+    stdout: str = ""
+    stderr: str = ""
+    timed_out: bool = False
+    tool: str | None = None
+    call_id: str | None = None
+    at: float = field(default_factory=_now)
+
+    @classmethod
+    def of(cls, session_id: str, step: int, run: Any) -> HookRan:
+        """The event for a `claw_nb.protocols.HookRun`."""
+        return cls(session_id=session_id, step=step, **asdict(run))
 
 
 Listener = Callable[[Event], None]

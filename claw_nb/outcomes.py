@@ -30,6 +30,7 @@ class StopReason(StrEnum):
     REPLY_TOO_LONG = "reply_too_long"
     EMBEDDED_MODEL_ERROR = "embedded_model_error"
     STUCK = "stuck"  # the same call with the same result again and again (loop_threshold)
+    HOOK = "hook"  # a hook stopped the run: a blocked prompt, or `"continue": false`
     # the lab: a trial that ran past its task's agent timeout
     TIMEOUT = "timeout"
 

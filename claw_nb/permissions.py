@@ -13,6 +13,9 @@ ask even in `auto` unless an explicit rule allows them.
 
 MCP tools (`mcp__<server>__<tool>`, kind `mcp`) ask like commands; a rule names one tool, a
 glob (`mcp__github__*`) or a whole server (`mcp__github`), as in Claude Code.
+A PreToolUse hook speaks first (`authorize_with_hook`): its `deny` wins over everything, its
+`ask` asks a person in every mode (deny rules still deny), and its `allow` only saves the
+question a mode would ask: deny rules, ask rules and what asks in every mode still apply.
 """
 
 from __future__ import annotations
@@ -148,6 +151,27 @@ deny_all.automatic = True
 deny_all.label = "nobody (no approver given)"
 
 
+def authorize_with_hook(
+    authorize: Any, tool: Any, arguments: dict[str, Any], decision: str, reason: str | None
+) -> Authorization | None:
+    """The decision on a call once the PreToolUse hooks have spoken (`decision`: none, allow,
+    ask, deny); None when nobody needs to decide (no authorizer, no hook objection)."""
+    why = f": {reason}" if reason else ""
+    if decision == "deny":
+        return Authorization(False, f"denied by a PreToolUse hook{why}")
+    if decision == "ask":
+        confirm = getattr(authorize, "confirm", None)
+        if confirm is None:
+            return Authorization(False, f"a PreToolUse hook asks{why}; refused: no person to ask")
+        return confirm(tool, arguments, f"a PreToolUse hook asks{why}")
+    if authorize is None:
+        return None
+    allow = getattr(authorize, "allow_by_hook", None)
+    if decision == "allow" and allow is not None:
+        return allow(tool, arguments, f"allowed by a PreToolUse hook{why}")
+    return authorize(tool, arguments)
+
+
 def confirm_quoted(authorize: Any, tool: Any, arguments: dict[str, Any], why: str) -> Authorization:
     """The decision on a quoted call (`claw_nb.toolcalls.quoted`): the policy asks a person;
     an authorizer that cannot ask anyone refuses it."""
@@ -206,6 +230,13 @@ class PermissionPolicy:
     def confirm_quoted(self, tool: Any, arguments: dict[str, Any], why: str) -> Authorization:
         """A call the model quoted from content it read: a person decides, in every mode and
         whatever the allow rules say (deny rules still deny); with nobody to ask, refused."""
+        return self.confirm(tool, arguments, why, quoted=why)
+
+    def confirm(
+        self, tool: Any, arguments: dict[str, Any], why: str, *, quoted: str | None = None
+    ) -> Authorization:
+        """A person decides, in every mode and whatever the allow rules say (deny rules still
+        deny); with nobody to ask, refused. For quoted calls and a PreToolUse hook's `ask`."""
         action, reason = self.decide(
             tool.name, tool.kind, arguments, primary=getattr(tool, "primary_argument", None)
         )
@@ -216,13 +247,30 @@ class PermissionPolicy:
             return Authorization(
                 False, f"{reason}; refused: no person to ask (approver: {self.approver_name})"
             )
-        request = ApprovalRequest(tool.name, tool.kind, dict(arguments), reason, quoted=why)
+        request = ApprovalRequest(tool.name, tool.kind, dict(arguments), reason, quoted=quoted)
         return self._ask(tool, arguments, request)
 
     def _decide_plan(self) -> tuple[str, str]:
         if self.mode != "plan":
             return "deny", f"not planning (mode {self.mode}): carry on with the task"
         return "ask", "plan mode: the plan needs the user's approval"
+
+    def allow_by_hook(self, tool: Any, arguments: dict[str, Any], why: str) -> Authorization:
+        """A PreToolUse hook allowed the call: it runs without the question the permission
+        mode would ask. A deny rule, an ask rule, and what asks in every mode (no sandbox,
+        protected files, the kernel) still decide: a hook never widens past them."""
+        primary = getattr(tool, "primary_argument", None)
+        action, reason = self.decide(tool.name, tool.kind, arguments, primary=primary)
+        if action != "ask":
+            return Authorization(action == "allow", reason)
+        if (
+            replace(self, mode="auto").decide(tool.name, tool.kind, arguments, primary)[0]
+            == "allow"
+        ):
+            return Authorization(True, why)  # only the mode asked
+        return self._ask(
+            tool, arguments, ApprovalRequest(tool.name, tool.kind, dict(arguments), reason)
+        )
 
     def _ask(self, tool: Any, arguments: dict[str, Any], request: ApprovalRequest) -> Authorization:
         answer = self.approver(request)

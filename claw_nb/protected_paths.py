@@ -1,6 +1,7 @@
 """Which files in a workspace widen what the agent may do later, decided on resolved paths.
 
-`.claw/` holds the settings that choose the sandbox and the permission rules; the git metadata
+`.claw/` holds the settings that choose the sandbox, the permission rules and the user's hooks;
+`.claude/` holds Claude Code's settings, whose hooks claw_nb runs too (on the host); the git metadata
 (whatever `.git` resolves to, a directory, a `gitdir:` file or a symlink) holds hooks and
 `core.fsmonitor`, which run on the host at the user's next `git status`; `.mcp.json` names MCP
 servers, programs that start on the host (once the user approves them). The permission policy
@@ -19,7 +20,8 @@ from claw_nb.untrusted import read_regular_file
 
 SETTINGS = SETTINGS_FILE.parts
 MCP_SERVERS_FILE = ".mcp.json"  # Claude Code's project MCP servers (claw_nb.mcp.specs)
-PROTECTED_DIRS = (".git", CLAW_DIR)
+CLAUDE_DIR = ".claude"  # Claude Code's settings: their hooks run on the host (claw_nb.hooks)
+PROTECTED_DIRS = (".git", CLAW_DIR, CLAUDE_DIR)
 
 
 def lexical_path(workspace: Path | str, path: str) -> Path:
@@ -90,7 +92,7 @@ def protection_reason(workspace: Path | str, path: str) -> str | None:
         except ValueError:
             parts = ()
         if any(part in PROTECTED_DIRS for part in parts):
-            return "writes under .git/ or .claw/ change what runs on your machine later"
+            return "writes under .git/, .claw/ or .claude/ change what runs on your machine later"
     if any(_within(real, git_dir) or _within(lexical, git_dir) for git_dir in git_dirs(root)):
         return "this is git metadata (hooks and config run on your machine)"
     try:

@@ -1,9 +1,10 @@
 """The seams of claw_nb, in one place: what the agent loop needs from the world.
 
 `Model` answers, `CommandRunner` runs shell commands (sandboxed or not), `Authorizer` decides
-whether a tool call may run (asking a person through an `Approver` when it must), and `Listener`
-receives every event the loop emits. The loop depends only on these; the shells, the sandbox, the
-log and the model adapter plug into them.
+whether a tool call may run (asking a person through an `Approver` when it must), `Hooks` lets the
+user's own programs watch and steer the loop at fixed points, and `Listener` receives every event
+the loop emits. The loop depends only on these; the shells, the sandbox, the log, the hook runner
+and the model adapter plug into them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
     from claw_nb.events import Event
@@ -106,3 +107,95 @@ class ApprovalRequest:
 Approver = Callable[[ApprovalRequest], str]  # returns "yes", "no" or "always"
 
 Listener = Callable[["Event"], None]
+
+
+# -- hooks ------------------------------------------------------------------------------------
+
+HookDecision = Literal["none", "allow", "ask", "deny", "block"]
+"""What hooks decided: `none` lets the loop go on as usual; `allow` / `ask` / `deny` answer a
+PreToolUse; `block` stops what the event announces (a prompt, a stop: see docs/hooks.md)."""
+
+
+@dataclass(frozen=True)
+class HookRun:
+    """One hook command's run, as data: the loop emits it as a `HookRan` event (and the log
+    keeps it), whatever it decided."""
+
+    event: str  # SessionStart, UserPromptSubmit, PreToolUse, ...
+    command: str
+    source: str  # the settings file it came from
+    matcher: str | None
+    exit_code: int | None  # None: it never exited by itself (timed out, could not start)
+    duration_ms: float
+    decision: HookDecision
+    reason: str | None = None  # why it blocked or denied (the model or the user reads it)
+    message: str | None = None  # for the user: a failure, stderr of exit 2, `systemMessage`
+    stdout: str = ""
+    stderr: str = ""
+    timed_out: bool = False
+    tool: str | None = None
+    call_id: str | None = None
+
+
+@dataclass(frozen=True)
+class HookOutcome:
+    """What the hooks of one event came to, merged: the loop acts on this, never on exit codes.
+
+    `context` is text for the model's context; `stop` (a hook's `"continue": false`) ends the
+    run with that message for the user."""
+
+    decision: HookDecision = "none"
+    reason: str | None = None
+    context: tuple[str, ...] = ()
+    stop: str | None = None
+    runs: tuple[HookRun, ...] = ()
+
+
+class Hooks(Protocol):
+    """The user's hooks (Claude Code's events), one method per event.
+
+    `claw_nb.hooks.CommandHooks` runs the commands of the settings files; `NO_HOOKS` is the
+    agent's default. An implementation never raises for a failing hook: a crash or a timeout is
+    a `HookRun` with a message, and the loop goes on."""
+
+    def session_start(self, session_id: str, *, source: str) -> HookOutcome: ...
+
+    def user_prompt_submit(self, session_id: str, *, prompt: str) -> HookOutcome: ...
+
+    def pre_tool_use(
+        self, session_id: str, *, tool: str, tool_input: dict[str, Any], call_id: str
+    ) -> HookOutcome: ...
+
+    def post_tool_use(
+        self,
+        session_id: str,
+        *,
+        tool: str,
+        tool_input: dict[str, Any],
+        tool_response: dict[str, Any],
+        call_id: str,
+    ) -> HookOutcome: ...
+
+    def stop(self, session_id: str, *, stop_hook_active: bool) -> HookOutcome: ...
+
+    def subagent_stop(self, session_id: str, *, stop_hook_active: bool) -> HookOutcome: ...
+
+    def pre_compact(self, session_id: str, *, trigger: str, focus: str | None) -> HookOutcome: ...
+
+    def session_end(self, session_id: str, *, reason: str) -> HookOutcome: ...
+
+
+class _NoHooks:
+    """No hooks configured: every event goes on, nothing runs."""
+
+    def _none(self, session_id: str, **details: Any) -> HookOutcome:
+        return HookOutcome()
+
+    session_start = user_prompt_submit = pre_tool_use = post_tool_use = _none
+    stop = subagent_stop = pre_compact = session_end = _none
+
+    def __repr__(self) -> str:
+        return "NO_HOOKS"
+
+
+NO_HOOKS: Hooks = _NoHooks()

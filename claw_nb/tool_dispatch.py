@@ -4,7 +4,8 @@ The agent loop hands each assistant message's calls here. Every call ends as a `
 (data: ok, error kind, the tool's kind, truncated) and one tool message in the history, whatever
 the model sent: a malformed or unknown call, arguments the schema refuses, a denial, a timeout or
 a tool's own bug all go back to the model as a result it can act on. The loop guard sees each
-result; a stop request leaves the remaining calls answered "not run".
+result; a stop request leaves the remaining calls answered "not run". The user's PreToolUse
+hooks speak before the permission policy, PostToolUse hooks after a call ran (docs/hooks.md).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 
 from claw_nb import events as ev
 from claw_nb.context import ContextManager
+from claw_nb.hook_points import HookPoints
 from claw_nb.loop_guard import LoopGuard
 from claw_nb.outcomes import ErrorKind, ToolOutcome
-from claw_nb.permissions import confirm_quoted
+from claw_nb.permissions import authorize_with_hook, confirm_quoted
 from claw_nb.protocols import Authorizer
 from claw_nb.stop import StopToken
 from claw_nb.toolcalls import ToolCall, coerce_arguments, validate_arguments
@@ -40,6 +42,7 @@ class ToolDispatch:
     quoted: QuotedCalls  # results read so far: a text call copied from them asks first
     emit: Callable[[ev.Event], None]
     add_message: Callable[[dict[str, Any]], None]
+    hooks: HookPoints
 
     def run_calls(
         self,
@@ -89,6 +92,9 @@ class ToolDispatch:
         result = outcome.model_text
         sent = self.context_manager.clip_tool_result(call.name, arguments, result)
         outcome = replace(outcome, truncated=len(sent) < len(result))
+        if outcome.ok and arguments is not None:  # the call ran: PostToolUse hooks
+            said = self.hooks.post_tool(call.name, arguments, result, call.id)
+            sent = sent if said is None else f"{sent}\n\n{said}"
         sent = self.loop_guard.observe(call.name, arguments, sent)
         self.emit(
             ev.ToolCallFinished(
@@ -112,6 +118,7 @@ class ToolDispatch:
         if outcome.ok and self.context.todos != todos_before:  # whichever tool keeps the plan
             self.emit(ev.TodosUpdated(self.session_id, todos=tuple(self.context.todos)))
         self.add_result(call, outcome, sent, tools=tools)
+        self.hooks.raise_if_stopped()  # a hook's "continue": false ends the run here
         self.loop_guard.raise_if_stuck()  # ModelStuck: the run stops, its reason `stuck`
 
     def _outcome(
@@ -136,13 +143,16 @@ class ToolDispatch:
         self, tool: Tool, arguments: dict[str, Any], call: ToolCall, authorize: Authorizer | None
     ) -> tuple[ToolOutcome, str | None]:
         decision = None
+        hook = self.hooks.pre_tool(tool.name, arguments, call.id)  # PreToolUse hooks
         quote = self.quoted.find(call)  # a call the model copied from what it read
-        if authorize is not None or quote is not None:
-            auth = (
-                authorize(tool, arguments)
-                if quote is None
-                else confirm_quoted(authorize, tool, arguments, quote.reason())
-            )
+        if hook.stop is not None:  # "continue": false: the run ends after this call
+            stopped = f"not run: a PreToolUse hook stopped the run ({hook.stop})"
+            return ToolOutcome.failure(ErrorKind.NOT_RUN, stopped, tool.kind), None
+        if quote is not None and hook.decision != "deny":
+            auth = confirm_quoted(authorize, tool, arguments, quote.reason())
+        else:
+            auth = authorize_with_hook(authorize, tool, arguments, hook.decision, hook.reason)
+        if auth is not None:
             decision = auth.reason
             if not auth.allowed:
                 denied = f"permission denied: {auth.reason}"

@@ -210,7 +210,7 @@ def _task_text(words: list[str]) -> str:
 
 def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     from claw_nb.api import build_agent
-    from claw_nb.errors import SessionNotFound, SubagentSettingsError
+    from claw_nb.errors import HookSettingsError, SessionNotFound, SubagentSettingsError
     from claw_nb.permissions import PermissionSettingsError
     from claw_nb.sandbox import SandboxSettingsError
 
@@ -228,7 +228,7 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
             from claw_nb.api import find_session
 
             resumed_from, history = find_session(config.resolved_db_path, args.resume)
-        agent, log = build_agent(
+        agent, _log = build_agent(
             config,
             mode=args.mode,
             approver=approver,
@@ -240,6 +240,7 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
         PermissionSettingsError,
         SandboxSettingsError,
         SubagentSettingsError,
+        HookSettingsError,
         SessionNotFound,
     ) as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
@@ -254,7 +255,7 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     try:
         result = agent.run(task)
     finally:
-        agent.close()  # the log, and the MCP servers this run started
+        agent.close()  # SessionEnd hooks, the log, and the MCP servers this run started
     if result.ok:
         return EXIT_OK  # the printer showed the answer (streamed, or whole when --quiet)
     print(

@@ -70,6 +70,7 @@ class JsonEventWriter(ev.EventDispatch):
         self._completion_tokens = 0
         self._tree = ev.SessionTree()
         self._children: dict[str, JsonEventWriter] = {}
+        self._ended = False  # the result is written: nothing follows it (SessionEnd hooks)
 
     def __call__(self, event: ev.Event) -> None:
         child = self._tree.child(event)
@@ -105,7 +106,8 @@ class JsonEventWriter(ev.EventDispatch):
         if self.parent_tool_use_id is not None:  # a subagent's: never the run's result
             record = {**record, "parent_tool_use_id": self.parent_tool_use_id}
             final = False
-        if self.stream or final:
+        if (self.stream or final) and not self._ended:
+            self._ended = final
             self.out.write(json_line(record))
             self.out.flush()
 
@@ -206,6 +208,26 @@ class JsonEventWriter(ev.EventDispatch):
                 "messages_before": e.messages_before,
                 "messages_after": e.messages_after,
                 "window": e.window,
+            }
+        )
+
+    @handles(ev.HookRan)
+    def _on_HookRan(self, e: ev.HookRan) -> None:
+        self._write(
+            {
+                "type": "system",
+                "subtype": "hook",
+                "session_id": e.session_id,
+                "step": e.step,
+                "event": e.event,
+                "command": e.command,
+                "tool_use_id": e.call_id,
+                "exit_code": e.exit_code,
+                "timed_out": e.timed_out,
+                "decision": e.decision,
+                "reason": e.reason,
+                "message": e.message,
+                "duration_ms": round(e.duration_ms),
             }
         )
 

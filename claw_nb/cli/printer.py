@@ -209,6 +209,14 @@ class TextPrinter(ev.EventDispatch):
                 f"{e.tokens_after:,} tokens, window {e.window:,}]"
             )
 
+    @handles(ev.HookRan)
+    def _on_HookRan(self, e: ev.HookRan) -> None:
+        from claw_nb.hooks import describe_run
+
+        line = describe_run(e)
+        if line is not None and not self.quiet:
+            self._write(f"   [{line}]")
+
     @handles(ev.FinalAnswer)
     def _on_FinalAnswer(self, e: ev.FinalAnswer) -> None:
         if self._streamed_step is not None and not self.quiet:

@@ -8,6 +8,7 @@ the summary, the files touched and the saved outputs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,8 @@ class Fold:
     ratio: float
     summary_tokens: int
     keep_turns: int
+    # called before a summary is written, with its trigger and focus: PreCompact hooks
+    before_summary: Callable[[str, str | None], None] | None = None
 
     def recent_start(self, messages, head: int, budget: int | None = None) -> int:
         """Index of the first message kept verbatim: whole turns from the end, at most
@@ -75,7 +78,9 @@ class Fold:
         cut = self.recent_start(messages, head, recent_budget)
         return sum(self.counter.message(m) for m in messages[head:cut])
 
-    def summarise(self, messages, head: int, focus, recent_budget) -> dict | None:
+    def summarise(
+        self, messages, head: int, focus, recent_budget, trigger: str = "auto"
+    ) -> dict | None:
         """Replace the foldable turns (in place) by a summary; what it took, or None."""
         cut = self.recent_start(messages, head, recent_budget)
         if cut < len(messages) and messages[cut].get("role") == "user":
@@ -83,6 +88,8 @@ class Fold:
         folded = messages[head:cut]
         if not any(m.get("role") != "user" for m in folded):
             return None
+        if self.before_summary is not None:
+            self.before_summary(trigger, focus)  # PreCompact hooks ("manual" or "auto")
         first = messages[head - 1] if head and messages[head - 1].get("role") == "user" else None
         task, previous, latest = (
             split_head(str(first.get("content") or "")) if first else ("", "", None)

@@ -63,6 +63,9 @@ class Conversation:
     emit: Callable[[ev.Event], None]
     steps: Callable[[], int] = lambda: 0
     todos: Callable[[], list[Any]] = list
+    # called before older turns are summarised, with the trigger ("manual" or "auto") and the
+    # focus: the agent's PreCompact hooks
+    before_summary: Callable[[str, str | None], None] | None = None
 
 
 class ContextManager:
@@ -308,7 +311,8 @@ class ContextManager:
                 and fold.foldable(messages, head, recent_budget) > self.limit * MIN_FOLD_SHARE
             )
         ):
-            summary = fold.summarise(messages, head, focus, recent_budget)
+            trigger = "manual" if reason == "manual" else "auto"
+            summary = fold.summarise(messages, head, focus, recent_budget, trigger)
             if summary:
                 self.summary_seconds += summary.pop("seconds")
             tokens = self.measure(messages, tools)
@@ -370,6 +374,7 @@ class ContextManager:
             ratio=self.ratio,
             summary_tokens=self.summary_tokens(),
             keep_turns=max(1, int(getattr(self.config, "keep_recent_turns", 4))),
+            before_summary=self.conversation.before_summary if self.conversation else None,
         )
 
     # -- bookkeeping ------------------------------------------------------------------------

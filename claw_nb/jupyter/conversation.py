@@ -35,6 +35,10 @@ class Conversation(KernelMcpServers):
         it have finished with the conversation.
         """
         current = self.agent
+        if current is not None and (
+            spec.new or (spec.resume is not None and spec.resume[0] != current.session_id)
+        ):
+            current.end_session("clear")  # SessionEnd: this conversation is left behind
         if spec.resume is not None:
             session_id, history = spec.resume
             if current is not None and current.session_id == session_id:
@@ -73,6 +77,7 @@ class Conversation(KernelMcpServers):
         checkpoints: Any = None,
     ) -> Any:
         from claw_nb.api import build_agent
+        from claw_nb.errors import HookSettingsError
         from claw_nb.permissions import PermissionSettingsError
 
         log = self._log_for(config)
@@ -96,7 +101,7 @@ class Conversation(KernelMcpServers):
                 checkpoints=checkpoints or self._checkpoints_for(config),
                 mcp_servers=self._mcp_for(config),
             )
-        except PermissionSettingsError as exc:
+        except (PermissionSettingsError, HookSettingsError) as exc:
             raise UsageError(f"claw: {_one_line(exc)}") from None
         if agent.authorize is not None:
             self._base_mode = agent.authorize.mode
@@ -208,6 +213,7 @@ def _carry_state(old: Any, new: Any) -> None:
     new.steps = old.steps
     new.context.todos = old.context.todos
     new.context.read_files = old.context.read_files
+    new.hook_points.state = old.hook_points.state  # the same session: no second SessionStart
     if old.authorize is not None and new.authorize is not None:
         for rule in old.authorize.rules:
             if rule not in new.authorize.rules:

@@ -25,6 +25,7 @@ LiteLLM, DuckDB and pandas load on first use. Every error is one line (a UsageEr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -312,6 +313,9 @@ class ClawMagics(Subcommands, RewindCommands, Conversation, Magics):
             view.stop()
         if self._queue is not None:
             self._queue.wait_idle(timeout=10)
+        if self.agent is not None:
+            with contextlib.suppress(Exception):  # a hook must not stop an unload
+                self.agent.end_session("other")
         self._close_log()
         self._close_mcp()
         self.agent = None

@@ -204,6 +204,8 @@ class Subcommands:
         )
 
     def _cmd_new(self, rest: list[str]) -> None:
+        if self.agent is not None:
+            self.agent.end_session("clear")  # SessionEnd hooks of the conversation left
         self.agent = None
         print("claw: the next %%claw starts a fresh conversation")
 

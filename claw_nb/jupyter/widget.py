@@ -362,6 +362,14 @@ class WidgetTranscript(TranscriptDisplay, TranscriptActions, ev.EventDispatch):
         else:
             self._note(f"error: {e.message}", "color:#c0392b;")
 
+    @handles(ev.HookRan)
+    def _on_HookRan(self, e: ev.HookRan) -> None:
+        from claw_nb.hooks import describe_run
+
+        line = describe_run(e)
+        if line is not None:
+            self._note(line)
+
     @handles(ev.ContextCompacted)
     def _on_ContextCompacted(self, e: Any) -> None:
         self._note(

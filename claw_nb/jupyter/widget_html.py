@@ -90,6 +90,7 @@ STOP_WORDS = {
     StopReason.MODEL_ERROR: "the model server returned an error",
     StopReason.EMBEDDED_MODEL_ERROR: "the embedded model failed",
     StopReason.STUCK: "stopped: the model repeated the same call",
+    StopReason.HOOK: "stopped by a hook",
 }
 
 

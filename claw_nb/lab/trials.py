@@ -351,6 +351,7 @@ def _build_agent(
         runner=runner,
         tools=_tools(variant.tool_descriptions),
         subagents=False,  # a trial measures one agent's prompt and tools
+        hooks=False,  # the task's folder is its author's: no hook of theirs runs on the host
     )
     return agent, log
 

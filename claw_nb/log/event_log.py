@@ -105,7 +105,7 @@ class EventLog:
                     writer.close()
                     self._writer = None
                     return True
-            else:
+            elif not isinstance(event, ev.HookRan):  # SessionEnd hooks run after the end
                 self._open_sessions.add(event.session_id)
         return False
 

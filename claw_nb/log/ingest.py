@@ -124,6 +124,7 @@ def write_batch(con: duckdb.DuckDBPyConnection, batch: Batch, via: str | None = 
     insert_rows(con, "errors", batch.errors, via=via)
     insert_rows(con, "todos", batch.todos, via=via)
     insert_rows(con, "compactions", batch.compactions, via=via)
+    insert_rows(con, "hook_runs", batch.hook_runs, via=via)
     if batch.journal_sessions:
         keys = list(batch.journal_sessions)
         old = {

@@ -100,6 +100,7 @@ class Batch:
         self.errors: list[tuple] = []
         self.todos: list[tuple] = []
         self.compactions: list[tuple] = []
+        self.hook_runs: list[tuple] = []
         self.journal_sessions: dict[tuple[str, str], float] = {}
         self.count = 0
 
@@ -269,6 +270,17 @@ class Batch:
             values.append(_num(value) if column.type in _NUMERIC else _text(value))
         self.compactions.append((session["session_id"], *values, ts(r.get("at")) or at))
 
+    def hook_ran(self, session: dict[str, Any], r: dict[str, Any], at: Any) -> None:
+        table = TABLES["hook_runs"]
+        values = []
+        for column in table.columns[1:-1]:
+            value = r.get(column.name)
+            if column.type == "BOOLEAN":
+                values.append(bool(value))
+            else:
+                values.append(_num(value) if column.type in _NUMERIC else _text(value))
+        self.hook_runs.append((session["session_id"], *values, ts(r.get("at")) or at))
+
     def session_ended(self, session: dict[str, Any], r: dict[str, Any], at: Any) -> None:
         session["ended_at"] = ts(r.get("ended_at")) or at
         session["stop_reason"] = _text(r.get("stop_reason")) or "unknown"
@@ -286,5 +298,6 @@ _BUILDERS: dict[str, Callable[[Batch, dict, dict, Any], None]] = {
     "TodosUpdated": Batch.todos_updated,
     "FinalAnswer": Batch.final_answer,
     "ContextCompacted": Batch.context_compacted,
+    "HookRan": Batch.hook_ran,
     "SessionEnded": Batch.session_ended,
 }

@@ -134,6 +134,16 @@ TABLES: dict[str, Table] = {
             since=3,
         ),
         Table("tool_schemas", cols("sha, tools JSON, created_at TIMESTAMP", 5), ("sha",), since=5),
+        Table(
+            "hook_runs",
+            cols(
+                "session_id, step INTEGER, event, source, command, matcher, tool, call_id, "
+                "exit_code INTEGER, timed_out BOOLEAN, duration_ms DOUBLE, decision, reason, "
+                "message, stdout, stderr, created_at TIMESTAMP",
+                11,
+            ),
+            since=11,
+        ),
     )
 }
 
@@ -149,6 +159,7 @@ _NOTES = {
     8: "the lab's tamper report: what a trial's agent changed that could sway its verdict",
     9: "each model call's tool set (it grows when read_output joins mid-session)",
     10: "subagents: a child session's parent session, the task call that started it, its agent",
+    11: "the user's hooks: every hook command run, its exit code, duration and decision",
 }
 
 BACKFILLS: dict[int, tuple[str, ...]] = {

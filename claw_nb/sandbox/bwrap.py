@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from claw_nb.claw_dir import CLAW_DIR, ensure_claw_dir
+from claw_nb.protected_paths import CLAUDE_DIR
 from claw_nb.protocols import CommandResult
 from claw_nb.sandbox import gitguard
 from claw_nb.sandbox.cgroups import Cgroup, make_cgroup
@@ -234,6 +235,13 @@ class BwrapRunner(RunnerBase):
             # create .claw/settings.toml and loosen the sandbox for the next session
             try:
                 ensure_claw_dir(workspace)
+            except OSError:
+                pass
+        if CLAUDE_DIR in s.read_only:
+            # likewise: a .claude/settings.json the command created would run its hooks on
+            # the host in the next session (claw_nb.hooks); an empty folder git does not show
+            try:
+                os.mkdir(workspace / CLAUDE_DIR)
             except OSError:
                 pass
         git = self._git_guard(workspace)

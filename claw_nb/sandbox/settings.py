@@ -22,8 +22,9 @@ class SandboxSettings:
     network: bool = False
     writable: tuple[str, ...] = ()  # extra writable paths (~ and workspace-relative allowed)
     hide: tuple[str, ...] = ()  # extra paths hidden inside the sandbox (globs allowed)
-    # workspace paths the sandboxed command may not change: settings, git hooks and config
-    read_only: tuple[str, ...] = (".claw", ".git/hooks", ".git/config", ".mcp.json")
+    # workspace paths the sandboxed command may not change: settings (ours and Claude Code's,
+    # whose hooks run on the host), MCP servers, git hooks and config
+    read_only: tuple[str, ...] = (".claw", ".claude", ".git/hooks", ".git/config", ".mcp.json")
     env_passthrough: tuple[str, ...] = ()  # secret-looking variables to pass anyway (globs ok)
     devices: tuple[str, ...] = ()  # host devices to expose, e.g. "/dev/nvidia*"
     cpu_seconds: int = 300

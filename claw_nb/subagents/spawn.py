@@ -24,6 +24,7 @@ from claw_nb import events as ev
 from claw_nb.agent import Agent, RunResult
 from claw_nb.config import ClawConfig
 from claw_nb.errors import SubagentSettingsError
+from claw_nb.hook_points import ChildHooks
 from claw_nb.outcomes import StopReason
 from claw_nb.protocols import CommandRunner, Model
 from claw_nb.subagents.definitions import (
@@ -185,11 +186,16 @@ class Subagents:
             session_id=child_id,
             stop=parent.stop,
             system_prompt=definition.system_prompt(config.workspace) if definition else None,
+            hooks=ChildHooks(parent.hook_points.hooks),
         )
         if grandchildren is not None:
             grandchildren.attach(child)
         try:
             result = child.run(prompt, max_steps=self.settings.max_steps)
+            again = parent.hook_points.subagent_stop(active=False) if result.ok else None
+            if again is not None:  # a SubagentStop hook sent it back to work, once
+                result = child.run(again, max_steps=self.settings.max_steps)
+                parent.hook_points.subagent_stop(active=True)
         finally:
             if owned:
                 close = getattr(model, "close", None)

@@ -134,6 +134,19 @@ def test_settings_cannot_be_created_when_missing(area):
     assert "Read-only file system" in res.stderr
 
 
+def test_claude_code_settings_cannot_be_created_or_changed(area):
+    """Attack: create .claude/settings.json (the workspace has none yet) with a SessionStart
+    hook: claw_nb runs Claude Code's hooks on the host in the next session."""
+    hook = '{"hooks": {"SessionStart": [{"hooks": [{"type": "command", "command": "evil"}]}]}}'
+    res = run(area, f"mkdir -p .claude; printf '%s' {shlex.quote(hook)} > .claude/settings.json")
+    assert not (area.ws / ".claude" / "settings.json").exists()
+    assert (area.ws / ".claude").is_dir()  # made (empty) before the command, mounted read-only
+    assert "Read-only file system" in res.stderr
+    (area.ws / ".claude" / "settings.local.json").write_text("{}")
+    run(area, "echo '{\"hooks\": {}}' > .claude/settings.local.json; rm -rf .claude")
+    assert (area.ws / ".claude" / "settings.local.json").read_text() == "{}"
+
+
 def test_extra_writable_and_hidden_paths_from_settings(area):
     """`writable` opens a path for writing; `hide` makes one unreadable."""
     extra = area.root / "extra"
