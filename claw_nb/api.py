@@ -149,7 +149,9 @@ def resume(
     return agent
 
 
-def continue_session(config: ClawConfig, session_id: str, **build_options: Any) -> tuple[Agent, Any]:
+def continue_session(
+    config: ClawConfig, session_id: str, **build_options: Any
+) -> tuple[Agent, Any]:
     """(agent, event log) going on with a logged session under the same id (the exact id).
 
     For a client that keeps the id it was given, such as an ACP client loading a session after

@@ -35,7 +35,7 @@ def prompt_text(blocks: list[Any], paths: ClientPaths) -> str:
                 parts.append(f"[attached: {name} (binary, not shown)]")
         elif kind in ("image", "audio"):
             parts.append(f"[the user attached {kind} content; claw reads text only]")
-    return "\n\n".join(part for part in parts if part)
+    return "\n\n".join(part for part in parts if part).strip()
 
 
 def uri_name(uri: str, paths: ClientPaths) -> str:
