@@ -112,9 +112,16 @@ def prompt(text: str) -> list[Any]:
 
 @contextlib.asynccontextmanager
 async def claw_acp(
-    client: RecordingClient, claw_env: Any, *args: str, reads_files: bool = True
+    client: RecordingClient,
+    claw_env: Any,
+    *args: str,
+    reads_files: bool = True,
+    error_answers: bool = False,
 ) -> AsyncIterator[tuple[Any, Any]]:
-    """`claw-nb acp` running in the workspace, initialized; yields (connection, process)."""
+    """`claw-nb acp` running in the workspace, initialized; yields (connection, process).
+
+    Its stderr must show no traceback, unless the test expects error answers
+    (`error_answers`): SDK 0.11 logs a traceback for each error it answers with."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -142,7 +149,7 @@ async def claw_acp(
             )
             yield conn, process
     errors = stderr_path.read_text(encoding="utf-8")
-    assert "Traceback" not in errors, errors
+    assert error_answers or "Traceback" not in errors, errors
 
 
 def run(scenario: Awaitable[Any]) -> Any:

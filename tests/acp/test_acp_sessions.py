@@ -96,7 +96,7 @@ def test_loading_an_unknown_session_is_an_error_the_client_can_read(claw_env):
     client = RecordingClient()
 
     async def scenario():
-        async with claw_acp(client, claw_env) as (conn, _):
+        async with claw_acp(client, claw_env, error_answers=True) as (conn, _):
             try:
                 await conn.load_session(
                     cwd=str(claw_env.workspace), session_id="nosuchsession", mcp_servers=[]
