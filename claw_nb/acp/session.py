@@ -79,6 +79,7 @@ class AcpSession:
         self.paths = paths
         self.mode = mode
         self.agent: Any = None  # set by `_build`, before the session is used
+        self.log: Any = None  # the session's DuckDB log (`EventLog`), set by `_build`
         self.outbox = Outbox(self._send)
         self.stream = UpdateStream(self.outbox, paths, self._tool_kind, self._window)
         self.approver = ClientApprover(
@@ -95,6 +96,7 @@ class AcpSession:
         self._idle = threading.Event()
         self._idle.set()
         self._cancelled = False
+        self._ingesting: asyncio.Future[Any] | None = None
 
     @classmethod
     async def open(
@@ -118,7 +120,11 @@ class AcpSession:
 
     def _build(self, config: ClawConfig, load: bool) -> None:
         from claw_nb import api
+        from claw_nb.log.store import EventLog
 
+        # The log moves its journal into DuckDB after each turn's answer has gone out, not
+        # before it (an ingest holds the answer back by a few hundred milliseconds).
+        self.log = EventLog(config.resolved_db_path, ingest_at_end=False)
         tools = default_tools()
         if self.client.reads_files:
             reader = client_read_file(self._read_from_client)
@@ -129,6 +135,7 @@ class AcpSession:
             "approver_name": self.approver.label,
             "listeners": [self.stream],
             "tools": tools,
+            "log": self.log,
         }
         if load:
             self.agent, _log = api.continue_session(config, self.session_id, **options)
@@ -198,8 +205,11 @@ class AcpSession:
         """Stop a running turn, wait for it, and flush the log."""
         self.cancel()
         await asyncio.to_thread(self._idle.wait, CLOSE_TIMEOUT)
+        if self._ingesting is not None:
+            await self._ingesting
         if self.agent is not None:
-            await asyncio.to_thread(self.agent.close)
+            await asyncio.to_thread(self.agent.close)  # closes the log's journal
+            await asyncio.to_thread(self.log.try_ingest)
         await self.outbox.close()
 
     # -- the agent's side -----------------------------------------------------------------------

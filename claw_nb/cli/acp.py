@@ -45,7 +45,17 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until the client closes stdin."""
-    from claw_nb.acp.server import ServerSettings
+    try:
+        from claw_nb.acp.server import ServerSettings
+    except ImportError as exc:  # the SDK is an extra
+        if not (exc.name or "").startswith("acp"):
+            raise
+        print(
+            f"claw-nb acp needs the agent-client-protocol package ({exc.name} is missing): "
+            "pip install 'claw_nb[acp]'",
+            file=sys.stderr,
+        )
+        return 2
     from claw_nb.cli.headless import json_stdout
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
@@ -60,8 +70,11 @@ def run(args: argparse.Namespace) -> int:
     settings = ServerSettings(
         options={k: v for k, v in options.items() if v is not None}, mode=args.mode
     )
-    with json_stdout() as out:
-        asyncio.run(_serve_stdio(settings, out))
+    try:
+        with json_stdout() as out:
+            asyncio.run(_serve_stdio(settings, out))
+    except KeyboardInterrupt:  # a client stopping us with SIGINT (Jupyter AI's shutdown does)
+        return 130
     return 0
 
 
