@@ -152,3 +152,20 @@ def test_a_stop_cancels_a_question_the_thread_waits_on():
         return done
 
     assert asyncio.run(scenario())
+
+
+def test_text_goes_out_once_whether_the_reply_was_streamed_or_not(tmp_path):
+    from types import SimpleNamespace
+
+    from claw_nb import events as ev
+    from claw_nb.acp.updates import UpdateStream
+
+    sent = []
+    paths = ClientPaths(tmp_path, tmp_path)
+    stream = UpdateStream(SimpleNamespace(put=sent.append), paths, lambda name: None, lambda: 0)
+    stream(ev.MessageAdded("s", seq=1, message={"role": "assistant", "content": "whole"}))
+    stream(ev.TextDelta("s", step=2, text="str"))
+    stream(ev.TextDelta("s", step=2, text="eamed"))
+    stream(ev.MessageAdded("s", seq=2, message={"role": "assistant", "content": "streamed"}))
+    stream(ev.MessageAdded("s", seq=3, message={"role": "user", "content": "not ours to echo"}))
+    assert [u.content.text for u in sent] == ["whole", "str", "eamed"]
