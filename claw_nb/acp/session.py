@@ -96,7 +96,6 @@ class AcpSession:
         self._idle = threading.Event()
         self._idle.set()
         self._cancelled = False
-        self._ingesting: asyncio.Future[Any] | None = None
 
     @classmethod
     async def open(
@@ -122,8 +121,9 @@ class AcpSession:
         from claw_nb import api
         from claw_nb.log.store import EventLog
 
-        # The log moves its journal into DuckDB after each turn's answer has gone out, not
-        # before it (an ingest holds the answer back by a few hundred milliseconds).
+        # No ingest into DuckDB at the end of each turn: it would hold the answer back by a few
+        # hundred milliseconds. Every reader of the log ingests the journals first, and the
+        # session ingests when it closes.
         self.log = EventLog(config.resolved_db_path, ingest_at_end=False)
         tools = default_tools()
         if self.client.reads_files:
@@ -205,8 +205,6 @@ class AcpSession:
         """Stop a running turn, wait for it, and flush the log."""
         self.cancel()
         await asyncio.to_thread(self._idle.wait, CLOSE_TIMEOUT)
-        if self._ingesting is not None:
-            await self._ingesting
         if self.agent is not None:
             await asyncio.to_thread(self.agent.close)  # closes the log's journal
             await asyncio.to_thread(self.log.try_ingest)

@@ -6,6 +6,7 @@ import asyncio
 
 from acp.schema import EmbeddedResourceContentBlock, ResourceContentBlock, TextResourceContents
 
+from claw_nb.log.store import list_sessions
 from claw_nb.testing import call, endless_stream, text, tool_calls
 from tests.acp.client import GENEROUS, RecordingClient, cancelled, claw_acp, prompt, run
 
@@ -68,6 +69,9 @@ def test_a_session_loads_after_the_agent_process_restarts(claw_env):
         async with claw_acp(first, claw_env) as (conn, _):
             session = await conn.new_session(cwd=str(claw_env.workspace), mcp_servers=[])
             await conn.prompt(session_id=session.session_id, prompt=prompt("remember blue"))
+            live = await asyncio.to_thread(list_sessions, claw_env.db)  # agent still running
+            assert list(live["session_id"]) == [session.session_id]
+            assert list(live["stop_reason"]) == ["completed"]
         async with claw_acp(second, claw_env) as (conn, _):  # a new process, the same log
             listed = await conn.list_sessions(cwd=str(claw_env.workspace))
             loaded = await conn.load_session(
