@@ -77,6 +77,7 @@ def test_a_session_loads_after_the_agent_process_restarts(claw_env):
             loaded = await conn.load_session(
                 cwd=str(claw_env.workspace), session_id=session.session_id, mcp_servers=[]
             )
+            await second.first_text.wait()  # SDK 0.11 may answer before it hands over updates
             replayed = list(second.updates)
             response = await conn.prompt(
                 session_id=session.session_id, prompt=prompt("which colour?")

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 import uuid
 from importlib.metadata import entry_points
@@ -93,6 +94,19 @@ class JupyterServer:
 
     def log(self) -> str:
         return "".join(self.lines.queue)
+
+    def wait_listening(self, timeout: float) -> None:
+        """Until the port takes connections. The server logs its URL before it binds (on its
+        event loop's first turn) and says nothing when it has: after the URL line, the port is
+        tried a few times a second."""
+        assert self.ready.wait(timeout) and self.proc.poll() is None, self.log()
+        while self.proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+                return
+            except ConnectionRefusedError:
+                time.sleep(0.1)  # a bind has no event to wait on
+        raise AssertionError(f"jupyter server exited:\n{self.log()}")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -192,7 +206,7 @@ def test_a_chat_message_to_claw_streams_the_answer_and_an_edit_waits_for_the_but
         ws.close()
 
     try:
-        assert server.ready.wait(GENEROUS) and server.proc.poll() is None, server.log()
+        server.wait_listening(GENEROUS)
         asyncio.run(asyncio.wait_for(scenario(), GENEROUS))
     except BaseException:
         print(server.log()[-6000:])
