@@ -275,6 +275,21 @@ def resume(
     return agent
 
 
+def continue_session(
+    config: ClawConfig, session_id: str, **build_options: Any
+) -> tuple[Agent, Any]:
+    """(agent, event log) going on with a logged session under the same id (the exact id).
+
+    For a client that keeps the id it was given, such as an ACP client loading a session after
+    the agent process restarted; `resume` starts a new session from the old one instead."""
+    full_id, messages = find_session(config.resolved_db_path, session_id)
+    if full_id != session_id:
+        raise SessionNotFound(f"no session {session_id!r} in {config.resolved_db_path}")
+    agent, log = build_agent(config, session_id=full_id, history=messages, **build_options)
+    agent.context_manager.outcomes.update(_logged_outcomes(config, full_id, agent))
+    return agent, log
+
+
 def _logged_outcomes(config: ClawConfig, session_id: str, agent: Agent) -> dict[str, Any]:
     """The resumed history's tool outcomes, from the log's tool_calls rows."""
     from claw_nb.log.queries import load_tool_outcomes

@@ -1,7 +1,7 @@
 """The import graph keeps the layers honest: these fail on a forbidden import.
 
-Data flows one way: a shell (cli/, jupyter/) calls the API, the agent runs, events flow out to
-listeners. Nothing below the shells imports them; the loop does not know the LiteLLM adapter;
+Data flows one way: a shell (cli/, jupyter/, acp/) calls the API, the agent runs, events flow
+out to listeners. Nothing below the shells imports them; the loop does not know the LiteLLM adapter;
 no module reaches into another's private names.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "claw_nb"
-SHELLS = ("claw_nb.cli", "claw_nb.jupyter")
+SHELLS = ("claw_nb.cli", "claw_nb.jupyter", "claw_nb.acp")
 # `%load_ext claw_nb` and `python -m claw_nb` find their shells from the package root.
 ALLOWED_SHELL_IMPORTS = {("claw_nb", "claw_nb.jupyter.magics"), ("claw_nb.__main__", "claw_nb.cli")}
 
@@ -80,6 +80,19 @@ def test_the_cli_and_the_notebook_do_not_import_each_other():
         )  # the text view extends the plain printer
     ]
     assert bad == []
+
+
+def test_the_acp_shell_imports_no_other_shell():
+    """`claw-nb acp` is a thin command over claw_nb.acp, never the reverse."""
+    bad = [
+        f"{module}:{line} imports {target}"
+        for module, edges in GRAPH.items()
+        if module.startswith("claw_nb.acp")
+        for target, _, line in edges
+        if target.startswith(("claw_nb.cli", "claw_nb.jupyter"))
+    ]
+    assert bad == []
+    assert any(t == "claw_nb.acp.server" for t, _, _ in GRAPH["claw_nb.cli.acp"])
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from claw_nb.cli import mcp, models, rewind
+from claw_nb.cli import acp, mcp, models, rewind
 from claw_nb.cli.approvers import approve_all_printed, deny_noninteractive, terminal_approver
 from claw_nb.config import ConfigError, load_config
 from claw_nb.permissions import MODES
@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     models.add_parser(sub)
     mcp.add_parser(sub)
+    acp.add_parser(sub)
 
     show = sub.add_parser("show", help="replay a logged session")
     show.add_argument("session_id")
@@ -153,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         from claw_nb.cli.lab import run_lab_command
 
         return run_lab_command(args)
+    if args.command == "acp":  # each session has its own workspace: no config here
+        return acp.run(args)
     try:
         config = load_config(
             args.cwd,

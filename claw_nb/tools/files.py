@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import io
 import os
 import re
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import regex
 
@@ -112,6 +114,19 @@ def read_file(ctx: ToolContext, path: str, offset: int = 1, limit: int = 2000) -
     except OSError as e:
         raise ToolError(f"cannot read {path!r}: {e.strerror or e}") from e
     _remember(ctx, resolved)
+    return _render_page(path, offset, shown, total, last_shown, complete)
+
+
+def read_text_page(text: str, path: str, offset: int = 1, limit: int = 2000) -> str:
+    """`text` as read_file shows a file with that content: for text that is not on disk (an
+    editor's unsaved buffer, which an ACP client hands over), so the model sees one format."""
+    page = _page_of(io.BytesIO(text.encode("utf-8")), path, offset, limit)
+    return _render_page(path, offset, *page)
+
+
+def _render_page(
+    path: str, offset: int, shown: list[str], total: int, last_shown: int, complete: bool
+) -> str:
     if total == 0:
         return f"({path} is empty)"
     if offset > total:
@@ -132,6 +147,11 @@ def read_file(ctx: ToolContext, path: str, offset: int = 1, limit: int = 2000) -
 def _read_page(
     ws: Path, resolved: Path, path: str, offset: int, limit: int
 ) -> tuple[list[str], int, int, bool]:
+    with os.fdopen(open_regular(ws, resolved, path), "rb") as f:
+        return _page_of(f, path, offset, limit)
+
+
+def _page_of(f: BinaryIO, path: str, offset: int, limit: int) -> tuple[list[str], int, int, bool]:
     """(numbered lines of the page, lines counted, last line shown, whether the count is the
     whole file). Memory stays bounded by the page: long lines are cut while reading, and lines
     past the page are only counted, up to MAX_SCAN_BYTES."""
@@ -139,44 +159,43 @@ def _read_page(
     total = chars = scanned = 0
     last_shown = offset - 1
     line_cap = MAX_LINE_CHARS * 4  # bytes: a UTF-8 character takes at most four
-    with os.fdopen(open_regular(ws, resolved, path), "rb") as f:
-        head = f.read(8192)
-        if looks_binary(head):
-            raise ToolError(f"{path!r} is a binary file; read_file only shows text files")
-        f.seek(0)
-        while True:
-            if len(shown) >= limit or chars > MAX_READ_CHARS:
-                while scanned < MAX_SCAN_BYTES:  # only count what follows the page
-                    block = f.read(1 << 20)
-                    if not block:
-                        return shown, total, last_shown, True
-                    scanned += len(block)
-                    total += block.count(b"\n")
-                return shown, total + 1, last_shown, False
-            raw = f.readline(line_cap)
-            if not raw:
-                return shown, total, last_shown, True
-            scanned += len(raw)
-            cut = len(raw) >= line_cap and not raw.endswith(b"\n")
-            while cut:  # the rest of an over-long line: skip it without keeping it
-                rest = f.readline(1 << 20)
-                scanned += len(rest)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            total += 1
-            if total < offset:
-                continue
-            try:
-                line = raw.decode("utf-8", errors="ignore" if cut else "strict").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                raise ToolError(
-                    f"{path!r} is not valid UTF-8 text (looks binary); cannot show it"
-                ) from e
-            if cut or len(line) > MAX_LINE_CHARS:
-                line = line[:MAX_LINE_CHARS] + f" ... [line cut at {MAX_LINE_CHARS} chars]"
-            shown.append(f"{total:>6}\t{line}")
-            chars += len(line) + 8
-            last_shown = total
+    head = f.read(8192)
+    if looks_binary(head):
+        raise ToolError(f"{path!r} is a binary file; read_file only shows text files")
+    f.seek(0)
+    while True:
+        if len(shown) >= limit or chars > MAX_READ_CHARS:
+            while scanned < MAX_SCAN_BYTES:  # only count what follows the page
+                block = f.read(1 << 20)
+                if not block:
+                    return shown, total, last_shown, True
+                scanned += len(block)
+                total += block.count(b"\n")
+            return shown, total + 1, last_shown, False
+        raw = f.readline(line_cap)
+        if not raw:
+            return shown, total, last_shown, True
+        scanned += len(raw)
+        cut = len(raw) >= line_cap and not raw.endswith(b"\n")
+        while cut:  # the rest of an over-long line: skip it without keeping it
+            rest = f.readline(1 << 20)
+            scanned += len(rest)
+            if not rest or rest.endswith(b"\n"):
+                break
+        total += 1
+        if total < offset:
+            continue
+        try:
+            line = raw.decode("utf-8", errors="ignore" if cut else "strict").rstrip("\r\n")
+        except UnicodeDecodeError as e:
+            raise ToolError(
+                f"{path!r} is not valid UTF-8 text (looks binary); cannot show it"
+            ) from e
+        if cut or len(line) > MAX_LINE_CHARS:
+            line = line[:MAX_LINE_CHARS] + f" ... [line cut at {MAX_LINE_CHARS} chars]"
+        shown.append(f"{total:>6}\t{line}")
+        chars += len(line) + 8
+        last_shown = total
 
 
 @tool("edit")
