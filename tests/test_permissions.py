@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from claw_nb.permissions import MODES, PermissionPolicy, PermissionSettingsError, Rule
+from claw_nb.permission_rules import Rule
+from claw_nb.permissions import MODES, PermissionPolicy, PermissionSettingsError
 from claw_nb.tools.base import ToolContext, tool
 
 READ = SimpleNamespace(name="read_file", kind="read")

@@ -16,7 +16,7 @@ from typing import Any
 
 from claw_nb.command_line import Unparsable, command_text, split_commands
 from claw_nb.errors import PermissionSettingsError
-from claw_nb.permissions import Rule, glob_match, primary_value
+from claw_nb.permission_rules import Rule, glob_match, primary_value
 
 # our tool -> its Claude Code names, the first one being what a Claude Code hook is sent
 CLAUDE_NAMES: dict[str, tuple[str, ...]] = {

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from claw_nb.mcp.tools import claw_tool, render_result, tool_name
-from claw_nb.permissions import PermissionPolicy, Rule
+from claw_nb.permission_rules import Rule
+from claw_nb.permissions import PermissionPolicy
 from claw_nb.tools.base import ToolError
 
 
