@@ -26,17 +26,11 @@ from claw_nb import events as ev
 from claw_nb.events import handles
 from claw_nb.jupyter.changes import ChangeTracker
 from claw_nb.jupyter.run_status import RunStatus
-from claw_nb.jupyter.static_copy import (
-    Part,
-    StaticTranscript,
-    note_part,
-    text_part,
-)
+from claw_nb.jupyter.static_copy import Part, StaticTranscript, note_part, text_part
 from claw_nb.jupyter.subagent_view import SubagentBoxes
 from claw_nb.jupyter.widget_actions import TranscriptActions
 from claw_nb.jupyter.widget_display import TranscriptDisplay
 from claw_nb.jupyter.widget_html import (
-    BOX,
     MUTED,
     PRE,
     Card,
@@ -44,6 +38,7 @@ from claw_nb.jupyter.widget_html import (
     esc,
     retry_words,
     stop_words,
+    todo_list,
 )
 from claw_nb.outcomes import StopReason
 
@@ -330,14 +325,7 @@ class WidgetTranscript(TranscriptDisplay, TranscriptActions, ev.EventDispatch):
             card.show_arguments = False
             widget.value = card.html()
             self.static.replace(index, Part(card.html(), card.markdown(), card.plain()))
-        marks = {"completed": "\u2611", "in_progress": "\u25b6"}
-        items = [(marks.get(t.get("status"), "\u2610"), str(t.get("content", ""))) for t in e.todos]
-        html = (
-            f'<div style="{BOX}"><b>plan</b><ul style="margin:2px 0">'
-            + "".join(f"<li>{m} {esc(c)}</li>" for m, c in items)
-            + "</ul></div>"
-        )
-        md = "**plan**\n\n" + "\n".join(f"- {m} {c}" for m, c in items)
+        html, md = todo_list(e.todos)
         part = Part(html, md, md)
         if self._todos is None:
             widget = self._w.HTML(html)

@@ -197,3 +197,15 @@ class Card:
             md.append("```\n" + clip(output, 4_000).replace("```", "`\u200b``") + "\n```")
         self.body = "".join(parts)
         self.body_markdown = "\n\n".join(md)
+
+
+def todo_list(todos: Any) -> tuple[str, str]:
+    """(html, markdown) of the agent's todo list, marks for done and under way."""
+    marks = {"completed": "\u2611", "in_progress": "\u25b6"}
+    items = [(marks.get(t.get("status"), "\u2610"), str(t.get("content", ""))) for t in todos]
+    html = (
+        f'<div style="{BOX}"><b>plan</b><ul style="margin:2px 0">'
+        + "".join(f"<li>{m} {esc(c)}</li>" for m, c in items)
+        + "</ul></div>"
+    )
+    return html, "**plan**\n\n" + "\n".join(f"- {m} {c}" for m, c in items)
