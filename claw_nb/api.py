@@ -17,6 +17,7 @@ from claw_nb.config import ClawConfig, load_config
 from claw_nb.errors import SessionNotFound
 from claw_nb.permissions import PermissionPolicy, deny_all
 from claw_nb.protocols import Approver, Listener
+from claw_nb.stop import StopToken
 
 
 def build_model(config: ClawConfig):
@@ -67,9 +68,12 @@ def build_agent(
     runner: Any = None,
     tools: Any = None,
     model: Any = None,
+    stop: StopToken | None = None,
     **sandbox_overrides: Any,
 ) -> tuple[Agent, Any]:
-    """(agent, event log) wired the standard way; the caller closes the log."""
+    """(agent, event log) wired the standard way; the caller closes the log.
+
+    `stop`: the caller's token (a lab trial's); the agent's own `agent.stop` is its child."""
     from claw_nb.log.store import EventLog
 
     if model is None:
@@ -89,6 +93,7 @@ def build_agent(
         history=history,
         resumed_from=resumed_from,
         owns=[log],
+        stop=stop,
     )
     return agent, log
 
