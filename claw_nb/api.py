@@ -18,6 +18,7 @@ from claw_nb.config import ClawConfig, load_config
 from claw_nb.errors import SessionNotFound
 from claw_nb.permissions import PermissionPolicy, deny_all
 from claw_nb.protocols import Approver, Hooks, Listener
+from claw_nb.stop import StopToken
 
 
 def build_model(config: ClawConfig):
@@ -83,6 +84,7 @@ def build_agent(
     mcp_servers: Any = None,
     approve_mcp: Any = None,
     hooks: Hooks | bool = True,
+    stop: StopToken | None = None,
     **sandbox_overrides: Any,
 ) -> tuple[Agent, Any]:
     """(agent, event log) wired the standard way; the caller closes the log (or the agent,
@@ -97,7 +99,8 @@ def build_agent(
 
     `subagents` gives the agent the `task` tool (unless `[subagents] max_depth = 0`); the lab
     turns it off, so a trial measures one agent. `hooks`: True the workspace's, False none (a
-    lab trial), or the `Hooks` given; closing the agent ends the session's hooks first."""
+    lab trial), or the `Hooks` given; closing the agent ends the session's hooks first.
+    `stop`: the caller's stop token (a lab trial's); the agent stops with it."""
     from claw_nb.log.store import EventLog
 
     servers, owned = _start_mcp(config, mcp_servers, approve_mcp)
@@ -124,6 +127,7 @@ def build_agent(
             resumed_from=resumed_from,
             owns=[log, *owned],
             checkpoints=checkpoints if checkpoints is not None else build_checkpoints(config),
+            stop=stop,
         )
     except BaseException:
         for resource in owned:

@@ -1,6 +1,6 @@
 """One way to stop: a token passed down from the shell to everything that can take a while.
 
-A shell (Stop button, Ctrl-C, `lab stop`) stops a token; the agent loop, the lab runner, its
+A shell (a Stop button, Ctrl-C, a kernel interrupt) stops a token; the agent loop, the lab runner, its
 executors, each trial and the optimizers look at the same token, or a child of it. A child stops
 when its parent does and can also stop alone (one trial, one run), so stopping one trial never
 stops the others. Callbacks run once on stop: they interrupt what cannot poll (a DuckDB query,
@@ -9,9 +9,11 @@ a model request, a Ray task).
 
 from __future__ import annotations
 
+import signal
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from claw_nb.errors import ClawError
 
@@ -111,6 +113,37 @@ class StopToken:
         with self._lock:
             if callback in self._callbacks:
                 self._callbacks.remove(callback)
+
+
+CTRL_C = "interrupted (Ctrl-C)"
+
+
+@contextmanager
+def sigint_stops(token: StopToken) -> Iterator[StopToken]:
+    """While the body runs, Ctrl-C (SIGINT: a terminal's, or a kernel's interrupt) stops
+    `token` instead of raising, so the work under it ends at its next safe point and records
+    what it finished. A second Ctrl-C raises KeyboardInterrupt as usual, for work that does not
+    stop. The shells wrap each long command in it; off the main thread (which alone receives
+    signals) it changes nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield token
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if token.stopped:
+            raise KeyboardInterrupt
+        # Not here: a handler runs between two bytecodes of the main thread, which may hold
+        # this token's lock or be inside a callback; the stop runs beside it instead.
+        threading.Thread(target=token.stop, args=(CTRL_C,), name="claw-sigint", daemon=True).start()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield token
+    finally:
+        signal.signal(
+            signal.SIGINT, previous if previous is not None else signal.default_int_handler
+        )
 
 
 def _call_quietly(callback: Callable[[], None]) -> None:

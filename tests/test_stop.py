@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import pytest
 
-from claw_nb.stop import Stopped, StopToken
+from claw_nb.stop import CTRL_C, Stopped, StopToken, sigint_stops
 
 
 def test_a_parent_stops_its_children_and_runs_their_callbacks_once():
@@ -75,3 +76,27 @@ def test_wait_returns_when_another_thread_stops_the_parent():
     thread.join(timeout=30)
     assert result == [True]
     assert StopToken().wait(timeout=0.01) is False
+
+
+def test_under_sigint_stops_a_first_ctrl_c_stops_the_token_and_a_second_raises():
+    token = StopToken()
+    before = signal.getsignal(signal.SIGINT)
+    with sigint_stops(token):
+        signal.raise_signal(signal.SIGINT)
+        assert token.wait(timeout=30) and token.reason == CTRL_C
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_sigint_stops_leaves_the_handler_alone_off_the_main_thread():
+    seen = []
+
+    def worker():
+        with sigint_stops(StopToken()):
+            seen.append(signal.getsignal(signal.SIGINT))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(timeout=30)
+    assert seen == [signal.default_int_handler]

@@ -132,15 +132,18 @@ def _check(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from claw_nb.lab.command import run_lab
     from claw_nb.lab.progress import TerminalProgress
+    from claw_nb.stop import StopToken, sigint_stops
 
-    exp = run_lab(
-        args,
-        TerminalProgress,
-        db_path=args.db,
-        model=args.model,
-        api_base=args.api_base,
-        api_key=args.api_key,
-    )
+    with sigint_stops(StopToken()) as stop:  # Ctrl-C stops the run; a second one aborts it
+        exp = run_lab(
+            args,
+            TerminalProgress,
+            db_path=args.db,
+            model=args.model,
+            api_base=args.api_base,
+            api_key=args.api_key,
+            stop=stop,
+        )
     print(f"experiment {exp.name} in {exp.db_path}")
     if exp.results():
         _print_leaderboard(exp, None)

@@ -3,7 +3,8 @@
 The verbs and options come from `claw_nb.lab.optimize.command_options` (the notebook's
 `%claw lab optimize` reads the same table); the checks and the run are
 `claw_nb.lab.optimize.command`, past runs `claw_nb.lab.optimize.reports`. This module only talks
-to the terminal: the plan, the confirmation, live progress, Ctrl-C, the report.
+to the terminal: the plan, the confirmation, live progress, Ctrl-C (it stops the command's
+token; a second one aborts), the report.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def run_optimize_command(args: argparse.Namespace) -> int:
     from claw_nb.lab.optimize.command import prepare, words_db
     from claw_nb.lab.optimize.command_options import canonical_verb
     from claw_nb.lab.progress import TerminalProgress
-    from claw_nb.log.database import is_interrupted_query
+    from claw_nb.stop import StopToken, sigint_stops
 
     verb = canonical_verb(args.optimize_command)
     if verb in ("show", "adopt"):
@@ -48,10 +49,9 @@ def run_optimize_command(args: argparse.Namespace) -> int:
         f"to resume, run the same command again with --name {job.name} (finished trials are kept)"
     )
     try:
-        outcome = job.run(TerminalProgress(), on_step=_print_step)
-    except (KeyboardInterrupt, RuntimeError) as exc:
-        if not is_interrupted_query(exc):
-            raise
+        with sigint_stops(StopToken()) as stop:
+            outcome = job.run(TerminalProgress(), on_step=_print_step, stop=stop)
+    except KeyboardInterrupt:  # the second Ctrl-C: it did not wait for the clean stop
         print(f"{PROG}: interrupted; {resume}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if outcome.stopped:

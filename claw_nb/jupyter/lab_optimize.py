@@ -5,7 +5,8 @@ The same verbs and options as `claw-nb lab optimize` (one table:
 the trials show in the lab view (widgets in a live kernel, text under nbconvert), reflect's steps
 as lines under it. Running the cell is the confirmation: the plan is printed and the run starts
 (`--dry-run` stops after the plan). A run returns its Comparison or ReflectResult (shown as its
-report). Interrupting the kernel stops cleanly; the same cell (same `--name`) resumes.
+report). Interrupting the kernel stops the command's token (the run ends cleanly; a second
+interrupt aborts it); the same cell (same `--name`) resumes.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def run_optimize_magic(args: argparse.Namespace, config: Any, view: Any) -> Any:
     from claw_nb.lab.optimize.command import adopt_from_words, prepare, words_db
     from claw_nb.lab.optimize.command_options import canonical_verb
     from claw_nb.lab.optimize.run_log import describe_step
-    from claw_nb.log.database import is_interrupted_query
+    from claw_nb.stop import StopToken, sigint_stops
 
     verb = canonical_verb(args.optimize_command)
     if verb == "show":
@@ -61,10 +62,9 @@ def run_optimize_magic(args: argparse.Namespace, config: Any, view: Any) -> Any:
             print(line, flush=True)
 
     try:
-        outcome = job.run(view(), on_step=step_line)
-    except (KeyboardInterrupt, RuntimeError) as exc:
-        if not is_interrupted_query(exc):
-            raise
+        with sigint_stops(StopToken()) as stop:  # the kernel's interrupt stops this cell's run
+            outcome = job.run(view(), on_step=step_line, stop=stop)
+    except KeyboardInterrupt:  # the second interrupt: it did not wait for the clean stop
         raise ClawError(f"{PROG}: interrupted; {resume}") from None
     if outcome.stopped:
         print(f"stopped; {resume}")

@@ -6,7 +6,8 @@ leaderboard that fills in), as widgets in a live kernel and as plain text under 
     %claw lab check builtin
     %claw lab optimize compare builtin --variant base --variant terse=terse.toml --repeats 3
 
-Interrupting the kernel (the stop button) stops the run cleanly; running it again resumes.
+Interrupting the kernel (its stop button) stops the cell's token: the run ends cleanly at its
+next safe point (a second interrupt aborts it); running the cell again resumes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from claw_nb.jupyter.lab_optimize import add_parser as add_optimize_parser
 from claw_nb.jupyter.lab_optimize import help_text as optimize_help
 from claw_nb.jupyter.lab_optimize import run_optimize_magic
 from claw_nb.lab.progress import Progress
+from claw_nb.stop import StopToken, sigint_stops
 
 LEADERBOARD_EVERY_S = 2.0
 
@@ -57,26 +59,29 @@ def run_lab_magic(words: list[str], config: Any, widgets: bool) -> Any:
         print(optimize_help())
         return None
     args = _parser().parse_args(words)
-    if args.command == "optimize":
-        return run_optimize_magic(args, config, WidgetLabView if widgets else TextLabView)
     if args.command == "check":
         return _check(args)
     if args.command == "report":
         return _report(args, config)
-    return _run(args, config, widgets)
+    view = WidgetLabView if widgets else TextLabView
+    if args.command == "optimize":
+        return run_optimize_magic(args, config, view)
+    return _run(args, config, view)
 
 
-def _run(args: argparse.Namespace, config: Any, widgets: bool) -> Any:
+def _run(args: argparse.Namespace, config: Any, view: type[Progress]) -> Any:
     from claw_nb.lab.command import run_lab
 
-    return run_lab(
-        args,
-        WidgetLabView if widgets else TextLabView,
-        db_path=config.resolved_db_path,
-        model=config.model,
-        api_base=config.api_base,
-        api_key=config.api_key,
-    )
+    with sigint_stops(StopToken()) as stop:  # the kernel's interrupt stops this cell's run
+        return run_lab(
+            args,
+            view,
+            db_path=config.resolved_db_path,
+            model=config.model,
+            api_base=config.api_base,
+            api_key=config.api_key,
+            stop=stop,
+        )
 
 
 def _report(args: argparse.Namespace, config: Any) -> Any:

@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claw_nb.errors import ConfigError
+
+if TYPE_CHECKING:
+    from claw_nb.stop import StopToken
 
 
 def parse_variant(text: str) -> Any:
@@ -62,12 +65,14 @@ def run_lab(
     model: str | None = None,
     api_base: str | None = None,
     api_key: str | None = None,
+    stop: StopToken | None = None,
 ) -> Any:
     """`lab run` for both shells; returns the Experiment.
 
     `args`: the shell's parsed words (tasks, variant, only, repeats, experiment, ray, slots,
     unsandboxed); `make_progress`: the shell's display, made once the words are checked; the
-    log and the model come from the shell (its options or its settings).
+    log and the model come from the shell (its options or its settings); `stop`: the command's
+    token, which the shell stops on Ctrl-C or a kernel interrupt.
     """
     from claw_nb.lab.runner import run_experiment
 
@@ -87,4 +92,5 @@ def run_lab(
             api_base=api_base,
             api_key=api_key,
             progress=progress,
+            stop=stop,
         )

@@ -1,7 +1,9 @@
 """Where trials run: a local pool sized by the model server's slots, or an existing Ray cluster.
 
 Both return standard `concurrent.futures.Future` objects whose result is a
-:class:`~claw_nb.lab.trials.TrialOutcome`, so progress and Stop work the same way for all.
+:class:`~claw_nb.lab.trials.TrialOutcome`, so progress works the same way for all. Each trial is
+submitted with its own stop token (a child of its run's), so a stop reaches the trials of that
+run only: a local trial watches its token; a Ray trial is cancelled from the token's `on_stop`.
 
 - :func:`local_executor`: threads in this process. Its size is the number of requests the
   model server answers in parallel (``slots``: 1 for Ollama by default), not the CPU count:
@@ -28,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ConfigError, LabError
-from claw_nb.lab.trials import TrialOutcome, TrialProgress, TrialSpec, run_trial, stop_running
+from claw_nb.lab.trials import TrialOutcome, TrialProgress, TrialSpec, run_trial
+from claw_nb.stop import StopToken
 
 SLOT_RESOURCE = "claw_model_slot"
 SLOTS_ENV = "CLAW_LAB_SLOTS"
@@ -61,13 +64,13 @@ class LocalExecutor:
         self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="claw-trial")
 
     def submit(
-        self, spec: TrialSpec, on_progress: Callable[[TrialProgress], None] | None = None
+        self,
+        spec: TrialSpec,
+        on_progress: Callable[[TrialProgress], None] | None = None,
+        stop: StopToken | None = None,
     ) -> Future:
-        return self._pool.submit(run_trial, spec, on_progress)
-
-    def stop(self) -> None:
-        """Ask running trials to stop at their next safe point."""
-        stop_running()
+        """Queue one trial; `stop` (its own token) ends it at its next safe point."""
+        return self._pool.submit(run_trial, spec, on_progress, stop)
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)
@@ -117,9 +120,16 @@ class RayExecutor:
         self._packed: dict[str, bytes] = {}
 
     def submit(
-        self, spec: TrialSpec, on_progress: Callable[[TrialProgress], None] | None = None
+        self,
+        spec: TrialSpec,
+        on_progress: Callable[[TrialProgress], None] | None = None,
+        stop: StopToken | None = None,
     ) -> Future:
-        """Submit one trial; per-step progress stays on the worker (start and end are seen)."""
+        """Submit one trial; per-step progress stays on the worker (start and end are seen).
+
+        The worker cannot see `stop`: stopping it cancels the Ray task instead."""
+        import ray
+
         task = spec.task
         if task.path is not None and task.name not in self._packed:
             self._packed[task.name] = pack_task(task.path)
@@ -127,24 +137,25 @@ class RayExecutor:
         future = ref.future()
         with self._lock:
             self._refs[id(future)] = ref
-        future.add_done_callback(self._forget)
+        forget = stop.on_stop(lambda: ray.cancel(ref)) if stop is not None else None
+
+        def done(finished: Future) -> None:
+            with self._lock:
+                self._refs.pop(id(finished), None)
+            if forget is not None:
+                forget()
+
+        future.add_done_callback(done)
         return future
 
-    def _forget(self, future: Future) -> None:
-        with self._lock:
-            self._refs.pop(id(future), None)
-
-    def stop(self) -> None:
+    def shutdown(self, wait: bool = True) -> None:
+        """Leave the cluster running (it is not ours); cancel what we started and is not done."""
         import ray
 
         with self._lock:
             refs = list(self._refs.values())
         for ref in refs:
             ray.cancel(ref)
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Leave the cluster running (it is not ours); just stop what we started."""
-        self.stop()
 
     def __repr__(self) -> str:
         return f"RayExecutor({self.address!r}, slots={self.slots})"

@@ -2,15 +2,16 @@
 
 The driver registers the experiment in the log, skips the (variant, task, repeat) keys already
 finished, submits the rest to an executor (a local pool by default) and, as each trial ends,
-ingests its journal and records its row. Ctrl-C (or ``stop.set()``) stops cleanly: queued
-trials are dropped, running ones are interrupted and not recorded, so running the same
-experiment again picks up exactly what is missing.
+ingests its journal and records its row. A stop (``stop=token``, stopped by a shell's Ctrl-C
+or Stop, or a Ctrl-C that reaches the runner itself) ends the run cleanly: queued trials never
+start, running ones end ``interrupted`` and leave their sessions but no ``trials`` row, so
+running the same experiment again picks up exactly what is missing. Each run stops through its
+own token, so two runs in one process never stop each other.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import CancelledError, Future, wait
@@ -24,7 +25,8 @@ from claw_nb.lab.progress import Progress
 from claw_nb.lab.store import record_trials, register
 from claw_nb.lab.tasks import Task, load_tasks
 from claw_nb.lab.trials import TrialOutcome, TrialResult, TrialSpec, Variant
-from claw_nb.log.database import is_interrupted_query, resolve_db_path
+from claw_nb.log.database import resolve_db_path
+from claw_nb.stop import CTRL_C, Stopped, StopToken
 
 STOP_GRACE_S = 30.0  # how long a stop waits for running trials to reach a safe point
 TICK_S = 0.2
@@ -44,14 +46,15 @@ def run_experiment(
     api_key: str | None = None,
     progress: Progress | None = None,
     options: Mapping[str, Any] | None = None,
-    stop: threading.Event | None = None,
+    stop: StopToken | None = None,
 ) -> Experiment:
     """Run (or resume) an experiment and return it; see the module docstring.
 
     ``tasks``: Task objects or anything :func:`~claw_nb.lab.tasks.load_tasks` reads
     (``"builtin"``, a directory, a JSON/YAML file). ``variants``: Variant objects, or a mapping
     name -> TOML path / dict of overrides. ``options``: other `ClawConfig` settings for every
-    trial (e.g. ``{"stream": False}``).
+    trial (e.g. ``{"stream": False}``). ``stop``: the caller's token; stopping it stops this
+    run (``Experiment.stopped`` says so).
     """
     task_list = _tasks(tasks)
     variant_list = _variants(variants)
@@ -72,7 +75,11 @@ def run_experiment(
         "tasks": [t.name for t in task_list],
         "options": dict(options or {}),
     }
-    done = register(path, name, task_list, variant_list, config)
+    stop = StopToken(stop)  # this run's own: a Ctrl-C that reaches the runner stops it alone
+    try:
+        done = register(path, name, task_list, variant_list, config, stop=stop)
+    except Stopped:
+        return Experiment(name, path, stopped=True)
     specs = [
         TrialSpec(
             name,
@@ -99,8 +106,10 @@ def run_experiment(
     progress.start(name, len(specs), len(specs) - len(pending_specs), getattr(executor, "slots", 1))
     stopped = False
     try:
-        futures = {executor.submit(spec, progress.update): spec for spec in pending_specs}
-        stopped = _collect_until_done(executor, futures, path, progress, stop)
+        futures = {
+            executor.submit(spec, progress.update, stop.child()): spec for spec in pending_specs
+        }
+        stopped = _collect_until_done(futures, path, progress, stop)
     finally:
         if owned:
             executor.shutdown(wait=not stopped)
@@ -116,45 +125,50 @@ def run(tasks: Any = "builtin", variants: Any = None, **kwargs: Any) -> Experime
 
 
 def _collect_until_done(
-    executor: Any,
-    futures: dict[Future, TrialSpec],
-    path: Path,
-    progress: Progress,
-    stop: threading.Event | None,
+    futures: dict[Future, TrialSpec], path: Path, progress: Progress, stop: StopToken
 ) -> bool:
     """Record the submitted trials as they end; True when stopped before the end."""
     pending = set(futures)
+    woken: Future = Future()  # a stop wakes the wait below at once
+    unregister = stop.on_stop(lambda: woken.set_result(None))
     try:
-        while pending:
-            if stop is not None and stop.is_set():
-                raise KeyboardInterrupt
-            finished, pending = wait(pending, timeout=TICK_S, return_when="FIRST_COMPLETED")
+        while pending and not stop.stopped:
+            finished, _ = wait(pending | {woken}, timeout=TICK_S, return_when="FIRST_COMPLETED")
+            finished.discard(woken)
+            pending -= finished
             try:
-                _collect(finished, futures, path, progress)
-            except RuntimeError as exc:
-                if not is_interrupted_query(exc):
-                    raise
-                pending |= finished  # Ctrl-C inside a write: record these on the way out
-                raise KeyboardInterrupt from None
+                _collect(finished, futures, path, progress, stop)
+            except KeyboardInterrupt:
+                pending |= finished  # a Ctrl-C inside the write: record these on the way out
+                raise
             progress.refresh()
-    except KeyboardInterrupt:
-        for future in pending:
-            future.cancel()
-        executor.stop()
-        running = {f for f in pending if not f.cancelled()}
-        finished, _ = wait(running, timeout=STOP_GRACE_S)
-        _collect(finished, futures, path, progress)
-        for future in pending:
-            progress.forget(futures[future].key)
-        return True
-    return False
+    except KeyboardInterrupt:  # no shell took the Ctrl-C: it stops this run like a Stop
+        stop.stop(CTRL_C)
+    finally:
+        unregister()
+    if not pending:
+        return False
+    for future in pending:
+        future.cancel()  # queued: never starts (a trial also checks its token as it starts)
+    running = {f for f in pending if not f.cancelled()}
+    finished, _ = wait(running, timeout=STOP_GRACE_S)
+    _collect(finished, futures, path, progress, stop)
+    for future in pending:
+        progress.forget(futures[future].key)
+    return True
 
 
 def _collect(
-    finished: Iterable[Future], futures: dict[Future, TrialSpec], path: Path, progress: Progress
+    finished: Iterable[Future],
+    futures: dict[Future, TrialSpec],
+    path: Path,
+    progress: Progress,
+    stop: StopToken,
 ) -> None:
-    """Record the trials that ended (one open of the log for the lot)."""
+    """Record the trials that ended (one open of the log for the lot); the interrupted ones
+    leave their sessions only."""
     batch: list[tuple[TrialResult, bytes]] = []
+    interrupted: list[tuple[TrialResult, bytes]] = []
     for future in finished:
         spec = futures[future]
         try:
@@ -166,20 +180,23 @@ def _collect(
             raise
         except Exception as exc:  # noqa: BLE001 - e.g. a Ray worker lost: not recorded, redone on resume
             progress.forget(spec.key)
-            import warnings
+            if not stop.stopped:  # a stopped run's Ray tasks end cancelled: that is no failure
+                import warnings
 
-            warnings.warn(
-                f"claw_nb lab: trial {spec.key} failed to run ({type(exc).__name__}: "
-                f"{exc}); it is not recorded and a resumed run retries it",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+                warnings.warn(
+                    f"claw_nb lab: trial {spec.key} failed to run ({type(exc).__name__}: "
+                    f"{exc}); it is not recorded and a resumed run retries it",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             continue
         if outcome.stopped:
             progress.forget(spec.key)
+            if outcome.journal:
+                interrupted.append((outcome.result, outcome.journal))
             continue
         batch.append((outcome.result, outcome.journal))
-    record_trials(path, batch)
+    record_trials(path, batch, interrupted)
     for result, _ in batch:
         progress.finished(result)
 

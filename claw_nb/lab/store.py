@@ -14,8 +14,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from claw_nb.errors import LabError
 from claw_nb.lab.tasks import Task
 from claw_nb.lab.trials import TrialResult, Variant, trial_id
-from claw_nb.log.database import DEFAULT_TIMEOUT, open_database, resolve_db_path
+from claw_nb.log.database import DEFAULT_TIMEOUT, connected, resolve_db_path
 from claw_nb.log.ingest import ingest_journals, insert_rows, store_journal
 from claw_nb.log.rows import to_json, ts
 from claw_nb.log.schema import Column, Table, cols
@@ -31,6 +31,8 @@ from claw_nb.log.schema import Column, Table, cols
 if TYPE_CHECKING:
     import duckdb
     import pandas
+
+    from claw_nb.stop import StopToken
 
 
 def _table(name: str, key: str, since: int, spec: str, *later: Column) -> Table:
@@ -79,21 +81,21 @@ RESULT_COLUMNS = tuple(c for c in TABLES["trials"].names if c not in ("trial_id"
 RUN_COLUMNS = ("run", "kind", "created_at", "status", "best_candidate")
 
 
-@contextmanager
 def _connection(
-    path: Path, read_only: bool = False, fallback_read_only: bool = False
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The log for a moment (waiting for the lock; a read-write open migrates it)."""
-    con, _ = open_database(
+    path: Path,
+    read_only: bool = False,
+    fallback_read_only: bool = False,
+    stop: StopToken | None = None,
+) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """The log for a moment (waiting for the lock; a read-write open migrates it); with
+    `stop`, a stop interrupts the query (`claw_nb.log.database.connected`)."""
+    return connected(
         Path(path),
         read_only=read_only,
         timeout=DEFAULT_TIMEOUT,
         fallback_read_only=fallback_read_only,
+        stop=stop,
     )
-    try:
-        yield con
-    finally:
-        con.close()
 
 
 def _reading(path: Path) -> Any:
@@ -150,10 +152,13 @@ def register(
     tasks: Iterable[Task],
     variants: Iterable[Variant],
     config: dict[str, Any],
+    stop: StopToken | None = None,
 ) -> set[tuple[str, str, str, int]]:
-    """Record the experiment, its variants and tasks; the keys of trials already finished."""
+    """Record the experiment, its variants and tasks; the keys of trials already finished.
+
+    A `stop` interrupts it (raising `Stopped`): nothing has run yet, so nothing is lost."""
     now = ts(time.time())
-    with _connection(db_path) as con:
+    with _connection(db_path, stop=stop) as con:
         con.begin()
         try:
             insert_rows(
@@ -192,11 +197,18 @@ def register(
     return {(e, v, t, int(r)) for e, v, t, r in rows}
 
 
-def record_trials(db_path: Path, finished: Sequence[tuple[TrialResult, bytes]]) -> None:
-    """Ingest the trials' journals and record their rows, in one open of the log."""
-    if not finished:
+def record_trials(
+    db_path: Path,
+    finished: Sequence[tuple[TrialResult, bytes]],
+    interrupted: Sequence[tuple[TrialResult, bytes]] = (),
+) -> None:
+    """Ingest the trials' journals and record their rows, in one open of the log.
+
+    `interrupted` trials (stopped while running) leave their sessions, which say
+    `interrupted` and name their trial, but no `trials` row: a resumed run does them again."""
+    if not finished and not interrupted:
         return
-    for _, journal in finished:
+    for _, journal in (*finished, *interrupted):
         store_journal(db_path, journal)
     now = ts(time.time())
     fields = RESULT_COLUMNS[:-1]  # then the time and the tamper report, as in the table
@@ -204,12 +216,13 @@ def record_trials(db_path: Path, finished: Sequence[tuple[TrialResult, bytes]]) 
         (trial_id(*r.key), *(getattr(r, f) for f in fields), now, to_json(list(r.tamper)))
         for r, _ in finished
     ]
+    pairs = [(r.session_id, trial_id(*r.key)) for r, _ in (*finished, *interrupted) if r.session_id]
     with _connection(db_path) as con:
         ingest_journals(con, db_path)
         con.begin()
         try:
-            insert_rows(con, "trials", rows, "INSERT OR REPLACE")
-            pairs = [(r.session_id, trial_id(*r.key)) for r, _ in finished if r.session_id]
+            if rows:
+                insert_rows(con, "trials", rows, "INSERT OR REPLACE")
             if pairs:
                 con.execute(
                     "UPDATE sessions SET trial_id = k.tid FROM (SELECT unnest(?::VARCHAR[]) AS "

@@ -26,6 +26,8 @@ from typing import Any
 
 from claw_nb.errors import ConfigError, LabError
 from claw_nb.lab.tasks import Task
+from claw_nb.outcomes import StopReason
+from claw_nb.stop import StopToken
 
 _SETTINGS = ("model", "temperature", "max_steps", "context_window", "max_tool_result_chars")
 
@@ -175,8 +177,9 @@ class TrialProgress:
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """A finished trial: its result, its journal (bytes of JSON lines) and whether the user
-    stopped it (then it is not recorded, so a resumed run does it again)."""
+    """A finished trial: its result, its journal (bytes of JSON lines) and whether its run was
+    stopped while it ran or before it started (then it gets no `trials` row, so a resumed run
+    does it again)."""
 
     result: TrialResult
     journal: bytes
@@ -211,72 +214,41 @@ class _Meter:
             self.tool_errors += 1
 
 
-# Agents of the trials running in this process, so a Stop can reach them.
-_RUNNING: dict[tuple, Any] = {}
-_RUNNING_LOCK = threading.Lock()
-_STOPPED: set[tuple] = set()
-
-
-def stop_running(keys: set[tuple] | None = None) -> int:
-    """Ask the running trials of this process (all, or those ``keys``) to stop; how many."""
-    with _RUNNING_LOCK:
-        chosen = [(k, a) for k, a in _RUNNING.items() if keys is None or k in keys]
-        for key, _ in chosen:
-            _STOPPED.add(key)
-    for _, agent in chosen:
-        agent.interrupt()
-    return len(chosen)
-
-
 def run_trial(
-    spec: TrialSpec, on_progress: Callable[[TrialProgress], None] | None = None
+    spec: TrialSpec,
+    on_progress: Callable[[TrialProgress], None] | None = None,
+    stop: StopToken | None = None,
 ) -> TrialOutcome:
-    """Run one trial end to end in a temporary directory, removed afterwards."""
+    """Run one trial end to end in a temporary directory, removed afterwards.
+
+    `stop` is this trial's token (a child of its run's): stopped before the trial starts, it
+    never starts; stopped while the agent works, the agent ends `interrupted`, the verifier
+    does not run and the outcome says `stopped` (its journal still comes back)."""
     from claw_nb.lab.tamper import tamper_report
     from claw_nb.lab.verify import make_runner, prepare_workspace, run_verifier
 
+    stop = stop if stop is not None else StopToken()
     started = time.monotonic()
-    tmp = Path(tempfile.mkdtemp(prefix="claw-trial-"))
     meter = _Meter(spec.key, on_progress)
+    if stop.stopped:  # queued when its run stopped
+        return TrialOutcome(_result(spec, meter, started, StopReason.INTERRUPTED), b"", True)
+    tmp = Path(tempfile.mkdtemp(prefix="claw-trial-"))
     session_id = uuid.uuid4().hex[:16]
-    stop_reason, error, verdict = "error", None, None
-    stopped = timed_out = False
+    stop_reason: str = StopReason.ERROR
+    error, verdict = None, None
+    stopped = False
     tamper: tuple[str, ...] = ()
     try:
         workspace = prepare_workspace(spec.task, tmp / "ws")
         runner = make_runner(workspace, unsandboxed=spec.unsandboxed)
-        agent, log = _build_agent(spec, workspace, tmp, runner, meter, session_id)
-        with _RUNNING_LOCK:
-            _RUNNING[spec.key] = agent
-            _STOPPED.discard(spec.key)
+        agent, log = _build_agent(spec, workspace, tmp, runner, meter, session_id, stop)
         if on_progress is not None:
             on_progress(TrialProgress(spec.key, 0, 0, meter.started))
-        deadline_hit = threading.Event()
-
-        def on_deadline() -> None:
-            deadline_hit.set()
-            agent.interrupt()
-
-        timer = threading.Timer(spec.task.agent_timeout_sec, on_deadline)
-        timer.daemon = True
-        timer.start()
         try:
-            run = agent.run(spec.task.instruction, mode="auto")
-            stop_reason, error = run.stop_reason, run.error
-        except Exception as exc:  # noqa: BLE001 - one trial's failure is its result, not a crash
-            error = f"{type(exc).__name__}: {exc}"
+            stop_reason, error = _run_agent(agent, spec.task)
         finally:
-            timer.cancel()
-            with _RUNNING_LOCK:
-                _RUNNING.pop(spec.key, None)
-                stopped = spec.key in _STOPPED
-                _STOPPED.discard(spec.key)
             log.close()
-        timed_out = deadline_hit.is_set()
-        if timed_out:
-            stop_reason = "timeout"
-            note = f"agent stopped at the task's timeout ({spec.task.agent_timeout_sec:g} s)"
-            error = f"{note}; {error}" if error else note
+        stopped = stop.stopped
         if not stopped:
             tamper = tamper_report(spec.task, workspace)
             verdict = run_verifier(spec.task, workspace, runner)
@@ -287,10 +259,61 @@ def run_trial(
     finally:
         journal = _read_journals(tmp / "log.duckdb")
         shutil.rmtree(tmp, ignore_errors=True)
-    reward = verdict.reward if verdict is not None else 0.0
     if verdict is not None and verdict.error:
         error = f"{error}; verifier: {verdict.error}" if error else f"verifier: {verdict.error}"
-    result = TrialResult(
+    result = _result(
+        spec,
+        meter,
+        started,
+        stop_reason,
+        reward=verdict.reward if verdict is not None else 0.0,
+        session_id=session_id if journal else None,
+        error=error,
+        verifier_output=verdict.output if verdict is not None else "",
+        tamper=tamper,
+    )
+    return TrialOutcome(result, journal, stopped)
+
+
+def _run_agent(agent: Any, task: Task) -> tuple[str, str | None]:
+    """(stop reason, error) of the agent's run, stopped at the task's timeout if it gets there.
+
+    The timeout stops the agent's own token, not the trial's: the trial still counts."""
+    deadline_hit = threading.Event()
+
+    def on_deadline() -> None:
+        deadline_hit.set()
+        agent.interrupt()
+
+    timer = threading.Timer(task.agent_timeout_sec, on_deadline)
+    timer.daemon = True
+    timer.start()
+    try:
+        run = agent.run(task.instruction, mode="auto")
+        stop_reason, error = run.stop_reason, run.error
+    except Exception as exc:  # noqa: BLE001 - one trial's failure is its result, not a crash
+        stop_reason, error = StopReason.ERROR, f"{type(exc).__name__}: {exc}"
+    finally:
+        timer.cancel()
+    if deadline_hit.is_set():
+        note = f"agent stopped at the task's timeout ({task.agent_timeout_sec:g} s)"
+        return StopReason.TIMEOUT, f"{note}; {error}" if error else note
+    return stop_reason, error
+
+
+def _result(
+    spec: TrialSpec,
+    meter: _Meter,
+    started: float,
+    stop_reason: str,
+    *,
+    reward: float = 0.0,
+    session_id: str | None = None,
+    error: str | None = None,
+    verifier_output: str = "",
+    tamper: tuple[str, ...] = (),
+) -> TrialResult:
+    return TrialResult(
         experiment=spec.experiment,
         variant=spec.variant.name,
         task=spec.task.name,
@@ -303,16 +326,21 @@ def run_trial(
         completion_tokens=meter.completion_tokens,
         wall_s=time.monotonic() - started,
         tool_errors=meter.tool_errors,
-        session_id=session_id if journal else None,
+        session_id=session_id,
         error=error,
-        verifier_output=verdict.output if verdict is not None else "",
+        verifier_output=verifier_output,
         tamper=tamper,
     )
-    return TrialOutcome(result, journal, stopped)
 
 
 def _build_agent(
-    spec: TrialSpec, workspace: Path, tmp: Path, runner: Any, meter: _Meter, session_id: str
+    spec: TrialSpec,
+    workspace: Path,
+    tmp: Path,
+    runner: Any,
+    meter: _Meter,
+    session_id: str,
+    stop: StopToken,
 ) -> tuple[Any, Any]:
     from claw_nb.api import build_agent
     from claw_nb.config import load_config
@@ -352,6 +380,7 @@ def _build_agent(
         tools=_tools(variant.tool_descriptions),
         subagents=False,  # a trial measures one agent's prompt and tools
         hooks=False,  # the task's folder is its author's: no hook of theirs runs on the host
+        stop=stop,
     )
     return agent, log
 

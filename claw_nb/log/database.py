@@ -4,6 +4,9 @@ DuckDB lets one process at a time open a database file (even read-only opens fai
 another process writes), and several kernels and CLI runs log into one workspace at once. So
 every open retries with backoff for a while, then raises :class:`StoreBusy` with a message
 that says who holds the file and what to do.
+
+DuckDB reports an interrupted query in two ways of its own; :func:`interrupts_translated` (used
+by :func:`connected`) is the one place that turns them into what the rest of claw_nb knows.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from __future__ import annotations
 import os
 import random
 import re
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +25,7 @@ from claw_nb.claw_dir import CLAW_DIR, DEFAULT_DB, ensure_claw_dir
 from claw_nb.errors import ClawError
 from claw_nb.log.journal import register_database
 from claw_nb.log.schema import migrate
+from claw_nb.stop import Stopped, StopToken
 
 if TYPE_CHECKING:
     import duckdb
@@ -66,12 +73,60 @@ class StoreBusy(ClawError, RuntimeError):
 _BUSY_MARKERS = ("could not set lock", "conflicting lock", "different configuration")
 
 
-def is_interrupted_query(exc: BaseException) -> bool:
-    """Ctrl-C (SIGINT) that arrived while DuckDB ran a query: DuckDB 2.0 raises a plain
-    ``RuntimeError("Query interrupted")`` instead of KeyboardInterrupt; treat it as one."""
-    return isinstance(exc, KeyboardInterrupt) or (
-        type(exc) is RuntimeError and str(exc).startswith("Query interrupted")
-    )
+@contextmanager
+def interrupts_translated(stop: StopToken | None = None) -> Iterator[None]:
+    """DuckDB's interruptions as claw_nb's: a Ctrl-C that DuckDB caught itself (it raises a
+    plain ``RuntimeError("Query interrupted")``) goes on as KeyboardInterrupt, and a query that
+    `con.interrupt()` cut (``duckdb.InterruptException``: a stop token's callback) as
+    :class:`~claw_nb.stop.Stopped` with the stop's reason."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.InterruptException:
+        reason = stop.reason if stop is not None and stop.reason else "the query was interrupted"
+        raise Stopped(reason) from None
+    except RuntimeError as exc:
+        if type(exc) is RuntimeError and str(exc).startswith("Query interrupted"):
+            raise KeyboardInterrupt from None
+        raise
+
+
+@contextmanager
+def connected(
+    path: Path,
+    *,
+    read_only: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    fallback_read_only: bool = False,
+    stop: StopToken | None = None,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The log for a moment (see :func:`open_database`), closed after, interruptions translated.
+
+    With `stop`, stopping the token interrupts the query running on it (the body ends with
+    :class:`~claw_nb.stop.Stopped`), and a token already stopped does not open the log at all.
+    Without, only a second Ctrl-C can cut it: writes that record finished work take none.
+    """
+    with interrupts_translated(stop):
+        if stop is not None:
+            stop.raise_if_stopped()
+        con, _ = open_database(
+            Path(path), read_only=read_only, timeout=timeout, fallback_read_only=fallback_read_only
+        )
+        try:
+            remove = stop.on_stop(con.interrupt) if stop is not None else _nothing
+            try:
+                if stop is not None:
+                    stop.raise_if_stopped()  # stopped while opening: its interrupt came too soon
+                yield con
+            finally:
+                remove()
+        finally:
+            con.close()
+
+
+def _nothing() -> None:
+    pass
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -87,11 +142,15 @@ def _connect_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         # A missing table must be an error, never a Python variable of the same name.
         con.execute("SET python_enable_replacements = false")
         if not read_only:
-            migrate(con)
+            with _MIGRATING:  # two threads' first opens would race to create the same tables
+                migrate(con)
     except BaseException:
         con.close()
         raise
     return con
+
+
+_MIGRATING = threading.Lock()
 
 
 def open_database(

@@ -4,6 +4,8 @@ model server."""
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,41 @@ def test_lab_run_prints_progress_and_a_leaderboard_then_report(
     ]
     board = shell.run_line_magic("claw", "lab report nb")
     assert list(board["variant"]) == ["solver", "base"]
+
+
+def test_interrupting_the_kernel_stops_a_lab_run_at_its_next_safe_point(
+    shell, claw_env, tmp_path: Path, capsys, monkeypatch
+):
+    from claw_nb.jupyter import lab_view
+    from claw_nb.stop import StopToken
+    from tests.lab.test_runner_stop import WAIT_S, HeldReplies
+
+    tasks = tmp_path / "tasks.json"
+    tasks.write_text(json.dumps(TASKS))
+    held = HeldReplies({t["instruction"] for t in TASKS})
+    claw_env.server.default = held
+    cell_tokens = []
+
+    class SeenToken(StopToken):  # so the interrupter knows when the cell's token has stopped
+        def __init__(self, parent=None):
+            super().__init__(parent)
+            cell_tokens.append(self)
+
+    monkeypatch.setattr(lab_view, "StopToken", SeenToken)
+
+    def interrupt_the_kernel():
+        held.reached_one.wait(WAIT_S)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # the Stop button
+        cell_tokens[0].wait(WAIT_S)
+        held.release.set()
+
+    threading.Thread(target=interrupt_the_kernel, daemon=True).start()
+    flag = " --unsandboxed" if UNSANDBOXED else ""
+    exp = shell.run_line_magic("claw", f"lab run {tasks} --slots 1 --experiment nbstop{flag}")
+    out = capsys.readouterr().out
+    assert exp.stopped and "stopped: run the same cell again to resume" in out
+    assert exp.results() == [] and len(claw_env.server.requests) == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
 
 
 def test_lab_usage_errors_are_one_line(shell):

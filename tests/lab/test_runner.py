@@ -259,32 +259,3 @@ def test_the_lab_refuses_to_run_without_bubblewrap_unless_told(monkeypatch, tmp_
 
 def _no_bwrap() -> None:
     raise SandboxRequired("bubblewrap is unusable here; pass unsandboxed=True")
-
-
-def test_stop_interrupts_running_trials_and_records_none_of_them(scripted_server, tmp_path: Path):
-    import threading
-
-    scripted_server.default = delay(20, text("late"))
-    stop = threading.Event()
-    box: dict = {}
-
-    def go():
-        box["exp"] = run(
-            scripted_server,
-            tmp_path / "lab.duckdb",
-            load_tasks(TASKS),
-            [Variant("v")],
-            experiment="stopped",
-            stop=stop,
-        )
-
-    thread = threading.Thread(target=go)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not scripted_server.requests and time.monotonic() < deadline:
-        time.sleep(0.1)
-    stop.set()
-    thread.join(60)
-    assert not thread.is_alive()
-    assert box["exp"].stopped
-    assert load_results(tmp_path / "lab.duckdb", "stopped") == []  # redone on resume

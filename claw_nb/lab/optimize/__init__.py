@@ -12,7 +12,7 @@ from claw_nb.lab.optimize.compare import Comparison, compare, sweep, sweep_varia
 from claw_nb.lab.optimize.guards import CandidateRejected, Guard
 from claw_nb.lab.optimize.plan import RunPlan, plan_rollouts
 from claw_nb.lab.optimize.proposals import ReflectionModel
-from claw_nb.lab.optimize.reflect import ReflectOptions, plan_reflect, reflect, stop_reflect
+from claw_nb.lab.optimize.reflect import ReflectOptions, plan_reflect, reflect
 from claw_nb.lab.optimize.result import ReflectResult
 from claw_nb.lab.optimize.split import Split, split_by_names, split_tasks
 from claw_nb.lab.store import load_runs, load_steps
@@ -36,7 +36,6 @@ __all__ = [
     "reflect",
     "split_by_names",
     "split_tasks",
-    "stop_reflect",
     "sweep",
     "sweep_variants",
 ]

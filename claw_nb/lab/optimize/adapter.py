@@ -21,6 +21,7 @@ from claw_nb.lab.optimize.proposals import ReflectionModel, reflection_prompt, t
 from claw_nb.lab.optimize.run_log import RunLog
 from claw_nb.lab.store import count_trials
 from claw_nb.lab.tamper import counted_reward
+from claw_nb.stop import StopToken
 
 RunTrials = Callable[[Sequence[Any], Sequence[Any], int, str], list[Any]]
 """(tasks, variants, repeats, experiment) -> trial results: the lab runner, bound to its options."""
@@ -39,6 +40,7 @@ class LabAdapter:
         guards: Mapping[str, Guard],
         reflection: ReflectionModel,
         steps: RunLog,
+        stop: StopToken | None = None,
     ):
         self.seed_variant = seed_variant
         self.run_trials = run_trials
@@ -47,6 +49,7 @@ class LabAdapter:
         self.guards = dict(guards)
         self.reflection = reflection
         self.steps = steps
+        self.stop = stop if stop is not None else StopToken()  # the reflection call watches it
         self.trials_run = 0
         self.last_proposal: dict[str, Any] | None = None
         # Hears each proposal as it is guarded (the StepRecorder passes it on to `on_step`).
@@ -70,7 +73,9 @@ class LabAdapter:
                 sorted(guard.required_placeholders),
                 guard.max_chars,
             )
-            reply = self.reflection.ask(prompt)
+            self.stop.raise_if_stopped()
+            reply = self.reflection.ask(prompt, should_stop=self.stop)
+            self.stop.raise_if_stopped()  # a reply that came after a stop is not a proposal
             common = dict(
                 parent=parent,
                 component=component,

@@ -3,7 +3,8 @@
 `claw-nb lab optimize ...` (claw_nb.cli.lab_optimize) and `%claw lab optimize ...`
 (claw_nb.jupyter.lab_optimize) parse their words with the table in `command_options`, call
 :func:`prepare` for a :class:`Job` (its inputs checked, its cost said in `job.plan`), show the
-plan, ask if they should, and call `job.run(progress, on_step)`. They only parse and print.
+plan, ask if they should, and call `job.run(progress, on_step, stop)` with the command's stop
+token (stopped on Ctrl-C or a kernel interrupt). They only parse and print.
 
 Every input is checked once, by one function (the API's own where the API takes it too):
 
@@ -35,6 +36,7 @@ from typing import Any, Literal
 from claw_nb.errors import ConfigError
 from claw_nb.lab.command import parse_variant, select_tasks, trial_executor
 from claw_nb.lab.optimize.command_options import canonical_verb
+from claw_nb.stop import StopToken
 
 RunVerb = Literal["compare", "sweep", "reflect"]
 
@@ -54,9 +56,13 @@ class Job:
     slots: int | None
 
     def run(
-        self, progress: Any = None, on_step: Callable[[dict[str, Any]], None] | None = None
+        self,
+        progress: Any = None,
+        on_step: Callable[[dict[str, Any]], None] | None = None,
+        stop: StopToken | None = None,
     ) -> JobOutcome:
-        """Run it with this lab progress display and reflect step listener."""
+        """Run it with this lab progress display and reflect step listener until done, or
+        until `stop` stops (then the outcome says `stopped` and the same name resumes)."""
         raise NotImplementedError
 
 
@@ -70,7 +76,10 @@ class TrialsJob(Job):
     source: str
 
     def run(
-        self, progress: Any = None, on_step: Callable[[dict[str, Any]], None] | None = None
+        self,
+        progress: Any = None,
+        on_step: Callable[[dict[str, Any]], None] | None = None,
+        stop: StopToken | None = None,
     ) -> JobOutcome:
         """Run every variant on every task with this lab progress display (`on_step`: unused,
         a compare or sweep has no steps)."""
@@ -78,7 +87,6 @@ class TrialsJob(Job):
         from claw_nb.lab.optimize.reports import comparison_report
         from claw_nb.lab.optimize.run_log import RunLog
         from claw_nb.lab.runner import run_experiment
-        from claw_nb.log.database import is_interrupted_query
 
         log = RunLog(self.db_path, self.name)
         config = {
@@ -100,11 +108,11 @@ class TrialsJob(Job):
                     db_path=self.db_path,
                     executor=executor,
                     progress=progress,
+                    stop=stop,
                     **self.run_options,
                 )
-        except BaseException as exc:
-            if is_interrupted_query(exc):
-                log.finish("stopped")
+        except KeyboardInterrupt:  # a second Ctrl-C: the run did not wait to stop cleanly
+            log.finish("stopped")
             raise
         cmp = Comparison(
             experiment, list(self.variants), self.baseline, self.repeats, list(self.tasks)
@@ -127,7 +135,10 @@ class ReflectJob(Job):
     reflection: Any  # optimize.proposals.ReflectionModel
 
     def run(
-        self, progress: Any = None, on_step: Callable[[dict[str, Any]], None] | None = None
+        self,
+        progress: Any = None,
+        on_step: Callable[[dict[str, Any]], None] | None = None,
+        stop: StopToken | None = None,
     ) -> JobOutcome:
         """Run the search with this lab progress display; `on_step` hears its steps."""
         from claw_nb.lab.optimize.reflect import reflect
@@ -146,6 +157,7 @@ class ReflectJob(Job):
                 on_step=on_step,
                 executor=executor,
                 progress=progress,
+                stop=stop,
                 **self.run_options,
             )
         return JobOutcome(result.stopped, "" if result.stopped else reflect_report(result), result)

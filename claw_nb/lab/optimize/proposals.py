@@ -10,7 +10,7 @@ setup. Its reply passes the guards (`guards`) before a trial runs it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,7 +159,8 @@ class ReflectionModel:
     temperature: float | None = None
     request_timeout: float = 600.0
 
-    def ask(self, prompt: str) -> ReflectionReply:
+    def ask(self, prompt: str, should_stop: Callable[[], bool] | None = None) -> ReflectionReply:
+        """The model's reply to `prompt`; `should_stop` (a stop token) can cut it short."""
         from claw_nb.config import ClawConfig
         from claw_nb.model.litellm_model import LiteLLMModel
 
@@ -172,7 +173,9 @@ class ReflectionModel:
             temperature=self.temperature,
             request_timeout=self.request_timeout,
         )
-        reply = LiteLLMModel(config).complete([{"role": "user", "content": prompt}], [])
+        reply = LiteLLMModel(config).complete(
+            [{"role": "user", "content": prompt}], [], should_stop=should_stop
+        )
         return ReflectionReply(
             text=reply.content or "",
             truncated=reply.finish_reason == "length",

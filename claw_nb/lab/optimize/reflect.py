@@ -6,8 +6,10 @@ select on validation (our adapter runs the trials and guards the proposals), the
 the winner against the seed on held-out tasks with repeats and report the paired statistics.
 A gain that does not hold there is reported as not holding.
 
-Stop at any point (`stop_reflect(run)`, or kill the process); calling `reflect` again with the
-same `run` continues it: gepa resumes from its saved state and the lab skips trials it has.
+Stop at any point (stop the `stop` token passed in, as the shells do on Ctrl-C, or kill the
+process); calling `reflect` again with the same `run` continues it: gepa resumes from its saved
+state and the lab skips trials it has. The token reaches every trial, the reflection call and
+gepa's loop (one of its stop callbacks).
 """
 
 from __future__ import annotations
@@ -34,12 +36,12 @@ from claw_nb.lab.optimize.result import ReflectResult
 from claw_nb.lab.optimize.run_log import RunLog
 from claw_nb.lab.optimize.split import Split, split_by_names, split_tasks
 from claw_nb.lab.tamper import counted_reward
+from claw_nb.stop import CTRL_C, Stopped, StopToken
 
-STOP_FILE = "gepa.stop"
-
-
-class TrialsStopped(Exception):
-    """The lab runner was stopped (Ctrl-C, stop) before every trial ran: scores would lie."""
+# gepa stops by itself when this file appears in its run directory (it adds that stopper to
+# every run that has one). Not our way to stop: a stale one is removed, and one that appears
+# counts as a stop so that a cut search is never reported as finished.
+GEPA_STOP_FILE = "gepa.stop"
 
 
 def run_dir_for(run: str, db_path: Path | None = None) -> Path:
@@ -54,8 +56,8 @@ class LabTrials:
     """The lab runner bound to a log and the run's options: (tasks, variants, repeats,
     experiment) -> the trial results of exactly those (an `adapter.RunTrials`)."""
 
-    def __init__(self, db_path: Path, run_options: dict[str, Any]):
-        self.db_path, self.run_options = db_path, run_options
+    def __init__(self, db_path: Path, run_options: dict[str, Any], stop: StopToken):
+        self.db_path, self.run_options, self.stop = db_path, run_options, stop
 
     def __call__(
         self, tasks: Sequence[Any], variants: Sequence[Any], repeats: int, experiment: str
@@ -68,10 +70,11 @@ class LabTrials:
             repeats=repeats,
             experiment=experiment,
             db_path=self.db_path,
+            stop=self.stop,
             **self.run_options,
         )
-        if exp.stopped:
-            raise TrialsStopped(f"experiment {experiment!r} was stopped before it finished")
+        if exp.stopped:  # the scores of a partial run would lie
+            raise Stopped(self.stop.reason or f"experiment {experiment!r} stopped before its end")
         names = {v.name for v in variants}
         wanted = {t.name for t in tasks}
         return [r for r in exp.results() if r.variant in names and r.task in wanted]
@@ -114,14 +117,6 @@ def plan_reflect(
     )
 
 
-def stop_reflect(run: str, db_path: Path | None = None) -> Path:
-    """Ask a running reflect to stop after its current step (it can be resumed later)."""
-    path = run_dir_for(run, db_path) / STOP_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
-    return path
-
-
 def reflect(
     tasks: Sequence[Any],
     *,
@@ -134,13 +129,15 @@ def reflect(
     run: str | None = None,
     db_path: Path | None = None,
     on_step: Callable[[dict[str, Any]], None] | None = None,
+    stop: StopToken | None = None,
     **run_options: Any,
 ) -> ReflectResult:
     """Evolve `components` of the `seed` variant and judge the winner on held-out tasks.
 
     `run_options` go to the lab runner (model, api_base, api_key, executor, unsandboxed...).
     `on_step` hears the plan, then every proposal (or its rejection by a guard), whether it
-    was kept, and every validation score.
+    was kept, and every validation score. Stopping `stop` ends the run at its next safe point
+    with a result that says `stopped` (the same `run` continues it).
     """
     from claw_nb.lab.trials import Variant
     from claw_nb.log.database import resolve_db_path
@@ -159,7 +156,8 @@ def reflect(
     plan = plan_reflect(tasks, split=split, options=options, db_path=db_path)
     if on_step is not None:
         on_step({"status": "plan", "plan": str(plan)})
-    run_trials = LabTrials(db_path, run_options)
+    stop = StopToken(stop)  # this run's own: a Ctrl-C that reaches it stops this run alone
+    run_trials = LabTrials(db_path, run_options, stop)
     training = [TaskText(t.name, t.instruction) for t in split.train]
     guards = {c: Guard.for_seed(seed_texts[c], training, options.max_chars) for c in components}
     adapter = LabAdapter(
@@ -170,32 +168,27 @@ def reflect(
         guards=guards,
         reflection=reflection_model,
         steps=steps,
+        stop=stop,
     )
     recorder = StepRecorder(adapter, steps, on_step, resumed=resumed)
     loaded = {"split": split, "seed_texts": seed_texts, "extra": {"plan": plan}}
-    try:
-        best = _search(adapter, recorder, seed_texts, split, options, run_dir_for(run, db_path))
-    except (TrialsStopped, KeyboardInterrupt) as stop:
-        steps.add(
-            "stopped",
-            reason=f"{stop or 'interrupted'}; call reflect with the same run to go on",
-            rollouts=adapter.trials_run,
-        )
-        steps.finish("stopped")
-        if isinstance(stop, KeyboardInterrupt):
-            raise
-        return ReflectResult.load(run, db_path, best_texts=dict(seed_texts), **loaded)
-    if best is None:
-        steps.add(
-            "stopped",
-            reason="stop requested; call reflect with the same run to go on",
-            rollouts=adapter.trials_run,
-        )
-        steps.finish("stopped")
-        return ReflectResult.load(run, db_path, best_texts=dict(seed_texts), **loaded)
     comparison = None
-    if split.held_out:
-        comparison = _held_out(seed_variant, best, split, options, run_trials, run)
+    try:
+        best = _search(
+            adapter, recorder, seed_texts, split, options, run_dir_for(run, db_path), stop
+        )
+        if best is not None and split.held_out:
+            comparison = _held_out(seed_variant, best, split, options, run_trials, run)
+    except Stopped:
+        best = None
+    except KeyboardInterrupt:  # a Ctrl-C no shell took (a plain script): logged, then raised
+        stop.stop(CTRL_C)
+        _record_stop(steps, adapter, stop)
+        raise
+    if best is None:
+        _record_stop(steps, adapter, stop)
+        return ReflectResult.load(run, db_path, best_texts=dict(seed_texts), **loaded)
+    if comparison is not None:
         steps.add(
             "held_out",
             candidate=candidate_id(best),
@@ -209,6 +202,16 @@ def reflect(
     return ReflectResult.load(
         run, db_path, best_texts=best, held_out=comparison, alpha=options.alpha, **loaded
     )
+
+
+def _record_stop(steps: RunLog, adapter: LabAdapter, stop: StopToken) -> None:
+    """The run's last step and status say it stopped, and why."""
+    steps.add(
+        "stopped",
+        reason=f"{stop.reason or 'stop requested'}; call reflect with the same run to go on",
+        rollouts=adapter.trials_run,
+    )
+    steps.finish("stopped")
 
 
 def _open_run(
@@ -252,8 +255,12 @@ def _search(
     split: Split,
     options: ReflectOptions,
     run_dir: Path,
+    stop: StopToken,
 ) -> dict[str, str] | None:
-    """gepa's loop over our adapter; the best candidate on validation, or None if stopped."""
+    """gepa's loop over our adapter; the best candidate on validation, or None if stopped.
+
+    gepa looks at `stop` between its iterations; within one, the trials and the reflection
+    call look at it themselves (they raise `Stopped`)."""
     try:
         import gepa
     except ImportError:
@@ -261,7 +268,7 @@ def _search(
             "reflect needs the gepa package: pip install gepa==0.1.4 (or pip install -e '.[optimize]' in a claw_nb checkout)"
         ) from None
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / STOP_FILE).unlink(missing_ok=True)
+    (run_dir / GEPA_STOP_FILE).unlink(missing_ok=True)
     result = gepa.optimize(
         seed_candidate=seed_texts,
         trainset=list(split.train),
@@ -274,6 +281,7 @@ def _search(
         cache_evaluation=False,  # 0.1.4's cache mixes train and validation ids
         seed=options.seed,
         callbacks=[recorder],
+        stop_callbacks=[lambda _state: stop.stopped],
         logger=_quiet_logger(),
         raise_on_exception=True,
         display_progress_bar=False,
@@ -282,7 +290,7 @@ def _search(
         perfect_score=1.0,
         module_selector="round_robin",
     )
-    if (run_dir / STOP_FILE).exists():
+    if stop.stopped or (run_dir / GEPA_STOP_FILE).exists():
         return None
     return dict(result.best_candidate)
 

@@ -15,6 +15,7 @@ from claw_nb.lab.optimize.proposals import ReflectionReply
 from claw_nb.lab.optimize.run_log import RunLog
 from claw_nb.lab.tasks import load_tasks
 from claw_nb.lab.trials import TrialResult, Variant
+from claw_nb.stop import Stopped, StopToken
 from claw_nb.testing.lab_demo import demo_task_specs
 
 SEED = "You are a coding agent.\n$memory\n"
@@ -28,12 +29,12 @@ class Reflection:
         self.replies = list(replies)
         self.prompts: list[str] = []
 
-    def ask(self, prompt: str) -> ReflectionReply:
+    def ask(self, prompt: str, should_stop=None) -> ReflectionReply:
         self.prompts.append(prompt)
         return ReflectionReply(self.replies.pop(0), truncated=False, tokens=7)
 
 
-def make_adapter(tmp_path: Path, reflection=None, run_trials=None) -> LabAdapter:
+def make_adapter(tmp_path: Path, reflection=None, run_trials=None, stop=None) -> LabAdapter:
     db = tmp_path / "lab.duckdb"
     log = RunLog(db, "r")
     log.start("reflect", {})
@@ -45,6 +46,7 @@ def make_adapter(tmp_path: Path, reflection=None, run_trials=None) -> LabAdapter
         guards={"system_prompt": Guard.for_seed(SEED)},
         reflection=reflection or Reflection(),
         steps=log,
+        stop=stop,
     )
 
 
@@ -64,6 +66,28 @@ def test_a_guarded_proposal_is_logged_and_a_bad_one_rejected(tmp_path: Path):
     assert set(steps["reflection_model"]) == {"scripted-reflection"}
     assert steps["parent"].iloc[1] == candidate_id(candidate)
     assert [e["status"] for e in heard] == ["rejected", "proposed"]
+
+
+def test_a_stop_while_the_reflection_model_answers_proposes_nothing(tmp_path: Path):
+    stop = StopToken()
+    heard = []
+
+    class StoppedWhileAnswering(Reflection):
+        def ask(self, prompt: str, should_stop=None) -> ReflectionReply:
+            heard.append(should_stop)
+            stop.stop("stopped by the user")  # Ctrl-C while the model answers
+            return super().ask(prompt, should_stop)
+
+    good = "```\nYou are a coding agent. Write results to files.\n$memory\n```"
+    adapter = make_adapter(tmp_path, StoppedWhileAnswering(good), stop=stop)
+    with pytest.raises(Stopped, match="stopped by the user"):
+        adapter.propose_new_texts({"system_prompt": SEED}, {}, ["system_prompt"])
+    assert heard == [stop]  # the call itself could be cut short
+    assert adapter.last_proposal is None
+    assert "proposed" not in set(store.load_steps(tmp_path / "lab.duckdb", "r").status)
+    with pytest.raises(Stopped):  # nor is the model asked again
+        adapter.propose_new_texts({"system_prompt": SEED}, {}, ["system_prompt"])
+    assert len(heard) == 1
 
 
 def test_evaluate_scores_trials_and_a_tampered_one_fails(tmp_path: Path):

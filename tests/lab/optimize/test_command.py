@@ -16,6 +16,7 @@ from claw_nb.lab.experiment import Experiment
 from claw_nb.lab.optimize import command
 from claw_nb.lab.optimize.command import ReflectJob, TrialsJob, parse_fragment, parse_values
 from claw_nb.lab.optimize.command_options import add_optimize_parser
+from claw_nb.stop import StopToken
 from claw_nb.testing.lab_demo import demo_task_specs
 
 
@@ -150,8 +151,10 @@ def test_a_compare_job_hands_its_inputs_to_the_runner_and_logs_the_run(world, mo
 
     monkeypatch.setattr("claw_nb.lab.runner.run_experiment", run_experiment)
     job = prepare(world, "compare", world.tasks, "--variant", "a", "--variant", "b", "--name", "n")
-    outcome = job.run(progress=None)
+    token = StopToken()
+    outcome = job.run(progress=None, stop=token)
     [(tasks, variants, kwargs)] = calls
+    assert kwargs["stop"] is token  # the shell's token reaches the runner
     assert [v.name for v in variants] == ["a", "b"] and len(tasks) == 6
     assert kwargs["repeats"] == 1 and kwargs["model"] == "openai/scripted"
     assert kwargs["executor"].kind == "local"

@@ -164,21 +164,28 @@ def seed_row_candidate(steps) -> str:
 
 
 def test_a_stopped_run_says_so_and_continues_when_called_again(tmp_path):
-    from claw_nb.lab.optimize import stop_reflect
+    from claw_nb.stop import StopToken
 
     db = tmp_path / "lab.duckdb"
     heard = []
+    token = StopToken()
 
     def stop_after_the_seed(event):
         heard.append(event["status"])
         if event["status"] == "validated":
-            stop_reflect("stoppable", db)
+            token.stop("stopped by the test")
 
     with ScriptedServer(default=scripted_reflection(["write"])) as server:
-        first = run_reflect(server, db, "stoppable", budget=10, on_step=stop_after_the_seed)
-        assert heard[:2] == ["plan", "validated"]
+        first = run_reflect(
+            server, db, "stoppable", budget=10, on_step=stop_after_the_seed, stop=token
+        )
+        assert heard == ["plan", "validated"]  # nothing more: gepa looked at the token
         assert first.stopped and "stopped" in first.verdict and not first.holds
         assert query(db, "SELECT status FROM optimizer_runs") == [("stopped",)]
+        assert (
+            "stopped by the test"
+            in query(db, "SELECT reason FROM optimizer_steps WHERE status = 'stopped'")[0][0]
+        )
         second = run_reflect(server, db, "stoppable", budget=10)
     statuses = list(load_steps(db, "stoppable").status)
     assert statuses[:3] == ["seed", "stopped", "resumed"]
