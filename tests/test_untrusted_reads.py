@@ -31,7 +31,10 @@ TRUSTED_READS = {
         "read_metadata",
     ): "a GGUF of the user's models folder or the bundled one",
     ("claw_nb/testing/server.py", "main"): "the test server's script, named by the test",
-    ("claw_nb/tools/notebook/live.py", "*"): "Jupyter's runtime folder, hidden from commands",
+    (
+        "claw_nb/tools/notebook/kernel_session.py",
+        "*",
+    ): "Jupyter's runtime folder, hidden from commands",
     ("claw_nb/tools/files.py", "grep"): "opens the descriptor safe_io.open_regular returned",
     ("claw_nb/prompts/__init__.py", "template_text"): (
         "a prompt file the user names outside the workspace, or a packaged one; inside the "
