@@ -35,7 +35,7 @@ TRUSTED_READS = {
         "claw_nb/tools/notebook/kernel_session.py",
         "*",
     ): "Jupyter's runtime folder, hidden from commands",
-    ("claw_nb/tools/files.py", "grep"): "opens the descriptor safe_io.open_regular returned",
+    ("claw_nb/tools/search.py", "grep"): "opens the descriptor safe_io.open_regular returned",
     ("claw_nb/prompts/__init__.py", "template_text"): (
         "a prompt file the user names outside the workspace, or a packaged one; inside the "
         "workspace it goes through read_untrusted_text"
