@@ -18,6 +18,14 @@ TRUSTED_READS = {
         "claw_nb/log/journal.py",
         "*",
     ): "journals under the user's private cache, hidden from commands",
+    (
+        "claw_nb/log/journal_reader.py",
+        "*",
+    ): "journals under the user's private cache, hidden from commands",
+    (
+        "claw_nb/log/database_index.py",
+        "*",
+    ): "the index of log databases in the same private cache, hidden from commands",
     ("claw_nb/sandbox/_reaper.py", "*"): "/proc and the command's cgroup",
     ("claw_nb/sandbox/cgroups.py", "*"): "/proc and cgroupfs",
     ("claw_nb/sandbox/limits.py", "*"): "/proc/loadavg",

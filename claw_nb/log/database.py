@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from claw_nb.claw_dir import CLAW_DIR, DEFAULT_DB, ensure_claw_dir
 from claw_nb.errors import ClawError
-from claw_nb.log.journal import register_database
+from claw_nb.log.database_index import register_database
 from claw_nb.log.schema import migrate
 
 if TYPE_CHECKING:
