@@ -31,7 +31,7 @@ TRUSTED_READS = {
     ("claw_nb/sandbox/limits.py", "*"): "/proc/loadavg",
     ("claw_nb/sandbox/process.py", "children"): "/proc",
     ("claw_nb/sandbox/capture.py", "OutputLog._open"): "creates a new file, O_EXCL|O_NOFOLLOW",
-    ("claw_nb/context/tokens.py", "*"): "tiktoken files bundled with claw_nb",
+    ("claw_nb/context/tokenizers.py", "*"): "tiktoken files bundled with claw_nb",
     ("claw_nb/model/catalog.py", "*"): "LiteLLM's own price list, from its package",
     ("claw_nb/model/embedded.py", "*"): "the embedded server's log in the user's cache",
     (
