@@ -1,9 +1,10 @@
 """The part of a model call every path shares: retries, time bounds, usage, request parameters.
 
-A path (LiteLLM, or the direct OpenAI-compatible one) implements one attempt; `RetryingModel`
-retries transient faults with backoff (or the server's `Retry-After`), bounds the whole reply
-(`reply_timeout`) and the silence of a stream (`stream_idle_timeout`) with a `ModelTimeout` that
-says which bound was hit, and counts usage itself when the server reported none.
+A path (LiteLLM, or the direct OpenAI-compatible one) implements one call, whole or streamed
+(reading its stream through `claw_nb.model.streamed_reply`); `RetryingModel` retries transient
+faults with backoff (or the server's `Retry-After`), bounds the whole reply (`reply_timeout`)
+and the silence of a stream (`stream_idle_timeout`) with a `ModelTimeout` that says which bound
+was hit, and counts usage itself when the server reported none.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from claw_nb.config import ClawConfig
 from claw_nb.errors import ModelError, ModelInterrupted, ModelTimeout
 from claw_nb.model.failures import classify_failure, is_read_timeout, retry_after, short
 from claw_nb.model.reply import ModelReply, RetryCallback
-from claw_nb.model.tool_progress import ToolProgressCallback
+from claw_nb.model.tool_progress import ToolProgressCallback, ToolProgressTracker
 from claw_nb.model.visible_text import TextCallback
 
 MAX_RETRY_DELAY = 60.0
@@ -28,7 +29,8 @@ class StreamStalled(Exception):
 
 
 class RetryingModel:
-    """A chat model with bounded retries; subclasses implement `_attempt`."""
+    """A chat model with bounded retries; subclasses implement `_call_once` (a whole reply)
+    and `_call_streaming` (a streamed one)."""
 
     backend = "base"
 
@@ -206,6 +208,42 @@ class RetryingModel:
         started: float,
         deadline: float,
         on_tool_progress: ToolProgressCallback | None = None,
+    ) -> ModelReply:
+        """One request, streamed or whole as `streams` decides."""
+        if self.streams(tools):
+            return self._call_streaming(
+                messages,
+                tools,
+                on_text,
+                started,
+                known_tools,
+                should_stop,
+                deadline,
+                ToolProgressTracker.for_callback(on_tool_progress),
+            )
+        return self._call_once(messages, tools, on_text, started, known_tools, deadline)
+
+    def _call_once(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        on_text: TextCallback | None,
+        started: float,
+        known_tools: dict[str, Any] | None,
+        deadline: float,
+    ) -> ModelReply:
+        raise NotImplementedError
+
+    def _call_streaming(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        on_text: TextCallback | None,
+        started: float,
+        known_tools: dict[str, Any] | None,
+        should_stop: Callable[[], bool] | None,
+        deadline: float,
+        progress: ToolProgressTracker | None = None,
     ) -> ModelReply:
         raise NotImplementedError
 
