@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from claw_nb.errors import ModelInterrupted
 from claw_nb.model.litellm_import import import_in_background, litellm
 from claw_nb.model.reply import ModelReply, RetryCallback, apply_server_usage, build_reply
 from claw_nb.model.retries import RetryingModel
@@ -93,9 +92,7 @@ class LiteLLMModel(RetryingModel):
         usage = None
         try:
             for chunk in stream:
-                if should_stop is not None and should_stop():
-                    raise ModelInterrupted("stopped by the user while the model was answering")
-                self.check_deadline(deadline)
+                self.check_stream(should_stop, deadline)
                 if getattr(chunk, "usage", None):
                     usage = chunk.usage
                 if not chunk.choices:

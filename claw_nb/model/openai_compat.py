@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from claw_nb.config import OPENAI_COMPATIBLE_PREFIXES, ClawConfig
-from claw_nb.errors import ModelInterrupted
 from claw_nb.model import catalog
 from claw_nb.model.failures import HTTPStatusFailure
 from claw_nb.model.http_transport import HTTPTransport, StreamCut
@@ -126,9 +125,7 @@ class OpenAICompatModel(RetryingModel):
         finished = False
         try:
             for chunk in _events(transport.lines(response)):
-                if should_stop is not None and should_stop():
-                    raise ModelInterrupted("stopped by the user while the model was answering")
-                self.check_deadline(deadline)
+                self.check_stream(should_stop, deadline)
                 if chunk.get("error"):
                     raise _stream_error(chunk["error"])
                 if chunk.get("usage"):

@@ -181,8 +181,11 @@ class RetryingModel:
             "check the model server, or raise reply_timeout"
         )
 
-    def check_deadline(self, deadline: float) -> None:
-        """For a path's stream loop: a reply that goes on past `reply_timeout` ends here."""
+    def check_stream(self, should_stop: Callable[[], bool] | None, deadline: float) -> None:
+        """For a path's stream loop, before each chunk: the user's stop, and a reply that goes
+        on past `reply_timeout`, end the stream here."""
+        if should_stop is not None and should_stop():
+            raise ModelInterrupted("stopped by the user while the model was answering")
         if time.monotonic() >= deadline:
             raise ModelTimeout(
                 f"the reply was still streaming after reply_timeout="
@@ -223,28 +226,15 @@ class RetryingModel:
             )
         return self._call_once(messages, tools, on_text, started, known_tools, deadline)
 
-    def _call_once(
-        self,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]],
-        on_text: TextCallback | None,
-        started: float,
-        known_tools: dict[str, Any] | None,
-        deadline: float,
-    ) -> ModelReply:
+    def _call_once(self, messages, tools, on_text, started, known_tools, deadline) -> ModelReply:
+        """The path's whole reply to one request (arguments as `_attempt`'s)."""
         raise NotImplementedError
 
     def _call_streaming(
-        self,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]],
-        on_text: TextCallback | None,
-        started: float,
-        known_tools: dict[str, Any] | None,
-        should_stop: Callable[[], bool] | None,
-        deadline: float,
-        progress: ToolProgressTracker | None = None,
+        self, messages, tools, on_text, started, known_tools, should_stop, deadline, progress=None
     ) -> ModelReply:
+        """The path's streamed reply, read through `StreamedReply`; `progress` is the tool
+        calls' `ToolProgressTracker`, or None."""
         raise NotImplementedError
 
     def _count_usage(self, reply: ModelReply, messages, tools) -> None:
