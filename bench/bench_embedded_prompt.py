@@ -73,7 +73,8 @@ def function_calling_prompt(messages: list[dict], tools: list[dict]) -> str:
 
 
 def main() -> int:
-    from claw_nb.context.tokens import TokenCounter, _renderer
+    from claw_nb.context.tokenizers import renderer as template_renderer
+    from claw_nb.context.tokens import TokenCounter
     from claw_nb.model import embedded
     from claw_nb.toolcalls.in_prompt import PromptedTools
     from claw_nb.tools import default_tools
@@ -105,7 +106,7 @@ def main() -> int:
                 counts.append(usage["prompt_tokens"])
                 ours.append(counter.request(sent, sent_tools))
             if prompted:
-                shown = _renderer(str(model.path))(
+                shown = template_renderer(str(model.path))(
                     PromptedTools().messages(conversation("hi"), tools)
                 )
             else:

@@ -22,7 +22,8 @@ if str(ROOT) not in sys.path:
 
 from claw_nb import events as ev
 from claw_nb.log import store
-from claw_nb.log.journal import journal_dir, list_journals
+from claw_nb.log.journal_paths import journal_dir
+from claw_nb.log.journal_reader import list_journals
 
 PROMPT = "You are a coding agent.\n" * 200
 RESULT = "".join(f"{i:5d}\tsome line of a source file, as read_file shows it\n" for i in range(40))

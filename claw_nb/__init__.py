@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from claw_nb.lazy_exports import lazy_exports
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -38,19 +40,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'claw_nb' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports("claw_nb", _LAZY, globals())
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -259,26 +259,26 @@ def test_no_command_reads_a_claw_nb_log_database(tmp_path):
 def test_the_log_index_stays_cheap_and_forgets_databases_that_are_gone(tmp_path, monkeypatch):
     """One small index file, not a scan of every journal folder: the sandbox reads it before
     each command."""
-    from claw_nb.log import journal
+    from claw_nb.log import database_index, journal_paths
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    journal._roots.clear()
+    journal_paths._roots.clear()
     try:
         gone = []
         for i in range(100):
             db = tmp_path / f"db{i}.duckdb"
             db.write_bytes(b"x")
-            journal.register_database(db)
-            journal.register_database(db)  # once only
+            database_index.register_database(db)
+            database_index.register_database(db)  # once only
             gone.append(db)
         kept = tmp_path / "kept.duckdb"
         kept.write_bytes(b"x")
-        journal.register_database(kept)
-        assert len(journal.registered_databases()) == 101
+        database_index.register_database(kept)
+        assert len(database_index.registered_databases()) == 101
         for db in gone:
             db.unlink()
-        assert journal.registered_databases() == [kept]
-        index = journal.journal_root() / journal.DATABASES_FILE
+        assert database_index.registered_databases() == [kept]
+        index = journal_paths.journal_root() / database_index.DATABASES_FILE
         assert index.read_text().splitlines() == [str(kept)]
     finally:
-        journal._roots.clear()
+        journal_paths._roots.clear()

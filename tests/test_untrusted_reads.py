@@ -22,12 +22,21 @@ TRUSTED_READS = {
         "claw_nb/checkpoints/store.py",
         "*",
     ): "checkpoints under the user's private cache, hidden from commands",
+    (
+        "claw_nb/log/journal_reader.py",
+        "*",
+    ): "journals under the user's private cache, hidden from commands",
+    (
+        "claw_nb/log/database_index.py",
+        "*",
+    ): "the index of log databases in the same private cache, hidden from commands",
+    ("claw_nb/acp/server.py", "ClawAcpAgent._open"): "AcpSession.open starts a session: no file",
     ("claw_nb/sandbox/_reaper.py", "*"): "/proc and the command's cgroup",
     ("claw_nb/sandbox/cgroups.py", "*"): "/proc and cgroupfs",
     ("claw_nb/sandbox/limits.py", "*"): "/proc/loadavg",
     ("claw_nb/sandbox/process.py", "children"): "/proc",
     ("claw_nb/sandbox/capture.py", "OutputLog._open"): "creates a new file, O_EXCL|O_NOFOLLOW",
-    ("claw_nb/context/tokens.py", "*"): "tiktoken files bundled with claw_nb",
+    ("claw_nb/context/tokenizers.py", "*"): "tiktoken files bundled with claw_nb",
     ("claw_nb/model/catalog.py", "*"): "LiteLLM's own price list, from its package",
     ("claw_nb/model/embedded.py", "*"): "the embedded server's log in the user's cache",
     (
@@ -35,8 +44,11 @@ TRUSTED_READS = {
         "read_metadata",
     ): "a GGUF of the user's models folder or the bundled one",
     ("claw_nb/testing/server.py", "main"): "the test server's script, named by the test",
-    ("claw_nb/tools/notebook/live.py", "*"): "Jupyter's runtime folder, hidden from commands",
-    ("claw_nb/tools/files.py", "grep"): "opens the descriptor safe_io.open_regular returned",
+    (
+        "claw_nb/tools/notebook/kernel_session.py",
+        "*",
+    ): "Jupyter's runtime folder, hidden from commands",
+    ("claw_nb/tools/search.py", "grep"): "opens the descriptor safe_io.open_regular returned",
     ("claw_nb/prompts/__init__.py", "template_text"): (
         "a prompt file the user names outside the workspace, or a packaged one; inside the "
         "workspace it goes through read_untrusted_text"

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from claw_nb.tools.base import Tool, ToolContext, ToolError
+from claw_nb.acp.tool_views import workspace_text
+from claw_nb.tools.base import Tool, ToolContext
 from claw_nb.tools.files import MAX_EDIT_BYTES, read_file, read_text_page
 from claw_nb.tools.workspace import resolve_in_workspace
 
@@ -43,7 +44,7 @@ def client_read_file(read_from_client: ReadFromClient) -> Tool:
         except Exception:  # noqa: BLE001 - the client's error: the disk's text is still right
             logger.debug("claw_nb acp: the client could not read %s", resolved, exc_info=True)
             editor = None
-        disk = _disk_text(resolved)
+        disk = _disk_text(Path(ctx.workspace), resolved)
         if editor is None or disk is None or _same(editor, disk):
             return from_disk
         return read_text_page(editor, path, offset, limit) + UNSAVED_NOTE
@@ -56,10 +57,6 @@ def _same(a: str, b: str) -> bool:
     return a.replace("\r\n", "\n") == b.replace("\r\n", "\n")
 
 
-def _disk_text(resolved: Path) -> str | None:
-    try:
-        if resolved.stat().st_size > MAX_EDIT_BYTES:
-            return None
-        return resolved.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, ToolError):
-        return None
+def _disk_text(workspace: Path, resolved: Path) -> str | None:
+    text = workspace_text(workspace, resolved, MAX_EDIT_BYTES)
+    return text if isinstance(text, str) else None

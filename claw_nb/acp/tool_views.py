@@ -124,12 +124,8 @@ def edit_diff(paths: ClientPaths, tool: str, args: dict[str, Any]) -> Any | None
     resolved = paths.resolve(path) if isinstance(path, str) else None
     if resolved is None:
         return None
-    exists = resolved.is_file()
-    try:
-        if exists and resolved.stat().st_size > MAX_DIFF_BYTES:
-            return None
-        old = resolved.read_text(encoding="utf-8") if exists else None
-    except (OSError, UnicodeDecodeError):
+    old = workspace_text(paths.workspace, resolved, MAX_DIFF_BYTES)
+    if old is False:
         return None
     if tool == "write_file":
         new = args.get("content")
@@ -159,3 +155,23 @@ def _fenced(text: str, language: str = "") -> str:
     while fence in text:
         fence += "`"
     return f"{fence}{language}\n{text.rstrip()}\n{fence}"
+
+
+def workspace_text(workspace: Path, resolved: Path, max_bytes: int) -> str | None | bool:
+    """The text of a workspace file the agent may have shaped, read confined (no link out, no
+    FIFO, no hidden path): None when there is no file, False when it cannot be shown (too big,
+    not UTF-8, refused)."""
+    from claw_nb.untrusted import UntrustedPathRefused, read_untrusted
+
+    try:
+        data = read_untrusted(workspace, resolved.relative_to(workspace), max_bytes=max_bytes + 1)
+    except (UntrustedPathRefused, OSError, ValueError):
+        return False
+    if data is None:
+        return None
+    if len(data) > max_bytes:
+        return False
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False

@@ -102,7 +102,7 @@ class CheckpointStore:
     @classmethod
     def for_database(cls, db_path: str | os.PathLike[str]) -> CheckpointStore:
         """The store that goes with the log database `db_path` (beside its journals)."""
-        from claw_nb.log.journal import journal_dir
+        from claw_nb.log.journal_paths import journal_dir
 
         return cls(journal_dir(db_path) / "checkpoints")
 

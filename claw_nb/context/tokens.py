@@ -2,56 +2,37 @@
 
 Texts are counted with tiktoken's `cl100k_base` (offline, from the copy LiteLLM ships), or with
 the model's own tokenizer when the `tokenizer` setting names one (a local `tokenizer.json`, or a
-Hugging Face id, through the `tokenizers` library). A request is counted the way chat templates
-spend tokens: a few per message, its texts and tool-call arguments, and the tool schemas as the
-JSON the template puts in the prompt. Counts are cached per message, so a long session does not
-recount its whole history on every step, and a calibration factor learnt from the usage servers
-report corrects a tokenizer that does not match the model's. While the tokenizer is not
-loaded, the context manager estimates small requests from their length instead of loading it
-(`TokenCounter.bound`): a run whose server reports usage never pays for the tokenizer.
+Hugging Face id, through the `tokenizers` library); `claw_nb.context.tokenizers` loads them. A
+request is counted the way chat templates spend tokens: a few per message, its texts and
+tool-call arguments, and the tool schemas as the JSON the template puts in the prompt. Counts
+are cached per message, so a long session does not recount its whole history on every step, and
+a calibration factor learnt from the usage servers report corrects a tokenizer that does not
+match the model's. While the tokenizer is not loaded, the context manager estimates small
+requests from their length instead of loading it (`TokenCounter.bound`): a run whose server
+reports usage never pays for the tokenizer.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
 import json
 import math
-import os
 import re
-import shutil
-import tempfile
-import threading
-import warnings
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from claw_nb.untrusted import read_regular_file
+from claw_nb.context.tokenizers import GGUF_LABEL, Encoder, encoder, is_loaded, renderer
 
 DEFAULT_WINDOW = 32_768
 MAX_RESERVE = 4_096
 PRIMING = 3  # tokens a request adds to prime the reply (OpenAI's accounting, LiteLLM's too)
 MAX_RATIO = 3.0
-MAX_TOKENIZER_BYTES = 64 << 20
 CHARS_PER_TOKEN = 3  # conservative, for budgets counted in characters
 
 
 PER_MESSAGE = 3  # role and separators around each message (OpenAI's accounting)
 PER_NAME = 1
 PER_TOOL = 10  # the template's wrapping of each tool schema
-DEFAULT_ENCODING = "cl100k_base"
-GGUF_LABEL = "tokenizer of GGUF"
 # Chat templates leave call ids out of the prompt (the tool calls' own ids are not counted either).
 UNRENDERED_FIELDS = frozenset({"tool_call_id"})
-CL100K_CACHE_KEY = (
-    "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"  # sha1 of the file's URL: tiktoken's key
-)
-
-Encoder = Callable[[str], int]
-_encoders: dict[str, tuple[Encoder, str]] = {}
-_encoders_lock = threading.Lock()
 
 
 class TokenCounter:
@@ -109,7 +90,7 @@ class TokenCounter:
     @property
     def loaded(self) -> bool:
         """Whether exact counting is ready without loading a tokenizer first."""
-        return self._count is not None or (self.tokenizer_name or "") in _encoders
+        return self._count is not None or is_loaded(self.tokenizer_name)
 
     def bound(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
         """A generous bound on the request's tokens, from lengths alone (no tokenizer).
@@ -179,7 +160,7 @@ class TokenCounter:
     def request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
         """Tokens of a whole request: messages, tool specs and the reply priming."""
         if self.chat_template and not tools and self.local_vocabulary:
-            render = _renderer(self.tokenizer_name or "")
+            render = renderer(self.tokenizer_name or "")
             if render is not None:
                 try:
                     return self.text(render(messages))
@@ -208,131 +189,6 @@ def _message_text(message: dict[str, Any]) -> str:
 def _text_bound(text: str) -> int:
     extra = len(text.encode("utf-8")) - len(text)  # 0 for ASCII
     return len(text) // 2 + extra + 1
-
-
-def encoder(name: str | None = None) -> tuple[Encoder, str]:
-    """(count function, description) for a tokenizer setting; tiktoken's when it cannot load."""
-    key = name or ""
-    with _encoders_lock:
-        if key not in _encoders:
-            _encoders[key] = _load_encoder(name)
-        return _encoders[key]
-
-
-def _load_encoder(name: str | None) -> tuple[Encoder, str]:
-    if name and name.lower().endswith(".gguf"):
-        try:
-            return _gguf_encoder(Path(name).expanduser())
-        except Exception as exc:  # noqa: BLE001 - no llama-cpp-python, unreadable file: fall back
-            warnings.warn(
-                f"claw_nb: cannot load the tokenizer of {name!r} ({exc}); counting with tiktoken",
-                stacklevel=3,
-            )
-    elif name:
-        try:
-            from tokenizers import Tokenizer
-
-            path = Path(name).expanduser()
-            if path.is_file():  # a regular file, not a link or FIFO swapped in since settings
-                data = read_regular_file(os.path.realpath(path), max_bytes=MAX_TOKENIZER_BYTES)
-                if data is None:
-                    raise OSError(f"{path} is not a regular file")
-                tok = Tokenizer.from_str(data.decode("utf-8"))
-            else:
-                tok = Tokenizer.from_pretrained(name)
-            label = f"tokenizer {path.name if path.is_file() else name}"
-            return (lambda text: len(tok.encode(text, add_special_tokens=False).ids)), label
-        except Exception as exc:  # noqa: BLE001 - offline, missing file, bad JSON: fall back
-            warnings.warn(
-                f"claw_nb: cannot load tokenizer {name!r} ({exc}); counting with tiktoken",
-                stacklevel=3,
-            )
-    try:
-        _use_bundled_tiktoken_files()
-        import tiktoken
-
-        encoding = tiktoken.get_encoding(DEFAULT_ENCODING)
-        return (
-            lambda text: len(encoding.encode(text, disallowed_special=()))
-        ), f"tiktoken {encoding.name}"
-    except Exception:  # noqa: BLE001 - no tiktoken or no encoding file offline: estimate
-        return (lambda text: len(text) // 3 + 1), "estimate (3 characters a token)"
-
-
-def _gguf_encoder(path: Path) -> tuple[Encoder, str]:
-    """The vocabulary of a GGUF model file, through llama-cpp-python (weights are not loaded):
-    the tokenizer a llama.cpp server counts with, so counts match the server's."""
-    import llama_cpp
-
-    if not path.is_file():
-        raise FileNotFoundError(path)
-    # llama.cpp logs a context warning through sys.stderr even with verbose=False: keep it out of
-    # the user's notebook (it would show as a red stream under the cell).
-    with contextlib.redirect_stderr(io.StringIO()):
-        vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
-    _vocabularies[str(path)] = vocab
-    lock = threading.Lock()  # one llama context; tokenize from one thread at a time
-
-    def count(text: str) -> int:
-        with lock:
-            return len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-
-    return count, f"{GGUF_LABEL} {path.name}"
-
-
-Renderer = Callable[[list[dict[str, Any]]], str]
-_renderers: dict[str, Renderer | None] = {}
-_vocabularies: dict[str, Any] = {}  # GGUF path -> its llama_cpp.Llama(vocab_only=True)
-
-
-def _renderer(name: str) -> Renderer | None:
-    """The prompt a llama-cpp-python server builds from messages with the GGUF's own chat
-    template (its `Jinja2ChatFormatter`, the class the server uses); None when unavailable."""
-    if name not in _renderers:
-        loaded = _load_renderer(Path(name).expanduser())
-        with _encoders_lock:
-            _renderers.setdefault(name, loaded)
-    return _renderers[name]
-
-
-def _load_renderer(path: Path) -> Renderer | None:
-    try:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        encoder(str(path))  # loads the vocabulary (and keeps it in _vocabularies)
-        vocab = _vocabularies[str(path)]
-        template = vocab.metadata.get("tokenizer.chat_template")
-        if not isinstance(template, str):
-            return None
-
-        def text_of(token: int) -> str:  # as llama_cpp.Llama does for the server
-            return vocab._model.token_get_text(token) if token != -1 else ""
-
-        formatter = Jinja2ChatFormatter(
-            template, text_of(vocab.token_eos()), text_of(vocab.token_bos())
-        )
-    except Exception:  # noqa: BLE001 - no llama-cpp-python or jinja2, unreadable file
-        return None
-    return lambda messages: formatter(messages=messages).prompt
-
-
-def _use_bundled_tiktoken_files() -> None:
-    """Put the encoding file LiteLLM ships where tiktoken's default cache looks for it, so
-    nothing is downloaded (and no environment variable of the process is changed)."""
-    if os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR"):
-        return  # the user's (or LiteLLM's) choice of cache
-    cache = Path(tempfile.gettempdir()) / "data-gym-cache" / CL100K_CACHE_KEY
-    if cache.is_file():
-        return
-    spec = importlib.util.find_spec("litellm")  # finds the folder without importing LiteLLM
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        bundled = Path(folder) / "litellm_core_utils" / "tokenizers" / CL100K_CACHE_KEY
-        if bundled.is_file():
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            partial = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-            shutil.copyfile(bundled, partial)
-            os.replace(partial, cache)
-            return
 
 
 def model_window(config: Any) -> tuple[int, str]:

@@ -11,7 +11,7 @@ Ray) and verifiers; statistics live in `statistics` and `power`. Heavy parts loa
 
 from __future__ import annotations
 
-from typing import Any
+from claw_nb.lazy_exports import lazy_exports
 
 _LAZY = {
     "Task": "claw_nb.lab.tasks",
@@ -31,16 +31,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'claw_nb.lab' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports("claw_nb.lab", _LAZY, globals())

@@ -419,6 +419,7 @@ def _tools(descriptions: Mapping[str, str]) -> Any:
 
 
 def _read_journals(db_path: Path) -> bytes:
-    from claw_nb.log.journal import journal_dir, list_journals
+    from claw_nb.log.journal_paths import journal_dir
+    from claw_nb.log.journal_reader import list_journals
 
     return b"".join(p.read_bytes() for p in list_journals(journal_dir(db_path)))

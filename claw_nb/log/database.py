@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from claw_nb.claw_dir import CLAW_DIR, DEFAULT_DB, ensure_claw_dir
 from claw_nb.errors import ClawError
-from claw_nb.log.journal import register_database
+from claw_nb.log.database_index import register_database
 from claw_nb.log.schema import migrate
 from claw_nb.stop import Stopped, StopToken
 
@@ -86,6 +86,12 @@ def interrupts_translated(stop: StopToken | None = None) -> Iterator[None]:
     except duckdb.InterruptException:
         reason = stop.reason if stop is not None and stop.reason else "the query was interrupted"
         raise Stopped(reason) from None
+    except duckdb.Error:
+        # a stop's signal can cut a read DuckDB was blocked in ("Interrupted system call"):
+        # once the token is stopped, whatever the query failed with was the stop
+        if stop is not None and stop.stopped:
+            raise Stopped(stop.reason or "the query was interrupted") from None
+        raise
     except RuntimeError as exc:
         if type(exc) is RuntimeError and str(exc).startswith("Query interrupted"):
             raise KeyboardInterrupt from None

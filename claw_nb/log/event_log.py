@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from claw_nb import events as ev
 from claw_nb.log.database import END_OF_SESSION_TIMEOUT, StoreBusy, resolve_db_path
 from claw_nb.log.ingest import ingest
-from claw_nb.log.journal import JournalWriter, encode_event, journal_dir
+from claw_nb.log.journal import JournalWriter, encode_event
+from claw_nb.log.journal_paths import journal_dir
 
 if TYPE_CHECKING:
     from typing import Self

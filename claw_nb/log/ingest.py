@@ -22,12 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claw_nb.log.database import DEFAULT_TIMEOUT, open_database, resolve_db_path
-from claw_nb.log.journal import (
-    TIME_KEY,
-    TYPE_KEY,
+from claw_nb.log.journal import TIME_KEY, TYPE_KEY, decode_line
+from claw_nb.log.journal_paths import journal_dir
+from claw_nb.log.journal_reader import (
     JournalChunk,
-    decode_line,
-    journal_dir,
     list_journals,
     read_journal,
     remove_stale_temporaries,

@@ -8,9 +8,10 @@ session runs. Each :class:`JournalWriter` appends one JSON line per event to its
 Ingest trusts what a journal says, so journals live where the agent cannot write: not next to
 the database (often inside the workspace, which sandboxed commands and file tools write) but in
 the user's cache directory, mode 0700, which the bubblewrap sandbox also hides (see
-:func:`journal_root`). The writer holds an exclusive ``flock`` on the file for as long as it
-is open, so a reader can tell a live writer (lock held) from a finished or dead one (lock free):
-the kernel drops the lock when the process exits, however it exits.
+:mod:`claw_nb.log.journal_paths`). The writer holds an exclusive ``flock`` on the file for as
+long as it is open, so a reader (:mod:`claw_nb.log.journal_reader`) can tell a live writer (lock
+held) from a finished or dead one (lock free): the kernel drops the lock when the process exits,
+however it exits.
 
 A line is complete once its trailing newline is on disk. The last line of a journal whose
 writer died mid-write may lack it; readers ignore such a line while the writer lives and drop it
@@ -25,21 +26,17 @@ Standard library only.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
 import fcntl
-import hashlib
 import json
 import os
-import re
-import stat
-import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from claw_nb.log.journal_paths import safe_label
 
 if TYPE_CHECKING:
     from typing import Self
@@ -54,105 +51,6 @@ TIME_KEY = "_t"
 # Errors that mean "no room now": the line is kept in memory and retried.
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 MAX_BACKLOG_BYTES = 16 << 20
-
-_root_lock = threading.Lock()
-_roots: dict[str, Path] = {}
-
-
-def journal_root() -> Path:
-    """Where every journal of this user lives: ``$XDG_CACHE_HOME/claw_nb/journals`` (default
-    ``~/.cache``), else ``<tmp>/claw_nb-<uid>/journals``; made 0700 (remembered per process).
-
-    Outside any workspace, and hidden inside the bubblewrap sandbox, so an agent can neither
-    forge the rows ingest trusts nor read the log. Never raises: when no candidate can be
-    made, the first one is returned and writing a journal fails there (the log reports it).
-    """
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    candidates = [
-        Path(cache) / "claw_nb" / "journals",
-        Path(tempfile.gettempdir()) / f"claw_nb-{os.getuid()}" / "journals",
-    ]
-    key = "\0".join(map(str, candidates))
-    with _root_lock:
-        if key in _roots:
-            return _roots[key]
-        chosen = candidates[0]
-        for root in candidates:
-            if not root.is_absolute():
-                continue
-            try:
-                root.mkdir(parents=True, exist_ok=True, mode=0o700)
-                os.chmod(root, 0o700)
-                if os.stat(root).st_uid != os.getuid():
-                    continue
-            except OSError:
-                continue
-            chosen = root
-            break
-        else:
-            return chosen  # not remembered: try again next time
-        _roots[key] = chosen
-        return chosen
-
-
-def journal_dir(db_path: str | os.PathLike[str]) -> Path:
-    """Where the journals of the database ``db_path`` live: one directory per database file
-    (its stem plus a hash of its real path) under :func:`journal_root`, so two databases never
-    take each other's journals."""
-    db_path = Path(os.path.realpath(os.path.abspath(db_path)))
-    digest = hashlib.sha256(os.fsencode(db_path)).hexdigest()[:16]
-    return journal_root() / f"{_safe_label(db_path.stem)}-{digest}"
-
-
-DATABASES_FILE = "databases.txt"
-MAX_DATABASES_BYTES = 1 << 20
-
-
-def _databases_file() -> Path:
-    return journal_root() / DATABASES_FILE
-
-
-def _read_databases() -> list[str]:
-    try:
-        fd = os.open(_databases_file(), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return []
-    with os.fdopen(fd, "rb") as f:
-        text = f.read(MAX_DATABASES_BYTES).decode("utf-8", "replace")
-    return [line for line in text.splitlines() if line.startswith("/") and "\0" not in line]
-
-
-def register_database(db_path: str | os.PathLike[str]) -> None:
-    """Add a log database to this user's index (`<journals>/databases.txt`, hidden from
-    commands like the journals), so the sandbox can hide every one of them. Never raises."""
-    real = os.path.realpath(os.path.abspath(db_path))
-    if "\n" in real or real in _read_databases():
-        return
-    with contextlib.suppress(OSError):
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(_databases_file(), flags, 0o600)
-        try:
-            os.write(fd, (real + "\n").encode("utf-8"))
-        finally:
-            os.close(fd)
-
-
-def registered_databases() -> list[Path]:
-    """The indexed log databases that still exist; the index forgets the others once they are
-    the larger part of it (a database that comes back is indexed again when it is opened)."""
-    listed = _read_databases()
-    alive = [line for line in dict.fromkeys(listed) if os.path.lexists(line)]
-    if len(listed) > 64 and len(alive) * 2 < len(listed):
-        with contextlib.suppress(OSError):
-            tmp = _databases_file().with_name(f".{DATABASES_FILE}.{os.getpid()}.tmp")
-            tmp.write_text("".join(f"{line}\n" for line in alive), encoding="utf-8")
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, _databases_file())
-    return [Path(line) for line in alive]
-
-
-def _safe_label(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", label)[:64].lstrip(".") or "events"
 
 
 def _jsonable(value: Any) -> Any:
@@ -214,7 +112,7 @@ class JournalWriter:
     def __init__(self, directory: str | os.PathLike[str], label: str = "", *, fsync: bool = False):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        name = f"{_safe_label(label or str(os.getpid()))}-{uuid.uuid4().hex}{SUFFIX}"
+        name = f"{safe_label(label or str(os.getpid()))}-{uuid.uuid4().hex}{SUFFIX}"
         tmp = directory / f".{name}{TMP_SUFFIX}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(tmp, flags, 0o600)
@@ -318,93 +216,6 @@ class JournalWriter:
         return f"JournalWriter({str(self.path)!r}, closed={self.closed})"
 
 
-def list_journals(directory: str | os.PathLike[str]) -> list[Path]:
-    """The journal files in ``directory``, by name (empty when it does not exist)."""
-    try:
-        with os.scandir(directory) as entries:
-            names = sorted(
-                e.name for e in entries if e.name.endswith(SUFFIX) and not e.name.startswith(".")
-            )
-    except FileNotFoundError:
-        return []
-    return [Path(directory) / name for name in names]
-
-
-@dataclasses.dataclass
-class JournalChunk:
-    """What a reader found in one journal past a byte offset.
-
-    ``lines`` are the complete lines (without newlines); ``end`` is the offset just past the
-    last of them. ``live`` tells whether a writer still holds the file; when it does not, the
-    reader holds the lock itself until :meth:`release`, and any partial last line is abandoned.
-    """
-
-    path: Path
-    offset: int
-    end: int
-    lines: list[bytes]
-    live: bool
-    partial: int  # bytes after the last newline
-    _fd: int | None = None
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    def release(self, delete: bool = False) -> None:
-        """Unlock (and with ``delete``, first remove) a journal read by a reader."""
-        if delete:
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
-
-
-def read_journal(path: str | os.PathLike[str], offset: int = 0) -> JournalChunk | None:
-    """Read the complete lines of ``path`` past ``offset``; None if the file is gone.
-
-    Liveness is decided before reading: a writer that dies after the check just leaves its
-    remaining lines for the next reader.
-    """
-    path = Path(path)
-    try:
-        # not a symlink, and never block opening a FIFO planted under a journal's name
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-        fd = os.open(path, flags)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device would block the reader
-            os.close(fd)
-            return None
-    except OSError:
-        os.close(fd)
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            live = False
-        except BlockingIOError:
-            live = True
-        size = os.fstat(fd).st_size
-        offset = min(offset, size)  # an append-only file never shrinks; never re-read a line
-        data = os.pread(fd, size - offset, offset) if size > offset else b""
-    except BaseException:
-        os.close(fd)
-        raise
-    cut = data.rfind(b"\n") + 1
-    lines = [line for line in data[:cut].split(b"\n")[:-1] if line.strip()] if cut else []
-    chunk = JournalChunk(path, offset, offset + cut, lines, live, len(data) - cut)
-    if live:
-        os.close(fd)
-    else:
-        chunk._fd = fd
-    return chunk
-
-
 def decode_line(line: bytes) -> dict[str, Any] | None:
     """A journal line back as a dict; None when it is not a JSON object with a type."""
     try:
@@ -414,28 +225,3 @@ def decode_line(line: bytes) -> dict[str, Any] | None:
     if not isinstance(record, dict) or not isinstance(record.get(TYPE_KEY), str):
         return None
     return record
-
-
-def remove_stale_temporaries(directory: str | os.PathLike[str], older_than: float = 60.0) -> None:
-    """Delete temporary journal files left by writers killed between create and rename."""
-    try:
-        entries = list(os.scandir(directory))
-    except FileNotFoundError:
-        return
-    now = time.time()
-    for entry in entries:
-        if not (entry.name.startswith(".") and entry.name.endswith(TMP_SUFFIX)):
-            continue
-        try:
-            if now - entry.stat().st_mtime < older_than:
-                continue
-            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.unlink(entry.path)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)

@@ -22,7 +22,8 @@ from claw_nb.log.database import (
     resolve_db_path,
 )
 from claw_nb.log.ingest import ingest, ingest_journals
-from claw_nb.log.journal import journal_dir, list_journals
+from claw_nb.log.journal_paths import journal_dir
+from claw_nb.log.journal_reader import list_journals
 from claw_nb.log.rows import SESSION_COLUMNS
 
 if TYPE_CHECKING:

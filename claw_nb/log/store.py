@@ -17,7 +17,7 @@ from claw_nb.log.database import (
 )
 from claw_nb.log.event_log import EventLog
 from claw_nb.log.ingest import ingest
-from claw_nb.log.journal import journal_dir
+from claw_nb.log.journal_paths import journal_dir
 from claw_nb.log.queries import (
     SUMMARY_SQL,
     connect,

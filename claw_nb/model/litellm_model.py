@@ -10,14 +10,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from claw_nb.errors import ModelInterrupted
 from claw_nb.model.litellm_import import import_in_background, litellm
 from claw_nb.model.reply import ModelReply, RetryCallback, apply_server_usage, build_reply
-from claw_nb.model.reply_cap import ReplyCap, tool_call_text
 from claw_nb.model.retries import RetryingModel
-from claw_nb.model.tool_progress import ToolProgressCallback, ToolProgressTracker
-from claw_nb.model.visible_text import TextCallback, VisibleText
-from claw_nb.toolcalls import StreamingToolCallAccumulator
+from claw_nb.model.streamed_reply import StreamedReply, show_whole_reply
+from claw_nb.model.tool_progress import ToolProgressTracker
+from claw_nb.model.visible_text import TextCallback
 
 __all__ = ["LiteLLMModel", "ModelReply", "RetryCallback"]
 
@@ -53,30 +51,6 @@ class LiteLLMModel(RetryingModel):
             kwargs["api_key"] = self.config.api_key
         return kwargs
 
-    def _attempt(
-        self,
-        messages,
-        tools,
-        on_text,
-        known_tools,
-        should_stop,
-        started,
-        deadline,
-        on_tool_progress: ToolProgressCallback | None = None,
-    ):
-        if self.streams(tools):
-            return self._call_streaming(
-                messages,
-                tools,
-                on_text,
-                started,
-                known_tools,
-                should_stop,
-                deadline,
-                ToolProgressTracker.for_callback(on_tool_progress),
-            )
-        return self._call_once(messages, tools, on_text, started, known_tools, deadline)
-
     def _call_once(self, messages, tools, on_text, started, known_tools, deadline) -> ModelReply:
         response = litellm().completion(**self._kwargs(messages, tools, deadline))
         latency = (time.perf_counter() - started) * 1000
@@ -96,10 +70,7 @@ class LiteLLMModel(RetryingModel):
         reply.reasoning = getattr(message, "reasoning_content", None)
         apply_server_usage(reply, getattr(response, "usage", None))
         reply.cost_usd = _cost(response)
-        if on_text is not None:
-            visible = VisibleText(on_text)
-            visible.feed(reply.content)
-            visible.flush()
+        show_whole_reply(on_text, reply.content)
         return reply
 
     def _call_streaming(
@@ -117,57 +88,26 @@ class LiteLLMModel(RetryingModel):
         kwargs["stream"] = True
         kwargs["stream_options"] = {"include_usage": True}
         stream = litellm().completion(**kwargs)
-        cap = ReplyCap.for_config(self.config)
-        visible = VisibleText(on_text, progress.hidden_text if progress is not None else None)
-        accumulator = StreamingToolCallAccumulator()
-        parts: list[str] = []
-        reasoning: list[str] = []
-        finish_reason = None
+        streamed = StreamedReply(self.config, on_text, started, progress)
         usage = None
-        ttft = None
         try:
             for chunk in stream:
-                if should_stop is not None and should_stop():
-                    raise ModelInterrupted("stopped by the user while the model was answering")
-                self.check_deadline(deadline)
+                self.check_stream(should_stop, deadline)
                 if getattr(chunk, "usage", None):
                     usage = chunk.usage
                 if not chunk.choices:
                     continue
                 choice = chunk.choices[0]
                 delta = choice.delta
-                text = getattr(delta, "content", None)
-                thought = getattr(delta, "reasoning_content", None)
-                calls = getattr(delta, "tool_calls", None)
-                if ttft is None and (text or thought or calls):
-                    ttft = (time.perf_counter() - started) * 1000
-                cap.add(text, thought, tool_call_text(calls))
-                if text:
-                    parts.append(text)
-                    visible.feed(text)
-                if thought:
-                    reasoning.append(thought)
-                if getattr(delta, "tool_calls", None):
-                    accumulator.add(delta.tool_calls)
-                    if progress is not None:
-                        progress.native(accumulator)
-                if choice.finish_reason:
-                    finish_reason = choice.finish_reason
+                streamed.add(
+                    getattr(delta, "content", None),
+                    getattr(delta, "reasoning_content", None),
+                    getattr(delta, "tool_calls", None),
+                    choice.finish_reason,
+                )
         finally:
             _close_stream(stream)
-        visible.flush()
-        latency = (time.perf_counter() - started) * 1000
-        reply = build_reply(
-            "".join(parts),
-            accumulator.finish(),
-            finish_reason,
-            known_tools,
-            latency_ms=latency,
-            ttft_ms=ttft,
-            streamed=True,
-            params=self.request_params(tools),
-        )
-        reply.reasoning = "".join(reasoning) or None
+        reply = streamed.reply(known_tools, self.request_params(tools))
         if _server_sent_usage(stream):
             apply_server_usage(reply, usage)  # else LiteLLM's own estimate: we count instead
         reply.cost_usd = 0.0 if self.config.is_ollama else None

@@ -18,16 +18,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from claw_nb.config import OPENAI_COMPATIBLE_PREFIXES, ClawConfig
-from claw_nb.errors import ModelInterrupted
 from claw_nb.model import catalog
 from claw_nb.model.failures import HTTPStatusFailure
 from claw_nb.model.http_transport import HTTPTransport, StreamCut
 from claw_nb.model.reply import ModelReply, apply_server_usage, build_reply
-from claw_nb.model.reply_cap import ReplyCap, tool_call_text
 from claw_nb.model.retries import RetryingModel
-from claw_nb.model.tool_progress import ToolProgressCallback, ToolProgressTracker
-from claw_nb.model.visible_text import TextCallback, VisibleText
-from claw_nb.toolcalls import StreamingToolCallAccumulator
+from claw_nb.model.streamed_reply import StreamedReply, show_whole_reply
+from claw_nb.model.tool_progress import ToolProgressTracker
+from claw_nb.model.visible_text import TextCallback
 
 #: LiteLLM model prefixes of OpenAI-compatible servers; the rest of the name goes to the server.
 CONNECT_TIMEOUT = 10.0
@@ -80,30 +78,6 @@ class OpenAICompatModel(RetryingModel):
             body["stream_options"] = {"include_usage": True}
         return body
 
-    def _attempt(
-        self,
-        messages,
-        tools,
-        on_text,
-        known_tools,
-        should_stop,
-        started,
-        deadline,
-        on_tool_progress: ToolProgressCallback | None = None,
-    ):
-        if self.streams(tools):
-            return self._call_streaming(
-                messages,
-                tools,
-                on_text,
-                started,
-                known_tools,
-                should_stop,
-                deadline,
-                ToolProgressTracker.for_callback(on_tool_progress),
-            )
-        return self._call_once(messages, tools, on_text, started, known_tools, deadline)
-
     # -- one call, whole --------------------------------------------------------------------
 
     def _call_once(self, messages, tools, on_text, started, known_tools, deadline) -> ModelReply:
@@ -128,10 +102,7 @@ class OpenAICompatModel(RetryingModel):
         )
         reply.reasoning = message.get("reasoning_content") or message.get("reasoning")
         self._usage_and_cost(reply, data.get("usage"))
-        if on_text is not None:
-            visible = VisibleText(on_text)
-            visible.feed(reply.content)
-            visible.flush()
+        show_whole_reply(on_text, reply.content)
         return reply
 
     # -- one call, streamed -----------------------------------------------------------------
@@ -147,22 +118,14 @@ class OpenAICompatModel(RetryingModel):
         deadline: float,
         progress: ToolProgressTracker | None = None,
     ) -> ModelReply:
-        visible = VisibleText(on_text, progress.hidden_text if progress is not None else None)
-        accumulator = StreamingToolCallAccumulator()
-        parts: list[str] = []
-        reasoning: list[str] = []
-        finish_reason = None
         usage = None
-        ttft = None
         transport = self._http()
         response = self._post(self._body(messages, tools, stream=True), deadline)
-        cap = ReplyCap.for_config(self.config)
+        streamed = StreamedReply(self.config, on_text, started, progress)
         finished = False
         try:
             for chunk in _events(transport.lines(response)):
-                if should_stop is not None and should_stop():
-                    raise ModelInterrupted("stopped by the user while the model was answering")
-                self.check_deadline(deadline)
+                self.check_stream(should_stop, deadline)
                 if chunk.get("error"):
                     raise _stream_error(chunk["error"])
                 if chunk.get("usage"):
@@ -172,40 +135,17 @@ class OpenAICompatModel(RetryingModel):
                     continue
                 choice = choices[0]
                 delta = choice.get("delta") or {}
-                text = delta.get("content")
-                thought = delta.get("reasoning_content") or delta.get("reasoning")
-                calls = delta.get("tool_calls")
-                if ttft is None and (text or thought or calls):
-                    ttft = (time.perf_counter() - started) * 1000
-                cap.add(text, thought, tool_call_text(calls))
-                if text:
-                    parts.append(text)
-                    visible.feed(text)
-                if thought:
-                    reasoning.append(thought)
-                if calls:
-                    accumulator.add(calls)
-                    if progress is not None:
-                        progress.native(accumulator)
-                if choice.get("finish_reason"):
-                    finish_reason = choice["finish_reason"]
+                streamed.add(
+                    delta.get("content"),
+                    delta.get("reasoning_content") or delta.get("reasoning"),
+                    delta.get("tool_calls"),
+                    choice.get("finish_reason"),
+                )
             finished = True
         finally:
             if not finished:
                 transport.discard()  # stopped or broken midway: never reuse that connection
-        visible.flush()
-        latency = (time.perf_counter() - started) * 1000
-        reply = build_reply(
-            "".join(parts),
-            accumulator.finish(),
-            finish_reason,
-            known_tools,
-            latency_ms=latency,
-            ttft_ms=ttft,
-            streamed=True,
-            params=self.request_params(tools),
-        )
-        reply.reasoning = "".join(reasoning) or None
+        reply = streamed.reply(known_tools, self.request_params(tools))
         self._usage_and_cost(reply, usage)
         return reply
 

@@ -1,9 +1,10 @@
 """The part of a model call every path shares: retries, time bounds, usage, request parameters.
 
-A path (LiteLLM, or the direct OpenAI-compatible one) implements one attempt; `RetryingModel`
-retries transient faults with backoff (or the server's `Retry-After`), bounds the whole reply
-(`reply_timeout`) and the silence of a stream (`stream_idle_timeout`) with a `ModelTimeout` that
-says which bound was hit, and counts usage itself when the server reported none.
+A path (LiteLLM, or the direct OpenAI-compatible one) implements one call, whole or streamed
+(reading its stream through `claw_nb.model.streamed_reply`); `RetryingModel` retries transient
+faults with backoff (or the server's `Retry-After`), bounds the whole reply (`reply_timeout`)
+and the silence of a stream (`stream_idle_timeout`) with a `ModelTimeout` that says which bound
+was hit, and counts usage itself when the server reported none.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from claw_nb.config import ClawConfig
 from claw_nb.errors import ModelError, ModelInterrupted, ModelTimeout
 from claw_nb.model.failures import classify_failure, is_read_timeout, retry_after, short
 from claw_nb.model.reply import ModelReply, RetryCallback
-from claw_nb.model.tool_progress import ToolProgressCallback
+from claw_nb.model.tool_progress import ToolProgressCallback, ToolProgressTracker
 from claw_nb.model.visible_text import TextCallback
 
 MAX_RETRY_DELAY = 60.0
@@ -28,7 +29,8 @@ class StreamStalled(Exception):
 
 
 class RetryingModel:
-    """A chat model with bounded retries; subclasses implement `_attempt`."""
+    """A chat model with bounded retries; subclasses implement `_call_once` (a whole reply)
+    and `_call_streaming` (a streamed one)."""
 
     backend = "base"
 
@@ -179,8 +181,11 @@ class RetryingModel:
             "check the model server, or raise reply_timeout"
         )
 
-    def check_deadline(self, deadline: float) -> None:
-        """For a path's stream loop: a reply that goes on past `reply_timeout` ends here."""
+    def check_stream(self, should_stop: Callable[[], bool] | None, deadline: float) -> None:
+        """For a path's stream loop, before each chunk: the user's stop, and a reply that goes
+        on past `reply_timeout`, end the stream here."""
+        if should_stop is not None and should_stop():
+            raise ModelInterrupted("stopped by the user while the model was answering")
         if time.monotonic() >= deadline:
             raise ModelTimeout(
                 f"the reply was still streaming after reply_timeout="
@@ -207,6 +212,29 @@ class RetryingModel:
         deadline: float,
         on_tool_progress: ToolProgressCallback | None = None,
     ) -> ModelReply:
+        """One request, streamed or whole as `streams` decides."""
+        if self.streams(tools):
+            return self._call_streaming(
+                messages,
+                tools,
+                on_text,
+                started,
+                known_tools,
+                should_stop,
+                deadline,
+                ToolProgressTracker.for_callback(on_tool_progress),
+            )
+        return self._call_once(messages, tools, on_text, started, known_tools, deadline)
+
+    def _call_once(self, messages, tools, on_text, started, known_tools, deadline) -> ModelReply:
+        """The path's whole reply to one request (arguments as `_attempt`'s)."""
+        raise NotImplementedError
+
+    def _call_streaming(
+        self, messages, tools, on_text, started, known_tools, should_stop, deadline, progress=None
+    ) -> ModelReply:
+        """The path's streamed reply, read through `StreamedReply`; `progress` is the tool
+        calls' `ToolProgressTracker`, or None."""
         raise NotImplementedError
 
     def _count_usage(self, reply: ModelReply, messages, tools) -> None:

@@ -277,7 +277,7 @@ def claw_private_dirs() -> list[Path]:
     """claw_nb's own state that commands must neither read nor write: the event journals,
     which ingest trusts as the record of what happened, and the user's settings folder (the
     MCP server approvals)."""
-    from claw_nb.log.journal import journal_root  # standard library only, cheap
+    from claw_nb.log.journal_paths import journal_root  # standard library only, cheap
     from claw_nb.user_dirs import config_dir  # standard library only, cheap
 
     return [journal_root(), config_dir()]
@@ -287,7 +287,7 @@ def log_databases(workspace: Path | None = None) -> list[Path]:
     """Every claw_nb log database this user has written (each journal folder names its own),
     and the workspace's default one: they hold what the journals hold, so commands never read
     them. A database's write-ahead file goes with it."""
-    from claw_nb.log.journal import registered_databases
+    from claw_nb.log.database_index import registered_databases
 
     found = registered_databases()
     if workspace is not None:

@@ -2,7 +2,8 @@
 
 Speaks just enough of the OpenAI chat-completions API for LiteLLM, the OpenAI SDK and httpx:
 JSON answers, Server-Sent Events streams with ``Transfer-Encoding: chunked`` (so connections stay
-alive), error bodies, cut and stalled connections. The script itself lives in
+alive), error bodies, cut and stalled connections. The JSON it sends is built in
+:mod:`claw_nb.testing.completion_bodies`; the script itself lives in
 :class:`claw_nb.testing.server.ScriptedServer` (the handler's ``owner``).
 """
 
@@ -14,13 +15,17 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from claw_nb.testing.completion_bodies import (
+    IdSource,
+    completion,
+    envelope,
+    error_body,
+    stream_chunks,
+)
 from claw_nb.testing.replies import (
-    ARGUMENT_CHUNK,
-    CONTENT_CHUNK,
     MODEL_NAME,
     NO_REPLY_MESSAGE,
     CutStreamReply,
@@ -32,15 +37,13 @@ from claw_nb.testing.replies import (
     ToolCallsReply,
     default_error_type,
     error,
-    pieces,
     reason_phrase,
     reply_from_dict,
     text,
-    usage_for,
 )
 
 
-class ScriptOwner(Protocol):
+class ScriptOwner(IdSource, Protocol):
     """What the handler needs of the server that owns the script (`ScriptedServer`)."""
 
     stop_event: threading.Event
@@ -49,8 +52,6 @@ class ScriptOwner(Protocol):
         self, path: str, headers: dict, body: dict, received_at: float, size: int
     ) -> dict: ...
     def next_reply(self) -> Any: ...
-    def new_call_id(self) -> str: ...
-    def new_completion_id(self) -> str: ...
     def note_connection(self) -> None: ...
     def note_error(self, exc: BaseException | None) -> None: ...
 
@@ -216,17 +217,8 @@ class ScriptedHandler(BaseHTTPRequestHandler):
         except ValueError as exc:
             problem = str(exc)
         if problem:
-            self._send_json(
-                400,
-                {
-                    "error": {
-                        "message": f"scripted server: bad JSON: {problem}",
-                        "type": "invalid_request_error",
-                        "param": None,
-                        "code": None,
-                    }
-                },
-            )
+            body = error_body(f"scripted server: bad JSON: {problem}", "invalid_request_error")
+            self._send_json(400, body)
             return
         meta = self.owner.record(path, dict(self.headers), body, received_at, len(raw))
         reply = self.owner.next_reply()
@@ -240,15 +232,7 @@ class ScriptedHandler(BaseHTTPRequestHandler):
 
     def _not_found(self) -> None:
         self._send_json(
-            404,
-            {
-                "error": {
-                    "message": f"scripted server: no route {self.path}",
-                    "type": "not_found_error",
-                    "param": None,
-                    "code": None,
-                }
-            },
+            404, error_body(f"scripted server: no route {self.path}", "not_found_error")
         )
 
     # -- replies ---------------------------------------------------------------------------
@@ -273,15 +257,7 @@ class ScriptedHandler(BaseHTTPRequestHandler):
 
         if reply is None:
             self._send_json(
-                500,
-                {
-                    "error": {
-                        "message": NO_REPLY_MESSAGE,
-                        "type": "scripted_server_error",
-                        "param": None,
-                        "code": "no_reply_left",
-                    }
-                },
+                500, error_body(NO_REPLY_MESSAGE, "scripted_server_error", "no_reply_left")
             )
         elif isinstance(reply, DelayReply):
             self._wait(reply.seconds)
@@ -310,17 +286,9 @@ class ScriptedHandler(BaseHTTPRequestHandler):
 
     def _send_error_reply(self, r: ErrorReply) -> None:
         if r.body is None:
-            payload = json.dumps(
-                {
-                    "error": {
-                        "message": r.message
-                        or f"scripted error: HTTP {r.status} {reason_phrase(r.status)}",
-                        "type": r.type or default_error_type(r.status),
-                        "param": None,
-                        "code": r.code,
-                    }
-                }
-            ).encode("utf-8")
+            message = r.message or f"scripted error: HTTP {r.status} {reason_phrase(r.status)}"
+            body = error_body(message, r.type or default_error_type(r.status), r.code)
+            payload = json.dumps(body).encode("utf-8")
             ctype = "application/json"
         elif isinstance(r.body, (bytes, str)):
             payload = r.body.encode("utf-8") if isinstance(r.body, str) else r.body
@@ -330,44 +298,8 @@ class ScriptedHandler(BaseHTTPRequestHandler):
             ctype = "application/json"
         self._send_bytes(r.status, payload, content_type=ctype, headers=r.headers)
 
-    def _message(self, r: TextReply | ToolCallsReply) -> dict:
-        if isinstance(r, TextReply):
-            msg: dict[str, Any] = {"role": "assistant", "content": r.content}
-            if r.reasoning is not None:
-                msg["reasoning_content"] = r.reasoning
-            return msg
-        return {
-            "role": "assistant",
-            "content": r.content,
-            "tool_calls": [
-                {
-                    "id": c.id or self.owner.new_call_id(),
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.arguments_json()},
-                }
-                for c in r.calls
-            ],
-        }
-
-    def _envelope(self, req: dict, obj: str) -> dict:
-        return {
-            "id": self.owner.new_completion_id(),
-            "object": obj,
-            "created": int(time.time()),
-            "model": req.get("model") or MODEL_NAME,
-            "system_fingerprint": "scripted",
-        }
-
     def _send_message(self, req: dict, r: TextReply | ToolCallsReply) -> None:
-        msg = self._message(r)
-        resp = self._envelope(req, "chat.completion")
-        resp["choices"] = [
-            {"index": 0, "message": msg, "finish_reason": r.finish_reason, "logprobs": None}
-        ]
-        usage = usage_for(r.usage, req, {k: v for k, v in msg.items() if k != "role"})
-        if usage is not None:
-            resp["usage"] = usage
-        self._send_json(200, resp)
+        self._send_json(200, completion(req, r, self.owner))
 
     # -- streaming -------------------------------------------------------------------------
 
@@ -393,50 +325,9 @@ class ScriptedHandler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
-    def _chunks(self, req: dict, r: TextReply | ToolCallsReply) -> Iterable[dict]:
-        base = self._envelope(req, "chat.completion.chunk")
-
-        def chunk(delta: dict, finish: str | None = None) -> dict:
-            return {
-                **base,
-                "choices": [
-                    {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-                ],
-            }
-
-        msg = self._message(r)
-        content = msg.get("content")
-        yield chunk({"role": "assistant", "content": ""})
-        reasoning = msg.get("reasoning_content")
-        if reasoning:
-            for piece in pieces(reasoning, CONTENT_CHUNK):
-                yield chunk({"reasoning_content": piece})
-        if content:
-            for piece in pieces(content, CONTENT_CHUNK):
-                yield chunk({"content": piece})
-        for i, tc in enumerate(msg.get("tool_calls") or []):
-            yield chunk(
-                {
-                    "tool_calls": [
-                        {
-                            "index": i,
-                            "id": tc["id"],
-                            "type": "function",
-                            "function": {"name": tc["function"]["name"], "arguments": ""},
-                        }
-                    ]
-                }
-            )
-            for frag in pieces(tc["function"]["arguments"], ARGUMENT_CHUNK):
-                yield chunk({"tool_calls": [{"index": i, "function": {"arguments": frag}}]})
-        yield chunk({}, r.finish_reason)
-        usage = usage_for(r.usage, req, {k: v for k, v in msg.items() if k != "role"})
-        if usage is not None:
-            yield {**base, "choices": [], "usage": usage}
-
     def _stream_message(self, req: dict, r: TextReply | ToolCallsReply) -> None:
         self._start_stream()
-        for c in self._chunks(req, r):
+        for c in stream_chunks(req, r, self.owner):
             self._sse(c)
         self._sse("[DONE]")
         self._end_stream()
@@ -445,7 +336,7 @@ class ScriptedHandler(BaseHTTPRequestHandler):
         """Content chunks until the client closes the connection (noted) or the server stops.
         Each chunk ends with a count, as LiteLLM cuts a stream of identical chunks itself."""
         self._start_stream()
-        base = self._envelope(req, "chat.completion.chunk")
+        base = envelope(req, "chat.completion.chunk", self.owner)
         count = 0
         try:
             while not self.owner.stop_event.is_set():
@@ -465,7 +356,7 @@ class ScriptedHandler(BaseHTTPRequestHandler):
         self._start_stream()
         # Send the role chunk and the prefix (or a token piece of it), then drop the socket.
         partial = text(r.content_prefix, usage=None)
-        for c in self._chunks(req, partial):
+        for c in stream_chunks(req, partial, self.owner):
             if c["choices"] and c["choices"][0]["finish_reason"]:
                 break
             self._sse(c)

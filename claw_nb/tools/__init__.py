@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from claw_nb.tools.base import Tool, ToolContext, ToolError, ToolRegistry, tool
 from claw_nb.tools.command import run_command
-from claw_nb.tools.files import edit_file, grep, list_files, read_file, write_file
+from claw_nb.tools.files import edit_file, read_file, write_file
+from claw_nb.tools.search import grep, list_files
 from claw_nb.tools.todo import todo_write
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""File tools: read_file, write_file, edit_file, list_files, grep."""
+"""File tools that read and change one file: read_file, write_file, edit_file."""
 
 from __future__ import annotations
 
@@ -6,56 +6,21 @@ import difflib
 import io
 import os
 import re
-import time
 from pathlib import Path
 from typing import BinaryIO
 
-import regex
-
 from claw_nb.protected_paths import lexical_path, protection_reason
 from claw_nb.tools.base import ToolContext, ToolError, tool
+from claw_nb.tools.file_paths import missing_file_error, shown_path, workspace_root
 from claw_nb.tools.fsutil import count_lines, looks_binary
-from claw_nb.tools.ignore import GitIgnore, GlobMatcher, walk_files
 from claw_nb.tools.safe_io import open_regular, read_prefix, write_atomic
-from claw_nb.tools.workspace import display_path, resolve_in_workspace
+from claw_nb.tools.workspace import resolve_in_workspace
 
 MAX_LINE_CHARS = 2000
 MAX_READ_CHARS = 200_000
-MAX_LIST_ENTRIES = 500
-MAX_GREP_MATCHES = 200
-MAX_GREP_LINE_CHARS = 500
-MAX_GREP_FILE_BYTES = 20 * 1024 * 1024
 MAX_DIFF_LINES = 80
 MAX_EDIT_BYTES = 10 * 1024 * 1024  # edit_file reads the whole file: bound it
 MAX_SCAN_BYTES = 32 * 1024 * 1024  # read_file counts lines past its page up to this much
-GREP_SECONDS = 10.0  # a catastrophic pattern ends here instead of running for minutes
-
-
-def _ws(ctx: ToolContext) -> Path:
-    return Path(os.path.realpath(ctx.workspace))
-
-
-def _rel(ctx: ToolContext, p: Path) -> str:
-    return display_path(ctx.workspace, p)
-
-
-def _missing_file_error(ctx: ToolContext, path: str, resolved: Path) -> ToolError:
-    parent = resolved.parent
-    msg = f"file {path!r} does not exist"
-    if not parent.is_dir():
-        return ToolError(
-            f"{msg} (directory {_rel(ctx, parent)!r} does not exist either); "
-            "use list_files to see what exists"
-        )
-    try:
-        names = os.listdir(parent)
-    except OSError:
-        names = []
-    close = difflib.get_close_matches(resolved.name, names, n=3, cutoff=0.5)
-    if close:
-        options = ", ".join(repr(_rel(ctx, parent / c)) for c in close)
-        return ToolError(f"{msg}. Did you mean: {options}?")
-    return ToolError(f"{msg}; use list_files to see what exists")
 
 
 def _read_text(ctx: ToolContext, path: str, resolved: Path) -> str:
@@ -63,9 +28,9 @@ def _read_text(ctx: ToolContext, path: str, resolved: Path) -> str:
     if resolved.is_dir():
         raise ToolError(f"{path!r} is a directory; use list_files to see its contents")
     if not resolved.exists():
-        raise _missing_file_error(ctx, path, resolved)
+        raise missing_file_error(ctx, path, resolved)
     try:
-        data, size = read_prefix(_ws(ctx), resolved, path, MAX_EDIT_BYTES + 1)
+        data, size = read_prefix(workspace_root(ctx), resolved, path, MAX_EDIT_BYTES + 1)
     except OSError as e:
         raise ToolError(f"cannot read {path!r}: {e.strerror or e}") from e
     if size > MAX_EDIT_BYTES or len(data) > MAX_EDIT_BYTES:
@@ -108,9 +73,11 @@ def read_file(ctx: ToolContext, path: str, offset: int = 1, limit: int = 2000) -
     if resolved.is_dir():
         raise ToolError(f"{path!r} is a directory; use list_files to see its contents")
     if not resolved.exists():
-        raise _missing_file_error(ctx, path, resolved)
+        raise missing_file_error(ctx, path, resolved)
     try:
-        shown, total, last_shown, complete = _read_page(_ws(ctx), resolved, path, offset, limit)
+        shown, total, last_shown, complete = _read_page(
+            workspace_root(ctx), resolved, path, offset, limit
+        )
     except OSError as e:
         raise ToolError(f"cannot read {path!r}: {e.strerror or e}") from e
     _remember(ctx, resolved)
@@ -214,7 +181,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> str:
         raise ToolError(f"{path!r} is a directory; give a file path")
     data = content.encode("utf-8")
     try:
-        created = write_atomic(_ws(ctx), resolved, data)
+        created = write_atomic(workspace_root(ctx), resolved, data)
     except (FileExistsError, NotADirectoryError) as e:
         raise ToolError(
             f"cannot write {path!r}: a parent of it exists as a file ({e.strerror}); "
@@ -226,7 +193,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> str:
     lines = count_lines(content)
     return (
         f"Wrote {lines} line{'s' if lines != 1 else ''} ({len(data)} bytes) to "
-        f"{_rel(ctx, resolved)} ({'created' if created else 'overwritten'})"
+        f"{shown_path(ctx, resolved)} ({'created' if created else 'overwritten'})"
     )
 
 
@@ -293,7 +260,7 @@ def edit_file(
     if old_string == new_string:
         raise ToolError("old_string and new_string are identical; there is nothing to change")
     resolved = _write_target(ctx, path)
-    name = _rel(ctx, resolved)
+    name = shown_path(ctx, resolved)
     if old_string == "" and not resolved.exists() and not resolved.is_symlink():
         return write_file.func(ctx, path, new_string)
     content = _read_text(ctx, path, resolved)
@@ -321,7 +288,7 @@ def edit_file(
             )
         updated = content.replace(old, new) if replace_all else content.replace(old, new, 1)
     try:
-        write_atomic(_ws(ctx), resolved, updated.encode("utf-8"))
+        write_atomic(workspace_root(ctx), resolved, updated.encode("utf-8"))
     except OSError as e:
         raise ToolError(f"cannot write {path!r}: {e.strerror or e}") from e
     _remember(ctx, resolved)
@@ -333,132 +300,18 @@ def _write_target(ctx: ToolContext, path: str) -> Path:
     """Where a write to `path` lands. A protected file (settings, git metadata) may be written
     only under its own name, which the permission policy saw, never through a symlink."""
     globbed = [part for part in Path(path).parts if "*" in part] if isinstance(path, str) else []
-    if globbed and not os.path.lexists(lexical_path(_ws(ctx), path)):
+    if globbed and not os.path.lexists(lexical_path(workspace_root(ctx), path)):
         raise ToolError(
             f"{path!r} has a wildcard ({globbed[0]!r}): writes take one literal path, e.g. "
             "'src/app.py'; use list_files or grep to find the file first"
         )
     resolved = resolve_in_workspace(ctx.workspace, path)
     if (
-        resolved != lexical_path(_ws(ctx), path)
-        and (why := protection_reason(_ws(ctx), str(resolved))) is not None
+        resolved != lexical_path(workspace_root(ctx), path)
+        and (why := protection_reason(workspace_root(ctx), str(resolved))) is not None
     ):
         raise ToolError(
-            f"{path!r} leads through a symlink to {_rel(ctx, resolved)}, and {why}; "
+            f"{path!r} leads through a symlink to {shown_path(ctx, resolved)}, and {why}; "
             "write protected files by their own path"
         )
     return resolved
-
-
-def _search_root(ctx: ToolContext, path: str) -> Path:
-    resolved = resolve_in_workspace(ctx.workspace, path)
-    if not resolved.exists():
-        if resolved.is_symlink():
-            raise ToolError(f"{path!r} is a dangling symlink")
-        raise _missing_file_error(ctx, path, resolved)
-    return resolved
-
-
-def _iter_candidates(ctx: ToolContext, root: Path, glob: str | None) -> list[Path]:
-    """Files under ``root`` (or root itself if it is a file) matching ``glob``, sorted."""
-    if root.is_file():
-        return [root]
-    matcher = GlobMatcher(glob) if glob else None
-    files: list[Path] = []
-    for p in walk_files(_ws(ctx), root, GitIgnore(_ws(ctx))):
-        if matcher is not None and not matcher.matches(p.relative_to(root).as_posix()):
-            continue
-        files.append(p)
-    return files
-
-
-@tool("read")
-def list_files(ctx: ToolContext, path: str = ".", pattern: str = "**/*") -> str:
-    """List files under a directory, recursively, relative to the workspace; skips .git/
-    and what .gitignore ignores.
-
-    Args:
-        path: Directory to list.
-        pattern: Glob; without a '/' it matches file names at any depth ('*.py'), with one the
-            path below `path` ('src/**/test_*.py').
-    """
-    root = _search_root(ctx, path)
-    if root.is_file():
-        return _rel(ctx, root)
-    files = sorted(_rel(ctx, p) for p in _iter_candidates(ctx, root, pattern))
-    if not files:
-        return f"No files match {pattern!r} under {_rel(ctx, root)}."
-    out = files[:MAX_LIST_ENTRIES]
-    if len(files) > MAX_LIST_ENTRIES:
-        out.append(
-            f"... {len(files) - MAX_LIST_ENTRIES} more (narrow the listing with path or pattern)"
-        )
-    return "\n".join(out)
-
-
-@tool("read")
-def grep(ctx: ToolContext, pattern: str, path: str = ".", glob: str | None = None) -> str:
-    """Search file contents with a Python regular expression; returns `file:line: text` per
-    match. Skips binary and ignored files.
-
-    Args:
-        pattern: Python regex, e.g. 'def \\w+_test' or '(?i)todo'.
-        path: File or directory to search.
-        glob: Only files matching this glob, e.g. '*.py'.
-    """
-    try:
-        compiled = regex.compile(pattern)
-    except regex.error as e:
-        raise ToolError(f"invalid regular expression {pattern!r}: {e}") from e
-    except TypeError as e:
-        raise ToolError("pattern must be a string") from e
-    deadline = time.monotonic() + GREP_SECONDS
-    root = _search_root(ctx, path)
-    ws = _ws(ctx)
-    matches: list[str] = []
-    total = 0
-    for file in _iter_candidates(ctx, root, glob):
-        try:
-            real = Path(os.path.realpath(file))
-            if not (real == ws or ws in real.parents) or not real.is_file():
-                continue  # a symlink leading out of the workspace, or not a regular file
-            if real.stat().st_size > MAX_GREP_FILE_BYTES:
-                continue
-            fd = open_regular(ws, real, _rel(ctx, file))
-            with open(fd, encoding="utf-8", errors="replace") as f:
-                if looks_binary(f.buffer.peek(8192)[:8192]):
-                    continue
-                for lineno, line in enumerate(f, 1):
-                    if _search(compiled, line, deadline, pattern):
-                        total += 1
-                        if total <= MAX_GREP_MATCHES:
-                            text = line.rstrip("\r\n")
-                            if len(text) > MAX_GREP_LINE_CHARS:
-                                text = text[:MAX_GREP_LINE_CHARS] + " ..."
-                            matches.append(f"{_rel(ctx, file)}:{lineno}: {text}")
-        except (OSError, ToolError) as exc:
-            if isinstance(exc, ToolError) and "took longer" in str(exc):
-                raise
-            continue
-    if not matches:
-        return f"No matches for {pattern!r} in {_rel(ctx, root)}."
-    if total > MAX_GREP_MATCHES:
-        matches.append(
-            f"... {total - MAX_GREP_MATCHES} more matches not shown (narrow the search with "
-            "path, glob or a more specific pattern)"
-        )
-    return "\n".join(matches)
-
-
-def _search(compiled, line: str, deadline: float, pattern: str):
-    """One line searched within what is left of grep's time budget."""
-    left = deadline - time.monotonic()
-    try:
-        if left <= 0:
-            raise TimeoutError
-        return compiled.search(line, timeout=left)
-    except TimeoutError:
-        raise ToolError(
-            f"the pattern {pattern!r} took longer than {GREP_SECONDS:.0f} s (nested repeats such "
-            "as (a+)+ backtrack without end); simplify it or narrow path/glob"
-        ) from None

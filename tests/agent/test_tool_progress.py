@@ -74,7 +74,7 @@ def test_the_scripted_model_drives_progress_events_too(workspace):
 
 
 def _tables(db) -> dict[str, list[tuple]]:
-    from claw_nb.log.analysis import BOOKKEEPING
+    from claw_nb.log.analysis.parquet_export import BOOKKEEPING
     from claw_nb.log.store import connect
 
     with connect(db, read_only=True) as con:

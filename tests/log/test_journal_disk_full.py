@@ -23,7 +23,8 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     from claw_nb import events as ev
     from claw_nb.log import store
-    from claw_nb.log.journal import journal_dir, list_journals
+    from claw_nb.log.journal_paths import journal_dir
+    from claw_nb.log.journal_reader import list_journals
 
     cache, db = Path(sys.argv[1]), Path(sys.argv[2])
     directory = journal_dir(db)

@@ -23,7 +23,9 @@ import pytest
 from claw_nb import events as ev
 from claw_nb.log import ingest as ingest_module
 from claw_nb.log import store
-from claw_nb.log.journal import JournalWriter, encode_event, journal_dir, list_journals
+from claw_nb.log.journal import JournalWriter, encode_event
+from claw_nb.log.journal_paths import journal_dir
+from claw_nb.log.journal_reader import list_journals
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "You are a careful coding agent.\nWork in $workspace.\n"

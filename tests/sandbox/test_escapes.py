@@ -22,7 +22,8 @@ import pytest
 from claw_nb import events as ev
 from claw_nb.config import load_config
 from claw_nb.log import store
-from claw_nb.log.journal import encode_event, journal_dir, journal_root
+from claw_nb.log.journal import encode_event
+from claw_nb.log.journal_paths import journal_dir, journal_root
 from claw_nb.prompts import render_system_prompt
 from tests.sandbox.kit import run, sandbox
 

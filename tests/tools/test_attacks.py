@@ -22,7 +22,7 @@ from claw_nb.cli.printer import TextPrinter
 from claw_nb.permissions import PermissionPolicy
 from claw_nb.protocols import ApprovalRequest
 from claw_nb.sandbox import PlainRunner
-from claw_nb.tools import files
+from claw_nb.tools import files, search
 from claw_nb.tools.base import ToolContext, ToolError
 
 WRITE = SimpleNamespace(name="write_file", kind="edit")
@@ -261,9 +261,9 @@ def test_reading_five_lines_of_a_huge_file_reads_only_what_it_needs(ctx, ws):
 
 def test_grep_has_a_time_budget(ctx, ws, monkeypatch):
     (ws / "a.txt").write_text("a" * 50 + "\n")
-    monkeypatch.setattr(files, "GREP_SECONDS", 0.0)
+    monkeypatch.setattr(search, "GREP_SECONDS", 0.0)
     with pytest.raises(ToolError, match="took longer"):
-        files.grep.run(ctx, {"pattern": "(a+)+$"})
+        search.grep.run(ctx, {"pattern": "(a+)+$"})
 
 
 # --- notebooks: no hang on a FIFO, no silent overwrite of a save --------------------------------

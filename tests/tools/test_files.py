@@ -13,8 +13,9 @@ import pytest
 
 from claw_nb.sandbox import PlainRunner
 from claw_nb.tools import Tool, ToolContext, ToolError, ToolRegistry, default_tools, tool
-from claw_nb.tools.files import edit_file, grep, list_files, read_file, write_file
+from claw_nb.tools.files import edit_file, read_file, write_file
 from claw_nb.tools.ignore import GitIgnore
+from claw_nb.tools.search import grep, list_files
 from claw_nb.tools.todo import todo_write
 
 

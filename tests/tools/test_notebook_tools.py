@@ -721,7 +721,7 @@ def test_disk_mode_in_a_real_kernel(jupyter_server):
     code = (
         KERNEL_PRELUDE.format(root=str(root))
         + f"""
-from claw_nb.tools.notebook.live import current_notebook_path
+from claw_nb.tools.notebook.kernel_session import current_notebook_path
 mode = notebook_mode(shell)
 res.update(mode=mode.mode, reason=mode.reason, current=str(current_notebook_path(shell)))
 read, edit, kexec = notebook_tools(shell, prefer={"'disk'" if collab else "'auto'"})
@@ -760,7 +760,8 @@ worker.start()
 @pytest.mark.slow
 @pytest.mark.skipif(bool(live_deps_missing), reason=f"live mode needs {live_deps_missing}")
 def test_live_mode_edits_the_shared_document(jupyter_server):
-    from claw_nb.tools.notebook.live import LiveNotebook, ServerInfo
+    from claw_nb.tools.notebook.kernel_session import ServerInfo
+    from claw_nb.tools.notebook.live import LiveNotebook
 
     root = jupyter_server.root
     make_notebook(root / "live.ipynb")

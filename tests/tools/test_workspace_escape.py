@@ -9,7 +9,8 @@ import pytest
 
 from claw_nb.sandbox import PlainRunner
 from claw_nb.tools import ToolContext, ToolError
-from claw_nb.tools.files import edit_file, grep, list_files, read_file, write_file
+from claw_nb.tools.files import edit_file, read_file, write_file
+from claw_nb.tools.search import grep, list_files
 from claw_nb.tools.workspace import resolve_in_workspace
 
 SECRET = "TOP-SECRET-CONTENT"

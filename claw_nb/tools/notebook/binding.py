@@ -32,11 +32,8 @@ class NotebookBinding:
 
     def mode(self):
         """The :class:`claw_nb.tools.notebook.live.NotebookMode` (detected once per bound shell)."""
-        from claw_nb.tools.notebook.live import (
-            NotebookMode,
-            current_notebook_path,
-            detect_notebook_mode,
-        )
+        from claw_nb.tools.notebook.kernel_session import current_notebook_path
+        from claw_nb.tools.notebook.live import NotebookMode, detect_notebook_mode
 
         if self.shell is None:  # cheap (environment only), and never cached
             return NotebookMode("disk", "no kernel bound to the tools", current_notebook_path(None))
