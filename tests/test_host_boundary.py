@@ -282,3 +282,27 @@ def test_the_log_index_stays_cheap_and_forgets_databases_that_are_gone(tmp_path,
         assert index.read_text().splitlines() == [str(kept)]
     finally:
         journal._roots.clear()
+
+
+def test_a_log_the_private_tmp_already_hides_costs_no_mount(tmp_path, monkeypatch):
+    """Each mask is a mount made for every command: a database under /tmp is hidden by the
+    sandbox's own /tmp, unless the workspace (bound back) holds it."""
+    from claw_nb.log import journal
+
+    if not str(tmp_path.resolve()).startswith("/tmp/"):
+        pytest.skip("needs a scratch directory under /tmp")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    journal._roots.clear()
+    try:
+        ws = (tmp_path / "ws").resolve()
+        own = ws / ".claw" / "claw.duckdb"
+        other = tmp_path.resolve() / "other" / "claw.duckdb"
+        for db in (own, other):
+            db.parent.mkdir(parents=True)
+            db.write_bytes(b"DUCK")
+            journal.register_database(db)
+        args = BwrapRunner(SandboxSettings(), ws).bwrap_args(ws, ws)
+        assert str(own) in args
+        assert str(other) not in args
+    finally:
+        journal._roots.clear()
