@@ -9,7 +9,6 @@ sends, the loop does not crash: bad calls go back to the model as results that s
 
 from __future__ import annotations
 
-import threading
 import uuid
 import warnings
 from collections.abc import Iterable
@@ -29,7 +28,6 @@ from claw_nb.protocols import Authorizer, CommandRunner, Model
 from claw_nb.stop import StopToken
 from claw_nb.tool_dispatch import ToolDispatch
 from claw_nb.toolcalls.quoted import QuotedCalls
-from claw_nb.toolcalls.schema import import_jsonschema
 from claw_nb.tools import ToolContext, ToolRegistry, default_tools
 from claw_nb.tools.plan import PLAN_MODE_NOTE, exit_plan_mode
 
@@ -115,8 +113,6 @@ class Agent:
             self.emit,
             self._add_message,
         )
-        # jsonschema (for argument validation) takes ~1 s to import: not in the first tool call.
-        threading.Thread(target=_import_validator, daemon=True).start()
 
     # -- listeners --------------------------------------------------------------------------
 
@@ -281,10 +277,3 @@ class Agent:
             ]
         self._add_message(message)
         return reply
-
-
-def _import_validator() -> None:
-    try:
-        import_jsonschema()
-    except Exception:  # noqa: BLE001, S110 - validation imports it again and reports it
-        pass
