@@ -306,3 +306,17 @@ def test_a_log_the_private_tmp_already_hides_costs_no_mount(tmp_path, monkeypatc
         assert str(other) not in args
     finally:
         journal._roots.clear()
+
+
+def test_a_missing_file_is_none_without_working_out_the_hidden_paths(workspace, monkeypatch):
+    """Memory and settings files are usually absent: the hidden paths (a scan of every log
+    database) are worked out only for a file that is there."""
+    import claw_nb.untrusted as untrusted
+
+    asked = []
+    monkeypatch.setattr(untrusted, "secret_paths", lambda: asked.append(1) or [])
+    assert read_untrusted_text(workspace, "CLAW.md", max_bytes=100) is None
+    assert asked == []
+    (workspace / "CLAW.md").write_text("Use tabs.\n")
+    assert read_untrusted_text(workspace, "CLAW.md", max_bytes=100) == "Use tabs.\n"
+    assert asked == [1]
