@@ -334,9 +334,24 @@ def main() -> int:
         choices=["auto", "litellm", "direct"],
         help="claw_nb's model path (model_backend setting; default: auto)",
     )
+    parser.add_argument(
+        "--bytecode",
+        action="store_true",
+        help="let both agents cache bytecode (in a temporary folder, warmed by one untimed "
+        "round), as an installed package does, even where PYTHONDONTWRITEBYTECODE is set",
+    )
     args = parser.parse_args()
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAW_")}
+    pycache = None
+    if args.bytecode:
+        # Not under /tmp: the sandbox's private /tmp would hide it from claw_nb's commands,
+        # whose Python would then compile its start-up modules at every command.
+        cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        cache_home.mkdir(parents=True, exist_ok=True)
+        pycache = tempfile.TemporaryDirectory(prefix="claw-bench-pycache-", dir=cache_home)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pycache.name
     claw_env = {**env, "PYTHONPATH": str(args.claw_root.resolve())}
     peer_env = {**env, "OPENAI_API_KEY": "sk-bench", "PYTHONPATH": ""}
     agents = [("claw_nb", CLAW, claw_command(args.claw_root.resolve()), claw_env, None)]
@@ -349,6 +364,9 @@ def main() -> int:
         agents.append(("peer", PEER, peer_command, peer_env, Path(args.peer)))
 
     results: dict[str, list[Run]] = {name: [] for name, *_ in agents}
+    if args.bytecode:  # fill the cache; these runs are not counted
+        for name, dialect, command, agent_env, cwd in agents:
+            run_once(name, dialect, command, args.stream, agent_env, cwd, args.backend)
     load_before = os.getloadavg()
     for n in range(args.runs):  # interleaved: one of each per round
         for name, dialect, command, agent_env, cwd in agents:
@@ -362,6 +380,9 @@ def main() -> int:
     if "peer" not in table:
         table["peer (issue 23)"] = dict(ISSUE_23_PEER)
     mode = "streamed" if args.stream else "not streamed"
+    mode += ", bytecode cached" if args.bytecode else ""
+    if pycache is not None:
+        pycache.cleanup()
     if args.backend:
         mode += f", claw_nb model_backend={args.backend}"
     print(f"\n{STEPS}-step scripted session, {mode}, medians of {args.runs} interleaved runs")
