@@ -10,7 +10,6 @@ model as results that say what was wrong.
 
 from __future__ import annotations
 
-import threading
 import uuid
 import warnings
 from collections.abc import Iterable
@@ -31,7 +30,6 @@ from claw_nb.protocols import Authorizer, CommandRunner, Hooks, Model
 from claw_nb.stop import StopToken
 from claw_nb.tool_dispatch import ToolDispatch
 from claw_nb.toolcalls.quoted import QuotedCalls
-from claw_nb.toolcalls.schema import import_jsonschema
 from claw_nb.tools import ToolContext, ToolRegistry, default_tools
 from claw_nb.tools.plan import PLAN_MODE_NOTE, exit_plan_mode
 
@@ -130,8 +128,6 @@ class Agent:
         self.checkpoints = checkpoints
         if checkpoints is not None:
             self.listeners.insert(0, checkpoints)
-        # jsonschema (for argument validation) takes ~1 s to import: not in the first tool call.
-        threading.Thread(target=_import_validator, daemon=True).start()
 
     # -- listeners --------------------------------------------------------------------------
 
@@ -328,10 +324,3 @@ class Agent:
             ]
         self._add_message(message)
         return reply
-
-
-def _import_validator() -> None:
-    try:
-        import_jsonschema()
-    except Exception:  # noqa: BLE001, S110 - validation imports it again and reports it
-        pass

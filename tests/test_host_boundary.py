@@ -282,3 +282,41 @@ def test_the_log_index_stays_cheap_and_forgets_databases_that_are_gone(tmp_path,
         assert index.read_text().splitlines() == [str(kept)]
     finally:
         journal_paths._roots.clear()
+
+
+def test_a_log_the_private_tmp_already_hides_costs_no_mount(tmp_path, monkeypatch):
+    """Each mask is a mount made for every command: a database under /tmp is hidden by the
+    sandbox's own /tmp, unless the workspace (bound back) holds it."""
+    from claw_nb.log import database_index, journal_paths
+
+    if not str(tmp_path.resolve()).startswith("/tmp/"):
+        pytest.skip("needs a scratch directory under /tmp")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    journal_paths._roots.clear()
+    try:
+        ws = (tmp_path / "ws").resolve()
+        own = ws / ".claw" / "claw.duckdb"
+        other = tmp_path.resolve() / "other" / "claw.duckdb"
+        for db in (own, other):
+            db.parent.mkdir(parents=True)
+            db.write_bytes(b"DUCK")
+            database_index.register_database(db)
+        args = BwrapRunner(SandboxSettings(), ws).bwrap_args(ws, ws)
+        assert str(own) in args
+        assert str(other) not in args
+    finally:
+        journal_paths._roots.clear()
+
+
+def test_a_missing_file_is_none_without_working_out_the_hidden_paths(workspace, monkeypatch):
+    """Memory and settings files are usually absent: the hidden paths (a scan of every log
+    database) are worked out only for a file that is there."""
+    import claw_nb.untrusted as untrusted
+
+    asked = []
+    monkeypatch.setattr(untrusted, "secret_paths", lambda: asked.append(1) or [])
+    assert read_untrusted_text(workspace, "CLAW.md", max_bytes=100) is None
+    assert asked == []
+    (workspace / "CLAW.md").write_text("Use tabs.\n")
+    assert read_untrusted_text(workspace, "CLAW.md", max_bytes=100) == "Use tabs.\n"
+    assert asked == [1]

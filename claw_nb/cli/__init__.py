@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
-import threading
 from pathlib import Path
 
 from claw_nb.cli import acp, mcp, models, rewind
@@ -214,6 +212,7 @@ def _task_text(words: list[str]) -> str:
 def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     from claw_nb.api import build_agent
     from claw_nb.errors import HookSettingsError, SessionNotFound, SubagentSettingsError
+    from claw_nb.log.event_log import EventLog
     from claw_nb.permissions import PermissionSettingsError
     from claw_nb.sandbox import SandboxSettingsError
 
@@ -238,6 +237,9 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
             history=history,
             resumed_from=resumed_from,
             approve_mcp=approve_mcp,
+            # The journal is the record; the next reader (`sessions`, `show`, `connect()`)
+            # moves it into DuckDB, so the process leaves right after the last answer.
+            log=EventLog(config.resolved_db_path, ingest_at_end=False),
         )
     except (
         PermissionSettingsError,
@@ -252,9 +254,6 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     runner = agent.context.runner
     if runner.fallback_reason and not runner.fallback_announced and not args.quiet:
         print(f"claw-nb: {agent.context.runner.fallback_reason}", file=sys.stderr)
-    # The log's database engine is needed only when the session ends; load it meanwhile, so
-    # the process can leave right after the last answer.
-    threading.Thread(target=_import_quietly, args=("duckdb",), daemon=True).start()
     try:
         result = agent.run(task)
     finally:
@@ -283,13 +282,6 @@ def _listener(args: argparse.Namespace, agent, out):
         permission_mode=getattr(agent.authorize, "mode", None),
         sandboxed=bool(getattr(agent.context.runner, "sandboxed", False)),
     )
-
-
-def _import_quietly(name: str) -> None:
-    try:
-        importlib.import_module(name)
-    except Exception:  # noqa: BLE001, S110 - the real use imports it again and reports it
-        pass
 
 
 def _cmd_sessions(args: argparse.Namespace, config) -> int:

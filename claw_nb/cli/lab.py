@@ -14,7 +14,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def add_lab_parser(sub: argparse._SubParsersAction) -> None:
     lab = sub.add_parser("lab", help="the prompt lab: check tasks, run experiments, report")
     cmds = lab.add_subparsers(
-        dest="lab_command", required=True, metavar="LAB_COMMAND", parser_class=type(lab)
+        dest="lab_command",
+        required=True,
+        metavar="LAB_COMMAND",
+        parser_class=deferring(type(lab)),
     )
 
     check = cmds.add_parser(
@@ -74,6 +77,37 @@ def add_lab_parser(sub: argparse._SubParsersAction) -> None:
     from claw_nb.cli.lab_optimize import add_parser
 
     add_parser(cmds, type(lab))
+
+
+def deferring(parser_class: type) -> type:
+    """``parser_class`` whose instances take ``build=fn``: fn(parser) adds the options the
+    first time the parser parses or shows its help. The top-level help lists a subcommand
+    from its ``help=`` alone, so an expensive one costs nothing until it is chosen."""
+
+    class DeferredParser(parser_class):
+        def __init__(self, *args, build=None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._build = build
+
+        def _built(self) -> None:
+            build, self._build = self._build, None
+            if build is not None:
+                build(self)
+
+        def parse_known_args(self, args=None, namespace=None):
+            self._built()
+            return super().parse_known_args(args, namespace)
+
+        def format_usage(self) -> str:
+            self._built()
+            return super().format_usage()
+
+        def format_help(self) -> str:
+            self._built()
+            return super().format_help()
+
+    DeferredParser.__name__ = DeferredParser.__qualname__ = f"Deferred{parser_class.__name__}"
+    return DeferredParser
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:

@@ -17,10 +17,21 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROG = "claw-nb lab optimize"
 
 
-def add_parser(lab_commands: argparse._SubParsersAction, parser_class: type) -> None:
-    from claw_nb.lab.optimize.command_options import add_optimize_parser
+# The same words as command_options.OPTIMIZE_HELP, which cannot be imported cheaply.
+HELP = "compare, sweep, reflect (gepa), adopt, show"
 
-    add_optimize_parser(lab_commands, parser_class)
+
+def add_parser(lab_commands: argparse._SubParsersAction, parser_class: type) -> None:
+    """`optimize`, whose verbs are added when it is first used (``build``, see
+    `claw_nb.cli.lab.deferring`): they come from the optimizer package, whose import (numpy,
+    the lab's store, ~0.35 s) `claw-nb run` must not pay."""
+
+    def build(optimize: argparse.ArgumentParser) -> None:
+        from claw_nb.lab.optimize.command_options import add_optimize_verbs
+
+        add_optimize_verbs(optimize, parser_class)
+
+    lab_commands.add_parser("optimize", help=HELP, build=build)
 
 
 def run_optimize_command(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from claw_nb.toolcalls.arguments import json_type, loads_lenient, not_object_error, short_json
+from claw_nb.toolcalls.plain_schema import plainly_valid
 
 
 def schema_types(schema: Any) -> list[str]:
@@ -166,13 +167,16 @@ def validate_arguments(schema: dict, arguments: dict) -> str | None:
     message listing every problem, so the model can fix them all in a single retry."""
     if not isinstance(arguments, dict):
         return not_object_error(arguments)
+    coerced = coerce_arguments(schema, arguments)
+    if plainly_valid(schema, coerced):
+        return None  # jsonschema is imported only for a call that may not fit
     import_jsonschema()
     from jsonschema import Draft202012Validator
     from jsonschema.validators import validator_for
 
     validator = validator_for(schema, default=Draft202012Validator)(schema)
     errors = sorted(
-        validator.iter_errors(coerce_arguments(schema, arguments)),
+        validator.iter_errors(coerced),
         key=lambda e: ([str(p) for p in e.absolute_path], str(e.validator)),
     )
     problems = list(dict.fromkeys(p for err in errors for p in _describe(err)))

@@ -7,8 +7,6 @@ import os
 import time
 from pathlib import Path
 
-import regex
-
 from claw_nb.tools.base import ToolContext, ToolError, tool
 from claw_nb.tools.file_paths import missing_file_error, shown_path, workspace_root
 from claw_nb.tools.fsutil import looks_binary
@@ -79,6 +77,8 @@ def grep(ctx: ToolContext, pattern: str, path: str = ".", glob: str | None = Non
         path: File or directory to search.
         glob: Only files matching this glob, e.g. '*.py'.
     """
+    import regex  # the timeout-capable engine; only grep needs it (~15 ms to import)
+
     try:
         compiled = regex.compile(pattern)
     except regex.error as e:

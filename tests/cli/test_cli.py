@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-import duckdb
 import pytest
 
 from claw_nb.cli import main
@@ -179,9 +178,7 @@ def test_console_script_runs_as_a_real_process(claw_env):
     assert "process done" in proc.stdout
     assert "Traceback" not in proc.stderr and "LiteLLM" not in proc.stderr
     assert (claw_env.workspace / "p.txt").read_text() == "real"
-    con = duckdb.connect(str(claw_env.db), read_only=True)
-    assert con.execute("select count(*) from tool_calls").fetchone() == (1,)
-    con.close()
+    assert rows(claw_env.db, "select count(*) from tool_calls") == [(1,)]  # ingested on read
 
 
 def test_unparseable_option_is_one_line(claw_env, capsys):

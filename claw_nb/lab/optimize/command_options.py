@@ -20,6 +20,7 @@ VERBS: dict[str, str] = {
     "show": "the report of a past optimizer run from the log (no name: every run)",
 }
 ALIASES = {"show": ("report",)}
+OPTIMIZE_HELP = "compare, sweep, reflect (gepa), adopt, show"  # claw_nb.cli.lab_optimize too
 
 
 @dataclass(frozen=True)
@@ -216,9 +217,15 @@ def add_optimize_parser(
     subparsers: argparse._SubParsersAction, parser_class: type, add_help: bool = True
 ) -> argparse.ArgumentParser:
     """Add `optimize VERB ...` to a parser's subcommands, every verb and option from the table."""
-    optimize = subparsers.add_parser(
-        "optimize", help="compare, sweep, reflect (gepa), adopt, show", add_help=add_help
-    )
+    optimize = subparsers.add_parser("optimize", help=OPTIMIZE_HELP, add_help=add_help)
+    add_optimize_verbs(optimize, parser_class, add_help)
+    return optimize
+
+
+def add_optimize_verbs(
+    optimize: argparse.ArgumentParser, parser_class: type, add_help: bool = True
+) -> None:
+    """Give the `optimize` parser its verbs and their options, from the table."""
     verbs = optimize.add_subparsers(
         dest="optimize_command", required=True, metavar="VERB", parser_class=parser_class
     )
@@ -233,7 +240,6 @@ def add_optimize_parser(
         for option in OPTIONS:
             if verb in option.verbs:
                 parser.add_argument(*option.flags, help=option.help, **option.kwargs)
-    return optimize
 
 
 def canonical_verb(verb: str) -> str:

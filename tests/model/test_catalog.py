@@ -1,0 +1,64 @@
+"""The model catalog: windows and prices of known models; a local model's name costs no parse."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from claw_nb.model import catalog
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    """An empty cache, and a catalog of our own when given one."""
+
+    read = catalog._catalog_bytes
+
+    def use(raw: bytes | None = None):
+        catalog._catalog.cache_clear()
+        catalog._may_list.cache_clear()
+        catalog._escapes_could_spell_a_name.cache_clear()
+        read.cache_clear()
+        if raw is not None:
+            monkeypatch.setattr(catalog, "_catalog_bytes", lambda: raw)
+
+    yield use
+    catalog._catalog.cache_clear()
+    catalog._may_list.cache_clear()
+    catalog._escapes_could_spell_a_name.cache_clear()
+    read.cache_clear()
+
+
+def test_a_name_nowhere_in_the_file_is_unknown_without_parsing_it(fresh):
+    fresh(b'{"gpt-x": {"max_input_tokens": 100, "input_cost_per_token": 1e-06}}')
+    assert catalog.model_info("openai/scripted") is None
+    assert catalog.context_window("openai/scripted") is None
+    assert catalog._catalog.cache_info().misses == 0  # never parsed
+
+
+def test_a_listed_name_gets_its_window_and_price(fresh):
+    fresh(b'{"gpt-x": {"max_input_tokens": 100, "input_cost_per_token": 1e-06}}')
+    assert catalog.context_window("openai/gpt-x") == 100
+    assert catalog.cost_usd("gpt-x", 1000, 0) == pytest.approx(0.001)
+
+
+def test_an_escaped_backslash_is_no_reason_to_parse(fresh):
+    fresh(b'{"gpt-x": {"note": "a \\\\ b \\"q\\" ", "max_tokens": 3}}')
+    assert catalog.model_info("scripted") is None
+    assert catalog._catalog.cache_info().misses == 0
+
+
+def test_an_escaped_key_is_still_found(fresh):
+    fresh(b'{"vendor\\/gpt-x": {"max_tokens": 7}, "\\u0067pt-y": {"max_tokens": 9}}')
+    assert catalog.context_window("vendor/gpt-x") == 7
+    assert catalog.context_window("gpt-y") == 9
+
+
+@pytest.mark.skipif(importlib.util.find_spec("litellm") is None, reason="LiteLLM not installed")
+def test_litellms_own_catalog_knows_a_cloud_model_and_not_a_local_one(fresh):
+    fresh()
+    assert catalog.context_window("openai/gpt-4o-mini")
+    catalog._catalog.cache_clear()
+    assert catalog.model_info("hosted_vllm/my-local-model") is None
+    assert catalog._catalog.cache_info().misses == 0
