@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from claw_nb.cli import acp, mcp, models, rewind
+from claw_nb.cli import acp, hooks, mcp, models, rewind
 from claw_nb.cli.approvers import approve_all_printed, deny_noninteractive, terminal_approver
 from claw_nb.config import ConfigError, load_config
 from claw_nb.permissions import MODES
@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--yes",
         "-y",
         action="store_true",
-        help="approve every action that would ask (deny rules still deny)",
+        help="approve every action that would ask (deny rules still deny), and start the "
+        "workspace's MCP servers and run its hooks for this run",
     )
     run.add_argument("--quiet", "-q", action="store_true", help="print only the final answer")
     run.add_argument(
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     models.add_parser(sub)
     mcp.add_parser(sub)
+    hooks.add_parser(sub)
     acp.add_parser(sub)
 
     show = sub.add_parser("show", help="replay a logged session")
@@ -173,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": models.run,
         "rewind": rewind.run,
         "mcp": mcp.run,
+        "hooks": hooks.run,
     }[args.command]
     try:
         return handler(args, config)
@@ -218,11 +221,14 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     from claw_nb.sandbox import SandboxSettingsError
 
     headless = args.output_format != "text"
-    approve_mcp = None  # nobody to ask: servers not approved yet stay off (one line says so)
+    # nobody to ask: servers and hooks not approved yet stay off (one line says so)
+    approve_mcp = approve_hooks = None
     if args.yes:
         approver, approve_mcp = approve_all_printed, mcp.approve_servers_once
+        approve_hooks = hooks.approve_hooks_once
     elif sys.stdin.isatty() and not headless:  # json modes never prompt: stdout is for JSON
         approver, approve_mcp = terminal_approver, mcp.terminal_server_approver
+        approve_hooks = hooks.terminal_hook_approver
     else:
         approver = deny_noninteractive
     history, resumed_from = None, None
@@ -238,6 +244,7 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
             history=history,
             resumed_from=resumed_from,
             approve_mcp=approve_mcp,
+            approve_hooks=approve_hooks,
         )
     except (
         PermissionSettingsError,
