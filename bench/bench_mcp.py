@@ -48,7 +48,7 @@ def session(servers: int, steps: int, tool: str) -> dict[str, float]:
     from claw_nb import events as ev
     from claw_nb.api import build_agent
     from claw_nb.config import load_config
-    from claw_nb.mcp.approvals import ApprovalStore
+    from claw_nb.mcp.approvals import ServerApprovals
     from claw_nb.mcp.specs import load_servers
     from claw_nb.model import make_model
     from claw_nb.testing import ScriptedServer, call, text, tool_calls
@@ -80,7 +80,7 @@ def session(servers: int, steps: int, tool: str) -> dict[str, float]:
             db_path=Path(tmp) / "claw.duckdb",
         )
         for spec in load_servers(workspace, config.settings).servers:
-            ApprovalStore().approve(spec, workspace)
+            ServerApprovals().approve(spec, workspace)
         model = TimedModel(make_model(config))
         started = time.perf_counter()
         agent, _log = build_agent(config, model=model, mode="auto", listeners=[on_event])

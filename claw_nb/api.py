@@ -3,8 +3,9 @@
 `create_agent` and `resume` are the library API (`claw_nb.create_agent(...)`); the CLI, the
 notebook magics and the lab all go through `build_agent`, so a setting means the same thing
 everywhere. The defaults are the safe ones: bubblewrap when usable, mode `ask` with an approver
-that denies, the DuckDB log on. A script opts in to more. The workspace's hooks (its own commands,
-configured by the user in `.claw/settings.toml` or `.claude/settings.json`) are loaded here too.
+that denies, the DuckDB log on. A script opts in to more. The workspace's hooks (commands from
+`.claw/settings.toml` or `.claude/settings.json`) are loaded here too; only those the user
+approved run (`claw-nb hooks approve`), as only approved MCP servers start.
 """
 
 from __future__ import annotations
@@ -36,13 +37,16 @@ def build_runner(config: ClawConfig, **sandbox_overrides: Any):
     return make_runner(settings, config.workspace)
 
 
-def build_hooks(config: ClawConfig, hooks: Hooks | bool = True) -> Hooks | None:
-    """The hooks an agent gets: `True` the workspace's (`claw_nb.hooks.load_hooks`), `False`
-    none (a lab trial: its folder is a task author's), or the `Hooks` given."""
+def build_hooks(
+    config: ClawConfig, hooks: Hooks | bool = True, approve: Any = None
+) -> Hooks | None:
+    """The hooks an agent gets: `True` the workspace's approved ones (`claw_nb.hooks.load_hooks`;
+    `approve` asks about the others, None skips them with one line), `False` none (a lab
+    trial: its folder is a task author's), or the `Hooks` given."""
     if hooks is True:
         from claw_nb.hooks import load_hooks
 
-        return load_hooks(config)
+        return load_hooks(config, approve)
     return hooks or None
 
 
@@ -85,6 +89,7 @@ def build_agent(
     approve_mcp: Any = None,
     hooks: Hooks | bool = True,
     stop: StopToken | None = None,
+    approve_hooks: Any = None,
     **sandbox_overrides: Any,
 ) -> tuple[Agent, Any]:
     """(agent, event log) wired the standard way; the caller closes the log (or the agent,
@@ -100,7 +105,8 @@ def build_agent(
     `subagents` gives the agent the `task` tool (unless `[subagents] max_depth = 0`); the lab
     turns it off, so a trial measures one agent. `hooks`: True the workspace's, False none (a
     lab trial), or the `Hooks` given; closing the agent ends the session's hooks first.
-    `stop`: the caller's stop token (a lab trial's); the agent stops with it."""
+    `stop`: the caller's stop token (a lab trial's); the agent stops with it.
+    `approve_hooks` asks about workspace hooks not approved yet, as `approve_mcp` does."""
     from claw_nb.log.store import EventLog
 
     servers, owned = _start_mcp(config, mcp_servers, approve_mcp)
@@ -115,7 +121,7 @@ def build_agent(
         log = log if log is not None else EventLog(config.resolved_db_path)
         agent = _assemble(
             config,
-            hooks=build_hooks(config, hooks),
+            hooks=build_hooks(config, hooks, approve_hooks),
             model=model,
             runner=runner,
             policy=policy,

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from claw_nb.cli import acp, mcp, models, rewind
+from claw_nb.cli import acp, hooks, mcp, models, rewind
 from claw_nb.cli.approvers import approve_all_printed, deny_noninteractive, terminal_approver
 from claw_nb.config import ConfigError, load_config
 from claw_nb.permissions import MODES
@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--yes",
         "-y",
         action="store_true",
-        help="approve every action that would ask (deny rules still deny)",
+        help="approve every action that would ask (deny rules still deny), and start the "
+        "workspace's MCP servers and run its hooks for this run",
     )
     run.add_argument("--quiet", "-q", action="store_true", help="print only the final answer")
     run.add_argument(
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     models.add_parser(sub)
     mcp.add_parser(sub)
+    hooks.add_parser(sub)
     acp.add_parser(sub)
 
     show = sub.add_parser("show", help="replay a logged session")
@@ -171,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": models.run,
         "rewind": rewind.run,
         "mcp": mcp.run,
+        "hooks": hooks.run,
     }[args.command]
     try:
         return handler(args, config)
@@ -217,11 +220,14 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     from claw_nb.sandbox import SandboxSettingsError
 
     headless = args.output_format != "text"
-    approve_mcp = None  # nobody to ask: servers not approved yet stay off (one line says so)
+    # nobody to ask: servers and hooks not approved yet stay off (one line says so)
+    approve_mcp = approve_hooks = None
     if args.yes:
         approver, approve_mcp = approve_all_printed, mcp.approve_servers_once
+        approve_hooks = hooks.approve_hooks_once
     elif sys.stdin.isatty() and not headless:  # json modes never prompt: stdout is for JSON
         approver, approve_mcp = terminal_approver, mcp.terminal_server_approver
+        approve_hooks = hooks.terminal_hook_approver
     else:
         approver = deny_noninteractive
     history, resumed_from = None, None
@@ -240,6 +246,7 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
             # The journal is the record; the next reader (`sessions`, `show`, `connect()`)
             # moves it into DuckDB, so the process leaves right after the last answer.
             log=EventLog(config.resolved_db_path, ingest_at_end=False),
+            approve_hooks=approve_hooks,
         )
     except (
         PermissionSettingsError,

@@ -1,9 +1,10 @@
 """The user's hooks: their own commands, run on the host at fixed points of the agent loop.
 
 Configured as `[[hooks.EVENT]]` in `.claw/settings.toml`, or in the `hooks` of Claude Code's
-`.claude/settings.json` (see docs/hooks.md). `load_hooks` reads both for `claw_nb.api`, which
-hands the result to the Agent; the loop itself only knows the `Hooks` protocol
-(`claw_nb.protocols`).
+`.claude/settings.json` (see docs/hooks.md). Both files may come with a cloned repository, so a
+hook runs only once the user approved it (`claw_nb.hooks.trust`). `load_hooks` reads them for
+`claw_nb.api`, which hands the approved ones to the Agent; the loop itself only knows the
+`Hooks` protocol (`claw_nb.protocols`).
 """
 
 from __future__ import annotations
@@ -12,14 +13,32 @@ from typing import Any
 
 from claw_nb.hooks.command_hooks import CommandHooks
 from claw_nb.hooks.settings import EVENTS, HookSpec, claude_hooks, claw_hooks
+from claw_nb.hooks.trust import HookApprover, trusted_hooks
 
-__all__ = ["EVENTS", "CommandHooks", "HookSpec", "load_hooks", "describe_run"]
+__all__ = [
+    "EVENTS",
+    "CommandHooks",
+    "HookApprover",
+    "HookSpec",
+    "configured_hooks",
+    "describe_run",
+    "load_hooks",
+]
 
 
-def load_hooks(config: Any) -> CommandHooks | None:
-    """The workspace's hooks (ours first, then Claude Code's), or None when there are none.
-    Read once: a settings file changed during the session counts from the next agent on."""
-    specs = claw_hooks(config.settings) + claude_hooks(config.workspace)
+def configured_hooks(config: Any) -> list[HookSpec]:
+    """Every hook the workspace configures, approved or not: ours first, then Claude Code's."""
+    return claw_hooks(config.settings) + claude_hooks(config.workspace)
+
+
+def load_hooks(config: Any, approve: HookApprover | None = None) -> CommandHooks | None:
+    """The workspace's hooks that may run, or None when there are none. A hook the user has not
+    approved is asked about through `approve` (None: nobody to ask; it is skipped, and one line
+    says how to approve it). Read once: a settings file changed during the session counts from
+    the next agent on."""
+    specs = configured_hooks(config)
+    if specs:
+        specs = trusted_hooks(specs, config.workspace, approve)
     return CommandHooks(specs, config.workspace) if specs else None
 
 

@@ -10,9 +10,11 @@ skipped with a warning so an existing project still works.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -72,6 +74,41 @@ class HookSpec:
             return any(name in self.matcher.split("|") for name in names)
         pattern = re.compile(self.matcher)
         return any(pattern.search(name) for name in names)
+
+    # -- what the user approves (claw_nb.approvals.Approvable) ------------------------------
+
+    @property
+    def name(self) -> str:
+        """A short id to type (`claw-nb hooks approve ID`): a hash of the hook itself, so an id
+        names exactly one command line with its file, event, matcher and timeout."""
+        return _digest(self._identity())[:8]
+
+    def fingerprint(self, workspace: Path | str) -> str:
+        """What an approval is for: the workspace and everything that decides what runs and
+        when. Any change asks again."""
+        return _digest({"workspace": os.path.realpath(workspace), **self._identity()})
+
+    def describe(self) -> str:
+        """The hook in one line, its command exactly as configured."""
+        when = f" [{self.matcher}]" if self.matcher not in (None, "", "*") else ""
+        if self.condition:
+            when += f" if {self.condition}"
+        return f"{self.event}{when}, timeout {self.timeout:g} s: {self.command}"
+
+    def _identity(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "event": self.event,
+            "matcher": self.matcher,
+            "command": self.command,
+            "timeout": self.timeout,
+            "if": self.condition,
+        }
+
+
+def _digest(data: Mapping[str, Any]) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def claw_hooks(settings: Mapping[str, Any]) -> list[HookSpec]:

@@ -1,6 +1,7 @@
 """The conversation behind `%%claw`: which Agent runs a cell (the current one, a fresh one, a
-resumed one, or one rebuilt for new settings), its tools, its approver, its log and the kernel's
-MCP servers (`claw_nb.jupyter.mcp_magic`). A mixin of `ClawMagics`."""
+resumed one, or one rebuilt for new settings or hook approvals), its tools, its approver, its
+log and the kernel's MCP servers (`claw_nb.jupyter.mcp_magic`). A mixin of `ClawMagics`.
+Hooks not approved yet are skipped with one line (`claw_nb.jupyter.hooks_magic`)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class RunSpec:
 class Conversation(KernelMcpServers):
     """Builds and keeps the kernel's Agent for ClawMagics."""
 
+    _hooks_changed = False  # `%claw hooks approve/revoke` since the agent was built
+
     def _agent_for(self, spec: RunSpec) -> Any:
         """The Agent that runs `spec`: the current conversation, a fresh one or a resumed one.
 
@@ -54,7 +57,11 @@ class Conversation(KernelMcpServers):
                 _carry_state(current, agent)
         elif spec.new or current is None:
             agent = self._build(spec.config)
-        elif _needs_rebuild(current.config, spec.config) or self._mcp_changed(spec.config):
+        elif (
+            _needs_rebuild(current.config, spec.config)
+            or self._mcp_changed(spec.config)
+            or self._hooks_changed
+        ):
             agent = self._build(
                 spec.config,
                 session_id=current.session_id,
@@ -80,6 +87,7 @@ class Conversation(KernelMcpServers):
         from claw_nb.errors import HookSettingsError
         from claw_nb.permissions import PermissionSettingsError
 
+        self._hooks_changed = False  # this agent loads the hooks approved now
         log = self._log_for(config)
         from claw_nb.tools import default_tools
 

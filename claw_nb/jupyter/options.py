@@ -82,6 +82,11 @@ SUBCOMMAND_TABLE: tuple[Subcommand, ...] = (
         "[list | approve NAME... | revoke NAME... | read SERVER URI | prompt SERVER NAME ...]",
         "MCP servers: state, tools, resources, prompts; approve or revoke one",
     ),
+    Subcommand(
+        "hooks",
+        "[list | approve [ID...] | revoke [ID...]]",
+        "the workspace's hooks: commands and approval; approve or revoke them",
+    ),
     Subcommand("stop", "", "stop the run in progress (next safe point), cancel queued ones", False),
     Subcommand("compact", "[FOCUS]", "summarise the older turns of the conversation now"),
     Subcommand("undo", "", "undo the last %%claw run: its file changes and its turns", False),

@@ -1,5 +1,5 @@
 """`%claw SUBCOMMAND`: config, model, sessions, log, resume, new, stop, status, compact, tools,
-help. A mixin of `ClawMagics`, which gives it the settings (`config_for`), the conversation
+mcp, hooks, help. A mixin of `ClawMagics`, which gives it the settings (`config_for`), the conversation
 (`agent`) and the run queue."""
 
 from __future__ import annotations
@@ -268,6 +268,12 @@ class Subcommands:
         from claw_nb.jupyter.mcp_magic import run_mcp_magic
 
         run_mcp_magic(self, rest)
+
+    def _cmd_hooks(self, rest: list[str]) -> None:
+        """`%claw hooks ...`: claw_nb.jupyter.hooks_magic."""
+        from claw_nb.jupyter.hooks_magic import run_hooks_magic
+
+        run_hooks_magic(self, rest)
 
     def _cmd_tools(self, rest: list[str]) -> None:
         from claw_nb.permissions import PermissionPolicy

@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from claw_nb.mcp.approvals import ApprovalStore
+from claw_nb.mcp.approvals import ServerApprovals
 from claw_nb.mcp.specs import MissingVariable, ServerList, ServerSpec
 from claw_nb.mcp.tools import claw_tool
 from claw_nb.mcp.transport import connect, describe_error, list_tools, stderr_tail
@@ -73,14 +73,14 @@ class McpServers:
         servers: ServerList,
         workspace: Path | str,
         *,
-        store: ApprovalStore | None = None,
+        store: ServerApprovals | None = None,
         startup_timeout: float = 30.0,
         tool_timeout: float = 120.0,
         trust_read_only: bool = True,
     ) -> None:
         self.workspace = Path(workspace)
         self.servers = servers
-        self.store = store or ApprovalStore()
+        self.store = store or ServerApprovals()
         self.startup_timeout = startup_timeout
         self.tool_timeout = tool_timeout
         self.trust_read_only = trust_read_only

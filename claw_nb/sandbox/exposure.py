@@ -276,7 +276,7 @@ def interpreter_dirs() -> list[Path]:
 def claw_private_dirs() -> list[Path]:
     """claw_nb's own state that commands must neither read nor write: the event journals,
     which ingest trusts as the record of what happened, and the user's settings folder (the
-    MCP server approvals)."""
+    approvals of MCP servers and hooks)."""
     from claw_nb.log.journal_paths import journal_root  # standard library only, cheap
     from claw_nb.user_dirs import config_dir  # standard library only, cheap
 

@@ -58,6 +58,29 @@ def write_claude_hooks(workspace: Path, hooks: dict[str, Any], name: str = "sett
     (folder / name).write_text(json.dumps({"hooks": hooks}, indent=2), encoding="utf-8")
 
 
+def private_user_dirs(monkeypatch, tmp_path: Path) -> Path:
+    """Hook approvals in a temporary config folder, never the user's own, and a temporary HOME
+    for every hook started here (a hook inherits the environment). Returns the config folder."""
+    config = tmp_path / "user-config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))
+    return config
+
+
+def approve_hooks(workspace: Path) -> list[str]:
+    """Approve every hook the workspace configures, as `claw-nb hooks approve` does; their ids."""
+    from claw_nb.config import load_config
+    from claw_nb.hooks import configured_hooks
+    from claw_nb.hooks.trust import HookApprovals
+
+    store, specs = HookApprovals(), configured_hooks(load_config(workspace))
+    for spec in specs:
+        store.approve(spec, workspace)
+    return [spec.name for spec in specs]
+
+
 def recorded(record: Path) -> list[dict[str, Any]]:
     """The JSON each run of the hooks writing to `record` was given, in order."""
     if not record.exists():

@@ -13,12 +13,22 @@ from pathlib import Path
 
 from claw_nb.log.store import connect
 from claw_nb.testing import call, text, tool_calls
-from tests.hooks.scripts import hook_command, recorded, write_claude_hooks, write_claw_hooks
+from tests.hooks.scripts import (
+    approve_hooks,
+    hook_command,
+    recorded,
+    write_claude_hooks,
+    write_claw_hooks,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(claw_env, *args: str) -> subprocess.CompletedProcess:
+def run_cli(claw_env, *args: str, approve: bool = True) -> subprocess.CompletedProcess:
+    """`claw-nb run` in its own process, stdin not a terminal; with `approve`, the user has
+    approved the workspace's hooks first (`claw-nb hooks approve`)."""
+    if approve:
+        approve_hooks(claw_env.workspace)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -226,7 +236,7 @@ def test_a_blocked_prompt_ends_the_run_before_the_model(claw_env, tmp_path):
 
 def test_a_bad_hook_setting_is_one_line_not_a_traceback(claw_env):
     write_claw_hooks(claw_env.workspace, {"Stop": [{"command": "x", "timeout": -1}]})
-    proc = run_cli(claw_env, "hi")
+    proc = run_cli(claw_env, "hi", approve=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         "claw-nb: .claw/settings.toml [[hooks.Stop]]: timeout must be a positive number of seconds"

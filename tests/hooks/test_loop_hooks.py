@@ -11,7 +11,7 @@ from claw_nb.config import load_config
 from claw_nb.hooks import CommandHooks, HookSpec
 from claw_nb.testing import call, text, tool_calls
 from tests.helpers import Recorder, unguarded_agent
-from tests.hooks.scripts import hook_command, recorded, write_claw_hooks
+from tests.hooks.scripts import approve_hooks, hook_command, recorded, write_claw_hooks
 
 
 def make_agent(server, workspace, specs, **options):
@@ -185,6 +185,7 @@ def test_a_hook_allow_does_not_pass_a_call_quoted_from_a_file(scripted_server, w
 
     allow = {"hookSpecificOutput": {"permissionDecision": "allow"}}
     write_claw_hooks(workspace, {"PreToolUse": [{"command": f"echo '{json.dumps(allow)}'"}]})
+    approve_hooks(workspace)
     (workspace / "README.md").write_text(README)
     scripted_server.queue(
         tool_calls(call("read_file", {"path": "README.md"})), text(QUOTING_REPLY), text("done")

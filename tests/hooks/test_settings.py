@@ -11,7 +11,7 @@ import pytest
 
 from claw_nb.config import load_config
 from claw_nb.errors import HookSettingsError
-from claw_nb.hooks import HookSpec, load_hooks
+from claw_nb.hooks import HookSpec, configured_hooks, load_hooks
 from claw_nb.permissions import PermissionPolicy
 from claw_nb.protected_paths import protection_reason
 from claw_nb.sandbox import SandboxSettings
@@ -19,8 +19,7 @@ from tests.hooks.scripts import write_claude_hooks, write_claw_hooks
 
 
 def specs(workspace) -> list[HookSpec]:
-    hooks = load_hooks(load_config(workspace))
-    return [] if hooks is None else list(hooks.specs)
+    return configured_hooks(load_config(workspace))
 
 
 def test_no_hooks_configured_means_no_hooks_object(workspace):

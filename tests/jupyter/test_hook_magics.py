@@ -9,11 +9,18 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from claw_nb.log.store import connect
 from claw_nb.testing import call, text, tool_calls
-from tests.hooks.scripts import hook_command, recorded, write_claw_hooks
+from tests.hooks.scripts import (
+    hook_command,
+    private_user_dirs,
+    recorded,
+    write_claude_hooks,
+    write_claw_hooks,
+)
 
 
 @pytest.fixture
-def shell(claw_env, monkeypatch):
+def shell(claw_env, monkeypatch, tmp_path):
+    private_user_dirs(monkeypatch, tmp_path)  # approvals and the hooks' HOME: temporary
     monkeypatch.chdir(claw_env.workspace)
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     sh = InteractiveShell.instance()
@@ -60,6 +67,7 @@ def test_every_event_of_a_notebook_conversation(shell, claw_env, tmp_path, capsy
         },
         extra="keep_recent_turns = 1",
     )
+    shell.run_line_magic("claw", "hooks approve")  # typing it is the user's yes
     (claw_env.workspace / "data.csv").write_text("a\n")
     server = claw_env.server
     server.queue(
@@ -139,6 +147,42 @@ def test_every_event_of_a_notebook_conversation(shell, claw_env, tmp_path, capsy
     ]
     assert rows[2][1] == "deny" and rows[4][1] == "block" and rows[7][1] == "block"
     assert rows[6][2:] == (1, "PreCompact hook failed (exit 1): no notes")
+
+
+def test_a_cloned_repository_s_hook_runs_only_after_claw_hooks_approve(
+    shell, claw_env, tmp_path, capsys, caplog
+):
+    record = tmp_path / "prompts.jsonl"
+    hook = {"type": "command", "command": hook_command(record)}
+    write_claude_hooks(claw_env.workspace, {"UserPromptSubmit": [{"hooks": [hook]}]})
+    claw_env.server.queue(text("one"), text("two"), text("three"))
+    shell.run_cell_magic("claw", "--mode auto", "first")
+    assert recorded(record) == []
+    assert "1 hook of this workspace not run until you approve them" in caplog.text
+    assert "`%claw hooks approve`" in caplog.text
+
+    shell.run_line_magic("claw", "hooks")
+    (head, command, how) = capsys.readouterr().out.splitlines()[-3:]
+    hook_id = head.split()[0]
+    assert head == (
+        f"{hook_id}  not approved  UserPromptSubmit  matcher *  timeout 60 s  "
+        "(.claude/settings.json)"
+    )
+    assert command == "  " + hook_command(record)
+    assert how.endswith(f"(notebook: %claw hooks approve {hook_id})")
+
+    shell.run_line_magic("claw", "hooks approve")
+    assert capsys.readouterr().out.strip() == (
+        f"approved UserPromptSubmit hook {hook_id} (.claude/settings.json): " + hook_command(record)
+    )
+    shell.run_cell_magic("claw", "--mode auto", "second")  # the same conversation, rebuilt
+    assert [g["prompt"] for g in recorded(record)] == ["second"]
+    assert len([m for m in claw_env.server.requests[1]["messages"] if m["role"] == "user"]) == 2
+
+    shell.run_line_magic("claw", f"hooks revoke {hook_id}")
+    assert capsys.readouterr().out.splitlines()[-1] == f"revoked 1 approval(s) of hook {hook_id}"
+    shell.run_cell_magic("claw", "--mode auto", "third")
+    assert [g["prompt"] for g in recorded(record)] == ["second"]
 
 
 def test_a_bad_hook_setting_is_a_one_line_usage_error(shell, claw_env):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from claw_nb.mcp.approvals import ApprovalStore
+from claw_nb.mcp.approvals import ServerApprovals
 from claw_nb.mcp.specs import ServerSpec
 from claw_nb.sandbox.exposure import claw_private_dirs
 from claw_nb.user_dirs import config_dir
@@ -13,17 +13,17 @@ SPEC = ServerSpec("notes", ".mcp.json", command="notes-server", args=("--db", "n
 
 
 def test_an_approval_is_remembered_in_the_user_config_folder(workspace, user_config):
-    store = ApprovalStore()
+    store = ServerApprovals()
     assert not store.is_approved(SPEC, workspace)
     store.approve(SPEC, workspace)
-    assert ApprovalStore().is_approved(SPEC, workspace)  # a new process reads it back
+    assert ServerApprovals().is_approved(SPEC, workspace)  # a new process reads it back
     assert store.path == user_config / "claw_nb" / "mcp_approvals.json"
     assert not store.path.is_relative_to(workspace)
     assert "notes-server --db n.db" in store.path.read_text()
 
 
 def test_a_changed_command_or_another_workspace_is_not_approved(workspace, tmp_path):
-    store = ApprovalStore()
+    store = ServerApprovals()
     store.approve(SPEC, workspace)
     moved = ServerSpec("notes", ".mcp.json", command="notes-server", args=("--db", "other.db"))
     assert not store.is_approved(moved, workspace)
@@ -33,7 +33,7 @@ def test_a_changed_command_or_another_workspace_is_not_approved(workspace, tmp_p
 
 
 def test_revoke_forgets_every_approval_of_the_server_in_the_workspace(workspace):
-    store = ApprovalStore()
+    store = ServerApprovals()
     store.approve(SPEC, workspace)
     store.approve(ServerSpec("notes", ".mcp.json", command="v2"), workspace)
     store.approve(ServerSpec("other", ".mcp.json", command="x"), workspace)
@@ -43,7 +43,7 @@ def test_revoke_forgets_every_approval_of_the_server_in_the_workspace(workspace)
 
 
 def test_an_approvals_file_replaced_by_a_link_counts_as_no_approvals(workspace, tmp_path):
-    store = ApprovalStore()
+    store = ServerApprovals()
     store.approve(SPEC, workspace)
     copy = tmp_path / "copy.json"
     copy.write_bytes(store.path.read_bytes())
@@ -53,7 +53,7 @@ def test_an_approvals_file_replaced_by_a_link_counts_as_no_approvals(workspace, 
 
 
 def test_commands_in_the_sandbox_cannot_see_the_approvals(workspace):
-    ApprovalStore().approve(SPEC, workspace)
+    ServerApprovals().approve(SPEC, workspace)
     assert config_dir() in claw_private_dirs()
 
 

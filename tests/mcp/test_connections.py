@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from claw_nb.mcp.approvals import ApprovalStore
+from claw_nb.mcp.approvals import ServerApprovals
 from claw_nb.mcp.connections import McpServers, State
 from claw_nb.mcp.report import describe_servers, get_prompt, read_resource
 from claw_nb.mcp.specs import ServerList, ServerSpec
@@ -39,7 +39,7 @@ def yes(spec):
 def running(tmp_path_factory):
     """One notes server for the tests that only call it."""
     workspace = tmp_path_factory.mktemp("ws")
-    store = ApprovalStore(tmp_path_factory.mktemp("config") / "approvals.json")
+    store = ServerApprovals(tmp_path_factory.mktemp("config") / "approvals.json")
     spec = notes_spec(GIVEN="${CLAW_MCP_TEST_GIVEN:-a default}")
     servers = McpServers(ServerList((spec,)), workspace, store=store)
     servers.start(yes)
@@ -82,7 +82,7 @@ def test_the_server_runs_in_the_workspace_with_the_environment_it_is_given(runni
 
 def test_a_hidden_variable_of_the_host_does_not_reach_a_new_server(tmp_path, monkeypatch):
     monkeypatch.setenv("CLAW_NB_TEST_KEY", "sk-host-secret")
-    with McpServers(ServerList((notes_spec(),)), tmp_path, store=ApprovalStore()) as servers:
+    with McpServers(ServerList((notes_spec(),)), tmp_path, store=ServerApprovals()) as servers:
         servers.start(yes)
         servers.wait()
         environment = tools_by_name(servers)["mcp__notes__environment"]
@@ -117,7 +117,7 @@ def test_resources_and_prompts_are_listed_and_read(running):
 def test_start_returns_at_once_and_close_stops_the_process(tmp_path):
     pids = tmp_path / "pids"
     servers = McpServers(
-        ServerList((notes_spec(NOTES_PIDS=str(pids)),)), tmp_path, store=ApprovalStore()
+        ServerList((notes_spec(NOTES_PIDS=str(pids)),)), tmp_path, store=ServerApprovals()
     )
     started = time.perf_counter()
     servers.start(yes)
@@ -134,7 +134,7 @@ def test_start_returns_at_once_and_close_stops_the_process(tmp_path):
 def test_a_server_that_dies_mid_session_is_named_as_failed(tmp_path):
     pids = tmp_path / "pids"
     with McpServers(
-        ServerList((notes_spec(NOTES_PIDS=str(pids)),)), tmp_path, store=ApprovalStore()
+        ServerList((notes_spec(NOTES_PIDS=str(pids)),)), tmp_path, store=ServerApprovals()
     ) as servers:
         servers.start(yes)
         servers.wait()
@@ -157,7 +157,7 @@ def test_dead_servers_are_named_with_their_error_and_stderr(tmp_path):
         ),
         ServerSpec("unset", ".mcp.json", command="x", env=(("T", "${CLAW_NB_UNSET_VARIABLE}"),)),
     )
-    with McpServers(ServerList(specs), tmp_path, store=ApprovalStore()) as servers:
+    with McpServers(ServerList(specs), tmp_path, store=ServerApprovals()) as servers:
         servers.start(yes)
         assert servers.wait()
         states = {s.spec.name: (s.state, s.error) for s in servers.statuses()}
@@ -178,7 +178,7 @@ def test_a_server_that_never_answers_is_given_up_after_the_startup_timeout(tmp_p
     servers = McpServers(
         ServerList((python_spec("silent", code),)),
         tmp_path,
-        store=ApprovalStore(),
+        store=ServerApprovals(),
         startup_timeout=1.0,
     )
     started = time.perf_counter()
@@ -196,7 +196,7 @@ def test_a_server_that_never_answers_is_given_up_after_the_startup_timeout(tmp_p
 
 
 def test_nothing_starts_without_an_approval_or_someone_to_ask(tmp_path):
-    servers = McpServers(ServerList((notes_spec(),)), tmp_path, store=ApprovalStore())
+    servers = McpServers(ServerList((notes_spec(),)), tmp_path, store=ServerApprovals())
     servers.start(None)
     assert servers.status("notes").state is State.NOT_APPROVED
     servers.start(lambda spec: "no")
@@ -209,7 +209,7 @@ def test_nothing_starts_without_an_approval_or_someone_to_ask(tmp_path):
 
 
 def test_always_remembers_the_approval_for_the_next_session(tmp_path):
-    store = ApprovalStore()
+    store = ServerApprovals()
     spec = python_spec("quick", "raise SystemExit(0)")
     with McpServers(ServerList((spec,)), tmp_path, store=store) as servers:
         servers.start(lambda s: "always")

@@ -4,7 +4,7 @@ the host."""
 
 from __future__ import annotations
 
-from claw_nb.mcp.approvals import ApprovalStore
+from claw_nb.mcp.approvals import ServerApprovals
 from claw_nb.mcp.specs import ServerSpec
 from tests.sandbox.kit import run
 
@@ -21,7 +21,7 @@ def test_a_command_cannot_rewrite_an_existing_server_list(area):
 
 def test_a_command_can_neither_read_nor_write_the_approvals(area, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(area.outside / "config"))
-    store = ApprovalStore()
+    store = ServerApprovals()
     store.approve(ServerSpec("notes", ".mcp.json", command="notes-server"), area.ws)
     before = store.path.read_bytes()
     forged = ServerSpec("evil", ".mcp.json", command="sh")
