@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def parse_variant(text: str) -> Any:
     """``NAME=FILE.toml`` -> Variant from the file; ``NAME`` -> the defaults under that name."""
-    from claw_nb.lab.trials import Variant
+    from claw_nb.lab.variants import Variant
 
     name, sep, file = text.partition("=")
     if not name:

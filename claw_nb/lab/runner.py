@@ -24,7 +24,8 @@ from claw_nb.lab.experiment import Experiment
 from claw_nb.lab.progress import Progress
 from claw_nb.lab.store import record_trials, register
 from claw_nb.lab.tasks import Task, load_tasks
-from claw_nb.lab.trials import TrialOutcome, TrialResult, TrialSpec, Variant
+from claw_nb.lab.trials import TrialOutcome, TrialResult, TrialSpec
+from claw_nb.lab.variants import Variant
 from claw_nb.log.database import resolve_db_path
 from claw_nb.stop import CTRL_C, Stopped, StopToken
 

@@ -3,7 +3,8 @@
 The log (`claw_nb.log.schema`) numbers the migrations and creates the tables of each owner it
 names; the lab's are declared here: experiments, variants, tasks and trials (migration 5; the
 tamper report's column came in 8), optimizer runs and their steps (6). Lab modules read and
-write them through these functions, never with SQL of their own. Each call opens the log for a
+write them through these functions and `claw_nb.lab.optimizer_store` (the optimizers' rows),
+never with SQL of their own. Each call opens the log for a
 moment and closes it: the runner, the optimizers and a notebook take turns on one file, and
 DuckDB lets one process hold it at a time.
 """
@@ -16,13 +17,13 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claw_nb.errors import LabError
 from claw_nb.lab.tasks import Task
-from claw_nb.lab.trials import TrialResult, Variant, trial_id
+from claw_nb.lab.trials import TrialResult, trial_id
+from claw_nb.lab.variants import Variant
 from claw_nb.log.database import DEFAULT_TIMEOUT, connected, resolve_db_path
 from claw_nb.log.ingest import ingest_journals, insert_rows, store_journal
 from claw_nb.log.rows import to_json, ts
@@ -30,7 +31,6 @@ from claw_nb.log.schema import Column, Table, cols
 
 if TYPE_CHECKING:
     import duckdb
-    import pandas
 
     from claw_nb.stop import StopToken
 
@@ -311,100 +311,3 @@ def variant_overrides(db_path: Path, experiment: str) -> dict[str, dict[str, Any
             "SELECT variant, overrides FROM variants WHERE experiment = ?", [experiment]
         ).fetchall()
     return {name: json.loads(data) if data else {} for name, data in rows}
-
-
-# -- optimizer runs and their steps -------------------------------------------------------------
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def logged_run(db_path: Path, run: str) -> dict[str, Any] | None:
-    """The `optimizer_runs` row of `run` as a dict (config parsed), or None."""
-    if not Path(db_path).exists():
-        return None
-    with _reading(db_path) as con:
-        rows = con.execute(
-            "SELECT kind, status, config, best_candidate, created_at FROM optimizer_runs "
-            "WHERE run = ?",
-            [run],
-        ).fetchall()
-    if not rows:
-        return None
-    row = dict(zip(("kind", "status", "config", "best_candidate", "created_at"), rows[0]))
-    return {"run": run, **row, "config": json.loads(row["config"]) if row["config"] else {}}
-
-
-def run_rows(db_path: Path) -> list[tuple]:
-    """Every optimizer run, oldest first, as :data:`RUN_COLUMNS` tuples."""
-    if not Path(db_path).exists():
-        return []
-    with _reading(db_path) as con:
-        return con.execute(
-            f"SELECT {', '.join(RUN_COLUMNS)} FROM optimizer_runs ORDER BY created_at"
-        ).fetchall()
-
-
-def start_run(db_path: Path, run: str, kind: str, config: dict[str, Any]) -> dict | None:
-    """Register an optimizer run; return the config it was started with if it exists."""
-    with _connection(db_path) as con:
-        row = con.execute("SELECT config FROM optimizer_runs WHERE run = ?", [run]).fetchone()
-        if row is not None:
-            return json.loads(row[0]) if row[0] else {}
-        con.execute(
-            "INSERT INTO optimizer_runs (run, kind, created_at, config, status) "
-            "VALUES (?, ?, ?, ?, 'running')",
-            [run, kind, _now(), json.dumps(config, default=str)],
-        )
-    return None
-
-
-def finish_run(
-    db_path: Path,
-    run: str,
-    status: str,
-    best_candidate: str | None = None,
-    config: dict | None = None,
-) -> None:
-    """Set a run's status and best candidate (and replace its config when given)."""
-    with _connection(db_path) as con:
-        con.execute(
-            "UPDATE optimizer_runs SET status = ?, best_candidate = ? WHERE run = ?",
-            [status, best_candidate, run],
-        )
-        if config is not None:
-            con.execute(
-                "UPDATE optimizer_runs SET config = ? WHERE run = ?",
-                [json.dumps(config, default=str), run],
-            )
-
-
-def next_step(db_path: Path, run: str) -> int:
-    """The number the run's next step gets (0 for a new run)."""
-    with _connection(db_path) as con:
-        last = con.execute("SELECT max(step) FROM optimizer_steps WHERE run = ?", [run]).fetchone()
-    return 0 if last[0] is None else last[0] + 1
-
-
-def insert_step(db_path: Path, values: dict[str, Any]) -> None:
-    """One `optimizer_steps` row (its columns by name; `created_at` is now)."""
-    names = [*values, "created_at"]
-    marks = ", ".join("?" for _ in names)
-    with _connection(db_path) as con:
-        con.execute(
-            f"INSERT INTO optimizer_steps ({', '.join(names)}) VALUES ({marks})",
-            [*values.values(), _now()],
-        )
-
-
-def load_steps(db_path: Path, run: str) -> pandas.DataFrame:
-    """Every step of one optimizer run, in order."""
-    with _connection(db_path) as con:
-        return con.execute("SELECT * FROM optimizer_steps WHERE run = ? ORDER BY step", [run]).df()
-
-
-def load_runs(db_path: Path) -> pandas.DataFrame:
-    """Every optimizer run, oldest first."""
-    with _connection(db_path) as con:
-        return con.execute("SELECT * FROM optimizer_runs ORDER BY created_at").df()

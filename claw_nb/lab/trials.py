@@ -17,7 +17,6 @@ import shutil
 import tempfile
 import threading
 import time
-import tomllib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,86 +25,9 @@ from typing import Any
 
 from claw_nb.errors import ConfigError, LabError
 from claw_nb.lab.tasks import Task
+from claw_nb.lab.variants import Variant
 from claw_nb.outcomes import StopReason
 from claw_nb.stop import StopToken
-
-_SETTINGS = ("model", "temperature", "max_steps", "context_window", "max_tool_result_chars")
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A named set of overrides of the agent's defaults; None (or empty) keeps the default.
-
-    ``system_prompt`` is template text with the placeholders of `claw_nb.prompts`
-    (``$tools``, ``$workspace``, ``$os``, ``$memory``); ``tool_descriptions`` maps a tool's name
-    to the description the model is shown.
-    """
-
-    name: str
-    system_prompt: str | None = None
-    tool_descriptions: Mapping[str, str] = field(default_factory=dict, hash=False)
-    model: str | None = None
-    temperature: float | None = None
-    max_steps: int | None = None
-    context_window: int | None = None
-    max_tool_result_chars: int | None = None
-
-    def overrides(self) -> dict[str, Any]:
-        """The overrides as plain data (what the log stores and the sha is taken of)."""
-        data: dict[str, Any] = {
-            k: getattr(self, k) for k in _SETTINGS if getattr(self, k) is not None
-        }
-        if self.system_prompt is not None:
-            data["system_prompt"] = self.system_prompt
-        if self.tool_descriptions:
-            data["tool_descriptions"] = dict(sorted(self.tool_descriptions.items()))
-        return data
-
-    def sha(self) -> str:
-        """A stable id of the overrides (not of the name)."""
-        text = json.dumps(self.overrides(), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    @classmethod
-    def from_file(cls, name: str, path: str | Path) -> Variant:
-        """A variant from a TOML file: ``system_prompt`` (text) or ``system_prompt_file``
-        (relative to the TOML file), a ``[tool_descriptions]`` table, and any of model,
-        temperature, max_steps, context_window, max_tool_result_chars."""
-        path = Path(path).expanduser()
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"variant file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"variant file {path}: {exc}") from None
-        return cls.from_dict(name, data, base=path.parent)
-
-    @classmethod
-    def from_dict(cls, name: str, data: Mapping[str, Any], base: Path | None = None) -> Variant:
-        """A variant from plain data (the keys of :meth:`from_file`)."""
-        data = dict(data)
-        known = {*_SETTINGS, "system_prompt", "system_prompt_file", "tool_descriptions", "name"}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                f"variant {name!r}: unknown key(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(known - {'name'}))}"
-            )
-        prompt = data.get("system_prompt")
-        if data.get("system_prompt_file"):
-            file = Path(str(data["system_prompt_file"])).expanduser()
-            if base is not None and not file.is_absolute():
-                file = base / file
-            prompt = file.read_text(encoding="utf-8")
-        tools = data.get("tool_descriptions") or {}
-        if not isinstance(tools, Mapping):
-            raise ConfigError(f"variant {name!r}: tool_descriptions must be a table")
-        return cls(
-            name=str(data.get("name") or name),
-            system_prompt=prompt,
-            tool_descriptions={str(k): str(v) for k, v in tools.items()},
-            **{k: data[k] for k in _SETTINGS if data.get(k) is not None},
-        )
 
 
 @dataclass(frozen=True)

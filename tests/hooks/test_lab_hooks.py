@@ -7,7 +7,7 @@ import shlex
 
 from claw_nb.lab.executors import local_executor
 from claw_nb.lab.tasks import load_tasks
-from claw_nb.lab.trials import Variant
+from claw_nb.lab.variants import Variant
 from claw_nb.testing import text
 from tests.lab.test_runner import query, run
 

@@ -14,7 +14,8 @@ import pytest
 
 from claw_nb.lab.executors import SLOT_RESOURCE, RayExecutor
 from claw_nb.lab.tasks import load_tasks
-from claw_nb.lab.trials import TrialSpec, Variant
+from claw_nb.lab.trials import TrialSpec
+from claw_nb.lab.variants import Variant
 from claw_nb.stop import StopToken
 from tests.lab.lab_helpers import TASKS
 

@@ -18,7 +18,7 @@ from claw_nb.errors import LabError
 from claw_nb.lab.executors import SLOT_RESOURCE, ray_executor
 from claw_nb.lab.runner import run_experiment
 from claw_nb.lab.tasks import load_tasks
-from claw_nb.lab.trials import Variant
+from claw_nb.lab.variants import Variant
 from tests.lab.lab_helpers import SOLVER_PROMPT, TASKS, solver_reply
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")

@@ -21,7 +21,8 @@ from claw_nb.lab.experiment import open_experiment
 from claw_nb.lab.runner import run_experiment
 from claw_nb.lab.store import load_results
 from claw_nb.lab.tasks import load_tasks
-from claw_nb.lab.trials import Variant, trial_id
+from claw_nb.lab.trials import trial_id
+from claw_nb.lab.variants import Variant
 from claw_nb.testing import delay, text
 from tests.lab.lab_helpers import SOLVER_PROMPT, TASKS, solver_reply, task_of
 
@@ -137,7 +138,7 @@ RESUME_SCRIPT = """
 import sys
 from claw_nb.lab.runner import run_experiment
 from claw_nb.lab.tasks import load_tasks
-from claw_nb.lab.trials import Variant
+from claw_nb.lab.variants import Variant
 from claw_nb.lab.executors import local_executor
 from tests.lab.lab_helpers import TASKS, SOLVER_PROMPT
 run_experiment(load_tasks(TASKS), [Variant("solver", system_prompt=SOLVER_PROMPT)],

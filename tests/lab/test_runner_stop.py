@@ -9,7 +9,8 @@ from pathlib import Path
 from claw_nb.lab.executors import local_executor
 from claw_nb.lab.store import load_results
 from claw_nb.lab.tasks import load_tasks
-from claw_nb.lab.trials import Variant, trial_id
+from claw_nb.lab.trials import trial_id
+from claw_nb.lab.variants import Variant
 from claw_nb.stop import StopToken
 from claw_nb.testing import text, tool_calls
 from tests.lab.lab_helpers import SOLUTIONS, TASKS, solver_reply, task_of

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from claw_nb.lab import store
+from claw_nb.lab import optimizer_store, store
 from claw_nb.log import schema
 from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
 
@@ -41,7 +41,7 @@ def test_a_fresh_log_has_the_lab_tables_and_the_queries_answer_on_it(tmp_path: P
     assert set(LAB_TABLES) <= tables
     assert store.list_experiments(db) == []
     assert store.load_results(db, "none") == []
-    assert store.run_rows(db) == []
+    assert optimizer_store.run_rows(db) == []
     assert store.seconds_per_trial(db) == (None, 0)
     assert store.count_trials(db, "none") == 0
     assert store.task_difficulties(db, ["a"]) == {}
@@ -51,11 +51,11 @@ def test_a_fresh_log_has_the_lab_tables_and_the_queries_answer_on_it(tmp_path: P
 
 def test_an_optimizer_run_round_trips(tmp_path: Path):
     db = tmp_path / "lab.duckdb"
-    assert store.logged_run(db, "r") is None  # no file yet: nothing to read
-    assert store.start_run(db, "r", "sweep", {"variants": ["base"]}) is None
-    assert store.start_run(db, "r", "sweep", {}) == {"variants": ["base"]}
-    store.finish_run(db, "r", "done", "base")
-    [row] = store.run_rows(db)
+    assert optimizer_store.logged_run(db, "r") is None  # no file yet: nothing to read
+    assert optimizer_store.start_run(db, "r", "sweep", {"variants": ["base"]}) is None
+    assert optimizer_store.start_run(db, "r", "sweep", {}) == {"variants": ["base"]}
+    optimizer_store.finish_run(db, "r", "done", "base")
+    [row] = optimizer_store.run_rows(db)
     assert dict(zip(store.RUN_COLUMNS, row)) | {"created_at": None} == {
         "run": "r",
         "kind": "sweep",
@@ -63,15 +63,15 @@ def test_an_optimizer_run_round_trips(tmp_path: Path):
         "status": "done",
         "best_candidate": "base",
     }
-    assert store.next_step(db, "r") == 0
+    assert optimizer_store.next_step(db, "r") == 0
 
 
-def test_no_lab_module_but_the_store_writes_sql():
+def test_no_lab_module_but_the_stores_write_sql():
     root = Path(store.__file__).parent
     offenders = [
         str(path.relative_to(root))
         for path in sorted(root.rglob("*.py"))
-        if path.name != "store.py"
+        if path.name not in ("store.py", "optimizer_store.py")
         and "suite" not in path.parts
         and any(word in path.read_text(encoding="utf-8") for word in ("SELECT ", "INSERT INTO"))
     ]

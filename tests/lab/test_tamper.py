@@ -12,7 +12,8 @@ import pytest
 from claw_nb.lab.store import load_results
 from claw_nb.lab.tamper import counted_reward, tamper_report
 from claw_nb.lab.tasks import builtin_suite
-from claw_nb.lab.trials import TrialResult, Variant
+from claw_nb.lab.trials import TrialResult
+from claw_nb.lab.variants import Variant
 from claw_nb.lab.verify import prepare_workspace
 from claw_nb.testing import call, text, tool_calls
 

@@ -15,7 +15,7 @@ from claw_nb.lab.optimize.proposals import ReflectionModel
 from claw_nb.lab.optimize.reflect import ReflectOptions, plan_reflect, reflect
 from claw_nb.lab.optimize.result import ReflectResult
 from claw_nb.lab.optimize.split import Split, split_by_names, split_tasks
-from claw_nb.lab.store import load_runs, load_steps
+from claw_nb.lab.optimizer_store import load_runs, load_steps
 
 __all__ = [
     "CandidateRejected",

@@ -218,7 +218,7 @@ def prepare(args: Any, config: Any) -> Job:
 
     `config`: a ClawConfig whose model, server and log are used where the words give none.
     """
-    from claw_nb.lab.store import logged_run
+    from claw_nb.lab.optimizer_store import logged_run
     from claw_nb.log.database import resolve_db_path
 
     verb = canonical_verb(args.optimize_command)

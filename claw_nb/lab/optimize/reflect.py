@@ -139,7 +139,7 @@ def reflect(
     was kept, and every validation score. Stopping `stop` ends the run at its next safe point
     with a result that says `stopped` (the same `run` continues it).
     """
-    from claw_nb.lab.trials import Variant
+    from claw_nb.lab.variants import Variant
     from claw_nb.log.database import resolve_db_path
 
     options = options or ReflectOptions()

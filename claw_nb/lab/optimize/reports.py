@@ -16,7 +16,7 @@ from typing import Any
 
 from claw_nb.claw_dir import PROMPTS_DIR
 from claw_nb.errors import ConfigError
-from claw_nb.lab import store
+from claw_nb.lab import optimizer_store, store
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,11 @@ def runs_table(db_path: Path) -> Any:
     """Every optimizer run in the log, oldest first (run, kind, created_at, status, best)."""
     import pandas as pd
 
-    return pd.DataFrame(store.run_rows(Path(db_path)), columns=list(store.RUN_COLUMNS))
+    return pd.DataFrame(optimizer_store.run_rows(Path(db_path)), columns=list(store.RUN_COLUMNS))
 
 
 def _require(db_path: Path, run: str) -> dict[str, Any]:
-    found = store.logged_run(db_path, run)
+    found = optimizer_store.logged_run(db_path, run)
     if found is None:
         names = list(runs_table(db_path)["run"])
         known = ", ".join(names[-10:]) or "none yet"
@@ -59,7 +59,7 @@ def _tasks(db_path: Path, names: list[str]) -> dict[str, LoggedTask]:
 def _comparison(db_path: Path, found: dict[str, Any]) -> Any:
     from claw_nb.lab.experiment import Experiment
     from claw_nb.lab.optimize.compare import Comparison
-    from claw_nb.lab.trials import Variant
+    from claw_nb.lab.variants import Variant
 
     config, run = found["config"], found["run"]
     overrides = store.variant_overrides(db_path, run)
@@ -86,7 +86,7 @@ def _reflect_result(db_path: Path, found: dict[str, Any]) -> Any:
     tasks = _tasks(db_path, [n for part in names.values() for n in part])
     split = Split(*(tuple(tasks[n] for n in names[p]) for p in ("train", "val", "held_out")))
     seed_texts = dict(config["seed"])
-    steps = store.load_steps(db_path, run)
+    steps = optimizer_store.load_steps(db_path, run)
     best_texts = dict(seed_texts)
     best = found["best_candidate"]
     texts = steps.loc[steps["candidate"] == best, "text"].dropna() if best else []

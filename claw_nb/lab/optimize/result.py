@@ -10,7 +10,7 @@ from typing import Any
 from claw_nb.lab.optimize.adopt import adopt
 from claw_nb.lab.optimize.candidates import SYSTEM_PROMPT, TOOL_PREFIX
 from claw_nb.lab.optimize.split import Split
-from claw_nb.lab.store import load_steps
+from claw_nb.lab.optimizer_store import load_steps
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from claw_nb.lab import store
+from claw_nb.lab import optimizer_store
 
 StepStatus = Literal[
     "plan",  # the cost said before starting (only told to `on_step`, never stored)
@@ -69,24 +69,24 @@ class RunLog:
 
     def start(self, kind: str, config: dict[str, Any]) -> dict[str, Any] | None:
         """Register the run; return the config it was started with if it already exists."""
-        return store.start_run(self.db_path, self.run, kind, config)
+        return optimizer_store.start_run(self.db_path, self.run, kind, config)
 
     def finish(
         self, status: RunStatus, best_candidate: str | None = None, config: dict | None = None
     ) -> None:
         """Set the run's status and best candidate (and replace its config when given)."""
-        store.finish_run(self.db_path, self.run, status, best_candidate, config)
+        optimizer_store.finish_run(self.db_path, self.run, status, best_candidate, config)
 
     def add(self, status: StepStatus, **values: Any) -> Step:
         """Append one step (numbered after the last one logged for this run)."""
         if status not in STEP_STATUSES:
             raise ValueError(f"unknown optimizer step status {status!r}")
         if self._next is None:
-            self._next = store.next_step(self.db_path, self.run)
+            self._next = optimizer_store.next_step(self.db_path, self.run)
         if values.get("text") is not None and values.get("text_sha") is None:
             values["text_sha"] = text_sha(values["text"])
         step = Step(run=self.run, step=self._next, status=status, **values)
-        store.insert_step(self.db_path, asdict(step))
+        optimizer_store.insert_step(self.db_path, asdict(step))
         self._next += 1
         return step
 

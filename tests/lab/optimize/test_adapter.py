@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from claw_nb.lab import store
+from claw_nb.lab import optimizer_store
 from claw_nb.lab.optimize.adapter import LabAdapter, StepRecorder
 from claw_nb.lab.optimize.candidates import candidate_id
 from claw_nb.lab.optimize.guards import Guard
 from claw_nb.lab.optimize.proposals import ReflectionReply
 from claw_nb.lab.optimize.run_log import RunLog
 from claw_nb.lab.tasks import load_tasks
-from claw_nb.lab.trials import TrialResult, Variant
+from claw_nb.lab.trials import TrialResult
+from claw_nb.lab.variants import Variant
 from claw_nb.stop import Stopped, StopToken
 from claw_nb.testing.lab_demo import demo_task_specs
 
@@ -60,7 +61,7 @@ def test_a_guarded_proposal_is_logged_and_a_bad_one_rejected(tmp_path: Path):
     assert adapter.propose_new_texts(candidate, {}, ["system_prompt"]) == {}
     [texts] = [adapter.propose_new_texts(candidate, {}, ["system_prompt"])]
     assert "Write results to files." in texts["system_prompt"]
-    steps = store.load_steps(adapter.db_path, "r")
+    steps = optimizer_store.load_steps(adapter.db_path, "r")
     assert list(steps["status"]) == ["rejected", "proposed"]
     assert "missing placeholder" in steps["reason"].iloc[0]
     assert set(steps["reflection_model"]) == {"scripted-reflection"}
@@ -84,7 +85,7 @@ def test_a_stop_while_the_reflection_model_answers_proposes_nothing(tmp_path: Pa
         adapter.propose_new_texts({"system_prompt": SEED}, {}, ["system_prompt"])
     assert heard == [stop]  # the call itself could be cut short
     assert adapter.last_proposal is None
-    assert "proposed" not in set(store.load_steps(tmp_path / "lab.duckdb", "r").status)
+    assert "proposed" not in set(optimizer_store.load_steps(tmp_path / "lab.duckdb", "r").status)
     with pytest.raises(Stopped):  # nor is the model asked again
         adapter.propose_new_texts({"system_prompt": SEED}, {}, ["system_prompt"])
     assert len(heard) == 1
@@ -117,7 +118,7 @@ def test_gepa_callbacks_become_steps(tmp_path: Path):
     adapter.last_proposal = {"candidate": "c2", "parent": candidate_id(seed), "component": "x"}
     recorder.on_candidate_accepted({"new_score": 0.5})
     recorder.on_candidate_rejected({"reason": "worse", "new_score": 0.0, "old_score": 0.5})
-    steps = store.load_steps(adapter.db_path, "r")
+    steps = optimizer_store.load_steps(adapter.db_path, "r")
     assert list(steps["status"]) == ["seed", "accepted", "not_accepted"]
     assert steps["val_score"].iloc[0] == 0.25 and steps["reason"].iloc[2] == "worse"
     assert [e["status"] for e in heard] == ["validated", "accepted", "not_accepted"]
@@ -130,4 +131,4 @@ def test_a_resumed_run_reports_its_seed_as_resumed(tmp_path: Path):
     recorder.on_valset_evaluated(
         {"candidate": {"system_prompt": SEED}, "average_score": 0.5, "candidate_idx": 0}
     )
-    assert list(store.load_steps(adapter.db_path, "r")["status"]) == ["resumed"]
+    assert list(optimizer_store.load_steps(adapter.db_path, "r")["status"]) == ["resumed"]

@@ -8,7 +8,7 @@ from claw_nb.errors import ConfigError
 from claw_nb.lab.optimize.compare import check_variants, sweep_variants
 from claw_nb.lab.optimize.split import split_by_names, split_tasks
 from claw_nb.lab.tasks import load_tasks
-from claw_nb.lab.trials import Variant
+from claw_nb.lab.variants import Variant
 from claw_nb.testing.lab_demo import demo_task_specs
 
 TASKS = load_tasks(demo_task_specs(6))

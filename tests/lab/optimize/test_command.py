@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from claw_nb.errors import ConfigError
-from claw_nb.lab import store
+from claw_nb.lab import optimizer_store
 from claw_nb.lab.experiment import Experiment
 from claw_nb.lab.optimize import command
 from claw_nb.lab.optimize.command import ReflectJob, TrialsJob, parse_fragment, parse_values
@@ -124,7 +124,7 @@ def test_a_bad_split_file_gets_one_line(world, content, message):
 
 
 def test_a_run_name_of_another_kind_is_refused(world):
-    store.start_run(world.config.resolved_db_path, "taken", "reflect", {})
+    optimizer_store.start_run(world.config.resolved_db_path, "taken", "reflect", {})
     with pytest.raises(ConfigError, match="run 'taken' is a reflect run"):
         prepare(
             world, "compare", world.tasks, "--variant", "a", "--variant", "b", "--name", "taken"
@@ -159,7 +159,7 @@ def test_a_compare_job_hands_its_inputs_to_the_runner_and_logs_the_run(world, mo
     assert kwargs["repeats"] == 1 and kwargs["model"] == "openai/scripted"
     assert kwargs["executor"].kind == "local"
     assert outcome.stopped and outcome.result.baseline == "a"
-    run = store.logged_run(world.config.resolved_db_path, "n")
+    run = optimizer_store.logged_run(world.config.resolved_db_path, "n")
     assert run["status"] == "stopped" and run["config"]["variants"] == ["a", "b"]
 
 

@@ -10,7 +10,7 @@ scipy_stats = pytest.importorskip("scipy.stats", reason="scipy is the oracle for
 
 from claw_nb.lab.optimize import compare, sweep, sweep_variants
 from claw_nb.lab.optimize.compare import with_fragments
-from claw_nb.lab.trials import Variant
+from claw_nb.lab.variants import Variant
 from claw_nb.prompts import template_text
 from claw_nb.testing import ScriptedServer
 from claw_nb.testing.lab_demo import HABIT_FORMAT, HABIT_WRITE, demo_tasks, scripted_agent

@@ -156,7 +156,7 @@ def test_set_top_level_quotes_strings():
 
 
 def test_an_adopted_result_is_a_lab_variant_file(tmp_path):
-    from claw_nb.lab.trials import Variant
+    from claw_nb.lab.variants import Variant
 
     adopt(
         "tuned",

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from claw_nb.errors import ConfigError
-from claw_nb.lab import store
+from claw_nb.lab import optimizer_store, store
 from claw_nb.lab.optimize.reports import adopt_run, open_run, run_report, runs_table
 from claw_nb.lab.tasks import load_tasks
-from claw_nb.lab.trials import TrialResult, Variant
+from claw_nb.lab.trials import TrialResult
+from claw_nb.lab.variants import Variant
 from claw_nb.testing.lab_demo import demo_task_specs
 
 TASKS = load_tasks(demo_task_specs(3))
@@ -27,11 +28,11 @@ def log_compare(db: Path, status: str = "done") -> None:
     variants = [Variant("a"), Variant("b", temperature=0.5)]
     names = [t.name for t in TASKS]
     config = {"variants": ["a", "b"], "baseline": "a", "repeats": 1, "tasks": names}
-    store.start_run(db, "cmp", "compare", config)
+    optimizer_store.start_run(db, "cmp", "compare", config)
     store.register(db, "cmp", TASKS, variants, {})
     rows = [_result("a", n, 0.0) for n in names] + [_result("b", n, 1.0) for n in names]
     store.record_trials(db, [(r, b"") for r in rows])
-    store.finish_run(db, "cmp", status, "b")
+    optimizer_store.finish_run(db, "cmp", status, "b")
 
 
 def test_a_logged_compare_comes_back_with_its_variants_and_report(tmp_path: Path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from claw_nb.lab import store
+from claw_nb.lab import optimizer_store
 from claw_nb.lab.optimize.run_log import STEP_STATUSES, RunLog, describe_step, text_sha
 
 
@@ -19,7 +19,7 @@ def test_steps_are_numbered_after_the_last_logged_one(tmp_path: Path):
     log.add("proposed", candidate="c2", parent="c1")
     again = RunLog(db, "r")  # a resumed run goes on from the log
     assert again.add("stopped").step == 2
-    steps = store.load_steps(db, "r")
+    steps = optimizer_store.load_steps(db, "r")
     assert list(steps["step"]) == [0, 1, 2]
     assert list(steps["status"]) == ["seed", "proposed", "stopped"]
     assert steps["text_sha"].iloc[0] == text_sha("hello")
@@ -30,7 +30,7 @@ def test_the_run_status_and_best_candidate(tmp_path: Path):
     log = RunLog(db, "r")
     log.start("compare", {"variants": ["a"]})
     log.finish("done", "a", config={"variants": ["a", "b"]})
-    run = store.logged_run(db, "r")
+    run = optimizer_store.logged_run(db, "r")
     assert (run["status"], run["best_candidate"]) == ("done", "a")
     assert run["config"] == {"variants": ["a", "b"]}
 
