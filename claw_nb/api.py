@@ -9,7 +9,7 @@ configured by the user in `.claw/settings.toml` or `.claude/settings.json`) are 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,7 @@ def build_agent(
     subagents: bool = True,
     mcp_servers: Any = None,
     approve_mcp: Any = None,
+    client_mcp_servers: Sequence[Any] = (),
     hooks: Hooks | bool = True,
     **sandbox_overrides: Any,
 ) -> tuple[Agent, Any]:
@@ -91,6 +92,9 @@ def build_agent(
     MCP servers (`claw_nb.mcp`): the workspace's start in the background while the rest is
     wired, unless the caller keeps its own (`mcp_servers`, a notebook kernel's); `approve_mcp`
     asks about servers not approved yet (None: they stay off, one line says how to approve).
+    `client_mcp_servers`: `ServerSpec`s from the program running the agent (`client_server`, an
+    ACP client's), started with the workspace's without approval; a workspace server of the same
+    name is left out. They need the agent to start its own servers (`mcp_servers` None).
 
     `checkpoints`: a `claw_nb.checkpoints.Checkpoints` to keep (a rebuilt conversation keeps
     its own); by default one is made when `config.checkpoints` is on.
@@ -100,7 +104,7 @@ def build_agent(
     lab trial), or the `Hooks` given; closing the agent ends the session's hooks first."""
     from claw_nb.log.store import EventLog
 
-    servers, owned = _start_mcp(config, mcp_servers, approve_mcp)
+    servers, owned = _start_mcp(config, mcp_servers, approve_mcp, client_mcp_servers)
     try:
         if model is None:
             config = resolve_model(config)
@@ -132,16 +136,18 @@ def build_agent(
     return agent, log
 
 
-def _start_mcp(config: ClawConfig, servers: Any, ask: Any) -> tuple[Any, list[Any]]:
+def _start_mcp(
+    config: ClawConfig, servers: Any, ask: Any, client: Sequence[Any] = ()
+) -> tuple[Any, list[Any]]:
     """(the MCP servers for an agent, those it owns); nothing is imported without them."""
-    if servers is None and not config.settings.get("mcp_servers"):
+    if servers is None and not client and not config.settings.get("mcp_servers"):
         from claw_nb.mcp.specs import MCP_JSON
 
         if not (Path(config.workspace) / MCP_JSON).exists():
             return None, []
     from claw_nb.mcp import start_servers
 
-    return start_servers(config, servers, ask)
+    return start_servers(config, servers, ask, client)
 
 
 def _with_mcp_tools(tools: Any, servers: Any) -> Any:
