@@ -10,7 +10,7 @@ approved run (`claw-nb hooks approve`), as only approved MCP servers start.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,7 @@ def build_agent(
     subagents: bool = True,
     mcp_servers: Any = None,
     approve_mcp: Any = None,
+    client_mcp_servers: Sequence[Any] = (),
     hooks: Hooks | bool = True,
     stop: StopToken | None = None,
     approve_hooks: Any = None,
@@ -98,6 +99,9 @@ def build_agent(
     MCP servers (`claw_nb.mcp`): the workspace's start in the background while the rest is
     wired, unless the caller keeps its own (`mcp_servers`, a notebook kernel's); `approve_mcp`
     asks about servers not approved yet (None: they stay off, one line says how to approve).
+    `client_mcp_servers`: `ServerSpec`s from the program running the agent (`client_server`, an
+    ACP client's), started with the workspace's without approval; a workspace server of the same
+    name is left out. They need the agent to start its own servers (`mcp_servers` None).
 
     `checkpoints`: a `claw_nb.checkpoints.Checkpoints` to keep (a rebuilt conversation keeps
     its own); by default one is made when `config.checkpoints` is on.
@@ -109,7 +113,7 @@ def build_agent(
     `approve_hooks` asks about workspace hooks not approved yet, as `approve_mcp` does."""
     from claw_nb.log.store import EventLog
 
-    servers, owned = _start_mcp(config, mcp_servers, approve_mcp)
+    servers, owned = _start_mcp(config, mcp_servers, approve_mcp, client_mcp_servers)
     try:
         if model is None:
             config = resolve_model(config)
@@ -142,16 +146,18 @@ def build_agent(
     return agent, log
 
 
-def _start_mcp(config: ClawConfig, servers: Any, ask: Any) -> tuple[Any, list[Any]]:
+def _start_mcp(
+    config: ClawConfig, servers: Any, ask: Any, client: Sequence[Any] = ()
+) -> tuple[Any, list[Any]]:
     """(the MCP servers for an agent, those it owns); nothing is imported without them."""
-    if servers is None and not config.settings.get("mcp_servers"):
+    if servers is None and not client and not config.settings.get("mcp_servers"):
         from claw_nb.mcp.specs import MCP_JSON
 
         if not (Path(config.workspace) / MCP_JSON).exists():
             return None, []
     from claw_nb.mcp import start_servers
 
-    return start_servers(config, servers, ask)
+    return start_servers(config, servers, ask, client)
 
 
 def _with_mcp_tools(tools: Any, servers: Any) -> Any:

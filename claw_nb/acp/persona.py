@@ -37,8 +37,10 @@ def claw_command() -> list[str]:
 class ClawAcpPersona(BaseAcpPersona):
     """claw_nb's agent as a chat persona, mentioned as `@claw`."""
 
-    # BaseAcpPersona tells agents to edit notebooks with Jupyter's MCP tools, which claw does
-    # not have over ACP yet: say nothing rather than point it at tools it cannot call.
+    # BaseAcpPersona tells agents to edit notebooks with Jupyter's MCP tools. claw connects to
+    # the MCP servers Jupyter AI passes, but those tools are among them only when
+    # jupyter-server-mcp is installed and running: say nothing rather than point the model at
+    # tools it may not have (claw's own notebook tools edit .ipynb files).
     NOTEBOOK_EDITING_GUIDANCE = ""
 
     def __init__(self, *args, **kwargs) -> None:

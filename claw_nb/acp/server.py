@@ -1,11 +1,11 @@
 """The ACP agent: the protocol's methods, answered with claw sessions (`AcpSession`).
 
 `initialize` says what claw does: load sessions (from the DuckDB log), list them, take text,
-file links and embedded files in prompts. It advertises no MCP support yet: MCP servers a
-client passes to `session/new` are not used (claw_nb's MCP client comes separately). It asks
-for no authentication: the model is configured the usual way (settings file, CLAW_* variables,
-`claw-nb acp --model ...`). Every session gets the agent `%%claw` gets, for the `cwd` the client
-names as its workspace.
+file links and embedded files in prompts, connect to MCP servers over stdio, HTTP and SSE (the
+servers a client passes to `session/new` / `session/load` start with the session, next to the
+workspace's approved ones: `mcp_servers.py`). It asks for no authentication: the model is
+configured the usual way (settings file, CLAW_* variables, `claw-nb acp --model ...`). Every
+session gets the agent `%%claw` gets, for the `cwd` the client names as its workspace.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from acp.schema import (
     InitializeResponse,
     ListSessionsResponse,
     LoadSessionResponse,
+    McpCapabilities,
     NewSessionResponse,
     PromptCapabilities,
     PromptResponse,
@@ -35,6 +36,7 @@ from acp.schema import (
 )
 
 from claw_nb import __version__
+from claw_nb.acp.mcp_servers import client_server_specs
 from claw_nb.acp.session import AcpSession, ClientSide, mode_state
 from claw_nb.acp.session_list import list_logged_sessions
 from claw_nb.acp.tool_views import ClientPaths
@@ -87,6 +89,7 @@ class ClawAcpAgent:
                     image=False, audio=False, embedded_context=True
                 ),
                 session_capabilities=SessionCapabilities(list=SessionListCapabilities()),
+                mcp_capabilities=McpCapabilities(http=True, sse=True),
             ),
             agent_info=Implementation(name="claw-nb", title="claw_nb", version=__version__),
             auth_methods=[],
@@ -96,18 +99,16 @@ class ClawAcpAgent:
         self, cwd: str, mcp_servers: list[Any] | None = None, **kwargs: Any
     ) -> NewSessionResponse:
         config = self._config(cwd)
-        _note_mcp_servers(mcp_servers)
         session_id = uuid.uuid4().hex[:16]
-        session = await self._open(session_id, config, cwd, load=False)
+        session = await self._open(session_id, config, cwd, mcp_servers, load=False)
         return NewSessionResponse(session_id=session_id, modes=mode_state(session.mode))
 
     async def load_session(
         self, cwd: str, session_id: str, mcp_servers: list[Any] | None = None, **kwargs: Any
     ) -> LoadSessionResponse:
         session = self.sessions.get(session_id)
-        if session is None:
-            _note_mcp_servers(mcp_servers)
-            session = await self._open(session_id, self._config(cwd), cwd, load=True)
+        if session is None:  # (an open session keeps the servers it started with)
+            session = await self._open(session_id, self._config(cwd), cwd, mcp_servers, load=True)
         await session.replay()
         return LoadSessionResponse(modes=mode_state(session.mode))
 
@@ -153,13 +154,24 @@ class ClawAcpAgent:
         except ConfigError as exc:
             raise RequestError.invalid_params({"cwd": cwd, "message": str(exc)}) from exc
 
-    async def _open(self, session_id: str, config: ClawConfig, cwd: str, *, load: bool):
+    async def _open(
+        self,
+        session_id: str,
+        config: ClawConfig,
+        cwd: str,
+        mcp_servers: list[Any] | None,
+        *,
+        load: bool,
+    ):
         if self._client is None:
             raise RequestError.invalid_request({"message": "call initialize first"})
+        specs, left_out = client_server_specs(mcp_servers, self._client.name)
+        for line in left_out:
+            logger.warning("claw-nb acp: %s", line)
         try:
             mode = check_mode(self._default_mode(config))
             session = await AcpSession.open(
-                session_id, config, self._client, Path(cwd), mode, load=load
+                session_id, config, self._client, Path(cwd), mode, load=load, mcp_servers=specs
             )
         except SessionNotFound as exc:
             raise RequestError.resource_not_found(session_id) from exc
@@ -179,15 +191,6 @@ class ClawAcpAgent:
                 {"sessionId": f"no session {session_id!r}; create or load it first"}
             )
         return session
-
-
-def _note_mcp_servers(servers: list[Any] | None) -> None:
-    if servers:
-        logger.warning(
-            "claw-nb acp: the client passed %d MCP server(s); claw does not use MCP servers "
-            "over ACP yet, so they are ignored",
-            len(servers),
-        )
 
 
 async def serve(settings: ServerSettings, reader: Any, writer: Any) -> None:

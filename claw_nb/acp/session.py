@@ -107,17 +107,20 @@ class AcpSession:
         mode: str,
         *,
         load: bool = False,
+        mcp_servers: tuple[Any, ...] = (),
     ) -> AcpSession:
-        """A new session, or (`load=True`) the logged session `session_id` continued."""
+        """A new session, or (`load=True`) the logged session `session_id` continued.
+        `mcp_servers`: the client's (`ServerSpec`s), started with the workspace's approved ones
+        and stopped when the agent closes; this waits (bounded) until they answer."""
         session = cls(session_id, client, ClientPaths(config.workspace, client_root), mode)
         try:
-            await asyncio.to_thread(session._build, config, load)
+            await asyncio.to_thread(session._build, config, load, mcp_servers)
         except BaseException:
             await session.outbox.close()
             raise
         return session
 
-    def _build(self, config: ClawConfig, load: bool) -> None:
+    def _build(self, config: ClawConfig, load: bool, mcp_servers: tuple[Any, ...]) -> None:
         from claw_nb import api
         from claw_nb.log.store import EventLog
 
@@ -136,6 +139,7 @@ class AcpSession:
             "listeners": [self.stream],
             "tools": tools,
             "log": self.log,
+            "client_mcp_servers": mcp_servers,
         }
         if load:
             self.agent, _log = api.continue_session(config, self.session_id, **options)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -79,11 +80,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve_stdio(settings: Any, out: TextIO) -> None:
+    """Serve on stdio. SIGTERM (what clients send when the agent does not exit soon after they
+    close stdin) ends the connection as a closed stdin does, so every session still closes: its
+    log is flushed and its MCP servers are stopped instead of outliving this process."""
     from claw_nb.acp.server import serve
 
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=STDIO_LIMIT)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    stdin, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    loop.add_signal_handler(signal.SIGTERM, stdin.close)  # the reader sees the end of input
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, out)
     writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     await serve(settings, reader, writer)

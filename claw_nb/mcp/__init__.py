@@ -1,5 +1,6 @@
-"""MCP servers as tool sources: configured in the workspace, approved by the user, started in the
-background, their tools added to the agent's registry (docs/mcp.md).
+"""MCP servers as tool sources: configured in the workspace and approved by the user, or passed by
+the client running claw (ACP), started in the background, their tools added to the agent's
+registry (docs/mcp.md).
 
 Importing this package is cheap; the `mcp` client library (~1.5 s to import) loads on the
 background thread only when a workspace configures a server.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from claw_nb.mcp.specs import ServerList, ServerSpec, load_servers
@@ -41,11 +43,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def servers_for(config: Any) -> McpServers | None:
-    """The workspace's servers, not started (None when it configures none)."""
+def servers_for(config: Any, client: Sequence[ServerSpec] = ()) -> McpServers | None:
+    """The workspace's servers and the `client`'s (`ServerList.with_client`), not started
+    (None when there are none)."""
     from claw_nb.mcp.connections import McpServers
 
-    found = load_servers(config.workspace, config.settings)
+    found = load_servers(config.workspace, config.settings).with_client(client)
     if not found.servers and not found.problems:
         return None
     section = (config.settings or {}).get("mcp") or {}
@@ -64,14 +67,18 @@ def servers_for(config: Any) -> McpServers | None:
 
 
 def start_servers(
-    config: Any, servers: McpServers | None, ask: ServerApprover | None
+    config: Any,
+    servers: McpServers | None,
+    ask: ServerApprover | None,
+    client: Sequence[ServerSpec] = (),
 ) -> tuple[McpServers | None, list[McpServers]]:
     """(the servers for an agent, the ones the agent owns): `servers` when a shell keeps them
-    (a notebook kernel), else the workspace's, started now in the background."""
+    (a notebook kernel), else the workspace's and the `client`'s, started now in the
+    background."""
     if servers is not None:
         servers.start(ask)
         return servers, []
-    made = servers_for(config)
+    made = servers_for(config, client)
     if made is None:
         return None, []
     made.start(ask)

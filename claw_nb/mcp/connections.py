@@ -99,8 +99,8 @@ class McpServers:
 
     def start(self, ask: ServerApprover | None = None, names: list[str] | None = None) -> None:
         """Start every approved server not started yet, or the servers `names` (again, when
-        they failed or stopped); `ask` decides the ones not approved yet (None: nobody to ask,
-        they stay off). Returns at once."""
+        they failed or stopped); `ask` decides the workspace's not approved yet (None: nobody to
+        ask, they stay off); a client's server needs no approval. Returns at once."""
         again = (State.NOT_APPROVED, State.FAILED, State.STOPPED)
         for status in list(self._status.values()):
             if names is not None and status.spec.name not in names:
@@ -108,7 +108,7 @@ class McpServers:
             if status.state not in (again if names is not None else (State.NOT_APPROVED,)):
                 continue
             spec = status.spec
-            if not self.store.is_approved(spec, self.workspace):
+            if spec.origin == "workspace" and not self.store.is_approved(spec, self.workspace):
                 answer = ask(spec) if ask is not None and not status.declined else "no"
                 if answer == "always":
                     self.store.approve(spec, self.workspace)

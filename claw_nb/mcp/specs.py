@@ -1,10 +1,13 @@
-"""Which MCP servers a workspace asks for: `[mcp_servers.NAME]` in `.claw/settings.toml` and
-Claude Code's `.mcp.json` (`{"mcpServers": {NAME: {...}}}`), read as untrusted files.
+"""Which MCP servers a session asks for: the workspace's, from `[mcp_servers.NAME]` in
+`.claw/settings.toml` and Claude Code's `.mcp.json` (`{"mcpServers": {NAME: {...}}}`), read as
+untrusted files, and those the program running claw passes (an ACP client's own configuration).
 
 Both files live in the workspace, so an agent or a cloned repository may have written them: a
-`ServerSpec` is only a request. It carries everything that decides what would run or where
-requests would go (`fingerprint`), which is what the user approves, and `${VAR}` references
-stay unexpanded until launch (`launch`), so the approval shows what the file says.
+workspace `ServerSpec` is only a request. It carries everything that decides what would run or
+where requests would go (`fingerprint`), which is what the user approves, and `${VAR}`
+references stay unexpanded until launch (`launch`), so the approval shows what the file says.
+A client's server (`client_server`) comes from the user's own editor settings, outside the
+workspace: it needs no approval, its values are used as given, and it wins a name clash.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import json
 import os
 import re
 import shlex
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,8 +29,13 @@ from claw_nb.untrusted import UntrustedPathRefused, read_untrusted_text
 MCP_JSON = MCP_SERVERS_FILE  # Claude Code's project servers, at the workspace root
 MAX_MCP_JSON_BYTES = 1 << 20
 Transport = Literal["stdio", "http", "sse"]
+# Where a server was configured: a workspace file (approved by the user before it starts, `${VAR}`
+# filled in, as Claude Code reads `.mcp.json`), or the client that runs claw (used as given).
+Origin = Literal["workspace", "client"]
 _TRANSPORTS = {"stdio": "stdio", "http": "http", "streamable-http": "http", "sse": "sse"}
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_HTTP_URL = re.compile(r"^https?://")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -48,6 +56,7 @@ class ServerSpec:
     url: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     problem: str | None = None  # why it cannot start whatever the user says (a malformed entry)
+    origin: Origin = "workspace"
 
     def fingerprint(self, workspace: Path | str) -> str:
         """What an approval is for: the workspace, the name and everything that decides what
@@ -76,7 +85,10 @@ class ServerSpec:
 
     def launch(self, environ: Mapping[str, str] | None = None) -> ServerSpec:
         """This spec with `${VAR}` and `${VAR:-default}` filled in from `environ` (as Claude Code
-        does); MissingVariable names a variable that is unset and has no default."""
+        does); MissingVariable names a variable that is unset and has no default. A client's
+        server is used as given: its values are literal."""
+        if self.origin == "client":
+            return self
         environ = os.environ if environ is None else environ
 
         def expand(text: str | None) -> str | None:
@@ -109,7 +121,8 @@ class ServerSpec:
 
 @dataclass(frozen=True)
 class ServerList:
-    """The servers a workspace configures, and what was wrong with its files."""
+    """The servers a session may start (the workspace's, and a client's), and what was wrong
+    with their files or entries."""
 
     servers: tuple[ServerSpec, ...] = ()
     problems: tuple[str, ...] = field(default=())
@@ -119,6 +132,53 @@ class ServerList:
 
     def get(self, name: str) -> ServerSpec | None:
         return next((s for s in self.servers if s.name == name), None)
+
+    def with_client(self, client: Sequence[ServerSpec]) -> ServerList:
+        """These servers and a client's: the client's come first, and a workspace server of the
+        same name is left out with a line saying so (the user's own editor settings win over a
+        file that may have come with the repository)."""
+        by_name = {spec.name: spec for spec in client}
+        problems = [
+            f"{s.source}: server {s.name!r} is also passed by {by_name[s.name].source}; "
+            "that one is used"
+            for s in self.servers
+            if s.name in by_name
+        ]
+        kept = tuple(s for s in self.servers if s.name not in by_name)
+        return ServerList((*client, *kept), (*self.problems, *problems))
+
+
+def client_server(
+    name: str,
+    source: str,
+    *,
+    transport: Transport = "stdio",
+    command: str | None = None,
+    args: tuple[str, ...] = (),
+    env: tuple[tuple[str, str], ...] = (),
+    url: str | None = None,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> ServerSpec:
+    """A server the client running claw passes (`source` names it): a human-readable name
+    becomes a tool-name prefix (`Jupyter MCP Server` -> `Jupyter_MCP_Server`); a server without
+    a command or an http(s) url gets a `problem` and never starts."""
+    safe = _NAME_UNSAFE.sub("_", name.strip()).strip("_")[:64] or "client"
+    spec = ServerSpec(
+        name=safe,
+        source=source,
+        transport=transport,
+        command=command,
+        args=tuple(args),
+        env=tuple(sorted(env)),
+        url=url,
+        headers=tuple(headers),
+        origin="client",
+    )
+    if transport == "stdio" and not (command or "").strip():
+        return replace(spec, problem="a stdio server needs a command")
+    if transport != "stdio" and not _HTTP_URL.match(url or ""):
+        return replace(spec, problem=f"a {transport} server needs an http(s) url, got {url!r}")
+    return spec
 
 
 def load_servers(workspace: Path | str, settings: Mapping[str, Any] | None) -> ServerList:

@@ -62,6 +62,7 @@ class RecordingClient:
         self.first_text = asyncio.Event()
         self.first_text_at: float | None = None
         self.asked = asyncio.Event()
+        self.initialized: Any = None  # the agent's `initialize` answer
 
     async def session_update(self, session_id: str, update: Any, **kwargs: Any) -> None:
         self.updates.append(update)
@@ -139,7 +140,7 @@ async def claw_acp(
             cwd=str(claw_env.workspace),
             transport_kwargs={"stderr": stderr},
         ) as (conn, process):
-            await conn.initialize(
+            client.initialized = await conn.initialize(
                 protocol_version=PROTOCOL_VERSION,
                 client_capabilities=ClientCapabilities(
                     fs=FileSystemCapabilities(read_text_file=reads_files, write_text_file=False),

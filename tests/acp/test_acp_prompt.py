@@ -183,6 +183,7 @@ def test_the_first_text_streams_soon_after_the_prompt(claw_env):
             session = await conn.new_session(cwd=str(claw_env.workspace), mcp_servers=[])
             sent = time.perf_counter()
             await conn.prompt(session_id=session.session_id, prompt=prompt("say hello"))
+            await client.first_text.wait()  # SDK 0.11 may answer before it hands over updates
             return client.first_text_at - sent
 
     seconds = run(scenario())

@@ -138,20 +138,3 @@ def test_attached_files_reach_the_model_as_paths_and_text(claw_env):
         "look at these\n\n[attached: src/app.py]\n\n"
         '<attached path="/elsewhere/notes.md">\n# notes\n</attached>'
     )
-
-
-def test_mcp_servers_from_the_client_are_ignored_not_refused(claw_env):
-    from acp.schema import McpServerStdio
-
-    claw_env.server.queue(text("Fine."))
-    client = RecordingClient()
-
-    async def scenario():
-        async with claw_acp(client, claw_env) as (conn, _):
-            server = McpServerStdio(name="tools", command="/bin/true", args=[], env=[])
-            session = await conn.new_session(cwd=str(claw_env.workspace), mcp_servers=[server])
-            return await conn.prompt(session_id=session.session_id, prompt=prompt("hi"))
-
-    assert run(scenario()).stop_reason == "end_turn"
-    stderr = (claw_env.workspace.parent / "acp-stderr.txt").read_text()
-    assert "ignored" in stderr

@@ -1,4 +1,5 @@
-"""Which servers a workspace configures: `.claw/settings.toml` and Claude Code's `.mcp.json`."""
+"""Which servers a workspace configures: `.claw/settings.toml` and Claude Code's `.mcp.json`;
+and a client's servers next to them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import pytest
 
 from claw_nb.config import load_config
-from claw_nb.mcp.specs import MissingVariable, ServerSpec, load_servers
+from claw_nb.mcp.specs import MissingVariable, ServerSpec, client_server, load_servers
 from tests.mcp.conftest import write_mcp_json
 
 
@@ -150,3 +151,21 @@ def test_describe_shows_the_exact_command_line():
 def test_pyproject_cannot_configure_servers(workspace):
     (workspace / "pyproject.toml").write_text('[tool.claw.mcp_servers.x]\ncommand = "evil"\n')
     assert servers(workspace).servers == ()
+
+
+def test_a_client_server_comes_first_and_wins_a_name_clash_with_a_workspace_one(workspace):
+    write_mcp_json(workspace, {"notes": {"command": "ws-notes"}, "docs": {"command": "ws-docs"}})
+    mine = client_server("notes", "Zed (ACP)", command="/opt/notes")
+    found = servers(workspace).with_client([mine])
+    assert [(s.name, s.command, s.origin) for s in found.servers] == [
+        ("notes", "/opt/notes", "client"),
+        ("docs", "ws-docs", "workspace"),
+    ]
+    assert found.problems == (
+        ".mcp.json: server 'notes' is also passed by Zed (ACP); that one is used",
+    )
+
+
+def test_a_client_server_is_launched_as_given_without_expanding_variables():
+    spec = client_server("docs", "Zed (ACP)", transport="http", url="https://x.test/${PATH}")
+    assert spec.launch({"PATH": "/bin"}).url == "https://x.test/${PATH}"
