@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from claw_nb.lab.store import RUN_COLUMNS, _connection, _reading
+from claw_nb.lab.store import RUN_COLUMNS, open_lab_log, reading_lab_log
 
 if TYPE_CHECKING:
     import pandas
@@ -25,7 +25,7 @@ def logged_run(db_path: Path, run: str) -> dict[str, Any] | None:
     """The `optimizer_runs` row of `run` as a dict (config parsed), or None."""
     if not Path(db_path).exists():
         return None
-    with _reading(db_path) as con:
+    with reading_lab_log(db_path) as con:
         rows = con.execute(
             "SELECT kind, status, config, best_candidate, created_at FROM optimizer_runs "
             "WHERE run = ?",
@@ -41,7 +41,7 @@ def run_rows(db_path: Path) -> list[tuple]:
     """Every optimizer run, oldest first, as :data:`RUN_COLUMNS` tuples."""
     if not Path(db_path).exists():
         return []
-    with _reading(db_path) as con:
+    with reading_lab_log(db_path) as con:
         return con.execute(
             f"SELECT {', '.join(RUN_COLUMNS)} FROM optimizer_runs ORDER BY created_at"
         ).fetchall()
@@ -49,7 +49,7 @@ def run_rows(db_path: Path) -> list[tuple]:
 
 def start_run(db_path: Path, run: str, kind: str, config: dict[str, Any]) -> dict | None:
     """Register an optimizer run; return the config it was started with if it exists."""
-    with _connection(db_path) as con:
+    with open_lab_log(db_path) as con:
         row = con.execute("SELECT config FROM optimizer_runs WHERE run = ?", [run]).fetchone()
         if row is not None:
             return json.loads(row[0]) if row[0] else {}
@@ -69,7 +69,7 @@ def finish_run(
     config: dict | None = None,
 ) -> None:
     """Set a run's status and best candidate (and replace its config when given)."""
-    with _connection(db_path) as con:
+    with open_lab_log(db_path) as con:
         con.execute(
             "UPDATE optimizer_runs SET status = ?, best_candidate = ? WHERE run = ?",
             [status, best_candidate, run],
@@ -83,7 +83,7 @@ def finish_run(
 
 def next_step(db_path: Path, run: str) -> int:
     """The number the run's next step gets (0 for a new run)."""
-    with _connection(db_path) as con:
+    with open_lab_log(db_path) as con:
         last = con.execute("SELECT max(step) FROM optimizer_steps WHERE run = ?", [run]).fetchone()
     return 0 if last[0] is None else last[0] + 1
 
@@ -92,7 +92,7 @@ def insert_step(db_path: Path, values: dict[str, Any]) -> None:
     """One `optimizer_steps` row (its columns by name; `created_at` is now)."""
     names = [*values, "created_at"]
     marks = ", ".join("?" for _ in names)
-    with _connection(db_path) as con:
+    with open_lab_log(db_path) as con:
         con.execute(
             f"INSERT INTO optimizer_steps ({', '.join(names)}) VALUES ({marks})",
             [*values.values(), _now()],
@@ -101,11 +101,11 @@ def insert_step(db_path: Path, values: dict[str, Any]) -> None:
 
 def load_steps(db_path: Path, run: str) -> pandas.DataFrame:
     """Every step of one optimizer run, in order."""
-    with _connection(db_path) as con:
+    with open_lab_log(db_path) as con:
         return con.execute("SELECT * FROM optimizer_steps WHERE run = ? ORDER BY step", [run]).df()
 
 
 def load_runs(db_path: Path) -> pandas.DataFrame:
     """Every optimizer run, oldest first."""
-    with _connection(db_path) as con:
+    with open_lab_log(db_path) as con:
         return con.execute("SELECT * FROM optimizer_runs ORDER BY created_at").df()

@@ -81,7 +81,7 @@ RESULT_COLUMNS = tuple(c for c in TABLES["trials"].names if c not in ("trial_id"
 RUN_COLUMNS = ("run", "kind", "created_at", "status", "best_candidate")
 
 
-def _connection(
+def open_lab_log(
     path: Path,
     read_only: bool = False,
     fallback_read_only: bool = False,
@@ -98,9 +98,9 @@ def _connection(
     )
 
 
-def _reading(path: Path) -> Any:
+def reading_lab_log(path: Path) -> Any:
     """Read-write when it can (migrating an old file), read-only when another has it."""
-    return _connection(path, fallback_read_only=True)
+    return open_lab_log(path, fallback_read_only=True)
 
 
 # -- experiments and trials ----------------------------------------------------------------------
@@ -111,7 +111,7 @@ def list_experiments(db_path: str | os.PathLike[str] | None = None) -> list[str]
     path = resolve_db_path(db_path)
     if not path.exists():
         return []
-    with _reading(path) as con:
+    with reading_lab_log(path) as con:
         return [
             r[0]
             for r in con.execute(
@@ -126,7 +126,7 @@ def load_results(db_path: str | os.PathLike[str] | None, experiment: str) -> lis
     if not path.exists():
         return []
     names = ", ".join(f'"{c}"' for c in RESULT_COLUMNS)
-    with _reading(path) as con:
+    with reading_lab_log(path) as con:
         rows = con.execute(
             f"SELECT {names} FROM trials WHERE experiment = ? ORDER BY variant, task, repeat",
             [experiment],
@@ -158,7 +158,7 @@ def register(
 
     A `stop` interrupts it (raising `Stopped`): nothing has run yet, so nothing is lost."""
     now = ts(time.time())
-    with _connection(db_path, stop=stop) as con:
+    with open_lab_log(db_path, stop=stop) as con:
         con.begin()
         try:
             insert_rows(
@@ -217,7 +217,7 @@ def record_trials(
         for r, _ in finished
     ]
     pairs = [(r.session_id, trial_id(*r.key)) for r, _ in (*finished, *interrupted) if r.session_id]
-    with _connection(db_path) as con:
+    with open_lab_log(db_path) as con:
         ingest_journals(con, db_path)
         con.begin()
         try:
@@ -237,7 +237,7 @@ def record_trials(
 
 def count_trials(db_path: Path, experiment: str) -> int:
     """How many trials of `experiment` are recorded."""
-    with _connection(db_path, read_only=True) as con:
+    with open_lab_log(db_path, read_only=True) as con:
         return con.execute(
             "SELECT count(*) FROM trials WHERE experiment = ?", [experiment]
         ).fetchone()[0]
@@ -248,7 +248,7 @@ def seconds_per_trial(db_path: Path, model: str | None = None) -> tuple[float | 
 
     The median, not the mean: the first trial of a process pays for importing LiteLLM.
     """
-    with _connection(db_path, read_only=True) as con:
+    with open_lab_log(db_path, read_only=True) as con:
         sql = "SELECT median(t.wall_s), count(*) FROM trials t"
         params: list[str] = []
         if model:
@@ -268,7 +268,7 @@ def trial_evidence_rows(
     """For reflection: the trials of `variant` on `tasks` (task, reward, verifier_output,
     stop_reason, error, session_id, final_answer, tamper), and per session its failed tool
     calls (tool, arguments, error_kind, error) in order."""
-    with _connection(db_path, read_only=True) as con:
+    with open_lab_log(db_path, read_only=True) as con:
         marks = ", ".join("?" for _ in tasks)
         trials = con.execute(
             f"""SELECT t.task, t.reward, t.verifier_output, t.stop_reason, t.error, t.session_id,
@@ -297,7 +297,7 @@ def task_difficulties(db_path: Path, names: Sequence[str]) -> dict[str, str | No
     if not names:
         return {}
     marks = ", ".join("?" for _ in names)
-    with _reading(db_path) as con:
+    with reading_lab_log(db_path) as con:
         rows = con.execute(
             f"SELECT name, difficulty FROM tasks WHERE name IN ({marks})", list(names)
         ).fetchall()
@@ -306,7 +306,7 @@ def task_difficulties(db_path: Path, names: Sequence[str]) -> dict[str, str | No
 
 def variant_overrides(db_path: Path, experiment: str) -> dict[str, dict[str, Any]]:
     """variant name -> its overrides, as registered for `experiment`."""
-    with _reading(db_path) as con:
+    with reading_lab_log(db_path) as con:
         rows = con.execute(
             "SELECT variant, overrides FROM variants WHERE experiment = ?", [experiment]
         ).fetchall()

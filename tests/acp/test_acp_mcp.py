@@ -12,7 +12,7 @@ import sys
 
 from acp.schema import EnvVariable, HttpHeader, HttpMcpServer, McpServerStdio, SseMcpServer
 
-from claw_nb.mcp.approvals import ApprovalStore
+from claw_nb.mcp.approvals import ServerApprovals
 from claw_nb.mcp.specs import load_servers
 from claw_nb.testing import call, text, tool_calls
 from tests.acp.client import RecordingClient, claw_acp, prompt, run
@@ -137,7 +137,7 @@ def test_sigterm_still_stops_the_client_servers_before_the_process_exits(claw_en
 def test_a_client_server_wins_a_name_clash_with_an_approved_workspace_server(claw_env, tmp_path):
     ws_pids, client_pids = tmp_path / "ws-pids", tmp_path / "client-pids"
     write_mcp_json(claw_env.workspace, {"notes": notes_entry(ws_pids, WHO="workspace")})
-    ApprovalStore().approve(load_servers(claw_env.workspace, {}).get("notes"), claw_env.workspace)
+    ServerApprovals().approve(load_servers(claw_env.workspace, {}).get("notes"), claw_env.workspace)
     claw_env.server.queue(
         tool_calls(call("mcp__notes__environment", {"name": "WHO"})), text("done")
     )
