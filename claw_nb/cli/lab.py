@@ -233,9 +233,12 @@ def format_leaderboard(board) -> str:
         "losses",
         "ties",
         "tampered",
+        "stuck",
     ]
     tampered = int(board["tampered"].sum()) if "tampered" in board else 0
-    columns = [c for c in wanted if c in board.columns and (c != "tampered" or tampered)]
+    stuck = int(board["stuck"].sum()) if "stuck" in board else 0
+    shown = {"tampered": tampered, "stuck": stuck}  # only when some trial was
+    columns = [c for c in wanted if c in board.columns and shown.get(c, 1)]
     text = board[columns].to_string(index=False, float_format=lambda x: f"{x:.3g}")
     notes = (
         [n for n in board.get("note", []) if isinstance(n, str) and n] if "note" in board else []

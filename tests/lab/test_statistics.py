@@ -31,7 +31,9 @@ except ImportError:  # the lab branch not merged yet: the same fields as plain d
     from types import SimpleNamespace as TrialResult
 
 
-def trial(variant, task, repeat, reward, tokens=100, wall_s=1.0, steps=4, tool_errors=0):
+def trial(
+    variant, task, repeat, reward, tokens=100, wall_s=1.0, steps=4, tool_errors=0, stop="done"
+):
     return TrialResult(
         experiment="planted",
         variant=variant,
@@ -39,7 +41,7 @@ def trial(variant, task, repeat, reward, tokens=100, wall_s=1.0, steps=4, tool_e
         repeat=repeat,
         reward=float(reward),
         passed=reward >= 1.0,
-        stop_reason="done",
+        stop_reason=stop,
         steps=steps,
         prompt_tokens=tokens,
         completion_tokens=tokens // 4,
@@ -252,6 +254,17 @@ def test_leaderboard_on_planted_results():
     assert board.loc["worse", "tool_error_rate"] == pytest.approx(0.25)
     assert board.loc["worse", "small_sample"]  # differs from the baseline on 2 tasks only
     assert bool(board.loc["base", "baseline"])
+
+
+def test_the_leaderboard_counts_trials_the_loop_guard_stopped():
+    from claw_nb.cli.lab import format_leaderboard
+
+    looping = [trial("loops", f"t{i}", 0, 0, stop="stuck") for i in range(3)]
+    rows = planted("calm", [[1], [0], [1]]) + looping
+    board = leaderboard(rows).set_index("variant")
+    assert board.loc["loops", "stuck"] == 3 and board.loc["calm", "stuck"] == 0
+    assert "stuck" in format_leaderboard(leaderboard(rows))
+    assert "stuck" not in format_leaderboard(leaderboard(planted("calm", [[1], [0]])))
 
 
 def test_leaderboard_with_repeats_reports_pass_at_k():

@@ -23,6 +23,7 @@ from claw_nb.lab.statistics.paired_tests import (
     is_binary,
     paired_comparison,
 )
+from claw_nb.outcomes import StopReason
 
 if TYPE_CHECKING:
     import pandas
@@ -97,6 +98,9 @@ def variant_summary(
         # trials whose agent changed what decides its verdict (claw_nb.lab.tamper); their
         # rewards are counted as measured here, and flagged so a reader can judge them
         "tampered": sum(1 for r in rows if getattr(r, "tamper", ())),
+        # trials the loop guard stopped (the model repeated a call after being told): how
+        # often a variant's prompt leaves the model going round in circles
+        "stuck": sum(1 for r in rows if r.stop_reason == StopReason.STUCK),
     }
     if k and k > 1:
         passes: dict[str, list[bool]] = {}
