@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from claw_nb.cli.workspace_actions import workspace_command
 from claw_nb.config import ClawConfig
 from claw_nb.textsafe import show
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    hooks = sub.add_parser("hooks", help="the workspace's hooks: list, approve, revoke")
-    hooks.add_argument("--cwd", type=Path, help="workspace directory (default: current directory)")
-    hooks.set_defaults(db=None)
-    # each action takes --cwd too (after its words); SUPPRESS keeps one given before the action
-    where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--cwd", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    actions = hooks.add_subparsers(dest="hooks_command", metavar="ACTION")
+    actions, where = workspace_command(
+        sub, "hooks", "the workspace's hooks: list, approve, revoke", "hooks_command"
+    )
     actions.add_parser(
         "list", parents=[where], help="each hook: id, approval, event, matcher, command, file"
     )

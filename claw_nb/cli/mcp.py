@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from claw_nb.cli.workspace_actions import workspace_command
 from claw_nb.config import ClawConfig
 from claw_nb.textsafe import show
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    mcp = sub.add_parser("mcp", help="the workspace's MCP servers: list, approve, read, prompts")
-    mcp.add_argument("--cwd", type=Path, help="workspace directory (default: current directory)")
-    mcp.set_defaults(db=None)
-    # each action takes --cwd too (after its words); SUPPRESS keeps one given before the action
-    where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--cwd", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    actions = mcp.add_subparsers(dest="mcp_command", metavar="ACTION")
+    actions, where = workspace_command(
+        sub, "mcp", "the workspace's MCP servers: list, approve, read, prompts", "mcp_command"
+    )
     actions.add_parser(
         "list", parents=[where], help="servers, their state and command, tools, resources, prompts"
     )
