@@ -10,6 +10,7 @@ was hit, and counts usage itself when the server reported none.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,7 @@ class StreamStalled(Exception):
     `ModelTimeout` here)."""
 
 
-class RetryingModel:
+class RetryingModel(ABC):
     """A chat model with bounded retries; subclasses implement `_call_once` (a whole reply)
     and `_call_streaming` (a streamed one)."""
 
@@ -226,16 +227,16 @@ class RetryingModel:
             )
         return self._call_once(messages, tools, on_text, started, known_tools, deadline)
 
+    @abstractmethod
     def _call_once(self, messages, tools, on_text, started, known_tools, deadline) -> ModelReply:
         """The path's whole reply to one request (arguments as `_attempt`'s)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _call_streaming(
         self, messages, tools, on_text, started, known_tools, should_stop, deadline, progress=None
     ) -> ModelReply:
         """The path's streamed reply, read through `StreamedReply`; `progress` is the tool
         calls' `ToolProgressTracker`, or None."""
-        raise NotImplementedError
 
     def _count_usage(self, reply: ModelReply, messages, tools) -> None:
         """Servers that report no usage: count the whole request, tool schemas included."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,7 +43,7 @@ RunVerb = Literal["compare", "sweep", "reflect"]
 
 
 @dataclass(frozen=True)
-class Job:
+class Job(ABC):
     """A checked, planned optimizer run, not started yet."""
 
     kind: RunVerb
@@ -55,6 +56,7 @@ class Job:
     ray: str | None
     slots: int | None
 
+    @abstractmethod
     def run(
         self,
         progress: Any = None,
@@ -63,7 +65,6 @@ class Job:
     ) -> JobOutcome:
         """Run it with this lab progress display and reflect step listener until done, or
         until `stop` stops (then the outcome says `stopped` and the same name resumes)."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
