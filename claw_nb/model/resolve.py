@@ -24,7 +24,14 @@ NO_KEY = "sk-no-key"  # local OpenAI-compatible servers want some key; LiteLLM i
 Say = Callable[[str], None]
 
 
+_told: set[str] = set()  # what this process already said: lab trials resolve one by one
+
+
 def _stderr(text: str) -> None:
+    """Say `text` once per process (every trial of a lab run resolves the model itself)."""
+    if text in _told:
+        return
+    _told.add(text)
     print(f"claw: {text}", file=sys.stderr, flush=True)
 
 

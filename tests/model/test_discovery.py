@@ -88,3 +88,16 @@ def test_auto_resolves_to_the_first_server_found(openai_like, monkeypatch, tmp_p
 def test_a_named_model_is_left_alone(tmp_path):
     config = load_config(tmp_path, model="openai/mine", api_base="http://127.0.0.1:1/v1")
     assert resolve_config(config, say=None) == config
+
+
+def test_a_resolution_notice_is_said_once_per_process(capsys, monkeypatch):
+    """A lab run resolves the model once per trial: the user reads the notice once."""
+    from claw_nb.model import resolve
+
+    monkeypatch.setattr(resolve, "_told", set())
+    for _ in range(3):
+        resolve._stderr("no model server found; using the embedded SmolLM2-135M")
+    resolve._stderr("another notice")
+    assert capsys.readouterr().err == (
+        "claw: no model server found; using the embedded SmolLM2-135M\nclaw: another notice\n"
+    )
