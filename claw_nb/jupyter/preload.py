@@ -11,6 +11,7 @@ IPython reads a line ending in `?` as a help request (`%claw why is this slow?` 
 
 from __future__ import annotations
 
+import atexit
 import threading
 from typing import Any
 
@@ -32,12 +33,23 @@ def _import_model_layer() -> None:
         _done.set()
 
 
+EXIT_WAIT_SECONDS = 60.0
+
+
 def start_preload() -> None:
     """Start importing the model layer in the background (once per process)."""
     global _thread
     if _thread is None:
         _thread = threading.Thread(target=_import_model_layer, name="claw-preload", daemon=True)
         _thread.start()
+        atexit.register(_finish_before_exit)
+
+
+def _finish_before_exit() -> None:
+    """A process that ends while the import runs would tear the interpreter down under a
+    daemon thread inside an extension module's initialisation, and abort ("FATAL: exception
+    not rethrown"): let the import finish first (bounded)."""
+    _done.wait(EXIT_WAIT_SECONDS)
 
 
 def model_layer_ready() -> bool:
