@@ -20,7 +20,7 @@ try:
     from jupyter_ai_acp_client.base_acp_persona import BaseAcpPersona
 except ImportError as exc:  # jupyter-ai without its ACP client, or without the SDK
     raise PersonaRequirementsUnmet(
-        "the claw persona needs jupyter-ai-acp-client: pip install 'claw_nb[jupyter-ai]'"
+        "the claw persona needs jupyter-ai-acp-client: pip install -e '.[jupyter-ai]'"
     ) from exc
 
 AVATAR = Path(__file__).with_name("claw.svg")

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         print(
             f"claw-nb acp needs the agent-client-protocol package ({exc.name} is missing): "
-            "pip install 'claw_nb[acp]'",
+            "pip install -e '.[acp]' in a claw_nb checkout",
             file=sys.stderr,
         )
         return 2

@@ -1,6 +1,6 @@
 """`@claw` in Jupyter AI: the persona, and Jupyter AI's own ACP client driving `claw-nb acp`.
 
-Runs where `jupyter-ai-acp-client` is installed (`pip install 'claw_nb[jupyter-ai]'`; it pins
+Runs where `jupyter-ai-acp-client` is installed (`pip install -e '.[jupyter-ai]'`; it pins
 agent-client-protocol 0.11), and is skipped elsewhere. The browser itself is not driven here.
 """
 

@@ -36,4 +36,4 @@ def test_without_the_sdk_acp_says_which_extra_to_install():
         stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 2
-    assert "pip install 'claw_nb[acp]'" in proc.stderr and proc.stdout == ""
+    assert "pip install -e '.[acp]'" in proc.stderr and proc.stdout == ""
