@@ -1,13 +1,20 @@
-"""Jupyter AI end to end, server side: a chat message to the claw persona runs `claw-nb acp`.
+"""Jupyter AI end to end: a chat message to the claw persona runs `claw-nb acp`.
 
-Starts a real Jupyter server with Jupyter AI 3 on 127.0.0.1 (the scripted model server behind
-claw), talks to a chat over the WebSocket protocol JupyterLab's chat panel uses when
-collaboration is off (`/api/chat/ws/PATH`), and approves an edit through the same REST call the
-panel's permission button makes (`/ai/acp/permissions`). What is not covered is the browser's
-rendering of those frames (tests/e2e/test_jupyterlab.py drives a browser, where Chromium exists).
+One JupyterLab server with Jupyter AI 3.2 serves the module: on 127.0.0.1, from the Python that
+has Jupyter AI (a virtualenv of its own, tests/e2e/jupyter_ai_env.py), with a temporary HOME
+and Jupyter directories. The persona's `claw-nb acp` runs on that Python too. Each test has a
+folder of its own for its chat, whose `.claw/settings.toml` points claw at the test's scripted
+model server (a session's workspace is its chat's folder, docs/acp.md).
 
-Skipped unless Jupyter AI and its ACP client are installed and claw_nb is installed with its
-`jupyter_ai.personas` entry point (`pip install -e '.[jupyter-ai]'`).
+- Server side: the chat WebSocket JupyterLab's chat panel uses when collaboration is off
+  (`/api/chat/ws/PATH`), and the REST call its permission button makes (`/ai/acp/permissions`).
+- In Chromium: claw picked in the chat input's persona picker, a message typed and sent with
+  Enter, the edit's diff shown with its permission buttons, Allow once clicked, the file
+  changed on disk; the time from Enter to claw's first text on the page is printed.
+  Screenshots: tests/out/e2e_jupyter_ai_permission.png, tests/out/e2e_jupyter_ai_chat.png.
+
+Skipped, saying how to make one, without a Python that has Jupyter AI; the browser test also
+without Chromium or Playwright.
 """
 
 from __future__ import annotations
@@ -15,107 +22,86 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import queue
-import socket
-import subprocess
-import sys
-import threading
+import re
+import tempfile
 import time
 import urllib.request
 import uuid
-from importlib.metadata import entry_points
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tornado.websocket import websocket_connect
 
-pytest.importorskip("jupyter_ai_acp_client")
-pytest.importorskip("jupyter_ai_persona_manager")
-pytest.importorskip("jupyterlab_chat")
+from claw_nb.testing import call, text, tool_calls
+from tests.e2e.jupyter_ai_env import jupyter_ai_python
+from tests.e2e.lab import ROOT, Lab, shot
 
-from tornado.websocket import websocket_connect  # noqa: E402
-
-from claw_nb.testing import call, text, tool_calls  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
 PERSONA = "jupyter-ai-personas::claw_nb::ClawAcpPersona"
 GENEROUS = 180.0  # seconds: the agent process imports the ACP SDK (several seconds when busy)
 
 pytestmark = pytest.mark.slow
 
-if not any(ep.name == "claw" for ep in entry_points(group="jupyter_ai.personas")):
-    pytest.skip(
-        "claw_nb is not installed with its jupyter_ai.personas entry point "
-        "(pip install -e '.[jupyter-ai]')",
-        allow_module_level=True,
+
+@pytest.fixture(scope="module")
+def ai_lab(tmp_path_factory):
+    """JupyterLab with Jupyter AI, for every test of the module."""
+    python = jupyter_ai_python()
+    base = tmp_path_factory.mktemp("jupyter-ai")
+    (base / "lab").mkdir()
+    (base / "home").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAW_", "XDG_"))}
+    env.update(
+        HOME=str(base / "home"),
+        CLAW_API_KEY="sk-test",  # the model and its URL come from each chat folder's settings
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
     )
+    # Jupyter AI's own MCP server listens on port 3001 unless told otherwise: a free port on
+    # 127.0.0.1, so that two test runs on one machine do not collide.
+    args = ("--MCPExtensionApp.mcp_port=0", "--MCPServer.host=127.0.0.1")
+    lab = Lab(base / "lab", env, python=python, args=args, ready_timeout=GENEROUS)
+    try:
+        yield lab
+    finally:
+        lab.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture
+def chat_folder(ai_lab, scripted_server) -> Iterator[Path]:
+    """A folder of this test's own in the lab, with an empty chat, claw pointed at the server."""
+    folder = Path(tempfile.mkdtemp(prefix="chat-", dir=ai_lab.root))
+    (folder / ".claw").mkdir()
+    (folder / ".claw" / "settings.toml").write_text(
+        f'model = "openai/scripted"\napi_base = "{scripted_server.url}"\n'
+    )
+    (folder / "claw.chat").write_text("")
+    yield folder
+    _wait_for_chat_shutdown(ai_lab, folder)
 
 
-class JupyterServer:
-    """`jupyter server` in `root`, its log drained by a thread that says when it is up."""
-
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.port, self.token = _free_port(), uuid.uuid4().hex
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.ready = threading.Event()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyter_server",
-                "--no-browser",
-                "--allow-root",
-                "--ip=127.0.0.1",
-                f"--port={self.port}",
-                f"--IdentityProvider.token={self.token}",
-                f"--ServerApp.root_dir={root}",
-            ],
-            env=env,
-            cwd=root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line)
-            if f"127.0.0.1:{self.port}/" in line:
-                self.ready.set()
-        self.ready.set()  # exited: let the waiter see it
-
-    def log(self) -> str:
-        return "".join(self.lines.queue)
-
-    def wait_listening(self, timeout: float) -> None:
-        """Until the port takes connections. The server logs its URL before it binds (on its
-        event loop's first turn) and says nothing when it has: after the URL line, the port is
-        tried a few times a second."""
-        assert self.ready.wait(timeout) and self.proc.poll() is None, self.log()
-        while self.proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
-                return
-            except ConnectionRefusedError:
-                time.sleep(0.1)  # a bind has no event to wait on
-        raise AssertionError(f"jupyter server exited:\n{self.log()}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(60)
+def _wait_for_chat_shutdown(lab: Lab, folder: Path, timeout: float = 30) -> None:
+    """Until Jupyter AI has shut down the chat in `folder`, if it opened. Its ACP client shares
+    one agent process among chats and stops it when the last chat closes, but forgets it only
+    after it exited: a chat opened in between gets the closing connection, and its first
+    message fails with "Connection closed" (jupyter-ai-acp-client 0.3.3). The server tells only
+    its log, so the log is read a few times a second."""
+    chat = f"{folder.name}/claw.chat"
+    closed = re.compile(rf"Chat closed: {re.escape(chat)} \(id=(\w+)\)")
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        log = lab.log_text()
+        if f"New chat detected: {chat}" not in log:
+            return
+        found = closed.search(log)
+        if found and f"Shut down persona manager for chat '{found.group(1)}'" in log:
+            return
+        time.sleep(0.1)  # no event to wait on
 
 
-def _post(server: JupyterServer, path: str, body: dict) -> dict:
+def _post(lab: Lab, path: str, body: dict) -> dict:
     request = urllib.request.Request(
-        f"{server.url}{path}?token={server.token}",
+        f"{lab.url}{path}?token={lab.token}",
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
@@ -149,29 +135,111 @@ class Chat:
                 return message
 
 
-def test_a_chat_message_to_claw_streams_the_answer_and_an_edit_waits_for_the_button(
-    scripted_server, workspace
+# In the page: when Enter is pressed in the chat input, and when the first non-empty message
+# after the one sent (`body`) shows text. A MutationObserver sees the text as soon as the chat
+# renders it; polling from the test would add its own interval to the figure.
+_TIME_FIRST_TEXT = """(body) => {
+  const widget = document.querySelector('.jp-chat-widget');
+  const t = (window.__clawFirstText = {sent: null, first: null});
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey) t.sent = performance.now();
+  }, {capture: true, once: true});
+  const observer = new MutationObserver(() => {
+    if (t.sent === null) return;
+    const texts = [...widget.querySelectorAll('.jp-chat-rendered-message')]
+      .map((e) => e.textContent.trim());
+    const mine = texts.lastIndexOf(body);
+    if (mine >= 0 && texts.slice(mine + 1).some((x) => x)) {
+      t.first = performance.now();
+      observer.disconnect();
+    }
+  });
+  observer.observe(widget, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def _send(page, body: str) -> float:
+    """Type `body` in the chat input and press Enter, as a person does; the milliseconds from
+    Enter to claw's first text on the page."""
+    page.evaluate(_TIME_FIRST_TEXT, body)
+    box = page.locator(".jp-chat-input-container textarea").first
+    box.fill(body)
+    box.press("Enter")
+    page.wait_for_function("() => window.__clawFirstText.first !== null", timeout=GENEROUS * 1000)
+    timing = page.evaluate("() => window.__clawFirstText")
+    return timing["first"] - timing["sent"]
+
+
+@pytest.mark.parametrize("page", [900], indirect=True)
+def test_in_the_browser_claw_picked_in_the_chat_edits_a_file_once_allowed(
+    ai_lab, chat_folder, scripted_server, page, capsys
 ):
-    (workspace / "a.txt").write_text("hello\n")
+    from playwright.sync_api import expect
+
+    (chat_folder / "notes.txt").write_text("hello\n")
+    scripted_server.queue(
+        text("Hi from claw."),
+        tool_calls(
+            call("write_file", {"path": "notes.txt", "content": "bye\n"}),
+            content="I will write notes.txt.",
+        ),
+        text("Wrote notes.txt."),
+    )
+    log_start = len(ai_lab.log_text())
+    page.goto(ai_lab.open(f"{chat_folder.name}/claw.chat"))
+
+    # Jupyter AI 3.2 sends a message to the persona picked in the chat input (an @mention
+    # alone routes nothing): open the picker, choose claw.
+    picker = page.get_by_title("Choose which persona to message")
+    picker.click()
+    page.get_by_role("menuitem", name="claw").click()
+    expect(picker).to_have_text("claw")
+
+    first_ms = _send(page, "say hi")
+    messages = page.locator(".jp-chat-rendered-message")
+    expect(messages.filter(has_text="Hi from claw.")).to_be_visible()
+    assert "say hi" in json.dumps(scripted_server.requests[0]["messages"][-1])
+
+    next_ms = _send(page, "write notes.txt")
+    call_card = page.locator(".jp-jupyter-ai-acp-client-tool-call")
+    allow = call_card.get_by_role("button", name="Allow once")
+    expect(allow).to_be_visible(timeout=GENEROUS * 1000)
+    expect(call_card).to_contain_text("Write notes.txt")
+    diff = call_card.locator(".jp-jupyter-ai-acp-client-diff-content")
+    expect(diff).to_contain_text("- hello")
+    expect(diff).to_contain_text("+ bye")
+    assert (chat_folder / "notes.txt").read_text() == "hello\n"  # nothing before the click
+    shot(page, "e2e_jupyter_ai_permission.png")
+
+    allow.click()
+    expect(messages.filter(has_text="Wrote notes.txt.")).to_be_visible(timeout=GENEROUS * 1000)
+    assert (chat_folder / "notes.txt").read_text() == "bye\n"
+    expect(page.locator(".jp-jupyter-ai-acp-client-tool-call-completed")).to_have_count(1)
+    expect(allow).to_be_hidden()
+    shot(page, "e2e_jupyter_ai_chat.png")
+    assert "Traceback" not in ai_lab.log_text(log_start), ai_lab.log_text(log_start)[-6000:]
+    with capsys.disabled():
+        print(
+            f"\nJupyter AI chat, Enter to claw's first text: first message {first_ms:.0f} ms, "
+            f"next message {next_ms:.0f} ms"
+        )
+
+
+def test_a_chat_message_to_claw_streams_the_answer_and_an_edit_waits_for_the_button(
+    ai_lab, chat_folder, scripted_server
+):
+    (chat_folder / "a.txt").write_text("hello\n")
     scripted_server.queue(
         text("Hi from claw."),
         tool_calls(call("write_file", {"path": "a.txt", "content": "bye\n"}, id="c_w")),
         text("Wrote it."),
     )
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-        "CLAW_MODEL": "openai/scripted",
-        "CLAW_API_BASE": scripted_server.url,
-        "CLAW_API_KEY": "sk-test",
-        "CLAW_DB": str(workspace.parent / "claw.duckdb"),
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    }
-    server = JupyterServer(workspace, env)
+    log_start = len(ai_lab.log_text())
+    chat_path = f"{chat_folder.name}/claw.chat"
 
     async def scenario():
         ws = await websocket_connect(
-            f"ws://127.0.0.1:{server.port}/api/chat/ws/claw.chat?token={server.token}"
+            f"ws://127.0.0.1:{ai_lab.port}/api/chat/ws/{chat_path}?token={ai_lab.token}"
         )
         chat = Chat(ws)
         users = (await chat.frame())["users"]
@@ -193,25 +261,22 @@ def test_a_chat_message_to_claw_streams_the_answer_and_an_edit_waits_for_the_but
         call_state = asked["metadata"]["tool_calls"][0]
         assert call_state["diffs"][0]["old_text"] == "hello\n"
         assert call_state["diffs"][0]["new_text"] == "bye\n"
-        assert not (workspace / "a.txt").read_text() == "bye\n"  # not before the click
+        assert not (chat_folder / "a.txt").read_text() == "bye\n"  # not before the click
         choice = {
             "session_id": call_state["session_id"],
             "tool_call_id": call_state["tool_call_id"],
             "option_id": "allow_once",
         }
-        assert (await asyncio.to_thread(_post, server, "/ai/acp/permissions", choice)) == {
+        assert (await asyncio.to_thread(_post, ai_lab, "/ai/acp/permissions", choice)) == {
             "status": "ok"
         }
         await chat.until(lambda m: m.get("body") == "Wrote it.")
         ws.close()
 
     try:
-        server.wait_listening(GENEROUS)
         asyncio.run(asyncio.wait_for(scenario(), GENEROUS))
     except BaseException:
-        print(server.log()[-6000:])
+        print(ai_lab.log_text(log_start)[-6000:])
         raise
-    finally:
-        server.stop()
-    assert (workspace / "a.txt").read_text() == "bye\n"
-    assert "Traceback" not in server.log(), server.log()[-6000:]
+    assert (chat_folder / "a.txt").read_text() == "bye\n"
+    assert "Traceback" not in ai_lab.log_text(log_start), ai_lab.log_text(log_start)[-6000:]

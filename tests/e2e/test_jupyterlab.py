@@ -13,15 +13,11 @@ Skipped only when Chromium or Playwright is missing on this machine.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -29,45 +25,11 @@ from pathlib import Path
 import pytest
 
 from claw_nb.testing import ScriptedServer, call, delay, text, tool_calls
-
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "tests" / "out"
-CHROMIUM = (
-    os.environ.get("CLAW_E2E_CHROMIUM")
-    or shutil.which("chromium")
-    or shutil.which("chromium-browser")
-    or ""
-)
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from tests.e2e.lab import ROOT, Lab, require_browser, shot
 
 RAN = re.compile(r"\[(\*|\d+)\]")
 
 pytestmark = pytest.mark.slow
-
-
-def _require_browser():
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        pytest.skip("the Python package playwright is not installed (pip install playwright)")
-    if not CHROMIUM or not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    if shutil.which("jupyter-lab") is None and shutil.which("jupyter") is None:
-        pytest.skip("jupyterlab is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _code(source: str) -> dict:
@@ -97,82 +59,6 @@ def _write_notebook(path: Path, cells: list[str]) -> None:
     path.write_text(json.dumps(nb, indent=1))
 
 
-class Lab:
-    """A `jupyter lab` server in a temporary directory, stopped at the end."""
-
-    def __init__(self, root: Path, env: dict[str, str], theme: str | None = None):
-        self.root = root
-        self.port = _free_port()
-        self.token = secrets.token_hex(16)
-        self.url = f"http://127.0.0.1:{self.port}"
-        home = root.parent / "jupyter-home"
-        for sub in ("config", "runtime", "settings", "workspaces"):
-            (home / sub).mkdir(parents=True, exist_ok=True)
-        news = home / "settings" / "@jupyterlab" / "apputils-extension"
-        news.mkdir(parents=True, exist_ok=True)
-        (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-        if theme:
-            (news / "themes.jupyterlab-settings").write_text(json.dumps({"theme": theme}))
-        env = {
-            **env,
-            "JUPYTER_CONFIG_DIR": str(home / "config"),
-            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-            "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
-            "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
-        }
-        env.pop("JPY_SESSION_NAME", None)
-        self.log = (root.parent / "jupyter-lab.log").open("w")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyterlab",
-                "--no-browser",
-                "--ServerApp.ip=127.0.0.1",
-                f"--ServerApp.port={self.port}",
-                f"--IdentityProvider.token={self.token}",
-                f"--ServerApp.root_dir={root}",
-                "--ServerApp.port_retries=0",
-                "--LabApp.news_url=None",
-                "--LabApp.extension_manager=readonly",
-                "--allow-root",
-                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            ],
-            cwd=root,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 60) -> None:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited; see {self.log.name}")
-            try:
-                with urllib.request.urlopen(
-                    f"{self.url}/api/status?token={self.token}", timeout=2
-                ) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise TimeoutError(f"jupyter lab did not start in {timeout}s; see {self.log.name}")
-
-    def open(self, notebook: str) -> str:
-        return f"{self.url}/lab/tree/{notebook}?token={self.token}"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.log.close()
-
-
 def _lab_env(tmp_path: Path, theme: str | None = None, **overrides: str):
     root = tmp_path / "lab"
     root.mkdir()
@@ -187,7 +73,7 @@ def _lab_env(tmp_path: Path, theme: str | None = None, **overrides: str):
 def lab_env(tmp_path, request):
     """(scripted server, lab root directory, Lab) with the kernels pointed at the server;
     `@pytest.mark.parametrize("lab_env", ["JupyterLab Dark"], indirect=True)` picks a theme."""
-    _require_browser()
+    require_browser()
     server = ScriptedServer().start()
     root, lab = _lab_env(
         tmp_path,
@@ -207,32 +93,12 @@ def lab_env(tmp_path, request):
 @pytest.fixture
 def demo_lab(tmp_path):
     """(lab root directory, Lab) with no model configured: the quickstart's demo server."""
-    _require_browser()
+    require_browser()
     root, lab = _lab_env(tmp_path, CLAW_DEMO="scripted")
     try:
         yield root, lab
     finally:
         lab.stop()
-
-
-@pytest.fixture
-def page(request):
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    height = getattr(request, "param", 1400)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": height})
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        try:
-            yield page
-        finally:
-            with contextlib.suppress(Exception):  # the last state, for a person (or a failure)
-                _shot(page, "e2e_jupyterlab_last.png")
-            context.close()
-            browser.close()
 
 
 def _run_cell(page, index: int) -> None:
@@ -254,13 +120,6 @@ def _run_cell(page, index: int) -> None:
 
 def _cell(page, index: int):
     return page.locator(".jp-Notebook .jp-Cell").nth(index)
-
-
-def _shot(page, name: str) -> Path:
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / name
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 def _scroll_top(page) -> float:
@@ -336,7 +195,7 @@ def test_claw_cell_in_jupyterlab_approve_queue_and_stop(lab_env, page):
     expect(_cell(page, 2).locator(".claw-state")).to_contain_text("queued")
     _run_cell(page, 3)
     _cell(page, 3).locator(".jp-OutputArea-output").filter(has_text="kernel is free: 42").wait_for()
-    _shot(page, "e2e_jupyterlab_approval.png")
+    shot(page, "e2e_jupyterlab_approval.png")
 
     approve.click()
     expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
@@ -364,7 +223,7 @@ def test_claw_cell_in_jupyterlab_approve_queue_and_stop(lab_env, page):
     expect(stop_state).to_have_text("stopped by you", timeout=30_000)
     assert abs(_scroll_top(page) - before) < 40  # Stop does not make the notebook jump
     assert "list_files" not in stuck.inner_text()  # the call after Stop did not run
-    _shot(page, "e2e_jupyterlab.png")
+    shot(page, "e2e_jupyterlab.png")
 
 
 @pytest.mark.parametrize("page", [3800], indirect=True)  # tall: the whole notebook in one shot
@@ -417,7 +276,7 @@ def test_quickstart_in_jupyterlab(demo_lab, page):
     expect(
         _cell(page, index_of("log = %claw log")).locator(".jp-OutputArea-output")
     ).to_contain_text("run_command")
-    _shot(page, "quickstart_jupyterlab.png")
+    shot(page, "quickstart_jupyterlab.png")
 
 
 def _save(page, root: Path, name: str) -> dict:
@@ -486,7 +345,7 @@ def test_transcripts_survive_save_close_and_reopen_without_the_kernel(lab_env, p
     _run_cell(page, 2)
     expect(_cell(page, 2).locator(".claw-transcript .claw-state")).to_have_text("running")
     nb = _save(page, root, "keep.ipynb")
-    _shot(page, "e2e_transcript_live.png")
+    shot(page, "e2e_transcript_live.png")
 
     saved = _static_outputs(nb, 1)
     assert len(saved) == 1, nb["cells"][1]["outputs"]
@@ -514,7 +373,7 @@ def test_transcripts_survive_save_close_and_reopen_without_the_kernel(lab_env, p
     expect(second.locator(".claw-static")).to_contain_text("interrupted: the kernel stopped")
     expect(second.get_by_text("Error displaying widget")).to_be_hidden()
     assert second.locator(".claw-stop").count() == 0  # no dead Stop button
-    _shot(page, "e2e_transcript_reopened.png")
+    shot(page, "e2e_transcript_reopened.png")
 
 
 @pytest.mark.parametrize("page", [900], indirect=True)  # short: the approval starts below the fold
@@ -562,7 +421,7 @@ def test_a_pending_approval_is_brought_into_view(lab_env, page):
         " get: () => false}); document.dispatchEvent(new Event('visibilitychange')); }"
     )
     assert page.title() == title  # back when the person looks
-    _shot(page, "e2e_approval_in_view.png")
+    shot(page, "e2e_approval_in_view.png")
     transcript.locator(".claw-yes").click()
     expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
     assert (root / "notes.txt").read_text() == "hello\n"
@@ -626,7 +485,7 @@ def test_code_from_an_answer_goes_into_a_new_cell_and_the_clipboard(lab_env, pag
     page.wait_for_function(
         "() => navigator.clipboard.readText().then(t => t.includes('tau'))", timeout=20_000
     )
-    _shot(page, "e2e_insert_cell.png")
+    shot(page, "e2e_insert_cell.png")
 
 
 def _luminance(rgb: str) -> float:
@@ -673,7 +532,7 @@ def test_diff_hunk_headers_are_readable_in_both_themes(lab_env, page):
     theme = (
         "dark" if "Dark" in page.evaluate("() => document.body.dataset.jpThemeName") else "light"
     )
-    _shot(page, f"e2e_diff_{theme}.png")
+    shot(page, f"e2e_diff_{theme}.png")
 
 
 def test_a_kernel_restart_mid_run_leaves_no_running_transcript(lab_env, page):
@@ -701,4 +560,4 @@ def test_a_kernel_restart_mid_run_leaves_no_running_transcript(lab_env, page):
     expect(cell.locator(".claw-static")).to_contain_text("interrupted: the kernel stopped")
     expect(cell.locator(".claw-stop")).to_be_hidden()  # the dead transcript is out of sight
     expect(cell.get_by_text("running", exact=True)).to_be_hidden()
-    _shot(page, "e2e_kernel_restarted.png")
+    shot(page, "e2e_kernel_restarted.png")
