@@ -10,7 +10,6 @@ so no two processes ever share a database file.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import shutil
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claw_nb.errors import ConfigError, LabError
+from claw_nb.errors import LabError
 from claw_nb.lab.tasks import Task
 from claw_nb.lab.variants import Variant
 from claw_nb.outcomes import StopReason
@@ -299,7 +298,7 @@ def _build_agent(
         session_id=session_id,
         log=log,
         runner=runner,
-        tools=_tools(variant.tool_descriptions),
+        tools=variant.tool_registry(),
         subagents=False,  # a trial measures one agent's prompt and tools
         hooks=False,  # the task's folder is its author's: no hook of theirs runs on the host
         stop=stop,
@@ -320,24 +319,6 @@ def _deny(request: Any) -> str:
 
 
 _deny.automatic = True
-
-
-def _tools(descriptions: Mapping[str, str]) -> Any:
-    """The default tools, with the variant's descriptions where it gives one."""
-    from claw_nb.tools import ToolRegistry, default_tools
-
-    tools = default_tools()
-    if not descriptions:
-        return tools
-    unknown = sorted(set(descriptions) - set(tools.names()))
-    if unknown:
-        raise ConfigError(
-            f"tool_descriptions name unknown tool(s) {', '.join(unknown)}; "
-            f"tools: {', '.join(tools.names())}"
-        )
-    return ToolRegistry(
-        dataclasses.replace(t, description=descriptions.get(t.name, t.description)) for t in tools
-    )
 
 
 def _read_journals(db_path: Path) -> bytes:

@@ -26,7 +26,8 @@ class Variant:
 
     ``system_prompt`` is template text with the placeholders of `claw_nb.prompts`
     (``$tools``, ``$workspace``, ``$os``, ``$memory``); ``tool_descriptions`` maps a tool's name
-    to the description the model is shown.
+    to the description the model is shown; ``tools`` names the tools offered (None: the
+    default set), so a sweep can measure what a tool costs and earns.
     """
 
     name: str
@@ -37,6 +38,7 @@ class Variant:
     max_steps: int | None = None
     context_window: int | None = None
     max_tool_result_chars: int | None = None
+    tools: tuple[str, ...] | None = None
 
     def overrides(self) -> dict[str, Any]:
         """The overrides as plain data (what the log stores and the sha is taken of)."""
@@ -47,7 +49,13 @@ class Variant:
             data["system_prompt"] = self.system_prompt
         if self.tool_descriptions:
             data["tool_descriptions"] = dict(sorted(self.tool_descriptions.items()))
+        if self.tools is not None:
+            data["tools"] = list(self.tools)
         return data
+
+    def tool_registry(self) -> Any:
+        """The tools this variant offers, with its descriptions where it gives one."""
+        return variant_tools(self.tool_descriptions, self.tools)
 
     def sha(self) -> str:
         """A stable id of the overrides (not of the name)."""
@@ -57,8 +65,9 @@ class Variant:
     @classmethod
     def from_file(cls, name: str, path: str | Path) -> Variant:
         """A variant from a TOML file: ``system_prompt`` (text) or ``system_prompt_file``
-        (relative to the TOML file), a ``[tool_descriptions]`` table, and any of model,
-        temperature, max_steps, context_window, max_tool_result_chars."""
+        (relative to the TOML file), a ``[tool_descriptions]`` table, ``tools`` (a list of tool
+        names), and any of model, temperature, max_steps, context_window,
+        max_tool_result_chars."""
         path = Path(path).expanduser()
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -72,7 +81,14 @@ class Variant:
     def from_dict(cls, name: str, data: Mapping[str, Any], base: Path | None = None) -> Variant:
         """A variant from plain data (the keys of :meth:`from_file`)."""
         data = dict(data)
-        known = {*_SETTINGS, "system_prompt", "system_prompt_file", "tool_descriptions", "name"}
+        known = {
+            *_SETTINGS,
+            "system_prompt",
+            "system_prompt_file",
+            "tool_descriptions",
+            "tools",
+            "name",
+        }
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(
@@ -88,9 +104,38 @@ class Variant:
         tools = data.get("tool_descriptions") or {}
         if not isinstance(tools, Mapping):
             raise ConfigError(f"variant {name!r}: tool_descriptions must be a table")
-        return cls(
+        offered = data.get("tools")
+        if offered is not None and (
+            not isinstance(offered, (list, tuple)) or not all(isinstance(t, str) for t in offered)
+        ):
+            raise ConfigError(f"variant {name!r}: tools must be a list of tool names")
+        variant = cls(
             name=str(data.get("name") or name),
             system_prompt=prompt,
             tool_descriptions={str(k): str(v) for k, v in tools.items()},
+            tools=tuple(offered) if offered is not None else None,
             **{k: data[k] for k in _SETTINGS if data.get(k) is not None},
         )
+        variant.tool_registry()  # unknown tool names fail here, with the names known
+        return variant
+
+
+def variant_tools(descriptions: Mapping[str, str], offered: tuple[str, ...] | None = None) -> Any:
+    """The default tools (or the `offered` ones, in the defaults' order), with `descriptions`
+    in place; an unknown name is a ConfigError that lists the known ones."""
+    import dataclasses
+
+    from claw_nb.tools import ToolRegistry, default_tools
+
+    tools = default_tools()
+    known = tools.names()
+    unknown = sorted((set(descriptions) | set(offered or ())) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown tool(s) {', '.join(unknown)}; tools: {', '.join(known)}")
+    if offered is not None and not offered:
+        raise ConfigError("a variant must offer at least one tool")
+    chosen = [t for t in tools if offered is None or t.name in offered]
+    return ToolRegistry(
+        dataclasses.replace(t, description=descriptions.get(t.name, t.description))
+        for t in chosen
+    )

@@ -91,11 +91,19 @@ def describe_tools(tools: Any) -> str:
     return "\n".join(lines)
 
 
-def render_system_prompt(workspace: Path, tools: Any, name: str = "default") -> SystemPrompt:
-    text = Template(template_text(name, workspace)).safe_substitute(
+def render_template(template: str, workspace: Path, tools: Any, memory: str = "") -> str:
+    """A template's text as the model reads it (the lab counts a variant's prompt with it)."""
+    text = Template(template).safe_substitute(
         workspace=str(workspace),
         os=f"{platform.system()} {platform.release()}",
         tools=describe_tools(tools),
-        memory=project_memory(workspace),
+        memory=memory,
     )
-    return SystemPrompt(name=Path(name).stem, text=text.strip() + "\n")
+    return text.strip() + "\n"
+
+
+def render_system_prompt(workspace: Path, tools: Any, name: str = "default") -> SystemPrompt:
+    text = render_template(
+        template_text(name, workspace), workspace, tools, project_memory(workspace)
+    )
+    return SystemPrompt(name=Path(name).stem, text=text)

@@ -121,6 +121,7 @@ def scripted_reflection(plan: Sequence[str]) -> Callable[[dict[str, Any]], Any]:
     "think" (a reply cut inside a <think> block), "no-placeholder" (drops $memory),
     "truncated" (no closing fence), "copy" (pastes a training task's instruction),
     "noop" (a harmless but useless habit), "write" / "format" (add the habit that helps),
+    "bloat" (the helpful habit buried in a long paragraph: for prompt budgets),
     "die" (SIGKILL this process, to test resuming a killed run).
     """
     remaining = list(plan)
@@ -143,6 +144,9 @@ def scripted_reflection(plan: Sequence[str]) -> Callable[[dict[str, Any]], Any]:
             task = re.search(r"### Task\n(.+)", prompt)
             copied = task.group(1) if task else "Put the word amber in a file named out.txt."
             return text("```\n" + _add_habit(current, f"- Example: {copied}") + "```")
+        if kind == "bloat":
+            filler = " ".join(["Think about the task carefully before acting."] * 12)
+            return text("```\n" + _add_habit(current, f"{HABIT_WRITE}\n- {filler}") + "```")
         habit = {"write": HABIT_WRITE, "format": HABIT_FORMAT}.get(
             kind, "- Keep your answers short."
         )

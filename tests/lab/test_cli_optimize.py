@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from claw_nb.lab import statistics
-from claw_nb.lab.optimize.compare import with_fragments
+from claw_nb.lab.optimize.sweep_grid import with_fragments
 from claw_nb.lab.store import load_results
 from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
 from claw_nb.prompts import template_text
@@ -432,3 +432,64 @@ def test_reflect_interrupted_then_resumed_by_name(world, tmp_path: Path):
     assert steps[0] == "seed" and "stopped" in steps and "resumed" in steps
     keys = [(r.variant, r.task, r.repeat) for r in load_results(world["db"], "again")]
     assert len(keys) == len(set(keys)) > trials_before  # nothing run twice
+
+
+def test_a_sweep_over_tools_with_a_prompt_budget_plans_without_the_variants_over_it(world):
+    from claw_nb.lab.optimize.budget import BaseRequestCounter
+    from claw_nb.lab.variants import Variant
+
+    counter = BaseRequestCounter()
+    cap = counter.count(
+        Variant("x", tools=tuple(n for n in Variant("y").tool_registry().names() if n != "grep"))
+    ).tokens
+    proc = optimize(
+        "sweep",
+        world["tasks"],
+        "--drop-tool",
+        "grep",
+        "--set",
+        "descriptions=full,short",
+        "--max-prompt-tokens",
+        str(counter.count(Variant("base")).tokens),
+        "--dry-run",
+        env=world["env"],
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("sweep '")  # every variant is no larger than the base
+    assert "over budget" not in proc.stdout
+    lean = Path(str(world["tasks"])).parent / "lean.toml"
+    lean.write_text('tools = ["read_file", "write_file"]\n')
+    base_tokens = counter.count(Variant.from_file("lean", lean)).tokens
+    grown = optimize(
+        "sweep",
+        world["tasks"],
+        "--base",
+        f"lean={lean}",
+        "--add-tool",
+        "grep",
+        "--max-prompt-tokens",
+        str(base_tokens),
+        "--dry-run",
+        env=world["env"],
+    )
+    assert grown.returncode == 0, grown.stderr
+    assert "1 variants x 6 tasks" in grown.stdout  # the base alone runs
+    assert "over budget, not run: +grep (over budget: the base request is" in grown.stdout
+    tight = optimize(
+        "sweep",
+        world["tasks"],
+        "--base",
+        "base",
+        "--drop-tool",
+        "grep",
+        "--max-prompt-tokens",
+        str(cap - 1),
+        "--dry-run",
+        env=world["env"],
+    )
+    assert tight.returncode == 2
+    assert (
+        "the base variant 'base' is" in tight.stderr and "raise --max-prompt-tokens" in tight.stderr
+    )
+    assert len(tight.stderr.strip().splitlines()) == 1
+    assert world["server"].requests == []

@@ -131,7 +131,7 @@ def test_widget_view_shows_bar_running_trials_and_leaderboard():
 
 def test_lab_optimize_compare_show_and_adopt_in_the_notebook(shell, claw_env, tmp_path, capsys):
     from claw_nb.lab import statistics
-    from claw_nb.lab.optimize.compare import with_fragments
+    from claw_nb.lab.optimize.sweep_grid import with_fragments
     from claw_nb.lab.store import load_results
     from claw_nb.prompts import template_text
     from claw_nb.testing.lab_demo import HABIT_WRITE, demo_task_specs, scripted_agent

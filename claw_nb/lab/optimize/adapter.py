@@ -41,12 +41,14 @@ class LabAdapter:
         reflection: ReflectionModel,
         steps: RunLog,
         stop: StopToken | None = None,
+        budget: Any = None,
     ):
         self.seed_variant = seed_variant
         self.run_trials = run_trials
         self.experiment = experiment
         self.db_path = Path(db_path)
         self.guards = dict(guards)
+        self.budget = budget  # a budget.PromptBudget: proposals over it are rejected unrun
         self.reflection = reflection
         self.steps = steps
         self.stop = stop if stop is not None else StopToken()  # the reflection call watches it
@@ -72,6 +74,7 @@ class LabAdapter:
                 reflective_dataset.get(component, []),
                 sorted(guard.required_placeholders),
                 guard.max_chars,
+                self._budget_rule(candidate),
             )
             self.stop.raise_if_stopped()
             reply = self.reflection.ask(prompt, should_stop=self.stop)
@@ -89,6 +92,9 @@ class LabAdapter:
                 text = guard.check(
                     reply.text, parent=candidate[component], truncated=reply.truncated
                 )
+                if self.budget is not None:
+                    texts = {**candidate, **accepted, component: text}
+                    self.budget.check(candidate_variant(self.seed_variant, texts))
             except CandidateRejected as rejected:
                 self.steps.add("rejected", reason=rejected.reason, **common)
                 self._tell(
@@ -101,6 +107,16 @@ class LabAdapter:
             self.last_proposal = {"candidate": child, "parent": parent, "component": component}
             self._tell({"status": "proposed", "component": component, "candidate": child})
         return accepted
+
+    def _budget_rule(self, candidate: dict[str, str]) -> str:
+        """The budget as the reflection model is told it: the cap and where the parent is."""
+        if self.budget is None:
+            return ""
+        now = self.budget.counter.count(candidate_variant(self.seed_variant, candidate))
+        return (
+            f"The agent's system prompt and tool schemas together must stay within "
+            f"{self.budget.max_tokens:,} tokens; with the current text they are {now.tokens:,}."
+        )
 
     def _tell(self, event: dict[str, Any]) -> None:
         if self.on_proposal is not None:

@@ -55,6 +55,7 @@ class Job(ABC):
     run_options: dict[str, Any]  # model, api_base, api_key, unsandboxed
     ray: str | None
     slots: int | None
+    tokenizer: str | None  # what prompt budgets and base requests are counted with
 
     @abstractmethod
     def run(
@@ -75,6 +76,8 @@ class TrialsJob(Job):
     baseline: str
     repeats: int
     source: str
+    max_prompt_tokens: int | None = None
+    refused: tuple[tuple[str, str], ...] = ()  # (variant, why): over the budget, not run
 
     def run(
         self,
@@ -116,7 +119,14 @@ class TrialsJob(Job):
             log.finish("stopped")
             raise
         cmp = Comparison(
-            experiment, list(self.variants), self.baseline, self.repeats, list(self.tasks)
+            experiment,
+            list(self.variants),
+            self.baseline,
+            self.repeats,
+            list(self.tasks),
+            tokenizer=self.tokenizer,
+            max_prompt_tokens=self.max_prompt_tokens,
+            refused=list(self.refused),
         )
         if experiment.stopped:
             log.finish("stopped")
@@ -243,6 +253,7 @@ def prepare(args: Any, config: Any) -> Job:
             "api_key": args.api_key or config.api_key,
             "unsandboxed": args.unsandboxed,
         },
+        "tokenizer": args.tokenizer or getattr(config, "tokenizer", None),
         "ray": args.ray,
         "slots": args.slots,
     }
@@ -252,12 +263,15 @@ def prepare(args: Any, config: Any) -> Job:
 
 
 def _prepare_trials(args: Any, common: dict[str, Any]) -> TrialsJob:
-    from claw_nb.lab.optimize.compare import check_variants, sweep_variants
+    from claw_nb.lab.optimize.compare import check_variants, within_budget
     from claw_nb.lab.optimize.plan import plan_trials
+    from claw_nb.lab.optimize.sweep_grid import sweep_variants
 
     if args.repeats < 1:
         raise ConfigError(f"--repeats must be at least 1, got {args.repeats}")
     tasks = common["tasks"]
+    budget = getattr(args, "max_prompt_tokens", None)
+    refused: list[tuple[str, str]] = []
     if common["kind"] == "compare":
         variants = [parse_variant(v) for v in args.variant]
         if len(variants) < 2:
@@ -267,9 +281,20 @@ def _prepare_trials(args: Any, common: dict[str, Any]) -> TrialsJob:
         base = parse_variant(args.base)
         grid = dict(parse_values(s) for s in args.set)
         fragments = dict(parse_fragment(f) for f in args.fragment)
-        if not grid and not fragments:
-            raise ConfigError("sweep needs a --set KEY=V1,V2 or a --fragment NAME=TEXT")
-        variants = sweep_variants(base, grid, fragments, args.max_variants)
+        if not grid and not fragments and not args.drop_tool and not args.add_tool:
+            raise ConfigError(
+                "sweep needs a --set KEY=V1,V2, a --fragment NAME=TEXT, a --drop-tool or an"
+                " --add-tool"
+            )
+        variants = sweep_variants(
+            base,
+            grid,
+            fragments,
+            args.max_variants,
+            drop_tools=args.drop_tool,
+            add_tools=args.add_tool,
+        )
+        variants, refused = within_budget(variants, base, budget, common["tokenizer"])
         baseline = check_variants(tasks, variants, base.name)
     plan = plan_trials(
         common["kind"],
@@ -281,8 +306,12 @@ def _prepare_trials(args: Any, common: dict[str, Any]) -> TrialsJob:
         args.slots,
         common["resumed"],
     )
+    if refused:
+        plan += "\n" + "\n".join(f"over budget, not run: {n} ({why})" for n, why in refused)
     return TrialsJob(
         **common,
+        max_prompt_tokens=budget,
+        refused=tuple(refused),
         plan=plan,
         variants=tuple(variants),
         baseline=baseline,
@@ -298,7 +327,11 @@ def _prepare_reflect(args: Any, previous: dict | None, common: dict[str, Any]) -
     from claw_nb.lab.optimize.split import split_by_names, split_tasks
 
     options = ReflectOptions(
-        budget=args.budget, minibatch=args.minibatch, held_out_repeats=args.held_out_repeats
+        budget=args.budget,
+        minibatch=args.minibatch,
+        held_out_repeats=args.held_out_repeats,
+        max_prompt_tokens=args.max_prompt_tokens,
+        tokenizer=common["tokenizer"],
     )
     if options.minibatch < 1 or options.held_out_repeats < 1:
         raise ConfigError("--minibatch and --held-out-repeats must be at least 1")

@@ -14,7 +14,7 @@ from typing import Any
 RUN_VERBS = ("compare", "sweep", "reflect")
 VERBS: dict[str, str] = {
     "compare": "run two or more variants on a task suite; paired statistics vs the baseline",
-    "sweep": "one variant per value of a setting (and prompt fragments on/off), vs the base",
+    "sweep": "one variant per value of a setting (prompt fragments, tools on/off), vs the base",
     "reflect": "evolve the system prompt with gepa on a budget; judged on held-out tasks",
     "adopt": "write a run's winner to .claw/prompts/NAME.toml (and the settings that use it)",
     "show": "the report of a past optimizer run from the log (no name: every run)",
@@ -84,6 +84,31 @@ OPTIONS: tuple[Option, ...] = (
         "a prompt fragment switched on and off: NAME=TEXT or NAME=@FILE (repeatable)",
         ("sweep",),
         {"action": "append", "default": [], "metavar": "NAME=TEXT"},
+    ),
+    Option(
+        ("--drop-tool",),
+        "a tool switched off and on: variants without it too (repeatable)",
+        ("sweep",),
+        {"action": "append", "default": [], "metavar": "TOOL"},
+    ),
+    Option(
+        ("--add-tool",),
+        "a tool the base does not offer, switched on and off (repeatable)",
+        ("sweep",),
+        {"action": "append", "default": [], "metavar": "TOOL"},
+    ),
+    Option(
+        ("--max-prompt-tokens",),
+        "refuse variants whose system prompt + tool schemas exceed N tokens, before any trial",
+        ("sweep", "reflect"),
+        {"type": int, "metavar": "N"},
+    ),
+    Option(
+        ("--tokenizer",),
+        "count prompt tokens with this tokenizer.json, Hugging Face id or GGUF "
+        "(default: the settings' tokenizer, else tiktoken)",
+        ("compare", "sweep", "reflect"),
+        {"metavar": "NAME"},
     ),
     Option(
         ("--max-variants",),

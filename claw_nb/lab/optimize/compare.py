@@ -3,18 +3,16 @@ prompt fragments): the everyday tools, reported with the lab's paired statistics
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ConfigError
 from claw_nb.lab import power, statistics
 from claw_nb.lab.optimize.adopt import adopt_variant
+from claw_nb.lab.optimize.sweep_grid import sweep_variants
 
-SWEEP_SETTINGS = ("model", "temperature", "max_steps", "max_tool_result_chars", "context_window")
 REPORT_COLUMNS = (
     "variant",
     "trials",
@@ -32,13 +30,6 @@ REPORT_COLUMNS = (
     "small_sample",
     "tokens_per_solved",
 )
-SHORT = {
-    "temperature": "temp",
-    "max_steps": "steps",
-    "max_tool_result_chars": "cap",
-    "context_window": "ctx",
-    "model": "model",
-}
 
 
 @dataclass
@@ -50,6 +41,9 @@ class Comparison:
     baseline: str
     repeats: int
     tasks: list[Any]
+    tokenizer: str | None = None  # what base requests are counted with (None: tiktoken)
+    max_prompt_tokens: int | None = None  # the budget the variants were held to
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (variant, why) over it
 
     def results(self) -> list[Any]:
         names = {v.name for v in self.variants}
@@ -85,6 +79,25 @@ class Comparison:
             raise ConfigError(f"no variant '{variant}' in this comparison")
         return adopt_variant(chosen, name=name, workspace=workspace)
 
+    def base_requests(self) -> dict[str, Any]:
+        """Each variant's base request (system prompt + tool schemas) in tokens."""
+        from claw_nb.lab.optimize.budget import BaseRequestCounter
+
+        counter = BaseRequestCounter(tokenizer=self.tokenizer)
+        return {v.name: counter.count(v) for v in self.variants}
+
+    def budget_table(self) -> Any:
+        """Pass rate against base-request tokens, the Pareto front marked."""
+        from claw_nb.lab.optimize.budget import budget_table
+
+        return budget_table(self.leaderboard(), self.base_requests())
+
+    def plot_budget(self, ax: Any = None) -> Any:
+        """Pass rate (95% interval) against base-request tokens, the Pareto front joined."""
+        from claw_nb.lab.optimize.budget import plot_budget
+
+        return plot_budget(self.budget_table(), ax)
+
     def summary(self) -> str:
         """The leaderboard with intervals, p-values, wins/losses and the small-sample flag."""
         board = self.leaderboard()
@@ -100,7 +113,20 @@ class Comparison:
         ]
         if "small_sample" in board and bool(board["small_sample"].any()):
             lines.append("small sample: differences this size may be noise; add tasks or repeats")
+        lines.extend(self._budget_lines())
         return "\n".join(lines)
+
+    def _budget_lines(self) -> list[str]:
+        """What each variant's prompt costs, when the variants differ in it or a budget held."""
+        from claw_nb.lab.optimize.budget import budget_lines
+
+        requests = self.base_requests()
+        if len({r.tokens for r in requests.values()}) < 2 and self.max_prompt_tokens is None:
+            return []
+        counted_with = next(iter(requests.values())).counted_with
+        lines = budget_lines(self.budget_table(), counted_with, self.max_prompt_tokens)
+        lines += [f"over budget, not run: {name} ({why})" for name, why in self.refused]
+        return lines
 
     def __str__(self) -> str:
         return self.summary()
@@ -179,83 +205,41 @@ def check_variants(tasks: Sequence[Any], variants: Sequence[Any], baseline: str 
     return baseline or names[0]
 
 
-def with_fragments(template: str, fragments: Sequence[str]) -> str:
-    """The template with fragments added before its `$memory` placeholder (or at the end)."""
-    if not fragments:
-        return template
-    block = "\n".join(f.rstrip() for f in fragments) + "\n"
-    if "$memory" in template:
-        head, _, tail = template.rpartition("$memory")
-        return f"{head.rstrip()}\n{block}$memory{tail}"
-    return template.rstrip() + "\n" + block
-
-
-def sweep_variants(
-    base: Any,
-    grid: Mapping[str, Sequence[Any]] | None = None,
-    fragments: Mapping[str, str] | None = None,
-    max_variants: int | None = None,
-) -> list[Any]:
-    """The base variant, then one variant per point of the grid x fragments on/off.
-
-    With `max_variants`, refuses a larger sweep: the one check of a sweep's size (`sweep` and
-    `lab optimize sweep` both pass their cap here)."""
-    from claw_nb.prompts import template_text
-
-    grid = dict(grid or {})
-    unknown = set(grid) - set(SWEEP_SETTINGS)
-    if unknown:
-        raise ConfigError(f"cannot sweep {sorted(unknown)}; known: {', '.join(SWEEP_SETTINGS)}")
-    fragments = dict(fragments or {})
-    keys = list(grid)
-    switches = list(itertools.product([False, True], repeat=len(fragments)))
-    template = base.system_prompt or template_text("default")
-    out = [base]
-    seen = {_signature(base)}
-    for values in itertools.product(*(grid[k] for k in keys)):
-        for switch in switches:
-            on = [name for name, flag in zip(fragments, switch) if flag]
-            changes = dict(zip(keys, values))
-            label = (
-                " ".join(
-                    [f"{SHORT[k]}={v}" for k, v in changes.items()] + [f"+{name}" for name in on]
-                )
-                or "base"
-            )
-            prompt = (
-                with_fragments(template, [fragments[n] for n in on]) if on else (base.system_prompt)
-            )
-            variant = dataclasses.replace(base, name=label, system_prompt=prompt, **changes)
-            if _signature(variant) in seen:
-                continue
-            seen.add(_signature(variant))
-            out.append(variant)
-    if max_variants is not None and len(out) > max_variants:
-        raise ConfigError(
-            f"the sweep has {len(out)} variants (cap {max_variants}): "
-            "narrow the grid or raise the cap (max_variants, --max-variants)"
-        )
-    return out
-
-
-def _signature(variant: Any) -> tuple:
-    return tuple(
-        (f.name, repr(getattr(variant, f.name)))
-        for f in dataclasses.fields(variant)
-        if f.name != "name"
-    )
-
-
 def sweep(
     tasks: Sequence[Any],
     base: Any,
     grid: Mapping[str, Sequence[Any]] | None = None,
     *,
     fragments: Mapping[str, str] | None = None,
+    drop_tools: Sequence[str] = (),
+    add_tools: Sequence[str] = (),
     repeats: int = 1,
     max_variants: int = 32,
+    max_prompt_tokens: int | None = None,
+    tokenizer: str | None = None,
     **options: Any,
 ) -> Comparison:
-    """A grid over settings and prompt fragments switched on/off, compared against `base`."""
-    variants = sweep_variants(base, grid, fragments, max_variants)
-    return compare(tasks, variants, repeats=repeats, baseline=base.name, **options)
+    """A grid over settings and switches (prompt fragments on/off, tools dropped or added),
+    compared against `base`. With `max_prompt_tokens`, variants whose base request (system
+    prompt + tool schemas, counted with `tokenizer`) is over it are refused before any trial."""
+    variants = sweep_variants(
+        base, grid, fragments, max_variants, drop_tools=drop_tools, add_tools=add_tools
+    )
+    variants, refused = within_budget(variants, base, max_prompt_tokens, tokenizer)
+    cmp = compare(tasks, variants, repeats=repeats, baseline=base.name, **options)
+    cmp.tokenizer, cmp.max_prompt_tokens, cmp.refused = tokenizer, max_prompt_tokens, refused
+    return cmp
+
+
+def within_budget(
+    variants: Sequence[Any], base: Any, max_prompt_tokens: int | None, tokenizer: str | None
+) -> tuple[list[Any], list[tuple[str, str]]]:
+    """(variants to run, [(name, why) refused]); the base over budget is a ConfigError."""
+    if max_prompt_tokens is None:
+        return list(variants), []
+    from claw_nb.lab.optimize.budget import BaseRequestCounter, PromptBudget
+
+    budget = PromptBudget(max_prompt_tokens, BaseRequestCounter(tokenizer=tokenizer))
+    budget.require(base, "base")
+    kept, refused = budget.within(variants)
+    return kept, [(v.name, why) for v, why in refused]

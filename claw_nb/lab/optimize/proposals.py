@@ -90,7 +90,7 @@ general. Rules:
 - {placeholder_rule}
 - Teach general working habits. Do not mention these particular tasks, their file names,
   their data or their answers: the text will be judged on tasks it has never seen.
-- Keep it under {max_chars} characters.
+- Keep it under {max_chars} characters.{budget_rule}
 
 Reply with the complete new text inside one ``` fenced block and nothing after the closing
 fence.
@@ -126,7 +126,9 @@ def reflection_prompt(
     records: Sequence[Mapping[str, Any]],
     required_placeholders: Sequence[str],
     max_chars: int,
+    budget_rule: str = "",
 ) -> str:
+    """The reflection model's prompt; `budget_rule`: a sentence on the token budget, if any."""
     names = ", ".join(f"${n}" for n in sorted(required_placeholders))
     rule = (
         f"Keep every placeholder exactly as written, each once: {names}."
@@ -139,6 +141,7 @@ def reflection_prompt(
         evidence=format_evidence(records),
         placeholder_rule=rule,
         max_chars=max_chars,
+        budget_rule=f"\n- {budget_rule}" if budget_rule else "",
     )
 
 

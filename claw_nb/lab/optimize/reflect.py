@@ -86,6 +86,8 @@ class ReflectOptions:
     minibatch: int = 3  # train tasks shown to reflection per proposal
     held_out_repeats: int = 3
     max_chars: int | None = None  # cap on a candidate's length (default 3x the seed)
+    max_prompt_tokens: int | None = None  # cap on system prompt + tool schemas, in tokens
+    tokenizer: str | None = None  # what that cap is counted with (None: tiktoken)
     seed: int = 0
     alpha: float = 0.05
 
@@ -147,6 +149,14 @@ def reflect(
     if isinstance(reflection_model, str):
         reflection_model = ReflectionModel(reflection_model)
     seed_variant = seed or Variant(name="seed")
+    budget = None
+    if options.max_prompt_tokens is not None:
+        from claw_nb.lab.optimize.budget import BaseRequestCounter, PromptBudget
+
+        budget = PromptBudget(
+            options.max_prompt_tokens, BaseRequestCounter(tokenizer=options.tokenizer)
+        )
+        budget.require(seed_variant, "seed")
     run = run or datetime.now().strftime("reflect-%Y%m%d-%H%M%S")
     steps = RunLog(db_path, run)
     seed_texts = seed_candidate(seed_variant, components)
@@ -166,6 +176,7 @@ def reflect(
         experiment=run,
         db_path=db_path,
         guards=guards,
+        budget=budget,
         reflection=reflection_model,
         steps=steps,
         stop=stop,

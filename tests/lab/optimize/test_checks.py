@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from claw_nb.errors import ConfigError
-from claw_nb.lab.optimize.compare import check_variants, sweep_variants
+from claw_nb.lab.optimize.compare import check_variants
 from claw_nb.lab.optimize.split import split_by_names, split_tasks
+from claw_nb.lab.optimize.sweep_grid import sweep_variants
 from claw_nb.lab.tasks import load_tasks
 from claw_nb.lab.variants import Variant
 from claw_nb.testing.lab_demo import demo_task_specs

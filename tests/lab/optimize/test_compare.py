@@ -9,7 +9,7 @@ import pytest
 scipy_stats = pytest.importorskip("scipy.stats", reason="scipy is the oracle for the statistics")
 
 from claw_nb.lab.optimize import compare, sweep, sweep_variants
-from claw_nb.lab.optimize.compare import with_fragments
+from claw_nb.lab.optimize.sweep_grid import with_fragments
 from claw_nb.lab.variants import Variant
 from claw_nb.prompts import template_text
 from claw_nb.testing import ScriptedServer
