@@ -5,6 +5,7 @@ runs, on the background loop thread, so nothing else waits for it."""
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,34 @@ from claw_nb.mcp.specs import ServerSpec
 STDERR_TAIL = 600  # characters of a failed server's stderr shown with its error
 
 
+class ClientUnavailable(RuntimeError):
+    """The installed `mcp` package cannot be claw's client (missing, or 1.x)."""
+
+
+def client_unavailable() -> str | None:
+    """Why the installed `mcp` package cannot be claw's client, or None; read from its version,
+    without importing it (an import that then fails costs seconds: ~10 s seen at load 9)."""
+    try:
+        version = importlib.metadata.version("mcp")
+    except importlib.metadata.PackageNotFoundError:
+        return "the mcp package is not installed (pip install 'mcp>=2')"
+    major = version.split(".", 1)[0]
+    if major.isdigit() and int(major) >= 2:
+        return None
+    return (
+        f"MCP servers need the mcp package 2.x; this environment has mcp {version} "
+        "(jupyter-ai 3.2 pins mcp<2 through jupyter-server-mcp: run claw from an environment "
+        "with mcp>=2 for MCP tools)"
+    )
+
+
 async def connect(
     stack: contextlib.AsyncExitStack, spec: ServerSpec, workspace: Path, errlog: Any
 ) -> Any:
     """An initialized `mcp.Client` for `spec` (expanded), entered on `stack`."""
+    problem = client_unavailable()
+    if problem is not None:
+        raise ClientUnavailable(problem)
     from mcp import Client, StdioServerParameters
 
     if spec.transport == "stdio":
@@ -64,6 +89,8 @@ def describe_error(exc: BaseException) -> str:
     """The innermost real error of an exception (group), as one line."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
+    if isinstance(exc, ClientUnavailable):
+        return str(exc)
     if isinstance(exc, FileNotFoundError) and exc.filename:
         return f"command not found: {exc.filename}"
     text = " ".join(str(exc).split())
