@@ -14,31 +14,26 @@ from claw_nb.events import handles
 from claw_nb.jupyter.changes import ChangeTracker, preview_change
 from claw_nb.textsafe import show
 
-NO_WIDGETS = "policy: no interactive approvals without widgets"
+NO_WIDGETS = "policy: nobody to ask without widgets"
 
 
 def refusal_words(request: Any) -> str:
     """Who refused a call in a text transcript, and what would let it run from the notebook:
-    the modes in which it would not ask (`passes_in`), else the rule "always" would add."""
+    a mode in which it would not ask (`passes_in`), else the rule "always" would add."""
     if request is None:
         return NO_WIDGETS
     if request.passes_in:
         wider = request.passes_in[0]
         return (
-            f"{NO_WIDGETS}; this cell ran in mode {request.mode}, where this asks; mode "
-            f"{wider} runs it: `%%claw --mode {wider}` for one cell, `%claw config "
-            f"mode={wider}` for this kernel"
+            f"{NO_WIDGETS}; mode {wider} runs it: `%%claw --mode {wider}` (one cell) or "
+            f"`%claw config mode={wider}` (this kernel)"
         )
     if request.offer is not None:
         return (
-            f"{NO_WIDGETS}; mode {request.mode} asks for this; to let it run, add "
-            f'"{request.offer}" to `allow` under [permissions] in .claw/settings.toml, or '
-            "run the cell where widgets show (JupyterLab or Notebook with ipywidgets)"
+            f'{NO_WIDGETS}; to run it, allow "{request.offer}" in [permissions] of '
+            ".claw/settings.toml, or run the cell where widgets show"
         )
-    return (
-        f"{NO_WIDGETS}; this asks in every mode: run the cell where widgets show (JupyterLab "
-        "or Notebook with ipywidgets) to approve it"
-    )
+    return f"{NO_WIDGETS}, and this asks in every mode: run the cell where widgets show"
 
 
 class NotebookTextPrinter(TextPrinter):
@@ -139,8 +134,9 @@ class NotebookTextPrinter(TextPrinter):
             status = "ok" if e.ok else f"error ({e.error_kind})"
             self._write(f"   {status} in {e.duration_ms:.0f} ms{rule_note(e)}")
             lines = show(e.result if e.ok else (e.error or "")).splitlines()
+            width = None if e.error_kind == "denied" else 200  # a denial says what to do: whole
             for line in lines[: self.show_results]:
-                self._write("   | " + line[:200])
+                self._write("   | " + line[:width])
             if len(lines) > self.show_results:
                 self._write(f"   | ... {len(lines) - self.show_results} more lines")
             if e.error_kind == "denied" and e.arguments:  # what was refused, not lost

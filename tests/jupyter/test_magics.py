@@ -145,7 +145,7 @@ def test_edits_are_denied_without_widgets_unless_the_mode_allows(shell, claw_env
     cell(shell, "", "create new.py")
     out = capsys.readouterr().out
     assert not (ws / "new.py").exists()
-    assert "denied" in out and "no interactive approvals without widgets" in out
+    assert "denied" in out and "nobody to ask without widgets" in out
     denied = claw_env.server.requests[1]["messages"][-1]["content"]
     assert "permission denied" in denied and "--mode accept-edits" in denied
 
