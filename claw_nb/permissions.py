@@ -75,21 +75,20 @@ def authorize_with_hook(
     return authorize(tool, arguments)
 
 
-def may_precheck(authorize: Any, tool: Any, arguments: dict[str, Any], hook_decision: str) -> bool:
-    """Whether a call may be tried for whether it can succeed before anyone is asked (an edit
-    whose text is gone): only when nothing denies it, so a denied call learns nothing of the
-    file; never under an authorizer that cannot say (it decides as it always did)."""
-    if hook_decision == "deny":
+def may_precheck(
+    authorize: Any, tool: Any, arguments: dict[str, Any], hook_decision: str, quoted: bool
+) -> bool:
+    """Whether to try a call for whether it can succeed before asking (an edit whose text is
+    gone): only when a person would be asked. A denied call learns nothing of the file; an
+    allowed one runs and fails with the tool's own, fuller error."""
+    if hook_decision == "deny" or authorize is None:
         return False
-    if authorize is None:
-        return True
     decide = getattr(authorize, "decide", None)
     if decide is None:
-        return False
-    return (
-        decide(tool.name, tool.kind, arguments, getattr(tool, "primary_argument", None))[0]
-        != "deny"
-    )
+        return False  # an authorizer that cannot say decides as it always did
+    primary = getattr(tool, "primary_argument", None)
+    action = decide(tool.name, tool.kind, arguments, primary)[0]
+    return action == "ask" or (action == "allow" and (quoted or hook_decision == "ask"))
 
 
 def confirm_quoted(authorize: Any, tool: Any, arguments: dict[str, Any], why: str) -> Authorization:

@@ -151,7 +151,8 @@ class ToolDispatch:
         if hook.stop is not None:  # "continue": false: the run ends after this call
             stopped = f"not run: a PreToolUse hook stopped the run ({hook.stop})"
             return ToolOutcome.failure(ErrorKind.NOT_RUN, stopped, tool.kind), None
-        if tool.check is not None and may_precheck(authorize, tool, arguments, hook.decision):
+        asks = quote is not None
+        if tool.check is not None and may_precheck(authorize, tool, arguments, hook.decision, asks):
             try:  # nobody is asked to approve a call that cannot succeed
                 tool.check(self.context, arguments)
             except ToolError as exc:

@@ -58,6 +58,22 @@ def test_an_edit_whose_text_is_gone_is_answered_without_asking(scripted_server, 
     assert "gone.py" in missing and "permission denied" not in missing
 
 
+def test_an_allowed_edit_gets_the_tools_own_fuller_error(scripted_server, workspace):
+    (workspace / "a.py").write_text("alpha = 1\nbeta = 2\n")
+    scripted_server.queue(
+        tool_calls(
+            call("edit_file", {"path": "a.py", "old_string": "alpha = 9", "new_string": "x"})
+        ),
+        text("ok"),
+    )
+    with claw_nb.create_agent(
+        workspace, log=False, mode="accept-edits", **_options(scripted_server)
+    ) as agent:
+        agent.run("edit")
+    (message,) = _tool_messages(scripted_server)
+    assert "Closest line(s) in the file" in message and "alpha = 1" in message
+
+
 def test_a_denied_edit_is_not_tried_first(scripted_server, workspace):
     """A mode or rule that denies the call decides before the file is looked at."""
     (workspace / "a.py").write_text("x = 1\n")
