@@ -507,9 +507,7 @@ def test_widget_deny_with_a_reason_and_always_allow_that_file(widget_shell, claw
     assert not (ws / "one.txt").exists()
     assert (ws / "two.txt").read_text() == "22"  # no third question: the rule covers the file
     denied = next(
-        msg["content"]
-        for msg in claw_env.server.requests[1]["messages"]
-        if msg["role"] == "tool"
+        msg["content"] for msg in claw_env.server.requests[1]["messages"] if msg["role"] == "tool"
     )
     assert "permission denied" in denied and "The user says: use notes.md instead" in denied
     cards = [c.value for c in view.body.children if "claw-card" in getattr(c, "value", "")]
