@@ -104,6 +104,25 @@ def split_commands(line: str) -> list[list[str]]:
     return out
 
 
+def plain_words(line: str) -> list[str] | None:
+    """The words of a line that is one plain simple command, as written (no operators,
+    redirections, substitutions, comments); None for anything else. What "always" may widen
+    to a pattern: a compound line is allowed again only as its exact text."""
+    if not line.strip() or any(m in line for m in ("$(", "`", "<(", ">(", "<<", "#")):
+        return None
+    lexer = shlex.shlex(line, posix=True, punctuation_chars="();<>|&\n")
+    lexer.whitespace = " \t\r"
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        return None
+    if not tokens or any(t in OPERATORS or set(t) <= set(";&|()<>\n{}!") for t in tokens):
+        return None
+    return tokens
+
+
 def _unwrap(words: list[str]) -> list[list[str]]:
     """The command(s) a simple command really runs, wrappers and assignments taken off."""
     while words and _ASSIGNMENT.match(words[0]):

@@ -104,6 +104,7 @@ class ToolCallFinished(Event):
     result_chars: int = 0  # size before truncation
     result_chars_sent: int = 0  # size after truncation
     dialect: str = "native"  # how the call arrived: native, or the text dialect it was parsed from
+    rule: str | None = None  # the permission rule that allowed or denied it, when one did
 
 
 @dataclass(frozen=True)

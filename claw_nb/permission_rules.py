@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from claw_nb.errors import PermissionSettingsError
 
 ACTIONS = ("allow", "ask", "deny")
+# Where a rule comes from: a settings file (or the API), or an "always" answered in this
+# conversation (`%claw rules` lists and drops those).
+Origin = Literal["settings", "conversation"]
+_GLOB_CHARS = "*?["
+_ESCAPES = ("[*]", "[?]", "[[]")
 
 # When a caller names a tool without its declaration: the usual primary arguments, in order.
 _PRIMARY_GUESSES = ("path", "command", "code")
@@ -26,9 +31,10 @@ class Rule:
     action: str  # allow / ask / deny
     tool: str  # tool name, or * for any
     pattern: str | None  # glob on the primary argument; None matches any call
+    origin: Origin = field(default="settings", compare=False)
 
     @classmethod
-    def parse(cls, action: str, text: str) -> Rule:
+    def parse(cls, action: str, text: str, origin: Origin = "settings") -> Rule:
         if action not in ACTIONS:
             raise PermissionSettingsError(
                 f"rule action must be one of {', '.join(ACTIONS)}, got {action!r}"
@@ -38,7 +44,7 @@ class Rule:
             raise PermissionSettingsError(
                 f"bad permission rule {text!r}: write TOOL or TOOL(PATTERN), e.g. run_command(pytest*)"
             )
-        return cls(action, match.group(1), match.group(2))
+        return cls(action, match.group(1), match.group(2), origin)
 
     def __str__(self) -> str:
         return self.tool if self.pattern is None else f"{self.tool}({self.pattern})"
@@ -50,6 +56,12 @@ class Rule:
         return glob_match(self.pattern, text) or (
             self.pattern.endswith(" *") and text == self.pattern[:-2]
         )
+
+    def matches_line(self, line: str) -> bool:
+        """An exact rule (no wildcard) against a whole command line: how a compound line that
+        a person approved once with "always" is allowed again, and only that line."""
+        literal = None if self.pattern is None else literal_text(self.pattern)
+        return literal is not None and literal == line.strip()
 
     def matches(self, tool: str, arguments: dict[str, Any], primary: str | None = None) -> bool:
         if not tool_matches(self.tool, tool):
@@ -82,9 +94,33 @@ def primary_value(arguments: dict[str, Any], primary: str | None = None) -> str 
     return None if value is None else str(value).strip()
 
 
+def glob_escape(text: str) -> str:
+    """A pattern that matches `text` and nothing else: `*`, `?` and `[` in brackets."""
+    return "".join(f"[{c}]" if c in _GLOB_CHARS else c for c in text)
+
+
+def literal_text(pattern: str) -> str | None:
+    """The one text a pattern without wildcards matches (escapes undone); None for a glob."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith(_ESCAPES, i):
+            out.append(pattern[i + 1])
+            i += 3
+        elif pattern[i] in _GLOB_CHARS:
+            return None
+        else:
+            out.append(pattern[i])
+            i += 1
+    return "".join(out)
+
+
 def glob_match(pattern: str, value: str) -> bool:
     """Shell-style match. A pattern with `/` or `**` is a path pattern: `**` crosses
-    directories, `*` stays within one. Any other pattern (commands) lets `*` match anything."""
+    directories, `*` stays within one. Any other pattern (commands) lets `*` match anything.
+    A pattern without wildcards matches only its own text (`./` in front aside)."""
+    literal = literal_text(pattern)
+    if literal is not None:
+        return value == literal or _drop_dot_slash(value) == _drop_dot_slash(literal)
     if "/" not in pattern and "**" not in pattern:
         return fnmatch.fnmatchcase(value, pattern)
     regex = ""
@@ -106,6 +142,12 @@ def glob_match(pattern: str, value: str) -> bool:
             regex += re.escape(pattern[i])
             i += 1
     return re.fullmatch(regex, _strip_dot_slash(value)) is not None
+
+
+def _drop_dot_slash(text: str) -> str:
+    while text.startswith("./"):
+        text = text[2:]
+    return text
 
 
 def _strip_dot_slash(path: str) -> str:

@@ -29,8 +29,10 @@ from claw_nb.errors import PermissionSettingsError
 from claw_nb.permission_rules import ACTIONS, Rule
 from claw_nb.protected_paths import protection_reason
 from claw_nb.protocols import ApprovalRequest, Approver, Authorization
+from claw_nb.rule_offer import offered_rule
 
 MODES = ("ask", "accept-edits", "auto", "read-only", "plan")
+WIDER_MODES = ("accept-edits", "auto")  # what a person may switch to so that a call stops asking
 # What a plan may be approved into (`plan_answer`); planning again or read-only make no sense.
 PLAN_EXITS = ("accept-edits", "ask", "auto")
 
@@ -71,6 +73,22 @@ def authorize_with_hook(
     if decision == "allow" and allow is not None:
         return allow(tool, arguments, f"allowed by a PreToolUse hook{why}")
     return authorize(tool, arguments)
+
+
+def may_precheck(
+    authorize: Any, tool: Any, arguments: dict[str, Any], hook_decision: str, quoted: bool
+) -> bool:
+    """Whether to try a call for whether it can succeed before asking (an edit whose text is
+    gone): only when a person would be asked. A denied call learns nothing of the file; an
+    allowed one runs and fails with the tool's own, fuller error."""
+    if hook_decision == "deny" or authorize is None:
+        return False
+    decide = getattr(authorize, "decide", None)
+    if decide is None:
+        return False  # an authorizer that cannot say decides as it always did
+    primary = getattr(tool, "primary_argument", None)
+    action = decide(tool.name, tool.kind, arguments, primary)[0]
+    return action == "ask" or (action == "allow" and (quoted or hook_decision == "ask"))
 
 
 def confirm_quoted(authorize: Any, tool: Any, arguments: dict[str, Any], why: str) -> Authorization:
@@ -117,16 +135,49 @@ class PermissionPolicy:
         self.rules.extend(Rule.parse(action, text) for text in texts)
 
     def __call__(self, tool: Any, arguments: dict[str, Any]) -> Authorization:
-        action, reason = self.decide(
-            tool.name, tool.kind, arguments, primary=getattr(tool, "primary_argument", None)
+        action, reason, rule = self._judge(
+            tool.name, tool.kind, arguments, getattr(tool, "primary_argument", None)
         )
-        if action == "allow":
-            return Authorization(True, reason)
-        if action == "deny":
-            return Authorization(False, reason)
-        return self._ask(
-            tool, arguments, ApprovalRequest(tool.name, tool.kind, dict(arguments), reason)
+        if action != "ask":
+            return Authorization(action == "allow", reason, rule)
+        return self._ask(tool, arguments, self._request(tool, arguments, reason))
+
+    def _request(
+        self, tool: Any, arguments: dict[str, Any], reason: str, *, confirm: str | None = None
+    ) -> ApprovalRequest:
+        """The question for a person: what "always" would add, and which modes would not ask.
+        A call that asks in every mode (`confirm`: quoted, a hook's ask) is offered no rule."""
+        primary = getattr(tool, "primary_argument", None)
+        offer = None if confirm is not None else self._offer(tool, arguments)
+        passes_in = tuple(
+            m
+            for m in WIDER_MODES
+            if m != self.mode
+            and replace(self, mode=m).decide(tool.name, tool.kind, arguments, primary)[0] == "allow"
         )
+        return ApprovalRequest(
+            tool.name, tool.kind, dict(arguments), reason, offer=offer, mode=self.mode,
+            passes_in=() if confirm is not None else passes_in,
+        )  # fmt: skip
+
+    def _offer(self, tool: Any, arguments: dict[str, Any]) -> str | None:
+        """The rule "always" adds: the narrowest that covers this call (`claw_nb.rule_offer`),
+        and only if it would let this very call run without asking."""
+        primary = getattr(tool, "primary_argument", None)
+        rule = offered_rule(tool.name, tool.kind, arguments, primary)
+        if rule is None or rule in self.rules:
+            return None
+        widened = replace(self, rules=[*self.rules, rule])
+        allowed = widened.decide(tool.name, tool.kind, arguments, primary)[0] == "allow"
+        return str(rule) if allowed else None
+
+    def conversation_rules(self) -> list[Rule]:
+        """The rules "always" answers added in this conversation (`%claw rules`)."""
+        return [r for r in self.rules if r.origin == "conversation"]
+
+    def drop_rule(self, rule: Rule) -> None:
+        """Forget `rule`; in place, so the runs' copies of this policy (`with_mode`) forget it."""
+        self.rules.remove(rule)
 
     def confirm_quoted(self, tool: Any, arguments: dict[str, Any], why: str) -> Authorization:
         """A call the model quoted from content it read: a person decides, in every mode and
@@ -138,17 +189,17 @@ class PermissionPolicy:
     ) -> Authorization:
         """A person decides, in every mode and whatever the allow rules say (deny rules still
         deny); with nobody to ask, refused. For quoted calls and a PreToolUse hook's `ask`."""
-        action, reason = self.decide(
-            tool.name, tool.kind, arguments, primary=getattr(tool, "primary_argument", None)
+        action, reason, rule = self._judge(
+            tool.name, tool.kind, arguments, getattr(tool, "primary_argument", None)
         )
         if action == "deny":
-            return Authorization(False, reason)
+            return Authorization(False, reason, rule)
         reason = f"asks in every mode: {why}"
         if getattr(self.approver, "automatic", False):
             return Authorization(
                 False, f"{reason}; refused: no person to ask (approver: {self.approver_name})"
             )
-        request = ApprovalRequest(tool.name, tool.kind, dict(arguments), reason, quoted=quoted)
+        request = replace(self._request(tool, arguments, reason, confirm=why), quoted=quoted)
         return self._ask(tool, arguments, request)
 
     def _decide_plan(self) -> tuple[str, str]:
@@ -161,17 +212,15 @@ class PermissionPolicy:
         mode would ask. A deny rule, an ask rule, and what asks in every mode (no sandbox,
         protected files, the kernel) still decide: a hook never widens past them."""
         primary = getattr(tool, "primary_argument", None)
-        action, reason = self.decide(tool.name, tool.kind, arguments, primary=primary)
+        action, reason, rule = self._judge(tool.name, tool.kind, arguments, primary)
         if action != "ask":
-            return Authorization(action == "allow", reason)
+            return Authorization(action == "allow", reason, rule)
         if (
             replace(self, mode="auto").decide(tool.name, tool.kind, arguments, primary)[0]
             == "allow"
         ):
             return Authorization(True, why)  # only the mode asked
-        return self._ask(
-            tool, arguments, ApprovalRequest(tool.name, tool.kind, dict(arguments), reason)
-        )
+        return self._ask(tool, arguments, self._request(tool, arguments, reason))
 
     def _ask(self, tool: Any, arguments: dict[str, Any], request: ApprovalRequest) -> Authorization:
         answer = self.approver(request)
@@ -180,18 +229,18 @@ class PermissionPolicy:
         who = getattr(self.approver, "current_label", None) or self.approver_name
         if request.kind == "plan":
             return self._answer_plan(answer, who)
-        if answer == "always" and request.quoted is None:  # a quoted call adds no rule
-            added = [
-                r
-                for r in self._always_rules(tool.name, tool.kind, arguments)
-                if r not in self.rules
-            ]
-            self.rules.extend(added)
-            shown = ", ".join(str(r) for r in added) or "(already allowed)"
-            return Authorization(True, f"{reason}; approved by {who}, always allow {shown}")
-        if answer in ("yes", "always"):
+        word, _, said = (answer or "").partition(":")
+        word = word.strip().lower()
+        if word == "always" and request.offer is not None:  # exactly the rule that was shown
+            rule = Rule.parse("allow", request.offer, origin="conversation")
+            if rule not in self.rules:
+                self.rules.append(rule)
+            return Authorization(True, f"{reason}; approved by {who}, always allow {rule}")
+        if word in ("yes", "always"):
             return Authorization(True, f"{reason}; approved by {who}")
-        return Authorization(False, f"{reason}; denied by {who}")
+        said = " ".join(said.split()) if word == "no" else ""
+        told = f". The user says: {said}" if said else ""
+        return Authorization(False, f"{reason}; denied by {who}{told}")
 
     def _answer_plan(self, answer: str, who: str) -> Authorization:
         """Approved: this policy (the run's own copy) leaves plan mode; refused: it stays."""
@@ -213,6 +262,13 @@ class PermissionPolicy:
         self, tool: str, kind: str, arguments: dict[str, Any], primary: str | None = None
     ) -> tuple[str, str]:
         """(allow|ask|deny, reason) before asking anyone."""
+        action, reason, _rule = self._judge(tool, kind, arguments, primary)
+        return action, reason
+
+    def _judge(
+        self, tool: str, kind: str, arguments: dict[str, Any], primary: str | None = None
+    ) -> tuple[str, str, str | None]:
+        """(allow|ask|deny, reason, the rule that decided or None)."""
         if kind == "command":
             return self._decide_command(tool, arguments, primary or "command")
         matched = {
@@ -222,32 +278,32 @@ class PermissionPolicy:
             for action in ACTIONS
         }
         if matched["deny"]:
-            return "deny", f"denied by rule {matched['deny'][0]}"
+            return "deny", f"denied by rule {matched['deny'][0]}", str(matched["deny"][0])
         if kind == "meta" or kind == "read":
             if matched["ask"]:
-                return "ask", f"asks by rule {matched['ask'][0]}"
-            return "allow", f"allowed: {kind} tool"
+                return "ask", f"asks by rule {matched['ask'][0]}", str(matched["ask"][0])
+            return "allow", f"allowed: {kind} tool", None
         if kind == "plan":
-            return self._decide_plan()
+            return (*self._decide_plan(), None)
         if self.mode in ("read-only", "plan"):
-            return "deny", _READ_ONLY[self.mode]
+            return "deny", _READ_ONLY[self.mode], None
         if kind == "kernel" and not matched["allow"]:
-            return "ask", "asks in every mode: runs code in your kernel, outside the sandbox"
+            return "ask", "asks in every mode: runs code in your kernel, outside the sandbox", None
         if matched["ask"]:
-            return "ask", f"asks by rule {matched['ask'][0]}"
+            return "ask", f"asks by rule {matched['ask'][0]}", str(matched["ask"][0])
         if kind == "edit" and (why := self._protected(arguments)) is not None:
-            return "ask", f"asks in every mode: {why}"
+            return "ask", f"asks in every mode: {why}", None
         if matched["allow"]:
-            return "allow", f"allowed by rule {matched['allow'][0]}"
+            return "allow", f"allowed by rule {matched['allow'][0]}", str(matched["allow"][0])
         if self.mode == "auto":
-            return "allow", "allowed by mode auto"
+            return "allow", "allowed by mode auto", None
         if self.mode == "accept-edits" and kind == "edit":
-            return "allow", "allowed by mode accept-edits"
-        return "ask", f"asks: mode {self.mode}"
+            return "allow", "allowed by mode accept-edits", None
+        return "ask", f"asks: mode {self.mode}", None
 
     def _decide_command(
         self, tool: str, arguments: dict[str, Any], primary: str
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, str | None]:
         """Rules meet each simple command of the line: a deny or ask rule that matches any of
         them applies; allow rules allow only when every simple command is allowed."""
         line = str(arguments.get(primary, ""))
@@ -270,23 +326,27 @@ class PermissionPolicy:
             )
 
         if (rule := first("deny")) is not None:
-            return "deny", f"denied by rule {rule}"
+            return "deny", f"denied by rule {rule}", str(rule)
         if self.mode in ("read-only", "plan"):
-            return "deny", _READ_ONLY[self.mode]
+            return "deny", _READ_ONLY[self.mode], None
         if not self.sandboxed:
-            return "ask", "asks in every mode: no OS sandbox, so every command needs approval"
+            return "ask", "asks in every mode: no OS sandbox, so every command needs approval", None
         if (rule := first("ask")) is not None:
-            return "ask", f"asks by rule {rule}"
+            return "ask", f"asks by rule {rule}", str(rule)
         if problem is not None:
-            return "ask", f"asks: the command line cannot be checked against the rules ({problem})"
+            why = f"asks: the command line cannot be checked against the rules ({problem})"
+            return "ask", why, None
         allow = [r for r in self.rules if r.action == "allow" and r.tool in ("*", tool)]
         if commands and all(any(r.matches_text(c) for r in allow) for c in commands):
-            return "allow", "allowed by rule " + ", ".join(
-                str(next(r for r in allow if r.matches_text(c))) for c in dict.fromkeys(commands)
+            rules = ", ".join(
+                dict.fromkeys(str(next(r for r in allow if r.matches_text(c))) for c in commands)
             )
+            return "allow", f"allowed by rule {rules}", rules
+        if (rule := next((r for r in allow if r.matches_line(line)), None)) is not None:
+            return "allow", f"allowed by rule {rule}", str(rule)  # this exact line
         if self.mode == "auto":
-            return "allow", "allowed by mode auto"
-        return "ask", f"asks: mode {self.mode}"
+            return "allow", "allowed by mode auto", None
+        return "ask", f"asks: mode {self.mode}", None
 
     def _protected(self, arguments: dict[str, Any]) -> str | None:
         """Why writing the call's path needs a yes, decided on the resolved path."""
@@ -294,18 +354,6 @@ class PermissionPolicy:
         if not isinstance(path, str) or not path:
             return None
         return protection_reason(self.workspace or ".", path)
-
-    @staticmethod
-    def _always_rules(tool: str, kind: str, arguments: dict[str, Any]) -> list[Rule]:
-        """What "always" adds: for a command, one rule per program of the line (`ls -la` ->
-        `run_command(ls *)`), never a pattern that lets other commands ride along."""
-        if kind != "command":
-            return [Rule("allow", tool, None)]
-        try:
-            programs = [words[0] for words in split_commands(str(arguments.get("command", "")))]
-        except Unparsable:
-            return []  # asked once; a line the rules cannot read is not allowed for ever
-        return [Rule("allow", tool, f"{program} *") for program in dict.fromkeys(programs)]
 
 
 def plan_answer(answer: str) -> tuple[bool, str, str]:

@@ -74,10 +74,12 @@ class CommandRunner(Protocol):
 
 @dataclass(frozen=True)
 class Authorization:
-    """Whether a tool call may run, and why (the reason is logged on the call's row)."""
+    """Whether a tool call may run, and why (the reason is logged on the call's row); `rule`
+    is the permission rule that decided it, when one did."""
 
     allowed: bool
     reason: str
+    rule: str | None = None
 
 
 class ToolInfo(Protocol):
@@ -95,16 +97,24 @@ class ApprovalRequest:
     """What the user is asked to approve: the tool, its full arguments, and why it asks.
 
     `quoted` is set when the model copied the call from content it read (a file, a command's
-    output): a view should say so, since the request may come from whoever wrote that text."""
+    output): a view should say so, since the request may come from whoever wrote that text.
+    `offer` is the rule an "always" answer adds (`claw_nb.rule_offer`), shown before the answer;
+    None: "always" adds none (a view offers no such button). `mode` is the mode that asked, and
+    `passes_in` the modes in which this call would have run without asking."""
 
     tool: str
     kind: str
     arguments: dict[str, Any]
     reason: str
     quoted: str | None = None
+    offer: str | None = None
+    mode: str = ""
+    passes_in: tuple[str, ...] = ()
 
 
-Approver = Callable[[ApprovalRequest], str]  # returns "yes", "no" or "always"
+# An approver answers "yes", "always" (add the request's `offer`), "no", or "no: REASON" (the
+# reason goes to the model with the denial).
+Approver = Callable[[ApprovalRequest], str]
 
 Listener = Callable[["Event"], None]
 

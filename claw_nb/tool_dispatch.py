@@ -5,7 +5,9 @@ The agent loop hands each assistant message's calls here. Every call ends as a `
 the model sent: a malformed or unknown call, arguments the schema refuses, a denial, a timeout or
 a tool's own bug all go back to the model as a result it can act on. The loop guard sees each
 result; a stop request leaves the remaining calls answered "not run". The user's PreToolUse
-hooks speak before the permission policy, PostToolUse hooks after a call ran (docs/hooks.md).
+hooks speak before the permission policy, PostToolUse hooks after a call ran (docs/hooks.md). A
+call that cannot succeed (a tool's `check`: an edit whose text is gone) gets its error before
+anyone is asked.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from claw_nb.context import ContextManager
 from claw_nb.hook_points import HookPoints
 from claw_nb.loop_guard import LoopGuard
 from claw_nb.outcomes import ErrorKind, ToolOutcome
-from claw_nb.permissions import authorize_with_hook, confirm_quoted
-from claw_nb.protocols import Authorizer
+from claw_nb.permissions import authorize_with_hook, confirm_quoted, may_precheck
+from claw_nb.protocols import Authorization, Authorizer
 from claw_nb.stop import StopToken
 from claw_nb.toolcalls import ToolCall, coerce_arguments, validate_arguments
 from claw_nb.toolcalls.quoted import QuotedCalls
@@ -29,6 +31,7 @@ from claw_nb.tools import Tool, ToolContext, ToolError, ToolRegistry
 from claw_nb.tools.base import ToolTimeout
 
 NOT_RUN = ToolOutcome.failure(ErrorKind.NOT_RUN, "not run: the user stopped the agent.")
+CANNOT_SUCCEED = "not asked: the call cannot succeed"  # the decision of a call its check refused
 
 
 @dataclass
@@ -87,7 +90,7 @@ class ToolDispatch:
         )
         started = time.perf_counter()
         todos_before = list(self.context.todos)
-        outcome, arguments, decision = self._outcome(call, tools, authorize)
+        outcome, arguments, auth = self._outcome(call, tools, authorize)
         duration = (time.perf_counter() - started) * 1000
         result = outcome.model_text
         sent = self.context_manager.clip_tool_result(call.name, arguments, result)
@@ -109,10 +112,11 @@ class ToolDispatch:
                 error=None if outcome.ok else result,
                 error_kind=outcome.error_kind,
                 duration_ms=duration,
-                decision=decision,
+                decision=auth.reason if auth is not None else None,
                 result_chars=len(result),
                 result_chars_sent=len(sent),
                 dialect=call.dialect,
+                rule=auth.rule if auth is not None else None,
             )
         )
         if outcome.ok and self.context.todos != todos_before:  # whichever tool keeps the plan
@@ -123,8 +127,8 @@ class ToolDispatch:
 
     def _outcome(
         self, call: ToolCall, tools: ToolRegistry, authorize: Authorizer | None
-    ) -> tuple[ToolOutcome, dict[str, Any] | None, str | None]:
-        """(outcome, the arguments as run, the authorizer's reason) for one call."""
+    ) -> tuple[ToolOutcome, dict[str, Any] | None, Authorization | None]:
+        """(outcome, the arguments as run, the authorizer's decision) for one call."""
         if call.error is not None:
             return ToolOutcome.failure(ErrorKind.MALFORMED_JSON, call.error), call.arguments, None
         tool = tools.get(call.name)
@@ -141,22 +145,27 @@ class ToolDispatch:
 
     def _authorized_run(
         self, tool: Tool, arguments: dict[str, Any], call: ToolCall, authorize: Authorizer | None
-    ) -> tuple[ToolOutcome, str | None]:
-        decision = None
+    ) -> tuple[ToolOutcome, Authorization | None]:
         hook = self.hooks.pre_tool(tool.name, arguments, call.id)  # PreToolUse hooks
         quote = self.quoted.find(call)  # a call the model copied from what it read
         if hook.stop is not None:  # "continue": false: the run ends after this call
             stopped = f"not run: a PreToolUse hook stopped the run ({hook.stop})"
             return ToolOutcome.failure(ErrorKind.NOT_RUN, stopped, tool.kind), None
+        asks = quote is not None
+        if tool.check is not None and may_precheck(authorize, tool, arguments, hook.decision, asks):
+            try:  # nobody is asked to approve a call that cannot succeed
+                tool.check(self.context, arguments)
+            except ToolError as exc:
+                failed = ToolOutcome.failure(ErrorKind.TOOL_ERROR, str(exc), tool.kind)
+                return failed, Authorization(False, CANNOT_SUCCEED)
         if quote is not None and hook.decision != "deny":
             auth = confirm_quoted(authorize, tool, arguments, quote.reason())
         else:
             auth = authorize_with_hook(authorize, tool, arguments, hook.decision, hook.reason)
-        if auth is not None:
-            decision = auth.reason
-            if not auth.allowed:
-                denied = f"permission denied: {auth.reason}"
-                return ToolOutcome.failure(ErrorKind.DENIED, denied, tool.kind), decision
+        decision = auth
+        if auth is not None and not auth.allowed:
+            denied = f"permission denied: {auth.reason}"
+            return ToolOutcome.failure(ErrorKind.DENIED, denied, tool.kind), decision
         self.context.call_id, self.context.authorize = call.id, authorize
         try:
             return ToolOutcome(True, tool.run(self.context, arguments), kind=tool.kind), decision

@@ -114,13 +114,16 @@ def test_approver_answer_decides_and_is_recorded(answer, allowed):
     assert ("approved" if allowed else "denied") in auth.reason
 
 
-def test_always_adds_a_rule_so_the_next_similar_call_does_not_ask():
+def test_always_adds_the_rule_it_offered_so_the_same_target_does_not_ask_again():
     asked = []
     policy = PermissionPolicy(mode="ask", approver=lambda req: asked.append(req) or "always")
     policy(COMMAND, {"command": "make test"})
-    assert policy(COMMAND, {"command": "make lint"}).allowed
+    assert asked[0].offer == "run_command(make test *)"
+    assert str(policy.rules[-1]) == "run_command(make test *)"
+    assert policy.rules[-1].origin == "conversation"
+    assert policy(COMMAND, {"command": "make test V=1"}).allowed
     assert len(asked) == 1
-    assert str(policy.rules[-1]) == "run_command(make *)"
+    assert policy.decide("run_command", "command", {"command": "make lint"})[0] == "ask"
 
 
 def test_settings_table_gives_mode_and_rules():

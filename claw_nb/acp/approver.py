@@ -1,8 +1,8 @@
 """What the permission policy would ask the user goes to the ACP client as
 `session/request_permission`, and the option the user picks comes back as the policy's answer.
 
-A tool call gets allow once / allow always / reject (a call the model copied from what it read
-gets no "always": the policy never learns a rule from one). A plan (plan mode's
+A tool call gets allow once / allow always (named with the rule it adds) / reject (a call the
+model copied from what it read, or one no rule can allow, gets no "always"). A plan (plan mode's
 `exit_plan_mode`) gets the modes it can be approved into, or "keep planning". The question is
 asked from the agent's thread and waits for the answer; a cancelled turn, a closed connection or
 a client error is a "no".
@@ -43,12 +43,15 @@ PLAN_OPTIONS = {
 
 
 def permission_options(request: ApprovalRequest) -> dict[str, tuple[str, str, str]]:
-    """The options offered for `request`, by option id."""
+    """The options offered for `request`, by option id. "Allow always" names the rule it adds
+    (`request.offer`); without one (a quoted call, a call that asks in every mode) it is not
+    offered."""
     if request.kind == "plan":
         return PLAN_OPTIONS
-    if request.quoted is not None:
+    if request.quoted is not None or request.offer is None:
         return {k: v for k, v in CALL_OPTIONS.items() if k != "allow_always"}
-    return CALL_OPTIONS
+    name, kind, answer = CALL_OPTIONS["allow_always"]
+    return {**CALL_OPTIONS, "allow_always": (f"{name}: {request.offer}", kind, answer)}
 
 
 class ClientApprover:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from claw_nb.cli import acp, hooks, mcp, models, rewind
-from claw_nb.cli.approvers import approve_all_printed, deny_noninteractive, terminal_approver
+from claw_nb.cli.approvers import TerminalApprover, approve_all_printed, deny_noninteractive
 from claw_nb.config import ConfigError, load_config
 from claw_nb.permissions import MODES
 
@@ -226,7 +226,7 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
         approver, approve_mcp = approve_all_printed, mcp.approve_servers_once
         approve_hooks = hooks.approve_hooks_once
     elif sys.stdin.isatty() and not headless:  # json modes never prompt: stdout is for JSON
-        approver, approve_mcp = terminal_approver, mcp.terminal_server_approver
+        approver, approve_mcp = TerminalApprover(), mcp.terminal_server_approver
         approve_hooks = hooks.terminal_hook_approver
     else:
         approver = deny_noninteractive
@@ -257,6 +257,8 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     ) as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if isinstance(approver, TerminalApprover):
+        approver.policy = agent.authorize  # `r` at a prompt lists the rules "always" added
     agent.subscribe(_listener(args, agent, out))
     runner = agent.context.runner
     if runner.fallback_reason and not runner.fallback_announced and not args.quiet:

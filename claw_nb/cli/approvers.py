@@ -2,31 +2,91 @@
 
 from __future__ import annotations
 
+from typing import Any
 
-def terminal_approver(request) -> str:
-    """Ask on the terminal: y(es) / n(o) / a(lways); a plan gets its own question."""
-    import json
 
-    from claw_nb.textsafe import show
+class TerminalApprover:
+    """Ask on the terminal: y(es) / n(o) [reason] / a(lways, adding the rule shown) / r(ules).
 
-    if request.kind == "plan":
-        return _ask_plan(request, show)
+    `policy` (set once the agent is built) lets `r` list the rules "always" added in this run
+    and `drop N` forget one, the terminal's `%claw rules`."""
 
-    print(f"\nclaw wants to run {request.tool} ({show(request.reason)}):")
-    for key, value in request.arguments.items():
-        text = value if isinstance(value, str) else json.dumps(value)
-        print(f"  {show(key)}: " + show(text).replace("\n", "\n    "))
-    while True:
-        try:
-            answer = input("approve? [y]es / [n]o / [a]lways: ").strip().lower()
-        except EOFError:
-            return "no"
-        if answer in ("y", "yes"):
+    automatic = False
+
+    def __init__(self, policy: Any = None) -> None:
+        self.policy = policy
+
+    def __call__(self, request: Any) -> str:
+        import json
+
+        from claw_nb.textsafe import show
+
+        if request.kind == "plan":
+            return _ask_plan(request, show)
+        print(f"\nclaw wants to run {request.tool} ({show(request.reason)}):")
+        for key, value in request.arguments.items():
+            text = value if isinstance(value, str) else json.dumps(value)
+            print(f"  {show(key)}: " + show(text).replace("\n", "\n    "))
+        if request.offer is not None:
+            print(f"  [a]lways allows {show(request.offer)} for the rest of this run")
+        always = " / [a]lways" if request.offer is not None else ""
+        rules = " / [r]ules" if self.policy is not None else ""
+        question = f"approve? [y]es / [n]o [reason]{always}{rules}: "
+        while True:
+            try:
+                typed = input(question).strip()
+            except EOFError:
+                return "no"
+            answer = self._answer(typed, request)
+            if answer is not None:
+                return answer
+
+    def _answer(self, typed: str, request: Any) -> str | None:
+        """The policy's answer to what was typed; None: ask again."""
+        word, _, rest = typed.partition(" ")
+        word = word.lower()
+        if word in ("y", "yes") and not rest:
             return "yes"
-        if answer in ("n", "no", ""):
-            return "no"
-        if answer in ("a", "always"):
+        if word in ("n", "no", ""):
+            reason = " ".join(rest.split())
+            return f"no: {reason}" if reason else "no"
+        if word in ("a", "always") and not rest:
+            if request.offer is None:
+                print("  no rule is offered for this call; answer y or n")
+                return None
             return "always"
+        if word in ("r", "rules") and self.policy is not None:
+            self._show_rules()
+            return None
+        if word == "drop" and self.policy is not None:
+            self._drop(rest.strip())
+            return None
+        return None
+
+    def _show_rules(self) -> None:
+        from claw_nb.textsafe import show
+
+        learned = self.policy.conversation_rules()
+        if not learned:
+            print("  no rules added in this run")
+        for number, rule in enumerate(learned, 1):
+            print(f"  {number}. {show(str(rule))}")
+        if learned:
+            print("  (type `drop N` to forget one)")
+
+    def _drop(self, typed: str) -> None:
+        learned = self.policy.conversation_rules()
+        if not typed.isdigit() or not 1 <= int(typed) <= len(learned):
+            print(f"  drop takes a rule's number, 1 to {len(learned)} (r lists them)")
+            return
+        rule = learned[int(typed) - 1]
+        self.policy.drop_rule(rule)
+        print(f"  dropped {rule}: such calls ask again")
+
+
+def terminal_approver(request: Any) -> str:
+    """Ask on the terminal, without the rules listing (`TerminalApprover` has it)."""
+    return TerminalApprover()(request)
 
 
 def _ask_plan(request, show) -> str:

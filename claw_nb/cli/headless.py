@@ -183,6 +183,7 @@ class JsonEventWriter(ev.EventDispatch):
                 "content": e.result,
                 "truncated": e.result_chars_sent < e.result_chars,
                 "decision": e.decision,
+                "permission_rule": e.rule,
                 "duration_ms": round(e.duration_ms),
             }
         )

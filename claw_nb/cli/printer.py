@@ -26,6 +26,13 @@ def tool_progress_words(tool: str, chars: int) -> str:
     return f"model is writing a tool call{name} ({size})"
 
 
+def rule_note(e: ev.ToolCallFinished) -> str:
+    """`, allowed by rule run_command(pytest *)` when a permission rule decided the call."""
+    if e.rule is None:
+        return ""
+    return f", {'allowed' if e.error_kind != 'denied' else 'denied'} by rule {e.rule}"
+
+
 def _is_terminal(out: TextIO) -> bool:
     try:
         return bool(out.isatty())
@@ -177,7 +184,7 @@ class TextPrinter(ev.EventDispatch):
         if self.quiet:
             return
         status = "ok" if e.ok else f"error ({e.error_kind})"
-        self._write(f"   {status} in {e.duration_ms:.0f} ms")
+        self._write(f"   {status} in {e.duration_ms:.0f} ms{rule_note(e)}")
         text = e.result if e.ok else (e.error or "")
         lines = text.splitlines()
         for line in lines[: self.show_results]:

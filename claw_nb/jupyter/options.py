@@ -78,6 +78,9 @@ SUBCOMMAND_TABLE: tuple[Subcommand, ...] = (
     Subcommand("new", "", "the next %%claw starts a fresh conversation", False),
     Subcommand("tools", "", "the agent's tools and what the permission mode does with them", False),
     Subcommand(
+        "rules", "[drop N]", "permission rules: saved ones and those Always allow added; drop one"
+    ),
+    Subcommand(
         "mcp",
         "[list | approve NAME... | revoke NAME... | read SERVER URI | prompt SERVER NAME ...]",
         "MCP servers: state, tools, resources, prompts; approve or revoke one",

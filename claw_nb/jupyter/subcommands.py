@@ -1,5 +1,5 @@
 """`%claw SUBCOMMAND`: config, model, sessions, log, resume, new, stop, status, compact, tools,
-mcp, hooks, help. A mixin of `ClawMagics`, which gives it the settings (`config_for`), the conversation
+rules, mcp, hooks, help. A mixin of `ClawMagics`, which gives it the settings (`config_for`), the conversation
 (`agent`) and the run queue."""
 
 from __future__ import annotations
@@ -274,6 +274,12 @@ class Subcommands:
         from claw_nb.jupyter.hooks_magic import run_hooks_magic
 
         run_hooks_magic(self, rest)
+
+    def _cmd_rules(self, rest: list[str]) -> None:
+        """`%claw rules [drop N]`: claw_nb.jupyter.rules_magic."""
+        from claw_nb.jupyter.rules_magic import run_rules_magic
+
+        run_rules_magic(self, rest)
 
     def _cmd_tools(self, rest: list[str]) -> None:
         from claw_nb.permissions import PermissionPolicy

@@ -9,30 +9,39 @@ from __future__ import annotations
 from typing import Any, TextIO
 
 from claw_nb import events as ev
-from claw_nb.cli.printer import TextPrinter
+from claw_nb.cli.printer import TextPrinter, rule_note
 from claw_nb.events import handles
-from claw_nb.jupyter.changes import ChangeTracker
+from claw_nb.jupyter.changes import ChangeTracker, preview_change
 from claw_nb.textsafe import show
 
-
-def text_approver(request: Any) -> str:
-    """Without widgets nobody can be asked: what would ask is denied (the policy says so)."""
-    return "no"
+NO_WIDGETS = "policy: nobody to ask without widgets"
 
 
-text_approver.label = (
-    "policy: no interactive approvals without widgets "
-    "(use --mode accept-edits or --mode auto, or an allow rule)"
-)
+def refusal_words(request: Any) -> str:
+    """Who refused a call in a text transcript, and what would let it run from the notebook:
+    a mode in which it would not ask (`passes_in`), else the rule "always" would add."""
+    if request is None:
+        return NO_WIDGETS
+    if request.passes_in:
+        wider = request.passes_in[0]
+        return (
+            f"{NO_WIDGETS}; mode {wider} runs it: `%%claw --mode {wider}` (one cell) or "
+            f"`%claw config mode={wider}` (this kernel)"
+        )
+    if request.offer is not None:
+        return (
+            f'{NO_WIDGETS}; to run it, allow "{request.offer}" in [permissions] of '
+            ".claw/settings.toml, or run the cell where widgets show"
+        )
+    return f"{NO_WIDGETS}, and this asks in every mode: run the cell where widgets show"
 
 
 class NotebookTextPrinter(TextPrinter):
     """The plain-text transcript: the terminal printer plus diffs of edits and a summary.
 
-    It is also the run's approver: nobody can click anything, so what would ask is denied.
+    It is also the run's approver: nobody can click anything, so what would ask is denied,
+    and the denial names what would let it run (`refusal_words`).
     """
-
-    approver_label = text_approver.label
 
     def __init__(
         self,
@@ -48,6 +57,7 @@ class NotebookTextPrinter(TextPrinter):
         self.denied = 0
         self.agent: Any = None
         self._pending = ""  # streamed text not yet written: it goes out a line at a time
+        self._refused: Any = None  # the last request refused: the denial's words name it
 
     def __call__(self, event: ev.Event) -> None:
         held = (ev.TextDelta, ev.ToolCallProgress, ev.ModelCallFinished, ev.FinalAnswer)
@@ -59,7 +69,14 @@ class NotebookTextPrinter(TextPrinter):
         self.agent = agent
 
     def approve(self, request: Any) -> str:
-        return text_approver(request)
+        """Nobody can be asked: what would ask is denied."""
+        self._refused = request
+        return "no"
+
+    @property
+    def approver_label(self) -> str:
+        """Who answered, as the denial's reason says it (read right after `approve`)."""
+        return refusal_words(self._refused)
 
     @handles(ev.SessionStarted)
     def _on_SessionStarted(self, e: ev.SessionStarted) -> None:
@@ -115,14 +132,19 @@ class NotebookTextPrinter(TextPrinter):
             return
         if change is None:
             status = "ok" if e.ok else f"error ({e.error_kind})"
-            self._write(f"   {status} in {e.duration_ms:.0f} ms")
+            self._write(f"   {status} in {e.duration_ms:.0f} ms{rule_note(e)}")
             lines = show(e.result if e.ok else (e.error or "")).splitlines()
+            width = None if e.error_kind == "denied" else 200  # a denial says what to do: whole
             for line in lines[: self.show_results]:
-                self._write("   | " + line[:200])
+                self._write("   | " + line[:width])
             if len(lines) > self.show_results:
                 self._write(f"   | ... {len(lines) - self.show_results} more lines")
+            if e.error_kind == "denied" and e.arguments:  # what was refused, not lost
+                proposed = preview_change(self.tracker.workspace, e.tool, e.arguments)
+                for line in (proposed or "").splitlines():
+                    self._write("   " + line[:200])
             return
-        self._write(f"   ok in {e.duration_ms:.0f} ms: {change.label()}")
+        self._write(f"   ok in {e.duration_ms:.0f} ms{rule_note(e)}: {change.label()}")
         for line in change.diff.splitlines():
             self._write("   " + line[:200])
 

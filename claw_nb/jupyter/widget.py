@@ -24,7 +24,7 @@ from typing import Any
 
 from claw_nb import events as ev
 from claw_nb.events import handles
-from claw_nb.jupyter.changes import ChangeTracker
+from claw_nb.jupyter.changes import ChangeTracker, preview_change
 from claw_nb.jupyter.run_status import RunStatus
 from claw_nb.jupyter.static_copy import Part, StaticTranscript, note_part, text_part
 from claw_nb.jupyter.subagent_view import SubagentBoxes
@@ -308,9 +308,10 @@ class WidgetTranscript(TranscriptDisplay, TranscriptActions, ev.EventDispatch):
         if entry is not None:
             card, widget, index = entry
             duration = max(0.0, e.duration_ms - 1000 * self._waited.pop(e.call_id, 0.0))
-            card.finish(
-                e.ok, e.error_kind, duration, e.result if e.ok else (e.error or e.result), change
-            )
+            if e.error_kind == "denied" and card.proposed is None and e.arguments:
+                card.proposed = preview_change(self.tracker.workspace, e.tool, e.arguments)
+            output = e.result if e.ok else (e.error or e.result)
+            card.finish(e.ok, e.error_kind, duration, output, change, rule=e.rule)
             widget.value = card.html()
             self.static.replace(index, Part(card.html(), card.markdown(), card.plain()))
         self._save_static()

@@ -9,8 +9,10 @@ import secrets
 import time
 from typing import Any
 
+from claw_nb.jupyter.call_gist import call_gist
 from claw_nb.jupyter.changes import describe_arguments, preview_change
 from claw_nb.jupyter.widget_html import BOX, MUTED, PRE, clip, diff_html, esc
+from claw_nb.textsafe import show
 
 _APPROVAL_JS = """
 (function () {
@@ -42,14 +44,21 @@ def _refusal(feedback: str) -> str:
     return f"no: {text}" if text else "no"
 
 
-def _answer_word(answer: str) -> str:
+def _answer_word(answer: str, plan: bool = False) -> str:
     """How the transcript notes an answer (a plan's included)."""
     words = {"yes": "approved", "always": "always allowed", "no": "denied"}
     if answer in words:
         return words[answer]
     if answer.startswith("no:"):
-        return "sent back"
+        return "sent back" if plan else "denied, with your reason"
     return f"approved into {answer}"
+
+
+def _no_offer(request: Any) -> str:
+    """Why a card has no "Always allow" button, in a line."""
+    if request.quoted is not None or request.reason.startswith("asks in every mode"):
+        return "no \u201calways\u201d here: this call asks in every mode"
+    return "no \u201calways\u201d here: this command line cannot be checked against rules"
 
 
 class TranscriptActions:
@@ -81,7 +90,7 @@ class TranscriptActions:
         answer = self._answer or "no"
         self.approval.children = ()
         self._script(None)
-        word = _answer_word(answer)
+        word = _answer_word(answer, request.kind == "plan")
         self._note(f"{word}: {'the plan' if request.kind == 'plan' else request.tool}")
         refused = answer == "no" or answer.startswith("no:")
         self._card_state(call, word if refused else "running", "\u22ef")
@@ -118,36 +127,65 @@ class TranscriptActions:
         return prompt, w.HBox([*buttons, feedback])
 
     def _approval_card(self, request: Any) -> tuple[Any, Any]:
+        """The call in a line, its diff or its arguments, what "Always allow" would add; then
+        Approve, Deny (with an optional reason for the model) and, if a rule is offered,
+        Always allow."""
         w = self._w
         diff = preview_change(self.tracker.workspace, request.tool, request.arguments)
-        arguments = (
-            f'<pre class="claw-approval-args" style="{PRE}">'
-            f"{esc(clip(describe_arguments(request.arguments)))}</pre>"
-        )
+        entry = self._cards.get(self._last_call or "")
+        if entry is not None and diff:
+            entry[0].proposed = diff  # a denied edit keeps its diff on the card
+        shown = describe_arguments(request.arguments)
+        arguments = f'<pre class="claw-approval-args" style="{PRE}">{esc(clip(show(shown)))}</pre>'
         details = (
             arguments
             if not diff
             else diff_html(diff)
             + (f'<details><summary style="{MUTED}">all arguments</summary>{arguments}</details>')
         )
+        gist = call_gist(request.tool, request.arguments)
         prompt = w.HTML(
-            f'<div style="{BOX}border-color:#e0a800;"><b>Approve {esc(request.tool)}?</b> '
-            f'<span style="{MUTED}">{esc(request.reason)}</span>{details}</div>'
+            f'<div style="{BOX}border-color:#e0a800;"><b>Approve {esc(request.tool)}</b> '
+            f'<code class="claw-approval-gist">{esc(gist)}</code><b>?</b> '
+            f'<span style="{MUTED}">{esc(show(request.reason))}</span>{details}'
+            f"{self._offer_line(request)}</div>"
         )
-        buttons = [
-            w.Button(description="Approve", button_style="success", icon="check"),
-            w.Button(description="Deny", button_style="danger", icon="times"),
-            w.Button(
+        approve = w.Button(description="Approve", button_style="success", icon="check")
+        deny = w.Button(description="Deny", button_style="danger", icon="times")
+        reason = w.Text(placeholder="why not (optional, sent to the model with Deny)")
+        reason.add_class("claw-deny-reason")
+        approve.add_class("claw-yes")
+        deny.add_class("claw-no")
+        approve.on_click(lambda _b: self._answer_with("yes"))
+        deny.on_click(lambda _b: self._answer_with(_refusal(reason.value)))
+        buttons = [approve, deny]
+        if request.offer is not None:
+            always = w.Button(
                 description="Always allow",
                 button_style="info",
                 icon="check-double",
-                tooltip="Approve, and allow such calls for the rest of this conversation",
-            ),
-        ]
-        for button, answer in zip(buttons, ("yes", "no", "always")):
-            button.add_class(f"claw-{answer}")
-            button.on_click(lambda _b, a=answer: self._answer_with(a))
-        return prompt, w.HBox(buttons)
+                tooltip=f"Approve, and allow {show(request.offer)} for the rest of this "
+                "conversation (%claw rules lists and drops it)",
+            )
+            always.add_class("claw-always")
+            always.on_click(lambda _b: self._answer_with("always"))
+            buttons.append(always)
+        return prompt, w.HBox([*buttons, reason])
+
+    def _offer_line(self, request: Any) -> str:
+        """What "Always allow" adds, before anyone clicks it (or why there is no such button)."""
+        if request.offer is None:
+            return f'<div class="claw-offer" style="{MUTED}">{esc(_no_offer(request))}</div>'
+        mode = (
+            " (or <code>%%claw --mode accept-edits</code> for every edit)"
+            if request.kind == "edit" and "accept-edits" in request.passes_in
+            else ""
+        )
+        return (
+            f'<div class="claw-offer" style="{MUTED}">Always allow <code>'
+            f"{esc(show(request.offer))}</code>: for the rest of this conversation, such calls "
+            f"run without asking; <code>%claw rules</code> lists and drops it{mode}</div>"
+        )
 
     def _answer_with(self, answer: str) -> None:
         if self._answer is None:

@@ -4,10 +4,10 @@ its static copy (which must show without a kernel, so everything is inline-style
 from __future__ import annotations
 
 import html
-import json
 import re
 from typing import Any
 
+from claw_nb.jupyter.call_gist import LIMIT, call_gist, one_line
 from claw_nb.jupyter.changes import describe_arguments
 from claw_nb.outcomes import StopReason
 from claw_nb.textsafe import show
@@ -54,25 +54,6 @@ def diff_html(diff: str) -> str:
             style = ""
         rows.append(f'<span style="{style}">{esc(line)}</span>' if style else esc(line))
     return f'<pre class="claw-diff" style="{PRE}">' + "\n".join(rows) + "</pre>"
-
-
-def short_arguments(arguments: dict[str, Any] | None, raw: str, limit: int = 120) -> str:
-    if arguments is None:
-        text = raw
-    elif len(arguments) == 1:
-        text = _short_value(next(iter(arguments.values())))
-    else:
-        text = ", ".join(f"{k}={_short_value(v)}" for k, v in arguments.items())
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def _short_value(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return f"[{len(value)} item{'s' if len(value) != 1 else ''}]"
-    return json.dumps(value, ensure_ascii=False)
 
 
 STOP_WORDS = {
@@ -133,7 +114,9 @@ def took(ms: float) -> str:
 
 
 class Card:
-    """One tool call as HTML (and Markdown for the static copy), re-rendered as it progresses."""
+    """One tool call as HTML (and Markdown for the static copy), re-rendered as it progresses:
+    a one-line header (`call_gist`), the full arguments behind a disclosure, then the rule that
+    allowed or denied it, the diff it made (or, denied, the diff it proposed) and its output."""
 
     def __init__(self, tool: str, arguments: dict[str, Any] | None, raw: str) -> None:
         self.tool = tool
@@ -144,47 +127,88 @@ class Card:
         self.body = ""
         self.body_markdown = ""
         self.show_arguments = True
+        self.rule_line = ""  # "allowed by rule run_command(pytest *)"
+        self.proposed: str | None = None  # the diff an edit proposed (kept if it is denied)
+
+    def gist(self, limit: int = LIMIT) -> str:
+        return call_gist(self.tool, self.arguments, self.raw, limit)
 
     def html(self) -> str:
         head = (
             f'<span class="claw-card-icon" style="color:{ICON_COLOURS.get(self.icon, "inherit")}">'
             f"{self.icon}</span> <b>{esc(self.tool)}</b> "
-            f"<code>{esc(short_arguments(self.arguments, self.raw))}</code> "
+            f'<code class="claw-card-gist">{esc(self.gist())}</code> '
             f'<span class="claw-card-status" style="{MUTED}">{esc(self.state)}</span>'
         )
-        full = describe_arguments(self.arguments, self.raw) if self.show_arguments else ""
-        args = (
-            f'<details><summary style="{MUTED}">arguments</summary>'
-            f'<pre style="{PRE}">{esc(clip(full))}</pre></details>'
-            if full and len(full) > 100
+        rule = (
+            f'<div class="claw-card-rule" style="{MUTED}">{esc(self.rule_line)}</div>'
+            if self.rule_line
             else ""
         )
-        return f'<div class="claw-card" style="{BOX}">{head}{args}{self.body}</div>'
+        return (
+            f'<div class="claw-card" style="{BOX}">{head}{rule}{self._arguments()}{self.body}</div>'
+        )
+
+    def _arguments(self) -> str:
+        """The full arguments, folded, unless the header already says all of them."""
+        if not self.show_arguments:
+            return ""
+        full = describe_arguments(self.arguments, self.raw)
+        values = list((self.arguments or {}).values())
+        said = len(values) == 1 and one_line(str(values[0]), 10**6) == self.gist(10**6)
+        if not full.strip() or said:
+            return ""
+        return (
+            f'<details class="claw-card-arguments"><summary style="{MUTED}">arguments</summary>'
+            f'<pre style="{PRE}">{esc(clip(show(full)))}</pre></details>'
+        )
+
+    def _line(self) -> str:
+        rule = f"; {self.rule_line}" if self.rule_line else ""
+        return f"{self.tool} {self.gist(80)} ({self.state}{rule})"
 
     def markdown(self) -> str:
-        line = f"{self.icon} **{self.tool}** `{short_arguments(self.arguments, self.raw, 80)}` ({self.state})"
+        rule = f"; {self.rule_line}" if self.rule_line else ""
+        line = f"{self.icon} **{self.tool}** `{self.gist(80)}` ({self.state}{rule})"
         return line + (f"\n\n{self.body_markdown}" if self.body_markdown else "")
 
     def plain(self) -> str:
-        line = f"{self.icon} {self.tool} {short_arguments(self.arguments, self.raw, 80)} ({self.state})"
-        return line + (f"\n{self.body_markdown}" if self.body_markdown else "")
+        return f"{self.icon} {self._line()}" + (
+            f"\n{self.body_markdown}" if self.body_markdown else ""
+        )
 
     def finish(
-        self, ok: bool, error_kind: str | None, duration_ms: float, output: str, change: Any = None
+        self,
+        ok: bool,
+        error_kind: str | None,
+        duration_ms: float,
+        output: str,
+        change: Any = None,
+        rule: str | None = None,
     ) -> None:
-        """The call ended: status, duration (time waiting for a person excluded), diff/output."""
+        """The call ended: status, duration (time waiting for a person excluded), the rule
+        that decided it, diff/output; a denied edit keeps the diff it proposed."""
+        denied = error_kind == "denied"
         if ok:
             self.state, self.icon = f"ok \u00b7 {took(duration_ms)}", "\u2713"
-        elif error_kind == "denied":
+        elif denied:
             self.state, self.icon = "denied", "\u2298"
         else:
             self.state, self.icon = f"error ({error_kind}) \u00b7 {took(duration_ms)}", "\u2717"
+        if rule is not None:
+            self.rule_line = f"{'denied' if denied else 'allowed'} by rule {rule}"
         parts, md = [], []
         if change is not None:
             parts.append(
                 f'<div style="{MUTED}">{esc(change.label())}</div>' + diff_html(change.diff)
             )
             md.append(f"{change.label()}\n\n```diff\n{clip(change.diff, 8_000)}\n```")
+        elif denied and self.proposed:
+            parts.append(
+                f'<div class="claw-card-proposed" style="{MUTED}">proposed change (not made)'
+                f"</div>" + diff_html(self.proposed)
+            )
+            md.append(f"proposed change (not made)\n\n```diff\n{clip(self.proposed, 8_000)}\n```")
         output = show(output or "")
         if output and change is None:
             lines = output.count("\n") + 1

@@ -248,6 +248,7 @@ class Batch:
                 _num(r.get("result_chars_sent")),
                 at,
                 _text(r.get("dialect")),
+                _text(r.get("rule")),
             )
         )
 

@@ -110,7 +110,8 @@ TABLES: dict[str, Table] = {
                 "error_kind, error, result, duration_ms DOUBLE, decision, result_chars INTEGER, "
                 "result_chars_sent INTEGER, created_at TIMESTAMP"
             )
-            + cols("dialect", 7),
+            + cols("dialect", 7)
+            + cols("permission_rule", 12),
         ),
         Table("errors", cols("session_id, kind, message, created_at TIMESTAMP")),
         Table("journal_offsets", cols("file, offset BIGINT"), ("file",)),
@@ -160,6 +161,7 @@ _NOTES = {
     9: "each model call's tool set (it grows when read_output joins mid-session)",
     10: "subagents: a child session's parent session, the task call that started it, its agent",
     11: "the user's hooks: every hook command run, its exit code, duration and decision",
+    12: "the permission rule that allowed or denied each tool call",
 }
 
 BACKFILLS: dict[int, tuple[str, ...]] = {

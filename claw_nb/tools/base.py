@@ -57,6 +57,9 @@ class Tool:
     kind: str
     # The argument permission rules match (`run_command(pytest*)` -> command, paths for files).
     primary_argument: str | None = None
+    # Raises ToolError for a call that cannot succeed (an edit whose text is not in the file):
+    # the dispatch answers it with that error before asking anyone (`claw_nb.tool_dispatch`).
+    check: Callable[[ToolContext, dict], None] | None = None
 
     def spec(self) -> dict:
         """The OpenAI function-calling spec of this tool."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import io
 import os
@@ -264,29 +265,7 @@ def edit_file(
     if old_string == "" and not resolved.exists() and not resolved.is_symlink():
         return write_file.func(ctx, path, new_string)
     content = _read_text(ctx, path, resolved)
-    if old_string == "":
-        if content:
-            raise ToolError(
-                f"old_string is empty but {path!r} already exists and is not empty; give the "
-                "exact text to replace, or use write_file to overwrite the whole file"
-            )
-        updated, count = new_string, 1
-    else:
-        old, new = old_string, new_string
-        count = content.count(old)
-        if count == 0 and "\r\n" in content and "\r\n" not in old:
-            old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")
-            count = content.count(old)
-        if count == 0:
-            raise ToolError(
-                f"old_string was not found in {path!r}." + _not_found_hint(content, old)
-            )
-        if count > 1 and not replace_all:
-            raise ToolError(
-                f"old_string was found {count} times in {path!r}; add surrounding lines to make "
-                "it unique or set replace_all=true"
-            )
-        updated = content.replace(old, new) if replace_all else content.replace(old, new, 1)
+    updated, count = _replace(content, path, old_string, new_string, replace_all)
     try:
         write_atomic(workspace_root(ctx), resolved, updated.encode("utf-8"))
     except OSError as e:
@@ -294,6 +273,49 @@ def edit_file(
     _remember(ctx, resolved)
     head = f"Edited {name}" + (f" ({count} replacements)" if count > 1 else "")
     return head + "\n" + _short_diff(content, updated, name)
+
+
+def _replace(
+    content: str, path: str, old: str, new: str, replace_all: bool, hint: bool = True
+) -> tuple[str, int]:
+    """(the new content, how many replacements), or the ToolError the model gets; `hint`
+    quotes the file's closest lines (not before a person has allowed the call)."""
+    if old == "":
+        if content:
+            raise ToolError(
+                f"old_string is empty but {path!r} already exists and is not empty; give the "
+                "exact text to replace, or use write_file to overwrite the whole file"
+            )
+        return new, 1
+    count = content.count(old)
+    if count == 0 and "\r\n" in content and "\r\n" not in old:
+        old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")
+        count = content.count(old)
+    if count == 0:
+        why = _not_found_hint(content, old) if hint else " Read the file again and copy the text."
+        raise ToolError(f"old_string was not found in {path!r}." + why)
+    if count > 1 and not replace_all:
+        raise ToolError(
+            f"old_string was found {count} times in {path!r}; add surrounding lines to make "
+            "it unique or set replace_all=true"
+        )
+    return (content.replace(old, new) if replace_all else content.replace(old, new, 1)), count
+
+
+def _check_edit(ctx: ToolContext, arguments: dict) -> None:
+    """edit_file's call before anyone is asked: a ToolError if it cannot succeed (the file is
+    missing, the text is not in it or not unique), so nobody approves an edit that fails."""
+    path, old, new = (arguments.get(k) for k in ("path", "old_string", "new_string"))
+    if not all(isinstance(v, str) for v in (path, old, new)) or old == "":
+        return  # the tool says what is wrong; an empty old_string creates a file
+    if old == new:
+        raise ToolError("old_string and new_string are identical; there is nothing to change")
+    resolved = _write_target(ctx, path)
+    content = _read_text(ctx, path, resolved)
+    _replace(content, path, old, new, bool(arguments.get("replace_all")), hint=False)
+
+
+edit_file = dataclasses.replace(edit_file, check=_check_edit)
 
 
 def _write_target(ctx: ToolContext, path: str) -> Path:

@@ -111,13 +111,14 @@ def test_a_refused_edit_is_not_made_and_the_model_is_told(claw_env):
     assert tool_message["role"] == "tool" and "permission denied" in tool_message["content"]
 
 
-def test_allow_always_stops_asking_for_that_tool(claw_env):
+def test_allow_always_names_its_rule_and_stops_asking_for_that_file(claw_env):
     claw_env.server.queue(
         tool_calls(call("write_file", {"path": "one.txt", "content": "1"})),
+        tool_calls(call("write_file", {"path": "one.txt", "content": "2"})),
         tool_calls(call("write_file", {"path": "two.txt", "content": "2"})),
-        text("Both written."),
+        text("Written."),
     )
-    client = RecordingClient(answers=["allow_always"])
+    client = RecordingClient(answers=["allow_always", "allow_once"])
 
     async def scenario():
         async with claw_acp(client, claw_env) as (conn, _):
@@ -125,7 +126,10 @@ def test_allow_always_stops_asking_for_that_tool(claw_env):
             return await conn.prompt(session_id=session.session_id, prompt=prompt("write both"))
 
     run(scenario())
-    assert len(client.permissions) == 1
+    assert len(client.permissions) == 2  # one.txt once, then two.txt: a rule is per file
+    names = [o.name for o in client.permissions[0][1]]
+    assert "Allow always: write_file(one.txt)" in names
+    assert (claw_env.workspace / "one.txt").read_text() == "2"
     assert (claw_env.workspace / "two.txt").read_text() == "2"
 
 

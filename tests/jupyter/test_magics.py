@@ -145,7 +145,7 @@ def test_edits_are_denied_without_widgets_unless_the_mode_allows(shell, claw_env
     cell(shell, "", "create new.py")
     out = capsys.readouterr().out
     assert not (ws / "new.py").exists()
-    assert "denied" in out and "no interactive approvals without widgets" in out
+    assert "denied" in out and "nobody to ask without widgets" in out
     denied = claw_env.server.requests[1]["messages"][-1]["content"]
     assert "permission denied" in denied and "--mode accept-edits" in denied
 
@@ -474,12 +474,12 @@ def test_widget_run_returns_at_once_and_approval_buttons_decide(widget_shell, cl
     assert user_turns(claw_env.server.requests[-1]) == ["set x to 2", "and then?"]
 
 
-def test_widget_deny_and_always_allow(widget_shell, claw_env):
+def test_widget_deny_with_a_reason_and_always_allow_that_file(widget_shell, claw_env):
     ws = claw_env.workspace
     claw_env.server.queue(
         tool_calls(call("write_file", {"path": "one.txt", "content": "1"})),
         tool_calls(call("write_file", {"path": "two.txt", "content": "2"})),
-        tool_calls(call("write_file", {"path": "three.txt", "content": "3"})),
+        tool_calls(call("write_file", {"path": "two.txt", "content": "22"})),
         text("done"),
     )
     m = magics(widget_shell)
@@ -488,21 +488,31 @@ def test_widget_deny_and_always_allow(widget_shell, claw_env):
 
     answered = [None]
 
-    def click(label):
+    def click(label, reason=""):
         def new_prompt():
             children = view.approval.children
             return len(children) == 2 and children[0] is not answered[-1]
 
         _wait(new_prompt)
-        prompt, buttons = view.approval.children
+        prompt, row = view.approval.children
         answered.append(prompt)
-        next(b for b in buttons.children if b.description == label).click()
+        row.children[-1].value = reason  # the Deny reason box, last in the row
+        next(b for b in row.children if getattr(b, "description", "") == label).click()
+        return prompt.value
 
-    click("Deny")
-    click("Always allow")
+    click("Deny", "  use   notes.md instead ")
+    prompt = click("Always allow")
+    assert "Always allow <code>write_file(two.txt)</code>" in prompt  # shown before the click
     _wait(lambda: not m._busy())
     assert not (ws / "one.txt").exists()
-    assert (ws / "two.txt").exists() and (ws / "three.txt").exists()  # no third question
+    assert (ws / "two.txt").read_text() == "22"  # no third question: the rule covers the file
+    denied = next(
+        msg["content"] for msg in claw_env.server.requests[1]["messages"] if msg["role"] == "tool"
+    )
+    assert "permission denied" in denied and "The user says: use notes.md instead" in denied
+    cards = [c.value for c in view.body.children if "claw-card" in getattr(c, "value", "")]
+    assert "allowed by rule write_file(two.txt)" in cards[-1]
+    assert "allowed by rule" not in cards[1]  # approved by a person, not by a rule
 
 
 def test_widget_stop_ends_the_run_at_the_next_safe_point(widget_shell, claw_env):

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from claw_nb import events as ev
-from claw_nb.cli import terminal_approver
+from claw_nb.cli.approvers import terminal_approver
 from claw_nb.cli.printer import TextPrinter
 from claw_nb.permissions import PermissionPolicy
 from claw_nb.protocols import ApprovalRequest
