@@ -73,7 +73,10 @@ def _table_html(frame: Any) -> str:
     """A small table with the cells right-aligned and every value escaped."""
     if frame is None or len(frame) == 0:
         return "<div><i>no finished trials yet</i></div>"
-    head = "".join(f"<th style='{_CELL}'>{html.escape(str(c))}</th>" for c in frame.columns)
+    head = "".join(
+        f"<th style='{_CELL}{';text-align:left' if i == 0 else ''}'>{html.escape(str(c))}</th>"
+        for i, c in enumerate(frame.columns)
+    )
     body = "".join(
         "<tr>"
         + "".join(

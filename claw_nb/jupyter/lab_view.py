@@ -281,9 +281,10 @@ def trials_table(rows: list[TrialRow], limit: int = MAX_ROWS) -> str:
     lines = []
     for row in rows[:limit]:
         colour = STATE_COLOURS.get(row.state, "#000")
-        state = f"step {row.step}" if row.state == "running" else row.state
-        if row.state not in ("queued", "running", "verifying", "stopped") and row.reason:
-            state += f" ({row.reason.replace('_', ' ')})"
+        state = f"running (step {row.step})" if row.state == "running" else row.state
+        reason = row.reason.replace("_", " ")
+        if row.state not in ("queued", "running", "verifying", "stopped") and reason != row.state:
+            state += f" ({reason})"
         values = [
             html.escape(row.label),
             f"<span style='color:{colour}'>{html.escape(state)}</span>",
