@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from claw_nb.errors import ClawError
 
@@ -12,6 +11,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def add_lab_parser(sub: argparse._SubParsersAction) -> None:
+    """`lab` and its commands, options from the table the notebook's `%claw lab` reads too
+    (`claw_nb.lab.command_options`); `optimize` has a table of its own."""
+    from claw_nb.lab.command_options import add_lab_commands
+
     lab = sub.add_parser("lab", help="the prompt lab: check tasks, run experiments, report")
     cmds = lab.add_subparsers(
         dest="lab_command",
@@ -19,60 +22,7 @@ def add_lab_parser(sub: argparse._SubParsersAction) -> None:
         metavar="LAB_COMMAND",
         parser_class=deferring(type(lab)),
     )
-
-    check = cmds.add_parser(
-        "check", help="the oracle must score 1 and the untouched workspace 0, for every task"
-    )
-    check.add_argument(
-        "tasks", help="'builtin', a task directory, a folder of them, or a JSON/YAML file"
-    )
-    check.add_argument(
-        "--unsandboxed",
-        action="store_true",
-        help="run verifiers without bubblewrap (only when you must)",
-    )
-    check.add_argument("--workers", type=int, default=2, help="tasks checked at once (2)")
-
-    run = cmds.add_parser("run", help="run variants on tasks, with repeats; resumable")
-    run.add_argument("tasks", help="'builtin', a task directory, a folder, or a JSON/YAML file")
-    run.add_argument(
-        "--variant",
-        action="append",
-        default=[],
-        metavar="NAME=FILE.toml",
-        help="a variant's overrides (repeatable); NAME alone is the defaults",
-    )
-    run.add_argument("--repeats", type=int, default=1)
-    run.add_argument("--experiment", help="experiment name (same name again: resume)")
-    run.add_argument(
-        "--only", action="append", default=[], metavar="TASK", help="only these tasks (repeatable)"
-    )
-    run.add_argument(
-        "--ray",
-        metavar="ADDRESS",
-        help="run trials on this Ray cluster ('auto': the one on this machine)",
-    )
-    run.add_argument(
-        "--slots",
-        type=int,
-        help="trials at once locally (default: $CLAW_LAB_SLOTS, [lab] slots, or 1)",
-    )
-    run.add_argument(
-        "--unsandboxed",
-        action="store_true",
-        help="run trials without bubblewrap (their commands run unconfined)",
-    )
-    _model_options(run)
-
-    report = cmds.add_parser("report", help="the leaderboard of an experiment")
-    report.add_argument("experiment", nargs="?", help="its name (default: the latest)")
-    report.add_argument("--baseline", help="variant the others are compared with")
-    report.add_argument("--per-task", action="store_true", help="also the variant x task table")
-    report.add_argument("--db", type=Path, help="DuckDB log file (env CLAW_DB)")
-
-    plan = cmds.add_parser("plan", help="the smallest difference a suite size can detect")
-    plan.add_argument("tasks", type=int, help="number of tasks")
-    plan.add_argument("--repeats", type=int, default=1)
+    add_lab_commands(cmds, "cli")
 
     from claw_nb.cli.lab_optimize import add_parser
 
@@ -108,13 +58,6 @@ def deferring(parser_class: type) -> type:
 
     DeferredParser.__name__ = DeferredParser.__qualname__ = f"Deferred{parser_class.__name__}"
     return DeferredParser
-
-
-def _model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="LiteLLM model string (env CLAW_MODEL)")
-    parser.add_argument("--api-base", help="model server URL (env CLAW_API_BASE)")
-    parser.add_argument("--api-key", help="API key (env CLAW_API_KEY)")
-    parser.add_argument("--db", type=Path, help="DuckDB log file (env CLAW_DB)")
 
 
 def run_lab_command(args: argparse.Namespace) -> int:
@@ -251,11 +194,7 @@ def format_leaderboard(board) -> str:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from claw_nb.lab.power import minimum_detectable_difference
+    from claw_nb.lab.command import plan_text
 
-    mdd = minimum_detectable_difference(args.tasks, repeats=args.repeats)
-    print(
-        f"{args.tasks} tasks x {args.repeats} repeat(s): the smallest difference in pass rate "
-        f"this can detect (alpha 0.05, power 0.8) is about {mdd * 100:.0f} points"
-    )
+    print(plan_text(args.tasks, args.repeats))
     return EXIT_OK

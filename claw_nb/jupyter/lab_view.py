@@ -1,156 +1,92 @@
-"""`%claw lab ...` in a notebook: a live view of a lab run (progress bar, running trials, a
-leaderboard that fills in), as widgets in a live kernel and as plain text under nbconvert.
+"""The live view of a lab run in a notebook: widgets in a live kernel, plain text otherwise.
 
-    %claw lab run builtin --variant base --variant terse=terse.toml --repeats 3
-    %claw lab report EXPERIMENT
-    %claw lab check builtin
-    %claw lab optimize compare builtin --variant base --variant terse=terse.toml --repeats 3
+Both are lab `Progress` displays (claw_nb.lab.progress): the runner calls them from its thread.
+The widget view shows a progress bar with ETA, a Stop button (when the run goes on in the
+background, so the kernel can hear the click), how many trials are in each state, a table of
+the trials (queued, running at step n, verifying, passed/failed/error/stuck, with times), the
+optimizers' step lines, and the leaderboard with its plot as trials finish. The text view
+prints a line per finished trial, the bar now and then, and the leaderboard at the end.
 
-Interrupting the kernel (its stop button) stops the cell's token: the run ends cleanly at its
-next safe point (a second interrupt aborts it); running the cell again resumes.
+`live_view()` picks one for the kernel it runs in; pass it as `progress=` to `lab.run`,
+`optimize.compare` or `optimize.reflect` (notebooks/prompt_lab.ipynb does).
 """
 
 from __future__ import annotations
 
-import argparse
+import html
+import os
+import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
-from claw_nb.errors import ClawError
-from claw_nb.jupyter.lab_optimize import add_parser as add_optimize_parser
-from claw_nb.jupyter.lab_optimize import help_text as optimize_help
-from claw_nb.jupyter.lab_optimize import run_optimize_magic
-from claw_nb.lab.progress import Progress
-from claw_nb.stop import StopToken, sigint_stops
+from claw_nb.lab.progress import Progress, TrialRow, finished_state
 
 LEADERBOARD_EVERY_S = 2.0
+MAX_ROWS = 40  # trials listed in the widget's table; the rest are counted
+STATE_COLOURS = {
+    "queued": "#888",
+    "running": "#1f6fb2",
+    "verifying": "#7b3fa0",
+    "passed": "#1a7f37",
+    "failed": "#b3261e",
+    "error": "#c56a00",
+    "stuck": "#8a5a00",
+    "stopped": "#888",
+}
+RESUME = "run the same cell again to resume (finished trials are kept)"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ClawError(f"%claw lab: {message}")
+def live_view(stop: Callable[[], None] | None = None, boards: bool = True) -> Progress:
+    """The lab view for this kernel: widgets in a Jupyter front end, text elsewhere.
+
+    `stop`: what the widget's Stop button calls (only for a run in the background: a cell
+    that waits keeps the kernel from hearing the click); `boards=False`: no leaderboard
+    (reflect's many small runs)."""
+    if widgets_here():
+        return WidgetLabView(stop=stop, boards=boards)
+    return TextLabView(boards=boards)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="%claw lab", add_help=False)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = sub.add_parser("run", add_help=False)
-    run.add_argument("tasks")
-    run.add_argument("--variant", action="append", default=[])
-    run.add_argument("--repeats", type=int, default=1)
-    run.add_argument("--experiment")
-    run.add_argument("--only", action="append", default=[])
-    run.add_argument("--ray")
-    run.add_argument("--slots", type=int)
-    run.add_argument("--unsandboxed", action="store_true")
-    report = sub.add_parser("report", add_help=False)
-    report.add_argument("experiment", nargs="?")
-    report.add_argument("--baseline")
-    check = sub.add_parser("check", add_help=False)
-    check.add_argument("tasks")
-    check.add_argument("--unsandboxed", action="store_true")
-    add_optimize_parser(sub, _Parser)
-    return parser
+def widgets_here() -> bool:
+    """A Jupyter kernel with a front end that draws widgets (JupyterLab, Notebook, Colab)."""
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    kernel = type(get_ipython()).__name__ == "ZMQInteractiveShell"
+    return kernel and (bool(os.environ.get("JPY_SESSION_NAME")) or "google.colab" in sys.modules)
 
 
-def run_lab_magic(words: list[str], config: Any, widgets: bool) -> Any:
-    """Run ``%claw lab WORDS`` with the magics' settings (``config``: a ClawConfig)."""
-    if words[:1] == ["optimize"] and words[1:] in ([], ["help"], ["-h"], ["--help"]):
-        print(optimize_help())
-        return None
-    args = _parser().parse_args(words)
-    if args.command == "check":
-        return _check(args)
-    if args.command == "report":
-        return _report(args, config)
-    view = WidgetLabView if widgets else TextLabView
-    if args.command == "optimize":
-        return run_optimize_magic(args, config, view)
-    return _run(args, config, view)
+def step_line(event: dict[str, Any]) -> str | None:
+    """An optimizer's step event (reflect's plan, proposals, scores) as one line, or None."""
+    from claw_nb.lab.optimize.run_log import describe_step
+
+    return describe_step(event)
 
 
-def _run(args: argparse.Namespace, config: Any, view: type[Progress]) -> Any:
-    from claw_nb.lab.command import run_lab
-
-    with sigint_stops(StopToken()) as stop:  # the kernel's interrupt stops this cell's run
-        return run_lab(
-            args,
-            view,
-            db_path=config.resolved_db_path,
-            model=config.model,
-            api_base=config.api_base,
-            api_key=config.api_key,
-            stop=stop,
-        )
+def _counts_line(view: Progress) -> str:
+    counts = view.state_counts()
+    return ", ".join(f"{n} {state}" for state, n in counts.items() if n)
 
 
-def _report(args: argparse.Namespace, config: Any) -> Any:
-    from claw_nb.lab.experiment import list_experiments, open_experiment
-
-    name = args.experiment or (list_experiments(config.resolved_db_path) or [None])[-1]
-    if name is None:
-        raise ClawError("no experiments in the log yet: `%claw lab run TASKS` first")
-    return open_experiment(name, config.resolved_db_path).leaderboard(baseline=args.baseline)
-
-
-def _check(args: argparse.Namespace) -> Any:
-    import pandas as pd
-
-    from claw_nb.lab.tasks import load_tasks
-    from claw_nb.lab.verify import check_tasks
-
-    def show(result: Any) -> None:
-        print(
-            ("ok   " if result.ok else "FAIL ")
-            + result.task
-            + "".join(f"\n     {p}" for p in result.problems),
-            flush=True,
-        )
-
-    results = check_tasks(load_tasks(args.tasks), unsandboxed=args.unsandboxed, on_result=show)
-    return pd.DataFrame(
-        [
-            {
-                "task": r.task,
-                "oracle": r.oracle_reward,
-                "untouched": r.untouched_reward,
-                "ok": r.ok,
-                "problems": "; ".join(r.problems),
-            }
-            for r in results
-        ]
+def _finished_line(r: Any) -> str:
+    return (
+        f"{r.variant} / {r.task} #{r.repeat}: reward {r.reward:g}, {finished_state(r)} "
+        f"({r.stop_reason}, {r.steps} steps, {r.wall_s:.1f} s)"
     )
 
 
-def _leaderboard(results: list) -> Any:
-    from claw_nb.lab import statistics
-
-    board = statistics.leaderboard(results)
-    keep = [
-        c
-        for c in (
-            "variant",
-            "trials",
-            "pass_rate",
-            "lo",
-            "hi",
-            "tokens_per_solved",
-            "diff",
-            "p_holm",
-            "tampered",
-        )
-        if c in board.columns and (c != "tampered" or board[c].any())
-    ]
-    return board[keep]
-
-
 class TextLabView(Progress):
-    """Plain text (nbconvert, a terminal-less kernel): a line per finished trial, the bar
-    every few seconds, the leaderboard at the end."""
+    """Plain text (nbconvert, a terminal-less kernel): a line per finished trial, the bar and
+    the trials' states every few seconds, the leaderboard at the end."""
 
-    def __init__(self, every_s: float = 10.0):
+    def __init__(self, every_s: float = 10.0, boards: bool = True, resume: str = RESUME):
         super().__init__()
         self.every_s = every_s
+        self.boards = boards
+        self.resume = resume
         self._printed = 0
         self._last_bar = time.monotonic()
 
@@ -160,59 +96,146 @@ class TextLabView(Progress):
     def refresh(self) -> None:
         results, _ = self.snapshot()
         for r in results[self._printed :]:
-            print(
-                f"{r.variant} / {r.task} #{r.repeat}: reward {r.reward:g} ({r.stop_reason}, "
-                f"{r.steps} steps, {r.wall_s:.1f} s)",
-                flush=True,
-            )
+            print(_finished_line(r), flush=True)
         self._printed = len(results)
-        if time.monotonic() - self._last_bar > self.every_s:
+        going = self.done < self.todo and (self.running or self.planned)
+        if going and time.monotonic() - self._last_bar > self.every_s:
             self._last_bar = time.monotonic()
-            print(self.bar(), flush=True)
+            print(f"{self.experiment}: {self.bar()}  ({_counts_line(self)})", flush=True)
+
+    def step(self, line: str) -> None:
+        """An optimizer's step (reflect's proposals and scores)."""
+        print(line, flush=True)
+
+    def on_step(self, event: dict[str, Any]) -> None:
+        """`reflect(..., on_step=view.on_step)`: its steps as lines under the trials."""
+        line = step_line(event)
+        if line:
+            self.step(line)
+
+    def report(self, text: str) -> None:
+        print(text, flush=True)
+
+    def queued(self, ahead: int) -> None:
+        print(f"queued: waiting for {ahead} lab run(s) to finish", flush=True)
+
+    def failed(self, message: str) -> None:
+        print(message, flush=True)
 
     def end(self, stopped: bool) -> None:
         super().end(stopped)
         print(f"{self.experiment}: {self.bar()}")
         if stopped:
-            print("stopped: run the same cell again to resume (finished trials are kept)")
+            print(f"stopped: {self.resume}")
         results, _ = self.snapshot()
-        if results:
-            print(_leaderboard(results).to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+        if results and self.boards:
+            from claw_nb.jupyter.lab_report import LabReport
+            from claw_nb.lab import statistics
+
+            print(LabReport(statistics.leaderboard(results)).text(), flush=True)
 
 
 class WidgetLabView(Progress):
-    """ipywidgets: a progress bar with ETA, a line per running trial, a live leaderboard."""
+    """ipywidgets: bar with ETA and Stop, trial states, the trials' table, the leaderboard."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        stop: Callable[[], None] | None = None,
+        boards: bool = True,
+        resume: str = RESUME,
+        show: bool = True,
+    ) -> None:
         super().__init__()
         import ipywidgets as w
         from IPython.display import display
 
+        self.boards = boards
+        self.resume = resume
         self.bar_widget = w.IntProgress(
-            min=0, max=1, value=0, description="trials", layout=w.Layout(width="60%")
+            min=0, max=1, value=0, description="trials", layout=w.Layout(width="45%")
         )
         self.status = w.HTML()
-        self.running_html = w.HTML()
-        self.board = w.Output()
-        self.box = w.VBox([w.HBox([self.bar_widget, self.status]), self.running_html, self.board])
+        self.stop_button = w.Button(
+            description="Stop",
+            button_style="warning",
+            tooltip="stop at the next safe point (finished trials are kept)",
+            layout=w.Layout(width="70px", display="" if stop else "none"),
+        )
+        self._stop = stop
+        self.stop_button.on_click(lambda _button: self.request_stop())
+        self.counts_html = w.HTML()
+        self.trials_html = w.HTML()
+        self.steps_html = w.HTML()
+        self.board_html = w.HTML()
+        self._steps: list[str] = []
+        self.box = w.VBox(
+            [
+                w.HBox([self.bar_widget, self.stop_button, self.status]),
+                self.counts_html,
+                self.trials_html,
+                self.steps_html,
+                self.board_html,
+            ]
+        )
         self._board_at = 0.0
         self._board_count = -1
         self.latest_board: Any = None
-        display(self.box)
+        self._note = ""
+        if show:
+            display(self.box)
+
+    # -- what the notebook asks --------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """The Stop button: ask the run to stop at its next safe point."""
+        if self._stop is None:
+            return
+        self.stop_button.disabled = True
+        self.stop_button.description = "Stopping"
+        self._note = "stopping at the next safe point\u2026"
+        self._stop()
+        self._draw_status()
+
+    def queued(self, ahead: int) -> None:
+        self._note = f"queued: waiting for {ahead} lab run(s) to finish"
+        self._draw_status()
+
+    def failed(self, message: str) -> None:
+        self.bar_widget.bar_style = "danger"
+        self.stop_button.layout.display = "none"
+        self._note = message
+        self._draw_status()
+
+    def cancelled(self) -> None:
+        self.stop_button.layout.display = "none"
+        self._note = "cancelled before it started"
+        self._draw_status()
+
+    def step(self, line: str) -> None:
+        """An optimizer's step (reflect's proposals and scores), the latest few shown."""
+        self._steps = (self._steps + [line])[-12:]
+        self.steps_html.value = _pre("\n".join(self._steps))
+
+    def on_step(self, event: dict[str, Any]) -> None:
+        """`reflect(..., on_step=view.on_step)`: its steps as lines in the view."""
+        line = step_line(event)
+        if line:
+            self.step(line)
+
+    def report(self, text: str) -> None:
+        self.steps_html.value = _pre(text)
+
+    # -- what the runner calls ---------------------------------------------------------------
 
     def restart(self) -> None:
         self._board_count = -1
 
     def refresh(self) -> None:
-        import html
-
         self.bar_widget.max = max(self.todo, 1)
         self.bar_widget.value = self.done
-        self.status.value = html.escape(self.bar(width=0).split("] ", 1)[-1])
-        lines = self.running_lines()
-        self.running_html.value = (
-            ("<pre style='margin:0'>" + html.escape("\n".join(lines)) + "</pre>") if lines else ""
-        )
+        self._draw_status()
+        self.counts_html.value = html.escape(_counts_line(self))
+        self.trials_html.value = trials_table(self.trial_rows())
         now = time.monotonic()
         if self.done != self._board_count and (
             now - self._board_at > LEADERBOARD_EVERY_S or self.done == self.todo
@@ -220,20 +243,64 @@ class WidgetLabView(Progress):
             self._board_at, self._board_count = now, self.done
             self._draw_board()
 
-    def _draw_board(self) -> None:
-        from IPython.display import display
-
-        results, _ = self.snapshot()
-        if not results:
-            return
-        self.latest_board = _leaderboard(results)
-        with self.board:
-            self.board.clear_output(wait=True)
-            display(self.latest_board)
-
     def end(self, stopped: bool) -> None:
         super().end(stopped)
         self.bar_widget.bar_style = "warning" if stopped else "success"
+        self.stop_button.layout.display = "none"
+        self._note = f"stopped; {self.resume}" if stopped else "done"
+        self._draw_status()
         self._draw_board()
-        if stopped:
-            self.status.value += " &mdash; stopped; run the cell again to resume"
+
+    def _draw_status(self) -> None:
+        text = self.bar(width=0).split("] ", 1)[-1] if self.experiment else ""
+        parts = [html.escape(f"{self.experiment}: {text}" if self.experiment else "")]
+        if self._note:
+            parts.append(f"<b>{html.escape(self._note)}</b>")
+        self.status.value = " &mdash; ".join(p for p in parts if p)
+
+    def _draw_board(self) -> None:
+        from claw_nb.jupyter.lab_report import LabReport
+        from claw_nb.lab import statistics
+
+        results, _ = self.snapshot()
+        if not results or not self.boards:
+            return
+        self.latest_board = statistics.leaderboard(results)
+        self.board_html.value = LabReport(self.latest_board)._repr_html_()
+
+
+def _pre(text: str) -> str:
+    return f"<pre style='margin:0;white-space:pre-wrap'>{html.escape(text)}</pre>"
+
+
+def trials_table(rows: list[TrialRow], limit: int = MAX_ROWS) -> str:
+    """The trials as an HTML table: trial, state, step, tokens, time, reward."""
+    if not rows:
+        return ""
+    cell = "padding:0 8px;white-space:nowrap"
+    lines = []
+    for row in rows[:limit]:
+        colour = STATE_COLOURS.get(row.state, "#000")
+        state = f"running (step {row.step})" if row.state == "running" else row.state
+        reason = row.reason.replace("_", " ")
+        if row.state not in ("queued", "running", "verifying", "stopped") and reason != row.state:
+            state += f" ({reason})"
+        values = [
+            html.escape(row.label),
+            f"<span style='color:{colour}'>{html.escape(state)}</span>",
+            "" if row.tokens is None else f"{row.tokens:,}",
+            "" if row.seconds is None else f"{row.seconds:.1f} s",
+            "" if row.reward is None else f"{row.reward:g}",
+        ]
+        lines.append("<tr>" + "".join(f"<td style='{cell}'>{v}</td>" for v in values) + "</tr>")
+    more = len(rows) - limit
+    if more > 0:
+        lines.append(f"<tr><td colspan='5' style='{cell};color:#888'>and {more} more</td></tr>")
+    head = "".join(
+        f"<th style='{cell};text-align:left'>{h}</th>"
+        for h in ("trial", "state", "tokens", "time", "reward")
+    )
+    return (
+        "<table style='border-collapse:collapse;font-size:90%'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+    )

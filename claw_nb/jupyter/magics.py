@@ -313,6 +313,7 @@ class ClawMagics(Subcommands, RewindCommands, Conversation, Magics):
             view.stop()
         if self._queue is not None:
             self._queue.wait_idle(timeout=10)
+        self._close_lab_runs()
         if self.agent is not None:
             with contextlib.suppress(Exception):  # a hook must not stop an unload
                 self.agent.end_session("other")

@@ -101,8 +101,8 @@ SUBCOMMAND_TABLE: tuple[Subcommand, ...] = (
     Subcommand("status", "", "the conversation and the run in progress", False),
     Subcommand(
         "lab",
-        "run|report|check|optimize ...",
-        "the prompt lab: trials, leaderboards, optimizers (`%claw lab optimize help`)",
+        "run|report|check|plan|stop|optimize|help ...",
+        "the prompt lab: trials, leaderboards, optimizers (`%claw lab help`)",
     ),
     Subcommand("help", "", "this text", False),
 )

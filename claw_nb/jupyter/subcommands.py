@@ -254,14 +254,26 @@ class Subcommands:
             print("claw: a run is in progress (%claw stop stops it)")
 
     def _cmd_lab(self, rest: list[str]) -> Any:
-        """`%claw lab run|report|check ...`: the prompt lab (claw_nb.jupyter.lab_view)."""
+        """`%claw lab run|report|check|plan|stop|optimize ...`: the prompt lab
+        (claw_nb.jupyter.lab_magic); its runs go on in the background with the widget view."""
         from claw_nb.errors import ClawError
-        from claw_nb.jupyter.lab_view import run_lab_magic
+        from claw_nb.jupyter.lab_magic import run_lab_magic
+        from claw_nb.jupyter.lab_runs import LabRuns
 
+        if getattr(self, "_lab_runs", None) is None:
+            self._lab_runs = LabRuns()
         try:
-            return run_lab_magic(rest, self.config_for(), self._use_widgets(self.ui))
+            return run_lab_magic(
+                rest, self.config_for(), self._use_widgets(self.ui), self._lab_runs
+            )
         except ClawError as exc:
             raise UsageError(str(exc)) from None
+
+    def _close_lab_runs(self) -> None:
+        """On unload: stop the lab runs of this kernel (finished trials are in the log)."""
+        runs = getattr(self, "_lab_runs", None)
+        if runs is not None:
+            runs.close()
 
     def _cmd_mcp(self, rest: list[str]) -> None:
         """`%claw mcp ...`: claw_nb.jupyter.mcp_magic."""

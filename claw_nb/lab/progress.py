@@ -4,6 +4,11 @@ The runner calls a :class:`Progress` from its own thread (``start``, ``finished`
 ``refresh`` a few times a second, ``end``) and trial workers call ``update`` from theirs, so
 ``update`` only records. Displays (this terminal one, the notebook view in
 `claw_nb.jupyter.lab_view`) subclass :class:`Progress` and draw in ``refresh``.
+
+Every trial of a run is in one state (:data:`TrialState`): queued until a worker takes it,
+running (step n) while its agent works, verifying while the verifier judges it (the trial's
+"verifying" progress event), then passed, failed, error or stuck; a trial cut by a stop is
+stopped. :meth:`Progress.trial_rows` lists them, with times, for the displays.
 """
 
 from __future__ import annotations
@@ -11,9 +16,64 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TextIO
+from dataclasses import dataclass
+from typing import Literal, TextIO
 
 from claw_nb.lab.trials import TrialProgress, TrialResult
+from claw_nb.outcomes import StopReason
+
+TrialState = Literal[
+    "queued", "running", "verifying", "passed", "failed", "error", "stuck", "stopped"
+]
+TRIAL_STATES: tuple[TrialState, ...] = (
+    "queued",
+    "running",
+    "verifying",
+    "passed",
+    "failed",
+    "error",
+    "stuck",
+    "stopped",
+)
+# Stop reasons that say the trial could not be judged fairly (setup, server, credentials).
+ERROR_STOPS = frozenset(
+    {
+        StopReason.ERROR,
+        StopReason.MODEL_ERROR,
+        StopReason.MODEL_UNREACHABLE,
+        StopReason.AUTH,
+        StopReason.EMBEDDED_MODEL_ERROR,
+    }
+)
+
+
+def finished_state(result: TrialResult) -> TrialState:
+    """passed, stuck (the loop guard ended it), error (it could not be judged) or failed."""
+    if result.passed:
+        return "passed"
+    if result.stop_reason == StopReason.STUCK:
+        return "stuck"
+    if result.stop_reason in ERROR_STOPS:
+        return "error"
+    return "failed"
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """One trial as a display shows it. `seconds`: since it started (running), since its
+    verifier started (verifying), its wall time (finished); None while queued."""
+
+    key: tuple[str, str, str, int]
+    state: TrialState
+    step: int | None = None
+    tokens: int | None = None
+    seconds: float | None = None
+    reward: float | None = None
+    reason: str = ""  # a finished trial's stop reason
+
+    @property
+    def label(self) -> str:
+        return f"{self.key[1]} / {self.key[2]} #{self.key[3]}"
 
 
 class Progress:
@@ -24,6 +84,7 @@ class Progress:
         self.total = self.skipped = self.slots = 0
         self.results: list[TrialResult] = []
         self.running: dict[tuple, TrialProgress] = {}
+        self.planned: list[tuple] = []  # the keys this run will try, in submission order
         self.started = time.monotonic()
         self.experiment = ""
         self.stopped = False
@@ -41,9 +102,15 @@ class Progress:
                 slots,
             )
             self.results, self.running, self.stopped = [], {}, False
+            self.planned = []
             self.started = time.monotonic()
         self.restart()
         self.refresh()
+
+    def queue(self, keys: list[tuple]) -> None:
+        """The trials submitted, in order (they show as queued until a worker takes them)."""
+        with self._lock:
+            self.planned = list(keys)
 
     def restart(self) -> None:
         """Forget what a display drew for the previous run (subclasses)."""
@@ -107,13 +174,61 @@ class Progress:
         return "  ".join(parts)
 
     def running_lines(self) -> list[str]:
+        lines = []
+        for row in self.trial_rows():
+            if row.state == "running":
+                lines.append(
+                    f"  {row.label}: step {row.step}, {row.tokens:,} tokens, {row.seconds:.0f} s"
+                )
+            elif row.state == "verifying":
+                lines.append(
+                    f"  {row.label}: verifying ({row.step} steps, {row.tokens:,} tokens), "
+                    f"{row.seconds:.0f} s"
+                )
+        return lines
+
+    def trial_rows(self) -> list[TrialRow]:
+        """Every trial of the run: verifying and running first, then the finished ones (the
+        latest first), then the queued ones; after a stop, the cut ones as stopped."""
         now = time.time()
-        _, running = self.snapshot()
-        return [
-            f"  {p.key[1]} / {p.key[2]} #{p.key[3]}: step {p.step}, {p.tokens:,} tokens, "
-            f"{now - p.started:.0f} s"
-            for p in running
+        with self._lock:
+            results = list(self.results)
+            running = sorted(self.running.values(), key=lambda p: p.key)
+            planned = list(self.planned)
+            stopped = self.stopped
+        live = [TrialRow(p.key, p.phase, p.step, p.tokens, now - _since(p)) for p in running]
+        live.sort(key=lambda row: row.state != "verifying")
+        done = [
+            TrialRow(
+                r.key,
+                finished_state(r),
+                r.steps,
+                r.prompt_tokens + r.completion_tokens,
+                r.wall_s,
+                r.reward,
+                str(r.stop_reason),
+            )
+            for r in reversed(results)
         ]
+        seen = {row.key for row in live} | {row.key for row in done}
+        waiting = [
+            TrialRow(key, "stopped" if stopped else "queued") for key in planned if key not in seen
+        ]
+        return live + done + waiting
+
+    def state_counts(self) -> dict[TrialState, int]:
+        """How many trials are in each state (every state, zeros included)."""
+        counts: dict[TrialState, int] = dict.fromkeys(TRIAL_STATES, 0)
+        for row in self.trial_rows():
+            counts[row.state] += 1
+        return counts
+
+
+def _since(progress: TrialProgress) -> float:
+    """When the trial's current phase began (a verifier's own time, not the trial's)."""
+    if progress.phase == "verifying" and progress.phase_started is not None:
+        return progress.phase_started
+    return progress.started
 
 
 def _clock(seconds: float) -> str:

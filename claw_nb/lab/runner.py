@@ -105,6 +105,7 @@ def run_experiment(
         executor = local_executor()
     progress = progress or Progress()
     progress.start(name, len(specs), len(specs) - len(pending_specs), getattr(executor, "slots", 1))
+    progress.queue([s.key for s in pending_specs])
     stopped = False
     try:
         futures = {

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from claw_nb.errors import LabError
 from claw_nb.lab.tasks import Task
@@ -86,14 +86,23 @@ def trial_id(experiment: str, variant: str, task: str, repeat: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+TrialPhase = Literal["running", "verifying"]
+"""What a started trial is doing: its agent works, or the verifier judges what it left."""
+
+
 @dataclass(frozen=True)
 class TrialProgress:
-    """A running trial's latest step and token count (for progress displays)."""
+    """A running trial's phase, latest step and token count (for progress displays).
+
+    `started` is when the trial started, `phase_started` when its phase did (both
+    `time.time()`); a trial says "verifying" once, when its agent has stopped."""
 
     key: tuple[str, str, str, int]
     step: int
     tokens: int
     started: float
+    phase: TrialPhase = "running"
+    phase_started: float | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,20 @@ class _Meter:
         elif kind == "ToolCallFinished" and not event.ok:
             self.tool_errors += 1
 
+    def verifying(self) -> None:
+        """The agent has stopped: the tamper report and the verifier run now."""
+        if self.on_progress is not None:
+            self.on_progress(
+                TrialProgress(
+                    self.key,
+                    self.steps,
+                    self.prompt_tokens + self.completion_tokens,
+                    self.started,
+                    phase="verifying",
+                    phase_started=time.time(),
+                )
+            )
+
 
 def run_trial(
     spec: TrialSpec,
@@ -171,6 +194,7 @@ def run_trial(
             log.close()
         stopped = stop.stopped
         if not stopped:
+            meter.verifying()
             tamper = tamper_report(spec.task, workspace)
             verdict = run_verifier(spec.task, workspace, runner)
     except LabError:

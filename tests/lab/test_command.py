@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from claw_nb.errors import ConfigError
-from claw_nb.lab.command import parse_variant, run_lab, select_tasks
+from claw_nb.lab.command import parse_variant, plan_text, prepare_run, run_lab, select_tasks
 from claw_nb.testing.lab_demo import demo_task_specs
 
 
@@ -71,7 +71,7 @@ def test_lab_run_hands_the_words_to_the_runner(tasks_file: str, monkeypatch):
         2,
         "e",
         "view",
-        "db",
+        Path("db"),
     )
     assert kw["model"] == "m" and kw["unsandboxed"] and kw["executor"].kind == "local"
 
@@ -81,3 +81,16 @@ def test_bad_words_fail_before_the_display_is_made(tasks_file: str):
     with pytest.raises(ConfigError):
         run_lab(_words(tasks_file, only=["nope"]), lambda: made.append(1))
     assert made == []
+
+
+def test_a_prepared_run_is_named_before_it_starts_and_refuses_twin_variants(tasks_file: str):
+    job = prepare_run(_words(tasks_file, experiment=None, variant=["a", "b"]), db_path="db")
+    assert job.name.startswith("exp-") and job.trials == 3 * 2 * 2
+    with pytest.raises(ConfigError, match="variant names must be unique"):
+        prepare_run(_words(tasks_file, variant=["a", "a"]))
+    with pytest.raises(ConfigError, match="--repeats must be at least 1"):
+        prepare_run(_words(tasks_file, repeats=0))
+
+
+def test_plan_text_is_the_same_sentence_for_both_shells():
+    assert plan_text(20, 2).startswith("20 tasks x 2 repeat(s): the smallest difference")

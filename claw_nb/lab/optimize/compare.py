@@ -128,11 +128,27 @@ class Comparison:
         lines += [f"over budget, not run: {name} ({why})" for name, why in self.refused]
         return lines
 
+    def readable_summary(self) -> str:
+        """The summary as a person reads it (a notebook's Out): rounded, the methods named, an
+        undefined value explained (`claw_nb.lab.readable`); `summary()` keeps raw numbers."""
+        from claw_nb.lab.readable import readable_leaderboard
+
+        mdd = self.minimum_detectable_difference()
+        return "\n".join(
+            [
+                f"{len(self.tasks)} tasks x {self.repeats} repeat(s), baseline '{self.baseline}'",
+                readable_leaderboard(self.leaderboard()).text(),
+                f"Smallest difference this suite can detect (80% power, 5% two-sided): "
+                f"{mdd * 100:.0f} points",
+                *self._budget_lines(),
+            ]
+        )
+
     def __str__(self) -> str:
         return self.summary()
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(self.summary())
+        p.text(self.readable_summary())
 
     def plot_leaderboard(self, ax: Any = None) -> Any:
         import matplotlib.pyplot as plt
