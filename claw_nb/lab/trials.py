@@ -196,10 +196,11 @@ def run_trial(
     return TrialOutcome(result, journal, stopped)
 
 
-def _run_agent(agent: Any, task: Task) -> tuple[str, str | None]:
+def _run_agent(agent: Any, task: Task, **run_options: Any) -> tuple[str, str | None]:
     """(stop reason, error) of the agent's run, stopped at the task's timeout if it gets there.
 
-    The timeout stops the agent's own token, not the trial's: the trial still counts."""
+    The timeout stops the agent's own token, not the trial's: the trial still counts.
+    `run_options` go to `Agent.run` (a fork's `continue_from` and `max_steps`)."""
     deadline_hit = threading.Event()
 
     def on_deadline() -> None:
@@ -210,7 +211,7 @@ def _run_agent(agent: Any, task: Task) -> tuple[str, str | None]:
     timer.daemon = True
     timer.start()
     try:
-        run = agent.run(task.instruction, mode="auto")
+        run = agent.run(task.instruction, mode="auto", **run_options)
         stop_reason, error = run.stop_reason, run.error
     except Exception as exc:  # noqa: BLE001 - one trial's failure is its result, not a crash
         stop_reason, error = StopReason.ERROR, f"{type(exc).__name__}: {exc}"
