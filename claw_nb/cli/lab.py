@@ -1,4 +1,5 @@
-"""`claw-nb lab`: check a task suite, run an experiment with live progress, print a report."""
+"""`claw-nb lab`: check a task suite, run an experiment with live progress, print a report,
+fork a logged trial (`claw_nb.cli.lab_fork`)."""
 
 from __future__ import annotations
 
@@ -74,8 +75,10 @@ def add_lab_parser(sub: argparse._SubParsersAction) -> None:
     plan.add_argument("tasks", type=int, help="number of tasks")
     plan.add_argument("--repeats", type=int, default=1)
 
+    from claw_nb.cli.lab_fork import add_parsers as add_fork_parsers
     from claw_nb.cli.lab_optimize import add_parser
 
+    add_fork_parsers(cmds, _model_options)
     add_parser(cmds, type(lab))
 
 
@@ -118,6 +121,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_lab_command(args: argparse.Namespace) -> int:
+    from claw_nb.cli.lab_fork import run_fork, run_fork_failures
     from claw_nb.cli.lab_optimize import run_optimize_command
 
     handler = {
@@ -125,6 +129,8 @@ def run_lab_command(args: argparse.Namespace) -> int:
         "run": _run,
         "report": _report,
         "plan": _plan,
+        "fork": run_fork,
+        "fork-failures": run_fork_failures,
         "optimize": run_optimize_command,
     }[args.lab_command]
     try:
