@@ -28,14 +28,28 @@ TOOL_CALL_COLUMNS = (
 
 
 def find_trial_session(db_path: Path, prefix: str) -> str:
-    """The full id of the logged session `prefix` starts (exact id or unique prefix)."""
-    from claw_nb.api import find_session_id
-
+    """The full id of the logged session `prefix` starts (exact id or unique prefix), as
+    `claw-nb show` takes it."""
     if not prefix:
         raise SessionNotFound("give a session id (or a unique prefix of one)")
     if not Path(db_path).exists():
         raise SessionNotFound(f"no log at {db_path}")
-    return find_session_id(db_path, prefix)
+    with reading_lab_log(db_path) as con:
+        ids = [
+            str(r[0])
+            for r in con.execute(
+                "SELECT session_id FROM sessions WHERE starts_with(session_id, ?) "
+                "ORDER BY session_id LIMIT 6",
+                [prefix],
+            ).fetchall()
+        ]
+    if prefix in ids:
+        return prefix
+    if len(ids) > 1:
+        raise SessionNotFound(f"session id {prefix!r} is ambiguous: {', '.join(ids[:5])}")
+    if not ids:
+        raise SessionNotFound(f"no session {prefix!r} in {db_path}; `claw-nb sessions` lists them")
+    return ids[0]
 
 
 def trial_row(db_path: Path, session_id: str) -> dict[str, Any]:
