@@ -93,7 +93,9 @@ def main() -> int:
         run_experiment(tasks, [taught], experiment="rerun", **common)
         rerun_s = time.monotonic() - started
         con = duckdb.connect(str(db), read_only=True)
-        (original,) = con.execute("SELECT session_id FROM trials WHERE experiment='base'").fetchone()
+        (original,) = con.execute(
+            "SELECT session_id FROM trials WHERE experiment='base'"
+        ).fetchone()
         rerun = con.execute(
             """SELECT t.passed, count(l.step), sum(l.prompt_tokens), sum(l.completion_tokens),
                       arg_min(l.prompt_tokens, l.step)

@@ -4,6 +4,8 @@ session names what it forked, and fork-failures pairs forks with their originals
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -118,9 +120,12 @@ def test_a_replayed_read_that_differs_is_reported(scripted_server, tmp_path):
     tasks = demo_tasks(1)
     run_base(scripted_server, db, tasks)
     original = failed_session(db, tasks[0].name)
-    (tasks[0].path / "environment" / "notes.txt").write_text("someone changed the notes\n")
+    copy = tmp_path / "edited-task"  # the logged task with another notes.txt
+    shutil.copytree(tasks[0].path, copy)
+    (copy / "environment" / "notes.txt").write_text("someone changed the notes\n")
+    edited = dataclasses.replace(tasks[0], path=copy)
 
-    (result,) = fork(original, 2, TAUGHT, db_path=db, api_key="sk-test")
+    (result,) = fork(original, 2, TAUGHT, db_path=db, api_key="sk-test", task=edited)
 
     assert result.replayed == 1 and len(result.divergences) == 1
     divergence = result.divergences[0]

@@ -86,13 +86,16 @@ def fork_failures(
 ) -> FailureForks:
     """Fork each failed trial of `experiment` at its first failing step under `variant`
     (`repeats` forks each) and compare them with the originals."""
-    from claw_nb.lab.experiment import open_experiment
     from claw_nb.lab.fork.trajectory import Trajectory
     from claw_nb.lab.statistics import paired_comparison
+    from claw_nb.lab.store import list_experiments
     from claw_nb.log.queries import load_messages
 
     path = resolve_db_path(db_path)
-    open_experiment(experiment, path)  # a one-line error for an unknown name
+    names = list_experiments(path)
+    if experiment not in names:
+        known = ", ".join(names[-10:]) or "none yet"
+        raise LabError(f"no experiment {experiment!r} in {path} (experiments: {known})")
     failed = store.failed_trials(path, experiment)
     if not failed:
         raise LabError(f"experiment {experiment!r} has no failed trials to fork")

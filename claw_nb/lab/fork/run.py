@@ -190,12 +190,18 @@ def run_fork(
     """One fork end to end in a temporary directory (removed after): (its trial result, its
     journal, the replay's report, its model-call counter, seconds spent replaying)."""
     from claw_nb.lab.tamper import tamper_report
-    from claw_nb.lab.trials import _build_agent, _Meter, _read_journals, _result, _run_agent
+    from claw_nb.lab.trials import (
+        TrialMeter,
+        build_trial_agent,
+        read_journals,
+        run_until_timeout,
+        trial_result,
+    )
     from claw_nb.lab.verify import make_runner, prepare_workspace, run_verifier
 
     stop = stop if stop is not None else StopToken()
     started = time.monotonic()
-    meter, counter = _Meter(spec.key, None), _FirstCall()
+    meter, counter = TrialMeter(spec.key, None), _FirstCall()
     tmp = Path(tempfile.mkdtemp(prefix="claw-fork-"))
     session_id = uuid.uuid4().hex[:16]
     stop_reason: str = StopReason.ERROR
@@ -204,7 +210,7 @@ def run_fork(
     try:
         workspace = prepare_workspace(spec.task, tmp / "ws")
         runner = make_runner(workspace, unsandboxed=spec.unsandboxed)
-        agent, log = _build_agent(spec, workspace, tmp, runner, meter, session_id, stop)
+        agent, log = build_trial_agent(spec, workspace, tmp, runner, meter, session_id, stop)
         agent.subscribe(counter)
         try:
             replay_started = time.monotonic()
@@ -215,7 +221,7 @@ def run_fork(
             history[0] = {"role": "system", "content": agent.system_prompt.text}
             agent.steps = at_step - 1  # the fork's first model call is step k, as in the original
             budget = max(1, agent.config.max_steps - (at_step - 1))
-            stop_reason, error = _run_agent(
+            stop_reason, error = run_until_timeout(
                 agent, spec.task, continue_from=history, max_steps=budget
             )
         finally:
@@ -228,11 +234,11 @@ def run_fork(
     except Exception as exc:  # noqa: BLE001 - as a trial: a failed set-up is a result, reward 0
         error = f"{type(exc).__name__}: {exc}"
     finally:
-        journal = _read_journals(tmp / "log.duckdb")
+        journal = read_journals(tmp / "log.duckdb")
         shutil.rmtree(tmp, ignore_errors=True)
     if verdict is not None and verdict.error:
         error = f"{error}; verifier: {verdict.error}" if error else f"verifier: {verdict.error}"
-    result = _result(
+    result = trial_result(
         spec,
         meter,
         started,
