@@ -197,12 +197,24 @@ class Agent:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def run(self, task: str, *, max_steps: int | None = None, mode: str | None = None) -> RunResult:
+    def run(
+        self,
+        task: str,
+        *,
+        max_steps: int | None = None,
+        mode: str | None = None,
+        continue_from: list[dict[str, Any]] | None = None,
+    ) -> RunResult:
         """Work on `task` until the model answers, `max_steps` model calls pass, or a stop.
 
         `max_steps` and `mode` apply to this run only. Model failures end the run with their
         kind as the stop reason; a bug in claw_nb itself is raised, after the run is closed.
+        `continue_from`: a conversation that ends where the model speaks next (a fork of a
+        logged trial, `claw_nb.lab.fork`), for an agent with no history yet: its messages
+        become this session's first ones and no user message is added (`task` names it).
         """
+        if continue_from is not None and self.messages:
+            raise ValueError("continue_from needs an agent with no history")
         authorize = self.authorize
         with_mode = getattr(authorize, "with_mode", None)
         if mode is not None and with_mode is None:
@@ -214,11 +226,17 @@ class Agent:
             if exit_plan_mode.name not in self.tools:  # stays: later calls outside plan are refused
                 self.tools = ToolRegistry([*self.tools, exit_plan_mode])
         try:
-            return self._run(task, max_steps or self.config.max_steps, authorize)
+            return self._run(task, max_steps or self.config.max_steps, authorize, continue_from)
         finally:
             self.stop.clear()  # the stop was for this run; the next one starts clean
 
-    def _run(self, task: str, max_steps: int, authorize: Authorizer | None) -> RunResult:
+    def _run(
+        self,
+        task: str,
+        max_steps: int,
+        authorize: Authorizer | None,
+        continue_from: list[dict[str, Any]] | None = None,
+    ) -> RunResult:
         bug: BaseException | None = None
         tool_specs = tuple(self.tools.specs())
         tools_sha = schemas_sha(tool_specs)
@@ -239,13 +257,18 @@ class Agent:
         )
         self.resumed_from = None  # only the first run after a resume continues another session
         resumed = bool(self.messages)
+        for message in continue_from or ():
+            self._add_message(message)
+        if continue_from:
+            self.dispatch.quoted = QuotedCalls.from_history(self.messages)
         if not self.messages:
             self._add_message({"role": "system", "content": self.system_prompt.text})
         stop_reason, final, error = StopReason.MAX_STEPS, None, None
         run_steps, stop_hook_active = 0, False
         try:
-            prompt = self.hook_points.begin(task, resumed=resumed)  # SessionStart, UserPromptSubmit
-            self._add_message({"role": "user", "content": prompt})
+            if continue_from is None:  # SessionStart, UserPromptSubmit
+                prompt = self.hook_points.begin(task, resumed=resumed)
+                self._add_message({"role": "user", "content": prompt})
             self.loop_guard.reset()
             while run_steps < max_steps:
                 if self.stop.stopped:

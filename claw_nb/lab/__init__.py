@@ -6,7 +6,8 @@
     exp.leaderboard()
 
 Tasks (`tasks`), trials and variants (`trials`), the runner (`runner`), executors (local pool,
-Ray) and verifiers; statistics live in `statistics` and `power`. Heavy parts load on use.
+Ray) and verifiers; statistics live in `statistics` and `power`; `fork` replays a logged trial
+up to a step and lets a variant take over. Heavy parts load on use.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ _LAZY = {
     "local_executor": "claw_nb.lab.executors",
     "ray_executor": "claw_nb.lab.executors",
     "check_tasks": "claw_nb.lab.verify",
+    "fork": "claw_nb.lab.fork.run",
+    "ForkResult": "claw_nb.lab.fork.run",
+    "fork_failures": "claw_nb.lab.fork.failures",
 }
 
 __all__ = sorted(_LAZY)

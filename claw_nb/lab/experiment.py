@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from claw_nb.errors import LabError
 from claw_nb.lab.store import RESULT_COLUMNS, list_experiments, load_results
@@ -62,6 +62,13 @@ class Experiment:
         from claw_nb.lab import statistics
 
         return statistics.compare_variants(self._results_or_fail(), a, b)
+
+    def fork_failures(self, variant: Any, **options: Any) -> Any:
+        """Fork every failed trial at its first failing step under `variant` and compare the
+        forks with the originals (`claw_nb.lab.fork.failures`)."""
+        from claw_nb.lab.fork.failures import fork_failures
+
+        return fork_failures(self.name, variant, db_path=self.db_path, **options)
 
     def _results_or_fail(self) -> list[TrialResult]:
         results = self.results()

@@ -116,7 +116,7 @@ class TrialOutcome:
     stopped: bool = False
 
 
-class _Meter:
+class TrialMeter:
     """The agent listener that counts steps, tokens and tool errors as the trial runs."""
 
     def __init__(self, key: tuple, on_progress: Callable[[TrialProgress], None] | None):
@@ -173,9 +173,9 @@ def run_trial(
 
     stop = stop if stop is not None else StopToken()
     started = time.monotonic()
-    meter = _Meter(spec.key, on_progress)
+    meter = TrialMeter(spec.key, on_progress)
     if stop.stopped:  # queued when its run stopped
-        return TrialOutcome(_result(spec, meter, started, StopReason.INTERRUPTED), b"", True)
+        return TrialOutcome(trial_result(spec, meter, started, StopReason.INTERRUPTED), b"", True)
     tmp = Path(tempfile.mkdtemp(prefix="claw-trial-"))
     session_id = uuid.uuid4().hex[:16]
     stop_reason: str = StopReason.ERROR
@@ -185,11 +185,11 @@ def run_trial(
     try:
         workspace = prepare_workspace(spec.task, tmp / "ws")
         runner = make_runner(workspace, unsandboxed=spec.unsandboxed)
-        agent, log = _build_agent(spec, workspace, tmp, runner, meter, session_id, stop)
+        agent, log = build_trial_agent(spec, workspace, tmp, runner, meter, session_id, stop)
         if on_progress is not None:
             on_progress(TrialProgress(spec.key, 0, 0, meter.started))
         try:
-            stop_reason, error = _run_agent(agent, spec.task)
+            stop_reason, error = run_until_timeout(agent, spec.task)
         finally:
             log.close()
         stopped = stop.stopped
@@ -202,11 +202,11 @@ def run_trial(
     except Exception as exc:  # noqa: BLE001 - setting up the trial failed: a result with reward 0
         error = f"{type(exc).__name__}: {exc}"
     finally:
-        journal = _read_journals(tmp / "log.duckdb")
+        journal = read_journals(tmp / "log.duckdb")
         shutil.rmtree(tmp, ignore_errors=True)
     if verdict is not None and verdict.error:
         error = f"{error}; verifier: {verdict.error}" if error else f"verifier: {verdict.error}"
-    result = _result(
+    result = trial_result(
         spec,
         meter,
         started,
@@ -220,10 +220,11 @@ def run_trial(
     return TrialOutcome(result, journal, stopped)
 
 
-def _run_agent(agent: Any, task: Task) -> tuple[str, str | None]:
+def run_until_timeout(agent: Any, task: Task, **run_options: Any) -> tuple[str, str | None]:
     """(stop reason, error) of the agent's run, stopped at the task's timeout if it gets there.
 
-    The timeout stops the agent's own token, not the trial's: the trial still counts."""
+    The timeout stops the agent's own token, not the trial's: the trial still counts.
+    `run_options` go to `Agent.run` (a fork's `continue_from` and `max_steps`)."""
     deadline_hit = threading.Event()
 
     def on_deadline() -> None:
@@ -234,7 +235,7 @@ def _run_agent(agent: Any, task: Task) -> tuple[str, str | None]:
     timer.daemon = True
     timer.start()
     try:
-        run = agent.run(task.instruction, mode="auto")
+        run = agent.run(task.instruction, mode="auto", **run_options)
         stop_reason, error = run.stop_reason, run.error
     except Exception as exc:  # noqa: BLE001 - one trial's failure is its result, not a crash
         stop_reason, error = StopReason.ERROR, f"{type(exc).__name__}: {exc}"
@@ -246,9 +247,9 @@ def _run_agent(agent: Any, task: Task) -> tuple[str, str | None]:
     return stop_reason, error
 
 
-def _result(
+def trial_result(
     spec: TrialSpec,
-    meter: _Meter,
+    meter: TrialMeter,
     started: float,
     stop_reason: str,
     *,
@@ -278,12 +279,12 @@ def _result(
     )
 
 
-def _build_agent(
+def build_trial_agent(
     spec: TrialSpec,
     workspace: Path,
     tmp: Path,
     runner: Any,
-    meter: _Meter,
+    meter: TrialMeter,
     session_id: str,
     stop: StopToken,
 ) -> tuple[Any, Any]:
@@ -345,7 +346,7 @@ def _deny(request: Any) -> str:
 _deny.automatic = True
 
 
-def _read_journals(db_path: Path) -> bytes:
+def read_journals(db_path: Path) -> bytes:
     from claw_nb.log.journal_paths import journal_dir
     from claw_nb.log.journal_reader import list_journals
 

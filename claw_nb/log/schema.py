@@ -79,7 +79,8 @@ TABLES: dict[str, Table] = {
             )
             + cols("final_answer", 2)
             + cols("trial_id, tool_schemas_sha", 5)
-            + cols("parent_session_id, parent_call_id, agent_name", 10),
+            + cols("parent_session_id, parent_call_id, agent_name", 10)
+            + cols("forked_from, fork_step INTEGER", 13),
             ("session_id",),
         ),
         Table(
@@ -162,6 +163,7 @@ _NOTES = {
     10: "subagents: a child session's parent session, the task call that started it, its agent",
     11: "the user's hooks: every hook command run, its exit code, duration and decision",
     12: "the permission rule that allowed or denied each tool call",
+    13: "lab forks: the session a fork replayed and the step it took over at (claw_nb.lab.fork)",
 }
 
 BACKFILLS: dict[int, tuple[str, ...]] = {

@@ -102,6 +102,20 @@ def scripted_agent(request: dict[str, Any]) -> Any:
     return tool_calls(call("write_file", {"path": file, "content": word + "\n"}))
 
 
+def looking_agent(request: dict[str, Any]) -> Any:
+    """The scripted agent with a first look around: step 1 reads ``notes.txt``, then it acts as
+    `scripted_agent` decides (writing the file only when taught HABIT_WRITE) and then answers.
+    Its failures happen at step 2, so a fork at step 2 replays a read and takes over from there."""
+    messages = request.get("messages", [])
+    calls = [c for m in messages if m.get("role") == "assistant" for c in m.get("tool_calls") or []]
+    names = [(c.get("function") or {}).get("name") for c in calls]
+    if "write_file" in names:
+        return text("Done.")
+    if "read_file" not in names:
+        return tool_calls(call("read_file", {"path": "notes.txt"}))
+    return scripted_agent({**request, "messages": [m for m in messages if m.get("role") != "tool"]})
+
+
 def _current_text(prompt: str) -> str:
     lines = prompt.splitlines()
     fences = [i for i, line in enumerate(lines) if FENCE.match(line)]

@@ -1,0 +1,28 @@
+"""Forks: replay a logged trial up to step k, then let another prompt, tool set or model take
+over, instead of rerunning the whole trial.
+
+    from claw_nb import lab
+    lab.fork("3f9c2a", at_step=6, variant=lab.Variant.from_file("strict", "strict.toml"))
+    lab.fork_failures("terse-vs-base", lab.Variant.from_file("strict", "strict.toml"))
+
+`trajectory` cuts a logged session at a step, `replay` reruns its tool calls, `run` builds and
+runs one fork as a trial, `failures` forks an experiment's failed trials and compares them with
+their originals, `store` holds their queries.
+"""
+
+from __future__ import annotations
+
+from claw_nb.lazy_exports import lazy_exports
+
+_LAZY = {
+    "ForkResult": "claw_nb.lab.fork.run",
+    "fork": "claw_nb.lab.fork.run",
+    "FailureForks": "claw_nb.lab.fork.failures",
+    "fork_failures": "claw_nb.lab.fork.failures",
+    "Divergence": "claw_nb.lab.fork.replay",
+}
+
+__all__ = sorted(_LAZY)
+
+
+__getattr__, __dir__ = lazy_exports("claw_nb.lab.fork", _LAZY, globals())
