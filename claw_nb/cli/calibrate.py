@@ -27,12 +27,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_REPEATS,
         help=f"rounds of the 4 probes per format (default {DEFAULT_REPEATS})",
     )
+    cal.add_argument(
+        "--max-tokens",
+        type=int,
+        help="longest reply per probe (default: the model's max_tokens setting, else 1024)",
+    )
     cal.add_argument("--cwd", type=Path, help="workspace directory (for its settings file)")
     cal.add_argument("--db", type=Path, help=argparse.SUPPRESS)
 
 
 def options(args: argparse.Namespace) -> dict:
-    return {"model": args.model, "api_base": args.api_base, "api_key": args.api_key}
+    return {
+        "model": args.model,
+        "api_base": args.api_base,
+        "api_key": args.api_key,
+        "max_tokens": args.max_tokens,
+    }
 
 
 def run(args: argparse.Namespace, config: ClawConfig) -> int:
