@@ -69,6 +69,12 @@ class ModelProfile:
     def key(self) -> str:
         return f"{self.model} @ {self.endpoint}"
 
+    @property
+    def useful(self) -> bool:
+        """Whether the chosen format made any valid call (else there is nothing to apply)."""
+        best = self.result(self.chosen)
+        return best is not None and best.valid > 0
+
     def result(self, name: str) -> FormatResult | None:
         return next((r for r in self.results if r.format == name), None)
 
@@ -200,7 +206,7 @@ def apply_profile(config: ClawConfig, store: ProfileStore | None = None) -> Claw
     unset; unchanged without a profile. The grammar for tools in the prompt writes Hermes
     calls, so it goes off with another dialect (unless the user turned it on)."""
     profile = (store or ProfileStore()).get(config)
-    chosen = format_named(profile.chosen) if profile else None
+    chosen = format_named(profile.chosen) if profile and profile.useful else None
     if chosen is None:
         return config
     given = config.explicit_settings

@@ -93,7 +93,9 @@ def calibrate(
     store: ProfileStore | None = None,
     model_factory=None,
 ) -> ModelProfile:
-    """Measure `formats` for `config`'s model and server, save the profile, return it."""
+    """Measure `formats` for `config`'s model and server, save the profile, return it. A
+    profile whose best format made no valid call is returned but not saved: it would only
+    move a session off what works today."""
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
     results = []
@@ -114,7 +116,8 @@ def calibrate(
         repeats=repeats,
         results=tuple(results),
     )
-    (store or ProfileStore()).save(profile)
+    if profile.useful:
+        (store or ProfileStore()).save(profile)
     return profile
 
 
@@ -150,6 +153,8 @@ def verdict(profile: ModelProfile) -> str:
     others = [r for r in profile.results if r.requests and r.format != profile.chosen]
     if best is None or not best.requests:
         return "no format was accepted by the server"
+    if not best.valid:
+        return "no format made a valid call: no profile written (sessions keep their settings)"
     overlapping = [r.format for r in others if r.high >= best.low]
     small = best.requests < SMALL_SAMPLE
     note = f"chosen: {profile.chosen}"

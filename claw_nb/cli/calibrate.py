@@ -63,6 +63,8 @@ def run(args: argparse.Namespace, config: ClawConfig) -> int:
         return 1
     print()
     print(table(profile))
+    if not profile.useful:
+        return 1
     from claw_nb.calibrate.profile import ProfileStore
 
     print(f"profile written to {ProfileStore().path}")

@@ -222,3 +222,24 @@ def test_a_dead_server_gets_one_line(workspace, capsys):
 def test_bad_repeats_is_a_usage_error(workspace, capsys):
     assert main(["calibrate", "--model", MODEL, "--repeats", "0", "--cwd", str(workspace)]) == 2
     assert "--repeats" in capsys.readouterr().err
+
+
+def test_no_valid_call_in_any_format_writes_no_profile(workspace, user_config, capsys):
+    with ScriptedServer(default=text("I cannot use tools.")) as server:
+        code = main(
+            [
+                "calibrate",
+                "--model",
+                MODEL,
+                "--api-base",
+                server.url,
+                "--repeats",
+                "1",
+                "--cwd",
+                str(workspace),
+            ]
+        )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "no profile written" in out
+    assert not (user_config / "model_profiles.json").exists()

@@ -1,7 +1,7 @@
 """`claw-nb calibrate` against the embedded llama.cpp server (llama-cpp-python, SmolLM2-135M).
 
 Structure, not skill: every format is measured or marked refused, the table prints, and the
-profile lands in the (temporary) config folder. Replies are capped so the tiny model's prose
+profile lands in the (temporary) config folder, unless no format made a valid call. Replies are capped so the tiny model's prose
 cannot make this slow."""
 
 from __future__ import annotations
@@ -38,8 +38,12 @@ def test_calibrate_writes_a_profile_for_the_embedded_model(server, tmp_path, mon
     argv = ["calibrate", "--model", model, "--api-base", server.api_base, "--repeats", "1"]
     code = main([*argv, "--max-tokens", "64", "--cwd", str(workspace)])
     out = capsys.readouterr().out
+    assert "<- chosen" in out
+    if code == 1:  # no format made a valid call (SmolLM2 rarely starts a call unaided)
+        assert "no profile written" in out
+        return
     assert code == 0, out
-    assert "<- chosen" in out and "profile written to" in out
+    assert "profile written to" in out
     data = json.loads((tmp_path / "config" / "claw_nb" / "model_profiles.json").read_text())
     (entry,) = data["profiles"].values()
     assert entry["model"] == model and entry["repeats"] == 1
