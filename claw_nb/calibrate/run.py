@@ -134,7 +134,7 @@ def table(profile: ModelProfile) -> str:
     )
     lines = [f"calibration of {profile.key} ({profile.created[:10]})", head]
     for r in profile.results:
-        mark = " <- chosen" if r.format == profile.chosen else ""
+        mark = " <- chosen" if r.format == profile.chosen and profile.useful else ""
         if not r.requests:
             lines.append(f"{r.format:<17} {'refused':>11}  {r.error or ''}{mark}")
             continue
