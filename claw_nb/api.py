@@ -357,10 +357,12 @@ def find_session(db_path: str | Path, prefix: str | None) -> tuple[str, list[dic
 
 
 def resolve_model(config: ClawConfig) -> ClawConfig:
-    """A concrete model for "auto" / `local/NAME`: a local server, else the embedded one."""
+    """A concrete model for "auto" / `local/NAME`: a local server, else the embedded one; then
+    its calibrated call format (`claw-nb calibrate`) for what the settings leave open."""
+    from claw_nb.calibrate.profile import apply_profile
     from claw_nb.model.resolve import needs_resolution, resolve_config
 
-    return resolve_config(config) if needs_resolution(config) else config
+    return apply_profile(resolve_config(config) if needs_resolution(config) else config)
 
 
 def _approver_label(approver: Approver) -> str:

@@ -121,6 +121,8 @@ class ClawConfig:
     # describe tools and earlier calls in the prompt and parse calls from the reply text, for
     # servers whose chat template ignores `tools` (the embedded model: its GGUF's own template)
     tools_in_prompt: bool = False
+    # how tools_in_prompt writes calls: "hermes" (<tool_call> JSON) or "qwen_xml"
+    tool_prompt_dialect: str = "hermes"
     # send a GBNF grammar per request (llama.cpp servers, with tools_in_prompt): the first reply
     # of a task that names workspace files looks at them, the others are text or one valid call
     tool_grammar: bool = False
@@ -133,6 +135,9 @@ class ClawConfig:
     settings: dict[str, Any] = field(default_factory=dict)  # the file's allowed sections
     # keys a workspace file set that it may not set (ignored), for shells to show
     ignored_settings: tuple[str, ...] = field(default=(), compare=False)
+    # settings the user gave (a file, the environment, options): a model profile
+    # (claw_nb.calibrate.profile) changes only the others
+    explicit_settings: frozenset[str] = field(default=frozenset(), compare=False)
 
     def with_options(self, **options: Any) -> ClawConfig:
         """A copy with every option that is not None applied, values checked."""
@@ -190,6 +195,9 @@ _FLOAT_KEYS = {
 }
 
 
+_CHOICES = {"model_backend": MODEL_BACKENDS, "tool_prompt_dialect": ("hermes", "qwen_xml")}
+
+
 def _coerce(key: str, value: Any) -> Any:
     if key in {"temperature", "tool_choice"} and isinstance(value, str):
         word = value.strip().lower()
@@ -197,12 +205,12 @@ def _coerce(key: str, value: Any) -> Any:
             return None  # leave it to the server
         if key == "tool_choice":
             return value.strip()
-    if key == "model_backend":
-        if str(value).strip().lower() not in MODEL_BACKENDS:
-            raise ConfigError(
-                f"setting 'model_backend' must be one of {', '.join(MODEL_BACKENDS)}, got {value!r}"
-            )
-        return str(value).strip().lower()
+    if key in _CHOICES:
+        word = str(value).strip().lower()
+        if word not in _CHOICES[key]:
+            allowed = ", ".join(_CHOICES[key])
+            raise ConfigError(f"setting '{key}' must be one of {allowed}, got {value!r}")
+        return word
     try:
         if key in _INT_KEYS:
             number = int(value)
@@ -330,6 +338,10 @@ def load_config(workspace: Path | str | None = None, **options: Any) -> ClawConf
     env_values["db_path"] = os.environ.get("CLAW_DB") or None
     config = config.with_options(**env_values)
     config = config.with_options(**options)
+    given = {**file_values, **env_values, **options}
+    config = replace(
+        config, explicit_settings=frozenset(k for k, v in given.items() if v is not None)
+    )
     from_pyproject = "model" in file_values and not (ws / SETTINGS_FILE).is_file()
     named_by_you = options.get("model") or env_values.get("model")
     if from_pyproject and not named_by_you and not stays_local(config):

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from claw_nb.cli import acp, hooks, mcp, models, rewind
+from claw_nb.cli import acp, calibrate, hooks, mcp, models, rewind
 from claw_nb.cli.approvers import TerminalApprover, approve_all_printed, deny_noninteractive
 from claw_nb.config import ConfigError, load_config
 from claw_nb.permissions import MODES
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     models.add_parser(sub)
+    calibrate.add_parser(sub)
     mcp.add_parser(sub)
     hooks.add_parser(sub)
     acp.add_parser(sub)
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(
             args.cwd,
             db_path=args.db,
-            **_run_options(args) if args.command == "run" else {},
+            **_COMMAND_OPTIONS.get(args.command, lambda _args: {})(args),
         )
     except ConfigError as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
@@ -171,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         "show": _cmd_show,
         "stats": _cmd_stats,
         "models": models.run,
+        "calibrate": calibrate.run,
         "rewind": rewind.run,
         "mcp": mcp.run,
         "hooks": hooks.run,
@@ -192,6 +194,9 @@ def _run_options(args: argparse.Namespace) -> dict:
         "num_ctx": args.num_ctx,
         "context_window": args.context_window,
     }
+
+
+_COMMAND_OPTIONS = {"run": _run_options, "calibrate": calibrate.options}
 
 
 def _cmd_run(args: argparse.Namespace, config) -> int:

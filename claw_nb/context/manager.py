@@ -92,7 +92,7 @@ class ContextManager:
         if getattr(config, "tools_in_prompt", False):
             from claw_nb.toolcalls.in_prompt import PromptedTools
 
-            self.prompted = PromptedTools()
+            self.prompted = PromptedTools(getattr(config, "tool_prompt_dialect", "hermes"))
         self.counter = counter or TokenCounter(
             config.model, getattr(config, "tokenizer", None), chat_template=bool(self.prompted)
         )

@@ -136,6 +136,5 @@ def variant_tools(descriptions: Mapping[str, str], offered: tuple[str, ...] | No
         raise ConfigError("a variant must offer at least one tool")
     chosen = [t for t in tools if offered is None or t.name in offered]
     return ToolRegistry(
-        dataclasses.replace(t, description=descriptions.get(t.name, t.description))
-        for t in chosen
+        dataclasses.replace(t, description=descriptions.get(t.name, t.description)) for t in chosen
     )

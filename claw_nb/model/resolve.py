@@ -119,4 +119,7 @@ def describe_models(config: ClawConfig) -> str:
     )
     for server in embedded.running_servers():
         lines.append(f"  running: {server.model.name} at {server.api_base}")
+    from claw_nb.calibrate.profile import describe_profiles
+
+    lines += describe_profiles()
     return "\n".join(lines)

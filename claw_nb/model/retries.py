@@ -49,7 +49,7 @@ class RetryingModel(ABC):
         if getattr(config, "tools_in_prompt", False):
             from claw_nb.toolcalls.in_prompt import PromptedTools
 
-            self.prompted = PromptedTools()
+            self.prompted = PromptedTools(getattr(config, "tool_prompt_dialect", "hermes"))
 
     def streams(self, tools: list[dict[str, Any]] | None) -> bool:
         """Whether this request is streamed."""

@@ -60,3 +60,21 @@ def test_results_end_with_what_to_do_next():
     assert PromptedTools().messages(MESSAGES, SPECS)[-1]["content"].endswith(AFTER_MANY)
     one = PromptedTools().messages(MESSAGES[:4], SPECS)[-1]["content"]
     assert one.endswith("</tool_response>\n\n" + AFTER_RESULTS)
+
+
+def test_qwen_xml_dialect_writes_calls_the_parser_reads_back():
+    from claw_nb.toolcalls.in_prompt import XML_CALL_FORMAT
+
+    arguments = {"path": "a.py", "content": 'print("hi")\nx = 1\n', "count": 3}
+    native = {"function": {"name": "write_file", "arguments": json.dumps(arguments)}}
+    plain = PromptedTools("qwen_xml").messages(
+        [
+            {"role": "system", "content": "You are claw."},
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", **native}]},
+        ],
+        SPECS,
+    )
+    assert XML_CALL_FORMAT in plain[0]["content"]
+    assert "<function=write_file>" in plain[1]["content"]
+    _text, calls = extract_text_tool_calls(plain[1]["content"], {"write_file": {}})
+    assert calls[0].name == "write_file" and calls[0].arguments == arguments
