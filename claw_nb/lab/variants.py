@@ -146,6 +146,31 @@ class Variant:
         return variant
 
 
+AGENTS_DIR = "agents"  # ready variants of command-line agents, in this package
+
+
+def agent_names() -> list[str]:
+    """The command-line agents that come with a ready variant (``agent:NAME``)."""
+    from importlib import resources
+
+    folder = resources.files("claw_nb.lab").joinpath(AGENTS_DIR)
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def agent_variant(agent: str, name: str | None = None) -> Variant:
+    """The ready variant of a known command-line agent (``claw_nb/lab/agents/AGENT.toml``),
+    named ``name`` (default: the agent's name)."""
+    from importlib import resources
+
+    if agent not in agent_names():
+        raise ConfigError(
+            f"no ready variant for agent {agent!r}; known: {', '.join(agent_names())}"
+        )
+    file = resources.files("claw_nb.lab").joinpath(AGENTS_DIR, f"{agent}.toml")
+    data = tomllib.loads(file.read_text(encoding="utf-8"))
+    return Variant.from_dict(name or agent, data)
+
+
 def _agent_fields(name: str, data: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
     """The checked ``agent_command`` and ``agent_env`` of a variant's data."""
     command = data.get("agent_command")

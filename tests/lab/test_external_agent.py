@@ -24,8 +24,12 @@ USAGE = {"prompt_tokens": 123, "completion_tokens": 45}
 
 
 def tiny(name: str = "tiny", *flags: str, model: str | None = None) -> Variant:
-    command = f"{shlex.quote(sys.executable)} {shlex.quote(str(TINY))} {{instruction}} {' '.join(flags)}"
-    return Variant.from_dict(name, {"agent_command": command, **({"model": model} if model else {})})
+    command = (
+        f"{shlex.quote(sys.executable)} {shlex.quote(str(TINY))} {{instruction}} {' '.join(flags)}"
+    )
+    return Variant.from_dict(
+        name, {"agent_command": command, **({"model": model} if model else {})}
+    )
 
 
 def writes(path: str, content: str):
@@ -139,8 +143,15 @@ def test_an_instruction_is_quoted_once(tmp_path):
         model="openai/qwen",
     )
     assert shlex.split(line.replace('"$CLAW_LAB_API_BASE"', "B")) == [
-        "agent", "it's {model}; rm -rf /", "--model", "qwen", "--m2", "openai/qwen",
-        "--base", "B", "${HOME}",
+        "agent",
+        "it's {model}; rm -rf /",
+        "--model",
+        "qwen",
+        "--m2",
+        "openai/qwen",
+        "--base",
+        "B",
+        "${HOME}",
     ]
 
 
@@ -148,4 +159,9 @@ def test_results_survive_a_reload(scripted_server, tmp_path):
     scripted_server.default = tiny_or_solver
     run(scripted_server, tmp_path, TASKS[:1], [tiny()], experiment="r")
     [row] = load_results(tmp_path / "lab.duckdb", "r")
-    assert (row.variant, row.steps, row.prompt_tokens, row.completion_tokens) == ("tiny", 1, 123, 45)
+    assert (row.variant, row.steps, row.prompt_tokens, row.completion_tokens) == (
+        "tiny",
+        1,
+        123,
+        45,
+    )
