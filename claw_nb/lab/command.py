@@ -32,7 +32,7 @@ def parse_variant(text: str) -> Any:
         return agent_variant(text[len("agent:") :])
     name, sep, file = text.partition("=")
     if not name:
-        raise ConfigError(f"variant {text!r}: give NAME=FILE.toml, NAME or NAME=agent:AGENT")
+        raise ConfigError(f"variant {text!r}: give NAME=FILE.toml or NAME (or NAME=agent:AGENT)")
     if sep and file.startswith("agent:"):
         return agent_variant(file[len("agent:") :], name)
     return Variant.from_file(name, Path(file)) if sep else Variant(name)
