@@ -58,6 +58,8 @@ TRUSTED_READS = {
         "parse_fragment",
     ): "a file the user names on the command line",
     ("claw_nb/lab/optimize/command.py", "read_split"): "a split file the user names",
+    ("claw_nb/lab/external_agent.py", "run_external_agent"): "the launcher bundled with claw_nb",
+    ("claw_nb/lab/variants.py", "agent_variant"): "a ready agent variant bundled with claw_nb",
     ("claw_nb/lab/command.py", "parse_variant"): "a variant file the user names",
     ("claw_nb/lab/runner.py", "_variants"): "variant files the user names",
     ("claw_nb/lab/variants.py", "Variant.from_file"): "a variant file the user names",

@@ -24,12 +24,17 @@ if TYPE_CHECKING:
 
 
 def parse_variant(text: str) -> Any:
-    """``NAME=FILE.toml`` -> Variant from the file; ``NAME`` -> the defaults under that name."""
-    from claw_nb.lab.variants import Variant
+    """``NAME=FILE.toml`` -> Variant from the file; ``NAME`` -> the defaults under that name;
+    ``NAME=agent:AGENT`` or ``agent:AGENT`` -> a command-line agent's ready variant."""
+    from claw_nb.lab.variants import Variant, agent_variant
 
+    if text.startswith("agent:"):
+        return agent_variant(text[len("agent:") :])
     name, sep, file = text.partition("=")
     if not name:
-        raise ConfigError(f"variant {text!r}: give NAME=FILE.toml or NAME")
+        raise ConfigError(f"variant {text!r}: give NAME=FILE.toml or NAME (or NAME=agent:AGENT)")
+    if sep and file.startswith("agent:"):
+        return agent_variant(file[len("agent:") :], name)
     return Variant.from_file(name, Path(file)) if sep else Variant(name)
 
 

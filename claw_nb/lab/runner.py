@@ -61,6 +61,7 @@ def run_experiment(
     variant_list = _variants(variants)
     if repeats < 1:
         raise ConfigError(f"repeats must be at least 1, got {repeats}")
+    _check_agents(variant_list, api_base)
     if not unsandboxed:
         from claw_nb.lab.verify import require_sandbox
 
@@ -201,6 +202,20 @@ def _collect(
     record_trials(path, batch, interrupted)
     for result, _ in batch:
         progress.finished(result)
+
+
+def _check_agents(variants: Sequence[Variant], api_base: str | None) -> None:
+    """Refuse up front a command-line agent that is not installed, or has no server to reach."""
+    from claw_nb.lab.external_agent import check_command
+
+    for variant in variants:
+        if variant.external:
+            check_command(variant)
+            if not api_base:
+                raise ConfigError(
+                    f"variant {variant.name!r} runs an outside agent: give the model server's "
+                    "address (api_base / --api-base), which the lab's recording proxy forwards to"
+                )
 
 
 def _tasks(tasks: Any) -> list[Task]:

@@ -6,6 +6,10 @@ agent through `claw_nb.api.build_agent` (mode ``auto``) with the variant's overr
 at the task's timeout, runs the verifier in the same sandbox, and returns the result together
 with the session's journal as bytes. The driver ingests that journal into its own DuckDB log,
 so no two processes ever share a database file.
+
+A variant with an ``agent_command`` runs a command-line agent instead, in the same workspace,
+sandbox and timeout, its tokens counted by a recording proxy (`claw_nb.lab.external_agent`);
+such a trial has no journal (its session is the agent's own business).
 """
 
 from __future__ import annotations
@@ -143,6 +147,20 @@ class TrialMeter:
         elif kind == "ToolCallFinished" and not event.ok:
             self.tool_errors += 1
 
+    def model_call(self, call: Any) -> None:
+        """A command-line agent's model call, as the recording proxy saw it."""
+        if call.path != "/chat/completions":
+            return
+        self.steps += 1
+        self.prompt_tokens += call.prompt_tokens
+        self.completion_tokens += call.completion_tokens
+        if self.on_progress is not None:
+            self.on_progress(
+                TrialProgress(
+                    self.key, self.steps, self.prompt_tokens + self.completion_tokens, self.started
+                )
+            )
+
     def verifying(self) -> None:
         """The agent has stopped: the tamper report and the verifier run now."""
         if self.on_progress is not None:
@@ -185,13 +203,16 @@ def run_trial(
     try:
         workspace = prepare_workspace(spec.task, tmp / "ws")
         runner = make_runner(workspace, unsandboxed=spec.unsandboxed)
-        agent, log = build_trial_agent(spec, workspace, tmp, runner, meter, session_id, stop)
         if on_progress is not None:
             on_progress(TrialProgress(spec.key, 0, 0, meter.started))
-        try:
-            stop_reason, error = run_until_timeout(agent, spec.task)
-        finally:
-            log.close()
+        if spec.variant.external:
+            stop_reason, error = _run_external(spec, workspace, tmp, stop, meter)
+        else:
+            agent, log = build_trial_agent(spec, workspace, tmp, runner, meter, session_id, stop)
+            try:
+                stop_reason, error = run_until_timeout(agent, spec.task)
+            finally:
+                log.close()
         stopped = stop.stopped
         if not stopped:
             meter.verifying()
@@ -218,6 +239,22 @@ def run_trial(
         tamper=tamper,
     )
     return TrialOutcome(result, journal, stopped)
+
+
+def _run_external(
+    spec: TrialSpec, workspace: Path, tmp: Path, stop: StopToken, meter: TrialMeter
+) -> tuple[str, str | None]:
+    """(stop reason, error) of a command-line agent's run; its calls land in ``meter``."""
+    from claw_nb.lab.external_agent import run_external_agent
+
+    run = run_external_agent(spec, workspace, tmp, stop, on_call=meter.model_call)
+    # the proxy's totals are the record (the meter saw the same calls, as they came)
+    meter.steps, meter.prompt_tokens, meter.completion_tokens = (
+        run.calls,
+        run.prompt_tokens,
+        run.completion_tokens,
+    )
+    return run.stop_reason, run.error
 
 
 def run_until_timeout(agent: Any, task: Task, **run_options: Any) -> tuple[str, str | None]:

@@ -3,6 +3,10 @@
 Loaded from a TOML file or a table (a task author's or a user's file: only the settings named in
 `_SETTINGS` and a prompt and tool descriptions are taken), identified by the sha of what it
 changes, so a changed variant is a new arm in the log.
+
+A variant may instead name a command-line agent (``agent_command``): its trials run that
+program in the same workspace and sandbox instead of claw's loop (`claw_nb.lab.external_agent`),
+so a leaderboard compares harnesses on one model, not only prompts.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Any
 from claw_nb.errors import ConfigError
 
 _SETTINGS = ("model", "temperature", "max_steps", "context_window", "max_tool_result_chars")
+# what only claw's own loop reads: meaningless next to an agent_command
+_LOOP_ONLY = ("system_prompt", "tool_descriptions", "tools", *_SETTINGS[1:])
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,13 @@ class Variant:
     context_window: int | None = None
     max_tool_result_chars: int | None = None
     tools: tuple[str, ...] | None = None
+    agent_command: str | None = None  # a command-line agent run instead of claw's loop
+    agent_env: Mapping[str, str] = field(default_factory=dict, hash=False)  # its extra env
+
+    @property
+    def external(self) -> bool:
+        """True when this variant runs a command-line agent, not claw's loop."""
+        return self.agent_command is not None
 
     def overrides(self) -> dict[str, Any]:
         """The overrides as plain data (what the log stores and the sha is taken of)."""
@@ -51,10 +64,17 @@ class Variant:
             data["tool_descriptions"] = dict(sorted(self.tool_descriptions.items()))
         if self.tools is not None:
             data["tools"] = list(self.tools)
+        if self.agent_command is not None:
+            data["agent_command"] = self.agent_command
+        if self.agent_env:
+            data["agent_env"] = dict(sorted(self.agent_env.items()))
         return data
 
     def tool_registry(self) -> Any:
-        """The tools this variant offers, with its descriptions where it gives one."""
+        """The tools this variant offers, with its descriptions where it gives one (None for
+        a command-line agent, which brings its own)."""
+        if self.external:
+            return None
         return variant_tools(self.tool_descriptions, self.tools)
 
     def sha(self) -> str:
@@ -67,7 +87,8 @@ class Variant:
         """A variant from a TOML file: ``system_prompt`` (text) or ``system_prompt_file``
         (relative to the TOML file), a ``[tool_descriptions]`` table, ``tools`` (a list of tool
         names), and any of model, temperature, max_steps, context_window,
-        max_tool_result_chars."""
+        max_tool_result_chars; or ``agent_command`` (a command-line agent, see
+        `claw_nb.lab.external_agent`), an ``[agent_env]`` table and model."""
         path = Path(path).expanduser()
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -87,6 +108,8 @@ class Variant:
             "system_prompt_file",
             "tool_descriptions",
             "tools",
+            "agent_command",
+            "agent_env",
             "name",
         }
         unknown = sorted(set(data) - known)
@@ -109,8 +132,11 @@ class Variant:
             not isinstance(offered, (list, tuple)) or not all(isinstance(t, str) for t in offered)
         ):
             raise ConfigError(f"variant {name!r}: tools must be a list of tool names")
+        command, env = _agent_fields(name, data)
         variant = cls(
             name=str(data.get("name") or name),
+            agent_command=command,
+            agent_env=env,
             system_prompt=prompt,
             tool_descriptions={str(k): str(v) for k, v in tools.items()},
             tools=tuple(offered) if offered is not None else None,
@@ -118,6 +144,59 @@ class Variant:
         )
         variant.tool_registry()  # unknown tool names fail here, with the names known
         return variant
+
+
+AGENTS_DIR = "agents"  # ready variants of command-line agents, in this package
+
+
+def agent_names() -> list[str]:
+    """The command-line agents that come with a ready variant (``agent:NAME``)."""
+    from importlib import resources
+
+    folder = resources.files("claw_nb.lab").joinpath(AGENTS_DIR)
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def agent_variant(agent: str, name: str | None = None) -> Variant:
+    """The ready variant of a known command-line agent (``claw_nb/lab/agents/AGENT.toml``),
+    named ``name`` (default: the agent's name)."""
+    from importlib import resources
+
+    if agent not in agent_names():
+        raise ConfigError(
+            f"no ready variant for agent {agent!r}; known: {', '.join(agent_names())}"
+        )
+    file = resources.files("claw_nb.lab").joinpath(AGENTS_DIR, f"{agent}.toml")
+    data = tomllib.loads(file.read_text(encoding="utf-8"))
+    return Variant.from_dict(name or agent, data)
+
+
+def _agent_fields(name: str, data: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
+    """The checked ``agent_command`` and ``agent_env`` of a variant's data."""
+    command = data.get("agent_command")
+    env = data.get("agent_env") or {}
+    if command is None:
+        if env:
+            raise ConfigError(f"variant {name!r}: agent_env needs an agent_command")
+        return None, {}
+    if not isinstance(command, str) or not command.strip():
+        raise ConfigError(f"variant {name!r}: agent_command must be a non-empty command line")
+    clash = [k for k in _LOOP_ONLY if data.get(k) is not None] + (
+        ["system_prompt_file"] if data.get("system_prompt_file") else []
+    )
+    if clash:
+        raise ConfigError(
+            f"variant {name!r}: {', '.join(clash)} only apply to claw's own loop, not to "
+            "an agent_command (configure the agent in its command line)"
+        )
+    if not isinstance(env, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in env.items()
+    ):
+        raise ConfigError(f"variant {name!r}: agent_env must be a table of strings")
+    from claw_nb.lab.external_agent import check_template
+
+    check_template(name, command)
+    return command, {k: str(v) for k, v in env.items()}
 
 
 def variant_tools(descriptions: Mapping[str, str], offered: tuple[str, ...] | None = None) -> Any:

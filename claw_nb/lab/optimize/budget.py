@@ -51,6 +51,11 @@ class BaseRequestCounter:
         from claw_nb.context.tokens import PER_MESSAGE, PRIMING
         from claw_nb.prompts import render_template, template_text
 
+        if getattr(variant, "external", False):
+            raise ConfigError(
+                f"variant '{variant.name}' runs its own agent (agent_command): its prompt is "
+                "not claw's to count; prompt budgets apply to claw's variants"
+            )
         tools = variant.tool_registry()
         template = variant.system_prompt if variant.system_prompt is not None else template_text()
         system = render_template(template, TRIAL_WORKSPACE, tools)

@@ -120,6 +120,8 @@ class Comparison:
         """What each variant's prompt costs, when the variants differ in it or a budget held."""
         from claw_nb.lab.optimize.budget import budget_lines
 
+        if any(getattr(v, "external", False) for v in self.variants):
+            return []  # a command-line agent's prompt is its own: no base request to count
         requests = self.base_requests()
         if len({r.tokens for r in requests.values()}) < 2 and self.max_prompt_tokens is None:
             return []

@@ -243,3 +243,9 @@ def test_reflect_rejects_a_proposal_over_the_budget_before_it_runs(tmp_path):
             options=ReflectOptions(budget=13, max_prompt_tokens=seed - 1),
             model="openai/scripted",
         )
+
+
+def test_a_command_line_agent_has_no_base_request_to_budget():
+    agent = Variant.from_dict("tiny", {"agent_command": "python tiny.py {instruction}"})
+    with pytest.raises(ConfigError, match="runs its own agent"):
+        BaseRequestCounter().count(agent)
