@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
-from claw_nb.config import OPENAI_COMPATIBLE_PREFIXES, ClawConfig
+from claw_nb.config import ClawConfig
 from claw_nb.errors import ConfigError
+from claw_nb.locality import OPENAI_COMPATIBLE_PREFIXES
 from claw_nb.model.retries import RetryingModel
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}

@@ -17,7 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from claw_nb.config import OPENAI_COMPATIBLE_PREFIXES, ClawConfig
+from claw_nb.config import ClawConfig
+from claw_nb.locality import OPENAI_COMPATIBLE_PREFIXES
 from claw_nb.model import catalog
 from claw_nb.model.failures import HTTPStatusFailure
 from claw_nb.model.http_transport import HTTPTransport, StreamCut

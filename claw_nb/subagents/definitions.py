@@ -5,7 +5,7 @@ body that becomes the subagent's system prompt. Both folders are in the workspac
 repository or the agent itself may have written them: they are read through the confined reads
 of `claw_nb.untrusted`, and nothing in them can widen what the parent may do. `tools` only
 narrows the parent's tool set; the permission mode is always the parent's. A `model` is used
-when it stays on this machine or network (`claw_nb.config.stays_local`), or when the file is
+when it stays on this machine or network (`claw_nb.locality.stays_local`), or when the file is
 under `.claw/`, which commands cannot write and file edits write only after the user says yes;
 otherwise the child runs on the parent's model, as a `[tool.claw] model` would be refused.
 """
@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.claw_dir import CLAW_DIR
-from claw_nb.config import ClawConfig, stays_local
+from claw_nb.config import ClawConfig
+from claw_nb.locality import stays_local
 from claw_nb.prompts import SystemPrompt, project_memory
 from claw_nb.subagents.front_matter import split_front_matter
 from claw_nb.untrusted import UntrustedPathRefused, confined_path, read_untrusted_text
