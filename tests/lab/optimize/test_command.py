@@ -14,8 +14,9 @@ from claw_nb.errors import ConfigError
 from claw_nb.lab import optimizer_store
 from claw_nb.lab.experiment import Experiment
 from claw_nb.lab.optimize import command
-from claw_nb.lab.optimize.command import ReflectJob, TrialsJob, parse_fragment, parse_values
+from claw_nb.lab.optimize.command import ReflectJob, TrialsJob
 from claw_nb.lab.optimize.command_options import add_optimize_parser
+from claw_nb.lab.optimize.command_words import parse_fragment, parse_values
 from claw_nb.stop import StopToken
 from claw_nb.testing.lab_demo import demo_task_specs
 
