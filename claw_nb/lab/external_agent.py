@@ -18,6 +18,8 @@ Placeholders in ``agent_command`` (each replaced by a shell-quoted value): ``{in
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shlex
 import shutil
@@ -179,7 +181,10 @@ def run_external_agent(
 
     def on_stop() -> None:
         proxy.close_gate()
-        (channel / "stop").touch()
+        # the channel is writable inside the sandbox: never follow a link the agent put there
+        with contextlib.suppress(OSError):
+            flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            os.close(os.open(channel / "stop", flags, 0o600))
 
     with proxy:
         unregister = stop.on_stop(on_stop)

@@ -29,7 +29,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-MAX_REQUEST_BYTES = 32 * 1024 * 1024  # a long conversation's JSON, with room to spare
+MAX_REQUEST_BYTES = 8 * 1024 * 1024  # a long conversation's JSON, with room to spare
+MAX_FORWARDING = 4  # requests forwarded at once; more get 429 (each parses up to 8 MiB of JSON)
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a whole (non-streamed) reply, read to find its usage
 MAX_LINE_BYTES = 4 * 1024 * 1024  # one server-sent event line that is parsed for usage
 MAX_CALLS = 100_000  # calls recorded per trial (the rest are counted, not kept)
@@ -83,6 +84,8 @@ class RecordingProxy:
         self.dropped = 0
         self.gate_open = True
         self._lock = threading.Lock()
+        # bounds the host memory an agent can make the proxy spend parsing bodies
+        self.forwarding = threading.BoundedSemaphore(MAX_FORWARDING)
         self._server: socketserver.BaseServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -246,9 +249,18 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if not self.owner.gate_open:
             self._refuse(503, "the trial has stopped")
             return
+        if not self.owner.forwarding.acquire(blocking=False):
+            self._refuse(429, f"at most {MAX_FORWARDING} requests at once")
+            return
+        try:
+            self._forward_chat(route, raw)
+        finally:
+            self.owner.forwarding.release()
+
+    def _forward_chat(self, route: str, raw: bytes) -> None:
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # a 200k-deep list must not print a traceback
             body = None
         if not isinstance(body, dict):
             self._refuse(400, "the body must be a JSON object")
@@ -377,7 +389,7 @@ def _event_data(line: bytes) -> dict | None:
         return None
     try:
         value = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
@@ -385,7 +397,7 @@ def _event_data(line: bytes) -> dict | None:
 def _usage_of(data: bytes) -> dict | None:
     try:
         value = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     usage = value.get("usage") if isinstance(value, dict) else None
     return usage if isinstance(usage, dict) else None
