@@ -44,6 +44,11 @@ TRUSTED_READS = {
         "read_metadata",
     ): "a GGUF of the user's models folder or the bundled one",
     ("claw_nb/testing/server.py", "main"): "the test server's script, named by the test",
+    ("claw_nb/jupyter/page_scripts.py", "_source"): "a script packaged with claw_nb",
+    (
+        "claw_nb/jupyter/lab_extension.py",
+        "link",
+    ): "the labextensions folder of the environment the user names",
     (
         "claw_nb/tools/notebook/kernel_session.py",
         "*",

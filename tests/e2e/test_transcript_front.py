@@ -108,8 +108,9 @@ def page(browser, request):
         yield page
     finally:
         with contextlib.suppress(Exception):  # the last state, for a person (or a failure)
-            _shot(page, "e2e_front_last.png")
-            (OUT / "e2e_front_console.txt").write_text("\n".join(console))
+            name = request.node.name.removeprefix("test_")[:40]
+            _shot(page, f"e2e_front_last_{name}.png")
+            (OUT / f"e2e_front_console_{name}.txt").write_text("\n".join(console))
         context.close()
 
 
@@ -150,6 +151,23 @@ def _active_class(page) -> str:
 
 def _editor_text(cell) -> str:
     return cell.locator(".jp-InputArea-editor").inner_text()
+
+
+def _card_has_focus(page) -> bool:
+    return page.evaluate(
+        "() => !!document.activeElement"
+        " && document.activeElement.classList.contains('claw-approval')"
+    )
+
+
+def _answer_by_key(page, key: str) -> None:
+    """Once the card has the focus (and keeps it: keys within 0.3 s of it are dropped)."""
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.classList.contains('claw-approval')"
+    )
+    page.wait_for_timeout(700)
+    assert _card_has_focus(page)
+    page.keyboard.press(key)
 
 
 def _title_latency(page) -> float:
@@ -202,18 +220,14 @@ def test_an_approval_is_noticed_while_you_type_in_another_cell(lab, page, server
 
     # the notification's Show brings the card to the keyboard: y approves
     _toast(page, "claw needs you").get_by_role("button", name="Show").click()
-    page.wait_for_function(
-        "() => document.activeElement && document.activeElement.classList.contains('claw-approval')"
-    )
     expect(transcript.locator(".claw-keys")).to_contain_text("y approve")
-    page.wait_for_timeout(350)  # keys that were on their way when focus came are ignored
-    page.keyboard.press("y")
+    _answer_by_key(page, "y")
     expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
     assert (root / "notes.txt").read_text() == "hello\n"
     assert page.title() == title
     expect(_toast(page, "claw needs you")).to_have_count(0)
     assert "approved: write_file" in transcript.inner_text()
-    assert _cell(page, 1).locator(".jp-InputArea-editor").inner_text().startswith("%%claw")
+    assert _editor_text(scratch).strip() == typed + " and on"  # the y went to the card
 
 
 def test_an_approval_behind_another_tab_is_noticed_and_answered_by_key(lab, page, server):
@@ -259,11 +273,7 @@ def test_an_approval_behind_another_tab_is_noticed_and_answered_by_key(lab, page
 
     toast.get_by_role("button", name="Show").click()
     expect(transcript.locator(".claw-approval")).to_be_in_viewport()
-    page.wait_for_function(
-        "() => document.activeElement && document.activeElement.classList.contains('claw-approval')"
-    )
-    page.wait_for_timeout(350)
-    page.keyboard.press("n")
+    _answer_by_key(page, "n")
     expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
     assert "denied: write_file" in transcript.inner_text()
     assert not (root / "denied.txt").exists()
@@ -298,26 +308,27 @@ def test_without_the_lab_extension_a_toast_of_our_own_says_so(lab, page, server)
         delay(2, tool_calls(call("write_file", {"path": "plain.txt", "content": "p\n"}))),
         text("Wrote plain.txt."),
     )
+    (root / "bare_other.py").write_text("# typed into while claw works\n")
     _write_notebook(root / "bare.ipynb", ["%load_ext claw_nb", _claw(server, "write plain"), ""])
     _open(page, jlab, "bare.ipynb")
     assert page.evaluate("() => typeof window.__clawNbLab") == "undefined"
     page.evaluate(WATCH)
     _run_cell(page, 0)
     _run_cell(page, 1)
-    _cell(page, 2).locator(".jp-InputArea-editor").click()
+    # the person types in a file in another tab
+    page.locator(".jp-DirListing-item", has_text="bare_other.py").dblclick()
+    page.locator(".jp-FileEditor .cm-content").first.click()
     page.keyboard.type("typing here", delay=60)
+    transcript = _cell(page, 1).locator(".claw-transcript")
     toast = page.locator(".claw-toast")
     expect(toast).to_contain_text("claw needs you: Approve write_file?", timeout=30_000)
     TIMINGS["approval_card_to_title_ms_no_extension"] = _title_latency(page)
     assert page.title().startswith(PREFIX)
     _shot(page, "e2e_front_approval_toast.png")
-    toast.get_by_role("button", name="Show").click()
-    page.wait_for_function(
-        "() => document.activeElement && document.activeElement.classList.contains('claw-approval')"
-    )
-    page.wait_for_timeout(350)
-    page.keyboard.press("y")
-    transcript = _cell(page, 1).locator(".claw-transcript")
+    expect(transcript).to_be_hidden()
+    toast.get_by_role("button", name="Show").click()  # the notebook's tab comes to the front
+    expect(transcript.locator(".claw-approval")).to_be_in_viewport()
+    _answer_by_key(page, "y")
     expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
     expect(toast).to_have_count(0)
     assert not page.title().startswith(PREFIX)

@@ -163,13 +163,18 @@
   var run = claw.runs[rid];
   if (!run) {
     run = claw.runs[rid] = {root: null};
+    var keepAttached = null;
     (function wait(tries) {
-      if (!attach() && tries < 600) setTimeout(function () { wait(tries + 1); }, 50);
+      if (attach()) {
+        // the output may be rendered again (a moved cell): attach to the new transcript
+        keepAttached = setInterval(function () {
+          if (run.done) clearInterval(keepAttached);
+          else if (!run.root.isConnected) attach();
+        }, 1000);
+      } else if (tries < 600) {
+        setTimeout(function () { wait(tries + 1); }, 50);
+      } // else: no live transcript (a saved notebook reopened): nothing to do
     })(0);
-    var keepAttached = setInterval(function () {
-      if (run.done) { clearInterval(keepAttached); return; }
-      if (!run.root || !run.root.isConnected) attach();
-    }, 1000);
   } else {
     attach();
   }
@@ -242,7 +247,7 @@
     // rows below when they fit), and the page brings it into view if the person watched.
     function land() {
       var answer = answerNode();
-      if (answer && (stick || run.landing)) {
+      if (answer && run.landing && stick) {
         scrollBox(answer.getBoundingClientRect().top - box.getBoundingClientRect().top - 6);
       }
       var scroller = scrollerOf(root);
@@ -278,12 +283,25 @@
       var r = approval.getBoundingClientRect();
       if (r.height) bringIntoView(scroller, r.top, r.bottom);
       if (focus) {
-        before = document.activeElement;
+        if (!approval.contains(document.activeElement)) before = document.activeElement;
         approval.focus({preventScroll: true});
         focusedAt = Date.now();
       }
     }
-    run.show = function () { reveal(true); };
+    // Asked for (Show): after the tab's activation, which focuses the notebook or its editor
+    // a frame later; once more if that still took the focus and nothing was typed since.
+    run.show = function () {
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () {
+          reveal(true);
+          var shownAt = focusedAt;
+          setTimeout(function () {
+            var here = approval.contains(document.activeElement);
+            if (asking && !here && claw.lastKey < shownAt) reveal(true);
+          }, 250);
+        });
+      });
+    };
 
     function ask() {
       asking = true;
@@ -326,12 +344,13 @@
       if (e.key.length !== 1) return; // Tab, Enter, Escape, arrows: as usual
       // one-letter keys stay here: in command mode JupyterLab would act on the cell ("dd")
       e.stopPropagation();
+      var selectors = {y: '.claw-yes', n: '.claw-no', a: '.claw-always, .claw-plan-auto'};
+      var selector = selectors[e.key.toLowerCase()];
+      var button = selector && approval.querySelector(selector);
+      if (!button) return; // Space on a focused button presses it, as usual
       e.preventDefault();
       if (Date.now() - focusedAt < 300) return; // a key already on its way when focus came
-      var selectors = {y: '.claw-yes', n: '.claw-no', a: '.claw-always, .claw-plan-auto'};
-      var button = selectors[e.key.toLowerCase()] &&
-        approval.querySelector(selectors[e.key.toLowerCase()]);
-      if (button && !button.disabled) button.click();
+      if (!button.disabled) button.click();
     });
 
     var bodyWatch = new MutationObserver(follow);
@@ -353,8 +372,9 @@
       askWatch.disconnect();
       endWatch.disconnect();
       if (cls.contains('claw-dead')) return;
-      // the last rows (Copy / Insert, notes) may render just after: land again as they come
-      run.landing = true;
+      // the box lands for a person who followed it (at its bottom), and lands again while the
+      // last rows (Copy / Insert, notes) render, until they scroll
+      run.landing = stick;
       land();
       var late = new MutationObserver(land);
       late.observe(box, {childList: true, subtree: true});
@@ -373,13 +393,16 @@
     var panel = root.closest('.lm-DockPanel-widget');
     if (panel && panel.id && root.getClientRects().length === 0) {
       var tab = document.querySelector('.lm-TabBar-tab[data-id="' + panel.id + '"]');
-      if (tab) {
-        ['pointerdown', 'mousedown', 'pointerup', 'mouseup'].forEach(function (type) {
-          tab.dispatchEvent(new MouseEvent(type, {bubbles: true, cancelable: true, button: 0}));
-        });
+      if (tab) { // Lumino selects a tab on a press that hits it
+        var r = tab.getBoundingClientRect();
+        var at = {bubbles: true, cancelable: true, button: 0, pointerId: 1, isPrimary: true,
+                  clientX: r.left + r.width / 2, clientY: r.top + r.height / 2};
+        var Press = window.PointerEvent || MouseEvent;
+        tab.dispatchEvent(new Press('pointerdown', at));
+        document.dispatchEvent(new Press('pointerup', at));
       }
     }
-    setTimeout(function () { if (other.show) other.show(); }, 50);
+    if (other.show) other.show();
   }
   claw.showRun = showRun;
 })

@@ -58,11 +58,10 @@
         if (!node) return;
         var holder = mainWidgets().find(function (w) { return w.node.contains(node); });
         if (holder) app.shell.activateById(holder.id);
-        setTimeout(function () {
-          var run = window.__clawNb && window.__clawNb.runs && window.__clawNb.runs[args.run];
-          if (run && run.show) run.show();
-          else node.scrollIntoView({block: 'center'});
-        }, 50);
+        // the page script waits for the activation to settle, then focuses the card
+        var run = window.__clawNb && window.__clawNb.runs && window.__clawNb.runs[args.run];
+        if (run && run.show) run.show();
+        else node.scrollIntoView({block: 'center'});
       }
     });
     app.commands.addCommand('claw-nb:reload', {
