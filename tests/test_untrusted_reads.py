@@ -44,6 +44,11 @@ TRUSTED_READS = {
         "read_metadata",
     ): "a GGUF of the user's models folder or the bundled one",
     ("claw_nb/testing/server.py", "main"): "the test server's script, named by the test",
+    ("claw_nb/jupyter/page_scripts.py", "_source"): "a script packaged with claw_nb",
+    (
+        "claw_nb/jupyter/lab_extension.py",
+        "link",
+    ): "the labextensions folder of the environment the user names",
     (
         "claw_nb/tools/notebook/kernel_session.py",
         "*",
@@ -54,10 +59,14 @@ TRUSTED_READS = {
         "workspace it goes through read_untrusted_text"
     ),
     (
-        "claw_nb/lab/optimize/command.py",
+        "claw_nb/lab/optimize/command_words.py",
         "parse_fragment",
     ): "a file the user names on the command line",
-    ("claw_nb/lab/optimize/command.py", "read_split"): "a split file the user names",
+    ("claw_nb/lab/optimize/command_words.py", "read_split"): "a split file the user names",
+    ("claw_nb/lab/external_agent.py", "run_external_agent.on_stop"): (
+        "creates the stop file with O_NOFOLLOW (a link the agent planted is not followed); "
+        "reads nothing"
+    ),
     ("claw_nb/lab/external_agent.py", "run_external_agent"): "the launcher bundled with claw_nb",
     ("claw_nb/lab/variants.py", "agent_variant"): "a ready agent variant bundled with claw_nb",
     ("claw_nb/lab/command.py", "parse_variant"): "a variant file the user names",

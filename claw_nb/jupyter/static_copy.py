@@ -88,13 +88,16 @@ class StaticTranscript:
     def bundle(self, header: str, footer: Part | None = None) -> dict[str, str]:
         """text/html, text/markdown and text/plain of the whole transcript under `header`."""
         parts = [*self.parts, *([footer] if footer else [])]
+        # a long transcript scrolls under its header; column-reverse opens it at its end (the
+        # answer) without a script, which a reopened notebook may not run
         html = (
             self._style()
-            + f'<div class="claw-static claw-static-{self.run_id}" style="{BOX}max-height:60em;'
-            f'overflow:auto;">'
+            + f'<div class="claw-static claw-static-{self.run_id}" style="{BOX}">'
             + f'<div class="claw-static-header">{esc(header)}</div>'
+            + '<div class="claw-static-scroll" style="max-height:60em;overflow:auto;'
+            'display:flex;flex-direction:column-reverse;"><div>'
             + "".join(p.html for p in parts)
-            + "</div>"
+            + "</div></div></div>"
         )
         markdown = f"**{header}**\n\n" + "\n\n".join(p.markdown for p in parts)
         plain = header + "\n" + "\n".join(p.plain for p in parts)

@@ -4,8 +4,8 @@ The agent runs on a background thread (`claw_nb.jupyter.run_queue`) and calls th
 listener from there. Every change is a widget trait update, which ipywidgets sends to the front
 end as a comm message at once, from whichever thread made it. Beside the widget the cell holds a
 static copy of the transcript (`claw_nb.jupyter.static_copy`), updated by display id, so a saved
-notebook shows the run without a kernel; and a small script output by which the view brings a
-pending approval into view and marks the browser tab while the tab is hidden.
+notebook shows the run without a kernel; and a script output carrying the page behaviour
+(`claw_nb.jupyter.page_scripts`: scrolling, approvals noticed, editor tabs reloaded).
 
 The approval blocks the agent thread on a `threading.Event` that the button callback sets; the
 callback runs on the kernel's main thread, which is idle. A ticker thread keeps the header's
@@ -114,9 +114,10 @@ class WidgetTranscript(TranscriptDisplay, TranscriptActions, ev.EventDispatch):
             f'<details><summary style="{MUTED}">task: {esc(first_line[:100])}</summary>'
             f'<pre style="{PRE}">{esc(clip(task))}</pre></details>'
         )
-        self.body = w.VBox([w.HTML(task_html)])
+        # the body keeps its height: a shrunk widget box scrolls by itself, from its top
+        self.body = w.VBox([w.HTML(task_html)], layout=w.Layout(flex="none", overflow="visible"))
         self.body.add_class("claw-body")
-        # column-reverse keeps the newest lines in view while the box scrolls on its own
+        # column-reverse shows the newest lines without a script; js/transcript.js does the rest
         self.scroller = w.Box(
             [self.body],
             layout=w.Layout(max_height=MAX_HEIGHT, overflow="auto", flex_flow="column-reverse"),
@@ -314,6 +315,8 @@ class WidgetTranscript(TranscriptDisplay, TranscriptActions, ev.EventDispatch):
             card.finish(e.ok, e.error_kind, duration, output, change, rule=e.rule)
             widget.value = card.html()
             self.static.replace(index, Part(card.html(), card.markdown(), card.plain()))
+        if e.ok:
+            self._tell_page_files(e)  # editor tabs open on the file reload
         self._save_static()
 
     @handles(ev.TodosUpdated)
@@ -341,6 +344,8 @@ class WidgetTranscript(TranscriptDisplay, TranscriptActions, ev.EventDispatch):
             self._new_text_block(e.text, "claw-final")
             self._offer_code(e.text)
         self._flush()
+        if self._md is not None and e.text:  # where the page lands when the run ends
+            self._md.add_class("claw-answer")
 
     @handles(ev.ErrorOccurred)
     def _on_ErrorOccurred(self, e: ev.ErrorOccurred) -> None:

@@ -4,7 +4,6 @@ channel)."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from typing import Any
@@ -13,30 +12,6 @@ from claw_nb.jupyter.call_gist import call_gist
 from claw_nb.jupyter.changes import describe_arguments, preview_change
 from claw_nb.jupyter.widget_html import BOX, MUTED, PRE, clip, diff_html, esc
 from claw_nb.textsafe import show
-
-_APPROVAL_JS = """
-(function () {
-  var rid = %s, tries = 0;
-  function go() {
-    var box = document.querySelector('.claw-live-' + rid + ' .claw-approval .claw-yes');
-    if (!box) { if (tries++ < 40) setTimeout(go, 50); return; }
-    box.closest('.claw-approval').scrollIntoView({block: 'center'});
-    if (document.hidden) {
-      var before = document.title;
-      document.title = '\\u23f3 claw is waiting for you';
-      document.addEventListener('visibilitychange', function back() {
-        if (!document.hidden) {
-          document.title = before; document.removeEventListener('visibilitychange', back);
-        }
-      });
-      if (window.Notification && Notification.permission === 'granted') {
-        new Notification('claw is waiting for you', {body: %s});
-      }
-    }
-  }
-  go();
-})();
-"""
 
 
 def _refusal(feedback: str) -> str:
@@ -76,9 +51,8 @@ class TranscriptActions:
         call = self._last_call
         self._card_state(call, "waiting for approval", "?")
         self.approval.children = (prompt, row)
+        # the page script sees the card and makes it noticed (claw_nb.jupyter.page_scripts)
         self._set_state("waiting for you")
-        title = "Approve the plan?" if request.kind == "plan" else f"Approve {request.tool}?"
-        self._script(_APPROVAL_JS % (json.dumps(self.run_id), json.dumps(title)))
         asked = time.monotonic()
         self.run.waiting_since = asked
         self._answered.wait()
@@ -89,7 +63,6 @@ class TranscriptActions:
             self._waited[call] = self._waited.get(call, 0.0) + waited
         answer = self._answer or "no"
         self.approval.children = ()
-        self._script(None)
         word = _answer_word(answer, request.kind == "plan")
         self._note(f"{word}: {'the plan' if request.kind == 'plan' else request.tool}")
         refused = answer == "no" or answer.startswith("no:")

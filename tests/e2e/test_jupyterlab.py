@@ -415,16 +415,12 @@ def test_a_pending_approval_is_brought_into_view(lab_env, page):
     expect(transcript.locator(".claw-state")).to_have_text("waiting for you")
     expect(approval).to_be_in_viewport()
     expect(approval).to_contain_text("+hello")  # the new file as a diff
-    page.wait_for_function("() => document.title.includes('claw is waiting for you')")
-    page.evaluate(
-        "() => { Object.defineProperty(document, 'hidden', {configurable: true,"
-        " get: () => false}); document.dispatchEvent(new Event('visibilitychange')); }"
-    )
-    assert page.title() == title  # back when the person looks
+    page.wait_for_function("() => document.title.includes('claw needs you')")
     shot(page, "e2e_approval_in_view.png")
     transcript.locator(".claw-yes").click()
     expect(transcript.locator(".claw-state")).to_have_text("completed", timeout=60_000)
     assert (root / "notes.txt").read_text() == "hello\n"
+    assert page.title() == title  # back once answered
 
 
 def test_code_from_an_answer_goes_into_a_new_cell_and_the_clipboard(lab_env, page):
