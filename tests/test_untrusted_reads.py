@@ -72,7 +72,6 @@ TRUSTED_READS = {
     ("claw_nb/lab/command.py", "parse_variant"): "a variant file the user names",
     ("claw_nb/lab/runner.py", "_variants"): "variant files the user names",
     ("claw_nb/lab/variants.py", "Variant.from_file"): "a variant file the user names",
-    ("claw_nb/lab/variants.py", "Variant.from_dict"): "the prompt file next to the user's variant",
     ("claw_nb/lab/trials.py", "read_journals"): "journals under the user's private cache",
     ("claw_nb/lab/executors.py", "*"): "tar archives built in memory from a checked task",
     ("claw_nb/lab/verify.py", "run_verifier"): "the verifier's launcher, packaged with claw_nb",

@@ -76,6 +76,13 @@ def check_template(variant: str, command: str) -> None:
             f"variant {variant!r}: unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}"
             f" in agent_command; known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
         )
+    for match in _PLACEHOLDER.finditer(command):
+        before = command[: match.start()]
+        if before.count("'") % 2 or before.count('"') % 2:
+            raise ConfigError(
+                f"variant {variant!r}: {{{match.group(1)}}} sits inside quotes in agent_command; "
+                "write it bare: claw_nb quotes each value for the shell itself"
+            )
 
 
 def command_name(command: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -120,10 +121,7 @@ class Variant:
             )
         prompt = data.get("system_prompt")
         if data.get("system_prompt_file"):
-            file = Path(str(data["system_prompt_file"])).expanduser()
-            if base is not None and not file.is_absolute():
-                file = base / file
-            prompt = file.read_text(encoding="utf-8")
+            prompt = _prompt_file(name, str(data["system_prompt_file"]), base)
         tools = data.get("tool_descriptions") or {}
         if not isinstance(tools, Mapping):
             raise ConfigError(f"variant {name!r}: tool_descriptions must be a table")
@@ -171,6 +169,29 @@ def agent_variant(agent: str, name: str | None = None) -> Variant:
     return Variant.from_dict(name or agent, data)
 
 
+MAX_PROMPT_FILE_BYTES = 1 << 20
+
+
+def _prompt_file(name: str, relative: str, base: Path | None) -> str:
+    """A variant's prompt file: a regular file beside the variant file (no link out of its
+    folder, no `..`, at most 1 MiB), since a variant file may come with a task suite."""
+    from claw_nb.untrusted import UntrustedPathRefused, read_untrusted_text
+
+    folder = base if base is not None else Path.cwd()
+    try:
+        text = read_untrusted_text(folder, relative, max_bytes=MAX_PROMPT_FILE_BYTES)
+    except UntrustedPathRefused as exc:
+        raise ConfigError(f"variant {name!r}: system_prompt_file refused: {exc}") from None
+    if text is None:
+        raise ConfigError(
+            f"variant {name!r}: system_prompt_file {relative!r} is not a file beside the variant"
+        )
+    return text
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _agent_fields(name: str, data: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
     """The checked ``agent_command`` and ``agent_env`` of a variant's data."""
     command = data.get("agent_command")
@@ -193,6 +214,9 @@ def _agent_fields(name: str, data: Mapping[str, Any]) -> tuple[str | None, dict[
         isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in env.items()
     ):
         raise ConfigError(f"variant {name!r}: agent_env must be a table of strings")
+    bad = sorted(k for k in env if not _ENV_NAME.fullmatch(k))
+    if bad:
+        raise ConfigError(f"variant {name!r}: agent_env names must be VAR names, not {bad!r}")
     from claw_nb.lab.external_agent import check_template
 
     check_template(name, command)

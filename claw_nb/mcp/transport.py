@@ -7,10 +7,12 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from claw_nb.mcp.specs import ServerSpec
+from claw_nb.textsafe import show
 
 STDERR_TAIL = 600  # characters of a failed server's stderr shown with its error
 
@@ -26,8 +28,10 @@ def client_unavailable() -> str | None:
         version = importlib.metadata.version("mcp")
     except importlib.metadata.PackageNotFoundError:
         return "the mcp package is not installed (pip install 'mcp>=2')"
-    major = version.split(".", 1)[0]
-    if major.isdigit() and int(major) >= 2:
+    if not re.fullmatch(r"\d+(\.\d+)*([a-z]+\d*)?(\.post\d+|\.dev\d+)?", version or ""):
+        shown = show(version[:40])
+        return f"the mcp package reports a malformed version ({shown}); reinstall it (mcp>=2)"
+    if int(version.split(".", 1)[0]) >= 2:
         return None
     return (
         f"MCP servers need the mcp package 2.x; this environment has mcp {version} "

@@ -165,3 +165,35 @@ def test_results_survive_a_reload(scripted_server, tmp_path):
         123,
         45,
     )
+
+
+def test_agent_files_cannot_smuggle_shell_or_files():
+    from claw_nb.errors import ConfigError
+    from claw_nb.lab.variants import Variant
+
+    with pytest.raises(ConfigError, match="inside quotes"):
+        Variant.from_dict("q", {"agent_command": 'agent "{instruction}"'})
+    with pytest.raises(ConfigError, match="agent_env names must be VAR names"):
+        Variant.from_dict("e", {"agent_command": "agent {instruction}", "agent_env": {"A;rm": "1"}})
+    ok = Variant.from_dict(
+        "ok", {"agent_command": "agent -t {instruction}", "agent_env": {"A_1": 2}}
+    )
+    assert ok.agent_env == {"A_1": "2"}
+
+
+def test_a_variant_prompt_file_stays_beside_the_variant(tmp_path):
+    from claw_nb.errors import ConfigError
+    from claw_nb.lab.variants import Variant
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("key")
+    folder = tmp_path / "variants"
+    folder.mkdir()
+    (folder / "p.md").write_text("You are terse.\n")
+    (folder / "link.md").symlink_to(secret)
+    (folder / "good.toml").write_text('system_prompt_file = "p.md"\n')
+    assert Variant.from_file("good", folder / "good.toml").system_prompt == "You are terse.\n"
+    for name, ref in (("up", "../secret.txt"), ("abs", str(secret)), ("link", "link.md")):
+        (folder / f"{name}.toml").write_text(f"system_prompt_file = {ref!r}\n")
+        with pytest.raises(ConfigError, match="system_prompt_file"):
+            Variant.from_file(name, folder / f"{name}.toml")

@@ -56,3 +56,9 @@ def test_connect_refuses_mcp_1_without_importing_it(monkeypatch, tmp_path: Path)
         asyncio.run(attempt())
     line = transport.describe_error(caught.value)
     assert line.startswith("MCP servers need the mcp package 2.x") and "\n" not in line
+
+
+def test_a_version_planted_on_the_path_is_shown_escaped(monkeypatch):
+    monkeypatch.setattr(importlib.metadata, "version", fake_version("1.0\x1b[31mRED"))
+    problem = transport.client_unavailable()
+    assert "malformed version" in problem and "\x1b" not in problem and "1.0RED" in problem
