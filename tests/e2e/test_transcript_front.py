@@ -208,7 +208,7 @@ def test_an_approval_is_noticed_while_you_type_in_another_cell(lab, page, server
     print(f"\napproval card -> title changed: {latency:.2f} ms (typing in another cell)")
 
     assert page.title() == PREFIX + title
-    expect(_toast(page, "claw needs you: Approve write_file?")).to_be_visible()
+    expect(_toast(page, "claw needs you: Approve write_file")).to_be_visible()
     # focus stayed where the person types; their keys went to their cell, not to the card
     assert "cm-content" in _active_class(page)
     assert typed + " and on" in _editor_text(scratch)
@@ -260,7 +260,7 @@ def test_an_approval_behind_another_tab_is_noticed_and_answered_by_key(lab, page
     page.locator(".jp-DirListing-item", has_text="readme_other.py").dblclick()
     page.locator(".jp-FileEditor .cm-content").first.wait_for()
     page.locator(".jp-FileEditor").first.click()  # reading, not typing
-    toast = _toast(page, "claw needs you: Approve write_file?")
+    toast = _toast(page, "claw needs you: Approve write_file")
     expect(toast).to_be_visible(timeout=30_000)
     latency = _title_latency(page)
     TIMINGS["approval_card_to_title_ms_other_tab"] = latency
@@ -319,7 +319,7 @@ def test_without_the_lab_extension_a_toast_of_our_own_says_so(lab, page, server)
     page.keyboard.type("typing here", delay=60)
     transcript = _cell(page, 1).locator(".claw-transcript")
     toast = page.locator(".claw-toast")
-    expect(toast).to_contain_text("claw needs you: Approve write_file?", timeout=30_000)
+    expect(toast).to_contain_text("claw needs you: Approve write_file", timeout=30_000)
     TIMINGS["approval_card_to_title_ms_no_extension"] = _title_latency(page)
     assert page.title().startswith(PREFIX)
     _shot(page, "e2e_front_approval_toast.png")

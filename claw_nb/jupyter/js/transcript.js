@@ -308,7 +308,10 @@
       claw.pending[rid] = true;
       syncTitle();
       var question = approval.querySelector('b');
-      var message = 'claw needs you: ' + (question ? question.textContent : 'an approval');
+      var gist = approval.querySelector('.claw-approval-gist');
+      var message = 'claw needs you: ' +
+        (question ? question.textContent.replace(/\?$/, '') : 'an approval') +
+        (gist ? ' ' + gist.textContent : '') + '?';
       var selector = '.claw-live-' + rid + ' .claw-approval';
       if (!bridge({kind: 'notify', key: 'approval-' + rid, message: message, type: 'warning',
                    run: rid, selector: selector})) {
