@@ -50,6 +50,12 @@ class TrialResult:
     error: str | None
     verifier_output: str
     tamper: tuple[str, ...] = ()  # the tamper report's findings (claw_nb.lab.tamper)
+    # prompt tokens the servers read (a call whose server does not say counts its whole
+    # prompt), seconds in model calls, requests that broke the prompt cache's prefix; None
+    # for trials recorded before claw_nb measured them
+    prefill_tokens: int | None = None
+    model_s: float | None = None
+    cache_breaks: int | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -109,13 +115,16 @@ class TrialOutcome:
 
 
 class _Meter:
-    """The agent listener that counts steps, tokens and tool errors as the trial runs."""
+    """The agent listener that counts steps, tokens, prefill, model time, cache breaks and tool
+    errors as the trial runs."""
 
     def __init__(self, key: tuple, on_progress: Callable[[TrialProgress], None] | None):
         self.key = key
         self.on_progress = on_progress
         self.started = time.time()
         self.steps = self.prompt_tokens = self.completion_tokens = self.tool_errors = 0
+        self.prefill_tokens = self.cache_breaks = 0
+        self.model_s = 0.0
 
     def __call__(self, event: Any) -> None:
         kind = type(event).__name__
@@ -123,6 +132,9 @@ class _Meter:
             self.steps = max(self.steps, int(event.step or 0))
             self.prompt_tokens += int(event.prompt_tokens or 0)
             self.completion_tokens += int(event.completion_tokens or 0)
+            self.prefill_tokens += prefill_of(event)
+            self.model_s += float(event.latency_ms or 0.0) / 1000.0
+            self.cache_breaks += bool(event.cache_break)
             if self.on_progress is not None:
                 self.on_progress(
                     TrialProgress(
@@ -134,6 +146,15 @@ class _Meter:
                 )
         elif kind == "ToolCallFinished" and not event.ok:
             self.tool_errors += 1
+
+
+def prefill_of(call: Any) -> int:
+    """The prompt tokens a model call made its server read: what the server says; else, for an
+    answered call, its whole prompt (an upper bound); a failed call the server did not describe
+    counts nothing. `llm_calls` rows and `ModelCallFinished` events both fit."""
+    if call.prefill_tokens is not None:
+        return int(call.prefill_tokens)
+    return 0 if call.error else int(call.prompt_tokens or 0)
 
 
 def run_trial(
@@ -248,6 +269,9 @@ def _result(
         completion_tokens=meter.completion_tokens,
         wall_s=time.monotonic() - started,
         tool_errors=meter.tool_errors,
+        prefill_tokens=meter.prefill_tokens,
+        model_s=round(meter.model_s, 6),
+        cache_breaks=meter.cache_breaks,
         session_id=session_id,
         error=error,
         verifier_output=verifier_output,

@@ -101,7 +101,12 @@ TABLES: dict[str, Table] = {
                 "created_at TIMESTAMP"
             )
             + cols("system_prompt_sha, system_prompt_name", 4)
-            + cols("tool_schemas_sha", 9),
+            + cols("tool_schemas_sha", 9)
+            + cols(
+                "prefill_tokens INTEGER, prefill_s DOUBLE, decode_s DOUBLE, cache_break BOOLEAN, "
+                "cache_break_index INTEGER, cache_break_role, cache_break_reason",
+                12,
+            ),
         ),
         Table(
             "tool_calls",
@@ -160,6 +165,8 @@ _NOTES = {
     9: "each model call's tool set (it grows when read_output joins mid-session)",
     10: "subagents: a child session's parent session, the task call that started it, its agent",
     11: "the user's hooks: every hook command run, its exit code, duration and decision",
+    12: "prefill: what the server read and reused per model call, and the requests that broke "
+    "the prompt cache's prefix (the lab's trials keep their totals)",
 }
 
 BACKFILLS: dict[int, tuple[str, ...]] = {
