@@ -243,9 +243,7 @@ def _trial_row(result: TrialResult, now: Any) -> tuple:
         "finished_at": now,
         "tamper": to_json(list(result.tamper)),
     }
-    return tuple(
-        special[c] if c in special else getattr(result, c) for c in TABLES["trials"].names
-    )
+    return tuple(special[c] if c in special else getattr(result, c) for c in TABLES["trials"].names)
 
 
 def count_trials(db_path: Path, experiment: str) -> int:
