@@ -28,6 +28,7 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+WINDOW = 8192  # SmolLM2-135M's trained window, what the embedded server gets on most machines
 TASK = "Find why util.normalise drops empty names, fix it, and make app.main report the count."
 
 
@@ -152,7 +153,7 @@ def run(server_url: str, label: str, workdir: Path) -> dict:
             api_key="sk-bench",
             db_path=db,
             stream=False,
-            context_window=4096,
+            context_window=WINDOW,
             tools_in_prompt=True,
             tokenizer=gguf,
             mode="auto",

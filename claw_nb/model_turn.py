@@ -65,7 +65,7 @@ class ModelTurn:
         )
         for attempt in range(MAX_CONTEXT_RETRIES + 1):
             self.context_manager.prepare(messages, tools.specs())  # may compact
-            tools = self.context_manager.extend_tools(tools)  # read_output, once needed
+            tools = self.context_manager.extend_tools(tools)  # read_output
             specs = tools.specs()
             sent = _break_fields(self.prefix.check(messages, specs, self._compacted()))
             started = time.perf_counter()
