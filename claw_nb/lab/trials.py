@@ -270,7 +270,7 @@ def _result(
         wall_s=time.monotonic() - started,
         tool_errors=meter.tool_errors,
         prefill_tokens=meter.prefill_tokens,
-        model_s=round(meter.model_s, 6),
+        model_s=meter.model_s,
         cache_breaks=meter.cache_breaks,
         session_id=session_id,
         error=error,
