@@ -28,6 +28,7 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+LONG = 4 * 3600  # seconds a request may take: a loaded 2-core machine reads ~5 tokens/s
 WINDOW = 8192  # SmolLM2-135M's trained window, what the embedded server gets on most machines
 TASK = "Find why util.normalise drops empty names, fix it, and make app.main report the count."
 
@@ -105,7 +106,7 @@ def post(url: str, body: dict) -> dict:
     request = urllib.request.Request(
         url, json.dumps(body).encode(), {"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=600) as response:
+    with urllib.request.urlopen(request, timeout=LONG) as response:
         return json.loads(response.read())
 
 
@@ -158,21 +159,26 @@ def run(server_url: str, label: str, workdir: Path) -> dict:
             tokenizer=gguf,
             mode="auto",
             checkpoints=False,
+            request_timeout=LONG,  # a timed-out request, retried, would find its prompt cached
+            reply_timeout=LONG,
         )
         with agent:
             result = agent.run(TASK, max_steps=len(STEPS) + 2)
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
             "SELECT step, prompt_tokens, prefill_tokens, cached_tokens, prefill_s, cache_break, "
-            "cache_break_index, cache_break_role, cache_break_reason FROM llm_calls "
+            "cache_break_index, cache_break_role, cache_break_reason, attempts FROM llm_calls "
             "ORDER BY step"
         ).fetchall()
         compactions = con.execute("SELECT count(*) FROM compactions").fetchone()[0]
+    retried = [r[0] for r in rows if r[9] > 1]
+    if retried:
+        print(f"steps {retried} were retried: their figures are the retry's (prompt cached)")
     prompt = sum(r[1] for r in rows)
     read = sum(r[2] if r[2] is not None else r[1] for r in rows)
     print(f"\n== {label}: {result.stop_reason}, {len(rows)} calls, {compactions} compaction(s)")
     print(" step  prompt  read  cached  prefill_s  break")
-    for step, p, pre, cached, secs, brk, idx, role, why in rows:
+    for step, p, pre, cached, secs, brk, idx, role, why, _attempts in rows:
         where = f"at {idx} ({role}): {why}" if brk else ""
         print(f" {step:>4}  {p:>6}  {pre!s:>4}  {cached!s:>6}  {secs or 0:>9.2f}  {where}")
     share = read / prompt if prompt else 0.0
