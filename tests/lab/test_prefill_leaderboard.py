@@ -32,24 +32,36 @@ TASK = {
 }
 
 
-def reader(request: dict):
-    """Read the five files in turn, write the greeting, answer; the usage says the server
-    served all but the newest part of each prompt from its cache."""
-    done = sum(1 for m in request["messages"] if m["role"] == "tool")
-    prompt = len(json.dumps(request["messages"])) // 4 + 300
-    cached = 0 if done == 0 else prompt * 3 // 4
-    usage = {
-        "prompt_tokens": prompt,
-        "completion_tokens": 7,
-        "prompt_tokens_details": {"cached_tokens": cached},
-    }
-    if done < len(BIG):
-        return tool_calls(call("read_file", {"path": BIG[done]}), usage=usage)
-    if done == len(BIG):
-        return tool_calls(
-            call("write_file", {"path": "greeting.txt", "content": "hello\n"}), usage=usage
-        )
-    return text("done", usage=usage)
+class Reader:
+    """Reads the five files in turn, writes the greeting, answers. Its usage is a one-slot
+    prompt cache's, like llama.cpp's: the messages the request shares with the one before it
+    are cached, the rest is read (tokens: characters / 4)."""
+
+    def __init__(self) -> None:
+        self.last: list[dict] = []
+
+    def __call__(self, request: dict):
+        messages = request["messages"]
+        same = 0
+        for before, now in zip(self.last, messages):
+            if before != now:
+                break
+            same += 1
+        self.last = messages
+        prompt = len(json.dumps(messages)) // 4
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": 7,
+            "prompt_tokens_details": {"cached_tokens": len(json.dumps(messages[:same])) // 4},
+        }
+        done = sum(1 for m in messages if m["role"] == "tool")
+        if done < len(BIG):
+            return tool_calls(call("read_file", {"path": BIG[done]}), usage=usage)
+        if done == len(BIG):
+            return tool_calls(
+                call("write_file", {"path": "greeting.txt", "content": "hello\n"}), usage=usage
+            )
+        return text("done", usage=usage)
 
 
 def from_rows(db: Path, experiment: str) -> dict[str, dict[str, float]]:
@@ -90,7 +102,7 @@ def from_rows(db: Path, experiment: str) -> dict[str, dict[str, float]]:
 def test_prefill_model_seconds_and_cache_breaks_match_the_logged_calls(
     scripted_server, tmp_path: Path
 ):
-    scripted_server.default = reader
+    scripted_server.default = Reader()
     db = tmp_path / "lab.duckdb"
     variants = [Variant("roomy", context_window=100_000), Variant("tight", context_window=12_000)]
     exp = run(scripted_server, db, load_tasks([TASK]), variants, repeats=2, experiment="prefill")
