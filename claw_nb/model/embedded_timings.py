@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 
-def _perf_read(llama: Any) -> int | None:
+def _perf_read(llama: Any) -> int:
     """Tokens llama.cpp evaluated since the last reset (prompt batches and single tokens)."""
     import llama_cpp
 
@@ -59,25 +59,23 @@ def patch() -> bool:
             llama_cpp.llama_perf_context_reset(self.ctx)
         except Exception:  # noqa: BLE001 - no counters: the reply goes out without timings
             figures = None
-        started = first = time.perf_counter()
-        count = 0
+        started, last = time.perf_counter(), None  # `last`: when the previous token came
         for token in generate(self, tokens, *args, **kwargs):
             now = time.perf_counter()
-            if count == 0 and figures is not None:
-                first = now
+            if figures is not None and last is None:  # the prompt is read: the first token
                 try:
-                    read = min(len(tokens), _perf_read(self) or 0)
-                except Exception:  # noqa: BLE001
+                    read = min(len(tokens), _perf_read(self))
+                except Exception:  # noqa: BLE001 - no counters: the reply goes out without them
                     figures = self._claw_figures = None
                 else:
                     figures["prompt_n"] += read
                     figures["cache_n"] += len(tokens) - read
                     figures["prompt_ms"] += (now - started) * 1000
-            count += 1
+            elif figures is not None:
+                figures["predicted_ms"] += (now - last) * 1000
             if figures is not None:
                 figures["predicted_n"] += 1
-                figures["predicted_ms"] += (now - first) * 1000 if count > 1 else 0.0
-                first = now
+            last = now
             yield token
 
     def chat_with_timings(self: Any, *args: Any, **kwargs: Any) -> Any:
