@@ -51,8 +51,8 @@ class TrialResult:
     verifier_output: str
     tamper: tuple[str, ...] = ()  # the tamper report's findings (claw_nb.lab.tamper)
     # prompt tokens the servers read (a call whose server does not say counts its whole
-    # prompt), seconds in model calls, requests that broke the prompt cache's prefix; None
-    # for trials recorded before claw_nb measured them
+    # prompt; compaction summaries count theirs), seconds in model calls (summaries included),
+    # requests that broke the prompt cache's prefix; None for trials recorded before these
     prefill_tokens: int | None = None
     model_s: float | None = None
     cache_breaks: int | None = None
@@ -135,6 +135,10 @@ class _Meter:
             self.prefill_tokens += prefill_of(event)
             self.model_s += float(event.latency_ms or 0.0) / 1000.0
             self.cache_breaks += bool(event.cache_break)
+        elif kind == "ContextCompacted" and event.summary_calls:
+            # a summary request has a prompt of its own: the server reads all of it
+            self.prefill_tokens += int(event.summary_prompt_tokens or 0)
+            self.model_s += float(event.duration_ms or 0.0) / 1000.0
             if self.on_progress is not None:
                 self.on_progress(
                     TrialProgress(

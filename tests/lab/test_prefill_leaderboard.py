@@ -1,6 +1,6 @@
 """The leaderboard's prefill, model-seconds and cache-break columns, checked against figures
-computed here from the `llm_calls` rows of each trial's session (another path: the trials'
-totals come from the agent's events as it runs)."""
+computed here from the `llm_calls` (and `compactions`) rows of each trial's session (another
+path: the trials' totals come from the agent's events as it runs)."""
 
 from __future__ import annotations
 
@@ -76,6 +76,10 @@ def from_rows(db: Path, experiment: str) -> dict[str, dict[str, float]]:
             "SELECT session_id, prompt_tokens, prefill_tokens, error, latency_ms, cache_break "
             "FROM llm_calls"
         ).fetchall()
+        summaries = con.execute(
+            "SELECT session_id, summary_prompt_tokens, duration_ms FROM compactions "
+            "WHERE summary_calls > 0"
+        ).fetchall()
     finally:
         con.close()
     out: dict[str, dict[str, float]] = {}
@@ -89,6 +93,10 @@ def from_rows(db: Path, experiment: str) -> dict[str, dict[str, float]]:
             row["prefill"] += prefill if prefill is not None else (0 if error else prompt)
             row["seconds"] += latency / 1000
             row["breaks"] += bool(broke)
+        for sid, prompt, ms in summaries:  # a summary's prompt is read whole
+            if sid == session:
+                row["prefill"] += prompt
+                row["seconds"] += ms / 1000
     return {
         v: {
             "prefill_per_solved": r["prefill"] / r["solved"] if r["solved"] else math.nan,
@@ -154,3 +162,36 @@ def test_trials_recorded_before_the_figures_existed_leave_the_columns_empty():
     assert board.loc["v", "cache_breaks_per_trial"] == 0.0
     fresh = leaderboard([trial(0, 60), trial(1, 40)]).set_index("variant")
     assert fresh.loc["v", "prefill_per_solved"] == 50.0
+
+
+def test_a_trials_meter_counts_what_the_servers_read_and_the_summaries():
+    from claw_nb import events as ev
+    from claw_nb.lab.trials import _Meter
+
+    def model_call(step, **kw):
+        return ev.ModelCallFinished("s", step, "m", 1000 * step, 10, 500.0, None, "stop", **kw)
+
+    meter = _Meter(("e", "v", "t", 0), None)
+    for event in (
+        model_call(1, prefill_tokens=900),  # the server said
+        model_call(2),  # it did not: the whole prompt
+        model_call(3, error="model_timeout: slow", cache_break=True),  # failed: nothing read
+        ev.ContextCompacted("s", "threshold", "prune", 9, 8, 7, 6, "", duration_ms=3.0),
+        ev.ContextCompacted(
+            "s",
+            "threshold",
+            "summary",
+            9,
+            3,
+            7,
+            2,
+            "",
+            summary_calls=1,
+            summary_prompt_tokens=1500,
+            duration_ms=4000.0,
+        ),
+    ):
+        meter(event)
+    assert meter.prefill_tokens == 900 + 2000 + 0 + 1500
+    assert meter.model_s == pytest.approx(3 * 0.5 + 4.0)
+    assert meter.cache_breaks == 1

@@ -55,6 +55,19 @@ def db(tmp_path: Path) -> Path:
             cache_break_role="tool",
             cache_break_reason="compacted: prune (threshold)",
         ),
+        ev.ContextCompacted(  # a summary's prompt of its own: read whole
+            "s1",
+            "threshold",
+            "summary",
+            9000,
+            3000,
+            40,
+            6,
+            "",
+            summary_calls=1,
+            summary_prompt_tokens=1500,
+            step=3,
+        ),
         ev.SessionEnded("s1", "completed", steps=3),
     ):
         log(event)
@@ -64,11 +77,11 @@ def db(tmp_path: Path) -> Path:
 
 def test_sessions_have_prefill_server_seconds_and_cache_breaks(db):
     row = analysis.sessions(db).set_index("session_id").loc["s1"]
-    assert row["prefill_tokens"] == 300 + 2000 + 0
+    assert row["prefill_tokens"] == 300 + 2000 + 0 + 1500
     assert (row["prefill_s"], row["decode_s"], row["cache_breaks"]) == (1.5, 0.25, 1)
     assert row["cached_tokens"] == 700
     compared = analysis.compare(db, by="model").set_index("model").loc["openai/local"]
-    assert compared["prefill_tokens_per_session"] == 2300
+    assert compared["prefill_tokens_per_session"] == 3800
     assert compared["cache_breaks_per_session"] == 1
 
 
@@ -89,4 +102,4 @@ def test_claw_nb_stats_shows_them_per_session(db, capsys):
     assert main(["stats", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     frame = pd.read_fwf(io.StringIO(out))
-    assert (frame["prefill_tokens"].tolist(), frame["cache_breaks"].tolist()) == ([2300], [1])
+    assert (frame["prefill_tokens"].tolist(), frame["cache_breaks"].tolist()) == ([3800], [1])

@@ -55,8 +55,9 @@ t AS (
            sum(duration_ms) AS tool_ms
     FROM tool_calls WHERE true {tools} GROUP BY session_id),
 c AS (
-    SELECT session_id, count(*) AS compactions FROM compactions WHERE true {compactions}
-    GROUP BY session_id),
+    SELECT session_id, count(*) AS compactions,
+           sum(summary_prompt_tokens) FILTER (WHERE summary_calls > 0) AS summary_prompt_tokens
+    FROM compactions WHERE true {compactions} GROUP BY session_id),
 per_session AS (
     SELECT s.session_id, s.started_at, s.ended_at, s.model, s.system_prompt_name,
            s.system_prompt_sha, s.task, coalesce(s.steps, 0) AS steps, s.stop_reason,
@@ -66,7 +67,8 @@ per_session AS (
            coalesce(l.prompt_tokens + l.completion_tokens, 0)::BIGINT AS total_tokens,
            l.cached_tokens::BIGINT AS cached_tokens,
            l.peak_prompt_tokens::BIGINT AS peak_prompt_tokens,
-           coalesce(l.prefill_tokens, 0)::BIGINT AS prefill_tokens,
+           (coalesce(l.prefill_tokens, 0) + coalesce(c.summary_prompt_tokens, 0))::BIGINT
+               AS prefill_tokens,
            round(l.prefill_s, 3) AS prefill_s, round(l.decode_s, 3) AS decode_s,
            coalesce(l.cache_breaks, 0)::BIGINT AS cache_breaks,
            coalesce(t.tool_calls, 0)::BIGINT AS tool_calls,
@@ -105,7 +107,8 @@ def sessions(db: Db = None, session_id: SessionIds = None, since: Since = None) 
     Columns: session_id, started_at, ended_at, model, system_prompt_name, system_prompt_sha,
     task, steps, stop_reason (NULL while running), llm_calls, prompt_tokens, completion_tokens,
     total_tokens, cached_tokens, peak_prompt_tokens (the biggest request), prefill_tokens
-    (prompt tokens the server read: its own figure, else an answered call's whole prompt),
+    (prompt tokens the server read: its own figure, else an answered call's whole prompt; and
+    the prompts of compaction summaries),
     prefill_s and decode_s (the server's seconds, NULL when it did not say), cache_breaks
     (requests that did not extend the previous one: `claw_nb.request_prefix`), tool_calls,
     tool_errors, tool_error_rate, model_ms, tool_ms, wall_s, mean_latency_ms, tokens_per_s
