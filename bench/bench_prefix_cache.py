@@ -11,8 +11,8 @@ them as it would a real call's. Compaction's summary requests go to the server t
 slot then holds the summary's prompt, as it would).
 
 Printed per call: prompt tokens, tokens the server read, whether the request broke the prefix
-and why; over the session: the share of prompt tokens the server re-read (read / prompt), the
-cache breaks, and the prefill seconds.
+and why; over the session (summary requests included): the share of prompt tokens the server
+re-read (read / prompt), the cache breaks, and the prefill seconds.
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ class Replayer:
         self.url = server_url + "/chat/completions"
         self.steps = list(STEPS)
         self.summaries = 0
+        self.summary_prompt = self.summary_read = 0  # the server's figures for summaries
 
     def __call__(self, body: dict):
         from claw_nb.context import SUMMARY_SYSTEM
@@ -126,6 +127,8 @@ class Replayer:
         figures = {"usage": real.get("usage"), "timings": real.get("timings")}
         if body["messages"][0].get("content") == SUMMARY_SYSTEM:
             self.summaries += 1
+            self.summary_prompt += real["usage"]["prompt_tokens"]
+            self.summary_read += real["timings"]["prompt_n"]
             return text(
                 "## Task\nFix normalise.\n## Key facts\nutil.py holds normalise.", **figures
             )
@@ -174,8 +177,8 @@ def run(server_url: str, label: str, workdir: Path) -> dict:
     retried = [r[0] for r in rows if r[9] > 1]
     if retried:
         print(f"steps {retried} were retried: their figures are the retry's (prompt cached)")
-    prompt = sum(r[1] for r in rows)
-    read = sum(r[2] if r[2] is not None else r[1] for r in rows)
+    prompt = sum(r[1] for r in rows) + replayer.summary_prompt
+    read = sum(r[2] if r[2] is not None else r[1] for r in rows) + replayer.summary_read
     print(f"\n== {label}: {result.stop_reason}, {len(rows)} calls, {compactions} compaction(s)")
     print(" step  prompt  read  cached  prefill_s  break")
     for step, p, pre, cached, secs, brk, idx, role, why, _attempts in rows:
