@@ -238,6 +238,7 @@ class Agent:
         continue_from: list[dict[str, Any]] | None = None,
     ) -> RunResult:
         bug: BaseException | None = None
+        self.tools = self.context_manager.extend_tools(self.tools)  # the set every call sends
         tool_specs = tuple(self.tools.specs())
         tools_sha = schemas_sha(tool_specs)
         self.turn.logged_tools_sha = tools_sha

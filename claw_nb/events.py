@@ -75,6 +75,16 @@ class ModelCallFinished(Event):
     error: str | None = None
     tool_schemas_sha: str | None = None  # the tool set this call sent
     tool_schemas: tuple[dict[str, Any], ...] | None = None  # its schemas, the first time only
+    # what the server says it read (not from its cache) and its seconds; None: it did not say
+    prefill_tokens: int | None = None
+    prefill_s: float | None = None
+    decode_s: float | None = None
+    # the request does not extend the session's previous one: where it first differs
+    # (claw_nb.request_prefix); the index is the message's position in the request
+    cache_break: bool = False
+    cache_break_index: int | None = None
+    cache_break_role: str | None = None
+    cache_break_reason: str | None = None
 
 
 @dataclass(frozen=True)

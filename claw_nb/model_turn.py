@@ -3,7 +3,9 @@
 The context manager may compact before the request and, on a server's context-length error,
 shrink and try again (`MAX_CONTEXT_RETRIES`). Every call, failed ones included, becomes a
 `ModelCallFinished` event with the tool set that was sent, so the log always says what the
-model was shown, even when `read_output` joins the tools mid-session.
+model was shown, and with what the server says it read; each request is also compared with the
+previous one (`claw_nb.request_prefix`), so a change that makes the server read the whole prompt
+again is counted as a cache break, with the first message that changed.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from claw_nb import events as ev
 from claw_nb.context import MAX_CONTEXT_RETRIES, ContextManager
 from claw_nb.errors import ContextLengthExceeded, ModelError
 from claw_nb.protocols import Model, accepts_tool_progress
+from claw_nb.request_prefix import PrefixBreak, PrefixTracker
 from claw_nb.stop import StopToken
 from claw_nb.tools import ToolRegistry
 
@@ -33,6 +36,8 @@ class ModelTurn:
     emit: Callable[[ev.Event], None]
     stream: bool | None = None
     logged_tools_sha: str | None = None  # the set whose full schemas the log already holds
+    prefix: PrefixTracker = field(default_factory=PrefixTracker)
+    compactions_seen: int = 0  # the context manager's compactions already told of
 
     def ask(
         self,
@@ -60,8 +65,9 @@ class ModelTurn:
         )
         for attempt in range(MAX_CONTEXT_RETRIES + 1):
             self.context_manager.prepare(messages, tools.specs())  # may compact
-            tools = self.context_manager.extend_tools(tools)  # read_output, once needed
+            tools = self.context_manager.extend_tools(tools)  # read_output
             specs = tools.specs()
+            sent = _break_fields(self.prefix.check(messages, specs, self._compacted()))
             started = time.perf_counter()
             try:
                 reply = self.model.complete(
@@ -75,13 +81,13 @@ class ModelTurn:
                 )
                 break
             except ContextLengthExceeded as exc:
-                self._failed(step, exc, started, messages, specs)
+                self._failed(step, exc, started, messages, specs, sent)
                 if attempt == MAX_CONTEXT_RETRIES or not self.context_manager.recover(
                     messages, specs, exc, attempt
                 ):
                     raise
             except ModelError as exc:
-                self._failed(step, exc, started, messages, specs)
+                self._failed(step, exc, started, messages, specs, sent)
                 raise
         self.context_manager.observe(reply.prompt_tokens, reply.usage_source)
         self.emit(
@@ -99,13 +105,23 @@ class ModelTurn:
                 streamed=reply.streamed,
                 message_count=len(messages),
                 cached_tokens=reply.cached_tokens,
+                prefill_tokens=reply.prefill_tokens,
+                prefill_s=reply.prefill_s,
+                decode_s=reply.decode_s,
                 cost_usd=reply.cost_usd,
                 params=dict(reply.params),
                 parts=dict(self.context_manager.last_parts),
                 **self._tools_sent(specs),
+                **sent,
             )
         )
         return reply, tools
+
+    def _compacted(self) -> str | None:
+        """The latest compaction since the previous request ("compacted: prune (threshold)")."""
+        done = self.context_manager.compactions
+        new, self.compactions_seen = done[self.compactions_seen :], len(done)
+        return f"compacted: {new[-1].method} ({new[-1].reason})" if new else None
 
     def _failed(
         self,
@@ -114,6 +130,7 @@ class ModelTurn:
         started: float,
         messages: list[dict[str, Any]],
         specs: list[dict[str, Any]],
+        sent: dict[str, Any],
     ) -> None:
         """Log the failed call as a row of its own (`llm_calls.error`), with the counted size."""
         self.emit(
@@ -133,6 +150,7 @@ class ModelTurn:
                 parts=dict(self.context_manager.last_parts),
                 error=f"{exc.kind}: {exc}",
                 **self._tools_sent(specs),
+                **sent,
             )
         )
 
@@ -143,6 +161,18 @@ class ModelTurn:
             return {"tool_schemas_sha": sha}
         self.logged_tools_sha = sha
         return {"tool_schemas_sha": sha, "tool_schemas": tuple(specs)}
+
+
+def _break_fields(found: PrefixBreak | None) -> dict[str, Any]:
+    """A `PrefixBreak` as the event's fields (a request that extends the last: no break)."""
+    if found is None:
+        return {"cache_break": False}
+    return {
+        "cache_break": True,
+        "cache_break_index": found.index,
+        "cache_break_role": found.role,
+        "cache_break_reason": found.reason,
+    }
 
 
 def schemas_sha(specs: tuple[dict[str, Any], ...]) -> str:

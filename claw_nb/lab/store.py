@@ -56,6 +56,8 @@ TABLES: dict[str, Table] = {
             "wall_s DOUBLE, tool_errors INTEGER, session_id, error, verifier_output, "
             "finished_at TIMESTAMP",
             *cols("tamper JSON", 8),
+            # what the servers read, the seconds in model calls, the prompt-cache breaks
+            *cols("prefill_tokens INTEGER, model_s DOUBLE, cache_breaks INTEGER", 14),
         ),
         # The lab's optimizers (claw_nb.lab.optimize): each run, and every candidate it proposed.
         _table(
@@ -138,6 +140,9 @@ def _result(row: Sequence[Any]) -> TrialResult:
     data = dict(zip(RESULT_COLUMNS, row))
     for key in ("steps", "prompt_tokens", "completion_tokens", "tool_errors", "repeat"):
         data[key] = int(data[key] or 0)
+    for key in ("prefill_tokens", "cache_breaks"):  # NULL: a trial recorded before they were
+        data[key] = None if data[key] is None else int(data[key])
+    data["model_s"] = None if data["model_s"] is None else float(data["model_s"])
     data["reward"] = float(data["reward"] or 0.0)
     data["wall_s"] = float(data["wall_s"] or 0.0)
     data["passed"] = bool(data["passed"])
@@ -211,11 +216,7 @@ def record_trials(
     for _, journal in (*finished, *interrupted):
         store_journal(db_path, journal)
     now = ts(time.time())
-    fields = RESULT_COLUMNS[:-1]  # then the time and the tamper report, as in the table
-    rows = [
-        (trial_id(*r.key), *(getattr(r, f) for f in fields), now, to_json(list(r.tamper)))
-        for r, _ in finished
-    ]
+    rows = [_trial_row(r, now) for r, _ in finished]
     pairs = [(r.session_id, trial_id(*r.key)) for r, _ in (*finished, *interrupted) if r.session_id]
     with open_lab_log(db_path) as con:
         ingest_journals(con, db_path)
@@ -233,6 +234,16 @@ def record_trials(
         except BaseException:
             con.rollback()
             raise
+
+
+def _trial_row(result: TrialResult, now: Any) -> tuple:
+    """A result as a `trials` row, in the table's column order."""
+    special = {
+        "trial_id": trial_id(*result.key),
+        "finished_at": now,
+        "tamper": to_json(list(result.tamper)),
+    }
+    return tuple(special[c] if c in special else getattr(result, c) for c in TABLES["trials"].names)
 
 
 def count_trials(db_path: Path, experiment: str) -> int:

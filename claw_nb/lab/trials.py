@@ -53,6 +53,12 @@ class TrialResult:
     error: str | None
     verifier_output: str
     tamper: tuple[str, ...] = ()  # the tamper report's findings (claw_nb.lab.tamper)
+    # prompt tokens the servers read (a call whose server does not say counts its whole
+    # prompt; compaction summaries count theirs), seconds in model calls (summaries included),
+    # requests that broke the prompt cache's prefix; None for trials recorded before these
+    prefill_tokens: int | None = None
+    model_s: float | None = None
+    cache_breaks: int | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -121,13 +127,16 @@ class TrialOutcome:
 
 
 class TrialMeter:
-    """The agent listener that counts steps, tokens and tool errors as the trial runs."""
+    """The agent listener that counts steps, tokens, prefill, model time, cache breaks and tool
+    errors as the trial runs."""
 
     def __init__(self, key: tuple, on_progress: Callable[[TrialProgress], None] | None):
         self.key = key
         self.on_progress = on_progress
         self.started = time.time()
         self.steps = self.prompt_tokens = self.completion_tokens = self.tool_errors = 0
+        self.prefill_tokens = self.cache_breaks = 0
+        self.model_s = 0.0
 
     def __call__(self, event: Any) -> None:
         kind = type(event).__name__
@@ -135,6 +144,13 @@ class TrialMeter:
             self.steps = max(self.steps, int(event.step or 0))
             self.prompt_tokens += int(event.prompt_tokens or 0)
             self.completion_tokens += int(event.completion_tokens or 0)
+            self.prefill_tokens += prefill_of(event)
+            self.model_s += float(event.latency_ms or 0.0) / 1000.0
+            self.cache_breaks += bool(event.cache_break)
+        elif kind == "ContextCompacted" and event.summary_calls:
+            # a summary request has a prompt of its own: the server reads all of it
+            self.prefill_tokens += int(event.summary_prompt_tokens or 0)
+            self.model_s += float(event.duration_ms or 0.0) / 1000.0
             if self.on_progress is not None:
                 self.on_progress(
                     TrialProgress(
@@ -174,6 +190,15 @@ class TrialMeter:
                     phase_started=time.time(),
                 )
             )
+
+
+def prefill_of(call: Any) -> int:
+    """The prompt tokens a model call made its server read: what the server says; else, for an
+    answered call, its whole prompt (an upper bound); a failed call the server did not describe
+    counts nothing. `llm_calls` rows and `ModelCallFinished` events both fit."""
+    if call.prefill_tokens is not None:
+        return int(call.prefill_tokens)
+    return 0 if call.error else int(call.prompt_tokens or 0)
 
 
 def run_trial(
@@ -309,6 +334,9 @@ def trial_result(
         completion_tokens=meter.completion_tokens,
         wall_s=time.monotonic() - started,
         tool_errors=meter.tool_errors,
+        prefill_tokens=meter.prefill_tokens,
+        model_s=meter.model_s,
+        cache_breaks=meter.cache_breaks,
         session_id=session_id,
         error=error,
         verifier_output=verifier_output,

@@ -223,6 +223,13 @@ class Batch:
                 session["system_prompt_sha"],
                 session["system_prompt_name"],
                 _text(r.get("tool_schemas_sha")) or session.get("tool_schemas_sha"),
+                _num(r.get("prefill_tokens")),
+                _num(r.get("prefill_s")),
+                _num(r.get("decode_s")),
+                bool(r.get("cache_break")) if "cache_break" in r else None,
+                _num(r.get("cache_break_index")),
+                _text(r.get("cache_break_role")),
+                _text(r.get("cache_break_reason")),
             )
         )
         tools, tools_sha = r.get("tool_schemas"), _text(r.get("tool_schemas_sha"))

@@ -102,7 +102,12 @@ TABLES: dict[str, Table] = {
                 "created_at TIMESTAMP"
             )
             + cols("system_prompt_sha, system_prompt_name", 4)
-            + cols("tool_schemas_sha", 9),
+            + cols("tool_schemas_sha", 9)
+            + cols(
+                "prefill_tokens INTEGER, prefill_s DOUBLE, decode_s DOUBLE, cache_break BOOLEAN, "
+                "cache_break_index INTEGER, cache_break_role, cache_break_reason",
+                14,
+            ),
         ),
         Table(
             "tool_calls",
@@ -164,6 +169,8 @@ _NOTES = {
     11: "the user's hooks: every hook command run, its exit code, duration and decision",
     12: "the permission rule that allowed or denied each tool call",
     13: "lab forks: the session a fork replayed and the step it took over at (claw_nb.lab.fork)",
+    14: "prefill: what the server read and reused per model call, and the requests that broke "
+    "the prompt cache's prefix (the lab's trials keep their totals)",
 }
 
 BACKFILLS: dict[int, tuple[str, ...]] = {

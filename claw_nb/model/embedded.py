@@ -209,10 +209,12 @@ class EmbeddedServer:
         return self.model.name
 
     def command(self) -> list[str]:
+        """llama-cpp-python's server, run by a script that adds llama-server's `timings` (what
+        the server read and reused) to its replies (`embedded_timings.py`: run as a file, so the
+        server needs nothing of claw_nb on its path)."""
         return [
             sys.executable,
-            "-m",
-            "llama_cpp.server",
+            str(Path(__file__).with_name("embedded_timings.py")),
             "--model",
             str(self.model.path),
             "--model_alias",

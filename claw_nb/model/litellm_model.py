@@ -11,7 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from claw_nb.model.litellm_import import import_in_background, litellm
-from claw_nb.model.reply import ModelReply, RetryCallback, apply_server_usage, build_reply
+from claw_nb.model.reply import (
+    ModelReply,
+    RetryCallback,
+    apply_server_timings,
+    apply_server_usage,
+    build_reply,
+)
 from claw_nb.model.retries import RetryingModel
 from claw_nb.model.streamed_reply import StreamedReply, show_whole_reply
 from claw_nb.model.tool_progress import ToolProgressTracker
@@ -69,6 +75,9 @@ class LiteLLMModel(RetryingModel):
         )
         reply.reasoning = getattr(message, "reasoning_content", None)
         apply_server_usage(reply, getattr(response, "usage", None))
+        # llama.cpp's `timings` survive in whole replies (an extra attribute); LiteLLM 1.106
+        # drops them from streamed chunks, and passes none of Ollama's cache counts or durations
+        apply_server_timings(reply, getattr(response, "timings", None))
         reply.cost_usd = _cost(response)
         show_whole_reply(on_text, reply.content)
         return reply

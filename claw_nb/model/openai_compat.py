@@ -22,7 +22,12 @@ from claw_nb.locality import OPENAI_COMPATIBLE_PREFIXES
 from claw_nb.model import catalog
 from claw_nb.model.failures import HTTPStatusFailure
 from claw_nb.model.http_transport import HTTPTransport, StreamCut
-from claw_nb.model.reply import ModelReply, apply_server_usage, build_reply
+from claw_nb.model.reply import (
+    ModelReply,
+    apply_server_timings,
+    apply_server_usage,
+    build_reply,
+)
 from claw_nb.model.retries import RetryingModel
 from claw_nb.model.streamed_reply import StreamedReply, show_whole_reply
 from claw_nb.model.tool_progress import ToolProgressTracker
@@ -103,6 +108,7 @@ class OpenAICompatModel(RetryingModel):
         )
         reply.reasoning = message.get("reasoning_content") or message.get("reasoning")
         self._usage_and_cost(reply, data.get("usage"))
+        apply_server_timings(reply, data.get("timings"))  # llama.cpp's servers
         show_whole_reply(on_text, reply.content)
         return reply
 
@@ -119,7 +125,7 @@ class OpenAICompatModel(RetryingModel):
         deadline: float,
         progress: ToolProgressTracker | None = None,
     ) -> ModelReply:
-        usage = None
+        usage = timings = None
         transport = self._http()
         response = self._post(self._body(messages, tools, stream=True), deadline)
         streamed = StreamedReply(self.config, on_text, started, progress)
@@ -131,6 +137,7 @@ class OpenAICompatModel(RetryingModel):
                     raise _stream_error(chunk["error"])
                 if chunk.get("usage"):
                     usage = chunk["usage"]
+                timings = chunk.get("timings") or timings  # llama.cpp: on the last chunk
                 choices = chunk.get("choices") or []
                 if not choices:
                     continue
@@ -148,6 +155,7 @@ class OpenAICompatModel(RetryingModel):
                 transport.discard()  # stopped or broken midway: never reuse that connection
         reply = streamed.reply(known_tools, self.request_params(tools))
         self._usage_and_cost(reply, usage)
+        apply_server_timings(reply, timings)
         return reply
 
     def _usage_and_cost(self, reply: ModelReply, usage: Any) -> None:

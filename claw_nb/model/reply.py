@@ -2,7 +2,11 @@
 
 Native tool calls win; a reply without them is searched for calls written into its text in the
 dialects local models use (`claw_nb.toolcalls`). Usage is the server's when it reported one,
-else counted by claw_nb (`usage_source` says which).
+else counted by claw_nb (`usage_source` says which). What the server says it read and reused
+(`prefill_tokens`, `cached_tokens`) and its prefill and decode seconds come from OpenAI's
+`usage.prompt_tokens_details.cached_tokens` (vLLM, llama-server, newer Ollama's /v1) and from
+llama.cpp's `timings` (llama-server, and claw_nb's embedded server: `embedded_timings.py`);
+they stay None when the server does not say.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ class ModelReply:
     attempts: int
     streamed: bool
     cached_tokens: int | None = None
+    prefill_tokens: int | None = None  # prompt tokens the server read (not served from its cache)
+    prefill_s: float | None = None  # the server's time reading the prompt
+    decode_s: float | None = None  # the server's time generating the reply
     cost_usd: float | None = None
     reasoning: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -85,6 +92,35 @@ def apply_server_usage(reply: ModelReply, usage: Any) -> None:
         reply.completion_tokens = int(completion or 0)
         reply.usage_source = "server"
     details = _field(usage, "prompt_tokens_details")
-    cached = _field(details, "cached_tokens") if details else None
+    cached = _count(_field(details, "cached_tokens") if details else None)
     if cached is not None:
-        reply.cached_tokens = int(cached)
+        reply.cached_tokens = cached
+        if reply.usage_source == "server" and reply.prefill_tokens is None:
+            reply.prefill_tokens = max(0, reply.prompt_tokens - cached)
+
+
+def apply_server_timings(reply: ModelReply, timings: Any) -> None:
+    """Take llama.cpp's `timings`: `prompt_n` tokens read, `cache_n` reused, `prompt_ms` and
+    `predicted_ms`. They are more direct than a prefill derived from `cached_tokens`."""
+    if not isinstance(timings, dict):
+        return
+    read, reused = _count(timings.get("prompt_n")), _count(timings.get("cache_n"))
+    if read is not None:
+        reply.prefill_tokens = read
+    if reused is not None and reply.cached_tokens is None:
+        reply.cached_tokens = reused
+    reply.prefill_s = _seconds(timings.get("prompt_ms"), reply.prefill_s)
+    reply.decode_s = _seconds(timings.get("predicted_ms"), reply.decode_s)
+
+
+def _count(value: Any) -> int | None:
+    """A token count a server sent; None for a missing, negative (llama.cpp: unset) or bad one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value) if 0 <= value < float("inf") else None
+
+
+def _seconds(ms: Any, default: float | None) -> float | None:
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not 0 <= ms < float("inf"):
+        return default
+    return ms / 1000.0

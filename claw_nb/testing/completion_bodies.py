@@ -76,12 +76,15 @@ def completion(req: dict, r: TextReply | ToolCallsReply, ids: IdSource) -> dict[
     usage = usage_for(r.usage, req, {k: v for k, v in msg.items() if k != "role"})
     if usage is not None:
         resp["usage"] = usage
+    if r.timings is not None:
+        resp["timings"] = dict(r.timings)
     return resp
 
 
 def stream_chunks(req: dict, r: TextReply | ToolCallsReply, ids: IdSource) -> Iterable[dict]:
     """The reply as `chat.completion.chunk` objects: the role, reasoning and content pieces,
-    each tool call's name then its argument fragments, the finish reason, then usage."""
+    each tool call's name then its argument fragments, the finish reason, then usage; the last
+    chunk carries `timings` when the reply has them (as llama.cpp's server sends them)."""
     base = envelope(req, "chat.completion.chunk", ids)
 
     def chunk(delta: dict, finish: str | None = None) -> dict:
@@ -115,7 +118,8 @@ def stream_chunks(req: dict, r: TextReply | ToolCallsReply, ids: IdSource) -> It
         )
         for frag in pieces(tc["function"]["arguments"], ARGUMENT_CHUNK):
             yield chunk({"tool_calls": [{"index": i, "function": {"arguments": frag}}]})
-    yield chunk({}, r.finish_reason)
+    timings = {"timings": dict(r.timings)} if r.timings is not None else {}
     usage = usage_for(r.usage, req, {k: v for k, v in msg.items() if k != "role"})
+    yield {**chunk({}, r.finish_reason), **({} if usage is not None else timings)}
     if usage is not None:
-        yield {**base, "choices": [], "usage": usage}
+        yield {**base, "choices": [], "usage": usage, **timings}

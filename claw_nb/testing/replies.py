@@ -41,6 +41,7 @@ class TextReply:
     usage: UsageSpec = True
     finish_reason: str = "stop"
     reasoning: str | None = None
+    timings: dict | None = None  # llama.cpp's `timings` (prompt_n, cache_n, ...), sent as given
 
 
 @dataclass
@@ -62,6 +63,7 @@ class ToolCallsReply:
     content: str | None = None
     usage: UsageSpec = True
     finish_reason: str = "tool_calls"
+    timings: dict | None = None
 
 
 @dataclass
@@ -114,14 +116,22 @@ def text(
     usage: UsageSpec = True,
     finish_reason: str = "stop",
     reasoning: str | None = None,
+    timings: dict | None = None,
 ) -> TextReply:
     """A plain assistant message.
 
     ``usage=True`` computes rough token counts (characters / 4), a dict is sent as given and
     ``None`` leaves the ``usage`` field out entirely. ``reasoning`` is sent as
-    ``reasoning_content`` (the vLLM / DeepSeek convention).
+    ``reasoning_content`` (the vLLM / DeepSeek convention). ``timings`` is sent as llama.cpp's
+    server does: beside ``usage`` in a whole reply, on the last chunk of a stream.
     """
-    return TextReply(content=content, usage=usage, finish_reason=finish_reason, reasoning=reasoning)
+    return TextReply(
+        content=content,
+        usage=usage,
+        finish_reason=finish_reason,
+        reasoning=reasoning,
+        timings=timings,
+    )
 
 
 def call(name: str, arguments: dict | str | None = None, id: str | None = None) -> ToolCall:
@@ -134,12 +144,17 @@ def tool_calls(
     content: str | None = None,
     usage: UsageSpec = True,
     finish_reason: str = "tool_calls",
+    timings: dict | None = None,
 ) -> ToolCallsReply:
-    """An assistant message carrying one or more tool calls."""
+    """An assistant message carrying one or more tool calls (``timings`` as for `text`)."""
     if not calls:
         raise ValueError("tool_calls() needs at least one call(...)")
     return ToolCallsReply(
-        calls=list(calls), content=content, usage=usage, finish_reason=finish_reason
+        calls=list(calls),
+        content=content,
+        usage=usage,
+        finish_reason=finish_reason,
+        timings=timings,
     )
 
 
@@ -185,7 +200,8 @@ def endless_stream(piece: str = "la ") -> EndlessStreamReply:
 def reply_from_dict(d: Any) -> Any:
     """Build a reply from its JSON form, as used by ``--script`` files.
 
-    Forms: ``"hi"`` / ``{"text": "hi", "usage": ..., "finish_reason": ..., "reasoning": ...}``,
+    Forms: ``"hi"`` / ``{"text": "hi", "usage": ..., "finish_reason": ..., "reasoning": ...,
+    "timings": ...}``,
     ``{"tool_calls": [{"name": ..., "arguments": {...} | "raw", "id": ...}], "content": ...}``,
     ``{"error": 500, "message": ..., "headers": {...}, "body": ..., "code": ..., "type": ...}``,
     ``{"cut_stream": "prefix"}``, ``{"delay": 1.5, "reply": {...}}``, ``{"hang": true}``,
@@ -201,6 +217,7 @@ def reply_from_dict(d: Any) -> Any:
             usage=d.get("usage", True),
             finish_reason=d.get("finish_reason", "stop"),
             reasoning=d.get("reasoning"),
+            timings=d.get("timings"),
         )
     if "tool_calls" in d:
         calls = []
@@ -213,6 +230,7 @@ def reply_from_dict(d: Any) -> Any:
             content=d.get("content"),
             usage=d.get("usage", True),
             finish_reason=d.get("finish_reason", "tool_calls"),
+            timings=d.get("timings"),
         )
     if "error" in d:
         return error(

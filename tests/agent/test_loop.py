@@ -309,6 +309,7 @@ def test_system_prompt_has_workspace_tools_and_project_memory(scripted_server, w
         "grep",
         "run_command",
         "todo_write",
+        "read_output",  # context management's, there from the first call (a stable prefix)
     ]
 
 

@@ -253,7 +253,8 @@ def test_an_agent_definition_runs_on_its_own_model_and_tools(workspace):
     assert asked_for == ["openai/other"]
     (request,) = other.requests
     assert request["messages"][0]["content"].startswith("You read.")
-    assert sorted(t["function"]["name"] for t in request["tools"]) == ["grep", "read_file"]
+    sent = sorted(t["function"]["name"] for t in request["tools"])
+    assert sent == ["grep", "read_file", "read_output"]  # read_output: context management's
     assert closed == [True]  # the child's own model is closed with the child
     child = [e for e in log.of(ev.SessionStarted) if e.parent_session_id][0]
     assert (child.agent_name, child.model) == ("reader", "openai/other")

@@ -60,7 +60,8 @@ def _common_k(rows: list[Any]) -> int:
 def variant_summary(
     results: Any, variant: str, *, k: int | None = None, confidence: float = 0.95, seed: int = 0
 ) -> dict[str, Any]:
-    """One leaderboard row: pass rate with interval, pass@k / pass^k, cost per solved task."""
+    """One leaderboard row: pass rate with interval, pass@k / pass^k, cost per solved task
+    (tokens, prefill tokens, wall and model seconds) and prompt-cache breaks per trial."""
     rows = [r for r in _rows(results) if r.variant == variant]
     if not rows:
         raise ConfigError(f"no results for variant '{variant}'; known: {variants_in(results)}")
@@ -94,6 +95,11 @@ def variant_summary(
         "solved": solved,
         "tokens_per_solved": tokens / solved if solved else math.nan,
         "seconds_per_solved": seconds / solved if solved else math.nan,
+        # what the servers read (prefill, the cost local users feel) and the time in model
+        # calls, per solved task; NaN when a trial predates these figures
+        "prefill_per_solved": _per(_total(rows, "prefill_tokens"), solved),
+        "model_s_per_solved": _per(_total(rows, "model_s"), solved),
+        "cache_breaks_per_trial": _per(_total(rows, "cache_breaks"), len(rows)),
         "tool_error_rate": sum(int(r.tool_errors) for r in rows) / steps if steps else 0.0,
         # trials whose agent changed what decides its verdict (claw_nb.lab.tamper); their
         # rewards are counted as measured here, and flagged so a reader can judge them
@@ -110,6 +116,18 @@ def variant_summary(
         row["pass@k"] = float(np.mean([pass_at_k(len(p), sum(p), k) for p in passes.values()]))
         row["pass^k"] = float(np.mean([pass_hat_k(len(p), sum(p), k) for p in passes.values()]))
     return row
+
+
+def _total(rows: list[Any], field: str) -> float:
+    """The sum of a per-trial figure; NaN when any trial lacks it (recorded before it existed)."""
+    values = [getattr(r, field, None) for r in rows]
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
+        return math.nan
+    return float(sum(values))
+
+
+def _per(total: float, count: int) -> float:
+    return total / count if count else math.nan
 
 
 def leaderboard(

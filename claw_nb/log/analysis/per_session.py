@@ -19,6 +19,8 @@ SESSION_COLUMNS_SHORT = [
     "steps",
     "stop_reason",
     "total_tokens",
+    "prefill_tokens",
+    "cache_breaks",
     "peak_prompt_tokens",
     "tool_calls",
     "tool_errors",
@@ -41,15 +43,21 @@ WITH l AS (
                     THEN completion_tokens END) AS gen_tokens,
            sum(CASE WHEN latency_ms - coalesce(ttft_ms, 0) > 0 AND completion_tokens > 0
                     THEN latency_ms - coalesce(ttft_ms, 0) END) AS gen_ms,
-           sum(cost_usd) AS cost_usd
+           sum(cost_usd) AS cost_usd,
+           -- what the server read; a call it said nothing of: its whole prompt if answered
+           sum(coalesce(prefill_tokens, CASE WHEN error IS NULL THEN prompt_tokens ELSE 0 END))
+               AS prefill_tokens,
+           sum(prefill_s) AS prefill_s, sum(decode_s) AS decode_s,
+           count(*) FILTER (WHERE cache_break) AS cache_breaks
     FROM llm_calls WHERE true {llm} GROUP BY session_id),
 t AS (
     SELECT session_id, count(*) AS tool_calls, count(*) FILTER (WHERE NOT ok) AS tool_errors,
            sum(duration_ms) AS tool_ms
     FROM tool_calls WHERE true {tools} GROUP BY session_id),
 c AS (
-    SELECT session_id, count(*) AS compactions FROM compactions WHERE true {compactions}
-    GROUP BY session_id),
+    SELECT session_id, count(*) AS compactions,
+           sum(summary_prompt_tokens) FILTER (WHERE summary_calls > 0) AS summary_prompt_tokens
+    FROM compactions WHERE true {compactions} GROUP BY session_id),
 per_session AS (
     SELECT s.session_id, s.started_at, s.ended_at, s.model, s.system_prompt_name,
            s.system_prompt_sha, s.task, coalesce(s.steps, 0) AS steps, s.stop_reason,
@@ -59,6 +67,10 @@ per_session AS (
            coalesce(l.prompt_tokens + l.completion_tokens, 0)::BIGINT AS total_tokens,
            l.cached_tokens::BIGINT AS cached_tokens,
            l.peak_prompt_tokens::BIGINT AS peak_prompt_tokens,
+           (coalesce(l.prefill_tokens, 0) + coalesce(c.summary_prompt_tokens, 0))::BIGINT
+               AS prefill_tokens,
+           round(l.prefill_s, 3) AS prefill_s, round(l.decode_s, 3) AS decode_s,
+           coalesce(l.cache_breaks, 0)::BIGINT AS cache_breaks,
            coalesce(t.tool_calls, 0)::BIGINT AS tool_calls,
            coalesce(t.tool_errors, 0)::BIGINT AS tool_errors,
            round(t.tool_errors / nullif(t.tool_calls, 0), 4) AS tool_error_rate,
@@ -94,7 +106,11 @@ def sessions(db: Db = None, session_id: SessionIds = None, since: Since = None) 
 
     Columns: session_id, started_at, ended_at, model, system_prompt_name, system_prompt_sha,
     task, steps, stop_reason (NULL while running), llm_calls, prompt_tokens, completion_tokens,
-    total_tokens, cached_tokens, peak_prompt_tokens (the biggest request), tool_calls,
+    total_tokens, cached_tokens, peak_prompt_tokens (the biggest request), prefill_tokens
+    (prompt tokens the server read: its own figure, else an answered call's whole prompt; and
+    the prompts of compaction summaries),
+    prefill_s and decode_s (the server's seconds, NULL when it did not say), cache_breaks
+    (requests that did not extend the previous one: `claw_nb.request_prefix`), tool_calls,
     tool_errors, tool_error_rate, model_ms, tool_ms, wall_s, mean_latency_ms, tokens_per_s
     (completion tokens over the time after the first token), cost_usd, compactions.
     """
@@ -129,8 +145,9 @@ def compare(
     db: Db = None, by: str = "model", session_id: SessionIds = None, since: Since = None
 ) -> pandas.DataFrame:
     """Models (``by="model"``) or system-prompt variants (``by="prompt"``: name and sha) side
-    by side: sessions, completion rate, mean steps, tokens per session, tool calls and error
-    rate, mean latency, tokens per second (completion tokens over generation time), cost."""
+    by side: sessions, completion rate, mean steps, tokens per session (prefill and cache
+    breaks too), tool calls and error rate, mean latency, tokens per second (completion tokens
+    over generation time), cost."""
     keys = {"model": "model", "prompt": "system_prompt_name, system_prompt_sha"}
     if by not in keys:
         raise ValueError(f"compare by 'model' or 'prompt', not {by!r}")
@@ -147,6 +164,8 @@ def compare(
                round(avg(total_tokens), 0) AS tokens_per_session,
                round(avg(prompt_tokens), 0) AS prompt_tokens_per_session,
                round(avg(completion_tokens), 0) AS completion_tokens_per_session,
+               round(avg(prefill_tokens), 0) AS prefill_tokens_per_session,
+               round(avg(cache_breaks), 2) AS cache_breaks_per_session,
                round(avg(tool_calls), 2) AS tool_calls_per_session,
                round(sum(tool_errors) / nullif(sum(tool_calls), 0), 4) AS tool_error_rate,
                round(sum(model_ms) / nullif(sum(llm_calls), 0), 1) AS mean_latency_ms,
