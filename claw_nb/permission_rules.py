@@ -3,7 +3,8 @@
 A rule's tool part is a name, `*`, a glob (`mcp__github__*`) or an MCP server; its pattern is a
 shell-style glob on the tool's primary argument (a path, a command line). Path patterns treat
 `**` as crossing directories; command rules meet each parsed simple command
-(`claw_nb.permissions` splits the line).
+(`claw_nb.permissions` splits the line): deny and ask rules its normalised form, allow rules
+the command as written (`Rule.allows`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from claw_nb.command_line import BARE_PROGRAM, SimpleCommand, command_text
 from claw_nb.errors import PermissionSettingsError
 
 ACTIONS = ("allow", "ask", "deny")
@@ -56,6 +58,24 @@ class Rule:
         return glob_match(self.pattern, text) or (
             self.pattern.endswith(" *") and text == self.pattern[:-2]
         )
+
+    def allows(self, command: SimpleCommand) -> bool:
+        """An allow rule against one simple command as written, never its normalised form.
+        A program named bare (`pytest`) is met by a pattern that names no path; any other
+        first word (`./pytest`, `PATH=.`, `pytеst`) only by a pattern that starts with that
+        very word. A command that writes a file through a redirection is met by none."""
+        if self.pattern is None:
+            return True
+        if command.writes or not command.written:
+            return False
+        words = command.written
+        head, _, tail = self.pattern.partition(" ")
+        if BARE_PROGRAM.fullmatch(words[0]):
+            return "/" not in head and self.matches_text(command_text(words))
+        if literal_text(head) != words[0]:
+            return False
+        rest = command_text(words[1:])
+        return rest == "" if not tail else Rule(self.action, self.tool, tail).matches_text(rest)
 
     def matches_line(self, line: str) -> bool:
         """An exact rule (no wildcard) against a whole command line: how a compound line that

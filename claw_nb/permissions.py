@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from claw_nb.command_line import Unparsable, command_text, split_commands
+from claw_nb.command_line import Unparsable, command_text, simple_commands
 from claw_nb.errors import PermissionSettingsError
 from claw_nb.permission_rules import ACTIONS, Rule
 from claw_nb.protected_paths import protection_reason
@@ -305,13 +305,14 @@ class PermissionPolicy:
         self, tool: str, arguments: dict[str, Any], primary: str
     ) -> tuple[str, str, str | None]:
         """Rules meet each simple command of the line: a deny or ask rule that matches any of
-        them applies; allow rules allow only when every simple command is allowed."""
+        them applies; allow rules allow only when every simple command, as written, is allowed."""
         line = str(arguments.get(primary, ""))
         try:
-            commands = [command_text(words) for words in split_commands(line)]
+            simple = simple_commands(line)
+            commands = [command_text(words) for c in simple for words in c.runs]
             problem = None
         except Unparsable as exc:
-            commands, problem = [line.strip()], str(exc)
+            simple, commands, problem = [], [line.strip()], str(exc)
 
         def first(action: str) -> Rule | None:
             return next(
@@ -337,9 +338,11 @@ class PermissionPolicy:
             why = f"asks: the command line cannot be checked against the rules ({problem})"
             return "ask", why, None
         allow = [r for r in self.rules if r.action == "allow" and r.tool in ("*", tool)]
-        if commands and all(any(r.matches_text(c) for r in allow) for c in commands):
+        # Allow rules meet each simple command as written (a path, `VAR=x` or a wrapper in
+        # front is not the program the rule named): `Rule.allows`.
+        if simple and all(any(r.allows(c) for r in allow) for c in simple):
             rules = ", ".join(
-                dict.fromkeys(str(next(r for r in allow if r.matches_text(c))) for c in commands)
+                dict.fromkeys(str(next(r for r in allow if r.allows(c))) for c in simple)
             )
             return "allow", f"allowed by rule {rules}", rules
         if (rule := next((r for r in allow if r.matches_line(line)), None)) is not None:

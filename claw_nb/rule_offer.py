@@ -1,14 +1,18 @@
-"""What "Always allow" offers: the narrowest rule that covers the call a person was shown.
+"""What "Always allow" offers: the narrowest command shape that covers the call a person saw.
 
-A person who approves `python -m pytest -q test_stats.py` for good means "run the tests", not
-"run any Python": so an interpreter or a runner is narrowed to its module or subcommand
-(`python -m pytest *`, `npm run test *`, `uv run pytest *`, `git status *`), and code given on
-the line or in a script (`python -c ...`, `python script.py`, `node x.js`, `bash x.sh`) is
-offered only as the exact command. A compound line (`&&`, `;`, pipes, redirections) is offered
-as its exact text, never a wildcard; a line the rules cannot read (`$(...)`) gets no rule. An
-edit is offered for its file, kernel code for its exact text, an MCP tool as the tool.
+Only an allow-list of shapes is ever widened to `SHAPE *`: test runners (`pytest`,
+`python -m pytest`, `npm test`, `npm run test`, `cargo test`, `go test`, `uv run pytest`),
+linters (`ruff check`, `mypy`), `git status` and a few programs that only read (`ls`, `cat`,
+`grep`, ...). Everything else (interpreters, package installers, build tools, `find`, `tar`,
+`git log` with its `--output`, ...) is offered only as the exact command: too many programs
+run code or write files through their options to list them all. "Narrowest" means narrowest
+shape, not harmless: a test runner runs whatever tests and conftest.py the agent writes.
+A compound line (`&&`, `;`, pipes, redirections) is offered as its exact text, never a
+wildcard; a line the rules cannot read (`$(...)`) gets no rule. An edit is offered for its
+file, kernel code for its exact text, an MCP tool as the tool.
 
-The policy (`claw_nb.permissions`) shows the offer before the answer and adds exactly it.
+The policy (`claw_nb.permissions`) shows the offer before the answer and adds exactly it; an
+allow rule meets a command only as written (`claw_nb.permission_rules.Rule.allows`).
 """
 
 from __future__ import annotations
@@ -16,74 +20,25 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from claw_nb.command_line import Unparsable, plain_words, split_commands
+from claw_nb.command_line import BARE_PROGRAM, Unparsable, plain_words, split_commands
 from claw_nb.permission_rules import Rule, glob_escape, primary_value
 
-# Programs that run code given on their line or in a file: offered only as the exact command
-# (python's `-m MODULE` is narrowed to the module, below).
-INTERPRETERS = {
-    "node", "nodejs", "deno", "ruby", "irb", "perl", "php", "lua", "luajit", "Rscript", "R",
-    "julia", "tclsh", "wish", "osascript", "pwsh", "powershell", "awk", "gawk", "mawk", "nawk",
-    "sed", "ipython", "jshell", "groovy", "scala", "swift", "ghci", "runghc", "runhaskell",
-    "elixir", "iex", "erl", "guile", "racket", "sbcl", "clojure", "java", "kotlin", "expect",
-    "fish", "sh", "bash", "dash", "zsh", "ksh", "csh", "tcsh", "env", "command", "builtin",
-    "exec", "nohup", "time", "nice", "sudo", "doas", "xargs", "timeout", "stdbuf", "setsid",
-    "chroot", "ionice", "eval", "source", ".", "watch", "parallel", "script", "sqlite3",
-    "duckdb", "psql", "mysql", "gdb", "lldb", "strace", "ltrace", "valgrind", "perf", "py",
+# The command shapes "always" may widen to `SHAPE *`; any other command is offered exactly.
+WIDENED = {
+    ("pytest",), ("py.test",), ("mypy",), ("ruff", "check"), ("ruff", "format"),
+    ("npm", "test"), ("npm", "run", "test"), ("pnpm", "test"), ("pnpm", "run", "test"),
+    ("yarn", "test"), ("yarn", "run", "test"), ("cargo", "test"), ("go", "test"),
+    ("git", "status"),
+    ("ls",), ("cat",), ("head",), ("tail",), ("wc",), ("pwd",), ("echo",), ("grep",), ("diff",),
 }  # fmt: skip
-# Programs whose every use is its own decision: offered only as the exact command.
-EXACT_ONLY = {
-    "rm", "rmdir", "mv", "dd", "shred", "truncate", "chmod", "chown", "chgrp", "ln", "kill",
-    "pkill", "killall", "curl", "wget", "ssh", "scp", "sftp", "rsync", "nc", "ncat", "socat",
-    "telnet", "ftp", "crontab", "at", "install", "mkfs", "mount", "umount", "tee", "open",
-    "xdg-open", "systemctl", "service", "reboot", "shutdown",
-}  # fmt: skip
-# Programs whose first word is a subcommand: `git status` -> `git status *`.
-SUBCOMMAND_TOOLS = {
-    "git", "npm", "pnpm", "yarn", "bun", "deno", "cargo", "go", "uv", "poetry", "pip", "pip3",
-    "conda", "mamba", "micromamba", "pixi", "hatch", "pdm", "pipenv", "rye", "make", "just",
-    "docker", "podman", "kubectl", "gh", "dotnet", "mvn", "gradle", "tox", "nox", "cmake",
-    "jupyter", "brew", "apt", "apt-get", "rustup", "gem", "bundle", "rake", "composer", "mix",
-    "stack", "cabal", "terraform", "helm", "ruff", "pre-commit", "hg", "svn", "invoke",
-}  # fmt: skip
-# Subcommands that run code named on their line, or change what later commands run.
-CODE_SUBCOMMANDS = {
-    "git": {"submodule", "bisect", "rebase", "filter-branch", "config", "difftool",
-            "mergetool", "daemon", "alias", "-c"},
-    "docker": {"run", "exec", "compose", "build"},
-    "podman": {"run", "exec", "build"},
-    "kubectl": {"exec", "run", "debug", "apply", "create"},
-    "deno": {"eval", "repl"},
-    "bun": {"x", "repl"},
-    "go": {"generate"},
-    "conda": {"run"},
-    "mamba": {"run"},
-    "micromamba": {"run"},
-    "gh": {"api", "extension"},
-    "tox": {"exec"},
-    "jupyter": {"execute", "run", "console", "kernel", "nbconvert", "lab", "notebook", "server"},
-}  # fmt: skip
-# (program, subcommand) that name a script or target next: `npm run test` -> `npm run test *`.
-NAMED_SUBCOMMANDS = {
-    ("npm", "run"), ("npm", "run-script"), ("pnpm", "run"), ("yarn", "run"), ("bun", "run"),
-    ("deno", "task"), ("cargo", "run"), ("go", "run"), ("just", "run"), ("uv", "pip"),
-    ("uv", "tool"), ("conda", "env"),
-}  # fmt: skip
-# Prefixes that run the command after them: narrowed like that command (`uv run pytest *`).
+# `python -m MODULE ...` is widened like MODULE for these modules only.
+PYTHON_MODULES = {"pytest", "mypy", "ruff"}
+# Prefixes that run a project's command: widened like that command (`uv run pytest *`).
 RUNNERS = {
-    ("npx",), ("bunx",), ("uvx",), ("pnpx",), ("uv", "run"), ("uv", "tool", "run"),
-    ("poetry", "run"), ("pipenv", "run"), ("pdm", "run"), ("rye", "run"), ("pixi", "run"),
-    ("bundle", "exec"), ("pnpm", "exec"), ("pnpm", "dlx"), ("yarn", "dlx"), ("yarn", "exec"),
-    ("npm", "exec"), ("hatch", "run"),
+    ("uv", "run"), ("poetry", "run"), ("pdm", "run"), ("pipenv", "run"), ("rye", "run"),
+    ("hatch", "run"),
 }  # fmt: skip
-# Python modules that run code given to them.
-CODE_MODULES = {
-    "timeit", "code", "runpy", "pdb", "trace", "cProfile", "profile", "IPython", "idlelib",
-    "py_compile", "compileall", "doctest", "pydoc", "http.server", "venv", "ensurepip",
-}  # fmt: skip
-_PYTHON = re.compile(r"^(?:python|pypy)[0-9.]*$")
-_PLAIN_WORD = re.compile(r"^[\w@.+:=,%-]+$")  # a word a pattern may name (no glob, no path)
-_FILE_LIKE = re.compile(r"\.[A-Za-z]\w*$")  # x.py, main.go: a script, offered exactly
+_PYTHON = re.compile(r"(?:python|pypy)[0-9.]*", re.ASCII)
 
 
 def offered_rule(
@@ -117,39 +72,18 @@ def command_pattern(line: str) -> str | None:
 
 def _narrow(words: list[str]) -> str | None:
     """The pattern for one plain simple command (its words as written), or None: exact only."""
-    if not words or not _PLAIN_WORD.match(words[0]) or "=" in words[0]:
-        return None  # a program by path, a variable assignment
-    program = words[0]
+    if not words or not BARE_PROGRAM.fullmatch(words[0]):
+        return None  # a program by path, a variable assignment, a lookalike name
     for prefix in RUNNERS:
         if tuple(words[: len(prefix)]) == prefix:
-            inner = words[len(prefix) :]
-            narrowed = _narrow(inner) if inner and not inner[0].startswith("-") else None
+            narrowed = _narrow(words[len(prefix) :])
             return None if narrowed is None else " ".join(prefix) + " " + narrowed
-    if _PYTHON.match(program):
-        if (
-            len(words) >= 3
-            and words[1] == "-m"
-            and _PLAIN_WORD.match(words[2])
-            and words[2] not in CODE_MODULES
-        ):
+    if _PYTHON.fullmatch(words[0]):
+        if len(words) >= 3 and words[1] == "-m" and words[2] in PYTHON_MODULES:
             narrowed = _narrow(words[2:])
-            return None if narrowed is None else f"{program} -m {narrowed}"
+            return None if narrowed is None else f"{words[0]} -m {narrowed}"
         return None
-    if program in INTERPRETERS or program in EXACT_ONLY:
-        return None
-    if program in SUBCOMMAND_TOOLS:
-        sub = words[1] if len(words) > 1 else ""
-        if not _named(sub) or sub in CODE_SUBCOMMANDS.get(program, ()):
-            return None
-        if (program, sub) in NAMED_SUBCOMMANDS:
-            name = words[2] if len(words) > 2 else ""
-            return f"{program} {sub} {name} *" if _named(name) else None
-        return f"{program} {sub} *"
-    return f"{program} *"
-
-
-def _named(word: str) -> bool:
-    """A subcommand, script or module name a pattern may carry (not an option, not a file)."""
-    return (
-        bool(_PLAIN_WORD.match(word)) and not word.startswith("-") and not _FILE_LIKE.search(word)
-    )
+    for shape in sorted(WIDENED, key=len, reverse=True):
+        if tuple(words[: len(shape)]) == shape:
+            return " ".join(shape) + " *"
+    return None

@@ -117,13 +117,13 @@ def test_approver_answer_decides_and_is_recorded(answer, allowed):
 def test_always_adds_the_rule_it_offered_so_the_same_target_does_not_ask_again():
     asked = []
     policy = PermissionPolicy(mode="ask", approver=lambda req: asked.append(req) or "always")
-    policy(COMMAND, {"command": "make test"})
-    assert asked[0].offer == "run_command(make test *)"
-    assert str(policy.rules[-1]) == "run_command(make test *)"
+    policy(COMMAND, {"command": "cargo test"})
+    assert asked[0].offer == "run_command(cargo test *)"
+    assert str(policy.rules[-1]) == "run_command(cargo test *)"
     assert policy.rules[-1].origin == "conversation"
-    assert policy(COMMAND, {"command": "make test V=1"}).allowed
+    assert policy(COMMAND, {"command": "cargo test --all"}).allowed
     assert len(asked) == 1
-    assert policy.decide("run_command", "command", {"command": "make lint"})[0] == "ask"
+    assert policy.decide("run_command", "command", {"command": "cargo build"})[0] == "ask"
 
 
 def test_settings_table_gives_mode_and_rules():

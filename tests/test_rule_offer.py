@@ -23,20 +23,19 @@ EXPLOIT = "python -c \"import os; os.remove('test_stats.py')\""
     [
         ("python -m pytest -q test_stats.py", "python -m pytest *"),
         ("python3 -m ruff check .", "python3 -m ruff check *"),
-        ("python -m pip install rich", "python -m pip install *"),
+        ("python -m mypy src", "python -m mypy *"),
         ("npm run test", "npm run test *"),
         ("npm test", "npm test *"),
         ("uv run pytest -q", "uv run pytest *"),
+        ("uv run python -m pytest -q", "uv run python -m pytest *"),
         ("cargo test --all", "cargo test *"),
+        ("go test ./...", "go test *"),
         ("git status", "git status *"),
-        ("git commit -m 'two words'", "git commit *"),
-        ("npx prettier --check .", "npx prettier *"),
-        ("make test", "make test *"),
         ("pytest -q", "pytest *"),
         ("ls -la", "ls *"),
     ],
 )
-def test_runners_and_interpreters_are_narrowed_to_their_subcommand_or_module(line, offered):
+def test_test_runners_linters_and_reads_are_narrowed_to_their_command_shape(line, offered):
     assert command_pattern(line) == offered
 
 
@@ -185,3 +184,99 @@ def test_the_offer_round_trips_through_the_rule_syntax():
         offer = f"run_command({command_pattern(line)})"
         rule = Rule.parse("allow", offer)
         assert str(rule) == offer and rule.matches_line(line)
+
+
+# --- the review's findings: an offered rule allows no more than the shape the person saw -------
+
+
+def _approved_always(line: str) -> PermissionPolicy:
+    """A sandboxed `ask` policy after a person answered "always" to `line`."""
+    policy = PermissionPolicy(mode="ask", sandboxed=True, approver=lambda r: "always")
+    assert policy(COMMAND, {"command": line}).allowed
+    return policy
+
+
+def _decision(policy: PermissionPolicy, line: str) -> str:
+    return policy.decide("run_command", "command", {"command": line})[0]
+
+
+@pytest.mark.parametrize(
+    ("approved", "other"),
+    [
+        ("pytest -q", "./pytest -q"),
+        ("pytest -q", "/tmp/x/pytest -q"),  # a script the agent wrote
+        ("pytest -q", "PATH=. pytest"),
+        ("pytest -q", "PYTEST_ADDOPTS='-p evil' pytest"),
+        ("pytest -q", "env LD_PRELOAD=./e.so pytest"),
+        ("pytest -q", "PATH=.; pytest -q"),  # an assignment of its own, then the program
+        ("pytest -q", "sh -c 'pytest -q'"),
+        ("pytest -q", "timeout 5 pytest -q"),
+        ("pytest -q", "pytest -q > conftest.py"),  # writes a file through a redirection
+        (
+            "git status",
+            "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.fsmonitor GIT_CONFIG_VALUE_0=./evil.sh "
+            "git status",
+        ),
+        ("python -m pytest -q", "PYTHONPATH=. python -m pytest -q"),
+        ("python -m pytest -q", "./python -m pytest -q"),
+    ],
+)
+def test_an_offered_rule_does_not_meet_a_path_an_assignment_or_a_wrapper(approved, other):
+    policy = _approved_always(approved)
+    assert _decision(policy, approved) == "allow"
+    assert _decision(policy, other) == "ask", other
+
+
+def test_a_lookalike_program_name_is_offered_only_exactly():
+    lookalike = "pyt\u0435st -q"  # Cyrillic e
+    assert command_pattern(lookalike) == lookalike
+    policy = _approved_always(lookalike)
+    assert _decision(policy, lookalike) == "allow"
+    assert _decision(policy, "./pyt\u0435st -q") == "ask"
+    assert _decision(policy, "pyt\u0435st -x") == "ask"
+
+
+def test_deny_and_ask_rules_still_see_through_paths_assignments_and_wrappers():
+    policy = _approved_always("pytest -q")
+    policy.add_rules("deny", ["run_command(pytest --evil*)"])
+    for line in ("./pytest --evil", "X=1 pytest --evil", "env pytest --evil", "pytest --evil"):
+        assert _decision(policy, line) == "deny", line
+
+
+def test_a_settings_rule_that_names_a_path_allows_that_path_as_written():
+    policy = PermissionPolicy(mode="ask", sandboxed=True)
+    policy.add_rules("allow", ["run_command(./scripts/test.sh *)"])
+    assert _decision(policy, "./scripts/test.sh") == "allow"
+    assert _decision(policy, "./scripts/test.sh -q --out=a/b") == "allow"
+    for other in ("/tmp/x/scripts/test.sh -q", "test.sh -q", "./other/test.sh"):
+        assert _decision(policy, other) == "ask", other
+    policy.add_rules("allow", ["run_command(*)"])  # meets any program named bare, only those
+    assert _decision(policy, "test.sh -q") == "allow"
+    for other in ("/tmp/x/scripts/test.sh -q", "X=1 ls", "./ls", "ls > out.txt"):
+        assert _decision(policy, other) == "ask", other
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "python -m pickle x.pkl",
+        "python -m coverage run x.py",
+        "coverage run x.py",
+        "python -m nbconvert --execute x.ipynb",
+        "python -m unittest tests",
+        "tar -xf a.tar",
+        "busybox ls",
+        "flock /tmp/l ls",
+        "make test",
+        "find . -name x",
+        "git log -1",
+        "git diff HEAD",
+        "pip install rich",
+        "python -m pip install rich",
+        "npx prettier --check .",
+        "git commit -m 'two words'",
+        "lsof -i",
+    ],
+)
+def test_programs_outside_the_widened_list_are_offered_only_exactly(line):
+    assert command_pattern(line) == glob_escape(line)

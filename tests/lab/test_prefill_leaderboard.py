@@ -166,12 +166,12 @@ def test_trials_recorded_before_the_figures_existed_leave_the_columns_empty():
 
 def test_a_trials_meter_counts_what_the_servers_read_and_the_summaries():
     from claw_nb import events as ev
-    from claw_nb.lab.trials import _Meter
+    from claw_nb.lab.trials import TrialMeter
 
     def model_call(step, **kw):
         return ev.ModelCallFinished("s", step, "m", 1000 * step, 10, 500.0, None, "stop", **kw)
 
-    meter = _Meter(("e", "v", "t", 0), None)
+    meter = TrialMeter(("e", "v", "t", 0), None)
     for event in (
         model_call(1, prefill_tokens=900),  # the server said
         model_call(2),  # it did not: the whole prompt
