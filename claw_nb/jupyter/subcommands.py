@@ -210,14 +210,11 @@ class Subcommands:
         print("claw: the next %%claw starts a fresh conversation")
 
     def _cmd_stop(self, rest: list[str]) -> None:
-        cancelled = self._queue.cancel_pending() if self._queue is not None else 0
-        view = self._running_view
-        if view is not None:
-            view.stop()
-        if view is None and not cancelled:
+        running, cancelled = self.stop_runs()
+        if not running and not cancelled:
             print("claw: nothing is running")
             return
-        parts = ["stopping the run in progress at its next safe point"] if view else []
+        parts = ["stopping the run in progress"] if running else []
         if cancelled:
             parts.append(f"cancelled {cancelled} queued run{'s' if cancelled != 1 else ''}")
         print("claw: " + "; ".join(parts))
