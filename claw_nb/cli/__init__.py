@@ -261,8 +261,11 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     runner = agent.context.runner
     if runner.fallback_reason and not runner.fallback_announced and not args.quiet:
         print(f"claw-nb: {agent.context.runner.fallback_reason}", file=sys.stderr)
+    from claw_nb.stop import sigint_stops
+
     try:
-        result = agent.run(task)
+        with sigint_stops(agent.stop):  # Ctrl-C: the run stops at a safe point, logged
+            result = agent.run(task)
     finally:
         agent.close()  # SessionEnd hooks, the log, and the MCP servers this run started
     if result.ok:

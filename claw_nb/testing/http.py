@@ -179,14 +179,14 @@ class ScriptedHandler(BaseHTTPRequestHandler):
         stop = self.owner.stop_event
         end = None if seconds is None else time.monotonic() + seconds
         while True:
+            if stop.is_set():
+                raise ClientGone()
+            if self._client_gone():  # before the gate: a client that left is noted
+                self.owner.note_client_left()
+                raise ClientGone()
             left = 0.05 if end is None else min(0.05, end - time.monotonic())
             if left <= 0 or (gate is not None and gate.is_set()):
                 return
-            if stop.is_set():
-                raise ClientGone()
-            if self._client_gone():
-                self.owner.note_client_left()
-                raise ClientGone()
             (gate or stop).wait(left)
 
     # -- routes ----------------------------------------------------------------------------
