@@ -38,6 +38,7 @@ from IPython.core.magic_arguments import magic_arguments
 from traitlets import Bool, Dict, Int, Unicode, validate
 
 from claw_nb.jupyter.conversation import Conversation, RunSpec
+from claw_nb.jupyter.error_text import error_line
 from claw_nb.jupyter.options import UI_CHOICES, cell_options, help_text, split_options
 from claw_nb.jupyter.rewind import RewindCommands
 from claw_nb.jupyter.subcommands import Subcommands
@@ -169,7 +170,7 @@ class ClawMagics(Subcommands, RewindCommands, Conversation, Magics):
         except UsageError:
             raise
         except Exception as exc:  # noqa: BLE001 - one line in the notebook, never a traceback
-            raise UsageError(f"claw: {type(exc).__name__}: {_one_line(exc)}") from None
+            raise UsageError(error_line(exc)) from None
 
     # -- %%claw -----------------------------------------------------------------------------
 
@@ -271,11 +272,7 @@ class ClawMagics(Subcommands, RewindCommands, Conversation, Magics):
                 agent = self._agent_for(spec)
                 result = self._run(agent, spec, view)
             except Exception as exc:  # noqa: BLE001 - shown in the transcript, one line
-                view.failed(
-                    str(exc)
-                    if isinstance(exc, UsageError)
-                    else f"claw: {type(exc).__name__}: {_one_line(exc)}"
-                )
+                view.failed(error_line(exc))
                 return None
             finally:
                 self._running_view = None

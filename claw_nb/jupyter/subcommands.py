@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import shlex
+import textwrap
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -122,9 +123,12 @@ class Subcommands:
         mode = self.mode or _settings_mode(config)
         key = config.api_key
         shown_key = None if not key else (key[:3] + "..." if len(key) > 6 else "***")
+        from claw_nb.model.resolve import needs_resolution, resolution
+
+        unset_base = "(the model's)" if needs_resolution(config) else "(LiteLLM default)"
         rows = [
-            ("model", config.model),
-            ("api_base", config.effective_api_base or "(LiteLLM default)"),
+            ("model", resolution(config.model)),
+            ("api_base", config.effective_api_base or unset_base),
             ("api_key", shown_key or "(none)"),
             ("mode", mode),
             ("max_steps", config.max_steps),
@@ -194,7 +198,9 @@ class Subcommands:
         if self.agent is not None and self.agent.session_id == session_id:
             print(f"claw: session {session_id} is already the current conversation")
             return
-        self.agent = self._build(config, history=messages, resumed_from=session_id)
+        if self.agent is not None:
+            self.agent.end_session("clear")  # SessionEnd: the conversation left behind
+        self.agent = self._continue_session(config, session_id, messages)
         tasks = [m.get("content") or "" for m in messages if m.get("role") == "user"]
         last = " ".join(tasks[-1].split())[:80] if tasks else ""
         print(
@@ -288,8 +294,21 @@ class Subcommands:
         width = max(len(t.name) for t in tools)
         for tool in tools:
             action, _ = policy.decide(tool.name, tool.kind, {})
-            summary = tool.description.split(". ")[0].strip().rstrip(".")
-            print(f"  {tool.name:<{width}}  {tool.kind:<7}  {action:<5}  {summary[:70]}")
+            head = f"  {tool.name:<{width}}  {tool.kind:<7}  {action:<5}  "
+            lines = textwrap.wrap(first_sentence(tool.description), SUMMARY_WIDTH) or [""]
+            print(head + lines[0])
+            for more in lines[1:]:  # wrapped at a word, under the summary column
+                print(" " * len(head) + more)
+
+
+SUMMARY_WIDTH = 64  # characters of a tool's summary per line in `%claw tools`
+
+
+def first_sentence(text: str) -> str:
+    """A description's first sentence, on one line, without its full stop."""
+    flat = " ".join(text.split())
+    cut = flat.find(". ")
+    return (flat if cut < 0 else flat[:cut]).rstrip(".")
 
 
 def _settings_mode(config: Any) -> str:
