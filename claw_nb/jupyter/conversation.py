@@ -153,7 +153,9 @@ class Conversation(KernelMcpServers):
             self._close_log()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = EventLog(path)
+            # the journal is the record; DuckDB gets it after the view has shown the run's
+            # end (`_ingest_log`): an ingest takes a second, which a Stop should not wait for
+            self._log = EventLog(path, ingest_at_end=False)
         except Exception as exc:  # noqa: BLE001 - one line in the notebook
             raise UsageError(
                 f"claw: cannot open the log {path}: {_one_line(exc)} (another kernel may hold "
@@ -162,11 +164,18 @@ class Conversation(KernelMcpServers):
         self._log_path = path
         return self._log
 
+    def _ingest_log(self) -> None:
+        """Move the journal into DuckDB (after a run: the view has already said it ended)."""
+        log = self._log
+        if log is not None:
+            log.try_ingest()
+
     def _close_log(self) -> None:
         log, self._log, self._log_path = self._log, None, None
         if log is not None:
             with contextlib.suppress(Exception):  # closing must not stop an unload
                 log.close()
+                log.try_ingest()
 
     def _session_id(self, config: Any, session_id: str | None) -> str:
         """A logged session's full id from a unique prefix (None: the latest session)."""

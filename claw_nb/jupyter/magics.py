@@ -303,6 +303,7 @@ class ClawMagics(Subcommands, RewindCommands, Conversation, Magics):
         finally:
             self._route.target = None
             self._running_view = None
+            self._ingest_log()
 
     def stop_runs(self) -> tuple[bool, int]:
         """Stop the run in progress and cancel the queued ones (`%claw stop`, the kernel's
