@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
+
+def _input(prompt: str) -> str:
+    """`input()` where Ctrl-C ends the run at once: while a run goes, Ctrl-C only asks it to
+    stop at its next safe point (`claw_nb.stop.sigint_stops`), which a prompt waiting for a
+    line never reaches."""
+    if threading.current_thread() is not threading.main_thread():
+        return input(prompt)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return input(prompt)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
 
 def terminal_approver(request) -> str:
     """Ask on the terminal: y(es) / n(o) / a(lways); a plan gets its own question."""
@@ -18,7 +34,7 @@ def terminal_approver(request) -> str:
         print(f"  {show(key)}: " + show(text).replace("\n", "\n    "))
     while True:
         try:
-            answer = input("approve? [y]es / [n]o / [a]lways: ").strip().lower()
+            answer = _input("approve? [y]es / [n]o / [a]lways: ").strip().lower()
         except EOFError:
             return "no"
         if answer in ("y", "yes"):
@@ -36,7 +52,7 @@ def _ask_plan(request, show) -> str:
     while True:
         try:
             answer = (
-                input("approve? [y]es, accept edits / [a]uto / [n]o, keep planning: ")
+                _input("approve? [y]es, accept edits / [a]uto / [n]o, keep planning: ")
                 .strip()
                 .lower()
             )
@@ -48,7 +64,7 @@ def _ask_plan(request, show) -> str:
             return "auto"
         if answer in ("n", "no", ""):
             try:
-                feedback = input("what should change? ").strip()
+                feedback = _input("what should change? ").strip()
             except EOFError:
                 feedback = ""
             return f"no: {feedback}" if feedback else "no"

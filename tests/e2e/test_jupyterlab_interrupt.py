@@ -50,8 +50,8 @@ def test_the_interrupt_button_stops_a_run_waiting_for_a_silent_model(lab_env, pa
         _run_cell(page, 1)
         transcript = _cell(page, 1).locator(".claw-transcript")
         state = transcript.locator(".claw-state")
-        expect(state).to_have_text("running")
         assert arrived.wait(120)  # the model has the request and says nothing
+        expect(state).to_have_text("running")
         page.locator(INTERRUPT).first.click()
         expect(state).to_have_text("stopped by you", timeout=15_000)
         assert server.client_left.wait(10)  # the request was closed ...

@@ -19,7 +19,7 @@ import time
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from claw_nb.testing import hold, text
+from claw_nb.testing import call, hold, text, tool_calls
 
 SAFETY = 30.0  # a bound for a hang (the machine is shared), never the measurement
 
@@ -88,6 +88,31 @@ def test_the_stop_button_ends_a_run_waiting_for_a_silent_model(widget_shell, cla
     assert m.last_result.stop_reason == "interrupted"
     assert "stopped by you" in view.status.value
     assert logged_stop_reason(claw_env.db, m.last_result.session_id) == "interrupted"
+
+
+def test_the_stop_button_kills_a_long_command(widget_shell, claw_env):
+    started = claw_env.workspace / "started"
+    claw_env.server.queue(
+        tool_calls(call("run_command", {"command": "touch started; sleep 600"})), text("never")
+    )
+    m = magics(widget_shell)
+    widget_shell.run_cell_magic("claw", "--mode auto", "run the long job")
+    _until(started.exists)  # the command runs
+    view = m.last_view
+    view.stop_button.click()
+    assert finished(m).wait(SAFETY)  # not the 600 s of the command
+    assert m.last_result.stop_reason == "interrupted"
+    cards = " ".join(getattr(c, "value", "") for c in view.body.children)
+    assert "stopped by the user" in cards
+    assert len(claw_env.server.requests) == 1
+
+
+def _until(predicate, timeout: float = SAFETY) -> None:
+    """For a state only the file system shows (a command that started): looked at often."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
 
 
 def test_claw_stop_ends_the_run_and_cancels_the_queued_ones(widget_shell, claw_env, capsys):
