@@ -2,12 +2,13 @@
 (httpx's, the OpenAI SDK's) are its own.
 
 The call runs on a helper thread; the caller waits for it or for the stop, whichever comes
-first, so a stop returns at once even while the server has sent nothing. The sockets the
-helper threads connect are noted (an audit hook on `socket.connect`, installed once, on first
-use: the one public way to see a socket a library opens) and a stop shuts them down, so the
-server sees the client leave and stops working on the request (llama.cpp, Ollama). A kept-alive
-socket an earlier call opened is among them; a TLS socket is not (the TLS wrapper takes over
-its descriptor), so a stopped HTTPS request is left to end when the server answers.
+first, so a stop returns at once even while the server has sent nothing. A stop also shuts the
+socket the call is blocked on, so the server sees the client leave and stops working on the
+request (llama.cpp, Ollama): the socket is found in the frames of the threads doing the call
+(the helper, and the caller while it reads a stream), below the point where the call began,
+as a local variable or an attribute of one (httpcore's stream holds it as `_sock`). Nothing is
+looked at until a stop, so calls cost nothing extra; a library that keeps its socket further
+away leaves the abandoned request to end when the server answers.
 """
 
 from __future__ import annotations
@@ -15,44 +16,31 @@ from __future__ import annotations
 import socket
 import sys
 import threading
-import weakref
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
-_watched: dict[int, weakref.WeakSet] = {}  # helper thread id -> where its sockets are noted
-_hooked = False
-_hook_lock = threading.Lock()
-
-
-def _audit(event: str, args: tuple) -> None:
-    if event == "socket.connect" and _watched:
-        noted = _watched.get(threading.get_ident())
-        if noted is not None and isinstance(args[0], socket.socket):
-            noted.add(args[0])
-
-
-def _install_hook() -> None:
-    global _hooked
-    with _hook_lock:
-        if not _hooked:
-            sys.addaudithook(_audit)
-            _hooked = True
+MAX_FRAMES = 64  # how deep below the call's start a socket is looked for
 
 
 class AbandonableCalls:
     """Runs one call at a time on a helper thread; `abort()` (any thread) ends the wait and
-    shuts the sockets the calls connected."""
+    shuts the sockets the call is reading."""
 
     def __init__(self, name: str = "claw-model-call") -> None:
         self.name = name
-        self.sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._abort = threading.Event()
         self._waiter: threading.Event | None = None  # the wait of the call in progress
-        _install_hook()
+        self._watched: dict[int, FrameType] = {}  # thread id -> the frame the call began in
+        self._lock = threading.Lock()
 
     def reset(self) -> None:
         """A new call starts: an earlier call's abort no longer counts."""
         self._abort.clear()
+
+    @property
+    def aborted(self) -> bool:
+        return self._abort.is_set()
 
     def abort(self) -> None:
         """End the wait of the call in progress and shut its connections (a stop)."""
@@ -60,16 +48,16 @@ class AbandonableCalls:
         waiter = self._waiter
         if waiter is not None:
             waiter.set()
-        for sock in list(self.sockets):
+        for sock in self._sockets_in_use():
             try:
-                if sock.fileno() != -1:
-                    sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
-    @property
-    def aborted(self) -> bool:
-        return self._abort.is_set()
+    def watching(self) -> _Watching:
+        """`with calls.watching():` around code of this thread (reading a stream) whose
+        socket a stop may shut."""
+        return _Watching(self)
 
     def run(self, fn: Callable[[], Any], *, on_abandon: Callable[[Any], None] | None = None) -> Any:
         """`fn()`'s result, or `Abandoned` once `abort()` came first. A result that arrives
@@ -81,9 +69,9 @@ class AbandonableCalls:
         box: dict[str, Any] = {}
 
         def work() -> None:
-            _watched[threading.get_ident()] = self.sockets
             try:
-                result = fn()
+                with self.watching():
+                    result = fn()
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 box["error"] = exc
             else:
@@ -92,7 +80,6 @@ class AbandonableCalls:
                         _quietly(on_abandon, result)
                     box["result"] = result
             finally:
-                _watched.pop(threading.get_ident(), None)
                 done.set()
 
         self._waiter = done
@@ -112,9 +99,60 @@ class AbandonableCalls:
             raise box["error"]
         return box["result"]
 
+    def _sockets_in_use(self) -> list[socket.socket]:
+        """Open sockets held in the frames of the watched threads, below where they began."""
+        with self._lock:
+            watched = dict(self._watched)
+        if not watched:
+            return []
+        frames = sys._current_frames()
+        found: dict[int, socket.socket] = {}
+        for ident, base in watched.items():
+            frame = frames.get(ident)
+            for _ in range(MAX_FRAMES):
+                if frame is None or frame is base:
+                    break
+                for sock in _sockets_of(frame):
+                    found[id(sock)] = sock
+                frame = frame.f_back
+        return list(found.values())
+
+
+class _Watching:
+    """Marks the current thread's frames from here down as the call's (see `watching`)."""
+
+    def __init__(self, calls: AbandonableCalls) -> None:
+        self.calls = calls
+
+    def __enter__(self) -> None:
+        with self.calls._lock:
+            self.calls._watched[threading.get_ident()] = sys._getframe(1)
+
+    def __exit__(self, *exc: object) -> None:
+        with self.calls._lock:
+            self.calls._watched.pop(threading.get_ident(), None)
+
 
 class Abandoned(Exception):
     """The call was left to itself: a stop came before its answer."""
+
+
+def _sockets_of(frame: FrameType) -> list[socket.socket]:
+    """Open sockets among a frame's locals and their attributes (one step)."""
+    out = []
+    try:
+        values = list(frame.f_locals.values())
+    except Exception:  # noqa: BLE001 - a frame that cannot be read: nothing found there
+        return out
+    for value in values:
+        candidates = [value]
+        attributes = getattr(value, "__dict__", None)
+        if isinstance(attributes, dict) and not isinstance(value, type):
+            candidates += list(attributes.values())
+        for candidate in candidates:
+            if isinstance(candidate, socket.socket) and candidate.fileno() != -1:
+                out.append(candidate)
+    return out
 
 
 def _quietly(fn: Callable[[Any], None], value: Any) -> None:

@@ -3,7 +3,7 @@
 Retries, time bounds and usage counting are shared with the direct path (`RetryingModel`); this
 module only makes one LiteLLM call and reads its answer. LiteLLM is imported on the first call.
 The call runs on a helper thread (`claw_nb.model.abandonable`), so a stop ends it at once, even
-while the server is silent, and shuts the connections it opened.
+while the server is silent, and shuts the socket it is reading.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class LiteLLMModel(RetryingModel):
         self._calls = AbandonableCalls("claw-litellm-call")
 
     def abort_request(self) -> None:
-        """A stop: stop waiting for LiteLLM and shut the sockets its calls opened."""
+        """A stop: stop waiting for LiteLLM and shut the socket the call is reading."""
         self._calls.abort()
 
     def reset_abort(self) -> None:
@@ -113,20 +113,21 @@ class LiteLLMModel(RetryingModel):
         streamed = StreamedReply(self.config, on_text, started, progress)
         usage = None
         try:
-            for chunk in stream:
-                self.check_stream(should_stop, deadline)
-                if getattr(chunk, "usage", None):
-                    usage = chunk.usage
-                if not chunk.choices:
-                    continue
-                choice = chunk.choices[0]
-                delta = choice.delta
-                streamed.add(
-                    getattr(delta, "content", None),
-                    getattr(delta, "reasoning_content", None),
-                    getattr(delta, "tool_calls", None),
-                    choice.finish_reason,
-                )
+            with self._calls.watching():  # a stop shuts the socket this loop reads
+                for chunk in stream:
+                    self.check_stream(should_stop, deadline)
+                    if getattr(chunk, "usage", None):
+                        usage = chunk.usage
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    delta = choice.delta
+                    streamed.add(
+                        getattr(delta, "content", None),
+                        getattr(delta, "reasoning_content", None),
+                        getattr(delta, "tool_calls", None),
+                        choice.finish_reason,
+                    )
         finally:
             _close_stream(stream)
         reply = streamed.reply(known_tools, self.request_params(tools))
