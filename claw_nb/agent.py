@@ -41,6 +41,7 @@ class RunResult:
     final_answer: str | None
     steps: int
     error: str | None = None
+    fixes: tuple[str, ...] = ()  # settings that would fix the error (`claw_nb.errors.Fix`)
 
     @property
     def ok(self) -> bool:
@@ -93,6 +94,7 @@ class Agent:
         self._seq = len(self.messages)  # MessageAdded numbering; compaction never reuses a number
         self.steps = 0  # model calls in this conversation, across runs
         self.stop = StopToken(stop)  # interrupt() stops it; cleared when a run ends
+        self.context.stop = self.stop  # a command in progress is killed by a stop
         self._broken_listeners: set[int] = set()
         self.system_prompt: SystemPrompt = system_prompt or render_system_prompt(
             config.workspace, self.tools, config.prompt_name
@@ -265,7 +267,7 @@ class Agent:
         if not self.messages:
             self._add_message({"role": "system", "content": self.system_prompt.text})
         stop_reason, final, error = StopReason.MAX_STEPS, None, None
-        run_steps, stop_hook_active = 0, False
+        run_steps, stop_hook_active, fixes = 0, False, ()
         try:
             if continue_from is None:  # SessionStart, UserPromptSubmit
                 prompt = self.hook_points.begin(task, resumed=resumed)
@@ -309,10 +311,12 @@ class Agent:
             stop_reason, error = StopReason.HOOK, str(exc)
             self.dispatch.close_dangling(self.messages, f"not run: {error}")
         except ModelError as exc:
-            stop_reason, error = StopReason(exc.kind), str(exc)
+            stop_reason, error, fixes = StopReason(exc.kind), str(exc), exc.fixes
             self.dispatch.close_dangling(self.messages, f"not run: {error}")
             if stop_reason != StopReason.INTERRUPTED:
-                self.emit(ev.ErrorOccurred(self.session_id, kind=stop_reason, message=error))
+                self.emit(
+                    ev.ErrorOccurred(self.session_id, kind=stop_reason, message=error, fixes=fixes)
+                )
         except Exception as exc:  # noqa: BLE001 - a bug: close the session, then raise it
             stop_reason, error, bug = StopReason.ERROR, f"{type(exc).__name__}: {exc}", exc
             self.dispatch.close_dangling(self.messages, f"not run: {error}")
@@ -324,7 +328,7 @@ class Agent:
         )
         if bug is not None:
             raise bug
-        return RunResult(self.session_id, stop_reason, final, run_steps, error)
+        return RunResult(self.session_id, stop_reason, final, run_steps, error, fixes)
 
     def _add_message(self, message: dict[str, Any]) -> None:
         self.messages.append(message)

@@ -302,8 +302,18 @@ def continue_session(
     if full_id != session_id:
         raise SessionNotFound(f"no session {session_id!r} in {config.resolved_db_path}")
     agent, log = build_agent(config, session_id=full_id, history=messages, **build_options)
-    agent.context_manager.outcomes.update(_logged_outcomes(config, full_id, agent))
+    restore_logged_state(agent, config, full_id)
     return agent, log
+
+
+def restore_logged_state(agent: Agent, config: ClawConfig, session_id: str) -> None:
+    """What an agent going on with logged session `session_id` under its id needs besides
+    the messages: which earlier tool calls worked, and the step count (its next model call is
+    numbered after the logged ones)."""
+    from claw_nb.log.queries import logged_steps
+
+    agent.context_manager.outcomes.update(_logged_outcomes(config, session_id, agent))
+    agent.steps = max(agent.steps, logged_steps(config.resolved_db_path, session_id))
 
 
 def _logged_outcomes(config: ClawConfig, session_id: str, agent: Agent) -> dict[str, Any]:

@@ -2,14 +2,35 @@
 
 All derive from `ClawError`, so a script can catch one type. Model errors carry a `kind` that the
 agent loop reports as the run's stop reason. Library code raises these; only the shells (CLI,
-magics) turn them into one-line messages.
+magics) turn them into one-line messages, with their own hints from `fixes`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Literal
+
+Fix = Literal["model", "api_base", "api_key"]
+"""A setting the user can change to fix an error. The error carries it as data and each shell
+says how that setting is changed there (a flag or an environment variable in the terminal,
+`%claw config` in a notebook), so no message names one shell's way."""
+
+
+def say_fixes(fixes: Iterable[str], ways: dict[str, str]) -> str:
+    """'; how to set it' for each setting in `fixes`, worded by the shell's `ways`."""
+    return "".join(f"; {ways[fix]}" for fix in dict.fromkeys(fixes) if fix in ways)
+
 
 class ClawError(Exception):
-    """Base class of every error claw_nb raises on purpose."""
+    """Base class of every error claw_nb raises on purpose; `fixes` names the settings that
+    would fix it (`Fix`), for the shell to turn into its own hint."""
+
+    fixes: tuple[Fix, ...] = ()
+
+    def __init__(self, *args: object, fixes: Iterable[Fix] = ()) -> None:
+        super().__init__(*args)
+        if fixes:
+            self.fixes = tuple(fixes)
 
 
 class ConfigError(ClawError, ValueError):

@@ -131,6 +131,7 @@ class FinalAnswer(Event):
 class ErrorOccurred(Event):
     kind: str
     message: str
+    fixes: tuple[str, ...] = ()  # settings that would fix it (`claw_nb.errors.Fix`)
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,10 @@ class CommandRunner(Protocol):
     name: str
     sandboxed: bool
 
-    def run(self, command: str, cwd: Path, timeout: float) -> CommandResult: ...
+    def run(
+        self, command: str, cwd: Path, timeout: float, stop: Callable[[], bool] | None = None
+    ) -> CommandResult:
+        """`stop()` turning true (the user's stop) kills the command, like its timeout."""
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,13 @@ def _task_text(words: list[str]) -> str:
 
 def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     from claw_nb.api import build_agent
-    from claw_nb.errors import HookSettingsError, SessionNotFound, SubagentSettingsError
+    from claw_nb.cli.error_text import error_line, fix_hint
+    from claw_nb.errors import (
+        HookSettingsError,
+        ModelError,
+        SessionNotFound,
+        SubagentSettingsError,
+    )
     from claw_nb.log.event_log import EventLog
     from claw_nb.permissions import PermissionSettingsError
     from claw_nb.sandbox import SandboxSettingsError
@@ -262,20 +268,27 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
     ) as exc:
         print(f"claw-nb: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ModelError as exc:  # no model to run (the embedded one missing, a local/NAME unknown)
+        print(error_line(exc), file=sys.stderr)
+        return EXIT_STOPPED
     if isinstance(approver, TerminalApprover):
         approver.policy = agent.authorize  # `r` at a prompt lists the rules "always" added
     agent.subscribe(_listener(args, agent, out))
     runner = agent.context.runner
     if runner.fallback_reason and not runner.fallback_announced and not args.quiet:
         print(f"claw-nb: {agent.context.runner.fallback_reason}", file=sys.stderr)
+    from claw_nb.stop import sigint_stops
+
     try:
-        result = agent.run(task)
+        with sigint_stops(agent.stop):  # Ctrl-C: the run stops at a safe point, logged
+            result = agent.run(task)
     finally:
         agent.close()  # SessionEnd hooks, the log, and the MCP servers this run started
     if result.ok:
         return EXIT_OK  # the printer showed the answer (streamed, or whole when --quiet)
     print(
-        f"claw-nb: {result.stop_reason}: {result.error or 'the agent did not finish'}",
+        f"claw-nb: {result.stop_reason}: {result.error or 'the agent did not finish'}"
+        + fix_hint(result.fixes),
         file=sys.stderr,
     )
     return EXIT_STOPPED

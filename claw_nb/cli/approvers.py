@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from typing import Any
+
+
+def _input(prompt: str) -> str:
+    """`input()` where Ctrl-C ends the run at once: while a run goes, Ctrl-C only asks it to
+    stop at its next safe point (`claw_nb.stop.sigint_stops`), which a prompt waiting for a
+    line never reaches."""
+    if threading.current_thread() is not threading.main_thread():
+        return input(prompt)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return input(prompt)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class TerminalApprover:
@@ -34,7 +49,7 @@ class TerminalApprover:
         question = f"approve? [y]es / [n]o [reason]{always}{rules}: "
         while True:
             try:
-                typed = input(question).strip()
+                typed = _input(question).strip()
             except EOFError:
                 return "no"
             answer = self._answer(typed, request)
@@ -96,7 +111,7 @@ def _ask_plan(request, show) -> str:
     while True:
         try:
             answer = (
-                input("approve? [y]es, accept edits / [a]uto / [n]o, keep planning: ")
+                _input("approve? [y]es, accept edits / [a]uto / [n]o, keep planning: ")
                 .strip()
                 .lower()
             )
@@ -108,7 +123,7 @@ def _ask_plan(request, show) -> str:
             return "auto"
         if answer in ("n", "no", ""):
             try:
-                feedback = input("what should change? ").strip()
+                feedback = _input("what should change? ").strip()
             except EOFError:
                 feedback = ""
             return f"no: {feedback}" if feedback else "no"

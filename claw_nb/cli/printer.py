@@ -237,7 +237,13 @@ class TextPrinter(ev.EventDispatch):
                 self._write(f"   (model call {e.message})")
             return
         if self.show_errors:
-            self._write(f"claw: error: {e.message}")
+            self._write(f"claw: error: {e.message}{self.fix_hint(e.fixes)}")
+
+    def fix_hint(self, fixes: tuple[str, ...]) -> str:
+        """The terminal's way to change the settings an error names (a notebook's differs)."""
+        from claw_nb.cli.error_text import fix_hint
+
+        return fix_hint(fixes)
 
     @handles(ev.SessionEnded)
     def _on_SessionEnded(self, e: ev.SessionEnded) -> None:

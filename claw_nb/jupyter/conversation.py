@@ -38,23 +38,13 @@ class Conversation(KernelMcpServers):
         it have finished with the conversation.
         """
         current = self.agent
-        if current is not None and (
-            spec.new or (spec.resume is not None and spec.resume[0] != current.session_id)
-        ):
+        if spec.resume is not None and current is not None:
+            if current.session_id == spec.resume[0]:
+                spec = dataclasses.replace(spec, resume=None)  # the current conversation
+        if current is not None and (spec.new or spec.resume is not None):
             current.end_session("clear")  # SessionEnd: this conversation is left behind
         if spec.resume is not None:
-            session_id, history = spec.resume
-            if current is not None and current.session_id == session_id:
-                history = current.messages
-            same = current is not None and current.session_id == session_id
-            agent = self._build(
-                spec.config,
-                history=history,
-                resumed_from=session_id,
-                checkpoints=_kept_checkpoints(current, spec.config) if same else None,
-            )
-            if same:
-                _carry_state(current, agent)
+            agent = self._continue_session(spec.config, *spec.resume)
         elif spec.new or current is None:
             agent = self._build(spec.config)
         elif (
@@ -75,12 +65,20 @@ class Conversation(KernelMcpServers):
         self.agent = agent
         return agent
 
+    def _continue_session(self, config: Any, session_id: str, history: list[dict]) -> Any:
+        """An agent that goes on with logged session `session_id` under that same id (its
+        messages, its tool outcomes, its step count): `%claw resume` and `--session`."""
+        from claw_nb.api import restore_logged_state
+
+        agent = self._build(config, session_id=session_id, history=history)
+        restore_logged_state(agent, agent.config, session_id)
+        return agent
+
     def _build(
         self,
         config: Any,
         session_id: str | None = None,
         history: list[dict] | None = None,
-        resumed_from: str | None = None,
         checkpoints: Any = None,
     ) -> Any:
         from claw_nb.api import build_agent
@@ -105,7 +103,6 @@ class Conversation(KernelMcpServers):
                 history=history,
                 log=log,
                 tools=registry,
-                resumed_from=resumed_from,
                 checkpoints=checkpoints or self._checkpoints_for(config),
                 mcp_servers=self._mcp_for(config),
             )
@@ -156,7 +153,9 @@ class Conversation(KernelMcpServers):
             self._close_log()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = EventLog(path)
+            # the journal is the record; DuckDB gets it after the view has shown the run's
+            # end (`_ingest_log`): an ingest takes a second, which a Stop should not wait for
+            self._log = EventLog(path, ingest_at_end=False)
         except Exception as exc:  # noqa: BLE001 - one line in the notebook
             raise UsageError(
                 f"claw: cannot open the log {path}: {_one_line(exc)} (another kernel may hold "
@@ -165,11 +164,18 @@ class Conversation(KernelMcpServers):
         self._log_path = path
         return self._log
 
+    def _ingest_log(self) -> None:
+        """Move the journal into DuckDB (after a run: the view has already said it ended)."""
+        log = self._log
+        if log is not None:
+            log.try_ingest()
+
     def _close_log(self) -> None:
         log, self._log, self._log_path = self._log, None, None
         if log is not None:
             with contextlib.suppress(Exception):  # closing must not stop an unload
                 log.close()
+                log.try_ingest()
 
     def _session_id(self, config: Any, session_id: str | None) -> str:
         """A logged session's full id from a unique prefix (None: the latest session)."""

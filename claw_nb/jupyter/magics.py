@@ -14,6 +14,7 @@ Two ways to run, chosen per cell (`--ui`, the `ClawMagics.ui` setting; "auto" by
   shows a live transcript (`claw_nb.jupyter.widget`) and hands the run to a background thread
   (`claw_nb.jupyter.run_queue`), then returns: the kernel stays idle, so the Approve / Deny / Stop
   buttons work while the agent runs. A second `%%claw` meanwhile queues behind the first.
+  The kernel's interrupt (JupyterLab's stop button) stops it too (`claw_nb.jupyter.interrupt`).
 * text: anywhere else (terminal IPython, `jupyter nbconvert --execute`, nbval) the cell runs the
   agent to the end and prints the transcript, so an executed notebook holds all of it. Nobody
   can be asked there: calls that would ask are denied unless the mode or a rule allows them.
@@ -37,6 +38,7 @@ from IPython.core.magic_arguments import magic_arguments
 from traitlets import Bool, Dict, Int, Unicode, validate
 
 from claw_nb.jupyter.conversation import Conversation, RunSpec
+from claw_nb.jupyter.error_text import error_line
 from claw_nb.jupyter.options import UI_CHOICES, cell_options, help_text, split_options
 from claw_nb.jupyter.rewind import RewindCommands
 from claw_nb.jupyter.subcommands import Subcommands
@@ -107,6 +109,7 @@ class ClawMagics(Subcommands, RewindCommands, Conversation, Magics):
         self._queue: Any = None
         self._running_view: Any = None
         self._closed = False
+        self._interrupt: Any = None  # claw_nb.jupyter.interrupt.InterruptStopsRuns, when set
 
     # -- settings -------------------------------------------------------------------------
 
@@ -167,7 +170,7 @@ class ClawMagics(Subcommands, RewindCommands, Conversation, Magics):
         except UsageError:
             raise
         except Exception as exc:  # noqa: BLE001 - one line in the notebook, never a traceback
-            raise UsageError(f"claw: {type(exc).__name__}: {_one_line(exc)}") from None
+            raise UsageError(error_line(exc)) from None
 
     # -- %%claw -----------------------------------------------------------------------------
 
@@ -261,18 +264,18 @@ class ClawMagics(Subcommands, RewindCommands, Conversation, Magics):
         view.show()
         if self._queue is None:
             self._queue = RunQueue()
+        self._interrupt_stops_runs()
 
         def job() -> Any:
+            self._running_view = view  # a stop while the agent is built reaches it
             try:
                 agent = self._agent_for(spec)
                 result = self._run(agent, spec, view)
             except Exception as exc:  # noqa: BLE001 - shown in the transcript, one line
-                view.failed(
-                    str(exc)
-                    if isinstance(exc, UsageError)
-                    else f"claw: {type(exc).__name__}: {_one_line(exc)}"
-                )
+                view.failed(error_line(exc))
                 return None
+            finally:
+                self._running_view = None
             self.last_result = result
             return result
 
@@ -284,17 +287,40 @@ class ClawMagics(Subcommands, RewindCommands, Conversation, Magics):
             view.queued(ahead)
 
     def _run(self, agent: Any, spec: RunSpec, view: Any) -> Any:
-        """Run `spec` with `agent`, `view` listening and answering approvals."""
+        """Run `spec` with `agent`, `view` listening and answering approvals. On the main
+        thread (a text run) Ctrl-C or the kernel's interrupt stops the run at its next safe
+        point instead of raising wherever the run happens to be."""
+        from claw_nb.stop import sigint_stops
+
         self._running_view = view
         self._route.target = view
         view.bind(agent)
         try:
-            return agent.run(
-                spec.task, max_steps=spec.config.max_steps, mode=spec.mode or self._base_mode
-            )
+            with sigint_stops(agent.stop):
+                return agent.run(
+                    spec.task, max_steps=spec.config.max_steps, mode=spec.mode or self._base_mode
+                )
         finally:
             self._route.target = None
             self._running_view = None
+            self._ingest_log()
+
+    def stop_runs(self) -> tuple[bool, int]:
+        """Stop the run in progress and cancel the queued ones (`%claw stop`, the kernel's
+        interrupt): (whether one was running, how many queued runs were cancelled)."""
+        cancelled = self._queue.cancel_pending() if self._queue is not None else 0
+        view = self._running_view
+        if view is not None:
+            view.stop()
+        return view is not None, cancelled
+
+    def _interrupt_stops_runs(self) -> None:
+        """From a %%claw cell: the kernel's interrupt stops widget runs from now on."""
+        if self._interrupt is None:
+            from claw_nb.jupyter.interrupt import InterruptStopsRuns
+
+            self._interrupt = InterruptStopsRuns(self.shell, lambda: any(self.stop_runs()))
+        self._interrupt.install()
 
     def _approve(self, request: Any) -> str:
         """The agent's approver: whichever view runs now decides (text views deny)."""
@@ -306,6 +332,8 @@ class ClawMagics(Subcommands, RewindCommands, Conversation, Magics):
     def close(self) -> None:
         """Stop what runs, cancel what waits, close the log."""
         self._closed = True
+        if self._interrupt is not None:
+            self._interrupt.uninstall()
         if self._queue is not None:
             self._queue.close()
         view = self._running_view

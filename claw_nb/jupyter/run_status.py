@@ -14,11 +14,22 @@ from collections.abc import Callable
 from typing import Any
 
 from claw_nb.cli.printer import tool_progress_words
-from claw_nb.jupyter.widget_html import esc
+from claw_nb.jupyter.widget_html import esc, stop_words
+from claw_nb.outcomes import StopReason
 from claw_nb.textsafe import show
 
 PROGRESS_SECONDS = 0.5  # at most this often, a tool call's progress re-renders the header
 _COLOURS = {"completed": "#1e7e34", "running": "#2f5f9e", "waiting for you": "#b35900"}
+_NOT_FAILURES = (
+    StopReason.COMPLETED,
+    StopReason.INTERRUPTED,
+    StopReason.MAX_STEPS,
+    StopReason.HOOK,  # a blocked prompt is a decision, not a failure
+)
+#: The states a run ends in when it failed ("failed": it could not even be set up).
+FAILED_STATES = frozenset(
+    {"failed"} | {stop_words(reason) for reason in StopReason if reason not in _NOT_FAILURES}
+)
 
 
 def _seconds(value: float) -> str:
@@ -57,6 +68,7 @@ class RunStatus:
         self._started: float | None = None
         self._ended: float | None = None
         self._calls = 0
+        self._answered = 0  # model calls that brought a reply (failed ones are calls too)
         self.writing = False  # the phase says "model is writing a tool call: ..."
         self._progress_sent = 0.0
 
@@ -98,6 +110,8 @@ class RunStatus:
         self.writing = False
         self.saw_step(e.step)
         self._calls += 1
+        if not getattr(e, "error", None):
+            self._answered += 1
         self.tokens_out += e.completion_tokens
         self.context = e.prompt_tokens + e.completion_tokens
         if e.cost_usd is not None:
@@ -127,6 +141,17 @@ class RunStatus:
             return "loading model layer"
         return self.phase
 
+    def failed_start(self) -> bool:
+        """The run failed before the model answered once (no model, an unreachable server, a
+        refused key): the header says that, not 'step 1/50' and 0 tokens of work not done."""
+        return self._answered == 0 and self.state in FAILED_STATES
+
+    def _shown_state(self, state: str) -> str:
+        """'failed to start: model unreachable' for a failed start; else `state`."""
+        if not self.failed_start():
+            return state
+        return "failed to start" if state == "failed" else f"failed to start: {state}"
+
     def _figures(self) -> list[str]:
         step = f"step {self.steps}" + (f"/{self.max_steps}" if self.max_steps else "")
         parts = [step]
@@ -145,6 +170,8 @@ class RunStatus:
         head = ["claw"] + [
             x for x in (self.model, f"session {self.session}" if self.session else "") if x
         ]
+        if self.failed_start() and state == self.state:
+            return " \u00b7 ".join([*head, self._shown_state(state)])
         return " \u00b7 ".join(head + self._figures() + [state])
 
     def header_html(self) -> str:
@@ -153,10 +180,16 @@ class RunStatus:
             parts.append(esc(self.model))
         if self.session:
             parts.append(f"session <code>{esc(self.session)}</code>")
+        state = self.state
+        if self.failed_start():  # nothing was done: say what failed, not 'step 1/50'
+            parts.append(
+                f'<span class="claw-state" style="color:#c0392b">'
+                f"{esc(self._shown_state(state))}</span>"
+            )
+            return " \u00b7 ".join(parts)
         figures = self._figures()
         parts.append(f'<span class="claw-steps">{esc(figures[0])}</span>')
         parts.append(f'<span class="claw-tokens">{esc(" · ".join(figures[1:]))}</span>')
-        state = self.state
         shown = state
         if state == "running":
             shown = self.current_phase()

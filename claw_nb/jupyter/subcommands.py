@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import shlex
+import textwrap
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -122,9 +123,12 @@ class Subcommands:
         mode = self.mode or _settings_mode(config)
         key = config.api_key
         shown_key = None if not key else (key[:3] + "..." if len(key) > 6 else "***")
+        from claw_nb.model.resolve import needs_resolution, resolution
+
+        unset_base = "(the model's)" if needs_resolution(config) else "(LiteLLM default)"
         rows = [
-            ("model", config.model),
-            ("api_base", config.effective_api_base or "(LiteLLM default)"),
+            ("model", resolution(config.model)),
+            ("api_base", config.effective_api_base or unset_base),
             ("api_key", shown_key or "(none)"),
             ("mode", mode),
             ("max_steps", config.max_steps),
@@ -194,7 +198,9 @@ class Subcommands:
         if self.agent is not None and self.agent.session_id == session_id:
             print(f"claw: session {session_id} is already the current conversation")
             return
-        self.agent = self._build(config, history=messages, resumed_from=session_id)
+        if self.agent is not None:
+            self.agent.end_session("clear")  # SessionEnd: the conversation left behind
+        self.agent = self._continue_session(config, session_id, messages)
         tasks = [m.get("content") or "" for m in messages if m.get("role") == "user"]
         last = " ".join(tasks[-1].split())[:80] if tasks else ""
         print(
@@ -210,14 +216,11 @@ class Subcommands:
         print("claw: the next %%claw starts a fresh conversation")
 
     def _cmd_stop(self, rest: list[str]) -> None:
-        cancelled = self._queue.cancel_pending() if self._queue is not None else 0
-        view = self._running_view
-        if view is not None:
-            view.stop()
-        if view is None and not cancelled:
+        running, cancelled = self.stop_runs()
+        if not running and not cancelled:
             print("claw: nothing is running")
             return
-        parts = ["stopping the run in progress at its next safe point"] if view else []
+        parts = ["stopping the run in progress"] if running else []
         if cancelled:
             parts.append(f"cancelled {cancelled} queued run{'s' if cancelled != 1 else ''}")
         print("claw: " + "; ".join(parts))
@@ -309,8 +312,21 @@ class Subcommands:
         width = max(len(t.name) for t in tools)
         for tool in tools:
             action, _ = policy.decide(tool.name, tool.kind, {})
-            summary = tool.description.split(". ")[0].strip().rstrip(".")
-            print(f"  {tool.name:<{width}}  {tool.kind:<7}  {action:<5}  {summary[:70]}")
+            head = f"  {tool.name:<{width}}  {tool.kind:<7}  {action:<5}  "
+            lines = textwrap.wrap(first_sentence(tool.description), SUMMARY_WIDTH) or [""]
+            print(head + lines[0])
+            for more in lines[1:]:  # wrapped at a word, under the summary column
+                print(" " * len(head) + more)
+
+
+SUMMARY_WIDTH = 64  # characters of a tool's summary per line in `%claw tools`
+
+
+def first_sentence(text: str) -> str:
+    """A description's first sentence, on one line, without its full stop."""
+    flat = " ".join(text.split())
+    cut = flat.find(". ")
+    return (flat if cut < 0 else flat[:cut]).rstrip(".")
 
 
 def _settings_mode(config: Any) -> str:

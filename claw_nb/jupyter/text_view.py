@@ -68,6 +68,12 @@ class NotebookTextPrinter(TextPrinter):
     def bind(self, agent: Any) -> None:
         self.agent = agent
 
+    def fix_hint(self, fixes: tuple[str, ...]) -> str:
+        """`%claw config ...`, not the terminal's flags."""
+        from claw_nb.jupyter.error_text import fix_hint
+
+        return fix_hint(fixes)
+
     def approve(self, request: Any) -> str:
         """Nobody can be asked: what would ask is denied."""
         self._refused = request

@@ -354,7 +354,9 @@ class WidgetTranscript(TranscriptDisplay, TranscriptActions, ev.EventDispatch):
                 self._render_status()
             self._note(retry_words(e.message, self.run.max_retries))
         else:
-            self._note(f"error: {e.message}", "color:#c0392b;")
+            from claw_nb.jupyter.error_text import fix_hint  # the notebook's way to fix it
+
+            self._note(f"error: {e.message}{fix_hint(e.fixes)}", "color:#c0392b;")
 
     @handles(ev.HookRan)
     def _on_HookRan(self, e: ev.HookRan) -> None:

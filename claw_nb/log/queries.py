@@ -210,6 +210,23 @@ def load_tool_outcomes(
     return out
 
 
+def logged_steps(
+    db_path: str | os.PathLike[str] | None, session_id: str, *, timeout: float = DEFAULT_TIMEOUT
+) -> int:
+    """The number of a session's last model call (its step count), so a conversation that goes
+    on under the same id numbers its next call after the logged ones; 0 for an unknown one."""
+    with reading(db_path, timeout) as con:
+        if con is None:
+            return 0
+        row = con.execute(
+            """SELECT greatest(
+                   coalesce((SELECT max(steps) FROM sessions WHERE session_id = ?), 0),
+                   coalesce((SELECT max(step) FROM llm_calls WHERE session_id = ?), 0))""",
+            [session_id, session_id],
+        ).fetchone()
+    return int(row[0] or 0) if row else 0
+
+
 def load_child_sessions(
     db_path: str | os.PathLike[str] | None, session_id: str, *, timeout: float = DEFAULT_TIMEOUT
 ) -> dict[str, list[tuple[str, str | None]]]:

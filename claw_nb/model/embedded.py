@@ -118,14 +118,16 @@ def find_model(name: str | None, folder: Path) -> LocalModel:
             return bundled
         known = ", ".join(m.name for m in folder_models(folder)) or "none"
         raise EmbeddedModelError(
-            f"no GGUF named '{name}' in {folder} (found: {known}); drop the file there "
-            "or run `claw-nb models` to see what is available"
+            f"no GGUF file named '{name}' in {folder} (found: {known}): drop the GGUF file there",
+            fixes=("model",),
         )
     bundled = bundled_model()
     if bundled is None:
         raise EmbeddedModelError(
-            f"no model server found and no embedded model installed; {INSTALL_HINT}, "
-            "or pass --model to use your own"
+            "no model to run: no model server answers on this machine and no embedded model "
+            f"is installed (for the embedded one: {INSTALL_HINT}); start a server such as "
+            "`ollama serve`",
+            fixes=("model",),
         )
     return bundled
 
@@ -231,7 +233,11 @@ class EmbeddedServer:
     def start(self, progress: Progress | None = None, timeout: float = READY_TIMEOUT) -> None:
         """Launch under the supervisor and wait until `/v1/models` answers."""
         if not llama_cpp_available():
-            raise EmbeddedModelError(f"llama-cpp-python is not installed; {INSTALL_HINT}")
+            raise EmbeddedModelError(
+                f"the embedded model needs llama-cpp-python, which is not installed: "
+                f"{INSTALL_HINT}",
+                fixes=("model",),
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         prune_logs(self.log_path.parent)
         say = progress or (lambda _text: None)

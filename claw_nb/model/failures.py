@@ -51,15 +51,16 @@ def classify_failure(exc: BaseException, config: ClawConfig) -> ModelError | Non
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         raise exc
     status = status_code(exc)
-    lib = sys.modules.get("litellm")  # only when loaded: its types are LiteLLM's path's errors
-    if lib is not None and isinstance(exc, lib.ContextWindowExceededError):
+    # only when loaded (its types are the LiteLLM path's errors), and loaded whole: the
+    # notebook imports it on a background thread, so it may be half imported right now
+    window_error = getattr(sys.modules.get("litellm"), "ContextWindowExceededError", None)
+    if isinstance(window_error, type) and isinstance(exc, window_error):
         return _context_error(exc)
     if status == 400 and looks_like_context_error(exc):
         return _context_error(exc)
     if status in (401, 403):
         return ModelAuthError(
-            f"the model server refused the API key ({short(exc)}); "
-            "set CLAW_API_KEY or pass --api-key"
+            f"the model server refused the API key ({short(exc)})", fixes=("api_key",)
         )
     if status == 404:
         hint = (
@@ -67,7 +68,7 @@ def classify_failure(exc: BaseException, config: ClawConfig) -> ModelError | Non
             if config.is_ollama
             else "; check the model name with the server's /v1/models"
         )
-        return ModelError(f"model '{config.model}' not found: {short(exc)}{hint}")
+        return ModelError(f"model '{config.model}' not found: {short(exc)}{hint}", fixes=("model",))
     if status in (400, 413, 422):
         if looks_like_context_error(exc):
             return _context_error(exc)
@@ -75,11 +76,11 @@ def classify_failure(exc: BaseException, config: ClawConfig) -> ModelError | Non
     transient = status is not None and (status >= 500 or status in TRANSIENT_STATUS)
     if transient or is_network_error(exc):
         # "Connection error" hides behind several classes; a refused socket is not transient.
-        return None if server_reachable(config) else ModelUnreachable(unreachable_message(config))
+        return None if server_reachable(config) else unreachable(config)
     if status is not None:
         return ModelError(f"the model server returned an error: {short(exc)}")
     if not server_reachable(config):
-        return ModelUnreachable(unreachable_message(config))
+        return unreachable(config)
     return ModelError(f"unexpected error from the model layer: {type(exc).__name__}: {short(exc)}")
 
 
@@ -106,7 +107,12 @@ def is_network_error(exc: BaseException) -> bool:
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return True
     httpx = sys.modules.get("httpx")
-    return httpx is not None and isinstance(exc, (httpx.TransportError, httpx.StreamError))
+    kinds = tuple(
+        kind
+        for kind in (getattr(httpx, "TransportError", None), getattr(httpx, "StreamError", None))
+        if isinstance(kind, type)
+    )  # none while httpx is half imported (a background import)
+    return bool(kinds) and isinstance(exc, kinds)
 
 
 def is_read_timeout(exc: BaseException) -> bool:
@@ -115,11 +121,11 @@ def is_read_timeout(exc: BaseException) -> bool:
     chain = _causes(exc)
     if any(type(e).__name__ in _CONNECT_NAMES for e in chain):
         return False
-    httpx = sys.modules.get("httpx")
+    timeout = getattr(sys.modules.get("httpx"), "TimeoutException", None)
     return any(
         isinstance(e, TimeoutError)
         or type(e).__name__ in _TIMEOUT_NAMES
-        or (httpx is not None and isinstance(e, httpx.TimeoutException))
+        or (isinstance(timeout, type) and isinstance(e, timeout))
         for e in chain
     )
 
@@ -170,6 +176,11 @@ def server_reachable(config: ClawConfig) -> bool:
         return False
 
 
+def unreachable(config: ClawConfig) -> ModelUnreachable:
+    """The server is not there: start one, or point claw_nb at another (the shell says how)."""
+    return ModelUnreachable(unreachable_message(config), fixes=("api_base", "model"))
+
+
 def unreachable_message(config: ClawConfig) -> str:
     url = config.effective_api_base
     if config.is_ollama:
@@ -177,7 +188,7 @@ def unreachable_message(config: ClawConfig) -> str:
     else:
         how = (
             "start a server, e.g. `ollama serve`, `vllm serve MODEL --port 8000` or "
-            "`llama-server -m MODEL.gguf --port 8080 --jinja`, or set CLAW_API_BASE / --api-base"
+            "`llama-server -m MODEL.gguf --port 8080 --jinja`"
         )
     return f"cannot reach the model server at {url}: {how}"
 

@@ -7,6 +7,9 @@ Events and per-read timeouts, all of which `http.client` does.
 
 A connection the server closed while idle is noticed before reuse (its socket turns readable)
 and replaced, as connection pools do; a response that was not read to its end is never reused.
+`abort()`, from another thread (a stop), shuts the socket of the request in flight, so a read
+blocked on a silent server returns at once and the server sees the client leave (llama.cpp
+then stops reading the prompt).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ class StreamCut(ConnectionError):
     """The response ended (or broke) before the server finished it; retried like a drop."""
 
 
+class RequestAborted(ConnectionError):
+    """`abort()` ended the request (the caller's stop); never retried."""
+
+
 class HTTPTransport:
     """POSTs to one URL over a kept-alive connection."""
 
@@ -37,6 +44,19 @@ class HTTPTransport:
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.headers = {**headers, "Host": parts.netloc or self.host}
         self._conn: http.client.HTTPConnection | None = None
+        self.aborted = False  # set by abort(); the next request is refused until reset_abort()
+
+    def abort(self) -> None:
+        """End the request in flight now, from any thread: its socket is shut down (a blocked
+        read returns), and no request starts until `reset_abort()`."""
+        self.aborted = True
+        conn = self._conn
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            _shut(sock)
+
+    def reset_abort(self) -> None:
+        self.aborted = False
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -45,7 +65,12 @@ class HTTPTransport:
 
     def post(self, body: bytes, connect_timeout: float, read_timeout: float) -> Any:
         """Send `body`; the response with its status and headers read, its body not yet."""
+        if self.aborted:
+            raise RequestAborted("the request was stopped before it was sent")
         conn = self._connection(connect_timeout)
+        if self.aborted:  # a stop while connecting: abort() did not see this connection yet
+            self.close()
+            raise RequestAborted("the request was stopped before it was sent")
         conn.sock.settimeout(read_timeout)
         try:
             conn.request("POST", self.path, body=body, headers=self.headers)
@@ -115,6 +140,17 @@ class HTTPTransport:
             _no_delay(conn.sock)
             self._conn = conn
         return conn
+
+
+def _shut(sock: Any) -> None:
+    """Shut a socket down for both directions: unlike close(), this wakes a thread blocked
+    reading it (Linux), and the peer sees the connection end."""
+    import socket
+
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def _readable(sock: Any) -> bool:

@@ -2,6 +2,8 @@
 
 Retries, time bounds and usage counting are shared with the direct path (`RetryingModel`); this
 module only makes one LiteLLM call and reads its answer. LiteLLM is imported on the first call.
+The call runs on a helper thread (`claw_nb.model.abandonable`), so a stop ends it at once, even
+while the server is silent, and shuts the socket it is reading.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from claw_nb.errors import ModelInterrupted
+from claw_nb.model.abandonable import AbandonableCalls, Abandoned
 from claw_nb.model.litellm_import import import_in_background, litellm
 from claw_nb.model.reply import (
     ModelReply,
@@ -34,6 +38,24 @@ class LiteLLMModel(RetryingModel):
     def __init__(self, config, sleep=time.sleep) -> None:
         super().__init__(config, sleep)
         import_in_background()  # ~3 s of imports, overlapped with the rest of the set-up
+        self._calls = AbandonableCalls("claw-litellm-call")
+
+    def abort_request(self) -> None:
+        """A stop: stop waiting for LiteLLM and shut the socket the call is reading."""
+        self._calls.abort()
+
+    def reset_abort(self) -> None:
+        self._calls.reset()
+
+    def _completion(self, kwargs: dict[str, Any]) -> Any:
+        """`litellm.completion(**kwargs)` on the helper thread; a stop abandons it."""
+        closer = _close_stream if kwargs.get("stream") else None
+        try:
+            return self._calls.run(lambda: litellm().completion(**kwargs), on_abandon=closer)
+        except Abandoned:
+            raise ModelInterrupted(
+                "stopped by the user while waiting for the model's reply"
+            ) from None
 
     def _kwargs(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], deadline: float
@@ -58,7 +80,7 @@ class LiteLLMModel(RetryingModel):
         return kwargs
 
     def _call_once(self, messages, tools, on_text, started, known_tools, deadline) -> ModelReply:
-        response = litellm().completion(**self._kwargs(messages, tools, deadline))
+        response = self._completion(self._kwargs(messages, tools, deadline))
         latency = (time.perf_counter() - started) * 1000
         choice = response.choices[0]
         message = choice.message
@@ -96,24 +118,25 @@ class LiteLLMModel(RetryingModel):
         kwargs = self._kwargs(messages, tools, deadline)
         kwargs["stream"] = True
         kwargs["stream_options"] = {"include_usage": True}
-        stream = litellm().completion(**kwargs)
+        stream = self._completion(kwargs)
         streamed = StreamedReply(self.config, on_text, started, progress)
         usage = None
         try:
-            for chunk in stream:
-                self.check_stream(should_stop, deadline)
-                if getattr(chunk, "usage", None):
-                    usage = chunk.usage
-                if not chunk.choices:
-                    continue
-                choice = chunk.choices[0]
-                delta = choice.delta
-                streamed.add(
-                    getattr(delta, "content", None),
-                    getattr(delta, "reasoning_content", None),
-                    getattr(delta, "tool_calls", None),
-                    choice.finish_reason,
-                )
+            with self._calls.watching():  # a stop shuts the socket this loop reads
+                for chunk in stream:
+                    self.check_stream(should_stop, deadline)
+                    if getattr(chunk, "usage", None):
+                        usage = chunk.usage
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    delta = choice.delta
+                    streamed.add(
+                        getattr(delta, "content", None),
+                        getattr(delta, "reasoning_content", None),
+                        getattr(delta, "tool_calls", None),
+                        choice.finish_reason,
+                    )
         finally:
             _close_stream(stream)
         reply = streamed.reply(known_tools, self.request_params(tools))

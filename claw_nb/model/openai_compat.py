@@ -4,8 +4,8 @@ For the local servers claw_nb is built for (llama.cpp, vLLM, LM Studio, the scri
 server) LiteLLM only forwards the request; importing it costs seconds and each call several
 milliseconds more. This path speaks the same wire format itself and keeps every behaviour of
 the LiteLLM path: retries (shared, in `RetryingModel`), tool calls native or written in text,
-usage from the server (else counted), cost where the catalog knows the model, the stream cut off
-by `should_stop`, and errors classified the same way (`claw_nb.model.failures`). The HTTP
+usage from the server (else counted), cost where the catalog knows the model, the request closed
+by a stop (even while the server is silent), and errors classified the same way (`claw_nb.model.failures`). The HTTP
 itself is `claw_nb.model.http_transport` (the standard library's `http.client`: httpx costs
 ~0.5 s of imports at start).
 """
@@ -62,6 +62,13 @@ class OpenAICompatModel(RetryingModel):
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def abort_request(self) -> None:
+        """A stop: shut the socket of the request in flight (see `HTTPTransport.abort`)."""
+        self._http().abort()
+
+    def reset_abort(self) -> None:
+        self._http().reset_abort()
 
     def _post(self, body: dict[str, Any], deadline: float) -> Any:
         read = self.read_timeout(deadline)

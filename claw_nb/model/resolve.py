@@ -25,6 +25,8 @@ Say = Callable[[str], None]
 
 
 _told: set[str] = set()  # what this process already said: lab trials resolve one by one
+# "auto" / "local/NAME" -> (model, api_base) this process resolved it to, for `%claw config`
+_resolved: dict[str, tuple[str, str | None]] = {}
 
 
 def _stderr(text: str) -> None:
@@ -41,7 +43,37 @@ def needs_resolution(config: ClawConfig) -> bool:
 
 def resolve_config(config: ClawConfig, say: Say | None = _stderr) -> ClawConfig:
     """`config` with a concrete model and endpoint; unchanged when the user named a model."""
-    say = say or (lambda _text: None)
+    resolved = _resolve(config, say or (lambda _text: None))
+    if resolved is not config:
+        _resolved[config.model] = (resolved.model, resolved.api_base)
+    return resolved
+
+
+def resolution(model: str) -> str:
+    """What `model` ("auto", "local/NAME" or a named one) stands for, as `%claw config` and
+    `claw-nb models` say it: the model this process resolved it to, or what the first run
+    will look for."""
+    if model != AUTO and not model.startswith(LOCAL_PREFIX):
+        return model
+    found = _resolved.get(model)
+    if found is not None:
+        name, api_base = found
+        return f"{model} -> {name}" + (f" at {api_base}" if api_base else "")
+    if model.startswith(LOCAL_PREFIX):
+        return (
+            f"{model} (not yet resolved: the first run starts the embedded server with "
+            f"{model[len(LOCAL_PREFIX) :]})"
+        )
+    ports = ", ".join(f"{kind} on {port}" for kind, port, _path, _x in discovery.KNOWN_SERVERS)
+    bundled = embedded.bundled_model()
+    fallback = f"the embedded {bundled.name}" if bundled else "the embedded model (not installed)"
+    return (
+        f"{model} (not yet resolved: the first run looks for a model server on this machine, "
+        f"{ports}, else uses {fallback})"
+    )
+
+
+def _resolve(config: ClawConfig, say: Say) -> ClawConfig:
     if config.model.startswith(LOCAL_PREFIX):
         return use_embedded(config, config.model[len(LOCAL_PREFIX) :], say)
     if config.model != AUTO:

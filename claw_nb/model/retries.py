@@ -5,6 +5,11 @@ A path (LiteLLM, or the direct OpenAI-compatible one) implements one call, whole
 faults with backoff (or the server's `Retry-After`), bounds the whole reply (`reply_timeout`)
 and the silence of a stream (`stream_idle_timeout`) with a `ModelTimeout` that says which bound
 was hit, and counts usage itself when the server reported none.
+
+A stop ends a call at once, whatever it is waiting for: the stop token (`claw_nb.stop`) calls
+the path's `abort_request`, which closes the request in flight (a server still reading a long
+prompt has sent nothing yet: only closing the socket ends that wait), and whatever the aborted
+request raised becomes a `ModelInterrupted`, never a retry. A retry's backoff wakes on a stop too.
 """
 
 from __future__ import annotations
@@ -96,6 +101,19 @@ class RetryingModel(ABC):
 
                 self.grammar = request_grammar(messages, tools, self.config.workspace)
             messages, tools = self.prompted.messages(messages, tools), []
+        self.reset_abort()
+        unhook = _on_stop(should_stop, self.abort_request)
+        try:
+            return self._complete(
+                messages, tools, on_text, on_retry, known_tools, should_stop, on_tool_progress
+            )
+        finally:
+            unhook()
+
+    def _complete(
+        self, messages, tools, on_text, on_retry, known_tools, should_stop, on_tool_progress
+    ) -> ModelReply:
+        """`complete` once the stop is hooked to `abort_request` (arguments as there)."""
         attempts = 0
         deadline = time.monotonic() + self.config.reply_timeout
         fell_back = False
@@ -124,9 +142,11 @@ class RetryingModel(ABC):
                     )
                 except ModelError:
                     raise
-                except StreamStalled:
-                    raise self._stalled() from None
                 except Exception as exc:  # noqa: BLE001 - classified: fatal raise, transient retry
+                    if should_stop is not None and should_stop():  # aborted by the stop
+                        raise _interrupted(received) from None
+                    if isinstance(exc, StreamStalled):
+                        raise self._stalled() from None
                     if streamed and is_read_timeout(exc) and time.monotonic() < deadline:
                         raise self._stalled() from None
                     fatal = classify_failure(exc, self.config)
@@ -156,7 +176,7 @@ class RetryingModel(ABC):
                         raise self._reply_timeout(attempts, short(exc)) from None
                     if on_retry is not None:
                         on_retry(attempts, delay, short(exc))
-                    self._sleep(delay)
+                    self._backoff(delay, should_stop)
                     if should_stop is not None and should_stop():
                         raise ModelInterrupted("stopped by the user while retrying") from None
                     continue
@@ -167,6 +187,22 @@ class RetryingModel(ABC):
             if reply.usage_source != "server" or not reply.prompt_tokens:
                 self._count_usage(reply, messages, tools)
             return reply
+
+    def _backoff(self, delay: float, should_stop: Callable[[], bool] | None) -> None:
+        """Wait `delay` seconds before a retry; a stop token's stop ends the wait."""
+        wait = getattr(should_stop, "wait", None)
+        if self._sleep is time.sleep and callable(wait):
+            wait(delay)
+        else:
+            self._sleep(delay)
+
+    def abort_request(self) -> None:
+        """Close the request in flight, from any thread (the stop token's callback): a path
+        that keeps connections shuts its socket. The base closes nothing; the caller still
+        sees the stop between chunks."""
+
+    def reset_abort(self) -> None:
+        """Forget an earlier call's abort: a new call starts (before its stop is hooked)."""
 
     def _stalled(self) -> ModelTimeout:
         return ModelTimeout(
@@ -255,6 +291,21 @@ class RetryingModel(ABC):
 
     def close(self) -> None:
         """Release connections (a no-op for paths that keep none)."""
+
+
+def _on_stop(
+    should_stop: Callable[[], bool] | None, callback: Callable[[], None]
+) -> Callable[[], None]:
+    """Run `callback` when a stop token stops (unhook with the result); a plain callable
+    `should_stop` is only polled, between chunks."""
+    on_stop = getattr(should_stop, "on_stop", None)
+    return on_stop(callback) if callable(on_stop) else (lambda: None)
+
+
+def _interrupted(received: list[str]) -> ModelInterrupted:
+    if received:
+        return ModelInterrupted("stopped by the user while the model was answering")
+    return ModelInterrupted("stopped by the user while waiting for the model's reply")
 
 
 def _stream_broke(exc: BaseException) -> bool:

@@ -10,6 +10,7 @@ import signal
 import stat
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -253,7 +254,9 @@ class BwrapRunner(RunnerBase):
         args = self.bwrap_args(cwd, workspace, git)
         return [*args, "--", shell, "-c", prelude, shell, command]
 
-    def run(self, command: str, cwd: Path, timeout: float) -> CommandResult:
+    def run(
+        self, command: str, cwd: Path, timeout: float, stop: Callable[[], bool] | None = None
+    ) -> CommandResult:
         s = self.settings
         cwd = Path(cwd).resolve()
         workspace = self.workspace or cwd
@@ -284,7 +287,13 @@ class BwrapRunner(RunnerBase):
         sup = _BwrapSupervisor(cgroup, s.processes)
         try:
             res = run_capped(
-                argv, cwd, timeout, env=env, supervisor=sup, output_log=self._output_log()
+                argv,
+                cwd,
+                timeout,
+                env=env,
+                supervisor=sup,
+                output_log=self._output_log(),
+                stop=stop,
             )
         except BaseException:
             if cgroup is not None:

@@ -7,7 +7,7 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +24,8 @@ from claw_nb.sandbox.settings import SandboxSettings
 
 KILL_GRACE_S = 1.0  # between SIGTERM and SIGKILL
 PIPE_GRACE_S = 0.5  # how long to keep reading after the main process exited
-WATCHDOG_INTERVAL_S = 0.02  # how often process counts are checked
+WATCHDOG_INTERVAL_S = 0.02  # how often process counts (and the user's stop) are checked
+STOPPED = "stopped by the user"  # the killed reason when the run's stop killed the command
 _CHUNK = 65536
 
 
@@ -83,12 +84,14 @@ def run_capped(
     supervisor: Supervisor | None = None,
     output_log: OutputLog | None = None,
     pass_fds: Sequence[int] = (),
+    stop: Callable[[], bool] | None = None,
 ) -> CommandResult:
     """Run ``argv`` in a new session with stdin closed, a timeout and capped output capture.
 
     On timeout the supervisor terminates the command (default: SIGTERM to the process group),
     then kills it after ``KILL_GRACE_S``. When the main process exits, processes it left behind
-    are killed too, so nothing it started keeps running (or keeps the pipes open).
+    are killed too, so nothing it started keeps running (or keeps the pipes open). ``stop()``
+    turning true (the user's stop) kills it at the next watchdog look (``STOPPED``).
     """
     sup = supervisor or Supervisor()
     start = time.monotonic()
@@ -130,7 +133,7 @@ def run_capped(
                     sup.terminate()
                 elif alive and now - last_check >= WATCHDOG_INTERVAL_S:
                     last_check = now
-                    why = sup.check()
+                    why = sup.check() or (STOPPED if stop is not None and stop() else None)
                     if why:
                         reason, kill_at = why, now
                         sup.kill()

@@ -33,6 +33,7 @@ from claw_nb.testing.replies import (
     EndlessStreamReply,
     ErrorReply,
     HangReply,
+    HoldReply,
     TextReply,
     ToolCallsReply,
     default_error_type,
@@ -53,6 +54,7 @@ class ScriptOwner(IdSource, Protocol):
     ) -> dict: ...
     def next_reply(self) -> Any: ...
     def note_connection(self) -> None: ...
+    def note_client_left(self) -> None: ...
     def note_error(self, exc: BaseException | None) -> None: ...
 
 
@@ -170,17 +172,22 @@ class ScriptedHandler(BaseHTTPRequestHandler):
         except (OSError, ValueError):
             return True
 
-    def _wait(self, seconds: float | None) -> None:
-        """Sleep up to ``seconds`` (forever if None); raise ClientGone if the server stops
-        or the client disconnects meanwhile."""
+    def _wait(self, seconds: float | None, gate: threading.Event | None = None) -> None:
+        """Sleep up to ``seconds`` (forever if None) or until ``gate`` is set; raise
+        ClientGone if the server stops or the client disconnects meanwhile (a client that
+        left is noted: ``ScriptedServer.client_left``)."""
         stop = self.owner.stop_event
         end = None if seconds is None else time.monotonic() + seconds
         while True:
-            left = 0.05 if end is None else min(0.05, end - time.monotonic())
-            if left <= 0:
-                return
-            if stop.wait(left) or self._client_gone():
+            if stop.is_set():
                 raise ClientGone()
+            if self._client_gone():  # before the gate: a client that left is noted
+                self.owner.note_client_left()
+                raise ClientGone()
+            left = 0.05 if end is None else min(0.05, end - time.monotonic())
+            if left <= 0 or (gate is not None and gate.is_set()):
+                return
+            (gate or stop).wait(left)
 
     # -- routes ----------------------------------------------------------------------------
 
@@ -264,6 +271,9 @@ class ScriptedHandler(BaseHTTPRequestHandler):
             self._answer(req, reply.reply, depth + 1)
         elif isinstance(reply, HangReply):
             self._wait(None)
+        elif isinstance(reply, HoldReply):
+            self._wait(None, reply.gate)
+            self._answer(req, reply.reply, depth + 1)
         elif isinstance(reply, EndlessStreamReply):
             if streaming:
                 self._stream_endless(req, reply)

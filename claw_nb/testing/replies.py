@@ -8,6 +8,8 @@ A reply is one of:
 * ``cut_stream(...)``  -- a stream that breaks midway (or a connection closed with no response)
 * ``delay(s, reply)``  -- wait, then send ``reply``
 * ``hang()``           -- never answer (until the server stops or the client goes away)
+* ``hold(gate, reply)`` -- say nothing until the test sets ``gate`` (a model reading a long
+  prompt), then send ``reply``
 * a plain ``str``      -- shorthand for ``text(str)``
 * a ``dict``           -- the JSON form read by :func:`reply_from_dict`
 * a callable ``fn(request_body) -> reply`` -- decided at request time
@@ -93,6 +95,12 @@ class HangReply:
 
 
 @dataclass
+class HoldReply:
+    gate: Any  # a threading.Event the test sets to release the reply
+    reply: Any
+
+
+@dataclass
 class EndlessStreamReply:
     piece: str = "la "
 
@@ -104,6 +112,7 @@ Reply = (
     | CutStreamReply
     | DelayReply
     | HangReply
+    | HoldReply
     | EndlessStreamReply
     | str
     | dict
@@ -188,6 +197,13 @@ def delay(seconds: float, reply: Any) -> DelayReply:
 def hang() -> HangReply:
     """Never answer; the connection is dropped when the server stops or the client leaves."""
     return HangReply()
+
+
+def hold(gate: Any, reply: Any = "released") -> HoldReply:
+    """Send nothing (no status line, no byte) until ``gate`` (a ``threading.Event``) is set,
+    then ``reply``: a local model still reading a long prompt. The wait ends early when the
+    client leaves (the server then sets ``client_left``) or the server stops."""
+    return HoldReply(gate=gate, reply=reply)
 
 
 def endless_stream(piece: str = "la ") -> EndlessStreamReply:

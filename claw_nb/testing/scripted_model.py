@@ -1,7 +1,7 @@
 """An in-memory model that replays scripted replies: fast tests of the loop, no HTTP.
 
 It takes the same replies as the scripted server (`text`, `tool_calls`, `error`, `cut_stream`,
-`delay`, `hang`, strings, dicts, callables) and answers through the same reply builder as the
+`delay`, `hang`, `hold`, strings, dicts, callables) and answers through the same reply builder as the
 real model paths, so text-dialect calls are parsed and usage is filled in (and, given
 `on_tool_progress`, a call's progress is reported as a stream in the server's chunk sizes would
 report it). Transient errors (429, 5xx, a cut stream) are "retried" by taking the next reply, as
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from claw_nb.config import ClawConfig
-from claw_nb.errors import ModelError, ModelTimeout
+from claw_nb.errors import ModelError, ModelInterrupted, ModelTimeout
 from claw_nb.model.failures import HTTPStatusFailure, classify_failure
 from claw_nb.model.reply import ModelReply, build_reply
 from claw_nb.model.tool_progress import ToolProgressCallback, ToolProgressTracker
@@ -32,6 +32,7 @@ from claw_nb.testing.replies import (
     DelayReply,
     ErrorReply,
     HangReply,
+    HoldReply,
     TextReply,
     ToolCallsReply,
     pieces,
@@ -84,7 +85,7 @@ class ScriptedModel:
         while True:
             attempts += 1
             self.requests.append(request)
-            reply = self._resolve(self._next(), request)
+            reply = self._resolve(self._next(), request, should_stop=should_stop)
             if isinstance(reply, (TextReply, ToolCallsReply)):
                 break
             why = self._failure(reply)
@@ -133,17 +134,28 @@ class ScriptedModel:
             return self.default
         raise ModelError(NO_REPLY_MESSAGE)
 
-    def _resolve(self, reply: Any, request: dict[str, Any], depth: int = 0) -> Any:
-        """Callables, strings, dicts and delays down to one concrete reply."""
+    def _resolve(
+        self,
+        reply: Any,
+        request: dict[str, Any],
+        depth: int = 0,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Any:
+        """Callables, strings, dicts, delays and holds down to one concrete reply."""
         if depth > MAX_NESTING:
             raise ModelError("scripted model: reply functions nested too deeply")
         if callable(reply) and not isinstance(reply, type):
-            return self._resolve(reply(request), request, depth + 1)
+            return self._resolve(reply(request), request, depth + 1, should_stop)
         if isinstance(reply, (str, dict)):
-            return self._resolve(reply_from_dict(reply), request, depth + 1)
+            return self._resolve(reply_from_dict(reply), request, depth + 1, should_stop)
         if isinstance(reply, DelayReply):
             time.sleep(reply.seconds)
-            return self._resolve(reply.reply, request, depth + 1)
+            return self._resolve(reply.reply, request, depth + 1, should_stop)
+        if isinstance(reply, HoldReply):  # silent until released; a stop ends the wait
+            while not reply.gate.wait(0.02):
+                if should_stop is not None and should_stop():
+                    raise ModelInterrupted("stopped by the user while waiting for the model")
+            return self._resolve(reply.reply, request, depth + 1, should_stop)
         return reply
 
     def _failure(self, reply: Any) -> str:

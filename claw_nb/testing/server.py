@@ -17,6 +17,7 @@ Each POST /v1/chat/completions takes the next reply from the script. A reply is 
 * ``cut_stream(...)``  -- a stream that breaks midway (or a connection closed with no response)
 * ``delay(s, reply)``  -- wait, then send ``reply``
 * ``hang()``           -- never answer (until the server stops or the client goes away)
+* ``hold(gate, reply)`` -- answer nothing until the test sets ``gate``, then ``reply``
 * ``endless_stream()`` -- stream content forever (a looping model) until the client closes it
 * a plain ``str``      -- shorthand for ``text(str)``
 * a ``dict``           -- the JSON form read by :func:`reply_from_dict`
@@ -39,6 +40,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +81,10 @@ class ScriptedServer:
         self.stop_event = threading.Event()
         # Set when a client closed an endless_stream() reply's connection; wait on it in tests.
         self.client_closed_stream = threading.Event()
+        # Set when a client hung up on a reply still silent (hold(), hang(), delay()), with
+        # the time it was noticed (time.perf_counter()): a stopped run closed its request.
+        self.client_left = threading.Event()
+        self.client_left_at: float | None = None
         self._httpd: ScriptedHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -229,6 +235,12 @@ class ScriptedServer:
     def note_client_closed_stream(self) -> None:
         if not self.stop_event.is_set():
             self.client_closed_stream.set()
+
+    def note_client_left(self) -> None:
+        if not self.stop_event.is_set():
+            with self._lock:
+                self.client_left_at = time.perf_counter()
+            self.client_left.set()
 
     def note_error(self, exc: BaseException | None) -> None:
         if exc is None or isinstance(exc, (BrokenPipeError, ConnectionResetError)):

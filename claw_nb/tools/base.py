@@ -46,6 +46,9 @@ class ToolContext:
     # own (the `task` tool's subagent) links it to the call and authorizes it no wider.
     call_id: str | None = None
     authorize: Any = None  # the authorizer this call runs under (the run's mode), or None
+    # The run's stop (a `claw_nb.stop.StopToken`, a callable): a command in progress is
+    # killed when it turns true, so a Stop does not wait for `sleep 600` to end.
+    stop: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True)

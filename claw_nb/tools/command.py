@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 from claw_nb.sandbox import CommandResult
+from claw_nb.sandbox.process import STOPPED
 from claw_nb.textsafe import strip_ansi
 from claw_nb.tools.base import ToolContext, ToolError, ToolTimeout, tool
 
@@ -69,6 +70,8 @@ def _status_line(result: CommandResult, timeout: float) -> str:
             f"stopped: it started more processes than allowed, {reason}; "
             "all its processes were killed"
         )
+    elif reason == STOPPED:
+        notes.append("stopped by the user: the command and its processes were killed")
     elif reason:
         notes.append(f"{reason} reached")
     return f"exit code: {shown}" + (f" ({'; '.join(notes)})" if notes else "")
@@ -137,7 +140,8 @@ def run_command(ctx: ToolContext, command: str, timeout: int | None = None) -> s
         note = f"\n(note: timeout reduced from {timeout:g} to the maximum, {ceiling:g} s)"
         timeout = ceiling
     try:
-        result = ctx.runner.run(command, ctx.workspace, float(timeout))
+        stop = {"stop": ctx.stop} if ctx.stop is not None else {}  # a runner may predate it
+        result = ctx.runner.run(command, ctx.workspace, float(timeout), **stop)
     except OSError as e:
         raise ToolError(f"could not start the command: {e.strerror or e}") from e
     text = format_result(result, timeout, workspace=ctx.workspace) + note

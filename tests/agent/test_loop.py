@@ -255,16 +255,34 @@ def test_max_steps_stops_the_loop(scripted_server, workspace):
 def test_interrupt_stops_at_the_next_safe_point(scripted_server, workspace):
     agent, rec = make_agent(scripted_server, workspace)
 
-    def stop_after_first_call(request):
-        agent.interrupt()
-        return tool_calls(call("list_files", {}), call("list_files", {}))
+    def stop_when_the_reply_is_in(event):
+        if isinstance(event, ev.ModelCallFinished):
+            agent.interrupt()
 
-    scripted_server.queue(stop_after_first_call)
+    agent.subscribe(stop_when_the_reply_is_in)
+    scripted_server.queue(tool_calls(call("list_files", {}), call("list_files", {})))
     result = agent.run("go")
     assert result.stop_reason == "interrupted"
     # Both calls got a result, so the history stays valid for the next run.
     assert len(tool_results(agent)) == 2
     assert all("stopped" in r for r in tool_results(agent))
+
+
+def test_interrupt_while_the_model_answers_ends_the_call_at_once(scripted_server, workspace):
+    """The reply the server was preparing never comes: the request is closed, the history
+    ends with the task (nothing dangling), the failed call is logged as interrupted."""
+    agent, rec = make_agent(scripted_server, workspace)
+
+    def stop_before_the_reply(request):
+        agent.interrupt()
+        return tool_calls(call("list_files", {}))
+
+    scripted_server.queue(stop_before_the_reply)
+    result = agent.run("go")
+    assert result.stop_reason == "interrupted"
+    assert agent.messages[-1]["role"] == "user" and tool_results(agent) == []
+    (failed,) = rec.of(ev.ModelCallFinished)
+    assert failed.error.startswith("interrupted: stopped by the user")
 
 
 def test_usage_is_counted_when_the_server_reports_none(scripted_server, workspace):

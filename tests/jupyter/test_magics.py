@@ -191,34 +191,36 @@ def test_resume_after_a_restart_continues_the_logged_session(shell, claw_env, ca
     shell.run_line_magic("unload_ext", "claw_nb")
     shell.run_line_magic("load_ext", "claw_nb")
     assert magics(shell).agent is None
-    cell(shell, "resume")
+    cell(shell, f"resume {session_id[:4]}")
     assert f"resumed session {session_id}" in capsys.readouterr().out
     cell(shell, "--mode auto", "what is my colour?")
-    resumed = magics(shell).agent.session_id
-    assert resumed != session_id  # a new session that names the one it continues
+    assert magics(shell).agent.session_id == session_id  # the session it named, not a new one
     assert user_turns(claw_env.server.requests[1]) == ["my colour is blue", "what is my colour?"]
     import duckdb
 
-    from claw_nb.log.store import load_messages
+    from claw_nb.log.store import list_sessions, load_messages
 
-    logged = load_messages(claw_env.db, resumed)
+    logged = load_messages(claw_env.db, session_id)
     assert [m["role"] for m in logged] == ["system", "user", "assistant", "user", "assistant"]
+    assert list(list_sessions(claw_env.db)["session_id"]) == [session_id]  # one session
     with duckdb.connect(str(claw_env.db), read_only=True) as con:
-        parent = con.execute(
-            "SELECT resumed_from FROM sessions WHERE session_id = ?", [resumed]
-        ).fetchone()[0]
-    assert parent == session_id
+        steps = con.execute(
+            "SELECT step FROM llm_calls WHERE session_id = ? ORDER BY step", [session_id]
+        ).fetchall()
+    assert steps == [(1,), (2,)]  # the resumed call is numbered after the logged one
 
 
 def test_session_option_continues_a_session_by_id_prefix(shell, claw_env):
-    claw_env.server.queue(text("a"), text("b"), text("c"))
+    claw_env.server.queue(text("a"), text("b"), text("c"), text("d"))
     cell(shell, "--mode auto", "first conversation")
     first = magics(shell).agent.session_id
     cell(shell, "--new --mode auto", "second conversation")
     cell(shell, f"--session {first[:6]} --mode auto", "back to the first")
-    assert magics(shell).agent.resumed_from is None  # consumed by the run's SessionStarted
-    assert magics(shell).agent.session_id != first
+    assert magics(shell).agent.session_id == first
     assert user_turns(claw_env.server.requests[2]) == ["first conversation", "back to the first"]
+    cell(shell, "--mode auto", "and on")  # a plain cell goes on with it
+    assert magics(shell).agent.session_id == first
+    assert user_turns(claw_env.server.requests[3])[-2:] == ["back to the first", "and on"]
 
 
 def test_resume_errors_are_one_line(shell, claw_env):

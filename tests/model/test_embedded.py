@@ -43,7 +43,7 @@ def test_models_folder_gguf_is_chosen_by_name(tmp_path):
     (tmp_path / "tiny-coder.Q4.gguf").write_bytes(b"GGUF")
     assert embedded.find_model("tiny-coder.Q4", tmp_path).path.name == "tiny-coder.Q4.gguf"
     assert embedded.find_model("tiny-coder.Q4.gguf", tmp_path).name == "tiny-coder.Q4"
-    with pytest.raises(EmbeddedModelError, match="no GGUF named 'other'.*tiny-coder.Q4"):
+    with pytest.raises(EmbeddedModelError, match="no GGUF file named 'other'.*tiny-coder.Q4"):
         embedded.find_model("other", tmp_path)
 
 

@@ -253,7 +253,7 @@ def test_retries_end_with_a_model_error(scripted_server, workspace, backend):
             ContextLengthExceeded,
             "context window",
         ),
-        (error(401, "bad key"), ModelAuthError, "CLAW_API_KEY"),
+        (error(401, "bad key"), ModelAuthError, "refused the API key"),
         (error(404, "no such model"), ModelError, "not found"),
         (error(422, "tools must be a list"), ModelError, "rejected the request"),
     ],
