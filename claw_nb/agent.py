@@ -93,6 +93,7 @@ class Agent:
         self._seq = len(self.messages)  # MessageAdded numbering; compaction never reuses a number
         self.steps = 0  # model calls in this conversation, across runs
         self.stop = StopToken(stop)  # interrupt() stops it; cleared when a run ends
+        self.context.stop = self.stop  # and kills a command still running
         self._broken_listeners: set[int] = set()
         self.system_prompt: SystemPrompt = system_prompt or render_system_prompt(
             config.workspace, self.tools, config.prompt_name

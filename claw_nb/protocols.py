@@ -64,12 +64,15 @@ class CommandResult:
 
 
 class CommandRunner(Protocol):
-    """Runs one shell command in the workspace; `sandboxed` says whether the OS confines it."""
+    """Runs one shell command in the workspace; `sandboxed` says whether the OS confines it.
+    `stop` (a `claw_nb.stop.StopToken`, or any callable) turning true kills the command."""
 
     name: str
     sandboxed: bool
 
-    def run(self, command: str, cwd: Path, timeout: float) -> CommandResult: ...
+    def run(
+        self, command: str, cwd: Path, timeout: float, stop: Callable[[], bool] | None = None
+    ) -> CommandResult: ...
 
 
 @dataclass(frozen=True)

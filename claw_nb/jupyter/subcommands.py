@@ -12,6 +12,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from traitlets import Bool, Int
 
+from claw_nb.jupyter.conversation import close_runner
 from claw_nb.jupyter.options import NO_ARGUMENTS, SUBCOMMANDS, TRAIT_SETTINGS, help_text
 
 LOG_SQL = """
@@ -194,6 +195,8 @@ class Subcommands:
         if self.agent is not None and self.agent.session_id == session_id:
             print(f"claw: session {session_id} is already the current conversation")
             return
+        if self.agent is not None:
+            close_runner(self.agent)
         self.agent = self._build(config, history=messages, resumed_from=session_id)
         tasks = [m.get("content") or "" for m in messages if m.get("role") == "user"]
         last = " ".join(tasks[-1].split())[:80] if tasks else ""
@@ -206,6 +209,7 @@ class Subcommands:
     def _cmd_new(self, rest: list[str]) -> None:
         if self.agent is not None:
             self.agent.end_session("clear")  # SessionEnd hooks of the conversation left
+            close_runner(self.agent)
         self.agent = None
         print("claw: the next %%claw starts a fresh conversation")
 

@@ -160,6 +160,7 @@ def run_trial(
     error, verdict = None, None
     stopped = False
     tamper: tuple[str, ...] = ()
+    runner = None
     try:
         workspace = prepare_workspace(spec.task, tmp / "ws")
         runner = make_runner(workspace, unsandboxed=spec.unsandboxed)
@@ -179,6 +180,8 @@ def run_trial(
     except Exception as exc:  # noqa: BLE001 - setting up the trial failed: a result with reward 0
         error = f"{type(exc).__name__}: {exc}"
     finally:
+        if runner is not None:
+            runner.close()  # its session sandbox shows the workspace removed next
         journal = _read_journals(tmp / "log.duckdb")
         shutil.rmtree(tmp, ignore_errors=True)
     if verdict is not None and verdict.error:

@@ -50,6 +50,11 @@ def register_database(db_path: str | os.PathLike[str]) -> None:
 def registered_databases() -> list[Path]:
     """The indexed log databases that still exist; the index forgets the others once they are
     the larger part of it (a database that comes back is indexed again when it is opened)."""
+    return [Path(line) for line in registered_database_paths()]
+
+
+def registered_database_paths() -> list[str]:
+    """:func:`registered_databases` as strings (the sandbox asks before every command)."""
     listed = _read_databases()
     alive = [line for line in dict.fromkeys(listed) if os.path.lexists(line)]
     if len(listed) > 64 and len(alive) * 2 < len(listed):
@@ -58,4 +63,4 @@ def registered_databases() -> list[Path]:
             tmp.write_text("".join(f"{line}\n" for line in alive), encoding="utf-8")
             os.chmod(tmp, 0o600)
             os.replace(tmp, _databases_file())
-    return [Path(line) for line in alive]
+    return alive

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import shlex
 import shutil
@@ -10,6 +11,8 @@ import signal
 import stat
 import subprocess
 import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,8 +27,7 @@ from claw_nb.sandbox.exposure import (
     expand_entry,
     interpreter_dirs,
     is_within,
-    secret_paths,
-    unique_paths,
+    secret_path_strings,
 )
 from claw_nb.sandbox.limits import rlimits, ulimit_command
 from claw_nb.sandbox.process import (
@@ -37,7 +39,11 @@ from claw_nb.sandbox.process import (
     run_capped,
     signal_group,
 )
+from claw_nb.sandbox.session import MountPlan, SandboxSession, SessionError, current_umask
 from claw_nb.sandbox.settings import SandboxSettings
+
+logger = logging.getLogger("claw_nb.sandbox")
+StopCheck = Callable[[], bool]  # true once the command must stop (a StopToken is one)
 
 INSTALL_HINT = (
     "install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu) or "
@@ -141,17 +147,24 @@ def _bind_targets(args: list[str]) -> list[Path]:
     return out
 
 
-def _needed_masks(masks: list[Path], private: list[Path], bound: list[Path]) -> list[Path]:
+def _needed_masks(masks: list[str], private: list[Path], bound: list[Path]) -> list[Path]:
     """The masks that hide something: a path in a private tmpfs (``/tmp``, ...) is already
-    gone unless a bind brings it back. Each mask is a mount bubblewrap makes per command; a
-    user who has logged into ~80 databases under /tmp paid ~0.2 s a command for them."""
-    private_dirs = [str(d) for d in private if os.path.realpath(d) == str(d)]
+    gone unless a bind brings it back. Each mask is a mount bubblewrap makes; a user who has
+    logged into ~80 databases under /tmp paid ~0.2 s a command for them. On strings: a
+    session sandbox works this out before every command."""
+    private_dirs = tuple(
+        str(d).rstrip("/") + "/" for d in private if os.path.realpath(d) == str(d)
+    )
     bound_dirs = [str(b) for b in bound]
 
     def within(path: str, parents: list[str]) -> bool:  # is_within, on strings: ~50x cheaper
         return any(path == d or path.startswith(d.rstrip("/") + "/") for d in parents)
 
-    return [m for m in masks if not within(str(m), private_dirs) or within(str(m), bound_dirs)]
+    return [
+        Path(m)
+        for m in masks
+        if not (m + "/").startswith(private_dirs) or within(m, bound_dirs)
+    ]
 
 
 class BwrapRunner(RunnerBase):
@@ -178,12 +191,16 @@ class BwrapRunner(RunnerBase):
         self._nice = shutil.which("nice")
         # unprivileged, bwrap makes a user namespace (a setuid bwrap does not)
         self.user_namespace = os.geteuid() != 0 and not setuid
+        self._box: list[SandboxSession | None] = [None]  # the session sandbox, once started
+        self._session_lock = threading.Lock()  # one command at a time in it
+        self._session_off: str | None = None  # why this runner gave sessions up
+        weakref.finalize(self, _close_box, self._box)
 
-    def _masks(self, workspace: Path) -> list[Path]:
-        entries = secret_paths(workspace)
+    def _masks(self, workspace: Path) -> list[str]:
+        entries = secret_path_strings(workspace)
         for entry in self.settings.hide:
-            entries += expand_entry(entry, workspace)
-        return unique_paths(entries)
+            entries += [str(p) for p in expand_entry(entry, workspace)]
+        return [p for p in dict.fromkeys(entries) if p != "/"]
 
     @staticmethod
     def _mask_args(path: Path) -> list[str]:
@@ -191,14 +208,13 @@ class BwrapRunner(RunnerBase):
             return ["--tmpfs", str(path)]
         return ["--ro-bind", "/dev/null", str(path)]
 
-    def bwrap_args(
-        self, cwd: Path, workspace: Path, git: gitguard.GitGuard | None = None
-    ) -> list[str]:
-        """The bubblewrap options (everything before the command); ``git``: the git metadata
-        of the workspace and the extra writable paths to bind read-only (default: as it is)."""
+    def mount_args(self, workspace: Path, git: gitguard.GitGuard | None = None) -> list[str]:
+        """bubblewrap's mount options (what the sandbox shows of the machine); ``git``: the git
+        metadata of the workspace and the extra writable paths to bind read-only (default: as
+        it is now)."""
         s = self.settings
         git = git if git is not None else self._git_guard(workspace)
-        a = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        a = ["--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm", "--proc", "/proc"]
         private = [Path("/tmp")]
         a += ["--tmpfs", "/tmp"]
         for d in ("/var/tmp", "/run"):
@@ -231,10 +247,26 @@ class BwrapRunner(RunnerBase):
         a += binds
         # after the read-only binds: a log database inside `.claw/` stays hidden under them
         a += [x for m in masks if not is_within(workspace, m) for x in self._mask_args(m)]
-        a += ["--chdir", str(cwd), *_NS_FLAGS, *_cap_flags()]
-        if not s.network:
-            a.append("--unshare-net")
+        # last, once every device is bound: nothing a command writes under /dev outlives it
+        a += ["--remount-ro", "/dev"]
         return a
+
+    @staticmethod
+    def private_dirs(mount_args: list[str]) -> list[str]:
+        """The sandbox's own tmpfs folders that commands may fill (emptied after each one in
+        a session sandbox)."""
+        out = [mount_args[i + 1] for i, a in enumerate(mount_args) if a == "--tmpfs"]
+        return [d for d in out if d in ("/tmp", "/var/tmp", "/run", "/dev/shm")]
+
+    def _namespace_args(self) -> list[str]:
+        return [*_NS_FLAGS, *_cap_flags(), *([] if self.settings.network else ["--unshare-net"])]
+
+    def bwrap_args(
+        self, cwd: Path, workspace: Path, git: gitguard.GitGuard | None = None
+    ) -> list[str]:
+        """The bubblewrap command line before the command (see :meth:`mount_args`)."""
+        mounts = self.mount_args(workspace, git)
+        return [self.bwrap, *mounts, "--chdir", str(cwd), *self._namespace_args()]
 
     def _git_guard(self, workspace: Path) -> gitguard.GitGuard:
         extra = [p for entry in self.settings.writable for p in expand_entry(entry, workspace)]
@@ -253,7 +285,12 @@ class BwrapRunner(RunnerBase):
         args = self.bwrap_args(cwd, workspace, git)
         return [*args, "--", shell, "-c", prelude, shell, command]
 
-    def run(self, command: str, cwd: Path, timeout: float) -> CommandResult:
+    def run(
+        self, command: str, cwd: Path, timeout: float, stop: StopCheck | None = None
+    ) -> CommandResult:
+        """Run ``command`` in the session sandbox (started on the first command, restarted
+        when the mount plan changes), or in a sandbox of its own when the session is busy in
+        another thread, turned off (``[sandbox] session = false``) or cannot start."""
         s = self.settings
         cwd = Path(cwd).resolve()
         workspace = self.workspace or cwd
@@ -272,34 +309,155 @@ class BwrapRunner(RunnerBase):
             except OSError:
                 pass
         git = self._git_guard(workspace)
-        argv = self.argv(command, cwd, workspace, git)
-        nice = self._nice if s.nice else None
-        if nice:  # bwrap, its init and everything inside inherit it
-            argv = [nice, "-n", str(s.nice), *argv]
-        cgroup = make_cgroup(s, slack=3)  # outer bwrap, its init, the shell
-        if cgroup is not None:
-            join = 'echo $$ > "$0" 2>/dev/null; exec "$@"'
-            argv = ["/bin/sh", "-c", join, str(cgroup.procs_file), *argv]
-        env = command_env(s, {"TMPDIR": "/tmp", "CLAW_SANDBOX": "bubblewrap"})
-        sup = _BwrapSupervisor(cgroup, s.processes)
         try:
-            res = run_capped(
-                argv, cwd, timeout, env=env, supervisor=sup, output_log=self._output_log()
-            )
-        except BaseException:
-            if cgroup is not None:
-                cgroup.remove()
-            raise
+            res = None
+            if s.session and self._session_off is None and self._session_lock.acquire(False):
+                try:
+                    res = self._run_in_session(command, cwd, workspace, git, timeout, stop)
+                finally:
+                    self._session_lock.release()
+            if res is None:
+                res = self._run_alone(command, cwd, workspace, git, timeout, stop)
         finally:
             notes = git.after()
         if notes:
             res = replace(res, stderr="\n".join([res.stderr.rstrip("\n"), *notes]).lstrip("\n"))
         return self._result(res)
 
+    def _run_alone(
+        self,
+        command: str,
+        cwd: Path,
+        workspace: Path,
+        git: gitguard.GitGuard,
+        timeout: float,
+        stop: StopCheck | None,
+    ) -> CommandResult:
+        """One bubblewrap for this command: its init's death ends everything it started."""
+        s = self.settings
+        argv = self._launch(self.argv(command, cwd, workspace, git))
+        cgroup = make_cgroup(s, slack=3)  # outer bwrap, its init, the shell
+        if cgroup is not None:
+            argv = _join_cgroup(cgroup, argv)
+        env = command_env(s, _SANDBOX_ENV)
+        sup = _BwrapSupervisor(cgroup, s.processes)
+        try:
+            return run_capped(
+                argv,
+                cwd,
+                timeout,
+                env=env,
+                supervisor=sup,
+                output_log=self._output_log(),
+                stop=stop,
+            )
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
+
+    def _launch(self, argv: list[str]) -> list[str]:
+        nice = self._nice if self.settings.nice else None
+        return [nice, "-n", str(self.settings.nice), *argv] if nice else argv
+
+    def _run_in_session(
+        self,
+        command: str,
+        cwd: Path,
+        workspace: Path,
+        git: gitguard.GitGuard,
+        timeout: float,
+        stop: StopCheck | None,
+    ) -> CommandResult | None:
+        """The command in the session sandbox; None if it did not start there (the caller
+        runs it alone: it never ran twice)."""
+        s = self.settings
+        mounts = self.mount_args(workspace, git)
+        held = [state.workspace for state in git.states if state.placeholder]
+        plan = MountPlan.of(mounts, [str(root / ".git") for root in held])
+        session = self._box[0]
+        if session is not None and not session.usable_for(plan):
+            self._box[0] = None
+            session.close()
+            session = None
+        if session is None:
+            try:
+                session = self._start_session(mounts, plan, held)
+            except SessionError as exc:
+                self._session_off = str(exc)
+                logger.warning("claw_nb: %s; each command gets a sandbox of its own", exc)
+                return None
+            self._box[0] = session
+        request = {
+            "argv": [s.shell, "-c", command],
+            "env": command_env(s, _SANDBOX_ENV),
+            "cwd": str(cwd),
+            "umask": current_umask(),
+            "rlimits": [list(limit) for limit in rlimits(s, self.user_namespace)],
+        }
+        try:
+            return session.run(
+                request, timeout, processes=s.processes, output_log=self._output_log(), stop=stop
+            )
+        except SessionError:
+            return None  # the request never reached the server
+        finally:
+            if self._box[0] is session and session.ended:
+                self._box[0] = None
+                session.close()
+
+    def _start_session(self, mounts: list[str], plan: MountPlan, held: list[Path]):
+        s = self.settings
+        argv = [self.bwrap, *mounts, "--chdir", "/", *self._namespace_args(), "--as-pid-1"]
+        argv = self._launch(argv)
+        cgroup = make_cgroup(s, slack=3)  # outer bwrap, the server, the shell
+        if cgroup is not None:
+            argv = _join_cgroup(cgroup, argv)
+        for root in held:
+            gitguard.hold_placeholder(root)
+
+        def release() -> None:
+            for root in held:
+                gitguard.release_placeholder(root)
+
+        try:
+            return SandboxSession.start(
+                argv,
+                self.private_dirs(mounts),
+                plan,
+                env=command_env(s, _SANDBOX_ENV),
+                cgroup=cgroup,
+                on_close=[release],
+            )
+        except BaseException:
+            release()
+            raise
+
+    def close(self) -> None:
+        """End the session sandbox (and everything in it); the next command starts another."""
+        session, self._box[0] = self._box[0], None
+        if session is not None:
+            session.close()
+
     def describe(self, command: str = "...") -> str:
         """The full command line, for debugging."""
         ws = self.workspace or Path.cwd()
         return shlex.join(self.argv(command, ws, ws))
+
+
+_SANDBOX_ENV = {"TMPDIR": "/tmp", "CLAW_SANDBOX": "bubblewrap"}
+
+
+def _join_cgroup(cgroup: Cgroup, argv: list[str]) -> list[str]:
+    join = 'echo $$ > "$0" 2>/dev/null; exec "$@"'
+    return ["/bin/sh", "-c", join, str(cgroup.procs_file), *argv]
+
+
+def _close_box(box: list[SandboxSession | None]) -> None:
+    """A runner nobody closed: its session sandbox ends with it (or at exit)."""
+    session, box[0] = box[0], None
+    if session is not None:
+        session.close()
 
 
 _probe_cache: dict[tuple[str, int], tuple[bool, str]] = {}

@@ -287,34 +287,65 @@ def log_databases(workspace: Path | None = None) -> list[Path]:
     """Every claw_nb log database this user has written (each journal folder names its own),
     and the workspace's default one: they hold what the journals hold, so commands never read
     them. A database's write-ahead file goes with it."""
-    from claw_nb.log.database_index import registered_databases
+    return [Path(p) for p in log_database_paths(workspace)]
 
-    found = [str(db) for db in registered_databases()]
+
+def log_database_paths(workspace: Path | None = None) -> list[str]:
+    """:func:`log_databases` as strings: the sandbox asks before every command, and a user of
+    the tests may have hundreds of them."""
+    from claw_nb.log.database_index import registered_database_paths
+
+    found = registered_database_paths()
     if workspace is not None:
         found.append(os.path.join(os.path.realpath(workspace), DEFAULT_DB))
-    out: list[Path] = []
+    out: dict[str, None] = {}
     for db in found:
         for p in (db, db + ".wal"):
-            if os.path.lexists(p):
-                out.append(Path(os.path.realpath(p)))
-    return unique_paths(out)
+            real = real_path(p) if p is db or os.path.lexists(p) else None
+            if real is not None and real != "/":
+                out[real] = None
+    return list(out)
+
+
+def real_path(path: str) -> str | None:
+    """``os.path.realpath(path)`` of a path that exists (a dangling link included), else None.
+
+    Asked of the kernel (open ``O_PATH``, read the descriptor's link): a session sandbox works
+    out its hidden paths before every command, and ``realpath`` walks each component in
+    Python, ~0.1 ms a path, for hundreds of log databases a user may have."""
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return os.path.realpath(path) if os.path.lexists(path) else None
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        real = ""
+    finally:
+        os.close(fd)
+    return real if real.startswith("/") else os.path.realpath(path)
 
 
 def secret_paths(workspace: Path | None = None) -> list[Path]:
     """The existing host paths a command must not see: home secrets, kernel connection files,
     system secrets, claw_nb's journals and log databases (resolved; `hide` not included)."""
-    entries: list[Path] = []
+    return [Path(p) for p in secret_path_strings(workspace)]
+
+
+def secret_path_strings(workspace: Path | None = None) -> list[str]:
+    """:func:`secret_paths` as strings, each once, without ``/``."""
+    entries: list[str] = []
     for home in homes():
         for rel in HOME_SECRETS:
-            p = home / rel
+            p = os.path.join(home, rel)
             if os.path.lexists(p):
-                entries.append(Path(os.path.realpath(p)))
-    entries += [p for p in jupyter_runtime_dirs() if p.exists()]
-    entries += [p for p in claw_private_dirs() if p.exists()]
-    entries += log_databases(workspace)
+                entries.append(os.path.realpath(p))
+    entries += [str(p) for p in jupyter_runtime_dirs() if p.exists()]
+    entries += [str(p) for p in claw_private_dirs() if p.exists()]
+    entries += log_database_paths(workspace)
     for pattern in SYSTEM_SECRETS:
-        entries += [Path(p) for p in glob.glob(pattern)]
-    return unique_paths(entries)
+        entries += glob.glob(pattern)
+    return [p for p in dict.fromkeys(entries) if p != "/"]
 
 
 def unique_paths(paths: Iterable[Path]) -> list[Path]:

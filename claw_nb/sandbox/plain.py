@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from claw_nb.protocols import CommandResult
@@ -146,7 +146,9 @@ class PlainRunner(RunnerBase):
         self.shell = shell or self.settings.shell
         self.env = env  # extra variables on top of the scrubbed environment
 
-    def run(self, command: str, cwd: Path, timeout: float) -> CommandResult:
+    def run(
+        self, command: str, cwd: Path, timeout: float, stop: Callable[[], bool] | None = None
+    ) -> CommandResult:
         s = self.settings
         cgroup = make_cgroup(s, slack=2)  # the helper and the shell itself
         kernel_capped = cgroup is not None and cgroup.limited
@@ -171,6 +173,7 @@ class PlainRunner(RunnerBase):
                 supervisor=sup,
                 output_log=self._output_log(),
                 pass_fds=(wfd,),
+                stop=stop,
             )
         except BaseException:
             if cgroup is not None:

@@ -46,6 +46,9 @@ class ToolContext:
     # own (the `task` tool's subagent) links it to the call and authorizes it no wider.
     call_id: str | None = None
     authorize: Any = None  # the authorizer this call runs under (the run's mode), or None
+    # the run's stop token (claw_nb.stop.StopToken): a command still running when it stops
+    # is killed
+    stop: Any = None
 
 
 @dataclass(frozen=True)

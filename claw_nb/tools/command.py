@@ -6,6 +6,7 @@ import signal
 from pathlib import Path
 
 from claw_nb.sandbox import CommandResult
+from claw_nb.sandbox.process import STOPPED
 from claw_nb.textsafe import strip_ansi
 from claw_nb.tools.base import ToolContext, ToolError, ToolTimeout, tool
 
@@ -64,7 +65,9 @@ def _status_line(result: CommandResult, timeout: float) -> str:
     if code is not None and code < 0:
         notes.append(f"killed by {_signal_name(-code)}")
     reason = result.killed_reason
-    if reason and reason.startswith("process limit"):
+    if reason == STOPPED:
+        notes.append("stopped: the run was stopped; the command and its processes were killed")
+    elif reason and reason.startswith("process limit"):
         notes.append(
             f"stopped: it started more processes than allowed, {reason}; "
             "all its processes were killed"
@@ -137,7 +140,7 @@ def run_command(ctx: ToolContext, command: str, timeout: int | None = None) -> s
         note = f"\n(note: timeout reduced from {timeout:g} to the maximum, {ceiling:g} s)"
         timeout = ceiling
     try:
-        result = ctx.runner.run(command, ctx.workspace, float(timeout))
+        result = ctx.runner.run(command, ctx.workspace, float(timeout), stop=ctx.stop)
     except OSError as e:
         raise ToolError(f"could not start the command: {e.strerror or e}") from e
     text = format_result(result, timeout, workspace=ctx.workspace) + note
