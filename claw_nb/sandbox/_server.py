@@ -54,10 +54,15 @@ def receive(sock) -> tuple:
     """(request, [fd, ...]) of the next message; Ended at end of file or on a bad message."""
     head, fds = b"", []
     while len(head) < 4:
-        data, ancillary, _flags, _ = sock.recvmsg(4 - len(head), _ANCILLARY, _socket.MSG_CMSG_CLOEXEC)
+        data, ancillary, _flags, _ = sock.recvmsg(
+            4 - len(head), _ANCILLARY, _socket.MSG_CMSG_CLOEXEC
+        )
         for level, kind, payload in ancillary:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                fds += [int.from_bytes(payload[i : i + 4], sys.byteorder) for i in range(0, len(payload) - 3, 4)]
+                fds += [
+                    int.from_bytes(payload[i : i + 4], sys.byteorder)
+                    for i in range(0, len(payload) - 3, 4)
+                ]
         if not data:
             raise Ended
         head += data

@@ -152,18 +152,14 @@ def _needed_masks(masks: list[str], private: list[Path], bound: list[Path]) -> l
     gone unless a bind brings it back. Each mask is a mount bubblewrap makes; a user who has
     logged into ~80 databases under /tmp paid ~0.2 s a command for them. On strings: a
     session sandbox works this out before every command."""
-    private_dirs = tuple(
-        str(d).rstrip("/") + "/" for d in private if os.path.realpath(d) == str(d)
-    )
+    private_dirs = tuple(str(d).rstrip("/") + "/" for d in private if os.path.realpath(d) == str(d))
     bound_dirs = [str(b) for b in bound]
 
     def within(path: str, parents: list[str]) -> bool:  # is_within, on strings: ~50x cheaper
         return any(path == d or path.startswith(d.rstrip("/") + "/") for d in parents)
 
     return [
-        Path(m)
-        for m in masks
-        if not (m + "/").startswith(private_dirs) or within(m, bound_dirs)
+        Path(m) for m in masks if not (m + "/").startswith(private_dirs) or within(m, bound_dirs)
     ]
 
 

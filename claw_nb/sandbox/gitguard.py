@@ -217,9 +217,7 @@ def before(workspace: Path, quarantine_to: Path | None = None) -> GitState:
         # bwrap makes the mount point on the host: only where it can. An empty `.git` that a
         # running sandbox of this process holds as its placeholder is one still.
         held = _placeholders.get(workspace, 0) > 0 and _is_empty_dir(top)
-        state.placeholder = held or (
-            not os.path.lexists(top) and os.access(workspace, os.W_OK)
-        )
+        state.placeholder = held or (not os.path.lexists(top) and os.access(workspace, os.W_OK))
         if state.placeholder:
             state.entries.pop(top, None)
             _placeholders[workspace] = _placeholders.get(workspace, 0) + 1

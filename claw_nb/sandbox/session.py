@@ -171,7 +171,9 @@ class _Channel:
         try:
             message = json.loads(body)
         except ValueError:
-            raise SessionError("the sandbox's command server sent a reply that is not JSON") from None
+            raise SessionError(
+                "the sandbox's command server sent a reply that is not JSON"
+            ) from None
         if not isinstance(message, dict):
             raise SessionError("the sandbox's command server sent a reply that is not an object")
         return message
