@@ -1,15 +1,16 @@
-"""The bubblewrap runner, and whether bubblewrap can run here at all."""
+"""The bubblewrap runner: a session sandbox for a runner's commands, or one per command.
+
+``bwrap_status`` (whether bubblewrap can run here) lives in ``bwrap_probe``, the mount options
+in ``mounts``, the session sandbox in ``session``."""
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import shlex
 import shutil
 import signal
 import stat
-import subprocess
 import threading
 import weakref
 from collections.abc import Callable
@@ -20,16 +21,14 @@ from claw_nb.claw_dir import CLAW_DIR, ensure_claw_dir
 from claw_nb.protected_paths import CLAUDE_DIR
 from claw_nb.protocols import CommandResult
 from claw_nb.sandbox import gitguard
+from claw_nb.sandbox.bwrap_probe import NS_FLAGS, cap_flags
 from claw_nb.sandbox.cgroups import Cgroup, make_cgroup
 from claw_nb.sandbox.exposure import (
-    RUN_KEEP,
     command_env,
     expand_entry,
-    interpreter_dirs,
-    is_within,
-    secret_path_strings,
 )
 from claw_nb.sandbox.limits import rlimits, ulimit_command
+from claw_nb.sandbox.mounts import MountPlan, mount_args, private_dirs
 from claw_nb.sandbox.process import (
     RunnerBase,
     Supervisor,
@@ -39,30 +38,12 @@ from claw_nb.sandbox.process import (
     run_capped,
     signal_group,
 )
-from claw_nb.sandbox.session import MountPlan, SandboxSession, SessionError, current_umask
+from claw_nb.sandbox.server_channel import SessionError, current_umask
+from claw_nb.sandbox.session import SandboxSession
 from claw_nb.sandbox.settings import SandboxSettings
 
 logger = logging.getLogger("claw_nb.sandbox")
 StopCheck = Callable[[], bool]  # true once the command must stop (a StopToken is one)
-
-INSTALL_HINT = (
-    "install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu) or "
-    "`sudo dnf install bubblewrap` (Fedora)"
-)
-
-
-_NS_FLAGS = (
-    "--unshare-pid",
-    "--unshare-ipc",
-    "--unshare-uts",
-    "--die-with-parent",
-    "--new-session",
-)
-
-
-def _cap_flags() -> list[str]:
-    # As real root, bwrap keeps every capability inside unless told otherwise.
-    return ["--cap-drop", "ALL"] if os.geteuid() == 0 else []
 
 
 class _BwrapSupervisor(Supervisor):
@@ -131,38 +112,6 @@ class _BwrapSupervisor(Supervisor):
             self.cgroup.remove()
 
 
-_BIND_OPTIONS = frozenset({"--bind", "--ro-bind", "--dev-bind"})
-
-
-def _bind_targets(args: list[str]) -> list[Path]:
-    """Where the options ``args`` mount a host path (the root bind aside)."""
-    out, i = [], 0
-    while i < len(args):
-        if args[i] in _BIND_OPTIONS:
-            if args[i + 2] != "/":
-                out.append(Path(args[i + 2]))
-            i += 3
-        else:
-            i += 1  # every other token is an option or an absolute path, never a bind option
-    return out
-
-
-def _needed_masks(masks: list[str], private: list[Path], bound: list[Path]) -> list[Path]:
-    """The masks that hide something: a path in a private tmpfs (``/tmp``, ...) is already
-    gone unless a bind brings it back. Each mask is a mount bubblewrap makes; a user who has
-    logged into ~80 databases under /tmp paid ~0.2 s a command for them. On strings: a
-    session sandbox works this out before every command."""
-    private_dirs = tuple(str(d).rstrip("/") + "/" for d in private if os.path.realpath(d) == str(d))
-    bound_dirs = [str(b) for b in bound]
-
-    def within(path: str, parents: list[str]) -> bool:  # is_within, on strings: ~50x cheaper
-        return any(path == d or path.startswith(d.rstrip("/") + "/") for d in parents)
-
-    return [
-        Path(m) for m in masks if not (m + "/").startswith(private_dirs) or within(m, bound_dirs)
-    ]
-
-
 class BwrapRunner(RunnerBase):
     """Runs ``bash -c COMMAND`` inside bubblewrap (see the module docstring)."""
 
@@ -192,70 +141,14 @@ class BwrapRunner(RunnerBase):
         self._session_off: str | None = None  # why this runner gave sessions up
         weakref.finalize(self, _close_box, self._box)
 
-    def _masks(self, workspace: Path) -> list[str]:
-        entries = secret_path_strings(workspace)
-        for entry in self.settings.hide:
-            entries += [str(p) for p in expand_entry(entry, workspace)]
-        return [p for p in dict.fromkeys(entries) if p != "/"]
-
-    @staticmethod
-    def _mask_args(path: Path) -> list[str]:
-        if path.is_dir():
-            return ["--tmpfs", str(path)]
-        return ["--ro-bind", "/dev/null", str(path)]
-
     def mount_args(self, workspace: Path, git: gitguard.GitGuard | None = None) -> list[str]:
-        """bubblewrap's mount options (what the sandbox shows of the machine); ``git``: the git
-        metadata of the workspace and the extra writable paths to bind read-only (default: as
-        it is now)."""
-        s = self.settings
+        """bubblewrap's mount options (:func:`claw_nb.sandbox.mounts.mount_args`); ``git``:
+        the git metadata to bind read-only (default: as it is now)."""
         git = git if git is not None else self._git_guard(workspace)
-        a = ["--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm", "--proc", "/proc"]
-        private = [Path("/tmp")]
-        a += ["--tmpfs", "/tmp"]
-        for d in ("/var/tmp", "/run"):
-            if os.path.isdir(d) and not os.path.islink(d):
-                a += ["--tmpfs", d]
-                private.append(Path(d))
-        # the interpreter (and its venv) under a private dir stays visible, read-only: otherwise
-        # `python` inside is missing or another one
-        for p in interpreter_dirs():
-            if any(is_within(p, d) and p != d for d in private):
-                a += ["--ro-bind", str(p), str(p)]
-        for keep in RUN_KEEP:
-            if os.path.isdir(keep):
-                a += ["--ro-bind", keep, keep]
-        for dev in s.devices:
-            for p in glob.glob(dev):
-                a += ["--dev-bind", p, p]
-        binds = ["--bind", str(workspace), str(workspace)]
-        for entry in s.writable:
-            for p in expand_entry(entry, workspace):
-                binds += ["--bind", str(p), str(p)]
-        binds += git.bwrap_args()
-        for entry in s.read_only:
-            for p in expand_entry(entry, workspace):
-                if is_within(p, workspace) and p != workspace:
-                    binds += ["--ro-bind", str(p), str(p)]
-        masks = _needed_masks(self._masks(workspace), private, _bind_targets([*a, *binds]))
-        # a mask that contains the workspace goes first, so the workspace is bound back over it
-        a += [x for m in masks if is_within(workspace, m) for x in self._mask_args(m)]
-        a += binds
-        # after the read-only binds: a log database inside `.claw/` stays hidden under them
-        a += [x for m in masks if not is_within(workspace, m) for x in self._mask_args(m)]
-        # last, once every device is bound: nothing a command writes under /dev outlives it
-        a += ["--remount-ro", "/dev"]
-        return a
-
-    @staticmethod
-    def private_dirs(mount_args: list[str]) -> list[str]:
-        """The sandbox's own tmpfs folders that commands may fill (emptied after each one in
-        a session sandbox)."""
-        out = [mount_args[i + 1] for i, a in enumerate(mount_args) if a == "--tmpfs"]
-        return [d for d in out if d in ("/tmp", "/var/tmp", "/run", "/dev/shm")]
+        return mount_args(self.settings, workspace, git)
 
     def _namespace_args(self) -> list[str]:
-        return [*_NS_FLAGS, *_cap_flags(), *([] if self.settings.network else ["--unshare-net"])]
+        return [*NS_FLAGS, *cap_flags(), *([] if self.settings.network else ["--unshare-net"])]
 
     def bwrap_args(
         self, cwd: Path, workspace: Path, git: gitguard.GitGuard | None = None
@@ -419,7 +312,7 @@ class BwrapRunner(RunnerBase):
         try:
             return SandboxSession.start(
                 argv,
-                self.private_dirs(mounts),
+                private_dirs(mounts),
                 plan,
                 env=command_env(s, _SANDBOX_ENV),
                 cgroup=cgroup,
@@ -454,64 +347,3 @@ def _close_box(box: list[SandboxSession | None]) -> None:
     session, box[0] = box[0], None
     if session is not None:
         session.close()
-
-
-_probe_cache: dict[tuple[str, int], tuple[bool, str]] = {}
-_probe_lock = threading.Lock()
-
-
-def bwrap_status(bwrap_path: str = "bwrap") -> tuple[bool, str]:
-    """(usable, why not) for bubblewrap at ``bwrap_path``: found, and a trivial sandbox with
-    every namespace we use really starts. Cached per path."""
-    path = shutil.which(bwrap_path)
-    if path is None:
-        return False, (
-            f"bubblewrap (bwrap) was not found (looked for {bwrap_path!r}), so commands run "
-            f"WITHOUT an OS sandbox and each one needs approval; to sandbox them, {INSTALL_HINT}"
-        )
-    key = (os.path.realpath(path), os.geteuid())
-    with _probe_lock:
-        if key in _probe_cache:
-            return _probe_cache[key]
-        argv = [
-            path,
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--tmpfs",
-            "/tmp",
-            *_NS_FLAGS,
-            *_cap_flags(),
-            "--unshare-net",
-            "true",
-        ]
-        try:
-            p = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=20,
-                text=True,
-                check=False,
-            )
-            ok, err = p.returncode == 0, (p.stderr or "").strip() or f"exit code {p.returncode}"
-        except (OSError, subprocess.TimeoutExpired) as e:
-            ok, err = False, str(e)
-        reason = (
-            ""
-            if ok
-            else (
-                f"bubblewrap is installed ({path}) but cannot create a sandbox here ({err}), so "
-                "commands run WITHOUT an OS sandbox and each one needs approval. bwrap needs user "
-                "namespaces (Ubuntu 24.04: `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`"
-                " or an AppArmor profile for bwrap; Docker: run the container with "
-                "`--security-opt seccomp=unconfined --security-opt apparmor=unconfined` or as "
-                "privileged); a missing or too old bwrap: " + INSTALL_HINT
-            )
-        )
-        _probe_cache[key] = (ok, reason)
-        return ok, reason

@@ -24,24 +24,20 @@ What keeps a long-lived sandbox as tight as one per command (``docs/security.md`
 
 from __future__ import annotations
 
-import array
-import json
 import os
-import selectors
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from claw_nb.protocols import CommandResult
 from claw_nb.sandbox.capture import OutputLog
 from claw_nb.sandbox.cgroups import Cgroup
+from claw_nb.sandbox.mounts import Identity, MountPlan, identity
 from claw_nb.sandbox.process import (
     Supervisor,
     children,
@@ -50,151 +46,9 @@ from claw_nb.sandbox.process import (
     signal_group,
     supervise,
 )
+from claw_nb.sandbox.server_channel import Channel, SessionError, server_source, small_int
 
-SERVER = Path(__file__).with_name("_server.py")
 START_TIMEOUT_S = 20.0  # for bubblewrap and the server to say they are ready
-SEND_TIMEOUT_S = 10.0
-MAX_REPLY_BYTES = 4096  # a reply is a PID or an exit status: anything longer is refused
-_server_source: str | None = None
-
-
-class SessionError(Exception):
-    """The session sandbox could not start, or its server broke the protocol."""
-
-
-Identity = tuple[int, int, int] | None  # (st_dev, st_ino, file type), None: no such path
-
-
-def identity(path: str) -> Identity:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode)
-
-
-@dataclass(frozen=True)
-class MountPlan:
-    """What a sandbox was built from: bubblewrap's mount options, and what each path named
-    in them was (device, inode, type). Two plans are equal only if a sandbox built from one
-    shows exactly what a sandbox built from the other would. ``placeholders``: the empty
-    ``.git`` mount points the sandbox makes itself (their identity is known once it runs)."""
-
-    args: tuple[str, ...]
-    identities: tuple[tuple[str, Identity], ...]
-    placeholders: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, args: Sequence[str], placeholders: Sequence[str] = ()) -> MountPlan:
-        skip = set(placeholders)
-        paths = dict.fromkeys(a for a in args if a.startswith("/") and a not in skip)
-        return cls(tuple(args), tuple((p, identity(p)) for p in paths), tuple(placeholders))
-
-
-def server_source() -> str:
-    global _server_source
-    if _server_source is None:
-        _server_source = SERVER.read_text()
-    return _server_source
-
-
-def current_umask() -> int:
-    """This process's umask, read without changing it (os.umask would, for every thread)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
-
-
-class _Channel:
-    """The host's end of the server's socket: length-prefixed JSON both ways, replies bounded."""
-
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
-        self.buffer = bytearray()
-        self.closed = False
-
-    def send(self, message: dict, fds: Sequence[int] = ()) -> None:
-        data = json.dumps(message).encode("utf-8", "surrogatepass")
-        head = len(data).to_bytes(4, "big")
-        self.sock.settimeout(SEND_TIMEOUT_S)
-        try:
-            rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
-            sent = self.sock.sendmsg([head], rights if fds else [])
-            if sent != len(head):
-                self.sock.sendall(head[sent:])
-            self.sock.sendall(data)
-        finally:
-            self.sock.setblocking(False)
-
-    def receive(self, timeout: float | None) -> dict | None:
-        """The next reply within ``timeout`` seconds (None: none yet); SessionError at end of
-        file or on anything that is not a small JSON object."""
-        end = None if timeout is None else time.monotonic() + timeout
-        while True:
-            message = self._parse()
-            if message is not None:
-                return message
-            if self.closed:
-                raise SessionError("the sandbox's command server ended")
-            left = None if end is None else max(0.0, end - time.monotonic())
-            with selectors.DefaultSelector() as sel:
-                sel.register(self.sock, selectors.EVENT_READ)
-                if not sel.select(left):
-                    return None
-            try:
-                data = self.sock.recv(65536)
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError:
-                data = b""
-            if not data:
-                self.closed = True
-            self.buffer += data
-            if len(self.buffer) > MAX_REPLY_BYTES + 4:
-                raise SessionError("the sandbox's command server sent too much")
-
-    def _parse(self) -> dict | None:
-        if len(self.buffer) < 4:
-            return None
-        size = int.from_bytes(self.buffer[:4], "big")
-        if size > MAX_REPLY_BYTES:
-            raise SessionError("the sandbox's command server sent an oversized reply")
-        if len(self.buffer) < 4 + size:
-            return None
-        body = bytes(self.buffer[4 : 4 + size])
-        del self.buffer[: 4 + size]
-        try:
-            message = json.loads(body)
-        except ValueError:
-            raise SessionError(
-                "the sandbox's command server sent a reply that is not JSON"
-            ) from None
-        if not isinstance(message, dict):
-            raise SessionError("the sandbox's command server sent a reply that is not an object")
-        return message
-
-    def pending(self) -> bool:
-        """True if the server wrote something nobody asked for (or closed)."""
-        if self.buffer or self.closed:
-            return True
-        try:
-            return self.sock.recv(1, socket.MSG_PEEK) is not None
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            return True
-
-
-def _small_int(message: dict, key: str, low: int, high: int) -> int:
-    value = message.get(key)
-    if type(value) is not int or not low <= value <= high:
-        raise SessionError(f"the sandbox's command server sent an invalid {key!r}")
-    return value
 
 
 class _RemoteCommand:
@@ -238,11 +92,11 @@ class _RemoteCommand:
             return
         try:
             if "pid" in message and self.pid is None:
-                self.pid = _small_int(message, "pid", 2, 1 << 22)
+                self.pid = small_int(message, "pid", 2, 1 << 22)
             elif "exit" in message:
-                self.returncode = _small_int(message, "exit", 0, 255)
+                self.returncode = small_int(message, "exit", 0, 255)
             elif "signal" in message:
-                self.returncode = 128 + _small_int(message, "signal", 1, 64)
+                self.returncode = 128 + small_int(message, "signal", 1, 64)
             else:
                 raise SessionError("the sandbox's command server sent an unknown reply")
         except SessionError as exc:
@@ -302,7 +156,7 @@ class SandboxSession:
     """A running session sandbox (see the module docstring)."""
 
     proc: subprocess.Popen  # bubblewrap, outside the sandbox
-    channel: _Channel
+    channel: Channel
     plan: MountPlan
     cgroup: Cgroup | None
     server_pid: int  # the server (the sandbox's PID 1), in this process's PID namespace
@@ -345,7 +199,7 @@ class SandboxSession:
         finally:
             inside.close()
         host.setblocking(False)
-        channel = _Channel(host)
+        channel = Channel(host)
         try:
             ready = channel.receive(START_TIMEOUT_S)
         except SessionError:

@@ -17,14 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from claw_nb.sandbox.mounts import MountPlan
 from claw_nb.sandbox.process import STOPPED
-from claw_nb.sandbox.session import (
-    MountPlan,
-    SandboxSession,
-    SessionError,
-    _Channel,
-    current_umask,
-)
+from claw_nb.sandbox.server_channel import Channel, SessionError, current_umask
+from claw_nb.sandbox.session import SandboxSession, _RemoteCommand
 from claw_nb.stop import StopToken
 from tests.sandbox.kit import marker, sandbox, survivors
 
@@ -290,12 +286,10 @@ def _frame(data: bytes) -> bytes:
 def test_the_host_refuses_a_bad_reply_and_ends_the_sandbox(reply):
     """Anything but a small JSON object with a valid PID or exit status ends the session (here
     the server's end of the socket is the test's, the sandbox a `sleep`)."""
-    from claw_nb.sandbox.session import _RemoteCommand
-
     host, server = socket.socketpair()
     host.setblocking(False)
     stand_in = subprocess.Popen(["sleep", "60"])
-    session = SandboxSession(stand_in, _Channel(host), MountPlan((), ()), None, stand_in.pid)
+    session = SandboxSession(stand_in, Channel(host), MountPlan((), ()), None, stand_in.pid)
     server.sendall(reply)
     command = _RemoteCommand(session)
     assert command.wait(timeout=10) == -signal.SIGKILL
@@ -311,7 +305,7 @@ def test_a_reply_at_end_of_file_is_an_error_not_a_result():
     server.sendall(b"\x00\x00")
     server.close()
     with pytest.raises(SessionError):
-        _Channel(host).receive(5)
+        Channel(host).receive(5)
     host.close()
 
 
