@@ -54,13 +54,23 @@ def registered_databases() -> list[Path]:
 
 
 def registered_database_paths() -> list[str]:
-    """:func:`registered_databases` as strings (the sandbox asks before every command)."""
-    listed = _read_databases()
-    alive = [line for line in dict.fromkeys(listed) if os.path.lexists(line)]
+    """:func:`registered_databases` as strings."""
+    listed = listed_databases()
+    alive = [line for line in listed if os.path.lexists(line)]
+    forget_missing(listed, alive)
+    return alive
+
+
+def listed_databases() -> list[str]:
+    """Every path the index holds, each once, whether it exists or not."""
+    return list(dict.fromkeys(_read_databases()))
+
+
+def forget_missing(listed: list[str], alive: list[str]) -> None:
+    """Rewrite the index with ``alive`` only, once the missing are the larger part of it."""
     if len(listed) > 64 and len(alive) * 2 < len(listed):
         with contextlib.suppress(OSError):
             tmp = _databases_file().with_name(f".{DATABASES_FILE}.{os.getpid()}.tmp")
             tmp.write_text("".join(f"{line}\n" for line in alive), encoding="utf-8")
             os.chmod(tmp, 0o600)
             os.replace(tmp, _databases_file())
-    return alive

@@ -293,17 +293,23 @@ def log_databases(workspace: Path | None = None) -> list[Path]:
 def log_database_paths(workspace: Path | None = None) -> list[str]:
     """:func:`log_databases` as strings: the sandbox asks before every command, and a user of
     the tests may have hundreds of them."""
-    from claw_nb.log.database_index import registered_database_paths
+    from claw_nb.log.database_index import forget_missing, listed_databases
 
-    found = registered_database_paths()
-    if workspace is not None:
-        found.append(os.path.join(os.path.realpath(workspace), DEFAULT_DB))
+    listed = listed_databases()
+    alive: list[str] = []
     out: dict[str, None] = {}
-    for db in found:
-        for p in (db, db + ".wal"):
-            real = real_path(p) if p is db or os.path.lexists(p) else None
-            if real is not None and real != "/":
-                out[real] = None
+    own = [os.path.join(os.path.realpath(workspace), DEFAULT_DB)] if workspace is not None else []
+    for db in [*listed, *own]:
+        real = real_path(db)  # one look per database: the index's own check would be another
+        if real is None:
+            continue
+        if db not in own:
+            alive.append(db)
+        wal = db + ".wal"
+        for p in (real, real_path(wal) if os.path.lexists(wal) else None):
+            if p is not None and p != "/":
+                out[p] = None
+    forget_missing(listed, alive)
     return list(out)
 
 

@@ -109,7 +109,8 @@ def _needed_masks(masks: list[str], private: list[Path], bound: list[Path]) -> l
     logged into ~80 databases under /tmp paid ~0.2 s a command for them. On strings: a
     session sandbox works this out before every command."""
     private_dirs = tuple(str(d).rstrip("/") + "/" for d in private if os.path.realpath(d) == str(d))
-    bound_dirs = [str(b) for b in bound]
+    # only a bind inside a private dir brings back what it hides
+    bound_dirs = [str(b) for b in bound if (str(b) + "/").startswith(private_dirs)]
 
     def within(path: str, parents: list[str]) -> bool:  # is_within, on strings: ~50x cheaper
         return any(path == d or path.startswith(d.rstrip("/") + "/") for d in parents)
