@@ -183,36 +183,45 @@ class SandboxSession:
         included) with the server; SessionError with bubblewrap's own words if it fails."""
         host, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         command = [sys.executable, "-I", "-S", "-c", server_source(), str(inside.fileno())]
+        proc: subprocess.Popen | None = None
         try:
-            proc = subprocess.Popen(
-                [*argv, "--", *command, *private],
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                pass_fds=(inside.fileno(),),
-                start_new_session=True,
-            )
-        except OSError as exc:
-            host.close()
-            raise SessionError(f"cannot start bubblewrap: {exc}") from exc
-        finally:
-            inside.close()
-        host.setblocking(False)
-        channel = Channel(host)
-        try:
-            ready = channel.receive(START_TIMEOUT_S)
-        except SessionError:
-            ready = None
-        kids = children(proc.pid) if ready == {"ready": True} else []
-        if len(kids) != 1:
-            proc.kill()
-            _, err = proc.communicate()
+            try:
+                proc = subprocess.Popen(
+                    [*argv, "--", *command, *private],
+                    env=dict(env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    pass_fds=(inside.fileno(),),
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise SessionError(f"cannot start bubblewrap: {exc}") from exc
+            finally:
+                inside.close()
+            host.setblocking(False)
+            channel = Channel(host)
+            try:
+                ready = channel.receive(START_TIMEOUT_S)
+            except SessionError:
+                ready = None
+            kids = children(proc.pid) if ready == {"ready": True} else []
+            if len(kids) != 1:
+                proc.kill()
+                _, err = proc.communicate()
+                said = err.decode(errors="replace").strip()[-500:] or "it did not answer"
+                raise SessionError(f"the session sandbox did not start: {said}")
+        except BaseException:  # an interrupt while it starts too: nothing may be left
+            if proc is not None:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                if proc.stderr is not None:
+                    proc.stderr.close()
             host.close()
             if cgroup is not None:
                 cgroup.remove()
-            said = err.decode(errors="replace").strip()[-500:] or "it did not answer"
-            raise SessionError(f"the session sandbox did not start: {said}")
+            raise
         session = cls(proc, channel, plan, cgroup, kids[0], on_close=list(on_close))
         session.held = [(p, identity(p)) for p in plan.placeholders]
         return session

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from claw_nb.sandbox import BwrapRunner, SandboxSettings
 from claw_nb.sandbox.mounts import MountPlan
 from claw_nb.sandbox.process import STOPPED
 from claw_nb.sandbox.server_channel import Channel, SessionError, current_umask
@@ -361,3 +362,21 @@ def _zombie(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_a_session_that_cannot_start_leaves_each_command_a_sandbox_of_its_own(area, caplog):
+    """Here the command server's interpreter is hidden (`hide`): the runner says why once and
+    runs every command in a sandbox of its own, as before sessions."""
+    import sys
+
+    prefix = Path(os.path.realpath(sys.base_prefix))
+    if str(prefix) in ("/", "/usr") or str(prefix).startswith("/usr/"):
+        pytest.skip("the interpreter lives with the system's tools: hiding it hides bash too")
+    runner = BwrapRunner(SandboxSettings(hide=[str(prefix)]), area.ws)
+    with caplog.at_level("WARNING", logger="claw_nb.sandbox"):
+        first = runner.run("echo one", area.ws, 30)
+        second = runner.run("echo two", area.ws, 30)
+    assert (first.stdout, second.stdout) == ("one\n", "two\n")
+    assert runner._box[0] is None and "did not start" in (runner._session_off or "")
+    assert len([r for r in caplog.records if "did not start" in r.getMessage()]) == 1
+    runner.close()
