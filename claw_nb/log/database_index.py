@@ -61,6 +61,16 @@ def registered_database_paths() -> list[str]:
     return alive
 
 
+def index_state() -> tuple[int, int, int, int] | None:
+    """The index file's identity and last change (None: no index): what a cache of the
+    databases it lists is keyed by."""
+    try:
+        st = os.stat(_databases_file())
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def listed_databases() -> list[str]:
     """Every path the index holds, each once, whether it exists or not."""
     return list(dict.fromkeys(_read_databases()))

@@ -24,6 +24,7 @@ from claw_nb.sandbox import gitguard
 from claw_nb.sandbox.bwrap_probe import NS_FLAGS, cap_flags
 from claw_nb.sandbox.cgroups import Cgroup, make_cgroup
 from claw_nb.sandbox.exposure import (
+    DatabaseMasks,
     command_env,
     expand_entry,
 )
@@ -139,13 +140,14 @@ class BwrapRunner(RunnerBase):
         self._box: list[SandboxSession | None] = [None]  # the session sandbox, once started
         self._session_lock = threading.Lock()  # one command at a time in it
         self._session_off: str | None = None  # why this runner gave sessions up
+        self._databases = DatabaseMasks()  # the log databases to hide, kept per index state
         weakref.finalize(self, _close_box, self._box)
 
     def mount_args(self, workspace: Path, git: gitguard.GitGuard | None = None) -> list[str]:
         """bubblewrap's mount options (:func:`claw_nb.sandbox.mounts.mount_args`); ``git``:
         the git metadata to bind read-only (default: as it is now)."""
         git = git if git is not None else self._git_guard(workspace)
-        return mount_args(self.settings, workspace, git)
+        return mount_args(self.settings, workspace, git, self._databases)
 
     def _namespace_args(self) -> list[str]:
         return [*NS_FLAGS, *cap_flags(), *([] if self.settings.network else ["--unshare-net"])]

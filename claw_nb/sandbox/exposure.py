@@ -19,7 +19,7 @@ import os
 import pwd
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from claw_nb.claw_dir import DEFAULT_DB
@@ -313,6 +313,56 @@ def log_database_paths(workspace: Path | None = None) -> list[str]:
     return list(out)
 
 
+class DatabaseMasks:
+    """The log databases a runner's sandboxes hide, resolved again only when the index
+    changes (a session sandbox works out its plan before every command, and a user of the
+    tests may have hundreds of databases, ~0.1 ms each on a loaded machine).
+
+    Why that is as safe as resolving each one before every command: the index holds each
+    database's real path from when it was opened, and is written again when one is opened at
+    a new real path. A symlink changed since moves no data: a mask on the real path still
+    covers it (bubblewrap follows the path when it mounts, and a mount follows its file when
+    it is renamed). A file deleted since needs no mask (``mounts`` drops masks of paths that
+    are gone; a session sandbox whose mask went stale starts again, by the identity check).
+    The workspace's own database, which a command may reach, is resolved every time, and the
+    write-ahead file of every database a command could see is looked for every time (DuckDB
+    makes and removes it as it writes)."""
+
+    def __init__(self) -> None:
+        self._state: tuple | None = None
+        self._resolved: list[tuple[str, str]] = []  # (path in the index, its real path)
+
+    def paths(self, workspace: Path | None, visible: Callable[[str], bool]) -> list[str]:
+        """Real paths of the databases (and write-ahead files) that ``visible`` says a
+        command could see."""
+        from claw_nb.log.database_index import forget_missing, index_state, listed_databases
+
+        state = index_state()
+        if state is None or state != self._state:
+            listed = listed_databases()
+            resolved = [(db, real_path(db)) for db in listed]
+            self._resolved = [(db, real) for db, real in resolved if real is not None]
+            forget_missing(listed, [db for db, _ in self._resolved])
+            self._state = state  # the state read before the list: a change since shows next time
+        pairs = list(self._resolved)
+        if workspace is not None:
+            own = os.path.join(os.path.realpath(workspace), DEFAULT_DB)
+            real = real_path(own)
+            if real is not None:
+                pairs.append((own, real))
+        out: dict[str, None] = {}
+        for db, real in pairs:
+            if real == "/" or not visible(real):
+                continue  # in a private folder of the sandbox: hidden, and out of reach
+            out[real] = None
+            wal = db + ".wal"
+            if os.path.lexists(wal):
+                real_wal = real_path(wal)
+                if real_wal is not None and real_wal != "/":
+                    out[real_wal] = None
+        return list(out)
+
+
 def real_path(path: str) -> str | None:
     """``os.path.realpath(path)`` of a path that exists (a dangling link included), else None.
 
@@ -338,8 +388,9 @@ def secret_paths(workspace: Path | None = None) -> list[Path]:
     return [Path(p) for p in secret_path_strings(workspace)]
 
 
-def secret_path_strings(workspace: Path | None = None) -> list[str]:
-    """:func:`secret_paths` as strings, each once, without ``/``."""
+def secret_path_strings(workspace: Path | None = None, databases: bool = True) -> list[str]:
+    """:func:`secret_paths` as strings, each once, without ``/``; ``databases=False`` leaves
+    the log databases out (a runner asks its :class:`DatabaseMasks`)."""
     entries: list[str] = []
     for home in homes():
         for rel in HOME_SECRETS:
@@ -348,7 +399,8 @@ def secret_path_strings(workspace: Path | None = None) -> list[str]:
                 entries.append(os.path.realpath(p))
     entries += [str(p) for p in jupyter_runtime_dirs() if p.exists()]
     entries += [str(p) for p in claw_private_dirs() if p.exists()]
-    entries += log_database_paths(workspace)
+    if databases:
+        entries += log_database_paths(workspace)
     for pattern in SYSTEM_SECRETS:
         entries += glob.glob(pattern)
     return [p for p in dict.fromkeys(entries) if p != "/"]

@@ -6,12 +6,13 @@ from __future__ import annotations
 import glob
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from claw_nb.sandbox.exposure import (
     RUN_KEEP,
+    DatabaseMasks,
     expand_entry,
     interpreter_dirs,
     is_within,
@@ -23,11 +24,17 @@ from claw_nb.sandbox.settings import SandboxSettings
 PRIVATE_DIRS = ("/tmp", "/var/tmp", "/run", "/dev/shm")  # a tmpfs of the sandbox's own each
 
 
-def mount_args(settings: SandboxSettings, workspace: Path, git: GitGuard) -> list[str]:
+def mount_args(
+    settings: SandboxSettings,
+    workspace: Path,
+    git: GitGuard,
+    databases: DatabaseMasks | None = None,
+) -> list[str]:
     """bubblewrap's mount options: the host read-only, the workspace (and `writable` paths)
     writable, ``git``'s metadata and the `read_only` paths read-only, secrets and log
     databases masked, private ``/tmp``, ``/var/tmp``, ``/run`` and ``/dev/shm``, ``/dev``
-    read-only."""
+    read-only. ``databases``: the runner's cache of its log databases (default: all resolved
+    now)."""
     s = settings
     a = ["--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm", "--proc", "/proc"]
     private = [Path("/tmp")]
@@ -56,7 +63,10 @@ def mount_args(settings: SandboxSettings, workspace: Path, git: GitGuard) -> lis
         for p in expand_entry(entry, workspace):
             if is_within(p, workspace) and p != workspace:
                 binds += ["--ro-bind", str(p), str(p)]
-    masks = _needed_masks(_masks(s, workspace), private, _bind_targets([*a, *binds]))
+    visible = _visibility(private, _bind_targets([*a, *binds]))
+    databases = databases if databases is not None else DatabaseMasks()
+    found = [*_masks(s, workspace), *databases.paths(workspace, visible)]
+    masks = [Path(m) for m in dict.fromkeys(found) if visible(m)]
     # a mask that contains the workspace goes first, so the workspace is bound back over it
     a += [x for m in masks if is_within(workspace, m) for x in _mask_args(m)]
     a += binds
@@ -75,14 +85,20 @@ def private_dirs(args: Sequence[str]) -> list[str]:
 
 
 def _masks(settings: SandboxSettings, workspace: Path) -> list[str]:
-    entries = secret_path_strings(workspace)
+    """What to hide but the log databases: secrets, journals, `hide`."""
+    entries = secret_path_strings(workspace, databases=False)
     for entry in settings.hide:
         entries += [str(p) for p in expand_entry(entry, workspace)]
-    return [p for p in dict.fromkeys(entries) if p != "/"]
+    return [p for p in entries if p != "/"]
 
 
 def _mask_args(path: Path) -> list[str]:
-    if path.is_dir():
+    """An empty folder or file over ``path``; nothing for a path gone since it was found."""
+    try:
+        is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return []
+    if is_dir:
         return ["--tmpfs", str(path)]
     return ["--ro-bind", "/dev/null", str(path)]
 
@@ -103,21 +119,21 @@ def _bind_targets(args: list[str]) -> list[Path]:
     return out
 
 
-def _needed_masks(masks: list[str], private: list[Path], bound: list[Path]) -> list[Path]:
-    """The masks that hide something: a path in a private tmpfs (``/tmp``, ...) is already
-    gone unless a bind brings it back. Each mask is a mount bubblewrap makes; a user who has
-    logged into ~80 databases under /tmp paid ~0.2 s a command for them. On strings: a
-    session sandbox works this out before every command."""
+def _visibility(private: list[Path], bound: list[Path]) -> Callable[[str], bool]:
+    """Whether a command would see a host path: not if it lies in a private tmpfs (``/tmp``,
+    ...) unless a bind brings it back. A mask for what it would not see is a mount for
+    nothing: a user who had logged into ~80 databases under /tmp paid ~0.2 s a command for
+    them. On strings: a session sandbox asks before every command."""
     private_dirs = tuple(str(d).rstrip("/") + "/" for d in private if os.path.realpath(d) == str(d))
     # only a bind inside a private dir brings back what it hides
     bound_dirs = [str(b) for b in bound if (str(b) + "/").startswith(private_dirs)]
 
-    def within(path: str, parents: list[str]) -> bool:  # is_within, on strings: ~50x cheaper
-        return any(path == d or path.startswith(d.rstrip("/") + "/") for d in parents)
+    def visible(path: str) -> bool:
+        if not (path + "/").startswith(private_dirs):
+            return True
+        return any(path == d or path.startswith(d.rstrip("/") + "/") for d in bound_dirs)
 
-    return [
-        Path(m) for m in masks if not (m + "/").startswith(private_dirs) or within(m, bound_dirs)
-    ]
+    return visible
 
 
 Identity = tuple[int, int, int] | None  # (st_dev, st_ino, file type), None: no such path

@@ -162,6 +162,7 @@ class SandboxSession:
     server_pid: int  # the server (the sandbox's PID 1), in this process's PID namespace
     owner: int = field(default_factory=os.getpid)
     held: list[tuple[str, Identity]] = field(default_factory=list)  # placeholders: identity
+    mounts: bytes | None = None  # the sandbox's mount table once it started
     on_close: list[Callable[[], None]] = field(default_factory=list)
     broken: str | None = None
     commands: int = 0
@@ -224,6 +225,7 @@ class SandboxSession:
             raise
         session = cls(proc, channel, plan, cgroup, kids[0], on_close=list(on_close))
         session.held = [(p, identity(p)) for p in plan.placeholders]
+        session.mounts = session.mount_table()
         return session
 
     # -- state -------------------------------------------------------------------------------
@@ -244,7 +246,18 @@ class SandboxSession:
             return False
         if plan != self.plan or any(identity(p) != ident for p, ident in self.held):
             return False
-        return not self.channel.pending()
+        table = self.mount_table()
+        return table is not None and table == self.mounts and not self.channel.pending()
+
+    def mount_table(self) -> bytes | None:
+        """The sandbox's mounts as its kernel lists them. Deleting or renaming a masked path
+        on the host detaches or moves the mount in the sandbox (and the inode number of a
+        file made in its place may well be the same): the table then differs."""
+        try:
+            with open(f"/proc/{self.server_pid}/mountinfo", "rb") as f:
+                return f.read()
+        except OSError:
+            return None
 
     def processes(self) -> int:
         """Processes in the sandbox's PID namespace, the server included (its own /proc)."""

@@ -168,6 +168,20 @@ def test_a_hidden_folder_replaced_on_the_host_stays_hidden(area):
     runner.close()
 
 
+def test_a_hidden_folder_deleted_and_made_again_on_the_host_stays_hidden(area):
+    """The new folder may get the old one's inode number: the sandbox's mount table, which
+    lost the mask when the folder was deleted, tells."""
+    vault = area.outside / "vault"
+    vault.mkdir()
+    runner = sandbox(area, hide=[str(vault)])
+    assert runner.run(f"ls -A {vault}", area.ws, 30).stdout == ""
+    vault.rmdir()
+    vault.mkdir()
+    (vault / "key").write_text("s3cret\n")
+    assert "s3cret" not in runner.run(f"cat {vault}/key", area.ws, 30).stdout
+    runner.close()
+
+
 def test_git_metadata_created_mid_session_stays_out_of_reach(area):
     """A workspace without .git: the session's read-only placeholder holds across commands,
     and a repository the host makes meanwhile is bound read-only for the next command."""
@@ -177,6 +191,59 @@ def test_git_metadata_created_mid_session_stays_out_of_reach(area):
     subprocess.run(["git", "init", "-q", str(area.ws)], check=True, env={"HOME": str(area.root)})
     res = runner.run("echo 'exit 0' > .git/hooks/pre-commit", area.ws, 30)
     assert res.exit_code != 0 and not (area.ws / ".git" / "hooks" / "pre-commit").exists()
+    runner.close()
+
+
+@pytest.fixture
+def own_index(area, monkeypatch):
+    """A journal folder (and log database index) of this test's own, outside /tmp."""
+    from claw_nb.log import journal_paths
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(area.root / "cache"))
+    journal_paths._roots.clear()
+    yield
+    journal_paths._roots.clear()
+
+
+def test_a_log_database_opened_mid_session_is_hidden_from_the_next_command(area, own_index):
+    from claw_nb.log.database_index import register_database
+
+    runner = sandbox(area)
+    db = area.outside / "later.duckdb"
+    db.write_text("the log\n")
+    assert "the log" in runner.run(f"cat {db}", area.ws, 30).stdout  # not a log yet
+    register_database(db)
+    (area.outside / "later.duckdb.wal").write_text("the newest rows\n")
+    res = runner.run(f"cat {db} {db}.wal", area.ws, 30)
+    assert "the log" not in res.stdout and "newest" not in res.stdout
+    runner.close()
+
+
+def test_a_write_ahead_file_that_appears_mid_session_is_hidden(area, own_index):
+    from claw_nb.log.database_index import register_database
+
+    db = area.outside / "log.duckdb"
+    db.write_text("the log\n")
+    register_database(db)
+    runner = sandbox(area)
+    assert "the log" not in runner.run(f"cat {db}", area.ws, 30).stdout
+    Path(f"{db}.wal").write_text("the newest rows\n")  # DuckDB makes it as it writes
+    assert "newest" not in runner.run(f"cat {db}.wal", area.ws, 30).stdout
+    runner.close()
+
+
+def test_a_log_database_replaced_on_the_host_stays_hidden(area, own_index):
+    """Deleting a file a sandbox masks detaches the mask: the identity check catches it."""
+    from claw_nb.log.database_index import register_database
+
+    db = area.outside / "log.duckdb"
+    db.write_text("old rows\n")
+    register_database(db)
+    runner = sandbox(area)
+    assert "old rows" not in runner.run(f"cat {db}", area.ws, 30).stdout
+    db.unlink()
+    db.write_text("new rows\n")
+    assert "new rows" not in runner.run(f"cat {db}", area.ws, 30).stdout
     runner.close()
 
 
