@@ -19,6 +19,7 @@ import os
 import pwd
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -213,15 +214,29 @@ RUN_KEEP = ("/run/systemd/resolve", "/run/resolvconf")
 
 
 def command_env(settings: SandboxSettings, extra: Mapping[str, str] | None = None) -> dict:
-    """The environment a command runs with: the scrubbed one, a plain terminal, ``extra``."""
-    env, _removed = scrub_env(os.environ, settings.env_passthrough)
-    for name in FORCE_COLOR_VARS:
-        if not _allowed(name, settings.env_passthrough):
-            env.pop(name, None)
-    env.update(PLAIN_TERMINAL)
+    """The environment a command runs with: the scrubbed one, a plain terminal, ``extra``.
+    Worked out from this process's environment at the moment (the last one is remembered:
+    its regular expressions cost ~2 ms a command on a loaded machine)."""
+    key = (tuple(os.environ.items()), settings.env_passthrough)
+    with _env_lock:
+        cached = _env_cache.get(key)
+    if cached is None:
+        cached, _removed = scrub_env(dict(key[0]), settings.env_passthrough)
+        for name in FORCE_COLOR_VARS:
+            if not _allowed(name, settings.env_passthrough):
+                cached.pop(name, None)
+        cached.update(PLAIN_TERMINAL)
+        with _env_lock:
+            _env_cache.clear()
+            _env_cache[key] = cached
+    env = dict(cached)
     if extra:
         env.update(extra)
     return env
+
+
+_env_cache: dict[tuple, dict[str, str]] = {}
+_env_lock = threading.Lock()
 
 
 def homes() -> list[Path]:
@@ -402,7 +417,10 @@ def secret_path_strings(workspace: Path | None = None, databases: bool = True) -
     if databases:
         entries += log_database_paths(workspace)
     for pattern in SYSTEM_SECRETS:
-        entries += glob.glob(pattern)
+        if glob.has_magic(pattern):
+            entries += glob.glob(pattern)
+        elif os.path.lexists(pattern):
+            entries.append(pattern)
     return [p for p in dict.fromkeys(entries) if p != "/"]
 
 

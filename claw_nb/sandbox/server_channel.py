@@ -54,10 +54,10 @@ class Channel:
         self.sock.settimeout(SEND_TIMEOUT_S)
         try:
             rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
-            sent = self.sock.sendmsg([head], rights if fds else [])
-            if sent != len(head):
-                self.sock.sendall(head[sent:])
-            self.sock.sendall(data)
+            payload = head + data  # one call, one wake-up of the server (the fds ride along)
+            sent = self.sock.sendmsg([payload], rights if fds else [])
+            if sent < len(payload):
+                self.sock.sendall(payload[sent:])
         finally:
             self.sock.setblocking(False)
 
