@@ -150,15 +150,15 @@ def run_once(
     stream: bool,
     env: dict,
     cwd: Path | None,
-    backend: str | None = None,
+    settings: str = "",
 ) -> Run:
     with tempfile.TemporaryDirectory() as tmp, ScriptedServer(script(d)) as server:
         workspace = Path(tmp) / "ws"
         workspace.mkdir()
         make_file(workspace)
-        if backend and name == "claw_nb":
+        if settings:
             (workspace / ".claw").mkdir()
-            (workspace / ".claw" / "settings.toml").write_text(f'model_backend = "{backend}"\n')
+            (workspace / ".claw" / "settings.toml").write_text(settings)
         argv = command_for(server.url, workspace, Path(tmp), stream)
         report = Path(tmp) / "usage"
         with open(Path(tmp) / "out", "wb") as out, open(Path(tmp) / "err", "wb") as errors:
@@ -336,6 +336,13 @@ def main() -> int:
         help="claw_nb's model path (model_backend setting; default: auto)",
     )
     parser.add_argument(
+        "--sandbox",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a [sandbox] setting for both claw_nb trees, as TOML (e.g. nice=0, session=false)",
+    )
+    parser.add_argument(
         "--bytecode",
         action="store_true",
         help="let both agents cache bytecode (in a temporary folder, warmed by one untimed "
@@ -355,24 +362,32 @@ def main() -> int:
         env["PYTHONPYCACHEPREFIX"] = pycache.name
     claw_env = {**env, "PYTHONPATH": str(args.claw_root.resolve())}
     peer_env = {**env, "OPENAI_API_KEY": "sk-bench", "PYTHONPATH": ""}
-    agents = [("claw_nb", CLAW, claw_command(args.claw_root.resolve()), claw_env, None)]
+    sandbox = "".join(
+        f"{item.partition('=')[0]} = {item.partition('=')[2]}\n" for item in args.sandbox
+    )
+    sandbox = f"[sandbox]\n{sandbox}" if sandbox else ""
+    backend = f'model_backend = "{args.backend}"\n' if args.backend else ""
+    agents = [
+        ("claw_nb", CLAW, claw_command(args.claw_root.resolve()), claw_env, None, backend + sandbox)
+    ]
     if args.before:
         before_env = {**env, "PYTHONPATH": str(args.before.resolve())}
-        agents.append(("before", CLAW, claw_command(args.before.resolve()), before_env, None))
+        before = claw_command(args.before.resolve())
+        agents.append(("before", CLAW, before, before_env, None, sandbox))
     if args.peer:
         if not (Path(args.peer) / "src" / "main.py").is_file():
             raise SystemExit(f"--peer {args.peer}: no src/main.py there")
-        agents.append(("peer", PEER, peer_command, peer_env, Path(args.peer)))
+        agents.append(("peer", PEER, peer_command, peer_env, Path(args.peer), ""))
 
     results: dict[str, list[Run]] = {name: [] for name, *_ in agents}
     if args.bytecode:  # fill the cache; these runs are not counted
-        for name, dialect, command, agent_env, cwd in agents:
-            run_once(name, dialect, command, args.stream, agent_env, cwd, args.backend)
+        for name, dialect, command, agent_env, cwd, settings in agents:
+            run_once(name, dialect, command, args.stream, agent_env, cwd, settings)
     load_before = os.getloadavg()
     for n in range(args.runs):  # interleaved: one of each per round
-        for name, dialect, command, agent_env, cwd in agents:
+        for name, dialect, command, agent_env, cwd, settings in agents:
             results[name].append(
-                run_once(name, dialect, command, args.stream, agent_env, cwd, args.backend)
+                run_once(name, dialect, command, args.stream, agent_env, cwd, settings)
             )
         print(f"round {n + 1}/{args.runs} done", file=sys.stderr)
 
@@ -386,6 +401,8 @@ def main() -> int:
         pycache.cleanup()
     if args.backend:
         mode += f", claw_nb model_backend={args.backend}"
+    if args.sandbox:
+        mode += f", [sandbox] {', '.join(args.sandbox)}"
     print(f"\n{STEPS}-step scripted session, {mode}, medians of {args.runs} interleaved runs")
     print(
         f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, "

@@ -118,7 +118,9 @@ def build_agent(
         if model is None:
             config = resolve_model(config)
             model = build_model(config)
-        runner = runner or build_runner(config, **sandbox_overrides)
+        if runner is None:  # made here, closed with the agent (its session sandbox ends)
+            runner = build_runner(config, **sandbox_overrides)
+            owned.append(runner)
         policy = build_policy(
             config, runner, mode=mode, approver=approver, approver_name=approver_name
         )
@@ -250,6 +252,7 @@ def create_agent(
         config = resolve_model(config)
         servers, owned = _start_mcp(config, None, None)
         runner = build_runner(config)
+        owned.append(runner)  # closed with the agent: its session sandbox ends
         policy = build_policy(config, runner, mode=mode, approver=approver)
         return _assemble(
             config,

@@ -64,7 +64,8 @@ class CommandResult:
 
 
 class CommandRunner(Protocol):
-    """Runs one shell command in the workspace; `sandboxed` says whether the OS confines it."""
+    """Runs one shell command in the workspace; `sandboxed` says whether the OS confines it.
+    `stop` (a `claw_nb.stop.StopToken`, or any callable) turning true kills the command."""
 
     name: str
     sandboxed: bool

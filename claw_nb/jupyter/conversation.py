@@ -62,6 +62,8 @@ class Conversation(KernelMcpServers):
         else:
             agent = current
             self._add_mcp_tools(agent)  # servers approved or ready since the agent was built
+        if current is not None and current is not agent:
+            close_runner(current)
         self.agent = agent
         return agent
 
@@ -200,6 +202,17 @@ class Conversation(KernelMcpServers):
                 f"claw: session {session_id} has no messages logged in {config.resolved_db_path}"
             )
         return session_id, messages
+
+
+def close_runner(agent: Any) -> None:
+    """The command runner of an agent the notebook leaves: its session sandbox ends now, not
+    whenever the agent is collected (the notebook never closes an agent: the kernel keeps the
+    log it was given)."""
+    runner = getattr(getattr(agent, "context", None), "runner", None)
+    close = getattr(runner, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):  # closing must not stop an unload
+            close()
 
 
 def _one_line(exc: BaseException) -> str:

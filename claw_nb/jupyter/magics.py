@@ -37,7 +37,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import magic_arguments
 from traitlets import Bool, Dict, Int, Unicode, validate
 
-from claw_nb.jupyter.conversation import Conversation, RunSpec
+from claw_nb.jupyter.conversation import Conversation, RunSpec, close_runner
 from claw_nb.jupyter.error_text import error_line
 from claw_nb.jupyter.options import UI_CHOICES, cell_options, help_text, split_options
 from claw_nb.jupyter.rewind import RewindCommands
@@ -345,6 +345,7 @@ class ClawMagics(Subcommands, RewindCommands, Conversation, Magics):
         if self.agent is not None:
             with contextlib.suppress(Exception):  # a hook must not stop an unload
                 self.agent.end_session("other")
+            close_runner(self.agent)
         self._close_log()
         self._close_mcp()
         self.agent = None

@@ -13,6 +13,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from traitlets import Bool, Int
 
+from claw_nb.jupyter.conversation import close_runner
 from claw_nb.jupyter.options import NO_ARGUMENTS, SUBCOMMANDS, TRAIT_SETTINGS, help_text
 
 LOG_SQL = """
@@ -200,6 +201,7 @@ class Subcommands:
             return
         if self.agent is not None:
             self.agent.end_session("clear")  # SessionEnd: the conversation left behind
+            close_runner(self.agent)
         self.agent = self._continue_session(config, session_id, messages)
         tasks = [m.get("content") or "" for m in messages if m.get("role") == "user"]
         last = " ".join(tasks[-1].split())[:80] if tasks else ""
@@ -212,6 +214,7 @@ class Subcommands:
     def _cmd_new(self, rest: list[str]) -> None:
         if self.agent is not None:
             self.agent.end_session("clear")  # SessionEnd hooks of the conversation left
+            close_runner(self.agent)
         self.agent = None
         print("claw: the next %%claw starts a fresh conversation")
 

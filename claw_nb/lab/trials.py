@@ -225,6 +225,7 @@ def run_trial(
     error, verdict = None, None
     stopped = False
     tamper: tuple[str, ...] = ()
+    runner = None
     try:
         workspace = prepare_workspace(spec.task, tmp / "ws")
         runner = make_runner(workspace, unsandboxed=spec.unsandboxed)
@@ -248,6 +249,8 @@ def run_trial(
     except Exception as exc:  # noqa: BLE001 - setting up the trial failed: a result with reward 0
         error = f"{type(exc).__name__}: {exc}"
     finally:
+        if runner is not None:
+            runner.close()  # its session sandbox shows the workspace removed next
         journal = read_journals(tmp / "log.duckdb")
         shutil.rmtree(tmp, ignore_errors=True)
     if verdict is not None and verdict.error:

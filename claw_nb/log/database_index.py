@@ -50,12 +50,37 @@ def register_database(db_path: str | os.PathLike[str]) -> None:
 def registered_databases() -> list[Path]:
     """The indexed log databases that still exist; the index forgets the others once they are
     the larger part of it (a database that comes back is indexed again when it is opened)."""
-    listed = _read_databases()
-    alive = [line for line in dict.fromkeys(listed) if os.path.lexists(line)]
+    return [Path(line) for line in registered_database_paths()]
+
+
+def registered_database_paths() -> list[str]:
+    """:func:`registered_databases` as strings."""
+    listed = listed_databases()
+    alive = [line for line in listed if os.path.lexists(line)]
+    forget_missing(listed, alive)
+    return alive
+
+
+def index_state() -> tuple[int, int, int, int] | None:
+    """The index file's identity and last change (None: no index): what a cache of the
+    databases it lists is keyed by."""
+    try:
+        st = os.stat(_databases_file())
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def listed_databases() -> list[str]:
+    """Every path the index holds, each once, whether it exists or not."""
+    return list(dict.fromkeys(_read_databases()))
+
+
+def forget_missing(listed: list[str], alive: list[str]) -> None:
+    """Rewrite the index with ``alive`` only, once the missing are the larger part of it."""
     if len(listed) > 64 and len(alive) * 2 < len(listed):
         with contextlib.suppress(OSError):
             tmp = _databases_file().with_name(f".{DATABASES_FILE}.{os.getpid()}.tmp")
             tmp.write_text("".join(f"{line}\n" for line in alive), encoding="utf-8")
             os.chmod(tmp, 0o600)
             os.replace(tmp, _databases_file())
-    return [Path(line) for line in alive]

@@ -2,8 +2,11 @@
 
 * :class:`BwrapRunner` runs every command under bubblewrap: the host filesystem read-only, the
   workspace writable, private ``/tmp`` and ``/run``, secrets under ``$HOME`` hidden, no network
-  (unless allowed), its own PID/IPC/UTS namespaces, no capabilities. Killing the namespace's
-  init kills everything the command started, daemons included.
+  (unless allowed), its own PID/IPC/UTS namespaces, no capabilities. One sandbox serves the
+  runner's commands (a *session sandbox*, :mod:`claw_nb.sandbox.session`): started on the first
+  command, with a small command server as its PID 1, and started again whenever what it must
+  show changes (the mount plan is worked out before every command). When a command ends,
+  every process it left is killed.
 * :class:`PlainRunner` runs the command directly on the host (no isolation) under a small
   supervisor process that is a *child subreaper*, so daemons that detach (``setsid``,
   double fork) stay its descendants and are killed when the command ends.
@@ -19,8 +22,10 @@ the command's processes and kills them all past the limit (RLIMIT_NPROC does not
 plain runner with a one-time warning. See ``docs/security.md``.
 
 Modules: settings, capture (output), process (spawn and supervise), limits (rlimits), cgroups,
-exposure (environment scrub, hidden paths), plain, bwrap; ``_reaper.py`` is the plain runner's
-supervisor process, executed by path.
+exposure (environment scrub, hidden paths), plain, bwrap (the runner), bwrap_probe (is it
+usable), mounts (the mount options and plan), session and server_channel (the session
+sandbox); ``_reaper.py`` (the plain runner's supervisor) and ``_server.py`` (the session
+sandbox's command server) run as their own processes.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from pathlib import Path
 
 from claw_nb.errors import SandboxSettingsError
 from claw_nb.protocols import CommandResult, CommandRunner
-from claw_nb.sandbox.bwrap import BwrapRunner, bwrap_status
+from claw_nb.sandbox.bwrap import BwrapRunner
+from claw_nb.sandbox.bwrap_probe import bwrap_status
 from claw_nb.sandbox.capture import CappedBuffer, OutputLog
 from claw_nb.sandbox.plain import PlainRunner
 from claw_nb.sandbox.process import Supervisor, run_capped

@@ -1,15 +1,18 @@
-"""The bubblewrap runner, and whether bubblewrap can run here at all."""
+"""The bubblewrap runner: a session sandbox for a runner's commands, or one per command.
+
+``bwrap_status`` (whether bubblewrap can run here) lives in ``bwrap_probe``, the mount options
+in ``mounts``, the session sandbox in ``session``."""
 
 from __future__ import annotations
 
-import glob
+import logging
 import os
 import shlex
 import shutil
 import signal
 import stat
-import subprocess
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -18,17 +21,15 @@ from claw_nb.claw_dir import CLAW_DIR, ensure_claw_dir
 from claw_nb.protected_paths import CLAUDE_DIR
 from claw_nb.protocols import CommandResult
 from claw_nb.sandbox import gitguard
+from claw_nb.sandbox.bwrap_probe import NS_FLAGS, cap_flags
 from claw_nb.sandbox.cgroups import Cgroup, make_cgroup
 from claw_nb.sandbox.exposure import (
-    RUN_KEEP,
+    DatabaseMasks,
     command_env,
     expand_entry,
-    interpreter_dirs,
-    is_within,
-    secret_paths,
-    unique_paths,
 )
 from claw_nb.sandbox.limits import rlimits, ulimit_command
+from claw_nb.sandbox.mounts import MountPlan, mount_args, private_dirs
 from claw_nb.sandbox.process import (
     RunnerBase,
     Supervisor,
@@ -38,26 +39,12 @@ from claw_nb.sandbox.process import (
     run_capped,
     signal_group,
 )
+from claw_nb.sandbox.server_channel import SessionError, current_umask
+from claw_nb.sandbox.session import SandboxSession
 from claw_nb.sandbox.settings import SandboxSettings
 
-INSTALL_HINT = (
-    "install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu) or "
-    "`sudo dnf install bubblewrap` (Fedora)"
-)
-
-
-_NS_FLAGS = (
-    "--unshare-pid",
-    "--unshare-ipc",
-    "--unshare-uts",
-    "--die-with-parent",
-    "--new-session",
-)
-
-
-def _cap_flags() -> list[str]:
-    # As real root, bwrap keeps every capability inside unless told otherwise.
-    return ["--cap-drop", "ALL"] if os.geteuid() == 0 else []
+logger = logging.getLogger("claw_nb.sandbox")
+StopCheck = Callable[[], bool]  # true once the command must stop (a StopToken is one)
 
 
 class _BwrapSupervisor(Supervisor):
@@ -126,35 +113,6 @@ class _BwrapSupervisor(Supervisor):
             self.cgroup.remove()
 
 
-_BIND_OPTIONS = frozenset({"--bind", "--ro-bind", "--dev-bind"})
-
-
-def _bind_targets(args: list[str]) -> list[Path]:
-    """Where the options ``args`` mount a host path (the root bind aside)."""
-    out, i = [], 0
-    while i < len(args):
-        if args[i] in _BIND_OPTIONS:
-            if args[i + 2] != "/":
-                out.append(Path(args[i + 2]))
-            i += 3
-        else:
-            i += 1  # every other token is an option or an absolute path, never a bind option
-    return out
-
-
-def _needed_masks(masks: list[Path], private: list[Path], bound: list[Path]) -> list[Path]:
-    """The masks that hide something: a path in a private tmpfs (``/tmp``, ...) is already
-    gone unless a bind brings it back. Each mask is a mount bubblewrap makes per command; a
-    user who has logged into ~80 databases under /tmp paid ~0.2 s a command for them."""
-    private_dirs = [str(d) for d in private if os.path.realpath(d) == str(d)]
-    bound_dirs = [str(b) for b in bound]
-
-    def within(path: str, parents: list[str]) -> bool:  # is_within, on strings: ~50x cheaper
-        return any(path == d or path.startswith(d.rstrip("/") + "/") for d in parents)
-
-    return [m for m in masks if not within(str(m), private_dirs) or within(str(m), bound_dirs)]
-
-
 class BwrapRunner(RunnerBase):
     """Runs ``bash -c COMMAND`` inside bubblewrap (see the module docstring)."""
 
@@ -179,63 +137,27 @@ class BwrapRunner(RunnerBase):
         self._nice = shutil.which("nice")
         # unprivileged, bwrap makes a user namespace (a setuid bwrap does not)
         self.user_namespace = os.geteuid() != 0 and not setuid
+        self._box: list[SandboxSession | None] = [None]  # the session sandbox, once started
+        self._session_lock = threading.Lock()  # one command at a time in it
+        self._session_off: str | None = None  # why this runner gave sessions up
+        self._databases = DatabaseMasks()  # the log databases to hide, kept per index state
+        weakref.finalize(self, _close_box, self._box)
 
-    def _masks(self, workspace: Path) -> list[Path]:
-        entries = secret_paths(workspace)
-        for entry in self.settings.hide:
-            entries += expand_entry(entry, workspace)
-        return unique_paths(entries)
+    def mount_args(self, workspace: Path, git: gitguard.GitGuard | None = None) -> list[str]:
+        """bubblewrap's mount options (:func:`claw_nb.sandbox.mounts.mount_args`); ``git``:
+        the git metadata to bind read-only (default: as it is now)."""
+        git = git if git is not None else self._git_guard(workspace)
+        return mount_args(self.settings, workspace, git, self._databases)
 
-    @staticmethod
-    def _mask_args(path: Path) -> list[str]:
-        if path.is_dir():
-            return ["--tmpfs", str(path)]
-        return ["--ro-bind", "/dev/null", str(path)]
+    def _namespace_args(self) -> list[str]:
+        return [*NS_FLAGS, *cap_flags(), *([] if self.settings.network else ["--unshare-net"])]
 
     def bwrap_args(
         self, cwd: Path, workspace: Path, git: gitguard.GitGuard | None = None
     ) -> list[str]:
-        """The bubblewrap options (everything before the command); ``git``: the git metadata
-        of the workspace and the extra writable paths to bind read-only (default: as it is)."""
-        s = self.settings
-        git = git if git is not None else self._git_guard(workspace)
-        a = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-        private = [Path("/tmp")]
-        a += ["--tmpfs", "/tmp"]
-        for d in ("/var/tmp", "/run"):
-            if os.path.isdir(d) and not os.path.islink(d):
-                a += ["--tmpfs", d]
-                private.append(Path(d))
-        # the interpreter (and its venv) under a private dir stays visible, read-only: otherwise
-        # `python` inside is missing or another one
-        for p in interpreter_dirs():
-            if any(is_within(p, d) and p != d for d in private):
-                a += ["--ro-bind", str(p), str(p)]
-        for keep in RUN_KEEP:
-            if os.path.isdir(keep):
-                a += ["--ro-bind", keep, keep]
-        for dev in s.devices:
-            for p in glob.glob(dev):
-                a += ["--dev-bind", p, p]
-        binds = ["--bind", str(workspace), str(workspace)]
-        for entry in s.writable:
-            for p in expand_entry(entry, workspace):
-                binds += ["--bind", str(p), str(p)]
-        binds += git.bwrap_args()
-        for entry in s.read_only:
-            for p in expand_entry(entry, workspace):
-                if is_within(p, workspace) and p != workspace:
-                    binds += ["--ro-bind", str(p), str(p)]
-        masks = _needed_masks(self._masks(workspace), private, _bind_targets([*a, *binds]))
-        # a mask that contains the workspace goes first, so the workspace is bound back over it
-        a += [x for m in masks if is_within(workspace, m) for x in self._mask_args(m)]
-        a += binds
-        # after the read-only binds: a log database inside `.claw/` stays hidden under them
-        a += [x for m in masks if not is_within(workspace, m) for x in self._mask_args(m)]
-        a += ["--chdir", str(cwd), *_NS_FLAGS, *_cap_flags()]
-        if not s.network:
-            a.append("--unshare-net")
-        return a
+        """The bubblewrap command line before the command (see :meth:`mount_args`)."""
+        mounts = self.mount_args(workspace, git)
+        return [self.bwrap, *mounts, "--chdir", str(cwd), *self._namespace_args()]
 
     def _git_guard(self, workspace: Path) -> gitguard.GitGuard:
         extra = [p for entry in self.settings.writable for p in expand_entry(entry, workspace)]
@@ -255,8 +177,11 @@ class BwrapRunner(RunnerBase):
         return [*args, "--", shell, "-c", prelude, shell, command]
 
     def run(
-        self, command: str, cwd: Path, timeout: float, stop: Callable[[], bool] | None = None
+        self, command: str, cwd: Path, timeout: float, stop: StopCheck | None = None
     ) -> CommandResult:
+        """Run ``command`` in the session sandbox (started on the first command, restarted
+        when the mount plan changes), or in a sandbox of its own when the session is busy in
+        another thread, turned off (``[sandbox] session = false``) or cannot start."""
         s = self.settings
         cwd = Path(cwd).resolve()
         workspace = self.workspace or cwd
@@ -275,18 +200,40 @@ class BwrapRunner(RunnerBase):
             except OSError:
                 pass
         git = self._git_guard(workspace)
-        argv = self.argv(command, cwd, workspace, git)
-        nice = self._nice if s.nice else None
-        if nice:  # bwrap, its init and everything inside inherit it
-            argv = [nice, "-n", str(s.nice), *argv]
+        try:
+            res = None
+            if s.session and self._session_off is None and self._session_lock.acquire(False):
+                try:
+                    res = self._run_in_session(command, cwd, workspace, git, timeout, stop)
+                finally:
+                    self._session_lock.release()
+            if res is None:
+                res = self._run_alone(command, cwd, workspace, git, timeout, stop)
+        finally:
+            notes = git.after()
+        if notes:
+            res = replace(res, stderr="\n".join([res.stderr.rstrip("\n"), *notes]).lstrip("\n"))
+        return self._result(res)
+
+    def _run_alone(
+        self,
+        command: str,
+        cwd: Path,
+        workspace: Path,
+        git: gitguard.GitGuard,
+        timeout: float,
+        stop: StopCheck | None,
+    ) -> CommandResult:
+        """One bubblewrap for this command: its init's death ends everything it started."""
+        s = self.settings
+        argv = self._launch(self.argv(command, cwd, workspace, git))
         cgroup = make_cgroup(s, slack=3)  # outer bwrap, its init, the shell
         if cgroup is not None:
-            join = 'echo $$ > "$0" 2>/dev/null; exec "$@"'
-            argv = ["/bin/sh", "-c", join, str(cgroup.procs_file), *argv]
-        env = command_env(s, {"TMPDIR": "/tmp", "CLAW_SANDBOX": "bubblewrap"})
+            argv = _join_cgroup(cgroup, argv)
+        env = command_env(s, _SANDBOX_ENV)
         sup = _BwrapSupervisor(cgroup, s.processes)
         try:
-            res = run_capped(
+            return run_capped(
                 argv,
                 cwd,
                 timeout,
@@ -299,11 +246,89 @@ class BwrapRunner(RunnerBase):
             if cgroup is not None:
                 cgroup.remove()
             raise
+
+    def _launch(self, argv: list[str]) -> list[str]:
+        nice = self._nice if self.settings.nice else None
+        return [nice, "-n", str(self.settings.nice), *argv] if nice else argv
+
+    def _run_in_session(
+        self,
+        command: str,
+        cwd: Path,
+        workspace: Path,
+        git: gitguard.GitGuard,
+        timeout: float,
+        stop: StopCheck | None,
+    ) -> CommandResult | None:
+        """The command in the session sandbox; None if it did not start there (the caller
+        runs it alone: it never ran twice)."""
+        s = self.settings
+        mounts = self.mount_args(workspace, git)
+        held = [state.workspace for state in git.states if state.placeholder]
+        plan = MountPlan.of(mounts, [str(root / ".git") for root in held])
+        session = self._box[0]
+        if session is not None and not session.usable_for(plan):
+            self._box[0] = None
+            session.close()
+            session = None
+        if session is None:
+            try:
+                session = self._start_session(mounts, plan, held)
+            except SessionError as exc:
+                self._session_off = str(exc)
+                logger.warning("claw_nb: %s; each command gets a sandbox of its own", exc)
+                return None
+            self._box[0] = session
+        request = {
+            "argv": [s.shell, "-c", command],
+            "env": command_env(s, _SANDBOX_ENV),
+            "cwd": str(cwd),
+            "umask": current_umask(),
+            "rlimits": [list(limit) for limit in rlimits(s, self.user_namespace)],
+        }
+        try:
+            return session.run(
+                request, timeout, processes=s.processes, output_log=self._output_log(), stop=stop
+            )
+        except SessionError:
+            return None  # the request never reached the server
         finally:
-            notes = git.after()
-        if notes:
-            res = replace(res, stderr="\n".join([res.stderr.rstrip("\n"), *notes]).lstrip("\n"))
-        return self._result(res)
+            if self._box[0] is session and session.ended:
+                self._box[0] = None
+                session.close()
+
+    def _start_session(self, mounts: list[str], plan: MountPlan, held: list[Path]):
+        s = self.settings
+        argv = [self.bwrap, *mounts, "--chdir", "/", *self._namespace_args(), "--as-pid-1"]
+        argv = self._launch(argv)
+        cgroup = make_cgroup(s, slack=3)  # outer bwrap, the server, the shell
+        if cgroup is not None:
+            argv = _join_cgroup(cgroup, argv)
+        for root in held:
+            gitguard.hold_placeholder(root)
+
+        def release() -> None:
+            for root in held:
+                gitguard.release_placeholder(root)
+
+        try:
+            return SandboxSession.start(
+                argv,
+                private_dirs(mounts),
+                plan,
+                env=command_env(s, _SANDBOX_ENV),
+                cgroup=cgroup,
+                on_close=[release],
+            )
+        except BaseException:
+            release()
+            raise
+
+    def close(self) -> None:
+        """End the session sandbox (and everything in it); the next command starts another."""
+        session, self._box[0] = self._box[0], None
+        if session is not None:
+            session.close()
 
     def describe(self, command: str = "...") -> str:
         """The full command line, for debugging."""
@@ -311,62 +336,16 @@ class BwrapRunner(RunnerBase):
         return shlex.join(self.argv(command, ws, ws))
 
 
-_probe_cache: dict[tuple[str, int], tuple[bool, str]] = {}
-_probe_lock = threading.Lock()
+_SANDBOX_ENV = {"TMPDIR": "/tmp", "CLAW_SANDBOX": "bubblewrap"}
 
 
-def bwrap_status(bwrap_path: str = "bwrap") -> tuple[bool, str]:
-    """(usable, why not) for bubblewrap at ``bwrap_path``: found, and a trivial sandbox with
-    every namespace we use really starts. Cached per path."""
-    path = shutil.which(bwrap_path)
-    if path is None:
-        return False, (
-            f"bubblewrap (bwrap) was not found (looked for {bwrap_path!r}), so commands run "
-            f"WITHOUT an OS sandbox and each one needs approval; to sandbox them, {INSTALL_HINT}"
-        )
-    key = (os.path.realpath(path), os.geteuid())
-    with _probe_lock:
-        if key in _probe_cache:
-            return _probe_cache[key]
-        argv = [
-            path,
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--tmpfs",
-            "/tmp",
-            *_NS_FLAGS,
-            *_cap_flags(),
-            "--unshare-net",
-            "true",
-        ]
-        try:
-            p = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=20,
-                text=True,
-                check=False,
-            )
-            ok, err = p.returncode == 0, (p.stderr or "").strip() or f"exit code {p.returncode}"
-        except (OSError, subprocess.TimeoutExpired) as e:
-            ok, err = False, str(e)
-        reason = (
-            ""
-            if ok
-            else (
-                f"bubblewrap is installed ({path}) but cannot create a sandbox here ({err}), so "
-                "commands run WITHOUT an OS sandbox and each one needs approval. bwrap needs user "
-                "namespaces (Ubuntu 24.04: `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`"
-                " or an AppArmor profile for bwrap; Docker: run the container with "
-                "`--security-opt seccomp=unconfined --security-opt apparmor=unconfined` or as "
-                "privileged); a missing or too old bwrap: " + INSTALL_HINT
-            )
-        )
-        _probe_cache[key] = (ok, reason)
-        return ok, reason
+def _join_cgroup(cgroup: Cgroup, argv: list[str]) -> list[str]:
+    join = 'echo $$ > "$0" 2>/dev/null; exec "$@"'
+    return ["/bin/sh", "-c", join, str(cgroup.procs_file), *argv]
+
+
+def _close_box(box: list[SandboxSession | None]) -> None:
+    """A runner nobody closed: its session sandbox ends with it (or at exit)."""
+    session, box[0] = box[0], None
+    if session is not None:
+        session.close()

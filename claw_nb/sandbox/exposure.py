@@ -19,7 +19,8 @@ import os
 import pwd
 import re
 import sys
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from claw_nb.claw_dir import DEFAULT_DB
@@ -213,15 +214,29 @@ RUN_KEEP = ("/run/systemd/resolve", "/run/resolvconf")
 
 
 def command_env(settings: SandboxSettings, extra: Mapping[str, str] | None = None) -> dict:
-    """The environment a command runs with: the scrubbed one, a plain terminal, ``extra``."""
-    env, _removed = scrub_env(os.environ, settings.env_passthrough)
-    for name in FORCE_COLOR_VARS:
-        if not _allowed(name, settings.env_passthrough):
-            env.pop(name, None)
-    env.update(PLAIN_TERMINAL)
+    """The environment a command runs with: the scrubbed one, a plain terminal, ``extra``.
+    Worked out from this process's environment at the moment (the last one is remembered:
+    its regular expressions cost ~2 ms a command on a loaded machine)."""
+    key = (tuple(os.environ.items()), settings.env_passthrough)
+    with _env_lock:
+        cached = _env_cache.get(key)
+    if cached is None:
+        cached, _removed = scrub_env(dict(key[0]), settings.env_passthrough)
+        for name in FORCE_COLOR_VARS:
+            if not _allowed(name, settings.env_passthrough):
+                cached.pop(name, None)
+        cached.update(PLAIN_TERMINAL)
+        with _env_lock:
+            _env_cache.clear()
+            _env_cache[key] = cached
+    env = dict(cached)
     if extra:
         env.update(extra)
     return env
+
+
+_env_cache: dict[tuple, dict[str, str]] = {}
+_env_lock = threading.Lock()
 
 
 def homes() -> list[Path]:
@@ -287,34 +302,126 @@ def log_databases(workspace: Path | None = None) -> list[Path]:
     """Every claw_nb log database this user has written (each journal folder names its own),
     and the workspace's default one: they hold what the journals hold, so commands never read
     them. A database's write-ahead file goes with it."""
-    from claw_nb.log.database_index import registered_databases
+    return [Path(p) for p in log_database_paths(workspace)]
 
-    found = [str(db) for db in registered_databases()]
-    if workspace is not None:
-        found.append(os.path.join(os.path.realpath(workspace), DEFAULT_DB))
-    out: list[Path] = []
-    for db in found:
-        for p in (db, db + ".wal"):
-            if os.path.lexists(p):
-                out.append(Path(os.path.realpath(p)))
-    return unique_paths(out)
+
+def log_database_paths(workspace: Path | None = None) -> list[str]:
+    """:func:`log_databases` as strings: the sandbox asks before every command, and a user of
+    the tests may have hundreds of them."""
+    from claw_nb.log.database_index import forget_missing, listed_databases
+
+    listed = listed_databases()
+    alive: list[str] = []
+    out: dict[str, None] = {}
+    own = [os.path.join(os.path.realpath(workspace), DEFAULT_DB)] if workspace is not None else []
+    for db in [*listed, *own]:
+        real = real_path(db)  # one look per database: the index's own check would be another
+        if real is None:
+            continue
+        if db not in own:
+            alive.append(db)
+        wal = db + ".wal"
+        for p in (real, real_path(wal) if os.path.lexists(wal) else None):
+            if p is not None and p != "/":
+                out[p] = None
+    forget_missing(listed, alive)
+    return list(out)
+
+
+class DatabaseMasks:
+    """The log databases a runner's sandboxes hide, resolved again only when the index
+    changes (a session sandbox works out its plan before every command, and a user of the
+    tests may have hundreds of databases, ~0.1 ms each on a loaded machine).
+
+    Why that is as safe as resolving each one before every command: the index holds each
+    database's real path from when it was opened, and is written again when one is opened at
+    a new real path. A symlink changed since moves no data: a mask on the real path still
+    covers it (bubblewrap follows the path when it mounts, and a mount follows its file when
+    it is renamed). A file deleted since needs no mask (``mounts`` drops masks of paths that
+    are gone; a session sandbox whose mask went stale starts again, by the identity check).
+    The workspace's own database, which a command may reach, is resolved every time, and the
+    write-ahead file of every database a command could see is looked for every time (DuckDB
+    makes and removes it as it writes)."""
+
+    def __init__(self) -> None:
+        self._state: tuple | None = None
+        self._resolved: list[tuple[str, str]] = []  # (path in the index, its real path)
+
+    def paths(self, workspace: Path | None, visible: Callable[[str], bool]) -> list[str]:
+        """Real paths of the databases (and write-ahead files) that ``visible`` says a
+        command could see."""
+        from claw_nb.log.database_index import forget_missing, index_state, listed_databases
+
+        state = index_state()
+        if state is None or state != self._state:
+            listed = listed_databases()
+            resolved = [(db, real_path(db)) for db in listed]
+            self._resolved = [(db, real) for db, real in resolved if real is not None]
+            forget_missing(listed, [db for db, _ in self._resolved])
+            self._state = state  # the state read before the list: a change since shows next time
+        pairs = list(self._resolved)
+        if workspace is not None:
+            own = os.path.join(os.path.realpath(workspace), DEFAULT_DB)
+            real = real_path(own)
+            if real is not None:
+                pairs.append((own, real))
+        out: dict[str, None] = {}
+        for db, real in pairs:
+            if real == "/" or not visible(real):
+                continue  # in a private folder of the sandbox: hidden, and out of reach
+            out[real] = None
+            wal = db + ".wal"
+            if os.path.lexists(wal):
+                real_wal = real_path(wal)
+                if real_wal is not None and real_wal != "/":
+                    out[real_wal] = None
+        return list(out)
+
+
+def real_path(path: str) -> str | None:
+    """``os.path.realpath(path)`` of a path that exists (a dangling link included), else None.
+
+    Asked of the kernel (open ``O_PATH``, read the descriptor's link): a session sandbox works
+    out its hidden paths before every command, and ``realpath`` walks each component in
+    Python, ~0.1 ms a path, for hundreds of log databases a user may have."""
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return os.path.realpath(path) if os.path.lexists(path) else None
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        real = ""
+    finally:
+        os.close(fd)
+    return real if real.startswith("/") else os.path.realpath(path)
 
 
 def secret_paths(workspace: Path | None = None) -> list[Path]:
     """The existing host paths a command must not see: home secrets, kernel connection files,
     system secrets, claw_nb's journals and log databases (resolved; `hide` not included)."""
-    entries: list[Path] = []
+    return [Path(p) for p in secret_path_strings(workspace)]
+
+
+def secret_path_strings(workspace: Path | None = None, databases: bool = True) -> list[str]:
+    """:func:`secret_paths` as strings, each once, without ``/``; ``databases=False`` leaves
+    the log databases out (a runner asks its :class:`DatabaseMasks`)."""
+    entries: list[str] = []
     for home in homes():
         for rel in HOME_SECRETS:
-            p = home / rel
+            p = os.path.join(home, rel)
             if os.path.lexists(p):
-                entries.append(Path(os.path.realpath(p)))
-    entries += [p for p in jupyter_runtime_dirs() if p.exists()]
-    entries += [p for p in claw_private_dirs() if p.exists()]
-    entries += log_databases(workspace)
+                entries.append(os.path.realpath(p))
+    entries += [str(p) for p in jupyter_runtime_dirs() if p.exists()]
+    entries += [str(p) for p in claw_private_dirs() if p.exists()]
+    if databases:
+        entries += log_database_paths(workspace)
     for pattern in SYSTEM_SECRETS:
-        entries += [Path(p) for p in glob.glob(pattern)]
-    return unique_paths(entries)
+        if glob.has_magic(pattern):
+            entries += glob.glob(pattern)
+        elif os.path.lexists(pattern):
+            entries.append(pattern)
+    return [p for p in dict.fromkeys(entries) if p != "/"]
 
 
 def unique_paths(paths: Iterable[Path]) -> list[Path]:

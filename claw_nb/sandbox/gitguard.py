@@ -212,28 +212,44 @@ def before(workspace: Path, quarantine_to: Path | None = None) -> GitState:
                 state.links[path] = os.readlink(path)
             except OSError:
                 pass
-    # bwrap makes the mount point on the host: only where it can
-    state.placeholder = not os.path.lexists(workspace / ".git") and os.access(workspace, os.W_OK)
-    if state.placeholder:
-        with _placeholder_lock:
+    top = workspace / ".git"
+    with _placeholder_lock:
+        # bwrap makes the mount point on the host: only where it can. An empty `.git` that a
+        # running sandbox of this process holds as its placeholder is one still.
+        held = _placeholders.get(workspace, 0) > 0 and _is_empty_dir(top)
+        state.placeholder = held or (not os.path.lexists(top) and os.access(workspace, os.W_OK))
+        if state.placeholder:
+            state.entries.pop(top, None)
             _placeholders[workspace] = _placeholders.get(workspace, 0) + 1
     return state
+
+
+def hold_placeholder(workspace: Path) -> None:
+    """A session sandbox keeps ``workspace/.git`` mounted as a placeholder until it ends:
+    the mount point stays on the host while any holder of it runs."""
+    with _placeholder_lock:
+        _placeholders[workspace] = _placeholders.get(workspace, 0) + 1
+
+
+def release_placeholder(workspace: Path) -> None:
+    """The last holder removes the (empty) mount point bwrap made on the host."""
+    with _placeholder_lock:
+        left = _placeholders.get(workspace, 1) - 1
+        if left > 0:
+            _placeholders[workspace] = left
+            return
+        _placeholders.pop(workspace, None)
+        try:
+            os.rmdir(workspace / ".git")
+        except OSError:
+            pass
 
 
 def after(state: GitState) -> list[str]:
     """Undo what a finished command did to git metadata; one note per thing done."""
     root = state.workspace / ".git"
     if state.placeholder:
-        with _placeholder_lock:
-            left = _placeholders.get(state.workspace, 1) - 1
-            if left > 0:
-                _placeholders[state.workspace] = left
-            else:
-                _placeholders.pop(state.workspace, None)
-                try:
-                    os.rmdir(root)  # the (empty) mount point bwrap made on the host
-                except OSError:
-                    pass
+        release_placeholder(state.workspace)
     notes: list[str] = []
     for path, ident in find_git_entries(state.workspace).items():
         if state.entries.get(path) == ident:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 from claw_nb.claw_dir import OUTPUTS_DIR
 from claw_nb.protocols import CommandResult
@@ -89,13 +90,12 @@ def run_capped(
     """Run ``argv`` in a new session with stdin closed, a timeout and capped output capture.
 
     On timeout the supervisor terminates the command (default: SIGTERM to the process group),
-    then kills it after ``KILL_GRACE_S``. When the main process exits, processes it left behind
-    are killed too, so nothing it started keeps running (or keeps the pipes open). ``stop()``
-    turning true (the user's stop) kills it at the next watchdog look (``STOPPED``).
+    then kills it after ``KILL_GRACE_S``; ``stop()`` turning true kills it at once. When the
+    main process exits, processes it left behind are killed too, so nothing it started keeps
+    running (or keeps the pipes open).
     """
     sup = supervisor or Supervisor()
     start = time.monotonic()
-    deadline = start + max(0.0, timeout)
     proc = subprocess.Popen(
         list(argv),
         cwd=str(cwd),
@@ -106,13 +106,60 @@ def run_capped(
         start_new_session=True,
         pass_fds=tuple(pass_fds),
     )
+    try:
+        return supervise(
+            proc,
+            proc.stdout.fileno(),
+            proc.stderr.fileno(),
+            timeout,
+            supervisor=sup,
+            output_log=output_log,
+            stop=stop,
+            head_bytes=head_bytes,
+            tail_bytes=tail_bytes,
+            start=start,
+        )
+    finally:
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+class Process(Protocol):
+    """What :func:`supervise` needs of the command: a ``subprocess.Popen``, or a command that
+    a session sandbox's server runs (:mod:`claw_nb.sandbox.session`)."""
+
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+def supervise(
+    proc: Process,
+    stdout: int,
+    stderr: int,
+    timeout: float,
+    *,
+    supervisor: Supervisor,
+    output_log: OutputLog | None = None,
+    stop: Callable[[], bool] | None = None,
+    head_bytes: int = HEAD_BYTES,
+    tail_bytes: int = TAIL_BYTES,
+    start: float | None = None,
+) -> CommandResult:
+    """Read the command's two pipes (file descriptors, closed by the caller) until it and its
+    processes are gone, enforcing the timeout, the supervisor's checks and ``stop``."""
+    sup = supervisor
+    start = time.monotonic() if start is None else start
+    deadline = start + max(0.0, timeout)
     sup.started(proc)
     stdout_buf = CappedBuffer(head_bytes, tail_bytes)
     stderr_buf = CappedBuffer(head_bytes, tail_bytes)
-    bufs = {proc.stdout.fileno(): stdout_buf, proc.stderr.fileno(): stderr_buf}
+    bufs = {stdout: stdout_buf, stderr: stderr_buf}
     sel = selectors.DefaultSelector()
-    for f in (proc.stdout, proc.stderr):
-        sel.register(f.fileno(), selectors.EVENT_READ)
+    for fd in (stdout, stderr):
+        sel.register(fd, selectors.EVENT_READ)
     timed_out = False
     reason: str | None = None
     term_at: float | None = None
@@ -128,12 +175,15 @@ def run_capped(
             if not alive and not sel.get_map():
                 break
             if term_at is None and kill_at is None:
-                if now >= deadline:
+                if alive and stop is not None and stop():
+                    reason, kill_at = STOPPED, now
+                    sup.kill()
+                elif now >= deadline:
                     timed_out, reason, term_at = True, "timeout", now
                     sup.terminate()
                 elif alive and now - last_check >= WATCHDOG_INTERVAL_S:
                     last_check = now
-                    why = sup.check() or (STOPPED if stop is not None and stop() else None)
+                    why = sup.check()
                     if why:
                         reason, kill_at = why, now
                         sup.kill()
@@ -180,8 +230,6 @@ def run_capped(
             proc.wait()
         finally:
             sup.cleanup()
-            proc.stdout.close()
-            proc.stderr.close()
     exit_code, limit = sup.finish(proc.returncode)
     return CommandResult(
         exit_code=exit_code,
@@ -247,6 +295,9 @@ class RunnerBase:
         if output_dir is None and self.workspace is not None:
             output_dir = self.workspace / OUTPUTS_DIR
         self.output_dir = Path(output_dir) if output_dir is not None else None
+
+    def close(self) -> None:
+        """Release what the runner keeps between commands (nothing, unless it says so)."""
 
     def _output_log(self) -> OutputLog | None:
         if self.output_dir is None:

@@ -11,7 +11,7 @@ from claw_nb.errors import SandboxSettingsError
 
 _PATH_LISTS = ("writable", "hide", "read_only", "env_passthrough", "devices")
 _COUNTS = ("cpu_seconds", "memory_mb", "file_size_mb", "processes", "max_output_file_mb", "nice")
-_BOOLS = ("enabled", "network", "cgroup")
+_BOOLS = ("enabled", "network", "cgroup", "session")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ class SandboxSettings:
     processes: int = 512
     max_output_file_mb: int = 64
     cgroup: bool = True  # use a cgroup for process limits when one can be created
+    # one bubblewrap sandbox for the session's commands (restarted when what it must show
+    # changes); false: a sandbox of its own for every command (~50-90 ms more each)
+    session: bool = True
     # sandboxed commands run at this niceness (0-19): the user's kernel stays responsive, and
     # the process watchdog keeps up with a fork bomb on a busy machine
     nice: int = 10

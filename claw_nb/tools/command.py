@@ -65,7 +65,9 @@ def _status_line(result: CommandResult, timeout: float) -> str:
     if code is not None and code < 0:
         notes.append(f"killed by {_signal_name(-code)}")
     reason = result.killed_reason
-    if reason and reason.startswith("process limit"):
+    if reason == STOPPED:
+        notes.append("stopped: the run was stopped; the command and its processes were killed")
+    elif reason and reason.startswith("process limit"):
         notes.append(
             f"stopped: it started more processes than allowed, {reason}; "
             "all its processes were killed"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 
@@ -412,3 +413,26 @@ def test_stop_during_a_streamed_reply_ends_the_run_promptly(scripted_server, wor
     assert result.stop_reason == "interrupted"
     assert len(rec.of(ev.TextDelta)) < 10  # did not read the whole stream
     assert not rec.of(ev.ErrorOccurred)
+
+
+def test_interrupt_kills_a_running_command(scripted_server, workspace):
+    """A stop (the notebook's Stop button, Ctrl-C) does not wait for the command to end: the
+    command is killed and the run ends interrupted, its result saying so."""
+    agent, rec = make_agent(scripted_server, workspace)
+    started = workspace / "started"
+
+    def stop_once_started() -> None:
+        end = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < end:
+            time.sleep(0.01)
+        agent.interrupt()
+
+    scripted_server.queue(tool_calls(call("run_command", {"command": "touch started; sleep 60"})))
+    threading.Thread(target=stop_once_started, daemon=True).start()
+    begin = time.monotonic()
+    result = agent.run("wait a minute")
+    assert result.stop_reason == "interrupted"
+    assert time.monotonic() - begin < 20
+    assert (
+        "the run was stopped; the command and its processes were killed" in tool_results(agent)[0]
+    )

@@ -38,6 +38,23 @@ def procs_with(marker: str) -> list[int]:
     return out
 
 
+def namespace_init(pid: int) -> int | None:
+    """The host PID of the init (PID 1) of the PID namespace ``pid`` is in; None on the host's."""
+    while pid > 1:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            return None
+        ns_pids = fields.get("NSpid", "").split()
+        if len(ns_pids) < 2:
+            return None  # on the host
+        if ns_pids[-1] == "1":
+            return pid
+        pid = int(fields["PPid"])
+    return None
+
+
 def survivors(marker: str, within: float = 5.0) -> list[int]:
     end = time.monotonic() + within
     while True:
@@ -91,17 +108,11 @@ class SandboxTasks:
         return self
 
     def _find_init(self) -> int | None:
+        """The PID 1 of the namespace running the command with the marker: bubblewrap's init
+        (a sandbox per command) or the session sandbox's command server."""
         for pid in procs_with(self.needle.decode()):
-            try:
-                with open(f"/proc/{pid}/comm") as f:
-                    if f.read().strip() != "bwrap":
-                        continue
-                with open(f"/proc/{pid}/task/{pid}/children") as f:
-                    kids = [int(x) for x in f.read().split()]
-            except (OSError, ValueError):
-                continue
-            if kids:
-                return kids[0]  # the outer bwrap's child: the namespace's init
+            if (init := namespace_init(pid)) is not None:
+                return init
         return None
 
     def _watch(self):
@@ -192,8 +203,12 @@ def assert_isolated(runner: BwrapRunner, area: Area) -> None:
     """Refuse to run an attack unless the sandbox demonstrably isolates: these commands are
     hostile, and must never run on the host because of a regression."""
     canary = area.outside / "canary"
-    res = runner.run(f"echo x > {canary}; echo $$; cat /proc/1/comm", area.ws, 30)
-    if canary.exists() or res.stdout.split()[:2] != ["2", "bwrap"]:
+    res = runner.run(
+        f"echo x > {canary}; readlink /proc/self/ns/pid /proc/self/ns/mnt", area.ws, 30
+    )
+    host = [os.readlink(f"/proc/self/ns/{ns}") for ns in ("pid", "mnt")]
+    inside = res.stdout.split()
+    if canary.exists() or len(inside) != 2 or any(a == b for a, b in zip(inside, host)):
         canary.unlink(missing_ok=True)
         pytest.fail(f"the sandbox does not isolate; not running the attack: {res}")
 

@@ -237,6 +237,9 @@ def test_the_placeholder_holds_while_another_command_ends(area):
     time.sleep(0.5)
     runner.run("true", area.ws, 30)
     slow.join()
+    # the session sandbox keeps its (empty) mount point until it ends; nothing got in it
+    assert not (area.ws / ".git").exists() or not any((area.ws / ".git").iterdir())
+    runner.close()
     assert not (area.ws / ".git").exists()
 
 

@@ -102,7 +102,7 @@ def test_run_command_caps_timeout_at_600(ctx):
         name = "rec"
         timeout = None
 
-        def run(self, command, cwd, timeout):
+        def run(self, command, cwd, timeout, stop=None):
             self.timeout = timeout
             return CommandResult(0, "", "", False, 1.0, 0, 0)
 

@@ -1,0 +1,88 @@
+"""Whether bubblewrap can run here at all, and the namespace options every sandbox uses."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+
+INSTALL_HINT = (
+    "install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu) or "
+    "`sudo dnf install bubblewrap` (Fedora)"
+)
+
+
+NS_FLAGS = (
+    "--unshare-pid",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--die-with-parent",
+    "--new-session",
+)
+
+
+def cap_flags() -> list[str]:
+    # As real root, bwrap keeps every capability inside unless told otherwise.
+    return ["--cap-drop", "ALL"] if os.geteuid() == 0 else []
+
+
+_probe_cache: dict[tuple[str, int], tuple[bool, str]] = {}
+_probe_lock = threading.Lock()
+
+
+def bwrap_status(bwrap_path: str = "bwrap") -> tuple[bool, str]:
+    """(usable, why not) for bubblewrap at ``bwrap_path``: found, and a trivial sandbox with
+    every namespace we use really starts. Cached per path."""
+    path = shutil.which(bwrap_path)
+    if path is None:
+        return False, (
+            f"bubblewrap (bwrap) was not found (looked for {bwrap_path!r}), so commands run "
+            f"WITHOUT an OS sandbox and each one needs approval; to sandbox them, {INSTALL_HINT}"
+        )
+    key = (os.path.realpath(path), os.geteuid())
+    with _probe_lock:
+        if key in _probe_cache:
+            return _probe_cache[key]
+        argv = [
+            path,
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--tmpfs",
+            "/tmp",
+            *NS_FLAGS,
+            *cap_flags(),
+            "--unshare-net",
+            "true",
+        ]
+        try:
+            p = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=20,
+                text=True,
+                check=False,
+            )
+            ok, err = p.returncode == 0, (p.stderr or "").strip() or f"exit code {p.returncode}"
+        except (OSError, subprocess.TimeoutExpired) as e:
+            ok, err = False, str(e)
+        reason = (
+            ""
+            if ok
+            else (
+                f"bubblewrap is installed ({path}) but cannot create a sandbox here ({err}), so "
+                "commands run WITHOUT an OS sandbox and each one needs approval. bwrap needs user "
+                "namespaces (Ubuntu 24.04: `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`"
+                " or an AppArmor profile for bwrap; Docker: run the container with "
+                "`--security-opt seccomp=unconfined --security-opt apparmor=unconfined` or as "
+                "privileged); a missing or too old bwrap: " + INSTALL_HINT
+            )
+        )
+        _probe_cache[key] = (ok, reason)
+        return ok, reason
