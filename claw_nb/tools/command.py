@@ -66,14 +66,12 @@ def _status_line(result: CommandResult, timeout: float) -> str:
         notes.append(f"killed by {_signal_name(-code)}")
     reason = result.killed_reason
     if reason == STOPPED:
-        notes.append("stopped: the run was stopped; the command and its processes were killed")
+        notes.append("stopped by the user: the command and its processes were killed")
     elif reason and reason.startswith("process limit"):
         notes.append(
             f"stopped: it started more processes than allowed, {reason}; "
             "all its processes were killed"
         )
-    elif reason == STOPPED:
-        notes.append("stopped by the user: the command and its processes were killed")
     elif reason:
         notes.append(f"{reason} reached")
     return f"exit code: {shown}" + (f" ({'; '.join(notes)})" if notes else "")

@@ -434,5 +434,5 @@ def test_interrupt_kills_a_running_command(scripted_server, workspace):
     assert result.stop_reason == "interrupted"
     assert time.monotonic() - begin < 20
     assert (
-        "the run was stopped; the command and its processes were killed" in tool_results(agent)[0]
+        "stopped by the user: the command and its processes were killed" in tool_results(agent)[0]
     )
