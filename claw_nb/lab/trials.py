@@ -135,10 +135,6 @@ class _Meter:
             self.prefill_tokens += prefill_of(event)
             self.model_s += float(event.latency_ms or 0.0) / 1000.0
             self.cache_breaks += bool(event.cache_break)
-        elif kind == "ContextCompacted" and event.summary_calls:
-            # a summary request has a prompt of its own: the server reads all of it
-            self.prefill_tokens += int(event.summary_prompt_tokens or 0)
-            self.model_s += float(event.duration_ms or 0.0) / 1000.0
             if self.on_progress is not None:
                 self.on_progress(
                     TrialProgress(
@@ -150,6 +146,10 @@ class _Meter:
                 )
         elif kind == "ToolCallFinished" and not event.ok:
             self.tool_errors += 1
+        elif kind == "ContextCompacted" and event.summary_calls:
+            # a summary request has a prompt of its own: the server reads all of it
+            self.prefill_tokens += int(event.summary_prompt_tokens or 0)
+            self.model_s += float(event.duration_ms or 0.0) / 1000.0
 
 
 def prefill_of(call: Any) -> int:
