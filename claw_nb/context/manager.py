@@ -45,10 +45,6 @@ from claw_nb.textclip import clip_middle
 from claw_nb.tools.base import ToolRegistry
 
 PRUNE_ENOUGH = 0.7  # pruning alone is enough when it brings a request under this share of the limit
-# A compaction aims to leave the request under this share of the limit: each one makes a prompt-
-# caching server read the whole request again, so one that lands just under the threshold is
-# followed by another a step or two later (docs/performance.md, "Prefill").
-AFTER_SHARE = 0.6
 MIN_FOLD_SHARE = (
     0.15  # ...or when a summary would fold less than this share (then it is not worth a call)
 )
@@ -299,8 +295,6 @@ class ContextManager:
         before, count_before = self.measure(messages, tools), len(messages)
         fold = self._fold()
         head = head_len(messages)
-        if recent_budget is None:
-            recent_budget = self._recent_budget(messages, head)
         recent = fold.recent_start(messages, head, recent_budget)
         report = prune(
             messages,
@@ -368,15 +362,6 @@ class ContextManager:
         if self.conversation is not None:
             self.conversation.emit(event)
         return event
-
-    def _recent_budget(self, messages: list[dict[str, Any]], head: int) -> int:
-        """Tokens the verbatim recent turns may keep: RECENT_SHARE of the limit, less when what
-        always stays (system prompt, tool schemas, the task, a summary) leaves less room under
-        AFTER_SHARE of it. The last turn is kept whatever the budget (`Fold.recent_start`)."""
-        kept = self.last_parts.get("system", 0) + self.last_parts.get("tools", 0)
-        kept += sum(self.counter.message(m) for m in messages[:head] if m.get("role") != "system")
-        room = self.limit * AFTER_SHARE - kept * self.ratio - self.summary_tokens()
-        return int(max(0, min(self.limit * RECENT_SHARE, room)))
 
     def _fold(self) -> Fold:
         """The budgets and parts a summary works with, as of now."""

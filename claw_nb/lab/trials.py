@@ -147,10 +147,6 @@ class TrialMeter:
             self.prefill_tokens += prefill_of(event)
             self.model_s += float(event.latency_ms or 0.0) / 1000.0
             self.cache_breaks += bool(event.cache_break)
-        elif kind == "ContextCompacted" and event.summary_calls:
-            # a summary request has a prompt of its own: the server reads all of it
-            self.prefill_tokens += int(event.summary_prompt_tokens or 0)
-            self.model_s += float(event.duration_ms or 0.0) / 1000.0
             if self.on_progress is not None:
                 self.on_progress(
                     TrialProgress(
@@ -162,6 +158,10 @@ class TrialMeter:
                 )
         elif kind == "ToolCallFinished" and not event.ok:
             self.tool_errors += 1
+        elif kind == "ContextCompacted" and event.summary_calls:
+            # a summary request has a prompt of its own: the server reads all of it
+            self.prefill_tokens += int(event.summary_prompt_tokens or 0)
+            self.model_s += float(event.duration_ms or 0.0) / 1000.0
 
     def model_call(self, call: Any) -> None:
         """A command-line agent's model call, as the recording proxy saw it."""

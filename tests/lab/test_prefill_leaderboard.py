@@ -171,7 +171,8 @@ def test_a_trials_meter_counts_what_the_servers_read_and_the_summaries():
     def model_call(step, **kw):
         return ev.ModelCallFinished("s", step, "m", 1000 * step, 10, 500.0, None, "stop", **kw)
 
-    meter = TrialMeter(("e", "v", "t", 0), None)
+    progress = []
+    meter = TrialMeter(("e", "v", "t", 0), progress.append)
     for event in (
         model_call(1, prefill_tokens=900),  # the server said
         model_call(2),  # it did not: the whole prompt
@@ -195,3 +196,4 @@ def test_a_trials_meter_counts_what_the_servers_read_and_the_summaries():
     assert meter.prefill_tokens == 900 + 2000 + 0 + 1500
     assert meter.model_s == pytest.approx(3 * 0.5 + 4.0)
     assert meter.cache_breaks == 1
+    assert [p.step for p in progress] == [1, 2, 3]  # a progress report per model call, no more
