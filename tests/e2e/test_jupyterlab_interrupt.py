@@ -14,14 +14,13 @@ import threading
 import pytest
 
 from claw_nb.testing import hold, text
+from tests.e2e.lab import shot as _shot
 from tests.e2e.test_jupyterlab import (  # noqa: F401 - fixtures used by name
     _cell,
     _open_notebook,
     _run_cell,
-    _shot,
     _write_notebook,
     lab_env,
-    page,
 )
 
 pytestmark = pytest.mark.slow
