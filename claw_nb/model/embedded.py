@@ -36,6 +36,9 @@ KV_SHARE = 0.25  # the KV cache may take this share of the memory available at s
 # claw_nb describes the tools and writes earlier calls into the prompt itself (tools_in_prompt).
 CHAT_FORMAT: str | None = None
 READY_TIMEOUT = 180.0
+# llama.cpp's threads (generation and prompt reading); unset: llama-cpp-python's own default
+# (half the cores to generate, all of them to read prompts). For a machine other work shares.
+THREADS_ENV = "CLAW_EMBEDDED_THREADS"
 INSTALL_HINT = (
     'pip install -e ".[local]" in a claw_nb checkout (builds llama-cpp-python: 7-15 min on 2 cores)'
 )
@@ -170,6 +173,16 @@ def llama_cpp_available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
+def threads_from_env() -> int | None:
+    """`CLAW_EMBEDDED_THREADS` as a thread count, None when unset."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise EmbeddedModelError(f"{THREADS_ENV} must be a whole number of threads, 1 or more")
+    return int(value)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -186,9 +199,11 @@ class EmbeddedServer:
         n_ctx: int | None = None,
         log_path: Path | None = None,
         chat_format: str | None = CHAT_FORMAT,
+        threads: int | None = None,
     ) -> None:
         self.model = model
         self.chat_format = chat_format
+        self.threads = threads or threads_from_env()
         self.port = port or free_port()
         self.n_ctx, self.n_ctx_source = (n_ctx, "given") if n_ctx else context_size(model)
         self.log_path = log_path or default_models_dir().parent / f"embedded-{self.port}.log"
@@ -218,8 +233,18 @@ class EmbeddedServer:
             "--model_alias",
             self.alias,
             *(["--chat_format", self.chat_format] if self.chat_format else []),
+            *(
+                ["--n_threads", str(self.threads), "--n_threads_batch", str(self.threads)]
+                if self.threads
+                else []
+            ),
             "--n_ctx",
             str(self.n_ctx),
+            # By default a request that arrives while a reply streams ends that stream at its
+            # next token ([DONE], no finish_reason): a second agent, a lab slot or a
+            # `/v1/models` probe would cut a reply short. Queue them instead.
+            "--interrupt_requests",
+            "False",
             "--host",
             "127.0.0.1",
             "--port",

@@ -56,6 +56,29 @@ def test_models_dir_comes_from_settings_then_env(tmp_path, monkeypatch):
     assert embedded.models_dir({}) == tmp_path / "cache" / "claw_nb" / "models"
 
 
+def _server_args(tmp_path: Path) -> list[str]:
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"")
+    return embedded.EmbeddedServer(embedded.LocalModel("m", gguf), port=1, n_ctx=512).command()
+
+
+def test_threads_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(embedded.THREADS_ENV, "1")
+    args = _server_args(tmp_path)
+    assert args[args.index("--n_threads") + 1] == "1"
+    assert args[args.index("--n_threads_batch") + 1] == "1"
+    monkeypatch.delenv(embedded.THREADS_ENV)
+    assert "--n_threads" not in _server_args(tmp_path)  # llama-cpp-python's own default
+    monkeypatch.setenv(embedded.THREADS_ENV, "two")
+    with pytest.raises(EmbeddedModelError, match=embedded.THREADS_ENV):
+        _server_args(tmp_path)
+
+
+def test_a_second_request_waits_instead_of_cutting_a_streamed_reply(tmp_path):
+    args = _server_args(tmp_path)  # the real server's behaviour: test_embedded_replies.py
+    assert args[args.index("--interrupt_requests") + 1] == "False"
+
+
 @needs_server
 def test_started_once_reused_and_stopped():
     embedded.stop_all()

@@ -414,6 +414,7 @@ def test_a_first_run_reads_the_file_and_ends_within_the_step_limit(tmp_path):
         stdin=subprocess.DEVNULL,
     )
     assert "embedded SmolLM2-135M" in done.stderr
+    assert "asking for a whole reply" not in done.stdout + done.stderr  # the stream held
     assert '-> read_file {"path": "cli.py"}' in done.stdout, done.stdout
     assert "count words in text files" in done.stdout.lower(), "the file's text is shown"
     ended = [line for line in done.stdout.splitlines() if line.startswith("claw: stopped (")]
