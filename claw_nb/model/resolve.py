@@ -108,8 +108,9 @@ def use_embedded(
         context_window=window,
         # llama-cpp-python generates up to the full window when no max_tokens is sent
         max_tokens=config.max_tokens or config.reserve_tokens or default_reserve(window),
-        # count with the model's own vocabulary: what the server counts with
-        tokenizer=config.tokenizer or str(model.path),
+        # count with the model's own vocabulary (what the server counts with), loaded through
+        # llama-cpp-python; without it, tiktoken calibrated by the server's usage
+        tokenizer=config.tokenizer or (str(model.path) if embedded.llama_cpp_available() else None),
         # its GGUF's own template renders only roles and text: tools go in the prompt
         tools_in_prompt=config.tools_in_prompt or server.tools_in_prompt,
         # llama-cpp-python takes a grammar per request: the first look, then text or one call
@@ -138,10 +139,11 @@ def describe_models(config: ClawConfig) -> str:
     if not local:
         lines.append("  none")
     bundled = embedded.bundled_model()
+    found_engine = embedded.preferred_engine()
     engine = (
-        "llama-cpp-python installed"
-        if embedded.llama_cpp_available()
-        else (f"llama-cpp-python missing: {embedded.INSTALL_HINT}")
+        f"served by {found_engine}"
+        if found_engine
+        else f"no llama.cpp server installed: {embedded.INSTALL_HINT}"
     )
     lines.append(f"embedded model ({engine}):")
     lines.append(

