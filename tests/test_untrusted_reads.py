@@ -37,6 +37,7 @@ TRUSTED_READS = {
     ("claw_nb/sandbox/process.py", "children"): "/proc",
     ("claw_nb/sandbox/_server.py", "*"): "/dev/null and /proc, inside the sandbox",
     ("claw_nb/sandbox/session.py", "SandboxSession.host_pid"): "/proc",
+    ("claw_nb/sandbox/session.py", "SandboxSession.mount_table"): "/proc",
     ("claw_nb/sandbox/server_channel.py", "server_source"): "_server.py, packaged with claw_nb",
     ("claw_nb/sandbox/server_channel.py", "current_umask"): "/proc",
     ("claw_nb/sandbox/exposure.py", "real_path"): "opens O_PATH to read the path back: no data",
