@@ -1,10 +1,12 @@
 """The host's end of a session sandbox's command server (``_server.py``): its source, and the
-socket both speak over, length-prefixed JSON with the replies bounded and checked."""
+socket both speak over, length-prefixed: ``marshal`` requests, JSON replies, bounded and
+checked."""
 
 from __future__ import annotations
 
 import array
 import json
+import marshal
 import selectors
 import socket
 import time
@@ -49,7 +51,8 @@ class Channel:
         self.closed = False
 
     def send(self, message: dict, fds: Sequence[int] = ()) -> None:
-        data = json.dumps(message).encode("utf-8", "surrogatepass")
+        """A request (``marshal`` data: the server runs this very interpreter) with ``fds``."""
+        data = marshal.dumps(message)
         head = len(data).to_bytes(4, "big")
         self.sock.settimeout(SEND_TIMEOUT_S)
         try:

@@ -56,6 +56,7 @@ def test_settings_defaults():
     assert s.max_output_file_mb == 64
     assert s.writable == () and s.hide == () and s.env_passthrough == ()
     assert ".claw" in s.read_only
+    assert s.session  # one sandbox for a runner's commands
 
 
 def test_settings_read_the_sandbox_table_and_overrides_win():
@@ -79,6 +80,7 @@ def test_settings_read_the_sandbox_table_and_overrides_win():
     assert (s.cpu_seconds, s.memory_mb, s.processes) == (60, 2048, 50)
     assert SandboxSettings.from_settings({}) == SandboxSettings()
     assert SandboxSettings.from_settings(None, enabled="false").enabled is False
+    assert SandboxSettings.from_settings({"sandbox": {"session": False}}).session is False
 
 
 def test_settings_reject_unknown_keys_and_bad_values():
