@@ -72,7 +72,7 @@ def test_a_claude_code_agent_runs_as_a_child_with_its_own_context_and_log_rows(c
         sent = json.dumps(request["messages"])
         assert "4711" not in sent and "PARENTWORK" not in sent
         assert request["messages"][0]["content"].startswith("You are EXPLORER-PROMPT.")
-    assert sorted(names(child_requests[0])) == ["grep", "list_files", "read_file"]
+    assert sorted(names(child_requests[0])) == ["grep", "list_files", "read_file", "read_output"]
     assert "task" in names(parent_requests[0])
     # the parent reads the child's answer and what it changed as the task's result
     result = parent_requests[1]["messages"][-1]

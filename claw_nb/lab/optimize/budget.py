@@ -47,7 +47,8 @@ class BaseRequestCounter:
 
     def count(self, variant: Any) -> BaseRequest:
         """The system prompt as a trial renders it (no project memory: a task's workspace
-        brings its own) plus the tool schemas as the chat template gets them."""
+        brings its own) plus the tool schemas as the chat template gets them, `read_output`'s
+        included (the context manager adds it to every request)."""
         from claw_nb.context.tokens import PER_MESSAGE, PRIMING
         from claw_nb.prompts import render_template, template_text
 
@@ -60,7 +61,11 @@ class BaseRequestCounter:
         template = variant.system_prompt if variant.system_prompt is not None else template_text()
         system = render_template(template, TRIAL_WORKSPACE, tools)
         system_tokens = PRIMING + PER_MESSAGE + self._counter.text(system)
-        tool_tokens = self._counter.tools(tools.specs())
+        # the context manager sends `read_output` from the first request on (claw_nb.context)
+        from claw_nb.context.outputs import OutputStore, make_read_output_tool
+
+        specs = [*tools.specs(), make_read_output_tool(OutputStore()).spec()]
+        tool_tokens = self._counter.tools(specs)
         return BaseRequest(
             system_tokens, tool_tokens, tuple(tools.names()), self._counter.description
         )

@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from claw_nb.context.outputs import OutputStore, make_read_output_tool
 from claw_nb.context.tokens import PER_MESSAGE, PER_TOOL, PRIMING
 from claw_nb.errors import ConfigError
 from claw_nb.lab.optimize.budget import (
@@ -39,8 +40,9 @@ def test_the_base_request_is_the_rendered_prompt_and_the_schemas_the_model_is_se
     listed = render_template("Tools:\n$tools\n", TRIAL_WORKSPACE, tools)
     assert "`grep(" not in listed and "`read_file(" in listed  # $tools lists only these
     expected_system = PRIMING + PER_MESSAGE + tiktoken_count(system)
+    sent = [*tools.specs(), make_read_output_tool(OutputStore()).spec()]  # as the loop sends
     expected_tools = sum(
-        tiktoken_count(json.dumps(spec, ensure_ascii=False)) + PER_TOOL for spec in tools.specs()
+        tiktoken_count(json.dumps(spec, ensure_ascii=False)) + PER_TOOL for spec in sent
     )
     assert (base.system_tokens, base.tool_tokens) == (expected_system, expected_tools)
     assert base.tokens == expected_system + expected_tools
@@ -249,3 +251,34 @@ def test_a_command_line_agent_has_no_base_request_to_budget():
     agent = Variant.from_dict("tiny", {"agent_command": "python tiny.py {instruction}"})
     with pytest.raises(ConfigError, match="runs its own agent"):
         BaseRequestCounter().count(agent)
+
+
+def test_the_counted_schemas_are_those_a_trial_agent_sends(scripted_server, workspace, tmp_path):
+    """What is counted is what the server receives: the tool schemas of a real request."""
+    from claw_nb.api import build_agent
+    from claw_nb.config import load_config
+    from claw_nb.context.tokens import TokenCounter
+    from claw_nb.testing import text
+
+    variant = Variant("lean", tools=("read_file", "write_file"))
+    scripted_server.queue(text("done"))
+    config = load_config(
+        workspace,
+        db_path=tmp_path / "log.duckdb",
+        model="openai/scripted",
+        api_base=scripted_server.url,
+        api_key="k",
+        stream=False,
+    )
+    agent, log = build_agent(  # as a lab trial builds its agent
+        config, mode="auto", tools=variant.tool_registry(), subagents=False, hooks=False
+    )
+    try:
+        assert agent.run("nothing to do").ok
+    finally:
+        agent.close()
+        log.close()
+    sent = scripted_server.requests[0]["tools"]
+    base = BaseRequestCounter().count(variant)
+    assert [t["function"]["name"] for t in sent] == [*base.tools, "read_output"]
+    assert TokenCounter("").tools(sent) == base.tool_tokens
