@@ -32,7 +32,7 @@ RULE = "run_command(python -m pytest *)"
 def rules_lab(tmp_path):
     """(scripted server, lab root, Lab) as `lab_env` of test_jupyterlab.py, with a sandbox."""
     require_browser()
-    from claw_nb.sandbox.bwrap import bwrap_status
+    from claw_nb.sandbox.bwrap_probe import bwrap_status
 
     usable, why = bwrap_status()
     if not usable:
