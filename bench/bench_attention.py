@@ -26,9 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from claw_nb.jupyter.lab_extension import NAME, source_dir  # noqa: E402
 from claw_nb.testing import ScriptedServer, call, text, tool_calls  # noqa: E402
+from tests.e2e.lab import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.e2e.test_jupyterlab import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
     _cell,
     _lab_env,
     _open_notebook,
