@@ -83,7 +83,7 @@ def test_the_stop_button_ends_a_run_waiting_for_a_silent_model(widget_shell, cla
     done = finished(m)
     view.stop_button.click()
     assert done.wait(SAFETY)
-    assert claw_env.server.client_left.is_set()  # the request was closed ...
+    assert claw_env.server.client_left.wait(SAFETY)  # the request was closed ...
     assert not gate.is_set()  # ... while the model had not answered
     assert m.last_result.stop_reason == "interrupted"
     assert "stopped by you" in view.status.value
@@ -126,7 +126,7 @@ def test_claw_stop_ends_the_run_and_cancels_the_queued_ones(widget_shell, claw_e
     widget_shell.run_line_magic("claw", "stop")
     assert "stopping the run in progress; cancelled 1 queued run" in capsys.readouterr().out
     assert done.wait(SAFETY)
-    assert claw_env.server.client_left.is_set() and not gate.is_set()
+    assert claw_env.server.client_left.wait(SAFETY) and not gate.is_set()
     assert "cancelled" in queued.status.value
     assert len(claw_env.server.requests) == 1
 
@@ -143,7 +143,7 @@ def test_ctrl_c_in_a_text_run_stops_it_and_logs_the_session(shell, claw_env, cap
     shell.run_cell_magic("claw", "--mode auto", "a long prompt")
     result = magics(shell).last_result
     assert result.stop_reason == "interrupted"
-    assert claw_env.server.client_left.is_set() and not gate.is_set()
+    assert claw_env.server.client_left.wait(SAFETY) and not gate.is_set()
     assert logged_stop_reason(claw_env.db, result.session_id) == "interrupted"
     assert "Traceback" not in capsys.readouterr().out
 
