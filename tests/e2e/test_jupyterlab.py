@@ -543,7 +543,7 @@ def test_a_kernel_restart_mid_run_leaves_no_running_transcript(lab_env, page):
     _run_cell(page, 0)
     _run_cell(page, 1)
     cell = _cell(page, 1)
-    expect(cell.locator(".claw-transcript .claw-state")).to_have_text("running")
+    expect(cell.locator(".claw-transcript .claw-state")).to_have_text("running", timeout=30_000)
     with urllib.request.urlopen(f"{lab.url}/api/sessions?token={lab.token}", timeout=10) as r:
         kernel = json.loads(r.read())[0]["kernel"]["id"]
     urllib.request.urlopen(
