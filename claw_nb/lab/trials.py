@@ -253,20 +253,37 @@ def run_trial(
             runner.close()  # its session sandbox shows the workspace removed next
         journal = read_journals(tmp / "log.duckdb")
         shutil.rmtree(tmp, ignore_errors=True)
+    result = judged_result(
+        spec, meter, started, stop_reason, verdict, error, tamper, session_id if journal else None
+    )
+    return TrialOutcome(result, journal, stopped)
+
+
+def judged_result(
+    spec: TrialSpec,
+    meter: TrialMeter,
+    started: float,
+    stop_reason: str,
+    verdict: Any,
+    error: str | None,
+    tamper: Any,
+    session_id: str | None,
+) -> TrialResult:
+    """A finished trial's (or fork's) result: the verifier's reward and output, its error
+    joined to the run's, the tamper report."""
     if verdict is not None and verdict.error:
         error = f"{error}; verifier: {verdict.error}" if error else f"verifier: {verdict.error}"
-    result = trial_result(
+    return trial_result(
         spec,
         meter,
         started,
         stop_reason,
         reward=verdict.reward if verdict is not None else 0.0,
-        session_id=session_id if journal else None,
+        session_id=session_id,
         error=error,
         verifier_output=verdict.output if verdict is not None else "",
         tamper=tamper,
     )
-    return TrialOutcome(result, journal, stopped)
 
 
 def _run_external(

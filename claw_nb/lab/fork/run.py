@@ -193,9 +193,9 @@ def run_fork(
     from claw_nb.lab.trials import (
         TrialMeter,
         build_trial_agent,
+        judged_result,
         read_journals,
         run_until_timeout,
-        trial_result,
     )
     from claw_nb.lab.verify import make_runner, prepare_workspace, run_verifier
 
@@ -207,6 +207,7 @@ def run_fork(
     stop_reason: str = StopReason.ERROR
     error, verdict, tamper = None, None, ()
     replay, replay_s = ReplayReport(), 0.0
+    runner = None
     try:
         workspace = prepare_workspace(spec.task, tmp / "ws")
         runner = make_runner(workspace, unsandboxed=spec.unsandboxed)
@@ -234,20 +235,12 @@ def run_fork(
     except Exception as exc:  # noqa: BLE001 - as a trial: a failed set-up is a result, reward 0
         error = f"{type(exc).__name__}: {exc}"
     finally:
+        if runner is not None:
+            runner.close()  # its session sandbox, before the workspace goes
         journal = read_journals(tmp / "log.duckdb")
         shutil.rmtree(tmp, ignore_errors=True)
-    if verdict is not None and verdict.error:
-        error = f"{error}; verifier: {verdict.error}" if error else f"verifier: {verdict.error}"
-    result = trial_result(
-        spec,
-        meter,
-        started,
-        stop_reason,
-        reward=verdict.reward if verdict is not None else 0.0,
-        session_id=session_id if journal else None,
-        error=error,
-        verifier_output=verdict.output if verdict is not None else "",
-        tamper=tamper,
+    result = judged_result(
+        spec, meter, started, stop_reason, verdict, error, tamper, session_id if journal else None
     )
     return result, journal, replay, counter, replay_s
 
