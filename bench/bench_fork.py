@@ -5,7 +5,9 @@ nothing: it fails) is forked at step 6 under a variant that teaches writing the 
 and the same variant also reruns the whole trial. Printed for both: model calls, prompt and
 completion tokens, wall seconds, and the prompt tokens of the first request (the prefill a
 server without a warm cache pays before the first new token). `--delay S` makes every model
-reply take S seconds, to see how a slow model changes the picture.
+reply take S seconds, to see how a slow model changes the picture. `--fan-out N` also runs the
+base trial N times and forks all N failures, one after another and then N at a time on a
+local pool (`fork_failures(..., executor=local_executor(N))`), printing both wall times.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delay", type=float, default=0.0, help="seconds per model reply")
     parser.add_argument("--unsandboxed", action="store_true")
+    parser.add_argument("--fan-out", type=int, default=0, metavar="N", help="fork N failures")
     args = parser.parse_args()
 
     import duckdb
@@ -106,6 +109,7 @@ def main() -> int:
         started = time.monotonic()
         (f,) = fork(original, 6, taught, db_path=db, api_key="sk-test")
         fork_s = time.monotonic() - started
+        fanned = fan_out(args.fan_out, tasks, taught, common) if args.fan_out else []
     print(f"original trial: {f.original_steps} steps, reward {f.original_reward:g}")
     print("                 passed  model calls  prompt tok  completion tok  first request  wall s")
     print(
@@ -117,7 +121,38 @@ def main() -> int:
         f"{f.completion_tokens:14}  {f.first_prompt_tokens:13}  {fork_s:6.2f}"
         f"  (replay {f.replay_s * 1000:.0f} ms, {f.replayed} calls, {len(f.divergences)} diverged)"
     )
+    for line in fanned:
+        print(line)
     return 0
+
+
+def fan_out(n: int, tasks: list, taught, common: dict) -> list[str]:
+    """Fork n failed trials one after another, then n at a time: a line of wall time each."""
+    from claw_nb.lab.executors import local_executor
+    from claw_nb.lab.fork.failures import fork_failures
+    from claw_nb.lab.runner import run_experiment
+    from claw_nb.lab.variants import Variant
+
+    run_experiment(tasks, [Variant("base")], experiment="many", repeats=n, **common)
+    lines = []
+    for slots in (1, n):
+        pool = local_executor(slots)
+        started = time.monotonic()
+        try:
+            report = fork_failures(
+                "many",
+                taught,
+                db_path=common["db_path"],
+                api_key="sk-test",
+                forks_experiment=f"many-forks-{slots}",
+                executor=pool,
+            )
+        finally:
+            pool.shutdown()
+        wall = time.monotonic() - started
+        passed = sum(f.passed for f in report.forks)
+        lines.append(f"{len(report.forks)} forks, {slots} at a time: {passed} passed, {wall:.2f} s")
+    return lines
 
 
 if __name__ == "__main__":

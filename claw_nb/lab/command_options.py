@@ -36,7 +36,18 @@ COMMANDS: tuple[LabCommand, ...] = (
     LabCommand(
         "stop", "stop the lab runs going on in the background (running and queued)", ("notebook",)
     ),
+    LabCommand(
+        "fork",
+        "replay a trial up to step K, then a variant takes over; prints the verdict",
+        ("cli",),
+    ),
+    LabCommand(
+        "fork-failures",
+        "fork every failed trial at its first failing step; compare with the originals",
+        ("cli",),
+    ),
 )
+FORKS = ("fork", "fork-failures")
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,14 @@ OPTIONS: tuple[LabOption, ...] = (
     LabOption(("tasks",), TASKS_HELP, ("check", "run"), {"metavar": "TASKS"}),
     LabOption(("tasks",), "number of tasks", ("plan",), {"type": int, "metavar": "N"}),
     LabOption(("experiment",), "its name (default: the latest)", ("report",), {"nargs": "?"}),
+    LabOption(("session",), "the trial's session id (or a unique prefix)", ("fork",)),
+    LabOption(("experiment",), "the experiment whose failed trials are forked", ("fork-failures",)),
+    LabOption(
+        ("--at-step",),
+        "the step the variant takes over",
+        ("fork",),
+        {"type": int, "required": True, "metavar": "K"},
+    ),
     LabOption(
         ("--variant",),
         "a variant's overrides: NAME=FILE.toml (repeatable); NAME alone is the defaults",
@@ -72,10 +91,25 @@ OPTIONS: tuple[LabOption, ...] = (
         {"action": "append", "default": [], "metavar": "NAME=FILE.toml"},
     ),
     LabOption(
+        ("--variant",),
+        "the variant that takes over: NAME=FILE.toml (NAME alone: the defaults)",
+        FORKS,
+        {"required": True, "metavar": "NAME=FILE.toml"},
+    ),
+    LabOption(
         ("--repeats",),
         "runs of every variant on every task (1)",
         ("run", "plan"),
         {"type": int, "default": 1, "metavar": "N"},
+    ),
+    LabOption(
+        ("--repeats",), "forks per trial (1)", FORKS, {"type": int, "default": 1, "metavar": "N"}
+    ),
+    LabOption(
+        ("--experiment-name",),
+        "the forks' experiment (default: the original's name + '-forks')",
+        FORKS,
+        {"dest": "forks_experiment", "metavar": "NAME"},
     ),
     LabOption(
         ("--experiment",),
@@ -91,14 +125,14 @@ OPTIONS: tuple[LabOption, ...] = (
     ),
     LabOption(
         ("--ray",),
-        "run trials on this Ray cluster ('auto': the one on this machine)",
-        ("run",),
+        "run trials (forks) on this Ray cluster ('auto': the one on this machine)",
+        ("run", *FORKS),
         {"metavar": "ADDRESS"},
     ),
     LabOption(
         ("--slots",),
-        "trials at once locally (default: $CLAW_LAB_SLOTS, [lab] slots, or 1)",
-        ("run",),
+        "trials (forks) at once locally (default: $CLAW_LAB_SLOTS, [lab] slots, or 1)",
+        ("run", *FORKS),
         {"type": int, "metavar": "N"},
     ),
     LabOption(
@@ -114,6 +148,12 @@ OPTIONS: tuple[LabOption, ...] = (
         {"action": "store_true"},
     ),
     LabOption(
+        ("--unsandboxed",),
+        "replay and run without bubblewrap (default: as the original experiment ran)",
+        FORKS,
+        {"action": "store_true", "default": None},
+    ),
+    LabOption(
         ("--workers",),
         "tasks checked at once (2)",
         ("check",),
@@ -126,13 +166,28 @@ OPTIONS: tuple[LabOption, ...] = (
         {"metavar": "MODEL"},
     ),
     LabOption(
+        ("--model",),
+        "LiteLLM model string (default: the original experiment's)",
+        FORKS,
+        {"metavar": "MODEL"},
+    ),
+    LabOption(
         ("--api-base",),
         "model server URL (default: the configured one)",
         ("run",),
         {"metavar": "URL"},
     ),
     LabOption(
-        ("--api-key",), "API key (default: the configured one)", ("run",), {"metavar": "KEY"}
+        ("--api-base",),
+        "model server URL (default: the original experiment's)",
+        FORKS,
+        {"metavar": "URL"},
+    ),
+    LabOption(
+        ("--api-key",),
+        "API key (default: the configured one)",
+        ("run", *FORKS),
+        {"metavar": "KEY"},
     ),
     LabOption(
         ("--wait",),
@@ -161,7 +216,7 @@ OPTIONS: tuple[LabOption, ...] = (
     LabOption(
         ("--db",),
         "DuckDB log file (default: env CLAW_DB or the workspace's)",
-        ("run", "report"),
+        ("run", "report", *FORKS),
         {"type": Path, "metavar": "FILE"},
     ),
 )

@@ -4,6 +4,9 @@ Both return standard `concurrent.futures.Future` objects whose result is a
 :class:`~claw_nb.lab.trials.TrialOutcome`, so progress works the same way for all. Each trial is
 submitted with its own stop token (a child of its run's), so a stop reaches the trials of that
 run only: a local trial watches its token; a Ray trial is cancelled from the token's `on_stop`.
+`submit_work` runs another unit of work keyed by a trial spec the same way (a fork,
+`claw_nb.lab.fork.worker.run_fork`): a module-level function of plain data, whose task folder
+travels with it as a trial's does.
 
 - :func:`local_executor`: threads in this process. Its size is the number of requests the
   model server answers in parallel (``slots``: 1 for Ollama by default), not the CPU count:
@@ -30,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ConfigError, LabError
-from claw_nb.lab.trials import TrialOutcome, TrialProgress, TrialSpec, run_trial
+from claw_nb.lab.trials import TrialProgress, TrialSpec, run_trial
 from claw_nb.stop import StopToken
 
 SLOT_RESOURCE = "claw_model_slot"
@@ -72,6 +75,12 @@ class LocalExecutor:
         """Queue one trial; `stop` (its own token) ends it at its next safe point."""
         return self._pool.submit(run_trial, spec, on_progress, stop)
 
+    def submit_work(
+        self, work: Callable[..., Any], spec: TrialSpec, *args: Any, stop: StopToken | None = None
+    ) -> Future:
+        """Queue ``work(spec, *args, stop=stop)``: a unit of work other than a trial."""
+        return self._pool.submit(work, spec, *args, stop=stop)
+
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
@@ -95,8 +104,10 @@ class RayExecutor:
         self.address = address
         self.resource = resource
         if not ray.is_initialized():
-            # A cluster on this machine's loopback keeps the driver there too: otherwise Ray
-            # picks the machine's network address for it and cannot reach the head.
+            # A cluster on this machine's loopback keeps the driver there too. Ray 2.60 still
+            # turns 127.0.0.1 (address and node IP) into the machine's network address unless
+            # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 is set, for the head and the driver alike
+            # (docs/lab.md, Executors).
             loopback = {"_node_ip_address": "127.0.0.1"} if _is_loopback(address) else {}
             ray.init(
                 address=address,
@@ -114,7 +125,7 @@ class RayExecutor:
                 "server's parallel slots)."
             )
         self.slots = int(available)
-        self._remote = ray.remote(num_cpus=0, resources={resource: 1}, max_retries=0)(_ray_trial)
+        self._remote = ray.remote(num_cpus=0, resources={resource: 1}, max_retries=0)(_ray_work)
         self._refs: dict[int, Any] = {}
         self._lock = threading.Lock()
         self._packed: dict[str, bytes] = {}
@@ -128,12 +139,19 @@ class RayExecutor:
         """Submit one trial; per-step progress stays on the worker (start and end are seen).
 
         The worker cannot see `stop`: stopping it cancels the Ray task instead."""
+        return self.submit_work(run_trial, spec, stop=stop)
+
+    def submit_work(
+        self, work: Callable[..., Any], spec: TrialSpec, *args: Any, stop: StopToken | None = None
+    ) -> Future:
+        """Submit ``work(spec, *args)`` as a Ray task (`work` travels by its module's name, the
+        task's folder as a tar when the worker cannot see it); `stop` cancels the task."""
         import ray
 
         task = spec.task
         if task.path is not None and task.name not in self._packed:
             self._packed[task.name] = pack_task(task.path)
-        ref = self._remote.remote(spec, self._packed.get(task.name))
+        ref = self._remote.remote(work, spec, self._packed.get(task.name), args)
         future = ref.future()
         with self._lock:
             self._refs[id(future)] = ref
@@ -215,16 +233,19 @@ def pack_task(path: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _ray_trial(spec: TrialSpec, packed: bytes | None) -> TrialOutcome:
-    """Runs on a Ray worker: unpack the task if this node cannot see it, run the trial."""
+def _ray_work(
+    work: Callable[..., Any], spec: TrialSpec, packed: bytes | None, args: tuple[Any, ...]
+) -> Any:
+    """Runs on a Ray worker: unpack the task if this node cannot see it, then ``work(spec,
+    *args)`` (a trial, a fork)."""
     task = spec.task
     if packed is None or (task.path is not None and task.path.is_dir()):
-        return run_trial(spec)
+        return work(spec, *args)
     with tempfile.TemporaryDirectory(prefix="claw-task-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(packed), mode="r:gz") as tar:
             tar.extractall(tmp, filter="data")
         local = replace(task, path=Path(tmp) / task.path.name)
-        return run_trial(replace(spec, task=local))
+        return work(replace(spec, task=local), *args)
 
 
 def _is_loopback(address: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,34 @@ def test_bad_session_ids_and_steps_get_one_line_errors(scripted_server, tmp_path
         assert proc.returncode == 2, proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("claw-nb lab: ") and message in lines[0]
+
+
+def test_fork_failures_takes_the_executor_options_of_lab_run(scripted_server, tmp_path):
+    db = tmp_path / "lab.duckdb"
+    run_base(scripted_server, db, demo_tasks(2))
+    variant = taught_toml(tmp_path)
+
+    proc = lab(
+        tmp_path, scripted_server, "fork-failures", "base-exp", "--variant", variant, "--slots", "2"
+    )
+    assert proc.returncode == 0, proc.stderr
+    # each fork is printed as the driver records it, then the comparison
+    assert proc.stdout.count(": PASS reward 1 (original 0)") == 2
+    assert "2 fork(s) of failed trials of base-exp under taught: 2 passed" in proc.stdout
+
+    with socket.socket() as s:  # a port nobody listens at
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+    proc = lab(
+        tmp_path,
+        scripted_server,
+        "fork-failures",
+        "base-exp",
+        "--variant",
+        variant,
+        "--ray",
+        address,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("claw-nb lab: ") and "Ray" in lines[0]

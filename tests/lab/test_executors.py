@@ -38,7 +38,7 @@ def fake_ray(monkeypatch):
     ray.cancel = ray.cancelled.append
 
     class Remote:
-        def remote(self, spec, packed):
+        def remote(self, work, spec, packed, args):
             return FakeRef(spec.task.name)
 
     ray.remote = lambda **options: lambda fn: Remote()

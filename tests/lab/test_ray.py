@@ -1,13 +1,16 @@
-"""Trials on a real Ray cluster (started here, on 127.0.0.1, and stopped afterwards)."""
+"""Trials and forks on a real Ray cluster (started once for this module, on 127.0.0.1, and
+stopped afterwards; every test here shares it)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,13 +18,19 @@ import duckdb
 import pytest
 
 from claw_nb.errors import LabError
-from claw_nb.lab.executors import SLOT_RESOURCE, ray_executor
+from claw_nb.lab.executors import SLOT_RESOURCE, local_executor, ray_executor
+from claw_nb.lab.fork.failures import fork_failures
 from claw_nb.lab.runner import run_experiment
 from claw_nb.lab.tasks import load_tasks
 from claw_nb.lab.variants import Variant
+from claw_nb.stop import StopToken
 from tests.lab.lab_helpers import SOLVER_PROMPT, TASKS, solver_reply
+from tests.lab.test_fork import TAUGHT, demo_tasks, query, run_base
+from tests.lab.test_fork_executors import WAIT_S, HeldForks, fork_rows, report_rows
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+ray_constants = pytest.importorskip("ray._private.ray_constants")
+LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,13 +41,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def ray_cluster(tmp_path_factory, monkeypatch):
-    """A one-node cluster with two model slots; its processes are killed as a group after."""
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A one-node cluster with two model slots, shared by the module's tests (starting one
+    takes seconds); its processes are killed as a group after the last.
+
+    Ray 2.60 turns 127.0.0.1 into the machine's network address, in `ray start
+    --node-ip-address` and in the driver's `ray.init` alike, unless clusters are "disabled"
+    (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, which only changes that lookup): with it the
+    head, its workers and this driver all stay on loopback."""
     port = free_port()
     env = {
         **os.environ,
         "RAY_AUTH_MODE": "disabled",
+        LOOPBACK_ONLY: "0",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
@@ -63,7 +79,10 @@ def ray_cluster(tmp_path_factory, monkeypatch):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("RAY_AUTH_MODE", "disabled")
+    patch.setenv(LOOPBACK_ONLY, "0")
+    patch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)  # read at import: set it here too
     address = f"127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -80,9 +99,11 @@ def ray_cluster(tmp_path_factory, monkeypatch):
             ray.shutdown()
         try:
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
+            proc.wait(timeout=10)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(proc.pid, signal.SIGKILL)
+        patch.undo()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_no_cluster_fails_at_once_and_starts_none(monkeypatch):
@@ -126,3 +147,81 @@ def test_two_trials_on_a_local_ray_cluster(ray_cluster, scripted_server, tmp_pat
     finally:
         con.close()
     assert len(sessions) == 2 and all(other and n >= 4 for _, other, n in sessions)
+
+
+def test_forks_on_a_local_ray_cluster_record_what_one_after_another_records(
+    ray_cluster, scripted_server, tmp_path: Path
+):
+    db = tmp_path / "lab.duckdb"
+    run_base(scripted_server, db, demo_tasks(3))
+    one = local_executor(1)
+    try:
+        sequential = fork_failures(
+            "base-exp",
+            TAUGHT,
+            db_path=db,
+            api_key="sk-test",
+            executor=one,
+            forks_experiment="one-by-one",
+        )
+    finally:
+        one.shutdown()
+
+    on_ray = fork_failures(
+        "base-exp",
+        TAUGHT,
+        db_path=db,
+        api_key="sk-test",
+        executor=ray_executor(ray_cluster),
+        forks_experiment="on-ray",
+    )
+
+    assert [f.passed for f in on_ray.forks] == [True, True, False]
+    assert fork_rows(db, "on-ray") == fork_rows(db, "one-by-one")
+    assert report_rows(on_ray) == report_rows(sequential)
+    # The forks ran in the cluster's workers; their journals came back as data.
+    pids = query(
+        db,
+        "SELECT s.pid != ? FROM trials t JOIN sessions s USING (session_id) "
+        "WHERE t.experiment = 'on-ray'",
+        [os.getpid()],
+    )
+    assert pids == [(True,)] * 3
+
+
+def test_a_stop_cancels_the_forks_on_the_cluster(ray_cluster, scripted_server, tmp_path: Path):
+    db = tmp_path / "lab.duckdb"
+    run_base(scripted_server, db, demo_tasks(3))
+    held = HeldForks()
+    scripted_server.default = held
+    executor = ray_executor(ray_cluster)  # two slots: two forks run, one waits
+    token = StopToken()
+    box: dict = {}
+
+    def go():
+        box["report"] = fork_failures(
+            "base-exp", TAUGHT, db_path=db, api_key="sk-test", executor=executor, stop=token
+        )
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    try:
+        assert held.two_reached.wait(WAIT_S)
+        token.stop("stopped by the test")
+        thread.join(WAIT_S)
+    finally:
+        held.release.set()
+    assert not thread.is_alive()
+    report = box["report"]
+    assert report.stopped and report.forks == ()  # cancelled: nothing came back to record
+    assert len(held.reached) == 2  # the queued fork never started
+    assert query(db, "SELECT count(*) FROM trials WHERE experiment = 'base-exp-forks'") == [(0,)]
+
+
+def test_the_cluster_and_its_workers_stay_on_loopback(ray_cluster):
+    executor = ray_executor(ray_cluster)
+    node = ray._private.worker.global_worker.node
+    assert (node.gcs_address, node.node_ip_address) == (ray_cluster, "127.0.0.1")
+    where = ray.remote(num_cpus=0, resources={SLOT_RESOURCE: 1})(ray.util.get_node_ip_address)
+    assert ray.get(where.remote(), timeout=WAIT_S) == "127.0.0.1"
+    assert executor.slots == 2

@@ -3,11 +3,13 @@ over, instead of rerunning the whole trial.
 
     from claw_nb import lab
     lab.fork("3f9c2a", at_step=6, variant=lab.Variant.from_file("strict", "strict.toml"))
-    lab.fork_failures("terse-vs-base", lab.Variant.from_file("strict", "strict.toml"))
+    lab.fork_failures("terse-vs-base", lab.Variant.from_file("strict", "strict.toml"),
+                      executor=lab.local_executor(2))
 
-`trajectory` cuts a logged session at a step, `replay` reruns its tool calls, `run` builds and
-runs one fork as a trial, `failures` forks an experiment's failed trials and compares them with
-their originals, `store` holds their queries.
+`trajectory` cuts a logged session at a step, `replay` reruns its tool calls, `plan` reads what
+a fork needs from the log (on the driver), `worker` runs one fork as a trial (where an executor
+puts it), `run` drives forks through an executor and records them, `failures` forks an
+experiment's failed trials and compares them with their originals, `store` holds their queries.
 """
 
 from __future__ import annotations

@@ -7,22 +7,27 @@ comparison pairs each original trial (its reward) with its forks' rewards and us
 paired statistics (`claw_nb.lab.statistics.paired_comparison`: exact McNemar for one 0/1 fork
 per trial, a sign-flip test with repeats, the small-sample flag). Only failed trials are
 forked, so the originals all scored below 1: the comparison says how many failures a variant
-recovers from the point they went wrong, not how it would do from the start.
+recovers from the point they went wrong, not how it would do from the start. Every fork is
+planned first and then all go to the executor at once, so a pool or a Ray cluster runs them
+side by side; a stop leaves the comparison of the forks that finished.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from claw_nb.errors import LabError
 from claw_nb.lab.fork import store
-from claw_nb.lab.fork.run import ForkResult, fork
+from claw_nb.lab.fork.plan import ForkPlanner, logged_trajectory
+from claw_nb.lab.fork.run import ForkResult, run_forks
 from claw_nb.lab.variants import Variant
 from claw_nb.log.database import resolve_db_path
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas
 
     from claw_nb.lab.statistics import PairedComparison
@@ -37,6 +42,7 @@ class FailureForks:
     variant: str
     forks: tuple[ForkResult, ...]
     comparison: PairedComparison
+    stopped: bool = False  # a stop cut the run: `forks` holds the ones that finished
 
     def frame(self) -> pandas.DataFrame:
         """One row per fork: the original trial, the step, both rewards, replay and cost."""
@@ -64,11 +70,12 @@ class FailureForks:
 
     def summary(self) -> str:
         recovered = sum(f.passed for f in self.forks)
-        return (
+        text = (
             f"{len(self.forks)} fork(s) of failed trials of {self.experiment} under "
             f"{self.variant}: {recovered} passed; fork vs original "
             f"{self.comparison.summary()}"
         )
+        return text + ("; stopped before the end" if self.stopped else "")
 
 
 def fork_failures(
@@ -82,14 +89,16 @@ def fork_failures(
     api_base: str | None = None,
     api_key: str | None = None,
     unsandboxed: bool | None = None,
+    executor: Any = None,
     stop: StopToken | None = None,
+    on_result: Callable[[ForkResult], None] | None = None,
 ) -> FailureForks:
     """Fork each failed trial of `experiment` at its first failing step under `variant`
-    (`repeats` forks each) and compare them with the originals."""
-    from claw_nb.lab.fork.trajectory import Trajectory
+    (`repeats` forks each) and compare them with the originals. `executor`: where the forks
+    run (default: a local pool of the model server's slots); `on_result` sees each fork as it
+    is recorded."""
     from claw_nb.lab.statistics import paired_comparison
     from claw_nb.lab.store import list_experiments
-    from claw_nb.log.queries import load_messages
 
     path = resolve_db_path(db_path)
     names = list_experiments(path)
@@ -99,35 +108,30 @@ def fork_failures(
     failed = store.failed_trials(path, experiment)
     if not failed:
         raise LabError(f"experiment {experiment!r} has no failed trials to fork")
-    forks: list[ForkResult] = []
+    planner = ForkPlanner(
+        path,
+        variant,
+        repeats=repeats,
+        experiment=forks_experiment,
+        model=model,
+        api_base=api_base,
+        api_key=api_key,
+        unsandboxed=unsandboxed,
+    )
+    plans = []
     for session_id, _, _, _ in failed:
-        trajectory = Trajectory(
-            session_id, load_messages(path, session_id), store.tool_call_rows(path, session_id)
-        )
+        trajectory = logged_trajectory(path, session_id)
         if not trajectory.steps:
             continue  # the trial never got a reply (a dead server): nothing to fork
-        forks += fork(
-            session_id,
-            trajectory.first_failing_step(),
-            variant,
-            repeats=repeats,
-            db_path=path,
-            experiment=forks_experiment,
-            model=model,
-            api_base=api_base,
-            api_key=api_key,
-            unsandboxed=unsandboxed,
-            stop=stop,
-        )
-        if stop is not None and stop.stopped:
-            break
-    if not forks:
+        plans += planner.plan(session_id, trajectory, trajectory.first_failing_step())
+    if not plans:
         raise LabError(f"no failed trial of {experiment!r} made a model call: nothing to fork")
+    forks, stopped = run_forks(path, plans, executor=executor, stop=stop, on_result=on_result)
     originals: dict[str, list[float]] = {}
     forked: dict[str, list[float]] = {}
     for f in forks:
         originals[f.forked_from] = [f.original_reward]
         forked.setdefault(f.forked_from, []).append(f.reward)
     return FailureForks(
-        experiment, variant.name, tuple(forks), paired_comparison(originals, forked)
+        experiment, variant.name, tuple(forks), paired_comparison(originals, forked), stopped
     )

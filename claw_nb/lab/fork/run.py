@@ -1,5 +1,5 @@
-"""Forking a logged trial: rebuild its workspace as it was before step k, then let a variant
-of the agent take over from there.
+"""Forking logged trials: the driver. Each fork rebuilds the trial's workspace as it was
+before step k, then a variant of the agent takes over from there.
 
 The workspace is the task's environment (as `run_trial` prepares it) plus the logged tool
 calls of steps 1..k-1 replayed in order (`claw_nb.lab.fork.replay`, no model calls). The agent
@@ -9,29 +9,38 @@ original's; it continues without a new user message, its first model call is ste
 step budget is what the original had left. The verifier runs as usual. The fork is a trial
 of its own experiment (default: the original's name + ``-forks``) and a session whose
 ``forked_from`` and ``fork_step`` say where it came from.
+
+The driver reads what the forks need from its log (`claw_nb.lab.fork.plan`) and hands each
+fork to an executor (`claw_nb.lab.executors`: a local pool, by default the model server's
+slots at a time, or a Ray cluster), where `claw_nb.lab.fork.worker.run_fork` runs it. As each
+ends, the driver ingests its journal, records its trial and marks its session. A stop ends
+the forks as it ends a `lab run`'s trials: queued forks never start, a running local fork ends
+`interrupted` and keeps its (marked) session but gets no `trials` row, a Ray fork is cancelled.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import time
-import uuid
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import CancelledError, Future, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import LabError
 from claw_nb.lab.fork import store
-from claw_nb.lab.fork.replay import Divergence, ReplayReport, replay_calls
-from claw_nb.lab.fork.trajectory import Trajectory
+from claw_nb.lab.fork.plan import ForkPlan, ForkPlanner, logged_trajectory
+from claw_nb.lab.fork.replay import Divergence
+from claw_nb.lab.fork.worker import ForkOutcome, run_fork
 from claw_nb.lab.tasks import Task
-from claw_nb.lab.trials import TrialResult, TrialSpec
 from claw_nb.lab.variants import Variant
 from claw_nb.log.database import resolve_db_path
-from claw_nb.outcomes import StopReason
-from claw_nb.stop import StopToken
+from claw_nb.stop import CTRL_C, StopToken
+
+STOP_GRACE_S = 30.0  # how long a stop waits for running forks to reach a safe point
+TICK_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -79,20 +88,6 @@ class ForkResult:
         return text
 
 
-class _FirstCall:
-    """Listener: the number of model calls and the prompt tokens of the first one."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.first_prompt_tokens: int | None = None
-
-    def __call__(self, event: Any) -> None:
-        if type(event).__name__ == "ModelCallFinished":
-            self.calls += 1
-            if self.first_prompt_tokens is None and event.prompt_tokens is not None:
-                self.first_prompt_tokens = int(event.prompt_tokens)
-
-
 def fork(
     session: str,
     at_step: int,
@@ -106,180 +101,185 @@ def fork(
     api_base: str | None = None,
     api_key: str | None = None,
     unsandboxed: bool | None = None,
+    executor: Any = None,
     stop: StopToken | None = None,
+    on_result: Callable[[ForkResult], None] | None = None,
 ) -> list[ForkResult]:
     """Fork the logged trial `session` (id or unique prefix) at step `at_step` under `variant`,
     `repeats` times; each fork is recorded in the log. See the module docstring.
 
     Defaults come from the original experiment: its model, server and sandboxing. `task`
-    replaces the logged task (the same name, say, with an edited environment)."""
-    from claw_nb.log.queries import load_messages
-
-    if repeats < 1:
-        raise LabError(f"repeats must be at least 1, got {repeats}")
+    replaces the logged task (the same name, say, with an edited environment). `executor`:
+    where the forks run (default: a local pool, `claw_nb.lab.executors.local_executor()`);
+    `on_result` sees each fork as the driver records it. Returns the finished forks in order
+    (fewer when `stop` cut the run)."""
     path = resolve_db_path(db_path)
     session_id = store.find_trial_session(path, session)
-    original = store.trial_row(path, session_id)
-    trajectory = Trajectory(
-        session_id, load_messages(path, session_id), store.tool_call_rows(path, session_id)
+    planner = ForkPlanner(
+        path,
+        variant,
+        repeats=repeats,
+        experiment=experiment,
+        task=task,
+        model=model,
+        api_base=api_base,
+        api_key=api_key,
+        unsandboxed=unsandboxed,
     )
-    trajectory.check_step(at_step)
-    task = task or _logged_task(original)
-    config = original["config"]
-    if unsandboxed is None:
-        unsandboxed = bool(config.get("unsandboxed"))
-    if not unsandboxed:
-        from claw_nb.lab.verify import require_sandbox
-
-        require_sandbox()
-    name = experiment or f"{original['experiment']}-forks"
-    _register(path, name, task, variant, original, unsandboxed)
-    calls_saved, saved_prompt, saved_completion = store.tokens_before(path, session_id, at_step)
-    results = []
-    for _ in range(repeats):
-        repeat = store.next_repeat(path, name, variant.name, task.name)
-        spec = TrialSpec(
-            name,
-            variant,
-            task,
-            repeat,
-            model=model or config.get("model"),
-            api_base=api_base or config.get("api_base"),
-            api_key=api_key,
-            unsandboxed=unsandboxed,
-            options=dict(config.get("options") or {}),
-        )
-        result, journal, replay, counter, replay_s = run_fork(spec, trajectory, at_step, stop=stop)
-        _record(path, result, journal, session_id, at_step)
-        results.append(
-            ForkResult(
-                session_id=result.session_id,
-                forked_from=session_id,
-                fork_step=at_step,
-                experiment=name,
-                variant=variant.name,
-                task=task.name,
-                repeat=repeat,
-                reward=result.reward,
-                passed=result.passed,
-                stop_reason=result.stop_reason,
-                error=result.error,
-                replayed=replay.replayed,
-                skipped=replay.skipped,
-                divergences=tuple(replay.divergences),
-                model_calls=counter.calls,
-                prompt_tokens=result.prompt_tokens,
-                completion_tokens=result.completion_tokens,
-                first_prompt_tokens=counter.first_prompt_tokens,
-                wall_s=result.wall_s,
-                replay_s=replay_s,
-                original_reward=float(original["reward"] or 0.0),
-                original_steps=int(original["steps"] or 0),
-                calls_saved=calls_saved,
-                tokens_saved=saved_prompt + saved_completion,
-            )
-        )
-        if stop is not None and stop.stopped:
-            break
+    plans = planner.plan(session_id, logged_trajectory(path, session_id), at_step)
+    results, _ = run_forks(path, plans, executor=executor, stop=stop, on_result=on_result)
     return results
 
 
-def run_fork(
-    spec: TrialSpec, trajectory: Trajectory, at_step: int, stop: StopToken | None = None
-) -> tuple[TrialResult, bytes, ReplayReport, _FirstCall, float]:
-    """One fork end to end in a temporary directory (removed after): (its trial result, its
-    journal, the replay's report, its model-call counter, seconds spent replaying)."""
-    from claw_nb.lab.tamper import tamper_report
-    from claw_nb.lab.trials import (
-        TrialMeter,
-        build_trial_agent,
-        judged_result,
-        read_journals,
-        run_until_timeout,
-    )
-    from claw_nb.lab.verify import make_runner, prepare_workspace, run_verifier
+def run_forks(
+    db_path: Path,
+    plans: Sequence[ForkPlan],
+    *,
+    executor: Any = None,
+    stop: StopToken | None = None,
+    on_result: Callable[[ForkResult], None] | None = None,
+) -> tuple[list[ForkResult], bool]:
+    """Run the planned forks on `executor` and record each as it ends: (the finished forks in
+    plan order, whether a stop cut the run)."""
+    stop = StopToken(stop)  # these forks' own: stopping them stops nothing else
+    owned = executor is None
+    if owned:
+        from claw_nb.lab.executors import local_executor
 
-    stop = stop if stop is not None else StopToken()
-    started = time.monotonic()
-    meter, counter = TrialMeter(spec.key, None), _FirstCall()
-    tmp = Path(tempfile.mkdtemp(prefix="claw-fork-"))
-    session_id = uuid.uuid4().hex[:16]
-    stop_reason: str = StopReason.ERROR
-    error, verdict, tamper = None, None, ()
-    replay, replay_s = ReplayReport(), 0.0
-    runner = None
+        executor = local_executor()
+    stopped = False
     try:
-        workspace = prepare_workspace(spec.task, tmp / "ws")
-        runner = make_runner(workspace, unsandboxed=spec.unsandboxed)
-        agent, log = build_trial_agent(spec, workspace, tmp, runner, meter, session_id, stop)
-        agent.subscribe(counter)
-        try:
-            replay_started = time.monotonic()
-            replay = replay_calls(agent, trajectory.calls_before(at_step))
-            replay_s = time.monotonic() - replay_started
-            agent.context_manager.outcomes.update(replay.outcomes)
-            history = trajectory.history_before(at_step)
-            history[0] = {"role": "system", "content": agent.system_prompt.text}
-            agent.steps = at_step - 1  # the fork's first model call is step k, as in the original
-            budget = max(1, agent.config.max_steps - (at_step - 1))
-            stop_reason, error = run_until_timeout(
-                agent, spec.task, continue_from=history, max_steps=budget
-            )
-        finally:
-            log.close()
-        if not stop.stopped:
-            tamper = tamper_report(spec.task, workspace)
-            verdict = run_verifier(spec.task, workspace, runner)
-    except LabError:
+        futures = {
+            executor.submit_work(
+                run_fork, plan.spec, plan.trajectory, plan.at_step, stop=stop.child()
+            ): (index, plan)
+            for index, plan in enumerate(plans)
+        }
+        collector = _Collector(db_path, futures, stop, on_result)
+        stopped = collector.until_done()
+    except BaseException:
+        stop.stop("a fork failed to run")  # the others end at their next safe point
         raise
-    except Exception as exc:  # noqa: BLE001 - as a trial: a failed set-up is a result, reward 0
-        error = f"{type(exc).__name__}: {exc}"
     finally:
-        if runner is not None:
-            runner.close()  # its session sandbox, before the workspace goes
-        journal = read_journals(tmp / "log.duckdb")
-        shutil.rmtree(tmp, ignore_errors=True)
-    result = judged_result(
-        spec, meter, started, stop_reason, verdict, error, tamper, session_id if journal else None
-    )
-    return result, journal, replay, counter, replay_s
+        if owned:
+            executor.shutdown(wait=not stopped)
+    return [collector.results[i] for i in sorted(collector.results)], stopped
 
 
-def _logged_task(original: dict[str, Any]) -> Task:
-    from claw_nb.lab.tasks import load_tasks
+class _Collector:
+    """Records the submitted forks as they end (one open of the log per batch)."""
 
-    source, name = original["source"], original["task"]
-    if not source or not Path(source).is_dir():
-        raise LabError(
-            f"task {name!r}'s folder ({source or 'not logged'}) is gone: pass the task "
-            "(fork(..., task=...)) to rebuild the workspace"
+    def __init__(
+        self,
+        db_path: Path,
+        futures: dict[Future, tuple[int, ForkPlan]],
+        stop: StopToken,
+        on_result: Callable[[ForkResult], None] | None,
+    ) -> None:
+        self.db_path, self.futures, self.stop, self.on_result = db_path, futures, stop, on_result
+        self.results: dict[int, ForkResult] = {}
+
+    def until_done(self) -> bool:
+        """Wait for every fork, recording each; True when a stop came first."""
+        pending = set(self.futures)
+        woken: Future = Future()  # a stop wakes the wait below at once
+        unregister = self.stop.on_stop(lambda: woken.set_result(None))
+        try:
+            while pending and not self.stop.stopped:
+                finished, _ = wait(pending | {woken}, timeout=TICK_S, return_when="FIRST_COMPLETED")
+                finished.discard(woken)
+                pending -= finished
+                self.collect(finished)
+        except KeyboardInterrupt:  # no shell took the Ctrl-C: it stops these forks like a Stop
+            self.stop.stop(CTRL_C)
+        finally:
+            unregister()
+        if not pending:
+            return False
+        for future in pending:
+            future.cancel()  # queued: never starts (a fork also checks its token as it starts)
+        running = {f for f in pending if not f.cancelled()}
+        finished, _ = wait(running, timeout=STOP_GRACE_S)
+        self.collect(finished)
+        return True
+
+    def collect(self, finished: Iterable[Future]) -> None:
+        """Record the forks that ended; a stopped one leaves its session only."""
+        from claw_nb.lab.store import record_trials
+
+        done: list[tuple[int, ForkPlan, ForkOutcome]] = []
+        interrupted: list[tuple[ForkPlan, ForkOutcome]] = []
+        for future in finished:
+            index, plan = self.futures[future]
+            outcome = self._outcome(future, plan)
+            if outcome is None:
+                continue
+            if outcome.stopped:
+                if outcome.journal:
+                    interrupted.append((plan, outcome))
+                continue
+            done.append((index, plan, outcome))
+        record_trials(
+            self.db_path,
+            [(o.result, o.journal) for _, _, o in done],
+            [(o.result, o.journal) for _, o in interrupted],
         )
-    for task in load_tasks(source):
-        if task.name == name:
-            return task
-    raise LabError(f"task {name!r} is no longer in {source}")
+        marks = [(p, o) for _, p, o in done] + interrupted
+        store.mark_forks(
+            self.db_path,
+            [(o.result.session_id, p.trajectory.session_id, p.at_step) for p, o in marks],
+        )
+        for index, plan, outcome in done:
+            result = fork_result(plan, outcome)
+            self.results[index] = result
+            if self.on_result is not None:
+                self.on_result(result)
+
+    def _outcome(self, future: Future, plan: ForkPlan) -> ForkOutcome | None:
+        try:
+            return future.result(timeout=0)
+        except (CancelledError, FutureTimeout):
+            return None
+        except LabError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. a Ray worker lost: the fork is not recorded
+            if not self.stop.stopped:  # a stopped Ray fork ends cancelled: that is no failure
+                warnings.warn(
+                    f"claw_nb lab: the fork of {plan.trajectory.session_id} at step "
+                    f"{plan.at_step} failed to run ({type(exc).__name__}: {exc}); it is not "
+                    "recorded",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            return None
 
 
-def _register(
-    path: Path, name: str, task: Task, variant: Variant, original: dict, unsandboxed: bool
-) -> None:
-    from claw_nb.lab.store import register
-
-    config = {
-        "forks_of": original["experiment"],
-        "variants": [variant.name],
-        "tasks": [task.name],
-        "model": original["config"].get("model"),
-        "api_base": original["config"].get("api_base"),
-        "unsandboxed": unsandboxed,
-        "options": original["config"].get("options") or {},
-    }
-    register(path, name, [task], [variant], config)
-
-
-def _record(path: Path, result: TrialResult, journal: bytes, forked_from: str, step: int) -> None:
-    from claw_nb.lab.store import record_trials
-
-    record_trials(path, [(result, journal)])
-    if result.session_id:
-        store.mark_fork(path, result.session_id, forked_from, step)
+def fork_result(plan: ForkPlan, outcome: ForkOutcome) -> ForkResult:
+    """A finished fork, next to its original."""
+    result = outcome.result
+    return ForkResult(
+        session_id=result.session_id,
+        forked_from=plan.trajectory.session_id,
+        fork_step=plan.at_step,
+        experiment=result.experiment,
+        variant=result.variant,
+        task=result.task,
+        repeat=result.repeat,
+        reward=result.reward,
+        passed=result.passed,
+        stop_reason=result.stop_reason,
+        error=result.error,
+        replayed=outcome.replayed,
+        skipped=outcome.skipped,
+        divergences=outcome.divergences,
+        model_calls=outcome.model_calls,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        first_prompt_tokens=outcome.first_prompt_tokens,
+        wall_s=result.wall_s,
+        replay_s=outcome.replay_s,
+        original_reward=plan.original_reward,
+        original_steps=plan.original_steps,
+        calls_saved=plan.calls_saved,
+        tokens_saved=plan.tokens_saved,
+    )

@@ -7,6 +7,7 @@ Like `claw_nb.lab.store` (whose open helpers it uses) each call opens the log fo
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +122,16 @@ def next_repeat(db_path: Path, experiment: str, variant: str, task: str) -> int:
     return 0 if row is None or row[0] is None else int(row[0]) + 1
 
 
-def mark_fork(db_path: Path, session_id: str, forked_from: str, fork_step: int) -> None:
-    """Record on the fork's session which session it forked and at which step."""
+def mark_forks(db_path: Path, marks: Sequence[tuple[str | None, str, int]]) -> None:
+    """Record on each fork's session (fork session, forked session, step) which session it
+    forked and at which step, in one open of the log; forks without a session are skipped."""
+    marks = [m for m in marks if m[0]]
+    if not marks:
+        return
     with open_lab_log(db_path) as con:
-        con.execute(
+        con.executemany(
             "UPDATE sessions SET forked_from = ?, fork_step = ? WHERE session_id = ?",
-            [forked_from, fork_step, session_id],
+            [[forked_from, step, session_id] for session_id, forked_from, step in marks],
         )
 
 
