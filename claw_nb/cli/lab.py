@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from claw_nb.errors import ClawError
 
@@ -26,19 +25,9 @@ def add_lab_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_lab_commands(cmds, "cli")
 
-    from claw_nb.cli.lab_fork import add_parsers as add_fork_parsers
     from claw_nb.cli.lab_optimize import add_parser
 
-    add_fork_parsers(cmds, _model_options)
     add_parser(cmds, type(lab))
-
-
-def _model_options(parser: argparse.ArgumentParser) -> None:
-    """The model and log options of `lab fork` and `lab fork-failures`."""
-    parser.add_argument("--model", help="LiteLLM model string (env CLAW_MODEL)")
-    parser.add_argument("--api-base", help="model server URL (env CLAW_API_BASE)")
-    parser.add_argument("--api-key", help="API key (env CLAW_API_KEY)")
-    parser.add_argument("--db", type=Path, help="DuckDB log file (env CLAW_DB)")
 
 
 def deferring(parser_class: type) -> type:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 Shell = Literal["cli", "notebook"]
 BOTH: tuple[Shell, ...] = ("cli", "notebook")
 TASKS_HELP = "'builtin', a task directory, a folder of them, or a JSON/YAML file"
+FORKS = ("fork", "fork-failures")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ COMMANDS: tuple[LabCommand, ...] = (
     LabCommand("run", "run variants on tasks, with repeats; resumable"),
     LabCommand("report", "the leaderboard of an experiment"),
     LabCommand("plan", "the smallest difference a suite size can detect"),
+    LabCommand("fork", "replay a trial up to step K, then a variant takes over; its verdict"),
+    LabCommand(
+        "fork-failures",
+        "fork every failed trial at its first failing step; compare with the originals",
+    ),
     LabCommand(
         "stop", "stop the lab runs going on in the background (running and queued)", ("notebook",)
     ),
@@ -70,6 +76,60 @@ OPTIONS: tuple[LabOption, ...] = (
         "a variant's overrides: NAME=FILE.toml (repeatable); NAME alone is the defaults",
         ("run",),
         {"action": "append", "default": [], "metavar": "NAME=FILE.toml"},
+    ),
+    LabOption(
+        ("session",),
+        "the trial's session id (or a unique prefix)",
+        ("fork",),
+        {"metavar": "SESSION"},
+    ),
+    LabOption(
+        ("experiment",),
+        "the experiment whose failed trials are forked",
+        ("fork-failures",),
+        {"metavar": "EXPERIMENT"},
+    ),
+    LabOption(
+        ("--at-step",),
+        "the step the variant takes over (1..the trial's steps)",
+        ("fork",),
+        {"type": int, "required": True, "metavar": "K"},
+    ),
+    LabOption(
+        ("--variant",),
+        "the variant that takes over: NAME=FILE.toml, or NAME alone for the defaults",
+        FORKS,
+        {"required": True, "metavar": "NAME=FILE.toml"},
+    ),
+    LabOption(
+        ("--repeats",),
+        "forks of every trial (1)",
+        FORKS,
+        {"type": int, "default": 1, "metavar": "N"},
+    ),
+    LabOption(
+        ("--experiment-name",),
+        "the forks' experiment (default: the original's name + '-forks')",
+        FORKS,
+        {"dest": "forks_experiment", "metavar": "NAME"},
+    ),
+    LabOption(
+        ("--unsandboxed",),
+        "replay and run without bubblewrap (default: as the original experiment ran)",
+        FORKS,
+        {"action": "store_true", "default": None},
+    ),
+    LabOption(
+        ("--model",),
+        "LiteLLM model string for the forks (default: the original experiment's)",
+        FORKS,
+        {"metavar": "MODEL"},
+    ),
+    LabOption(
+        ("--api-base",),
+        "model server URL (default: the original experiment's)",
+        FORKS,
+        {"metavar": "URL"},
     ),
     LabOption(
         ("--repeats",),
@@ -132,13 +192,16 @@ OPTIONS: tuple[LabOption, ...] = (
         {"metavar": "URL"},
     ),
     LabOption(
-        ("--api-key",), "API key (default: the configured one)", ("run",), {"metavar": "KEY"}
+        ("--api-key",),
+        "API key (default: the configured one)",
+        ("run", *FORKS),
+        {"metavar": "KEY"},
     ),
     LabOption(
         ("--wait",),
         "wait for the end, or return at once and run in the background "
         "(default: background with the widget view, wait with text)",
-        ("run",),
+        ("run", *FORKS),
         {"action": argparse.BooleanOptionalAction, "default": None},
         ("notebook",),
     ),
@@ -161,7 +224,7 @@ OPTIONS: tuple[LabOption, ...] = (
     LabOption(
         ("--db",),
         "DuckDB log file (default: env CLAW_DB or the workspace's)",
-        ("run", "report"),
+        ("run", "report", *FORKS),
         {"type": Path, "metavar": "FILE"},
     ),
 )

@@ -5,9 +5,11 @@ over, instead of rerunning the whole trial.
     lab.fork("3f9c2a", at_step=6, variant=lab.Variant.from_file("strict", "strict.toml"))
     lab.fork_failures("terse-vs-base", lab.Variant.from_file("strict", "strict.toml"))
 
-`trajectory` cuts a logged session at a step, `replay` reruns its tool calls, `run` builds and
-runs one fork as a trial, `failures` forks an experiment's failed trials and compares them with
-their originals, `store` holds their queries.
+`trajectory` cuts a logged session at a step, `replay` reruns its tool calls, `trial` runs one
+fork as a trial, `run` checks where to fork and runs the forks one after another (with a lab
+progress display and a stop token), `failures` forks an experiment's failed trials, `report`
+compares forks with their originals, `command` checks the shells' words, `store` holds the
+queries.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from claw_nb.lazy_exports import lazy_exports
 _LAZY = {
     "ForkResult": "claw_nb.lab.fork.run",
     "fork": "claw_nb.lab.fork.run",
+    "ForkPoint": "claw_nb.lab.fork.run",
+    "fork_point": "claw_nb.lab.fork.run",
+    "ForkReport": "claw_nb.lab.fork.report",
     "FailureForks": "claw_nb.lab.fork.failures",
     "fork_failures": "claw_nb.lab.fork.failures",
     "Divergence": "claw_nb.lab.fork.replay",

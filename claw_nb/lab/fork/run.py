@@ -1,37 +1,35 @@
-"""Forking a logged trial: rebuild its workspace as it was before step k, then let a variant
-of the agent take over from there.
+"""Forking logged trials: check where to fork (`fork_point`), then run the forks one after
+another (`run_forks`), each recorded as it ends.
 
-The workspace is the task's environment (as `run_trial` prepares it) plus the logged tool
-calls of steps 1..k-1 replayed in order (`claw_nb.lab.fork.replay`, no model calls). The agent
-is built exactly as a trial's (`claw_nb.lab.trials`), under the variant's settings, and is
-handed the logged conversation up to step k with the variant's system prompt in place of the
-original's; it continues without a new user message, its first model call is step k, and its
-step budget is what the original had left. The verifier runs as usual. The fork is a trial
-of its own experiment (default: the original's name + ``-forks``) and a session whose
-``forked_from`` and ``fork_step`` say where it came from.
+Each fork is a trial (`claw_nb.lab.fork.trial`) of its own experiment (default: the original's
+name + ``-forks``) and a session whose ``forked_from`` and ``fork_step`` say where it came from.
+Like a lab run, the forks show on a lab `Progress` display (queued, running step n, verifying,
+passed/failed, stopped, with times) and stop on a `StopToken`: queued forks never start, the
+running one ends at its agent's next safe point and keeps its session but gets no `trials` row.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import time
-import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import LabError
 from claw_nb.lab.fork import store
-from claw_nb.lab.fork.replay import Divergence, ReplayReport, replay_calls
+from claw_nb.lab.fork.replay import Divergence
 from claw_nb.lab.fork.trajectory import Trajectory
+from claw_nb.lab.progress import Progress
 from claw_nb.lab.tasks import Task
 from claw_nb.lab.trials import TrialResult, TrialSpec
 from claw_nb.lab.variants import Variant
 from claw_nb.log.database import resolve_db_path
-from claw_nb.outcomes import StopReason
-from claw_nb.stop import StopToken
+from claw_nb.stop import Stopped, StopToken
+
+TICK_S = 0.2  # how often a display is redrawn while a fork runs
 
 
 @dataclass(frozen=True)
@@ -79,18 +77,46 @@ class ForkResult:
         return text
 
 
-class _FirstCall:
-    """Listener: the number of model calls and the prompt tokens of the first one."""
+@dataclass(frozen=True)
+class ForkPoint:
+    """A logged trial checked for a fork at one step: what every fork of it needs."""
 
-    def __init__(self) -> None:
-        self.calls = 0
-        self.first_prompt_tokens: int | None = None
+    session_id: str
+    at_step: int
+    original: dict[str, Any]  # its `trials` row with the experiment's config
+    trajectory: Trajectory
+    task: Task
 
-    def __call__(self, event: Any) -> None:
-        if type(event).__name__ == "ModelCallFinished":
-            self.calls += 1
-            if self.first_prompt_tokens is None and event.prompt_tokens is not None:
-                self.first_prompt_tokens = int(event.prompt_tokens)
+    @property
+    def experiment(self) -> str:
+        return str(self.original["experiment"])
+
+    @property
+    def unsandboxed(self) -> bool:
+        """Whether the original experiment ran without bubblewrap (a fork does the same)."""
+        return bool(self.original["config"].get("unsandboxed"))
+
+
+def fork_point(
+    session: str,
+    at_step: int | None,
+    db_path: str | os.PathLike[str] | None = None,
+    task: Task | None = None,
+) -> ForkPoint:
+    """Check that `session` (id or unique prefix) is a logged trial with a step `at_step`
+    (None: its first failing step) and that its task can rebuild the workspace; one-line
+    errors (SessionNotFound, LabError) before anything runs. `task` replaces the logged one."""
+    from claw_nb.log.queries import load_messages
+
+    path = resolve_db_path(db_path)
+    session_id = store.find_trial_session(path, session)
+    original = store.trial_row(path, session_id)
+    trajectory = Trajectory(
+        session_id, load_messages(path, session_id), store.tool_call_rows(path, session_id)
+    )
+    step = trajectory.first_failing_step() if at_step is None else at_step
+    trajectory.check_step(step)
+    return ForkPoint(session_id, step, original, trajectory, task or _logged_task(original))
 
 
 def fork(
@@ -106,143 +132,190 @@ def fork(
     api_base: str | None = None,
     api_key: str | None = None,
     unsandboxed: bool | None = None,
+    progress: Progress | None = None,
     stop: StopToken | None = None,
 ) -> list[ForkResult]:
     """Fork the logged trial `session` (id or unique prefix) at step `at_step` under `variant`,
     `repeats` times; each fork is recorded in the log. See the module docstring.
 
     Defaults come from the original experiment: its model, server and sandboxing. `task`
-    replaces the logged task (the same name, say, with an edited environment)."""
-    from claw_nb.log.queries import load_messages
-
-    if repeats < 1:
-        raise LabError(f"repeats must be at least 1, got {repeats}")
-    path = resolve_db_path(db_path)
-    session_id = store.find_trial_session(path, session)
-    original = store.trial_row(path, session_id)
-    trajectory = Trajectory(
-        session_id, load_messages(path, session_id), store.tool_call_rows(path, session_id)
+    replaces the logged task (the same name, say, with an edited environment). `progress`: a
+    lab display (`claw_nb.jupyter.lab_view.live_view()` in a notebook)."""
+    point = fork_point(session, at_step, db_path, task)
+    return run_forks(
+        [point],
+        variant,
+        repeats=repeats,
+        db_path=db_path,
+        experiment=experiment,
+        model=model,
+        api_base=api_base,
+        api_key=api_key,
+        unsandboxed=unsandboxed,
+        progress=progress,
+        stop=stop,
     )
-    trajectory.check_step(at_step)
-    task = task or _logged_task(original)
-    config = original["config"]
-    if unsandboxed is None:
-        unsandboxed = bool(config.get("unsandboxed"))
-    if not unsandboxed:
+
+
+def run_forks(
+    points: Sequence[ForkPoint],
+    variant: Variant,
+    *,
+    repeats: int = 1,
+    db_path: str | os.PathLike[str] | None = None,
+    experiment: str | None = None,
+    model: str | None = None,
+    api_base: str | None = None,
+    api_key: str | None = None,
+    unsandboxed: bool | None = None,
+    progress: Progress | None = None,
+    on_fork: Callable[[ForkResult], None] | None = None,
+    stop: StopToken | None = None,
+) -> list[ForkResult]:
+    """Fork each point `repeats` times, one after another, each recorded as it ends and handed
+    to `on_fork`; the forks that finished (a stopped one is not among them)."""
+    check_forkable(variant, repeats)
+    path = resolve_db_path(db_path)
+    stop = stop if stop is not None else StopToken()
+    progress = progress if progress is not None else Progress()
+    server = {"model": model, "api_base": api_base, "api_key": api_key}
+    plan = _plan(path, points, variant, repeats, experiment, unsandboxed, server)
+    if any(not spec.unsandboxed for _, spec in plan):
         from claw_nb.lab.verify import require_sandbox
 
         require_sandbox()
-    name = experiment or f"{original['experiment']}-forks"
-    _register(path, name, task, variant, original, unsandboxed)
-    calls_saved, saved_prompt, saved_completion = store.tokens_before(path, session_id, at_step)
-    results = []
-    for _ in range(repeats):
-        repeat = store.next_repeat(path, name, variant.name, task.name)
-        spec = TrialSpec(
-            name,
-            variant,
-            task,
-            repeat,
-            model=model or config.get("model"),
-            api_base=api_base or config.get("api_base"),
-            api_key=api_key,
-            unsandboxed=unsandboxed,
-            options=dict(config.get("options") or {}),
-        )
-        result, journal, replay, counter, replay_s = run_fork(spec, trajectory, at_step, stop=stop)
-        _record(path, result, journal, session_id, at_step)
-        results.append(
-            ForkResult(
-                session_id=result.session_id,
-                forked_from=session_id,
-                fork_step=at_step,
-                experiment=name,
-                variant=variant.name,
-                task=task.name,
-                repeat=repeat,
-                reward=result.reward,
-                passed=result.passed,
-                stop_reason=result.stop_reason,
-                error=result.error,
-                replayed=replay.replayed,
-                skipped=replay.skipped,
-                divergences=tuple(replay.divergences),
-                model_calls=counter.calls,
-                prompt_tokens=result.prompt_tokens,
-                completion_tokens=result.completion_tokens,
-                first_prompt_tokens=counter.first_prompt_tokens,
-                wall_s=result.wall_s,
-                replay_s=replay_s,
-                original_reward=float(original["reward"] or 0.0),
-                original_steps=int(original["steps"] or 0),
-                calls_saved=calls_saved,
-                tokens_saved=saved_prompt + saved_completion,
-            )
-        )
-        if stop is not None and stop.stopped:
-            break
+    progress.start(plan[0][1].experiment if plan else "forks", len(plan), 0, 1)
+    progress.queue([spec.key for _, spec in plan])
+    results: list[ForkResult] = []
+    try:
+        registered = set()
+        for point, spec in plan:
+            if (spec.experiment, point.session_id) not in registered:
+                registered.add((spec.experiment, point.session_id))
+                _register(path, spec.experiment, point, variant, spec.unsandboxed, stop)
+        for point, spec in plan:
+            if stop.stopped:
+                break
+            result = _fork_one(path, point, spec, progress, stop)
+            if result is None:  # cut by the stop
+                break
+            results.append(result)
+            if on_fork is not None:
+                on_fork(result)
+    except Stopped:  # the stop came while the log was written: nothing ran yet
+        pass
+    finally:
+        progress.end(stop.stopped)
     return results
 
 
-def run_fork(
-    spec: TrialSpec, trajectory: Trajectory, at_step: int, stop: StopToken | None = None
-) -> tuple[TrialResult, bytes, ReplayReport, _FirstCall, float]:
-    """One fork end to end in a temporary directory (removed after): (its trial result, its
-    journal, the replay's report, its model-call counter, seconds spent replaying)."""
-    from claw_nb.lab.tamper import tamper_report
-    from claw_nb.lab.trials import (
-        TrialMeter,
-        build_trial_agent,
-        judged_result,
-        read_journals,
-        run_until_timeout,
-    )
-    from claw_nb.lab.verify import make_runner, prepare_workspace, run_verifier
+def check_forkable(variant: Variant, repeats: int) -> None:
+    """Refuse what no fork can do, before anything runs."""
+    if repeats < 1:
+        raise LabError(f"--repeats must be at least 1, got {repeats}")
+    if variant.external:
+        raise LabError(
+            f"variant {variant.name!r} runs a command-line agent, which cannot continue a "
+            "logged conversation: fork with a variant of claw_nb's own agent"
+        )
 
-    stop = stop if stop is not None else StopToken()
-    started = time.monotonic()
-    meter, counter = TrialMeter(spec.key, None), _FirstCall()
-    tmp = Path(tempfile.mkdtemp(prefix="claw-fork-"))
-    session_id = uuid.uuid4().hex[:16]
-    stop_reason: str = StopReason.ERROR
-    error, verdict, tamper = None, None, ()
-    replay, replay_s = ReplayReport(), 0.0
-    runner = None
-    try:
-        workspace = prepare_workspace(spec.task, tmp / "ws")
-        runner = make_runner(workspace, unsandboxed=spec.unsandboxed)
-        agent, log = build_trial_agent(spec, workspace, tmp, runner, meter, session_id, stop)
-        agent.subscribe(counter)
-        try:
-            replay_started = time.monotonic()
-            replay = replay_calls(agent, trajectory.calls_before(at_step))
-            replay_s = time.monotonic() - replay_started
-            agent.context_manager.outcomes.update(replay.outcomes)
-            history = trajectory.history_before(at_step)
-            history[0] = {"role": "system", "content": agent.system_prompt.text}
-            agent.steps = at_step - 1  # the fork's first model call is step k, as in the original
-            budget = max(1, agent.config.max_steps - (at_step - 1))
-            stop_reason, error = run_until_timeout(
-                agent, spec.task, continue_from=history, max_steps=budget
+
+def _plan(
+    path: Path,
+    points: Sequence[ForkPoint],
+    variant: Variant,
+    repeats: int,
+    experiment: str | None,
+    unsandboxed: bool | None,
+    server: dict[str, str | None],
+) -> list[tuple[ForkPoint, TrialSpec]]:
+    """Every fork to run, in order, with its trial key: repeats number on from the forks
+    already in the log, so a second fork of the same task adds trials, never replaces one.
+    Model, server and sandboxing default to the original experiment's."""
+    taken: dict[tuple[str, str], int] = {}
+    plan = []
+    for point in points:
+        name = experiment or f"{point.experiment}-forks"
+        config = point.original["config"]
+        for _ in range(repeats):
+            slot = (name, point.task.name)
+            if slot not in taken:
+                taken[slot] = store.next_repeat(path, name, variant.name, point.task.name)
+            repeat, taken[slot] = taken[slot], taken[slot] + 1
+            spec = TrialSpec(
+                name,
+                variant,
+                point.task,
+                repeat,
+                model=server["model"] or config.get("model"),
+                api_base=server["api_base"] or config.get("api_base"),
+                api_key=server["api_key"],
+                unsandboxed=point.unsandboxed if unsandboxed is None else unsandboxed,
+                options=dict(config.get("options") or {}),
             )
-        finally:
-            log.close()
-        if not stop.stopped:
-            tamper = tamper_report(spec.task, workspace)
-            verdict = run_verifier(spec.task, workspace, runner)
-    except LabError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - as a trial: a failed set-up is a result, reward 0
-        error = f"{type(exc).__name__}: {exc}"
-    finally:
-        if runner is not None:
-            runner.close()  # its session sandbox, before the workspace goes
-        journal = read_journals(tmp / "log.duckdb")
-        shutil.rmtree(tmp, ignore_errors=True)
-    result = judged_result(
-        spec, meter, started, stop_reason, verdict, error, tamper, session_id if journal else None
+            plan.append((point, spec))
+    return plan
+
+
+def _fork_one(
+    path: Path,
+    point: ForkPoint,
+    spec: TrialSpec,
+    progress: Progress,
+    stop: StopToken,
+) -> ForkResult | None:
+    """Run one fork in a worker thread while this one redraws the display (as the lab's
+    runner does), record it; None when a stop cut it (its session is kept, no `trials` row)."""
+    from claw_nb.lab.fork.trial import run_fork
+
+    calls_saved, saved_prompt, saved_completion = store.tokens_before(
+        path, point.session_id, point.at_step
     )
-    return result, journal, replay, counter, replay_s
+    pool = ThreadPoolExecutor(1, thread_name_prefix="claw-fork")
+    try:
+        future = pool.submit(run_fork, spec, point.trajectory, point.at_step, stop, progress.update)
+        while True:
+            try:
+                run = future.result(timeout=TICK_S)
+                break
+            except FutureTimeout:
+                progress.refresh()
+    finally:
+        pool.shutdown(wait=False)  # a second Ctrl-C does not wait for the fork's safe point
+    result, journal = run.outcome.result, run.outcome.journal
+    if run.outcome.stopped:
+        progress.forget(spec.key)
+        _record(path, result, journal, point.session_id, point.at_step, interrupted=True)
+        return None
+    _record(path, result, journal, point.session_id, point.at_step)
+    progress.finished(result)
+    progress.refresh()
+    return ForkResult(
+        session_id=result.session_id,
+        forked_from=point.session_id,
+        fork_step=point.at_step,
+        experiment=spec.experiment,
+        variant=spec.variant.name,
+        task=spec.task.name,
+        repeat=spec.repeat,
+        reward=result.reward,
+        passed=result.passed,
+        stop_reason=result.stop_reason,
+        error=result.error,
+        replayed=run.replay.replayed,
+        skipped=run.replay.skipped,
+        divergences=tuple(run.replay.divergences),
+        model_calls=run.model_calls,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        first_prompt_tokens=run.first_prompt_tokens,
+        wall_s=result.wall_s,
+        replay_s=run.replay_s,
+        original_reward=float(point.original["reward"] or 0.0),
+        original_steps=int(point.original["steps"] or 0),
+        calls_saved=calls_saved,
+        tokens_saved=saved_prompt + saved_completion,
+    )
 
 
 def _logged_task(original: dict[str, Any]) -> Task:
@@ -261,25 +334,38 @@ def _logged_task(original: dict[str, Any]) -> Task:
 
 
 def _register(
-    path: Path, name: str, task: Task, variant: Variant, original: dict, unsandboxed: bool
+    path: Path, name: str, point: ForkPoint, variant: Variant, unsandboxed: bool, stop: StopToken
 ) -> None:
     from claw_nb.lab.store import register
 
+    original = point.original
     config = {
         "forks_of": original["experiment"],
         "variants": [variant.name],
-        "tasks": [task.name],
+        "tasks": [point.task.name],
         "model": original["config"].get("model"),
         "api_base": original["config"].get("api_base"),
         "unsandboxed": unsandboxed,
         "options": original["config"].get("options") or {},
     }
-    register(path, name, [task], [variant], config)
+    register(path, name, [point.task], [variant], config, stop=stop)
 
 
-def _record(path: Path, result: TrialResult, journal: bytes, forked_from: str, step: int) -> None:
+def _record(
+    path: Path,
+    result: TrialResult,
+    journal: bytes,
+    forked_from: str,
+    step: int,
+    interrupted: bool = False,
+) -> None:
+    """Record a fork: its trial row (none when `interrupted`: a stop cut it) and, on its
+    session, what it forked."""
     from claw_nb.lab.store import record_trials
 
-    record_trials(path, [(result, journal)])
+    if interrupted:
+        record_trials(path, [], [(result, journal)])
+    else:
+        record_trials(path, [(result, journal)])
     if result.session_id:
         store.mark_fork(path, result.session_id, forked_from, step)
