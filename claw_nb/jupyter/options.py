@@ -101,7 +101,7 @@ SUBCOMMAND_TABLE: tuple[Subcommand, ...] = (
     Subcommand("status", "", "the conversation and the run in progress", False),
     Subcommand(
         "lab",
-        "run|report|check|plan|stop|optimize|help ...",
+        "run|report|check|plan|stop|fork|fork-failures|optimize|help ...",
         "the prompt lab: trials, leaderboards, optimizers (`%claw lab help`)",
     ),
     Subcommand("help", "", "this text", False),

@@ -260,7 +260,7 @@ class Subcommands:
             print("claw: a run is in progress (%claw stop stops it)")
 
     def _cmd_lab(self, rest: list[str]) -> Any:
-        """`%claw lab run|report|check|plan|stop|optimize ...`: the prompt lab
+        """`%claw lab run|report|check|plan|stop|fork|fork-failures|optimize ...`: the prompt lab
         (claw_nb.jupyter.lab_magic); its runs go on in the background with the widget view."""
         from claw_nb.errors import ClawError
         from claw_nb.jupyter.lab_magic import run_lab_magic
@@ -273,7 +273,7 @@ class Subcommands:
                 rest, self.config_for(), self._use_widgets(self.ui), self._lab_runs
             )
         except ClawError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(" ".join(str(exc).split())) from None
 
     def _close_lab_runs(self) -> None:
         """On unload: stop the lab runs of this kernel (finished trials are in the log)."""

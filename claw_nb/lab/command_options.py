@@ -17,6 +17,7 @@ from typing import Any, Literal
 Shell = Literal["cli", "notebook"]
 BOTH: tuple[Shell, ...] = ("cli", "notebook")
 TASKS_HELP = "'builtin', a task directory, a folder of them, or a JSON/YAML file"
+FORKS = ("fork", "fork-failures")
 
 
 @dataclass(frozen=True)
@@ -33,21 +34,15 @@ COMMANDS: tuple[LabCommand, ...] = (
     LabCommand("run", "run variants on tasks, with repeats; resumable"),
     LabCommand("report", "the leaderboard of an experiment"),
     LabCommand("plan", "the smallest difference a suite size can detect"),
-    LabCommand(
-        "stop", "stop the lab runs going on in the background (running and queued)", ("notebook",)
-    ),
-    LabCommand(
-        "fork",
-        "replay a trial up to step K, then a variant takes over; prints the verdict",
-        ("cli",),
-    ),
+    LabCommand("fork", "replay a trial up to step K, then a variant takes over; its verdict"),
     LabCommand(
         "fork-failures",
         "fork every failed trial at its first failing step; compare with the originals",
-        ("cli",),
+    ),
+    LabCommand(
+        "stop", "stop the lab runs going on in the background (running and queued)", ("notebook",)
     ),
 )
-FORKS = ("fork", "fork-failures")
 
 
 @dataclass(frozen=True)
@@ -76,14 +71,6 @@ OPTIONS: tuple[LabOption, ...] = (
     LabOption(("tasks",), TASKS_HELP, ("check", "run"), {"metavar": "TASKS"}),
     LabOption(("tasks",), "number of tasks", ("plan",), {"type": int, "metavar": "N"}),
     LabOption(("experiment",), "its name (default: the latest)", ("report",), {"nargs": "?"}),
-    LabOption(("session",), "the trial's session id (or a unique prefix)", ("fork",)),
-    LabOption(("experiment",), "the experiment whose failed trials are forked", ("fork-failures",)),
-    LabOption(
-        ("--at-step",),
-        "the step the variant takes over",
-        ("fork",),
-        {"type": int, "required": True, "metavar": "K"},
-    ),
     LabOption(
         ("--variant",),
         "a variant's overrides: NAME=FILE.toml (repeatable); NAME alone is the defaults",
@@ -91,25 +78,64 @@ OPTIONS: tuple[LabOption, ...] = (
         {"action": "append", "default": [], "metavar": "NAME=FILE.toml"},
     ),
     LabOption(
+        ("session",),
+        "the trial's session id (or a unique prefix)",
+        ("fork",),
+        {"metavar": "SESSION"},
+    ),
+    LabOption(
+        ("experiment",),
+        "the experiment whose failed trials are forked",
+        ("fork-failures",),
+        {"metavar": "EXPERIMENT"},
+    ),
+    LabOption(
+        ("--at-step",),
+        "the step the variant takes over (1..the trial's steps)",
+        ("fork",),
+        {"type": int, "required": True, "metavar": "K"},
+    ),
+    LabOption(
         ("--variant",),
-        "the variant that takes over: NAME=FILE.toml (NAME alone: the defaults)",
+        "the variant that takes over: NAME=FILE.toml, or NAME alone for the defaults",
         FORKS,
         {"required": True, "metavar": "NAME=FILE.toml"},
     ),
     LabOption(
         ("--repeats",),
-        "runs of every variant on every task (1)",
-        ("run", "plan"),
+        "forks of every trial (1)",
+        FORKS,
         {"type": int, "default": 1, "metavar": "N"},
-    ),
-    LabOption(
-        ("--repeats",), "forks per trial (1)", FORKS, {"type": int, "default": 1, "metavar": "N"}
     ),
     LabOption(
         ("--experiment-name",),
         "the forks' experiment (default: the original's name + '-forks')",
         FORKS,
         {"dest": "forks_experiment", "metavar": "NAME"},
+    ),
+    LabOption(
+        ("--unsandboxed",),
+        "replay and run without bubblewrap (default: as the original experiment ran)",
+        FORKS,
+        {"action": "store_true", "default": None},
+    ),
+    LabOption(
+        ("--model",),
+        "LiteLLM model string for the forks (default: the original experiment's)",
+        FORKS,
+        {"metavar": "MODEL"},
+    ),
+    LabOption(
+        ("--api-base",),
+        "model server URL (default: the original experiment's)",
+        FORKS,
+        {"metavar": "URL"},
+    ),
+    LabOption(
+        ("--repeats",),
+        "runs of every variant on every task (1)",
+        ("run", "plan"),
+        {"type": int, "default": 1, "metavar": "N"},
     ),
     LabOption(
         ("--experiment",),
@@ -148,12 +174,6 @@ OPTIONS: tuple[LabOption, ...] = (
         {"action": "store_true"},
     ),
     LabOption(
-        ("--unsandboxed",),
-        "replay and run without bubblewrap (default: as the original experiment ran)",
-        FORKS,
-        {"action": "store_true", "default": None},
-    ),
-    LabOption(
         ("--workers",),
         "tasks checked at once (2)",
         ("check",),
@@ -166,21 +186,9 @@ OPTIONS: tuple[LabOption, ...] = (
         {"metavar": "MODEL"},
     ),
     LabOption(
-        ("--model",),
-        "LiteLLM model string (default: the original experiment's)",
-        FORKS,
-        {"metavar": "MODEL"},
-    ),
-    LabOption(
         ("--api-base",),
         "model server URL (default: the configured one)",
         ("run",),
-        {"metavar": "URL"},
-    ),
-    LabOption(
-        ("--api-base",),
-        "model server URL (default: the original experiment's)",
-        FORKS,
         {"metavar": "URL"},
     ),
     LabOption(
@@ -193,7 +201,7 @@ OPTIONS: tuple[LabOption, ...] = (
         ("--wait",),
         "wait for the end, or return at once and run in the background "
         "(default: background with the widget view, wait with text)",
-        ("run",),
+        ("run", *FORKS),
         {"action": argparse.BooleanOptionalAction, "default": None},
         ("notebook",),
     ),

@@ -76,10 +76,16 @@ class LocalExecutor:
         return self._pool.submit(run_trial, spec, on_progress, stop)
 
     def submit_work(
-        self, work: Callable[..., Any], spec: TrialSpec, *args: Any, stop: StopToken | None = None
+        self,
+        work: Callable[..., Any],
+        spec: TrialSpec,
+        *args: Any,
+        on_progress: Callable[[TrialProgress], None] | None = None,
+        stop: StopToken | None = None,
     ) -> Future:
-        """Queue ``work(spec, *args, stop=stop)``: a unit of work other than a trial."""
-        return self._pool.submit(work, spec, *args, stop=stop)
+        """Queue ``work(spec, *args, stop=stop, on_progress=on_progress)``: a unit of work
+        other than a trial, which hears its stop token and reports its steps as a trial does."""
+        return self._pool.submit(work, spec, *args, stop=stop, on_progress=on_progress)
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)
@@ -142,10 +148,16 @@ class RayExecutor:
         return self.submit_work(run_trial, spec, stop=stop)
 
     def submit_work(
-        self, work: Callable[..., Any], spec: TrialSpec, *args: Any, stop: StopToken | None = None
+        self,
+        work: Callable[..., Any],
+        spec: TrialSpec,
+        *args: Any,
+        on_progress: Callable[[TrialProgress], None] | None = None,
+        stop: StopToken | None = None,
     ) -> Future:
         """Submit ``work(spec, *args)`` as a Ray task (`work` travels by its module's name, the
-        task's folder as a tar when the worker cannot see it); `stop` cancels the task."""
+        task's folder as a tar when the worker cannot see it); `stop` cancels the task. As for
+        a trial, per-step progress stays on the worker: `on_progress` is not called."""
         import ray
 
         task = spec.task

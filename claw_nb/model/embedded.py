@@ -362,13 +362,16 @@ _servers: dict[Path, EmbeddedServer] = {}
 _lock = threading.Lock()
 
 
-def ensure_server(model: LocalModel, progress: Progress | None = None) -> EmbeddedServer:
-    """The process's server for `model`, started on first use and reused after."""
+def ensure_server(
+    model: LocalModel, progress: Progress | None = None, engine: str | None = None
+) -> EmbeddedServer:
+    """The process's server for `model`, started on first use (on `engine`, default the
+    preferred one) and reused after."""
     with _lock:
         server = _servers.get(model.path)
         if server is not None and server.running:
             return server
-        server = EmbeddedServer(model)
+        server = EmbeddedServer(model, engine=engine)
         server.start(progress)
         _servers[model.path] = server
         return server

@@ -96,12 +96,18 @@ def use_embedded(
     config: ClawConfig, name: str | None, say: Say, model: embedded.LocalModel | None = None
 ) -> ClawConfig:
     """Start (or reuse) the embedded server for `name` and point `config` at it."""
-    from claw_nb.context.tokens import default_reserve
-
     model = model or embedded.find_model(name, embedded.models_dir(config.settings))
     server = embedded.ensure_server(model, progress=say)
+    return config.with_options(**embedded_options(config, server))
+
+
+def embedded_options(config: ClawConfig, server: embedded.EmbeddedServer) -> dict:
+    """The settings that point `config` at a running embedded `server` (the lab's real-model
+    bench gives the same ones to every trial)."""
+    from claw_nb.context.tokens import default_reserve
+
     window = config.context_window or server.n_ctx
-    return config.with_options(
+    return dict(
         model=f"openai/{server.alias}",
         api_base=server.api_base,
         api_key=config.api_key or NO_KEY,
@@ -110,7 +116,8 @@ def use_embedded(
         max_tokens=config.max_tokens or config.reserve_tokens or default_reserve(window),
         # count with the model's own vocabulary (what the server counts with), loaded through
         # llama-cpp-python; without it, tiktoken calibrated by the server's usage
-        tokenizer=config.tokenizer or (str(model.path) if embedded.llama_cpp_available() else None),
+        tokenizer=config.tokenizer
+        or (str(server.model.path) if embedded.llama_cpp_available() else None),
         # its GGUF's own template renders only roles and text: tools go in the prompt
         tools_in_prompt=config.tools_in_prompt or server.tools_in_prompt,
         # llama-cpp-python takes a grammar per request: the first look, then text or one call

@@ -157,3 +157,33 @@ def test_fork_failures_pairs_forks_with_their_originals(scripted_server, tmp_pat
     assert (comparison.wins, comparison.losses, comparison.n_tasks) == (2, 0, 2)
     assert comparison.method == "exact McNemar" and comparison.small_sample
     assert list(report.frame()["reward"]) == [1.0, 1.0]
+
+
+def test_fork_failures_shows_each_fork_on_a_progress_display(scripted_server, tmp_path):
+    from claw_nb.lab.progress import Progress
+
+    class Seen(Progress):
+        def __init__(self):
+            super().__init__()
+            self.phases: list[tuple[str, int]] = []
+
+        def update(self, progress):
+            super().update(progress)
+            self.phases.append((progress.phase, progress.step))
+
+    db = tmp_path / "lab.duckdb"
+    run_base(scripted_server, db, demo_tasks(2))
+    view = Seen()
+
+    report = fork_failures("base-exp", TAUGHT, db_path=db, api_key="sk-test", progress=view)
+
+    assert (view.experiment, view.total, view.done) == ("base-exp-forks", 2, 2)
+    assert [key[1:] for key in view.planned] == [
+        ("taught", "demo-amber", 0),
+        ("taught", "demo-birch", 0),
+    ]
+    assert [row.state for row in view.trial_rows()] == ["passed", "passed"]
+    # each fork starts at the step before the one it takes over, then reaches it, then verifies
+    assert view.phases[:3] == [("running", 1), ("running", 2), ("running", 3)]
+    assert ("verifying", 3) in view.phases
+    assert not view.stopped and not report.stopped and len(report.forks) == 2

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from claw_nb.lab.executors import local_executor
 from claw_nb.lab.fork.failures import FailureForks, fork_failures
-from claw_nb.lab.fork.plan import ForkPlanner, logged_trajectory
+from claw_nb.lab.fork.plan import fork_point, plan_forks
 from claw_nb.lab.fork.run import fork
 from claw_nb.lab.fork.worker import run_fork
 from claw_nb.stop import StopToken
@@ -142,7 +142,7 @@ def test_repeats_of_one_fork_on_a_pool_take_their_own_repeat_numbers(scripted_se
             db_path=db,
             api_key="sk-test",
             executor=pool,
-            on_result=seen.append,
+            on_fork=seen.append,
         )
     finally:
         pool.shutdown()
@@ -162,9 +162,7 @@ def test_a_planned_fork_runs_from_plain_data_without_the_drivers_log(scripted_se
     tasks = demo_tasks(1)
     run_base(scripted_server, db, tasks)
     original = failed_session(db, tasks[0].name)
-    (plan,) = ForkPlanner(db, TAUGHT, api_key="sk-test").plan(
-        original, logged_trajectory(db, original), 2
-    )
+    (plan,) = plan_forks(db, [fork_point(original, 2, db)], TAUGHT, api_key="sk-test")
     # what crosses to a worker: the spec, the trajectory and the step, as bytes
     spec, trajectory, step = pickle.loads(pickle.dumps((plan.spec, plan.trajectory, plan.at_step)))
     db.rename(tmp_path / "moved.duckdb")  # the worker cannot reach the driver's log

@@ -275,7 +275,9 @@ def test_lab_help_prints_every_command_and_option_without_a_traceback(shell, cap
     shell.run_line_magic("claw", "lab optimize compare --help")
     assert "%claw lab optimize compare:" in capsys.readouterr().out
     shell.run_line_magic("claw", "help")
-    assert "%claw lab run|report|check|plan|stop|optimize|help" in capsys.readouterr().out
+    assert "%claw lab run|report|check|plan|stop|fork|fork-failures|optimize|help" in (
+        capsys.readouterr().out
+    )
 
 
 def _flags(parser, *path: str) -> set[str]:

@@ -155,3 +155,15 @@ def tokens_before(db_path: Path, session_id: str, step: int) -> tuple[int, int, 
             [session_id, step],
         ).fetchone()
     return int(row[0]), int(row[1]), int(row[2])
+
+
+def experiment_config(db_path: Path, experiment: str) -> dict[str, Any] | None:
+    """The experiment's logged config (model, server, sandboxing), None when there is no such
+    experiment."""
+    with reading_lab_log(db_path) as con:
+        row = con.execute(
+            "SELECT config FROM experiments WHERE experiment = ?", [experiment]
+        ).fetchone()
+    if row is None:
+        return None
+    return json.loads(row[0]) if row[0] else {}

@@ -30,6 +30,10 @@ NEVER_RAN = frozenset(
 )
 
 
+class NothingToFork(LabError):
+    """The session made no model call: it has no step to fork at."""
+
+
 @dataclass(frozen=True)
 class LoggedCall:
     """One logged tool call of the trajectory (a `tool_calls` row, or None when unlogged)."""
@@ -103,5 +107,5 @@ class Trajectory:
                 if row is not None and not row["ok"]:
                     return number
         if not self.steps:
-            raise LabError(f"session {self.session_id} made no model call: nothing to fork")
+            raise NothingToFork(f"session {self.session_id} made no model call: nothing to fork")
         return self.steps

@@ -1,12 +1,22 @@
-"""One fork, as a worker runs it: rebuild the workspace, let the variant continue, verify.
+"""One fork, as a worker runs it: rebuild the workspace as it was before step k, then let the
+variant's agent take over from there, then verify.
+
+The workspace is the task's environment (as `run_trial` prepares it) plus the logged tool
+calls of steps 1..k-1 replayed in order (`claw_nb.lab.fork.replay`, no model calls). The agent
+is built exactly as a trial's (`claw_nb.lab.trials`), under the variant's settings, and is
+handed the logged conversation up to step k with the variant's system prompt in place of the
+original's; it continues without a new user message, its first model call is step k, and its
+step budget is what the original had left. The verifier runs as usual, unless a stop cut the
+fork (then, as for a trial, the outcome says `stopped` and only its journal is kept).
 
 This is the unit an executor runs (`claw_nb.lab.executors`, in a thread here or as a Ray task
-elsewhere). It gets plain data from the driver: the trial spec, the logged trajectory (the
-conversation and tool-call rows the driver read from its log) and the step. It never opens the
-driver's log: the fork's own session goes to a log in its temporary directory and comes back as
-journal bytes, which the driver ingests as it does a trial's. What it trusts is what a trial
-trusts: the task's folder (copied into a fresh workspace) and the settings a trial reads there;
-the logged calls are replayed through the fork agent's tools, runner and permission policy.
+elsewhere). It gets plain data from the driver (`claw_nb.lab.fork.plan`): the trial spec, the
+logged trajectory (the conversation and tool-call rows the driver read from its log) and the
+step. It never opens the driver's log: the fork's own session goes to a log in its temporary
+directory and comes back as journal bytes, which the driver ingests as it does a trial's. What
+it trusts is what a trial trusts: the task's folder (copied into a fresh workspace) and the
+settings a trial reads there; the logged calls are replayed through the fork agent's tools,
+runner and permission policy.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +33,7 @@ from typing import Any
 from claw_nb.errors import LabError
 from claw_nb.lab.fork.replay import Divergence, ReplayReport, replay_calls
 from claw_nb.lab.fork.trajectory import Trajectory
-from claw_nb.lab.trials import TrialResult, TrialSpec
+from claw_nb.lab.trials import TrialProgress, TrialResult, TrialSpec
 from claw_nb.outcomes import StopReason
 from claw_nb.stop import StopToken
 
@@ -58,13 +69,18 @@ class FirstCall:
 
 
 def run_fork(
-    spec: TrialSpec, trajectory: Trajectory, at_step: int, stop: StopToken | None = None
+    spec: TrialSpec,
+    trajectory: Trajectory,
+    at_step: int,
+    stop: StopToken | None = None,
+    on_progress: Callable[[TrialProgress], None] | None = None,
 ) -> ForkOutcome:
     """One fork end to end in a temporary directory (removed after).
 
     `stop` is this fork's token: stopped before it starts, nothing runs; stopped while the
     agent works, the agent ends `interrupted`, the verifier does not run and the outcome says
-    `stopped` (its journal still comes back)."""
+    `stopped` (its journal still comes back). `on_progress` hears its steps and when its
+    verifier starts, as a trial's display does (a local worker's; a Ray task has none)."""
     from claw_nb.lab.tamper import tamper_report
     from claw_nb.lab.trials import (
         TrialMeter,
@@ -78,7 +94,7 @@ def run_fork(
 
     stop = stop if stop is not None else StopToken()
     started = time.monotonic()
-    meter, counter = TrialMeter(spec.key, None), FirstCall()
+    meter, counter = TrialMeter(spec.key, on_progress), FirstCall()
     if stop.stopped:  # queued when its run stopped
         result = trial_result(spec, meter, started, StopReason.INTERRUPTED)
         return ForkOutcome(result, b"", True, 0, 0, (), 0, None, 0.0)
@@ -92,6 +108,8 @@ def run_fork(
     try:
         workspace = prepare_workspace(spec.task, tmp / "ws")
         runner = make_runner(workspace, unsandboxed=spec.unsandboxed)
+        if on_progress is not None:  # it starts where the original left off: step k-1 done
+            on_progress(TrialProgress(spec.key, at_step - 1, 0, meter.started))
         agent, log = build_trial_agent(spec, workspace, tmp, runner, meter, session_id, stop)
         agent.subscribe(counter)
         try:
@@ -110,6 +128,7 @@ def run_fork(
             log.close()
         stopped = stop.stopped
         if not stopped:
+            meter.verifying()
             tamper = tamper_report(spec.task, workspace)
             verdict = run_verifier(spec.task, workspace, runner)
     except LabError:
