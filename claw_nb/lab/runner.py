@@ -132,6 +132,7 @@ def _collect_until_done(
 ) -> bool:
     """Record the submitted trials as they end; True when stopped before the end."""
     pending = set(futures)
+    cut = False  # a trial was cut by the stop (it can end before the wait sees the stop)
     woken: Future = Future()  # a stop wakes the wait below at once
     unregister = stop.on_stop(lambda: woken.set_result(None))
     try:
@@ -140,7 +141,7 @@ def _collect_until_done(
             finished.discard(woken)
             pending -= finished
             try:
-                _collect(finished, futures, path, progress, stop)
+                cut = _collect(finished, futures, path, progress, stop) or cut
             except KeyboardInterrupt:
                 pending |= finished  # a Ctrl-C inside the write: record these on the way out
                 raise
@@ -150,7 +151,7 @@ def _collect_until_done(
     finally:
         unregister()
     if not pending:
-        return False
+        return cut
     for future in pending:
         future.cancel()  # queued: never starts (a trial also checks its token as it starts)
     running = {f for f in pending if not f.cancelled()}
@@ -167,22 +168,25 @@ def _collect(
     path: Path,
     progress: Progress,
     stop: StopToken,
-) -> None:
+) -> bool:
     """Record the trials that ended (one open of the log for the lot); the interrupted ones
-    leave their sessions only."""
+    leave their sessions only. True when one of them was cut by the stop."""
     batch: list[tuple[TrialResult, bytes]] = []
     interrupted: list[tuple[TrialResult, bytes]] = []
+    cut = False
     for future in finished:
         spec = futures[future]
         try:
             outcome: TrialOutcome = future.result(timeout=0)
         except (CancelledError, FutureTimeout):
             progress.forget(spec.key)
+            cut = True
             continue
         except LabError:
             raise
         except Exception as exc:  # noqa: BLE001 - e.g. a Ray worker lost: not recorded, redone on resume
             progress.forget(spec.key)
+            cut = cut or stop.stopped
             if not stop.stopped:  # a stopped run's Ray tasks end cancelled: that is no failure
                 import warnings
 
@@ -195,6 +199,7 @@ def _collect(
             continue
         if outcome.stopped:
             progress.forget(spec.key)
+            cut = True
             if outcome.journal:
                 interrupted.append((outcome.result, outcome.journal))
             continue
@@ -202,6 +207,7 @@ def _collect(
     record_trials(path, batch, interrupted)
     for result, _ in batch:
         progress.finished(result)
+    return cut
 
 
 def _check_agents(variants: Sequence[Variant], api_base: str | None) -> None:

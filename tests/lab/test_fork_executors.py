@@ -1,13 +1,16 @@
 """Forks fanned out over an executor, against the scripted model server and a real DuckDB log:
 a pool of two runs forks side by side and records exactly what one fork after another records,
 a planned fork runs from plain data without the driver's log, and a stop mid-run ends the
-running forks `interrupted` and starts no queued one."""
+running forks `interrupted` and starts no queued one (and says so when they all end before the
+driver sees the stop)."""
 
 from __future__ import annotations
 
 import dataclasses
 import pickle
 import threading
+import time
+from concurrent.futures import Future
 from pathlib import Path
 
 from claw_nb.lab.executors import local_executor
@@ -15,6 +18,7 @@ from claw_nb.lab.fork.failures import FailureForks, fork_failures
 from claw_nb.lab.fork.plan import fork_point, plan_forks
 from claw_nb.lab.fork.run import fork
 from claw_nb.lab.fork.worker import run_fork
+from claw_nb.lab.progress import Progress
 from claw_nb.stop import StopToken
 from claw_nb.testing.lab_demo import HABIT_WRITE, looking_agent
 from tests.lab.test_fork import TAUGHT, demo_tasks, failed_session, query, run_base
@@ -245,3 +249,70 @@ def test_a_stop_mid_run_interrupts_the_running_forks_and_starts_no_queued_one(
         "WHERE s.forked_from IS NOT NULL AND c.tool = 'write_file'",
     )
     assert written == [(0,)]
+
+
+class EndsAtTheStop:
+    """An executor whose forks end `interrupted` the moment their tokens stop, so a stop
+    finds every fork over when the driver's wait wakes."""
+
+    slots = 2
+
+    def __init__(self) -> None:
+        self.tokens: list[StopToken] = []  # held, as a worker holds its fork's token
+
+    def submit_work(self, work, spec, *args, on_progress=None, stop=None) -> Future:
+        from claw_nb.lab.fork.worker import ForkOutcome
+        from claw_nb.lab.trials import TrialMeter, trial_result
+        from claw_nb.outcomes import StopReason
+
+        future: Future = Future()
+        result = trial_result(
+            spec, TrialMeter(spec.key, None), time.monotonic(), StopReason.INTERRUPTED
+        )
+        self.tokens.append(stop)
+        stop.on_stop(
+            lambda: future.set_result(ForkOutcome(result, b"", True, 0, 0, (), 0, None, 0))
+        )
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        pass
+
+
+class Waiting(Progress):
+    """Sets `waiting` when the driver redraws after a round of its wait for forks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def refresh(self) -> None:
+        if self.planned:  # not the redraw of `start`, before any fork is submitted
+            self.waiting.set()
+
+
+def test_forks_that_all_end_at_the_stop_leave_a_stopped_report(scripted_server, tmp_path):
+    db = tmp_path / "lab.duckdb"
+    run_base(scripted_server, db, demo_tasks(2))
+    token, view, box = StopToken(), Waiting(), {}
+
+    def go():
+        box["report"] = fork_failures(
+            "base-exp",
+            TAUGHT,
+            db_path=db,
+            api_key="sk-test",
+            executor=EndsAtTheStop(),
+            progress=view,
+            stop=token,
+        )
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    assert view.waiting.wait(WAIT_S)  # the driver is waiting for its forks
+    token.stop("stopped by the test")  # every fork ends before the driver's wait wakes
+    thread.join(WAIT_S)
+    assert not thread.is_alive()
+    report = box["report"]
+    assert report.stopped and report.forks == () and view.stopped
+    assert "stopped before the end" in report.summary()

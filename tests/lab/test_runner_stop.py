@@ -4,9 +4,12 @@ run going on in the same process, against the scripted model server and a real D
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import Future
 from pathlib import Path
 
 from claw_nb.lab.executors import local_executor
+from claw_nb.lab.progress import Progress
 from claw_nb.lab.store import load_results
 from claw_nb.lab.tasks import load_tasks
 from claw_nb.lab.trials import trial_id
@@ -61,6 +64,65 @@ def test_a_run_stopped_before_it_starts_runs_nothing(scripted_server, tmp_path: 
     assert exp.stopped
     assert scripted_server.requests == []
     assert load_results(tmp_path / "lab.duckdb", exp.name) == []
+
+
+class EndsAtTheStop:
+    """An executor whose trials end `interrupted` the moment their tokens stop: a stop then
+    finds every trial already over when the runner's wait wakes, as a trial that reaches its
+    safe point at once (or a busy machine) makes it."""
+
+    slots = 1
+
+    def __init__(self) -> None:
+        self.tokens: list[StopToken] = []  # held, as a worker holds its trial's token
+
+    def submit(self, spec, on_progress=None, stop=None) -> Future:
+        from claw_nb.lab.trials import TrialMeter, TrialOutcome, trial_result
+        from claw_nb.outcomes import StopReason
+
+        future: Future = Future()
+        meter = TrialMeter(spec.key, None)
+        result = trial_result(spec, meter, time.monotonic(), StopReason.INTERRUPTED)
+        self.tokens.append(stop)
+        stop.on_stop(lambda: future.set_result(TrialOutcome(result, b"", True)))
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        pass
+
+
+class Waiting(Progress):
+    """Sets `waiting` when the runner redraws after a round of its wait for trials."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def refresh(self) -> None:
+        if self.planned:  # not the redraw of `start`, before any trial is submitted
+            self.waiting.set()
+
+
+def test_a_run_whose_trials_all_end_at_the_stop_says_it_stopped(scripted_server, tmp_path):
+    db = tmp_path / "lab.duckdb"
+    token, view = StopToken(), Waiting()
+    thread, box = in_thread(
+        lambda: run(
+            scripted_server,
+            db,
+            load_tasks(TASKS),
+            [Variant("v")],
+            experiment="cut",
+            executor=EndsAtTheStop(),
+            progress=view,
+            stop=token,
+        )
+    )
+    assert view.waiting.wait(WAIT_S)  # the runner is waiting for its trials
+    token.stop("stopped by the test")  # every trial ends before the runner's wait wakes
+    thread.join(WAIT_S)
+    assert not thread.is_alive() and box["result"].stopped and view.stopped
+    assert load_results(db, "cut") == []
 
 
 def test_a_stop_mid_run_interrupts_the_running_trial_and_starts_no_queued_one(
