@@ -20,13 +20,14 @@ travels with it as a trial's does.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import ipaddress
 import os
 import tarfile
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -110,18 +111,14 @@ class RayExecutor:
         self.address = address
         self.resource = resource
         if not ray.is_initialized():
-            # A cluster on this machine's loopback keeps the driver there too. Ray 2.60 still
-            # turns 127.0.0.1 (address and node IP) into the machine's network address unless
-            # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 is set, for the head and the driver alike
-            # (docs/lab.md, Executors).
-            loopback = {"_node_ip_address": "127.0.0.1"} if _is_loopback(address) else {}
-            ray.init(
-                address=address,
-                log_to_driver=False,
-                runtime_env=runtime_env,
-                ignore_reinit_error=True,
-                **loopback,
-            )
+            with _driver_on_loopback(address):
+                ray.init(
+                    address=address,
+                    log_to_driver=False,
+                    runtime_env=runtime_env,
+                    ignore_reinit_error=True,
+                    **({"_node_ip_address": "127.0.0.1"} if _is_loopback(address) else {}),
+                )
         available = ray.cluster_resources().get(resource, 0)
         if available < 1:
             raise LabError(
@@ -258,6 +255,28 @@ def _ray_work(
             tar.extractall(tmp, filter="data")
         local = replace(task, path=Path(tmp) / task.path.name)
         return work(replace(spec, task=local), *args)
+
+
+@contextlib.contextmanager
+def _driver_on_loopback(address: str) -> Iterator[None]:
+    """While the driver connects to a cluster on this machine's loopback, keep it there.
+
+    Ray 2.60 turns 127.0.0.1 (the address and `_node_ip_address` alike) into the machine's
+    network address through `get_node_ip_address`, unless its "clusters enabled" constant is
+    off (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, which changes only that lookup). The constant
+    is read when called, so it is turned off for the connect alone and put back after.
+    """
+    if not _is_loopback(address):
+        yield
+        return
+    from ray._private import ray_constants
+
+    before = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before
 
 
 def _is_loopback(address: str) -> bool:

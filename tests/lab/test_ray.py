@@ -3,6 +3,7 @@ stopped afterwards; every test here shares it)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -49,61 +50,78 @@ def ray_cluster():
     Ray 2.60 turns 127.0.0.1 into the machine's network address, in `ray start
     --node-ip-address` and in the driver's `ray.init` alike, unless clusters are "disabled"
     (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, which only changes that lookup): with it the
-    head, its workers and this driver all stay on loopback."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "RAY_AUTH_MODE": "disabled",
-        LOOPBACK_ONLY: "0",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    temp = Path(f"/tmp/rl{port}")
-    ray_bin = Path(sys.executable).with_name("ray")
-    proc = subprocess.Popen(
-        [
-            str(ray_bin),
-            "start",
-            "--head",
-            "--block",
-            f"--port={port}",
-            "--node-ip-address=127.0.0.1",
-            "--num-cpus=2",
-            "--include-dashboard=false",
-            f"--resources={json.dumps({SLOT_RESOURCE: 2})}",
-            f"--temp-dir={temp}",
-            "--disable-usage-stats",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    head and its workers stay on loopback; `ray_executor` keeps the driver there itself."""
     patch = pytest.MonkeyPatch()
     patch.setenv("RAY_AUTH_MODE", "disabled")
-    patch.setenv(LOOPBACK_ONLY, "0")
-    patch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)  # read at import: set it here too
-    address = f"127.0.0.1:{port}"
+    # the driver is left as a user's is: ray_executor keeps it on loopback by itself
+    proc, port, temp = start_head()
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read().decode()
-                time.sleep(0.5)
-        yield address
+        yield f"127.0.0.1:{port}"
     finally:
         if ray.is_initialized():
             ray.shutdown()
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_head(proc, temp)
         patch.undo()
-        shutil.rmtree(temp, ignore_errors=True)
+
+
+HEAD_ATTEMPTS = 3
+STARTED = "Ray runtime started"
+
+
+def start_head() -> tuple[subprocess.Popen, int, Path]:
+    """`ray start --head --block` on a free loopback port, read until it says it started.
+
+    On a loaded machine Ray 2.60's head can give up on its own start (its raylet waits ~15 s
+    for the dashboard agent's port file, then exits: "The current node timed out during
+    startup"); such a head is started again on another port, at most three times."""
+    output = ""
+    for _ in range(HEAD_ATTEMPTS):
+        port = free_port()
+        temp = Path(f"/tmp/rl{port}")
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("ray")),
+                "start",
+                "--head",
+                "--block",
+                f"--port={port}",
+                "--node-ip-address=127.0.0.1",
+                "--num-cpus=2",
+                "--include-dashboard=false",
+                f"--resources={json.dumps({SLOT_RESOURCE: 2})}",
+                f"--temp-dir={temp}",
+                "--disable-usage-stats",
+            ],
+            env={
+                **os.environ,
+                "RAY_AUTH_MODE": "disabled",
+                LOOPBACK_ONLY: "0",
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+        )
+        output = ""
+        for line in proc.stdout:  # ends when the head exits: it did not start
+            output += line
+            if STARTED in line:
+                threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain
+                return proc, port, temp
+        stop_head(proc, temp)
+    pytest.fail(f"no Ray head started in {HEAD_ATTEMPTS} attempts; the last said:\n{output}")
+
+
+def stop_head(proc: subprocess.Popen, temp: Path) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_no_cluster_fails_at_once_and_starts_none(monkeypatch):
@@ -225,3 +243,4 @@ def test_the_cluster_and_its_workers_stay_on_loopback(ray_cluster):
     where = ray.remote(num_cpus=0, resources={SLOT_RESOURCE: 1})(ray.util.get_node_ip_address)
     assert ray.get(where.remote(), timeout=WAIT_S) == "127.0.0.1"
     assert executor.slots == 2
+    assert ray_constants.ENABLE_RAY_CLUSTER  # turned off for the connect alone
