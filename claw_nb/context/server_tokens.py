@@ -18,6 +18,7 @@ import urllib.request
 from typing import Any
 
 TIMEOUT = 10.0  # seconds; a count that takes longer falls back to an estimate
+CACHED_TEXTS = 256  # counts kept by text: the tool block and the system prompt recur every step
 
 
 class ServerTokenizer:
@@ -25,10 +26,17 @@ class ServerTokenizer:
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
+        self._counts: dict[str, int] = {}
 
     def count(self, text: str) -> int:
         """Tokens of a piece of text, special tokens (`<|im_start|>`) parsed as such."""
-        return len(self._tokenize(text, add_special=False))
+        known = self._counts.get(text)
+        if known is None:
+            known = len(self._tokenize(text, add_special=False))
+            if len(self._counts) >= CACHED_TEXTS:
+                self._counts.clear()
+            self._counts[text] = known
+        return known
 
     def prompt_tokens(self, messages: list[dict[str, Any]]) -> int:
         """Tokens of the prompt the server builds from `messages` for a chat completion: its

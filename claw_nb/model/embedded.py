@@ -43,8 +43,9 @@ INSTALL_HINT = (
     'pip install -e ".[local]" in a claw_nb checkout (a prebuilt llama.cpp server, xllamacpp: '
     "seconds)"
 )
-# The servers claw_nb can start: llama-cpp-python's (built from source; claw_nb counts with its
-# vocabulary) is preferred when installed, else llama.cpp's own through xllamacpp's wheel.
+# The servers claw_nb can start: llama-cpp-python's (built from source) when installed, else
+# llama.cpp's own through xllamacpp's wheel. Requests are counted exactly on both (docs/models.md,
+# "Counting"), so the order is no longer about counting.
 LLAMA_CPP_PYTHON = "llama-cpp-python"
 XLLAMACPP = "xllamacpp"
 
