@@ -1,8 +1,9 @@
 """Loading the tokenizer a count uses, without importing LiteLLM: tiktoken's `cl100k_base`
 (offline, from the copy LiteLLM ships), a `tokenizer.json` or Hugging Face id through the
-`tokenizers` library, or a GGUF file's own vocabulary (and chat template) through
-llama-cpp-python. Each is loaded once per process; a tokenizer that cannot load falls back to
-tiktoken, then to an estimate.
+`tokenizers` library, or a GGUF file's own vocabulary (and chat template): through the
+llama.cpp server claw_nb started for that file when it can answer (xllamacpp's: its
+`server_tokens`), else through llama-cpp-python. Each is loaded once per process; a tokenizer
+that cannot load falls back to tiktoken, then to an estimate.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from claw_nb.context.server_tokens import ServerTokenizer
 from claw_nb.untrusted import read_regular_file
 
 MAX_TOKENIZER_BYTES = 64 << 20
@@ -31,6 +33,27 @@ CL100K_CACHE_KEY = (
 Encoder = Callable[[str], int]
 _encoders: dict[str, tuple[Encoder, str]] = {}
 _encoders_lock = threading.Lock()
+# GGUF file (real path) -> the llama.cpp server claw_nb runs for it that counts (xllamacpp's)
+_count_servers: dict[str, ServerTokenizer] = {}
+
+
+def _gguf_key(name: str | Path) -> str:
+    return os.path.realpath(Path(name).expanduser())
+
+
+def count_through_server(gguf: str | Path, base_url: str) -> None:
+    """Count the tokens of this GGUF file through the llama.cpp server at `base_url` (one
+    claw_nb started on 127.0.0.1 for it, whose `/apply-template` and `/tokenize` give the
+    server's own figures), from now on, in counters made before too."""
+    _count_servers[_gguf_key(gguf)] = ServerTokenizer(base_url)
+
+
+def stop_counting_through(gguf: str | Path, base_url: str) -> None:
+    """The server at `base_url` stopped: count this GGUF file without it again."""
+    key = _gguf_key(gguf)
+    server = _count_servers.get(key)
+    if server is not None and server.base_url == base_url.rstrip("/"):
+        del _count_servers[key]
 
 
 def is_loaded(name: str | None) -> bool:
@@ -88,29 +111,72 @@ def _load_encoder(name: str | None) -> tuple[Encoder, str]:
 
 
 def _gguf_encoder(path: Path) -> tuple[Encoder, str]:
-    """The vocabulary of a GGUF model file, through llama-cpp-python (weights are not loaded):
-    the tokenizer a llama.cpp server counts with, so counts match the server's."""
-    import llama_cpp
-
+    """The vocabulary of a GGUF model file, the tokenizer a llama.cpp server counts with, so
+    counts match the server's: through the server claw_nb runs for the file while there is
+    one (`count_through_server`), else through llama-cpp-python (loaded when first needed)."""
     if not path.is_file():
         raise FileNotFoundError(path)
-    # llama.cpp logs a context warning through sys.stderr even with verbose=False: keep it out of
-    # the user's notebook (it would show as a red stream under the cell).
-    with contextlib.redirect_stderr(io.StringIO()):
-        vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
-    _vocabularies[str(path)] = vocab
-    lock = threading.Lock()  # one llama context; tokenize from one thread at a time
+    key = _gguf_key(path)
+    local: list[Encoder] = []
+    if key not in _count_servers:  # no server to ask: llama-cpp-python must load it (or raise)
+        local.append(_vocabulary_encoder(path))
+
+    def count(text: str) -> int:
+        server = _count_servers.get(key)
+        if server is not None:
+            return server.count(text)
+        if not local:
+            local.append(_vocabulary_encoder(path))
+        return local[0](text)
+
+    through = " (through its llama.cpp server)" if not local else ""
+    return count, f"{GGUF_LABEL} {path.name}{through}"
+
+
+def _vocabulary_encoder(path: Path) -> Encoder:
+    """A GGUF file's vocabulary through llama-cpp-python (raises without it)."""
+    vocab, lock = _vocabulary(path)
 
     def count(text: str) -> int:
         with lock:
             return len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    return count, f"{GGUF_LABEL} {path.name}"
+    return count
 
 
 Renderer = Callable[[list[dict[str, Any]]], str]
 _renderers: dict[str, Renderer | None] = {}
-_vocabularies: dict[str, Any] = {}  # GGUF path -> its llama_cpp.Llama(vocab_only=True)
+# GGUF path -> its llama_cpp.Llama(vocab_only=True), and the lock its one context is used under
+_vocabularies: dict[str, tuple[Any, threading.Lock]] = {}
+_vocabularies_lock = threading.Lock()  # not _encoders_lock: loading an encoder takes that one
+
+
+def _vocabulary(path: Path) -> tuple[Any, threading.Lock]:
+    """The GGUF file's vocabulary loaded once through llama-cpp-python (weights are not)."""
+    with _vocabularies_lock:
+        if str(path) not in _vocabularies:
+            import llama_cpp
+
+            # llama.cpp logs a context warning through sys.stderr even with verbose=False: keep
+            # it out of the user's notebook (it would show as a red stream under the cell).
+            with contextlib.redirect_stderr(io.StringIO()):
+                vocab = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+            _vocabularies[str(path)] = (vocab, threading.Lock())
+        return _vocabularies[str(path)]
+
+
+def prompt_tokens(name: str, messages: list[dict[str, Any]]) -> int:
+    """Tokens of the prompt a llama.cpp server serving the GGUF file `name` builds from
+    `messages` with the file's own chat template (no `tools`): its own figure from the server
+    claw_nb runs for the file, else the template rendered as llama-cpp-python's server renders
+    it and counted with the vocabulary. Raises when neither is available."""
+    server = _count_servers.get(_gguf_key(name))
+    if server is not None:
+        return server.prompt_tokens(messages)
+    render = renderer(name)
+    if render is None:
+        raise LookupError(f"no chat template to render with for {name}")
+    return encoder(name)[0](render(messages))
 
 
 def renderer(name: str) -> Renderer | None:
@@ -127,8 +193,7 @@ def _load_renderer(path: Path) -> Renderer | None:
     try:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        encoder(str(path))  # loads the vocabulary (and keeps it in _vocabularies)
-        vocab = _vocabularies[str(path)]
+        vocab, _lock = _vocabulary(path)
         template = vocab.metadata.get("tokenizer.chat_template")
         if not isinstance(template, str):
             return None

@@ -19,7 +19,7 @@ import math
 import re
 from typing import Any
 
-from claw_nb.context.tokenizers import GGUF_LABEL, Encoder, encoder, is_loaded, renderer
+from claw_nb.context.tokenizers import GGUF_LABEL, Encoder, encoder, is_loaded, prompt_tokens
 
 DEFAULT_WINDOW = 32_768
 MAX_RESERVE = 4_096
@@ -44,7 +44,7 @@ class TokenCounter:
         self.model = model
         self.tokenizer_name = tokenizer
         # Requests without tools are rendered with the GGUF's own chat template and counted
-        # whole, as llama-cpp-python does without --chat_format (tools_in_prompt).
+        # whole, as the embedded server does (tools_in_prompt): `tokenizers.prompt_tokens`.
         self.chat_template = chat_template
         self.description = ""
         self._count: Encoder | None = None
@@ -160,12 +160,10 @@ class TokenCounter:
     def request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
         """Tokens of a whole request: messages, tool specs and the reply priming."""
         if self.chat_template and not tools and self.local_vocabulary:
-            render = renderer(self.tokenizer_name or "")
-            if render is not None:
-                try:
-                    return self.text(render(messages))
-                except Exception:  # noqa: BLE001 - a template that refuses: count by message
-                    pass
+            try:
+                return prompt_tokens(self.tokenizer_name or "", messages)
+            except Exception:  # noqa: BLE001 - no template, a template that refuses: by message
+                pass
         total = PRIMING + self.tools(tools) + sum(self.message(m) for m in messages)
         if len(self._cache) > 2 * len(messages) + 64:
             self.forget_except(messages)

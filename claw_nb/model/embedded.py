@@ -43,8 +43,9 @@ INSTALL_HINT = (
     'pip install -e ".[local]" in a claw_nb checkout (a prebuilt llama.cpp server, xllamacpp: '
     "seconds)"
 )
-# The servers claw_nb can start: llama-cpp-python's (built from source; claw_nb counts with its
-# vocabulary) is preferred when installed, else llama.cpp's own through xllamacpp's wheel.
+# The servers claw_nb can start: llama-cpp-python's (built from source) when installed, else
+# llama.cpp's own through xllamacpp's wheel. Requests are counted exactly on both (docs/models.md,
+# "Counting"), so the order is no longer about counting.
 LLAMA_CPP_PYTHON = "llama-cpp-python"
 XLLAMACPP = "xllamacpp"
 
@@ -232,8 +233,20 @@ class EmbeddedServer:
         return self.chat_format is None
 
     @property
+    def server_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.server_url}/v1"
+
+    @property
+    def counts_tokens(self) -> bool:
+        """Whether the server renders and counts prompts for us (llama.cpp's own server:
+        `/apply-template`, `/tokenize`), so requests are counted as it counts them with no
+        tokenizer in this process; llama-cpp-python's has no such route (counted in-process
+        with its own template code and vocabulary instead: `claw_nb.context.tokenizers`)."""
+        return self.engine == XLLAMACPP
 
     @property
     def alias(self) -> str:
@@ -309,6 +322,10 @@ class EmbeddedServer:
                 last_said = time.monotonic()
             time.sleep(0.1)
         say(f"embedded model ready in {time.monotonic() - started:.1f} s")
+        if self.counts_tokens:
+            from claw_nb.context.tokenizers import count_through_server
+
+            count_through_server(self.model.path, self.server_url)
 
     def ready(self) -> bool:
         try:
@@ -326,6 +343,10 @@ class EmbeddedServer:
         process, self.process = self.process, None
         if process is None:
             return
+        if self.counts_tokens:
+            from claw_nb.context.tokenizers import stop_counting_through
+
+            stop_counting_through(self.model.path, self.server_url)
         if process.stdin:
             process.stdin.close()
         try:

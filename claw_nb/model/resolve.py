@@ -114,10 +114,9 @@ def embedded_options(config: ClawConfig, server: embedded.EmbeddedServer) -> dic
         context_window=window,
         # llama-cpp-python generates up to the full window when no max_tokens is sent
         max_tokens=config.max_tokens or config.reserve_tokens or default_reserve(window),
-        # count with the model's own vocabulary (what the server counts with), loaded through
-        # llama-cpp-python; without it, tiktoken calibrated by the server's usage
-        tokenizer=config.tokenizer
-        or (str(server.model.path) if embedded.llama_cpp_available() else None),
+        # count as the server counts: its GGUF's template and vocabulary, through the server
+        # itself on xllamacpp, through llama-cpp-python for llama-cpp-python's server
+        tokenizer=config.tokenizer or str(server.model.path),
         # its GGUF's own template renders only roles and text: tools go in the prompt
         tools_in_prompt=config.tools_in_prompt or server.tools_in_prompt,
         # llama-cpp-python takes a grammar per request: the first look, then text or one call

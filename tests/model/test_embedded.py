@@ -181,10 +181,8 @@ def test_auto_falls_back_to_the_embedded_model_with_one_notice(tmp_path, monkeyp
             assert sum("no model server found" in line for line in said) == 1
             assert config.model == "openai/SmolLM2-135M"
             assert config.context_window == 8192, "SmolLM2's trained window (its GGUF says)"
-            if embedded.llama_cpp_available():  # its vocabulary loads through llama-cpp-python
-                assert config.tokenizer == str(embedded.bundled_model().path), "count as it does"
-            else:  # xllamacpp: tiktoken, calibrated by the server's usage
-                assert config.tokenizer is None
+            # counted as the server counts (either engine: tests/model/test_embedded_counts.py)
+            assert config.tokenizer == str(embedded.bundled_model().path)
             assert config.max_tokens == default_reserve(8192), "replies fit the reserve"
             assert config.tools_in_prompt, "its own template ignores `tools`: say them in text"
             assert _answers(f"{config.api_base}/models")

@@ -334,23 +334,6 @@ def test_the_embedded_model_answers_from_a_file_it_read(wired, tmp_path):
     assert "pineapple" in reply.content.lower(), reply.content
 
 
-def test_requests_are_counted_as_the_server_counts_them(wired):
-    """The context manager's count of a request (made before sending) equals the server's."""
-    from claw_nb.context import ContextManager
-    from claw_nb.model import make_model
-    from claw_nb.tools import default_tools
-
-    specs = default_tools().specs()
-    model = make_model(wired)
-    manager = ContextManager(wired, model)
-    for result in ("1\tok", WORDS, "é ünïcode → ✓ " * 40):
-        messages = _conversation(result, {"path": 'a "quoted" name.txt'})
-        counted = manager.measure(messages, specs)
-        served = _ask(wired, messages).prompt_tokens
-        assert abs(counted - served) <= 3, (counted, served)
-    assert manager.window == 8192, "the model's trained window (GGUF header), not 4096"
-
-
 # -- the first run: the grammar makes the embedded model act -----------------------------------
 
 CLI_PY = '''"""Count words in text files."""
