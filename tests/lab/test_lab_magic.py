@@ -9,20 +9,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 from tests.lab.lab_helpers import SOLVER_PROMPT, TASKS, solver_reply
 from tests.lab.test_runner import UNSANDBOXED
-
-
-@pytest.fixture
-def shell(claw_env, monkeypatch):
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    yield sh
-    sh.run_line_magic("unload_ext", "claw_nb")
 
 
 def test_lab_run_prints_progress_and_a_leaderboard_then_report(
