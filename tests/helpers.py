@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from claw_nb.protocols import Authorization
@@ -16,6 +18,17 @@ class Recorder(list):
 
     def of(self, kind: type) -> list:
         return [e for e in self if isinstance(e, kind)]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, poll: float = 0.02) -> None:
+    """Look at `predicate` every `poll` seconds until it holds; fail after `timeout`: for a state
+    only a widget shows (its buttons, its header), which no event announces."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(poll)
+    raise AssertionError("timed out waiting")
 
 
 def allow_everything(tool: Any, arguments: dict[str, Any]) -> Authorization:

@@ -5,12 +5,13 @@ not asked about; a text transcript's denial names what would let the call run.""
 
 from __future__ import annotations
 
-import time
+from functools import partial
 
 import duckdb
 import pytest
 
 from claw_nb.testing import call, text, tool_calls
+from tests.helpers import wait_until
 from tests.jupyter.test_magics import cell, magics
 from tests.notebook_shell import claw_shell, keep_displays
 
@@ -33,13 +34,7 @@ def widget_shell(widget_shell, monkeypatch):
     return widget_shell
 
 
-def _wait(predicate, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
+_wait = partial(wait_until, timeout=60.0)
 
 
 class Clicker:

@@ -8,12 +8,14 @@ import sys
 import textwrap
 import threading
 import time
+from functools import partial
 
 import pytest
 from IPython.core.error import UsageError
 
 from claw_nb.jupyter.magics import ClawMagics, split_options
 from claw_nb.testing import call, delay, text, tool_calls
+from tests.helpers import wait_until
 
 
 def magics(sh) -> ClawMagics:
@@ -406,13 +408,7 @@ def test_text_transcript_writes_whole_lines_and_lists_notebook_edits(tmp_path):
 # -- widget mode, without a browser (the browser test is tests/e2e) ---------------------------
 
 
-def _wait(predicate, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
+_wait = partial(wait_until, timeout=20.0)
 
 
 def test_widget_run_returns_at_once_and_approval_buttons_decide(widget_shell, claw_env):

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import time
+from functools import partial
 
 from claw_nb.testing import call, text, tool_calls
+from tests.helpers import wait_until
 from tests.jupyter.test_magics import cell, magics
 
 PLAN = "1. <b>write</b> notes.txt"
 
 
-def _wait(predicate, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
+_wait = partial(wait_until, timeout=30.0)
 
 
 def _tool_results(request: dict) -> list[str]:

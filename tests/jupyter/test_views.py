@@ -9,10 +9,12 @@ import subprocess
 import sys
 import textwrap
 import time
+from functools import partial
 
 import pytest
 
 from claw_nb.testing import call, text, tool_calls
+from tests.helpers import wait_until
 from tests.notebook_shell import keep_displays
 
 
@@ -28,13 +30,7 @@ def widget_shell(widget_shell, monkeypatch):
     return widget_shell
 
 
-def _wait(predicate, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
+_wait = partial(wait_until, timeout=20.0)
 
 
 # -- the static copy ------------------------------------------------------------------------

@@ -5,11 +5,13 @@ copy never holds it. A real IPython shell and real ipywidgets; the model is the 
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import pytest
 
 from claw_nb import events as ev
 from claw_nb.testing import call, delay, text, tool_calls
+from tests.helpers import wait_until
 from tests.notebook_shell import keep_displays
 
 WRITING = "model is writing a tool call"
@@ -22,13 +24,7 @@ def widget_shell(widget_shell, monkeypatch):
     return widget_shell
 
 
-def _wait(predicate, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting")
+_wait = partial(wait_until, timeout=30.0, poll=0.01)
 
 
 def test_the_header_names_the_tool_and_size_then_clears(widget_shell, claw_env):
