@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from claw_nb.protocols import Authorization
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Recorder(list):
@@ -73,3 +79,40 @@ class ByTask:
         if not self.scripts[marker]:
             raise AssertionError(f"the script for {marker!r} ran out")
         return self.scripts[marker].pop(0)
+
+
+def notebook_env() -> dict[str, str]:
+    """This environment without a configured model or a Jupyter front end, importing this tree:
+    for a notebook run in a subprocess."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("CLAW_") and k != "JPY_SESSION_NAME"
+    }
+    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def assert_nbval_passes(notebook: Path, folder: Path, env: dict[str, str], timeout: float) -> None:
+    """`notebook` under `pytest --nbval-lax` (what CI promises), run in `folder`: every cell runs."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(folder),
+            str(notebook),
+        ],
+        check=False,
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert " passed" in out.stdout and "failed" not in out.stdout
