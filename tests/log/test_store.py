@@ -48,6 +48,20 @@ def started(sid: str, task: str = "fix the bug", prompt: str = PROMPT, **kw) -> 
     )
 
 
+def tiny_call(sid: str, step: int) -> ev.ModelCallFinished:
+    """A model call of one token each way: for rows that need a call, not its figures."""
+    return ev.ModelCallFinished(
+        sid,
+        step=step,
+        model="m",
+        prompt_tokens=1,
+        completion_tokens=1,
+        latency_ms=1.0,
+        ttft_ms=None,
+        finish_reason="stop",
+    )
+
+
 def assistant_call(call_id: str, name: str, args: dict) -> dict:
     return {
         "role": "assistant",
@@ -878,18 +892,7 @@ def test_model_calls_get_their_prompt_variant_from_migration_4(db: Path):
     other = "You are terse.\n"
     log = store.EventLog(db)
     log(started("s2"))
-    log(
-        ev.ModelCallFinished(
-            "s2",
-            step=1,
-            model="m",
-            prompt_tokens=1,
-            completion_tokens=1,
-            latency_ms=1.0,
-            ttft_ms=None,
-            finish_reason="stop",
-        )
-    )
+    log(tiny_call("s2", step=1))
     log(ev.SessionEnded("s2", "completed", steps=1))
     log(
         ev.SessionStarted(
@@ -902,18 +905,7 @@ def test_model_calls_get_their_prompt_variant_from_migration_4(db: Path):
             system_prompt_name="terse",
         )
     )
-    log(
-        ev.ModelCallFinished(
-            "s2",
-            step=2,
-            model="m",
-            prompt_tokens=1,
-            completion_tokens=1,
-            latency_ms=1.0,
-            ttft_ms=None,
-            finish_reason="stop",
-        )
-    )
+    log(tiny_call("s2", step=2))
     log(ev.SessionEnded("s2", "completed", steps=2))
     assert query(
         db,
