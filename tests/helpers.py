@@ -81,6 +81,25 @@ class ByTask:
         return self.scripts[marker].pop(0)
 
 
+def run_claw(workspace: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess:
+    """`claw-nb run --cwd WORKSPACE ARGS` in its own process importing this tree, its output
+    captured; its stdin is not a terminal (`stdin=` or `input=` say what it is instead)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    if "input" not in kwargs:
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "claw_nb.cli", "run", "--cwd", str(workspace), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        **kwargs,
+    )
+
+
 def notebook_env() -> dict[str, str]:
     """This environment without a configured model or a Jupyter front end, importing this tree:
     for a notebook run in a subprocess."""
