@@ -42,6 +42,23 @@ def allow_everything(tool: Any, arguments: dict[str, Any]) -> Authorization:
     return Authorization(True, "allowed by the test")
 
 
+def scripted_config(server: Any, workspace: Path, **options: Any) -> Any:
+    """The configuration of a run against the scripted server `server` (a `ScriptedServer`):
+    whole replies unless `stream=True`."""
+    from claw_nb.config import load_config
+
+    options.setdefault("stream", False)
+    return load_config(
+        workspace, model="openai/scripted", api_base=server.url, api_key="sk-test", **options
+    )
+
+
+def recorded_agent(config: Any, **kwargs: Any) -> tuple[Any, Recorder]:
+    """(an `unguarded_agent` for `config`, a Recorder of every event it emits)."""
+    recorder = Recorder()
+    return unguarded_agent(config, listeners=[recorder], **kwargs), recorder
+
+
 def unguarded_agent(config: Any, **kwargs: Any):
     """An Agent with a plain runner and every call allowed: for loop logic, not security."""
     from claw_nb.agent import Agent
