@@ -98,13 +98,29 @@ class ByTask:
         return self.scripts[marker].pop(0)
 
 
-def run_claw(workspace: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess:
-    """`claw-nb run --cwd WORKSPACE ARGS` in its own process importing this tree, its output
-    captured; its stdin is not a terminal (`stdin=` or `input=` say what it is instead)."""
-    env = {
+def tree_env() -> dict[str, str]:
+    """This environment, for a subprocess that imports this tree first."""
+    return {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
+
+
+def scripted_env(server: Any) -> dict[str, str]:
+    """`tree_env()` whose CLAW_* settings point at the scripted server `server`."""
+    return {
+        **tree_env(),
+        "CLAW_MODEL": "openai/scripted",
+        "CLAW_API_BASE": server.url,
+        "CLAW_API_KEY": "sk-test",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
+
+
+def run_claw(workspace: Path, *args: str, **kwargs: Any) -> subprocess.CompletedProcess:
+    """`claw-nb run --cwd WORKSPACE ARGS` in its own process importing this tree, its output
+    captured; its stdin is not a terminal (`stdin=` or `input=` say what it is instead)."""
+    env = tree_env()
     if "input" not in kwargs:
         kwargs.setdefault("stdin", subprocess.DEVNULL)
     return subprocess.run(

@@ -22,6 +22,7 @@ from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
 from claw_nb.prompts import template_text
 from claw_nb.testing import delay, text
 from claw_nb.testing.lab_demo import HABIT_FORMAT, HABIT_WRITE, demo_task_specs, scripted_agent
+from tests.helpers import scripted_env
 from tests.lab.test_runner import UNSANDBOXED
 
 pytestmark = pytest.mark.slow
@@ -81,15 +82,7 @@ def world(scripted_server, tmp_path: Path):
     for name, habits in (("write", [HABIT_WRITE]), ("both", [HABIT_WRITE, HABIT_FORMAT])):
         files[name] = tmp_path / f"{name}.toml"
         files[name].write_text(f"system_prompt = {json.dumps(with_fragments(template, habits))}\n")
-    env = {
-        **os.environ,
-        "CLAW_MODEL": "openai/scripted",
-        "CLAW_API_BASE": scripted_server.url,
-        "CLAW_API_KEY": "sk-test",
-        "CLAW_DB": str(tmp_path / "lab.duckdb"),
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
+    env = {**scripted_env(scripted_server), "CLAW_DB": str(tmp_path / "lab.duckdb")}
     workspace = tmp_path / "ws"
     workspace.mkdir()
     return {
