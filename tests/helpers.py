@@ -98,6 +98,17 @@ class ByTask:
         return self.scripts[marker].pop(0)
 
 
+def query(db: Path, sql: str, params=None) -> list[tuple]:
+    """The rows of `sql` on the DuckDB log `db`, opened read-only for just this query."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
 def tree_env() -> dict[str, str]:
     """This environment, for a subprocess that imports this tree first."""
     return {

@@ -26,6 +26,7 @@ from claw_nb.log import store
 from claw_nb.log.journal import JournalWriter, encode_event
 from claw_nb.log.journal_paths import journal_dir
 from claw_nb.log.journal_reader import list_journals
+from tests.helpers import query
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "You are a careful coding agent.\nWork in $workspace.\n"
@@ -165,14 +166,6 @@ def full_session(log, sid: str = "s1") -> list[dict]:
     log(ev.FinalAnswer(sid, messages[4]["content"]))
     log(ev.SessionEnded(sid, stop_reason="completed", steps=2))
     return messages
-
-
-def query(db: Path, sql: str, params=None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def run_script(code: str, *args: str, **kw) -> subprocess.Popen:
