@@ -22,26 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_core import TimedModel  # beside this script
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 NOTES_SERVER = ROOT / "tests" / "mcp" / "notes_server.py"
-
-
-class TimedModel:
-    """Wraps the real model and adds up the time spent inside it."""
-
-    def __init__(self, inner):
-        self.inner = inner
-        self.name = inner.name
-        self.seconds = 0.0
-
-    def complete(self, *args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return self.inner.complete(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - start
 
 
 def session(servers: int, steps: int, tool: str) -> dict[str, float]:

@@ -11,17 +11,15 @@ commands, one file per kind, and store only hashes and what was shown.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from claw_nb.untrusted import read_regular_file
-from claw_nb.user_dirs import config_dir
+from claw_nb.user_dirs import config_dir, save_json
 
 MAX_APPROVALS_BYTES = 4 << 20
 # What a person answers about something not approved yet: approve and remember it, run it
@@ -105,14 +103,4 @@ class ApprovalStore:
         return {k: v for k, v in approved.items() if isinstance(v, dict)}
 
     def _save(self, approved: dict[str, dict[str, Any]]) -> None:
-        folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, temp = tempfile.mkstemp(prefix=".approvals-", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"approved": approved}, f, indent=1, sort_keys=True)
-            os.replace(temp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+        save_json(self.path, {"approved": approved}, temp_prefix=".approvals-")

@@ -1,4 +1,5 @@
-"""Shared fixtures: a scripted OpenAI-compatible server, a workspace and the CLAW_* env."""
+"""Shared fixtures: a scripted OpenAI-compatible server, a workspace, the CLAW_* env and a real
+IPython shell with claw_nb loaded (text or widget view)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from claw_nb.testing import ScriptedServer
+from tests.notebook_shell import claw_shell, widget_mode
 
 
 @pytest.fixture
@@ -62,6 +64,23 @@ def claw_env(monkeypatch, scripted_server, workspace, tmp_path) -> SimpleNamespa
     monkeypatch.setenv("CLAW_DB", str(db))
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     return SimpleNamespace(server=scripted_server, workspace=workspace, db=db)
+
+
+@pytest.fixture
+def shell(claw_env, monkeypatch):
+    """A real IPython shell in the workspace with `%load_ext claw_nb` done (text mode)."""
+    with claw_shell(monkeypatch, claw_env.workspace) as sh:
+        yield sh
+
+
+@pytest.fixture
+def widget_shell(shell, monkeypatch):
+    """`shell` in widget mode without a browser: nothing is displayed."""
+    pytest.importorskip(
+        "ipywidgets", reason="the widget view needs ipywidgets (in the [test] extra)"
+    )
+    widget_mode(monkeypatch)
+    return shell
 
 
 @contextlib.contextmanager

@@ -132,18 +132,12 @@ def test_the_cli_sends_no_environment_through_a_planted_memory_link(claw_env, ho
 def test_the_notebook_sends_no_environment_through_a_planted_memory_link(
     claw_env, host_secret, monkeypatch
 ):
-    from IPython.core.interactiveshell import InteractiveShell
+    from tests.notebook_shell import claw_shell
 
     os.symlink("/proc/self/environ", claw_env.workspace / "CLAW.md")
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "claw_nb")
-    try:
+    with claw_shell(monkeypatch, claw_env.workspace) as shell:
         claw_env.server.queue(text("done"))
         shell.run_cell_magic("claw", "", "hi")
-    finally:
-        shell.run_line_magic("unload_ext", "claw_nb")
     (system,) = _system_prompts(claw_env.server)
     assert host_secret not in system
 

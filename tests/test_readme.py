@@ -7,11 +7,12 @@ workspace, in README's order, so the analysis snippet reads the log the library 
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.helpers import scripted_env
 
 ROOT = Path(__file__).resolve().parents[1]
 # A whole lab run over the built-in suite needs a real model and minutes per trial; the lab's
@@ -37,14 +38,7 @@ def test_readme_python_snippets_run_as_printed(scripted_server, workspace):
     from claw_nb.testing import text
 
     scripted_server.queue(text("The test passes now."))
-    env = {
-        **os.environ,
-        "CLAW_MODEL": "openai/scripted",
-        "CLAW_API_BASE": scripted_server.url,
-        "CLAW_API_KEY": "sk-test",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
+    env = scripted_env(scripted_server)
     env.pop("CLAW_DB", None)
     outputs = []
     for snippet in _snippets():

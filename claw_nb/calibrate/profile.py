@@ -10,11 +10,9 @@ Settings win: `apply_profile` changes only what the user did not set (`explicit_
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,7 +22,7 @@ from urllib.parse import urlsplit
 from claw_nb.calibrate.formats import FORMAT_NAMES, format_named
 from claw_nb.config import ClawConfig
 from claw_nb.untrusted import read_regular_file
-from claw_nb.user_dirs import config_dir
+from claw_nb.user_dirs import config_dir, save_json
 
 PROFILE_FILE = "model_profiles.json"
 MAX_PROFILE_BYTES = 1 << 20
@@ -135,17 +133,7 @@ class ProfileStore:
         with _lock:
             entries = {k: p.to_json() for k, p in self.all().items()}
             entries[profile.key] = profile.to_json()
-            folder = self.path.parent
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, temp = tempfile.mkstemp(prefix=".profiles-", dir=folder)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump({"profiles": entries}, f, indent=1, sort_keys=True)
-                os.replace(temp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-                raise
+            save_json(self.path, {"profiles": entries}, temp_prefix=".profiles-")
 
 
 def _text(value: Any, allowed: tuple[str, ...] | None = None) -> str | None:

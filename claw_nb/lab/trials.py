@@ -147,15 +147,7 @@ class TrialMeter:
             self.prefill_tokens += prefill_of(event)
             self.model_s += float(event.latency_ms or 0.0) / 1000.0
             self.cache_breaks += bool(event.cache_break)
-            if self.on_progress is not None:
-                self.on_progress(
-                    TrialProgress(
-                        self.key,
-                        self.steps,
-                        self.prompt_tokens + self.completion_tokens,
-                        self.started,
-                    )
-                )
+            self._report()
         elif kind == "ToolCallFinished" and not event.ok:
             self.tool_errors += 1
         elif kind == "ContextCompacted" and event.summary_calls:
@@ -170,26 +162,17 @@ class TrialMeter:
         self.steps += 1
         self.prompt_tokens += call.prompt_tokens
         self.completion_tokens += call.completion_tokens
-        if self.on_progress is not None:
-            self.on_progress(
-                TrialProgress(
-                    self.key, self.steps, self.prompt_tokens + self.completion_tokens, self.started
-                )
-            )
+        self._report()
 
     def verifying(self) -> None:
         """The agent has stopped: the tamper report and the verifier run now."""
+        self._report(phase="verifying", phase_started=time.time())
+
+    def _report(self, **phase: Any) -> None:
+        """Tell `on_progress` (if any) the trial's latest step and token count."""
         if self.on_progress is not None:
-            self.on_progress(
-                TrialProgress(
-                    self.key,
-                    self.steps,
-                    self.prompt_tokens + self.completion_tokens,
-                    self.started,
-                    phase="verifying",
-                    phase_started=time.time(),
-                )
-            )
+            tokens = self.prompt_tokens + self.completion_tokens
+            self.on_progress(TrialProgress(self.key, self.steps, tokens, self.started, **phase))
 
 
 def prefill_of(call: Any) -> int:

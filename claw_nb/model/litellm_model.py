@@ -20,7 +20,7 @@ from claw_nb.model.reply import (
     RetryCallback,
     apply_server_timings,
     apply_server_usage,
-    build_reply,
+    whole_reply,
 )
 from claw_nb.model.retries import RetryingModel
 from claw_nb.model.streamed_reply import StreamedReply, show_whole_reply
@@ -81,21 +81,17 @@ class LiteLLMModel(RetryingModel):
 
     def _call_once(self, messages, tools, on_text, started, known_tools, deadline) -> ModelReply:
         response = self._completion(self._kwargs(messages, tools, deadline))
-        latency = (time.perf_counter() - started) * 1000
         choice = response.choices[0]
         message = choice.message
-        native = [_as_dict(tc) for tc in (message.tool_calls or [])]
-        reply = build_reply(
+        reply = whole_reply(
             message.content or "",
-            native,
+            [_as_dict(tc) for tc in (message.tool_calls or [])],
             choice.finish_reason,
             known_tools,
-            latency_ms=latency,
-            ttft_ms=None,
-            streamed=False,
+            started=started,
             params=self.request_params(tools),
+            reasoning=getattr(message, "reasoning_content", None),
         )
-        reply.reasoning = getattr(message, "reasoning_content", None)
         apply_server_usage(reply, getattr(response, "usage", None))
         # llama.cpp's `timings` survive in whole replies (an extra attribute); LiteLLM 1.106
         # drops them from streamed chunks, and passes none of Ollama's cache counts or durations

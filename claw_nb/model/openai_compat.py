@@ -26,7 +26,7 @@ from claw_nb.model.reply import (
     ModelReply,
     apply_server_timings,
     apply_server_usage,
-    build_reply,
+    whole_reply,
 )
 from claw_nb.model.retries import RetryingModel
 from claw_nb.model.streamed_reply import StreamedReply, show_whole_reply
@@ -102,18 +102,15 @@ class OpenAICompatModel(RetryingModel):
             message = choice.get("message") or {}
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise HTTPStatusFailure(502, f"not a chat completion: {raw[:200]!r}") from exc
-        latency = (time.perf_counter() - started) * 1000
-        reply = build_reply(
+        reply = whole_reply(
             message.get("content") or "",
             list(message.get("tool_calls") or []),
             choice.get("finish_reason"),
             known_tools,
-            latency_ms=latency,
-            ttft_ms=None,
-            streamed=False,
+            started=started,
             params=self.request_params(tools),
+            reasoning=message.get("reasoning_content") or message.get("reasoning"),
         )
-        reply.reasoning = message.get("reasoning_content") or message.get("reasoning")
         self._usage_and_cost(reply, data.get("usage"))
         apply_server_timings(reply, data.get("timings"))  # llama.cpp's servers
         show_whole_reply(on_text, reply.content)

@@ -11,6 +11,7 @@ they stay None when the server does not say.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,32 @@ def build_reply(
         streamed=streamed,
         params=dict(params),
     )
+
+
+def whole_reply(
+    content: str,
+    native: list[dict[str, Any]],
+    finish_reason: str | None,
+    known_tools: Collection[str] | None,
+    *,
+    started: float,
+    params: dict[str, Any],
+    reasoning: str | None,
+) -> ModelReply:
+    """A reply that came in one piece (no stream): its latency since `started` (a
+    `time.perf_counter()`), no time to a first token."""
+    reply = build_reply(
+        content,
+        native,
+        finish_reason,
+        known_tools,
+        latency_ms=(time.perf_counter() - started) * 1000,
+        ttft_ms=None,
+        streamed=False,
+        params=params,
+    )
+    reply.reasoning = reasoning
+    return reply
 
 
 def _field(obj: Any, name: str) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 from claw_nb.config import ClawConfig
 from claw_nb.errors import ModelError, ModelInterrupted, ModelTimeout
 from claw_nb.model.failures import HTTPStatusFailure, classify_failure
-from claw_nb.model.reply import ModelReply, build_reply
+from claw_nb.model.reply import ModelReply, whole_reply
 from claw_nb.model.tool_progress import ToolProgressCallback, ToolProgressTracker
 from claw_nb.model.visible_text import VisibleText
 from claw_nb.testing.replies import (
@@ -106,18 +106,16 @@ class ScriptedModel:
             ]
         if on_tool_progress is not None:
             _report_progress(ToolProgressTracker(on_tool_progress), content, native)
-        result = build_reply(
+        result = whole_reply(
             content,
             native,
             reply.finish_reason,
             known_tools,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            ttft_ms=None,
-            streamed=False,
+            started=started,
             params={},
+            reasoning=getattr(reply, "reasoning", None),
         )
         result.attempts = attempts
-        result.reasoning = getattr(reply, "reasoning", None)
         result.prompt_tokens = rough_tokens([messages, tools])
         result.completion_tokens = rough_tokens(
             content + "".join(c["function"]["arguments"] for c in native)

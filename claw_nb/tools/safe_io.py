@@ -17,6 +17,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from claw_nb.sandbox.server_channel import current_umask
 from claw_nb.tools.base import ToolError
 from claw_nb.untrusted import UntrustedPathRefused, open_regular_beneath, parent_beneath
 
@@ -75,7 +76,7 @@ def write_atomic(
         mode = (
             stat.S_IMODE(old.st_mode)
             if old is not None and stat.S_ISREG(old.st_mode)
-            else 0o666 & ~_umask()
+            else 0o666 & ~current_umask()
         )
         tmp = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         fd = os.open(
@@ -103,17 +104,6 @@ def write_atomic(
         with contextlib.suppress(OSError):
             os.fsync(dir_fd)
     return old is None
-
-
-def _umask() -> int:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
 
 
 def _current(dir_fd: int, name: str) -> bytes | None:

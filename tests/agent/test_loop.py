@@ -12,31 +12,14 @@ from claw_nb import events as ev
 from claw_nb.config import load_config
 from claw_nb.protocols import Authorization
 from claw_nb.testing import call, cut_stream, error, text, tool_calls
-from tests.helpers import unguarded_agent
+from tests.helpers import recorded_agent, scripted_config, unguarded_agent
 
 STREAMING = pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
 
 
-class Recorder(list):
-    def __call__(self, event):
-        self.append(event)
-
-    def of(self, kind):
-        return [e for e in self if isinstance(e, kind)]
-
-
 def make_agent(server, workspace, stream=False, **options):
-    config = load_config(
-        workspace,
-        model="openai/scripted",
-        api_base=server.url,
-        api_key="sk-test",
-        stream=stream,
-        retry_base_delay=0.01,
-        **options,
-    )
-    recorder = Recorder()
-    return unguarded_agent(config, listeners=[recorder]), recorder
+    config = scripted_config(server, workspace, stream=stream, retry_base_delay=0.01, **options)
+    return recorded_agent(config)
 
 
 def tool_results(agent):

@@ -5,26 +5,16 @@ from __future__ import annotations
 import json
 
 from claw_nb import events as ev
-from claw_nb.config import load_config
 from claw_nb.loop_guard import EMBEDDED_ADVICE, LoopGuard, advice_for
 from claw_nb.testing import call, text, tool_calls
-from tests.helpers import Recorder, unguarded_agent
+from tests.helpers import recorded_agent, scripted_config
 
 READ = call("read_file", {"path": "notes.txt"})
 
 
 def make_agent(server, workspace, **options):
     (workspace / "notes.txt").write_text("the answer is 42\n")
-    config = load_config(
-        workspace,
-        model="openai/scripted",
-        api_base=server.url,
-        api_key="sk-test",
-        stream=False,
-        **options,
-    )
-    recorder = Recorder()
-    return unguarded_agent(config, listeners=[recorder]), recorder
+    return recorded_agent(scripted_config(server, workspace, **options))
 
 
 def results(agent):

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -14,8 +11,8 @@ import pytest
 import claw_nb
 from claw_nb.permissions import PermissionPolicy, plan_answer
 from claw_nb.testing import call, text, tool_calls
+from tests.helpers import run_claw
 
-ROOT = Path(__file__).resolve().parents[2]
 PLAN = "1. write notes.txt with the summary"
 
 
@@ -147,18 +144,7 @@ def test_plan_mode_refuses_commands_even_when_a_rule_allows_them():
 
 
 def _cli(claw_env, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "claw_nb.cli", "run", "--cwd", str(claw_env.workspace), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_claw(claw_env.workspace, *args)
 
 
 def test_the_cli_plans_with_yes_and_refuses_without(claw_env):

@@ -10,15 +10,13 @@ from types import SimpleNamespace
 from claw_nb import events as ev
 from claw_nb.config import load_config
 from claw_nb.testing import ScriptedModel, call, text, tool_calls
-from tests.helpers import Recorder, unguarded_agent
+from tests.helpers import Recorder, scripted_config, unguarded_agent
 
 CONTENT = "0123456789abcdef\n" * 1200  # ~20 kB: ~3,400 argument chunks from the server
 
 
 def config_for(server, workspace, stream=True):
-    return load_config(
-        workspace, model="openai/scripted", api_base=server.url, api_key="sk-test", stream=stream
-    )
+    return scripted_config(server, workspace, stream=stream)
 
 
 def big_write(server):

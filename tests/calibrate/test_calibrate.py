@@ -176,21 +176,14 @@ def test_intervals_are_wilson_intervals(workspace):
     assert "small sample: 12 requests" in table(profile)
 
 
+def calibrate_cli(workspace, *words: str) -> int:
+    """`claw calibrate --model MODEL WORDS... --cwd WORKSPACE`, its exit code."""
+    return main(["calibrate", "--model", MODEL, *words, "--cwd", str(workspace)])
+
+
 def test_the_cli_prints_progress_and_the_table_and_models_shows_the_profile(workspace, capsys):
     with ScriptedServer(default=native_server) as server:
-        code = main(
-            [
-                "calibrate",
-                "--model",
-                MODEL,
-                "--api-base",
-                server.url,
-                "--repeats",
-                "1",
-                "--cwd",
-                str(workspace),
-            ]
-        )
+        code = calibrate_cli(workspace, "--api-base", server.url, "--repeats", "1")
         out = capsys.readouterr().out
         assert code == 0
         assert "native_auto single (1/1): valid call" in out
@@ -202,17 +195,7 @@ def test_the_cli_prints_progress_and_the_table_and_models_shows_the_profile(work
 
 
 def test_a_dead_server_gets_one_line(workspace, capsys):
-    code = main(
-        [
-            "calibrate",
-            "--model",
-            MODEL,
-            "--api-base",
-            "http://127.0.0.1:9/v1",
-            "--cwd",
-            str(workspace),
-        ]
-    )
+    code = calibrate_cli(workspace, "--api-base", "http://127.0.0.1:9/v1")
     err = capsys.readouterr().err.strip()
     assert code == 1
     assert len(err.splitlines()) == 1
@@ -220,25 +203,13 @@ def test_a_dead_server_gets_one_line(workspace, capsys):
 
 
 def test_bad_repeats_is_a_usage_error(workspace, capsys):
-    assert main(["calibrate", "--model", MODEL, "--repeats", "0", "--cwd", str(workspace)]) == 2
+    assert calibrate_cli(workspace, "--repeats", "0") == 2
     assert "--repeats" in capsys.readouterr().err
 
 
 def test_no_valid_call_in_any_format_writes_no_profile(workspace, user_config, capsys):
     with ScriptedServer(default=text("I cannot use tools.")) as server:
-        code = main(
-            [
-                "calibrate",
-                "--model",
-                MODEL,
-                "--api-base",
-                server.url,
-                "--repeats",
-                "1",
-                "--cwd",
-                str(workspace),
-            ]
-        )
+        code = calibrate_cli(workspace, "--api-base", server.url, "--repeats", "1")
     out = capsys.readouterr().out
     assert code == 1
     assert "no profile written" in out

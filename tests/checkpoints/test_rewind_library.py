@@ -9,10 +9,10 @@ import pytest
 
 from claw_nb.api import build_agent
 from claw_nb.checkpoints import Action, CheckpointStore
-from claw_nb.config import load_config
 from claw_nb.testing import call, text, tool_calls
 from claw_nb.tools import default_tools
 from claw_nb.tools.notebook import notebook_edit, notebook_read
+from tests.helpers import scripted_config
 
 
 @pytest.fixture
@@ -21,14 +21,8 @@ def make_agent(scripted_server, workspace, tmp_path, private_cache):
     made = []
 
     def make(**options):
-        config = load_config(
-            workspace,
-            model="openai/scripted",
-            api_base=scripted_server.url,
-            api_key="sk-test",
-            stream=False,
-            db_path=tmp_path / "log.duckdb",
-            **options,
+        config = scripted_config(
+            scripted_server, workspace, db_path=tmp_path / "log.duckdb", **options
         )
         tools = default_tools()
         tools.add(notebook_read)

@@ -15,6 +15,7 @@ from claw_nb.cli import main
 from claw_nb.cli.headless import JsonEventWriter, json_line
 from claw_nb.log.store import connect
 from claw_nb.testing import call, text, tool_calls
+from tests.helpers import run_claw
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,16 +30,9 @@ def usage(prompt: int, completion: int) -> dict:
 
 def run_cli(claw_env, *args: str, stdin=subprocess.DEVNULL, input: str | None = None):
     """(process, records): every stdout line must be one JSON object, or this fails."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "claw_nb.cli", "run", "--cwd", str(claw_env.workspace), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
+    proc = run_claw(
+        claw_env.workspace,
+        *args,
         **({"input": input} if input is not None else {"stdin": stdin}),
     )
     assert "Traceback" not in proc.stderr, proc.stderr

@@ -23,7 +23,7 @@ from claw_nb.context import (
     prune,
 )
 from claw_nb.testing import call, error, text, tool_calls
-from tests.helpers import unguarded_agent
+from tests.helpers import recorded_agent, scripted_config
 
 SUMMARY = (
     "## Task\nRead the modules.\n## Decisions\nNone yet.\n## Files touched\n- mod files: read\n"
@@ -33,14 +33,6 @@ CONTEXT_ERROR = (
     "This model's maximum context length is 4096 tokens. However, you requested 9000 tokens "
     "(8500 in the messages, 500 in the completion). Please reduce the length of the messages."
 )
-
-
-class Recorder(list):
-    def __call__(self, event):
-        self.append(event)
-
-    def of(self, kind):
-        return [e for e in self if isinstance(e, kind)]
 
 
 class Router:
@@ -70,17 +62,7 @@ def is_summary_request(body):
 
 def make_agent(server, workspace, router, **options):
     server.default = router
-    config = load_config(
-        workspace,
-        model="openai/scripted",
-        api_base=server.url,
-        api_key="sk-test",
-        stream=options.pop("stream", False),
-        retry_base_delay=0.01,
-        **options,
-    )
-    recorder = Recorder()
-    return unguarded_agent(config, listeners=[recorder]), recorder
+    return recorded_agent(scripted_config(server, workspace, retry_base_delay=0.01, **options))
 
 
 def count(body):

@@ -5,7 +5,6 @@ unchanged."""
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from claw_nb.log.store import connect
 from claw_nb.testing import call, text, tool_calls
+from tests.helpers import run_claw
 from tests.hooks.scripts import (
     approve_hooks,
     hook_command,
@@ -21,26 +21,13 @@ from tests.hooks.scripts import (
     write_claw_hooks,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def run_cli(claw_env, *args: str, approve: bool = True) -> subprocess.CompletedProcess:
     """`claw-nb run` in its own process, stdin not a terminal; with `approve`, the user has
     approved the workspace's hooks first (`claw-nb hooks approve`)."""
     if approve:
         approve_hooks(claw_env.workspace)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "claw_nb.cli", "run", "--cwd", str(claw_env.workspace), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = run_claw(claw_env.workspace, *args)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 

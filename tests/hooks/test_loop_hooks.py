@@ -10,23 +10,13 @@ from claw_nb import events as ev
 from claw_nb.config import load_config
 from claw_nb.hooks import CommandHooks, HookSpec
 from claw_nb.testing import call, text, tool_calls
-from tests.helpers import Recorder, unguarded_agent
+from tests.helpers import recorded_agent, scripted_config, unguarded_agent
 from tests.hooks.scripts import approve_hooks, hook_command, recorded, write_claw_hooks
 
 
 def make_agent(server, workspace, specs, **options):
-    config = load_config(
-        workspace,
-        model="openai/scripted",
-        api_base=server.url,
-        api_key="sk-test",
-        stream=False,
-        retry_base_delay=0.01,
-        **options,
-    )
-    recorder = Recorder()
-    hooks = CommandHooks(specs, workspace)
-    return unguarded_agent(config, listeners=[recorder], hooks=hooks), recorder
+    config = scripted_config(server, workspace, retry_base_delay=0.01, **options)
+    return recorded_agent(config, hooks=CommandHooks(specs, workspace))
 
 
 def user_messages(request: dict) -> list[str]:

@@ -5,15 +5,15 @@ not asked about; a text transcript's denial names what would let the call run.""
 
 from __future__ import annotations
 
-import time
+from functools import partial
 
 import duckdb
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
-from claw_nb.jupyter.magics import ClawMagics
 from claw_nb.testing import call, text, tool_calls
+from tests.helpers import wait_until
 from tests.jupyter.test_magics import cell, magics
+from tests.notebook_shell import claw_shell, keep_displays
 
 PYTEST = "python -m pytest -q test_stats.py"
 EXPLOIT = "python -c \"import os; os.remove('test_stats.py')\""
@@ -21,39 +21,20 @@ EXPLOIT = "python -c \"import os; os.remove('test_stats.py')\""
 
 @pytest.fixture
 def shell(claw_env, monkeypatch):
-    """A real IPython shell in the workspace with `%load_ext claw_nb` done (text mode)."""
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # the sandboxed pytest starts fast
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    yield sh
-    sh.run_line_magic("unload_ext", "claw_nb")
+    """tests/conftest.py's shell, whose sandboxed pytest starts fast."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    with claw_shell(monkeypatch, claw_env.workspace) as sh:
+        yield sh
 
 
 @pytest.fixture
-def widget_shell(shell, monkeypatch):
-    """Widget mode without a browser: what would be displayed is kept, by display id."""
-    pytest.importorskip("ipywidgets", reason="the widget view needs ipywidgets ([test] extra)")
-    shown: dict[str, dict] = {}
-
-    def display(*objs, raw=False, display_id=None, update=False, **kwargs):
-        if display_id is not None:
-            shown[display_id] = objs[0]
-
-    monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: ui != "text")
-    monkeypatch.setattr("IPython.display.display", display)
-    shell.shown = shown
-    return shell
+def widget_shell(widget_shell, monkeypatch):
+    """tests/conftest.py's widget_shell, what it would display kept by display id."""
+    widget_shell.shown = keep_displays(monkeypatch)
+    return widget_shell
 
 
-def _wait(predicate, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
+_wait = partial(wait_until, timeout=60.0)
 
 
 class Clicker:

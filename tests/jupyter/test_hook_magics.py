@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 from claw_nb.log.store import connect
 from claw_nb.testing import call, text, tool_calls
@@ -16,17 +15,14 @@ from tests.hooks.scripts import (
     write_claude_hooks,
     write_claw_hooks,
 )
+from tests.notebook_shell import claw_shell
 
 
 @pytest.fixture
 def shell(claw_env, monkeypatch, tmp_path):
     private_user_dirs(monkeypatch, tmp_path)  # approvals and the hooks' HOME: temporary
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    yield sh
-    sh.run_line_magic("unload_ext", "claw_nb")
+    with claw_shell(monkeypatch, claw_env.workspace) as sh:
+        yield sh
 
 
 def users(request: dict) -> list[str]:

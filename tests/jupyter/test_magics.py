@@ -1,4 +1,5 @@
-"""The notebook magics in a real IPython InteractiveShell, against the scripted model server."""
+"""The notebook magics in a real IPython InteractiveShell, against the scripted model server.
+The `shell` and `widget_shell` fixtures are in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -7,24 +8,14 @@ import sys
 import textwrap
 import threading
 import time
+from functools import partial
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 from claw_nb.jupyter.magics import ClawMagics, split_options
 from claw_nb.testing import call, delay, text, tool_calls
-
-
-@pytest.fixture
-def shell(claw_env, monkeypatch):
-    """An InteractiveShell in the workspace with `%load_ext claw_nb` done (text mode)."""
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    yield sh
-    sh.run_line_magic("unload_ext", "claw_nb")
+from tests.helpers import wait_until
 
 
 def magics(sh) -> ClawMagics:
@@ -417,23 +408,7 @@ def test_text_transcript_writes_whole_lines_and_lists_notebook_edits(tmp_path):
 # -- widget mode, without a browser (the browser test is tests/e2e) ---------------------------
 
 
-@pytest.fixture
-def widget_shell(shell, monkeypatch):
-    pytest.importorskip(
-        "ipywidgets", reason="the widget view needs ipywidgets (in the [test] extra)"
-    )
-    monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: ui != "text")
-    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
-    return shell
-
-
-def _wait(predicate, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
+_wait = partial(wait_until, timeout=20.0)
 
 
 def test_widget_run_returns_at_once_and_approval_buttons_decide(widget_shell, claw_env):

@@ -7,11 +7,11 @@ Once under `pytest --nbval-lax` (what CI promises), once through nbclient (what
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import assert_nbval_passes, notebook_env
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "notebooks" / "quickstart.ipynb"
@@ -21,39 +21,14 @@ pytestmark = pytest.mark.slow
 
 def _demo_env() -> dict[str, str]:
     """This environment without a configured model or a Jupyter front end."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("CLAW_") and k != "JPY_SESSION_NAME"
-    }
+    env = notebook_env()
     env["CLAW_DEMO"] = "scripted"  # even where a local Ollama would be found
-    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     return env
 
 
 def test_quickstart_passes_nbval(tmp_path):
     pytest.importorskip("nbval", reason="runs the notebook under nbval (in the [test] extra)")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--nbval-lax",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(tmp_path),
-            str(QUICKSTART),
-        ],
-        check=False,
-        cwd=tmp_path,
-        env=_demo_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    assert " passed" in out.stdout and "failed" not in out.stdout
+    assert_nbval_passes(QUICKSTART, tmp_path, _demo_env(), timeout=600)
 
 
 def test_executed_quickstart_holds_the_whole_transcript(tmp_path, monkeypatch):
@@ -120,28 +95,7 @@ def test_token_usage_notebook_runs_on_a_log_made_by_real_runs(claw_env, tmp_path
     assert main(["run", "--cwd", str(claw_env.workspace), "--model", "openai/other", "hi"]) == 0
     env = _demo_env()
     env["CLAW_DB"] = str(claw_env.db)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--nbval-lax",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(tmp_path),
-            str(TOKEN_USAGE),
-        ],
-        check=False,
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    assert " passed" in out.stdout and "failed" not in out.stdout
+    assert_nbval_passes(TOKEN_USAGE, tmp_path, env, timeout=600)
 
 
 PROMPT_LAB = ROOT / "notebooks" / "prompt_lab.ipynb"
@@ -151,25 +105,4 @@ def test_prompt_lab_notebook_passes_nbval(tmp_path):
     """compare, leaderboard, heatmap, power planner and a small reflect run, scripted server."""
     pytest.importorskip("nbval", reason="runs the notebook under nbval (in the [test] extra)")
     pytest.importorskip("gepa", reason="the reflect cells need the [optimize] extra")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--nbval-lax",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(tmp_path),
-            str(PROMPT_LAB),
-        ],
-        check=False,
-        cwd=tmp_path,
-        env=_demo_env(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    assert " passed" in out.stdout and "failed" not in out.stdout
+    assert_nbval_passes(PROMPT_LAB, tmp_path, _demo_env(), timeout=900)

@@ -13,7 +13,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 from claw_nb.jupyter import lab_extension
 from claw_nb.jupyter.page_scripts import changed_paths, files_changed_script, transcript_script
@@ -24,25 +23,16 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 @pytest.fixture
-def shown(claw_env, monkeypatch):
-    """Widget mode without a browser: every display and update, in order."""
-    pytest.importorskip("ipywidgets", reason="the widget view needs ipywidgets ([test] extra)")
-    from claw_nb.jupyter.magics import ClawMagics
-
+def shown(widget_shell, monkeypatch):
+    """tests/conftest.py's widget_shell, every display and update kept in order."""
     log: list[tuple[str | None, dict]] = []
 
     def display(*objs, raw=False, display_id=None, update=False, **kwargs):
         log.append((display_id, objs[0] if raw else {"object": objs[0]}))
 
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: ui != "text")
     monkeypatch.setattr("IPython.display.display", display)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    sh.shown = log
-    yield sh
-    sh.run_line_magic("unload_ext", "claw_nb")
+    widget_shell.shown = log
+    return widget_shell
 
 
 def _run(sh, options: str, task: str):

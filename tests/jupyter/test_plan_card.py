@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import time
+from functools import partial
 
-import pytest
-from IPython.core.interactiveshell import InteractiveShell
-
-from claw_nb.jupyter.magics import ClawMagics
 from claw_nb.testing import call, text, tool_calls
+from tests.helpers import wait_until
 from tests.jupyter.test_magics import cell, magics
 
 PLAN = "1. <b>write</b> notes.txt"
 
 
-@pytest.fixture
-def widget_shell(claw_env, monkeypatch):
-    """A real IPython shell in the workspace, `%load_ext claw_nb` done, widgets not displayed."""
-    pytest.importorskip("ipywidgets", reason="the widget view needs ipywidgets ([test] extra)")
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "claw_nb")
-    monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: ui != "text")
-    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
-    yield shell
-    shell.run_line_magic("unload_ext", "claw_nb")
-
-
-def _wait(predicate, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
+_wait = partial(wait_until, timeout=30.0)
 
 
 def _tool_results(request: dict) -> list[str]:

@@ -7,29 +7,17 @@ import json
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 from claw_nb.jupyter.magics import ClawMagics
 from claw_nb.testing import call, text, tool_calls
+from tests.notebook_shell import claw_shell
 
 
 @pytest.fixture
 def shell(claw_env, private_cache, monkeypatch):
-    """An InteractiveShell in the workspace with `%load_ext claw_nb` done (text mode)."""
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    yield sh
-    sh.run_line_magic("unload_ext", "claw_nb")
-
-
-@pytest.fixture
-def widget_shell(shell, monkeypatch):
-    pytest.importorskip("ipywidgets", reason="the widget view needs ipywidgets")
-    monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: ui != "text")
-    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
-    return shell
+    """tests/conftest.py's shell, with a user cache of the test's own (`widget_shell` too)."""
+    with claw_shell(monkeypatch, claw_env.workspace) as sh:
+        yield sh
 
 
 def magics(sh) -> ClawMagics:

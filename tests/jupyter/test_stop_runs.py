@@ -17,31 +17,10 @@ import threading
 import time
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 from claw_nb.testing import call, hold, text, tool_calls
 
 SAFETY = 30.0  # a bound for a hang (the machine is shared), never the measurement
-
-
-@pytest.fixture
-def shell(claw_env, monkeypatch):
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    yield sh
-    sh.run_line_magic("unload_ext", "claw_nb")
-
-
-@pytest.fixture
-def widget_shell(shell, monkeypatch):
-    pytest.importorskip("ipywidgets", reason="the widget view needs ipywidgets")
-    from claw_nb.jupyter.magics import ClawMagics
-
-    monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: ui != "text")
-    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
-    return shell
 
 
 def magics(sh):

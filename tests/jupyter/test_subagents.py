@@ -7,40 +7,21 @@ from __future__ import annotations
 import json
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 from claw_nb.jupyter.magics import ClawMagics
 from claw_nb.log.store import connect
 from claw_nb.testing import call, delay, text, tool_calls
 from tests.helpers import ByTask
+from tests.notebook_shell import keep_displays
 
 TASK = {"description": "write notes", "prompt": "CHILDWORK: write notes.txt"}
 
 
 @pytest.fixture
-def shell(claw_env, monkeypatch):
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    yield sh
-    sh.run_line_magic("unload_ext", "claw_nb")
-
-
-@pytest.fixture
-def widget_shell(shell, monkeypatch):
-    """Widget mode without a browser: the last bundle shown under each display id is kept."""
-    pytest.importorskip("ipywidgets")
-    shown: dict[str, dict] = {}
-
-    def display(*objs, raw=False, display_id=None, update=False, **kwargs):
-        if display_id is not None:
-            shown[display_id] = objs[0]
-
-    monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: ui != "text")
-    monkeypatch.setattr("IPython.display.display", display)
-    shell.shown = shown
-    return shell
+def widget_shell(widget_shell, monkeypatch):
+    """tests/conftest.py's widget_shell: the last bundle shown under each display id is kept."""
+    widget_shell.shown = keep_displays(monkeypatch)
+    return widget_shell
 
 
 def magics(sh) -> ClawMagics:

@@ -9,21 +9,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from functools import partial
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 from claw_nb.testing import call, text, tool_calls
-
-
-@pytest.fixture
-def shell(claw_env, monkeypatch):
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    yield sh
-    sh.run_line_magic("unload_ext", "claw_nb")
+from tests.helpers import wait_until
+from tests.notebook_shell import keep_displays
 
 
 def magics(sh):
@@ -31,33 +23,14 @@ def magics(sh):
 
 
 @pytest.fixture
-def widget_shell(shell, monkeypatch):
-    """Widget mode without a browser: what would be displayed is kept, by display id."""
-    pytest.importorskip(
-        "ipywidgets", reason="the widget view needs ipywidgets (in the [test] extra)"
-    )
-    from claw_nb.jupyter.magics import ClawMagics
-
-    shown: dict[str, dict] = {}
-
-    def display(*objs, raw=False, display_id=None, update=False, **kwargs):
-        if display_id is not None:
-            assert update == (display_id in shown), "updated before shown, or shown twice"
-            shown[display_id] = objs[0]
-
-    monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: ui != "text")
-    monkeypatch.setattr("IPython.display.display", display)
-    shell.shown = shown
-    return shell
+def widget_shell(widget_shell, monkeypatch):
+    """tests/conftest.py's widget_shell, what it would display kept by display id (each id
+    shown once, then only updated)."""
+    widget_shell.shown = keep_displays(monkeypatch, check_updates=True)
+    return widget_shell
 
 
-def _wait(predicate, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
+_wait = partial(wait_until, timeout=20.0)
 
 
 # -- the static copy ------------------------------------------------------------------------

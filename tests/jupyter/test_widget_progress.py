@@ -5,48 +5,26 @@ copy never holds it. A real IPython shell and real ipywidgets; the model is the 
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 from claw_nb import events as ev
 from claw_nb.testing import call, delay, text, tool_calls
+from tests.helpers import wait_until
+from tests.notebook_shell import keep_displays
 
 WRITING = "model is writing a tool call"
 
 
 @pytest.fixture
-def widget_shell(claw_env, monkeypatch):
-    """`%load_ext claw_nb` in widget mode without a browser: displays are kept by display id."""
-    pytest.importorskip(
-        "ipywidgets", reason="the widget view needs ipywidgets (in the [test] extra)"
-    )
-    from claw_nb.jupyter.magics import ClawMagics
-
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    shown: dict[str, dict] = {}
-
-    def display(*objs, raw=False, display_id=None, update=False, **kwargs):
-        if display_id is not None:
-            shown[display_id] = objs[0]
-
-    monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: ui != "text")
-    monkeypatch.setattr("IPython.display.display", display)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    sh.shown = shown
-    yield sh
-    sh.run_line_magic("unload_ext", "claw_nb")
+def widget_shell(widget_shell, monkeypatch):
+    """tests/conftest.py's widget_shell, what it would display kept by display id."""
+    widget_shell.shown = keep_displays(monkeypatch)
+    return widget_shell
 
 
-def _wait(predicate, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting")
+_wait = partial(wait_until, timeout=30.0, poll=0.01)
 
 
 def test_the_header_names_the_tool_and_size_then_clears(widget_shell, claw_env):

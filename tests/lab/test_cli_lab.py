@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import scripted_env
 from tests.lab.lab_helpers import SOLVER_PROMPT, TASKS, solver_reply
 from tests.lab.test_runner import UNSANDBOXED
 
@@ -32,14 +32,7 @@ def test_run_then_report(scripted_server, tmp_path: Path):
     solver = tmp_path / "solver.toml"
     solver.write_text(f"system_prompt = {json.dumps(SOLVER_PROMPT)}\ntemperature = 0.0\n")
     db = tmp_path / "lab.duckdb"
-    env = {
-        **os.environ,
-        "CLAW_MODEL": "openai/scripted",
-        "CLAW_API_BASE": scripted_server.url,
-        "CLAW_API_KEY": "sk-test",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
+    env = scripted_env(scripted_server)
     extra = ["--unsandboxed"] if UNSANDBOXED else []
     proc = lab(
         "run",

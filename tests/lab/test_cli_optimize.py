@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from claw_nb.log.database import DEFAULT_TIMEOUT, open_database
 from claw_nb.prompts import template_text
 from claw_nb.testing import delay, text
 from claw_nb.testing.lab_demo import HABIT_FORMAT, HABIT_WRITE, demo_task_specs, scripted_agent
+from tests.helpers import scripted_env
 from tests.lab.test_runner import UNSANDBOXED
 
 pytestmark = pytest.mark.slow
@@ -38,6 +40,27 @@ def optimize(*args: str, env: dict, cwd: Path = ROOT, timeout: float = 300):
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def interrupted(args: list[str], env: dict, ready: Callable[[], bool]) -> str:
+    """`optimize ARGS` Ctrl-C'ed once `ready()` holds (or two minutes passed) while it runs; it
+    must exit 130. Its stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claw_nb", "lab", "optimize", *args],
+        env=env,
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not ready() and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    return err
 
 
 def query(db: Path, sql: str, *params) -> list[tuple]:
@@ -59,15 +82,7 @@ def world(scripted_server, tmp_path: Path):
     for name, habits in (("write", [HABIT_WRITE]), ("both", [HABIT_WRITE, HABIT_FORMAT])):
         files[name] = tmp_path / f"{name}.toml"
         files[name].write_text(f"system_prompt = {json.dumps(with_fragments(template, habits))}\n")
-    env = {
-        **os.environ,
-        "CLAW_MODEL": "openai/scripted",
-        "CLAW_API_BASE": scripted_server.url,
-        "CLAW_API_KEY": "sk-test",
-        "CLAW_DB": str(tmp_path / "lab.duckdb"),
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
+    env = {**scripted_env(scripted_server), "CLAW_DB": str(tmp_path / "lab.duckdb")}
     workspace = tmp_path / "ws"
     workspace.mkdir()
     return {
@@ -216,24 +231,13 @@ def test_ctrl_c_stops_with_a_resume_line_and_the_same_name_resumes(world):
         "--yes",
         *SANDBOX,
     ]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "claw_nb", "lab", "optimize", *args],
-        env=world["env"],
-        cwd=str(ROOT),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    err = interrupted(
+        args,
+        world["env"],
+        lambda: any(
+            "word delta" in json.dumps(r["messages"][1:2]) for r in world["server"].requests
+        ),
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        requests = world["server"].requests
-        if any("word delta" in json.dumps(r["messages"][1:2]) for r in requests):
-            break
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
     assert "to resume, run the same command again with --name resumable" in err
     before = {(r.variant, r.task) for r in load_results(world["db"], "resumable")}
     assert 0 < len(before) < 12 and ("base", slow) not in before
@@ -403,21 +407,7 @@ def test_reflect_interrupted_then_resumed_by_name(world, tmp_path: Path):
     split.write_text(json.dumps({"train": names[:3], "val": names[3:5], "held_out": names[5:]}))
     args = ["reflect", str(tasks), "--split", str(split), "--budget", "10"]
     args += ["--held-out-repeats", "1", "--name", "again", "--yes", *SANDBOX]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "claw_nb", "lab", "optimize", *args],
-        env=world["env"],
-        cwd=str(ROOT),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not asked and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    err = interrupted(args, world["env"], lambda: bool(asked))
     assert "to resume, run the same command again with --name again" in err
     assert "Traceback" not in err
     assert query(world["db"], "SELECT status FROM optimizer_runs") == [("stopped",)]

@@ -10,25 +10,21 @@ import json
 from pathlib import Path
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
-from claw_nb.jupyter.magics import ClawMagics
 from tests.lab.lab_helpers import TASKS, solver_reply
 from tests.lab.test_runner import UNSANDBOXED, query
 from tests.lab.test_runner_stop import WAIT_S, HeldReplies
+from tests.notebook_shell import claw_shell, widget_mode
 
 FLAG = " --unsandboxed" if UNSANDBOXED else ""
 
 
 @pytest.fixture
 def shell(claw_env, monkeypatch):
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    monkeypatch.setattr(ClawMagics, "_use_widgets", lambda self, ui: ui != "text")
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    yield sh
-    sh.run_line_magic("unload_ext", "claw_nb")
+    """A real IPython shell in the widget view, as in JupyterLab; IPython's own display stays."""
+    widget_mode(monkeypatch, display=None)
+    with claw_shell(monkeypatch, claw_env.workspace) as sh:
+        yield sh
 
 
 @pytest.fixture
@@ -101,11 +97,7 @@ def test_lab_stop_stops_the_running_run_and_cancels_a_queued_one(shell, held, ca
 
 
 def test_no_wait_runs_in_the_background_with_the_text_view_too(claw_env, held, monkeypatch, capsys):
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    try:
+    with claw_shell(monkeypatch, claw_env.workspace) as sh:
         run = sh.run_line_magic("claw", f"lab run {held.tasks} --experiment textbg --no-wait{FLAG}")
         assert "lab run 'textbg': 2 trial(s) in the background" in capsys.readouterr().out
         assert held.reached_one.wait(WAIT_S) and not run.done
@@ -113,8 +105,6 @@ def test_no_wait_runs_in_the_background_with_the_text_view_too(claw_env, held, m
         assert len(run.wait(WAIT_S).results()) == 2
         out = capsys.readouterr().out
         assert "write-hello #0: reward 1, passed" in out and "pass rate" in out
-    finally:
-        sh.run_line_magic("unload_ext", "claw_nb")
 
 
 def test_a_run_that_fails_in_the_background_says_why_in_its_view(shell, claw_env, tmp_path):

@@ -9,34 +9,29 @@ import threading
 from pathlib import Path
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 from tests.lab.lab_helpers import SOLVER_PROMPT, TASKS, solver_reply
 from tests.lab.test_runner import UNSANDBOXED
 
 
-@pytest.fixture
-def shell(claw_env, monkeypatch):
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    yield sh
-    sh.run_line_magic("unload_ext", "claw_nb")
+def base_and_solver_run(shell, claw_env, folder: Path, experiment: str):
+    """`%claw lab run` of the first two tasks, variants base and solver (which solves them)."""
+    claw_env.server.default = solver_reply
+    tasks = folder / "tasks.json"
+    tasks.write_text(json.dumps(TASKS[:2]))
+    solver = folder / "solver.toml"
+    solver.write_text(f"system_prompt = {json.dumps(SOLVER_PROMPT)}\n")
+    flag = " --unsandboxed" if UNSANDBOXED else ""
+    return shell.run_line_magic(
+        "claw",
+        f"lab run {tasks} --variant base --variant solver={solver} --experiment {experiment}{flag}",
+    )
 
 
 def test_lab_run_prints_progress_and_a_leaderboard_then_report(
     shell, claw_env, tmp_path: Path, capsys
 ):
-    claw_env.server.default = solver_reply
-    tasks = tmp_path / "tasks.json"
-    tasks.write_text(json.dumps(TASKS[:2]))
-    solver = tmp_path / "solver.toml"
-    solver.write_text(f"system_prompt = {json.dumps(SOLVER_PROMPT)}\n")
-    flag = " --unsandboxed" if UNSANDBOXED else ""
-    exp = shell.run_line_magic(
-        "claw", f"lab run {tasks} --variant base --variant solver={solver} --experiment nb{flag}"
-    )
+    exp = base_and_solver_run(shell, claw_env, tmp_path, "nb")
     out = capsys.readouterr().out
     assert "solver / write-hello #0: reward 1" in out
     assert "base / fix-number #0: reward 0" in out
@@ -324,15 +319,7 @@ def test_model_and_server_options_of_a_lab_run_reach_its_trials(shell, claw_env,
 
 
 def test_lab_report_is_readable_with_every_column_one_flag_away(shell, claw_env, tmp_path, capsys):
-    claw_env.server.default = solver_reply
-    tasks = tmp_path / "tasks.json"
-    tasks.write_text(json.dumps(TASKS[:2]))
-    solver = tmp_path / "solver.toml"
-    solver.write_text(f"system_prompt = {json.dumps(SOLVER_PROMPT)}\n")
-    flag = " --unsandboxed" if UNSANDBOXED else ""
-    shell.run_line_magic(
-        "claw", f"lab run {tasks} --variant base --variant solver={solver} --experiment rep{flag}"
-    )
+    base_and_solver_run(shell, claw_env, tmp_path, "rep")
     report = shell.run_line_magic("claw", "lab report rep --per-task")
     assert len(report.table.columns) <= 12 and "95% CI" in report.table.columns
     assert report.table["pass rate"].tolist() == ["100%", "0%"]

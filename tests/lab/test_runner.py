@@ -11,7 +11,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from claw_nb.errors import SandboxRequired
@@ -24,6 +23,7 @@ from claw_nb.lab.tasks import load_tasks
 from claw_nb.lab.trials import trial_id
 from claw_nb.lab.variants import Variant
 from claw_nb.testing import delay, text
+from tests.helpers import query
 from tests.lab.lab_helpers import SOLVER_PROMPT, TASKS, solver_reply, task_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,14 +38,6 @@ def bwrap_usable() -> bool:
 UNSANDBOXED = not bwrap_usable()  # the same runs, confined when bubblewrap is here
 
 VARIANTS = [Variant("base"), Variant("solver", system_prompt=SOLVER_PROMPT)]
-
-
-def query(db: Path, sql: str, params=None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def run(server, db: Path, tasks, variants=VARIANTS, **kw):

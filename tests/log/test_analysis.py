@@ -5,9 +5,6 @@ session continued under another prompt variant, compactions, old sessions for `s
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -21,6 +18,7 @@ from claw_nb.cli import main
 from claw_nb.log import analysis
 from claw_nb.log.store import EventLog, connect
 from claw_nb.testing import call, text, tool_calls
+from tests.helpers import assert_nbval_passes, notebook_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -545,33 +543,8 @@ def test_an_empty_log_gives_empty_frames(tmp_path):
 def test_token_usage_notebook_makes_demo_data_without_a_log(tmp_path):
     pytest.importorskip("nbval", reason="runs the notebook under nbval (in the [test] extra)")
     pytest.importorskip("matplotlib")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("CLAW_") and k != "JPY_SESSION_NAME"
-    }
-    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--nbval-lax",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(tmp_path),
-            str(ROOT / "notebooks" / "token_usage.ipynb"),
-        ],
-        check=False,
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    assert " passed" in out.stdout and "failed" not in out.stdout
+    notebook = ROOT / "notebooks" / "token_usage.ipynb"
+    assert_nbval_passes(notebook, tmp_path, notebook_env(), timeout=300)
     assert not (tmp_path / ".claw").exists()  # the demo log lives in a temporary directory
 
 

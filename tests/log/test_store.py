@@ -26,6 +26,7 @@ from claw_nb.log import store
 from claw_nb.log.journal import JournalWriter, encode_event
 from claw_nb.log.journal_paths import journal_dir
 from claw_nb.log.journal_reader import list_journals
+from tests.helpers import query
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "You are a careful coding agent.\nWork in $workspace.\n"
@@ -45,6 +46,20 @@ def started(sid: str, task: str = "fix the bug", prompt: str = PROMPT, **kw) -> 
         system_prompt_sha=sha(prompt),
         system_prompt_name="default",
         **kw,
+    )
+
+
+def tiny_call(sid: str, step: int) -> ev.ModelCallFinished:
+    """A model call of one token each way: for rows that need a call, not its figures."""
+    return ev.ModelCallFinished(
+        sid,
+        step=step,
+        model="m",
+        prompt_tokens=1,
+        completion_tokens=1,
+        latency_ms=1.0,
+        ttft_ms=None,
+        finish_reason="stop",
     )
 
 
@@ -151,14 +166,6 @@ def full_session(log, sid: str = "s1") -> list[dict]:
     log(ev.FinalAnswer(sid, messages[4]["content"]))
     log(ev.SessionEnded(sid, stop_reason="completed", steps=2))
     return messages
-
-
-def query(db: Path, sql: str, params=None) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def run_script(code: str, *args: str, **kw) -> subprocess.Popen:
@@ -878,18 +885,7 @@ def test_model_calls_get_their_prompt_variant_from_migration_4(db: Path):
     other = "You are terse.\n"
     log = store.EventLog(db)
     log(started("s2"))
-    log(
-        ev.ModelCallFinished(
-            "s2",
-            step=1,
-            model="m",
-            prompt_tokens=1,
-            completion_tokens=1,
-            latency_ms=1.0,
-            ttft_ms=None,
-            finish_reason="stop",
-        )
-    )
+    log(tiny_call("s2", step=1))
     log(ev.SessionEnded("s2", "completed", steps=1))
     log(
         ev.SessionStarted(
@@ -902,18 +898,7 @@ def test_model_calls_get_their_prompt_variant_from_migration_4(db: Path):
             system_prompt_name="terse",
         )
     )
-    log(
-        ev.ModelCallFinished(
-            "s2",
-            step=2,
-            model="m",
-            prompt_tokens=1,
-            completion_tokens=1,
-            latency_ms=1.0,
-            ttft_ms=None,
-            finish_reason="stop",
-        )
-    )
+    log(tiny_call("s2", step=2))
     log(ev.SessionEnded("s2", "completed", steps=2))
     assert query(
         db,

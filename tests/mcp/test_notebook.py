@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 from claw_nb.testing import call, text, tool_calls
 from tests.mcp.conftest import alive, notes_entry, started_pids, write_mcp_json
-
-
-@pytest.fixture
-def shell(claw_env, monkeypatch):
-    """An InteractiveShell in the workspace with `%load_ext claw_nb` done (text mode)."""
-    monkeypatch.chdir(claw_env.workspace)
-    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "claw_nb")
-    yield sh
-    sh.run_line_magic("unload_ext", "claw_nb")
 
 
 def tool_names(request: dict) -> list[str]:

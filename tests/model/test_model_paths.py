@@ -24,6 +24,7 @@ from claw_nb.errors import (
 )
 from claw_nb.model import LiteLLMModel, OpenAICompatModel, choose_backend, make_model
 from claw_nb.testing import call, cut_stream, delay, error, hang, text, tool_calls
+from tests.helpers import scripted_config
 
 BACKENDS = ["litellm", "direct"]
 TOOLS = [
@@ -44,15 +45,8 @@ MESSAGES = [{"role": "system", "content": "You help."}, {"role": "user", "conten
 
 
 def model_for(server, workspace, backend, stream=False, sleeps=None, **options):
-    config = load_config(
-        workspace,
-        model="openai/scripted",
-        api_base=server.url,
-        api_key="sk-test",
-        stream=stream,
-        model_backend=backend,
-        retry_base_delay=0.01,
-        **options,
+    config = scripted_config(
+        server, workspace, stream=stream, model_backend=backend, retry_base_delay=0.01, **options
     )
     model = make_model(config)
     if sleeps is not None:

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from claw_nb.config import load_config
 from claw_nb.model import make_model
 from claw_nb.model.tool_progress import REPORT_INTERVAL, ToolProgressTracker, size_bucket
 from claw_nb.testing import ScriptedModel, call, text, tool_calls
+from tests.helpers import scripted_config
 
 WRITE_FILE = {
     "type": "function",
@@ -31,11 +31,9 @@ BIG = "all work and no play\n" * 2400  # ~50 kB: ~8,400 argument chunks from the
 
 
 def model_for(server, workspace, backend, stream=True):
-    config = load_config(
+    config = scripted_config(
+        server,
         workspace,
-        model="openai/scripted",
-        api_base=server.url,
-        api_key="sk-test",
         stream=stream,
         model_backend=backend,
         reply_token_cap=20_000,  # BIG is ~12,500 tokens: above the default cap (the reserve)

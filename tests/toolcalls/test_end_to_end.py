@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from claw_nb import events as ev
-from claw_nb.config import load_config
 from claw_nb.testing import text
-from tests.helpers import Recorder, unguarded_agent
+from tests.helpers import recorded_agent, scripted_config
 
 CORPUS = Path(__file__).parent / "corpus"
 RUNS = [
@@ -44,16 +43,7 @@ ERRORS = {
 
 
 def _agent(server, workspace):
-    config = load_config(
-        workspace,
-        model="openai/scripted",
-        api_base=server.url,
-        api_key="sk-test",
-        stream=False,
-        retry_base_delay=0.01,
-    )
-    recorder = Recorder()
-    return unguarded_agent(config, listeners=[recorder]), recorder
+    return recorded_agent(scripted_config(server, workspace, retry_base_delay=0.01))
 
 
 def _reply(name: str) -> str:
@@ -132,14 +122,7 @@ def test_the_log_says_how_each_call_arrived(scripted_server, workspace, tmp_path
     scripted_server.queue(
         tool_calls(call("list_files", {})), text(_reply("bare_object")), text("done")
     )
-    config = load_config(
-        workspace,
-        model="openai/scripted",
-        api_base=scripted_server.url,
-        api_key="sk-test",
-        stream=False,
-        db_path=db,
-    )
+    config = scripted_config(scripted_server, workspace, db_path=db)
     agent, log = build_agent(config, mode="auto")
     with agent:
         agent.run("go")

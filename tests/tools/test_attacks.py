@@ -21,9 +21,8 @@ from claw_nb.cli.approvers import terminal_approver
 from claw_nb.cli.printer import TextPrinter
 from claw_nb.permissions import PermissionPolicy
 from claw_nb.protocols import ApprovalRequest
-from claw_nb.sandbox import PlainRunner
 from claw_nb.tools import files, search
-from claw_nb.tools.base import ToolContext, ToolError
+from claw_nb.tools.base import ToolError
 
 WRITE = SimpleNamespace(name="write_file", kind="edit")
 
@@ -36,11 +35,6 @@ def ws(tmp_path: Path) -> Path:
     (d / ".git" / "hooks").mkdir(parents=True)
     (d / ".git" / "config").write_text("[core]\n")
     return d.resolve()
-
-
-@pytest.fixture
-def ctx(ws: Path) -> ToolContext:
-    return ToolContext(workspace=ws, runner=PlainRunner())
 
 
 def auto(ws: Path) -> PermissionPolicy:

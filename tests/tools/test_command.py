@@ -16,18 +16,6 @@ from claw_nb.tools.base import ToolTimeout
 from claw_nb.tools.command import cap_text, format_result, run_command
 
 
-@pytest.fixture
-def ws(tmp_path: Path) -> Path:
-    d = tmp_path / "ws"
-    d.mkdir()
-    return d.resolve()
-
-
-@pytest.fixture
-def ctx(ws: Path) -> ToolContext:
-    return ToolContext(workspace=ws, runner=PlainRunner())
-
-
 def run(ctx: ToolContext, **kwargs) -> str:
     return run_command.run(ctx, kwargs)
 

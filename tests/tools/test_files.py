@@ -11,24 +11,11 @@ from typing import Literal, Optional
 
 import pytest
 
-from claw_nb.sandbox import PlainRunner
 from claw_nb.tools import Tool, ToolContext, ToolError, ToolRegistry, default_tools, tool
 from claw_nb.tools.files import edit_file, read_file, write_file
 from claw_nb.tools.ignore import GitIgnore
 from claw_nb.tools.search import grep, list_files
 from claw_nb.tools.todo import todo_write
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Path:
-    d = tmp_path / "ws"
-    d.mkdir()
-    return d.resolve()
-
-
-@pytest.fixture
-def ctx(ws: Path) -> ToolContext:
-    return ToolContext(workspace=ws, runner=PlainRunner())
 
 
 def run(ctx: ToolContext, t: Tool, **kwargs) -> str:
