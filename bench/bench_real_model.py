@@ -230,9 +230,7 @@ def main() -> None:
     variants += [agent_variant(name) for name in args.agent]
     # one server for every variant (the agents reach it through the lab's recording proxy),
     # with the settings claw_nb's own `local/` path would give its sessions
-    engine = args.engine or (
-        embedded.XLLAMACPP if embedded.xllamacpp_server.available() else None
-    )
+    engine = args.engine or (embedded.XLLAMACPP if embedded.xllamacpp_server.available() else None)
     local = embedded.find_model(GGUF_NAME, model.parent)
     server = embedded.ensure_server(local, progress=print, engine=engine)
     settings = embedded_options(ClawConfig(), server)
