@@ -15,8 +15,9 @@ import pytest
 
 from claw_nb.cli import main
 from claw_nb.testing import text
+from tests.helpers import ROOT
 from tests.hooks.scripts import hook_command, recorded, write_claude_hooks, write_claw_hooks
-from tests.hooks.test_cli_hooks import ROOT, hook_rows, run_cli
+from tests.hooks.test_cli_hooks import hook_rows, run_cli
 
 SKIPPED = "1 hook of this workspace not run until you approve them"
 
