@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from claw_nb.errors import SandboxSettingsError
 from claw_nb.protocols import CommandResult, CommandRunner
 from claw_nb.sandbox.bwrap import BwrapRunner
-from claw_nb.sandbox.bwrap_probe import bwrap_status
+from claw_nb.sandbox.bwrap_probe import bwrap_status, probe_in_background
 from claw_nb.sandbox.capture import CappedBuffer, OutputLog
 from claw_nb.sandbox.plain import PlainRunner
 from claw_nb.sandbox.process import Supervisor, run_capped
@@ -46,6 +48,18 @@ from claw_nb.sandbox.settings import SandboxSettings
 logger = logging.getLogger("claw_nb.sandbox")
 _announced: set[str] = set()
 _announce_lock = threading.Lock()
+
+
+def probe_soon(settings: Mapping[str, Any] | None, **overrides: Any) -> None:
+    """Ask now, in the background, whether bubblewrap works (a process, ~10-30 ms), for a
+    runner :func:`make_runner` makes soon from these settings (the ``[sandbox]`` table and
+    the overrides); bad settings are left for that runner to report."""
+    try:
+        sandbox = SandboxSettings.from_settings(settings, **overrides)
+    except SandboxSettingsError:
+        return
+    if sandbox.enabled:
+        probe_in_background(sandbox.bwrap_path)
 
 
 def make_runner(settings: SandboxSettings | None = None, workspace: Path | None = None):
@@ -90,5 +104,6 @@ __all__ = [
     "Supervisor",
     "bwrap_status",
     "make_runner",
+    "probe_soon",
     "run_capped",
 ]

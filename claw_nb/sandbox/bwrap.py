@@ -141,7 +141,9 @@ class BwrapRunner(RunnerBase):
         self._session_lock = threading.Lock()  # one command at a time in it
         self._session_off: str | None = None  # why this runner gave sessions up
         self._databases = DatabaseMasks()  # the log databases to hide, kept per index state
-        weakref.finalize(self, _close_box, self._box)
+        self._prestarted: threading.Event | None = None  # set once an early start is over
+        self._closed = threading.Event()  # lets the thread that started it early end
+        weakref.finalize(self, _close_box, self._box, self._closed)
 
     def mount_args(self, workspace: Path, git: gitguard.GitGuard | None = None) -> list[str]:
         """bubblewrap's mount options (:func:`claw_nb.sandbox.mounts.mount_args`); ``git``:
@@ -185,20 +187,8 @@ class BwrapRunner(RunnerBase):
         s = self.settings
         cwd = Path(cwd).resolve()
         workspace = self.workspace or cwd
-        if CLAW_DIR in s.read_only:
-            # made here if missing, so it is mounted read-only: otherwise the command could
-            # create .claw/settings.toml and loosen the sandbox for the next session
-            try:
-                ensure_claw_dir(workspace)
-            except OSError:
-                pass
-        if CLAUDE_DIR in s.read_only:
-            # likewise: a .claude/settings.json the command created would run its hooks on
-            # the host in the next session (claw_nb.hooks); an empty folder git does not show
-            try:
-                os.mkdir(workspace / CLAUDE_DIR)
-            except OSError:
-                pass
+        self._wait_for_prestart()
+        self._prepare(workspace)
         git = self._git_guard(workspace)
         try:
             res = None
@@ -214,6 +204,69 @@ class BwrapRunner(RunnerBase):
         if notes:
             res = replace(res, stderr="\n".join([res.stderr.rstrip("\n"), *notes]).lstrip("\n"))
         return self._result(res)
+
+    def _prepare(self, workspace: Path) -> None:
+        """Folders made before the mount plan, so that they are mounted read-only."""
+        s = self.settings
+        if CLAW_DIR in s.read_only:
+            # made here if missing, so it is mounted read-only: otherwise the command could
+            # create .claw/settings.toml and loosen the sandbox for the next session
+            try:
+                ensure_claw_dir(workspace)
+            except OSError:
+                pass
+        if CLAUDE_DIR in s.read_only:
+            # likewise: a .claude/settings.json the command created would run its hooks on
+            # the host in the next session (claw_nb.hooks); an empty folder git does not show
+            try:
+                os.mkdir(workspace / CLAUDE_DIR)
+            except OSError:
+                pass
+
+    def prestart(self) -> None:
+        """Start the session sandbox now, in a background thread, for a session that will run
+        commands: its first command then finds it running (a start costs ~40-100 ms). That
+        command works out the mount plan again, as every command does, and a sandbox started
+        from another plan is closed and started again. Like a first command, it makes the
+        workspace's `.claw/` and `.claude/` if missing (mounted read-only). Nothing without a
+        workspace, with ``session`` off, or once a sandbox runs."""
+        if not self.settings.session or self.workspace is None or self._box[0] is not None:
+            return
+        if self._session_off is not None or self._prestarted is not None:
+            return
+        done = self._prestarted = threading.Event()
+        args = (weakref.ref(self), self.workspace, done, self._closed)
+        threading.Thread(target=_start_early, args=args, name="claw-sandbox", daemon=True).start()
+
+    def _start_early(self, workspace: Path) -> bool:
+        """Start the session sandbox unless a command does; True if this call started it."""
+        if not self._session_lock.acquire(False):
+            return False  # a command is starting it anyway
+        try:
+            if self._box[0] is None:
+                self._box[0] = self._start_from_plan(workspace)
+            return self._box[0] is not None
+        finally:
+            self._session_lock.release()
+
+    def _start_from_plan(self, workspace: Path) -> SandboxSession | None:
+        self._prepare(workspace)
+        git = self._git_guard(workspace)
+        try:
+            mounts = self.mount_args(workspace, git)
+            held = [state.workspace for state in git.states if state.placeholder]
+            plan = MountPlan.of(mounts, [str(root / ".git") for root in held])
+            return self._start_session(mounts, plan, held)
+        except (SessionError, OSError) as exc:  # the first command tries again, and says so
+            logger.debug("claw_nb: the session sandbox did not start early: %s", exc)
+            return None
+        finally:
+            gitguard.release_states(git)  # no command ran: nothing to undo or quarantine
+
+    def _wait_for_prestart(self) -> None:
+        done = self._prestarted
+        if done is not None:
+            done.wait()
 
     def _run_alone(
         self,
@@ -326,9 +379,11 @@ class BwrapRunner(RunnerBase):
 
     def close(self) -> None:
         """End the session sandbox (and everything in it); the next command starts another."""
+        self._wait_for_prestart()
         session, self._box[0] = self._box[0], None
         if session is not None:
             session.close()
+        self._closed.set()
 
     def describe(self, command: str = "...") -> str:
         """The full command line, for debugging."""
@@ -344,8 +399,27 @@ def _join_cgroup(cgroup: Cgroup, argv: list[str]) -> list[str]:
     return ["/bin/sh", "-c", join, str(cgroup.procs_file), *argv]
 
 
-def _close_box(box: list[SandboxSession | None]) -> None:
+def _close_box(box: list[SandboxSession | None], closed: threading.Event) -> None:
     """A runner nobody closed: its session sandbox ends with it (or at exit)."""
     session, box[0] = box[0], None
     if session is not None:
         session.close()
+    closed.set()
+
+
+def _start_early(
+    runner: weakref.ref, workspace: Path, done: threading.Event, closed: threading.Event
+) -> None:
+    """A prestart's thread (it holds no reference to the runner once the sandbox runs)."""
+    started = False
+    try:
+        alive = runner()
+        if alive is not None:
+            started = alive._start_early(workspace)
+        del alive
+    finally:
+        done.set()
+    if started:
+        # bubblewrap's --die-with-parent is a parent-death signal, sent when the *thread*
+        # that started it ends: this one waits until the runner closes
+        closed.wait()

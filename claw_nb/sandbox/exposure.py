@@ -270,7 +270,10 @@ def expand_entry(entry: str, workspace: Path) -> list[Path]:
 
 
 def is_within(path: Path, parent: Path) -> bool:
-    return path == parent or parent in path.parents
+    """By string (both absolute, normalised by `Path`): `parent in path.parents` makes a
+    `Path` per parent, and a session sandbox's plan asks it per mask before every command."""
+    p, r = str(path), str(parent)
+    return p == r or p.startswith(r if r.endswith("/") else r + "/")
 
 
 def interpreter_dirs() -> list[Path]:

@@ -126,12 +126,13 @@ def _visibility(private: list[Path], bound: list[Path]) -> Callable[[str], bool]
     them. On strings: a session sandbox asks before every command."""
     private_dirs = tuple(str(d).rstrip("/") + "/" for d in private if os.path.realpath(d) == str(d))
     # only a bind inside a private dir brings back what it hides
-    bound_dirs = [str(b) for b in bound if (str(b) + "/").startswith(private_dirs)]
+    bound_dirs = tuple(
+        str(b).rstrip("/") + "/" for b in bound if (str(b) + "/").startswith(private_dirs)
+    )
 
     def visible(path: str) -> bool:
-        if not (path + "/").startswith(private_dirs):
-            return True
-        return any(path == d or path.startswith(d.rstrip("/") + "/") for d in bound_dirs)
+        inside = path + "/"  # `path` is `d` or below it: `inside` starts with `d/`
+        return not inside.startswith(private_dirs) or inside.startswith(bound_dirs)
 
     return visible
 
