@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from claw_nb.errors import ClawError
+from claw_nb.realpaths import realpath
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -52,14 +53,14 @@ def confined_path(
 
 def _resolved_inside(root: Path | str, relative: str | os.PathLike[str]) -> Path:
     """`root/relative` with links resolved; refused unless it stays inside `root`."""
-    base = Path(os.path.realpath(root))
+    base = Path(realpath(root))
     given = Path(relative)
     if given.is_absolute():
         raise UntrustedPathRefused(f"{str(relative)!r} is absolute; only relative paths are read")
     lexical = Path(os.path.normpath(base / given))
     if not _within(lexical, base):
         raise UntrustedPathRefused(f"{str(relative)!r} leaves {base}")
-    resolved = Path(os.path.realpath(lexical))
+    resolved = Path(realpath(lexical))
     if not _within(resolved, base) or any(_within(resolved, r) for r in _FORBIDDEN_ROOTS):
         raise UntrustedPathRefused(
             f"{str(relative)!r} is a link to {resolved}, outside {base}; not read"
@@ -88,7 +89,7 @@ def parent_beneath(
 ) -> Iterator[tuple[int, str]]:
     """(descriptor of `resolved`'s directory, its name), reached from `root` without following
     a link at any step; `create` makes missing directories on the way."""
-    base = Path(os.path.realpath(root))
+    base = Path(realpath(root))
     try:
         parts = resolved.relative_to(base).parts
     except ValueError:
@@ -220,7 +221,7 @@ def walk_untrusted(root: Path | str, *, max_entries: int = 20_000) -> list[tuple
     through one. Raises `UntrustedPathRefused` past `max_entries` (an agent can make millions
     of files; the host should not spend its time listing them)."""
     out: list[tuple[str, str]] = []
-    fd = os.open(os.path.realpath(root), _DIR_FLAGS)
+    fd = os.open(realpath(root), _DIR_FLAGS)
     try:
         _walk(fd, "", out, max_entries)
     finally:
@@ -269,7 +270,7 @@ def copy_untrusted_tree(
     Raises `UntrustedPathRefused` for a link leading out of `root` or a FIFO, socket or device
     (before `dest` is touched), and for a file larger than `max_bytes`.
     """
-    base = Path(os.path.realpath(root))
+    base = Path(realpath(root))
     entries = walk_untrusted(base)
     links: dict[str, str] = {}
     for rel, kind in entries:

@@ -38,7 +38,8 @@ class EventLog:
     and tries once, for at most ``ingest_timeout`` seconds, to ingest; if the database is busy
     the next reader does it. ``fsync=True`` makes every event durable against power loss
     (costs a disk flush per event); without it an event survives the process being killed,
-    and the journal is fsynced once it is closed, off the agent's path (`claw_nb.durable`).
+    and the journal is fsynced once it is closed, with the files the run wrote
+    (`claw_nb.durable`).
     """
 
     def __init__(

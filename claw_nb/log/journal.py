@@ -190,8 +190,8 @@ class JournalWriter:
     def close(self) -> None:
         """Write what waits in memory if there is room now, then close the file, which
         releases the lock (in this process; a forked copy of the descriptor keeps it until
-        that copy closes too), and have it fsynced (`claw_nb.durable`). A journal with
-        nothing in it is removed."""
+        that copy closes too), and have it fsynced with the files written meanwhile
+        (`claw_nb.durable`). A journal with nothing in it is removed."""
         if self._fd is not None and self._backlog:
             try:
                 self._flush_backlog()
@@ -232,6 +232,7 @@ def _sync_later(path: Path) -> None:
     except OSError:
         folder = None
     durable.sync_later(fd, folder)
+    durable.flush()  # a session ended: its journal and the files it wrote go to disk now
 
 
 def decode_line(line: bytes) -> dict[str, Any] | None:

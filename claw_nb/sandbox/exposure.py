@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from claw_nb.claw_dir import DEFAULT_DB
+from claw_nb.realpaths import realpath
 from claw_nb.sandbox.settings import SandboxSettings
 
 # Substrings of a variable name (upper-cased) that mark it as secret.
@@ -243,17 +244,25 @@ def homes() -> list[Path]:
     homes = []
     for h in (os.environ.get("HOME"), _passwd_home()):
         if h and os.path.isabs(h):
-            p = Path(os.path.realpath(h))
+            p = Path(realpath(h))
             if p not in homes and p != Path("/"):
                 homes.append(p)
     return homes
 
 
 def _passwd_home() -> str | None:
-    try:
-        return pwd.getpwuid(os.getuid()).pw_dir
-    except KeyError:
-        return None
+    """The user's home in the password database (remembered per user: the lookup reads
+    /etc/nsswitch.conf and /etc/passwd, and a session sandbox asks before every command)."""
+    uid = os.getuid()
+    if uid not in _passwd_homes:
+        try:
+            _passwd_homes[uid] = pwd.getpwuid(uid).pw_dir
+        except KeyError:
+            return None
+    return _passwd_homes[uid]
+
+
+_passwd_homes: dict[int, str] = {}
 
 
 def expand_entry(entry: str, workspace: Path) -> list[Path]:
@@ -265,7 +274,7 @@ def expand_entry(entry: str, workspace: Path) -> list[Path]:
     out = []
     for m in matches:
         if os.path.lexists(m):
-            out.append(Path(os.path.realpath(m)))
+            out.append(Path(realpath(m)))
     return out
 
 
@@ -282,10 +291,10 @@ def interpreter_dirs() -> list[Path]:
     out: list[Path] = []
     candidates = [sys.prefix, sys.base_prefix, os.environ.get("VIRTUAL_ENV")]
     if sys.executable:
-        candidates.append(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
+        candidates.append(os.path.dirname(os.path.dirname(realpath(sys.executable))))
     for raw in candidates:
         if raw and os.path.isabs(raw) and os.path.isdir(raw):
-            p = Path(os.path.realpath(raw))
+            p = Path(realpath(raw))
             if p not in out and p != Path("/"):
                 out.append(p)
     return out
@@ -316,7 +325,7 @@ def log_database_paths(workspace: Path | None = None) -> list[str]:
     listed = listed_databases()
     alive: list[str] = []
     out: dict[str, None] = {}
-    own = [os.path.join(os.path.realpath(workspace), DEFAULT_DB)] if workspace is not None else []
+    own = [os.path.join(realpath(workspace), DEFAULT_DB)] if workspace is not None else []
     for db in [*listed, *own]:
         real = real_path(db)  # one look per database: the index's own check would be another
         if real is None:
@@ -364,7 +373,7 @@ class DatabaseMasks:
             self._state = state  # the state read before the list: a change since shows next time
         pairs = list(self._resolved)
         if workspace is not None:
-            own = os.path.join(os.path.realpath(workspace), DEFAULT_DB)
+            own = os.path.join(realpath(workspace), DEFAULT_DB)
             real = real_path(own)
             if real is not None:
                 pairs.append((own, real))
@@ -414,7 +423,7 @@ def secret_path_strings(workspace: Path | None = None, databases: bool = True) -
         for rel in HOME_SECRETS:
             p = os.path.join(home, rel)
             if os.path.lexists(p):
-                entries.append(os.path.realpath(p))
+                entries.append(realpath(p))
     entries += [str(p) for p in jupyter_runtime_dirs() if p.exists()]
     entries += [str(p) for p in claw_private_dirs() if p.exists()]
     if databases:

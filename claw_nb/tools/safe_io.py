@@ -65,8 +65,8 @@ def write_atomic(
     descriptor, so neither a swapped directory nor a link at the target can redirect it.
     With `expected`, the file must still hold exactly those bytes just before the rename (a
     save by someone else in the meantime is refused, not overwritten). The file and its
-    folder are fsynced afterwards, in the background (`claw_nb.durable`): every process sees
-    the old or the new file whole at once; power loss may cost the last moment's edits.
+    folder are fsynced when the run ends (`claw_nb.durable`): every process sees the old or
+    the new file whole at once; a power loss during the run may cost its edits.
     """
     with _directory(workspace, resolved, create=True) as (dir_fd, name):
         try:
@@ -102,7 +102,7 @@ def write_atomic(
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=dir_fd)
             raise
-        durable.sync_later(fd, _dup(dir_fd))  # both closed once synced
+        durable.sync_later(fd, _dup(dir_fd))  # both synced and closed when the run ends
     return old is None
 
 
