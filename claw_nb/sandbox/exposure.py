@@ -358,6 +358,8 @@ class DatabaseMasks:
     def __init__(self) -> None:
         self._state: tuple | None = None
         self._resolved: list[tuple[str, str]] = []  # (path in the index, its real path)
+        # those a command could see, for the index state and the visibility (``visible.key``)
+        self._seen: tuple[tuple, list[tuple[str, str]]] | None = None
 
     def paths(self, workspace: Path | None, visible: Callable[[str], bool]) -> list[str]:
         """Real paths of the databases (and write-ahead files) that ``visible`` says a
@@ -371,16 +373,21 @@ class DatabaseMasks:
             self._resolved = [(db, real) for db, real in resolved if real is not None]
             forget_missing(listed, [db for db, _ in self._resolved])
             self._state = state  # the state read before the list: a change since shows next time
-        pairs = list(self._resolved)
+        # in a private folder of the sandbox: hidden, and out of reach (asked again only when
+        # the index or what the sandbox makes private changes: hundreds of them, each command)
+        key = (state, getattr(visible, "key", None))
+        if None not in key and self._seen is not None and self._seen[0] == key:
+            pairs = list(self._seen[1])
+        else:
+            pairs = [(db, real) for db, real in self._resolved if real != "/" and visible(real)]
+            self._seen = (key, list(pairs))
         if workspace is not None:
             own = os.path.join(realpath(workspace), DEFAULT_DB)
             real = real_path(own)
-            if real is not None:
+            if real is not None and real != "/" and visible(real):
                 pairs.append((own, real))
         out: dict[str, None] = {}
         for db, real in pairs:
-            if real == "/" or not visible(real):
-                continue  # in a private folder of the sandbox: hidden, and out of reach
             out[real] = None
             wal = db + ".wal"
             if os.path.lexists(wal):

@@ -135,6 +135,7 @@ def _visibility(private: list[Path], bound: list[Path]) -> Callable[[str], bool]
         inside = path + "/"  # `path` is `d` or below it: `inside` starts with `d/`
         return not inside.startswith(private_dirs) or inside.startswith(bound_dirs)
 
+    visible.key = (private_dirs, bound_dirs)  # type: ignore[attr-defined]  # same answers
     return visible
 
 
