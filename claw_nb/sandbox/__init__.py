@@ -4,7 +4,8 @@
   workspace writable, private ``/tmp`` and ``/run``, secrets under ``$HOME`` hidden, no network
   (unless allowed), its own PID/IPC/UTS namespaces, no capabilities. One sandbox serves the
   runner's commands (a *session sandbox*, :mod:`claw_nb.sandbox.session`): started on the first
-  command, with a small command server as its PID 1, and started again whenever what it must
+  command, or earlier in the background (``BwrapRunner.prestart``, what ``claw-nb run`` asks
+  for), with a small command server as its PID 1, and started again whenever what it must
   show changes (the mount plan is worked out before every command). When a command ends,
   every process it left is killed.
 * :class:`PlainRunner` runs the command directly on the host (no isolation) under a small
@@ -22,9 +23,9 @@ the command's processes and kills them all past the limit (RLIMIT_NPROC does not
 plain runner with a one-time warning. See ``docs/security.md``.
 
 Modules: settings, capture (output), process (spawn and supervise), limits (rlimits), cgroups,
-exposure (environment scrub, hidden paths), plain, bwrap (the runner), bwrap_probe (is it
-usable), mounts (the mount options and plan), session and server_channel (the session
-sandbox); ``_reaper.py`` (the plain runner's supervisor) and ``_server.py`` (the session
+exposure (environment scrub, hidden paths), plain, bwrap (the runner), bwrap_alone (a sandbox
+per command), bwrap_probe (is it usable), mounts (the mount options and plan), session and
+server_channel (the session sandbox); ``_reaper.py`` (the plain runner's supervisor) and ``_server.py`` (the session
 sandbox's command server) run as their own processes.
 """
 

@@ -9,7 +9,6 @@ import logging
 import os
 import shlex
 import shutil
-import signal
 import stat
 import threading
 import weakref
@@ -21,8 +20,9 @@ from claw_nb.claw_dir import CLAW_DIR, ensure_claw_dir
 from claw_nb.protected_paths import CLAUDE_DIR
 from claw_nb.protocols import CommandResult
 from claw_nb.sandbox import gitguard
+from claw_nb.sandbox.bwrap_alone import BwrapSupervisor, join_cgroup
 from claw_nb.sandbox.bwrap_probe import NS_FLAGS, cap_flags
-from claw_nb.sandbox.cgroups import Cgroup, make_cgroup
+from claw_nb.sandbox.cgroups import make_cgroup
 from claw_nb.sandbox.exposure import (
     DatabaseMasks,
     command_env,
@@ -32,12 +32,7 @@ from claw_nb.sandbox.limits import rlimits, ulimit_command
 from claw_nb.sandbox.mounts import MountPlan, mount_args, private_dirs
 from claw_nb.sandbox.process import (
     RunnerBase,
-    Supervisor,
-    children,
-    count_pids,
-    kill_pid,
     run_capped,
-    signal_group,
 )
 from claw_nb.sandbox.server_channel import SessionError, current_umask
 from claw_nb.sandbox.session import SandboxSession
@@ -45,72 +40,6 @@ from claw_nb.sandbox.settings import SandboxSettings
 
 logger = logging.getLogger("claw_nb.sandbox")
 StopCheck = Callable[[], bool]  # true once the command must stop (a StopToken is one)
-
-
-class _BwrapSupervisor(Supervisor):
-    """Finds the namespace's init (bwrap's child); killing it kills the whole PID namespace."""
-
-    def __init__(self, cgroup: Cgroup | None, processes: int):
-        self.cgroup = cgroup
-        self.processes = processes
-        self.init_pid: int | None = None
-
-    def _init(self) -> int | None:
-        if self.init_pid is None:
-            kids = children(self.proc.pid)
-            self.init_pid = kids[0] if kids else None
-        return self.init_pid
-
-    def check(self) -> str | None:
-        if not self.processes:
-            return None
-        limit = f"process limit ({self.processes})"
-        threshold = self.processes + 1  # + the namespace's init
-        if self.cgroup is not None and self.cgroup.limited:
-            if self.cgroup.limit_hits():
-                return limit  # the kernel refused a fork (pids.max)
-            threshold = self.processes + 3  # never reached while the cgroup caps the count
-        init = self._init()
-        if init is None:
-            return None
-        # The sandbox's own /proc lists exactly the processes of its PID namespace. Until bwrap
-        # has set up the new root, /proc/INIT/root/proc is still the host's /proc: skip then.
-        proc_dir = f"/proc/{init}/root/proc"
-        try:
-            if os.stat(proc_dir).st_dev == os.stat("/proc").st_dev:
-                return None
-        except OSError:
-            return None
-        if count_pids(proc_dir) > threshold:
-            return limit
-        return None
-
-    def terminate(self) -> None:
-        init = self._init()
-        if init is None:
-            super().terminate()
-            return
-        # the sandbox's process group (led by init, which ignores it) gets SIGTERM
-        signal_group(init, signal.SIGTERM)
-
-    def kill(self, force: bool = False) -> None:
-        # Nothing here may fork: under a fork bomb there may be no process slot left.
-        # bwrap's init calls setsid, so the whole sandbox is one process group led by init:
-        # kill the group in one go (forks are held off meanwhile), then init itself, whose
-        # death makes the kernel kill anything left in the namespace (setsid escapees).
-        init = self._init()
-        if init is not None:
-            signal_group(init, signal.SIGKILL)
-        kill_pid(init, signal.SIGKILL)
-        super().kill()
-        if self.cgroup is not None:
-            self.cgroup.kill_all()
-
-    def cleanup(self) -> None:
-        if self.proc.poll() is None:
-            self.kill()
-        if self.cgroup is not None:
-            self.cgroup.remove()
 
 
 class BwrapRunner(RunnerBase):
@@ -282,9 +211,9 @@ class BwrapRunner(RunnerBase):
         argv = self._launch(self.argv(command, cwd, workspace, git))
         cgroup = make_cgroup(s, slack=3)  # outer bwrap, its init, the shell
         if cgroup is not None:
-            argv = _join_cgroup(cgroup, argv)
+            argv = join_cgroup(cgroup, argv)
         env = command_env(s, _SANDBOX_ENV)
-        sup = _BwrapSupervisor(cgroup, s.processes)
+        sup = BwrapSupervisor(cgroup, s.processes)
         try:
             return run_capped(
                 argv,
@@ -356,7 +285,7 @@ class BwrapRunner(RunnerBase):
         argv = self._launch(argv)
         cgroup = make_cgroup(s, slack=3)  # outer bwrap, the server, the shell
         if cgroup is not None:
-            argv = _join_cgroup(cgroup, argv)
+            argv = join_cgroup(cgroup, argv)
         for root in held:
             gitguard.hold_placeholder(root)
 
@@ -392,11 +321,6 @@ class BwrapRunner(RunnerBase):
 
 
 _SANDBOX_ENV = {"TMPDIR": "/tmp", "CLAW_SANDBOX": "bubblewrap"}
-
-
-def _join_cgroup(cgroup: Cgroup, argv: list[str]) -> list[str]:
-    join = 'echo $$ > "$0" 2>/dev/null; exec "$@"'
-    return ["/bin/sh", "-c", join, str(cgroup.procs_file), *argv]
 
 
 def _close_box(box: list[SandboxSession | None], closed: threading.Event) -> None:
