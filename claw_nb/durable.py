@@ -68,7 +68,8 @@ def wait(timeout: float | None = None) -> bool:
 
 
 def pending() -> int:
-    """Descriptors handed over and not synced yet (a batch being synced counts as one)."""
+    """Writes handed over (a file, with its folder) not synced yet; a batch being synced
+    counts as one."""
     with _lock:
         return len(_pending) + (1 if _worker is not None else 0)
 
