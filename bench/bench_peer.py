@@ -72,10 +72,14 @@ def make_file(workspace: Path) -> None:
 # Starts the agent from a small process and reports its times, CPU and peak RSS. Waiting for the
 # agent from this process instead would report this process's own RSS as the agent's: a child
 # started with vfork (subprocess does) inherits the parent's high-water mark when it execs.
+# The launcher is a child subreaper: a process the agent left without reaping it (a sandbox's
+# command server, whose bubblewrap was killed first) comes back to it, and its CPU (with that
+# of the commands it reaped) counts as the agent's; otherwise it counted for nobody, at random.
 # perf_counter is CLOCK_MONOTONIC on Linux, the scripted server's clock too.
 LAUNCHER = """
-import os, sys, time
+import ctypes, os, sys, time
 report, argv = sys.argv[1], sys.argv[2:]
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 started = time.perf_counter()
 pid = os.fork()
 if pid == 0:
@@ -85,8 +89,21 @@ if pid == 0:
         os._exit(127)
 _, status, usage = os.wait4(pid, 0)  # the agent's own CPU and peak RSS, and its commands'
 ended = time.perf_counter()
+cpu, rss = usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+deadline = time.monotonic() + 5
+while True:  # what the agent left behind, as it ends
+    try:
+        orphan, _, usage = os.wait4(-1, os.WNOHANG)
+    except ChildProcessError:
+        break
+    if orphan:
+        cpu, rss = cpu + usage.ru_utime + usage.ru_stime, max(rss, usage.ru_maxrss)
+    elif time.monotonic() > deadline:
+        break
+    else:
+        time.sleep(0.005)
 with open(report, "w") as f:
-    f.write(f"{started} {ended} {status} {usage.ru_utime + usage.ru_stime} {usage.ru_maxrss}")
+    f.write(f"{started} {ended} {status} {cpu} {rss}")
 """
 
 

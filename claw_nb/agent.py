@@ -10,7 +10,7 @@ model as results that say what was wrong.
 
 from __future__ import annotations
 
-import uuid
+import os
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -89,7 +89,7 @@ class Agent:
         )
         self.listeners: list[ev.Listener] = list(listeners)
         self.authorize = authorize
-        self.session_id = session_id or uuid.uuid4().hex[:16]
+        self.session_id = session_id or os.urandom(8).hex()
         self.messages: list[dict[str, Any]] = list(history or [])
         self._seq = len(self.messages)  # MessageAdded numbering; compaction never reuses a number
         self.steps = 0  # model calls in this conversation, across runs
@@ -112,7 +112,8 @@ class Agent:
         )
         # the user's hooks (SessionStart ... SessionEnd): docs/hooks.md
         self.hook_points = HookPoints(hooks, self.session_id, self.emit, lambda: self.steps)
-        self.loop_guard = LoopGuard(config.loop_threshold, advice_for(config.api_base))
+        # the advice looks for the embedded server: only once the model is stuck
+        self.loop_guard = LoopGuard(config.loop_threshold, lambda: advice_for(config.api_base))
         self.turn = ModelTurn(
             self.session_id, self.model, self.context_manager, self.emit, stream=config.stream
         )

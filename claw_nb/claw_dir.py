@@ -12,6 +12,8 @@ import contextlib
 import os
 from pathlib import Path
 
+from claw_nb.realpaths import realpath
+
 CLAW_DIR = ".claw"
 SETTINGS_FILE = Path(CLAW_DIR) / "settings.toml"
 PROMPTS_DIR = Path(CLAW_DIR) / "prompts"
@@ -33,7 +35,7 @@ GITIGNORE = """\
 def ensure_claw_dir(workspace: Path | str) -> None:
     """Make `<workspace>/.claw/` with its `.gitignore` if missing. Never raises: a folder
     that cannot be made (read-only workspace, a link planted there) is left as it is."""
-    folder = Path(os.path.realpath(workspace)) / CLAW_DIR
+    folder = Path(realpath(workspace)) / CLAW_DIR
     with contextlib.suppress(OSError):
         with contextlib.suppress(FileExistsError):
             folder.mkdir()

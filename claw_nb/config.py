@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -238,23 +237,36 @@ def read_settings_file(workspace: Path) -> dict[str, Any]:
     return allowed
 
 
+class _TomlError(ValueError):
+    """A settings file that is not valid TOML."""
+
+
+def _toml(text: str) -> dict[str, Any]:
+    import tomllib  # only when a settings file exists: ~3-6 ms of every start otherwise
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _TomlError(str(exc)) from None
+
+
 def split_settings(workspace: Path) -> tuple[dict[str, Any], list[str]]:
     """(the allowed part of the workspace's settings file, the names of ignored keys)."""
     path = Path(workspace) / SETTINGS_FILE
     try:
         text = read_untrusted_text(workspace, SETTINGS_FILE, max_bytes=MAX_SETTINGS_BYTES)
         if text is not None:
-            data = tomllib.loads(text)
+            data = _toml(text)
             return _allowed(data, SETTINGS_FILE_KEYS, SETTINGS_FILE_SECTIONS, str(SETTINGS_FILE))
         path = Path(workspace) / "pyproject.toml"
         text = read_untrusted_text(workspace, "pyproject.toml", max_bytes=MAX_SETTINGS_BYTES)
         if text is not None:
-            data = tomllib.loads(text)
+            data = _toml(text)
             section = data.get("tool", {}).get("claw", {})
             if not isinstance(section, dict):
                 return {}, ["[tool.claw]"]
             return _allowed(section, PYPROJECT_KEYS, PYPROJECT_SECTIONS, "[tool.claw]")
-    except tomllib.TOMLDecodeError as exc:
+    except _TomlError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     except UntrustedPathRefused as exc:
         raise ConfigError(

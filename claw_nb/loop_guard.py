@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from claw_nb.errors import ModelStuck
@@ -27,9 +28,9 @@ ADVICE = "Try a larger model, or say more precisely what to do."
 class LoopGuard:
     """Counts identical consecutive (call, result) pairs in a run; see the module doc."""
 
-    def __init__(self, threshold: int = 3, advice: str = ADVICE) -> None:
+    def __init__(self, threshold: int = 3, advice: str | Callable[[], str] = ADVICE) -> None:
         self.threshold = threshold
-        self.advice = advice
+        self.advice = advice  # or a function that says it, asked only when the model is stuck
         self._last: str | None = None
         self._count = 0
         self._stuck: ModelStuck | None = None
@@ -55,9 +56,12 @@ class LoopGuard:
             shown = json.dumps(arguments, ensure_ascii=False, sort_keys=True, default=str)
             self._stuck = ModelStuck(
                 f"the model called {tool} {_clip(shown)} {self._count} times in a row with the "
-                f"same result, and went on after it was told. {self.advice}"
+                f"same result, and went on after it was told. {self._advice()}"
             )
         return result
+
+    def _advice(self) -> str:
+        return self.advice() if callable(self.advice) else self.advice
 
     def raise_if_stuck(self) -> None:
         if self._stuck is not None:

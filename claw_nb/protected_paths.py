@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from claw_nb.claw_dir import CLAW_DIR, SETTINGS_FILE
+from claw_nb.realpaths import realpath
 from claw_nb.untrusted import read_regular_file
 
 SETTINGS = SETTINGS_FILE.parts
@@ -32,36 +33,32 @@ def lexical_path(workspace: Path | str, path: str) -> Path:
 
 def resolved_path(workspace: Path | str, path: str) -> Path:
     """`path` with every symlink followed (dangling ones as far as they go)."""
-    return Path(os.path.realpath(lexical_path(workspace, path)))
+    return Path(realpath(lexical_path(workspace, path)))
 
 
 def git_dirs(workspace: Path | str) -> list[Path]:
     """Where the workspace's git metadata really lives: `.git` itself, what a `.git` symlink or a
     `gitdir:` file points to, and a `commondir` it names."""
-    root = Path(os.path.realpath(workspace))
+    root = Path(realpath(workspace))
     dot_git = root / ".git"
     found = [dot_git]
     try:
         if dot_git.is_file():
-            text = (read_regular_file(os.path.realpath(dot_git), max_bytes=4096) or b"").decode(
+            text = (read_regular_file(realpath(dot_git), max_bytes=4096) or b"").decode(
                 "utf-8", "replace"
             )
             text = text.strip()
             if text.startswith("gitdir:"):
                 target = Path(text[len("gitdir:") :].strip())
-                found.append(
-                    Path(os.path.realpath(target if target.is_absolute() else root / target))
-                )
+                found.append(Path(realpath(target if target.is_absolute() else root / target)))
         elif dot_git.is_symlink() or dot_git.is_dir():
-            found.append(Path(os.path.realpath(dot_git)))
+            found.append(Path(realpath(dot_git)))
         for base in list(found):
             common = base / "commondir"
             data = read_regular_file(common, max_bytes=4096)
             if data is not None:
                 target = Path(data.decode("utf-8", "replace").strip())
-                found.append(
-                    Path(os.path.realpath(target if target.is_absolute() else base / target))
-                )
+                found.append(Path(realpath(target if target.is_absolute() else base / target)))
     except OSError:
         pass
     return list(dict.fromkeys(found))
@@ -74,7 +71,7 @@ def _within(path: Path, root: Path) -> bool:
 def protection_reason(workspace: Path | str, path: str) -> str | None:
     """Why a write to `path` needs a person's yes (None: it does not), on every spelling of it:
     the lexical path, the path with links followed, and an existing file's other hard links."""
-    root = Path(os.path.realpath(workspace))
+    root = Path(realpath(workspace))
     lexical = lexical_path(root, path)
     try:
         real = resolved_path(root, path)

@@ -42,6 +42,12 @@ class PrefixTracker:
         self._tools: str | None = None
         self._hashes: list[str] = []
         self._roles: list[str] = []
+        # message object -> its hash, for the messages of the previous request: a message is
+        # not changed in place once in the history (a compaction puts a new dict in its
+        # place), so only the new ones are hashed (every one of them was, ~1 ms a step late
+        # in a session); a content replaced in place is noticed, as the token counter does.
+        # The message is kept with its hash: its id cannot be reused meanwhile.
+        self._known: dict[int, tuple[dict[str, Any], Any, str]] = {}
 
     def check(
         self,
@@ -55,7 +61,15 @@ class PrefixTracker:
         when the prefix broke). A request that is a prefix of the previous one (messages removed
         from the end only) breaks nothing: the server holds all of it."""
         tools_hash = message_hash({"tools": tools or []})
-        hashes = [message_hash(m) for m in messages]
+        known, seen = self._known, {}
+        hashes = []
+        for m in messages:
+            entry = known.get(id(m))
+            if entry is None or entry[0] is not m or entry[1] is not m.get("content"):
+                entry = (m, m.get("content"), message_hash(m))
+            seen[id(m)] = entry
+            hashes.append(entry[2])
+        self._known = seen
         roles = [str(m.get("role") or "") for m in messages]
         before_tools, before = self._tools, self._hashes
         before_count = len(before)

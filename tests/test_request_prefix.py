@@ -114,3 +114,32 @@ def test_a_message_is_the_same_whatever_its_key_order():
     b = {"content": "x", "tool_call_id": "c1", "role": "tool"}
     assert message_hash(a) == message_hash(b)
     assert message_hash(a) != message_hash({**a, "content": "y"})
+
+
+def test_a_growing_conversation_hashes_each_message_once(monkeypatch):
+    """The same message objects, request after request: only the new ones are hashed."""
+    import claw_nb.request_prefix as rp
+
+    hashed: list[dict] = []
+
+    def counting(message):
+        hashed.append(message)
+        return message_hash(message)
+
+    monkeypatch.setattr(rp, "message_hash", counting)
+    messages = conversation(1)
+    tracker = PrefixTracker()
+    tracker.check(messages, TOOLS)
+    hashed.clear()
+    messages += conversation(2)[len(messages) :]
+    assert tracker.check(messages, TOOLS) is None
+    assert [m for m in hashed if "tools" not in m] == messages[4:]
+
+
+def test_a_content_replaced_in_place_is_still_a_break():
+    messages = conversation(3)
+    tracker = PrefixTracker()
+    tracker.check(messages, TOOLS)
+    messages[5]["content"] = "[earlier output dropped]"  # the same dict, changed
+    found = tracker.check(messages, TOOLS)
+    assert found is not None and (found.index, found.role) == (5, "tool")

@@ -41,6 +41,7 @@ TRUSTED_READS = {
     ("claw_nb/sandbox/server_channel.py", "server_source"): "_server.py, packaged with claw_nb",
     ("claw_nb/sandbox/server_channel.py", "current_umask"): "/proc",
     ("claw_nb/sandbox/exposure.py", "real_path"): "opens O_PATH to read the path back: no data",
+    ("claw_nb/realpaths.py", "realpath"): "opens O_PATH to read the path back: no data",
     ("claw_nb/sandbox/capture.py", "OutputLog._open"): "creates a new file, O_EXCL|O_NOFOLLOW",
     ("claw_nb/context/tokenizers.py", "*"): "tiktoken files bundled with claw_nb",
     ("claw_nb/model/catalog.py", "*"): "LiteLLM's own price list, from its package",

@@ -11,9 +11,12 @@ See docs/checkpoints.md for the limits.
 
 from __future__ import annotations
 
-from claw_nb.checkpoints.restore import Action, RewindReport, plan_rewind, rewind_files
+from typing import Any
+
 from claw_nb.checkpoints.session import Checkpoints
 from claw_nb.checkpoints.store import CheckpointError, CheckpointStore
+
+_RESTORE = ("Action", "RewindReport", "plan_rewind", "rewind_files")
 
 __all__ = [
     "Action",
@@ -24,3 +27,13 @@ __all__ = [
     "plan_rewind",
     "rewind_files",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The rewind's names, imported when first asked for (PEP 562): a session that never
+    rewinds does not load them."""
+    if name in _RESTORE:
+        from claw_nb.checkpoints import restore
+
+        return getattr(restore, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from claw_nb import events as ev
-from claw_nb.checkpoints.live_cells import cells_blob
 from claw_nb.checkpoints.scan import ReadBudget, StatKey, TooManyFiles, capture, scan_workspace
 from claw_nb.checkpoints.store import NOT_KEPT, UNREADABLE, CheckpointStore, is_known
 from claw_nb.events import handles
@@ -44,6 +43,7 @@ class CheckpointRecorder(ev.EventDispatch):
         self.live = live  # LiveCells, in a kernel whose notebooks may be edited live
         self._pending: dict[str, tuple[str, Any]] = {}  # call id -> (what, snapshot)
         self._index: dict[str, tuple[StatKey, str | None]] | None = None
+        self._index_changed = False  # saved at the session's end, not after every command
 
     def __call__(self, event: ev.Event) -> None:
         handler = self.handler_for(event)
@@ -89,6 +89,8 @@ class CheckpointRecorder(ev.EventDispatch):
             return None
 
     def _cells(self, room: str) -> str:
+        from claw_nb.checkpoints.live_cells import cells_blob  # live notebooks only
+
         return self.store.put(cells_blob(self.live.cells(room)))
 
     def _relative(self, path: Any) -> str | None:
@@ -118,9 +120,20 @@ class CheckpointRecorder(ev.EventDispatch):
             else:
                 current[rel] = (key, NOT_KEPT)
         if current != previous:
-            self.store.save_index(self.workspace, current)
+            self._index_changed = True
         self._index = current
         return current
+
+    def _save_index(self) -> None:
+        """The last scan, for the next process (it saves reading unchanged files again); this
+        one keeps it in memory, so writing it after every command was ~1-2 ms a command."""
+        if self._index_changed and self._index is not None:
+            self._index_changed = False
+            self.store.save_index(self.workspace, self._index)
+
+    @handles(ev.SessionEnded)
+    def _on_SessionEnded(self, e: ev.SessionEnded) -> None:
+        self._save_index()
 
     # -- after the call ---------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 
 from claw_nb.checkpoints.store import TOO_LARGE, UNREADABLE, CheckpointStore
+from claw_nb.realpaths import realpath
 from claw_nb.tools.ignore import ALWAYS_SKIPPED, GitIgnore
 from claw_nb.untrusted import UntrustedPathRefused, read_untrusted
 
@@ -60,7 +61,7 @@ def scan_workspace(workspace: Path, max_files: int | None = None) -> dict[str, S
 
     Raises TooManyFiles past `max_files` (default `MAX_FILES`)."""
     max_files = MAX_FILES if max_files is None else max_files
-    root = os.path.realpath(workspace)
+    root = realpath(workspace)
     ignore = GitIgnore(Path(root))
     found: dict[str, StatKey] = {}
     folders = [""]

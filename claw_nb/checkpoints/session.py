@@ -4,13 +4,15 @@ of both. `Agent(checkpoints=...)` subscribes it; `api.build_agent` makes it from
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claw_nb import events as ev
 from claw_nb.checkpoints.recorder import CheckpointRecorder
-from claw_nb.checkpoints.restore import RewindReport, rewind_files
 from claw_nb.checkpoints.store import CheckpointError, CheckpointStore
 from claw_nb.checkpoints.turns import TurnMarks
+
+if TYPE_CHECKING:
+    from claw_nb.checkpoints.restore import RewindReport
 
 
 class Checkpoints:
@@ -48,6 +50,8 @@ class Checkpoints:
         """Back to the end of model call `step`: the later messages leave `messages` (the
         agent's list, cut in place) and, with `files`, the files changed after it are restored
         (see `rewind_files`)."""
+        from claw_nb.checkpoints.restore import RewindReport, rewind_files
+
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise CheckpointError(f"step must be a model call number >= 0, got {step!r}")
         if self._running:

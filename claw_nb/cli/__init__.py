@@ -24,12 +24,13 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from claw_nb.cli.headless import OUTPUT_FORMATS
+    from claw_nb.cli.lab import add_lab_parser, deferring
 
     parser = _OneLineParser(
         prog="claw-nb", description="A coding agent for local and cloud models, logged to DuckDB."
     )
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND", parser_class=_OneLineParser
+        dest="command", required=True, metavar="COMMAND", parser_class=deferring(_OneLineParser)
     )
 
     run = sub.add_parser("run", help="run the agent on a task")
@@ -119,8 +120,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     rewind.add_rewind_parser(sub)
 
-    from claw_nb.cli.lab import add_lab_parser
-
     add_lab_parser(sub)
     return parser
 
@@ -138,6 +137,9 @@ def run() -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
         if exc.code is not None and not isinstance(exc.code, int):
             print(exc.code, file=sys.stderr)
+    from claw_nb import durable
+
+    durable.wait()  # the edits and the journal are on disk before the process goes
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -218,6 +220,9 @@ def _task_text(words: list[str]) -> str:
 
 
 def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
+    from claw_nb.sandbox import probe_soon
+
+    probe_soon(config.settings)  # whether bubblewrap works, found out while the rest loads
     from claw_nb.api import build_agent
     from claw_nb.cli.error_text import error_line, fix_hint
     from claw_nb.errors import (
@@ -258,6 +263,7 @@ def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
             # moves it into DuckDB, so the process leaves right after the last answer.
             log=EventLog(config.resolved_db_path, ingest_at_end=False),
             approve_hooks=approve_hooks,
+            prestart=True,  # the sandbox starts while the model is first asked
         )
     except (
         PermissionSettingsError,

@@ -8,7 +8,6 @@ a child process) is sent to stderr for the life of the process, at the file-desc
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import signal
 import sys
@@ -17,6 +16,8 @@ from typing import Any, TextIO
 
 from claw_nb.permissions import MODES
 
+# asyncio is imported where it runs: every `claw-nb` command builds this parser, and asyncio
+# costs ~30-45 ms of a `run`'s start.
 STDIO_LIMIT = 50 * 1024 * 1024  # one JSON-RPC line may carry a whole file (the SDK's default)
 
 
@@ -57,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    import asyncio
+
     from claw_nb.cli.headless import json_stdout
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
@@ -83,6 +86,8 @@ async def _serve_stdio(settings: Any, out: TextIO) -> None:
     """Serve on stdio. SIGTERM (what clients send when the agent does not exit soon after they
     close stdin) ends the connection as a closed stdin does, so every session still closes: its
     log is flushed and its MCP servers are stopped instead of outliving this process."""
+    import asyncio
+
     from claw_nb.acp.server import serve
 
     loop = asyncio.get_running_loop()

@@ -12,11 +12,18 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def add_lab_parser(sub: argparse._SubParsersAction) -> None:
-    """`lab` and its commands, options from the table the notebook's `%claw lab` reads too
+    """`lab`, its commands added when it is chosen or its help shown (``sub`` makes
+    :func:`deferring` parsers): other commands do not import the lab's option tables."""
+    sub.add_parser(
+        "lab", help="the prompt lab: check tasks, run experiments, report", build=_lab_commands
+    )
+
+
+def _lab_commands(lab: argparse.ArgumentParser) -> None:
+    """`lab`'s commands, options from the table the notebook's `%claw lab` reads too
     (`claw_nb.lab.command_options`); `optimize` has a table of its own."""
     from claw_nb.lab.command_options import add_lab_commands
 
-    lab = sub.add_parser("lab", help="the prompt lab: check tasks, run experiments, report")
     cmds = lab.add_subparsers(
         dest="lab_command",
         required=True,

@@ -49,6 +49,7 @@ class TokenCounter:
         self.description = ""
         self._count: Encoder | None = None
         self._cache: dict[int, tuple[dict, Any, int]] = {}
+        self._sized: dict[int, tuple[dict, Any, int, int]] = {}  # see `_sizes`
         self._tools_key: str | None = None
         self._tools_count = 0
         self._template_gap: dict[str, int] = {}  # tool-set key -> what the template adds/saves
@@ -99,17 +100,31 @@ class TokenCounter:
         counts with; other characters are bounded by their UTF-8 bytes."""
         total = PRIMING + (_text_bound(json.dumps(tools, ensure_ascii=False)) if tools else 0)
         for message in messages:
-            total += PER_MESSAGE + _text_bound(_message_text(message))
+            total += PER_MESSAGE + self._sizes(message)[0]
+        if len(self._sized) > 2 * len(messages) + 64:
+            keep = {id(m) for m in messages}
+            self._sized = {k: v for k, v in self._sized.items() if k in keep}
         return total
 
     def estimate(self, value: Any) -> int:
         """A quick estimate of the tokens of a message or any JSON value (~4 bytes a token)."""
-        text = (
-            _message_text(value)
-            if isinstance(value, dict)
-            else json.dumps(value, ensure_ascii=False)
-        )
-        return PER_MESSAGE + len(text.encode("utf-8")) // 4
+        if isinstance(value, dict):
+            return self._sizes(value)[1]
+        return PER_MESSAGE + len(json.dumps(value, ensure_ascii=False).encode("utf-8")) // 4
+
+    def _sizes(self, message: dict[str, Any]) -> tuple[int, int]:
+        """(the bound, the estimate) of one message, remembered while the message object and
+        its content stay the same ones, as `message` does: every step measures the whole
+        history again, and a compaction puts new messages in place of the old."""
+        key = id(message)
+        content = message.get("content")
+        hit = self._sized.get(key)
+        if hit is not None and hit[0] is message and hit[1] is content:
+            return hit[2], hit[3]
+        text = _message_text(message)
+        sizes = (_text_bound(text), PER_MESSAGE + len(text.encode("utf-8")) // 4)
+        self._sized[key] = (message, content, *sizes)
+        return sizes
 
     def text(self, text: str) -> int:
         if not text:

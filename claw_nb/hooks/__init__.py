@@ -9,11 +9,13 @@ hook runs only once the user approved it (`claw_nb.hooks.trust`). `load_hooks` r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from claw_nb.hooks.command_hooks import CommandHooks
 from claw_nb.hooks.settings import EVENTS, HookSpec, claude_hooks, claw_hooks
-from claw_nb.hooks.trust import HookApprover, trusted_hooks
+
+if TYPE_CHECKING:
+    from claw_nb.hooks.command_hooks import CommandHooks
+    from claw_nb.hooks.trust import HookApprover
 
 __all__ = [
     "EVENTS",
@@ -37,8 +39,12 @@ def load_hooks(config: Any, approve: HookApprover | None = None) -> CommandHooks
     says how to approve it). Read once: a settings file changed during the session counts from
     the next agent on."""
     specs = configured_hooks(config)
-    if specs:
-        specs = trusted_hooks(specs, config.workspace, approve)
+    if not specs:
+        return None  # the usual case: nothing else of the hooks is imported
+    from claw_nb.hooks.command_hooks import CommandHooks
+    from claw_nb.hooks.trust import trusted_hooks
+
+    specs = trusted_hooks(specs, config.workspace, approve)
     return CommandHooks(specs, config.workspace) if specs else None
 
 
@@ -54,3 +60,16 @@ def describe_run(event: Any) -> str | None:
 
 
 _SAID = {"deny": "denied the call", "ask": "asks for approval", "block": "blocked"}
+
+
+def __getattr__(name: str) -> Any:
+    """`CommandHooks` and `HookApprover`, imported when first asked for (PEP 562)."""
+    if name == "CommandHooks":
+        from claw_nb.hooks.command_hooks import CommandHooks
+
+        return CommandHooks
+    if name == "HookApprover":
+        from claw_nb.hooks.trust import HookApprover
+
+        return HookApprover
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

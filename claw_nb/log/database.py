@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 from claw_nb.claw_dir import CLAW_DIR, DEFAULT_DB, ensure_claw_dir
 from claw_nb.errors import ClawError
 from claw_nb.log.database_index import register_database
-from claw_nb.log.schema import migrate
 from claw_nb.stop import Stopped, StopToken
 
 if TYPE_CHECKING:
@@ -142,6 +141,8 @@ def _is_busy(exc: BaseException) -> bool:
 
 def _connect_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     import duckdb
+
+    from claw_nb.log.schema import migrate  # here: a `claw-nb run` never opens the database
 
     con = duckdb.connect(str(path), read_only=read_only)
     try:

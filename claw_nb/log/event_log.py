@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from claw_nb import events as ev
 from claw_nb.log.database import END_OF_SESSION_TIMEOUT, StoreBusy, resolve_db_path
-from claw_nb.log.ingest import ingest
 from claw_nb.log.journal import JournalWriter, encode_event
 from claw_nb.log.journal_paths import journal_dir
 
@@ -38,7 +37,9 @@ class EventLog:
     ones only to ``logging``. At the end of a session (``SessionEnded``) it closes its journal
     and tries once, for at most ``ingest_timeout`` seconds, to ingest; if the database is busy
     the next reader does it. ``fsync=True`` makes every event durable against power loss
-    (costs a disk flush per event); without it an event survives the process being killed.
+    (costs a disk flush per event); without it an event survives the process being killed,
+    and the journal is fsynced once it is closed, with the files the run wrote
+    (`claw_nb.durable`).
     """
 
     def __init__(
@@ -113,6 +114,8 @@ class EventLog:
     def try_ingest(self, timeout: float | None = None) -> int | None:
         """Ingest now if the database is free within ``timeout``; the event count or None."""
         try:
+            from claw_nb.log.ingest import ingest  # here: `claw-nb run` leaves that to a reader
+
             return ingest(self.db_path, timeout=self.ingest_timeout if timeout is None else timeout)
         except StoreBusy:
             return None

@@ -32,10 +32,10 @@ import fcntl
 import json
 import os
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claw_nb import durable
 from claw_nb.log.journal_paths import safe_label
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class JournalWriter:
     def __init__(self, directory: str | os.PathLike[str], label: str = "", *, fsync: bool = False):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        name = f"{safe_label(label or str(os.getpid()))}-{uuid.uuid4().hex}{SUFFIX}"
+        name = f"{safe_label(label or str(os.getpid()))}-{os.urandom(16).hex()}{SUFFIX}"
         tmp = directory / f".{name}{TMP_SUFFIX}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(tmp, flags, 0o600)
@@ -190,7 +190,8 @@ class JournalWriter:
     def close(self) -> None:
         """Write what waits in memory if there is room now, then close the file, which
         releases the lock (in this process; a forked copy of the descriptor keeps it until
-        that copy closes too). A journal with nothing in it is removed."""
+        that copy closes too), and have it fsynced with the files written meanwhile
+        (`claw_nb.durable`). A journal with nothing in it is removed."""
         if self._fd is not None and self._backlog:
             try:
                 self._flush_backlog()
@@ -199,12 +200,16 @@ class JournalWriter:
                 self._backlog.clear()
         fd, self._fd = self._fd, None
         if fd is not None:
+            empty = False
             try:
                 if self._end == 0 and os.fstat(fd).st_size == 0:
                     os.unlink(self.path)
+                    empty = True
             except OSError:
                 pass
             os.close(fd)
+            if not empty:  # the session's record: durable once it ends (in the background)
+                _sync_later(self.path)
 
     def __enter__(self) -> Self:
         return self
@@ -214,6 +219,20 @@ class JournalWriter:
 
     def __repr__(self) -> str:
         return f"JournalWriter({str(self.path)!r}, closed={self.closed})"
+
+
+def _sync_later(path: Path) -> None:
+    """Have a closed journal and its folder fsynced (new descriptors: no lock with them)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return  # gone already (ingested and removed)
+    try:
+        folder: int | None = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        folder = None
+    durable.sync_later(fd, folder)
+    durable.flush()  # a session ended: its journal and the files it wrote go to disk now
 
 
 def decode_line(line: bytes) -> dict[str, Any] | None:

@@ -29,11 +29,15 @@ def journal_root() -> Path:
     made, the first one is returned and writing a journal fails there (the log reports it).
     """
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    temp = tempfile.gettempdir()
+    key = f"{cache}\0{temp}"  # what the candidates are made of (asked before every command)
+    with _root_lock:
+        if key in _roots:
+            return _roots[key]
     candidates = [
         Path(cache) / "claw_nb" / "journals",
-        Path(tempfile.gettempdir()) / f"claw_nb-{os.getuid()}" / "journals",
+        Path(temp) / f"claw_nb-{os.getuid()}" / "journals",
     ]
-    key = "\0".join(map(str, candidates))
     with _root_lock:
         if key in _roots:
             return _roots[key]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import select
+import socket
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -131,6 +132,11 @@ class HTTPTransport:
                 )
             else:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=connect_timeout)
+            if self.host.isascii():
+                # the name as bytes: as text, CPython encodes it with the IDNA codec, whose
+                # first use imports `encodings.idna` and `stringprep` (~2-3 ms of the first
+                # request); TLS still checks the certificate against `self.host`
+                conn._create_connection = _connect_by_bytes
             try:
                 conn.connect()
             except TimeoutError as exc:
@@ -151,6 +157,11 @@ def _shut(sock: Any) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
+
+
+def _connect_by_bytes(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+    host, port = address
+    return socket.create_connection((host.encode("ascii"), port), *args, **kwargs)
 
 
 def _readable(sock: Any) -> bool:

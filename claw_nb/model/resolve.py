@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from claw_nb.config import ClawConfig
-from claw_nb.model import discovery, embedded
+
+if TYPE_CHECKING:
+    from claw_nb.model.embedded import EmbeddedServer, LocalModel
+
+# discovery and embedded are imported where they are used: a run that names its model and
+# server (most) needs neither, and they cost ~5-10 ms of every start (urllib, hashlib, gguf)
 
 AUTO = "auto"
 LOCAL_PREFIX = "local/"
@@ -64,6 +70,8 @@ def resolution(model: str) -> str:
             f"{model} (not yet resolved: the first run starts the embedded server with "
             f"{model[len(LOCAL_PREFIX) :]})"
         )
+    from claw_nb.model import discovery, embedded
+
     ports = ", ".join(f"{kind} on {port}" for kind, port, _path, _x in discovery.KNOWN_SERVERS)
     bundled = embedded.bundled_model()
     fallback = f"the embedded {bundled.name}" if bundled else "the embedded model (not installed)"
@@ -74,6 +82,8 @@ def resolution(model: str) -> str:
 
 
 def _resolve(config: ClawConfig, say: Say) -> ClawConfig:
+    from claw_nb.model import discovery, embedded
+
     if config.model.startswith(LOCAL_PREFIX):
         return use_embedded(config, config.model[len(LOCAL_PREFIX) :], say)
     if config.model != AUTO:
@@ -93,15 +103,17 @@ def _resolve(config: ClawConfig, say: Say) -> ClawConfig:
 
 
 def use_embedded(
-    config: ClawConfig, name: str | None, say: Say, model: embedded.LocalModel | None = None
+    config: ClawConfig, name: str | None, say: Say, model: LocalModel | None = None
 ) -> ClawConfig:
     """Start (or reuse) the embedded server for `name` and point `config` at it."""
+    from claw_nb.model import embedded
+
     model = model or embedded.find_model(name, embedded.models_dir(config.settings))
     server = embedded.ensure_server(model, progress=say)
     return config.with_options(**embedded_options(config, server))
 
 
-def embedded_options(config: ClawConfig, server: embedded.EmbeddedServer) -> dict:
+def embedded_options(config: ClawConfig, server: EmbeddedServer) -> dict:
     """The settings that point `config` at a running embedded `server` (the lab's real-model
     bench gives the same ones to every trial)."""
     from claw_nb.context.tokens import default_reserve
@@ -130,6 +142,8 @@ def describe_models(config: ClawConfig) -> str:
         f"configured model: {config.model}"
         + ("  (auto: first server below, else the embedded model)" if config.model == AUTO else "")
     ]
+    from claw_nb.model import discovery, embedded
+
     found = discovery.discover()
     lines.append("model servers on this machine:")
     for server in found:

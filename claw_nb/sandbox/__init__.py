@@ -4,7 +4,8 @@
   workspace writable, private ``/tmp`` and ``/run``, secrets under ``$HOME`` hidden, no network
   (unless allowed), its own PID/IPC/UTS namespaces, no capabilities. One sandbox serves the
   runner's commands (a *session sandbox*, :mod:`claw_nb.sandbox.session`): started on the first
-  command, with a small command server as its PID 1, and started again whenever what it must
+  command, or earlier in the background (``BwrapRunner.prestart``, what ``claw-nb run`` asks
+  for), with a small command server as its PID 1, and started again whenever what it must
   show changes (the mount plan is worked out before every command). When a command ends,
   every process it left is killed.
 * :class:`PlainRunner` runs the command directly on the host (no isolation) under a small
@@ -22,9 +23,9 @@ the command's processes and kills them all past the limit (RLIMIT_NPROC does not
 plain runner with a one-time warning. See ``docs/security.md``.
 
 Modules: settings, capture (output), process (spawn and supervise), limits (rlimits), cgroups,
-exposure (environment scrub, hidden paths), plain, bwrap (the runner), bwrap_probe (is it
-usable), mounts (the mount options and plan), session and server_channel (the session
-sandbox); ``_reaper.py`` (the plain runner's supervisor) and ``_server.py`` (the session
+exposure (environment scrub, hidden paths), plain, bwrap (the runner), bwrap_alone (a sandbox
+per command), bwrap_probe (is it usable), mounts (the mount options and plan), session and
+server_channel (the session sandbox); ``_reaper.py`` (the plain runner's supervisor) and ``_server.py`` (the session
 sandbox's command server) run as their own processes.
 """
 
@@ -32,12 +33,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from claw_nb.errors import SandboxSettingsError
 from claw_nb.protocols import CommandResult, CommandRunner
 from claw_nb.sandbox.bwrap import BwrapRunner
-from claw_nb.sandbox.bwrap_probe import bwrap_status
+from claw_nb.sandbox.bwrap_probe import bwrap_status, probe_in_background
 from claw_nb.sandbox.capture import CappedBuffer, OutputLog
 from claw_nb.sandbox.plain import PlainRunner
 from claw_nb.sandbox.process import Supervisor, run_capped
@@ -46,6 +49,18 @@ from claw_nb.sandbox.settings import SandboxSettings
 logger = logging.getLogger("claw_nb.sandbox")
 _announced: set[str] = set()
 _announce_lock = threading.Lock()
+
+
+def probe_soon(settings: Mapping[str, Any] | None, **overrides: Any) -> None:
+    """Ask now, in the background, whether bubblewrap works (a process, ~10-30 ms), for a
+    runner :func:`make_runner` makes soon from these settings (the ``[sandbox]`` table and
+    the overrides); bad settings are left for that runner to report."""
+    try:
+        sandbox = SandboxSettings.from_settings(settings, **overrides)
+    except SandboxSettingsError:
+        return
+    if sandbox.enabled:
+        probe_in_background(sandbox.bwrap_path)
 
 
 def make_runner(settings: SandboxSettings | None = None, workspace: Path | None = None):
@@ -90,5 +105,6 @@ __all__ = [
     "Supervisor",
     "bwrap_status",
     "make_runner",
+    "probe_soon",
     "run_capped",
 ]

@@ -36,6 +36,7 @@ import resource
 import select
 import sys
 import time
+import warnings  # noqa: F401 -- os.execvpe imports it: once here, not in every command's child
 
 MAX_REQUEST = 1 << 24
 SIGNALS = range(1, 65)

@@ -9,7 +9,6 @@ import logging
 import os
 import shlex
 import shutil
-import signal
 import stat
 import threading
 import weakref
@@ -21,8 +20,9 @@ from claw_nb.claw_dir import CLAW_DIR, ensure_claw_dir
 from claw_nb.protected_paths import CLAUDE_DIR
 from claw_nb.protocols import CommandResult
 from claw_nb.sandbox import gitguard
+from claw_nb.sandbox.bwrap_alone import BwrapSupervisor, join_cgroup
 from claw_nb.sandbox.bwrap_probe import NS_FLAGS, cap_flags
-from claw_nb.sandbox.cgroups import Cgroup, make_cgroup
+from claw_nb.sandbox.cgroups import make_cgroup
 from claw_nb.sandbox.exposure import (
     DatabaseMasks,
     command_env,
@@ -32,12 +32,7 @@ from claw_nb.sandbox.limits import rlimits, ulimit_command
 from claw_nb.sandbox.mounts import MountPlan, mount_args, private_dirs
 from claw_nb.sandbox.process import (
     RunnerBase,
-    Supervisor,
-    children,
-    count_pids,
-    kill_pid,
     run_capped,
-    signal_group,
 )
 from claw_nb.sandbox.server_channel import SessionError, current_umask
 from claw_nb.sandbox.session import SandboxSession
@@ -45,72 +40,6 @@ from claw_nb.sandbox.settings import SandboxSettings
 
 logger = logging.getLogger("claw_nb.sandbox")
 StopCheck = Callable[[], bool]  # true once the command must stop (a StopToken is one)
-
-
-class _BwrapSupervisor(Supervisor):
-    """Finds the namespace's init (bwrap's child); killing it kills the whole PID namespace."""
-
-    def __init__(self, cgroup: Cgroup | None, processes: int):
-        self.cgroup = cgroup
-        self.processes = processes
-        self.init_pid: int | None = None
-
-    def _init(self) -> int | None:
-        if self.init_pid is None:
-            kids = children(self.proc.pid)
-            self.init_pid = kids[0] if kids else None
-        return self.init_pid
-
-    def check(self) -> str | None:
-        if not self.processes:
-            return None
-        limit = f"process limit ({self.processes})"
-        threshold = self.processes + 1  # + the namespace's init
-        if self.cgroup is not None and self.cgroup.limited:
-            if self.cgroup.limit_hits():
-                return limit  # the kernel refused a fork (pids.max)
-            threshold = self.processes + 3  # never reached while the cgroup caps the count
-        init = self._init()
-        if init is None:
-            return None
-        # The sandbox's own /proc lists exactly the processes of its PID namespace. Until bwrap
-        # has set up the new root, /proc/INIT/root/proc is still the host's /proc: skip then.
-        proc_dir = f"/proc/{init}/root/proc"
-        try:
-            if os.stat(proc_dir).st_dev == os.stat("/proc").st_dev:
-                return None
-        except OSError:
-            return None
-        if count_pids(proc_dir) > threshold:
-            return limit
-        return None
-
-    def terminate(self) -> None:
-        init = self._init()
-        if init is None:
-            super().terminate()
-            return
-        # the sandbox's process group (led by init, which ignores it) gets SIGTERM
-        signal_group(init, signal.SIGTERM)
-
-    def kill(self, force: bool = False) -> None:
-        # Nothing here may fork: under a fork bomb there may be no process slot left.
-        # bwrap's init calls setsid, so the whole sandbox is one process group led by init:
-        # kill the group in one go (forks are held off meanwhile), then init itself, whose
-        # death makes the kernel kill anything left in the namespace (setsid escapees).
-        init = self._init()
-        if init is not None:
-            signal_group(init, signal.SIGKILL)
-        kill_pid(init, signal.SIGKILL)
-        super().kill()
-        if self.cgroup is not None:
-            self.cgroup.kill_all()
-
-    def cleanup(self) -> None:
-        if self.proc.poll() is None:
-            self.kill()
-        if self.cgroup is not None:
-            self.cgroup.remove()
 
 
 class BwrapRunner(RunnerBase):
@@ -141,7 +70,9 @@ class BwrapRunner(RunnerBase):
         self._session_lock = threading.Lock()  # one command at a time in it
         self._session_off: str | None = None  # why this runner gave sessions up
         self._databases = DatabaseMasks()  # the log databases to hide, kept per index state
-        weakref.finalize(self, _close_box, self._box)
+        self._prestarted: threading.Event | None = None  # set once an early start is over
+        self._closed = threading.Event()  # lets the thread that started it early end
+        weakref.finalize(self, _close_box, self._box, self._closed)
 
     def mount_args(self, workspace: Path, git: gitguard.GitGuard | None = None) -> list[str]:
         """bubblewrap's mount options (:func:`claw_nb.sandbox.mounts.mount_args`); ``git``:
@@ -185,20 +116,8 @@ class BwrapRunner(RunnerBase):
         s = self.settings
         cwd = Path(cwd).resolve()
         workspace = self.workspace or cwd
-        if CLAW_DIR in s.read_only:
-            # made here if missing, so it is mounted read-only: otherwise the command could
-            # create .claw/settings.toml and loosen the sandbox for the next session
-            try:
-                ensure_claw_dir(workspace)
-            except OSError:
-                pass
-        if CLAUDE_DIR in s.read_only:
-            # likewise: a .claude/settings.json the command created would run its hooks on
-            # the host in the next session (claw_nb.hooks); an empty folder git does not show
-            try:
-                os.mkdir(workspace / CLAUDE_DIR)
-            except OSError:
-                pass
+        self._wait_for_prestart()
+        self._prepare(workspace)
         git = self._git_guard(workspace)
         try:
             res = None
@@ -215,6 +134,69 @@ class BwrapRunner(RunnerBase):
             res = replace(res, stderr="\n".join([res.stderr.rstrip("\n"), *notes]).lstrip("\n"))
         return self._result(res)
 
+    def _prepare(self, workspace: Path) -> None:
+        """Folders made before the mount plan, so that they are mounted read-only."""
+        s = self.settings
+        if CLAW_DIR in s.read_only:
+            # made here if missing, so it is mounted read-only: otherwise the command could
+            # create .claw/settings.toml and loosen the sandbox for the next session
+            try:
+                ensure_claw_dir(workspace)
+            except OSError:
+                pass
+        if CLAUDE_DIR in s.read_only:
+            # likewise: a .claude/settings.json the command created would run its hooks on
+            # the host in the next session (claw_nb.hooks); an empty folder git does not show
+            try:
+                os.mkdir(workspace / CLAUDE_DIR)
+            except OSError:
+                pass
+
+    def prestart(self) -> None:
+        """Start the session sandbox now, in a background thread, for a session that will run
+        commands: its first command then finds it running (a start costs ~40-100 ms). That
+        command works out the mount plan again, as every command does, and a sandbox started
+        from another plan is closed and started again. Like a first command, it makes the
+        workspace's `.claw/` and `.claude/` if missing (mounted read-only). Nothing without a
+        workspace, with ``session`` off, or once a sandbox runs."""
+        if not self.settings.session or self.workspace is None or self._box[0] is not None:
+            return
+        if self._session_off is not None or self._prestarted is not None:
+            return
+        done = self._prestarted = threading.Event()
+        args = (weakref.ref(self), self.workspace, done, self._closed)
+        threading.Thread(target=_start_early, args=args, name="claw-sandbox", daemon=True).start()
+
+    def _start_early(self, workspace: Path) -> bool:
+        """Start the session sandbox unless a command does; True if this call started it."""
+        if not self._session_lock.acquire(False):
+            return False  # a command is starting it anyway
+        try:
+            if self._box[0] is None:
+                self._box[0] = self._start_from_plan(workspace)
+            return self._box[0] is not None
+        finally:
+            self._session_lock.release()
+
+    def _start_from_plan(self, workspace: Path) -> SandboxSession | None:
+        self._prepare(workspace)
+        git = self._git_guard(workspace)
+        try:
+            mounts = self.mount_args(workspace, git)
+            held = [state.workspace for state in git.states if state.placeholder]
+            plan = MountPlan.of(mounts, [str(root / ".git") for root in held])
+            return self._start_session(mounts, plan, held)
+        except (SessionError, OSError) as exc:  # the first command tries again, and says so
+            logger.debug("claw_nb: the session sandbox did not start early: %s", exc)
+            return None
+        finally:
+            gitguard.release_states(git)  # no command ran: nothing to undo or quarantine
+
+    def _wait_for_prestart(self) -> None:
+        done = self._prestarted
+        if done is not None:
+            done.wait()
+
     def _run_alone(
         self,
         command: str,
@@ -229,9 +211,9 @@ class BwrapRunner(RunnerBase):
         argv = self._launch(self.argv(command, cwd, workspace, git))
         cgroup = make_cgroup(s, slack=3)  # outer bwrap, its init, the shell
         if cgroup is not None:
-            argv = _join_cgroup(cgroup, argv)
+            argv = join_cgroup(cgroup, argv)
         env = command_env(s, _SANDBOX_ENV)
-        sup = _BwrapSupervisor(cgroup, s.processes)
+        sup = BwrapSupervisor(cgroup, s.processes)
         try:
             return run_capped(
                 argv,
@@ -303,7 +285,7 @@ class BwrapRunner(RunnerBase):
         argv = self._launch(argv)
         cgroup = make_cgroup(s, slack=3)  # outer bwrap, the server, the shell
         if cgroup is not None:
-            argv = _join_cgroup(cgroup, argv)
+            argv = join_cgroup(cgroup, argv)
         for root in held:
             gitguard.hold_placeholder(root)
 
@@ -326,9 +308,11 @@ class BwrapRunner(RunnerBase):
 
     def close(self) -> None:
         """End the session sandbox (and everything in it); the next command starts another."""
+        self._wait_for_prestart()
         session, self._box[0] = self._box[0], None
         if session is not None:
             session.close()
+        self._closed.set()
 
     def describe(self, command: str = "...") -> str:
         """The full command line, for debugging."""
@@ -339,13 +323,27 @@ class BwrapRunner(RunnerBase):
 _SANDBOX_ENV = {"TMPDIR": "/tmp", "CLAW_SANDBOX": "bubblewrap"}
 
 
-def _join_cgroup(cgroup: Cgroup, argv: list[str]) -> list[str]:
-    join = 'echo $$ > "$0" 2>/dev/null; exec "$@"'
-    return ["/bin/sh", "-c", join, str(cgroup.procs_file), *argv]
-
-
-def _close_box(box: list[SandboxSession | None]) -> None:
+def _close_box(box: list[SandboxSession | None], closed: threading.Event) -> None:
     """A runner nobody closed: its session sandbox ends with it (or at exit)."""
     session, box[0] = box[0], None
     if session is not None:
         session.close()
+    closed.set()
+
+
+def _start_early(
+    runner: weakref.ref, workspace: Path, done: threading.Event, closed: threading.Event
+) -> None:
+    """A prestart's thread (it holds no reference to the runner once the sandbox runs)."""
+    started = False
+    try:
+        alive = runner()
+        if alive is not None:
+            started = alive._start_early(workspace)
+        del alive
+    finally:
+        done.set()
+    if started:
+        # bubblewrap's --die-with-parent is a parent-death signal, sent when the *thread*
+        # that started it ends: this one waits until the runner closes
+        closed.wait()

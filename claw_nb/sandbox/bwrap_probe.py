@@ -29,6 +29,19 @@ def cap_flags() -> list[str]:
 
 _probe_cache: dict[tuple[str, int], tuple[bool, str]] = {}
 _probe_lock = threading.Lock()
+_started: set[str] = set()  # paths a background probe was started for
+
+
+def probe_in_background(bwrap_path: str = "bwrap") -> None:
+    """Start :func:`bwrap_status` in a thread (it runs a process: ~10-30 ms): a caller that
+    asks meanwhile waits for that probe and gets its cached answer, none runs twice."""
+    with _probe_lock:
+        if bwrap_path in _started:
+            return
+        _started.add(bwrap_path)
+    threading.Thread(
+        target=bwrap_status, args=(bwrap_path,), name="claw-bwrap-probe", daemon=True
+    ).start()
 
 
 def bwrap_status(bwrap_path: str = "bwrap") -> tuple[bool, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 
 HEAD_BYTES = 1024 * 1024
@@ -87,7 +86,7 @@ class OutputLog:
     def _open(self) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.log"
+            name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(4).hex()}.log"
             self.path = self.directory / name
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
             self._file = os.fdopen(os.open(self.path, flags, 0o600), "wb")

@@ -7,7 +7,6 @@ import os
 import signal
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +68,7 @@ def _under(mount_point: str, mount_root: str, path: str) -> Path | None:
 
 
 def _probe_base(base: Path, pids: bool) -> CgroupBase | None:
-    probe = base / f"claw-probe-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    probe = base / f"claw-probe-{os.getpid()}-{os.urandom(3).hex()}"
     try:
         if not os.access(base / "cgroup.procs", os.W_OK):
             return None

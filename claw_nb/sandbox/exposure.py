@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from claw_nb.claw_dir import DEFAULT_DB
+from claw_nb.realpaths import realpath
 from claw_nb.sandbox.settings import SandboxSettings
 
 # Substrings of a variable name (upper-cased) that mark it as secret.
@@ -243,17 +244,25 @@ def homes() -> list[Path]:
     homes = []
     for h in (os.environ.get("HOME"), _passwd_home()):
         if h and os.path.isabs(h):
-            p = Path(os.path.realpath(h))
+            p = Path(realpath(h))
             if p not in homes and p != Path("/"):
                 homes.append(p)
     return homes
 
 
 def _passwd_home() -> str | None:
-    try:
-        return pwd.getpwuid(os.getuid()).pw_dir
-    except KeyError:
-        return None
+    """The user's home in the password database (remembered per user: the lookup reads
+    /etc/nsswitch.conf and /etc/passwd, and a session sandbox asks before every command)."""
+    uid = os.getuid()
+    if uid not in _passwd_homes:
+        try:
+            _passwd_homes[uid] = pwd.getpwuid(uid).pw_dir
+        except KeyError:
+            return None
+    return _passwd_homes[uid]
+
+
+_passwd_homes: dict[int, str] = {}
 
 
 def expand_entry(entry: str, workspace: Path) -> list[Path]:
@@ -265,12 +274,15 @@ def expand_entry(entry: str, workspace: Path) -> list[Path]:
     out = []
     for m in matches:
         if os.path.lexists(m):
-            out.append(Path(os.path.realpath(m)))
+            out.append(Path(realpath(m)))
     return out
 
 
 def is_within(path: Path, parent: Path) -> bool:
-    return path == parent or parent in path.parents
+    """By string (both absolute, normalised by `Path`): `parent in path.parents` makes a
+    `Path` per parent, and a session sandbox's plan asks it per mask before every command."""
+    p, r = str(path), str(parent)
+    return p == r or p.startswith(r if r.endswith("/") else r + "/")
 
 
 def interpreter_dirs() -> list[Path]:
@@ -279,10 +291,10 @@ def interpreter_dirs() -> list[Path]:
     out: list[Path] = []
     candidates = [sys.prefix, sys.base_prefix, os.environ.get("VIRTUAL_ENV")]
     if sys.executable:
-        candidates.append(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
+        candidates.append(os.path.dirname(os.path.dirname(realpath(sys.executable))))
     for raw in candidates:
         if raw and os.path.isabs(raw) and os.path.isdir(raw):
-            p = Path(os.path.realpath(raw))
+            p = Path(realpath(raw))
             if p not in out and p != Path("/"):
                 out.append(p)
     return out
@@ -313,7 +325,7 @@ def log_database_paths(workspace: Path | None = None) -> list[str]:
     listed = listed_databases()
     alive: list[str] = []
     out: dict[str, None] = {}
-    own = [os.path.join(os.path.realpath(workspace), DEFAULT_DB)] if workspace is not None else []
+    own = [os.path.join(realpath(workspace), DEFAULT_DB)] if workspace is not None else []
     for db in [*listed, *own]:
         real = real_path(db)  # one look per database: the index's own check would be another
         if real is None:
@@ -346,6 +358,8 @@ class DatabaseMasks:
     def __init__(self) -> None:
         self._state: tuple | None = None
         self._resolved: list[tuple[str, str]] = []  # (path in the index, its real path)
+        # those a command could see, for the index state and the visibility (``visible.key``)
+        self._seen: tuple[tuple, list[tuple[str, str]]] | None = None
 
     def paths(self, workspace: Path | None, visible: Callable[[str], bool]) -> list[str]:
         """Real paths of the databases (and write-ahead files) that ``visible`` says a
@@ -359,16 +373,21 @@ class DatabaseMasks:
             self._resolved = [(db, real) for db, real in resolved if real is not None]
             forget_missing(listed, [db for db, _ in self._resolved])
             self._state = state  # the state read before the list: a change since shows next time
-        pairs = list(self._resolved)
+        # in a private folder of the sandbox: hidden, and out of reach (asked again only when
+        # the index or what the sandbox makes private changes: hundreds of them, each command)
+        key = (state, getattr(visible, "key", None))
+        if None not in key and self._seen is not None and self._seen[0] == key:
+            pairs = list(self._seen[1])
+        else:
+            pairs = [(db, real) for db, real in self._resolved if real != "/" and visible(real)]
+            self._seen = (key, list(pairs))
         if workspace is not None:
-            own = os.path.join(os.path.realpath(workspace), DEFAULT_DB)
+            own = os.path.join(realpath(workspace), DEFAULT_DB)
             real = real_path(own)
-            if real is not None:
+            if real is not None and real != "/" and visible(real):
                 pairs.append((own, real))
         out: dict[str, None] = {}
         for db, real in pairs:
-            if real == "/" or not visible(real):
-                continue  # in a private folder of the sandbox: hidden, and out of reach
             out[real] = None
             wal = db + ".wal"
             if os.path.lexists(wal):
@@ -411,7 +430,7 @@ def secret_path_strings(workspace: Path | None = None, databases: bool = True) -
         for rel in HOME_SECRETS:
             p = os.path.join(home, rel)
             if os.path.lexists(p):
-                entries.append(os.path.realpath(p))
+                entries.append(realpath(p))
     entries += [str(p) for p in jupyter_runtime_dirs() if p.exists()]
     entries += [str(p) for p in claw_private_dirs() if p.exists()]
     if databases:

@@ -245,6 +245,14 @@ def release_placeholder(workspace: Path) -> None:
             pass
 
 
+def release_states(guard: GitGuard) -> None:
+    """The end of a guard no command ran under (a session sandbox started early): its
+    placeholders are let go; nothing is scanned, so nothing the user did is quarantined."""
+    for state in guard.states:
+        if state.placeholder:
+            release_placeholder(state.workspace)
+
+
 def after(state: GitState) -> list[str]:
     """Undo what a finished command did to git metadata; one note per thing done."""
     root = state.workspace / ".git"

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from claw_nb.realpaths import realpath
 from claw_nb.sandbox.exposure import (
     RUN_KEEP,
     DatabaseMasks,
@@ -124,15 +125,17 @@ def _visibility(private: list[Path], bound: list[Path]) -> Callable[[str], bool]
     ...) unless a bind brings it back. A mask for what it would not see is a mount for
     nothing: a user who had logged into ~80 databases under /tmp paid ~0.2 s a command for
     them. On strings: a session sandbox asks before every command."""
-    private_dirs = tuple(str(d).rstrip("/") + "/" for d in private if os.path.realpath(d) == str(d))
+    private_dirs = tuple(str(d).rstrip("/") + "/" for d in private if realpath(d) == str(d))
     # only a bind inside a private dir brings back what it hides
-    bound_dirs = [str(b) for b in bound if (str(b) + "/").startswith(private_dirs)]
+    bound_dirs = tuple(
+        str(b).rstrip("/") + "/" for b in bound if (str(b) + "/").startswith(private_dirs)
+    )
 
     def visible(path: str) -> bool:
-        if not (path + "/").startswith(private_dirs):
-            return True
-        return any(path == d or path.startswith(d.rstrip("/") + "/") for d in bound_dirs)
+        inside = path + "/"  # `path` is `d` or below it: `inside` starts with `d/`
+        return not inside.startswith(private_dirs) or inside.startswith(bound_dirs)
 
+    visible.key = (private_dirs, bound_dirs)  # type: ignore[attr-defined]  # same answers
     return visible
 
 

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from claw_nb.claw_dir import OUTPUTS_DIR
 from claw_nb.protocols import CommandResult
+from claw_nb.realpaths import realpath
 from claw_nb.sandbox.capture import (
     HEAD_BYTES,
     SAVE_OVER_BYTES,
@@ -328,7 +329,7 @@ def _leads_elsewhere(directory: Path, workspace: Path) -> bool:
     lexical = os.path.normpath(directory)
     if not lexical.startswith(str(workspace) + os.sep):
         return False
-    real, parent = os.path.realpath(lexical), lexical
+    real, parent = realpath(lexical), lexical
     while not os.path.lexists(parent) and parent != str(workspace):
         parent = os.path.dirname(parent)
-    return os.path.realpath(parent) != parent or (os.path.lexists(lexical) and real != lexical)
+    return realpath(parent) != parent or (os.path.lexists(lexical) and real != lexical)

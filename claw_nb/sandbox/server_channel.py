@@ -75,13 +75,17 @@ class Channel:
             if self.closed:
                 raise SessionError("the sandbox's command server ended")
             left = None if end is None else max(0.0, end - time.monotonic())
-            with selectors.DefaultSelector() as sel:
-                sel.register(self.sock, selectors.EVENT_READ)
-                if not sel.select(left):
-                    return None
+            waiting = left is None or left > 0
+            if waiting:  # a look without waiting (a running command's poll) needs no selector
+                with selectors.DefaultSelector() as sel:
+                    sel.register(self.sock, selectors.EVENT_READ)
+                    if not sel.select(left):
+                        return None
             try:
                 data = self.sock.recv(65536)
             except (BlockingIOError, InterruptedError):
+                if not waiting:
+                    return None  # nothing there yet
                 continue
             except OSError:
                 data = b""

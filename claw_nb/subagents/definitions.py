@@ -163,6 +163,10 @@ def load_definitions(workspace: Path | str) -> dict[str, AgentDefinition]:
 def _agent_files(workspace: Path | str, folder: Path) -> list[str]:
     """The `*.md` names in `folder`, relative to the workspace; none if it leads out of it."""
     try:
+        # No such folder (the usual answer): no need to work out the hidden paths, a scan of
+        # every log database the user has (~20-40 ms with a few hundred of them).
+        if not os.path.lexists(confined_path(workspace, folder, hidden=())):
+            return []
         resolved = confined_path(workspace, folder)
         with os.scandir(resolved) as entries:
             names = sorted(e.name for e in entries if e.name.endswith(".md"))

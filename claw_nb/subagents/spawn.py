@@ -15,7 +15,7 @@ reads the result: the one place to hook "a subagent stopped".
 from __future__ import annotations
 
 import dataclasses
-import uuid
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,7 +161,7 @@ class Subagents:
             grandchildren = None
         else:
             tools.add(grandchildren.task_tool())
-        child_id = uuid.uuid4().hex[:16]
+        child_id = os.urandom(8).hex()
         watch = _ChildWatch({tool.name: tool.kind for tool in tools})
         link = {
             "parent_session_id": parent.session_id,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +34,7 @@ class ToolCall:
 
 def new_call_id() -> str:
     """An id for calls the server did not number, so tool results can still be paired."""
-    return "call_" + uuid.uuid4().hex[:24]
+    return "call_" + os.urandom(12).hex()
 
 
 # --------------------------------------------------------------------------- arguments

@@ -7,13 +7,14 @@ import difflib
 import os
 from pathlib import Path
 
+from claw_nb.realpaths import realpath
 from claw_nb.tools.base import ToolContext, ToolError
 from claw_nb.tools.workspace import display_path
 
 
 def workspace_root(ctx: ToolContext) -> Path:
     """The workspace with its symlinks resolved: what confined paths are compared against."""
-    return Path(os.path.realpath(ctx.workspace))
+    return Path(realpath(ctx.workspace))
 
 
 def shown_path(ctx: ToolContext, p: Path) -> str:

@@ -17,6 +17,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from claw_nb import durable
 from claw_nb.sandbox.server_channel import current_umask
 from claw_nb.tools.base import ToolError
 from claw_nb.untrusted import UntrustedPathRefused, open_regular_beneath, parent_beneath
@@ -61,10 +62,12 @@ def write_atomic(
     """Write `data` to `resolved` (inside the workspace) atomically; True if it was created.
 
     A temporary file is made next to the target through the same descriptor walk, filled,
-    fsynced, given the old file's mode, and renamed over the target relative to the directory
+    given the old file's mode, and renamed over the target relative to the directory
     descriptor, so neither a swapped directory nor a link at the target can redirect it.
     With `expected`, the file must still hold exactly those bytes just before the rename (a
-    save by someone else in the meantime is refused, not overwritten).
+    save by someone else in the meantime is refused, not overwritten). The file and its
+    folder are fsynced when the run ends (`claw_nb.durable`): every process sees the old or
+    the new file whole at once; a power loss during the run may cost its edits.
     """
     with _directory(workspace, resolved, create=True) as (dir_fd, name):
         try:
@@ -86,11 +89,8 @@ def write_atomic(
             dir_fd=dir_fd,
         )
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-                os.fchmod(f.fileno(), mode)
+            _write_all(fd, data)
+            os.fchmod(fd, mode)
             if expected is not None and _current(dir_fd, name) != expected:
                 raise ToolError(
                     f"{name!r} changed on disk while it was being edited (saved "
@@ -99,11 +99,25 @@ def write_atomic(
             os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
             with contextlib.suppress(OSError):
+                os.close(fd)
+            with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=dir_fd)
             raise
-        with contextlib.suppress(OSError):
-            os.fsync(dir_fd)
+        durable.sync_later(fd, _dup(dir_fd))  # both synced and closed when the run ends
     return old is None
+
+
+def _dup(fd: int) -> int | None:
+    try:
+        return os.dup(fd)
+    except OSError:
+        return None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _current(dir_fd: int, name: str) -> bytes | None:

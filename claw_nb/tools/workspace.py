@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from claw_nb.realpaths import realpath
 from claw_nb.tools.base import ToolError
 
 _FORBIDDEN_ROOTS = (Path("/proc"),)
@@ -21,7 +22,7 @@ def resolve_in_workspace(workspace: Path, path: str) -> Path:
     must lie inside the workspace, otherwise :class:`ToolError` is raised. Paths through /proc are
     refused as well.
     """
-    ws = Path(os.path.realpath(workspace))
+    ws = Path(realpath(workspace))
     if not isinstance(path, str):
         raise ToolError(f"path must be a string, got {type(path).__name__}")
     if not path.strip():
@@ -39,7 +40,7 @@ def resolve_in_workspace(workspace: Path, path: str) -> Path:
             raise ToolError(f"path {path!r} is under {root}, which tools may not access")
     # realpath follows symlinks (also dangling ones, as far as they go) and collapses '..'.
     try:
-        resolved = Path(os.path.realpath(candidate))
+        resolved = Path(realpath(candidate))
     except OSError as exc:  # a link that vanished while it was followed (a concurrent command)
         raise ToolError(
             f"path {path!r} changed while it was being resolved ({exc.strerror}); try again"
@@ -62,7 +63,7 @@ def resolve_in_workspace(workspace: Path, path: str) -> Path:
 
 def display_path(workspace: Path, path: Path) -> str:
     """``path`` relative to the workspace, in POSIX form ('.' for the workspace itself)."""
-    ws = Path(os.path.realpath(workspace))
+    ws = Path(realpath(workspace))
     try:
         rel = path.relative_to(ws)
     except ValueError:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from claw_nb import events as ev
+from claw_nb.errors import ModelStuck
 from claw_nb.loop_guard import EMBEDDED_ADVICE, LoopGuard, advice_for
 from claw_nb.testing import call, text, tool_calls
 from tests.helpers import recorded_agent, scripted_config
@@ -107,3 +110,20 @@ def test_arguments_in_another_key_order_are_the_same_call():
     guard = LoopGuard(2)
     guard.observe("grep", {"pattern": "x", "path": "."}, "r")
     assert "2nd time" in guard.observe("grep", json.loads('{"path": ".", "pattern": "x"}'), "r")
+
+
+def test_advice_given_as_a_function_is_asked_for_only_when_the_model_is_stuck():
+    asked: list[int] = []
+
+    def advice() -> str:
+        asked.append(1)
+        return "say it better"
+
+    guard = LoopGuard(2, advice)
+    guard.observe("read_file", {"path": "a"}, "same")
+    guard.observe("read_file", {"path": "a"}, "same")
+    assert asked == []
+    guard.observe("read_file", {"path": "a"}, "same")
+    with pytest.raises(ModelStuck, match="say it better"):
+        guard.raise_if_stuck()
+    assert asked == [1]

@@ -216,3 +216,14 @@ def test_the_notebook_the_kernel_runs_in_is_never_recorded_for_a_rewrite(
     session.checkpoints = Checkpoints(store, workspace, live=LiveCells(NotebookBinding()))
     session.call("run_command", command="echo saved >> open.ipynb && echo x > other.txt")
     assert [c.path for c in store.load(SESSION).changes] == ["other.txt"]
+
+
+def test_the_scan_index_is_saved_when_the_run_ends_not_after_every_command(
+    session, store, workspace
+):
+    """The next process reads it (unchanged files are not read again); this one keeps it."""
+    (workspace / "a.txt").write_text("a")
+    session.call("run_command", command="echo b > b.txt")
+    assert store.load_index(workspace) == {}
+    session.checkpoints(ev.SessionEnded(SESSION, stop_reason="completed", steps=1))
+    assert set(store.load_index(workspace)) == {"a.txt", "b.txt"}

@@ -654,3 +654,15 @@ def test_with_the_servers_own_vocabulary_a_context_error_does_not_rescale_counts
         manager.measure(list(messages), None)
         manager.recover(list(messages), None, error)
         assert (manager.ratio > 1.0) is rescaled, tokenizer
+
+
+def test_the_size_bound_and_estimate_follow_a_content_replaced_in_place():
+    """Sizes are remembered per message object, and asked again once its content changes."""
+    counter = TokenCounter("openai/gpt-4o-mini")
+    messages = [{"role": "system", "content": "s"}, {"role": "tool", "content": "x" * 100}]
+    small = (counter.bound(messages, None), counter.estimate(messages[1]))
+    messages[1]["content"] = "x" * 1000  # the same dict
+    big = (counter.bound(messages, None), counter.estimate(messages[1]))
+    fresh = TokenCounter("openai/gpt-4o-mini")
+    assert big == (fresh.bound(messages, None), fresh.estimate(messages[1]))
+    assert big[0] > small[0] and big[1] > small[1]

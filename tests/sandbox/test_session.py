@@ -377,6 +377,24 @@ def test_a_reply_at_end_of_file_is_an_error_not_a_result():
     host.close()
 
 
+def test_a_look_without_waiting_returns_what_is_there_and_nothing_else():
+    """A running command's poll asks with timeout 0: a reply that is there, else None at
+    once; a reply cut in two is put together across looks."""
+    host, server = socket.socketpair()
+    host.setblocking(False)
+    channel = Channel(host)
+    assert channel.receive(0.0) is None
+    whole = _frame(b'{"pid": 7}')
+    server.sendall(whole[:5])
+    assert channel.receive(0.0) is None
+    server.sendall(whole[5:])
+    assert channel.receive(0.0) == {"pid": 7}
+    threading.Timer(0.05, lambda: server.sendall(_frame(b'{"exit": 0}'))).start()
+    assert channel.receive(None) == {"exit": 0}  # no timeout: waits for it
+    host.close()
+    server.close()
+
+
 # --------------------------------------------------------------------------------------------
 # the end of the session
 

@@ -1,0 +1,106 @@
+"""A session sandbox started early (`BwrapRunner.prestart`, what `claw-nb run` asks for): the
+first command runs in it, is held to the plan worked out at that command like any other, and
+closing the runner while it starts leaves nothing behind.
+
+Real bubblewrap (the `area` fixture skips without it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from claw_nb.api import build_agent
+from claw_nb.config import load_config
+from claw_nb.sandbox import BwrapRunner, SandboxSettings
+from claw_nb.tools import ToolRegistry
+from claw_nb.tools.files import read_file
+from tests.sandbox.kit import assert_isolated, survivors
+
+NS = "echo $(readlink /proc/self/ns/pid)@$(cut -d' ' -f22 /proc/1/stat)"
+
+
+def started_early(area) -> BwrapRunner:
+    runner = BwrapRunner(SandboxSettings(), area.ws)
+    runner.prestart()
+    runner._wait_for_prestart()
+    return runner
+
+
+def test_the_first_command_runs_in_the_sandbox_started_early(area):
+    runner = started_early(area)
+    session = runner._box[0]
+    assert session is not None and not session.ended  # it outlives the thread's start-up
+    assert (area.ws / ".git").is_dir()  # the placeholder, as after a first command
+    assert_isolated(runner, area)
+    res = runner.run(f"{NS}; cat /proc/1/cmdline", area.ws, 30)
+    assert res.exit_code == 0 and "-I\0-S\0-c\0" in res.stdout  # the command server is PID 1
+    assert runner._box[0] is session and session.commands == 2
+    runner.close()
+    assert not (area.ws / ".git").exists()
+
+
+def test_what_changed_since_the_early_start_gets_a_fresh_sandbox(area):
+    """`.mcp.json` made after the sandbox started is protected in the next command: the plan
+    of that command differs, so it does not run in the early sandbox."""
+    runner = started_early(area)
+    early = runner._box[0]
+    (area.ws / ".mcp.json").write_text("{}\n")
+    res = runner.run("echo '{\"mcpServers\": {}}' > .mcp.json", area.ws, 30)
+    assert res.exit_code != 0
+    assert (area.ws / ".mcp.json").read_text() == "{}\n"
+    assert runner._box[0] is not early and early.ended
+    runner.close()
+
+
+def test_closing_while_it_starts_leaves_no_process_and_no_placeholder(area):
+    runner = BwrapRunner(SandboxSettings(), area.ws)
+    runner.prestart()
+    runner.close()
+    assert runner._box[0] is None
+    assert survivors(str(area.ws)) == []
+    assert not (area.ws / ".git").exists()
+    assert runner.run("echo again", area.ws, 30).stdout == "again\n"  # still usable
+    runner.close()
+
+
+def test_nothing_starts_early_without_session_sandboxes(area):
+    runner = BwrapRunner(SandboxSettings(session=False), area.ws)
+    runner.prestart()
+    assert runner._prestarted is None and runner._box[0] is None
+    assert not (area.ws / ".git").exists()
+    runner.close()
+
+
+def _config(area, scripted_server, tmp_path: Path):
+    return load_config(
+        area.ws,
+        model="openai/scripted",
+        api_base=scripted_server.url,
+        api_key="sk-test",
+        db_path=tmp_path / "claw.duckdb",
+    )
+
+
+def test_build_agent_starts_it_when_asked_and_commands_may_run(
+    area, scripted_server, tmp_path, private_cache
+):
+    agent, _log = build_agent(_config(area, scripted_server, tmp_path), prestart=True)
+    try:
+        assert agent.context.runner._prestarted is not None
+        agent.context.runner._wait_for_prestart()
+        assert agent.context.runner._box[0] is not None
+    finally:
+        agent.close()
+    assert survivors(str(area.ws)) == []
+
+
+def test_build_agent_starts_nothing_by_default_or_without_a_command_tool(
+    area, scripted_server, tmp_path, private_cache
+):
+    config = _config(area, scripted_server, tmp_path)
+    for options in ({}, {"prestart": True, "tools": ToolRegistry([read_file])}):
+        agent, _log = build_agent(config, **options)
+        try:
+            assert agent.context.runner._prestarted is None and agent.context.runner._box[0] is None
+        finally:
+            agent.close()
+    assert not (area.ws / ".claw").exists()  # made by a first command, not by an agent
