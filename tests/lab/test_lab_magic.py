@@ -281,6 +281,7 @@ def _flags(parser, *path: str) -> set[str]:
     for name in path:
         action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         parser = action.choices[name]
+        getattr(parser, "_built", lambda: None)()  # the CLI adds `lab`'s commands when chosen
     return {flag for a in parser._actions for flag in a.option_strings} - {"-h", "--help"}
 
 
