@@ -134,8 +134,10 @@ def test_the_kernel_interrupt_stops_a_widget_run_waiting_for_a_silent_model(claw
     """A real ipykernel, as JupyterLab starts it: %%claw returns at once (a widget run), the
     kernel goes idle, and `interrupt_kernel` (SIGINT, what the toolbar's stop button sends)
     stops the run; the session is logged as interrupted."""
-    jupyter_client = pytest.importorskip("jupyter_client")
-    pytest.importorskip("ipywidgets")
+    jupyter_client = pytest.importorskip(
+        "jupyter_client", reason="a real kernel needs jupyter_client (in the [test] extra)"
+    )
+    pytest.importorskip("ipywidgets", reason="the widget view needs ipywidgets ([test] extra)")
     arrived, gate = held_reply(claw_env.server)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("JPY_")},

@@ -246,7 +246,9 @@ def test_config_shows_the_sandbox_and_the_notebook_mode(shell, capsys):
 
 def test_load_ext_in_a_kernel_starts_the_model_layer_import_in_the_background():
     """A real kernel: %load_ext returns at once, LiteLLM arrives on a daemon thread."""
-    jupyter_client = pytest.importorskip("jupyter_client")
+    jupyter_client = pytest.importorskip(
+        "jupyter_client", reason="a real kernel needs jupyter_client (in the [test] extra)"
+    )
     code = textwrap.dedent("""
         import sys, threading, time
         t = time.perf_counter()

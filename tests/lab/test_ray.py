@@ -30,7 +30,9 @@ from tests.lab.test_fork import TAUGHT, demo_tasks, query, run_base
 from tests.lab.test_fork_executors import WAIT_S, HeldForks, fork_rows, report_rows
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
-ray_constants = pytest.importorskip("ray._private.ray_constants")
+ray_constants = pytest.importorskip(
+    "ray._private.ray_constants", reason="Ray is not installed (pip install -e '.[ray]')"
+)
 LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 ROOT = Path(__file__).resolve().parents[2]
