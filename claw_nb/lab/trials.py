@@ -194,8 +194,7 @@ def run_trial(
     `stop` is this trial's token (a child of its run's): stopped before the trial starts, it
     never starts; stopped while the agent works, the agent ends `interrupted`, the verifier
     does not run and the outcome says `stopped` (its journal still comes back)."""
-    from claw_nb.lab.tamper import tamper_report
-    from claw_nb.lab.verify import make_runner, prepare_workspace, run_verifier
+    from claw_nb.lab.verify import make_runner, prepare_workspace
 
     stop = stop if stop is not None else StopToken()
     started = time.monotonic()
@@ -222,11 +221,7 @@ def run_trial(
                 stop_reason, error = run_until_timeout(agent, spec.task)
             finally:
                 log.close()
-        stopped = stop.stopped
-        if not stopped:
-            meter.verifying()
-            tamper = tamper_report(spec.task, workspace)
-            verdict = run_verifier(spec.task, workspace, runner)
+        stopped, tamper, verdict = verify_unless_stopped(spec, workspace, runner, meter, stop)
     except LabError:
         raise
     except Exception as exc:  # noqa: BLE001 - setting up the trial failed: a result with reward 0
@@ -240,6 +235,21 @@ def run_trial(
         spec, meter, started, stop_reason, verdict, error, tamper, session_id if journal else None
     )
     return TrialOutcome(result, journal, stopped)
+
+
+def verify_unless_stopped(
+    spec: TrialSpec, workspace: Path, runner: Any, meter: TrialMeter, stop: StopToken
+) -> tuple[bool, tuple[str, ...], Any]:
+    """(stopped, tamper findings, verdict) once the agent has ended: a stopped trial is not
+    verified; any other gets the tamper report and the verifier, in its sandbox. A trial and a
+    fork end through this one place."""
+    if stop.stopped:
+        return True, (), None
+    from claw_nb.lab.tamper import tamper_report
+    from claw_nb.lab.verify import run_verifier
+
+    meter.verifying()
+    return False, tamper_report(spec.task, workspace), run_verifier(spec.task, workspace, runner)
 
 
 def judged_result(

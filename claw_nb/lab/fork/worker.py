@@ -33,7 +33,7 @@ from typing import Any
 from claw_nb.errors import LabError
 from claw_nb.lab.fork.replay import Divergence, ReplayReport, replay_calls
 from claw_nb.lab.fork.trajectory import Trajectory
-from claw_nb.lab.trials import TrialProgress, TrialResult, TrialSpec
+from claw_nb.lab.trials import TrialProgress, TrialResult, TrialSpec, verify_unless_stopped
 from claw_nb.outcomes import StopReason
 from claw_nb.stop import StopToken
 
@@ -81,7 +81,6 @@ def run_fork(
     agent works, the agent ends `interrupted`, the verifier does not run and the outcome says
     `stopped` (its journal still comes back). `on_progress` hears its steps and when its
     verifier starts, as a trial's display does (a local worker's; a Ray task has none)."""
-    from claw_nb.lab.tamper import tamper_report
     from claw_nb.lab.trials import (
         TrialMeter,
         build_trial_agent,
@@ -90,7 +89,7 @@ def run_fork(
         run_until_timeout,
         trial_result,
     )
-    from claw_nb.lab.verify import make_runner, prepare_workspace, run_verifier
+    from claw_nb.lab.verify import make_runner, prepare_workspace
 
     stop = stop if stop is not None else StopToken()
     started = time.monotonic()
@@ -126,11 +125,7 @@ def run_fork(
             )
         finally:
             log.close()
-        stopped = stop.stopped
-        if not stopped:
-            meter.verifying()
-            tamper = tamper_report(spec.task, workspace)
-            verdict = run_verifier(spec.task, workspace, runner)
+        stopped, tamper, verdict = verify_unless_stopped(spec, workspace, runner, meter, stop)
     except LabError:
         raise
     except Exception as exc:  # noqa: BLE001 - as a trial: a failed set-up is a result, reward 0
