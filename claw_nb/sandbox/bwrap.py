@@ -70,9 +70,7 @@ class BwrapRunner(RunnerBase):
         self._session_lock = threading.Lock()  # one command at a time in it
         self._session_off: str | None = None  # why this runner gave sessions up
         self._databases = DatabaseMasks()  # the log databases to hide, kept per index state
-        self._prestarted: threading.Event | None = None  # set once an early start is over
-        self._closed = threading.Event()  # lets the thread that started it early end
-        weakref.finalize(self, _close_box, self._box, self._closed)
+        weakref.finalize(self, _close_box, self._box)
 
     def mount_args(self, workspace: Path, git: gitguard.GitGuard | None = None) -> list[str]:
         """bubblewrap's mount options (:func:`claw_nb.sandbox.mounts.mount_args`); ``git``:
@@ -116,7 +114,6 @@ class BwrapRunner(RunnerBase):
         s = self.settings
         cwd = Path(cwd).resolve()
         workspace = self.workspace or cwd
-        self._wait_for_prestart()
         self._prepare(workspace)
         git = self._git_guard(workspace)
         try:
@@ -153,28 +150,23 @@ class BwrapRunner(RunnerBase):
                 pass
 
     def prestart(self) -> None:
-        """Start the session sandbox now, in a background thread, for a session that will run
-        commands: its first command then finds it running (a start costs ~40-100 ms). That
-        command works out the mount plan again, as every command does, and a sandbox started
-        from another plan is closed and started again. Like a first command, it makes the
+        """Launch the session sandbox now, for a session that will run commands, and return
+        (~2-4 ms here: the mount plan and the launch): bubblewrap and its command server set
+        up in parallel while the agent is made and the model first asked, and the first
+        command waits only for what is left of a start (~40-100 ms in all). That command
+        works out the mount plan again, as every command does, and a sandbox launched from
+        another plan is closed and started again. Like a first command, this makes the
         workspace's `.claw/` and `.claude/` if missing (mounted read-only). Nothing without a
-        workspace, with ``session`` off, or once a sandbox runs."""
+        workspace, with ``session`` off, or once a sandbox runs. bubblewrap's
+        ``--die-with-parent`` follows the calling thread (`claw-nb run`'s main thread): if
+        it ends first, so does the sandbox, and the next command starts another."""
         if not self.settings.session or self.workspace is None or self._box[0] is not None:
             return
-        if self._session_off is not None or self._prestarted is not None:
+        if self._session_off is not None or not self._session_lock.acquire(False):
             return
-        done = self._prestarted = threading.Event()
-        args = (weakref.ref(self), self.workspace, done, self._closed)
-        threading.Thread(target=_start_early, args=args, name="claw-sandbox", daemon=True).start()
-
-    def _start_early(self, workspace: Path) -> bool:
-        """Start the session sandbox unless a command does; True if this call started it."""
-        if not self._session_lock.acquire(False):
-            return False  # a command is starting it anyway
         try:
             if self._box[0] is None:
-                self._box[0] = self._start_from_plan(workspace)
-            return self._box[0] is not None
+                self._box[0] = self._start_from_plan(self.workspace)
         finally:
             self._session_lock.release()
 
@@ -185,17 +177,12 @@ class BwrapRunner(RunnerBase):
             mounts = self.mount_args(workspace, git)
             held = [state.workspace for state in git.states if state.placeholder]
             plan = MountPlan.of(mounts, [str(root / ".git") for root in held])
-            return self._start_session(mounts, plan, held)
+            return self._start_session(mounts, plan, held, wait=False)
         except (SessionError, OSError) as exc:  # the first command tries again, and says so
             logger.debug("claw_nb: the session sandbox did not start early: %s", exc)
             return None
         finally:
             gitguard.release_states(git)  # no command ran: nothing to undo or quarantine
-
-    def _wait_for_prestart(self) -> None:
-        done = self._prestarted
-        if done is not None:
-            done.wait()
 
     def _run_alone(
         self,
@@ -279,7 +266,9 @@ class BwrapRunner(RunnerBase):
                 self._box[0] = None
                 session.close()
 
-    def _start_session(self, mounts: list[str], plan: MountPlan, held: list[Path]):
+    def _start_session(
+        self, mounts: list[str], plan: MountPlan, held: list[Path], *, wait: bool = True
+    ) -> SandboxSession:
         s = self.settings
         argv = [self.bwrap, *mounts, "--chdir", "/", *self._namespace_args(), "--as-pid-1"]
         argv = self._launch(argv)
@@ -294,7 +283,8 @@ class BwrapRunner(RunnerBase):
                 gitguard.release_placeholder(root)
 
         try:
-            return SandboxSession.start(
+            start = SandboxSession.start if wait else SandboxSession.launch
+            return start(
                 argv,
                 private_dirs(mounts),
                 plan,
@@ -308,11 +298,9 @@ class BwrapRunner(RunnerBase):
 
     def close(self) -> None:
         """End the session sandbox (and everything in it); the next command starts another."""
-        self._wait_for_prestart()
         session, self._box[0] = self._box[0], None
         if session is not None:
             session.close()
-        self._closed.set()
 
     def describe(self, command: str = "...") -> str:
         """The full command line, for debugging."""
@@ -323,27 +311,8 @@ class BwrapRunner(RunnerBase):
 _SANDBOX_ENV = {"TMPDIR": "/tmp", "CLAW_SANDBOX": "bubblewrap"}
 
 
-def _close_box(box: list[SandboxSession | None], closed: threading.Event) -> None:
+def _close_box(box: list[SandboxSession | None]) -> None:
     """A runner nobody closed: its session sandbox ends with it (or at exit)."""
     session, box[0] = box[0], None
     if session is not None:
         session.close()
-    closed.set()
-
-
-def _start_early(
-    runner: weakref.ref, workspace: Path, done: threading.Event, closed: threading.Event
-) -> None:
-    """A prestart's thread (it holds no reference to the runner once the sandbox runs)."""
-    started = False
-    try:
-        alive = runner()
-        if alive is not None:
-            started = alive._start_early(workspace)
-        del alive
-    finally:
-        done.set()
-    if started:
-        # bubblewrap's --die-with-parent is a parent-death signal, sent when the *thread*
-        # that started it ends: this one waits until the runner closes
-        closed.wait()

@@ -24,6 +24,7 @@ What keeps a long-lived sandbox as tight as one per command (``docs/security.md`
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -48,6 +49,7 @@ from claw_nb.sandbox.process import (
 )
 from claw_nb.sandbox.server_channel import Channel, SessionError, server_source, small_int
 
+logger = logging.getLogger("claw_nb.sandbox")
 START_TIMEOUT_S = 20.0  # for bubblewrap and the server to say they are ready
 
 
@@ -159,7 +161,8 @@ class SandboxSession:
     channel: Channel
     plan: MountPlan
     cgroup: Cgroup | None
-    server_pid: int  # the server (the sandbox's PID 1), in this process's PID namespace
+    server_pid: int  # the server (the sandbox's PID 1), in this process's PID namespace; 0
+    # until it said it is ready (:meth:`await_ready`)
     owner: int = field(default_factory=os.getpid)
     held: list[tuple[str, Identity]] = field(default_factory=list)  # placeholders: identity
     mounts: bytes | None = None  # the sandbox's mount table once it started
@@ -181,52 +184,74 @@ class SandboxSession:
         on_close: Sequence[Callable[[], None]] = (),
     ) -> SandboxSession:
         """Start bubblewrap (``argv``: everything before the command, cgroup join and nice
-        included) with the server; SessionError with bubblewrap's own words if it fails."""
+        included) with the server and wait until it is ready; SessionError with bubblewrap's
+        own words if it fails."""
+        session = cls.launch(argv, private, plan, env=env, cgroup=cgroup, on_close=on_close)
+        session.await_ready()
+        return session
+
+    @classmethod
+    def launch(
+        cls,
+        argv: Sequence[str],
+        private: Sequence[str],
+        plan: MountPlan,
+        *,
+        env: Mapping[str, str],
+        cgroup: Cgroup | None = None,
+        on_close: Sequence[Callable[[], None]] = (),
+    ) -> SandboxSession:
+        """Start bubblewrap with the server and return at once (~1 ms): it sets itself up in
+        parallel, and the first use (:meth:`usable_for`, :meth:`await_ready`) waits for its
+        ready word. bubblewrap's ``--die-with-parent`` follows the calling *thread*: call
+        this from one that outlives the session."""
         host, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         command = [sys.executable, "-I", "-S", "-c", server_source(), str(inside.fileno())]
-        proc: subprocess.Popen | None = None
         try:
-            try:
-                proc = subprocess.Popen(
-                    [*argv, "--", *command, *private],
-                    env=dict(env),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    pass_fds=(inside.fileno(),),
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise SessionError(f"cannot start bubblewrap: {exc}") from exc
-            finally:
-                inside.close()
-            host.setblocking(False)
-            channel = Channel(host)
-            try:
-                ready = channel.receive(START_TIMEOUT_S)
-            except SessionError:
-                ready = None
-            kids = children(proc.pid) if ready == {"ready": True} else []
-            if len(kids) != 1:
-                proc.kill()
-                _, err = proc.communicate()
-                said = err.decode(errors="replace").strip()[-500:] or "it did not answer"
-                raise SessionError(f"the session sandbox did not start: {said}")
-        except BaseException:  # an interrupt while it starts too: nothing may be left
-            if proc is not None:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                if proc.stderr is not None:
-                    proc.stderr.close()
+            proc = subprocess.Popen(
+                [*argv, "--", *command, *private],
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                pass_fds=(inside.fileno(),),
+                start_new_session=True,
+            )
+        except BaseException as exc:
             host.close()
             if cgroup is not None:
                 cgroup.remove()
+            if isinstance(exc, OSError):
+                raise SessionError(f"cannot start bubblewrap: {exc}") from exc
             raise
-        session = cls(proc, channel, plan, cgroup, kids[0], on_close=list(on_close))
-        session.held = [(p, identity(p)) for p in plan.placeholders]
-        session.mounts = session.mount_table()
-        return session
+        finally:
+            inside.close()
+        host.setblocking(False)
+        return cls(proc, Channel(host), plan, cgroup, 0, on_close=list(on_close))
+
+    def await_ready(self) -> None:
+        """Wait for the server's ready word and learn its PID (once; at once if known).
+        SessionError with bubblewrap's own words if it did not start: the session is then
+        closed, as on an interrupt while it waits."""
+        if self.server_pid:
+            return
+        try:
+            try:
+                ready = self.channel.receive(START_TIMEOUT_S)
+            except SessionError:
+                ready = None
+            kids = children(self.proc.pid) if ready == {"ready": True} else []
+            if len(kids) != 1:
+                self.proc.kill()
+                _, err = self.proc.communicate()
+                said = err.decode(errors="replace").strip()[-500:] or "it did not answer"
+                raise SessionError(f"the session sandbox did not start: {said}")
+        except BaseException:  # an interrupt while it starts too: nothing may be left
+            self.close()
+            raise
+        self.server_pid = kids[0]
+        self.held = [(p, identity(p)) for p in self.plan.placeholders]  # bubblewrap made them
+        self.mounts = self.mount_table()
 
     # -- state -------------------------------------------------------------------------------
 
@@ -244,7 +269,14 @@ class SandboxSession:
         """True if the next command may run here: same plan, alive, quiet, same process."""
         if self.ended:
             return False
-        if plan != self.plan or any(identity(p) != ident for p, ident in self.held):
+        if plan != self.plan:
+            return False
+        try:
+            self.await_ready()
+        except SessionError as exc:
+            logger.debug("claw_nb: %s", exc)
+            return False
+        if any(identity(p) != ident for p, ident in self.held):
             return False
         table = self.mount_table()
         return table is not None and table == self.mounts and not self.channel.pending()
@@ -330,7 +362,8 @@ class SandboxSession:
             self._dead = True
         if os.getpid() != self.owner:
             return  # a forked copy: the sandbox is the parent's
-        kill_pid(self.server_pid, signal.SIGKILL)
+        for pid in [self.server_pid] if self.server_pid else children(self.proc.pid):
+            kill_pid(pid, signal.SIGKILL)
         try:
             self.proc.kill()
         except OSError:

@@ -1,6 +1,6 @@
-"""A session sandbox started early (`BwrapRunner.prestart`, what `claw-nb run` asks for): the
-first command runs in it, is held to the plan worked out at that command like any other, and
-closing the runner while it starts leaves nothing behind.
+"""A session sandbox started early (`BwrapRunner.prestart`, what `claw-nb run` asks for): it is
+launched without waiting for it, the first command runs in it, is held to the plan worked out
+at that command like any other, and closing the runner while it starts leaves nothing behind.
 
 Real bubblewrap (the `area` fixture skips without it)."""
 
@@ -21,7 +21,9 @@ NS = "echo $(readlink /proc/self/ns/pid)@$(cut -d' ' -f22 /proc/1/stat)"
 def started_early(area) -> BwrapRunner:
     runner = BwrapRunner(SandboxSettings(), area.ws)
     runner.prestart()
-    runner._wait_for_prestart()
+    session = runner._box[0]
+    assert session is not None
+    session.await_ready()
     return runner
 
 
@@ -54,6 +56,7 @@ def test_what_changed_since_the_early_start_gets_a_fresh_sandbox(area):
 def test_closing_while_it_starts_leaves_no_process_and_no_placeholder(area):
     runner = BwrapRunner(SandboxSettings(), area.ws)
     runner.prestart()
+    assert runner._box[0] is not None and not runner._box[0].server_pid  # not ready yet
     runner.close()
     assert runner._box[0] is None
     assert survivors(str(area.ws)) == []
@@ -65,7 +68,7 @@ def test_closing_while_it_starts_leaves_no_process_and_no_placeholder(area):
 def test_nothing_starts_early_without_session_sandboxes(area):
     runner = BwrapRunner(SandboxSettings(session=False), area.ws)
     runner.prestart()
-    assert runner._prestarted is None and runner._box[0] is None
+    assert runner._box[0] is None
     assert not (area.ws / ".git").exists()
     runner.close()
 
@@ -85,9 +88,10 @@ def test_build_agent_starts_it_when_asked_and_commands_may_run(
 ):
     agent, _log = build_agent(_config(area, scripted_server, tmp_path), prestart=True)
     try:
-        assert agent.context.runner._prestarted is not None
-        agent.context.runner._wait_for_prestart()
-        assert agent.context.runner._box[0] is not None
+        session = agent.context.runner._box[0]
+        assert session is not None
+        session.await_ready()
+        assert session.server_pid and not session.ended
     finally:
         agent.close()
     assert survivors(str(area.ws)) == []
@@ -100,7 +104,7 @@ def test_build_agent_starts_nothing_by_default_or_without_a_command_tool(
     for options in ({}, {"prestart": True, "tools": ToolRegistry([read_file])}):
         agent, _log = build_agent(config, **options)
         try:
-            assert agent.context.runner._prestarted is None and agent.context.runner._box[0] is None
+            assert agent.context.runner._box[0] is None
         finally:
             agent.close()
     assert not (area.ws / ".claw").exists()  # made by a first command, not by an agent
