@@ -253,7 +253,6 @@ class BwrapRunner(RunnerBase):
             "env": command_env(s, _SANDBOX_ENV),
             "cwd": str(cwd),
             "umask": current_umask(),
-            "rlimits": [list(limit) for limit in rlimits(s, self.user_namespace)],
         }
         try:
             return session.run(
@@ -287,6 +286,7 @@ class BwrapRunner(RunnerBase):
             return start(
                 argv,
                 private_dirs(mounts),
+                rlimits(s, self.user_namespace),
                 plan,
                 env=command_env(s, _SANDBOX_ENV),
                 cgroup=cgroup,

@@ -13,7 +13,10 @@ What keeps a long-lived sandbox as tight as one per command (``docs/security.md`
   path they name) is computed before each command; a sandbox started from another plan is
   closed and a new one started. A path replaced on the host (a mount on the old one would be
   detached) or a protected file that appeared (``.mcp.json``, a hidden path) changes the plan.
-* Environment, working directory, umask and rlimits are set per command, in a fresh child.
+* Environment, working directory and umask are set per command, in a freshly spawned process;
+  rlimits are the session's, set on the server once as it starts, inherited by each command
+  (each starts its own CPU count), and a command that changes them (prlimit on the server)
+  ends the sandbox.
 * When a command ends, every process of the sandbox but the server is killed, the private
   ``/tmp``, ``/var/tmp``, ``/run`` and ``/dev/shm`` are emptied and System V IPC objects
   removed; the host checks that the sandbox's PID namespace holds nothing but the server.
@@ -177,6 +180,7 @@ class SandboxSession:
         cls,
         argv: Sequence[str],
         private: Sequence[str],
+        limits: Sequence[tuple[str, int, int]],
         plan: MountPlan,
         *,
         env: Mapping[str, str],
@@ -186,7 +190,7 @@ class SandboxSession:
         """Start bubblewrap (``argv``: everything before the command, cgroup join and nice
         included) with the server and wait until it is ready; SessionError with bubblewrap's
         own words if it fails."""
-        session = cls.launch(argv, private, plan, env=env, cgroup=cgroup, on_close=on_close)
+        session = cls.launch(argv, private, limits, plan, env=env, cgroup=cgroup, on_close=on_close)
         session.await_ready()
         return session
 
@@ -195,6 +199,7 @@ class SandboxSession:
         cls,
         argv: Sequence[str],
         private: Sequence[str],
+        limits: Sequence[tuple[str, int, int]],
         plan: MountPlan,
         *,
         env: Mapping[str, str],
@@ -206,7 +211,8 @@ class SandboxSession:
         ready word. bubblewrap's ``--die-with-parent`` follows the calling *thread*: call
         this from one that outlives the session."""
         host, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        command = [sys.executable, "-I", "-S", "-c", server_source(), str(inside.fileno())]
+        spec = ",".join(f"{name}:{soft}:{hard}" for name, soft, hard in limits)
+        command = [sys.executable, "-I", "-S", "-c", server_source(), str(inside.fileno()), spec]
         try:
             proc = subprocess.Popen(
                 [*argv, "--", *command, *private],

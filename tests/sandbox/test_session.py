@@ -118,6 +118,40 @@ def test_exit_codes_and_signals_read_as_under_a_sandbox_per_command(area):
     runner.close()
 
 
+def test_the_session_limits_bind_every_command_each_with_its_own_cpu_count(area):
+    """rlimits are set on the server once and inherited (commands are spawned): each command
+    sees them, a busy loop is stopped by the CPU limit, and the next command in the same
+    sandbox starts its own CPU count."""
+    runner = sandbox(area, cpu_seconds=2, memory_mb=512, file_size_mb=3)
+    ns = namespace(runner, area)
+    shown = runner.run("ulimit -t; ulimit -v; ulimit -f; ulimit -c; ulimit -H -t", area.ws, 10)
+    assert shown.stdout.split() == ["2", str(512 * 1024), str(3 * 1024), "0", "7"]
+    busy = runner.run("while :; do :; done", area.ws, 30)
+    assert busy.killed_reason == "CPU time limit (2 s)" and not busy.timed_out
+    again = runner.run("i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo done", area.ws, 30)
+    assert again.stdout == "done\n" and again.killed_reason is None
+    assert namespace(runner, area) == ns  # the same sandbox all along
+    runner.close()
+
+
+def test_a_shell_or_folder_that_is_not_there_is_said_and_the_sandbox_stays(area):
+    runner = sandbox(area)
+    ns = namespace(runner, area)
+    missing = BwrapRunner(SandboxSettings(shell="no-such-shell-xyz"), area.ws)
+    res = missing.run("true", area.ws, 10)
+    assert res.exit_code == 127 and "claw: cannot run no-such-shell-xyz" in res.stderr
+    missing.close()
+    gone = area.ws / "gone"
+    gone.mkdir()
+    session = runner._box[0]
+    request = {"argv": ["bash", "-c", "pwd"], "env": {"PATH": "/usr/bin:/bin"}}
+    request.update(cwd=str(gone) + "-not-there", umask=0o022)
+    res = session.run(request, 10, processes=0)
+    assert res.exit_code == 1 and "claw: cannot change to" in res.stderr
+    assert namespace(runner, area) == ns
+    runner.close()
+
+
 # --------------------------------------------------------------------------------------------
 # the mount plan, before every command
 
