@@ -14,12 +14,14 @@ checkout with `--peer PATH` (or set CLAW_PEER). Without it the peer's column hol
 issue 23 measured (another machine, so read the ratios loosely). The targets column has issue
 23's goals (against the peer) and issue 15's (claw_nb alone). The load average is printed:
 figures from a loaded machine carry its noise. `--before PATH` runs another claw_nb tree (an older
-checkout) interleaved too, for before/after figures; `--claw-root` picks the main one.
+checkout) interleaved too, for before/after figures; `--claw-root` picks the main one. Each
+run has a new user's cache and config folders (`--user-state mine` keeps this user's).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -168,6 +170,7 @@ def run_once(
     env: dict,
     cwd: Path | None,
     settings: str = "",
+    fresh_user: bool = True,
 ) -> Run:
     with tempfile.TemporaryDirectory() as tmp, ScriptedServer(script(d)) as server:
         workspace = Path(tmp) / "ws"
@@ -177,6 +180,9 @@ def run_once(
             (workspace / ".claw").mkdir()
             (workspace / ".claw" / "settings.toml").write_text(settings)
         argv = command_for(server.url, workspace, Path(tmp), stream)
+        if fresh_user:  # a new user's cache and config folders (claw_nb's journals, index)
+            state = {"XDG_CACHE_HOME": f"{tmp}/cache", "XDG_CONFIG_HOME": f"{tmp}/config"}
+            env = {**env, **state}
         report = Path(tmp) / "usage"
         with open(Path(tmp) / "out", "wb") as out, open(Path(tmp) / "err", "wb") as errors:
             # Not the repository as the working directory: `python -m` would import from it.
@@ -196,10 +202,11 @@ def run_once(
         err = (Path(tmp) / "err").read_bytes()
         db = Path(tmp) / "claw.duckdb"
         extra = {}
-        written = last_log_write(db)
-        if written is not None:  # claw_nb: when its log was last written, its own tool times
-            extra["exit after log written (ms)"] = (ended_wall - written) * 1000
-            extra["tool_ms"] = tool_times(db)
+        with user_state(env):  # where the agent's journals went
+            written = last_log_write(db)
+            if written is not None:  # claw_nb: when its log was last written, its tool times
+                extra["exit after log written (ms)"] = (ended_wall - written) * 1000
+                extra["tool_ms"] = tool_times(db)
         meta = server.request_meta
         edited = (workspace / FILE).read_text().count("VALUE_")
     if not meta:
@@ -227,6 +234,22 @@ def run_once(
         ok=ok,
         extra=extra,
     )
+
+
+@contextlib.contextmanager
+def user_state(env: dict):
+    """This process reads claw_nb's journals where the agent's environment put them."""
+    keys = ("XDG_CACHE_HOME", "XDG_CONFIG_HOME")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: env[k] for k in keys if k in env})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def last_log_write(db: Path) -> float | None:
@@ -365,7 +388,16 @@ def main() -> int:
         help="let both agents cache bytecode (in a temporary folder, warmed by one untimed "
         "round), as an installed package does, even where PYTHONDONTWRITEBYTECODE is set",
     )
+    parser.add_argument(
+        "--user-state",
+        choices=["fresh", "mine"],
+        default="fresh",
+        help="fresh (default): each run gets a new user's cache and config folders, as a "
+        "first run has; mine: this user's (claw_nb's index of every log database it wrote "
+        "included: a machine that ran the tests lists hundreds, ~10 ms to resolve at start)",
+    )
     args = parser.parse_args()
+    fresh = args.user_state == "fresh"
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAW_")}
     pycache = None
@@ -399,12 +431,12 @@ def main() -> int:
     results: dict[str, list[Run]] = {name: [] for name, *_ in agents}
     if args.bytecode:  # fill the cache; these runs are not counted
         for name, dialect, command, agent_env, cwd, settings in agents:
-            run_once(name, dialect, command, args.stream, agent_env, cwd, settings)
+            run_once(name, dialect, command, args.stream, agent_env, cwd, settings, fresh)
     load_before = os.getloadavg()
     for n in range(args.runs):  # interleaved: one of each per round
         for name, dialect, command, agent_env, cwd, settings in agents:
             results[name].append(
-                run_once(name, dialect, command, args.stream, agent_env, cwd, settings)
+                run_once(name, dialect, command, args.stream, agent_env, cwd, settings, fresh)
             )
         print(f"round {n + 1}/{args.runs} done", file=sys.stderr)
 
@@ -414,6 +446,7 @@ def main() -> int:
         table["peer (issue 23)"] = dict(ISSUE_23_PEER)
     mode = "streamed" if args.stream else "not streamed"
     mode += ", bytecode cached" if args.bytecode else ""
+    mode += ", this user's state" if not fresh else ""
     if pycache is not None:
         pycache.cleanup()
     if args.backend:
