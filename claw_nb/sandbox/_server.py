@@ -1,10 +1,10 @@
 """The command server of a session sandbox: PID 1 inside bubblewrap, one command at a time.
 
-Run as ``python -I -S -c SOURCE FD LIMITS DIR...`` (the host reads this file and passes its
-text, so nothing inside the sandbox can change the code that starts). FD is a Unix stream
-socket to the host; LIMITS the session's rlimits (``RLIMIT_X:soft:hard,...``), which the server
-sets on itself before it is ready and every command inherits; each DIR is a private tmpfs
-(``/tmp``...) emptied after every command.
+Run as ``python -I -S -c SOURCE FD NICE LIMITS DIR...`` (the host reads this file and passes
+its text, so nothing inside the sandbox can change the code that starts). FD is a Unix stream
+socket to the host; NICE what to add to the server's niceness and LIMITS the session's
+rlimits (``RLIMIT_X:soft:hard,...``), both set on the server before it is ready and inherited
+by every command; each DIR is a private tmpfs (``/tmp``...) emptied after every command.
 
 Protocol, both ways: a 4-byte big-endian length, then that many bytes of an object. The
 server's replies are JSON, which the host checks; the host's requests are ``marshal`` data
@@ -327,9 +327,11 @@ def serve(sock, wake: int, private: list) -> None:
 
 
 def main(args: list) -> int:
-    fd, limits, private = int(args[0]), args[1], args[2:]
+    fd, nice, limits, private = int(args[0]), int(args[1]), args[2], args[3:]
     os.set_inheritable(fd, False)
     set_limits(limits)  # a failure is said on stderr, which still goes to the host
+    if nice:
+        os.nice(nice)  # every command inherits it (no `nice` process started for it)
     for sig in SIGNALS:  # PID 1 gets no signal it has no handler for from inside the sandbox
         if sig not in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGKILL, signal.SIGSTOP):
             try:

@@ -270,7 +270,6 @@ class BwrapRunner(RunnerBase):
     ) -> SandboxSession:
         s = self.settings
         argv = [self.bwrap, *mounts, "--chdir", "/", *self._namespace_args(), "--as-pid-1"]
-        argv = self._launch(argv)
         cgroup = make_cgroup(s, slack=3)  # outer bwrap, the server, the shell
         if cgroup is not None:
             argv = join_cgroup(cgroup, argv)
@@ -289,6 +288,7 @@ class BwrapRunner(RunnerBase):
                 rlimits(s, self.user_namespace),
                 plan,
                 env=command_env(s, _SANDBOX_ENV),
+                nice=s.nice,  # set by the server itself: no `nice` process in front of bwrap
                 cgroup=cgroup,
                 on_close=[release],
             )

@@ -184,13 +184,16 @@ class SandboxSession:
         plan: MountPlan,
         *,
         env: Mapping[str, str],
+        nice: int = 0,
         cgroup: Cgroup | None = None,
         on_close: Sequence[Callable[[], None]] = (),
     ) -> SandboxSession:
-        """Start bubblewrap (``argv``: everything before the command, cgroup join and nice
-        included) with the server and wait until it is ready; SessionError with bubblewrap's
-        own words if it fails."""
-        session = cls.launch(argv, private, limits, plan, env=env, cgroup=cgroup, on_close=on_close)
+        """Start bubblewrap (``argv``: everything before the command, cgroup join included)
+        with the server and wait until it is ready; SessionError with bubblewrap's own words
+        if it fails. ``nice``: added to the server's niceness, which its commands inherit."""
+        session = cls.launch(
+            argv, private, limits, plan, env=env, nice=nice, cgroup=cgroup, on_close=on_close
+        )
         session.await_ready()
         return session
 
@@ -203,6 +206,7 @@ class SandboxSession:
         plan: MountPlan,
         *,
         env: Mapping[str, str],
+        nice: int = 0,
         cgroup: Cgroup | None = None,
         on_close: Sequence[Callable[[], None]] = (),
     ) -> SandboxSession:
@@ -212,7 +216,8 @@ class SandboxSession:
         this from one that outlives the session."""
         host, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         spec = ",".join(f"{name}:{soft}:{hard}" for name, soft, hard in limits)
-        command = [sys.executable, "-I", "-S", "-c", server_source(), str(inside.fileno()), spec]
+        server = [sys.executable, "-I", "-S", "-c", server_source(), str(inside.fileno())]
+        command = [*server, str(nice), spec]
         try:
             proc = subprocess.Popen(
                 [*argv, "--", *command, *private],

@@ -134,6 +134,16 @@ def test_the_session_limits_bind_every_command_each_with_its_own_cpu_count(area)
     runner.close()
 
 
+def test_commands_run_at_the_niceness_asked_for(area):
+    """`[sandbox] nice` is added to the host's niceness once, by the server, for every command."""
+    here = os.getpriority(os.PRIO_PROCESS, 0)
+    for nice in (10, 0):
+        runner = sandbox(area, nice=nice)
+        shown = [runner.run("nice", area.ws, 10).stdout.strip() for _ in range(2)]
+        assert shown == [str(min(19, here + nice))] * 2
+        runner.close()
+
+
 def test_a_shell_or_folder_that_is_not_there_is_said_and_the_sandbox_stays(area):
     runner = sandbox(area)
     ns = namespace(runner, area)
