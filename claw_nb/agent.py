@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from claw_nb import events as ev
@@ -27,6 +26,7 @@ from claw_nb.model_turn import ModelTurn, schemas_sha
 from claw_nb.outcomes import StopReason
 from claw_nb.prompts import SystemPrompt, render_system_prompt
 from claw_nb.protocols import Authorizer, CommandRunner, Hooks, Model
+from claw_nb.records import record
 from claw_nb.stop import StopToken
 from claw_nb.tool_dispatch import ToolDispatch
 from claw_nb.toolcalls.quoted import QuotedCalls
@@ -34,7 +34,7 @@ from claw_nb.tools import ToolContext, ToolRegistry, default_tools
 from claw_nb.tools.plan import PLAN_MODE_NOTE, exit_plan_mode
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunResult:
     session_id: str
     stop_reason: StopReason

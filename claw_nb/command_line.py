@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from dataclasses import dataclass
+
+from claw_nb.records import record
 
 OPERATORS = {";", "&", "&&", "|", "||", "|&", "\n", "(", ")", ";;"}
 _REDIRECT = re.compile(r"^[0-9]*(?:<|>|>>|<>|>&|<&|&>|&>>|>\|)$")
@@ -58,7 +59,7 @@ class Unparsable(ValueError):
     """The line does something the splitter cannot follow; the message says what."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SimpleCommand:
     """One simple command of a line, both ways a rule may read it."""
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from claw_nb.claw_dir import DEFAULT_DB, PROMPTS_DIR, SETTINGS_FILE
 from claw_nb.errors import ConfigError
 from claw_nb.locality import stays_local
+from claw_nb.records import record
 from claw_nb.untrusted import UntrustedPathRefused, read_untrusted_text
 
 logger = logging.getLogger("claw_nb")
@@ -78,7 +79,7 @@ SETTINGS_FILE_SECTIONS = frozenset(
 ENV_VARS = {"model": "CLAW_MODEL", "api_base": "CLAW_API_BASE", "api_key": "CLAW_API_KEY"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ClawConfig:
     """Everything a run needs to know, resolved once by a shell (CLI or magic)."""
 

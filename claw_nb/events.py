@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import Any
+
+from claw_nb.records import record
 
 
 def _now() -> float:
     return time.time()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Event:
     session_id: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SessionStarted(Event):
     model: str
     workspace: str
@@ -40,7 +42,7 @@ class SessionStarted(Event):
     agent_name: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MessageAdded(Event):
     """A message appended to the conversation (OpenAI chat format), in order."""
 
@@ -49,13 +51,13 @@ class MessageAdded(Event):
     step: int = 0  # the conversation's model-call count when it was added
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TextDelta(Event):
     step: int
     text: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ModelCallFinished(Event):
     step: int
     model: str
@@ -87,7 +89,7 @@ class ModelCallFinished(Event):
     cache_break_reason: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ToolCallStarted(Event):
     step: int
     call_id: str
@@ -98,7 +100,7 @@ class ToolCallStarted(Event):
     primary_argument: str | None = None  # the argument naming what it acts on (a path)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ToolCallFinished(Event):
     step: int
     call_id: str
@@ -117,24 +119,24 @@ class ToolCallFinished(Event):
     rule: str | None = None  # the permission rule that allowed or denied it, when one did
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TodosUpdated(Event):
     todos: tuple[dict[str, Any], ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FinalAnswer(Event):
     text: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ErrorOccurred(Event):
     kind: str
     message: str
     fixes: tuple[str, ...] = ()  # settings that would fix it (`claw_nb.errors.Fix`)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SessionEnded(Event):
     stop_reason: str  # completed / max_steps / interrupted / model_unreachable / error / ...
     ended_at: float = field(default_factory=_now)
@@ -142,7 +144,7 @@ class SessionEnded(Event):
     error: str | None = None  # why a run that did not complete stopped, in a sentence
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContextCompacted(Event):
     """The conversation was shortened to fit the model's window (`claw_nb.context`).
 
@@ -170,7 +172,7 @@ class ContextCompacted(Event):
     at: float = field(default_factory=_now)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HookRan(Event):
     """One of the user's hook commands ran (`claw_nb.hooks`): what it was given to decide on,
     how it ended and what it decided. Every run is logged (`hook_runs`), blocking or not."""
@@ -201,7 +203,7 @@ class HookRan(Event):
 Listener = Callable[[Event], None]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ToolCallProgress(Event):
     """The model is still writing a tool call: how far it has got (throttled by the model layer).
 
@@ -249,7 +251,7 @@ class EventDispatch:
         return getattr(self, name) if name is not None else None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ChildSession:
     """A subagent's session as a listener sees it (`SessionTree.child`)."""
 

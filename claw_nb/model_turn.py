@@ -14,19 +14,20 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from claw_nb import events as ev
 from claw_nb.context import MAX_CONTEXT_RETRIES, ContextManager
 from claw_nb.errors import ContextLengthExceeded, ModelError
 from claw_nb.protocols import Model, accepts_tool_progress
+from claw_nb.records import record
 from claw_nb.request_prefix import PrefixBreak, PrefixTracker
 from claw_nb.stop import StopToken
 from claw_nb.tools import ToolRegistry
 
 
-@dataclass
+@record
 class ModelTurn:
     """Asks `model` for the next reply of a conversation; `ask` returns it and the tools sent."""
 

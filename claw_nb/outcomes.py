@@ -9,8 +9,9 @@ and older code that compare with plain strings keep working.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from claw_nb.records import record
 
 
 class StopReason(StrEnum):
@@ -51,7 +52,7 @@ class ErrorKind(StrEnum):
 ERROR_PREFIX = "Error: "
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ToolOutcome:
     """One tool call's result as data. `text` is the tool's output, or for a failure the
     message without any prefix; `kind` is the tool's kind ("read", "edit", "command", ...)."""

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from claw_nb.command_line import BARE_PROGRAM, SimpleCommand, command_text
 from claw_nb.errors import PermissionSettingsError
+from claw_nb.records import record
 
 ACTIONS = ("allow", "ask", "deny")
 # Where a rule comes from: a settings file (or the API), or an "always" answered in this
@@ -28,7 +29,7 @@ _ESCAPES = ("[*]", "[?]", "[[]")
 _PRIMARY_GUESSES = ("path", "command", "code")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rule:
     action: str  # allow / ask / deny
     tool: str  # tool name, or * for any

@@ -21,7 +21,7 @@ question a mode would ask: deny rules, ask rules and what asks in every mode sti
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
 from claw_nb.command_line import Unparsable, command_text, simple_commands
@@ -29,6 +29,7 @@ from claw_nb.errors import PermissionSettingsError
 from claw_nb.permission_rules import ACTIONS, Rule
 from claw_nb.protected_paths import protection_reason
 from claw_nb.protocols import ApprovalRequest, Approver, Authorization
+from claw_nb.records import record
 from claw_nb.rule_offer import offered_rule
 
 MODES = ("ask", "accept-edits", "auto", "read-only", "plan")
@@ -100,7 +101,7 @@ def confirm_quoted(authorize: Any, tool: Any, arguments: dict[str, Any], why: st
     return confirm(tool, arguments, why)
 
 
-@dataclass
+@record
 class PermissionPolicy:
     """Decides each tool call; callable as the agent's `authorize` hook."""
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from claw_nb.records import record
 
 if TYPE_CHECKING:  # pragma: no cover
     from claw_nb.events import Event
@@ -62,7 +63,7 @@ def _takes_tool_progress(complete: Callable[..., Any]) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CommandResult:
     exit_code: int | None  # negative: killed by that signal; under bubblewrap 128+N, as a shell
     stdout: str
@@ -88,7 +89,7 @@ class CommandRunner(Protocol):
         """`stop()` turning true (the user's stop) kills the command, like its timeout."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Authorization:
     """Whether a tool call may run, and why (the reason is logged on the call's row); `rule`
     is the permission rule that decided it, when one did."""
@@ -108,7 +109,7 @@ class ToolInfo(Protocol):
 Authorizer = Callable[[ToolInfo, dict[str, Any]], Authorization]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ApprovalRequest:
     """What the user is asked to approve: the tool, its full arguments, and why it asks.
 
@@ -142,7 +143,7 @@ HookDecision = Literal["none", "allow", "ask", "deny", "block"]
 PreToolUse; `block` stops what the event announces (a prompt, a stop: see docs/hooks.md)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HookRun:
     """One hook command's run, as data: the loop emits it as a `HookRan` event (and the log
     keeps it), whatever it decided."""
@@ -163,7 +164,7 @@ class HookRun:
     call_id: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HookOutcome:
     """What the hooks of one event came to, merged: the loop acts on this, never on exit codes.
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
+
+from claw_nb.records import record
 
 TOOLS_ROLE = "tools"  # the role a break at the tool schemas is reported under
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PrefixBreak:
     """Where a request first differs from the previous one, and why when claw_nb knows."""
 

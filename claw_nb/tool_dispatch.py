@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from claw_nb import events as ev
@@ -24,6 +24,7 @@ from claw_nb.loop_guard import LoopGuard
 from claw_nb.outcomes import ErrorKind, ToolOutcome
 from claw_nb.permissions import authorize_with_hook, confirm_quoted, may_precheck
 from claw_nb.protocols import Authorization, Authorizer
+from claw_nb.records import record
 from claw_nb.stop import StopToken
 from claw_nb.toolcalls import ToolCall, coerce_arguments, validate_arguments
 from claw_nb.toolcalls.quoted import QuotedCalls
@@ -34,7 +35,7 @@ NOT_RUN = ToolOutcome.failure(ErrorKind.NOT_RUN, "not run: the user stopped the 
 CANNOT_SUCCEED = "not asked: the call cannot succeed"  # the decision of a call its check refused
 
 
-@dataclass
+@record
 class ToolDispatch:
     """The per-conversation parts a call needs; `run_calls` is called once per reply."""
 

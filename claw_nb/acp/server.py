@@ -14,7 +14,7 @@ import asyncio
 import logging
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +43,12 @@ from claw_nb.acp.tool_views import ClientPaths
 from claw_nb.config import ClawConfig, load_config
 from claw_nb.errors import ConfigError, SessionNotFound
 from claw_nb.permissions import check_mode
+from claw_nb.records import record
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ServerSettings:
     """What `claw-nb acp` was started with: settings for every session's config (`load_config`
     options such as model, api_base, db_path) and the permission mode new sessions start in

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from claw_nb.acp.tool_views import ClientPaths
 from claw_nb.acp.updates import UpdateStream
 from claw_nb.config import ClawConfig
 from claw_nb.permissions import MODES
+from claw_nb.records import record
 from claw_nb.tools import ToolRegistry, default_tools
 
 CLIENT_READ_TIMEOUT = 30.0  # seconds the client may take to hand over a file's text
@@ -61,7 +61,7 @@ def mode_state(current: str) -> SessionModeState:
     )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ClientSide:
     """What every session needs of the client: the connection, and what it can do."""
 

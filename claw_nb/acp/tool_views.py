@@ -9,13 +9,13 @@ gave as the session's `cwd` (claw resolves symlinks in its workspace; the editor
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from acp.helpers import text_block, tool_content, tool_diff_content
 from acp.schema import ToolCallLocation
 
+from claw_nb.records import record
 from claw_nb.tools.base import ToolError
 from claw_nb.tools.workspace import resolve_in_workspace
 
@@ -34,7 +34,7 @@ _KIND_BY_CLAW_KIND = {
 _KIND_BY_TOOL = {"grep": "search", "list_files": "search"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ClientPaths:
     """The workspace as claw resolved it, and as the client named it (its session `cwd`)."""
 

@@ -10,7 +10,6 @@ Events arrive on the agent's thread; updates leave through the session's `Outbox
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from acp.helpers import (
@@ -34,9 +33,10 @@ from claw_nb.acp.tool_views import (
     title,
 )
 from claw_nb.events import handles
+from claw_nb.records import record
 
 
-@dataclass
+@record
 class TurnUsage:
     """Tokens of the model calls in one prompt turn (the `PromptResponse`'s usage)."""
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from claw_nb.records import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class CallFormat:
     """One way to offer tools: native (`tools` on the wire, `tool_choice`) or in the prompt."""
 

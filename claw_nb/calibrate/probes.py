@@ -9,9 +9,9 @@ each format renders them its own way, as it would in a session.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
+from claw_nb.records import record
 from claw_nb.toolcalls import ToolCall, validate_arguments
 
 SYSTEM = (
@@ -71,7 +71,7 @@ def _result(call_id: str, name: str, text: str) -> dict[str, Any]:
     return {"role": "tool", "tool_call_id": call_id, "name": name, "content": text}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Probe:
     """One request (after the system prompt) whose right answer is a call."""
 

@@ -14,13 +14,14 @@ import json
 import math
 import os
 import threading
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from claw_nb.calibrate.formats import FORMAT_NAMES, format_named
 from claw_nb.config import ClawConfig
+from claw_nb.records import record
 from claw_nb.untrusted import read_regular_file
 from claw_nb.user_dirs import config_dir, save_json
 
@@ -32,7 +33,7 @@ EMBEDDED = "embedded"  # the endpoint of claw_nb's own server (its port changes 
 _lock = threading.Lock()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FormatResult:
     """What one call format scored: valid calls out of requests, its Wilson interval, and the
     mean tokens and seconds of a request; `error` when the server refused the format."""
@@ -52,7 +53,7 @@ class FormatResult:
         return self.valid / self.requests if self.requests else 0.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ModelProfile:
     """The chosen format for one model at one endpoint, with what it was chosen from."""
 

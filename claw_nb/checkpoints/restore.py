@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from claw_nb.checkpoints.store import (
     content_hash,
     is_known,
 )
+from claw_nb.records import record
 from claw_nb.tools.base import ToolError
 from claw_nb.tools.safe_io import write_atomic
 from claw_nb.untrusted import UntrustedPathRefused, parent_beneath
@@ -53,7 +54,7 @@ class Action(enum.StrEnum):
     CANNOT = "cannot"  # its earlier content was not kept
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PathPlan:
     """What a rewind does with one path, and why."""
 
@@ -68,7 +69,7 @@ class PathPlan:
         return self.changes[0].step
 
 
-@dataclass
+@record
 class RewindReport:
     """What a rewind did (or, before it is applied, would do)."""
 

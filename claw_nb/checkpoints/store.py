@@ -24,11 +24,12 @@ import re
 import time
 import zlib
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ClawError
+from claw_nb.records import record
 
 FORMAT = 1
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -57,7 +58,7 @@ class CheckpointError(ClawError):
     """The checkpoint store cannot be used (a bad session id, a damaged blob)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Change:
     """One recorded change of the workspace by a tool call.
 
@@ -77,7 +78,7 @@ class Change:
     room: str = ""  # "cells": the notebook's path relative to the Jupyter server's root
 
 
-@dataclass
+@record
 class SessionRecord:
     """What the store holds for one session: its workspace, its changes, what was undone."""
 

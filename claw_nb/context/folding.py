@@ -9,7 +9,6 @@ the summary, the files touched and the saved outputs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from claw_nb.context.file_ledger import FileLedger
@@ -24,6 +23,7 @@ from claw_nb.context.summary import (
 )
 from claw_nb.context.tokens import CHARS_PER_TOKEN, PRIMING, TokenCounter
 from claw_nb.outcomes import Outcomes
+from claw_nb.records import record
 
 RECENT_SHARE = 0.35  # the verbatim recent turns may use this share of the limit
 TASK_SHARE = 0.2  # the task kept in the head may use this share of the limit
@@ -41,7 +41,7 @@ def head_len(messages: list[dict[str, Any]]) -> int:
     return index
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Fold:
     """The budgets and parts one compaction works with (a snapshot of the manager's)."""
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from claw_nb.context.tokens import (
     scaled,
 )
 from claw_nb.outcomes import Outcomes, ToolOutcome
+from claw_nb.records import record
 from claw_nb.textclip import clip_middle
 from claw_nb.tools.base import ToolRegistry
 
@@ -54,7 +54,7 @@ KEEP_CHARS = 900  # ...to about this
 MAX_CONTEXT_RETRIES = 2  # compactions after a "context length exceeded" before giving up
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Conversation:
     """What the context manager knows of the conversation it serves, said explicitly: its
     session id, where its events go, and how to read its step count and todo list now."""

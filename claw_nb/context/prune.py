@@ -16,11 +16,12 @@ from __future__ import annotations
 import json
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from claw_nb.context.outputs import HANDLE_RE, OutputStore, clip_with_handle
 from claw_nb.outcomes import Outcomes, succeeded
+from claw_nb.records import record
 
 # the file tools of a history with no recorded outcomes (see `outcomes.succeeded`)
 _FILE_WRITERS = ("write_file", "edit_file")
@@ -30,7 +31,7 @@ _MAIN_ARGS = ("path", "command", "pattern", "handle", "query")
 _BIG_ARGUMENT = 400
 
 
-@dataclass
+@record
 class PruneReport:
     stubbed: list[str] = field(default_factory=list)
     shortened: list[str] = field(default_factory=list)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from claw_nb.context.outputs import HANDLE_RE, OutputStore
 from claw_nb.context.prune import describe_call, parse_arguments
 from claw_nb.context.tokens import CHARS_PER_TOKEN
+from claw_nb.records import record
 from claw_nb.textclip import clip_middle
 
 SUMMARY_MARKER = "[Summary of the earlier conversation"
@@ -193,7 +193,7 @@ def chunk_pieces(pieces: list[str], budget: int, count: Callable[[str], int]) ->
     return chunks
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SummaryFrame:
     """Everything a summary request holds besides the transcript and the running summary."""
 

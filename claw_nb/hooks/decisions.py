@@ -14,12 +14,12 @@ one event add up.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from claw_nb.hooks.runner import CommandRun
 from claw_nb.hooks.settings import HookSpec
 from claw_nb.protocols import HookDecision, HookOutcome, HookRun
+from claw_nb.records import record
 
 CONTEXT_EVENTS = ("SessionStart", "UserPromptSubmit", "PostToolUse")  # additionalContext
 PLAIN_CONTEXT_EVENTS = ("SessionStart", "UserPromptSubmit")  # plain stdout is context
@@ -30,7 +30,7 @@ _PRECEDENCE: dict[str, int] = {"none": 0, "allow": 1, "ask": 2, "deny": 3, "bloc
 MAX_TEXT = 10_000  # context or a reason from one hook, at most (characters)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Verdict:
     """One run, interpreted: the logged run, plus what it adds to the model's context and
     whether it ends the run (`continue: false`)."""

@@ -16,14 +16,15 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from claw_nb.records import record
 
 MAX_OUTPUT_BYTES = 64 * 1024  # per stream; more is read and dropped
 KILL_GRACE_S = 1.0  # between SIGTERM and SIGKILL of a hook's process group
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CommandRun:
     """How one hook command ended, before anyone interprets it."""
 

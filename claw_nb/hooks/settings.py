@@ -17,13 +17,13 @@ import math
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from claw_nb.claw_dir import SETTINGS_FILE
 from claw_nb.errors import HookSettingsError, PermissionSettingsError
 from claw_nb.protected_paths import CLAUDE_DIR
+from claw_nb.records import record
 from claw_nb.untrusted import UntrustedPathRefused, read_untrusted_text
 
 logger = logging.getLogger("claw_nb")
@@ -52,7 +52,7 @@ _ENTRY_KEYS = {"command", "matcher", "timeout"}
 _SIMPLE = re.compile(r"[\w|]+")  # a name or a `|` list of names: matched exactly, as Claude Code
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HookSpec:
     """One configured hook command."""
 

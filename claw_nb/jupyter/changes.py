@@ -10,11 +10,12 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from claw_nb import events as ev
+from claw_nb.records import record
 from claw_nb.untrusted import read_untrusted
 
 MAX_DIFF_LINES = 120
@@ -23,7 +24,7 @@ FILE_TOOLS = ("write_file", "edit_file")
 NOTEBOOK_TOOLS = ("notebook_edit",)
 
 
-@dataclass
+@record
 class FileChange:
     path: str
     created: bool = False
@@ -36,7 +37,7 @@ class FileChange:
         return f"{self.path} ({what}, +{self.added} -{self.removed})"
 
 
-@dataclass
+@record
 class NotebookChange:
     path: str
     cells: list[str] = field(default_factory=list)

@@ -13,9 +13,10 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from claw_nb.jupyter.mcp_magic import KernelMcpServers
+from claw_nb.records import record
 
 
-@dataclasses.dataclass
+@record
 class RunSpec:
     """One `%%claw` cell's run: the task and how to run it."""
 

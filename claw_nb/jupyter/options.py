@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument
+
+from claw_nb.records import record
 
 UI_CHOICES = ("auto", "widget", "text")
 _TOKEN = re.compile(r"""(?:[^\s"']+|"[^"]*"|'[^']*')+|["'][^\s]*""")
@@ -32,7 +34,7 @@ TRAIT_SETTINGS = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CellOption:
     """One `%%claw` option: its flag, how the help shows its value, and argparse keywords."""
 
@@ -59,7 +61,7 @@ CELL_OPTIONS: tuple[CellOption, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Subcommand:
     name: str
     usage: str  # what follows `%claw NAME`

@@ -12,14 +12,14 @@ is on the page and hides the dead widget ("model not found") when only the copy 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from claw_nb.jupyter.widget_html import BOX, MUTED, PRE, esc
+from claw_nb.records import record
 
 INTERRUPTED = "interrupted: the kernel stopped before this run ended"
 
 
-@dataclass
+@record
 class Part:
     """One piece of a transcript in the three forms of the bundle."""
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from claw_nb.errors import ConfigError
+from claw_nb.records import record
 
 if TYPE_CHECKING:
     from claw_nb.stop import StopToken
@@ -66,7 +66,7 @@ def trial_executor(ray: str | None, slots: int | None) -> Iterator[Any]:
         executor.shutdown(wait=False)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunJob:
     """A checked `lab run`, not started yet: every input read, the experiment named."""
 

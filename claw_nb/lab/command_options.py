@@ -10,9 +10,11 @@ import each other, and it imports nothing heavy: `claw-nb` builds its parser at 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal
+
+from claw_nb.records import record
 
 Shell = Literal["cli", "notebook"]
 BOTH: tuple[Shell, ...] = ("cli", "notebook")
@@ -20,7 +22,7 @@ TASKS_HELP = "'builtin', a task directory, a folder of them, or a JSON/YAML file
 FORKS = ("fork", "fork-failures")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LabCommand:
     """One `lab` command: its name, what it does, the shells that have it."""
 
@@ -45,7 +47,7 @@ COMMANDS: tuple[LabCommand, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LabOption:
     """One option: its flags (a bare name is positional), help, the commands that take it,
     argparse keywords, and the shells that offer it."""

@@ -11,7 +11,6 @@ paired comparisons.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +18,13 @@ from claw_nb.errors import LabError
 from claw_nb.lab.store import RESULT_COLUMNS, list_experiments, load_results
 from claw_nb.lab.trials import TrialResult
 from claw_nb.log.database import resolve_db_path
+from claw_nb.records import record
 
 if TYPE_CHECKING:
     import pandas
 
 
-@dataclass
+@record
 class Experiment:
     """A named experiment in a log file; ``stopped`` is True when the run was interrupted."""
 

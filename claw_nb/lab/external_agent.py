@@ -25,7 +25,6 @@ import shlex
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 from claw_nb.errors import ConfigError
 from claw_nb.lab.recording_proxy import ModelCall, RecordingProxy
 from claw_nb.outcomes import StopReason
+from claw_nb.records import record
 from claw_nb.stop import StopToken
 
 PLACEHOLDERS = ("instruction", "workspace", "model", "litellm_model", "api_base")
@@ -56,7 +56,7 @@ _PROVIDERS = frozenset(
 STDERR_TAIL = 600
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ExternalRun:
     """How a command-line agent's run ended and what its model calls cost."""
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Literal, TextIO
 
 from claw_nb.lab.trials import TrialProgress, TrialResult
 from claw_nb.outcomes import StopReason
+from claw_nb.records import record
 
 TrialState = Literal[
     "queued", "running", "verifying", "passed", "failed", "error", "stuck", "stopped"
@@ -58,7 +58,7 @@ def finished_state(result: TrialResult) -> TrialState:
     return "failed"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrialRow:
     """One trial as a display shows it. `seconds`: since it started (running), since its
     verifier started (verifying), its wall time (finished); None while queued."""

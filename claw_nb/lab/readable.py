@@ -13,8 +13,9 @@ one decimal, a value that is not defined "–".
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
+
+from claw_nb.records import record
 
 DASH = "\u2013"  # an en dash: a value that is not defined
 SMALL_MARK = "*"
@@ -94,7 +95,7 @@ def interval(lo: Any, hi: Any, fmt: Any = percent) -> str:
     return f"[{fmt(lo)}, {fmt(hi)}]"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReadableBoard:
     """A leaderboard's table of strings and the notes under it."""
 

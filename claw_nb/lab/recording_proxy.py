@@ -24,10 +24,11 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from claw_nb.records import record
 
 MAX_REQUEST_BYTES = 8 * 1024 * 1024  # a long conversation's JSON, with room to spare
 MAX_FORWARDING = 4  # requests forwarded at once; more get 429 (each parses up to 8 MiB of JSON)
@@ -37,7 +38,7 @@ MAX_CALLS = 100_000  # calls recorded per trial (the rest are counted, not kept)
 ROUTES = {"/chat/completions": "POST", "/models": "GET"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ModelCall:
     """One forwarded call: what the server said it cost and how long it took."""
 

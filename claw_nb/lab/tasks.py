@@ -25,7 +25,6 @@ import sys
 import tempfile
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from claw_nb.lab.task_rules import (
     check_number,
     check_relative,
 )
+from claw_nb.records import record
 from claw_nb.untrusted import (
     UntrustedPathRefused,
     is_link_out,
@@ -52,7 +52,7 @@ DEFAULT_VERIFIER_TIMEOUT = 120.0
 MAX_TEXT_BYTES = 1024 * 1024  # instruction.md, task.toml, an inline or SWE-bench file
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Task:
     """One task: what the agent is told, how hard it is, and where its files live."""
 

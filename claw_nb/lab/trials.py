@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,10 +30,11 @@ from claw_nb.errors import LabError
 from claw_nb.lab.tasks import Task
 from claw_nb.lab.variants import Variant
 from claw_nb.outcomes import StopReason
+from claw_nb.records import record
 from claw_nb.stop import StopToken
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrialResult:
     """What one trial measured (one row of the ``trials`` table)."""
 
@@ -65,7 +66,7 @@ class TrialResult:
         return (self.experiment, self.variant, self.task, self.repeat)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrialSpec:
     """Everything a worker needs to run one trial (plain data: it travels to Ray workers)."""
 
@@ -100,7 +101,7 @@ TrialPhase = Literal["running", "verifying"]
 """What a started trial is doing: its agent works, or the verifier judges what it left."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrialProgress:
     """A running trial's phase, latest step and token count (for progress displays).
 
@@ -115,7 +116,7 @@ class TrialProgress:
     phase_started: float | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrialOutcome:
     """A finished trial: its result, its journal (bytes of JSON lines) and whether its run was
     stopped while it ran or before it started (then it gets no `trials` row, so a resumed run

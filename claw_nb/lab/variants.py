@@ -16,18 +16,19 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ConfigError
+from claw_nb.records import record
 
 _SETTINGS = ("model", "temperature", "max_steps", "context_window", "max_tool_result_chars")
 # what only claw's own loop reads: meaningless next to an agent_command
 _LOOP_ONLY = ("system_prompt", "tool_descriptions", "tools", *_SETTINGS[1:])
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Variant:
     """A named set of overrides of the agent's defaults; None (or empty) keeps the default.
 

@@ -20,13 +20,13 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import SandboxRequired
 from claw_nb.lab.tasks import Task
+from claw_nb.records import record
 from claw_nb.untrusted import (
     UntrustedPathRefused,
     copy_untrusted_tree,
@@ -40,7 +40,7 @@ MAX_REWARD_BYTES = 4096
 MAX_LOG_BYTES = 1024 * 1024  # of the verifier's pytest.txt, before it is clipped
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Verdict:
     """What a verifier said: the reward, its output (clipped) and why it failed, if it did."""
 
@@ -187,7 +187,7 @@ def _clip(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
 # -- lab check --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TaskCheck:
     """`lab check` for one task: the oracle's reward, the untouched workspace's, and problems."""
 

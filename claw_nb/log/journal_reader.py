@@ -9,7 +9,6 @@ Standard library only.
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import os
 import stat
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 
 from claw_nb.log.journal import SUFFIX, TMP_SUFFIX
+from claw_nb.records import record
 
 
 def list_journals(directory: str | os.PathLike[str]) -> list[Path]:
@@ -31,7 +31,7 @@ def list_journals(directory: str | os.PathLike[str]) -> list[Path]:
     return [Path(directory) / name for name in names]
 
 
-@dataclasses.dataclass
+@record
 class JournalChunk:
     """What a reader found in one journal past a byte offset.
 

@@ -15,22 +15,23 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from claw_nb.records import record
 
 if TYPE_CHECKING:
     import duckdb
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Column:
     name: str
     type: str = "VARCHAR"
     since: int = 1  # the migration that added it
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Table:
     name: str
     columns: tuple[Column, ...]

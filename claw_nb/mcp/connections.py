@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from claw_nb.mcp.approvals import ServerApprovals
 from claw_nb.mcp.specs import MissingVariable, ServerList, ServerSpec
 from claw_nb.mcp.tools import claw_tool
 from claw_nb.mcp.transport import connect, describe_error, list_tools, stderr_tail
+from claw_nb.records import record
 from claw_nb.tools.base import Tool, ToolError, ToolTimeout
 
 # The client library logs a server's bad output and teardown noise; with no handler of the
@@ -49,7 +50,7 @@ class State(StrEnum):
     STOPPED = "stopped"
 
 
-@dataclass
+@record
 class ServerStatus:
     """One server's state; written by the loop thread, read by any."""
 

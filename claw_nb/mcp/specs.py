@@ -18,12 +18,13 @@ import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from claw_nb.claw_dir import SETTINGS_FILE
 from claw_nb.protected_paths import MCP_SERVERS_FILE
+from claw_nb.records import record
 from claw_nb.untrusted import UntrustedPathRefused, read_untrusted_text
 
 MCP_JSON = MCP_SERVERS_FILE  # Claude Code's project servers, at the workspace root
@@ -43,7 +44,7 @@ class MissingVariable(ValueError):
     """A `${VAR}` in a server's settings names a variable that is not set (and has no default)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ServerSpec:
     """One configured server, as its file wrote it (`${VAR}` unexpanded)."""
 
@@ -119,7 +120,7 @@ class ServerSpec:
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ServerList:
     """The servers a session may start (the workspace's, and a client's), and what was wrong
     with their files or entries."""

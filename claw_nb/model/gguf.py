@@ -12,9 +12,10 @@ from __future__ import annotations
 import mmap
 import struct
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from claw_nb.records import record
 
 MAGIC = b"GGUF"
 # value type -> struct format of one item (8: string, 9: array are read apart)
@@ -108,7 +109,7 @@ def read_metadata(path: Path, wanted: Collection[str] | None = None) -> dict[str
     return found
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ModelShape:
     """The figures that size a llama.cpp context for a model."""
 

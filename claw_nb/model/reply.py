@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from claw_nb.records import record
 from claw_nb.toolcalls import ToolCall, extract_text_tool_calls, from_native
 
 RetryCallback = Callable[[int, float, str], None]
 
 
-@dataclass
+@record
 class ModelReply:
     """What one model call produced, with the figures the log wants."""
 

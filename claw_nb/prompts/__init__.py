@@ -6,12 +6,12 @@ import hashlib
 import logging
 import os
 import platform
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Any
 
+from claw_nb.records import record
 from claw_nb.untrusted import UntrustedPathRefused, read_untrusted, read_untrusted_text
 
 logger = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ MAX_MEMORY_CHARS = 20_000
 MAX_PROMPT_BYTES = 1 << 20
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SystemPrompt:
     name: str
     text: str

@@ -7,14 +7,14 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from claw_nb.records import record
 from claw_nb.sandbox.process import kill_pid
 from claw_nb.sandbox.settings import SandboxSettings
 
 
-@dataclass
+@record
 class CgroupBase:
     path: Path
     pids: bool  # the pids controller is available in child cgroups (pids.max)

@@ -30,10 +30,11 @@ import shutil
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from claw_nb.claw_dir import CLAW_DIR, QUARANTINE_DIR
+from claw_nb.records import record
 from claw_nb.untrusted import read_regular_file
 
 QUARANTINE = QUARANTINE_DIR
@@ -44,7 +45,7 @@ _placeholders: dict[Path, int] = {}
 _placeholder_lock = threading.Lock()
 
 
-@dataclass
+@record
 class GitState:
     """The git metadata of a workspace just before a command."""
 
@@ -176,7 +177,7 @@ def targets_of(entries: dict[Path, tuple[int, int, int]]) -> list[Path]:
     return out
 
 
-@dataclass
+@record
 class GitGuard:
     """The git metadata of the workspace and of every extra writable directory, for one
     command: a repository in a `writable` path runs its hooks on the host just the same."""

@@ -7,10 +7,10 @@ import glob
 import os
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from claw_nb.realpaths import realpath
+from claw_nb.records import record
 from claw_nb.sandbox.exposure import (
     RUN_KEEP,
     DatabaseMasks,
@@ -150,7 +150,7 @@ def identity(path: str) -> Identity:
     return st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MountPlan:
     """What a sandbox was built from: bubblewrap's mount options, and what each path named
     in them was (device, inode, type). Two plans are equal only if a sandbox built from one

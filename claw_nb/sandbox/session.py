@@ -36,9 +36,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from claw_nb.protocols import CommandResult
+from claw_nb.records import record
 from claw_nb.sandbox.capture import OutputLog
 from claw_nb.sandbox.cgroups import Cgroup
 from claw_nb.sandbox.mounts import Identity, MountPlan, identity
@@ -156,7 +157,7 @@ class _SessionSupervisor(Supervisor):
             session.kill()  # the server asked to go, or something outlived the command
 
 
-@dataclass
+@record
 class SandboxSession:
     """A running session sandbox (see the module docstring)."""
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from typing import Any
 
 from claw_nb.errors import SandboxSettingsError
+from claw_nb.records import record
 
 _PATH_LISTS = ("writable", "hide", "read_only", "env_passthrough", "devices")
 _COUNTS = ("cpu_seconds", "memory_mb", "file_size_mb", "processes", "max_output_file_mb", "nice")
 _BOOLS = ("enabled", "network", "cgroup", "session")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SandboxSettings:
     """The ``[sandbox]`` table of ``.claw/settings.toml``. Limits of 0 mean "no limit"."""
 

@@ -16,7 +16,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from claw_nb.claw_dir import CLAW_DIR
 from claw_nb.config import ClawConfig
 from claw_nb.locality import stays_local
 from claw_nb.prompts import SystemPrompt, project_memory
+from claw_nb.records import record
 from claw_nb.subagents.front_matter import split_front_matter
 from claw_nb.untrusted import UntrustedPathRefused, confined_path, read_untrusted_text
 
@@ -56,7 +57,7 @@ CLAUDE_TOOL_NAMES = {
 INHERIT_MODELS = frozenset({"inherit", "sonnet", "opus", "haiku"})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AgentDefinition:
     """One agent file, parsed; `tools` None means every tool the parent has."""
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from claw_nb import events as ev
@@ -27,6 +27,7 @@ from claw_nb.errors import SubagentSettingsError
 from claw_nb.hook_points import ChildHooks
 from claw_nb.outcomes import StopReason
 from claw_nb.protocols import CommandRunner, Model
+from claw_nb.records import record
 from claw_nb.subagents.definitions import (
     GENERAL_PURPOSE,
     AgentDefinition,
@@ -44,7 +45,7 @@ _COMMANDS = ("command", "kernel")
 MakeModel = Callable[[ClawConfig], tuple[ClawConfig, Model]]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SubagentSettings:
     """`[subagents]` in `.claw/settings.toml`: how deep children may nest (0: no `task`
     tool), and the step limit of each child run."""
@@ -72,7 +73,7 @@ class SubagentSettings:
         return cls(**values)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ChildRun:
     """A finished subagent: the `task` tool's result is rendered from it, hooks receive it."""
 
@@ -270,7 +271,7 @@ class Subagents:
         )
 
 
-@dataclass
+@record
 class _ChildWatch:
     """What the child (and its own children) changed and ran, from their tool calls."""
 

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from http import HTTPStatus
 from typing import Any
+
+from claw_nb.records import record
 
 MODEL_NAME = "scripted"
 NO_REPLY_MESSAGE = "scripted server: no reply left"
@@ -37,7 +39,7 @@ ARGUMENT_CHUNK = 6
 UsageSpec = bool | dict | None
 
 
-@dataclass
+@record
 class TextReply:
     content: str
     usage: UsageSpec = True
@@ -46,7 +48,7 @@ class TextReply:
     timings: dict | None = None  # llama.cpp's `timings` (prompt_n, cache_n, ...), sent as given
 
 
-@dataclass
+@record
 class ToolCall:
     name: str
     arguments: dict | str = field(default_factory=dict)
@@ -59,7 +61,7 @@ class ToolCall:
         return json.dumps(self.arguments)
 
 
-@dataclass
+@record
 class ToolCallsReply:
     calls: list[ToolCall]
     content: str | None = None
@@ -68,7 +70,7 @@ class ToolCallsReply:
     timings: dict | None = None
 
 
-@dataclass
+@record
 class ErrorReply:
     status: int
     message: str | None = None
@@ -78,29 +80,29 @@ class ErrorReply:
     type: str | None = None
 
 
-@dataclass
+@record
 class CutStreamReply:
     content_prefix: str = ""
 
 
-@dataclass
+@record
 class DelayReply:
     seconds: float
     reply: Any
 
 
-@dataclass
+@record
 class HangReply:
     pass
 
 
-@dataclass
+@record
 class HoldReply:
     gate: Any  # a threading.Event the test sets to release the reply
     reply: Any
 
 
-@dataclass
+@record
 class EndlessStreamReply:
     piece: str = "la "
 

@@ -10,11 +10,13 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from claw_nb.records import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class ToolCall:
     """One call, normalised so the agent loop treats native and text-embedded calls alike."""
 

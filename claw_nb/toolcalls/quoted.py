@@ -23,9 +23,9 @@ import json
 import re
 from collections import OrderedDict, deque
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from claw_nb.records import record
 from claw_nb.toolcalls.arguments import ToolCall
 from claw_nb.toolcalls.dialects import calls_in_json, extract_text_tool_calls
 from claw_nb.toolcalls.text_scan import json_extent
@@ -42,7 +42,7 @@ _INLINE_CALL = re.compile(r'\{\s*"(?:name|function)"\s*:')
 _MIN_SOURCE_CHARS = 12  # a shorter source span is too generic to call a quote
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Quote:
     """Where a call was quoted from: the tool whose result held it, and how it matched."""
 

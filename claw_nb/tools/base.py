@@ -12,9 +12,11 @@ import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
+
+from claw_nb.records import record
 
 if TYPE_CHECKING:  # pragma: no cover
     from claw_nb.protocols import CommandRunner
@@ -33,7 +35,7 @@ class ToolTimeout(ToolError):
     """The tool ran out of time (a command was killed); logged with error kind "timeout"."""
 
 
-@dataclass
+@record
 class ToolContext:
     workspace: Path  # resolved absolute path
     runner: CommandRunner
@@ -51,7 +53,7 @@ class ToolContext:
     stop: Callable[[], bool] | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Tool:
     name: str
     description: str

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from claw_nb.records import record
 from claw_nb.tools.glob_match import Glob, compile_glob
 from claw_nb.untrusted import UntrustedPathRefused, read_untrusted_text
 
@@ -22,7 +22,7 @@ ALWAYS_SKIPPED = frozenset({".git", ".claw"})
 MAX_IGNORE_FILE_BYTES = 1 << 20  # a larger .gitignore is read up to here
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rule:
     base: str  # directory of the .gitignore, relative to the workspace ('' for the root)
     glob: Glob

@@ -12,7 +12,6 @@ the model server's slots; `--ray ADDRESS`) and returns the forks compared with t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +19,13 @@ from claw_nb.lab.fork.plan import ForkPoint, check_forkable, fork_point
 from claw_nb.lab.fork.report import ForkReport, compare_forks
 from claw_nb.lab.fork.run import ForkResult, run_forks
 from claw_nb.lab.variants import Variant
+from claw_nb.records import record
 
 if TYPE_CHECKING:
     from claw_nb.stop import StopToken
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ForkJob:
     """Checked forks, not started yet. `lab fork` has its point (read and checked);
     `lab fork-failures` has its experiment's failed sessions, whose trajectories are read when

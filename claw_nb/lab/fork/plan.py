@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,11 @@ from claw_nb.lab.tasks import Task
 from claw_nb.lab.trials import TrialSpec
 from claw_nb.lab.variants import Variant
 from claw_nb.log.database import resolve_db_path
+from claw_nb.records import record
 from claw_nb.stop import StopToken
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ForkPoint:
     """A logged trial checked for a fork at one step: what every fork of it needs."""
 
@@ -51,7 +51,7 @@ class ForkPoint:
         return bool(self.original["config"].get("unsandboxed"))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ForkPlan:
     """One fork to run: what its worker gets (`spec`, `trajectory`, `at_step`, plain data)
     and what the driver keeps to compare it with the original."""

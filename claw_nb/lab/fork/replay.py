@@ -10,16 +10,17 @@ state than the original, and the fork's result says so.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from claw_nb.lab.fork.trajectory import LoggedCall
 from claw_nb.outcomes import ERROR_PREFIX, ErrorKind, ToolOutcome
+from claw_nb.records import record
 from claw_nb.tools import ToolError
 from claw_nb.tools.base import ToolTimeout
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Divergence:
     """A replayed call whose result is not the logged one."""
 
@@ -40,7 +41,7 @@ class Divergence:
         )
 
 
-@dataclass
+@record
 class ReplayReport:
     """What the replay did: calls run again, calls skipped (never ran originally), divergences."""
 

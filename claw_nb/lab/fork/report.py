@@ -10,10 +10,10 @@ print or draw this report; its numbers are here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from claw_nb.lab.fork.run import ForkResult
+from claw_nb.records import record
 
 if TYPE_CHECKING:
     import pandas
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from claw_nb.lab.statistics import PairedComparison
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ForkReport:
     """Forks of `what` (e.g. "failed trials of base-exp") under `variant`, their paired
     comparison with the originals, and whether a stop cut the forking short."""

@@ -22,7 +22,6 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import CancelledError, Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +34,14 @@ from claw_nb.lab.progress import Progress
 from claw_nb.lab.tasks import Task
 from claw_nb.lab.variants import Variant
 from claw_nb.log.database import resolve_db_path
+from claw_nb.records import record
 from claw_nb.stop import CTRL_C, Stopped, StopToken
 
 STOP_GRACE_S = 30.0  # how long a stop waits for running forks to reach a safe point
 TICK_S = 0.2  # how often a display is redrawn while forks run
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ForkResult:
     """One fork: its session and verdict, what the replay found, and what it cost against the
     original trial (the calls and tokens of the steps it did not rerun)."""

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from claw_nb.errors import LabError
 from claw_nb.outcomes import ErrorKind
+from claw_nb.records import record
 
 # Calls that never reached their tool: nothing to replay (the logged result is the refusal).
 NEVER_RAN = frozenset(
@@ -34,7 +35,7 @@ class NothingToFork(LabError):
     """The session made no model call: it has no step to fork at."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LoggedCall:
     """One logged tool call of the trajectory (a `tool_calls` row, or None when unlogged)."""
 
@@ -57,7 +58,7 @@ class LoggedCall:
         return value if isinstance(value, dict) else {}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Trajectory:
     """A logged session's messages and tool-call rows, with the step boundaries."""
 

@@ -26,7 +26,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +34,11 @@ from claw_nb.lab.fork.replay import Divergence, ReplayReport, replay_calls
 from claw_nb.lab.fork.trajectory import Trajectory
 from claw_nb.lab.trials import TrialProgress, TrialResult, TrialSpec, verify_unless_stopped
 from claw_nb.outcomes import StopReason
+from claw_nb.records import record
 from claw_nb.stop import StopToken
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ForkOutcome:
     """What a worker sends back (plain data): the fork's trial result and journal, whether a
     stop cut it (then it gets no `trials` row), what the replay found, and its model calls."""

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import ConfigError
 from claw_nb.lab.optimize.guards import CandidateRejected
+from claw_nb.records import record
 
 TRIAL_WORKSPACE = Path(tempfile.gettempdir()) / "claw-lab-trial" / "workspace"
 """A stand-in for the fresh workspace a trial gets (its path is part of the prompt)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BaseRequest:
     """A variant's fixed part of every request, in tokens of one tokenizer."""
 
@@ -71,7 +71,7 @@ class BaseRequestCounter:
         )
 
 
-@dataclass
+@record
 class PromptBudget:
     """At most `max_tokens` of base request per variant."""
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -36,12 +35,13 @@ from claw_nb.errors import ConfigError
 from claw_nb.lab.command import parse_variant, select_tasks, trial_executor
 from claw_nb.lab.optimize.command_options import canonical_verb
 from claw_nb.lab.optimize.command_words import parse_fragment, parse_values, read_split
+from claw_nb.records import record
 from claw_nb.stop import StopToken
 
 RunVerb = Literal["compare", "sweep", "reflect"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Job(ABC):
     """A checked, planned optimizer run, not started yet."""
 
@@ -67,7 +67,7 @@ class Job(ABC):
         until `stop` stops (then the outcome says `stopped` and the same name resumes)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrialsJob(Job):
     """A compare or a sweep: every variant on every task, `repeats` times."""
 
@@ -134,7 +134,7 @@ class TrialsJob(Job):
         return JobOutcome(False, comparison_report(cmp), cmp)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReflectJob(Job):
     """A reflect run: the seed's components evolved on `split`."""
 
@@ -173,7 +173,7 @@ class ReflectJob(Job):
         return JobOutcome(result.stopped, "" if result.stopped else reflect_report(result), result)
 
 
-@dataclass
+@record
 class JobOutcome:
     stopped: bool
     report: str

@@ -8,8 +8,10 @@ notebook take the same words. It lives below the shells because they may not imp
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from claw_nb.records import record
 
 RUN_VERBS = ("compare", "sweep", "reflect")
 VERBS: dict[str, str] = {
@@ -23,7 +25,7 @@ ALIASES = {"show": ("report",)}
 OPTIMIZE_HELP = "compare, sweep, reflect (gepa), adopt, show"  # claw_nb.cli.lab_optimize too
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Option:
     """One option: its flags (a bare name is positional), help, the verbs that take it."""
 

@@ -4,7 +4,7 @@ prompt fragments): the everyday tools, reported with the lab's paired statistics
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from claw_nb.errors import ConfigError
 from claw_nb.lab import power, statistics
 from claw_nb.lab.optimize.adopt import adopt_variant
 from claw_nb.lab.optimize.sweep_grid import sweep_variants
+from claw_nb.records import record
 
 REPORT_COLUMNS = (
     "variant",
@@ -32,7 +33,7 @@ REPORT_COLUMNS = (
 )
 
 
-@dataclass
+@record
 class Comparison:
     """The outcome of a compare or sweep: results, leaderboard, power, and plots."""
 

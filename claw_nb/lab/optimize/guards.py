@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from string import Template
+
+from claw_nb.records import record
 
 THINK_BLOCK = re.compile(r"<think(?:ing)?>.*?</think(?:ing)?>", re.DOTALL | re.IGNORECASE)
 UNCLOSED_THINK = re.compile(r"<think(?:ing)?>", re.IGNORECASE)
@@ -28,7 +29,7 @@ class CandidateRejected(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TaskText:
     """What a candidate must not copy from a training task."""
 
@@ -93,7 +94,7 @@ def copied_task_text(candidate: str, seed: str, tasks: Iterable[TaskText]) -> st
     return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Guard:
     """The rules one component's proposals must pass, fixed from its seed text."""
 

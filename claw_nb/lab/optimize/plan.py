@@ -7,12 +7,13 @@ trials, optionally of one model); with nothing measured yet it says so instead o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claw_nb.records import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class RunPlan:
     search_rollouts: int
     held_out_rollouts: int

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from claw_nb.lab.store import trial_evidence_rows
+from claw_nb.records import record
 from claw_nb.textclip import clip_middle
 
 MAX_FAILED_CALLS = 8
@@ -107,9 +107,9 @@ def format_evidence(records: Sequence[Mapping[str, Any]], max_chars: int = 12_00
     """The reflective records as Markdown, failures first, cut to a budget of characters."""
     ordered = sorted(records, key=lambda r: r.get("reward", 0.0))
     parts = []
-    for i, record in enumerate(ordered, 1):
-        lines = [f"## Example {i}: reward {record.get('reward', 0.0):.2f}"]
-        for key, value in record.items():
+    for i, example in enumerate(ordered, 1):
+        lines = [f"## Example {i}: reward {example.get('reward', 0.0):.2f}"]
+        for key, value in example.items():
             if key == "reward" or value in (None, "", []):
                 continue
             if not isinstance(value, str):
@@ -145,14 +145,14 @@ def reflection_prompt(
     )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReflectionReply:
     text: str
     truncated: bool
     tokens: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReflectionModel:
     """A LiteLLM model used only to propose texts (no tools, no streaming)."""
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from claw_nb.lab.optimize.result import ReflectResult
 from claw_nb.lab.optimize.run_log import RunLog
 from claw_nb.lab.optimize.split import Split, split_by_names, split_tasks
 from claw_nb.lab.tamper import counted_reward
+from claw_nb.records import record
 from claw_nb.stop import CTRL_C, Stopped, StopToken
 
 # gepa stops by itself when this file appears in its run directory (it adds that stopper to
@@ -80,7 +80,7 @@ class LabTrials:
         return [r for r in exp.results() if r.variant in names and r.task in wanted]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReflectOptions:
     budget: int = 30  # rollouts gepa may spend on train and validation
     minibatch: int = 3  # train tasks shown to reflection per proposal

@@ -10,16 +10,16 @@ back as a :class:`~claw_nb.lab.optimize.compare.Comparison` (variants rebuilt fr
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from claw_nb.claw_dir import PROMPTS_DIR
 from claw_nb.errors import ConfigError
 from claw_nb.lab import optimizer_store, store
+from claw_nb.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LoggedTask:
     """A task as the log knows it (enough for splits and tables)."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +11,10 @@ from claw_nb.lab.optimize.adopt import adopt
 from claw_nb.lab.optimize.candidates import SYSTEM_PROMPT, TOOL_PREFIX
 from claw_nb.lab.optimize.split import Split
 from claw_nb.lab.optimizer_store import load_steps
+from claw_nb.records import record
 
 
-@dataclass
+@record
 class ReflectResult:
     run: str
     db_path: Path

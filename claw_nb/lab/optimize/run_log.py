@@ -10,11 +10,12 @@ it at once (the lab runner opens the same file between writes).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from claw_nb.lab import optimizer_store
+from claw_nb.records import record
 
 StepStatus = Literal[
     "plan",  # the cost said before starting (only told to `on_step`, never stored)
@@ -36,7 +37,7 @@ def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-@dataclass
+@record
 class Step:
     """One row of `optimizer_steps` (its `status`: a :data:`StepStatus`)."""
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from claw_nb.errors import ConfigError
+from claw_nb.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Split:
     train: tuple[Any, ...]
     val: tuple[Any, ...]

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
 from claw_nb.lab.statistics.intervals import percentile_bootstrap
+from claw_nb.records import record
 
 SMALL_TASKS = 10
 """Fewer paired tasks than this and a comparison is flagged as a small sample."""
@@ -73,7 +73,7 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PairedComparison:
     """Candidate `b` against baseline `a` on the tasks both ran; diff = b - a."""
 

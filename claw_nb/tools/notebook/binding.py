@@ -7,14 +7,15 @@ import inspect
 import os
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from claw_nb.records import record
 from claw_nb.tools.base import Tool, ToolContext, ToolError, derive_tool
 
 
-@dataclass
+@record
 class NotebookBinding:
     """What the notebook tools know about the kernel they serve.
 

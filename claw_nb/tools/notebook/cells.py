@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
+from claw_nb.records import record
 from claw_nb.tools.base import ToolError
 
 
-@dataclass
+@record
 class _Target:
     index: int
     insert_at: int | None = None  # insert mode: where the new cell goes

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claw_nb.records import record
 from claw_nb.tools.base import ToolContext, ToolError
 from claw_nb.tools.safe_io import read_prefix
 from claw_nb.tools.workspace import resolve_in_workspace
@@ -62,7 +62,7 @@ def remember_read(ctx: ToolContext, resolved: Path) -> None:
         pass
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Layout:
     indent: int | None
     ensure_ascii: bool

@@ -14,14 +14,15 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from claw_nb.records import record
 
 HTTP_TIMEOUT_S = 2.0
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ServerInfo:
     """One running Jupyter server, from its `jpserver-<pid>.json` runtime file."""
 

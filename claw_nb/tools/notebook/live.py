@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from claw_nb.records import record
 from claw_nb.tools.notebook.kernel_session import (
     ServerInfo,
     current_notebook_path,
@@ -39,7 +40,7 @@ LIVE_TIMEOUT_S = 15.0
 # Mode detection
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NotebookMode:
     """How the notebook tools treat notebooks open in Jupyter; `str()` is a one-line report."""
 

@@ -1,7 +1,8 @@
 from dataclasses import dataclass
+from claw_nb.records import record
 
 
-@dataclass
+@record
 class Order:
     item: str
     quantity: int

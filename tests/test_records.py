@@ -1,0 +1,130 @@
+"""`claw_nb.records.record` against `dataclasses.dataclass`: the same class, declared both ways,
+reads, compares and hashes the same (the record only writes its three methods once)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import pytest
+
+from claw_nb.records import record
+
+
+def both(declare):
+    """The class `declare(decorator)` makes, once with dataclass and once with record."""
+    return declare(dataclass), declare(record)
+
+
+def plain(deco):
+    @deco
+    class Point:
+        x: int
+        y: list = field(default_factory=list)
+        note: str = field(default="", repr=False, compare=False)
+
+    return Point
+
+
+def frozen(deco):
+    @deco(frozen=True)
+    class Key:
+        a: str
+        b: tuple = ()
+        skip: int = field(default=0, compare=False)
+        only_hash: int = field(default=0, hash=False)
+
+    return Key
+
+
+def test_repr_and_equality_match_the_generated_ones():
+    for make in (plain, frozen):
+        generated, ours = both(make)
+        args = ("a", (1, 2)) if make is frozen else (1, [2])
+        g1, g2, o1, o2 = generated(*args), generated(*args), ours(*args), ours(*args)
+        assert repr(o1) == repr(g1)
+        assert (o1 == o2) is (g1 == g2) is True
+        assert (o1 == ours(*args[:1])) == (g1 == generated(*args[:1]))
+        assert o1.__eq__(object()) is NotImplemented
+        assert dataclasses.asdict(o1) == dataclasses.asdict(g1)
+
+
+def test_fields_left_out_of_compare_and_hash_are_left_out_as_dataclasses_do():
+    generated, ours = both(frozen)
+    assert ours("a", (1,), skip=1) == ours("a", (1,), skip=2)
+    assert generated("a", (1,), skip=1) == generated("a", (1,), skip=2)
+    assert ours("a", (1,), only_hash=1) != ours("a", (1,), only_hash=2)  # compared, not hashed
+    assert hash(ours("a", (1,), only_hash=1)) == hash(ours("a", (1,), only_hash=2))
+    assert hash(ours("a", (1,))) == hash(generated("a", (1,)))
+    assert "skip=0" in repr(ours("a"))
+
+
+def test_hashable_exactly_when_a_dataclass_would_be():
+    generated, ours = both(plain)
+    assert generated.__hash__ is None and ours.__hash__ is None
+    with pytest.raises(TypeError):
+        hash(ours(1))
+
+    def explicit(deco):
+        @deco
+        class Named:
+            name: str
+
+            def __hash__(self) -> int:
+                return 7
+
+        return Named
+
+    generated, ours = both(explicit)
+    assert hash(ours("x")) == hash(generated("x")) == 7
+
+
+def test_subclasses_own_methods_and_frozen_stays_frozen():
+    def family(deco):
+        @deco(frozen=True)
+        class Base:
+            session: str
+
+        @deco(frozen=True)
+        class Child(Base):
+            step: int = 0
+
+        return Child
+
+    generated, ours = both(family)
+    assert repr(ours("s", 2)) == repr(generated("s", 2)) == "test_subclasses_own_methods_and_frozen_stays_frozen.<locals>.family.<locals>.Child(session='s', step=2)"
+    assert ours("s", 2) == ours("s", 2) and ours("s", 2) != ours("s", 3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ours("s").step = 1  # type: ignore[misc]
+    assert dataclasses.replace(ours("s"), step=4).step == 4
+
+
+def test_a_class_that_writes_its_own_keeps_them_and_options_pass_through():
+    @record(eq=False)
+    class Identity:
+        v: int
+
+    assert Identity(1) != Identity(1) and hash(Identity(1)) != 0
+
+    @record
+    class Shown:
+        v: int
+
+        def __repr__(self) -> str:
+            return "mine"
+
+    assert repr(Shown(1)) == "mine"
+
+    @record(order=True, frozen=True)
+    class Ordered:
+        v: int
+
+    assert Ordered(1) < Ordered(2) and Ordered(1) == Ordered(1)
+
+    @record
+    class Loop:
+        items: list
+
+    loop = Loop([])
+    loop.items.append(loop)
+    assert repr(loop) == "test_a_class_that_writes_its_own_keeps_them_and_options_pass_through.<locals>.Loop(items=[...])"
