@@ -427,8 +427,15 @@ def secret_path_strings(workspace: Path | None = None, databases: bool = True) -
     the log databases out (a runner asks its :class:`DatabaseMasks`)."""
     entries: list[str] = []
     for home in homes():
+        here = str(home).rstrip("/")
+        try:
+            present = set(os.listdir(here))  # one listing, not a look per secret's top folder
+        except OSError:
+            present = None
         for rel in HOME_SECRETS:
-            p = os.path.join(home, rel)
+            if present is not None and rel.partition("/")[0] not in present:
+                continue
+            p = f"{here}/{rel}"
             if os.path.lexists(p):
                 entries.append(realpath(p))
     entries += [str(p) for p in jupyter_runtime_dirs() if p.exists()]
