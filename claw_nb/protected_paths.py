@@ -13,6 +13,7 @@ dodged with another.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from claw_nb.claw_dir import CLAW_DIR, SETTINGS_FILE
@@ -39,68 +40,80 @@ def resolved_path(workspace: Path | str, path: str) -> Path:
 def git_dirs(workspace: Path | str) -> list[Path]:
     """Where the workspace's git metadata really lives: `.git` itself, what a `.git` symlink or a
     `gitdir:` file points to, and a `commondir` it names."""
-    root = Path(realpath(workspace))
-    dot_git = root / ".git"
+    return [Path(p) for p in _git_dirs(realpath(workspace))]
+
+
+def _git_dirs(root: str) -> list[str]:
+    """`git_dirs` of a resolved workspace, as strings (a write's check runs twice a call)."""
+    dot_git = os.path.join(root, ".git")
     found = [dot_git]
+    if not os.path.lexists(dot_git):
+        return found  # no metadata (a `commondir` needs a `.git` to name it)
     try:
-        if dot_git.is_file():
+        try:
+            mode = os.stat(dot_git).st_mode  # through a link, as `Path.is_file` looks
+        except OSError:
+            mode = 0  # a dangling link
+        if stat.S_ISREG(mode):
             text = (read_regular_file(realpath(dot_git), max_bytes=4096) or b"").decode(
                 "utf-8", "replace"
             )
             text = text.strip()
             if text.startswith("gitdir:"):
-                target = Path(text[len("gitdir:") :].strip())
-                found.append(Path(realpath(target if target.is_absolute() else root / target)))
-        elif dot_git.is_symlink() or dot_git.is_dir():
-            found.append(Path(realpath(dot_git)))
+                target = text[len("gitdir:") :].strip()
+                found.append(realpath(os.path.join(root, target)))
+        elif os.path.islink(dot_git) or stat.S_ISDIR(mode):
+            found.append(realpath(dot_git))
         for base in list(found):
-            common = base / "commondir"
-            data = read_regular_file(common, max_bytes=4096)
+            data = read_regular_file(os.path.join(base, "commondir"), max_bytes=4096)
             if data is not None:
-                target = Path(data.decode("utf-8", "replace").strip())
-                found.append(Path(realpath(target if target.is_absolute() else base / target)))
+                target = data.decode("utf-8", "replace").strip()
+                found.append(realpath(os.path.join(base, target)))
     except OSError:
         pass
     return list(dict.fromkeys(found))
 
 
-def _within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root if root.endswith("/") else root + "/")
 
 
 def protection_reason(workspace: Path | str, path: str) -> str | None:
     """Why a write to `path` needs a person's yes (None: it does not), on every spelling of it:
-    the lexical path, the path with links followed, and an existing file's other hard links."""
-    root = Path(realpath(workspace))
-    lexical = lexical_path(root, path)
+    the lexical path, the path with links followed, and an existing file's other hard links.
+    On strings: the policy asks it twice an edit (before a precheck, then to decide)."""
+    root = realpath(workspace)
+    given = os.fspath(path)
+    lexical = os.path.normpath(given if os.path.isabs(given) else os.path.join(root, given))
     try:
-        real = resolved_path(root, path)
+        real = realpath(lexical)
     except OSError:  # a link that vanished while it was followed: decide nothing silently
         return "the path changed while it was being checked"
-    settings = root.joinpath(*SETTINGS)
+    settings = os.path.join(root, *SETTINGS)
     if settings in (lexical, real) or _same_file(real, settings):
         return "the settings file decides the sandbox and permissions"
-    servers = root / MCP_SERVERS_FILE
+    servers = os.path.join(root, MCP_SERVERS_FILE)
     if servers in (lexical, real) or _same_file(real, servers):
         return "the MCP server list names programs that run on your machine"
     for candidate in (lexical, real):
-        try:
-            parts = candidate.relative_to(root).parts
-        except ValueError:
-            parts = ()
-        if any(part in PROTECTED_DIRS for part in parts):
-            return "writes under .git/, .claw/ or .claude/ change what runs on your machine later"
-    if any(_within(real, git_dir) or _within(lexical, git_dir) for git_dir in git_dirs(root)):
+        if candidate != root and _within(candidate, root):
+            parts = candidate[len(root) :].strip("/").split("/")
+            if any(part in PROTECTED_DIRS for part in parts):
+                return (
+                    "writes under .git/, .claw/ or .claude/ change what runs on your machine later"
+                )
+    if any(_within(real, d) or _within(lexical, d) for d in _git_dirs(root)):
         return "this is git metadata (hooks and config run on your machine)"
     try:
-        if real.is_file() and os.stat(real).st_nlink > 1:
+        st = os.stat(real)
+        if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
             return "the file has several hard links: it may be a protected file under another name"
     except OSError:
         pass
     return None
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samefile(a, b)
     except OSError:
