@@ -51,7 +51,7 @@ from claw_nb.sandbox.process import (
     signal_group,
     supervise,
 )
-from claw_nb.sandbox.server_channel import Channel, SessionError, server_source, small_int
+from claw_nb.sandbox.server_channel import Channel, SessionError, server_program, small_int
 
 logger = logging.getLogger("claw_nb.sandbox")
 START_TIMEOUT_S = 20.0  # for bubblewrap and the server to say they are ready
@@ -217,7 +217,7 @@ class SandboxSession:
         this from one that outlives the session."""
         host, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         spec = ",".join(f"{name}:{soft}:{hard}" for name, soft, hard in limits)
-        server = [sys.executable, "-I", "-S", "-c", server_source(), str(inside.fileno())]
+        server = [sys.executable, "-I", "-S", *server_program(), str(inside.fileno())]
         command = [*server, str(nice), spec]
         try:
             proc = subprocess.Popen(
