@@ -480,7 +480,32 @@ def main() -> int:
         target = PEER_TARGETS.get(metric) or (f"< {TARGETS[metric]:g}" if metric in TARGETS else "")
         row += f"{target:>10}"
         print(row.rstrip())
+    if peer in results:
+        for n in ours:
+            print_paired(n, results[n], results[peer])
     return 0
+
+
+def print_paired(name: str, ours: list[Run], peer: list[Run]) -> None:
+    """Round by round (each round ran both, one after the other), the ratio of wall and CPU:
+    its geometric mean with a 95% percentile-bootstrap interval, and a paired sign-flip test of
+    "no difference" on the log ratios (the lab's own statistics, checked against scipy). A
+    machine whose speed drifts moves both runs of a round, not their ratio."""
+    import numpy as np
+
+    from claw_nb.lab.statistics.intervals import percentile_bootstrap
+    from claw_nb.lab.statistics.paired_tests import sign_flip_test
+
+    print(f"\n{name}/peer, paired by round ({len(ours)} rounds)")
+    for label, value in (("wall", lambda r: r.wall), ("CPU", lambda r: r.cpu)):
+        logs = np.log([value(a) / value(b) for a, b in zip(ours, peer)])
+        lo, hi = percentile_bootstrap(logs, 0.95, 10_000, seed=0)
+        p_value, _ = sign_flip_test(logs)
+        faster = int(np.count_nonzero(logs < 0))
+        print(
+            f"  {label:5} geometric mean {np.exp(logs.mean()):.3f}x (95% CI {np.exp(lo):.3f}-"
+            f"{np.exp(hi):.3f}), lower in {faster} of {len(logs)} rounds, p = {p_value:.3g}"
+        )
 
 
 if __name__ == "__main__":

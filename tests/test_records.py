@@ -3,12 +3,23 @@ reads, compares and hashes the same (the record only writes its three methods on
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 from dataclasses import dataclass, field
 
 import pytest
 
 from claw_nb.records import record
+
+
+@record(frozen=True)
+class Shipped:
+    """A frozen record as a lab worker receives one (pickled)."""
+
+    a: str
+    b: tuple = ()
+    skip: int = field(default=0, compare=False)
 
 
 def both(declare):
@@ -128,3 +139,33 @@ def test_a_class_that_writes_its_own_keeps_them_and_options_pass_through():
     loop = Loop([])
     loop.items.append(loop)
     assert repr(loop) == "test_a_class_that_writes_its_own_keeps_them_and_options_pass_through.<locals>.Loop(items=[...])"
+
+
+def test_a_frozen_record_refuses_every_change_once_made_as_a_frozen_dataclass_does():
+    generated, ours = both(frozen)
+    for made in (generated("a"), ours("a")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            made.a = "b"  # type: ignore[misc]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            made.new_name = 1  # type: ignore[attr-defined]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del made.b  # type: ignore[misc]
+        assert dataclasses.replace(made, a="c").a == "c" and made.a == "a"
+    made = Shipped("a", (1,), skip=3)
+    assert pickle.loads(pickle.dumps(made)) == made and copy.deepcopy(made) == made
+    assert pickle.loads(pickle.dumps(made)).skip == 3
+
+    def derived(deco):
+        @deco(frozen=True)
+        class Sized:
+            text: str
+            size: int = field(init=False, default=0)
+
+            def __post_init__(self) -> None:
+                object.__setattr__(self, "size", len(self.text))
+
+        return Sized
+
+    generated, ours = both(derived)
+    assert ours("abc").size == generated("abc").size == 3
+    assert repr(ours("abc")).endswith("(text='abc', size=3)")
