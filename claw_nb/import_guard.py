@@ -27,11 +27,35 @@ _lock = threading.Lock()
 _permanent = [False]  # install() was called (import_installed must not remove the finder)
 
 
+def _identity(path: str) -> tuple[int, int] | None:
+    """The directory (or file) `path` leads to now, by device and inode; None if nothing."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+# (what `os.getcwd()` said, what it led to) -> its real path; (entry, real cwd) -> (what the
+# entry led to, whether it is the working directory's). A directory has one place, so while an
+# entry leads to the same one its answer stands: each import asked `realpath` of every entry
+# (~0.12 ms an import, ~25 ms a `claw-nb run`), now one `stat` each.
+_cwd_cache: dict[tuple[str, tuple[int, int] | None], str] = {}
+_entry_cache: dict[tuple[str, str | None], tuple[tuple[int, int] | None, bool]] = {}
+
+
 def _cwd() -> str | None:
     try:
-        return os.path.realpath(os.getcwd())
+        here = os.getcwd()
     except OSError:
         return None
+    key = (here, _identity(here))
+    real = _cwd_cache.get(key)
+    if real is None:
+        real = _cwd_cache[key] = os.path.realpath(here)
+        if len(_cwd_cache) > 64:
+            _cwd_cache.clear()
+    return real
 
 
 def _is_working_dir_entry(entry: object, cwd: str | None) -> bool:
@@ -42,8 +66,16 @@ def _is_working_dir_entry(entry: object, cwd: str | None) -> bool:
         return True
     if cwd is None:
         return False
+    ident = _identity(entry)
+    known = _entry_cache.get((entry, cwd))
+    if known is not None and known[0] == ident:
+        return known[1]
     real = os.path.realpath(entry)
-    return real == cwd or real.startswith(cwd.rstrip(os.sep) + os.sep)
+    inside = real == cwd or real.startswith(cwd.rstrip(os.sep) + os.sep)
+    if len(_entry_cache) > 256:
+        _entry_cache.clear()
+    _entry_cache[(entry, cwd)] = (ident, inside)
+    return inside
 
 
 def installed_path() -> list[str]:

@@ -107,3 +107,27 @@ def test_the_cli_does_not_import_workspace_modules(tmp_path):
         timeout=300,
     )
     assert not canary.exists(), canary.read_text() + p.stderr[-2000:]
+
+
+def test_an_entry_is_judged_again_once_it_leads_elsewhere(tmp_path, monkeypatch):
+    """The answer per `sys.path` entry is kept while the entry leads to the same directory: one
+    that comes to lead into the working directory (a link swapped) is left out at the next
+    import, and one that stops doing so comes back."""
+    from claw_nb.import_guard import installed_path
+
+    ws, outside, link = tmp_path / "ws", tmp_path / "lib", tmp_path / "entry"
+    ws.mkdir()
+    outside.mkdir()
+    (ws / "sub").mkdir()
+    link.symlink_to(outside)
+    monkeypatch.chdir(ws)
+    monkeypatch.setattr(sys, "path", [str(link), "", str(tmp_path / "absent")])
+    assert installed_path() == [str(link), str(tmp_path / "absent")]
+    link.unlink()
+    link.symlink_to(ws / "sub")
+    assert installed_path() == [str(tmp_path / "absent")]
+    (tmp_path / "absent").symlink_to(ws)
+    assert installed_path() == []
+    link.unlink()
+    link.symlink_to(outside)
+    assert installed_path() == [str(link)]
