@@ -11,7 +11,6 @@ again is counted as a cache break, with the first message that changed.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import field
@@ -25,6 +24,7 @@ from claw_nb.records import record
 from claw_nb.request_prefix import PrefixBreak, PrefixTracker
 from claw_nb.stop import StopToken
 from claw_nb.tools import ToolRegistry
+from claw_nb.tools.base import specs_json
 
 
 @record
@@ -178,5 +178,5 @@ def _break_fields(found: PrefixBreak | None) -> dict[str, Any]:
 
 def schemas_sha(specs: tuple[dict[str, Any], ...]) -> str:
     """The tool schemas' id in the log (sha256 prefix of their canonical JSON)."""
-    text = json.dumps(specs, sort_keys=True, ensure_ascii=False, default=str)
+    text = specs_json(specs, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]

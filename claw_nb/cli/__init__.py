@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from claw_nb.cli import acp, calibrate, hooks, mcp, models, rewind
 from claw_nb.cli.approvers import TerminalApprover, approve_all_printed, deny_noninteractive
@@ -88,12 +90,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue a logged session (a unique prefix of its id; see `sessions`)",
     )
 
-    sessions = sub.add_parser("sessions", help="list logged sessions")
+    sub.add_parser("sessions", help="list logged sessions", build=_sessions_options)
+    sub.add_parser("stats", help="token, time and error figures from the log", build=_stats_options)
+    for name, help_text, add in (
+        ("models", models.HELP, models.add_parser),
+        ("calibrate", calibrate.HELP, calibrate.add_parser),
+        ("mcp", mcp.HELP, mcp.add_parser),
+        ("hooks", hooks.HELP, hooks.add_parser),
+        ("acp", acp.HELP, acp.add_parser),
+    ):
+        _later(sub, name, help_text, add)
+    sub.add_parser("show", help="replay a logged session", build=_show_options)
+    _later(sub, "rewind", rewind.HELP, rewind.add_rewind_parser)
+
+    add_lab_parser(sub)
+    return parser
+
+
+def _later(sub: Any, name: str, help_text: str, add: Callable[[Any], None]) -> None:
+    """`name`, its options added by its module's ``add(sub)`` when it is chosen or its help
+    shown: building every command's options cost `claw-nb run` ~6 ms."""
+    sub.add_parser(name, help=help_text, build=lambda parser: add(_MadeParser(parser)))
+
+
+class _MadeParser:
+    """The subparsers action a module's ``add_parser(sub)`` expects, for one parser already
+    made: its ``add_parser`` hands that parser back (with the description it was given)."""
+
+    def __init__(self, parser: argparse.ArgumentParser):
+        self.parser = parser
+
+    def add_parser(self, name: str, **options: Any) -> argparse.ArgumentParser:
+        if options.get("description"):
+            self.parser.description = options["description"]
+        return self.parser
+
+
+def _sessions_options(sessions: argparse.ArgumentParser) -> None:
     sessions.add_argument("--cwd", type=Path)
     sessions.add_argument("--db", type=Path)
     sessions.add_argument("--limit", type=int, default=20)
 
-    stats = sub.add_parser("stats", help="token, time and error figures from the log")
+
+def _stats_options(stats: argparse.ArgumentParser) -> None:
     stats.add_argument("--cwd", type=Path)
     stats.add_argument("--db", type=Path)
     stats.add_argument(
@@ -107,21 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--export", type=Path, metavar="DIR", help="also write every table as Parquet into DIR"
     )
 
-    models.add_parser(sub)
-    calibrate.add_parser(sub)
-    mcp.add_parser(sub)
-    hooks.add_parser(sub)
-    acp.add_parser(sub)
 
-    show = sub.add_parser("show", help="replay a logged session")
+def _show_options(show: argparse.ArgumentParser) -> None:
     show.add_argument("session_id")
     show.add_argument("--cwd", type=Path)
     show.add_argument("--db", type=Path)
-
-    rewind.add_rewind_parser(sub)
-
-    add_lab_parser(sub)
-    return parser
 
 
 def run() -> None:

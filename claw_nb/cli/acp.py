@@ -21,11 +21,14 @@ from claw_nb.permissions import MODES
 STDIO_LIMIT = 50 * 1024 * 1024  # one JSON-RPC line may carry a whole file (the SDK's default)
 
 
+HELP = "serve the Agent Client Protocol on stdio (for Zed, marimo, Jupyter AI)"
+
+
 def add_parser(sub: Any) -> None:
     """The `acp` subcommand's options: the model and log settings every session gets."""
     acp = sub.add_parser(
         "acp",
-        help="serve the Agent Client Protocol on stdio (for Zed, marimo, Jupyter AI)",
+        help=HELP,
         description="Run claw as an ACP agent: an editor or chat starts this command and talks "
         "to it on stdin/stdout. Each session's workspace is the directory the client names.",
     )

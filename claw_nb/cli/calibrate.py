@@ -11,11 +11,11 @@ from claw_nb.config import ClawConfig
 DEFAULT_REPEATS = 2
 
 
+HELP = "measure which tool-call format a model handles best and keep it as its profile"
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    cal = sub.add_parser(
-        "calibrate",
-        help="measure which tool-call format a model handles best and keep it as its profile",
-    )
+    cal = sub.add_parser("calibrate", help=HELP)
     cal.add_argument(
         "--model", help="the model to calibrate (default: the one a run would use; env CLAW_MODEL)"
     )

@@ -10,11 +10,11 @@ from claw_nb.cli.workspace_actions import workspace_command
 from claw_nb.config import ClawConfig
 from claw_nb.textsafe import show
 
+HELP = "the workspace's hooks: list, approve, revoke"
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    actions, where = workspace_command(
-        sub, "hooks", "the workspace's hooks: list, approve, revoke", "hooks_command"
-    )
+    actions, where = workspace_command(sub, "hooks", HELP, "hooks_command")
     actions.add_parser(
         "list", parents=[where], help="each hook: id, approval, event, matcher, command, file"
     )

@@ -10,11 +10,11 @@ from claw_nb.cli.workspace_actions import workspace_command
 from claw_nb.config import ClawConfig
 from claw_nb.textsafe import show
 
+HELP = "the workspace's MCP servers: list, approve, read, prompts"
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    actions, where = workspace_command(
-        sub, "mcp", "the workspace's MCP servers: list, approve, read, prompts", "mcp_command"
-    )
+    actions, where = workspace_command(sub, "mcp", HELP, "mcp_command")
     actions.add_parser(
         "list", parents=[where], help="servers, their state and command, tools, resources, prompts"
     )

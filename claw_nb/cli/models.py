@@ -8,9 +8,11 @@ from pathlib import Path
 from claw_nb.config import ClawConfig
 from claw_nb.model.resolve import describe_models
 
+HELP = "list model servers, local GGUFs and the embedded model"
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    models = sub.add_parser("models", help="list model servers, local GGUFs and the embedded model")
+    models = sub.add_parser("models", help=HELP)
     models.add_argument("--cwd", type=Path, help="workspace directory (for its settings file)")
     models.add_argument("--db", type=Path, help=argparse.SUPPRESS)
 

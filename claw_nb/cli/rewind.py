@@ -15,10 +15,11 @@ from pathlib import Path
 EXIT_OK, EXIT_NOT_ALL, EXIT_USAGE = 0, 1, 2
 
 
+HELP = "restore the files a session changed after a step (from checkpoints)"
+
+
 def add_rewind_parser(sub: argparse._SubParsersAction) -> None:
-    rewind = sub.add_parser(
-        "rewind", help="restore the files a session changed after a step (from checkpoints)"
-    )
+    rewind = sub.add_parser("rewind", help=HELP)
     rewind.add_argument("session_id", help="the session (a unique prefix of its id)")
     rewind.add_argument(
         "--to-step",

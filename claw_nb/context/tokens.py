@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from claw_nb.context.tokenizers import GGUF_LABEL, Encoder, encoder, is_loaded, prompt_tokens
+from claw_nb.tools.base import specs_json
 
 DEFAULT_WINDOW = 32_768
 MAX_RESERVE = 4_096
@@ -98,7 +99,7 @@ class TokenCounter:
 
         ASCII text takes at least two characters a token in every BPE vocabulary claw_nb
         counts with; other characters are bounded by their UTF-8 bytes."""
-        total = PRIMING + (_text_bound(json.dumps(tools, ensure_ascii=False)) if tools else 0)
+        total = PRIMING + (_text_bound(specs_json(tools, ensure_ascii=False)) if tools else 0)
         for message in messages:
             total += PER_MESSAGE + self._sizes(message)[0]
         if len(self._sized) > 2 * len(messages) + 64:
@@ -164,7 +165,7 @@ class TokenCounter:
         """Tokens of the tool schemas, counted as the JSON chat templates put in the prompt."""
         if not specs:
             return 0
-        key = json.dumps(specs, sort_keys=True)
+        key = specs_json(specs, sort_keys=True)
         if key != self._tools_key:
             self._tools_count = sum(
                 self.text(json.dumps(spec, ensure_ascii=False)) + PER_TOOL for spec in specs

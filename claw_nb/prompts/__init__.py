@@ -91,7 +91,7 @@ def describe_tools(tools: Any) -> str:
 
 
 def _system() -> str:
-    """"Linux 6.1.0", as `platform.system()` and `platform.release()` say it (from uname; the
+    """The OS as `platform.system()` and `platform.release()` say it ("Linux 6.1.0"), from uname (the
     `platform` module costs ~4 ms to import, in every process that builds a prompt)."""
     if hasattr(os, "uname"):
         name = os.uname()
