@@ -12,7 +12,10 @@ _FORBIDDEN_ROOTS = (Path("/proc"),)
 
 
 def _is_within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+    """By string (both absolute and normalised): `root in path.parents` builds a `Path` per
+    parent, and every file tool's call asks this three times or more."""
+    p, r = str(path), str(root)
+    return p == r or p.startswith(r if r.endswith("/") else r + "/")
 
 
 def resolve_in_workspace(workspace: Path, path: str) -> Path:
