@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import claw_nb
@@ -16,6 +18,7 @@ from tests.helpers import Recorder
 BACKENDS = ["litellm", "direct"]
 GENEROUS = 120.0  # seconds: a regression fails instead of hanging; no timing assertion
 NEVER = 86_400.0  # reply_timeout and stream_idle_timeout far away: only the cap can end it
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _options(server, backend: str) -> dict:
@@ -104,3 +107,54 @@ def test_reply_token_cap_must_be_a_positive_integer(tmp_path):
 def test_tool_call_deltas_count_their_text_not_their_json():
     delta = [{"index": 0, "function": {"arguments": "abc"}}]
     assert tool_call_text(delta) == "abc"
+
+
+LOOPING = "I will now read the file again. " * 400  # 12,800 characters, a 32-character loop
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_looping_stream_is_cut_once_it_plainly_repeats_long_before_the_cap(
+    scripted_server, workspace, backend, time_limit
+):
+    scripted_server.queue(text(LOOPING))
+    recorder = Recorder()
+    options = {**_options(scripted_server, backend), "reply_token_cap": 100_000}
+    with time_limit(GENEROUS):
+        with claw_nb.create_agent(
+            workspace, log=False, mode="auto", listeners=[recorder], **options
+        ) as agent:
+            result = agent.run("say something")
+    assert result.stop_reason == "reply_too_long"
+    assert "looping" in result.error and "32 characters" in result.error
+    assert "'I will now read the file again. '" in result.error  # the piece, shown quoted
+    shown = sum(len(e.text) for e in recorder.of(ev.TextDelta))
+    assert 4_000 <= shown < 4_000 + 2 * 512 < len(LOOPING)  # cut at the first look past 4,000
+
+
+def test_the_loop_watch_sees_repeats_up_to_a_thousand_characters_and_nothing_else():
+    def cut(stream: str, chunk: int = 7) -> str | None:
+        cap = ReplyCap(1_000_000)
+        try:
+            for i in range(0, len(stream), chunk):
+                cap.add(stream[i : i + chunk])
+        except ReplyTooLong as exc:
+            return str(exc)
+        return None
+
+    assert "piece of 1 characters" in cut("\n" * 5_000, chunk=1)  # blank lines
+    assert "piece of 2 characters" in cut("ab" * 3_000, chunk=3)
+    assert "piece of 1000 characters" in cut(("x" * 999 + "y") * 7)
+    assert cut(("z" * 1_001 + "\n") * 10) is None  # a longer piece: left to the cap
+    assert cut("\n".join(f"{i},{i * i},{i % 7}" for i in range(3_000))) is None  # rows of data
+    source = (ROOT / "claw_nb" / "agent.py").read_text()
+    assert cut(source * 2) is None  # code, even written twice
+    assert cut("word " * 700) is None  # 3,500 characters: under the window
+
+
+def test_the_piece_is_shown_escaped():
+    cap = ReplyCap(1_000_000)
+    with pytest.raises(ReplyTooLong) as caught:
+        for _ in range(600):
+            cap.add("\x1b[2Kok\u202e ")
+    assert "\x1b" not in str(caught.value) and "\u202e" not in str(caught.value)
+    assert "\\x1b[2Kok\\u202e " in str(caught.value)
