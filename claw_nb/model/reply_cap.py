@@ -11,8 +11,9 @@ number of chunks that carried text (servers send about one token per chunk, so a
 one-character token still counts once). The stream is cut at `SLACK` times the cap plus
 `MARGIN_TOKENS`: a server that honours `max_tokens` always ends first.
 
-A loop is also cut as soon as it is plain (`LoopWatch`): once the stream's last
-`LOOP_WINDOW` characters are one piece of at most `MAX_PERIOD` characters over and over (a
+A loop is also cut as soon as it is plain (`LoopWatch`): once the reply's last
+`LOOP_WINDOW` characters of text (prose and reasoning; a tool call, native or written into the
+text, may rightly write a file of one line repeated) are one piece of at most `MAX_PERIOD` characters over and over (a
 sentence, a line, a blank line), the model is not going to get out of it. On a CPU model at
 ~5 tokens a second that was the difference between ~9 minutes and ~3: a 0.5B model's loops
 ran to 2,777 tokens under a 4,096-token cap.
@@ -93,9 +94,11 @@ class ReplyCap:
     def estimate(self) -> int:
         return max(self.chars // CHARS_PER_TOKEN, self.chunks)
 
-    def add(self, *texts: str | None) -> None:
-        """Count one chunk's text (content, reasoning, tool-call arguments)."""
-        size = sum(len(t) for t in texts if t)
+    def add(self, *texts: str | None, calls: str = "") -> None:
+        """Count one chunk's text (content, reasoning) and tool-call text (`calls`, its names
+        and arguments). Only the text is watched for loops: a call may write a file of one
+        line repeated, and its size is bounded by the cap."""
+        size = sum(len(t) for t in texts if t) + len(calls)
         if not size:
             return
         self.chars += size

@@ -16,7 +16,7 @@ from claw_nb.config import ClawConfig
 from claw_nb.model.reply import ModelReply, build_reply
 from claw_nb.model.reply_cap import ReplyCap, tool_call_text
 from claw_nb.model.tool_progress import ToolProgressTracker
-from claw_nb.model.visible_text import TextCallback, VisibleText
+from claw_nb.model.visible_text import TEXT_CALL_MARKERS, TextCallback, VisibleText
 from claw_nb.toolcalls import StreamingToolCallAccumulator
 
 
@@ -39,6 +39,8 @@ class StreamedReply:
         self.reasoning: list[str] = []
         self.finish_reason: str | None = None
         self.ttft: float | None = None
+        self.in_call = False  # a tool call written into the text has begun
+        self._tail = ""
 
     def add(
         self, text: str | None, thought: str | None, calls: Any, finish_reason: str | None
@@ -46,7 +48,13 @@ class StreamedReply:
         """One chunk's delta: its text, reasoning, tool-call fragments and finish reason."""
         if self.ttft is None and (text or thought or calls):
             self.ttft = (time.perf_counter() - self.started) * 1000
-        self.cap.add(text, thought, tool_call_text(calls))
+        if text and not self.in_call:  # a call written as text: its content is not prose
+            seen = self._tail + text
+            self.in_call = any(marker in seen for marker in TEXT_CALL_MARKERS)
+            self._tail = seen[-16:]
+        prose = None if self.in_call else text
+        call_text = tool_call_text(calls) + (text or "" if self.in_call else "")
+        self.cap.add(prose, thought, calls=call_text)
         if text:
             self.parts.append(text)
             self.visible.feed(text)

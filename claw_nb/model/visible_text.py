@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 TextCallback = Callable[[str], None]
 
-_TEXT_CALL_MARKERS = ("<tool_call", "<function=")
+TEXT_CALL_MARKERS = ("<tool_call", "<function=")
 
 
 class VisibleText:
@@ -31,7 +31,7 @@ class VisibleText:
                 self.on_hidden(text)
             return
         buffer = self.pending + text
-        cut = min((i for i in (buffer.find(m) for m in _TEXT_CALL_MARKERS) if i >= 0), default=-1)
+        cut = min((i for i in (buffer.find(m) for m in TEXT_CALL_MARKERS) if i >= 0), default=-1)
         if cut >= 0:
             self.stopped = True
             self._emit(buffer[:cut])
@@ -40,7 +40,7 @@ class VisibleText:
                 self.on_hidden(buffer[cut:])
             return
         hold = 0
-        for marker in _TEXT_CALL_MARKERS:
+        for marker in TEXT_CALL_MARKERS:
             for n in range(min(len(marker) - 1, len(buffer)), 0, -1):
                 if buffer.endswith(marker[:n]):
                     hold = max(hold, n)

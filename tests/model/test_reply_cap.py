@@ -158,3 +158,13 @@ def test_the_piece_is_shown_escaped():
             cap.add("\x1b[2Kok\u202e ")
     assert "\x1b" not in str(caught.value) and "\u202e" not in str(caught.value)
     assert "\\x1b[2Kok\\u202e " in str(caught.value)
+
+
+def test_a_tool_call_may_write_one_line_over_and_over():
+    cap = ReplyCap(1_000_000)
+    for _ in range(2_400):
+        cap.add(None, None, calls="all work and no play\n")  # a file's content, in a call
+    assert cap.chars == 2_400 * 21
+    with pytest.raises(ReplyTooLong, match="looping"):
+        for _ in range(400):
+            cap.add("all work and no play\n")  # the same in the reply's prose
