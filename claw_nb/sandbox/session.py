@@ -37,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
+from typing import Any
 
 from claw_nb.protocols import CommandResult
 from claw_nb.records import record
@@ -177,24 +178,10 @@ class SandboxSession:
     _dead: bool = False
 
     @classmethod
-    def start(
-        cls,
-        argv: Sequence[str],
-        private: Sequence[str],
-        limits: Sequence[tuple[str, int, int]],
-        plan: MountPlan,
-        *,
-        env: Mapping[str, str],
-        nice: int = 0,
-        cgroup: Cgroup | None = None,
-        on_close: Sequence[Callable[[], None]] = (),
-    ) -> SandboxSession:
-        """Start bubblewrap (``argv``: everything before the command, cgroup join included)
-        with the server and wait until it is ready; SessionError with bubblewrap's own words
-        if it fails. ``nice``: added to the server's niceness, which its commands inherit."""
-        session = cls.launch(
-            argv, private, limits, plan, env=env, nice=nice, cgroup=cgroup, on_close=on_close
-        )
+    def start(cls, *args: Any, **options: Any) -> SandboxSession:
+        """:meth:`launch` (same arguments), then wait until the server is ready; SessionError
+        with bubblewrap's own words if it does not start."""
+        session = cls.launch(*args, **options)
         session.await_ready()
         return session
 
@@ -211,9 +198,11 @@ class SandboxSession:
         cgroup: Cgroup | None = None,
         on_close: Sequence[Callable[[], None]] = (),
     ) -> SandboxSession:
-        """Start bubblewrap with the server and return at once (~1 ms): it sets itself up in
-        parallel, and the first use (:meth:`usable_for`, :meth:`await_ready`) waits for its
-        ready word. bubblewrap's ``--die-with-parent`` follows the calling *thread*: call
+        """Start bubblewrap (``argv``: everything before the command, cgroup join included)
+        with the server and return at once (~1 ms): it sets itself up in parallel, and the
+        first use (:meth:`usable_for`, :meth:`await_ready`) waits for its ready word.
+        ``limits`` (rlimits) and ``nice`` (added to the server's niceness) are set on the
+        server, which its commands inherit. bubblewrap's ``--die-with-parent`` follows the calling *thread*: call
         this from one that outlives the session."""
         host, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         spec = ",".join(f"{name}:{soft}:{hard}" for name, soft, hard in limits)
