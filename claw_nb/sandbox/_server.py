@@ -97,14 +97,15 @@ def receive(sock) -> tuple:
 
 def find(name: str, env: dict) -> str:
     """``name`` looked up in the command's own PATH, as ``execvpe`` would (posix_spawnp would
-    search this server's)."""
+    search this server's). FileNotFoundError when it is not there: spawning the bare name
+    would run a file of that name in the working directory, which the agent may have made."""
     if "/" in name:
         return name
     for folder in env.get("PATH", os.defpath).split(os.pathsep):
         path = os.path.join(folder or ".", name)
         if os.access(path, os.X_OK) and not os.path.isdir(path):
             return path
-    return name
+    raise FileNotFoundError(2, "No such file or directory", name)
 
 
 def spawn(request: dict, out: int, err: int):

@@ -276,9 +276,13 @@ class BwrapRunner(RunnerBase):
         for root in held:
             gitguard.hold_placeholder(root)
 
-        def release() -> None:
-            for root in held:
-                gitguard.release_placeholder(root)
+        released: list[bool] = []
+
+        def release() -> None:  # once: the session's close and a failed start may both call it
+            if not released:
+                released.append(True)
+                for root in held:
+                    gitguard.release_placeholder(root)
 
         try:
             start = SandboxSession.start if wait else SandboxSession.launch

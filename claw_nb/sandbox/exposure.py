@@ -428,12 +428,13 @@ def secret_path_strings(workspace: Path | None = None, databases: bool = True) -
     entries: list[str] = []
     for home in homes():
         here = str(home).rstrip("/")
-        try:
-            present = set(os.listdir(here))  # one listing, not a look per secret's top folder
+        try:  # one listing, not a look per secret's top folder (casefolded: a home on a
+            # case-insensitive file system lists `.SSH` and opens `.ssh`)
+            present = {name.casefold() for name in os.listdir(here)}
         except OSError:
             present = None
         for rel in HOME_SECRETS:
-            if present is not None and rel.partition("/")[0] not in present:
+            if present is not None and rel.partition("/")[0].casefold() not in present:
                 continue
             p = f"{here}/{rel}"
             if os.path.lexists(p):

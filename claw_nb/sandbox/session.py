@@ -176,6 +176,8 @@ class SandboxSession:
     commands: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _dead: bool = False
+    _ready: threading.Event = field(default_factory=threading.Event)  # the start is over
+    _start_error: BaseException | None = None
 
     @classmethod
     def start(cls, *args: Any, **options: Any) -> SandboxSession:
@@ -202,8 +204,11 @@ class SandboxSession:
         with the server and return at once (~1 ms): it sets itself up in parallel, and the
         first use (:meth:`usable_for`, :meth:`await_ready`) waits for its ready word.
         ``limits`` (rlimits) and ``nice`` (added to the server's niceness) are set on the
-        server, which its commands inherit. bubblewrap's ``--die-with-parent`` follows the calling *thread*: call
-        this from one that outlives the session."""
+        server, which its commands inherit. A thread waits for the ready word and records,
+        that moment, what the sandbox was built on (the placeholders' identities, the mount
+        table): a path replaced between then and the first command changes them.
+        bubblewrap's ``--die-with-parent`` follows the calling *thread*: call this from one
+        that outlives the session."""
         host, inside = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         spec = ",".join(f"{name}:{soft}:{hard}" for name, soft, hard in limits)
         server = [sys.executable, "-I", "-S", *server_program(), str(inside.fileno())]
@@ -228,14 +233,25 @@ class SandboxSession:
         finally:
             inside.close()
         host.setblocking(False)
-        return cls(proc, Channel(host), plan, cgroup, 0, on_close=list(on_close))
+        session = cls(proc, Channel(host), plan, cgroup, 0, on_close=list(on_close))
+        waiter = threading.Thread(target=session._finish_start, name="claw-sandbox", daemon=True)
+        waiter.start()
+        return session
 
     def await_ready(self) -> None:
-        """Wait for the server's ready word and learn its PID (once; at once if known).
-        SessionError with bubblewrap's own words if it did not start: the session is then
-        closed, as on an interrupt while it waits."""
-        if self.server_pid:
-            return
+        """Wait until the start is over (at once if it is); SessionError with bubblewrap's own
+        words if it did not start (the session is then closed)."""
+        try:
+            self._ready.wait()
+        except BaseException:  # an interrupt while it starts: nothing may be left
+            self.close()
+            raise
+        if self._start_error is not None:
+            raise self._start_error
+
+    def _finish_start(self) -> None:
+        """The waiter: the server's ready word, its PID, and what the sandbox was built on,
+        recorded the moment it is ready. A failed start closes the session."""
         try:
             try:
                 ready = self.channel.receive(START_TIMEOUT_S)
@@ -247,12 +263,14 @@ class SandboxSession:
                 _, err = self.proc.communicate()
                 said = err.decode(errors="replace").strip()[-500:] or "it did not answer"
                 raise SessionError(f"the session sandbox did not start: {said}")
-        except BaseException:  # an interrupt while it starts too: nothing may be left
+            self.server_pid = kids[0]
+            self.held = [(p, identity(p)) for p in self.plan.placeholders]  # bubblewrap made them
+            self.mounts = self.mount_table()
+        except BaseException as exc:  # noqa: BLE001 -- said to whoever waits for the start
+            self._start_error = exc if isinstance(exc, SessionError) else SessionError(str(exc))
             self.close()
-            raise
-        self.server_pid = kids[0]
-        self.held = [(p, identity(p)) for p in self.plan.placeholders]  # bubblewrap made them
-        self.mounts = self.mount_table()
+        finally:
+            self._ready.set()
 
     # -- state -------------------------------------------------------------------------------
 

@@ -131,3 +131,26 @@ def test_an_entry_is_judged_again_once_it_leads_elsewhere(tmp_path, monkeypatch)
     link.unlink()
     link.symlink_to(outside)
     assert installed_path() == [str(link)]
+
+
+def test_an_entry_inside_a_zip_is_judged_again_when_its_folder_is_repointed(tmp_path, monkeypatch):
+    """`os.stat` fails for a path inside a zip (zipimport still imports from it): the answer is
+    kept by the deepest part that exists, so a link the agent repoints at its own zip is seen."""
+    import zipfile
+
+    from claw_nb.import_guard import installed_path
+
+    ws, outside = tmp_path / "ws", tmp_path / "outside"
+    (ws / "evil").mkdir(parents=True)
+    outside.mkdir()
+    for folder, module in ((outside, "placeholder"), (ws / "evil", "nbformat_evil")):
+        with zipfile.ZipFile(folder / "bundle.zip", "w") as bundle:
+            bundle.writestr(f"lib/{module}.py", "")
+    (ws / "deps").symlink_to(outside)
+    entry = str(ws / "deps" / "bundle.zip" / "lib")
+    monkeypatch.chdir(ws)
+    monkeypatch.setattr(sys, "path", [entry])
+    assert installed_path() == [entry]
+    (ws / "deps").unlink()
+    (ws / "deps").symlink_to(ws / "evil")
+    assert installed_path() == []

@@ -108,3 +108,21 @@ def test_build_agent_starts_nothing_by_default_or_without_a_command_tool(
         finally:
             agent.close()
     assert not (area.ws / ".claw").exists()  # made by a first command, not by an agent
+
+
+def test_a_hidden_folder_replaced_before_the_first_command_stays_hidden(area):
+    """What the early sandbox was built on is recorded the moment it is ready, not at the first
+    command: a hidden folder removed and made again in between (ext4 gives the new one the old
+    inode) is noticed, and the first command runs in a sandbox that hides the new one."""
+    vault = area.ws / "vault"
+    vault.mkdir()
+    runner = BwrapRunner(SandboxSettings(hide=[str(vault)]), area.ws)
+    runner.prestart()
+    early = runner._box[0]
+    assert early is not None and early._ready.wait(20) and early.server_pid
+    vault.rmdir()
+    vault.mkdir()
+    (vault / "key").write_text("s3cret\n")
+    res = runner.run(f"cat {vault}/key", area.ws, 30)
+    assert "s3cret" not in res.stdout and res.exit_code != 0
+    runner.close()

@@ -147,9 +147,13 @@ def test_commands_run_at_the_niceness_asked_for(area):
 def test_a_shell_or_folder_that_is_not_there_is_said_and_the_sandbox_stays(area):
     runner = sandbox(area)
     ns = namespace(runner, area)
+    planted = area.ws / "no-such-shell-xyz"  # a file of that name the agent left in the cwd
+    planted.write_text("#!/bin/sh\necho PLANTED RAN\n")
+    planted.chmod(0o755)
     missing = BwrapRunner(SandboxSettings(shell="no-such-shell-xyz"), area.ws)
     res = missing.run("true", area.ws, 10)
     assert res.exit_code == 127 and "claw: cannot run no-such-shell-xyz" in res.stderr
+    assert "PLANTED" not in res.stdout
     missing.close()
     gone = area.ws / "gone"
     gone.mkdir()
