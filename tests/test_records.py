@@ -103,7 +103,11 @@ def test_subclasses_own_methods_and_frozen_stays_frozen():
         return Child
 
     generated, ours = both(family)
-    assert repr(ours("s", 2)) == repr(generated("s", 2)) == "test_subclasses_own_methods_and_frozen_stays_frozen.<locals>.family.<locals>.Child(session='s', step=2)"
+    assert (
+        repr(ours("s", 2))
+        == repr(generated("s", 2))
+        == "test_subclasses_own_methods_and_frozen_stays_frozen.<locals>.family.<locals>.Child(session='s', step=2)"
+    )
     assert ours("s", 2) == ours("s", 2) and ours("s", 2) != ours("s", 3)
     with pytest.raises(dataclasses.FrozenInstanceError):
         ours("s").step = 1  # type: ignore[misc]
@@ -138,7 +142,10 @@ def test_a_class_that_writes_its_own_keeps_them_and_options_pass_through():
 
     loop = Loop([])
     loop.items.append(loop)
-    assert repr(loop) == "test_a_class_that_writes_its_own_keeps_them_and_options_pass_through.<locals>.Loop(items=[...])"
+    assert (
+        repr(loop)
+        == "test_a_class_that_writes_its_own_keeps_them_and_options_pass_through.<locals>.Loop(items=[...])"
+    )
 
 
 def test_a_frozen_record_refuses_every_change_once_made_as_a_frozen_dataclass_does():
@@ -169,3 +176,89 @@ def test_a_frozen_record_refuses_every_change_once_made_as_a_frozen_dataclass_do
     generated, ours = both(derived)
     assert ours("abc").size == generated("abc").size == 3
     assert repr(ours("abc")).endswith("(text='abc', size=3)")
+
+
+def test_init_takes_and_refuses_arguments_as_the_generated_one_does():
+    def shaped(deco):
+        @deco
+        class Shaped:
+            a: int
+            b: str
+            c: list = field(default_factory=list)
+            d: int = 4
+            made: list = field(init=False, default_factory=lambda: ["x"])
+            fixed: int = field(init=False, default=9)
+
+            def __post_init__(self) -> None:
+                self.made.append(self.a)
+
+        return Shaped
+
+    generated, ours = both(shaped)
+    for args, kwargs in [((1, "b"), {}), ((1,), {"b": "q", "d": 5}), ((), {"b": "q", "a": 2})]:
+        g, o = generated(*args, **kwargs), ours(*args, **kwargs)
+        assert dataclasses.asdict(o) == dataclasses.asdict(g) and repr(o) == repr(g)
+    assert ours(1, "b").c is not ours(1, "b").c  # a fresh default each time
+    wrong = [
+        ((), {}),
+        ((1,), {}),
+        ((1, "b", [], 4, 5), {}),
+        ((1, "b"), {"e": 1}),
+        ((1, "b"), {"a": 2}),
+        ((1, "b"), {"made": []}),
+    ]
+    for args, kwargs in wrong:
+        with pytest.raises(TypeError) as want:
+            generated(*args, **kwargs)
+        with pytest.raises(TypeError) as got:
+            ours(*args, **kwargs)
+        assert str(got.value) == str(want.value)
+
+    def three(deco):
+        @deco
+        class Three:
+            a: int
+            b: int
+            c: int
+
+        return Three
+
+    generated, ours = both(three)
+    for args in [(), (1,), (1, 2, 3, 4)]:
+        with pytest.raises(TypeError) as want:
+            generated(*args)
+        with pytest.raises(TypeError) as got:
+            ours(*args)
+        assert str(got.value) == str(want.value)
+
+
+def test_init_options_a_class_may_take_are_kept():
+    @record
+    class Own:
+        v: int
+
+        def __init__(self, text: str) -> None:
+            self.v = len(text)
+
+    assert Own("abc").v == 3
+
+    @record(init=False)
+    class Bare:
+        v: int = 1
+
+    assert Bare().v == 1 and "v" not in Bare().__dict__
+
+    @record(kw_only=True)
+    class Named:
+        v: int
+
+    assert Named(v=2).v == 2
+    with pytest.raises(TypeError):
+        Named(2)  # type: ignore[misc]
+
+    with pytest.raises(TypeError, match="non-default argument 'b' follows default argument"):
+
+        @record
+        class Misordered:
+            a: int = 0
+            b: int  # type: ignore[misc]
