@@ -1,9 +1,10 @@
-"""One keep-alive HTTP connection to a model server, on the standard library's `http.client`.
+"""One keep-alive HTTP connection to a model server: `http_wire` for ``http://`` and the
+standard library's `http.client` for ``https://``.
 
 Why not httpx: creating an `httpx.Client` imports httpcore, which imports trio and anyio when
 they are installed: ~0.5 s of a process's start (1 s on a busy machine), half the budget for
 the first request. The direct path needs one connection, JSON bodies, chunked Server-Sent
-Events and per-read timeouts, all of which `http.client` does.
+Events and per-read timeouts; `http_wire` says why plain HTTP does not use `http.client`.
 
 A connection the server closed while idle is noticed before reuse (its socket turns readable)
 and replaced, as connection pools do; a response that was not read to its end is never reused.
@@ -14,12 +15,13 @@ then stops reading the prompt).
 
 from __future__ import annotations
 
-import http.client
 import select
 import socket
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
+
+from claw_nb.model.http_wire import WireConnection, WireError
 
 
 class ConnectTimeout(ConnectionError):
@@ -44,7 +46,8 @@ class HTTPTransport:
         self.port = parts.port or (443 if self.https else 80)
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.headers = {**headers, "Host": parts.netloc or self.host}
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: Any = None  # a WireConnection, or http.client's for https
+        self._errors: tuple[type[BaseException], ...] = (WireError,)  # a broken response
         self.aborted = False  # set by abort(); the next request is refused until reset_abort()
 
     def abort(self) -> None:
@@ -76,7 +79,7 @@ class HTTPTransport:
         try:
             conn.request("POST", self.path, body=body, headers=self.headers)
             return conn.getresponse()
-        except http.client.HTTPException as exc:  # e.g. a garbled status line
+        except self._errors as exc:  # e.g. a garbled status line
             self.close()
             raise StreamCut(f"no valid response: {exc!r}") from exc
         except BaseException:
@@ -86,7 +89,7 @@ class HTTPTransport:
     def read_all(self, response: Any) -> bytes:
         try:
             data = response.read()
-        except (http.client.HTTPException, OSError) as exc:
+        except (*self._errors, OSError) as exc:
             self.close()
             raise StreamCut(f"the response broke off: {exc}") from exc
         self._after(response)
@@ -100,7 +103,7 @@ class HTTPTransport:
                 if not line:
                     break
                 yield line.decode("utf-8", errors="replace").rstrip("\r\n")
-        except (http.client.HTTPException, OSError) as exc:
+        except (*self._errors, OSError) as exc:
             self.close()
             if isinstance(exc, TimeoutError):
                 raise
@@ -115,13 +118,14 @@ class HTTPTransport:
         if response.will_close:
             self.close()
 
-    def _connection(self, connect_timeout: float) -> http.client.HTTPConnection:
+    def _connection(self, connect_timeout: float) -> Any:
         conn = self._conn
         if conn is not None and (conn.sock is None or _readable(conn.sock)):
             self.close()  # closed by the server while idle (or left with unread data)
             conn = None
         if conn is None:
             if self.https:
+                import http.client
                 import ssl
 
                 conn = http.client.HTTPSConnection(
@@ -130,13 +134,14 @@ class HTTPTransport:
                     timeout=connect_timeout,
                     context=ssl.create_default_context(),
                 )
+                self._errors = (WireError, http.client.HTTPException)
+                if self.host.isascii():
+                    # the name as bytes: as text, CPython encodes it with the IDNA codec,
+                    # whose first use imports `encodings.idna` and `stringprep` (~2-3 ms);
+                    # TLS still checks the certificate against `self.host`
+                    conn._create_connection = _connect_by_bytes
             else:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=connect_timeout)
-            if self.host.isascii():
-                # the name as bytes: as text, CPython encodes it with the IDNA codec, whose
-                # first use imports `encodings.idna` and `stringprep` (~2-3 ms of the first
-                # request); TLS still checks the certificate against `self.host`
-                conn._create_connection = _connect_by_bytes
+                conn = WireConnection(self.host, self.port, connect_timeout)
             try:
                 conn.connect()
             except TimeoutError as exc:
