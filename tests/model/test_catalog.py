@@ -18,6 +18,7 @@ def fresh(monkeypatch):
     def use(raw: bytes | None = None):
         catalog._catalog.cache_clear()
         catalog._may_list.cache_clear()
+        catalog._may_end_a_name.cache_clear()
         catalog._escapes_could_spell_a_name.cache_clear()
         read.cache_clear()
         if raw is not None:
@@ -26,6 +27,7 @@ def fresh(monkeypatch):
     yield use
     catalog._catalog.cache_clear()
     catalog._may_list.cache_clear()
+    catalog._may_end_a_name.cache_clear()
     catalog._escapes_could_spell_a_name.cache_clear()
     read.cache_clear()
 
@@ -62,3 +64,23 @@ def test_litellms_own_catalog_knows_a_cloud_model_and_not_a_local_one(fresh):
     catalog._catalog.cache_clear()
     assert catalog.model_info("hosted_vllm/my-local-model") is None
     assert catalog._catalog.cache_info().misses == 0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("litellm") is None, reason="LiteLLM not installed")
+def test_the_byte_search_answers_as_the_parsed_catalog_does(fresh):
+    """Every 20th key of LiteLLM's file, as given and behind a provider prefix, and names that
+    end like a key without being one: the searched (mapped) file agrees with a full parse."""
+    fresh()
+    parsed = catalog._catalog()
+    keys = [k for k in parsed if isinstance(parsed[k], dict) and k != "sample_spec"][::20]
+    assert len(keys) > 50
+    names = [*keys, *(f"openai/{k}" for k in keys), *(f"x{k}" for k in keys[:20])]
+    names += ["hosted_vllm/my-local-model", "ollama/qwen3-coder:30b", "openai/scripted"]
+    for name in names:
+        catalog._may_list.cache_clear()
+        catalog._may_end_a_name.cache_clear()
+        want = parsed.get(name)
+        if want is None and "/" in name:
+            want = parsed.get(name.split("/", 1)[1])
+        want = want if isinstance(want, dict) else None
+        assert catalog.model_info(name) == want, name
