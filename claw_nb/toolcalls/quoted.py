@@ -98,6 +98,10 @@ class QuotedCalls:
         self._calls: OrderedDict[str, str] = OrderedDict()  # call key -> tool it came from
         self._texts: deque[tuple[str, str]] = deque()  # (tool, whitespace-free result text)
         self._chars = 0
+        # results not parsed yet, in order: parsed when a text call is checked (a model that
+        # calls natively never needs them; parsing each result was ~0.15 ms a step)
+        self._pending: deque[tuple[str, str, frozenset[str] | None]] = deque()
+        self._pending_chars = 0
 
     @classmethod
     def from_history(cls, messages: Iterable[dict[str, Any]]) -> QuotedCalls:
@@ -109,10 +113,25 @@ class QuotedCalls:
         return read
 
     def remember(self, tool: str, text: str, known_tools: Collection[str] | None) -> None:
-        """Note a tool result the model is about to read."""
+        """Note a tool result the model is about to read (parsed when first needed, in the
+        order read: what `find` answers is the same as if each were parsed at once)."""
         if not text:
             return
-        text = _THINK_TAG.sub("\n", text[:MAX_SCANNED_CHARS])
+        text = text[:MAX_SCANNED_CHARS]
+        names = None if known_tools is None else frozenset(known_tools)
+        self._pending.append((tool, text, names))
+        self._pending_chars += len(text)
+        while self._pending_chars > 2 * MAX_REMEMBERED_CHARS:  # bounded: parse the oldest
+            self._parse_next()
+
+    def _parse_all(self) -> None:
+        while self._pending:
+            self._parse_next()
+
+    def _parse_next(self) -> None:
+        tool, text, known_tools = self._pending.popleft()
+        self._pending_chars -= len(text)
+        text = _THINK_TAG.sub("\n", text)
         variants = [text]
         if _NUMBERED_LINE.search(text):
             variants.append(_NUMBERED_LINE.sub("", text))
@@ -133,6 +152,7 @@ class QuotedCalls:
         """Where a text-dialect call was quoted from; None for a native or an original call."""
         if call.dialect == "native":
             return None
+        self._parse_all()
         key = call_key(call)
         if key is not None and key in self._calls:
             return Quote(self._calls[key], "same call")

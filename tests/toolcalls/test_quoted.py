@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from claw_nb.toolcalls import extract_text_tool_calls, from_native
-from claw_nb.toolcalls.quoted import MAX_REMEMBERED_CALLS, QuotedCalls
+from claw_nb.toolcalls.quoted import (
+    MAX_REMEMBERED_CALLS,
+    MAX_REMEMBERED_CHARS,
+    MAX_SCANNED_CHARS,
+    QuotedCalls,
+)
 
 KNOWN = {
     "run_command": {"type": "object", "properties": {"command": {"type": "string"}}},
@@ -96,8 +101,24 @@ def test_memory_stays_bounded():
         memory.remember(
             "read_file", f'{{"name": "write_file", "arguments": {{"path": "{i}"}}}}', KNOWN
         )
-    assert len(memory._calls) == MAX_REMEMBERED_CALLS
     newest = reply_call(
         f'{{"name": "write_file", "arguments": {{"path": "{MAX_REMEMBERED_CALLS + 49}"}}}}'
     )
     assert memory.find(newest) is not None
+    assert len(memory._calls) == MAX_REMEMBERED_CALLS and not memory._pending
+
+
+def test_results_are_parsed_only_when_a_text_call_is_checked_and_unparsed_ones_stay_bounded():
+    memory = QuotedCalls()
+    memory.remember("read_file", '{"name": "write_file", "arguments": {"path": "a"}}', KNOWN)
+    assert not memory._calls and len(memory._pending) == 1  # a native session never parses
+    (native,) = from_native(
+        [{"id": "c1", "function": {"name": "write_file", "arguments": '{"path": "a"}'}}]
+    )
+    assert memory.find(native) is None and memory._pending
+    assert memory.find(reply_call('{"name": "write_file", "arguments": {"path": "a"}}'))
+    assert not memory._pending
+    big = "x" * (MAX_SCANNED_CHARS - 10)
+    for _ in range(40):
+        memory.remember("run_command", big, KNOWN)
+    assert memory._pending_chars <= 2 * MAX_REMEMBERED_CHARS
