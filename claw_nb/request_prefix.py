@@ -36,6 +36,16 @@ def message_hash(message: dict[str, Any]) -> str:
     return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).hexdigest()
 
 
+def _tools_hash(tools: list[dict[str, Any]]) -> str:
+    """`message_hash({"tools": tools})`, from the schemas' JSON made once per tool set."""
+    from claw_nb.tools.base import specs_json
+
+    text = specs_json(tools, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.blake2b(
+        ('{"tools": ' + text + "}").encode("utf-8", "replace"), digest_size=16
+    ).hexdigest()
+
+
 class PrefixTracker:
     """The previous request of one session, to tell whether the next one extends it."""
 
@@ -61,7 +71,7 @@ class PrefixTracker:
         `compacted` names a compaction that ran since the previous request (it is the reason
         when the prefix broke). A request that is a prefix of the previous one (messages removed
         from the end only) breaks nothing: the server holds all of it."""
-        tools_hash = message_hash({"tools": tools or []})
+        tools_hash = _tools_hash(tools or [])
         known, seen = self._known, {}
         hashes = []
         for m in messages:

@@ -143,3 +143,13 @@ def test_a_content_replaced_in_place_is_still_a_break():
     messages[5]["content"] = "[earlier output dropped]"  # the same dict, changed
     found = tracker.check(messages, TOOLS)
     assert found is not None and (found.index, found.role) == (5, "tool")
+
+
+def test_the_tool_schemas_hash_is_the_messages_hash_and_follows_a_changed_schema():
+    from claw_nb.request_prefix import _tools_hash, message_hash
+    from claw_nb.tools import default_tools
+
+    specs = default_tools().specs()
+    assert _tools_hash(specs) == message_hash({"tools": specs}) and _tools_hash(specs)
+    changed = [*specs[:-1], {**specs[-1], "description": "other"}]
+    assert _tools_hash(changed) == message_hash({"tools": changed}) != _tools_hash(specs)
