@@ -12,7 +12,6 @@ a warning; the workspace itself always comes from the caller.
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import field, fields, replace
 from pathlib import Path
@@ -20,11 +19,12 @@ from typing import Any
 
 from claw_nb.claw_dir import DEFAULT_DB, PROMPTS_DIR, SETTINGS_FILE
 from claw_nb.errors import ConfigError
+from claw_nb.lazy_logger import get_logger
 from claw_nb.locality import stays_local
 from claw_nb.records import record
 from claw_nb.untrusted import UntrustedPathRefused, read_untrusted_text
 
-logger = logging.getLogger("claw_nb")
+logger = get_logger("claw_nb")
 
 
 DEFAULT_MODEL = "auto"  # claw_nb.model.resolve: a local server, else the embedded model

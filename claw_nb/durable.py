@@ -19,13 +19,14 @@ Standard library only.
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import stat
 import threading
 import time
 
-logger = logging.getLogger("claw_nb")
+from claw_nb.lazy_logger import get_logger
+
+logger = get_logger("claw_nb")
 
 MAX_PENDING = 64  # descriptors kept open before a flush starts on its own
 

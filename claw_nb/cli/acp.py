@@ -8,7 +8,6 @@ a child process) is sent to stderr for the life of the process, at the file-desc
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -62,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     import asyncio
+    import logging
 
     from claw_nb.cli.headless import json_stdout
 

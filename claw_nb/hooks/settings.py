@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 import os
 import re
@@ -22,11 +21,12 @@ from typing import Any
 
 from claw_nb.claw_dir import SETTINGS_FILE
 from claw_nb.errors import HookSettingsError, PermissionSettingsError
+from claw_nb.lazy_logger import get_logger
 from claw_nb.protected_paths import CLAUDE_DIR
 from claw_nb.records import record
 from claw_nb.untrusted import UntrustedPathRefused, read_untrusted_text
 
-logger = logging.getLogger("claw_nb")
+logger = get_logger("claw_nb")
 
 EVENTS = (
     "SessionStart",

@@ -9,14 +9,14 @@ workspace (`claw_nb.approvals`, in `hook_approvals.json`) per workspace and
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from claw_nb.approvals import Answer, ApprovalStore
 from claw_nb.hooks.settings import HookSpec
+from claw_nb.lazy_logger import get_logger
 
-logger = logging.getLogger("claw_nb")
+logger = get_logger("claw_nb")
 
 APPROVALS_FILE = "hook_approvals.json"
 HookApprover = Callable[[HookSpec], Answer]  # asks a person about one hook not approved yet

@@ -8,7 +8,6 @@ tries once, briefly, to move the journals into the database (`claw_nb.log.ingest
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import warnings
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from claw_nb import events as ev
+from claw_nb.lazy_logger import get_logger
 from claw_nb.log.database import END_OF_SESSION_TIMEOUT, StoreBusy, resolve_db_path
 from claw_nb.log.journal import JournalWriter, encode_event
 from claw_nb.log.journal_paths import journal_dir
@@ -23,7 +23,7 @@ from claw_nb.log.journal_paths import journal_dir
 if TYPE_CHECKING:
     from typing import Self
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _TRANSIENT = (ev.TextDelta, ev.ToolCallProgress)  # for the live views only: never journaled
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import heapq
 import json
-import logging
 import os
 import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claw_nb.lazy_logger import get_logger
 from claw_nb.log.database import DEFAULT_TIMEOUT, open_database, resolve_db_path
 from claw_nb.log.journal import TIME_KEY, TYPE_KEY, decode_line
 from claw_nb.log.journal_paths import journal_dir
@@ -36,7 +36,7 @@ from claw_nb.log.schema import all_tables
 if TYPE_CHECKING:
     import duckdb
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def ingest(

@@ -8,11 +8,11 @@ background thread only when a workspace configures a server.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from claw_nb.lazy_logger import get_logger
 from claw_nb.mcp.specs import ServerList, ServerSpec, load_servers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,7 +28,7 @@ __all__ = [
     "start_servers",
 ]
 
-logger = logging.getLogger("claw_nb.mcp")
+logger = get_logger("claw_nb.mcp")
 DEFAULT_STARTUP_TIMEOUT = 30.0  # seconds, as Claude Code; its MCP_TIMEOUT (ms) overrides
 DEFAULT_TOOL_TIMEOUT = 120.0  # seconds per call; MCP_TOOL_TIMEOUT (ms) overrides
 MAX_STARTUP_TIMEOUT = 120.0  # a settings file cannot make a session wait longer

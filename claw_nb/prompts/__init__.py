@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Any
 
+from claw_nb.lazy_logger import get_logger
 from claw_nb.records import record
 from claw_nb.untrusted import UntrustedPathRefused, read_untrusted, read_untrusted_text
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 MEMORY_FILES = ("AGENTS.md", "CLAW.md", "CLAUDE.md")
 MAX_MEMORY_CHARS = 20_000

@@ -27,7 +27,6 @@ What keeps a long-lived sandbox as tight as one per command (``docs/security.md`
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
@@ -39,6 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field
 from typing import Any
 
+from claw_nb.lazy_logger import get_logger
 from claw_nb.protocols import CommandResult
 from claw_nb.records import record
 from claw_nb.sandbox.capture import OutputLog
@@ -54,7 +54,7 @@ from claw_nb.sandbox.process import (
 )
 from claw_nb.sandbox.server_channel import Channel, SessionError, server_program, small_int
 
-logger = logging.getLogger("claw_nb.sandbox")
+logger = get_logger("claw_nb.sandbox")
 START_TIMEOUT_S = 20.0  # for bubblewrap and the server to say they are ready
 
 

@@ -12,7 +12,6 @@ otherwise the child runs on the parent's model, as a `[tool.claw] model` would b
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Iterable
@@ -22,13 +21,14 @@ from typing import Any
 
 from claw_nb.claw_dir import CLAW_DIR
 from claw_nb.config import ClawConfig
+from claw_nb.lazy_logger import get_logger
 from claw_nb.locality import stays_local
 from claw_nb.prompts import SystemPrompt, project_memory
 from claw_nb.records import record
 from claw_nb.subagents.front_matter import split_front_matter
 from claw_nb.untrusted import UntrustedPathRefused, confined_path, read_untrusted_text
 
-logger = logging.getLogger("claw_nb")
+logger = get_logger("claw_nb")
 
 # Searched in this order: on a name in both, claw_nb's own folder wins.
 AGENT_DIRS = (Path(CLAW_DIR) / "agents", Path(".claude") / "agents")
