@@ -29,6 +29,9 @@ def run() -> None:
             print(exc.code, file=sys.stderr)
     from claw_nb import durable
 
+    sandbox = sys.modules.get("claw_nb.sandbox")
+    if sandbox is not None:
+        sandbox.close_early()  # a sandbox launched for a run that did not start
     durable.wait()  # the edits and the journal are on disk before the process goes
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -110,9 +113,10 @@ def _task_text(words: list[str]) -> str:
 
 
 def _run_task(args: argparse.Namespace, config, task: str, out) -> int:
-    from claw_nb.sandbox import probe_soon
+    from claw_nb.sandbox import launch_early
 
-    probe_soon(config.settings)  # whether bubblewrap works, found out while the rest loads
+    # the session sandbox starts while the rest loads; its start says whether bubblewrap works
+    launch_early(config.settings, config.workspace)
     from claw_nb.api import build_agent
     from claw_nb.cli.error_text import error_line, fix_hint
     from claw_nb.errors import (

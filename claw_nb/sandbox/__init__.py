@@ -31,22 +31,29 @@ sandbox's command server) run as their own processes.
 
 from __future__ import annotations
 
-import logging
+import os
+import shutil
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from claw_nb.errors import SandboxSettingsError
+from claw_nb.lazy_logger import get_logger
 from claw_nb.protocols import CommandResult, CommandRunner
 from claw_nb.sandbox.bwrap import BwrapRunner
-from claw_nb.sandbox.bwrap_probe import bwrap_status, probe_in_background
+from claw_nb.sandbox.bwrap_probe import (
+    bwrap_status,
+    forget_launched,
+    note_launched,
+    probe_in_background,
+)
 from claw_nb.sandbox.capture import CappedBuffer, OutputLog
 from claw_nb.sandbox.plain import PlainRunner
 from claw_nb.sandbox.process import Supervisor, run_capped
 from claw_nb.sandbox.settings import SandboxSettings
 
-logger = logging.getLogger("claw_nb.sandbox")
+logger = get_logger("claw_nb.sandbox")
 _announced: set[str] = set()
 _announce_lock = threading.Lock()
 
@@ -61,6 +68,57 @@ def probe_soon(settings: Mapping[str, Any] | None, **overrides: Any) -> None:
         return
     if sandbox.enabled:
         probe_in_background(sandbox.bwrap_path)
+
+
+_early: dict[str, BwrapRunner] = {}  # real path of bwrap -> a runner launched early
+
+
+def launch_early(settings: Mapping[str, Any] | None, workspace: Path) -> None:
+    """For a process about to run commands in ``workspace`` (`claw-nb run`): launch the
+    session sandbox now, in the background, instead of a probe. Its start says whether
+    bubblewrap works (the probe's trivial sandbox cost ~5 ms of CPU more), and
+    :func:`make_runner` hands this runner on when asked for the same settings and workspace.
+    Otherwise (session sandboxes off, no bubblewrap found, bad settings) as
+    :func:`probe_soon`."""
+    try:
+        sandbox = SandboxSettings.from_settings(settings)
+    except SandboxSettingsError:
+        return
+    path = shutil.which(sandbox.bwrap_path) if sandbox.enabled and sandbox.session else None
+    if path is None or os.path.realpath(path) in _early:
+        probe_soon(settings)
+        return
+    runner = BwrapRunner(sandbox, workspace)
+    runner.prestart()
+    if runner._box[0] is None:  # not launched (it said why at debug level): probe instead
+        runner.close()
+        probe_soon(settings)
+        return
+    _early[os.path.realpath(path)] = runner
+    note_launched(path, runner.started)
+
+
+def close_early() -> None:
+    """Close the runners :func:`launch_early` made that nobody took (a run that failed to
+    start): their sandboxes and cgroups end now, not with the process."""
+    while _early:
+        path, runner = _early.popitem()
+        forget_launched(path)
+        runner.close()
+
+
+def _take_early(settings: SandboxSettings, workspace: Path | None) -> BwrapRunner | None:
+    """The runner :func:`launch_early` made, if it was for these settings and workspace (one
+    made for others is closed)."""
+    path = shutil.which(settings.bwrap_path)
+    runner = _early.pop(os.path.realpath(path), None) if path else None
+    if runner is None:
+        return None
+    forget_launched(path)
+    if runner.settings == settings and runner.workspace == workspace:
+        return runner
+    runner.close()
+    return None
 
 
 def make_runner(settings: SandboxSettings | None = None, workspace: Path | None = None):
@@ -80,8 +138,11 @@ def make_runner(settings: SandboxSettings | None = None, workspace: Path | None 
         )
         return runner
     ok, reason = bwrap_status(settings.bwrap_path)
+    early = _take_early(settings, workspace)
     if ok:
-        return BwrapRunner(settings, workspace)
+        return early or BwrapRunner(settings, workspace)
+    if early is not None:
+        early.close()
     with _announce_lock:
         first = reason not in _announced
         _announced.add(reason)
@@ -104,6 +165,8 @@ __all__ = [
     "SandboxSettingsError",
     "Supervisor",
     "bwrap_status",
+    "close_early",
+    "launch_early",
     "make_runner",
     "probe_soon",
     "run_capped",

@@ -5,7 +5,6 @@ in ``mounts``, the session sandbox in ``session``."""
 
 from __future__ import annotations
 
-import logging
 import os
 import shlex
 import shutil
@@ -17,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from claw_nb.claw_dir import CLAW_DIR, ensure_claw_dir
+from claw_nb.lazy_logger import get_logger
 from claw_nb.protected_paths import CLAUDE_DIR
 from claw_nb.protocols import CommandResult
 from claw_nb.sandbox import gitguard
@@ -38,7 +38,7 @@ from claw_nb.sandbox.server_channel import SessionError, current_umask
 from claw_nb.sandbox.session import SandboxSession
 from claw_nb.sandbox.settings import SandboxSettings
 
-logger = logging.getLogger("claw_nb.sandbox")
+logger = get_logger("claw_nb.sandbox")
 StopCheck = Callable[[], bool]  # true once the command must stop (a StopToken is one)
 
 
@@ -169,6 +169,18 @@ class BwrapRunner(RunnerBase):
                 self._box[0] = self._start_from_plan(self.workspace)
         finally:
             self._session_lock.release()
+
+    def started(self) -> bool:
+        """Whether the sandbox :meth:`prestart` launched is up (waits for the end of its
+        start): bubblewrap then works here, with every namespace and mount a command gets."""
+        session = self._box[0]
+        if session is None:
+            return False
+        try:
+            session.await_ready()
+        except SessionError:
+            return False
+        return not session.ended
 
     def _start_from_plan(self, workspace: Path) -> SandboxSession | None:
         self._prepare(workspace)

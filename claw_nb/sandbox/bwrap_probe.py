@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 
 INSTALL_HINT = (
     "install bubblewrap: `sudo apt-get install bubblewrap` (Debian/Ubuntu) or "
@@ -30,6 +31,23 @@ def cap_flags() -> list[str]:
 _probe_cache: dict[tuple[str, int], tuple[bool, str]] = {}
 _probe_lock = threading.Lock()
 _started: set[str] = set()  # paths a background probe was started for
+# real path of bwrap -> whether a sandbox launched with it came up (waits for its start): a
+# session sandbox started early answers what the probe would (`launch_early`)
+_launched: dict[str, Callable[[], bool]] = {}
+
+
+def note_launched(bwrap_path: str, started: Callable[[], bool]) -> None:
+    """A sandbox is starting with ``bwrap_path``: if it comes up, :func:`bwrap_status` says
+    usable without a probe of its own (it waits for that start); if not, the probe runs and
+    says why."""
+    with _probe_lock:
+        _launched[os.path.realpath(bwrap_path)] = started
+
+
+def forget_launched(bwrap_path: str) -> None:
+    """The sandbox :func:`note_launched` named was handed on or closed: nothing to wait for."""
+    with _probe_lock:
+        _launched.pop(os.path.realpath(bwrap_path), None)
 
 
 def probe_in_background(bwrap_path: str = "bwrap") -> None:
@@ -56,6 +74,10 @@ def bwrap_status(bwrap_path: str = "bwrap") -> tuple[bool, str]:
     key = (os.path.realpath(path), os.geteuid())
     with _probe_lock:
         if key in _probe_cache:
+            return _probe_cache[key]
+        launched = _launched.pop(key[0], None)
+        if launched is not None and launched():
+            _probe_cache[key] = (True, "")
             return _probe_cache[key]
         argv = [
             path,

@@ -126,3 +126,43 @@ def test_a_hidden_folder_replaced_before_the_first_command_stays_hidden(area):
     res = runner.run(f"cat {vault}/key", area.ws, 30)
     assert "s3cret" not in res.stdout and res.exit_code != 0
     runner.close()
+
+
+def test_a_sandbox_launched_early_answers_the_probe_and_is_the_runner_handed_on(area, monkeypatch):
+    """`claw-nb run` launches its session sandbox instead of a probe: its start says that
+    bubblewrap works (no probe process runs), and `make_runner` hands that very runner on."""
+    from claw_nb import sandbox
+    from claw_nb.sandbox import bwrap_probe, make_runner
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError(f"a probe ran: {args}")
+
+    monkeypatch.setattr(bwrap_probe, "_probe_cache", {})
+    monkeypatch.setattr(bwrap_probe.subprocess, "run", no_probe)
+    sandbox.launch_early({}, area.ws)
+    runner = make_runner(SandboxSettings(), area.ws)
+    assert isinstance(runner, BwrapRunner) and runner._box[0] is not None
+    assert not sandbox._early
+    res = runner.run("echo ok", area.ws, 30)
+    assert res.exit_code == 0 and res.stdout == "ok\n" and runner._box[0].commands == 1
+    runner.close()
+
+    sandbox.launch_early({}, area.ws)  # asked for other settings: closed, a new runner made
+    early = next(iter(sandbox._early.values()))
+    other = make_runner(SandboxSettings(network=True), area.ws)
+    assert other is not early and early._box[0] is None and not sandbox._early
+    other.close()
+
+
+def test_a_sandbox_that_cannot_start_early_leaves_the_probe_to_say_why(area, tmp_path, monkeypatch):
+    from claw_nb import sandbox
+    from claw_nb.sandbox import bwrap_probe, make_runner
+
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(bwrap_probe, "_probe_cache", {})
+    sandbox.launch_early({"sandbox": {"bwrap_path": str(fake)}}, area.ws)
+    runner = make_runner(SandboxSettings(bwrap_path=str(fake)), area.ws)
+    assert runner.sandboxed is False and "No permissions" in runner.fallback_reason
+    assert not sandbox._early and not bwrap_probe._launched
