@@ -63,6 +63,12 @@ class LazyLogger:
     def __getattr__(self, name: str) -> Any:  # handlers, setLevel...: the real logger's
         return getattr(self._real(), name)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in LazyLogger.__slots__:
+            object.__setattr__(self, name, value)
+        else:  # `propagate`, `disabled`...: the real logger's
+            setattr(self._real(), name, value)
+
 
 def get_logger(name: str) -> LazyLogger:
     return LazyLogger(name)

@@ -44,12 +44,7 @@ def _record(cls: type[T], options: dict[str, Any]) -> type[T]:
     if frozen and ("__setattr__" in own or "__delattr__" in own):
         raise TypeError(f"a frozen record cannot define __setattr__ or __delattr__: {cls}")
     init = options.pop("init", True)
-    ours_init = (  # InitVar and kw_only fields: dataclasses writes that __init__
-        init
-        and "__init__" not in own
-        and not options.get("kw_only")
-        and "InitVar" not in str(own.get("__annotations__", {}))
-    )
+    ours_init = init and "__init__" not in own and not _needs_generated_init(cls, options)
     made = dataclass(cls, repr=False, eq=False, init=init and not ours_init, **options)
     if ours_init:
         made.__init__ = _init_for(made, frozen)  # type: ignore[misc]
@@ -65,6 +60,24 @@ def _record(cls: type[T], options: dict[str, Any]) -> type[T]:
         if not explicit_hash:  # as dataclasses: frozen hashes its compared fields, else none
             made.__hash__ = _hash if frozen else None  # type: ignore[method-assign,assignment]
     return made
+
+
+def _needs_generated_init(cls: type, options: dict[str, Any]) -> bool:
+    """Keyword-only and init-only fields, here or in a base: dataclasses writes that
+    ``__init__`` (no record uses them; they keep working if one does)."""
+    if options.get("kw_only"):
+        return True
+    for klass in cls.__mro__:
+        annotations = str(klass.__dict__.get("__annotations__", {}))
+        if "InitVar" in annotations or "KW_ONLY" in annotations:
+            return True
+        for value in klass.__dict__.get("__dataclass_fields__", {}).values():
+            if getattr(value, "kw_only", False) is True:
+                return True
+    return any(
+        isinstance(value, Field) and getattr(value, "kw_only", False) is True
+        for value in cls.__dict__.values()
+    )
 
 
 def _init_for(cls: type, frozen: bool) -> Any:

@@ -53,3 +53,10 @@ def test_once_logging_is_loaded_records_name_the_caller(caplog):
     assert first.funcName == "test_once_logging_is_loaded_records_name_the_caller"
     assert first.pathname == __file__
     assert second.exc_info is not None and second.levelno == logging.ERROR
+
+
+def test_attributes_set_on_it_are_the_real_loggers():
+    log = get_logger("claw_nb.test_lazy_attrs")
+    log.propagate = False
+    assert logging.getLogger("claw_nb.test_lazy_attrs").propagate is False
+    log.propagate = True

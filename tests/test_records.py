@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 
 import pytest
 
@@ -262,3 +262,38 @@ def test_init_options_a_class_may_take_are_kept():
         class Misordered:
             a: int = 0
             b: int  # type: ignore[misc]
+
+
+def test_keyword_only_and_init_only_fields_anywhere_get_the_generated_init():
+    @record
+    class OneNamed:
+        a: int = field(kw_only=True)
+        b: int = 0
+
+    with pytest.raises(TypeError):
+        OneNamed(5)  # type: ignore[misc]
+    assert OneNamed(a=5).a == 5
+
+    @record
+    class AfterMarker:
+        a: int
+        _: KW_ONLY
+        b: int = 0
+
+    assert AfterMarker(1, b=2).b == 2
+    with pytest.raises(TypeError):
+        AfterMarker(1, 2)  # type: ignore[misc]
+
+    @record
+    class Base:
+        size: int
+        scale: InitVar[int] = 1
+
+        def __post_init__(self, scale: int) -> None:
+            self.size *= scale
+
+    @record
+    class Sub(Base):
+        extra: int = 0
+
+    assert Sub(2, 3).size == 6 and Sub(2, 3, 4).extra == 4

@@ -5,8 +5,10 @@ LiteLLM to call `get_model_info` takes seconds. The lookup tries the name as giv
 its provider prefix (`openai/gpt-4o-mini` -> `gpt-4o-mini`).
 
 Parsing the file (~3 MB, 4,000 models) costs ~0.1-0.2 s and ~20 MiB, so a name is first looked
-for in its bytes: a local model's name is not there, and it is never parsed for one. The file is
-mapped, not read (a copy of 3 MB was ~2 ms), and searched once for the end every name shares.
+for in its bytes: a local model's name is not there, and it is never parsed for one. It is
+searched once for the end that every name shares (each search of 3 MB is ~1 ms). It is read,
+not mapped: a mapped file shortened meanwhile (LiteLLM in a virtualenv the agent can write)
+kills the process with SIGBUS at the next search.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
-import mmap
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +23,14 @@ CATALOG_FILE = "model_prices_and_context_window_backup.json"
 
 
 @functools.lru_cache(maxsize=1)
-def _catalog_bytes() -> bytes | mmap.mmap:
-    """The file's bytes, mapped read-only (searched like bytes; b"" when there is none)."""
+def _catalog_bytes() -> bytes:
     spec = importlib.util.find_spec("litellm")  # finds the package without running it
     for folder in (spec.submodule_search_locations or []) if spec else []:
         path = Path(folder) / CATALOG_FILE
         if path.is_file():
             try:
-                with open(path, "rb") as f:
-                    return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):  # unreadable, or empty (nothing to map)
+                return path.read_bytes()
+            except OSError:
                 return b""
     return b""
 
@@ -39,7 +38,7 @@ def _catalog_bytes() -> bytes | mmap.mmap:
 @functools.lru_cache(maxsize=1)
 def _catalog() -> dict[str, Any]:
     try:
-        data = json.loads(_catalog_bytes()[:] or b"{}")
+        data = json.loads(_catalog_bytes() or b"{}")
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
@@ -64,7 +63,7 @@ def _may_list(name: str) -> bool:
     in the file, and no escape in the file could spell it otherwise."""
     if any(c in name for c in '"\\') or not name.isprintable() or _escapes_could_spell_a_name():
         return True
-    return _catalog_bytes().find(f'"{name}"'.encode()) != -1
+    return f'"{name}"'.encode() in _catalog_bytes()
 
 
 @functools.lru_cache(maxsize=256)
@@ -73,7 +72,7 @@ def _may_end_a_name(tail: str) -> bool:
     answers for a model and its name without the provider prefix."""
     if any(c in tail for c in '"\\') or not tail.isprintable() or _escapes_could_spell_a_name():
         return True
-    return _catalog_bytes().find(f'{tail}"'.encode()) != -1
+    return f'{tail}"'.encode() in _catalog_bytes()
 
 
 def model_info(model: str) -> dict[str, Any] | None:

@@ -20,6 +20,9 @@ from typing import Any
 
 MAX_LINE = 65536
 MAX_HEADERS = 100
+MAX_INTERIM = 10  # 1xx answers before the real one
+MAX_BODY = 1 << 34  # a length or chunk size past this is not a model server's
+READ_SLICE = 1 << 20  # a sized body is read in slices: memory follows what arrives
 
 
 class WireError(ConnectionError):
@@ -54,9 +57,7 @@ class WireResponse:
         if self.chunked:
             self._left = 0
         elif length is not None:
-            if not length.strip().isdigit():
-                raise WireError(f"bad Content-Length: {length[:40]!r}")
-            self._left = int(length)
+            self._left = _size(length.strip(), 10, "Content-Length")
         if status in (204, 304):
             self._left, self.chunked = 0, False
         connection = headers.get("connection", "").lower()
@@ -64,17 +65,26 @@ class WireResponse:
             "close" in connection
             or (version == "HTTP/1.0" and "keep-alive" not in connection)
             or (self._left is None)  # read until the server closes
+            or (self.chunked and length is not None)  # both framings: trust neither again
         )
         self._done = self._left == 0 and not self.chunked
 
     def read(self) -> bytes:
         """The rest of the body."""
         if not self.chunked and not self._done:
-            data = self.fp.read() if self._left is None else self.fp.read(self._left)
-            if self._left is not None and len(data) < self._left:
-                raise WireError("the response ended before its body did")
+            parts = []
+            while self._left is None or self._left > 0:
+                want = READ_SLICE if self._left is None else min(self._left, READ_SLICE)
+                data = self.fp.read(want)
+                if not data:
+                    if self._left is not None:
+                        raise WireError("the response ended before its body did")
+                    break
+                parts.append(data)
+                if self._left is not None:
+                    self._left -= len(data)
             self._left, self._done = 0, True
-            return data
+            return b"".join(parts)
         parts = []
         while True:
             line = self.readline(1 << 20)
@@ -118,13 +128,8 @@ class WireResponse:
         line = self.fp.readline(MAX_LINE + 1)
         if not line.endswith(b"\n"):
             raise WireError("a chunk's size line is cut or too long")
-        text = line.split(b";", 1)[0].strip()
-        try:
-            size = int(text, 16) if text else -1
-        except ValueError:
-            size = -1
-        if size < 0:
-            raise WireError(f"bad chunk size: {text[:40]!r}")
+        text = line.split(b";", 1)[0].strip().decode("latin-1")
+        size = _size(text, 16, "chunk size")
         if size == 0:  # the last chunk, then trailer lines up to a blank one
             for _ in range(MAX_HEADERS + 1):
                 trailer = self.fp.readline(MAX_LINE + 1)
@@ -157,11 +162,12 @@ class WireConnection:
         # whose first use imports `encodings.idna` and `stringprep` (~2-3 ms)
         host: str | bytes = self.host.encode("ascii") if self.host.isascii() else self.host
         self.sock = socket.create_connection((host, self.port), self.timeout)  # type: ignore[arg-type]
-        self._fp = self.sock.makefile("rb")
 
     def request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> None:
         if self.sock is None:
             self.connect()
+        if not _token(method) or not _token(path):
+            raise ValueError("the request's method or path holds a space or a control character")
         for name, value in headers.items():
             if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
                 raise ValueError("a header holds a line break")
@@ -172,15 +178,19 @@ class WireConnection:
         self.sock.sendall(head + body)  # type: ignore[union-attr]
 
     def getresponse(self) -> WireResponse:
-        fp = self._fp
-        while True:
+        # a reader of its own, as http.client makes: bytes a server sent past the end of the
+        # previous response (left in that reader's buffer) are never read as this one
+        if self._fp is not None:
+            self._fp.close()
+        fp = self._fp = self.sock.makefile("rb")  # type: ignore[union-attr]
+        for _ in range(MAX_INTERIM + 1):
             line = fp.readline(MAX_LINE + 1)
             if not line:
                 raise WireError("the server closed the connection without a response")
             if len(line) > MAX_LINE or not line.endswith(b"\n"):
                 raise WireError("the status line is too long")
             parts = line.decode("latin-1").rstrip("\r\n").split(None, 2)
-            if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not _digits(parts[1]):
                 raise WireError(f"not an HTTP status line: {line[:60]!r}")
             version, status = parts[0], int(parts[1])
             reason = parts[2] if len(parts) > 2 else ""
@@ -190,6 +200,7 @@ class WireConnection:
             if not 100 <= status <= 999:
                 raise WireError(f"bad status {status}")
             return WireResponse(fp, status, reason, headers, version)
+        raise WireError(f"more than {MAX_INTERIM} interim answers")
 
     def close(self) -> None:
         fp, sock, self._fp, self.sock = self._fp, self.sock, None, None
@@ -199,6 +210,23 @@ class WireConnection:
                     thing.close()
                 except OSError:
                     pass
+
+
+def _digits(text: str, base: int = 10) -> bool:
+    """ASCII digits of ``base`` only (``str.isdigit`` takes superscripts, which int refuses)."""
+    allowed = "0123456789abcdefABCDEF" if base == 16 else "0123456789"
+    return bool(text) and all(c in allowed for c in text)
+
+
+def _size(text: str, base: int, what: str) -> int:
+    if not _digits(text, base) or len(text) > 16 or int(text, base) > MAX_BODY:
+        raise WireError(f"bad {what}: {text[:40]!r}")
+    return int(text, base)
+
+
+def _token(text: str) -> bool:
+    """Printable ASCII without spaces (a request line's method and path)."""
+    return bool(text) and all(33 <= ord(c) < 127 for c in text)
 
 
 def _read_headers(fp: Any) -> Headers:

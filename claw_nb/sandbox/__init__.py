@@ -13,7 +13,7 @@
   double fork) stay its descendants and are killed when the command ends.
 
 Both set rlimits (CPU time, address space, file size, processes, no core files), close stdin,
-scrub secrets from the environment (:mod:`claw_nb.sandbox.exposure`), enforce a wall-clock timeout on
+scrub secrets from the environment (:mod:`claw_nb.sandbox.environment`), enforce a wall-clock timeout on
 the whole process tree, keep the head and tail of the output in memory and save the full output
 (capped) to ``<workspace>/.claw/outputs/``. Process counts are capped with a cgroup ``pids.max``
 when a writable cgroup hierarchy with the pids controller exists, else by a watchdog that counts
@@ -23,7 +23,7 @@ the command's processes and kills them all past the limit (RLIMIT_NPROC does not
 plain runner with a one-time warning. See ``docs/security.md``.
 
 Modules: settings, capture (output), process (spawn and supervise), limits (rlimits), cgroups,
-exposure (environment scrub, hidden paths), plain, bwrap (the runner), bwrap_alone (a sandbox
+environment (the scrub), exposure (hidden paths), plain, bwrap (the runner), bwrap_alone (a sandbox
 per command), bwrap_probe (is it usable), mounts (the mount options and plan), session and
 server_channel (the session sandbox); ``_reaper.py`` (the plain runner's supervisor) and ``_server.py`` (the session
 sandbox's command server) run as their own processes.
@@ -95,7 +95,10 @@ def launch_early(settings: Mapping[str, Any] | None, workspace: Path) -> None:
         probe_soon(settings)
         return
     _early[os.path.realpath(path)] = runner
-    note_launched(path, runner.started)
+    if sandbox.network:  # its start leaves the network shared: it cannot stand in for the
+        probe_soon(settings)  # probe, which checks a network namespace too
+    else:
+        note_launched(path, runner.started)
 
 
 def close_early() -> None:

@@ -23,11 +23,8 @@ from claw_nb.sandbox import gitguard
 from claw_nb.sandbox.bwrap_alone import BwrapSupervisor, join_cgroup
 from claw_nb.sandbox.bwrap_probe import NS_FLAGS, cap_flags
 from claw_nb.sandbox.cgroups import make_cgroup
-from claw_nb.sandbox.exposure import (
-    DatabaseMasks,
-    command_env,
-    expand_entry,
-)
+from claw_nb.sandbox.environment import command_env
+from claw_nb.sandbox.exposure import DatabaseMasks, expand_entry
 from claw_nb.sandbox.limits import rlimits, ulimit_command
 from claw_nb.sandbox.mounts import MountPlan, mount_args, private_dirs
 from claw_nb.sandbox.process import (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from claw_nb.protocols import CommandResult
 from claw_nb.sandbox.cgroups import Cgroup, make_cgroup
-from claw_nb.sandbox.exposure import command_env
+from claw_nb.sandbox.environment import command_env
 from claw_nb.sandbox.limits import rlimits
 from claw_nb.sandbox.process import (
     KILL_GRACE_S,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections import OrderedDict, deque
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from claw_nb.records import record
@@ -100,7 +100,7 @@ class QuotedCalls:
         self._chars = 0
         # results not parsed yet, in order: parsed when a text call is checked (a model that
         # calls natively never needs them; parsing each result was ~0.15 ms a step)
-        self._pending: deque[tuple[str, str, frozenset[str] | None]] = deque()
+        self._pending: deque[tuple[str, str, Collection[str] | None]] = deque()
         self._pending_chars = 0
 
     @classmethod
@@ -118,8 +118,13 @@ class QuotedCalls:
         if not text:
             return
         text = text[:MAX_SCANNED_CHARS]
-        names = None if known_tools is None else frozenset(known_tools)
-        self._pending.append((tool, text, names))
+        # as given, for the same parse later: names, or names -> schemas (a Qwen-XML value of
+        # a string parameter stays a string only with its schema)
+        if isinstance(known_tools, Mapping):
+            known: Collection[str] | None = dict(known_tools)
+        else:
+            known = None if known_tools is None else frozenset(known_tools)
+        self._pending.append((tool, text, known))
         self._pending_chars += len(text)
         while self._pending_chars > 2 * MAX_REMEMBERED_CHARS:  # bounded: parse the oldest
             self._parse_next()

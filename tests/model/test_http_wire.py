@@ -226,3 +226,59 @@ def test_the_direct_model_path_imports_neither_http_client_nor_email():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [b"\r\n", sized(b'{"answer": "FAKE"}')],
+    ids=["stray-crlf", "unasked-response"],
+)
+def test_bytes_past_a_response_are_never_read_as_the_next_one(extra):
+    server = RawServer([sized(b'{"answer": 1}') + extra, sized(b'{"answer": 2}')])
+    transport, response = post(server)
+    assert transport.read_all(response) == b'{"answer": 1}'
+    second = transport.post(b"{}", 5.0, 5.0)
+    assert transport.read_all(second) == b'{"answer": 2}'
+    server.close()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\nab",
+        b"HTTP/1.1 \xb200 OK\r\nContent-Length: 2\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\nab",
+        b"HTTP/1.1 100 Continue\r\n\r\n" * 11 + sized(b"ab"),
+    ],
+    ids=["superscript-length", "superscript-status", "huge-length", "endless-interim"],
+)
+def test_numbers_a_server_cannot_mean_are_a_stream_cut(reply):
+    server = RawServer([reply], close_after=True)
+    transport = HTTPTransport(server.url, {})
+    with pytest.raises(StreamCut):
+        transport.read_all(transport.post(b"{}", 5.0, 5.0))
+    server.close()
+
+
+def test_a_huge_chunk_size_is_a_stream_cut_and_both_framings_end_the_connection():
+    huge = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\nab"
+    server = RawServer([huge], close_after=True)
+    transport, response = post(server)
+    with pytest.raises(StreamCut):
+        transport.read_all(response)
+    server.close()
+    both = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+    server = RawServer([both + b"2\r\nab\r\n0\r\n\r\n", sized(b"next")])
+    transport, response = post(server)
+    assert response.will_close and transport.read_all(response) == b"ab"
+    assert transport.read_all(transport.post(b"{}", 5.0, 5.0)) == b"next"
+    assert server.connections == 2
+    server.close()
+
+
+def test_a_request_line_with_a_space_or_control_character_is_refused():
+    server = RawServer([sized(b"x")])
+    transport = HTTPTransport(server.url + "?q=a b", {})
+    with pytest.raises(ValueError, match="method or path"):
+        transport.post(b"{}", 5.0, 5.0)
+    server.close()

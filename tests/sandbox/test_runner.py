@@ -24,7 +24,7 @@ from claw_nb.sandbox import (
     bwrap_status,
     make_runner,
 )
-from claw_nb.sandbox.exposure import is_secret_name, is_secret_value, scrub_env
+from claw_nb.sandbox.environment import is_secret_name, is_secret_value, scrub_env
 from claw_nb.tools import ToolContext, ToolError
 from claw_nb.tools.base import ToolTimeout
 from claw_nb.tools.command import format_result, run_command

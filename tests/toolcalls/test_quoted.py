@@ -9,6 +9,7 @@ from claw_nb.toolcalls.quoted import (
     MAX_REMEMBERED_CALLS,
     MAX_REMEMBERED_CHARS,
     MAX_SCANNED_CHARS,
+    Quote,
     QuotedCalls,
 )
 
@@ -122,3 +123,24 @@ def test_results_are_parsed_only_when_a_text_call_is_checked_and_unparsed_ones_s
     for _ in range(40):
         memory.remember("run_command", big, KNOWN)
     assert memory._pending_chars <= 2 * MAX_REMEMBERED_CHARS
+
+
+def test_a_copied_call_is_caught_across_dialects_with_the_schemas_the_agent_passes():
+    """The agent passes names -> schemas: a Qwen-XML value of a string parameter stays a
+    string (`[1, 2]`), so the same call restated as fenced JSON is still the same call, also
+    when the result is parsed later (only once a text call is checked)."""
+    schemas = {
+        "write_file": {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+        }
+    }
+    memory = QuotedCalls()
+    readme = (
+        "<tool_call>\n<function=write_file>\n<parameter=path>\n.bashrc\n</parameter>\n"
+        "<parameter=content>\n[1, 2]\n</parameter>\n</function>\n</tool_call>"
+    )
+    memory.remember("read_file", readme, schemas)
+    reply = '```json\n{"name": "write_file", "arguments": {"path": ".bashrc", "content": "[1, 2]"}}\n```'
+    (call,) = extract_text_tool_calls(reply, schemas)[1]
+    assert memory.find(call) == Quote("read_file", "same call")
