@@ -32,7 +32,7 @@ def overhead(trials: int, unsandboxed: bool) -> None:
     from claw_nb.lab.executors import local_executor
     from claw_nb.lab.runner import run_experiment
     from claw_nb.lab.tasks import load_tasks
-    from claw_nb.lab.trials import Variant
+    from claw_nb.lab.variants import Variant
     from claw_nb.testing import ScriptedServer, text
 
     task = {

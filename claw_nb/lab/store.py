@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from claw_nb.errors import LabError
 from claw_nb.lab.tasks import Task
-from claw_nb.lab.trials import TrialResult, trial_id
+from claw_nb.lab.trial_records import TrialResult, trial_id
 from claw_nb.lab.variants import Variant
 from claw_nb.log.database import DEFAULT_TIMEOUT, connected, resolve_db_path
 from claw_nb.log.ingest import ingest_journals, insert_rows, store_journal

@@ -14,175 +14,26 @@ such a trial has no journal (its session is the agent's own business).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from claw_nb.errors import LabError
 from claw_nb.lab.tasks import Task
-from claw_nb.lab.variants import Variant
+from claw_nb.lab.trial_meter import TrialMeter
+from claw_nb.lab.trial_records import (
+    TrialOutcome,
+    TrialProgress,
+    TrialResult,
+    TrialSpec,
+)
 from claw_nb.outcomes import StopReason
-from claw_nb.records import record
 from claw_nb.stop import StopToken
-
-
-@record(frozen=True)
-class TrialResult:
-    """What one trial measured (one row of the ``trials`` table)."""
-
-    experiment: str
-    variant: str
-    task: str
-    repeat: int
-    reward: float
-    passed: bool
-    stop_reason: str
-    steps: int
-    prompt_tokens: int
-    completion_tokens: int
-    wall_s: float
-    tool_errors: int
-    session_id: str | None
-    error: str | None
-    verifier_output: str
-    tamper: tuple[str, ...] = ()  # the tamper report's findings (claw_nb.lab.tamper)
-    # prompt tokens the servers read (a call whose server does not say counts its whole
-    # prompt; compaction summaries count theirs), seconds in model calls (summaries included),
-    # requests that broke the prompt cache's prefix; None for trials recorded before these
-    prefill_tokens: int | None = None
-    model_s: float | None = None
-    cache_breaks: int | None = None
-
-    @property
-    def key(self) -> tuple[str, str, str, int]:
-        return (self.experiment, self.variant, self.task, self.repeat)
-
-
-@record(frozen=True)
-class TrialSpec:
-    """Everything a worker needs to run one trial (plain data: it travels to Ray workers)."""
-
-    experiment: str
-    variant: Variant
-    task: Task
-    repeat: int
-    model: str | None = None
-    api_base: str | None = None
-    api_key: str | None = None
-    unsandboxed: bool = False
-    options: Mapping[str, Any] = field(
-        default_factory=dict, hash=False
-    )  # other ClawConfig settings
-
-    @property
-    def key(self) -> tuple[str, str, str, int]:
-        return (self.experiment, self.variant.name, self.task.name, self.repeat)
-
-    @property
-    def trial_id(self) -> str:
-        return trial_id(*self.key)
-
-
-def trial_id(experiment: str, variant: str, task: str, repeat: int) -> str:
-    """The trial's stable id (also the name of its agent session's prefix)."""
-    text = json.dumps([experiment, variant, task, repeat])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-TrialPhase = Literal["running", "verifying"]
-"""What a started trial is doing: its agent works, or the verifier judges what it left."""
-
-
-@record(frozen=True)
-class TrialProgress:
-    """A running trial's phase, latest step and token count (for progress displays).
-
-    `started` is when the trial started, `phase_started` when its phase did (both
-    `time.time()`); a trial says "verifying" once, when its agent has stopped."""
-
-    key: tuple[str, str, str, int]
-    step: int
-    tokens: int
-    started: float
-    phase: TrialPhase = "running"
-    phase_started: float | None = None
-
-
-@record(frozen=True)
-class TrialOutcome:
-    """A finished trial: its result, its journal (bytes of JSON lines) and whether its run was
-    stopped while it ran or before it started (then it gets no `trials` row, so a resumed run
-    does it again)."""
-
-    result: TrialResult
-    journal: bytes
-    stopped: bool = False
-
-
-class TrialMeter:
-    """The agent listener that counts steps, tokens, prefill, model time, cache breaks and tool
-    errors as the trial runs."""
-
-    def __init__(self, key: tuple, on_progress: Callable[[TrialProgress], None] | None):
-        self.key = key
-        self.on_progress = on_progress
-        self.started = time.time()
-        self.steps = self.prompt_tokens = self.completion_tokens = self.tool_errors = 0
-        self.prefill_tokens = self.cache_breaks = 0
-        self.model_s = 0.0
-
-    def __call__(self, event: Any) -> None:
-        kind = type(event).__name__
-        if kind == "ModelCallFinished":
-            self.steps = max(self.steps, int(event.step or 0))
-            self.prompt_tokens += int(event.prompt_tokens or 0)
-            self.completion_tokens += int(event.completion_tokens or 0)
-            self.prefill_tokens += prefill_of(event)
-            self.model_s += float(event.latency_ms or 0.0) / 1000.0
-            self.cache_breaks += bool(event.cache_break)
-            self._report()
-        elif kind == "ToolCallFinished" and not event.ok:
-            self.tool_errors += 1
-        elif kind == "ContextCompacted" and event.summary_calls:
-            # a summary request has a prompt of its own: the server reads all of it
-            self.prefill_tokens += int(event.summary_prompt_tokens or 0)
-            self.model_s += float(event.duration_ms or 0.0) / 1000.0
-
-    def model_call(self, call: Any) -> None:
-        """A command-line agent's model call, as the recording proxy saw it."""
-        if call.path != "/chat/completions":
-            return
-        self.steps += 1
-        self.prompt_tokens += call.prompt_tokens
-        self.completion_tokens += call.completion_tokens
-        self._report()
-
-    def verifying(self) -> None:
-        """The agent has stopped: the tamper report and the verifier run now."""
-        self._report(phase="verifying", phase_started=time.time())
-
-    def _report(self, **phase: Any) -> None:
-        """Tell `on_progress` (if any) the trial's latest step and token count."""
-        if self.on_progress is not None:
-            tokens = self.prompt_tokens + self.completion_tokens
-            self.on_progress(TrialProgress(self.key, self.steps, tokens, self.started, **phase))
-
-
-def prefill_of(call: Any) -> int:
-    """The prompt tokens a model call made its server read: what the server says; else, for an
-    answered call, its whole prompt (an upper bound); a failed call the server did not describe
-    counts nothing. `llm_calls` rows and `ModelCallFinished` events both fit."""
-    if call.prefill_tokens is not None:
-        return int(call.prefill_tokens)
-    return 0 if call.error else int(call.prompt_tokens or 0)
 
 
 def run_trial(

@@ -20,7 +20,7 @@ from claw_nb.lab.experiment import open_experiment
 from claw_nb.lab.runner import run_experiment
 from claw_nb.lab.store import load_results
 from claw_nb.lab.tasks import load_tasks
-from claw_nb.lab.trials import trial_id
+from claw_nb.lab.trial_records import trial_id
 from claw_nb.lab.variants import Variant
 from claw_nb.testing import delay, text
 from tests.helpers import query

@@ -12,7 +12,7 @@ from claw_nb.lab.executors import local_executor
 from claw_nb.lab.progress import Progress
 from claw_nb.lab.store import load_results
 from claw_nb.lab.tasks import load_tasks
-from claw_nb.lab.trials import trial_id
+from claw_nb.lab.trial_records import trial_id
 from claw_nb.lab.variants import Variant
 from claw_nb.stop import StopToken
 from claw_nb.testing import text, tool_calls
