@@ -297,3 +297,19 @@ def test_keyword_only_and_init_only_fields_anywhere_get_the_generated_init():
         extra: int = 0
 
     assert Sub(2, 3).size == 6 and Sub(2, 3, 4).extra == 4
+
+
+def test_an_undocumented_record_is_documented_by_its_fields_as_a_dataclass_is():
+    def bare(deco):
+        @deco
+        class Bare:
+            a: int
+            b: str = "x"
+            c: list = field(default_factory=list)
+
+        return Bare
+
+    generated, ours = both(bare)
+    assert (
+        ours.__doc__ == generated.__doc__ == "Bare(a: 'int', b: 'str' = 'x', c: 'list' = <factory>)"
+    )

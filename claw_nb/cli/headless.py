@@ -14,15 +14,12 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from typing import Any, Literal, TextIO, get_args
+from typing import Any, TextIO
 
 from claw_nb import __version__
 from claw_nb import events as ev
 from claw_nb.events import handles
 from claw_nb.outcomes import StopReason
-
-OutputFormat = Literal["text", "json", "stream-json"]
-OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
 
 # Characters JSON may carry raw that still act on a terminal or split a "line" for a reader
 # (C1 controls, NEL, U+2028/9, bidi and invisible marks) and lone surrogates, which UTF-8

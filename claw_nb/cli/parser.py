@@ -21,7 +21,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from claw_nb.cli.headless import OUTPUT_FORMATS
+    from claw_nb.cli.formats import OUTPUT_FORMATS
     from claw_nb.cli.lab import add_lab_parser, deferring
 
     parser = OneLineParser(
