@@ -57,7 +57,13 @@ def test_an_escaped_key_is_still_found(fresh):
     assert catalog.context_window("gpt-y") == 9
 
 
-@pytest.mark.skipif(importlib.util.find_spec("litellm") is None, reason="LiteLLM not installed")
+NO_LITELLM = (
+    "LiteLLM is not installed, so its catalog file is missing (a dependency of claw_nb: "
+    "pip install -e . installs it)"
+)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("litellm") is None, reason=NO_LITELLM)
 def test_litellms_own_catalog_knows_a_cloud_model_and_not_a_local_one(fresh):
     fresh()
     assert catalog.context_window("openai/gpt-4o-mini")
@@ -66,7 +72,7 @@ def test_litellms_own_catalog_knows_a_cloud_model_and_not_a_local_one(fresh):
     assert catalog._catalog.cache_info().misses == 0
 
 
-@pytest.mark.skipif(importlib.util.find_spec("litellm") is None, reason="LiteLLM not installed")
+@pytest.mark.skipif(importlib.util.find_spec("litellm") is None, reason=NO_LITELLM)
 def test_the_byte_search_answers_as_the_parsed_catalog_does(fresh):
     """Every 20th key of LiteLLM's file, as given and behind a provider prefix, and names that
     end like a key without being one: the searched (mapped) file agrees with a full parse."""
