@@ -90,7 +90,7 @@ def launch_early(settings: Mapping[str, Any] | None, workspace: Path) -> None:
         return
     runner = BwrapRunner(sandbox, workspace)
     runner.prestart()
-    if runner._box[0] is None:  # not launched (it said why at debug level): probe instead
+    if not runner.launched:  # it said why at debug level: the probe instead
         runner.close()
         probe_soon(settings)
         return

@@ -167,6 +167,11 @@ class BwrapRunner(RunnerBase):
         finally:
             self._session_lock.release()
 
+    @property
+    def launched(self) -> bool:
+        """Whether a session sandbox was launched (by :meth:`prestart` or a command)."""
+        return self._box[0] is not None
+
     def started(self) -> bool:
         """Whether the sandbox :meth:`prestart` launched is up (waits for the end of its
         start): bubblewrap then works here, with every namespace and mount a command gets."""
