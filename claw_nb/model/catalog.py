@@ -20,19 +20,29 @@ from pathlib import Path
 from typing import Any
 
 CATALOG_FILE = "model_prices_and_context_window_backup.json"
+MAX_CATALOG_BYTES = 64 << 20  # ~3 MB today; a file past this is not read (nor held)
 
 
-@functools.lru_cache(maxsize=1)
-def _catalog_bytes() -> bytes:
+def _catalog_path() -> Path | None:
     spec = importlib.util.find_spec("litellm")  # finds the package without running it
     for folder in (spec.submodule_search_locations or []) if spec else []:
         path = Path(folder) / CATALOG_FILE
         if path.is_file():
-            try:
-                return path.read_bytes()
-            except OSError:
-                return b""
-    return b""
+            return path
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _catalog_bytes() -> bytes:
+    path = _catalog_path()
+    if path is None:
+        return b""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_CATALOG_BYTES + 1)
+    except OSError:
+        return b""
+    return data if len(data) <= MAX_CATALOG_BYTES else b""  # not LiteLLM's own file
 
 
 @functools.lru_cache(maxsize=1)

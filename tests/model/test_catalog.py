@@ -90,3 +90,16 @@ def test_the_byte_search_answers_as_the_parsed_catalog_does(fresh):
             want = parsed.get(name.split("/", 1)[1])
         want = want if isinstance(want, dict) else None
         assert catalog.model_info(name) == want, name
+
+
+def test_a_catalog_file_past_its_bound_is_not_read(fresh, tmp_path, monkeypatch):
+    """A LiteLLM in a folder the agent could write may hold any file there: past the bound
+    nothing of it is kept, and every model is unknown."""
+    catalog_file = tmp_path / catalog.CATALOG_FILE
+    catalog_file.write_text('{"gpt-x": {"max_tokens": 7}}' + " " * 100)
+    monkeypatch.setattr(catalog, "_catalog_path", lambda: catalog_file)
+    fresh()
+    assert catalog.context_window("gpt-x") == 7
+    fresh()
+    monkeypatch.setattr(catalog, "MAX_CATALOG_BYTES", 64)
+    assert catalog._catalog_bytes() == b"" and catalog.context_window("gpt-x") is None
